@@ -1,0 +1,800 @@
+//! The durable store: sled behind a small [`Store`] trait, typed trees, secondary indexes
+//! kept in the same transaction as their records, and JSON-lines export/import.
+
+use std::io::{BufRead, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{de::DeserializeOwned, Serialize};
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::Transactional;
+
+use crate::ids::*;
+use crate::model::*;
+
+/// The on-disk format version. Bump it when a record changes shape, and migrate with
+/// `bazaar export` (old binary) + `bazaar import` (new binary).
+pub const SCHEMA_VERSION: u32 = 1;
+
+const SCHEMA_KEY: &[u8] = b"bazaar.schema_version";
+const META_TREE: &str = "meta";
+
+/// What went wrong in the store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// sled reported an I/O or corruption problem.
+    #[error("store at {path}: {source}")]
+    Sled {
+        /// The store's directory.
+        path: PathBuf,
+        /// sled's error.
+        #[source]
+        source: sled::Error,
+    },
+    /// Another process holds the store open.
+    #[error("store at {path} is in use by another bazaar process; stop it first (or point --data-dir elsewhere)")]
+    Locked {
+        /// The store's directory.
+        path: PathBuf,
+    },
+    /// A record could not be encoded or decoded.
+    #[error("{tree} record is not valid: {source}")]
+    Codec {
+        /// The tree.
+        tree: &'static str,
+        /// serde's error.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// The store was written by a different version of Bazaar.
+    #[error("store at {path} has schema version {found}, this bazaar understands {expected}; export it with the bazaar that wrote it and `bazaar import` it here")]
+    SchemaMismatch {
+        /// The store's directory.
+        path: PathBuf,
+        /// Version on disk.
+        found: u32,
+        /// Version this binary writes.
+        expected: u32,
+    },
+    /// A unique index already maps this value to another record.
+    #[error("{tree}: {index} {value:?} already belongs to another record")]
+    Duplicate {
+        /// The tree.
+        tree: &'static str,
+        /// The index.
+        index: &'static str,
+        /// The clashing value.
+        value: String,
+    },
+    /// An import line was not understood.
+    #[error("import line {line}: {problem}")]
+    Import {
+        /// 1-based line number.
+        line: usize,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// Import into a store that already holds records.
+    #[error("store at {path} already holds {records} records; import only into an empty --data-dir")]
+    NotEmpty {
+        /// The store's directory.
+        path: PathBuf,
+        /// How many records it holds.
+        records: usize,
+    },
+    /// Reading or writing the export stream failed.
+    #[error("export stream: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A key a record is stored under.
+pub trait StoreKey {
+    /// Big-endian bytes, so keys sort in their natural order.
+    fn key_bytes(&self) -> Vec<u8>;
+}
+
+macro_rules! id_keys {
+    ($($id:ty),*) => {$(
+        impl StoreKey for $id {
+            fn key_bytes(&self) -> Vec<u8> {
+                self.to_bytes().to_vec()
+            }
+        }
+    )*};
+}
+id_keys!(
+    ListingId,
+    SellerId,
+    ProductId,
+    OpportunityId,
+    NegotiationId,
+    ItemId,
+    ChannelListingId,
+    OrderId,
+    TransactionId,
+    ActionId,
+    ApprovalId
+);
+
+impl StoreKey for u64 {
+    fn key_bytes(&self) -> Vec<u8> {
+        self.to_be_bytes().to_vec()
+    }
+}
+
+/// A secondary index entry: `index` maps `value` to the record.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct IndexEntry {
+    /// Index name, e.g. `"by_status"`.
+    pub index: &'static str,
+    /// The indexed value.
+    pub value: Vec<u8>,
+    /// Whether at most one record may hold this value.
+    pub unique: bool,
+}
+
+impl IndexEntry {
+    /// A non-unique entry.
+    pub fn new(index: &'static str, value: impl AsRef<[u8]>) -> Self {
+        IndexEntry {
+            index,
+            value: value.as_ref().to_vec(),
+            unique: false,
+        }
+    }
+
+    /// A unique entry.
+    pub fn unique(index: &'static str, value: impl AsRef<[u8]>) -> Self {
+        IndexEntry {
+            unique: true,
+            ..IndexEntry::new(index, value)
+        }
+    }
+}
+
+/// A record type the store keeps in its own tree.
+pub trait Record: Serialize + DeserializeOwned + Send + 'static {
+    /// The tree's name, also the record kind in exports.
+    const TREE: &'static str;
+    /// The key type.
+    type Key: StoreKey;
+    /// This record's key.
+    fn key(&self) -> Self::Key;
+    /// The secondary index entries this record should have.
+    fn index_entries(&self) -> Vec<IndexEntry> {
+        Vec::new()
+    }
+}
+
+/// Joins index key parts so `(a, b)` and `(ab, "")` cannot collide.
+pub fn index_value(parts: &[&str]) -> Vec<u8> {
+    parts.join("\u{1f}").into_bytes()
+}
+
+impl Record for MarketListing {
+    const TREE: &'static str = "listing";
+    type Key = ListingId;
+    fn key(&self) -> ListingId {
+        self.id
+    }
+    fn index_entries(&self) -> Vec<IndexEntry> {
+        vec![IndexEntry::unique(
+            "by_source",
+            index_value(&[self.marketplace.name(), &self.external_id]),
+        )]
+    }
+}
+
+impl Record for Seller {
+    const TREE: &'static str = "seller";
+    type Key = SellerId;
+    fn key(&self) -> SellerId {
+        self.id
+    }
+    fn index_entries(&self) -> Vec<IndexEntry> {
+        vec![IndexEntry::unique(
+            "by_source",
+            index_value(&[self.marketplace.name(), &self.external_id]),
+        )]
+    }
+}
+
+impl Record for ProductRecord {
+    const TREE: &'static str = "product";
+    type Key = ProductId;
+    fn key(&self) -> ProductId {
+        self.id
+    }
+    fn index_entries(&self) -> Vec<IndexEntry> {
+        let mut entries = vec![IndexEntry::new("by_category", &self.category)];
+        if let Some(listing) = self.listing {
+            entries.push(IndexEntry::unique("by_listing", listing.to_bytes()));
+        }
+        entries
+    }
+}
+
+impl Record for Opportunity {
+    const TREE: &'static str = "opportunity";
+    type Key = OpportunityId;
+    fn key(&self) -> OpportunityId {
+        self.id
+    }
+    fn index_entries(&self) -> Vec<IndexEntry> {
+        vec![
+            IndexEntry::new("by_status", self.lifecycle.status.to_string()),
+            IndexEntry::unique("by_listing", self.listing.to_bytes()),
+        ]
+    }
+}
+
+impl Record for Negotiation {
+    const TREE: &'static str = "negotiation";
+    type Key = NegotiationId;
+    fn key(&self) -> NegotiationId {
+        self.id
+    }
+    fn index_entries(&self) -> Vec<IndexEntry> {
+        vec![
+            IndexEntry::new("by_status", self.lifecycle.status.to_string()),
+            IndexEntry::new("by_opportunity", self.opportunity.to_bytes()),
+            IndexEntry::new("by_seller", self.seller.to_bytes()),
+        ]
+    }
+}
+
+impl Record for InventoryItem {
+    const TREE: &'static str = "item";
+    type Key = ItemId;
+    fn key(&self) -> ItemId {
+        self.id
+    }
+    fn index_entries(&self) -> Vec<IndexEntry> {
+        vec![IndexEntry::new("by_status", self.lifecycle.status.to_string())]
+    }
+}
+
+impl Record for ChannelListing {
+    const TREE: &'static str = "channel_listing";
+    type Key = ChannelListingId;
+    fn key(&self) -> ChannelListingId {
+        self.id
+    }
+    fn index_entries(&self) -> Vec<IndexEntry> {
+        let mut entries = vec![
+            IndexEntry::new("by_item", self.item.to_bytes()),
+            IndexEntry::new("by_status", self.lifecycle.status.to_string()),
+            IndexEntry::unique("by_sku", index_value(&[self.marketplace.name(), &self.sku])),
+        ];
+        if let Some(external) = &self.external_id {
+            entries.push(IndexEntry::unique(
+                "by_source",
+                index_value(&[self.marketplace.name(), external]),
+            ));
+        }
+        entries
+    }
+}
+
+impl Record for Order {
+    const TREE: &'static str = "order";
+    type Key = OrderId;
+    fn key(&self) -> OrderId {
+        self.id
+    }
+    fn index_entries(&self) -> Vec<IndexEntry> {
+        vec![
+            IndexEntry::unique("by_source", index_value(&[self.marketplace.name(), &self.external_id])),
+            IndexEntry::new("by_status", self.lifecycle.status.to_string()),
+        ]
+    }
+}
+
+impl Record for Transaction {
+    const TREE: &'static str = "transaction";
+    type Key = TransactionId;
+    fn key(&self) -> TransactionId {
+        self.id
+    }
+    fn index_entries(&self) -> Vec<IndexEntry> {
+        match self.item {
+            Some(item) => vec![IndexEntry::new("by_item", item.to_bytes())],
+            None => Vec::new(),
+        }
+    }
+}
+
+impl Record for ActionRecord {
+    const TREE: &'static str = "action";
+    type Key = ActionId;
+    fn key(&self) -> ActionId {
+        self.id
+    }
+    fn index_entries(&self) -> Vec<IndexEntry> {
+        vec![
+            IndexEntry::unique("by_idempotency_key", &self.idempotency_key),
+            IndexEntry::new("by_status", self.lifecycle.status.to_string()),
+        ]
+    }
+}
+
+impl Record for AuditEntry {
+    const TREE: &'static str = "audit";
+    type Key = u64;
+    fn key(&self) -> u64 {
+        self.seq
+    }
+}
+
+impl Record for Approval {
+    const TREE: &'static str = "approval";
+    type Key = ApprovalId;
+    fn key(&self) -> ApprovalId {
+        self.id
+    }
+    fn index_entries(&self) -> Vec<IndexEntry> {
+        vec![IndexEntry::new("by_status", self.lifecycle.status.to_string())]
+    }
+}
+
+/// Calls `$m!(Type)` for every record type, in export order. The one list of record types.
+#[macro_export]
+macro_rules! for_each_record {
+    ($m:ident) => {
+        $m!($crate::MarketListing);
+        $m!($crate::Seller);
+        $m!($crate::ProductRecord);
+        $m!($crate::Opportunity);
+        $m!($crate::Negotiation);
+        $m!($crate::InventoryItem);
+        $m!($crate::ChannelListing);
+        $m!($crate::Order);
+        $m!($crate::Transaction);
+        $m!($crate::ActionRecord);
+        $m!($crate::AuditEntry);
+        $m!($crate::Approval);
+    };
+}
+
+/// The store's operations, so callers do not depend on sled.
+pub trait Store: Clone + Send + Sync + 'static {
+    /// Inserts or replaces a record, updating its secondary indexes in the same transaction.
+    fn put<R: Record>(&self, record: &R) -> Result<(), StoreError>;
+    /// Reads a record by key.
+    fn get<R: Record>(&self, key: &R::Key) -> Result<Option<R>, StoreError>;
+    /// Removes a record and its index entries; returns it if it existed.
+    fn remove<R: Record>(&self, key: &R::Key) -> Result<Option<R>, StoreError>;
+    /// Every record of a type, in key order.
+    fn all<R: Record>(&self) -> Result<Vec<R>, StoreError>;
+    /// Records whose `index` holds `value`, in key order.
+    fn find<R: Record>(&self, index: &'static str, value: &[u8]) -> Result<Vec<R>, StoreError>;
+    /// How many records of a type there are.
+    fn count<R: Record>(&self) -> usize;
+    /// Small named state (cursors, counters, high-water marks) as JSON.
+    fn put_meta<V: Serialize>(&self, key: &str, value: &V) -> Result<(), StoreError>;
+    /// Reads named state back.
+    fn get_meta<V: DeserializeOwned>(&self, key: &str) -> Result<Option<V>, StoreError>;
+    /// Makes everything written so far durable. Call at every durable point.
+    fn flush(&self) -> impl std::future::Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// The sled-backed [`Store`]. Cheap to clone; one per process.
+#[derive(Clone)]
+pub struct SledStore {
+    db: sled::Db,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for SledStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SledStore").field("path", &self.path).finish()
+    }
+}
+
+/// Unique entries are keyed by `(index, value)` alone and hold the record key as their
+/// value, so a transaction can see a clash with a point read; other entries append the
+/// record key and hold nothing.
+fn index_key(entry: &IndexEntry, record_key: &[u8]) -> Vec<u8> {
+    let mut key = index_prefix(entry.index, &entry.value);
+    if !entry.unique {
+        key.extend_from_slice(record_key);
+    }
+    key
+}
+
+fn index_prefix(index: &str, value: &[u8]) -> Vec<u8> {
+    let mut key = Vec::with_capacity(index.len() + value.len() + 5);
+    key.extend_from_slice(index.as_bytes());
+    key.push(0);
+    key.extend_from_slice(&(value.len() as u32).to_be_bytes());
+    key.extend_from_slice(value);
+    key
+}
+
+fn index_tree_name(tree: &str) -> String {
+    format!("{tree}.idx")
+}
+
+impl SledStore {
+    /// Opens (or creates) the store in `dir`, checking the schema version.
+    pub fn open(dir: &Path) -> Result<SledStore, StoreError> {
+        let path = dir.to_path_buf();
+        let db = sled::Config::new().path(dir).open().map_err(|source| match source {
+            sled::Error::Io(ref io) if io.kind() == std::io::ErrorKind::WouldBlock || io.raw_os_error() == Some(11) => {
+                StoreError::Locked { path: path.clone() }
+            }
+            source => StoreError::Sled {
+                path: path.clone(),
+                source,
+            },
+        })?;
+        let store = SledStore { db, path };
+        tracing::info!(path = %store.path.display(), recovered = store.db.was_recovered(), "store opened");
+        store.check_schema()?;
+        Ok(store)
+    }
+
+    /// A throwaway store in a temporary directory (tests and benches).
+    pub fn temporary() -> Result<SledStore, StoreError> {
+        let db = sled::Config::new().temporary(true).open().map_err(|source| StoreError::Sled {
+            path: PathBuf::from("<temporary>"),
+            source,
+        })?;
+        let store = SledStore {
+            db,
+            path: PathBuf::from("<temporary>"),
+        };
+        store.check_schema()?;
+        Ok(store)
+    }
+
+    /// Where the store lives.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Whether sled found a previous process's data when it opened.
+    pub fn was_recovered(&self) -> bool {
+        self.db.was_recovered()
+    }
+
+    fn sled_err(&self, source: sled::Error) -> StoreError {
+        StoreError::Sled {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn check_schema(&self) -> Result<(), StoreError> {
+        let meta = self.tree(META_TREE)?;
+        match meta.get(SCHEMA_KEY).map_err(|e| self.sled_err(e))? {
+            Some(bytes) => {
+                let found = <[u8; 4]>::try_from(bytes.as_ref()).map(u32::from_be_bytes).unwrap_or(0);
+                if found != SCHEMA_VERSION {
+                    return Err(StoreError::SchemaMismatch {
+                        path: self.path.clone(),
+                        found,
+                        expected: SCHEMA_VERSION,
+                    });
+                }
+            }
+            None => {
+                let records = self.record_count();
+                if records > 0 {
+                    return Err(StoreError::SchemaMismatch {
+                        path: self.path.clone(),
+                        found: 0,
+                        expected: SCHEMA_VERSION,
+                    });
+                }
+                meta.insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())
+                    .map_err(|e| self.sled_err(e))?;
+            }
+        }
+        Ok(())
+    }
+
+    fn tree(&self, name: &str) -> Result<sled::Tree, StoreError> {
+        self.db.open_tree(name).map_err(|e| self.sled_err(e))
+    }
+
+    /// Record counts per tree, in export order.
+    pub fn counts(&self) -> Vec<(&'static str, usize)> {
+        let mut counts = Vec::new();
+        macro_rules! count {
+            ($t:ty) => {
+                counts.push((<$t as Record>::TREE, self.count::<$t>()));
+            };
+        }
+        for_each_record!(count);
+        counts
+    }
+
+    fn record_count(&self) -> usize {
+        self.counts().iter().map(|(_, n)| n).sum()
+    }
+
+    /// Writes every record and every meta entry as JSON lines: a header line, then
+    /// `{"kind": tree, "record": …}` per record in tree and key order.
+    pub fn export(&self, out: &mut impl Write) -> Result<usize, StoreError> {
+        writeln!(out, "{}", serde_json::json!({ "bazaar_export": 1, "schema_version": SCHEMA_VERSION }))?;
+        let mut lines = 0;
+        macro_rules! export_tree {
+            ($t:ty) => {
+                let tree = self.tree(<$t as Record>::TREE)?;
+                for item in tree.iter() {
+                    let (_, value) = item.map_err(|e| self.sled_err(e))?;
+                    let record: serde_json::Value =
+                        serde_json::from_slice(&value).map_err(|source| StoreError::Codec {
+                            tree: <$t as Record>::TREE,
+                            source,
+                        })?;
+                    writeln!(out, "{}", serde_json::json!({ "kind": <$t as Record>::TREE, "record": record }))?;
+                    lines += 1;
+                }
+            };
+        }
+        for_each_record!(export_tree);
+        for item in self.tree(META_TREE)?.iter() {
+            let (key, value) = item.map_err(|e| self.sled_err(e))?;
+            if key.as_ref() == SCHEMA_KEY {
+                continue;
+            }
+            let value: serde_json::Value = serde_json::from_slice(&value).map_err(|source| StoreError::Codec {
+                tree: META_TREE,
+                source,
+            })?;
+            let key = String::from_utf8_lossy(&key);
+            writeln!(out, "{}", serde_json::json!({ "kind": META_TREE, "key": key, "record": value }))?;
+            lines += 1;
+        }
+        out.flush()?;
+        Ok(lines)
+    }
+
+    /// Reads an export back into this (empty) store, rebuilding every index. Nothing is
+    /// written unless every line parses.
+    pub async fn import(&self, input: impl BufRead) -> Result<usize, StoreError> {
+        let records = self.record_count();
+        if records > 0 {
+            return Err(StoreError::NotEmpty {
+                path: self.path.clone(),
+                records,
+            });
+        }
+        let mut pending: Vec<Box<dyn FnOnce(&SledStore) -> Result<(), StoreError>>> = Vec::new();
+        for (n, line) in input.lines().enumerate() {
+            let line_no = n + 1;
+            let line = line?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let bad = |problem: String| StoreError::Import { line: line_no, problem };
+            let value: serde_json::Value = serde_json::from_str(&line).map_err(|e| bad(format!("not JSON: {e}")))?;
+            if line_no == 1 {
+                let version = value.get("schema_version").and_then(|v| v.as_u64());
+                if value.get("bazaar_export").is_none() {
+                    return Err(bad("missing the export header; is this a `bazaar export` file?".into()));
+                }
+                if version != Some(u64::from(SCHEMA_VERSION)) {
+                    return Err(bad(format!(
+                        "export has schema version {version:?}, this bazaar understands {SCHEMA_VERSION}"
+                    )));
+                }
+                continue;
+            }
+            let kind = value.get("kind").and_then(|k| k.as_str()).unwrap_or_default().to_string();
+            let record = value.get("record").cloned().ok_or_else(|| bad("missing \"record\"".into()))?;
+            if kind == META_TREE {
+                let key = value
+                    .get("key")
+                    .and_then(|k| k.as_str())
+                    .ok_or_else(|| bad("meta line without \"key\"".into()))?
+                    .to_string();
+                pending.push(Box::new(move |store: &SledStore| store.put_meta(&key, &record)));
+                continue;
+            }
+            let mut matched = false;
+            macro_rules! import_kind {
+                ($t:ty) => {
+                    if !matched && kind == <$t as Record>::TREE {
+                        matched = true;
+                        let typed: $t =
+                            serde_json::from_value(record.clone()).map_err(|e| bad(format!("{kind} record: {e}")))?;
+                        pending.push(Box::new(move |store: &SledStore| store.put(&typed)));
+                    }
+                };
+            }
+            for_each_record!(import_kind);
+            if !matched {
+                return Err(bad(format!("unknown record kind {kind:?}")));
+            }
+        }
+        let imported = pending.len();
+        for write in pending {
+            write(self)?;
+        }
+        self.flush().await?;
+        Ok(imported)
+    }
+
+    /// Checks every secondary index against its records; returns the problems found.
+    pub fn verify_indexes(&self) -> Result<Vec<String>, StoreError> {
+        let mut problems = Vec::new();
+        macro_rules! verify {
+            ($t:ty) => {
+                problems.extend(self.verify_indexes_of::<$t>()?);
+            };
+        }
+        for_each_record!(verify);
+        Ok(problems)
+    }
+
+    fn verify_indexes_of<R: Record>(&self) -> Result<Vec<String>, StoreError> {
+        let mut expected = std::collections::BTreeSet::new();
+        for record in self.all::<R>()? {
+            let key = record.key().key_bytes();
+            for entry in record.index_entries() {
+                expected.insert(index_key(&entry, &key));
+            }
+        }
+        let mut actual = std::collections::BTreeSet::new();
+        for item in self.tree(&index_tree_name(R::TREE))?.iter() {
+            let (key, _) = item.map_err(|e| self.sled_err(e))?;
+            actual.insert(key.to_vec());
+        }
+        let mut problems = Vec::new();
+        for missing in expected.difference(&actual) {
+            problems.push(format!("{}: index entry missing: {missing:?}", R::TREE));
+        }
+        for stale in actual.difference(&expected) {
+            problems.push(format!("{}: stale index entry: {stale:?}", R::TREE));
+        }
+        Ok(problems)
+    }
+
+    fn encode<R: Record>(record: &R) -> Result<Vec<u8>, StoreError> {
+        serde_json::to_vec(record).map_err(|source| StoreError::Codec { tree: R::TREE, source })
+    }
+
+    fn decode<R: Record>(bytes: &[u8]) -> Result<R, StoreError> {
+        serde_json::from_slice(bytes).map_err(|source| StoreError::Codec { tree: R::TREE, source })
+    }
+}
+
+/// Why a transaction aborted.
+enum Abort {
+    Codec(serde_json::Error),
+    Duplicate { index: &'static str, value: Vec<u8> },
+}
+
+impl SledStore {
+    fn abort_to_error<R: Record>(&self, err: TransactionError<Abort>) -> StoreError {
+        match err {
+            TransactionError::Abort(Abort::Codec(source)) => StoreError::Codec { tree: R::TREE, source },
+            TransactionError::Abort(Abort::Duplicate { index, value }) => StoreError::Duplicate {
+                tree: R::TREE,
+                index,
+                value: String::from_utf8_lossy(&value).replace('\u{1f}', "/"),
+            },
+            TransactionError::Storage(source) => self.sled_err(source),
+        }
+    }
+}
+
+impl Store for SledStore {
+    fn put<R: Record>(&self, record: &R) -> Result<(), StoreError> {
+        let records = self.tree(R::TREE)?;
+        let index = self.tree(&index_tree_name(R::TREE))?;
+        let key = record.key().key_bytes();
+        let value = Self::encode(record)?;
+        let new_entries = record.index_entries();
+        (&records, &index)
+            .transaction(|(records, index)| {
+                if let Some(old) = records.get(&key)? {
+                    let old: R = serde_json::from_slice(&old)
+                        .map_err(|e| ConflictableTransactionError::Abort(Abort::Codec(e)))?;
+                    for entry in old.index_entries() {
+                        index.remove(index_key(&entry, &key))?;
+                    }
+                }
+                for entry in &new_entries {
+                    let entry_key = index_key(entry, &key);
+                    if entry.unique {
+                        if let Some(holder) = index.get(&entry_key)? {
+                            if holder.as_ref() != key.as_slice() {
+                                return Err(ConflictableTransactionError::Abort(Abort::Duplicate {
+                                    index: entry.index,
+                                    value: entry.value.clone(),
+                                }));
+                            }
+                        }
+                        index.insert(entry_key, key.as_slice())?;
+                    } else {
+                        index.insert(entry_key, &[])?;
+                    }
+                }
+                records.insert(key.as_slice(), value.as_slice())?;
+                Ok(())
+            })
+            .map_err(|e| self.abort_to_error::<R>(e))
+    }
+
+    fn get<R: Record>(&self, key: &R::Key) -> Result<Option<R>, StoreError> {
+        let tree = self.tree(R::TREE)?;
+        match tree.get(key.key_bytes()).map_err(|e| self.sled_err(e))? {
+            Some(bytes) => Ok(Some(Self::decode(&bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn remove<R: Record>(&self, key: &R::Key) -> Result<Option<R>, StoreError> {
+        let records = self.tree(R::TREE)?;
+        let index = self.tree(&index_tree_name(R::TREE))?;
+        let key = key.key_bytes();
+        (&records, &index)
+            .transaction(|(records, index)| {
+                let Some(old) = records.remove(key.as_slice())? else {
+                    return Ok(None);
+                };
+                let old: R =
+                    serde_json::from_slice(&old).map_err(|e| ConflictableTransactionError::Abort(Abort::Codec(e)))?;
+                for entry in old.index_entries() {
+                    index.remove(index_key(&entry, &key))?;
+                }
+                Ok(Some(old))
+            })
+            .map_err(|e| self.abort_to_error::<R>(e))
+    }
+
+    fn all<R: Record>(&self) -> Result<Vec<R>, StoreError> {
+        let tree = self.tree(R::TREE)?;
+        tree.iter()
+            .map(|item| {
+                let (_, value) = item.map_err(|e| self.sled_err(e))?;
+                Self::decode(&value)
+            })
+            .collect()
+    }
+
+    fn find<R: Record>(&self, index: &'static str, value: &[u8]) -> Result<Vec<R>, StoreError> {
+        let records = self.tree(R::TREE)?;
+        let index_tree = self.tree(&index_tree_name(R::TREE))?;
+        let prefix = index_prefix(index, value);
+        let mut found = Vec::new();
+        for item in index_tree.scan_prefix(&prefix) {
+            let (key, holder) = item.map_err(|e| self.sled_err(e))?;
+            let record_key = if holder.is_empty() { &key[prefix.len()..] } else { holder.as_ref() };
+            // A reader may race a writer between the two trees; skip what vanished.
+            if let Some(bytes) = records.get(record_key).map_err(|e| self.sled_err(e))? {
+                found.push(Self::decode(&bytes)?);
+            }
+        }
+        Ok(found)
+    }
+
+    fn count<R: Record>(&self) -> usize {
+        self.tree(R::TREE).map(|t| t.len()).unwrap_or(0)
+    }
+
+    fn put_meta<V: Serialize>(&self, key: &str, value: &V) -> Result<(), StoreError> {
+        let bytes = serde_json::to_vec(value).map_err(|source| StoreError::Codec { tree: META_TREE, source })?;
+        self.tree(META_TREE)?
+            .insert(key.as_bytes(), bytes)
+            .map_err(|e| self.sled_err(e))?;
+        Ok(())
+    }
+
+    fn get_meta<V: DeserializeOwned>(&self, key: &str) -> Result<Option<V>, StoreError> {
+        match self.tree(META_TREE)?.get(key.as_bytes()).map_err(|e| self.sled_err(e))? {
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|source| StoreError::Codec { tree: META_TREE, source }),
+            None => Ok(None),
+        }
+    }
+
+    async fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush_async().await.map_err(|e| self.sled_err(e))?;
+        Ok(())
+    }
+}
