@@ -1,1 +1,90 @@
+//! Bazaar's six actors and the connectors they use.
+//!
+//! | actor | module | owns |
+//! |---|---|---|
+//! | Researcher | [`researcher`] | listings seen, product and seller history |
+//! | DealAnalyzer | [`analyzer`] | nothing durable: turns new listings into opportunities |
+//! | Negotiator | [`negotiator`] | negotiation threads |
+//! | Inventory | [`inventory`] | items, cost basis, P&L |
+//! | Lister | [`lister`] | channel listings |
+//! | Autopilot | [`autopilot`] | selling-side rules |
+//!
+//! Every actor's state is derivable from the store: a restarted actor reloads it in
+//! `pre_start`. Messages arrive in an [`Envelope`](bazaar_memory::Envelope) so the system
+//! can tell when it is quiet.
 
+#![warn(missing_docs)]
+
+pub mod analyzer;
+pub mod autopilot;
+pub mod inventory;
+pub mod lister;
+pub mod negotiator;
+pub mod researcher;
+
+use std::sync::Arc;
+
+use bazaar_config::Config;
+use bazaar_memory::{Addr, ProductIndex, Quiescence, SharedClock, SledStore};
+use bazaar_policies::GateMsg;
+
+/// The addresses of every actor in one system; stable across restarts.
+#[derive(Debug, Clone)]
+pub struct Addresses {
+    /// Researcher.
+    pub researcher: Addr<researcher::ResearcherMsg>,
+    /// DealAnalyzer.
+    pub analyzer: Addr<analyzer::AnalyzerMsg>,
+    /// Negotiator.
+    pub negotiator: Addr<negotiator::NegotiatorMsg>,
+    /// Inventory.
+    pub inventory: Addr<inventory::InventoryMsg>,
+    /// Lister.
+    pub lister: Addr<lister::ListerMsg>,
+    /// Autopilot.
+    pub autopilot: Addr<autopilot::AutopilotMsg>,
+    /// PolicyGate.
+    pub gate: Addr<GateMsg>,
+}
+
+impl Addresses {
+    /// Unbound addresses sharing one quiescence counter; `credit` bounds each bounded
+    /// mailbox.
+    pub fn new(quiet: &Quiescence, credit: usize) -> Addresses {
+        Addresses {
+            researcher: Addr::new("researcher", quiet.clone(), credit),
+            analyzer: Addr::new("deal_analyzer", quiet.clone(), credit),
+            negotiator: Addr::new("negotiator", quiet.clone(), credit),
+            inventory: Addr::new("inventory", quiet.clone(), credit),
+            lister: Addr::new("lister", quiet.clone(), credit),
+            autopilot: Addr::new("autopilot", quiet.clone(), credit),
+            gate: Addr::new("policy_gate", quiet.clone(), credit),
+        }
+    }
+}
+
+/// What every agent actor is started with.
+#[derive(Debug, Clone)]
+pub struct AgentContext {
+    /// The store.
+    pub store: SledStore,
+    /// The search index.
+    pub index: ProductIndex,
+    /// The clock.
+    pub clock: SharedClock,
+    /// Everyone's address.
+    pub addrs: Addresses,
+    /// The configuration.
+    pub config: Arc<Config>,
+}
+
+/// An actor's one-line account of itself, for `bazaar status` and start-up logs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActorReport {
+    /// The actor.
+    pub actor: &'static str,
+    /// What it holds.
+    pub summary: String,
+    /// Why it has nothing to do, if it has nothing to do.
+    pub idle: Option<String>,
+}

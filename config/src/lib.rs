@@ -1,1 +1,658 @@
+//! Bazaar's configuration: the typed schema, the shipped defaults (`config/bazaar.toml`),
+//! layering (defaults ← `--config` file ← `BAZAAR_<SECTION>__<KEY>` environment variables),
+//! validation that names the offending key, and secrets that only come from the
+//! environment or a 0600 file and never print.
+//!
+//! ```
+//! let config = bazaar_config::Config::load(None, std::iter::empty()).unwrap();
+//! assert_eq!(config.supervisor.max_restarts, 5);
+//! ```
 
+#![warn(missing_docs)]
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bazaar_memory::{Marketplace, Money};
+use serde::{Deserialize, Deserializer};
+
+/// The shipped defaults, embedded so `bazaar` runs with no file at all.
+pub const DEFAULT_TOML: &str = include_str!("../bazaar.toml");
+
+/// The example systemd unit.
+pub const SYSTEMD_UNIT: &str = include_str!("../bazaar.service");
+
+/// A configuration problem, naming the key and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("config file {path}: {source}")]
+    Read {
+        /// Which file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not TOML.
+    #[error("config file {origin} is not valid TOML: {message}")]
+    Syntax {
+        /// Which file.
+        origin: String,
+        /// The parser's message.
+        message: String,
+    },
+    /// A key is unknown, or its value has the wrong type or is out of range.
+    #[error("config key `{key}`{origin}: {reason}")]
+    Key {
+        /// The dotted key path.
+        key: String,
+        /// Where the value came from, if from the environment.
+        origin: String,
+        /// What is wrong and what is expected.
+        reason: String,
+    },
+    /// A secret could not be read or is stored unsafely.
+    #[error("secret `{key}`: {reason}")]
+    Secret {
+        /// The dotted key path.
+        key: String,
+        /// What is wrong and what to do.
+        reason: String,
+    },
+}
+
+/// The whole configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where data lives.
+    pub store: StoreConfig,
+    /// Logging.
+    pub log: LogConfig,
+    /// Actor supervision.
+    pub supervisor: SupervisorConfig,
+    /// Bounded intake.
+    pub intake: IntakeConfig,
+    /// The search index.
+    pub index: IndexSettings,
+    /// Graceful shutdown.
+    pub shutdown: ShutdownConfig,
+    /// Saved searches.
+    pub researcher: ResearcherConfig,
+    /// Marketplace accounts.
+    pub marketplaces: MarketplacesConfig,
+    /// The operator's mailbox.
+    pub mail: MailConfig,
+}
+
+/// `[store]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// Directory for the store and the index.
+    pub data_dir: PathBuf,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    /// For people.
+    Human,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// Output format.
+    pub format: LogFormat,
+    /// A tracing filter directive.
+    pub level: String,
+}
+
+/// Which siblings restart with a failed actor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RestartStrategy {
+    /// Only the failed actor.
+    OneForOne,
+    /// The failed actor and every actor started after it.
+    RestForOne,
+}
+
+/// `[supervisor]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SupervisorConfig {
+    /// Restart strategy.
+    pub strategy: RestartStrategy,
+    /// Restarts allowed within `period_secs` before escalating.
+    pub max_restarts: u32,
+    /// The intensity window.
+    pub period_secs: u64,
+    /// First restart delay.
+    pub backoff_initial_ms: u64,
+    /// Longest restart delay.
+    pub backoff_max_ms: u64,
+}
+
+impl SupervisorConfig {
+    /// The intensity window.
+    pub fn period(&self) -> Duration {
+        Duration::from_secs(self.period_secs)
+    }
+    /// First restart delay.
+    pub fn backoff_initial(&self) -> Duration {
+        Duration::from_millis(self.backoff_initial_ms)
+    }
+    /// Longest restart delay.
+    pub fn backoff_max(&self) -> Duration {
+        Duration::from_millis(self.backoff_max_ms)
+    }
+}
+
+/// `[intake]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntakeConfig {
+    /// Messages that may wait per bounded mailbox.
+    pub credit: usize,
+}
+
+/// `[index]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IndexSettings {
+    /// Commit after this many documents.
+    pub batch_size: usize,
+    /// Or after this long.
+    pub commit_interval_ms: u64,
+}
+
+/// `[shutdown]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ShutdownConfig {
+    /// How long to wait for in-flight work.
+    pub drain_timeout_secs: u64,
+}
+
+/// `[researcher]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResearcherConfig {
+    /// Saved searches.
+    pub searches: Vec<SavedSearch>,
+}
+
+/// One saved search.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SavedSearch {
+    /// Where to search.
+    #[serde(deserialize_with = "marketplace")]
+    pub marketplace: Marketplace,
+    /// What to search for.
+    pub query: String,
+    /// Category to search in.
+    #[serde(default)]
+    pub category: Option<String>,
+    /// Lowest asking price.
+    #[serde(default, deserialize_with = "money")]
+    pub min_price: Option<Money>,
+    /// Highest asking price.
+    #[serde(default, deserialize_with = "money")]
+    pub max_price: Option<Money>,
+    /// Where (for local marketplaces).
+    #[serde(default)]
+    pub location: Option<String>,
+    /// Radius around `location`.
+    #[serde(default)]
+    pub radius_miles: Option<u32>,
+    /// How often to run it.
+    pub every_minutes: u32,
+}
+
+/// `[marketplaces]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MarketplacesConfig {
+    /// eBay.
+    pub ebay: EbayConfig,
+}
+
+/// `[marketplaces.ebay]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EbayConfig {
+    /// Whether to use eBay at all.
+    pub enabled: bool,
+    /// API root.
+    pub base_url: String,
+    /// `X-EBAY-C-MARKETPLACE-ID`.
+    pub marketplace_id: String,
+    /// OAuth client id.
+    pub client_id: String,
+    /// OAuth client secret.
+    #[serde(default)]
+    pub client_secret: Option<Secret>,
+}
+
+/// Transport security for mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MailTls {
+    /// Upgrade a plain connection.
+    Starttls,
+    /// TLS from the first byte.
+    Implicit,
+    /// Plain text; refused unless the host is loopback.
+    None,
+}
+
+/// `[mail]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailConfig {
+    /// Whether to use mail at all.
+    pub enabled: bool,
+    /// SMTP host.
+    pub smtp_host: String,
+    /// SMTP port.
+    pub smtp_port: u16,
+    /// IMAP host.
+    pub imap_host: String,
+    /// IMAP port.
+    pub imap_port: u16,
+    /// Transport security.
+    pub tls: MailTls,
+    /// Login.
+    pub username: String,
+    /// Our From: address.
+    pub from_address: String,
+    /// Password.
+    #[serde(default)]
+    pub password: Option<Secret>,
+}
+
+/// Where a secret comes from. Never the config file itself.
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "snake_case")]
+pub enum Secret {
+    /// An environment variable's value.
+    Env(String),
+    /// A file's contents (trailing newline trimmed); the file must not be readable by
+    /// group or others.
+    File(PathBuf),
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Secret::Env(name) => write!(f, "Secret(env {name})"),
+            Secret::File(path) => write!(f, "Secret(file {})", path.display()),
+        }
+    }
+}
+
+/// A secret's value. Prints as `[redacted]`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretValue(String);
+
+impl SecretValue {
+    /// The value, for the one place that must send it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for SecretValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl fmt::Display for SecretValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl Secret {
+    /// Reads the secret; `key` names it in errors.
+    pub fn resolve(&self, key: &str) -> Result<SecretValue, ConfigError> {
+        let error = |reason: String| ConfigError::Secret {
+            key: key.to_string(),
+            reason,
+        };
+        match self {
+            Secret::Env(name) => match std::env::var(name) {
+                Ok(value) if !value.is_empty() => Ok(SecretValue(value)),
+                _ => Err(error(format!("environment variable {name} is not set"))),
+            },
+            Secret::File(path) => {
+                let metadata = std::fs::metadata(path).map_err(|e| error(format!("{}: {e}", path.display())))?;
+                check_private(path, &metadata).map_err(error)?;
+                let value = std::fs::read_to_string(path).map_err(|e| error(format!("{}: {e}", path.display())))?;
+                let value = value.trim_end_matches(['\n', '\r']).to_string();
+                if value.is_empty() {
+                    return Err(error(format!("{} is empty", path.display())));
+                }
+                Ok(SecretValue(value))
+            }
+        }
+    }
+}
+
+#[cfg(unix)]
+fn check_private(path: &Path, metadata: &std::fs::Metadata) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = metadata.permissions().mode() & 0o777;
+    if mode & 0o077 != 0 {
+        return Err(format!(
+            "{} has mode {mode:o}; secrets must not be readable by group or others (chmod 600 {})",
+            path.display(),
+            path.display()
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_private(_path: &Path, _metadata: &std::fs::Metadata) -> Result<(), String> {
+    Ok(())
+}
+
+fn marketplace<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Marketplace, D::Error> {
+    let name = String::deserialize(deserializer)?;
+    name.parse().map_err(serde::de::Error::custom)
+}
+
+fn money<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Money>, D::Error> {
+    let text = Option::<String>::deserialize(deserializer)?;
+    text.map(|t| t.parse::<Money>().map_err(serde::de::Error::custom)).transpose()
+}
+
+impl Config {
+    /// Loads the defaults, then `file` over them, then the `BAZAAR_*__*` variables in `env`
+    /// (pass `std::env::vars()` in production), and validates the result.
+    pub fn load(file: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Config, ConfigError> {
+        let mut merged = parse_toml(DEFAULT_TOML, "<defaults>")?;
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            let overlay = parse_toml(&text, &path.display().to_string())?;
+            merge(&mut merged, overlay);
+        }
+        let mut from_env = Vec::new();
+        for (name, raw) in env {
+            let Some(path) = env_key_path(&name) else {
+                continue;
+            };
+            set_path(&mut merged, &path, env_value(&raw));
+            from_env.push((path.join("."), name));
+        }
+        let config: Config = serde_path_to_error::deserialize(merged).map_err(|e| {
+            let key = e.path().to_string();
+            let origin = from_env
+                .iter()
+                .find(|(path, _)| key == *path || key.starts_with(&format!("{path}.")))
+                .map(|(_, var)| format!(" (from ${var})"))
+                .unwrap_or_default();
+            ConfigError::Key {
+                key,
+                origin,
+                // toml appends "in `section`" on a second line; the key already says it.
+                reason: e.into_inner().to_string().lines().next().unwrap_or_default().to_string(),
+            }
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, reason: &str| {
+            Err(ConfigError::Key {
+                key: key.to_string(),
+                origin: String::new(),
+                reason: reason.to_string(),
+            })
+        };
+        let s = &self.supervisor;
+        if s.max_restarts == 0 {
+            return bad("supervisor.max_restarts", "must be at least 1");
+        }
+        if s.period_secs == 0 {
+            return bad("supervisor.period_secs", "must be at least 1");
+        }
+        if s.backoff_initial_ms > s.backoff_max_ms {
+            return bad("supervisor.backoff_initial_ms", "must not exceed supervisor.backoff_max_ms");
+        }
+        if self.intake.credit == 0 {
+            return bad("intake.credit", "must be at least 1");
+        }
+        if self.index.batch_size == 0 {
+            return bad("index.batch_size", "must be at least 1");
+        }
+        if self.log.level.trim().is_empty() {
+            return bad("log.level", "must not be empty (try \"info\")");
+        }
+        for (i, search) in self.researcher.searches.iter().enumerate() {
+            let key = |field: &str| format!("researcher.searches[{i}].{field}");
+            if search.query.trim().is_empty() {
+                return bad(&key("query"), "must not be empty");
+            }
+            if search.every_minutes == 0 {
+                return bad(&key("every_minutes"), "must be at least 1");
+            }
+            if let (Some(min), Some(max)) = (search.min_price, search.max_price) {
+                if min > max {
+                    return bad(&key("min_price"), "must not exceed max_price");
+                }
+            }
+            if search.min_price.is_some_and(|m| m.is_negative()) {
+                return bad(&key("min_price"), "must not be negative");
+            }
+        }
+        let ebay = &self.marketplaces.ebay;
+        if ebay.enabled && (ebay.client_id.is_empty() || ebay.client_secret.is_none()) {
+            return bad(
+                "marketplaces.ebay.client_id",
+                "eBay is enabled but client_id or client_secret is missing",
+            );
+        }
+        let mail = &self.mail;
+        if mail.enabled && (mail.smtp_host.is_empty() || mail.imap_host.is_empty()) {
+            return bad("mail.smtp_host", "mail is enabled but smtp_host or imap_host is empty");
+        }
+        if mail.enabled && mail.tls == MailTls::None {
+            for (key, host) in [("mail.smtp_host", &mail.smtp_host), ("mail.imap_host", &mail.imap_host)] {
+                if !is_loopback(host) {
+                    return bad(key, "tls = \"none\" is only allowed for loopback hosts");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The marketplaces that are configured and enabled.
+    pub fn enabled_marketplaces(&self) -> Vec<Marketplace> {
+        let mut enabled = Vec::new();
+        if self.marketplaces.ebay.enabled {
+            enabled.push(Marketplace::Ebay);
+        }
+        enabled
+    }
+}
+
+fn is_loopback(host: &str) -> bool {
+    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+fn parse_toml(text: &str, origin: &str) -> Result<toml::Value, ConfigError> {
+    text.parse::<toml::Table>()
+        .map(toml::Value::Table)
+        .map_err(|e| ConfigError::Syntax {
+            origin: origin.to_string(),
+            message: e.to_string(),
+        })
+}
+
+/// Overlays `top` onto `base`: tables merge key by key, anything else replaces.
+fn merge(base: &mut toml::Value, top: toml::Value) {
+    match (base, top) {
+        (toml::Value::Table(base), toml::Value::Table(top)) => {
+            for (key, value) in top {
+                match base.get_mut(&key) {
+                    Some(existing) => merge(existing, value),
+                    None => {
+                        base.insert(key, value);
+                    }
+                }
+            }
+        }
+        (base, top) => *base = top,
+    }
+}
+
+/// `BAZAAR_SUPERVISOR__MAX_RESTARTS` → `["supervisor", "max_restarts"]`; variables without a
+/// `__` (such as secrets named by `{ env = … }`) are not overrides.
+fn env_key_path(name: &str) -> Option<Vec<String>> {
+    let rest = name.strip_prefix("BAZAAR_")?;
+    if !rest.contains("__") {
+        return None;
+    }
+    Some(rest.split("__").map(|part| part.to_ascii_lowercase()).collect())
+}
+
+/// A TOML literal when it parses as one (`3`, `true`, `["a"]`), else the raw string.
+fn env_value(raw: &str) -> toml::Value {
+    format!("v = {raw}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_string()))
+}
+
+fn set_path(root: &mut toml::Value, path: &[String], value: toml::Value) {
+    let mut node = root;
+    for (i, part) in path.iter().enumerate() {
+        let toml::Value::Table(table) = node else {
+            return;
+        };
+        if i + 1 == path.len() {
+            table.insert(part.clone(), value);
+            return;
+        }
+        node = table
+            .entry(part.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(file: &str, env: &[(&str, &str)]) -> Result<Config, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bazaar.toml");
+        std::fs::write(&path, file).unwrap();
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        Config::load(Some(&path), env).map_err(|e| e.to_string())
+    }
+
+    fn check_error(file: &str, env: &[(&str, &str)], expected: &[&str]) {
+        let error = load(file, env).expect_err("config should be rejected");
+        for part in expected {
+            assert!(error.contains(part), "error {error:?} should mention {part:?}");
+        }
+    }
+
+    #[test]
+    fn defaults_load() {
+        let config = Config::load(None, std::iter::empty()).unwrap();
+        assert_eq!(config.supervisor.strategy, RestartStrategy::OneForOne);
+        assert_eq!(config.log.format, LogFormat::Human);
+        assert!(config.researcher.searches.is_empty());
+        assert!(config.enabled_marketplaces().is_empty());
+    }
+
+    #[test]
+    fn file_and_env_layer_over_defaults() {
+        let config = load(
+            "[supervisor]\nmax_restarts = 9\n",
+            &[("BAZAAR_SUPERVISOR__PERIOD_SECS", "7"), ("BAZAAR_LOG__FORMAT", "json")],
+        )
+        .unwrap();
+        assert_eq!(config.supervisor.max_restarts, 9);
+        assert_eq!(config.supervisor.period_secs, 7);
+        assert_eq!(config.supervisor.backoff_initial_ms, 100);
+        assert_eq!(config.log.format, LogFormat::Json);
+    }
+
+    #[test]
+    fn bad_configs_name_the_key() {
+        check_error("[supervisor]\nmax_restart = 3\n", &[], &["supervisor", "max_restart"]);
+        check_error("[supervisor]\nmax_restarts = \"many\"\n", &[], &["supervisor.max_restarts"]);
+        check_error("[supervisor]\nmax_restarts = 0\n", &[], &["supervisor.max_restarts", "at least 1"]);
+        check_error("[log]\nformat = \"xml\"\n", &[], &["log.format", "xml"]);
+        check_error("[supervisor\n", &[], &["not valid TOML"]);
+        check_error("", &[("BAZAAR_SUPERVISOR__MAX_RESTARTS", "lots")], &["supervisor.max_restarts", "$BAZAAR_SUPERVISOR__MAX_RESTARTS"]);
+        check_error("", &[("BAZAAR_NOPE__X", "1")], &["nope"]);
+        check_error(
+            "[[researcher.searches]]\nmarketplace = \"ebay\"\nquery = \"x\"\nmin_price = \"cheap\"\nevery_minutes = 5\n",
+            &[],
+            &["researcher.searches[0].min_price", "cheap"],
+        );
+        check_error(
+            "[[researcher.searches]]\nmarketplace = \"amazon\"\nquery = \"x\"\nevery_minutes = 5\n",
+            &[],
+            &["researcher.searches[0].marketplace", "amazon"],
+        );
+        check_error(
+            "[marketplaces.ebay]\nenabled = true\nclient_id = \"abc\"\nclient_secret = \"hunter2\"\n",
+            &[],
+            &["marketplaces.ebay.client_secret"],
+        );
+        check_error(
+            "[mail]\nenabled = true\nsmtp_host = \"mail.example.com\"\nimap_host = \"127.0.0.1\"\ntls = \"none\"\n",
+            &[],
+            &["mail.smtp_host", "loopback"],
+        );
+    }
+
+    #[test]
+    fn secrets_come_from_env_or_private_files_and_never_print() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secret");
+        std::fs::write(&path, "s3cr3t-value\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let secret = Secret::File(path.clone());
+        let error = secret.resolve("mail.password").unwrap_err().to_string();
+        assert!(error.contains("chmod 600"), "{error}");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let value = secret.resolve("mail.password").unwrap();
+        assert_eq!(value.expose(), "s3cr3t-value");
+        assert_eq!(format!("{value:?} {value}"), "[redacted] [redacted]");
+        let missing = Secret::Env("BAZAAR_TEST_SECRET_THAT_IS_NOT_SET".into());
+        assert!(missing.resolve("x").unwrap_err().to_string().contains("not set"));
+        let config = load(
+            &format!(
+                "[marketplaces.ebay]\nenabled = true\nclient_id = \"abc\"\nclient_secret = {{ file = \"{}\" }}\n",
+                path.display()
+            ),
+            &[],
+        )
+        .unwrap();
+        assert!(!format!("{config:?}").contains("s3cr3t"));
+    }
+}

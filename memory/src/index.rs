@@ -375,6 +375,12 @@ impl ProductIndex {
     }
 }
 
+impl std::fmt::Debug for ProductIndex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProductIndex").field("docs", &self.num_docs()).finish()
+    }
+}
+
 fn term_query(field: Field, value: &str) -> Box<dyn Query> {
     Box::new(TermQuery::new(
         Term::from_field_text(field, value),

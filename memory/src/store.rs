@@ -419,7 +419,12 @@ impl SledStore {
     pub fn open(dir: &Path) -> Result<SledStore, StoreError> {
         let path = dir.to_path_buf();
         let db = sled::Config::new().path(dir).open().map_err(|source| match source {
-            sled::Error::Io(ref io) if io.kind() == std::io::ErrorKind::WouldBlock || io.raw_os_error() == Some(11) => {
+            // sled 0.34 reports a held lock as ErrorKind::Other "could not acquire lock on …".
+            sled::Error::Io(ref io)
+                if io.kind() == std::io::ErrorKind::WouldBlock
+                    || io.raw_os_error() == Some(11)
+                    || io.to_string().starts_with("could not acquire lock") =>
+            {
                 StoreError::Locked { path: path.clone() }
             }
             source => StoreError::Sled {

@@ -1,1 +1,6 @@
+//! The `bazaar` runtime: system assembly, the supervision tree, and the CLI's commands.
 
+#![warn(missing_docs)]
+
+pub mod supervisor;
+pub mod system;

@@ -1,1 +1,270 @@
-fn main(){}
+//! The `bazaar` command line.
+
+use std::io::{BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use bazaar_config::{Config, LogFormat};
+use bazaar_memory::store::SCHEMA_VERSION;
+use bazaar_memory::{AuditEntry, ProductIndex, SledStore, Store, SystemClock};
+use bazaar_runtime::system::{index_config, index_dir, store_dir, Shutdown, System};
+use clap::{Parser, Subcommand, ValueEnum};
+
+/// Exit code when the supervisor gave up on a failing actor.
+const EXIT_ESCALATED: u8 = 3;
+
+/// Bazaar: an autonomous reselling agent.
+#[derive(Debug, Parser)]
+#[command(name = "bazaar", version, about)]
+struct Cli {
+    /// Configuration file layered over the shipped defaults.
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+    /// Directory for the store and the index (overrides store.data_dir).
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Log format (overrides log.format).
+    #[arg(long, global = true, value_enum)]
+    log_format: Option<LogFormatArg>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LogFormatArg {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the daemon until SIGINT or SIGTERM.
+    Run,
+    /// Show what the store holds and what is configured.
+    Status,
+    /// Write the whole store as JSON lines (to stdout, or --out).
+    Export {
+        /// File to write instead of stdout.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+    },
+    /// Load a `bazaar export` file into an empty data directory (from stdin, or --input).
+    Import {
+        /// File to read instead of stdin.
+        #[arg(long = "input", value_name = "FILE")]
+        input: Option<PathBuf>,
+    },
+    /// Rebuild the search index from the store.
+    Reindex,
+    /// Search products and sellers.
+    Search {
+        /// The query (tantivy syntax; plain words work).
+        query: String,
+        /// How many hits.
+        #[arg(long, default_value_t = 10)]
+        limit: usize,
+    },
+    /// Print the example systemd unit.
+    SystemdUnit,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match load_config(&cli) {
+        Ok(config) => config,
+        Err(error) => {
+            eprintln!("bazaar: {error:#}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(&config);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("bazaar: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command, config)) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("bazaar: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load_config(cli: &Cli) -> anyhow::Result<Config> {
+    let mut config = Config::load(cli.config.as_deref(), std::env::vars())?;
+    if let Some(dir) = &cli.data_dir {
+        config.store.data_dir = dir.clone();
+    }
+    match cli.log_format {
+        Some(LogFormatArg::Human) => config.log.format = LogFormat::Human,
+        Some(LogFormatArg::Json) => config.log.format = LogFormat::Json,
+        None => {}
+    }
+    Ok(config)
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&config.log.level))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    use std::io::IsTerminal;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
+    match config.log.format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
+    let data_dir = config.store.data_dir.clone();
+    match command {
+        Command::Run => run_daemon(config).await,
+        Command::Status => status(&config).await.map(|()| ExitCode::SUCCESS),
+        Command::Export { out } => {
+            let store = open_store(&data_dir)?;
+            let lines = match out {
+                Some(path) => {
+                    let file = std::fs::File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
+                    let mut writer = std::io::BufWriter::new(file);
+                    let lines = store.export(&mut writer)?;
+                    writer.flush()?;
+                    lines
+                }
+                None => store.export(&mut std::io::stdout().lock())?,
+            };
+            tracing::info!(lines, "export written");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Import { input } => {
+            let store = open_store(&data_dir)?;
+            let imported = match input {
+                Some(path) => {
+                    let file = std::fs::File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+                    store.import(BufReader::new(file)).await?
+                }
+                None => store.import(std::io::stdin().lock()).await?,
+            };
+            let index = open_index(&config)?;
+            let indexed = index.rebuild(&store).await?;
+            eprintln!("imported {imported} records; indexed {indexed} documents");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Reindex => {
+            let store = open_store(&data_dir)?;
+            let index = open_index(&config)?;
+            let started = std::time::Instant::now();
+            let indexed = index.rebuild(&store).await?;
+            eprintln!("indexed {indexed} documents in {:.1}s", started.elapsed().as_secs_f64());
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Search { query, limit } => {
+            let index = open_index(&config)?;
+            let hits = index.search(&query, limit)?;
+            if hits.is_empty() {
+                eprintln!("no matches for {query:?} (empty index? run `bazaar reindex`)");
+            }
+            let mut out = std::io::stdout().lock();
+            for hit in hits {
+                let price = |m: Option<bazaar_memory::Money>| m.map(|m| m.to_string()).unwrap_or_else(|| "-".into());
+                writeln!(
+                    out,
+                    "{:>6.2}  {:<7} {}  {}  asking {}  sold {}  [{}]",
+                    hit.score,
+                    hit.kind,
+                    hit.id,
+                    hit.title,
+                    price(hit.asking),
+                    price(hit.sold),
+                    hit.category
+                )?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::SystemdUnit => {
+            print!("{}", bazaar_config::SYSTEMD_UNIT);
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn open_store(data_dir: &Path) -> anyhow::Result<SledStore> {
+    std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
+    Ok(SledStore::open(&store_dir(data_dir))?)
+}
+
+fn open_index(config: &Config) -> anyhow::Result<ProductIndex> {
+    Ok(ProductIndex::open(&index_dir(&config.store.data_dir), index_config(config))?)
+}
+
+async fn run_daemon(config: Config) -> anyhow::Result<ExitCode> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    let store = open_store(&config.store.data_dir)?;
+    let index = open_index(&config)?;
+    let drain = Duration::from_secs(config.shutdown.drain_timeout_secs);
+    let config = Arc::new(config);
+    let mut system = System::start(config.clone(), store, index, Arc::new(SystemClock)).await?;
+    for report in system.reports().await {
+        match &report.idle {
+            Some(reason) => tracing::info!(actor = report.actor, state = %report.summary, reason = %reason, "idle"),
+            None => tracing::info!(actor = report.actor, state = %report.summary, "working"),
+        }
+    }
+    tracing::info!(data_dir = %config.store.data_dir.display(), pid = std::process::id(), "bazaar is running; SIGINT or SIGTERM stops it");
+    tokio::select! {
+        _ = interrupt.recv() => tracing::info!(signal = "SIGINT", "shutting down"),
+        _ = terminate.recv() => tracing::info!(signal = "SIGTERM", "shutting down"),
+        (child, error) = system.escalated() => tracing::error!(actor = child, %error, "supervisor gave up; shutting down"),
+    }
+    match system.shutdown(drain).await? {
+        Shutdown::Requested { abandoned } => {
+            tracing::info!(abandoned, "stopped");
+            Ok(ExitCode::SUCCESS)
+        }
+        Shutdown::Escalated { child, error } => {
+            eprintln!("bazaar: {child} kept failing ({error}); stopped cleanly, exit {EXIT_ESCALATED}");
+            Ok(ExitCode::from(EXIT_ESCALATED))
+        }
+    }
+}
+
+async fn status(config: &Config) -> anyhow::Result<()> {
+    let data_dir = &config.store.data_dir;
+    let store = open_store(data_dir)?;
+    let index = open_index(config)?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "data directory  {}", data_dir.display())?;
+    writeln!(out, "schema version  {SCHEMA_VERSION}")?;
+    writeln!(out, "records")?;
+    for (tree, count) in store.counts() {
+        writeln!(out, "  {tree:<16}{count}")?;
+    }
+    let audit = store.all::<AuditEntry>()?;
+    let chain = match AuditEntry::verify_chain(&audit) {
+        Ok(n) => format!("{n} entries, chain verified"),
+        Err(broken) => format!("BROKEN: {broken}"),
+    };
+    writeln!(out, "audit log       {chain}")?;
+    writeln!(out, "search index    {} documents", index.num_docs())?;
+    let marketplaces = config.enabled_marketplaces();
+    let marketplaces = if marketplaces.is_empty() {
+        "none enabled".to_string()
+    } else {
+        marketplaces.iter().map(|m| m.name()).collect::<Vec<_>>().join(", ")
+    };
+    writeln!(out, "marketplaces    {marketplaces}")?;
+    writeln!(out, "mail            {}", if config.mail.enabled { "enabled" } else { "not configured" })?;
+    writeln!(out, "saved searches  {}", config.researcher.searches.len())?;
+    Ok(())
+}

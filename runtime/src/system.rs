@@ -1,0 +1,224 @@
+//! System assembly: the store, the index, the clock and the supervised actors of one
+//! Bazaar process, and its orderly shutdown.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bazaar_agents::analyzer::{AnalyzerMsg, DealAnalyzer};
+use bazaar_agents::autopilot::{Autopilot, AutopilotMsg};
+use bazaar_agents::inventory::{Inventory, InventoryMsg};
+use bazaar_agents::lister::{Lister, ListerMsg};
+use bazaar_agents::negotiator::{Negotiator, NegotiatorMsg};
+use bazaar_agents::researcher::{Researcher, ResearcherMsg};
+use bazaar_agents::{ActorReport, Addresses, AgentContext};
+use bazaar_config::Config;
+use bazaar_memory::{Addr, Envelope, IndexConfig, ProductIndex, Quiescence, SharedClock, SledStore, Store};
+use bazaar_policies::{GateMsg, PolicyGate, PolicyGateArgs};
+use ractor::{Actor, ActorRef};
+use tokio::sync::watch;
+
+use crate::supervisor::{ChildSpec, Escalation, RestartPolicy, StartFn, Supervisor, SupervisorArgs, SupervisorMsg};
+
+/// Builds the [`ChildSpec`] for an actor whose messages come in [`Envelope`]s: each start
+/// spawns it linked to the supervisor and points `addr` at it.
+pub fn child_spec<A, M>(addr: Addr<M>, actor: impl Fn() -> A + Send + Sync + 'static, args: impl Fn() -> A::Arguments + Send + Sync + 'static) -> ChildSpec
+where
+    A: Actor<Msg = Envelope<M>>,
+    M: Send + 'static,
+{
+    let name = addr.name();
+    let unbind = addr.clone();
+    let actor = Arc::new(actor);
+    let args = Arc::new(args);
+    let start: StartFn = Arc::new(move |supervisor| {
+        let addr = addr.clone();
+        let actor = actor.clone();
+        let args = args.clone();
+        Box::pin(async move {
+            let (actor_ref, _) = A::spawn_linked(None, actor(), args(), supervisor).await?;
+            let cell = actor_ref.get_cell();
+            addr.bind(actor_ref);
+            Ok(cell)
+        })
+    });
+    ChildSpec {
+        name,
+        start,
+        on_stop: Arc::new(move || unbind.unbind()),
+    }
+}
+
+/// Where the store and the index live under a data directory.
+pub fn store_dir(data_dir: &Path) -> std::path::PathBuf {
+    data_dir.join("store")
+}
+
+/// Where the search index lives under a data directory.
+pub fn index_dir(data_dir: &Path) -> std::path::PathBuf {
+    data_dir.join("index")
+}
+
+/// Index settings from the configuration.
+pub fn index_config(config: &Config) -> IndexConfig {
+    IndexConfig {
+        batch_size: config.index.batch_size,
+        commit_interval: Duration::from_millis(config.index.commit_interval_ms),
+        ..IndexConfig::default()
+    }
+}
+
+/// A running Bazaar: six agents and the policy gate under one supervisor.
+pub struct System {
+    /// The store.
+    pub store: SledStore,
+    /// The search index.
+    pub index: ProductIndex,
+    /// The clock.
+    pub clock: SharedClock,
+    /// In-flight accounting; quiet when no message is being handled or waiting.
+    pub quiet: Quiescence,
+    /// Everyone's address.
+    pub addrs: Addresses,
+    supervisor: ActorRef<SupervisorMsg>,
+    supervisor_done: tokio::task::JoinHandle<()>,
+    escalation: watch::Receiver<Escalation>,
+}
+
+/// How a system ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Shutdown {
+    /// Asked to stop (signal or caller); in-flight work finished.
+    Requested {
+        /// Messages still in flight when the drain timed out (0 when it completed).
+        abandoned: usize,
+    },
+    /// The supervisor gave up on a failing actor.
+    Escalated {
+        /// The actor.
+        child: &'static str,
+        /// Its last error.
+        error: String,
+    },
+}
+
+impl System {
+    /// Starts every actor under a supervisor configured from `config`.
+    pub async fn start(config: Arc<Config>, store: SledStore, index: ProductIndex, clock: SharedClock) -> anyhow::Result<System> {
+        let quiet = Quiescence::new();
+        let addrs = Addresses::new(&quiet, config.intake.credit);
+        let ctx = AgentContext {
+            store: store.clone(),
+            index: index.clone(),
+            clock: clock.clone(),
+            addrs: addrs.clone(),
+            config: config.clone(),
+        };
+        let gate_args = PolicyGateArgs {
+            store: store.clone(),
+            clock: clock.clone(),
+        };
+        let agent = move || ctx.clone();
+        // Start order matters for rest_for_one: the gate first (everyone depends on it),
+        // then the pipeline in the direction messages flow.
+        let children = vec![
+            child_spec::<PolicyGate, GateMsg>(addrs.gate.clone(), PolicyGate::default, move || gate_args.clone()),
+            child_spec::<Inventory, InventoryMsg>(addrs.inventory.clone(), Inventory::default, agent.clone()),
+            child_spec::<Lister, ListerMsg>(addrs.lister.clone(), Lister::default, agent.clone()),
+            child_spec::<Autopilot, AutopilotMsg>(addrs.autopilot.clone(), Autopilot::default, agent.clone()),
+            child_spec::<Negotiator, NegotiatorMsg>(addrs.negotiator.clone(), Negotiator::default, agent.clone()),
+            child_spec::<DealAnalyzer, AnalyzerMsg>(addrs.analyzer.clone(), DealAnalyzer::default, agent.clone()),
+            child_spec::<Researcher, ResearcherMsg>(addrs.researcher.clone(), Researcher::default, agent),
+        ];
+        let (supervisor, escalation) = start_supervisor(children, RestartPolicy::from(&config.supervisor), clock.clone()).await?;
+        Ok(System {
+            store,
+            index,
+            clock,
+            quiet,
+            addrs,
+            supervisor: supervisor.0,
+            supervisor_done: supervisor.1,
+            escalation,
+        })
+    }
+
+    /// Every actor's account of itself, in a fixed order.
+    pub async fn reports(&self) -> Vec<ActorReport> {
+        let a = &self.addrs;
+        let mut reports = Vec::new();
+        macro_rules! ask {
+            ($addr:expr, $msg:path) => {
+                match $addr.ask($msg).await {
+                    Ok(report) => reports.push(report),
+                    Err(error) => reports.push(ActorReport {
+                        actor: $addr.name(),
+                        summary: error.to_string(),
+                        idle: None,
+                    }),
+                }
+            };
+        }
+        ask!(a.researcher, ResearcherMsg::Status);
+        ask!(a.analyzer, AnalyzerMsg::Status);
+        ask!(a.negotiator, NegotiatorMsg::Status);
+        ask!(a.inventory, InventoryMsg::Status);
+        ask!(a.lister, ListerMsg::Status);
+        ask!(a.autopilot, AutopilotMsg::Status);
+        reports
+    }
+
+    /// Resolves when the supervisor gives up on a failing actor.
+    pub async fn escalated(&mut self) -> (&'static str, String) {
+        loop {
+            if let Escalation::GaveUp { child, error } = self.escalation.borrow_and_update().clone() {
+                return (child, error);
+            }
+            if self.escalation.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+
+    /// Stops taking work, lets in-flight work finish (up to `drain`), stops the actors,
+    /// flushes the store and commits the index.
+    pub async fn shutdown(self, drain: Duration) -> anyhow::Result<Shutdown> {
+        let escalated = match self.escalation.borrow().clone() {
+            Escalation::GaveUp { child, error } => Some((child, error)),
+            Escalation::None => None,
+        };
+        let drained = tokio::time::timeout(drain, self.quiet.wait_quiet()).await.is_ok();
+        let abandoned = if drained { 0 } else { self.quiet.in_flight() };
+        if !drained {
+            tracing::warn!(abandoned, "drain timed out; stopping with work in flight");
+        }
+        let _ = ractor::call!(self.supervisor, SupervisorMsg::Shutdown);
+        let _ = self.supervisor_done.await;
+        self.store.flush().await?;
+        self.index.commit().await?;
+        tracing::info!("store flushed and index committed");
+        Ok(match escalated {
+            Some((child, error)) => Shutdown::Escalated { child, error },
+            None => Shutdown::Requested { abandoned },
+        })
+    }
+}
+
+/// Spawns a supervisor over `children`; returns it and the escalation signal.
+pub async fn start_supervisor(
+    children: Vec<ChildSpec>,
+    policy: RestartPolicy,
+    clock: SharedClock,
+) -> anyhow::Result<((ActorRef<SupervisorMsg>, tokio::task::JoinHandle<()>), watch::Receiver<Escalation>)> {
+    let (escalation_tx, escalation) = watch::channel(Escalation::None);
+    let args = SupervisorArgs {
+        children,
+        policy,
+        clock,
+        escalation: escalation_tx,
+    };
+    let supervisor = Supervisor::spawn(None, Supervisor, args)
+        .await
+        .map_err(|e| anyhow::anyhow!("actors failed to start: {e}"))?;
+    Ok((supervisor, escalation))
+}
