@@ -519,39 +519,39 @@ impl SledStore {
     }
 
     /// Writes every record and every meta entry as JSON lines: a header line, then
-    /// `{"kind": tree, "record": …}` per record in tree and key order.
+    /// `{"kind": tree, "record": …}` per record in tree and key order. Records are written
+    /// exactly as stored, so export → import → export reproduces the same bytes.
     pub fn export(&self, out: &mut impl Write) -> Result<usize, StoreError> {
         writeln!(out, "{}", serde_json::json!({ "bazaar_export": 1, "schema_version": SCHEMA_VERSION }))?;
         let mut lines = 0;
+        let mut write_tree = |out: &mut dyn Write, name: &'static str| -> Result<(), StoreError> {
+            for item in self.tree(name)?.iter() {
+                let (key, value) = item.map_err(|e| self.sled_err(e))?;
+                if name == META_TREE {
+                    if key.as_ref() == SCHEMA_KEY {
+                        continue;
+                    }
+                    let key = serde_json::to_string(&String::from_utf8_lossy(&key)).map_err(|source| StoreError::Codec {
+                        tree: META_TREE,
+                        source,
+                    })?;
+                    write!(out, "{{\"kind\":\"{META_TREE}\",\"key\":{key},\"record\":")?;
+                } else {
+                    write!(out, "{{\"kind\":\"{name}\",\"record\":")?;
+                }
+                out.write_all(&value)?;
+                out.write_all(b"}\n")?;
+                lines += 1;
+            }
+            Ok(())
+        };
         macro_rules! export_tree {
             ($t:ty) => {
-                let tree = self.tree(<$t as Record>::TREE)?;
-                for item in tree.iter() {
-                    let (_, value) = item.map_err(|e| self.sled_err(e))?;
-                    let record: serde_json::Value =
-                        serde_json::from_slice(&value).map_err(|source| StoreError::Codec {
-                            tree: <$t as Record>::TREE,
-                            source,
-                        })?;
-                    writeln!(out, "{}", serde_json::json!({ "kind": <$t as Record>::TREE, "record": record }))?;
-                    lines += 1;
-                }
+                write_tree(out, <$t as Record>::TREE)?;
             };
         }
         for_each_record!(export_tree);
-        for item in self.tree(META_TREE)?.iter() {
-            let (key, value) = item.map_err(|e| self.sled_err(e))?;
-            if key.as_ref() == SCHEMA_KEY {
-                continue;
-            }
-            let value: serde_json::Value = serde_json::from_slice(&value).map_err(|source| StoreError::Codec {
-                tree: META_TREE,
-                source,
-            })?;
-            let key = String::from_utf8_lossy(&key);
-            writeln!(out, "{}", serde_json::json!({ "kind": META_TREE, "key": key, "record": value }))?;
-            lines += 1;
-        }
+        write_tree(out, META_TREE)?;
         out.flush()?;
         Ok(lines)
     }
@@ -566,7 +566,15 @@ impl SledStore {
                 records,
             });
         }
-        let mut pending: Vec<Box<dyn FnOnce(&SledStore) -> Result<(), StoreError>>> = Vec::new();
+        #[derive(serde::Deserialize)]
+        struct Line<'a> {
+            kind: String,
+            key: Option<String>,
+            #[serde(borrow)]
+            record: &'a serde_json::value::RawValue,
+        }
+        type Write = Box<dyn FnOnce(&SledStore) -> Result<(), StoreError>>;
+        let mut pending: Vec<Write> = Vec::new();
         for (n, line) in input.lines().enumerate() {
             let line_no = n + 1;
             let line = line?;
@@ -574,12 +582,13 @@ impl SledStore {
                 continue;
             }
             let bad = |problem: String| StoreError::Import { line: line_no, problem };
-            let value: serde_json::Value = serde_json::from_str(&line).map_err(|e| bad(format!("not JSON: {e}")))?;
             if line_no == 1 {
-                let version = value.get("schema_version").and_then(|v| v.as_u64());
-                if value.get("bazaar_export").is_none() {
+                let header: serde_json::Value =
+                    serde_json::from_str(&line).map_err(|e| bad(format!("not JSON: {e}")))?;
+                if header.get("bazaar_export").is_none() {
                     return Err(bad("missing the export header; is this a `bazaar export` file?".into()));
                 }
+                let version = header.get("schema_version").and_then(|v| v.as_u64());
                 if version != Some(u64::from(SCHEMA_VERSION)) {
                     return Err(bad(format!(
                         "export has schema version {version:?}, this bazaar understands {SCHEMA_VERSION}"
@@ -587,15 +596,18 @@ impl SledStore {
                 }
                 continue;
             }
-            let kind = value.get("kind").and_then(|k| k.as_str()).unwrap_or_default().to_string();
-            let record = value.get("record").cloned().ok_or_else(|| bad("missing \"record\"".into()))?;
+            let parsed: Line = serde_json::from_str(&line).map_err(|e| bad(format!("not a record line: {e}")))?;
+            let kind = parsed.kind;
             if kind == META_TREE {
-                let key = value
-                    .get("key")
-                    .and_then(|k| k.as_str())
-                    .ok_or_else(|| bad("meta line without \"key\"".into()))?
-                    .to_string();
-                pending.push(Box::new(move |store: &SledStore| store.put_meta(&key, &record)));
+                let key = parsed.key.ok_or_else(|| bad("meta line without \"key\"".into()))?;
+                let raw = parsed.record.get().as_bytes().to_vec();
+                pending.push(Box::new(move |store: &SledStore| {
+                    store
+                        .tree(META_TREE)?
+                        .insert(key.as_bytes(), raw)
+                        .map_err(|e| store.sled_err(e))?;
+                    Ok(())
+                }));
                 continue;
             }
             let mut matched = false;
@@ -603,8 +615,8 @@ impl SledStore {
                 ($t:ty) => {
                     if !matched && kind == <$t as Record>::TREE {
                         matched = true;
-                        let typed: $t =
-                            serde_json::from_value(record.clone()).map_err(|e| bad(format!("{kind} record: {e}")))?;
+                        let typed: $t = serde_json::from_str(parsed.record.get())
+                            .map_err(|e| bad(format!("{kind} record: {e}")))?;
                         pending.push(Box::new(move |store: &SledStore| store.put(&typed)));
                     }
                 };

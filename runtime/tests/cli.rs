@@ -1,0 +1,169 @@
+//! The `bazaar` binary as a user runs it.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const BAZAAR: &str = env!("CARGO_BIN_EXE_bazaar");
+
+fn bazaar(data_dir: &Path, args: &[&str]) -> Output {
+    Command::new(BAZAAR)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("bazaar runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A small export: one listing, one seller, one product, written by hand as a user's backup
+/// would look.
+const EXPORT: &str = r#"{"bazaar_export":1,"schema_version":1}
+{"kind":"listing","record":{"id":"01JD0000000000000000000001","marketplace":"craigslist","external_id":"7712","url":"http://127.0.0.1/p/7712","title":"Bose SoundLink Mini","description":"works","price":{"minor":8000,"currency":"USD"},"condition":"good","category":"electronics","seller":{"external_id":"s-1","display_name":null},"location":null,"images":[],"listed_at":null,"first_seen":"2026-05-01T09:00:00Z","last_seen":"2026-05-01T09:00:00Z","raw":"<html/>"}}
+{"kind":"seller","record":{"id":"01JD0000000000000000000002","marketplace":"craigslist","external_id":"s-1","display_name":"Pat Quimby","contact":null,"first_seen":"2026-05-01T09:00:00Z","history":[]}}
+{"kind":"product","record":{"id":"01JD0000000000000000000003","title":"Bose SoundLink Mini","category":"electronics","condition":"good","marketplace":"craigslist","listing":"01JD0000000000000000000001","seller":"01JD0000000000000000000002","asking":{"minor":8000,"currency":"USD"},"sold":{"minor":6500,"currency":"USD"},"price_history":[],"first_seen":"2026-05-01T09:00:00Z","last_seen":"2026-05-01T09:00:00Z"}}
+{"kind":"meta","key":"researcher.cursor.ebay","record":{"offset":200}}
+"#;
+
+#[test]
+fn import_export_search_and_status_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let backup = dir.path().join("backup.jsonl");
+    std::fs::write(&backup, EXPORT).unwrap();
+    let data = dir.path().join("data");
+
+    let import = bazaar(&data, &["import", "--input", backup.to_str().unwrap()]);
+    assert!(import.status.success(), "{}", text(&import.stderr));
+    assert!(text(&import.stderr).contains("imported 4 records"), "{}", text(&import.stderr));
+
+    let export = bazaar(&data, &["export"]);
+    assert!(export.status.success(), "{}", text(&export.stderr));
+    assert_eq!(text(&export.stdout), EXPORT, "export must reproduce the import exactly");
+
+    let search = bazaar(&data, &["search", "soundlink"]);
+    assert!(search.status.success(), "{}", text(&search.stderr));
+    let hits = text(&search.stdout);
+    assert!(hits.contains("Bose SoundLink Mini") && hits.contains("asking $80.00") && hits.contains("sold $65.00"), "{hits}");
+    let seller = bazaar(&data, &["search", "quimby"]);
+    assert!(text(&seller.stdout).contains("seller"), "{}", text(&seller.stdout));
+
+    let status = bazaar(&data, &["status"]);
+    let out = text(&status.stdout);
+    assert!(out.contains("listing         1") && out.contains("search index    2 documents"), "{out}");
+
+    // Importing twice is refused and changes nothing.
+    let again = bazaar(&data, &["import", "--input", backup.to_str().unwrap()]);
+    assert_eq!(again.status.code(), Some(1));
+    assert!(text(&again.stderr).contains("import only into an empty --data-dir"), "{}", text(&again.stderr));
+    assert_eq!(text(&bazaar(&data, &["export"]).stdout), EXPORT);
+}
+
+#[test]
+fn a_bad_import_names_the_line_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.jsonl");
+    let broken = EXPORT.replace("\"condition\":\"good\",\"category\":\"electronics\",\"seller\"", "\"condition\":\"mint\",\"category\":\"electronics\",\"seller\"");
+    std::fs::write(&bad, broken).unwrap();
+    let data = dir.path().join("data");
+    let import = bazaar(&data, &["import", "--input", bad.to_str().unwrap()]);
+    assert_eq!(import.status.code(), Some(1));
+    let stderr = text(&import.stderr);
+    assert!(stderr.contains("import line 2") && stderr.contains("mint"), "{stderr}");
+    let status = text(&bazaar(&data, &["status"]).stdout);
+    assert!(status.contains("listing         0"), "{status}");
+}
+
+#[test]
+fn a_bad_config_names_the_key_and_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bazaar.toml");
+    std::fs::write(&config, "[supervisor]\nmax_restarts = \"lots\"\n").unwrap();
+    let out = bazaar(&dir.path().join("data"), &["--config", config.to_str().unwrap(), "status"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("supervisor.max_restarts"), "{}", text(&out.stderr));
+
+    let env = Command::new(BAZAAR)
+        .args(["--data-dir", dir.path().join("data").to_str().unwrap(), "status"])
+        .env("BAZAAR_INTAKE__CREDIT", "0")
+        .output()
+        .unwrap();
+    assert_eq!(env.status.code(), Some(2));
+    assert!(text(&env.stderr).contains("intake.credit"), "{}", text(&env.stderr));
+}
+
+fn signal(pid: u32, signal: i32) {
+    // SAFETY: sending a signal to a child process we spawned and still own.
+    let rc = unsafe { libc::kill(pid as i32, signal) };
+    assert_eq!(rc, 0, "kill({pid}, {signal}) failed");
+}
+
+#[test]
+fn run_says_what_is_idle_and_stops_cleanly_on_sigterm_and_sigint() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    for sig in [libc::SIGTERM, libc::SIGINT] {
+        let mut child = Command::new(BAZAAR)
+            .args(["--data-dir", data.to_str().unwrap(), "--log-format", "json", "run"])
+            .env_remove("RUST_LOG")
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let mut log = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            let running = line.contains("bazaar is running");
+            log.push(line);
+            if running {
+                break;
+            }
+            assert!(Instant::now() < deadline, "bazaar run never became ready: {log:#?}");
+        }
+        let idle: Vec<serde_json::Value> = log
+            .iter()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| v["fields"]["message"] == "idle")
+            .collect();
+        assert_eq!(idle.len(), 6, "every actor says why it is idle: {log:#?}");
+        assert!(log.iter().any(|l| l.contains("no saved searches configured")));
+
+        // While the daemon holds the store, other commands say so plainly.
+        let busy = bazaar(&data, &["status"]);
+        assert_eq!(busy.status.code(), Some(1));
+        assert!(text(&busy.stderr).contains("in use by another bazaar process"), "{}", text(&busy.stderr));
+
+        signal(child.id(), sig);
+        let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(0), "exit after signal {sig}: {rest:#?}");
+        assert!(rest.iter().any(|l| l.contains("store flushed and index committed")), "{rest:#?}");
+    }
+    let status = bazaar(&data, &["status"]);
+    assert!(status.status.success(), "{}", text(&status.stderr));
+}
+
+#[test]
+fn export_to_a_file_matches_stdout() {
+    let dir = tempfile::tempdir().unwrap();
+    let backup = dir.path().join("backup.jsonl");
+    std::fs::write(&backup, EXPORT).unwrap();
+    let data = dir.path().join("data");
+    let mut import = Command::new(BAZAAR)
+        .args(["--data-dir", data.to_str().unwrap(), "import"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    import.stdin.take().unwrap().write_all(EXPORT.as_bytes()).unwrap();
+    assert!(import.wait().unwrap().success());
+    let out = dir.path().join("out.jsonl");
+    assert!(bazaar(&data, &["export", "--out", out.to_str().unwrap()]).status.success());
+    assert_eq!(std::fs::read_to_string(out).unwrap(), EXPORT);
+}
