@@ -81,7 +81,10 @@ fn main() -> ExitCode {
         }
     };
     init_logging(&config);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("bazaar: cannot start the async runtime: {error}");
@@ -134,7 +137,8 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             let store = open_store(&data_dir)?;
             let lines = match out {
                 Some(path) => {
-                    let file = std::fs::File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
+                    let file = std::fs::File::create(&path)
+                        .with_context(|| format!("cannot create {}", path.display()))?;
                     let mut writer = std::io::BufWriter::new(file);
                     let lines = store.export(&mut writer)?;
                     writer.flush()?;
@@ -149,7 +153,8 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             let store = open_store(&data_dir)?;
             let imported = match input {
                 Some(path) => {
-                    let file = std::fs::File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+                    let file = std::fs::File::open(&path)
+                        .with_context(|| format!("cannot open {}", path.display()))?;
                     store.import(BufReader::new(file)).await?
                 }
                 None => store.import(std::io::stdin().lock()).await?,
@@ -164,7 +169,10 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             let index = open_index(&config)?;
             let started = std::time::Instant::now();
             let indexed = index.rebuild(&store).await?;
-            eprintln!("indexed {indexed} documents in {:.1}s", started.elapsed().as_secs_f64());
+            eprintln!(
+                "indexed {indexed} documents in {:.1}s",
+                started.elapsed().as_secs_f64()
+            );
             Ok(ExitCode::SUCCESS)
         }
         Command::Search { query, limit } => {
@@ -175,7 +183,9 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             }
             let mut out = std::io::stdout().lock();
             for hit in hits {
-                let price = |m: Option<bazaar_memory::Money>| m.map(|m| m.to_string()).unwrap_or_else(|| "-".into());
+                let price = |m: Option<bazaar_memory::Money>| {
+                    m.map(|m| m.to_string()).unwrap_or_else(|| "-".into())
+                };
                 writeln!(
                     out,
                     "{:>6.2}  {:<7} {}  {}  asking {}  sold {}  [{}]",
@@ -198,12 +208,16 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
 }
 
 fn open_store(data_dir: &Path) -> anyhow::Result<SledStore> {
-    std::fs::create_dir_all(data_dir).with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
     Ok(SledStore::open(&store_dir(data_dir))?)
 }
 
 fn open_index(config: &Config) -> anyhow::Result<ProductIndex> {
-    Ok(ProductIndex::open(&index_dir(&config.store.data_dir), index_config(config))?)
+    Ok(ProductIndex::open(
+        &index_dir(&config.store.data_dir),
+        index_config(config),
+    )?)
 }
 
 async fn run_daemon(config: Config) -> anyhow::Result<ExitCode> {
@@ -217,7 +231,9 @@ async fn run_daemon(config: Config) -> anyhow::Result<ExitCode> {
     let mut system = System::start(config.clone(), store, index, Arc::new(SystemClock)).await?;
     for report in system.reports().await {
         match &report.idle {
-            Some(reason) => tracing::info!(actor = report.actor, state = %report.summary, reason = %reason, "idle"),
+            Some(reason) => {
+                tracing::info!(actor = report.actor, state = %report.summary, reason = %reason, "idle")
+            }
             None => tracing::info!(actor = report.actor, state = %report.summary, "working"),
         }
     }
@@ -233,7 +249,9 @@ async fn run_daemon(config: Config) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Shutdown::Escalated { child, error } => {
-            eprintln!("bazaar: {child} kept failing ({error}); stopped cleanly, exit {EXIT_ESCALATED}");
+            eprintln!(
+                "bazaar: {child} kept failing ({error}); stopped cleanly, exit {EXIT_ESCALATED}"
+            );
             Ok(ExitCode::from(EXIT_ESCALATED))
         }
     }
@@ -261,10 +279,22 @@ async fn status(config: &Config) -> anyhow::Result<()> {
     let marketplaces = if marketplaces.is_empty() {
         "none enabled".to_string()
     } else {
-        marketplaces.iter().map(|m| m.name()).collect::<Vec<_>>().join(", ")
+        marketplaces
+            .iter()
+            .map(|m| m.name())
+            .collect::<Vec<_>>()
+            .join(", ")
     };
     writeln!(out, "marketplaces    {marketplaces}")?;
-    writeln!(out, "mail            {}", if config.mail.enabled { "enabled" } else { "not configured" })?;
+    writeln!(
+        out,
+        "mail            {}",
+        if config.mail.enabled {
+            "enabled"
+        } else {
+            "not configured"
+        }
+    )?;
     writeln!(out, "saved searches  {}", config.researcher.searches.len())?;
     Ok(())
 }

@@ -11,12 +11,17 @@ use std::time::Duration;
 use bazaar_config::RestartStrategy;
 use bazaar_memory::SharedClock;
 use chrono::{DateTime, Utc};
-use ractor::{Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
+use ractor::{
+    Actor, ActorCell, ActorId, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent,
+};
 use tokio::sync::watch;
 
 /// Starts (or restarts) one child linked to `supervisor`, binding its address.
-pub type StartFn =
-    Arc<dyn Fn(ActorCell) -> Pin<Box<dyn Future<Output = Result<ActorCell, ActorProcessingErr>> + Send>> + Send + Sync>;
+pub type StartFn = Arc<
+    dyn Fn(ActorCell) -> Pin<Box<dyn Future<Output = Result<ActorCell, ActorProcessingErr>> + Send>>
+        + Send
+        + Sync,
+>;
 
 /// One supervised child.
 #[derive(Clone)]
@@ -31,7 +36,9 @@ pub struct ChildSpec {
 
 impl std::fmt::Debug for ChildSpec {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ChildSpec").field("name", &self.name).finish()
+        f.debug_struct("ChildSpec")
+            .field("name", &self.name)
+            .finish()
     }
 }
 
@@ -66,7 +73,9 @@ impl RestartPolicy {
     /// The delay before restart number `attempt` (1-based) within the window.
     pub fn backoff(&self, attempt: u32) -> Duration {
         let factor = 2u32.saturating_pow(attempt.saturating_sub(1));
-        self.backoff_initial.saturating_mul(factor).min(self.backoff_max)
+        self.backoff_initial
+            .saturating_mul(factor)
+            .min(self.backoff_max)
     }
 }
 
@@ -132,7 +141,11 @@ pub struct SupervisorState {
 }
 
 impl SupervisorState {
-    async fn start_child(&mut self, index: usize, myself: &ActorRef<SupervisorMsg>) -> Result<(), ActorProcessingErr> {
+    async fn start_child(
+        &mut self,
+        index: usize,
+        myself: &ActorRef<SupervisorMsg>,
+    ) -> Result<(), ActorProcessingErr> {
         let child = &mut self.children[index];
         let cell = (child.spec.start)(myself.get_cell()).await?;
         tracing::debug!(actor = child.spec.name, "actor started");
@@ -152,16 +165,24 @@ impl SupervisorState {
         (child.spec.on_stop)();
         if let Some(cell) = child.cell.take() {
             self.stopping.insert(cell.get_id());
-            let _ = cell.stop_and_wait(Some("supervisor".into()), Some(Duration::from_secs(10))).await;
+            let _ = cell
+                .stop_and_wait(Some("supervisor".into()), Some(Duration::from_secs(10)))
+                .await;
         }
     }
 
-    async fn child_failed(&mut self, index: usize, error: String, myself: &ActorRef<SupervisorMsg>) {
+    async fn child_failed(
+        &mut self,
+        index: usize,
+        error: String,
+        myself: &ActorRef<SupervisorMsg>,
+    ) {
         let name = self.children[index].spec.name;
         (self.children[index].spec.on_stop)();
         self.children[index].cell = None;
         let now = self.clock.now();
-        let window = chrono::Duration::from_std(self.policy.period).unwrap_or(chrono::Duration::MAX);
+        let window =
+            chrono::Duration::from_std(self.policy.period).unwrap_or(chrono::Duration::MAX);
         while self.restarts.front().is_some_and(|at| *at + window <= now) {
             self.restarts.pop_front();
         }
@@ -175,7 +196,8 @@ impl SupervisorState {
                 period_secs = self.policy.period.as_secs(),
                 "actor keeps failing; shutting down"
             );
-            self.escalation.send_replace(Escalation::GaveUp { child: name, error });
+            self.escalation
+                .send_replace(Escalation::GaveUp { child: name, error });
             self.shutdown().await;
             myself.stop(Some("escalated".into()));
             return;
@@ -208,9 +230,17 @@ impl Actor for Supervisor {
     type State = SupervisorState;
     type Arguments = SupervisorArgs;
 
-    async fn pre_start(&self, myself: ActorRef<SupervisorMsg>, args: SupervisorArgs) -> Result<SupervisorState, ActorProcessingErr> {
+    async fn pre_start(
+        &self,
+        myself: ActorRef<SupervisorMsg>,
+        args: SupervisorArgs,
+    ) -> Result<SupervisorState, ActorProcessingErr> {
         let mut state = SupervisorState {
-            children: args.children.into_iter().map(|spec| Child { spec, cell: None }).collect(),
+            children: args
+                .children
+                .into_iter()
+                .map(|spec| Child { spec, cell: None })
+                .collect(),
             policy: args.policy,
             clock: args.clock,
             escalation: args.escalation,
@@ -261,7 +291,11 @@ impl Actor for Supervisor {
                 myself.stop(Some("shutdown".into()));
             }
             SupervisorMsg::Running(reply) => {
-                let running = state.children.iter().map(|c| (c.spec.name, c.cell.is_some())).collect();
+                let running = state
+                    .children
+                    .iter()
+                    .map(|c| (c.spec.name, c.cell.is_some()))
+                    .collect();
                 let _ = reply.send(running);
             }
         }
@@ -276,9 +310,13 @@ impl Actor for Supervisor {
     ) -> Result<(), ActorProcessingErr> {
         let (cell, error) = match event {
             SupervisionEvent::ActorFailed(cell, error) => (cell, error.to_string()),
-            SupervisionEvent::ActorTerminated(cell, _, reason) => {
-                (cell, format!("stopped unexpectedly: {}", reason.unwrap_or_else(|| "no reason given".into())))
-            }
+            SupervisionEvent::ActorTerminated(cell, _, reason) => (
+                cell,
+                format!(
+                    "stopped unexpectedly: {}",
+                    reason.unwrap_or_else(|| "no reason given".into())
+                ),
+            ),
             _ => return Ok(()),
         };
         if state.stopping.remove(&cell.get_id()) || state.shutting_down {

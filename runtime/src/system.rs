@@ -13,16 +13,24 @@ use bazaar_agents::negotiator::{Negotiator, NegotiatorMsg};
 use bazaar_agents::researcher::{Researcher, ResearcherMsg};
 use bazaar_agents::{ActorReport, Addresses, AgentContext};
 use bazaar_config::Config;
-use bazaar_memory::{Addr, Envelope, IndexConfig, ProductIndex, Quiescence, SharedClock, SledStore, Store};
+use bazaar_memory::{
+    Addr, Envelope, IndexConfig, ProductIndex, Quiescence, SharedClock, SledStore, Store,
+};
 use bazaar_policies::{GateMsg, PolicyGate, PolicyGateArgs};
 use ractor::{Actor, ActorRef};
 use tokio::sync::watch;
 
-use crate::supervisor::{ChildSpec, Escalation, RestartPolicy, StartFn, Supervisor, SupervisorArgs, SupervisorMsg};
+use crate::supervisor::{
+    ChildSpec, Escalation, RestartPolicy, StartFn, Supervisor, SupervisorArgs, SupervisorMsg,
+};
 
 /// Builds the [`ChildSpec`] for an actor whose messages come in [`Envelope`]s: each start
 /// spawns it linked to the supervisor and points `addr` at it.
-pub fn child_spec<A, M>(addr: Addr<M>, actor: impl Fn() -> A + Send + Sync + 'static, args: impl Fn() -> A::Arguments + Send + Sync + 'static) -> ChildSpec
+pub fn child_spec<A, M>(
+    addr: Addr<M>,
+    actor: impl Fn() -> A + Send + Sync + 'static,
+    args: impl Fn() -> A::Arguments + Send + Sync + 'static,
+) -> ChildSpec
 where
     A: Actor<Msg = Envelope<M>>,
     M: Send + 'static,
@@ -104,7 +112,12 @@ pub enum Shutdown {
 
 impl System {
     /// Starts every actor under a supervisor configured from `config`.
-    pub async fn start(config: Arc<Config>, store: SledStore, index: ProductIndex, clock: SharedClock) -> anyhow::Result<System> {
+    pub async fn start(
+        config: Arc<Config>,
+        store: SledStore,
+        index: ProductIndex,
+        clock: SharedClock,
+    ) -> anyhow::Result<System> {
         let quiet = Quiescence::new();
         let addrs = Addresses::new(&quiet, config.intake.credit);
         let ctx = AgentContext {
@@ -122,15 +135,42 @@ impl System {
         // Start order matters for rest_for_one: the gate first (everyone depends on it),
         // then the pipeline in the direction messages flow.
         let children = vec![
-            child_spec::<PolicyGate, GateMsg>(addrs.gate.clone(), PolicyGate::default, move || gate_args.clone()),
-            child_spec::<Inventory, InventoryMsg>(addrs.inventory.clone(), Inventory::default, agent.clone()),
+            child_spec::<PolicyGate, GateMsg>(addrs.gate.clone(), PolicyGate::default, move || {
+                gate_args.clone()
+            }),
+            child_spec::<Inventory, InventoryMsg>(
+                addrs.inventory.clone(),
+                Inventory::default,
+                agent.clone(),
+            ),
             child_spec::<Lister, ListerMsg>(addrs.lister.clone(), Lister::default, agent.clone()),
-            child_spec::<Autopilot, AutopilotMsg>(addrs.autopilot.clone(), Autopilot::default, agent.clone()),
-            child_spec::<Negotiator, NegotiatorMsg>(addrs.negotiator.clone(), Negotiator::default, agent.clone()),
-            child_spec::<DealAnalyzer, AnalyzerMsg>(addrs.analyzer.clone(), DealAnalyzer::default, agent.clone()),
-            child_spec::<Researcher, ResearcherMsg>(addrs.researcher.clone(), Researcher::default, agent),
+            child_spec::<Autopilot, AutopilotMsg>(
+                addrs.autopilot.clone(),
+                Autopilot::default,
+                agent.clone(),
+            ),
+            child_spec::<Negotiator, NegotiatorMsg>(
+                addrs.negotiator.clone(),
+                Negotiator::default,
+                agent.clone(),
+            ),
+            child_spec::<DealAnalyzer, AnalyzerMsg>(
+                addrs.analyzer.clone(),
+                DealAnalyzer::default,
+                agent.clone(),
+            ),
+            child_spec::<Researcher, ResearcherMsg>(
+                addrs.researcher.clone(),
+                Researcher::default,
+                agent,
+            ),
         ];
-        let (supervisor, escalation) = start_supervisor(children, RestartPolicy::from(&config.supervisor), clock.clone()).await?;
+        let (supervisor, escalation) = start_supervisor(
+            children,
+            RestartPolicy::from(&config.supervisor),
+            clock.clone(),
+        )
+        .await?;
         Ok(System {
             store,
             index,
@@ -171,7 +211,8 @@ impl System {
     /// Resolves when the supervisor gives up on a failing actor.
     pub async fn escalated(&mut self) -> (&'static str, String) {
         loop {
-            if let Escalation::GaveUp { child, error } = self.escalation.borrow_and_update().clone() {
+            if let Escalation::GaveUp { child, error } = self.escalation.borrow_and_update().clone()
+            {
                 return (child, error);
             }
             if self.escalation.changed().await.is_err() {
@@ -187,7 +228,9 @@ impl System {
             Escalation::GaveUp { child, error } => Some((child, error)),
             Escalation::None => None,
         };
-        let drained = tokio::time::timeout(drain, self.quiet.wait_quiet()).await.is_ok();
+        let drained = tokio::time::timeout(drain, self.quiet.wait_quiet())
+            .await
+            .is_ok();
         let abandoned = if drained { 0 } else { self.quiet.in_flight() };
         if !drained {
             tracing::warn!(abandoned, "drain timed out; stopping with work in flight");
@@ -209,7 +252,10 @@ pub async fn start_supervisor(
     children: Vec<ChildSpec>,
     policy: RestartPolicy,
     clock: SharedClock,
-) -> anyhow::Result<((ActorRef<SupervisorMsg>, tokio::task::JoinHandle<()>), watch::Receiver<Escalation>)> {
+) -> anyhow::Result<(
+    (ActorRef<SupervisorMsg>, tokio::task::JoinHandle<()>),
+    watch::Receiver<Escalation>,
+)> {
     let (escalation_tx, escalation) = watch::channel(Escalation::None);
     let args = SupervisorArgs {
         children,

@@ -39,27 +39,51 @@ fn import_export_search_and_status_round_trip() {
 
     let import = bazaar(&data, &["import", "--input", backup.to_str().unwrap()]);
     assert!(import.status.success(), "{}", text(&import.stderr));
-    assert!(text(&import.stderr).contains("imported 4 records"), "{}", text(&import.stderr));
+    assert!(
+        text(&import.stderr).contains("imported 4 records"),
+        "{}",
+        text(&import.stderr)
+    );
 
     let export = bazaar(&data, &["export"]);
     assert!(export.status.success(), "{}", text(&export.stderr));
-    assert_eq!(text(&export.stdout), EXPORT, "export must reproduce the import exactly");
+    assert_eq!(
+        text(&export.stdout),
+        EXPORT,
+        "export must reproduce the import exactly"
+    );
 
     let search = bazaar(&data, &["search", "soundlink"]);
     assert!(search.status.success(), "{}", text(&search.stderr));
     let hits = text(&search.stdout);
-    assert!(hits.contains("Bose SoundLink Mini") && hits.contains("asking $80.00") && hits.contains("sold $65.00"), "{hits}");
+    assert!(
+        hits.contains("Bose SoundLink Mini")
+            && hits.contains("asking $80.00")
+            && hits.contains("sold $65.00"),
+        "{hits}"
+    );
     let seller = bazaar(&data, &["search", "quimby"]);
-    assert!(text(&seller.stdout).contains("seller"), "{}", text(&seller.stdout));
+    assert!(
+        text(&seller.stdout).contains("seller"),
+        "{}",
+        text(&seller.stdout)
+    );
 
     let status = bazaar(&data, &["status"]);
     let out = text(&status.stdout);
-    assert!(out.contains("listing         1") && out.contains("search index    2 documents"), "{out}");
+    assert!(
+        out.contains("listing         1") && out.contains("search index    2 documents"),
+        "{out}"
+    );
 
     // Importing twice is refused and changes nothing.
     let again = bazaar(&data, &["import", "--input", backup.to_str().unwrap()]);
     assert_eq!(again.status.code(), Some(1));
-    assert!(text(&again.stderr).contains("import only into an empty --data-dir"), "{}", text(&again.stderr));
+    assert!(
+        text(&again.stderr).contains("import only into an empty --data-dir"),
+        "{}",
+        text(&again.stderr)
+    );
     assert_eq!(text(&bazaar(&data, &["export"]).stdout), EXPORT);
 }
 
@@ -67,13 +91,19 @@ fn import_export_search_and_status_round_trip() {
 fn a_bad_import_names_the_line_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.jsonl");
-    let broken = EXPORT.replace("\"condition\":\"good\",\"category\":\"electronics\",\"seller\"", "\"condition\":\"mint\",\"category\":\"electronics\",\"seller\"");
+    let broken = EXPORT.replace(
+        "\"condition\":\"good\",\"category\":\"electronics\",\"seller\"",
+        "\"condition\":\"mint\",\"category\":\"electronics\",\"seller\"",
+    );
     std::fs::write(&bad, broken).unwrap();
     let data = dir.path().join("data");
     let import = bazaar(&data, &["import", "--input", bad.to_str().unwrap()]);
     assert_eq!(import.status.code(), Some(1));
     let stderr = text(&import.stderr);
-    assert!(stderr.contains("import line 2") && stderr.contains("mint"), "{stderr}");
+    assert!(
+        stderr.contains("import line 2") && stderr.contains("mint"),
+        "{stderr}"
+    );
     let status = text(&bazaar(&data, &["status"]).stdout);
     assert!(status.contains("listing         0"), "{status}");
 }
@@ -83,17 +113,32 @@ fn a_bad_config_names_the_key_and_exits_2() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("bazaar.toml");
     std::fs::write(&config, "[supervisor]\nmax_restarts = \"lots\"\n").unwrap();
-    let out = bazaar(&dir.path().join("data"), &["--config", config.to_str().unwrap(), "status"]);
+    let out = bazaar(
+        &dir.path().join("data"),
+        &["--config", config.to_str().unwrap(), "status"],
+    );
     assert_eq!(out.status.code(), Some(2));
-    assert!(text(&out.stderr).contains("supervisor.max_restarts"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("supervisor.max_restarts"),
+        "{}",
+        text(&out.stderr)
+    );
 
     let env = Command::new(BAZAAR)
-        .args(["--data-dir", dir.path().join("data").to_str().unwrap(), "status"])
+        .args([
+            "--data-dir",
+            dir.path().join("data").to_str().unwrap(),
+            "status",
+        ])
         .env("BAZAAR_INTAKE__CREDIT", "0")
         .output()
         .unwrap();
     assert_eq!(env.status.code(), Some(2));
-    assert!(text(&env.stderr).contains("intake.credit"), "{}", text(&env.stderr));
+    assert!(
+        text(&env.stderr).contains("intake.credit"),
+        "{}",
+        text(&env.stderr)
+    );
 }
 
 fn signal(pid: u32, signal: i32) {
@@ -108,7 +153,13 @@ fn run_says_what_is_idle_and_stops_cleanly_on_sigterm_and_sigint() {
     let data = dir.path().join("data");
     for sig in [libc::SIGTERM, libc::SIGINT] {
         let mut child = Command::new(BAZAAR)
-            .args(["--data-dir", data.to_str().unwrap(), "--log-format", "json", "run"])
+            .args([
+                "--data-dir",
+                data.to_str().unwrap(),
+                "--log-format",
+                "json",
+                "run",
+            ])
             .env_remove("RUST_LOG")
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
@@ -124,7 +175,10 @@ fn run_says_what_is_idle_and_stops_cleanly_on_sigterm_and_sigint() {
             if running {
                 break;
             }
-            assert!(Instant::now() < deadline, "bazaar run never became ready: {log:#?}");
+            assert!(
+                Instant::now() < deadline,
+                "bazaar run never became ready: {log:#?}"
+            );
         }
         let idle: Vec<serde_json::Value> = log
             .iter()
@@ -132,18 +186,28 @@ fn run_says_what_is_idle_and_stops_cleanly_on_sigterm_and_sigint() {
             .filter(|v| v["fields"]["message"] == "idle")
             .collect();
         assert_eq!(idle.len(), 6, "every actor says why it is idle: {log:#?}");
-        assert!(log.iter().any(|l| l.contains("no saved searches configured")));
+        assert!(log
+            .iter()
+            .any(|l| l.contains("no saved searches configured")));
 
         // While the daemon holds the store, other commands say so plainly.
         let busy = bazaar(&data, &["status"]);
         assert_eq!(busy.status.code(), Some(1));
-        assert!(text(&busy.stderr).contains("in use by another bazaar process"), "{}", text(&busy.stderr));
+        assert!(
+            text(&busy.stderr).contains("in use by another bazaar process"),
+            "{}",
+            text(&busy.stderr)
+        );
 
         signal(child.id(), sig);
         let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
         let status = child.wait().unwrap();
         assert_eq!(status.code(), Some(0), "exit after signal {sig}: {rest:#?}");
-        assert!(rest.iter().any(|l| l.contains("store flushed and index committed")), "{rest:#?}");
+        assert!(
+            rest.iter()
+                .any(|l| l.contains("store flushed and index committed")),
+            "{rest:#?}"
+        );
     }
     let status = bazaar(&data, &["status"]);
     assert!(status.status.success(), "{}", text(&status.stderr));
@@ -161,9 +225,16 @@ fn export_to_a_file_matches_stdout() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    import.stdin.take().unwrap().write_all(EXPORT.as_bytes()).unwrap();
+    import
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(EXPORT.as_bytes())
+        .unwrap();
     assert!(import.wait().unwrap().success());
     let out = dir.path().join("out.jsonl");
-    assert!(bazaar(&data, &["export", "--out", out.to_str().unwrap()]).status.success());
+    assert!(bazaar(&data, &["export", "--out", out.to_str().unwrap()])
+        .status
+        .success());
     assert_eq!(std::fs::read_to_string(out).unwrap(), EXPORT);
 }

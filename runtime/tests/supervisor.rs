@@ -34,7 +34,11 @@ impl Actor for Counter {
     type State = CounterState;
     type Arguments = (SledStore, &'static str);
 
-    async fn pre_start(&self, _: ActorRef<Self::Msg>, (store, key): Self::Arguments) -> Result<CounterState, ActorProcessingErr> {
+    async fn pre_start(
+        &self,
+        _: ActorRef<Self::Msg>,
+        (store, key): Self::Arguments,
+    ) -> Result<CounterState, ActorProcessingErr> {
         let value = store.get_meta(key)?.unwrap_or(0);
         let starts_key = format!("{key}.starts");
         let starts: u64 = store.get_meta::<u64>(&starts_key)?.unwrap_or(0) + 1;
@@ -47,7 +51,12 @@ impl Actor for Counter {
         })
     }
 
-    async fn handle(&self, _: ActorRef<Self::Msg>, envelope: Self::Msg, state: &mut CounterState) -> Result<(), ActorProcessingErr> {
+    async fn handle(
+        &self,
+        _: ActorRef<Self::Msg>,
+        envelope: Self::Msg,
+        state: &mut CounterState,
+    ) -> Result<(), ActorProcessingErr> {
         let (msg, _guard) = envelope.open();
         match msg {
             CounterMsg::Add(n) => {
@@ -77,13 +86,19 @@ impl Actor for Doomed {
         Ok(())
     }
 
-    async fn post_start(&self, _: ActorRef<Self::Msg>, _: &mut ()) -> Result<(), ActorProcessingErr> {
+    async fn post_start(
+        &self,
+        _: ActorRef<Self::Msg>,
+        _: &mut (),
+    ) -> Result<(), ActorProcessingErr> {
         Err("doomed to fail".into())
     }
 }
 
 fn start_time() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2026-03-01T00:00:00Z").unwrap().with_timezone(&Utc)
+    DateTime::parse_from_rfc3339("2026-03-01T00:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc)
 }
 
 fn policy(strategy: RestartStrategy, max_restarts: u32) -> RestartPolicy {
@@ -107,7 +122,8 @@ impl Harness {
     async fn start(children: Vec<ChildSpec>, policy: RestartPolicy) -> Harness {
         let clock = SimClock::new(start_time());
         let shared: SharedClock = Arc::new(clock.clone());
-        let ((supervisor, done), escalation) = start_supervisor(children, policy, shared).await.unwrap();
+        let ((supervisor, done), escalation) =
+            start_supervisor(children, policy, shared).await.unwrap();
         Harness {
             clock,
             supervisor,
@@ -142,14 +158,20 @@ impl Harness {
             }
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
-        panic!("children never reached {expected:?}; now {:?}", self.running().await);
+        panic!(
+            "children never reached {expected:?}; now {:?}",
+            self.running().await
+        );
     }
 
     /// Stops everything and checks that no actor is left running.
     async fn stop(self) {
         let mut cells = self.supervisor.get_children();
         cells.push(self.supervisor.get_cell());
-        assert!(cells.len() > 1, "the supervisor should have children to stop");
+        assert!(
+            cells.len() > 1,
+            "the supervisor should have children to stop"
+        );
         let _ = ractor::call!(self.supervisor, SupervisorMsg::Shutdown);
         self.done.await.unwrap();
         assert_no_actor_running(&cells);
@@ -158,14 +180,25 @@ impl Harness {
 
 fn assert_no_actor_running(cells: &[ractor::ActorCell]) {
     for cell in cells {
-        assert_eq!(cell.get_status(), ActorStatus::Stopped, "actor {:?} left running", cell.get_id());
+        assert_eq!(
+            cell.get_status(),
+            ActorStatus::Stopped,
+            "actor {:?} left running",
+            cell.get_id()
+        );
     }
 }
 
-fn counter(name: &'static str, store: &SledStore, quiet: &Quiescence) -> (Addr<CounterMsg>, ChildSpec) {
+fn counter(
+    name: &'static str,
+    store: &SledStore,
+    quiet: &Quiescence,
+) -> (Addr<CounterMsg>, ChildSpec) {
     let addr = Addr::new(name, quiet.clone(), 8);
     let store = store.clone();
-    let spec = child_spec::<Counter, CounterMsg>(addr.clone(), Counter::default, move || (store.clone(), name));
+    let spec = child_spec::<Counter, CounterMsg>(addr.clone(), Counter::default, move || {
+        (store.clone(), name)
+    });
     (addr, spec)
 }
 
@@ -196,7 +229,10 @@ async fn a_panicking_actor_restarts_and_resumes_from_its_persisted_state() {
     quiet.wait_quiet().await;
     assert_eq!(quiet.in_flight(), 0);
     harness.stop().await;
-    assert!(!addr.is_bound(), "a stopped actor's address must not accept messages");
+    assert!(
+        !addr.is_bound(),
+        "a stopped actor's address must not accept messages"
+    );
     assert!(addr.send(CounterMsg::Add(1)).is_err());
 }
 
@@ -207,12 +243,19 @@ async fn one_for_one_restarts_only_the_failed_child() {
     let (a, spec_a) = counter("a", &store, &quiet);
     let (b, spec_b) = counter("b", &store, &quiet);
     let (c, spec_c) = counter("c", &store, &quiet);
-    let harness = Harness::start(vec![spec_a, spec_b, spec_c], policy(RestartStrategy::OneForOne, 3)).await;
+    let harness = Harness::start(
+        vec![spec_a, spec_b, spec_c],
+        policy(RestartStrategy::OneForOne, 3),
+    )
+    .await;
 
     b.send(CounterMsg::Panic).unwrap();
     harness.fire_next_restart().await;
     harness.wait_running(&[true, true, true]).await;
-    assert_eq!((starts(&a).await, starts(&b).await, starts(&c).await), (1, 2, 1));
+    assert_eq!(
+        (starts(&a).await, starts(&b).await, starts(&c).await),
+        (1, 2, 1)
+    );
     harness.stop().await;
 }
 
@@ -223,12 +266,19 @@ async fn rest_for_one_restarts_the_failed_child_and_those_started_after_it() {
     let (a, spec_a) = counter("a", &store, &quiet);
     let (b, spec_b) = counter("b", &store, &quiet);
     let (c, spec_c) = counter("c", &store, &quiet);
-    let harness = Harness::start(vec![spec_a, spec_b, spec_c], policy(RestartStrategy::RestForOne, 3)).await;
+    let harness = Harness::start(
+        vec![spec_a, spec_b, spec_c],
+        policy(RestartStrategy::RestForOne, 3),
+    )
+    .await;
 
     b.send(CounterMsg::Panic).unwrap();
     harness.fire_next_restart().await;
     harness.wait_running(&[true, true, true]).await;
-    assert_eq!((starts(&a).await, starts(&b).await, starts(&c).await), (1, 2, 2));
+    assert_eq!(
+        (starts(&a).await, starts(&b).await, starts(&c).await),
+        (1, 2, 2)
+    );
     harness.stop().await;
 }
 
@@ -261,7 +311,11 @@ async fn a_child_that_keeps_failing_escalates_and_everything_stops() {
     let (healthy, spec_healthy) = counter("healthy", &store, &quiet);
     let doomed: Addr<()> = Addr::new("doomed", quiet.clone(), 1);
     let spec_doomed = child_spec::<Doomed, ()>(doomed, Doomed::default, || ());
-    let mut harness = Harness::start(vec![spec_healthy, spec_doomed], policy(RestartStrategy::OneForOne, 3)).await;
+    let mut harness = Harness::start(
+        vec![spec_healthy, spec_doomed],
+        policy(RestartStrategy::OneForOne, 3),
+    )
+    .await;
     let healthy_cell = {
         // Keep a handle on the healthy actor to prove it is stopped at the end.
         assert_eq!(starts(&healthy).await, 1);
@@ -280,14 +334,20 @@ async fn a_child_that_keeps_failing_escalates_and_everything_stops() {
             restarts += 1;
             continue;
         }
-        assert!(restarts <= 3, "escalation must come within the intensity (3 restarts)");
+        assert!(
+            restarts <= 3,
+            "escalation must come within the intensity (3 restarts)"
+        );
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     assert!(
         matches!(*harness.escalation.borrow(), Escalation::GaveUp { .. }),
         "the supervisor never escalated"
     );
-    assert_eq!(restarts, 3, "exactly max_restarts restarts before giving up");
+    assert_eq!(
+        restarts, 3,
+        "exactly max_restarts restarts before giving up"
+    );
     tokio::time::timeout(Duration::from_secs(5), &mut harness.done)
         .await
         .expect("supervisor stops after escalating")

@@ -14,7 +14,9 @@ use chrono::{DateTime, Utc};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 
 fn at(text: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+    DateTime::parse_from_rfc3339(text)
+        .unwrap()
+        .with_timezone(&Utc)
 }
 
 fn listing(external_id: &str, title: &str, dollars: i64, now: DateTime<Utc>) -> MarketListing {
@@ -45,7 +47,9 @@ async fn start_system(clock: &SimClock) -> System {
     let config = Arc::new(Config::load(None, std::iter::empty()).unwrap());
     let store = SledStore::temporary().unwrap();
     let index = ProductIndex::in_memory(IndexConfig::default()).unwrap();
-    System::start(config, store, index, Arc::new(clock.clone())).await.unwrap()
+    System::start(config, store, index, Arc::new(clock.clone()))
+        .await
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -57,13 +61,28 @@ async fn listings_flow_into_memory_and_opportunities() {
         listing("a1", "Bose SoundLink Mini speaker", 80, now),
         listing("b2", "Dyson V8 cordless vacuum", 150, now),
     ];
-    system.addrs.researcher.send_bounded(ResearcherMsg::Observed(observed)).await.unwrap();
+    system
+        .addrs
+        .researcher
+        .send_bounded(ResearcherMsg::Observed(observed))
+        .await
+        .unwrap();
     system.quiet.wait_quiet().await;
 
     clock.advance_by(Duration::from_secs(3600));
     // Seen again at a lower price: same listing, one more price point, no new opportunity.
-    let repriced = vec![listing("a1", "Bose SoundLink Mini speaker", 70, clock.now())];
-    system.addrs.researcher.send_bounded(ResearcherMsg::Observed(repriced)).await.unwrap();
+    let repriced = vec![listing(
+        "a1",
+        "Bose SoundLink Mini speaker",
+        70,
+        clock.now(),
+    )];
+    system
+        .addrs
+        .researcher
+        .send_bounded(ResearcherMsg::Observed(repriced))
+        .await
+        .unwrap();
     system.quiet.wait_quiet().await;
 
     let store = &system.store;
@@ -72,25 +91,41 @@ async fn listings_flow_into_memory_and_opportunities() {
     let discovered: Vec<Opportunity> = store.find("by_status", b"discovered").unwrap();
     assert_eq!(discovered.len(), 2);
     let bose: MarketListing = store
-        .find("by_source", &bazaar_memory::store::index_value(&["craigslist", "a1"]))
+        .find(
+            "by_source",
+            &bazaar_memory::store::index_value(&["craigslist", "a1"]),
+        )
         .unwrap()
         .remove(0);
     assert_eq!(bose.price, Money::usd(7_000));
     assert_eq!(bose.first_seen, now);
-    let product: ProductRecord = store.find("by_listing", &bose.id.to_bytes()).unwrap().remove(0);
+    let product: ProductRecord = store
+        .find("by_listing", &bose.id.to_bytes())
+        .unwrap()
+        .remove(0);
     let history: Vec<Money> = product.price_history.iter().map(|p| p.price).collect();
     assert_eq!(history, vec![Money::usd(8_000), Money::usd(7_000)]);
 
     system.index.commit().await.unwrap();
-    let comparables = system.index.comparables("bose soundlink", Some("electronics"), None, 5).unwrap();
+    let comparables = system
+        .index
+        .comparables("bose soundlink", Some("electronics"), None, 5)
+        .unwrap();
     assert_eq!(comparables.len(), 1);
     assert_eq!(comparables[0].asking, Some(Money::usd(7_000)));
 
     let reports = system.reports().await;
     assert_eq!(reports.len(), 6);
-    assert!(reports[0].summary.contains("2 listings"), "{:?}", reports[0]);
+    assert!(
+        reports[0].summary.contains("2 listings"),
+        "{:?}",
+        reports[0]
+    );
 
-    assert_eq!(system.shutdown(Duration::from_secs(5)).await.unwrap(), Shutdown::Requested { abandoned: 0 });
+    assert_eq!(
+        system.shutdown(Duration::from_secs(5)).await.unwrap(),
+        Shutdown::Requested { abandoned: 0 }
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -104,11 +139,21 @@ async fn the_gate_records_every_proposal_in_the_audit_chain_and_blocks_it() {
         proposer: "negotiator".into(),
         idempotency_key: "negotiation-1/round-1".into(),
     };
-    let first = system.addrs.gate.ask(|reply| GateMsg::Propose(request.clone(), reply)).await.unwrap();
+    let first = system
+        .addrs
+        .gate
+        .ask(|reply| GateMsg::Propose(request.clone(), reply))
+        .await
+        .unwrap();
     let Outcome::Blocked { action, .. } = first else {
         panic!("an unconfigured gate must block, got {first:?}");
     };
-    let again = system.addrs.gate.ask(|reply| GateMsg::Propose(request.clone(), reply)).await.unwrap();
+    let again = system
+        .addrs
+        .gate
+        .ask(|reply| GateMsg::Propose(request.clone(), reply))
+        .await
+        .unwrap();
     assert_eq!(
         again,
         Outcome::Duplicate {
@@ -133,11 +178,20 @@ impl Actor for Slow {
     type State = Arc<tokio::sync::Semaphore>;
     type Arguments = Arc<tokio::sync::Semaphore>;
 
-    async fn pre_start(&self, _: ActorRef<Self::Msg>, gate: Self::Arguments) -> Result<Self::State, ActorProcessingErr> {
+    async fn pre_start(
+        &self,
+        _: ActorRef<Self::Msg>,
+        gate: Self::Arguments,
+    ) -> Result<Self::State, ActorProcessingErr> {
         Ok(gate)
     }
 
-    async fn handle(&self, _: ActorRef<Self::Msg>, envelope: Self::Msg, gate: &mut Self::State) -> Result<(), ActorProcessingErr> {
+    async fn handle(
+        &self,
+        _: ActorRef<Self::Msg>,
+        envelope: Self::Msg,
+        gate: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
         let _guard = envelope.open().1;
         gate.acquire().await?.forget();
         Ok(())
@@ -155,7 +209,10 @@ async fn bounded_intake_makes_a_fast_producer_wait_for_a_slow_consumer() {
     addr.send_bounded(()).await.unwrap();
     addr.send_bounded(()).await.unwrap();
     let third = tokio::time::timeout(Duration::from_millis(100), addr.send_bounded(())).await;
-    assert!(third.is_err(), "a third message must wait while two are unhandled");
+    assert!(
+        third.is_err(),
+        "a third message must wait while two are unhandled"
+    );
     assert_eq!(quiet.in_flight(), 2);
 
     gate.add_permits(1);
@@ -164,7 +221,9 @@ async fn bounded_intake_makes_a_fast_producer_wait_for_a_slow_consumer() {
         .expect("credit returns once a message is handled")
         .unwrap();
     gate.add_permits(2);
-    tokio::time::timeout(Duration::from_secs(5), quiet.wait_quiet()).await.expect("quiet once all are handled");
+    tokio::time::timeout(Duration::from_secs(5), quiet.wait_quiet())
+        .await
+        .expect("quiet once all are handled");
 
     actor.stop(None);
     handle.await.unwrap();

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Bazaar's test command (the one the README gives): installs what the tests need on a fresh
+# Debian machine, then runs every test in the workspace.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+[ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "test.sh: cargo is not installed; install Rust from https://rustup.rs and re-run" >&2
+  exit 1
+fi
+
+# Debian packages the build and the tests need.
+missing=()
+command -v cc >/dev/null 2>&1 || missing+=(gcc libc6-dev)
+command -v make >/dev/null 2>&1 || missing+=(make)
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "test.sh: missing ${missing[*]}; run as root or: sudo apt-get install -y ${missing[*]}" >&2
+    exit 1
+  fi
+  echo "test.sh: installing ${missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+fi
+
+echo "test.sh: running the workspace tests"
+cargo test --workspace --locked
+echo "test.sh: checking that the benchmarks build"
+cargo check --workspace --benches --locked
+echo "test.sh: all tests passed"
