@@ -1,7 +1,9 @@
 //! The DealAnalyzer: turns newly found listings into opportunities. Valuation from
 //! comparables is not built yet, so opportunities stay `discovered`.
 
-use bazaar_memory::{Envelope, Lifecycle, ListingId, Opportunity, OpportunityId, OpportunityStatus, Store};
+use bazaar_memory::{
+    Envelope, Lifecycle, ListingId, Opportunity, OpportunityId, OpportunityStatus, Store,
+};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
 use crate::{ActorReport, AgentContext};
@@ -30,7 +32,11 @@ impl Actor for DealAnalyzer {
     type State = AnalyzerState;
     type Arguments = AgentContext;
 
-    async fn pre_start(&self, _myself: ActorRef<Self::Msg>, ctx: AgentContext) -> Result<AnalyzerState, ActorProcessingErr> {
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        ctx: AgentContext,
+    ) -> Result<AnalyzerState, ActorProcessingErr> {
         Ok(AnalyzerState { ctx })
     }
 

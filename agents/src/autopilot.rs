@@ -29,8 +29,15 @@ impl Actor for Autopilot {
     type State = AutopilotState;
     type Arguments = AgentContext;
 
-    async fn pre_start(&self, _myself: ActorRef<Self::Msg>, ctx: AgentContext) -> Result<AutopilotState, ActorProcessingErr> {
-        let tracked = ctx.store.find::<InventoryItem>("by_status", b"listed")?.len();
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        ctx: AgentContext,
+    ) -> Result<AutopilotState, ActorProcessingErr> {
+        let tracked = ctx
+            .store
+            .find::<InventoryItem>("by_status", b"listed")?
+            .len();
         Ok(AutopilotState { ctx, tracked })
     }
 
@@ -45,8 +52,19 @@ impl Actor for Autopilot {
             AutopilotMsg::Status(reply) => {
                 let _ = reply.send(ActorReport {
                     actor: "autopilot",
-                    summary: format!("{} items listed at start, {} now", state.tracked, state.ctx.store.find::<InventoryItem>("by_status", b"listed")?.len()),
-                    idle: Some("selling-side rules (repricing, buyer offers) are not built yet".to_string()),
+                    summary: format!(
+                        "{} items listed at start, {} now",
+                        state.tracked,
+                        state
+                            .ctx
+                            .store
+                            .find::<InventoryItem>("by_status", b"listed")?
+                            .len()
+                    ),
+                    idle: Some(
+                        "selling-side rules (repricing, buyer offers) are not built yet"
+                            .to_string(),
+                    ),
                 });
             }
         }

@@ -29,8 +29,17 @@ impl Actor for Inventory {
     type State = InventoryState;
     type Arguments = AgentContext;
 
-    async fn pre_start(&self, _myself: ActorRef<Self::Msg>, ctx: AgentContext) -> Result<InventoryState, ActorProcessingErr> {
-        let tracked = ctx.store.all::<InventoryItem>()?.into_iter().map(|i| i.lifecycle.status).collect();
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        ctx: AgentContext,
+    ) -> Result<InventoryState, ActorProcessingErr> {
+        let tracked = ctx
+            .store
+            .all::<InventoryItem>()?
+            .into_iter()
+            .map(|i| i.lifecycle.status)
+            .collect();
         Ok(InventoryState { ctx, tracked })
     }
 
@@ -45,8 +54,24 @@ impl Actor for Inventory {
             InventoryMsg::Status(reply) => {
                 let _ = reply.send(ActorReport {
                     actor: "inventory",
-                    summary: format!("{} items ({} in stock, {} listed)", state.ctx.store.count::<InventoryItem>(), state.tracked.iter().filter(|s| **s == ItemStatus::InStock).count(), state.tracked.iter().filter(|s| **s == ItemStatus::Listed).count()),
-                    idle: state.tracked.is_empty().then(|| "no items bought yet".to_string()),
+                    summary: format!(
+                        "{} items ({} in stock, {} listed)",
+                        state.ctx.store.count::<InventoryItem>(),
+                        state
+                            .tracked
+                            .iter()
+                            .filter(|s| **s == ItemStatus::InStock)
+                            .count(),
+                        state
+                            .tracked
+                            .iter()
+                            .filter(|s| **s == ItemStatus::Listed)
+                            .count()
+                    ),
+                    idle: state
+                        .tracked
+                        .is_empty()
+                        .then(|| "no items bought yet".to_string()),
                 });
             }
         }

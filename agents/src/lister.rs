@@ -29,8 +29,17 @@ impl Actor for Lister {
     type State = ListerState;
     type Arguments = AgentContext;
 
-    async fn pre_start(&self, _myself: ActorRef<Self::Msg>, ctx: AgentContext) -> Result<ListerState, ActorProcessingErr> {
-        let tracked = ctx.store.find::<ChannelListing>("by_status", b"live")?.into_iter().map(|l| l.id).collect();
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        ctx: AgentContext,
+    ) -> Result<ListerState, ActorProcessingErr> {
+        let tracked = ctx
+            .store
+            .find::<ChannelListing>("by_status", b"live")?
+            .into_iter()
+            .map(|l| l.id)
+            .collect();
         Ok(ListerState { ctx, tracked })
     }
 
@@ -48,7 +57,8 @@ impl Actor for Lister {
                     summary: format!("{} live channel listings", state.tracked.len()),
                     idle: state.tracked.is_empty().then(|| {
                         if state.ctx.config.enabled_marketplaces().is_empty() {
-                            "nothing listed; no marketplace account is enabled for selling".to_string()
+                            "nothing listed; no marketplace account is enabled for selling"
+                                .to_string()
                         } else {
                             "publishing is not built yet".to_string()
                         }

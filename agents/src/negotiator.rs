@@ -29,8 +29,17 @@ impl Actor for Negotiator {
     type State = NegotiatorState;
     type Arguments = AgentContext;
 
-    async fn pre_start(&self, _myself: ActorRef<Self::Msg>, ctx: AgentContext) -> Result<NegotiatorState, ActorProcessingErr> {
-        let tracked = ctx.store.find::<Negotiation>("by_status", b"open")?.into_iter().map(|n| n.id).collect();
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        ctx: AgentContext,
+    ) -> Result<NegotiatorState, ActorProcessingErr> {
+        let tracked = ctx
+            .store
+            .find::<Negotiation>("by_status", b"open")?
+            .into_iter()
+            .map(|n| n.id)
+            .collect();
         Ok(NegotiatorState { ctx, tracked })
     }
 
@@ -46,7 +55,11 @@ impl Actor for Negotiator {
                 let _ = reply.send(ActorReport {
                     actor: "negotiator",
                     summary: format!("{} open negotiations", state.tracked.len()),
-                    idle: Some(if state.ctx.config.mail.enabled { "email negotiation is not built yet".into() } else { "no mailbox configured ([mail] enabled = false)".into() }),
+                    idle: Some(if state.ctx.config.mail.enabled {
+                        "email negotiation is not built yet".into()
+                    } else {
+                        "no mailbox configured ([mail] enabled = false)".into()
+                    }),
                 });
             }
         }

@@ -4,8 +4,8 @@
 
 use bazaar_memory::store::index_value;
 use bazaar_memory::{
-    Envelope, ListingId, MarketListing, PriceKind, PricePoint, ProductId, ProductRecord, Seller, SellerEvent,
-    SellerId, Store,
+    Envelope, ListingId, MarketListing, PriceKind, PricePoint, ProductId, ProductRecord, Seller,
+    SellerEvent, SellerId, Store,
 };
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
@@ -33,7 +33,10 @@ pub struct ResearcherState {
 
 impl ResearcherState {
     /// Records one page of listings; returns the ids of listings not seen before.
-    async fn observe(&mut self, listings: Vec<MarketListing>) -> Result<Vec<ListingId>, ActorProcessingErr> {
+    async fn observe(
+        &mut self,
+        listings: Vec<MarketListing>,
+    ) -> Result<Vec<ListingId>, ActorProcessingErr> {
         let store = &self.ctx.store;
         let now = self.ctx.clock.now();
         let mut new = Vec::new();
@@ -58,10 +61,18 @@ impl ResearcherState {
         Ok(new)
     }
 
-    fn upsert_seller(&self, listing: &MarketListing, now: chrono::DateTime<chrono::Utc>) -> Result<SellerId, ActorProcessingErr> {
+    fn upsert_seller(
+        &self,
+        listing: &MarketListing,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<SellerId, ActorProcessingErr> {
         let store = &self.ctx.store;
         let source = index_value(&[listing.marketplace.name(), &listing.seller.external_id]);
-        let mut seller = match store.find::<Seller>("by_source", &source)?.into_iter().next() {
+        let mut seller = match store
+            .find::<Seller>("by_source", &source)?
+            .into_iter()
+            .next()
+        {
             Some(seller) => seller,
             None => Seller {
                 id: SellerId::new_at(now),
@@ -97,7 +108,11 @@ impl ResearcherState {
         now: chrono::DateTime<chrono::Utc>,
     ) -> Result<ProductRecord, ActorProcessingErr> {
         let store = &self.ctx.store;
-        let mut product = match store.find::<ProductRecord>("by_listing", &listing.id.to_bytes())?.into_iter().next() {
+        let mut product = match store
+            .find::<ProductRecord>("by_listing", &listing.id.to_bytes())?
+            .into_iter()
+            .next()
+        {
             Some(product) => product,
             None => ProductRecord {
                 id: ProductId::new_at(now),
@@ -134,7 +149,11 @@ impl Actor for Researcher {
     type State = ResearcherState;
     type Arguments = AgentContext;
 
-    async fn pre_start(&self, _myself: ActorRef<Self::Msg>, ctx: AgentContext) -> Result<ResearcherState, ActorProcessingErr> {
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        ctx: AgentContext,
+    ) -> Result<ResearcherState, ActorProcessingErr> {
         Ok(ResearcherState { ctx })
     }
 
@@ -151,7 +170,12 @@ impl Actor for Researcher {
                 let new = state.observe(listings).await?;
                 tracing::debug!(seen, new = new.len(), "listings recorded");
                 if !new.is_empty() {
-                    state.ctx.addrs.analyzer.send_bounded(AnalyzerMsg::ListingsFound(new)).await?;
+                    state
+                        .ctx
+                        .addrs
+                        .analyzer
+                        .send_bounded(AnalyzerMsg::ListingsFound(new))
+                        .await?;
                 }
             }
             ResearcherMsg::Status(reply) => {

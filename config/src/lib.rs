@@ -336,9 +336,11 @@ impl Secret {
                 _ => Err(error(format!("environment variable {name} is not set"))),
             },
             Secret::File(path) => {
-                let metadata = std::fs::metadata(path).map_err(|e| error(format!("{}: {e}", path.display())))?;
+                let metadata = std::fs::metadata(path)
+                    .map_err(|e| error(format!("{}: {e}", path.display())))?;
                 check_private(path, &metadata).map_err(error)?;
-                let value = std::fs::read_to_string(path).map_err(|e| error(format!("{}: {e}", path.display())))?;
+                let value = std::fs::read_to_string(path)
+                    .map_err(|e| error(format!("{}: {e}", path.display())))?;
                 let value = value.trim_end_matches(['\n', '\r']).to_string();
                 if value.is_empty() {
                     return Err(error(format!("{} is empty", path.display())));
@@ -375,13 +377,17 @@ fn marketplace<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Marketplace
 
 fn money<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Money>, D::Error> {
     let text = Option::<String>::deserialize(deserializer)?;
-    text.map(|t| t.parse::<Money>().map_err(serde::de::Error::custom)).transpose()
+    text.map(|t| t.parse::<Money>().map_err(serde::de::Error::custom))
+        .transpose()
 }
 
 impl Config {
     /// Loads the defaults, then `file` over them, then the `BAZAAR_*__*` variables in `env`
     /// (pass `std::env::vars()` in production), and validates the result.
-    pub fn load(file: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Config, ConfigError> {
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
         let mut merged = parse_toml(DEFAULT_TOML, "<defaults>")?;
         if let Some(path) = file {
             let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
@@ -410,7 +416,13 @@ impl Config {
                 key,
                 origin,
                 // toml appends "in `section`" on a second line; the key already says it.
-                reason: e.into_inner().to_string().lines().next().unwrap_or_default().to_string(),
+                reason: e
+                    .into_inner()
+                    .to_string()
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .to_string(),
             }
         })?;
         config.validate()?;
@@ -433,7 +445,10 @@ impl Config {
             return bad("supervisor.period_secs", "must be at least 1");
         }
         if s.backoff_initial_ms > s.backoff_max_ms {
-            return bad("supervisor.backoff_initial_ms", "must not exceed supervisor.backoff_max_ms");
+            return bad(
+                "supervisor.backoff_initial_ms",
+                "must not exceed supervisor.backoff_max_ms",
+            );
         }
         if self.intake.credit == 0 {
             return bad("intake.credit", "must be at least 1");
@@ -470,10 +485,16 @@ impl Config {
         }
         let mail = &self.mail;
         if mail.enabled && (mail.smtp_host.is_empty() || mail.imap_host.is_empty()) {
-            return bad("mail.smtp_host", "mail is enabled but smtp_host or imap_host is empty");
+            return bad(
+                "mail.smtp_host",
+                "mail is enabled but smtp_host or imap_host is empty",
+            );
         }
         if mail.enabled && mail.tls == MailTls::None {
-            for (key, host) in [("mail.smtp_host", &mail.smtp_host), ("mail.imap_host", &mail.imap_host)] {
+            for (key, host) in [
+                ("mail.smtp_host", &mail.smtp_host),
+                ("mail.imap_host", &mail.imap_host),
+            ] {
                 if !is_loopback(host) {
                     return bad(key, "tls = \"none\" is only allowed for loopback hosts");
                 }
@@ -493,7 +514,10 @@ impl Config {
 }
 
 fn is_loopback(host: &str) -> bool {
-    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 fn parse_toml(text: &str, origin: &str) -> Result<toml::Value, ConfigError> {
@@ -529,7 +553,11 @@ fn env_key_path(name: &str) -> Option<Vec<String>> {
     if !rest.contains("__") {
         return None;
     }
-    Some(rest.split("__").map(|part| part.to_ascii_lowercase()).collect())
+    Some(
+        rest.split("__")
+            .map(|part| part.to_ascii_lowercase())
+            .collect(),
+    )
 }
 
 /// A TOML literal when it parses as one (`3`, `true`, `["a"]`), else the raw string.
@@ -572,7 +600,10 @@ mod tests {
     fn check_error(file: &str, env: &[(&str, &str)], expected: &[&str]) {
         let error = load(file, env).expect_err("config should be rejected");
         for part in expected {
-            assert!(error.contains(part), "error {error:?} should mention {part:?}");
+            assert!(
+                error.contains(part),
+                "error {error:?} should mention {part:?}"
+            );
         }
     }
 
@@ -589,7 +620,10 @@ mod tests {
     fn file_and_env_layer_over_defaults() {
         let config = load(
             "[supervisor]\nmax_restarts = 9\n",
-            &[("BAZAAR_SUPERVISOR__PERIOD_SECS", "7"), ("BAZAAR_LOG__FORMAT", "json")],
+            &[
+                ("BAZAAR_SUPERVISOR__PERIOD_SECS", "7"),
+                ("BAZAAR_LOG__FORMAT", "json"),
+            ],
         )
         .unwrap();
         assert_eq!(config.supervisor.max_restarts, 9);
@@ -600,12 +634,31 @@ mod tests {
 
     #[test]
     fn bad_configs_name_the_key() {
-        check_error("[supervisor]\nmax_restart = 3\n", &[], &["supervisor", "max_restart"]);
-        check_error("[supervisor]\nmax_restarts = \"many\"\n", &[], &["supervisor.max_restarts"]);
-        check_error("[supervisor]\nmax_restarts = 0\n", &[], &["supervisor.max_restarts", "at least 1"]);
+        check_error(
+            "[supervisor]\nmax_restart = 3\n",
+            &[],
+            &["supervisor", "max_restart"],
+        );
+        check_error(
+            "[supervisor]\nmax_restarts = \"many\"\n",
+            &[],
+            &["supervisor.max_restarts"],
+        );
+        check_error(
+            "[supervisor]\nmax_restarts = 0\n",
+            &[],
+            &["supervisor.max_restarts", "at least 1"],
+        );
         check_error("[log]\nformat = \"xml\"\n", &[], &["log.format", "xml"]);
         check_error("[supervisor\n", &[], &["not valid TOML"]);
-        check_error("", &[("BAZAAR_SUPERVISOR__MAX_RESTARTS", "lots")], &["supervisor.max_restarts", "$BAZAAR_SUPERVISOR__MAX_RESTARTS"]);
+        check_error(
+            "",
+            &[("BAZAAR_SUPERVISOR__MAX_RESTARTS", "lots")],
+            &[
+                "supervisor.max_restarts",
+                "$BAZAAR_SUPERVISOR__MAX_RESTARTS",
+            ],
+        );
         check_error("", &[("BAZAAR_NOPE__X", "1")], &["nope"]);
         check_error(
             "[[researcher.searches]]\nmarketplace = \"ebay\"\nquery = \"x\"\nmin_price = \"cheap\"\nevery_minutes = 5\n",
@@ -644,7 +697,11 @@ mod tests {
         assert_eq!(value.expose(), "s3cr3t-value");
         assert_eq!(format!("{value:?} {value}"), "[redacted] [redacted]");
         let missing = Secret::Env("BAZAAR_TEST_SECRET_THAT_IS_NOT_SET".into());
-        assert!(missing.resolve("x").unwrap_err().to_string().contains("not set"));
+        assert!(missing
+            .resolve("x")
+            .unwrap_err()
+            .to_string()
+            .contains("not set"));
         let config = load(
             &format!(
                 "[marketplaces.ebay]\nenabled = true\nclient_id = \"abc\"\nclient_secret = {{ file = \"{}\" }}\n",

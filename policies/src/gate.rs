@@ -1,8 +1,8 @@
 //! The PolicyGate actor.
 
 use bazaar_memory::{
-    ActionId, ActionKind, ActionRecord, ActionStatus, AuditEntry, Envelope, Lifecycle, SharedClock, SledStore,
-    Store, StoreError,
+    ActionId, ActionKind, ActionRecord, ActionStatus, AuditEntry, Envelope, Lifecycle, SharedClock,
+    SledStore, Store, StoreError,
 };
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
@@ -86,8 +86,19 @@ pub struct GateState {
 const NOT_CONFIGURED: &str = "the policy rules (confidence, limits, budgets, approvals) are not built in this version; every action is blocked";
 
 impl GateState {
-    fn append(&mut self, action: Option<ActionId>, event: &str, detail: serde_json::Value) -> Result<(), StoreError> {
-        let entry = AuditEntry::next(self.head.as_ref(), self.args.clock.now(), action, event, detail);
+    fn append(
+        &mut self,
+        action: Option<ActionId>,
+        event: &str,
+        detail: serde_json::Value,
+    ) -> Result<(), StoreError> {
+        let entry = AuditEntry::next(
+            self.head.as_ref(),
+            self.args.clock.now(),
+            action,
+            event,
+            detail,
+        );
         self.args.store.put(&entry)?;
         self.head = Some(entry);
         Ok(())
@@ -95,7 +106,8 @@ impl GateState {
 
     async fn propose(&mut self, request: ActionRequest) -> Result<Outcome, StoreError> {
         let store = self.args.store.clone();
-        let earlier: Vec<ActionRecord> = store.find("by_idempotency_key", request.idempotency_key.as_bytes())?;
+        let earlier: Vec<ActionRecord> =
+            store.find("by_idempotency_key", request.idempotency_key.as_bytes())?;
         if let Some(earlier) = earlier.first() {
             return Ok(Outcome::Duplicate {
                 action: earlier.id,
@@ -118,13 +130,21 @@ impl GateState {
             undo: None,
             proposed_at: now,
         };
-        self.append(Some(record.id), "proposed", serde_json::json!({ "kind": record.kind, "target": record.target }))?;
+        self.append(
+            Some(record.id),
+            "proposed",
+            serde_json::json!({ "kind": record.kind, "target": record.target }),
+        )?;
         record
             .lifecycle
             .advance(ActionStatus::Blocked, now, NOT_CONFIGURED)
             .expect("proposed -> blocked is a legal move");
         store.put(&record)?;
-        self.append(Some(record.id), "blocked", serde_json::json!({ "reason": NOT_CONFIGURED }))?;
+        self.append(
+            Some(record.id),
+            "blocked",
+            serde_json::json!({ "reason": NOT_CONFIGURED }),
+        )?;
         store.flush().await?;
         tracing::info!(action = %record.id, kind = ?record.kind, "action blocked");
         Ok(Outcome::Blocked {
@@ -139,9 +159,16 @@ impl Actor for PolicyGate {
     type State = GateState;
     type Arguments = PolicyGateArgs;
 
-    async fn pre_start(&self, _myself: ActorRef<Self::Msg>, args: PolicyGateArgs) -> Result<GateState, ActorProcessingErr> {
+    async fn pre_start(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        args: PolicyGateArgs,
+    ) -> Result<GateState, ActorProcessingErr> {
         let head = args.store.all::<AuditEntry>()?.pop();
-        tracing::debug!(audit_len = head.as_ref().map_or(0, |h| h.seq + 1), "policy gate started");
+        tracing::debug!(
+            audit_len = head.as_ref().map_or(0, |h| h.seq + 1),
+            "policy gate started"
+        );
         Ok(GateState { args, head })
     }
 
