@@ -69,7 +69,9 @@ impl SimClock {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, SimInner> {
         // A panic while holding this lock leaves plain data behind; keep going.
-        self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// The earliest pending deadline, if anyone sleeps.
@@ -131,7 +133,8 @@ impl Clock for SimClock {
         let (waker, woken) = oneshot::channel();
         {
             let mut inner = self.lock();
-            let at = inner.now + chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX);
+            let at =
+                inner.now + chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX);
             if at <= inner.now {
                 return Box::pin(std::future::ready(()));
             }
@@ -155,16 +158,24 @@ mod tests {
 
     #[tokio::test]
     async fn sim_clock_wakes_sleepers_in_deadline_order() {
-        let start = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z").unwrap().with_timezone(&Utc);
+        let start = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
         let clock = SimClock::new(start);
         let late = tokio::spawn(clock.sleep(Duration::from_secs(3600)));
         let early = tokio::spawn(clock.sleep(Duration::from_secs(60)));
         tokio::task::yield_now().await;
-        assert_eq!(clock.advance_to_next(), Some(start + chrono::Duration::seconds(60)));
+        assert_eq!(
+            clock.advance_to_next(),
+            Some(start + chrono::Duration::seconds(60))
+        );
         early.await.unwrap();
         assert!(!late.is_finished());
         assert_eq!(clock.now(), start + chrono::Duration::seconds(60));
-        assert_eq!(clock.advance_to_next(), Some(start + chrono::Duration::seconds(3600)));
+        assert_eq!(
+            clock.advance_to_next(),
+            Some(start + chrono::Duration::seconds(3600))
+        );
         late.await.unwrap();
         assert_eq!(clock.advance_to_next(), None);
     }

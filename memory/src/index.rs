@@ -137,6 +137,7 @@ enum WriterOp {
     Upsert { id: String, doc: TantivyDocument },
     Clear,
     Commit(oneshot::Sender<Result<(), String>>),
+    Close(oneshot::Sender<Result<(), String>>),
 }
 
 /// The product and seller index. Cheap to clone.
@@ -153,10 +154,11 @@ impl ProductIndex {
     pub fn open(dir: &Path, config: IndexConfig) -> Result<ProductIndex, IndexError> {
         std::fs::create_dir_all(dir)?;
         let (schema, fields) = schema();
-        let directory = tantivy::directory::MmapDirectory::open(dir).map_err(|source| IndexError::Open {
-            path: dir.display().to_string(),
-            source,
-        })?;
+        let directory =
+            tantivy::directory::MmapDirectory::open(dir).map_err(|source| IndexError::Open {
+                path: dir.display().to_string(),
+                source,
+            })?;
         let index = Index::open_or_create(directory, schema)?;
         Self::start(index, fields, config)
     }
@@ -167,8 +169,15 @@ impl ProductIndex {
         Self::start(Index::create_in_ram(schema), fields, config)
     }
 
-    fn start(index: Index, fields: Fields, config: IndexConfig) -> Result<ProductIndex, IndexError> {
-        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
+    fn start(
+        index: Index,
+        fields: Fields,
+        config: IndexConfig,
+    ) -> Result<ProductIndex, IndexError> {
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
         let writer: IndexWriter = index.writer(config.writer_memory)?;
         let (writes, ops) = mpsc::channel(config.queue_bound);
         tokio::spawn(writer_task(writer, reader.clone(), fields, ops, config));
@@ -181,7 +190,10 @@ impl ProductIndex {
     }
 
     async fn send(&self, op: WriterOp) -> Result<(), IndexError> {
-        self.writes.send(op).await.map_err(|_| IndexError::WriterGone)
+        self.writes
+            .send(op)
+            .await
+            .map_err(|_| IndexError::WriterGone)
     }
 
     /// Queues a product for (re)indexing; visible after the next commit.
@@ -195,7 +207,11 @@ impl ProductIndex {
             f.category => product.category.clone(),
             f.condition => product.condition.name(),
         );
-        let currency = product.asking.or(product.sold).map(|m| m.currency).unwrap_or(Currency::Usd);
+        let currency = product
+            .asking
+            .or(product.sold)
+            .map(|m| m.currency)
+            .unwrap_or(Currency::Usd);
         doc.add_text(f.currency, currency.code());
         if let Some(asking) = product.asking {
             doc.add_i64(f.asking, asking.minor);
@@ -234,7 +250,24 @@ impl ProductIndex {
         self.send(WriterOp::Commit(done)).await?;
         match wait.await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(message)) => Err(IndexError::Tantivy(tantivy::TantivyError::SystemError(message))),
+            Ok(Err(message)) => Err(IndexError::Tantivy(tantivy::TantivyError::SystemError(
+                message,
+            ))),
+            Err(_) => Err(IndexError::WriterGone),
+        }
+    }
+
+    /// Commits everything queued, stops the writer task and releases the directory's
+    /// writer lock, so the index can be opened again (in this process or another). Other
+    /// clones get [`IndexError::WriterGone`] on their next write.
+    pub async fn close(self) -> Result<(), IndexError> {
+        let (done, wait) = oneshot::channel();
+        self.send(WriterOp::Close(done)).await?;
+        match wait.await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(message)) => Err(IndexError::Tantivy(tantivy::TantivyError::SystemError(
+                message,
+            ))),
             Err(_) => Err(IndexError::WriterGone),
         }
     }
@@ -290,7 +323,8 @@ impl ProductIndex {
             .title_terms(title)
             .into_iter()
             .map(|term| {
-                let query: Box<dyn Query> = Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs));
+                let query: Box<dyn Query> =
+                    Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs));
                 (Occur::Should, query)
             })
             .collect();
@@ -307,7 +341,10 @@ impl ProductIndex {
         if let Some(condition) = condition {
             clauses.push((
                 Occur::Should,
-                Box::new(BoostQuery::new(term_query(f.condition, condition.name()), 0.5)),
+                Box::new(BoostQuery::new(
+                    term_query(f.condition, condition.name()),
+                    0.5,
+                )),
             ));
         }
         let searcher = self.reader.searcher();
@@ -339,7 +376,12 @@ impl ProductIndex {
         self.search_kind(query, None, k)
     }
 
-    fn search_kind(&self, query: &str, kind: Option<&str>, k: usize) -> Result<Vec<Hit>, IndexError> {
+    fn search_kind(
+        &self,
+        query: &str,
+        kind: Option<&str>,
+        k: usize,
+    ) -> Result<Vec<Hit>, IndexError> {
         let f = self.fields;
         let parser = QueryParser::for_index(&self.index, vec![f.title, f.body]);
         let (parsed, _errors) = parser.parse_query_lenient(query);
@@ -360,9 +402,16 @@ impl ProductIndex {
     fn hit(&self, doc: &TantivyDocument, score: f32) -> Hit {
         let f = self.fields;
         let currency = Currency::from_code(&text(doc, f.currency)).unwrap_or(Currency::Usd);
-        let money = |field: Field| doc.get_first(field).and_then(|v| v.as_i64()).map(|m| Money::new(m, currency));
+        let money = |field: Field| {
+            doc.get_first(field)
+                .and_then(|v| v.as_i64())
+                .map(|m| Money::new(m, currency))
+        };
         let id = text(doc, f.id);
-        let (kind, id) = id.split_once(':').map(|(k, i)| (k.to_string(), i.to_string())).unwrap_or_default();
+        let (kind, id) = id
+            .split_once(':')
+            .map(|(k, i)| (k.to_string(), i.to_string()))
+            .unwrap_or_default();
         Hit {
             kind,
             id,
@@ -377,7 +426,9 @@ impl ProductIndex {
 
 impl std::fmt::Debug for ProductIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ProductIndex").field("docs", &self.num_docs()).finish()
+        f.debug_struct("ProductIndex")
+            .field("docs", &self.num_docs())
+            .finish()
     }
 }
 
@@ -389,7 +440,10 @@ fn term_query(field: Field, value: &str) -> Box<dyn Query> {
 }
 
 fn text(doc: &TantivyDocument, field: Field) -> String {
-    doc.get_first(field).and_then(|v| v.as_str()).unwrap_or_default().to_string()
+    doc.get_first(field)
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+        .to_string()
 }
 
 async fn writer_task(
@@ -418,7 +472,8 @@ async fn writer_task(
                     tracing::error!(%error, "search index: document rejected");
                 }
                 pending += 1;
-                deadline.get_or_insert_with(|| tokio::time::Instant::now() + config.commit_interval);
+                deadline
+                    .get_or_insert_with(|| tokio::time::Instant::now() + config.commit_interval);
                 if pending < config.batch_size {
                     continue;
                 }
@@ -431,6 +486,13 @@ async fn writer_task(
                 continue;
             }
             Some(WriterOp::Commit(done)) => waiters.push(done),
+            Some(WriterOp::Close(done)) => {
+                let (writer, result) = commit(writer, &reader).await;
+                // Dropping the writer joins its threads and releases the directory lock.
+                let _ = tokio::task::spawn_blocking(move || drop(writer)).await;
+                let _ = done.send(result);
+                return;
+            }
             None if closed => {
                 if pending > 0 {
                     let (_, result) = commit(writer, &reader).await;
@@ -456,7 +518,10 @@ async fn writer_task(
     }
 }
 
-async fn commit(mut writer: IndexWriter, reader: &IndexReader) -> (IndexWriter, Result<(), String>) {
+async fn commit(
+    mut writer: IndexWriter,
+    reader: &IndexReader,
+) -> (IndexWriter, Result<(), String>) {
     let joined = tokio::task::spawn_blocking(move || {
         let result = writer.commit().map(|_| ());
         (writer, result)
@@ -466,6 +531,8 @@ async fn commit(mut writer: IndexWriter, reader: &IndexReader) -> (IndexWriter, 
         Ok(pair) => pair,
         Err(join) => panic!("search index commit task failed: {join}"),
     };
-    let result = result.and_then(|()| reader.reload()).map_err(|e| e.to_string());
+    let result = result
+        .and_then(|()| reader.reload())
+        .map_err(|e| e.to_string());
     (writer, result)
 }

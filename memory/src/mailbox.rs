@@ -163,12 +163,19 @@ impl<M: Send + 'static> Addr<M> {
 
     /// Whether an actor is bound.
     pub fn is_bound(&self) -> bool {
-        self.current.read().unwrap_or_else(|p| p.into_inner()).is_some()
+        self.current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_some()
     }
 
     fn deliver(&self, msg: M, credit: Option<OwnedSemaphorePermit>) -> Result<(), SendError> {
         let unavailable = SendError::Unavailable { actor: self.name };
-        let actor = self.current.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let actor = self
+            .current
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         let Some(actor) = actor else {
             return Err(unavailable);
         };
@@ -203,6 +210,8 @@ impl<M: Send + 'static> Addr<M> {
     ) -> Result<R, SendError> {
         let (reply, answer) = tokio::sync::oneshot::channel();
         self.send(build(reply.into()))?;
-        answer.await.map_err(|_| SendError::Unavailable { actor: self.name })
+        answer
+            .await
+            .map_err(|_| SendError::Unavailable { actor: self.name })
     }
 }

@@ -544,9 +544,10 @@ impl Transaction {
     pub fn signed_amount(&self) -> Money {
         match self.kind {
             TransactionKind::Sale => self.amount,
-            TransactionKind::Purchase | TransactionKind::Fee | TransactionKind::Shipping | TransactionKind::Refund => {
-                Money::new(-self.amount.minor, self.amount.currency)
-            }
+            TransactionKind::Purchase
+            | TransactionKind::Fee
+            | TransactionKind::Shipping
+            | TransactionKind::Refund => Money::new(-self.amount.minor, self.amount.currency),
         }
     }
 }
@@ -697,11 +698,17 @@ impl AuditEntry {
         let mut hasher = Sha256::new();
         hasher.update(self.prev_hash.as_bytes());
         hasher.update(content.to_string().as_bytes());
-        hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+        hasher
+            .finalize()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     }
 
     /// Checks that `entries` (in order) form an unbroken chain from the first entry.
-    pub fn verify_chain<'a>(entries: impl IntoIterator<Item = &'a AuditEntry>) -> Result<u64, ChainBreak> {
+    pub fn verify_chain<'a>(
+        entries: impl IntoIterator<Item = &'a AuditEntry>,
+    ) -> Result<u64, ChainBreak> {
         let mut prev: Option<&AuditEntry> = None;
         let mut count = 0;
         for entry in entries {

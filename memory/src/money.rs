@@ -65,7 +65,8 @@ impl Currency {
             Currency::Aud,
             Currency::Jpy,
         ];
-        all.into_iter().find(|c| c.code().eq_ignore_ascii_case(code))
+        all.into_iter()
+            .find(|c| c.code().eq_ignore_ascii_case(code))
     }
 }
 
@@ -136,14 +137,20 @@ impl Money {
     /// `self + other`, failing on overflow or mixed currencies.
     pub fn checked_add(self, other: Money) -> Result<Money, MoneyError> {
         self.same_currency(other)?;
-        let minor = self.minor.checked_add(other.minor).ok_or(MoneyError::Overflow)?;
+        let minor = self
+            .minor
+            .checked_add(other.minor)
+            .ok_or(MoneyError::Overflow)?;
         Ok(Money::new(minor, self.currency))
     }
 
     /// `self - other`, failing on overflow or mixed currencies.
     pub fn checked_sub(self, other: Money) -> Result<Money, MoneyError> {
         self.same_currency(other)?;
-        let minor = self.minor.checked_sub(other.minor).ok_or(MoneyError::Overflow)?;
+        let minor = self
+            .minor
+            .checked_sub(other.minor)
+            .ok_or(MoneyError::Overflow)?;
         Ok(Money::new(minor, self.currency))
     }
 
@@ -204,7 +211,9 @@ impl Money {
         if whole.is_empty() && fraction.is_empty() {
             return Err(unparseable());
         }
-        if !whole.chars().all(|c| c.is_ascii_digit()) || !fraction.chars().all(|c| c.is_ascii_digit()) {
+        if !whole.chars().all(|c| c.is_ascii_digit())
+            || !fraction.chars().all(|c| c.is_ascii_digit())
+        {
             return Err(unparseable());
         }
         if !comma_grouping_ok(digits.split('.').next().unwrap_or("")) {
@@ -224,7 +233,11 @@ impl Money {
         } else {
             whole.parse().map_err(|_| MoneyError::Overflow)?
         };
-        let mut fraction_minor: i64 = if fraction.is_empty() { 0 } else { fraction.parse().map_err(|_| unparseable())? };
+        let mut fraction_minor: i64 = if fraction.is_empty() {
+            0
+        } else {
+            fraction.parse().map_err(|_| unparseable())?
+        };
         for _ in fraction.len() as u32..exponent {
             fraction_minor *= 10;
         }
@@ -245,7 +258,12 @@ impl Money {
             return format!("{sign}{abs}");
         }
         let scale = 10u64.pow(exponent);
-        format!("{sign}{}.{:0width$}", abs / scale, abs % scale, width = exponent as usize)
+        format!(
+            "{sign}{}.{:0width$}",
+            abs / scale,
+            abs % scale,
+            width = exponent as usize
+        )
     }
 }
 
@@ -281,7 +299,12 @@ impl fmt::Display for Money {
         if exponent == 0 {
             return write!(f, "{sign}{symbol}{grouped}");
         }
-        write!(f, "{sign}{symbol}{grouped}.{:0width$}", abs % scale, width = exponent as usize)
+        write!(
+            f,
+            "{sign}{symbol}{grouped}.{:0width$}",
+            abs % scale,
+            width = exponent as usize
+        )
     }
 }
 
@@ -335,7 +358,11 @@ impl FromStr for Money {
             },
             other => other,
         })?;
-        Ok(if negative { Money::new(-money.minor, currency) } else { money })
+        Ok(if negative {
+            Money::new(-money.minor, currency)
+        } else {
+            money
+        })
     }
 }
 
@@ -344,7 +371,10 @@ mod tests {
     use super::*;
 
     fn check(text: &str, expected: Result<(i64, Currency), ()>) {
-        let got = text.parse::<Money>().map(|m| (m.minor, m.currency)).map_err(|_| ());
+        let got = text
+            .parse::<Money>()
+            .map(|m| (m.minor, m.currency))
+            .map_err(|_| ());
         assert_eq!(got, expected, "parsing {text:?}");
     }
 
@@ -376,7 +406,11 @@ mod tests {
         ];
         for (money, text) in cases {
             assert_eq!(money.to_string(), text);
-            assert_eq!(text.parse::<Money>().unwrap(), money, "round trip of {text}");
+            assert_eq!(
+                text.parse::<Money>().unwrap(),
+                money,
+                "round trip of {text}"
+            );
         }
         assert_eq!(Money::usd(-5).to_decimal_string(), "-0.05");
         assert_eq!(Money::usd(123_450).to_decimal_string(), "1234.50");
@@ -386,9 +420,20 @@ mod tests {
     fn arithmetic_is_checked() {
         let a = Money::usd(i64::MAX);
         assert_eq!(a.checked_add(Money::usd(1)), Err(MoneyError::Overflow));
-        assert!(Money::usd(1).checked_add(Money::new(1, Currency::Eur)).is_err());
-        assert_eq!(Money::usd(1_000).checked_ratio(1_325, 10_000).unwrap(), Money::usd(133));
-        assert_eq!(Money::usd(-1_000).checked_ratio(1_325, 10_000).unwrap(), Money::usd(-133));
-        assert_eq!(Money::usd(999).checked_sub(Money::usd(1_000)).unwrap(), Money::usd(-1));
+        assert!(Money::usd(1)
+            .checked_add(Money::new(1, Currency::Eur))
+            .is_err());
+        assert_eq!(
+            Money::usd(1_000).checked_ratio(1_325, 10_000).unwrap(),
+            Money::usd(133)
+        );
+        assert_eq!(
+            Money::usd(-1_000).checked_ratio(1_325, 10_000).unwrap(),
+            Money::usd(-133)
+        );
+        assert_eq!(
+            Money::usd(999).checked_sub(Money::usd(1_000)).unwrap(),
+            Money::usd(-1)
+        );
     }
 }

@@ -61,7 +61,12 @@ impl<S: Status> Lifecycle<S> {
     }
 
     /// Moves to `to`, recording `reason`; an illegal move changes nothing and is an error.
-    pub fn advance(&mut self, to: S, at: DateTime<Utc>, reason: impl Into<String>) -> Result<(), IllegalTransition> {
+    pub fn advance(
+        &mut self,
+        to: S,
+        at: DateTime<Utc>,
+        reason: impl Into<String>,
+    ) -> Result<(), IllegalTransition> {
         if !self.status.can_become(to) {
             return Err(IllegalTransition {
                 record: S::RECORD,

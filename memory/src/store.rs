@@ -74,7 +74,9 @@ pub enum StoreError {
         problem: String,
     },
     /// Import into a store that already holds records.
-    #[error("store at {path} already holds {records} records; import only into an empty --data-dir")]
+    #[error(
+        "store at {path} already holds {records} records; import only into an empty --data-dir"
+    )]
     NotEmpty {
         /// The store's directory.
         path: PathBuf,
@@ -249,7 +251,10 @@ impl Record for InventoryItem {
         self.id
     }
     fn index_entries(&self) -> Vec<IndexEntry> {
-        vec![IndexEntry::new("by_status", self.lifecycle.status.to_string())]
+        vec![IndexEntry::new(
+            "by_status",
+            self.lifecycle.status.to_string(),
+        )]
     }
 }
 
@@ -283,7 +288,10 @@ impl Record for Order {
     }
     fn index_entries(&self) -> Vec<IndexEntry> {
         vec![
-            IndexEntry::unique("by_source", index_value(&[self.marketplace.name(), &self.external_id])),
+            IndexEntry::unique(
+                "by_source",
+                index_value(&[self.marketplace.name(), &self.external_id]),
+            ),
             IndexEntry::new("by_status", self.lifecycle.status.to_string()),
         ]
     }
@@ -332,7 +340,10 @@ impl Record for Approval {
         self.id
     }
     fn index_entries(&self) -> Vec<IndexEntry> {
-        vec![IndexEntry::new("by_status", self.lifecycle.status.to_string())]
+        vec![IndexEntry::new(
+            "by_status",
+            self.lifecycle.status.to_string(),
+        )]
     }
 }
 
@@ -386,7 +397,9 @@ pub struct SledStore {
 
 impl std::fmt::Debug for SledStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SledStore").field("path", &self.path).finish()
+        f.debug_struct("SledStore")
+            .field("path", &self.path)
+            .finish()
     }
 }
 
@@ -418,20 +431,23 @@ impl SledStore {
     /// Opens (or creates) the store in `dir`, checking the schema version.
     pub fn open(dir: &Path) -> Result<SledStore, StoreError> {
         let path = dir.to_path_buf();
-        let db = sled::Config::new().path(dir).open().map_err(|source| match source {
-            // sled 0.34 reports a held lock as ErrorKind::Other "could not acquire lock on …".
-            sled::Error::Io(ref io)
-                if io.kind() == std::io::ErrorKind::WouldBlock
-                    || io.raw_os_error() == Some(11)
-                    || io.to_string().starts_with("could not acquire lock") =>
-            {
-                StoreError::Locked { path: path.clone() }
-            }
-            source => StoreError::Sled {
-                path: path.clone(),
-                source,
-            },
-        })?;
+        let db = sled::Config::new()
+            .path(dir)
+            .open()
+            .map_err(|source| match source {
+                // sled 0.34 reports a held lock as ErrorKind::Other "could not acquire lock on …".
+                sled::Error::Io(ref io)
+                    if io.kind() == std::io::ErrorKind::WouldBlock
+                        || io.raw_os_error() == Some(11)
+                        || io.to_string().starts_with("could not acquire lock") =>
+                {
+                    StoreError::Locked { path: path.clone() }
+                }
+                source => StoreError::Sled {
+                    path: path.clone(),
+                    source,
+                },
+            })?;
         let store = SledStore { db, path };
         tracing::info!(path = %store.path.display(), recovered = store.db.was_recovered(), "store opened");
         store.check_schema()?;
@@ -440,10 +456,13 @@ impl SledStore {
 
     /// A throwaway store in a temporary directory (tests and benches).
     pub fn temporary() -> Result<SledStore, StoreError> {
-        let db = sled::Config::new().temporary(true).open().map_err(|source| StoreError::Sled {
-            path: PathBuf::from("<temporary>"),
-            source,
-        })?;
+        let db = sled::Config::new()
+            .temporary(true)
+            .open()
+            .map_err(|source| StoreError::Sled {
+                path: PathBuf::from("<temporary>"),
+                source,
+            })?;
         let store = SledStore {
             db,
             path: PathBuf::from("<temporary>"),
@@ -473,7 +492,9 @@ impl SledStore {
         let meta = self.tree(META_TREE)?;
         match meta.get(SCHEMA_KEY).map_err(|e| self.sled_err(e))? {
             Some(bytes) => {
-                let found = <[u8; 4]>::try_from(bytes.as_ref()).map(u32::from_be_bytes).unwrap_or(0);
+                let found = <[u8; 4]>::try_from(bytes.as_ref())
+                    .map(u32::from_be_bytes)
+                    .unwrap_or(0);
                 if found != SCHEMA_VERSION {
                     return Err(StoreError::SchemaMismatch {
                         path: self.path.clone(),
@@ -522,7 +543,11 @@ impl SledStore {
     /// `{"kind": tree, "record": …}` per record in tree and key order. Records are written
     /// exactly as stored, so export → import → export reproduces the same bytes.
     pub fn export(&self, out: &mut impl Write) -> Result<usize, StoreError> {
-        writeln!(out, "{}", serde_json::json!({ "bazaar_export": 1, "schema_version": SCHEMA_VERSION }))?;
+        writeln!(
+            out,
+            "{}",
+            serde_json::json!({ "bazaar_export": 1, "schema_version": SCHEMA_VERSION })
+        )?;
         let mut lines = 0;
         let mut write_tree = |out: &mut dyn Write, name: &'static str| -> Result<(), StoreError> {
             for item in self.tree(name)?.iter() {
@@ -531,10 +556,12 @@ impl SledStore {
                     if key.as_ref() == SCHEMA_KEY {
                         continue;
                     }
-                    let key = serde_json::to_string(&String::from_utf8_lossy(&key)).map_err(|source| StoreError::Codec {
-                        tree: META_TREE,
-                        source,
-                    })?;
+                    let key = serde_json::to_string(&String::from_utf8_lossy(&key)).map_err(
+                        |source| StoreError::Codec {
+                            tree: META_TREE,
+                            source,
+                        },
+                    )?;
                     write!(out, "{{\"kind\":\"{META_TREE}\",\"key\":{key},\"record\":")?;
                 } else {
                     write!(out, "{{\"kind\":\"{name}\",\"record\":")?;
@@ -581,12 +608,17 @@ impl SledStore {
             if line.trim().is_empty() {
                 continue;
             }
-            let bad = |problem: String| StoreError::Import { line: line_no, problem };
+            let bad = |problem: String| StoreError::Import {
+                line: line_no,
+                problem,
+            };
             if line_no == 1 {
                 let header: serde_json::Value =
                     serde_json::from_str(&line).map_err(|e| bad(format!("not JSON: {e}")))?;
                 if header.get("bazaar_export").is_none() {
-                    return Err(bad("missing the export header; is this a `bazaar export` file?".into()));
+                    return Err(bad(
+                        "missing the export header; is this a `bazaar export` file?".into(),
+                    ));
                 }
                 let version = header.get("schema_version").and_then(|v| v.as_u64());
                 if version != Some(u64::from(SCHEMA_VERSION)) {
@@ -596,10 +628,13 @@ impl SledStore {
                 }
                 continue;
             }
-            let parsed: Line = serde_json::from_str(&line).map_err(|e| bad(format!("not a record line: {e}")))?;
+            let parsed: Line =
+                serde_json::from_str(&line).map_err(|e| bad(format!("not a record line: {e}")))?;
             let kind = parsed.kind;
             if kind == META_TREE {
-                let key = parsed.key.ok_or_else(|| bad("meta line without \"key\"".into()))?;
+                let key = parsed
+                    .key
+                    .ok_or_else(|| bad("meta line without \"key\"".into()))?;
                 let raw = parsed.record.get().as_bytes().to_vec();
                 pending.push(Box::new(move |store: &SledStore| {
                     store
@@ -670,11 +705,17 @@ impl SledStore {
     }
 
     fn encode<R: Record>(record: &R) -> Result<Vec<u8>, StoreError> {
-        serde_json::to_vec(record).map_err(|source| StoreError::Codec { tree: R::TREE, source })
+        serde_json::to_vec(record).map_err(|source| StoreError::Codec {
+            tree: R::TREE,
+            source,
+        })
     }
 
     fn decode<R: Record>(bytes: &[u8]) -> Result<R, StoreError> {
-        serde_json::from_slice(bytes).map_err(|source| StoreError::Codec { tree: R::TREE, source })
+        serde_json::from_slice(bytes).map_err(|source| StoreError::Codec {
+            tree: R::TREE,
+            source,
+        })
     }
 }
 
@@ -687,7 +728,10 @@ enum Abort {
 impl SledStore {
     fn abort_to_error<R: Record>(&self, err: TransactionError<Abort>) -> StoreError {
         match err {
-            TransactionError::Abort(Abort::Codec(source)) => StoreError::Codec { tree: R::TREE, source },
+            TransactionError::Abort(Abort::Codec(source)) => StoreError::Codec {
+                tree: R::TREE,
+                source,
+            },
             TransactionError::Abort(Abort::Duplicate { index, value }) => StoreError::Duplicate {
                 tree: R::TREE,
                 index,
@@ -719,10 +763,12 @@ impl Store for SledStore {
                     if entry.unique {
                         if let Some(holder) = index.get(&entry_key)? {
                             if holder.as_ref() != key.as_slice() {
-                                return Err(ConflictableTransactionError::Abort(Abort::Duplicate {
-                                    index: entry.index,
-                                    value: entry.value.clone(),
-                                }));
+                                return Err(ConflictableTransactionError::Abort(
+                                    Abort::Duplicate {
+                                        index: entry.index,
+                                        value: entry.value.clone(),
+                                    },
+                                ));
                             }
                         }
                         index.insert(entry_key, key.as_slice())?;
@@ -753,8 +799,8 @@ impl Store for SledStore {
                 let Some(old) = records.remove(key.as_slice())? else {
                     return Ok(None);
                 };
-                let old: R =
-                    serde_json::from_slice(&old).map_err(|e| ConflictableTransactionError::Abort(Abort::Codec(e)))?;
+                let old: R = serde_json::from_slice(&old)
+                    .map_err(|e| ConflictableTransactionError::Abort(Abort::Codec(e)))?;
                 for entry in old.index_entries() {
                     index.remove(index_key(&entry, &key))?;
                 }
@@ -780,7 +826,11 @@ impl Store for SledStore {
         let mut found = Vec::new();
         for item in index_tree.scan_prefix(&prefix) {
             let (key, holder) = item.map_err(|e| self.sled_err(e))?;
-            let record_key = if holder.is_empty() { &key[prefix.len()..] } else { holder.as_ref() };
+            let record_key = if holder.is_empty() {
+                &key[prefix.len()..]
+            } else {
+                holder.as_ref()
+            };
             // A reader may race a writer between the two trees; skip what vanished.
             if let Some(bytes) = records.get(record_key).map_err(|e| self.sled_err(e))? {
                 found.push(Self::decode(&bytes)?);
@@ -794,7 +844,10 @@ impl Store for SledStore {
     }
 
     fn put_meta<V: Serialize>(&self, key: &str, value: &V) -> Result<(), StoreError> {
-        let bytes = serde_json::to_vec(value).map_err(|source| StoreError::Codec { tree: META_TREE, source })?;
+        let bytes = serde_json::to_vec(value).map_err(|source| StoreError::Codec {
+            tree: META_TREE,
+            source,
+        })?;
         self.tree(META_TREE)?
             .insert(key.as_bytes(), bytes)
             .map_err(|e| self.sled_err(e))?;
@@ -802,10 +855,19 @@ impl Store for SledStore {
     }
 
     fn get_meta<V: DeserializeOwned>(&self, key: &str) -> Result<Option<V>, StoreError> {
-        match self.tree(META_TREE)?.get(key.as_bytes()).map_err(|e| self.sled_err(e))? {
-            Some(bytes) => serde_json::from_slice(&bytes)
-                .map(Some)
-                .map_err(|source| StoreError::Codec { tree: META_TREE, source }),
+        match self
+            .tree(META_TREE)?
+            .get(key.as_bytes())
+            .map_err(|e| self.sled_err(e))?
+        {
+            Some(bytes) => {
+                serde_json::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|source| StoreError::Codec {
+                        tree: META_TREE,
+                        source,
+                    })
+            }
             None => Ok(None),
         }
     }

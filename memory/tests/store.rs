@@ -16,7 +16,9 @@ use ulid::Ulid;
 // builders
 
 fn t(minutes: i64) -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 3, 14, 9, 26, 53).unwrap() + Duration::minutes(minutes) + Duration::nanoseconds(123_456_789)
+    Utc.with_ymd_and_hms(2026, 3, 14, 9, 26, 53).unwrap()
+        + Duration::minutes(minutes)
+        + Duration::nanoseconds(123_456_789)
 }
 
 fn ulid(n: u64) -> Ulid {
@@ -30,7 +32,9 @@ fn listing(n: u64, marketplace: Marketplace, external_id: &str) -> MarketListing
         external_id: external_id.to_string(),
         url: format!("https://sfbay.craigslist.org/ele/d/{external_id}.html"),
         title: "Bose Soundlink 3 brand new".into(),
-        description: "brand new never use, i got it as a gift but i am using a sonos system.\nline two".into(),
+        description:
+            "brand new never use, i got it as a gift but i am using a sonos system.\nline two"
+                .into(),
         price: Money::usd(22_000),
         condition: Condition::New,
         category: "electronics".into(),
@@ -39,7 +43,10 @@ fn listing(n: u64, marketplace: Marketplace, external_id: &str) -> MarketListing
             display_name: Some("Dana".into()),
         },
         location: Some("walnut creek".into()),
-        images: vec!["https://images.example/1.jpg".into(), "https://images.example/2.jpg".into()],
+        images: vec![
+            "https://images.example/1.jpg".into(),
+            "https://images.example/2.jpg".into(),
+        ],
         listed_at: Some(t(-600)),
         first_seen: t(0),
         last_seen: t(45),
@@ -128,7 +135,11 @@ fn analyzed_opportunity() -> Opportunity {
     let mut opportunity = opportunity(4, 1);
     opportunity
         .lifecycle
-        .advance(OpportunityStatus::Analyzed, t(5), "12 comparables, median $310")
+        .advance(
+            OpportunityStatus::Analyzed,
+            t(5),
+            "12 comparables, median $310",
+        )
         .unwrap();
     opportunity
         .lifecycle
@@ -145,7 +156,9 @@ fn analyzed_opportunity() -> Opportunity {
 
 fn negotiation() -> Negotiation {
     let mut lifecycle = Lifecycle::new(NegotiationStatus::Open);
-    lifecycle.advance(NegotiationStatus::Agreed, t(90), "seller accepted $180").unwrap();
+    lifecycle
+        .advance(NegotiationStatus::Agreed, t(90), "seller accepted $180")
+        .unwrap();
     Negotiation {
         id: NegotiationId(ulid(5)),
         opportunity: OpportunityId(ulid(4)),
@@ -182,7 +195,9 @@ fn negotiation() -> Negotiation {
 fn item(n: u64, status_path: &[ItemStatus]) -> InventoryItem {
     let mut lifecycle = Lifecycle::new(ItemStatus::Draft);
     for (i, status) in status_path.iter().enumerate() {
-        lifecycle.advance(*status, t(100 + i as i64), format!("step {i}")).unwrap();
+        lifecycle
+            .advance(*status, t(100 + i as i64), format!("step {i}"))
+            .unwrap();
     }
     InventoryItem {
         id: ItemId(ulid(n)),
@@ -218,8 +233,16 @@ fn channel_listing(n: u64, item: u64, sku: &str, external_id: Option<&str>) -> C
 
 fn order() -> Order {
     let mut lifecycle = Lifecycle::new(OrderStatus::Placed);
-    lifecycle.advance(OrderStatus::Paid, t(200), "payment captured").unwrap();
-    lifecycle.advance(OrderStatus::Shipped, t(260), "usps 9400 1000 0000 0000 0000 00").unwrap();
+    lifecycle
+        .advance(OrderStatus::Paid, t(200), "payment captured")
+        .unwrap();
+    lifecycle
+        .advance(
+            OrderStatus::Shipped,
+            t(260),
+            "usps 9400 1000 0000 0000 0000 00",
+        )
+        .unwrap();
     Order {
         id: OrderId(ulid(8)),
         marketplace: Marketplace::Ebay,
@@ -247,9 +270,15 @@ fn transaction() -> Transaction {
 
 fn action() -> ActionRecord {
     let mut lifecycle = Lifecycle::new(ActionStatus::Proposed);
-    lifecycle.advance(ActionStatus::Approved, t(300), "within auto limits").unwrap();
-    lifecycle.advance(ActionStatus::Executing, t(301), "intent written").unwrap();
-    lifecycle.advance(ActionStatus::Executed, t(302), "ebay returned 200").unwrap();
+    lifecycle
+        .advance(ActionStatus::Approved, t(300), "within auto limits")
+        .unwrap();
+    lifecycle
+        .advance(ActionStatus::Executing, t(301), "intent written")
+        .unwrap();
+    lifecycle
+        .advance(ActionStatus::Executed, t(302), "ebay returned 200")
+        .unwrap();
     ActionRecord {
         id: ActionId(ulid(10)),
         kind: ActionKind::RevisePrice,
@@ -262,7 +291,9 @@ fn action() -> ActionRecord {
         result: Some(json!({"status": 200, "offer_id": "9876543210"})),
         before: Some(json!({"price": "329.00"})),
         after: Some(json!({"price": "299.99"})),
-        undo: Some(json!({"action": "revise_price", "price": "329.00", "until": "2026-03-21T00:00:00Z"})),
+        undo: Some(
+            json!({"action": "revise_price", "price": "329.00", "until": "2026-03-21T00:00:00Z"}),
+        ),
         proposed_at: t(299),
     }
 }
@@ -284,7 +315,9 @@ fn audit_chain(len: u64) -> Vec<AuditEntry> {
 
 fn approval() -> Approval {
     let mut lifecycle = Lifecycle::new(ApprovalStatus::Pending);
-    lifecycle.advance(ApprovalStatus::Approved, t(500), "ok from telegram").unwrap();
+    lifecycle
+        .advance(ApprovalStatus::Approved, t(500), "ok from telegram")
+        .unwrap();
     Approval {
         id: ApprovalId(ulid(11)),
         action: Some(ActionId(ulid(10))),
@@ -307,21 +340,31 @@ fn check_round_trip<R>(store: &SledStore, record: &R)
 where
     R: Record + PartialEq + Debug,
 {
-    store.put(record).unwrap_or_else(|e| panic!("{} put: {e}", R::TREE));
+    store
+        .put(record)
+        .unwrap_or_else(|e| panic!("{} put: {e}", R::TREE));
     let back: Option<R> = store.get(&record.key()).unwrap();
     assert_eq!(back.as_ref(), Some(record), "{} through the store", R::TREE);
     let text = serde_json::to_string(record).unwrap();
     let parsed: R = serde_json::from_str(&text).unwrap();
     assert_eq!(&parsed, record, "{} through serde_json", R::TREE);
     let pretty = serde_json::to_string_pretty(record).unwrap();
-    assert_eq!(&serde_json::from_str::<R>(&pretty).unwrap(), record, "{} through pretty json", R::TREE);
+    assert_eq!(
+        &serde_json::from_str::<R>(&pretty).unwrap(),
+        record,
+        "{} through pretty json",
+        R::TREE
+    );
 }
 
 #[test]
 fn every_record_type_round_trips() {
     let store = SledStore::temporary().unwrap();
     let mut channel = channel_listing(7, 6, "BZ-AERON-0001", Some("110554433221"));
-    channel.lifecycle.advance(ChannelStatus::Live, t(150), "published").unwrap();
+    channel
+        .lifecycle
+        .advance(ChannelStatus::Live, t(150), "published")
+        .unwrap();
     let chain = audit_chain(3);
 
     check_round_trip(&store, &listing(1, Marketplace::Craigslist, "7712345678"));
@@ -358,15 +401,24 @@ fn every_record_type_round_trips() {
     assert_eq!(store.verify_indexes().unwrap(), Vec::<String>::new());
     // a record that is not there reads as none, and removing returns what was there
     assert_eq!(store.get::<Order>(&OrderId(ulid(999))).unwrap(), None);
-    assert_eq!(store.remove::<Order>(&OrderId(ulid(8))).unwrap(), Some(order()));
+    assert_eq!(
+        store.remove::<Order>(&OrderId(ulid(8))).unwrap(),
+        Some(order())
+    );
     assert_eq!(store.get::<Order>(&OrderId(ulid(8))).unwrap(), None);
-    assert!(store.find::<Order>("by_status", b"shipped").unwrap().is_empty());
+    assert!(store
+        .find::<Order>("by_status", b"shipped")
+        .unwrap()
+        .is_empty());
 }
 
 #[test]
 fn money_survives_json_as_integers() {
     let text = serde_json::to_string(&transaction()).unwrap();
-    assert!(text.contains(r#""amount":{"minor":4565,"currency":"USD"}"#), "{text}");
+    assert!(
+        text.contains(r#""amount":{"minor":4565,"currency":"USD"}"#),
+        "{text}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -379,7 +431,12 @@ fn check_move<S: Status + std::fmt::Display>(from: S, to: S, legal: bool) {
     let reason = format!("because {} -> {}", from.name(), to.name());
     let result = lifecycle.advance(to, t(7), reason.clone());
     if legal {
-        assert_eq!(result, Ok(()), "{} {from} -> {to} should be legal", S::RECORD);
+        assert_eq!(
+            result,
+            Ok(()),
+            "{} {from} -> {to} should be legal",
+            S::RECORD
+        );
         assert_eq!(lifecycle.status, to);
         assert_eq!(lifecycle.history.len(), 1);
         let change = &lifecycle.history[0];
@@ -387,9 +444,19 @@ fn check_move<S: Status + std::fmt::Display>(from: S, to: S, legal: bool) {
         assert_eq!(lifecycle.last_reason(), Some(reason.as_str()));
     } else {
         let err = result.expect_err(&format!("{} {from} -> {to} should be illegal", S::RECORD));
-        assert_eq!((err.record, err.from, err.to), (S::RECORD, from.name(), to.name()));
-        assert_eq!(err.to_string(), format!("{} cannot go from {from} to {to}", S::RECORD));
-        assert_eq!(lifecycle, Lifecycle::new(from), "an illegal move must change nothing");
+        assert_eq!(
+            (err.record, err.from, err.to),
+            (S::RECORD, from.name(), to.name())
+        );
+        assert_eq!(
+            err.to_string(),
+            format!("{} cannot go from {from} to {to}", S::RECORD)
+        );
+        assert_eq!(
+            lifecycle,
+            Lifecycle::new(from),
+            "an illegal move must change nothing"
+        );
     }
 }
 
@@ -458,8 +525,19 @@ fn terminal_statuses_go_nowhere() {
     check_terminal(O::ALL, &[O::Purchased, O::Passed, O::Expired]);
     check_terminal(ItemStatus::ALL, &[ItemStatus::Archived]);
     check_terminal(ChannelStatus::ALL, &[ChannelStatus::Sold]);
-    check_terminal(OrderStatus::ALL, &[OrderStatus::Cancelled, OrderStatus::Refunded]);
-    check_terminal(ActionStatus::ALL, &[ActionStatus::Failed, ActionStatus::Blocked, ActionStatus::Rejected, ActionStatus::Undone]);
+    check_terminal(
+        OrderStatus::ALL,
+        &[OrderStatus::Cancelled, OrderStatus::Refunded],
+    );
+    check_terminal(
+        ActionStatus::ALL,
+        &[
+            ActionStatus::Failed,
+            ActionStatus::Blocked,
+            ActionStatus::Rejected,
+            ActionStatus::Undone,
+        ],
+    );
 }
 
 #[test]
@@ -482,17 +560,36 @@ fn a_full_path_keeps_its_history_through_the_store() {
         (OpportunityStatus::Purchased, "paid cash at pickup"),
     ];
     // skipping ahead is refused at every step, and refusing leaves the record alone
-    assert!(opportunity.lifecycle.advance(OpportunityStatus::Purchased, t(1), "too early").is_err());
+    assert!(opportunity
+        .lifecycle
+        .advance(OpportunityStatus::Purchased, t(1), "too early")
+        .is_err());
     for (i, (status, reason)) in path.iter().enumerate() {
-        opportunity.lifecycle.advance(*status, t(i as i64), *reason).unwrap();
+        opportunity
+            .lifecycle
+            .advance(*status, t(i as i64), *reason)
+            .unwrap();
         store.put(&opportunity).unwrap();
-        assert!(opportunity.lifecycle.advance(OpportunityStatus::Discovered, t(99), "back").is_err());
+        assert!(opportunity
+            .lifecycle
+            .advance(OpportunityStatus::Discovered, t(99), "back")
+            .is_err());
     }
     let back: Opportunity = store.get(&opportunity.id).unwrap().unwrap();
     assert_eq!(back.lifecycle.status, OpportunityStatus::Purchased);
-    let reasons: Vec<&str> = back.lifecycle.history.iter().map(|c| c.reason.as_str()).collect();
+    let reasons: Vec<&str> = back
+        .lifecycle
+        .history
+        .iter()
+        .map(|c| c.reason.as_str())
+        .collect();
     assert_eq!(reasons, path.iter().map(|(_, r)| *r).collect::<Vec<_>>());
-    let hops: Vec<_> = back.lifecycle.history.iter().map(|c| (c.from, c.to)).collect();
+    let hops: Vec<_> = back
+        .lifecycle
+        .history
+        .iter()
+        .map(|c| (c.from, c.to))
+        .collect();
     assert_eq!(
         hops,
         vec![
@@ -502,8 +599,16 @@ fn a_full_path_keeps_its_history_through_the_store() {
             (OpportunityStatus::Agreed, OpportunityStatus::Purchased),
         ]
     );
-    assert_eq!(store.find::<Opportunity>("by_status", b"purchased").unwrap(), vec![back]);
-    assert!(store.find::<Opportunity>("by_status", b"agreed").unwrap().is_empty());
+    assert_eq!(
+        store
+            .find::<Opportunity>("by_status", b"purchased")
+            .unwrap(),
+        vec![back]
+    );
+    assert!(store
+        .find::<Opportunity>("by_status", b"agreed")
+        .unwrap()
+        .is_empty());
 }
 
 // ---------------------------------------------------------------------------------------
@@ -528,19 +633,32 @@ fn unique_index_violation_is_refused_and_changes_nothing() {
     clash.title = "a different title".into();
     match store.put(&clash) {
         Err(StoreError::Duplicate { tree, index, value }) => {
-            assert_eq!((tree, index, value.as_str()), ("listing", "by_source", "craigslist/7712345678"));
+            assert_eq!(
+                (tree, index, value.as_str()),
+                ("listing", "by_source", "craigslist/7712345678")
+            );
         }
         other => panic!("expected a duplicate error, got {other:?}"),
     }
     assert_eq!(store.get::<MarketListing>(&clash.id).unwrap(), None);
-    assert_eq!(export_bytes(&store), before, "a refused put must not change the store");
+    assert_eq!(
+        export_bytes(&store),
+        before,
+        "a refused put must not change the store"
+    );
     assert_eq!(store.verify_indexes().unwrap(), Vec::<String>::new());
 
     // an existing record moving onto a taken value is refused too, and keeps its old value
     let mut moved = elsewhere.clone();
     moved.marketplace = Marketplace::Craigslist;
-    assert!(matches!(store.put(&moved), Err(StoreError::Duplicate { .. })));
-    assert_eq!(store.get::<MarketListing>(&elsewhere.id).unwrap(), Some(elsewhere.clone()));
+    assert!(matches!(
+        store.put(&moved),
+        Err(StoreError::Duplicate { .. })
+    ));
+    assert_eq!(
+        store.get::<MarketListing>(&elsewhere.id).unwrap(),
+        Some(elsewhere.clone())
+    );
     assert_eq!(export_bytes(&store), before);
 
     // the holder itself may be rewritten, and once it is gone the value is free
@@ -550,7 +668,10 @@ fn unique_index_violation_is_refused_and_changes_nothing() {
     store.remove::<MarketListing>(&first.id).unwrap();
     store.put(&clash).unwrap();
     let source = index_value(&["craigslist", "7712345678"]);
-    assert_eq!(store.find::<MarketListing>("by_source", &source).unwrap(), vec![clash]);
+    assert_eq!(
+        store.find::<MarketListing>("by_source", &source).unwrap(),
+        vec![clash]
+    );
     assert_eq!(store.verify_indexes().unwrap(), Vec::<String>::new());
 }
 
@@ -570,17 +691,47 @@ enum Kind {
 /// and unique clashes happen often.
 #[derive(Debug, Clone)]
 enum Op {
-    PutOpportunity { slot: u64, listing: u64 },
-    PutItem { slot: u64 },
-    PutChannel { slot: u64, item: u64, sku: u8, external: Option<u8> },
-    PutListing { slot: u64, market: usize, external: u8 },
-    Advance { kind: Kind, slot: u64, to: usize },
-    SetExternal { listing: bool, slot: u64, external: Option<u8> },
-    Remove { kind: Kind, slot: u64 },
+    PutOpportunity {
+        slot: u64,
+        listing: u64,
+    },
+    PutItem {
+        slot: u64,
+    },
+    PutChannel {
+        slot: u64,
+        item: u64,
+        sku: u8,
+        external: Option<u8>,
+    },
+    PutListing {
+        slot: u64,
+        market: usize,
+        external: u8,
+    },
+    Advance {
+        kind: Kind,
+        slot: u64,
+        to: usize,
+    },
+    SetExternal {
+        listing: bool,
+        slot: u64,
+        external: Option<u8>,
+    },
+    Remove {
+        kind: Kind,
+        slot: u64,
+    },
 }
 
 fn kind() -> impl Strategy<Value = Kind> {
-    prop_oneof![Just(Kind::Opportunity), Just(Kind::Item), Just(Kind::Channel), Just(Kind::Listing)]
+    prop_oneof![
+        Just(Kind::Opportunity),
+        Just(Kind::Item),
+        Just(Kind::Channel),
+        Just(Kind::Listing)
+    ]
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -588,12 +739,31 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         (slot.clone(), 0u64..4).prop_map(|(slot, listing)| Op::PutOpportunity { slot, listing }),
         slot.clone().prop_map(|slot| Op::PutItem { slot }),
-        (slot.clone(), 0u64..3, 0u8..4, proptest::option::of(0u8..3))
-            .prop_map(|(slot, item, sku, external)| Op::PutChannel { slot, item, sku, external }),
-        (slot.clone(), 0usize..2, 0u8..4).prop_map(|(slot, market, external)| Op::PutListing { slot, market, external }),
-        (kind(), slot.clone(), 0usize..9).prop_map(|(kind, slot, to)| Op::Advance { kind, slot, to }),
-        (any::<bool>(), slot.clone(), proptest::option::of(0u8..3))
-            .prop_map(|(listing, slot, external)| Op::SetExternal { listing, slot, external }),
+        (slot.clone(), 0u64..3, 0u8..4, proptest::option::of(0u8..3)).prop_map(
+            |(slot, item, sku, external)| Op::PutChannel {
+                slot,
+                item,
+                sku,
+                external
+            }
+        ),
+        (slot.clone(), 0usize..2, 0u8..4).prop_map(|(slot, market, external)| Op::PutListing {
+            slot,
+            market,
+            external
+        }),
+        (kind(), slot.clone(), 0usize..9).prop_map(|(kind, slot, to)| Op::Advance {
+            kind,
+            slot,
+            to
+        }),
+        (any::<bool>(), slot.clone(), proptest::option::of(0u8..3)).prop_map(
+            |(listing, slot, external)| Op::SetExternal {
+                listing,
+                slot,
+                external
+            }
+        ),
         (kind(), slot).prop_map(|(kind, slot)| Op::Remove { kind, slot }),
     ]
 }
@@ -628,22 +798,38 @@ where
     R: Record + Clone + PartialEq + Debug,
 {
     let key = key_of(&record);
-    let clashes = record.index_entries().into_iter().filter(|e| e.unique).any(|entry| {
-        model
-            .iter()
-            .any(|(other, held)| *other != key && held.index_entries().contains(&entry))
-    });
+    let clashes = record
+        .index_entries()
+        .into_iter()
+        .filter(|e| e.unique)
+        .any(|entry| {
+            model
+                .iter()
+                .any(|(other, held)| *other != key && held.index_entries().contains(&entry))
+        });
     let before = store.get::<R>(&record.key()).unwrap();
     match store.put(&record) {
         Ok(()) => {
-            assert!(!clashes, "{} put should have been refused: {record:?}", R::TREE);
+            assert!(
+                !clashes,
+                "{} put should have been refused: {record:?}",
+                R::TREE
+            );
             model.insert(key, record.clone());
             assert_eq!(store.get::<R>(&record.key()).unwrap(), Some(record));
             true
         }
         Err(StoreError::Duplicate { .. }) => {
-            assert!(clashes, "{} put refused without a clash: {record:?}", R::TREE);
-            assert_eq!(store.get::<R>(&record.key()).unwrap(), before, "a refused put changed the record");
+            assert!(
+                clashes,
+                "{} put refused without a clash: {record:?}",
+                R::TREE
+            );
+            assert_eq!(
+                store.get::<R>(&record.key()).unwrap(),
+                before,
+                "a refused put changed the record"
+            );
             false
         }
         Err(other) => panic!("unexpected store error: {other}"),
@@ -662,7 +848,11 @@ where
 }
 
 /// Advances a model record if the move is legal; returns the record to put.
-fn advanced<S: Status, R: Clone>(held: Option<&R>, lifecycle: impl Fn(&mut R) -> &mut Lifecycle<S>, to: S) -> Option<R> {
+fn advanced<S: Status, R: Clone>(
+    held: Option<&R>,
+    lifecycle: impl Fn(&mut R) -> &mut Lifecycle<S>,
+    to: S,
+) -> Option<R> {
     let mut record = held?.clone();
     let from = lifecycle(&mut record).status;
     let result = lifecycle(&mut record).advance(to, t(1), "workload");
@@ -679,15 +869,35 @@ fn apply(store: &SledStore, model: &mut Model, op: &Op) {
     let mut put = None;
     match op.clone() {
         Op::PutOpportunity { slot, listing } => {
-            put = Some(put_both(store, &mut model.opportunities, opportunity(100 + slot, 900 + listing)));
+            put = Some(put_both(
+                store,
+                &mut model.opportunities,
+                opportunity(100 + slot, 900 + listing),
+            ));
         }
-        Op::PutItem { slot } => put = Some(put_both(store, &mut model.items, item(200 + slot, &[]))),
-        Op::PutChannel { slot, item, sku, external } => {
+        Op::PutItem { slot } => {
+            put = Some(put_both(store, &mut model.items, item(200 + slot, &[])))
+        }
+        Op::PutChannel {
+            slot,
+            item,
+            sku,
+            external,
+        } => {
             let external = external.map(|e| format!("ext-{e}"));
-            let record = channel_listing(300 + slot, 200 + item, &format!("sku-{sku}"), external.as_deref());
+            let record = channel_listing(
+                300 + slot,
+                200 + item,
+                &format!("sku-{sku}"),
+                external.as_deref(),
+            );
             put = Some(put_both(store, &mut model.channels, record));
         }
-        Op::PutListing { slot, market, external } => {
+        Op::PutListing {
+            slot,
+            market,
+            external,
+        } => {
             let market = [Marketplace::Craigslist, Marketplace::Facebook][market];
             let record = listing(400 + slot, market, &format!("ext-{external}"));
             put = Some(put_both(store, &mut model.listings, record));
@@ -717,14 +927,22 @@ fn apply(store: &SledStore, model: &mut Model, op: &Op) {
             assert_ne!(moved, Some(false), "a legal status move was refused");
             model.moved += usize::from(moved == Some(true));
         }
-        Op::SetExternal { listing: true, slot, external } => {
+        Op::SetExternal {
+            listing: true,
+            slot,
+            external,
+        } => {
             if let Some(held) = model.listings.get(&listing_id(slot).to_bytes().to_vec()) {
                 let mut record = held.clone();
                 record.external_id = format!("ext-{}", external.unwrap_or(9));
                 put = Some(put_both(store, &mut model.listings, record));
             }
         }
-        Op::SetExternal { listing: false, slot, external } => {
+        Op::SetExternal {
+            listing: false,
+            slot,
+            external,
+        } => {
             if let Some(held) = model.channels.get(&channel_id(slot).to_bytes().to_vec()) {
                 let mut record = held.clone();
                 record.external_id = external.map(|e| format!("ext-{e}"));
@@ -753,54 +971,96 @@ fn check_indexes(store: &SledStore, model: &Model) {
     assert_eq!(store.verify_indexes().unwrap(), Vec::<String>::new());
 
     let opportunities: Vec<Opportunity> = store.all().unwrap();
-    assert_eq!(opportunities, model.opportunities.values().cloned().collect::<Vec<_>>());
+    assert_eq!(
+        opportunities,
+        model.opportunities.values().cloned().collect::<Vec<_>>()
+    );
     for status in OpportunityStatus::ALL {
-        let expected: Vec<_> = opportunities.iter().filter(|o| o.lifecycle.status == *status).cloned().collect();
+        let expected: Vec<_> = opportunities
+            .iter()
+            .filter(|o| o.lifecycle.status == *status)
+            .cloned()
+            .collect();
         let found: Vec<Opportunity> = store.find("by_status", status.name().as_bytes()).unwrap();
         assert_eq!(found, expected, "opportunities by_status {status}");
     }
     for listing in 900..904 {
         let id = ListingId(ulid(listing));
-        let expected: Vec<_> = opportunities.iter().filter(|o| o.listing == id).cloned().collect();
+        let expected: Vec<_> = opportunities
+            .iter()
+            .filter(|o| o.listing == id)
+            .cloned()
+            .collect();
         assert!(expected.len() <= 1);
-        assert_eq!(store.find::<Opportunity>("by_listing", &id.to_bytes()).unwrap(), expected);
+        assert_eq!(
+            store
+                .find::<Opportunity>("by_listing", &id.to_bytes())
+                .unwrap(),
+            expected
+        );
     }
 
     let items: Vec<InventoryItem> = store.all().unwrap();
     assert_eq!(items, model.items.values().cloned().collect::<Vec<_>>());
     for status in ItemStatus::ALL {
-        let expected: Vec<_> = items.iter().filter(|i| i.lifecycle.status == *status).cloned().collect();
+        let expected: Vec<_> = items
+            .iter()
+            .filter(|i| i.lifecycle.status == *status)
+            .cloned()
+            .collect();
         let found: Vec<InventoryItem> = store.find("by_status", status.name().as_bytes()).unwrap();
         assert_eq!(found, expected, "items by_status {status}");
     }
 
     let channels: Vec<ChannelListing> = store.all().unwrap();
-    assert_eq!(channels, model.channels.values().cloned().collect::<Vec<_>>());
+    assert_eq!(
+        channels,
+        model.channels.values().cloned().collect::<Vec<_>>()
+    );
     for status in ChannelStatus::ALL {
-        let expected: Vec<_> = channels.iter().filter(|c| c.lifecycle.status == *status).cloned().collect();
+        let expected: Vec<_> = channels
+            .iter()
+            .filter(|c| c.lifecycle.status == *status)
+            .cloned()
+            .collect();
         let found: Vec<ChannelListing> = store.find("by_status", status.name().as_bytes()).unwrap();
         assert_eq!(found, expected, "channel listings by_status {status}");
     }
     for item in 200..203 {
         let id = ItemId(ulid(item));
         let expected: Vec<_> = channels.iter().filter(|c| c.item == id).cloned().collect();
-        assert_eq!(store.find::<ChannelListing>("by_item", &id.to_bytes()).unwrap(), expected);
+        assert_eq!(
+            store
+                .find::<ChannelListing>("by_item", &id.to_bytes())
+                .unwrap(),
+            expected
+        );
     }
     for n in 0..4 {
         let sku = format!("sku-{n}");
         let expected: Vec<_> = channels.iter().filter(|c| c.sku == sku).cloned().collect();
         assert!(expected.len() <= 1, "two channel listings share {sku}");
-        let found: Vec<ChannelListing> = store.find("by_sku", &index_value(&["ebay", &sku])).unwrap();
+        let found: Vec<ChannelListing> =
+            store.find("by_sku", &index_value(&["ebay", &sku])).unwrap();
         assert_eq!(found, expected);
         let external = format!("ext-{n}");
-        let expected: Vec<_> = channels.iter().filter(|c| c.external_id.as_deref() == Some(&external)).cloned().collect();
+        let expected: Vec<_> = channels
+            .iter()
+            .filter(|c| c.external_id.as_deref() == Some(&external))
+            .cloned()
+            .collect();
         assert!(expected.len() <= 1, "two channel listings share {external}");
-        let found: Vec<ChannelListing> = store.find("by_source", &index_value(&["ebay", &external])).unwrap();
+        let found: Vec<ChannelListing> = store
+            .find("by_source", &index_value(&["ebay", &external]))
+            .unwrap();
         assert_eq!(found, expected);
     }
 
     let listings: Vec<MarketListing> = store.all().unwrap();
-    assert_eq!(listings, model.listings.values().cloned().collect::<Vec<_>>());
+    assert_eq!(
+        listings,
+        model.listings.values().cloned().collect::<Vec<_>>()
+    );
     for market in [Marketplace::Craigslist, Marketplace::Facebook] {
         for n in [0, 1, 2, 3, 9] {
             let external = format!("ext-{n}");
@@ -809,8 +1069,13 @@ fn check_indexes(store: &SledStore, model: &Model) {
                 .filter(|l| l.marketplace == market && l.external_id == external)
                 .cloned()
                 .collect();
-            assert!(expected.len() <= 1, "two listings share {market}/{external}");
-            let found: Vec<MarketListing> = store.find("by_source", &index_value(&[market.name(), &external])).unwrap();
+            assert!(
+                expected.len() <= 1,
+                "two listings share {market}/{external}"
+            );
+            let found: Vec<MarketListing> = store
+                .find("by_source", &index_value(&[market.name(), &external]))
+                .unwrap();
             assert_eq!(found, expected);
         }
     }
@@ -839,7 +1104,10 @@ proptest! {
 fn the_workload_reaches_clashes_moves_and_removals() {
     use proptest::strategy::ValueTree;
     let mut runner = proptest::test_runner::TestRunner::deterministic();
-    let ops = proptest::collection::vec(op(), 400).new_tree(&mut runner).unwrap().current();
+    let ops = proptest::collection::vec(op(), 400)
+        .new_tree(&mut runner)
+        .unwrap()
+        .current();
     let store = SledStore::temporary().unwrap();
     let mut model = Model::default();
     for op in &ops {
@@ -847,7 +1115,10 @@ fn the_workload_reaches_clashes_moves_and_removals() {
     }
     check_indexes(&store, &model);
     let stats = (model.accepted, model.refused, model.moved, model.removed);
-    assert!(stats.0 > 50 && stats.1 > 10 && stats.2 > 5 && stats.3 > 10, "accepted, refused, moved, removed: {stats:?}");
+    assert!(
+        stats.0 > 50 && stats.1 > 10 && stats.2 > 5 && stats.3 > 10,
+        "accepted, refused, moved, removed: {stats:?}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------
@@ -856,16 +1127,31 @@ fn the_workload_reaches_clashes_moves_and_removals() {
 /// A store holding every record type, several meta entries, and a chain of audit entries.
 fn populated(dir: &std::path::Path) -> SledStore {
     let store = SledStore::open(dir).unwrap();
-    store.put(&listing(1, Marketplace::Craigslist, "7712345678")).unwrap();
-    store.put(&listing(12, Marketplace::Facebook, "fb-1")).unwrap();
+    store
+        .put(&listing(1, Marketplace::Craigslist, "7712345678"))
+        .unwrap();
+    store
+        .put(&listing(12, Marketplace::Facebook, "fb-1"))
+        .unwrap();
     store.put(&seller()).unwrap();
     store.put(&product(3)).unwrap();
     store.put(&analyzed_opportunity()).unwrap();
     store.put(&negotiation()).unwrap();
-    store.put(&item(6, &[ItemStatus::InStock, ItemStatus::Listed])).unwrap();
+    store
+        .put(&item(6, &[ItemStatus::InStock, ItemStatus::Listed]))
+        .unwrap();
     store.put(&item(13, &[ItemStatus::InStock])).unwrap();
-    store.put(&channel_listing(7, 6, "BZ-AERON-0001", Some("110554433221"))).unwrap();
-    store.put(&channel_listing(14, 6, "BZ-AERON-0002", None)).unwrap();
+    store
+        .put(&channel_listing(
+            7,
+            6,
+            "BZ-AERON-0001",
+            Some("110554433221"),
+        ))
+        .unwrap();
+    store
+        .put(&channel_listing(14, 6, "BZ-AERON-0002", None))
+        .unwrap();
     store.put(&order()).unwrap();
     store.put(&transaction()).unwrap();
     store.put(&action()).unwrap();
@@ -873,7 +1159,12 @@ fn populated(dir: &std::path::Path) -> SledStore {
         store.put(&entry).unwrap();
     }
     store.put(&approval()).unwrap();
-    store.put_meta("ebay.cursor", &json!({"offset": 200, "since": "2026-03-14T09:00:00Z"})).unwrap();
+    store
+        .put_meta(
+            "ebay.cursor",
+            &json!({"offset": 200, "since": "2026-03-14T09:00:00Z"}),
+        )
+        .unwrap();
     store.put_meta("imap.uid_next", &4_711u64).unwrap();
     store.put_meta("craigslist.last_poll", &t(42)).unwrap();
     store
@@ -897,19 +1188,33 @@ async fn export_wipe_import_gives_identical_data() {
     let a = populated(dir_a.path());
     a.flush().await.unwrap();
     let exported = export_bytes(&a);
-    let lines = exported.split(|b| *b == b'\n').filter(|l| !l.is_empty()).count();
+    let lines = exported
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .count();
     let total: usize = a.counts().iter().map(|(_, n)| n).sum();
-    assert_eq!(lines, 1 + total + 3, "header + every record + 3 meta entries");
+    assert_eq!(
+        lines,
+        1 + total + 3,
+        "header + every record + 3 meta entries"
+    );
 
     let dir_b = tempdir();
     let b = SledStore::open(dir_b.path()).unwrap();
     let imported = b.import(exported.as_slice()).await.unwrap();
     assert_eq!(imported, total + 3);
-    assert_eq!(export_bytes(&b), exported, "export of the imported store must be byte-identical");
+    assert_eq!(
+        export_bytes(&b),
+        exported,
+        "export of the imported store must be byte-identical"
+    );
     same_records(&a, &b);
     assert_eq!(b.verify_indexes().unwrap(), Vec::<String>::new());
     assert_eq!(b.get_meta::<u64>("imap.uid_next").unwrap(), Some(4_711));
-    assert_eq!(b.get_meta::<DateTime<Utc>>("craigslist.last_poll").unwrap(), Some(t(42)));
+    assert_eq!(
+        b.get_meta::<DateTime<Utc>>("craigslist.last_poll").unwrap(),
+        Some(t(42))
+    );
     assert_eq!(
         b.get_meta::<serde_json::Value>("ebay.cursor").unwrap(),
         Some(json!({"offset": 200, "since": "2026-03-14T09:00:00Z"}))
@@ -948,30 +1253,66 @@ async fn import_names_the_bad_line_and_writes_nothing() {
     let last = lines.len();
     let cases: Vec<(usize, String, &str)> = vec![
         (1, r#"{"schema_version": 1}"#.into(), "header"),
-        (1, format!(r#"{{"bazaar_export": 1, "schema_version": {}}}"#, SCHEMA_VERSION + 1), "schema version"),
-        (4, "{not json".into(), "not JSON"),
-        (6, r#"{"kind": "opportunity", "record": {"id": "nope"}}"#.into(), "opportunity record"),
-        (9, r#"{"kind": "spaceship", "record": {}}"#.into(), "unknown record kind"),
-        (11, r#"{"kind": "item"}"#.into(), "missing \"record\""),
-        (last, r#"{"kind": "meta", "record": 3}"#.into(), "without \"key\""),
+        (
+            1,
+            format!(
+                r#"{{"bazaar_export": 1, "schema_version": {}}}"#,
+                SCHEMA_VERSION + 1
+            ),
+            "schema version",
+        ),
+        (4, "{not json".into(), "not a record line"),
+        (
+            6,
+            r#"{"kind": "opportunity", "record": {"id": "nope"}}"#.into(),
+            "opportunity record",
+        ),
+        (
+            9,
+            r#"{"kind": "spaceship", "record": {}}"#.into(),
+            "unknown record kind",
+        ),
+        (11, r#"{"kind": "item"}"#.into(), "missing field `record`"),
+        (
+            last,
+            r#"{"kind": "meta", "record": 3}"#.into(),
+            "without \"key\"",
+        ),
     ];
     for (bad_line, replacement, problem) in cases {
         let mut edited = lines.clone();
         edited[bad_line - 1] = &replacement;
         let input = edited.join("\n") + "\n";
         let target = SledStore::temporary().unwrap();
-        let err = target.import(input.as_bytes()).await.expect_err("a bad line must fail the import");
+        let err = target
+            .import(input.as_bytes())
+            .await
+            .expect_err("a bad line must fail the import");
         match &err {
-            StoreError::Import { line, problem: text } => {
+            StoreError::Import {
+                line,
+                problem: text,
+            } => {
                 assert_eq!(*line, bad_line, "wrong line for {problem}: {err}");
-                assert!(text.contains(problem), "{text:?} should mention {problem:?}");
+                assert!(
+                    text.contains(problem),
+                    "{text:?} should mention {problem:?}"
+                );
             }
             other => panic!("expected an import error, got {other:?}"),
         }
-        assert!(err.to_string().starts_with(&format!("import line {bad_line}: ")), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with(&format!("import line {bad_line}: ")),
+            "{err}"
+        );
         let written: usize = target.counts().iter().map(|(_, n)| n).sum();
         assert_eq!(written, 0, "a failed import wrote records");
-        assert_eq!(target.get_meta::<u64>("imap.uid_next").unwrap(), None, "a failed import wrote meta");
+        assert_eq!(
+            target.get_meta::<u64>("imap.uid_next").unwrap(),
+            None,
+            "a failed import wrote meta"
+        );
     }
 }
 
@@ -987,11 +1328,18 @@ fn a_store_from_another_schema_version_is_refused() {
     }
     {
         let db = sled::open(dir.path()).unwrap();
-        db.open_tree("meta").unwrap().insert(b"bazaar.schema_version", &99u32.to_be_bytes()).unwrap();
+        db.open_tree("meta")
+            .unwrap()
+            .insert(b"bazaar.schema_version", &99u32.to_be_bytes())
+            .unwrap();
         db.flush().unwrap();
     }
     match SledStore::open(dir.path()) {
-        Err(StoreError::SchemaMismatch { found, expected, path }) => {
+        Err(StoreError::SchemaMismatch {
+            found,
+            expected,
+            path,
+        }) => {
             assert_eq!((found, expected), (99, SCHEMA_VERSION));
             assert_eq!(path, dir.path());
         }
@@ -1008,7 +1356,10 @@ fn records_without_a_schema_version_are_refused() {
     }
     {
         let db = sled::open(dir.path()).unwrap();
-        db.open_tree("meta").unwrap().remove(b"bazaar.schema_version").unwrap();
+        db.open_tree("meta")
+            .unwrap()
+            .remove(b"bazaar.schema_version")
+            .unwrap();
         db.flush().unwrap();
     }
     assert!(matches!(
@@ -1023,7 +1374,11 @@ fn a_fresh_store_is_stamped_and_reopens() {
     drop(SledStore::open(dir.path()).unwrap());
     {
         let db = sled::open(dir.path()).unwrap();
-        let stamp = db.open_tree("meta").unwrap().get(b"bazaar.schema_version").unwrap();
+        let stamp = db
+            .open_tree("meta")
+            .unwrap()
+            .get(b"bazaar.schema_version")
+            .unwrap();
         assert_eq!(stamp.as_deref(), Some(&SCHEMA_VERSION.to_be_bytes()[..]));
     }
     let store = SledStore::open(dir.path()).unwrap();
@@ -1072,18 +1427,36 @@ fn audit_chain_detects_tampering() {
 
     // rewriting an entry and recomputing its hash breaks the link from the next one
     let mut rehashed = chain.clone();
-    rehashed[2] = AuditEntry::next(Some(&chain[1]), chain[2].at, None, "executed", json!({"forged": true}));
-    assert_eq!(AuditEntry::verify_chain(&rehashed), broken(3, "previous hash does not match"));
+    rehashed[2] = AuditEntry::next(
+        Some(&chain[1]),
+        chain[2].at,
+        None,
+        "executed",
+        json!({"forged": true}),
+    );
+    assert_eq!(
+        AuditEntry::verify_chain(&rehashed),
+        broken(3, "previous hash does not match")
+    );
 
     let mut reordered = chain.clone();
     reordered.swap(2, 3);
-    assert_eq!(AuditEntry::verify_chain(&reordered), broken(3, "sequence gap"));
+    assert_eq!(
+        AuditEntry::verify_chain(&reordered),
+        broken(3, "sequence gap")
+    );
 
     let mut removed = chain.clone();
     removed.remove(3);
-    assert_eq!(AuditEntry::verify_chain(&removed), broken(4, "sequence gap"));
+    assert_eq!(
+        AuditEntry::verify_chain(&removed),
+        broken(4, "sequence gap")
+    );
 
-    assert_eq!(AuditEntry::verify_chain(&chain[1..]), broken(1, "sequence gap"));
+    assert_eq!(
+        AuditEntry::verify_chain(&chain[1..]),
+        broken(1, "sequence gap")
+    );
 
     // renumbering after a removal is caught by the hashes
     let mut renumbered = chain.clone();
@@ -1091,7 +1464,10 @@ fn audit_chain_detects_tampering() {
     for entry in renumbered.iter_mut().skip(3) {
         entry.seq -= 1;
     }
-    assert_eq!(AuditEntry::verify_chain(&renumbered), broken(3, "previous hash does not match"));
+    assert_eq!(
+        AuditEntry::verify_chain(&renumbered),
+        broken(3, "previous hash does not match")
+    );
 }
 
 #[test]
@@ -1107,5 +1483,11 @@ fn audit_chain_survives_the_store_in_order() {
     assert_eq!(AuditEntry::verify_chain(&back), Ok(300));
     store.remove::<AuditEntry>(&150).unwrap();
     let gap: Vec<AuditEntry> = store.all().unwrap();
-    assert_eq!(AuditEntry::verify_chain(&gap), Err(ChainBreak { seq: 151, problem: "sequence gap" }));
+    assert_eq!(
+        AuditEntry::verify_chain(&gap),
+        Err(ChainBreak {
+            seq: 151,
+            problem: "sequence gap"
+        })
+    );
 }

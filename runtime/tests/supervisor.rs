@@ -236,50 +236,31 @@ async fn a_panicking_actor_restarts_and_resumes_from_its_persisted_state() {
     assert!(addr.send(CounterMsg::Add(1)).is_err());
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn one_for_one_restarts_only_the_failed_child() {
+/// Starts children a, b, c under `strategy`, makes b panic, and returns how many times each
+/// has started once everything runs again.
+async fn starts_after_b_panics(strategy: RestartStrategy) -> (u64, u64, u64) {
     let store = SledStore::temporary().unwrap();
     let quiet = Quiescence::new();
     let (a, spec_a) = counter("a", &store, &quiet);
     let (b, spec_b) = counter("b", &store, &quiet);
     let (c, spec_c) = counter("c", &store, &quiet);
-    let harness = Harness::start(
-        vec![spec_a, spec_b, spec_c],
-        policy(RestartStrategy::OneForOne, 3),
-    )
-    .await;
-
+    let harness = Harness::start(vec![spec_a, spec_b, spec_c], policy(strategy, 3)).await;
     b.send(CounterMsg::Panic).unwrap();
     harness.fire_next_restart().await;
     harness.wait_running(&[true, true, true]).await;
-    assert_eq!(
-        (starts(&a).await, starts(&b).await, starts(&c).await),
-        (1, 2, 1)
-    );
+    let starts = (starts(&a).await, starts(&b).await, starts(&c).await);
     harness.stop().await;
+    starts
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_for_one_restarts_only_the_failed_child() {
+    assert_eq!(starts_after_b_panics(RestartStrategy::OneForOne).await, (1, 2, 1));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rest_for_one_restarts_the_failed_child_and_those_started_after_it() {
-    let store = SledStore::temporary().unwrap();
-    let quiet = Quiescence::new();
-    let (a, spec_a) = counter("a", &store, &quiet);
-    let (b, spec_b) = counter("b", &store, &quiet);
-    let (c, spec_c) = counter("c", &store, &quiet);
-    let harness = Harness::start(
-        vec![spec_a, spec_b, spec_c],
-        policy(RestartStrategy::RestForOne, 3),
-    )
-    .await;
-
-    b.send(CounterMsg::Panic).unwrap();
-    harness.fire_next_restart().await;
-    harness.wait_running(&[true, true, true]).await;
-    assert_eq!(
-        (starts(&a).await, starts(&b).await, starts(&c).await),
-        (1, 2, 2)
-    );
-    harness.stop().await;
+    assert_eq!(starts_after_b_panics(RestartStrategy::RestForOne).await, (1, 2, 2));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
