@@ -663,10 +663,33 @@ impl SledStore {
         }
         let imported = pending.len();
         for write in pending {
-            write(self)?;
+            if let Err(error) = write(self) {
+                // The store was empty before; leave it empty rather than half-imported.
+                self.clear_all()?;
+                return Err(error);
+            }
         }
         self.flush().await?;
         Ok(imported)
+    }
+
+    /// Removes every record, index entry and meta entry (keeping the schema version).
+    fn clear_all(&self) -> Result<(), StoreError> {
+        let mut trees = vec![META_TREE.to_string()];
+        macro_rules! name {
+            ($t:ty) => {
+                trees.push(<$t as Record>::TREE.to_string());
+                trees.push(index_tree_name(<$t as Record>::TREE));
+            };
+        }
+        for_each_record!(name);
+        for name in trees {
+            self.tree(&name)?.clear().map_err(|e| self.sled_err(e))?;
+        }
+        self.tree(META_TREE)?
+            .insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())
+            .map_err(|e| self.sled_err(e))?;
+        Ok(())
     }
 
     /// Checks every secondary index against its records; returns the problems found.

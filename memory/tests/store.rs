@@ -906,19 +906,19 @@ fn apply(store: &SledStore, model: &mut Model, op: &Op) {
             let moved = match kind {
                 Kind::Opportunity => {
                     let to = OpportunityStatus::ALL[to % OpportunityStatus::ALL.len()];
-                    let held = model.opportunities.get(&opp_id(slot).to_bytes().to_vec());
+                    let held = model.opportunities.get(opp_id(slot).to_bytes().as_slice());
                     advanced(held, |r: &mut Opportunity| &mut r.lifecycle, to)
                         .map(|record| put_both(store, &mut model.opportunities, record))
                 }
                 Kind::Item => {
                     let to = ItemStatus::ALL[to % ItemStatus::ALL.len()];
-                    let held = model.items.get(&item_id(slot).to_bytes().to_vec());
+                    let held = model.items.get(item_id(slot).to_bytes().as_slice());
                     advanced(held, |r: &mut InventoryItem| &mut r.lifecycle, to)
                         .map(|record| put_both(store, &mut model.items, record))
                 }
                 Kind::Channel | Kind::Listing => {
                     let to = ChannelStatus::ALL[to % ChannelStatus::ALL.len()];
-                    let held = model.channels.get(&channel_id(slot).to_bytes().to_vec());
+                    let held = model.channels.get(channel_id(slot).to_bytes().as_slice());
                     advanced(held, |r: &mut ChannelListing| &mut r.lifecycle, to)
                         .map(|record| put_both(store, &mut model.channels, record))
                 }
@@ -932,7 +932,7 @@ fn apply(store: &SledStore, model: &mut Model, op: &Op) {
             slot,
             external,
         } => {
-            if let Some(held) = model.listings.get(&listing_id(slot).to_bytes().to_vec()) {
+            if let Some(held) = model.listings.get(listing_id(slot).to_bytes().as_slice()) {
                 let mut record = held.clone();
                 record.external_id = format!("ext-{}", external.unwrap_or(9));
                 put = Some(put_both(store, &mut model.listings, record));
@@ -943,7 +943,7 @@ fn apply(store: &SledStore, model: &mut Model, op: &Op) {
             slot,
             external,
         } => {
-            if let Some(held) = model.channels.get(&channel_id(slot).to_bytes().to_vec()) {
+            if let Some(held) = model.channels.get(channel_id(slot).to_bytes().as_slice()) {
                 let mut record = held.clone();
                 record.external_id = external.map(|e| format!("ext-{e}"));
                 put = Some(put_both(store, &mut model.channels, record));
@@ -1418,7 +1418,7 @@ fn audit_chain_detects_tampering() {
     assert_eq!(AuditEntry::verify_chain(&event), broken(4, content));
 
     let mut when = chain.clone();
-    when[1].at = when[1].at + Duration::nanoseconds(1);
+    when[1].at += Duration::nanoseconds(1);
     assert_eq!(AuditEntry::verify_chain(&when), broken(1, content));
 
     let mut action = chain.clone();
@@ -1490,4 +1490,33 @@ fn audit_chain_survives_the_store_in_order() {
             problem: "sequence gap"
         })
     );
+}
+
+#[tokio::test]
+async fn import_that_clashes_on_a_unique_index_leaves_the_store_empty() {
+    let dir = tempdir();
+    let exported = String::from_utf8(export_bytes(&populated(dir.path()))).unwrap();
+    let mut lines: Vec<String> = exported.lines().map(str::to_string).collect();
+    // A second listing with a new id but the same marketplace + external id: every line
+    // parses, but applying it must fail.
+    let listing_line = lines
+        .iter()
+        .position(|l| l.starts_with(r#"{"kind":"listing""#))
+        .expect("the fixture has a listing");
+    let original: serde_json::Value = serde_json::from_str(&lines[listing_line]).unwrap();
+    let mut clash = original.clone();
+    clash["record"]["id"] = json!(ListingId::new_at(t(99)).to_string());
+    lines.insert(listing_line + 1, clash.to_string());
+    let input = lines.join("\n") + "\n";
+    let target = SledStore::temporary().unwrap();
+    match target.import(input.as_bytes()).await {
+        Err(StoreError::Duplicate { index, .. }) => assert_eq!(index, "by_source"),
+        other => panic!("expected a duplicate, got {other:?}"),
+    }
+    assert_eq!(target.counts().iter().map(|(_, n)| n).sum::<usize>(), 0);
+    assert_eq!(target.get_meta::<u64>("imap.uid_next").unwrap(), None);
+    assert_eq!(target.verify_indexes().unwrap(), Vec::<String>::new());
+    // Still usable: a clean import now succeeds.
+    let clean = target.import(exported.as_bytes()).await.unwrap();
+    assert!(clean > 0);
 }

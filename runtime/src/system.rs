@@ -238,7 +238,7 @@ impl System {
         let _ = ractor::call!(self.supervisor, SupervisorMsg::Shutdown);
         let _ = self.supervisor_done.await;
         self.store.flush().await?;
-        self.index.commit().await?;
+        self.index.close().await?;
         tracing::info!("store flushed and index committed");
         Ok(match escalated {
             Some((child, error)) => Shutdown::Escalated { child, error },

@@ -255,12 +255,18 @@ async fn starts_after_b_panics(strategy: RestartStrategy) -> (u64, u64, u64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_for_one_restarts_only_the_failed_child() {
-    assert_eq!(starts_after_b_panics(RestartStrategy::OneForOne).await, (1, 2, 1));
+    assert_eq!(
+        starts_after_b_panics(RestartStrategy::OneForOne).await,
+        (1, 2, 1)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rest_for_one_restarts_the_failed_child_and_those_started_after_it() {
-    assert_eq!(starts_after_b_panics(RestartStrategy::RestForOne).await, (1, 2, 2));
+    assert_eq!(
+        starts_after_b_panics(RestartStrategy::RestForOne).await,
+        (1, 2, 2)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

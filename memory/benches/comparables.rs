@@ -1,0 +1,206 @@
+//! Comparables at scale: a 100k-product in-memory index built from the fixture titles with
+//! deterministic variations. Reports the indexing rate, criterion's mean query latency, and
+//! p50/p99 over 2000 mixed queries.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use bazaar_memory::{
+    Condition, IndexConfig, Marketplace, Money, ProductId, ProductIndex, ProductRecord,
+};
+use chrono::{TimeZone, Utc};
+use criterion::Criterion;
+use serde::Deserialize;
+use ulid::Ulid;
+
+const PRODUCTS: usize = 100_000;
+const QUERIES: usize = 2_000;
+
+#[derive(Deserialize)]
+struct CatalogLine {
+    category: String,
+    title: String,
+    listing_price: i64,
+}
+
+fn catalog() -> Vec<CatalogLine> {
+    include_str!("../tests/fixtures/catalog.jsonl")
+        .lines()
+        .map(|line| serde_json::from_str(line).expect("fixture line"))
+        .collect()
+}
+
+/// splitmix64: deterministic variation without a random source.
+fn mix(n: u64) -> u64 {
+    let mut z = n.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+const COLORS: [&str; 10] = [
+    "black", "white", "silver", "red", "blue", "green", "gray", "gold", "walnut", "oak",
+];
+const SIZES: [&str; 8] = [
+    "small", "medium", "large", "xl", "32gb", "64gb", "128gb", "queen",
+];
+const CONDITIONS: [Condition; 5] = [
+    Condition::New,
+    Condition::LikeNew,
+    Condition::Good,
+    Condition::Fair,
+    Condition::Poor,
+];
+
+fn products(catalog: &[CatalogLine]) -> Vec<ProductRecord> {
+    let seen = Utc.with_ymd_and_hms(2026, 3, 14, 12, 0, 0).unwrap();
+    (0..PRODUCTS)
+        .map(|i| {
+            let base = &catalog[i % catalog.len()];
+            let h = mix(i as u64);
+            let title = format!(
+                "{} {} {} m{:04}",
+                base.title,
+                COLORS[(h % 10) as usize],
+                SIZES[((h >> 8) % 8) as usize],
+                (h >> 16) % 10_000
+            );
+            // 70 %..130 % of the listed price, in cents
+            let asking =
+                Money::usd(base.listing_price * 100 * (70 + ((h >> 32) % 61) as i64) / 100);
+            ProductRecord {
+                id: ProductId(Ulid::from_parts(
+                    1_773_489_600_000 + i as u64,
+                    u128::from(h),
+                )),
+                title,
+                category: base.category.clone(),
+                condition: CONDITIONS[((h >> 40) % 5) as usize],
+                marketplace: Marketplace::Craigslist,
+                listing: None,
+                seller: None,
+                asking: Some(asking),
+                sold: ((h >> 48) % 3 == 0).then(|| Money::usd(asking.minor * 9 / 10)),
+                price_history: Vec::new(),
+                first_seen: seen,
+                last_seen: seen,
+            }
+        })
+        .collect()
+}
+
+/// A query as the valuer asks it: some words of a real title, maybe a color, in its
+/// category most of the time, with a condition some of the time.
+struct Query {
+    title: String,
+    category: Option<String>,
+    condition: Option<Condition>,
+}
+
+fn queries(catalog: &[CatalogLine]) -> Vec<Query> {
+    (0..QUERIES)
+        .map(|q| {
+            let h = mix(1_000_000 + q as u64);
+            let base = &catalog[(h % catalog.len() as u64) as usize];
+            let words: Vec<&str> = base.title.split_whitespace().collect();
+            let take = 2 + ((h >> 8) % 3) as usize;
+            let start = ((h >> 12) as usize) % words.len().saturating_sub(take).max(1);
+            let mut title = words
+                .iter()
+                .skip(start)
+                .take(take)
+                .copied()
+                .collect::<Vec<_>>()
+                .join(" ");
+            if (h >> 20) % 4 == 0 {
+                title.push(' ');
+                title.push_str(COLORS[((h >> 24) % 10) as usize]);
+            }
+            Query {
+                title,
+                category: ((h >> 28) % 5 != 0).then(|| base.category.clone()),
+                condition: ((h >> 32) % 3 == 0).then(|| CONDITIONS[((h >> 36) % 5) as usize]),
+            }
+        })
+        .collect()
+}
+
+fn run(index: &ProductIndex, query: &Query) -> usize {
+    index
+        .comparables(&query.title, query.category.as_deref(), query.condition, 20)
+        .expect("comparables")
+        .len()
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let catalog = catalog();
+    let products = products(&catalog);
+    let queries = queries(&catalog);
+
+    let config = IndexConfig {
+        batch_size: 25_000,
+        writer_memory: 100_000_000,
+        ..IndexConfig::default()
+    };
+    // the writer task is spawned on `runtime`
+    let index = {
+        let _inside = runtime.enter();
+        ProductIndex::in_memory(config).expect("index")
+    };
+    let started = Instant::now();
+    runtime.block_on(async {
+        for product in &products {
+            index.upsert_product(product).await.expect("upsert");
+        }
+        index.commit().await.expect("commit");
+    });
+    let indexing = started.elapsed();
+    assert_eq!(index.num_docs(), PRODUCTS as u64);
+    let docs_per_sec = PRODUCTS as f64 / indexing.as_secs_f64();
+
+    // warm up, then time each query on its own
+    let mut hits = 0;
+    for query in &queries {
+        hits += run(&index, query);
+    }
+    let mut latencies: Vec<Duration> = queries
+        .iter()
+        .map(|query| {
+            let started = Instant::now();
+            black_box(run(&index, query));
+            started.elapsed()
+        })
+        .collect();
+    latencies.sort();
+    let percentile = |p: usize| latencies[(latencies.len() * p / 100).min(latencies.len() - 1)];
+    let micros = |d: Duration| d.as_secs_f64() * 1e6;
+    let line = format!(
+        "comparables 100k: p50={:.0} µs p99={:.0} µs max={:.0} µs over {QUERIES} queries ({:.1} hits/query); indexing {docs_per_sec:.0} docs/s ({PRODUCTS} docs in {indexing:.2?})",
+        micros(percentile(50)),
+        micros(percentile(99)),
+        micros(*latencies.last().unwrap()),
+        hits as f64 / QUERIES as f64,
+    );
+    println!("{line}");
+
+    let mut criterion = Criterion::default().configure_from_args();
+    let mut group = criterion.benchmark_group("comparables_100k");
+    group
+        .sample_size(30)
+        .measurement_time(Duration::from_secs(5));
+    let mut next = 0usize;
+    group.bench_function("mixed_query", |b| {
+        b.iter(|| {
+            next = (next + 1) % queries.len();
+            black_box(run(&index, &queries[next]))
+        })
+    });
+    group.finish();
+    criterion.final_summary();
+    // repeated last so it is easy to find after criterion's report
+    println!("{line}");
+}
