@@ -80,7 +80,9 @@ fn products(catalog: &[CatalogLine]) -> Vec<ProductRecord> {
                 listing: None,
                 seller: None,
                 asking: Some(asking),
-                sold: ((h >> 48) % 3 == 0).then(|| Money::usd(asking.minor * 9 / 10)),
+                sold: (h >> 48)
+                    .is_multiple_of(3)
+                    .then(|| Money::usd(asking.minor * 9 / 10)),
                 price_history: Vec::new(),
                 first_seen: seen,
                 last_seen: seen,
@@ -112,14 +114,16 @@ fn queries(catalog: &[CatalogLine]) -> Vec<Query> {
                 .copied()
                 .collect::<Vec<_>>()
                 .join(" ");
-            if (h >> 20) % 4 == 0 {
+            if (h >> 20).is_multiple_of(4) {
                 title.push(' ');
                 title.push_str(COLORS[((h >> 24) % 10) as usize]);
             }
             Query {
                 title,
-                category: ((h >> 28) % 5 != 0).then(|| base.category.clone()),
-                condition: ((h >> 32) % 3 == 0).then(|| CONDITIONS[((h >> 36) % 5) as usize]),
+                category: (!(h >> 28).is_multiple_of(5)).then(|| base.category.clone()),
+                condition: (h >> 32)
+                    .is_multiple_of(3)
+                    .then(|| CONDITIONS[((h >> 36) % 5) as usize]),
             }
         })
         .collect()
