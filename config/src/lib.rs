@@ -85,6 +85,127 @@ pub struct Config {
     pub marketplaces: MarketplacesConfig,
     /// The operator's mailbox.
     pub mail: MailConfig,
+    /// The policy gate.
+    pub policy: PolicyConfig,
+    /// The operator API, inbox page and webhooks.
+    pub operator: OperatorConfig,
+}
+
+/// `[policy]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConfig {
+    /// Start with the kill switch on.
+    pub paused: bool,
+    /// How long outbound email waits in the outbox.
+    pub email_grace_secs: u64,
+    /// How long reversible actions stay undoable.
+    pub undo_window_hours: u64,
+    /// Actions worth this much or more always go to the operator.
+    #[serde(deserialize_with = "required_money")]
+    pub high_value: Money,
+    /// The marketplace day's UTC offset, in minutes.
+    pub day_utc_offset_minutes: i32,
+    /// Confidence scoring.
+    pub confidence: ConfidenceConfig,
+    /// Hard limits.
+    pub limits: LimitsConfig,
+}
+
+/// `[policy.confidence]`: the seed's confidence model, with its numbers configurable.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfidenceConfig {
+    /// Above this value, multiply by `high_value_factor`.
+    #[serde(deserialize_with = "required_money")]
+    pub high_value_over: Money,
+    /// Factor for high-value actions.
+    pub high_value_factor: f64,
+    /// Above this value, multiply by `medium_value_factor`.
+    #[serde(deserialize_with = "required_money")]
+    pub medium_value_over: Money,
+    /// Factor for medium-value actions.
+    pub medium_value_factor: f64,
+    /// The operator counts as away after this many hours.
+    pub operator_away_hours: u64,
+    /// Factor while the operator is away.
+    pub operator_away_factor: f64,
+    /// Factor for a rule's first execution.
+    pub first_execution_factor: f64,
+    /// HIGH threshold.
+    pub high: f64,
+    /// MEDIUM threshold (execute at or above).
+    pub medium: f64,
+    /// LOW threshold (approval at or above; blocked below).
+    pub low: f64,
+}
+
+/// `[policy.limits]`: hard limits no confidence overrides.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Price revisions per day.
+    pub revise_price_per_day: u32,
+    /// Accepted buyer offers per day.
+    pub accept_offer_per_day: u32,
+    /// Counter-offers per day.
+    pub counter_offer_per_day: u32,
+    /// Relists per day.
+    pub relist_per_day: u32,
+    /// Listing revisions per marketplace per day.
+    pub marketplace_revisions_per_day: u32,
+    /// Revisions of one listing per day.
+    pub revisions_per_listing_per_day: u32,
+    /// API calls per marketplace per day.
+    pub api_calls_per_day: u32,
+    /// Highest price for one item.
+    #[serde(deserialize_with = "required_money")]
+    pub max_price_per_item: Money,
+    /// Spend per day.
+    #[serde(deserialize_with = "required_money")]
+    pub max_spend_per_day: Money,
+    /// Spend per 7 days.
+    #[serde(deserialize_with = "required_money")]
+    pub max_spend_per_week: Money,
+    /// Purchases agreed but not yet settled.
+    #[serde(deserialize_with = "required_money")]
+    pub max_open_commitments: Money,
+    /// Warn at this share of any limit.
+    pub warn_at_percent: u8,
+}
+
+/// `[operator]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperatorConfig {
+    /// Address the API and inbox listen on.
+    pub listen: String,
+    /// Bearer token.
+    #[serde(default)]
+    pub token: Option<Secret>,
+    /// Base URL for links in webhooks.
+    pub public_url: String,
+    /// Lifetime of one-click links.
+    pub link_ttl_minutes: u64,
+    /// Delivery retries.
+    pub webhook_retries: u32,
+    /// First retry delay.
+    pub webhook_backoff_initial_ms: u64,
+    /// Outbound webhooks.
+    pub webhooks: Vec<WebhookConfig>,
+}
+
+/// One outbound webhook.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    /// Where to POST.
+    pub url: String,
+    /// Signing secret.
+    pub secret: Secret,
+    /// Which events; empty means all.
+    #[serde(default)]
+    pub events: Vec<String>,
 }
 
 /// `[store]`.
@@ -375,6 +496,11 @@ fn marketplace<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Marketplace
     name.parse().map_err(serde::de::Error::custom)
 }
 
+fn required_money<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Money, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    text.parse::<Money>().map_err(serde::de::Error::custom)
+}
+
 fn money<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Money>, D::Error> {
     let text = Option::<String>::deserialize(deserializer)?;
     text.map(|t| t.parse::<Money>().map_err(serde::de::Error::custom))
@@ -474,6 +600,57 @@ impl Config {
             }
             if search.min_price.is_some_and(|m| m.is_negative()) {
                 return bad(&key("min_price"), "must not be negative");
+            }
+        }
+        let c = &self.policy.confidence;
+        for (key, value) in [
+            ("policy.confidence.high_value_factor", c.high_value_factor),
+            (
+                "policy.confidence.medium_value_factor",
+                c.medium_value_factor,
+            ),
+            (
+                "policy.confidence.operator_away_factor",
+                c.operator_away_factor,
+            ),
+            (
+                "policy.confidence.first_execution_factor",
+                c.first_execution_factor,
+            ),
+            ("policy.confidence.high", c.high),
+            ("policy.confidence.medium", c.medium),
+            ("policy.confidence.low", c.low),
+        ] {
+            if !(0.0..=1.0).contains(&value) {
+                return bad(key, "must be between 0 and 1");
+            }
+        }
+        if !(c.low <= c.medium && c.medium <= c.high) {
+            return bad(
+                "policy.confidence.low",
+                "thresholds must satisfy low <= medium <= high",
+            );
+        }
+        if self.policy.limits.warn_at_percent == 0 || self.policy.limits.warn_at_percent > 100 {
+            return bad("policy.limits.warn_at_percent", "must be between 1 and 100");
+        }
+        if self.policy.day_utc_offset_minutes.abs() > 14 * 60 {
+            return bad("policy.day_utc_offset_minutes", "must be within -840..=840");
+        }
+        if self
+            .operator
+            .listen
+            .parse::<std::net::SocketAddr>()
+            .is_err()
+        {
+            return bad("operator.listen", "must be an address like 127.0.0.1:7878");
+        }
+        for (i, hook) in self.operator.webhooks.iter().enumerate() {
+            if !(hook.url.starts_with("http://") || hook.url.starts_with("https://")) {
+                return bad(
+                    &format!("operator.webhooks[{i}].url"),
+                    "must be an http(s) URL",
+                );
             }
         }
         let ebay = &self.marketplaces.ebay;

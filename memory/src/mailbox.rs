@@ -78,6 +78,16 @@ pub struct Envelope<M> {
 }
 
 impl<M> Envelope<M> {
+    /// An envelope counted in `quiet`, for an actor writing to itself through its own
+    /// `ActorRef` (its `Addr` may not be bound yet while it starts).
+    pub fn new(msg: M, quiet: &Quiescence) -> Envelope<M> {
+        Envelope {
+            msg,
+            _ticket: quiet.ticket(),
+            _credit: None,
+        }
+    }
+
     /// Splits off the message, keeping the ticket and credit alive in the returned guard
     /// until the handler is done with it.
     pub fn open(self) -> (M, EnvelopeGuard) {

@@ -578,6 +578,90 @@ pub enum ActionKind {
     SendOfferToBuyers,
     /// Archive a stale item.
     Archive,
+    /// Bring an archived item back.
+    Unarchive,
+}
+
+impl ActionKind {
+    /// Every kind.
+    pub const ALL: [ActionKind; 12] = [
+        ActionKind::SendEmail,
+        ActionKind::Purchase,
+        ActionKind::PublishListing,
+        ActionKind::RevisePrice,
+        ActionKind::WithdrawListing,
+        ActionKind::Relist,
+        ActionKind::AcceptOffer,
+        ActionKind::DeclineOffer,
+        ActionKind::CounterOffer,
+        ActionKind::SendOfferToBuyers,
+        ActionKind::Archive,
+        ActionKind::Unarchive,
+    ];
+
+    /// Lowercase name, as in the API and the audit log.
+    pub fn name(self) -> &'static str {
+        match self {
+            ActionKind::SendEmail => "send_email",
+            ActionKind::Purchase => "purchase",
+            ActionKind::PublishListing => "publish_listing",
+            ActionKind::RevisePrice => "revise_price",
+            ActionKind::WithdrawListing => "withdraw_listing",
+            ActionKind::Relist => "relist",
+            ActionKind::AcceptOffer => "accept_offer",
+            ActionKind::DeclineOffer => "decline_offer",
+            ActionKind::CounterOffer => "counter_offer",
+            ActionKind::SendOfferToBuyers => "send_offer_to_buyers",
+            ActionKind::Archive => "archive",
+            ActionKind::Unarchive => "unarchive",
+        }
+    }
+
+    /// The action that compensates this one, if it can be undone at all. Email can only be
+    /// cancelled while it waits in the outbox.
+    pub fn compensation(self) -> Option<ActionKind> {
+        match self {
+            ActionKind::PublishListing | ActionKind::Relist => Some(ActionKind::WithdrawListing),
+            ActionKind::WithdrawListing => Some(ActionKind::Relist),
+            ActionKind::RevisePrice => Some(ActionKind::RevisePrice),
+            ActionKind::Archive => Some(ActionKind::Unarchive),
+            ActionKind::Unarchive => Some(ActionKind::Archive),
+            ActionKind::SendEmail
+            | ActionKind::Purchase
+            | ActionKind::AcceptOffer
+            | ActionKind::DeclineOffer
+            | ActionKind::CounterOffer
+            | ActionKind::SendOfferToBuyers => None,
+        }
+    }
+
+    /// Whether it changes a listing on a marketplace (counts as a revision).
+    pub fn is_listing_revision(self) -> bool {
+        matches!(
+            self,
+            ActionKind::PublishListing
+                | ActionKind::RevisePrice
+                | ActionKind::WithdrawListing
+                | ActionKind::Relist
+        )
+    }
+}
+
+impl fmt::Display for ActionKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// How to undo an executed action, and until when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UndoRecipe {
+    /// The compensating action.
+    pub kind: ActionKind,
+    /// Its parameters (e.g. the price before).
+    pub params: serde_json::Value,
+    /// Undo is refused after this.
+    pub deadline: DateTime<Utc>,
 }
 
 status_machine! {
@@ -589,6 +673,10 @@ status_machine! {
         PendingApproval = "pending_approval",
         /// Cleared to run.
         Approved = "approved",
+        /// Waiting in the outbox until its release time; undo cancels it.
+        Scheduled = "scheduled",
+        /// Cancelled while scheduled.
+        Cancelled = "cancelled",
         /// Intent written; the connector is working on it.
         Executing = "executing",
         /// Done.
@@ -605,7 +693,8 @@ status_machine! {
     moves {
         Proposed => [PendingApproval, Approved, Blocked],
         PendingApproval => [Approved, Rejected, Blocked],
-        Approved => [Executing, Blocked],
+        Approved => [Scheduled, Executing, Blocked],
+        Scheduled => [Executing, Cancelled, Blocked],
         Executing => [Executed, Failed],
         Executed => [Undone],
     }
@@ -624,6 +713,12 @@ pub struct ActionRecord {
     pub params: serde_json::Value,
     /// Which actor proposed it.
     pub proposer: String,
+    /// The rule that proposed it (its accuracy is learned).
+    pub rule: String,
+    /// The money at stake (price, offer, purchase amount).
+    pub value: Option<Money>,
+    /// The marketplace it touches, if any.
+    pub marketplace: Option<Marketplace>,
     /// Makes a repeat harmless; travels to the outside world as SKU / Message-ID / header.
     pub idempotency_key: String,
     /// The confidence score, once scored.
@@ -637,9 +732,13 @@ pub struct ActionRecord {
     /// The outside state after.
     pub after: Option<serde_json::Value>,
     /// How to undo it, and until when.
-    pub undo: Option<serde_json::Value>,
+    pub undo: Option<UndoRecipe>,
+    /// The action this one compensates, if it is an undo.
+    pub undoes: Option<ActionId>,
     /// When it was proposed.
     pub proposed_at: DateTime<Utc>,
+    /// When a scheduled action leaves the outbox.
+    pub release_at: Option<DateTime<Utc>>,
 }
 
 /// One entry of the append-only, hash-chained audit log.
@@ -764,8 +863,12 @@ pub struct Approval {
     pub action: Option<ActionId>,
     /// What the operator is asked, in plain words.
     pub summary: String,
+    /// Why it needs a person.
+    pub reason: String,
     /// Where it stands.
     pub lifecycle: Lifecycle<ApprovalStatus>,
+    /// After this it expires.
+    pub deadline: Option<DateTime<Utc>>,
     /// When it was asked.
     pub requested_at: DateTime<Utc>,
     /// Who answered, once answered.

@@ -285,16 +285,23 @@ fn action() -> ActionRecord {
         target: "BZ-AERON-0001".into(),
         params: json!({"price": 299.99, "ratio": 0.1, "weights": [0.25, 1e-7, -3.5], "nested": {"ok": true, "n": null}}),
         proposer: "pricer".into(),
+        rule: "reprice.time_decay".into(),
+        value: Some(Money::usd(29_999)),
+        marketplace: Some(Marketplace::Ebay),
         idempotency_key: "revise:BZ-AERON-0001:3".into(),
         confidence: Some(0.87),
         lifecycle,
         result: Some(json!({"status": 200, "offer_id": "9876543210"})),
         before: Some(json!({"price": "329.00"})),
         after: Some(json!({"price": "299.99"})),
-        undo: Some(
-            json!({"action": "revise_price", "price": "329.00", "until": "2026-03-21T00:00:00Z"}),
-        ),
+        undo: Some(UndoRecipe {
+            kind: ActionKind::RevisePrice,
+            params: json!({"price": "329.00"}),
+            deadline: t(999),
+        }),
+        undoes: None,
         proposed_at: t(299),
+        release_at: Some(t(300)),
     }
 }
 
@@ -322,7 +329,9 @@ fn approval() -> Approval {
         id: ApprovalId(ulid(11)),
         action: Some(ActionId(ulid(10))),
         summary: "buy the aeron for $180 (ceiling $195)?".into(),
+        reason: "confidence 0.62 is below 0.70".into(),
         lifecycle,
+        deadline: Some(t(600)),
         requested_at: t(480),
         decided_by: Some("operator".into()),
     }

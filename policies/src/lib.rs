@@ -1,11 +1,19 @@
 //! The policy gate: the one door every action on the outside world goes through.
 //!
-//! This build's gate is fail-closed: it records every proposal durably (action record plus
-//! hash-chained audit entries, flushed) and blocks it, because the confidence, rate-limit,
-//! budget and approval rules are not built yet. Nothing reaches the outside world.
+//! - [`confidence`]: the seed's confidence model and learned rule accuracy (pure);
+//! - [`limits`]: hard limits no confidence overrides (pure);
+//! - [`effector`]: the trait connectors implement to carry actions out;
+//! - [`gate`]: the actor that validates, scores, limits, decides, records durably,
+//!   executes, and undoes.
 
 #![warn(missing_docs)]
 
-mod gate;
+pub mod confidence;
+pub mod effector;
+pub mod gate;
+pub mod limits;
 
-pub use gate::{ActionRequest, GateMsg, GateStatus, Outcome, PolicyGate, PolicyGateArgs};
+pub use effector::{Effect, EffectError, Effector, Lookup, NoConnector};
+pub use gate::{
+    Action, GateError, GateEvent, GateMsg, GateStatus, Outcome, PolicyGate, PolicyGateArgs,
+};

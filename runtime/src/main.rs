@@ -10,7 +10,7 @@ use anyhow::Context;
 use bazaar_config::{Config, LogFormat};
 use bazaar_memory::store::SCHEMA_VERSION;
 use bazaar_memory::{AuditEntry, ProductIndex, SledStore, Store, SystemClock};
-use bazaar_runtime::system::{index_config, index_dir, store_dir, Shutdown, System};
+use bazaar_runtime::system::{index_config, index_dir, store_dir, Shutdown, System, SystemParts};
 use clap::{Parser, Subcommand, ValueEnum};
 
 /// Exit code when the supervisor gave up on a failing actor.
@@ -228,7 +228,9 @@ async fn run_daemon(config: Config) -> anyhow::Result<ExitCode> {
     let index = open_index(&config)?;
     let drain = Duration::from_secs(config.shutdown.drain_timeout_secs);
     let config = Arc::new(config);
-    let mut system = System::start(config.clone(), store, index, Arc::new(SystemClock)).await?;
+    let parts =
+        SystemParts::without_connectors(config.clone(), store, index, Arc::new(SystemClock));
+    let mut system = System::start(parts).await?;
     for report in system.reports().await {
         match &report.idle {
             Some(reason) => {

@@ -16,7 +16,7 @@ use bazaar_config::Config;
 use bazaar_memory::{
     Addr, Envelope, IndexConfig, ProductIndex, Quiescence, SharedClock, SledStore, Store,
 };
-use bazaar_policies::{GateMsg, PolicyGate, PolicyGateArgs};
+use bazaar_policies::{Effector, GateEvent, GateMsg, NoConnector, PolicyGate, PolicyGateArgs};
 use ractor::{Actor, ActorRef};
 use tokio::sync::watch;
 
@@ -76,6 +76,39 @@ pub fn index_config(config: &Config) -> IndexConfig {
     }
 }
 
+/// What a system is assembled from.
+pub struct SystemParts {
+    /// The configuration.
+    pub config: Arc<Config>,
+    /// The store.
+    pub store: SledStore,
+    /// The search index.
+    pub index: ProductIndex,
+    /// The clock.
+    pub clock: SharedClock,
+    /// Where the gate carries actions out.
+    pub effector: Arc<dyn Effector>,
+}
+
+impl SystemParts {
+    /// Parts for a system with no connectors: every action the gate clears fails with
+    /// "no connector is configured".
+    pub fn without_connectors(
+        config: Arc<Config>,
+        store: SledStore,
+        index: ProductIndex,
+        clock: SharedClock,
+    ) -> SystemParts {
+        SystemParts {
+            config,
+            store,
+            index,
+            clock,
+            effector: Arc::new(NoConnector),
+        }
+    }
+}
+
 /// A running Bazaar: six agents and the policy gate under one supervisor.
 pub struct System {
     /// The store.
@@ -88,6 +121,8 @@ pub struct System {
     pub quiet: Quiescence,
     /// Everyone's address.
     pub addrs: Addresses,
+    /// The gate's events (webhooks and the inbox page subscribe).
+    pub events: tokio::sync::broadcast::Sender<GateEvent>,
     supervisor: ActorRef<SupervisorMsg>,
     supervisor_done: tokio::task::JoinHandle<()>,
     escalation: watch::Receiver<Escalation>,
@@ -112,12 +147,15 @@ pub enum Shutdown {
 
 impl System {
     /// Starts every actor under a supervisor configured from `config`.
-    pub async fn start(
-        config: Arc<Config>,
-        store: SledStore,
-        index: ProductIndex,
-        clock: SharedClock,
-    ) -> anyhow::Result<System> {
+    pub async fn start(parts: SystemParts) -> anyhow::Result<System> {
+        let SystemParts {
+            config,
+            store,
+            index,
+            clock,
+            effector,
+        } = parts;
+        let (events, _) = tokio::sync::broadcast::channel(1024);
         let quiet = Quiescence::new();
         let addrs = Addresses::new(&quiet, config.intake.credit);
         let ctx = AgentContext {
@@ -130,6 +168,10 @@ impl System {
         let gate_args = PolicyGateArgs {
             store: store.clone(),
             clock: clock.clone(),
+            config: Arc::new(config.policy.clone()),
+            effector,
+            events: events.clone(),
+            quiet: quiet.clone(),
         };
         let agent = move || ctx.clone();
         // Start order matters for rest_for_one: the gate first (everyone depends on it),
@@ -177,6 +219,7 @@ impl System {
             clock,
             quiet,
             addrs,
+            events,
             supervisor: supervisor.0,
             supervisor_done: supervisor.1,
             escalation,

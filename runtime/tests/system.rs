@@ -8,8 +8,8 @@ use std::time::Duration;
 use bazaar_agents::researcher::ResearcherMsg;
 use bazaar_config::Config;
 use bazaar_memory::*;
-use bazaar_policies::{ActionRequest, GateMsg, Outcome};
-use bazaar_runtime::system::{Shutdown, System};
+use bazaar_policies::{Action, GateMsg, Outcome};
+use bazaar_runtime::system::{Shutdown, System, SystemParts};
 use chrono::{DateTime, Utc};
 use ractor::{Actor, ActorProcessingErr, ActorRef};
 
@@ -47,9 +47,14 @@ async fn start_system(clock: &SimClock) -> System {
     let config = Arc::new(Config::load(None, std::iter::empty()).unwrap());
     let store = SledStore::temporary().unwrap();
     let index = ProductIndex::in_memory(IndexConfig::default()).unwrap();
-    System::start(config, store, index, Arc::new(clock.clone()))
-        .await
-        .unwrap()
+    System::start(SystemParts::without_connectors(
+        config,
+        store,
+        index,
+        Arc::new(clock.clone()),
+    ))
+    .await
+    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -129,44 +134,82 @@ async fn listings_flow_into_memory_and_opportunities() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_gate_records_every_proposal_in_the_audit_chain_and_blocks_it() {
+async fn without_connectors_an_approved_action_fails_plainly_and_everything_is_audited() {
     let clock = SimClock::new(at("2026-05-01T09:00:00Z"));
     let system = start_system(&clock).await;
-    let request = ActionRequest {
-        kind: ActionKind::SendEmail,
-        target: "seller@example.test".into(),
-        params: serde_json::json!({ "offer": "60.00" }),
-        proposer: "negotiator".into(),
-        idempotency_key: "negotiation-1/round-1".into(),
+    let action = Action {
+        kind: ActionKind::RevisePrice,
+        target: "BZ-0001".into(),
+        params: serde_json::json!({ "price": "60.00" }),
+        proposer: "autopilot".into(),
+        rule: "reprice.time_decay".into(),
+        value: Some(Money::usd(6_000)),
+        marketplace: Some(Marketplace::Ebay),
+        pattern_match: 1.0,
+        idempotency_key: "reprice/BZ-0001/1".into(),
     };
     let first = system
         .addrs
         .gate
-        .ask(|reply| GateMsg::Propose(request.clone(), reply))
+        .ask(|reply| GateMsg::Propose(action.clone(), reply))
         .await
         .unwrap();
-    let Outcome::Blocked { action, .. } = first else {
-        panic!("an unconfigured gate must block, got {first:?}");
+    // A rule's first execution with the operator never seen scores 0.9 x 0.7 = 0.63: ask.
+    let Outcome::PendingApproval {
+        action: id,
+        approval,
+    } = first
+    else {
+        panic!("expected an approval request, got {first:?}");
     };
     let again = system
         .addrs
         .gate
-        .ask(|reply| GateMsg::Propose(request.clone(), reply))
+        .ask(|reply| GateMsg::Propose(action.clone(), reply))
         .await
         .unwrap();
     assert_eq!(
         again,
         Outcome::Duplicate {
-            action,
-            status: ActionStatus::Blocked
+            action: id,
+            status: ActionStatus::PendingApproval
         }
     );
-    let record: ActionRecord = system.store.get(&action).unwrap().unwrap();
-    assert_eq!(record.lifecycle.status, ActionStatus::Blocked);
+    let approved = system
+        .addrs
+        .gate
+        .ask(|reply| GateMsg::Approve {
+            approval,
+            by: "test".into(),
+            reply,
+        })
+        .await
+        .unwrap();
+    let error = approved.expect_err("no connector: the approved action fails");
+    assert!(
+        error
+            .to_string()
+            .contains("no ebay connector is configured"),
+        "{error}"
+    );
+    let record: ActionRecord = system.store.get(&id).unwrap().unwrap();
+    assert_eq!(record.lifecycle.status, ActionStatus::Failed);
     let audit: Vec<AuditEntry> = system.store.all().unwrap();
-    assert_eq!(AuditEntry::verify_chain(&audit), Ok(2));
+    let events: Vec<&str> = audit.iter().map(|e| e.event.as_str()).collect();
+    assert_eq!(
+        events,
+        [
+            "proposed",
+            "scored",
+            "approval_needed",
+            "approved",
+            "intent",
+            "failed"
+        ]
+    );
+    assert_eq!(AuditEntry::verify_chain(&audit), Ok(6));
     let status = system.addrs.gate.ask(GateMsg::Status).await.unwrap();
-    assert_eq!(status.audit_len, 2);
+    assert_eq!(status.audit_len, 6);
     system.shutdown(Duration::from_secs(5)).await.unwrap();
 }
 
