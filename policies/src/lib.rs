@@ -4,7 +4,8 @@
 //! - [`limits`]: hard limits no confidence overrides (pure);
 //! - [`effector`]: the trait connectors implement to carry actions out;
 //! - [`gate`]: the actor that validates, scores, limits, decides, records durably,
-//!   executes, and undoes.
+//!   executes, and undoes;
+//! - [`signing`]: webhook signatures, one-click link tokens and inbox sessions (pure).
 
 #![warn(missing_docs)]
 
@@ -12,6 +13,7 @@ pub mod confidence;
 pub mod effector;
 pub mod gate;
 pub mod limits;
+pub mod signing;
 
 pub use effector::{Effect, EffectError, Effector, Lookup, NoConnector};
 pub use gate::{

@@ -228,27 +228,7 @@ impl System {
 
     /// Every actor's account of itself, in a fixed order.
     pub async fn reports(&self) -> Vec<ActorReport> {
-        let a = &self.addrs;
-        let mut reports = Vec::new();
-        macro_rules! ask {
-            ($addr:expr, $msg:path) => {
-                match $addr.ask($msg).await {
-                    Ok(report) => reports.push(report),
-                    Err(error) => reports.push(ActorReport {
-                        actor: $addr.name(),
-                        summary: error.to_string(),
-                        idle: None,
-                    }),
-                }
-            };
-        }
-        ask!(a.researcher, ResearcherMsg::Status);
-        ask!(a.analyzer, AnalyzerMsg::Status);
-        ask!(a.negotiator, NegotiatorMsg::Status);
-        ask!(a.inventory, InventoryMsg::Status);
-        ask!(a.lister, ListerMsg::Status);
-        ask!(a.autopilot, AutopilotMsg::Status);
-        reports
+        actor_reports(&self.addrs).await
     }
 
     /// Resolves when the supervisor gives up on a failing actor.
@@ -288,6 +268,31 @@ impl System {
             None => Shutdown::Requested { abandoned },
         })
     }
+}
+
+/// Every agent's account of itself, in a fixed order (what `System::reports` and the
+/// operator API's status show).
+pub async fn actor_reports(a: &Addresses) -> Vec<ActorReport> {
+    let mut reports = Vec::new();
+    macro_rules! ask {
+        ($addr:expr, $msg:path) => {
+            match $addr.ask($msg).await {
+                Ok(report) => reports.push(report),
+                Err(error) => reports.push(ActorReport {
+                    actor: $addr.name(),
+                    summary: error.to_string(),
+                    idle: None,
+                }),
+            }
+        };
+    }
+    ask!(a.researcher, ResearcherMsg::Status);
+    ask!(a.analyzer, AnalyzerMsg::Status);
+    ask!(a.negotiator, NegotiatorMsg::Status);
+    ask!(a.inventory, InventoryMsg::Status);
+    ask!(a.lister, ListerMsg::Status);
+    ask!(a.autopilot, AutopilotMsg::Status);
+    reports
 }
 
 /// Spawns a supervisor over `children`; returns it and the escalation signal.

@@ -1,0 +1,575 @@
+//! The operator's side of a running Bazaar: the JSON API ([`api`]), the inbox page
+//! ([`page`]), one-click approve/reject links ([`links`]), outbound webhooks
+//! ([`webhooks`]) and the CLI commands that talk to the API ([`cli`]).
+//!
+//! Everything that changes state goes through the policy gate (`GateMsg`); reads come from
+//! the store. The API and the page share one secret, `operator.token`:
+//!
+//! - API requests carry `Authorization: Bearer <token>` (compared in constant time);
+//! - the inbox page's login form takes the token once and sets an HttpOnly, SameSite=Strict
+//!   session cookie that is an HMAC under a key derived from the token (never the token);
+//!   every form carries a CSRF token derived from the session;
+//! - one-click links are signed with another derived key, expire, and are single-use.
+//!
+//! Changing the token revokes every session and link.
+
+pub mod api;
+pub mod cli;
+pub mod links;
+pub mod page;
+pub mod webhooks;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use bazaar_agents::Addresses;
+use bazaar_config::{Config, ConfigError, OperatorConfig, SecretValue};
+use bazaar_memory::{SendError, SharedClock, SledStore};
+use bazaar_policies::signing;
+use bazaar_policies::{GateError, GateEvent, GateMsg};
+use serde::de::DeserializeOwned;
+use tokio::net::TcpListener;
+use tokio::sync::{broadcast, watch};
+
+use crate::system::System;
+
+/// Request bodies larger than this are refused with 413.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// How long the gate may take to answer an operator command.
+const GATE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What the operator side reads and talks to.
+#[derive(Clone)]
+pub struct OperatorContext {
+    /// The store (reads).
+    pub store: SledStore,
+    /// The clock (deadlines, link expiry, sessions).
+    pub clock: SharedClock,
+    /// Every actor's address (mutations go to the gate).
+    pub addrs: Addresses,
+    /// The gate's events.
+    pub events: broadcast::Sender<GateEvent>,
+}
+
+impl OperatorContext {
+    /// The context of a running system.
+    pub fn of(system: &System) -> OperatorContext {
+        OperatorContext {
+            store: system.store.clone(),
+            clock: system.clock.clone(),
+            addrs: system.addrs.clone(),
+            events: system.events.clone(),
+        }
+    }
+}
+
+/// One outbound webhook, its secret resolved.
+#[derive(Clone, Debug)]
+pub struct Webhook {
+    /// Where to POST.
+    pub url: String,
+    /// Signing secret.
+    pub secret: SecretValue,
+    /// Event names it wants; empty means all.
+    pub events: Vec<String>,
+}
+
+/// `[operator]` with its secrets resolved.
+#[derive(Clone, Debug)]
+pub struct OperatorSettings {
+    /// The API token; without it the API, the page and links are off.
+    pub token: Option<SecretValue>,
+    /// Base URL for links (no trailing slash).
+    pub public_url: String,
+    /// Lifetime of one-click links.
+    pub link_ttl: Duration,
+    /// Outbound webhooks.
+    pub webhooks: Vec<Webhook>,
+    /// Delivery retries after the first attempt.
+    pub webhook_retries: u32,
+    /// First retry delay; doubles each retry.
+    pub webhook_backoff_initial: Duration,
+}
+
+impl OperatorSettings {
+    /// Reads `[operator]`, resolving the token and the webhook secrets.
+    pub fn from_config(config: &OperatorConfig) -> Result<OperatorSettings, ConfigError> {
+        let token = config
+            .token
+            .as_ref()
+            .map(|t| t.resolve("operator.token"))
+            .transpose()?;
+        let webhooks = config
+            .webhooks
+            .iter()
+            .enumerate()
+            .map(|(i, hook)| {
+                Ok(Webhook {
+                    url: hook.url.clone(),
+                    secret: hook
+                        .secret
+                        .resolve(&format!("operator.webhooks[{i}].secret"))?,
+                    events: hook.events.clone(),
+                })
+            })
+            .collect::<Result<Vec<_>, ConfigError>>()?;
+        Ok(OperatorSettings {
+            token,
+            public_url: config.public_url.trim_end_matches('/').to_string(),
+            link_ttl: Duration::from_secs(config.link_ttl_minutes * 60),
+            webhooks,
+            webhook_retries: config.webhook_retries,
+            webhook_backoff_initial: Duration::from_millis(config.webhook_backoff_initial_ms),
+        })
+    }
+}
+
+/// Keys derived from the operator token, one per purpose.
+#[derive(Clone)]
+pub(crate) struct Keys {
+    pub session: [u8; 32],
+    pub csrf: [u8; 32],
+    pub link: [u8; 32],
+}
+
+impl Keys {
+    pub(crate) fn derive(token: &SecretValue) -> Keys {
+        let token = token.expose().as_bytes();
+        Keys {
+            session: signing::derive_key(token, "session"),
+            csrf: signing::derive_key(token, "csrf"),
+            link: signing::derive_key(token, "link"),
+        }
+    }
+}
+
+/// Counters the webhook dispatcher keeps (for `/metrics` and `/api/status`).
+#[derive(Debug, Default)]
+pub struct WebhookStats {
+    /// Delivered (2xx).
+    pub delivered: std::sync::atomic::AtomicU64,
+    /// Gave up after the retries, or refused by the receiver.
+    pub failed: std::sync::atomic::AtomicU64,
+    /// Dropped because the queue was full.
+    pub dropped: std::sync::atomic::AtomicU64,
+    /// Retries made.
+    pub retried: std::sync::atomic::AtomicU64,
+}
+
+pub(crate) struct Inner {
+    pub ctx: OperatorContext,
+    pub token: SecretValue,
+    pub keys: Keys,
+    pub links: links::Links,
+    pub secure_cookie: bool,
+    pub shutdown: watch::Receiver<bool>,
+    pub webhook_count: usize,
+    pub webhook_stats: Arc<WebhookStats>,
+}
+
+/// Shared by every handler.
+#[derive(Clone)]
+pub(crate) struct AppState(pub Arc<Inner>);
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl Inner {
+    /// The clock's now, as unix seconds.
+    pub fn now_unix(&self) -> i64 {
+        self.ctx.clock.now().timestamp()
+    }
+
+    /// Whether `given` is the operator token (constant time).
+    pub fn token_matches(&self, given: &str) -> bool {
+        signing::constant_time_eq(given.as_bytes(), self.token.expose().as_bytes())
+    }
+
+    /// Whether the request carries `Authorization: Bearer <token>`.
+    pub fn bearer_ok(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+        let Some(value) = headers.get(header::AUTHORIZATION) else {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "missing bearer token: send `Authorization: Bearer <operator.token>`",
+            ));
+        };
+        let value = value.to_str().unwrap_or("");
+        let given = value
+            .strip_prefix("Bearer ")
+            .or_else(|| value.strip_prefix("bearer "))
+            .unwrap_or("");
+        if given.is_empty() || !self.token_matches(given.trim()) {
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "bad bearer token: use the value of operator.token",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Sends a command to the gate and waits (bounded) for its answer.
+    pub async fn ask_gate<R: Send + 'static>(
+        &self,
+        build: impl FnOnce(ractor::RpcReplyPort<R>) -> GateMsg,
+    ) -> Result<R, ApiError> {
+        match tokio::time::timeout(GATE_TIMEOUT, self.ctx.addrs.gate.ask(build)).await {
+            Ok(Ok(answer)) => Ok(answer),
+            Ok(Err(SendError::Unavailable { .. })) | Ok(Err(_)) => Err(ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the policy gate is not running (restarting or shutting down); try again in a moment",
+            )),
+            Err(_) => Err(ApiError::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "the policy gate did not answer in 30s; check `bazaar status` and the logs",
+            )),
+        }
+    }
+}
+
+/// An error answer: `{"error": "..."}` with a status code.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    /// The status.
+    pub status: StatusCode,
+    /// What went wrong and what to do (lowercase).
+    pub message: String,
+}
+
+impl ApiError {
+    /// An error with `status` and `message`.
+    pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            message: message.into(),
+        }
+    }
+
+    /// 400.
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    /// 404.
+    pub fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, message)
+    }
+
+    /// 500 for a store failure.
+    pub fn store(error: impl std::fmt::Display) -> ApiError {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("store error: {error}; see the daemon's log"),
+        )
+    }
+}
+
+impl From<GateError> for ApiError {
+    fn from(error: GateError) -> ApiError {
+        let status = match &error {
+            GateError::NotFound(_) => StatusCode::NOT_FOUND,
+            GateError::Conflict(_) => StatusCode::CONFLICT,
+            GateError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError::new(status, error.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut response = (
+            self.status,
+            axum::Json(serde_json::json!({ "error": self.message })),
+        )
+            .into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"bazaar\""),
+            );
+        }
+        response
+    }
+}
+
+/// `Json<T>` whose rejections are JSON errors: 413 past [`BODY_LIMIT`], 400 otherwise.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(ApiJson(value)),
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(too_large())
+            }
+            Err(rejection) => Err(ApiError::bad_request(format!(
+                "bad request body: {}",
+                rejection.body_text().to_lowercase()
+            ))),
+        }
+    }
+}
+
+pub(crate) fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        format!(
+            "request body is larger than {} KiB; send less",
+            BODY_LIMIT / 1024
+        ),
+    )
+}
+
+/// Refuses a declared `Content-Length` over the limit before anything reads the body
+/// (extractors enforce the same limit on bodies without one).
+async fn limit_body(request: Request, next: Next) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > BODY_LIMIT as u64) {
+        if request.uri().path().starts_with("/api/") {
+            return too_large().into_response();
+        }
+        return page::error_page(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "that form was larger than 64 KiB; send less",
+        );
+    }
+    next.run(request).await
+}
+
+/// Headers every answer gets.
+async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-store"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    response
+}
+
+async fn require_bearer(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    match state.bearer_ok(request.headers()) {
+        Ok(()) => next.run(request).await,
+        Err(error) => error.into_response(),
+    }
+}
+
+fn router(state: AppState) -> Router {
+    let protected = api::routes()
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_bearer));
+    Router::new()
+        .merge(protected)
+        .merge(api::public_routes())
+        .merge(page::routes())
+        .fallback(fallback)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn(limit_body))
+        .layer(middleware::from_fn(security_headers))
+        .with_state(state)
+}
+
+async fn fallback(uri: axum::http::Uri) -> Response {
+    if uri.path().starts_with("/api/") {
+        ApiError::not_found(format!(
+            "no endpoint {}; see /api/openapi.json for the list",
+            uri.path()
+        ))
+        .into_response()
+    } else {
+        page::error_page(
+            StatusCode::NOT_FOUND,
+            "no such page; the inbox is at /",
+        )
+    }
+}
+
+async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        format!(
+            "{} does not take {method}; see /api/openapi.json",
+            uri.path()
+        ),
+    )
+    .into_response()
+}
+
+/// The running operator side: the HTTP server (when a token is configured) and the
+/// webhook dispatcher (when webhooks are configured).
+pub struct Operator {
+    addr: Option<SocketAddr>,
+    public_url: String,
+    stop: watch::Sender<bool>,
+    server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    webhooks: Option<webhooks::Dispatcher>,
+    stats: Arc<WebhookStats>,
+}
+
+impl Operator {
+    /// Starts what `[operator]` configures for `system`: binds `operator.listen` when a
+    /// token is set (and logs the URL), or logs that the API is off and how to turn it on.
+    pub async fn start_from_config(system: &System, config: &Config) -> anyhow::Result<Operator> {
+        let settings = OperatorSettings::from_config(&config.operator)?;
+        let listener = match settings.token {
+            Some(_) => {
+                let listen = &config.operator.listen;
+                let listener = TcpListener::bind(listen).await.map_err(|e| {
+                    anyhow::anyhow!(
+                        "operator API cannot listen on {listen} ({e}); change operator.listen or stop what uses the port"
+                    )
+                })?;
+                Some(listener)
+            }
+            None => None,
+        };
+        Operator::start(OperatorContext::of(system), settings, listener).await
+    }
+
+    /// Starts the server on `listener` (if given and a token is set) and the webhooks.
+    pub async fn start(
+        ctx: OperatorContext,
+        settings: OperatorSettings,
+        listener: Option<TcpListener>,
+    ) -> anyhow::Result<Operator> {
+        let (stop, stopped) = watch::channel(false);
+        let stats = Arc::new(WebhookStats::default());
+        let link_maker = settings.token.as_ref().map(|token| {
+            links::Links::new(
+                Keys::derive(token).link,
+                settings.public_url.clone(),
+                settings.link_ttl,
+                ctx.store.clone(),
+                ctx.clock.clone(),
+            )
+        });
+        let dispatcher = if settings.webhooks.is_empty() {
+            None
+        } else {
+            tracing::info!(
+                webhooks = settings.webhooks.len(),
+                urls = %settings.webhooks.iter().map(|h| webhooks::redact_url(&h.url)).collect::<Vec<_>>().join(", "),
+                "webhooks on"
+            );
+            Some(webhooks::Dispatcher::spawn(
+                ctx.clone(),
+                settings.webhooks.clone(),
+                webhooks::RetryPolicy {
+                    retries: settings.webhook_retries,
+                    initial: settings.webhook_backoff_initial,
+                },
+                link_maker.clone(),
+                format!("{}/", settings.public_url),
+                stats.clone(),
+            ))
+        };
+        let mut addr = None;
+        let mut server = None;
+        match (settings.token.clone(), listener, link_maker) {
+            (Some(token), Some(listener), Some(links)) => {
+                let local = listener.local_addr()?;
+                let state = AppState(Arc::new(Inner {
+                    keys: Keys::derive(&token),
+                    token,
+                    links,
+                    secure_cookie: settings.public_url.starts_with("https://"),
+                    shutdown: stopped.clone(),
+                    webhook_count: settings.webhooks.len(),
+                    webhook_stats: stats.clone(),
+                    ctx,
+                }));
+                let app = router(state);
+                let mut stopped = stopped.clone();
+                server = Some(tokio::spawn(async move {
+                    axum::serve(listener, app)
+                        .with_graceful_shutdown(async move {
+                            let _ = stopped.wait_for(|stop| *stop).await;
+                        })
+                        .await
+                }));
+                addr = Some(local);
+                tracing::info!(
+                    url = %format!("http://{local}/"),
+                    public_url = %settings.public_url,
+                    "operator API and inbox are up"
+                );
+            }
+            (None, _, _) => tracing::info!(
+                actor = "operator",
+                state = "off",
+                reason = "operator.token is not set; set [operator] token = { env = \"BAZAAR_OPERATOR_TOKEN\" } (or { file = \"...\" }) to turn on the API and the inbox",
+                "idle"
+            ),
+            (Some(_), None, _) | (Some(_), Some(_), None) => {}
+        }
+        Ok(Operator {
+            addr,
+            public_url: settings.public_url,
+            stop,
+            server,
+            webhooks: dispatcher,
+            stats,
+        })
+    }
+
+    /// Where the server listens, if it runs.
+    pub fn local_addr(&self) -> Option<SocketAddr> {
+        self.addr
+    }
+
+    /// The configured public URL.
+    pub fn public_url(&self) -> &str {
+        &self.public_url
+    }
+
+    /// The webhook counters.
+    pub fn webhook_stats(&self) -> Arc<WebhookStats> {
+        self.stats.clone()
+    }
+
+    /// Stops the server gracefully (open event streams end; requests in flight finish,
+    /// for at most 10 s), then gives queued webhook deliveries up to 5 s.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        if let Some(server) = self.server {
+            let abort = server.abort_handle();
+            match tokio::time::timeout(Duration::from_secs(10), server).await {
+                Ok(Ok(Ok(()))) => tracing::info!("operator API stopped"),
+                Ok(Ok(Err(error))) => tracing::warn!(%error, "operator API stopped with an error"),
+                Ok(Err(_)) => tracing::warn!("operator API task failed"),
+                Err(_) => {
+                    abort.abort();
+                    tracing::warn!("operator API did not stop in 10s; closed it");
+                }
+            }
+        }
+        if let Some(webhooks) = self.webhooks {
+            webhooks.stop(Duration::from_secs(5)).await;
+        }
+    }
+}
