@@ -159,6 +159,9 @@ pub trait Record: Serialize + DeserializeOwned + Send + 'static {
     const TREE: &'static str;
     /// The key type.
     type Key: StoreKey;
+    /// Whether the type has secondary indexes at all; a type without them is written with
+    /// a plain insert instead of a two-tree transaction.
+    const INDEXED: bool = true;
     /// This record's key.
     fn key(&self) -> Self::Key;
     /// The secondary index entries this record should have.
@@ -327,6 +330,7 @@ impl Record for ActionRecord {
 
 impl Record for AuditEntry {
     const TREE: &'static str = "audit";
+    const INDEXED: bool = false;
     type Key = u64;
     fn key(&self) -> u64 {
         self.seq
@@ -771,6 +775,10 @@ impl Store for SledStore {
         let index = self.tree(&index_tree_name(R::TREE))?;
         let key = record.key().key_bytes();
         let value = Self::encode(record)?;
+        if !R::INDEXED {
+            records.insert(key, value).map_err(|e| self.sled_err(e))?;
+            return Ok(());
+        }
         let new_entries = record.index_entries();
         (&records, &index)
             .transaction(|(records, index)| {

@@ -333,6 +333,8 @@ pub struct GateState {
     replies: Vec<Reply>,
     commit_requested: bool,
     events: Vec<GateEvent>,
+    /// Policy state changed and must be written before the next flush.
+    policy_dirty: bool,
 }
 
 const META_LIMITS: &str = "policy.limits";
@@ -382,7 +384,12 @@ impl GateState {
         }
     }
 
-    fn save_policy_state(&self) -> Result<(), StoreError> {
+    /// Writes counters, rule records, the kill switch and operator activity, if they
+    /// changed since the last write. Called before every flush.
+    fn save_policy_state(&mut self) -> Result<(), StoreError> {
+        if !std::mem::take(&mut self.policy_dirty) {
+            return Ok(());
+        }
         let store = self.store();
         store.put_meta(META_LIMITS, &self.limits)?;
         store.put_meta(META_RULES, &self.rules)?;
@@ -472,7 +479,7 @@ impl GateState {
                 "scheduled",
                 serde_json::json!({ "release_at": release_at }),
             )?;
-            self.save_policy_state()?;
+            self.policy_dirty = true;
             self.schedule_release(release_at);
             return Ok(Outcome::Scheduled {
                 action: record.id,
@@ -491,7 +498,7 @@ impl GateState {
             "intent",
             serde_json::json!({ "idempotency_key": record.idempotency_key, "value": record.value }),
         )?;
-        self.save_policy_state()?;
+        self.policy_dirty = true;
         self.to_execute.push(record.id);
         Ok(())
     }
@@ -697,7 +704,7 @@ impl GateState {
             )?;
             Outcome::Rejected { action: record.id }
         };
-        self.save_policy_state()?;
+        self.policy_dirty = true;
         Ok(outcome)
     }
 
@@ -717,7 +724,7 @@ impl GateState {
             self.store().put(&record)?;
             self.limits.release(record.id, self.today());
             self.audit(Some(&record), "cancelled", serde_json::json!({ "by": by }))?;
-            self.save_policy_state()?;
+            self.policy_dirty = true;
             return Ok(Outcome::Cancelled { action: id });
         }
         if record.lifecycle.status != ActionStatus::Executed {
@@ -789,7 +796,7 @@ impl GateState {
         self.operator_seen = Some(self.now());
         let event = if paused { "paused" } else { "resumed" };
         self.audit(None, event, serde_json::json!({ "by": by }))?;
-        self.save_policy_state()?;
+        self.policy_dirty = true;
         tracing::warn!(by, paused, "kill switch changed");
         Ok(())
     }
@@ -811,6 +818,7 @@ impl GateState {
     /// The group commit: flush intents, execute, record, flush results, reply.
     async fn commit(&mut self) -> Result<(), StoreError> {
         self.commit_requested = false;
+        self.save_policy_state()?;
         self.store().flush().await?;
         let mut outcomes: BTreeMap<ActionId, Outcome> = BTreeMap::new();
         for id in std::mem::take(&mut self.to_execute) {
@@ -825,6 +833,7 @@ impl GateState {
                 self.mark_undone(original, compensation)?;
             }
         }
+        self.save_policy_state()?;
         self.store().flush().await?;
         for reply in std::mem::take(&mut self.replies) {
             let outcome = match (outcomes.get(&reply.action), reply.on_success) {
@@ -877,7 +886,8 @@ impl GateState {
             "undone",
             serde_json::json!({ "compensation": compensation }),
         )?;
-        self.save_policy_state()
+        self.policy_dirty = true;
+        Ok(())
     }
 
     async fn execute(&mut self, mut record: ActionRecord) -> Result<Outcome, StoreError> {
@@ -921,7 +931,7 @@ impl GateState {
                     "executed",
                     serde_json::json!({ "result": record.result, "before": record.before, "after": record.after }),
                 )?;
-                self.save_policy_state()?;
+                self.policy_dirty = true;
                 self.events.push(GateEvent::ActionExecuted {
                     action: record.id,
                     kind: record.kind,
@@ -938,7 +948,7 @@ impl GateState {
                     "failed",
                     serde_json::json!({ "reason": reason }),
                 )?;
-                self.save_policy_state()?;
+                self.policy_dirty = true;
                 tracing::warn!(action = %record.id, kind = %record.kind, %reason, "action failed");
                 self.events.push(GateEvent::Error {
                     message: format!("{} on {} failed: {reason}", record.kind, record.target),
@@ -1039,6 +1049,7 @@ impl GateState {
         if !self.to_execute.is_empty() {
             self.request_commit();
         }
+        self.save_policy_state()?;
         self.store().flush().await
     }
 
@@ -1123,6 +1134,7 @@ impl Actor for PolicyGate {
             replies: Vec::new(),
             commit_requested: false,
             events: Vec::new(),
+            policy_dirty: false,
         };
         state.reconcile().await?;
         tracing::debug!(
@@ -1169,12 +1181,14 @@ impl Actor for PolicyGate {
             GateMsg::Undo { action, by, reply } => command(state, reply, |s| s.undo(action, &by)),
             GateMsg::SetPaused { paused, by, reply } => {
                 let result = state.set_paused(paused, &by);
+                state.save_policy_state()?;
                 state.store().flush().await?;
                 let _ = reply.send(result);
             }
             GateMsg::Settle(action) => {
                 if state.limits.settle(action) {
-                    state.save_policy_state()?;
+                    state.policy_dirty = true;
+                    state.request_commit();
                 }
             }
             GateMsg::Status(reply) => {
