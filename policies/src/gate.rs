@@ -624,6 +624,9 @@ impl GateState {
             decided_by: None,
         };
         self.store().put(&approval)?;
+        if let Some(deadline) = approval.deadline {
+            self.schedule_release(deadline);
+        }
         self.audit(
             Some(record),
             "approval_needed",
@@ -801,7 +804,44 @@ impl GateState {
         Ok(())
     }
 
+    /// Expires approvals nobody answered in time: their actions are blocked.
+    fn expire_approvals(&mut self) -> Result<(), StoreError> {
+        let now = self.now();
+        let pending: Vec<Approval> = self.store().find("by_status", b"pending")?;
+        for mut approval in pending {
+            if approval.deadline.is_none_or(|deadline| deadline > now) {
+                continue;
+            }
+            let reason = "nobody answered before the deadline";
+            self.advance_approval(&mut approval, ApprovalStatus::Expired, reason)?;
+            let Some(action) = approval.action else {
+                continue;
+            };
+            if let Some(mut record) = self.store().get::<ActionRecord>(&action)? {
+                if record.lifecycle.status == ActionStatus::PendingApproval {
+                    let outcome = self.block(&mut record, format!("approval expired: {reason}"))?;
+                    tracing::info!(?outcome, "approval expired");
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn advance_approval(
+        &mut self,
+        approval: &mut Approval,
+        to: ApprovalStatus,
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        if let Err(illegal) = approval.lifecycle.advance(to, self.now(), reason) {
+            tracing::error!(approval = %approval.id, %illegal, "policy gate made an illegal move");
+            return Ok(());
+        }
+        self.store().put(approval)
+    }
+
     fn release_due(&mut self) -> Result<(), StoreError> {
+        self.expire_approvals()?;
         let now = self.now();
         let scheduled: Vec<ActionRecord> = self.store().find("by_status", b"scheduled")?;
         for mut record in scheduled {
@@ -809,9 +849,7 @@ impl GateState {
                 self.start_execution(&mut record)?;
             }
         }
-        if !self.to_execute.is_empty() {
-            self.request_commit();
-        }
+        self.request_commit();
         Ok(())
     }
 
@@ -1045,6 +1083,10 @@ impl GateState {
             if let Some(at) = record.release_at {
                 self.schedule_release(at);
             }
+        }
+        let pending: Vec<Approval> = self.store().find("by_status", b"pending")?;
+        for deadline in pending.iter().filter_map(|a| a.deadline) {
+            self.schedule_release(deadline);
         }
         if !self.to_execute.is_empty() {
             self.request_commit();

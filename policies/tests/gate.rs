@@ -14,7 +14,13 @@ fn start_clock() -> SimClock {
 
 async fn gate(policy: bazaar_config::PolicyConfig) -> (Gate, FakeMarket) {
     let market = FakeMarket::default();
-    let gate = Gate::start(SledStore::temporary().unwrap(), start_clock(), policy, market.clone()).await;
+    let gate = Gate::start(
+        SledStore::temporary().unwrap(),
+        start_clock(),
+        policy,
+        market.clone(),
+    )
+    .await;
     (gate, market)
 }
 
@@ -38,14 +44,32 @@ async fn a_new_rule_asks_first_and_then_earns_automatic_execution() {
     assert_eq!(market.executions(), 0, "nothing runs before approval");
     let pending: Vec<Approval> = gate.store.find("by_status", b"pending").unwrap();
     assert_eq!(pending.len(), 1);
-    assert!(pending[0].summary.contains("revise_price SKU-1 for $60.00"), "{}", pending[0].summary);
-    assert!(pending[0].summary.contains("undoable"), "{}", pending[0].summary);
+    assert!(
+        pending[0].summary.contains("revise_price SKU-1 for $60.00"),
+        "{}",
+        pending[0].summary
+    );
+    assert!(
+        pending[0].summary.contains("undoable"),
+        "{}",
+        pending[0].summary
+    );
 
-    assert_eq!(gate.approve(approval).await, Ok(Outcome::Executed { action }));
+    assert_eq!(
+        gate.approve(approval).await,
+        Ok(Outcome::Executed { action })
+    );
     assert_eq!(market.executions(), 1);
     assert_eq!(
         audit_events(&gate.store, action),
-        ["proposed", "scored", "approval_needed", "approved", "intent", "executed"]
+        [
+            "proposed",
+            "scored",
+            "approval_needed",
+            "approved",
+            "intent",
+            "executed"
+        ]
     );
 
     // The rule has run once and the operator was just here: the next one runs at once.
@@ -53,7 +77,10 @@ async fn a_new_rule_asks_first_and_then_earns_automatic_execution() {
     assert!(matches!(second, Outcome::Executed { .. }), "{second:?}");
     assert_eq!(market.executions(), 2);
     let names: Vec<&str> = gate.events().iter().map(|e| e.name()).collect();
-    assert_eq!(names, ["approval_needed", "action_executed", "action_executed"]);
+    assert_eq!(
+        names,
+        ["approval_needed", "action_executed", "action_executed"]
+    );
     gate.stop().await;
 }
 
@@ -72,9 +99,16 @@ async fn low_confidence_is_blocked_and_high_value_always_asks() {
     pricey.pattern_match = 1.0;
     pricey.rule = "trusted".into();
     let outcome = gate.propose(pricey).await;
-    assert!(matches!(outcome, Outcome::PendingApproval { .. }), "{outcome:?}");
+    assert!(
+        matches!(outcome, Outcome::PendingApproval { .. }),
+        "{outcome:?}"
+    );
     let pending: Vec<Approval> = gate.store.find("by_status", b"pending").unwrap();
-    assert!(pending[0].reason.contains("high-value line $500.00"), "{}", pending[0].reason);
+    assert!(
+        pending[0].reason.contains("high-value line $500.00"),
+        "{}",
+        pending[0].reason
+    );
     assert_eq!(market.executions(), 0);
     gate.stop().await;
 }
@@ -131,7 +165,10 @@ async fn daily_limits_hold_warn_at_80_percent_and_reset_the_next_marketplace_day
     for n in 0..5 {
         let mut action = relist(n);
         action.idempotency_key = format!("day1-{n}");
-        assert!(matches!(gate.propose(action).await, Outcome::Executed { .. }));
+        assert!(matches!(
+            gate.propose(action).await,
+            Outcome::Executed { .. }
+        ));
     }
     let mut sixth = relist(5);
     sixth.idempotency_key = "day1-5".into();
@@ -153,7 +190,10 @@ async fn daily_limits_hold_warn_at_80_percent_and_reset_the_next_marketplace_day
     gate.clock.advance_to(at("2026-04-02T08:00:00Z"));
     let mut next_day = relist(6);
     next_day.idempotency_key = "day2-0".into();
-    assert!(matches!(gate.propose(next_day).await, Outcome::Executed { .. }));
+    assert!(matches!(
+        gate.propose(next_day).await,
+        Outcome::Executed { .. }
+    ));
     assert_eq!(market.executions(), 6);
     gate.stop().await;
 }
@@ -169,12 +209,16 @@ async fn the_kill_switch_blocks_everything_until_resumed() {
         })
     };
     set(true).await.unwrap().unwrap();
-    let Outcome::Blocked { reason, .. } = gate.propose(reprice("SKU-1", "$10.00", "a")).await else {
+    let Outcome::Blocked { reason, .. } = gate.propose(reprice("SKU-1", "$10.00", "a")).await
+    else {
         panic!("paused must block");
     };
     assert!(reason.contains("kill switch"), "{reason}");
     set(false).await.unwrap().unwrap();
-    assert!(matches!(gate.propose(reprice("SKU-1", "$10.00", "b")).await, Outcome::Executed { .. }));
+    assert!(matches!(
+        gate.propose(reprice("SKU-1", "$10.00", "b")).await,
+        Outcome::Executed { .. }
+    ));
     assert_eq!(market.executions(), 1);
     let status = gate.addr.ask(GateMsg::Status).await.unwrap();
     assert!(!status.paused);
@@ -184,7 +228,10 @@ async fn the_kill_switch_blocks_everything_until_resumed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn undo_compensates_reversible_actions_once_and_refuses_the_rest() {
     let (gate, market) = gate(trusting_policy()).await;
-    market.world().prices.insert("SKU-1".into(), "$80.00".into());
+    market
+        .world()
+        .prices
+        .insert("SKU-1".into(), "$80.00".into());
     let Outcome::Executed { action } = gate.propose(reprice("SKU-1", "$60.00", "cut")).await else {
         panic!("trusted reprice executes");
     };
@@ -193,15 +240,25 @@ async fn undo_compensates_reversible_actions_once_and_refuses_the_rest() {
     let Outcome::Undone { compensation, .. } = undone else {
         panic!("expected undone: {undone:?}");
     };
-    assert_eq!(market.world().prices["SKU-1"], "$80.00", "the price is back");
+    assert_eq!(
+        market.world().prices["SKU-1"],
+        "$80.00",
+        "the price is back"
+    );
     let original: ActionRecord = gate.store.get(&action).unwrap().unwrap();
     assert_eq!(original.lifecycle.status, ActionStatus::Undone);
     let compensating: ActionRecord = gate.store.get(&compensation).unwrap().unwrap();
     assert_eq!(compensating.undoes, Some(action));
-    assert!(compensating.undo.is_none(), "an undo is not itself undoable");
+    assert!(
+        compensating.undo.is_none(),
+        "an undo is not itself undoable"
+    );
 
     let again = gate.undo(action).await.unwrap_err();
-    assert!(again.to_string().contains("only executed or scheduled"), "{again}");
+    assert!(
+        again.to_string().contains("only executed or scheduled"),
+        "{again}"
+    );
 
     let accept = Action {
         kind: ActionKind::AcceptOffer,
@@ -211,15 +268,25 @@ async fn undo_compensates_reversible_actions_once_and_refuses_the_rest() {
         panic!("accept executes");
     };
     let refused = gate.undo(accepted).await.unwrap_err();
-    assert!(refused.to_string().contains("accept_offer cannot be undone"), "{refused}");
+    assert!(
+        refused
+            .to_string()
+            .contains("accept_offer cannot be undone"),
+        "{refused}"
+    );
 
-    let Outcome::Executed { action: late } = gate.propose(reprice("SKU-3", "$70.00", "late")).await else {
+    let Outcome::Executed { action: late } = gate.propose(reprice("SKU-3", "$70.00", "late")).await
+    else {
         panic!("reprice executes");
     };
     gate.clock.advance_by(Duration::from_secs(73 * 3600));
     let closed = gate.undo(late).await.unwrap_err();
     assert!(closed.to_string().contains("undo window"), "{closed}");
-    assert_eq!(market.executions(), 4, "reprice, its undo, accept, late reprice");
+    assert_eq!(
+        market.executions(),
+        4,
+        "reprice, its undo, accept, late reprice"
+    );
     gate.stop().await;
 }
 
@@ -240,11 +307,18 @@ fn email(key: &str) -> Action {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn email_waits_in_the_outbox_where_undo_cancels_it() {
     let (gate, market) = gate(trusting_policy()).await;
-    let Outcome::Scheduled { action: cancelled, release_at } = gate.propose(email("m1")).await else {
+    let Outcome::Scheduled {
+        action: cancelled,
+        release_at,
+    } = gate.propose(email("m1")).await
+    else {
         panic!("email is scheduled");
     };
     assert_eq!(release_at, gate.now() + chrono::Duration::seconds(300));
-    assert_eq!(gate.undo(cancelled).await, Ok(Outcome::Cancelled { action: cancelled }));
+    assert_eq!(
+        gate.undo(cancelled).await,
+        Ok(Outcome::Cancelled { action: cancelled })
+    );
 
     let Outcome::Scheduled { action: sent, .. } = gate.propose(email("m2")).await else {
         panic!("email is scheduled");
@@ -258,11 +332,19 @@ async fn email_waits_in_the_outbox_where_undo_cancels_it() {
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     gate.quiet.wait_quiet().await;
-    assert_eq!(market.world().executed[0].0, "m2", "only the email that was not cancelled left");
+    assert_eq!(
+        market.world().executed[0].0,
+        "m2",
+        "only the email that was not cancelled left"
+    );
     let record: ActionRecord = gate.store.get(&sent).unwrap().unwrap();
     assert_eq!(record.lifecycle.status, ActionStatus::Executed);
     let late = gate.undo(sent).await.unwrap_err();
-    assert!(late.to_string().contains("send_email cannot be undone once it has run"), "{late}");
+    assert!(
+        late.to_string()
+            .contains("send_email cannot be undone once it has run"),
+        "{late}"
+    );
     gate.stop().await;
 }
 
@@ -280,15 +362,26 @@ async fn failures_release_money_and_unknown_outcomes_go_to_the_inbox() {
     };
     assert!(reason.contains("the marketplace said no"));
     let status = gate.addr.ask(GateMsg::Status).await.unwrap();
-    assert_eq!(status.spend_day, Money::usd(0), "a failed purchase spends nothing");
+    assert_eq!(
+        status.spend_day,
+        Money::usd(0),
+        "a failed purchase spends nothing"
+    );
 
     market.world().next = Some(Next::Unknown);
     let Outcome::Unknown { approval, .. } = gate.propose(buy("b2")).await else {
         panic!("expected unknown");
     };
     let task: Approval = gate.store.get(&approval).unwrap().unwrap();
-    assert!(task.summary.contains("check whether purchase LISTING-1"), "{}", task.summary);
-    assert!(gate.events().iter().any(|e| matches!(e, GateEvent::Error { .. })));
+    assert!(
+        task.summary.contains("check whether purchase LISTING-1"),
+        "{}",
+        task.summary
+    );
+    assert!(gate
+        .events()
+        .iter()
+        .any(|e| matches!(e, GateEvent::Error { .. })));
     gate.stop().await;
 }
 
@@ -300,8 +393,12 @@ async fn open_intents_are_reconciled_at_start_not_repeated() {
     let now = clock.now();
     let intent = |key: &str| {
         let mut lifecycle = Lifecycle::new(ActionStatus::Proposed);
-        lifecycle.advance(ActionStatus::Approved, now, "test").unwrap();
-        lifecycle.advance(ActionStatus::Executing, now, "intent written").unwrap();
+        lifecycle
+            .advance(ActionStatus::Approved, now, "test")
+            .unwrap();
+        lifecycle
+            .advance(ActionStatus::Executing, now, "intent written")
+            .unwrap();
         ActionRecord {
             id: ActionId::new_at(now),
             kind: ActionKind::WithdrawListing,
@@ -329,17 +426,40 @@ async fn open_intents_are_reconciled_at_start_not_repeated() {
     for record in [&done, &not_done, &unknown] {
         store.put(record).unwrap();
     }
-    market.world().done_keys.insert("done".into(), bazaar_policies::Effect::default());
+    market
+        .world()
+        .done_keys
+        .insert("done".into(), bazaar_policies::Effect::default());
     market.world().unknown_keys.push("unknown".into());
 
     let gate = Gate::start(store.clone(), clock, trusting_policy(), market.clone()).await;
     gate.quiet.wait_quiet().await;
-    let status = |id: &ActionId| store.get::<ActionRecord>(id).unwrap().unwrap().lifecycle.status;
+    let status = |id: &ActionId| {
+        store
+            .get::<ActionRecord>(id)
+            .unwrap()
+            .unwrap()
+            .lifecycle
+            .status
+    };
     assert_eq!(status(&done.id), ActionStatus::Executed);
     assert_eq!(status(&not_done.id), ActionStatus::Executed);
-    assert_eq!(status(&unknown.id), ActionStatus::Executing, "unknown stays open for a person");
-    let executed: Vec<String> = market.world().executed.iter().map(|e| e.0.clone()).collect();
-    assert_eq!(executed, ["not-done"], "only the action the world had not seen runs");
+    assert_eq!(
+        status(&unknown.id),
+        ActionStatus::Executing,
+        "unknown stays open for a person"
+    );
+    let executed: Vec<String> = market
+        .world()
+        .executed
+        .iter()
+        .map(|e| e.0.clone())
+        .collect();
+    assert_eq!(
+        executed,
+        ["not-done"],
+        "only the action the world had not seen runs"
+    );
     let inbox: Vec<Approval> = store.find("by_status", b"pending").unwrap();
     assert_eq!(inbox.len(), 1);
     assert!(inbox[0].summary.contains("unknown"), "{}", inbox[0].summary);
@@ -351,7 +471,9 @@ async fn open_intents_are_reconciled_at_start_not_repeated() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rejections_lower_a_rules_accuracy() {
     let (gate, _market) = gate(policy()).await;
-    let Outcome::PendingApproval { approval, .. } = gate.propose(reprice("SKU-1", "$10.00", "r1")).await else {
+    let Outcome::PendingApproval { approval, .. } =
+        gate.propose(reprice("SKU-1", "$10.00", "r1")).await
+    else {
         panic!("first action asks");
     };
     let rejected = gate
@@ -364,8 +486,13 @@ async fn rejections_lower_a_rules_accuracy() {
         })
         .await
         .unwrap();
-    assert!(matches!(rejected, Ok(Outcome::Rejected { .. })), "{rejected:?}");
-    let Outcome::PendingApproval { action, .. } = gate.propose(reprice("SKU-2", "$10.00", "r2")).await else {
+    assert!(
+        matches!(rejected, Ok(Outcome::Rejected { .. })),
+        "{rejected:?}"
+    );
+    let Outcome::PendingApproval { action, .. } =
+        gate.propose(reprice("SKU-2", "$10.00", "r2")).await
+    else {
         panic!("still asks");
     };
     let scored: AuditEntry = gate
@@ -376,7 +503,76 @@ async fn rejections_lower_a_rules_accuracy() {
         .find(|e| e.action == Some(action) && e.event == "scored")
         .unwrap();
     let factors = scored.detail["score"]["factors"].as_array().unwrap();
-    let accuracy = factors.iter().find(|f| f[0] == "rule accuracy").unwrap()[1].as_f64().unwrap();
-    assert!((accuracy - 0.8).abs() < 1e-9, "one rejection: accuracy 4/5, got {accuracy}");
+    let accuracy = factors.iter().find(|f| f[0] == "rule accuracy").unwrap()[1]
+        .as_f64()
+        .unwrap();
+    assert!(
+        (accuracy - 0.8).abs() < 1e-9,
+        "one rejection: accuracy 4/5, got {accuracy}"
+    );
     gate.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unanswered_approvals_expire_and_block_their_action() {
+    let (gate, market) = gate(policy()).await;
+    let Outcome::PendingApproval { action, approval } =
+        gate.propose(reprice("SKU-1", "$60.00", "e1")).await
+    else {
+        panic!("first action asks");
+    };
+    gate.clock.advance_by(Duration::from_secs(25 * 3600));
+    let mut status = ActionStatus::PendingApproval;
+    for _ in 0..500 {
+        gate.quiet.wait_quiet().await;
+        status = gate
+            .store
+            .get::<ActionRecord>(&action)
+            .unwrap()
+            .unwrap()
+            .lifecycle
+            .status;
+        if status != ActionStatus::PendingApproval {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    assert_eq!(status, ActionStatus::Blocked);
+    let expired: Approval = gate.store.get(&approval).unwrap().unwrap();
+    assert_eq!(expired.lifecycle.status, ApprovalStatus::Expired);
+    let late = gate.approve(approval).await.unwrap_err();
+    assert!(late.to_string().contains("already expired"), "{late}");
+    assert_eq!(market.executions(), 0);
+    gate.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counters_survive_a_restart() {
+    let store = SledStore::temporary().unwrap();
+    let mut policy = trusting_policy();
+    policy.limits.relist_per_day = 3;
+    let relist = |key: &str| Action {
+        kind: ActionKind::Relist,
+        ..reprice(&format!("SKU-{key}"), "$20.00", key)
+    };
+    let market = FakeMarket::default();
+    let first = Gate::start(store.clone(), start_clock(), policy.clone(), market.clone()).await;
+    for key in ["r1", "r2"] {
+        assert!(matches!(
+            first.propose(relist(key)).await,
+            Outcome::Executed { .. }
+        ));
+    }
+    first.stop().await;
+    let second = Gate::start(store, start_clock(), policy, market.clone()).await;
+    assert!(matches!(
+        second.propose(relist("r3")).await,
+        Outcome::Executed { .. }
+    ));
+    assert!(matches!(
+        second.propose(relist("r4")).await,
+        Outcome::Blocked { .. }
+    ));
+    assert_eq!(market.executions(), 3);
+    second.stop().await;
 }
