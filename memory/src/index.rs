@@ -479,8 +479,11 @@ async fn writer_task(
                 }
             }
             Some(WriterOp::Clear) => {
-                if let Err(error) = writer.delete_all_documents() {
-                    tracing::error!(%error, "search index: clear failed");
+                // Delete terms only touch documents added before them, so the rebuild's
+                // own documents that follow are safe (delete_all_documents races with
+                // segments still being written).
+                for kind in ["product", "seller"] {
+                    writer.delete_term(Term::from_field_text(fields.kind, kind));
                 }
                 pending += 1;
                 continue;

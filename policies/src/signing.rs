@@ -47,7 +47,7 @@ pub fn to_hex(bytes: &[u8]) -> String {
 
 /// Parses hex (either case); `None` if it is not hex.
 pub fn from_hex(text: &str) -> Option<Vec<u8>> {
-    if text.len() % 2 != 0 {
+    if !text.len().is_multiple_of(2) {
         return None;
     }
     let digit = |c: u8| match c {
@@ -350,7 +350,10 @@ mod tests {
         ));
         // A second v1 (secret rotation) is accepted when one matches.
         let rotated = format!("{header},v1=deadbeef");
-        assert_eq!(verify_webhook(SECRET, &rotated, body, 1_000, 300), Ok(1_000));
+        assert_eq!(
+            verify_webhook(SECRET, &rotated, body, 1_000, 300),
+            Ok(1_000)
+        );
     }
 
     #[test]
@@ -380,7 +383,12 @@ mod tests {
         let session = sign_session(&key, 100);
         assert!(verify_session(&key, &session, 150, 3_600));
         assert!(!verify_session(&key, &session, 100 + 3_601, 3_600));
-        assert!(!verify_session(&derive_key(b"x", "session"), &session, 150, 3_600));
+        assert!(!verify_session(
+            &derive_key(b"x", "session"),
+            &session,
+            150,
+            3_600
+        ));
         assert!(!verify_session(&key, "100.00", 150, 3_600));
         let csrf_key = derive_key(b"operator-token", "csrf");
         let csrf = csrf_token(&csrf_key, &session);

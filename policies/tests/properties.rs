@@ -62,7 +62,15 @@ async fn run(proposals: Vec<Proposal>) -> Result<(), TestCaseError> {
     let policy = tight_policy();
     let limits = policy.limits.clone();
     let market = FakeMarket::default();
-    let gate = Arc::new(Gate::start(SledStore::temporary().unwrap(), SimClock::new(at("2026-04-01T17:00:00Z")), policy, market.clone()).await);
+    let gate = Arc::new(
+        Gate::start(
+            SledStore::temporary().unwrap(),
+            SimClock::new(at("2026-04-01T17:00:00Z")),
+            policy,
+            market.clone(),
+        )
+        .await,
+    );
     let mut tasks = Vec::new();
     for (n, p) in proposals.into_iter().enumerate() {
         let gate = gate.clone();
@@ -88,14 +96,25 @@ async fn run(proposals: Vec<Proposal>) -> Result<(), TestCaseError> {
     gate.quiet.wait_quiet().await;
     let store = gate.store.clone();
     let actions: Vec<ActionRecord> = store.all().unwrap();
-    let executed: Vec<&ActionRecord> = actions.iter().filter(|a| a.lifecycle.status == ActionStatus::Executed).collect();
-    prop_assert_eq!(executed.len(), market.executions(), "the world saw exactly the executed actions");
+    let executed: Vec<&ActionRecord> = actions
+        .iter()
+        .filter(|a| a.lifecycle.status == ActionStatus::Executed)
+        .collect();
     prop_assert_eq!(
         executed.len(),
-        outcomes.iter().filter(|o| matches!(o, Outcome::Executed { .. })).count()
+        market.executions(),
+        "the world saw exactly the executed actions"
+    );
+    prop_assert_eq!(
+        executed.len(),
+        outcomes
+            .iter()
+            .filter(|o| matches!(o, Outcome::Executed { .. }))
+            .count()
     );
 
-    let count = |pred: &dyn Fn(&ActionRecord) -> bool| executed.iter().filter(|a| pred(a)).count() as u32;
+    let count =
+        |pred: &dyn Fn(&ActionRecord) -> bool| executed.iter().filter(|a| pred(a)).count() as u32;
     prop_assert!(count(&|a| a.kind == ActionKind::RevisePrice) <= limits.revise_price_per_day);
     prop_assert!(count(&|a| a.kind == ActionKind::Relist) <= limits.relist_per_day);
     prop_assert!(count(&|a| a.kind == ActionKind::AcceptOffer) <= limits.accept_offer_per_day);
@@ -106,7 +125,12 @@ async fn run(proposals: Vec<Proposal>) -> Result<(), TestCaseError> {
     for a in executed.iter().filter(|a| a.kind.is_listing_revision()) {
         *per_listing.entry(a.target.as_str()).or_default() += 1;
     }
-    prop_assert!(per_listing.values().all(|n| *n <= limits.revisions_per_listing_per_day), "{per_listing:?}");
+    prop_assert!(
+        per_listing
+            .values()
+            .all(|n| *n <= limits.revisions_per_listing_per_day),
+        "{per_listing:?}"
+    );
     let spend: i64 = executed
         .iter()
         .filter(|a| a.kind == ActionKind::Purchase)
@@ -122,11 +146,25 @@ async fn run(proposals: Vec<Proposal>) -> Result<(), TestCaseError> {
     let audit: Vec<AuditEntry> = store.all().unwrap();
     prop_assert_eq!(AuditEntry::verify_chain(&audit), Ok(audit.len() as u64));
     for action in &executed {
-        let entries = audit.iter().filter(|e| e.action == Some(action.id) && e.event == "executed").count();
-        prop_assert_eq!(entries, 1, "action {} has {} executed entries", action.id, entries);
+        let entries = audit
+            .iter()
+            .filter(|e| e.action == Some(action.id) && e.event == "executed")
+            .count();
+        prop_assert_eq!(
+            entries,
+            1,
+            "action {} has {} executed entries",
+            action.id,
+            entries
+        );
     }
-    for action in actions.iter().filter(|a| a.lifecycle.status != ActionStatus::Executed) {
-        prop_assert!(!audit.iter().any(|e| e.action == Some(action.id) && e.event == "executed"));
+    for action in actions
+        .iter()
+        .filter(|a| a.lifecycle.status != ActionStatus::Executed)
+    {
+        prop_assert!(!audit
+            .iter()
+            .any(|e| e.action == Some(action.id) && e.event == "executed"));
     }
     let gate = Arc::try_unwrap(gate).ok().expect("every task is done");
     gate.stop().await;
@@ -146,9 +184,16 @@ proptest! {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tampered_audit_entry_is_found() {
     let market = FakeMarket::default();
-    let gate = Gate::start(SledStore::temporary().unwrap(), SimClock::new(at("2026-04-01T17:00:00Z")), trusting_policy(), market).await;
+    let gate = Gate::start(
+        SledStore::temporary().unwrap(),
+        SimClock::new(at("2026-04-01T17:00:00Z")),
+        trusting_policy(),
+        market,
+    )
+    .await;
     for n in 0..3 {
-        gate.propose(reprice("SKU", "$10.00", &format!("t{n}"))).await;
+        gate.propose(reprice("SKU", "$10.00", &format!("t{n}")))
+            .await;
     }
     gate.quiet.wait_quiet().await;
     let mut audit: Vec<AuditEntry> = gate.store.all().unwrap();
@@ -160,4 +205,3 @@ async fn a_tampered_audit_entry_is_found() {
     assert_eq!(broken.seq, 4);
     gate.stop().await;
 }
-

@@ -2,5 +2,6 @@
 
 #![warn(missing_docs)]
 
+pub mod operator;
 pub mod supervisor;
 pub mod system;

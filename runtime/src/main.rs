@@ -10,6 +10,7 @@ use anyhow::Context;
 use bazaar_config::{Config, LogFormat};
 use bazaar_memory::store::SCHEMA_VERSION;
 use bazaar_memory::{AuditEntry, ProductIndex, SledStore, Store, SystemClock};
+use bazaar_runtime::operator::Operator;
 use bazaar_runtime::system::{index_config, index_dir, store_dir, Shutdown, System, SystemParts};
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -69,6 +70,20 @@ enum Command {
     },
     /// Print the example systemd unit.
     SystemdUnit,
+    /// Show the audit log (read from the store; stop the daemon or use GET /api/audit).
+    Audit {
+        /// Check the hash chain; exit 1 if it is broken.
+        #[arg(long)]
+        verify: bool,
+        /// Only entries at or after this time (RFC 3339, e.g. 2026-04-01T00:00:00Z).
+        #[arg(long, value_name = "TIME")]
+        since: Option<chrono::DateTime<chrono::Utc>>,
+        /// Only entries about this action id or target (SKU, listing, address).
+        #[arg(long, value_name = "ID")]
+        item: Option<String>,
+    },
+    #[command(flatten)]
+    Operator(bazaar_runtime::operator::cli::OperatorCommand),
 }
 
 fn main() -> ExitCode {
@@ -200,10 +215,16 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Audit {
+            verify,
+            since,
+            item,
+        } => audit(&data_dir, verify, since, item.as_deref()),
         Command::SystemdUnit => {
             print!("{}", bazaar_config::SYSTEMD_UNIT);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Operator(command) => bazaar_runtime::operator::cli::run(&config, command).await,
     }
 }
 
@@ -231,6 +252,13 @@ async fn run_daemon(config: Config) -> anyhow::Result<ExitCode> {
     let parts =
         SystemParts::without_connectors(config.clone(), store, index, Arc::new(SystemClock));
     let mut system = System::start(parts).await?;
+    let operator = match Operator::start_from_config(&system, &config).await {
+        Ok(operator) => operator,
+        Err(error) => {
+            system.shutdown(drain).await?;
+            return Err(error);
+        }
+    };
     for report in system.reports().await {
         match &report.idle {
             Some(reason) => {
@@ -245,6 +273,7 @@ async fn run_daemon(config: Config) -> anyhow::Result<ExitCode> {
         _ = terminate.recv() => tracing::info!(signal = "SIGTERM", "shutting down"),
         (child, error) = system.escalated() => tracing::error!(actor = child, %error, "supervisor gave up; shutting down"),
     }
+    operator.stop().await;
     match system.shutdown(drain).await? {
         Shutdown::Requested { abandoned } => {
             tracing::info!(abandoned, "stopped");
@@ -299,4 +328,56 @@ async fn status(config: &Config) -> anyhow::Result<()> {
     )?;
     writeln!(out, "saved searches  {}", config.researcher.searches.len())?;
     Ok(())
+}
+
+fn audit(
+    data_dir: &Path,
+    verify: bool,
+    since: Option<chrono::DateTime<chrono::Utc>>,
+    item: Option<&str>,
+) -> anyhow::Result<ExitCode> {
+    let store = open_store(data_dir)?;
+    let entries = store.all::<AuditEntry>()?;
+    let mut out = std::io::stdout().lock();
+    for entry in &entries {
+        if since.is_some_and(|t| entry.at < t) {
+            continue;
+        }
+        let about = |id: &str| {
+            entry.action.is_some_and(|a| a.to_string() == id)
+                || entry.detail.get("target").and_then(|t| t.as_str()) == Some(id)
+        };
+        if item.is_some_and(|id| !about(id)) {
+            continue;
+        }
+        let action = entry
+            .action
+            .map(|a| a.to_string())
+            .unwrap_or_else(|| "-".into());
+        writeln!(
+            out,
+            "{:>6}  {}  {:<16} {}  {}",
+            entry.seq,
+            entry.at.to_rfc3339(),
+            entry.event,
+            action,
+            entry.detail
+        )?;
+    }
+    if !verify {
+        return Ok(ExitCode::SUCCESS);
+    }
+    match AuditEntry::verify_chain(&entries) {
+        Ok(n) => {
+            eprintln!(
+                "audit chain verified: {n} entries, head {}",
+                entries.last().map_or("-", |e| e.hash.as_str())
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(broken) => {
+            eprintln!("bazaar: {broken}; the log was altered after it was written");
+            Ok(ExitCode::FAILURE)
+        }
+    }
 }

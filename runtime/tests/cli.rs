@@ -185,7 +185,24 @@ fn run_says_what_is_idle_and_stops_cleanly_on_sigterm_and_sigint() {
             .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
             .filter(|v| v["fields"]["message"] == "idle")
             .collect();
-        assert_eq!(idle.len(), 6, "every actor says why it is idle: {log:#?}");
+        let actors: std::collections::BTreeSet<&str> = idle
+            .iter()
+            .filter_map(|v| v["fields"]["actor"].as_str())
+            .collect();
+        let expected = [
+            "autopilot",
+            "deal_analyzer",
+            "inventory",
+            "lister",
+            "negotiator",
+            "operator",
+            "researcher",
+        ];
+        assert_eq!(
+            actors,
+            expected.into_iter().collect(),
+            "every part says why it is idle: {log:#?}"
+        );
         assert!(log
             .iter()
             .any(|l| l.contains("no saved searches configured")));
@@ -237,4 +254,85 @@ fn export_to_a_file_matches_stdout() {
         .status
         .success());
     assert_eq!(std::fs::read_to_string(out).unwrap(), EXPORT);
+}
+
+/// An export holding a three-entry audit chain, optionally with entry 1 altered afterwards.
+fn audit_export(tamper: bool) -> String {
+    use bazaar_memory::{ActionId, AuditEntry};
+    let at = |s: i64| chrono::DateTime::from_timestamp(1_775_000_000 + s, 0).unwrap();
+    let action = ActionId::new_at(at(0));
+    let mut entries: Vec<AuditEntry> = Vec::new();
+    for (i, (event, target)) in [
+        ("proposed", "SKU-1"),
+        ("executed", "SKU-1"),
+        ("proposed", "SKU-2"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let entry = AuditEntry::next(
+            entries.last(),
+            at(i as i64 * 60),
+            Some(action),
+            *event,
+            serde_json::json!({ "target": target }),
+        );
+        entries.push(entry);
+    }
+    if tamper {
+        entries[1].detail = serde_json::json!({ "target": "SKU-9" });
+    }
+    let mut export = String::from("{\"bazaar_export\":1,\"schema_version\":1}\n");
+    for entry in entries {
+        export.push_str(&format!(
+            "{{\"kind\":\"audit\",\"record\":{}}}\n",
+            serde_json::to_string(&entry).unwrap()
+        ));
+    }
+    export
+}
+
+#[test]
+fn audit_lists_filters_and_verifies_the_chain() {
+    for tamper in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("audit.jsonl");
+        std::fs::write(&file, audit_export(tamper)).unwrap();
+        let data = dir.path().join("data");
+        assert!(
+            bazaar(&data, &["import", "--input", file.to_str().unwrap()])
+                .status
+                .success()
+        );
+
+        let all = bazaar(&data, &["audit"]);
+        assert_eq!(text(&all.stdout).lines().count(), 3);
+        let item = bazaar(&data, &["audit", "--item", "SKU-2"]);
+        assert_eq!(
+            text(&item.stdout).lines().count(),
+            1,
+            "{}",
+            text(&item.stdout)
+        );
+        let since = bazaar(&data, &["audit", "--since", "2026-03-31T23:35:00Z"]);
+        assert_eq!(
+            text(&since.stdout).lines().count(),
+            1,
+            "{}",
+            text(&since.stdout)
+        );
+
+        let verify = bazaar(&data, &["audit", "--verify"]);
+        if tamper {
+            assert_eq!(verify.status.code(), Some(1));
+            assert!(
+                text(&verify.stderr).contains("audit chain broken at entry 1"),
+                "{}",
+                text(&verify.stderr)
+            );
+        } else {
+            assert!(verify.status.success(), "{}", text(&verify.stderr));
+            assert!(text(&verify.stderr).contains("audit chain verified: 3 entries"));
+        }
+    }
 }

@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex};
 use bazaar_config::{Config, PolicyConfig};
 use bazaar_memory::{ActionKind, ActionRecord, Addr, Clock, Quiescence, SimClock, SledStore};
 use bazaar_policies::effector::BoxFuture;
-use bazaar_policies::{Action, Effect, EffectError, Effector, GateEvent, GateMsg, Lookup, PolicyGate, PolicyGateArgs};
+use bazaar_policies::{
+    Action, Effect, EffectError, Effector, GateEvent, GateMsg, Lookup, PolicyGate, PolicyGateArgs,
+};
 use chrono::{DateTime, Utc};
 use ractor::Actor;
 use tokio::sync::broadcast;
@@ -49,12 +51,19 @@ impl FakeMarket {
 }
 
 impl Effector for FakeMarket {
-    fn execute<'a>(&'a self, action: &'a ActionRecord) -> BoxFuture<'a, Result<Effect, EffectError>> {
+    fn execute<'a>(
+        &'a self,
+        action: &'a ActionRecord,
+    ) -> BoxFuture<'a, Result<Effect, EffectError>> {
         Box::pin(async move {
             let mut world = self.world.lock().unwrap();
             match world.next.take().unwrap_or(Next::Succeed) {
                 Next::Fail => return Err(EffectError::Failed("the marketplace said no".into())),
-                Next::Unknown => return Err(EffectError::Unknown("connection reset after sending".into())),
+                Next::Unknown => {
+                    return Err(EffectError::Unknown(
+                        "connection reset after sending".into(),
+                    ))
+                }
                 Next::Succeed => {}
             }
             if let Some(effect) = world.done_keys.get(&action.idempotency_key) {
@@ -66,16 +75,31 @@ impl Effector for FakeMarket {
             };
             if action.kind == ActionKind::RevisePrice {
                 let new = action.params["price"].as_str().unwrap_or("0").to_string();
-                let old = world.prices.insert(action.target.clone(), new.clone()).unwrap_or_else(|| "0".into());
+                let old = world
+                    .prices
+                    .insert(action.target.clone(), new.clone())
+                    .unwrap_or_else(|| "0".into());
                 effect.before = Some(serde_json::json!({ "price": old }));
                 effect.after = Some(serde_json::json!({ "price": new }));
                 effect.undo_params = Some(serde_json::json!({ "price": old }));
             }
-            if matches!(action.kind, ActionKind::WithdrawListing | ActionKind::PublishListing | ActionKind::Relist | ActionKind::Archive) {
+            if matches!(
+                action.kind,
+                ActionKind::WithdrawListing
+                    | ActionKind::PublishListing
+                    | ActionKind::Relist
+                    | ActionKind::Archive
+            ) {
                 effect.undo_params = Some(serde_json::json!({}));
             }
-            world.executed.push((action.idempotency_key.clone(), action.kind, action.params.clone()));
-            world.done_keys.insert(action.idempotency_key.clone(), effect.clone());
+            world.executed.push((
+                action.idempotency_key.clone(),
+                action.kind,
+                action.params.clone(),
+            ));
+            world
+                .done_keys
+                .insert(action.idempotency_key.clone(), effect.clone());
             Ok(effect)
         })
     }
@@ -96,7 +120,9 @@ impl Effector for FakeMarket {
 }
 
 pub fn at(text: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(text).unwrap().with_timezone(&Utc)
+    DateTime::parse_from_rfc3339(text)
+        .unwrap()
+        .with_timezone(&Utc)
 }
 
 /// The shipped policy configuration.
@@ -124,7 +150,12 @@ pub struct Gate {
 }
 
 impl Gate {
-    pub async fn start(store: SledStore, clock: SimClock, policy: PolicyConfig, market: FakeMarket) -> Gate {
+    pub async fn start(
+        store: SledStore,
+        clock: SimClock,
+        policy: PolicyConfig,
+        market: FakeMarket,
+    ) -> Gate {
         let quiet = Quiescence::new();
         let (events_tx, events) = broadcast::channel(4096);
         let args = PolicyGateArgs {
@@ -135,7 +166,9 @@ impl Gate {
             events: events_tx,
             quiet: quiet.clone(),
         };
-        let (actor, done) = Actor::spawn(None, PolicyGate, args).await.expect("gate starts");
+        let (actor, done) = Actor::spawn(None, PolicyGate, args)
+            .await
+            .expect("gate starts");
         let addr = Addr::new("policy_gate", quiet.clone(), 64);
         addr.bind(actor.clone());
         Gate {
@@ -150,10 +183,16 @@ impl Gate {
     }
 
     pub async fn propose(&self, action: Action) -> bazaar_policies::Outcome {
-        self.addr.ask(|reply| GateMsg::Propose(action, reply)).await.expect("gate answers")
+        self.addr
+            .ask(|reply| GateMsg::Propose(action, reply))
+            .await
+            .expect("gate answers")
     }
 
-    pub async fn approve(&self, approval: bazaar_memory::ApprovalId) -> Result<bazaar_policies::Outcome, bazaar_policies::GateError> {
+    pub async fn approve(
+        &self,
+        approval: bazaar_memory::ApprovalId,
+    ) -> Result<bazaar_policies::Outcome, bazaar_policies::GateError> {
         self.addr
             .ask(|reply| GateMsg::Approve {
                 approval,
@@ -164,7 +203,10 @@ impl Gate {
             .expect("gate answers")
     }
 
-    pub async fn undo(&self, action: bazaar_memory::ActionId) -> Result<bazaar_policies::Outcome, bazaar_policies::GateError> {
+    pub async fn undo(
+        &self,
+        action: bazaar_memory::ActionId,
+    ) -> Result<bazaar_policies::Outcome, bazaar_policies::GateError> {
         self.addr
             .ask(|reply| GateMsg::Undo {
                 action,
@@ -179,7 +221,11 @@ impl Gate {
         self.quiet.wait_quiet().await;
         self.actor.stop(None);
         self.done.await.unwrap();
-        assert_eq!(self.actor.get_status(), ractor::ActorStatus::Stopped, "the gate was left running");
+        assert_eq!(
+            self.actor.get_status(),
+            ractor::ActorStatus::Stopped,
+            "the gate was left running"
+        );
     }
 
     pub fn events(&mut self) -> Vec<GateEvent> {
@@ -203,7 +249,12 @@ pub fn reprice(sku: &str, price: &str, key: &str) -> Action {
         params: serde_json::json!({ "price": price }),
         proposer: "autopilot".into(),
         rule: "reprice.time_decay".into(),
-        value: Some(price.parse().map(|p: bazaar_memory::Money| p).unwrap_or(bazaar_memory::Money::usd(0))),
+        value: Some(
+            price
+                .parse()
+                .map(|p: bazaar_memory::Money| p)
+                .unwrap_or(bazaar_memory::Money::usd(0)),
+        ),
         marketplace: Some(bazaar_memory::Marketplace::Ebay),
         pattern_match: 1.0,
         idempotency_key: key.into(),

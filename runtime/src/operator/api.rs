@@ -276,14 +276,12 @@ async fn healthz() -> Json<serde_json::Value> {
 }
 
 async fn openapi() -> Response {
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        OPENAPI,
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
 }
 
-async fn list_approvals(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+async fn list_approvals(
+    State(state): State<AppState>,
+) -> Result<Json<serde_json::Value>, ApiError> {
     let approvals = pending(&state)?;
     Ok(Json(serde_json::json!({ "approvals": approvals })))
 }
@@ -298,7 +296,11 @@ async fn get_approval(
         .store
         .get(&id)
         .map_err(ApiError::store)?
-        .ok_or_else(|| ApiError::not_found(format!("approval {id} not found; `bazaar inbox` lists pending ones")))?;
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "approval {id} not found; `bazaar inbox` lists pending ones"
+            ))
+        })?;
     Ok(Json(approval_view(&state, &approval)?))
 }
 
@@ -393,7 +395,11 @@ async fn get_action(
         .store
         .get(&id)
         .map_err(ApiError::store)?
-        .ok_or_else(|| ApiError::not_found(format!("action {id} not found; /api/actions lists recent ones")))?;
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "action {id} not found; /api/actions lists recent ones"
+            ))
+        })?;
     Ok(Json(action_view(&record, state.ctx.clock.now())))
 }
 
@@ -443,13 +449,20 @@ async fn audit(
     let verified = query.verify.unwrap_or(false).then(|| {
         match AuditEntry::verify_chain(&entries) {
             Ok(n) => serde_json::json!({ "ok": true, "entries": n }),
-            Err(broken) => serde_json::json!({ "ok": false, "error": broken.to_string(), "seq": broken.seq }),
+            Err(broken) => {
+                serde_json::json!({ "ok": false, "error": broken.to_string(), "seq": broken.seq })
+            }
         }
     });
     let mut matching: Vec<&AuditEntry> = entries
         .iter()
         .filter(|e| since.is_none_or(|since| e.at >= since))
-        .filter(|e| query.item.as_deref().is_none_or(|item| audit_concerns(e, item)))
+        .filter(|e| {
+            query
+                .item
+                .as_deref()
+                .is_none_or(|item| audit_concerns(e, item))
+        })
         .collect();
     let truncated = matching.len() > limit;
     if truncated {
@@ -532,7 +545,12 @@ async fn metrics(State(state): State<AppState>) -> Response {
     let one = |v: f64| vec![(String::new(), v)];
     match gate_status(&state).await {
         Ok(gate) => {
-            metric("bazaar_gate_up", "gauge", "Whether the policy gate answered.", &one(1.0));
+            metric(
+                "bazaar_gate_up",
+                "gauge",
+                "Whether the policy gate answered.",
+                &one(1.0),
+            );
             metric(
                 "bazaar_paused",
                 "gauge",
@@ -555,10 +573,9 @@ async fn metrics(State(state): State<AppState>) -> Response {
             let mut counters: std::collections::BTreeMap<String, u64> = Default::default();
             for (name, count) in &gate.counters {
                 let name = match name.strip_prefix("listing:") {
-                    Some(rest) => format!(
-                        "listing_revisions:{}",
-                        rest.split(':').next().unwrap_or("")
-                    ),
+                    Some(rest) => {
+                        format!("listing_revisions:{}", rest.split(':').next().unwrap_or(""))
+                    }
                     None => name.clone(),
                 };
                 *counters.entry(name).or_default() += count;
@@ -599,7 +616,12 @@ async fn metrics(State(state): State<AppState>) -> Response {
                 )],
             );
         }
-        Err(_) => metric("bazaar_gate_up", "gauge", "Whether the policy gate answered.", &one(0.0)),
+        Err(_) => metric(
+            "bazaar_gate_up",
+            "gauge",
+            "Whether the policy gate answered.",
+            &one(0.0),
+        ),
     }
     let stats = &state.webhook_stats;
     let samples: Vec<(String, f64)> = [
@@ -624,7 +646,10 @@ async fn metrics(State(state): State<AppState>) -> Response {
     );
     (
         StatusCode::OK,
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         out,
     )
         .into_response()

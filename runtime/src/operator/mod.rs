@@ -42,6 +42,11 @@ use crate::system::System;
 /// Request bodies larger than this are refused with 413.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
+/// What `bazaar run` logs when the operator side is off.
+const OFF_REASON: &str =
+    "operator.token is not set; set [operator] token = { env = 'BAZAAR_OPERATOR_TOKEN' } \
+     (or { file = '/path/0600' }) to turn on the API and the inbox page";
+
 /// How long the gate may take to answer an operator command.
 const GATE_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -225,7 +230,7 @@ impl Inner {
     ) -> Result<R, ApiError> {
         match tokio::time::timeout(GATE_TIMEOUT, self.ctx.addrs.gate.ask(build)).await {
             Ok(Ok(answer)) => Ok(answer),
-            Ok(Err(SendError::Unavailable { .. })) | Ok(Err(_)) => Err(ApiError::new(
+            Ok(Err(SendError::Unavailable { .. })) => Err(ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "the policy gate is not running (restarting or shutting down); try again in a moment",
             )),
@@ -356,10 +361,7 @@ async fn limit_body(request: Request, next: Next) -> Response {
 async fn security_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
-    headers.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("no-store"),
-    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
@@ -380,8 +382,10 @@ async fn require_bearer(State(state): State<AppState>, request: Request, next: N
 }
 
 fn router(state: AppState) -> Router {
-    let protected = api::routes()
-        .route_layer(middleware::from_fn_with_state(state.clone(), require_bearer));
+    let protected = api::routes().route_layer(middleware::from_fn_with_state(
+        state.clone(),
+        require_bearer,
+    ));
     Router::new()
         .merge(protected)
         .merge(api::public_routes())
@@ -402,10 +406,7 @@ async fn fallback(uri: axum::http::Uri) -> Response {
         ))
         .into_response()
     } else {
-        page::error_page(
-            StatusCode::NOT_FOUND,
-            "no such page; the inbox is at /",
-        )
+        page::error_page(StatusCode::NOT_FOUND, "no such page; the inbox is at /")
     }
 }
 
@@ -522,7 +523,7 @@ impl Operator {
             (None, _, _) => tracing::info!(
                 actor = "operator",
                 state = "off",
-                reason = "operator.token is not set; set [operator] token = { env = \"BAZAAR_OPERATOR_TOKEN\" } (or { file = \"...\" }) to turn on the API and the inbox",
+                reason = %OFF_REASON,
                 "idle"
             ),
             (Some(_), None, _) | (Some(_), Some(_), None) => {}

@@ -1,0 +1,931 @@
+//! The inbox page: server-rendered HTML that works without JavaScript.
+//!
+//! - `GET /login` takes the operator token once; `POST /login` sets the session cookie
+//!   (`bazaar_session`, HttpOnly, SameSite=Strict, Secure behind https; an HMAC under a key
+//!   derived from the token, valid for 7 days) and redirects to `/`.
+//! - `GET /` lists pending approvals (what, why, confidence, money at stake, deadline) with
+//!   approve / reject (reason required) forms, and recent actions with undo (or cancel, in the
+//!   outbox) while that is possible. Every form carries a CSRF token derived from the session,
+//!   checked on POST.
+//! - `GET /events` streams the gate's events (server-sent events); a small inline script
+//!   refreshes the lists from `GET /inbox/lists` when one arrives. With JavaScript off the
+//!   page is the same, minus the live refresh.
+//! - `GET /a/<token>` confirms a one-click link from a webhook; `POST /a/<token>` performs it
+//!   once (see [`super::links`]).
+//!
+//! Everything shown is escaped: summaries contain seller-provided text.
+
+use std::convert::Infallible;
+use std::fmt::Write as _;
+
+use axum::extract::rejection::FormRejection;
+use axum::extract::{Path, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use bazaar_memory::{ActionRecord, Approval, ApprovalStatus, Store};
+use bazaar_policies::signing::{self, Decision};
+use bazaar_policies::{GateMsg, Outcome};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use tokio::sync::{broadcast, watch};
+
+use super::api::{self, ApprovalView};
+use super::{ApiError, AppState};
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "bazaar_session";
+
+/// How long a login lasts.
+pub const SESSION_MAX_AGE_SECS: i64 = 7 * 24 * 3600;
+
+/// How many recent actions the page shows.
+const RECENT: usize = 20;
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(inbox))
+        .route("/inbox/lists", get(lists))
+        .route("/login", get(login_form).post(login))
+        .route("/logout", post(logout))
+        .route("/inbox/approvals/{id}/approve", post(form_approve))
+        .route("/inbox/approvals/{id}/reject", post(form_reject))
+        .route("/inbox/actions/{id}/undo", post(form_undo))
+        .route("/inbox/pause", post(form_pause))
+        .route("/inbox/resume", post(form_resume))
+        .route("/events", get(events))
+        .route("/a/{token}", get(link_confirm).post(link_perform))
+}
+
+// ---------------------------------------------------------------------------------------
+// HTML helpers
+
+/// Escapes text for HTML element content and quoted attribute values.
+pub fn esc(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const STYLE: &str = "
+body{font:15px/1.45 system-ui,sans-serif;margin:0 auto;max-width:60rem;padding:1rem;color:#1a1a1a}
+header{display:flex;gap:1rem;align-items:center;flex-wrap:wrap}
+header h1{margin:0;font-size:1.4rem;flex:1}
+.notice{background:#e8f5e9;padding:.5rem .75rem;border-radius:4px}
+.paused{background:#fdecea;padding:.5rem .75rem;border-radius:4px}
+.error{background:#fdecea;padding:.75rem;border-radius:4px}
+article.approval{border:1px solid #ccc;border-radius:6px;padding:.75rem 1rem;margin:.75rem 0}
+article.approval h3{margin:.1rem 0 .5rem;font-size:1.05rem}
+dl{display:grid;grid-template-columns:max-content 1fr;gap:.2rem 1rem;margin:.25rem 0 .75rem}
+dt{color:#555}dd{margin:0}
+form.inline{display:inline-flex;gap:.4rem;align-items:center;margin:.2rem .6rem .2rem 0}
+button{font:inherit;padding:.3rem .8rem;cursor:pointer}
+button.approve{background:#1b5e20;color:#fff;border:0;border-radius:4px}
+button.reject{background:#b71c1c;color:#fff;border:0;border-radius:4px}
+table{border-collapse:collapse;width:100%}
+td,th{text-align:left;padding:.3rem .4rem;border-bottom:1px solid #eee;vertical-align:top}
+.muted{color:#666}
+";
+
+fn nonce() -> String {
+    signing::to_hex(&rand::random::<[u8; 16]>())
+}
+
+/// A whole page with the security headers for it.
+fn page(status: StatusCode, title: &str, body: &str, script: Option<&str>) -> Response {
+    let nonce = nonce();
+    let script = script
+        .map(|s| format!("<script nonce=\"{nonce}\">{s}</script>"))
+        .unwrap_or_default();
+    let html = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{}</title><style nonce=\"{nonce}\">{STYLE}</style></head>\
+         <body>{body}{script}</body></html>\n",
+        esc(title)
+    );
+    let csp = format!(
+        "default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; \
+         connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    );
+    let mut response = (
+        status,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        html,
+    )
+        .into_response();
+    if let Ok(csp) = HeaderValue::from_str(&csp) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, csp);
+    }
+    response
+}
+
+/// An error page: what went wrong and a way back.
+pub(crate) fn error_page(status: StatusCode, message: &str) -> Response {
+    let body = format!(
+        "<header><h1>Bazaar inbox</h1></header><p class=\"error\" role=\"alert\">{}</p>\
+         <p><a href=\"/\">Back to the inbox</a></p>",
+        esc(message)
+    );
+    page(status, "Bazaar: not done", &body, None)
+}
+
+fn api_error_page(error: ApiError) -> Response {
+    error_page(error.status, &error.message)
+}
+
+fn see_other(to: &str) -> Response {
+    Redirect::to(to).into_response()
+}
+
+fn relative(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
+    let secs = (at - now).num_seconds();
+    if secs.abs() < 5 {
+        return "just now".into();
+    }
+    let (ahead, secs) = (secs >= 0, secs.abs());
+    let span = if secs < 90 {
+        format!("{secs} s")
+    } else if secs < 90 * 60 {
+        format!("{} min", secs / 60)
+    } else if secs < 48 * 3600 {
+        format!("{} h", secs / 3600)
+    } else {
+        format!("{} days", secs / 86_400)
+    };
+    if ahead {
+        format!("in {span}")
+    } else {
+        format!("{span} ago")
+    }
+}
+
+fn when(at: DateTime<Utc>) -> String {
+    format!(
+        "<time datetime=\"{}\">{}</time>",
+        at.to_rfc3339(),
+        at.format("%Y-%m-%d %H:%M UTC")
+    )
+}
+
+// ---------------------------------------------------------------------------------------
+// Sessions
+
+fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.to_string())
+}
+
+/// The request's valid session, if any.
+fn session(state: &AppState, headers: &HeaderMap) -> Option<String> {
+    let value = cookie(headers, SESSION_COOKIE)?;
+    signing::verify_session(
+        &state.keys.session,
+        &value,
+        state.now_unix(),
+        SESSION_MAX_AGE_SECS,
+    )
+    .then_some(value)
+}
+
+fn csrf(state: &AppState, session: &str) -> String {
+    signing::csrf_token(&state.keys.csrf, session)
+}
+
+fn csrf_input(token: &str) -> String {
+    format!(
+        "<input type=\"hidden\" name=\"csrf\" value=\"{}\">",
+        esc(token)
+    )
+}
+
+/// For form POSTs: the session, checked against the form's CSRF token.
+// An early answer (a redirect or an error page) is the natural error of a form handler.
+#[allow(clippy::result_large_err)]
+fn authorize_post(state: &AppState, headers: &HeaderMap, csrf: &str) -> Result<String, Response> {
+    let Some(session) = session(state, headers) else {
+        return Err(see_other("/login"));
+    };
+    if !signing::verify_csrf(&state.keys.csrf, &session, csrf) {
+        return Err(error_page(
+            StatusCode::FORBIDDEN,
+            "this form is stale or came from another site (CSRF check failed); reload the inbox and try again",
+        ));
+    }
+    Ok(session)
+}
+
+#[allow(clippy::result_large_err)]
+fn form_or_error<T>(form: Result<Form<T>, FormRejection>) -> Result<T, Response> {
+    match form {
+        Ok(Form(value)) => Ok(value),
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(error_page(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "that form was larger than 64 KiB; send less",
+        )),
+        Err(rejection) => Err(error_page(
+            StatusCode::BAD_REQUEST,
+            &format!(
+                "that form could not be read ({}); reload the inbox and try again",
+                rejection.body_text().to_lowercase()
+            ),
+        )),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Login
+
+fn login_page(status: StatusCode, problem: Option<&str>) -> Response {
+    let problem = problem
+        .map(|p| format!("<p class=\"error\" role=\"alert\">{}</p>", esc(p)))
+        .unwrap_or_default();
+    let body = format!(
+        "<header><h1>Bazaar inbox</h1></header>{problem}\
+         <form method=\"post\" action=\"/login\" id=\"login\">\
+         <p><label>Operator token <input type=\"password\" name=\"token\" id=\"token\" \
+         autocomplete=\"current-password\" required autofocus></label></p>\
+         <p class=\"muted\">The value of <code>operator.token</code> in the daemon's \
+         configuration. It is not stored in the browser; a session cookie derived from it is.</p>\
+         <p><button type=\"submit\" id=\"login-submit\">Log in</button></p></form>"
+    );
+    page(status, "Bazaar: log in", &body, None)
+}
+
+async fn login_form() -> Response {
+    login_page(StatusCode::OK, None)
+}
+
+#[derive(Debug, Deserialize)]
+struct LoginForm {
+    token: String,
+}
+
+fn session_cookie(state: &AppState, value: &str, max_age: i64) -> HeaderValue {
+    let secure = if state.secure_cookie { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{SESSION_COOKIE}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+async fn login(
+    State(state): State<AppState>,
+    form: Result<Form<LoginForm>, FormRejection>,
+) -> Response {
+    let form = match form_or_error(form) {
+        Ok(form) => form,
+        Err(response) => return response,
+    };
+    if !state.token_matches(form.token.trim()) {
+        // Slows guessing; the token should be long anyway.
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        return login_page(
+            StatusCode::UNAUTHORIZED,
+            Some("that is not the operator token; paste the value of operator.token"),
+        );
+    }
+    let value = signing::sign_session(&state.keys.session, state.now_unix());
+    let mut response = see_other("/");
+    response.headers_mut().insert(
+        header::SET_COOKIE,
+        session_cookie(&state, &value, SESSION_MAX_AGE_SECS),
+    );
+    response
+}
+
+#[derive(Debug, Deserialize)]
+struct CsrfForm {
+    csrf: String,
+}
+
+async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<CsrfForm>, FormRejection>,
+) -> Response {
+    let form = match form_or_error(form) {
+        Ok(form) => form,
+        Err(response) => return response,
+    };
+    if let Err(response) = authorize_post(&state, &headers, &form.csrf) {
+        return response;
+    }
+    let mut response = see_other("/login");
+    response
+        .headers_mut()
+        .insert(header::SET_COOKIE, session_cookie(&state, "", 0));
+    response
+}
+
+// ---------------------------------------------------------------------------------------
+// The inbox
+
+const LIVE_SCRIPT: &str = r#"
+(function () {
+  if (!window.EventSource || !window.fetch) return;
+  var timer = null;
+  function typing() {
+    var a = document.activeElement;
+    return a && a.tagName === 'INPUT' && a.type === 'text' && a.value !== '';
+  }
+  function refresh() {
+    timer = null;
+    if (typing()) { timer = setTimeout(refresh, 2000); return; }
+    fetch('/inbox/lists', { credentials: 'same-origin' })
+      .then(function (r) { if (!r.ok) throw new Error(r.status); return r.text(); })
+      .then(function (html) {
+        var lists = document.getElementById('lists');
+        lists.innerHTML = html;
+        var n = lists.querySelectorAll('article.approval').length;
+        document.title = 'Bazaar inbox (' + n + ')';
+      })
+      .catch(function () { location.reload(); });
+  }
+  var source = new EventSource('/events');
+  source.onopen = function () { document.body.setAttribute('data-live', 'on'); };
+  source.onerror = function () { document.body.setAttribute('data-live', 'off'); };
+  source.onmessage = function () { if (!timer) timer = setTimeout(refresh, 100); };
+})();
+"#;
+
+fn approval_html(out: &mut String, view: &ApprovalView, csrf: &str, now: DateTime<Utc>) {
+    let id = view.id.to_string();
+    let action = view.action.as_ref();
+    let confidence = action
+        .and_then(|a| a.confidence)
+        .map(|c| format!("{:.0}%", c * 100.0))
+        .unwrap_or_else(|| "n/a".into());
+    let money = action
+        .and_then(|a| a.value_text.clone())
+        .unwrap_or_else(|| "none".into());
+    let deadline = view
+        .deadline
+        .map(|d| format!("{} ({})", when(d), relative(d, now)))
+        .unwrap_or_else(|| "none".into());
+    let _ = write!(
+        out,
+        "<article class=\"approval\" id=\"approval-{id}\" data-approval-id=\"{id}\">\
+         <h3 class=\"what\">{}</h3><dl>\
+         <dt>Why</dt><dd class=\"why\">{}</dd>\
+         <dt>Confidence</dt><dd class=\"confidence\">{confidence}</dd>\
+         <dt>Money at stake</dt><dd class=\"money\">{}</dd>\
+         <dt>Deadline</dt><dd class=\"deadline\">{deadline}</dd>\
+         <dt>Asked</dt><dd>{} <span class=\"muted\">({})</span></dd></dl>",
+        esc(&view.summary),
+        esc(&view.reason),
+        esc(&money),
+        when(view.requested_at),
+        relative(view.requested_at, now),
+    );
+    if action.is_some() {
+        let _ = write!(
+            out,
+            "<form class=\"inline\" method=\"post\" action=\"/inbox/approvals/{id}/approve\">{csrf}\
+             <button type=\"submit\" class=\"approve\">Approve</button></form>\
+             <form class=\"inline\" method=\"post\" action=\"/inbox/approvals/{id}/reject\">{csrf}\
+             <label>Reason <input type=\"text\" name=\"reason\" required maxlength=\"500\" \
+             placeholder=\"why not\"></label>\
+             <button type=\"submit\" class=\"reject\">Reject</button></form>",
+            csrf = csrf_input(csrf),
+        );
+    } else {
+        out.push_str(
+            "<p class=\"muted\">A task for you outside Bazaar: check the outside world, \
+             then resolve it there.</p>",
+        );
+    }
+    out.push_str("</article>");
+}
+
+fn action_row(out: &mut String, record: &ActionRecord, csrf: &str, now: DateTime<Utc>) {
+    let id = record.id.to_string();
+    let status = record.lifecycle.status.to_string();
+    let value = record.value.map(|v| v.to_string()).unwrap_or_default();
+    let what = match record.undoes {
+        Some(original) => format!(
+            "{} {} <span class=\"muted\">(undo of {})</span>",
+            esc(record.kind.name()),
+            esc(&record.target),
+            esc(&original.to_string())
+        ),
+        None => format!("{} {}", esc(record.kind.name()), esc(&record.target)),
+    };
+    let button = match api::undo_possible(record, now) {
+        Some(kind) => {
+            let (label, hint) = match kind {
+                "cancel" => (
+                    "Cancel",
+                    record
+                        .release_at
+                        .map(|at| format!("leaves {}", relative(at, now)))
+                        .unwrap_or_default(),
+                ),
+                _ => (
+                    "Undo",
+                    record
+                        .undo
+                        .as_ref()
+                        .map(|u| format!("until {}", relative(u.deadline, now)))
+                        .unwrap_or_default(),
+                ),
+            };
+            format!(
+                "<form class=\"inline\" method=\"post\" action=\"/inbox/actions/{id}/undo\">{}\
+                 <button type=\"submit\" class=\"undo\">{label}</button></form>\
+                 <span class=\"muted\">{}</span>",
+                csrf_input(csrf),
+                esc(&hint)
+            )
+        }
+        None => String::new(),
+    };
+    let _ = write!(
+        out,
+        "<tr class=\"action status-{status}\" id=\"action-{id}\" data-action-id=\"{id}\">\
+         <td>{}</td><td>{what}</td><td>{}</td><td class=\"status\">{}</td><td>{button}</td></tr>",
+        when(record.proposed_at),
+        esc(&value),
+        esc(&status),
+    );
+}
+
+fn lists_html(state: &AppState, session: &str) -> Result<String, ApiError> {
+    let now = state.ctx.clock.now();
+    let csrf = csrf(state, session);
+    let approvals = api::pending(state)?;
+    let recent = api::recent(state, RECENT)?;
+    let mut out = String::new();
+    let _ = write!(
+        out,
+        "<section id=\"approvals\" data-pending=\"{}\"><h2>Waiting for you ({})</h2>",
+        approvals.len(),
+        approvals.len()
+    );
+    if approvals.is_empty() {
+        out.push_str("<p class=\"muted\" id=\"inbox-empty\">Nothing waits for you.</p>");
+    }
+    for view in &approvals {
+        approval_html(&mut out, view, &csrf, now);
+    }
+    out.push_str("</section><section id=\"actions\"><h2>Recent actions</h2>");
+    if recent.is_empty() {
+        out.push_str("<p class=\"muted\">No actions yet.</p>");
+    } else {
+        out.push_str(
+            "<table><thead><tr><th>Proposed</th><th>What</th><th>Value</th><th>Status</th>\
+             <th></th></tr></thead><tbody>",
+        );
+        for record in &recent {
+            action_row(&mut out, record, &csrf, now);
+        }
+        out.push_str("</tbody></table>");
+    }
+    out.push_str("</section>");
+    Ok(out)
+}
+
+#[derive(Debug, Deserialize)]
+struct InboxQuery {
+    done: Option<String>,
+}
+
+fn notice(done: Option<&str>) -> Option<&'static str> {
+    Some(match done? {
+        "approved" => "Approved.",
+        "rejected" => "Rejected.",
+        "undone" => "Undone: the compensating action ran.",
+        "cancelled" => "Cancelled before it left the outbox.",
+        "paused" => "Paused: every new action is blocked until you resume.",
+        "resumed" => "Resumed.",
+        "failed" => "Approved, but the action failed; see recent actions.",
+        _ => return None,
+    })
+}
+
+async fn inbox(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    axum::extract::Query(query): axum::extract::Query<InboxQuery>,
+) -> Response {
+    let Some(session) = session(&state, &headers) else {
+        return see_other("/login");
+    };
+    let lists = match lists_html(&state, &session) {
+        Ok(lists) => lists,
+        Err(error) => return api_error_page(error),
+    };
+    let paused = match state.ask_gate(GateMsg::Status).await {
+        Ok(status) => Some(status.paused),
+        Err(_) => None,
+    };
+    let csrf = csrf_input(&csrf(&state, &session));
+    let switch = match paused {
+        Some(true) => format!(
+            "<form class=\"inline\" method=\"post\" action=\"/inbox/resume\">{csrf}\
+             <button type=\"submit\" id=\"resume\">Resume</button></form>"
+        ),
+        Some(false) => format!(
+            "<form class=\"inline\" method=\"post\" action=\"/inbox/pause\">{csrf}\
+             <button type=\"submit\" id=\"pause\">Pause everything</button></form>"
+        ),
+        None => "<span class=\"muted\">policy gate not answering</span>".into(),
+    };
+    let banner = if paused == Some(true) {
+        "<p class=\"paused\" role=\"status\">Paused: the kill switch is on; every new action is blocked.</p>"
+    } else {
+        ""
+    };
+    let notice = notice(query.done.as_deref())
+        .map(|n| format!("<p class=\"notice\" role=\"status\" id=\"notice\">{n}</p>"))
+        .unwrap_or_default();
+    let body = format!(
+        "<header><h1>Bazaar inbox</h1>{switch}\
+         <form class=\"inline\" method=\"post\" action=\"/logout\">{csrf}\
+         <button type=\"submit\">Log out</button></form></header>\
+         {banner}{notice}<div id=\"lists\">{lists}</div>"
+    );
+    let pending = lists.matches("<article class=\"approval\"").count();
+    page(
+        StatusCode::OK,
+        &format!("Bazaar inbox ({pending})"),
+        &body,
+        Some(LIVE_SCRIPT),
+    )
+}
+
+async fn lists(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let Some(session) = session(&state, &headers) else {
+        return error_page(StatusCode::UNAUTHORIZED, "log in again at /login");
+    };
+    match lists_html(&state, &session) {
+        Ok(html) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+            html,
+        )
+            .into_response(),
+        Err(error) => api_error_page(error),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Form actions
+
+const BY: &str = "operator (inbox)";
+
+fn done(outcome: &Outcome, fallback: &str) -> Response {
+    let code = match outcome {
+        Outcome::Rejected { .. } => "rejected",
+        Outcome::Undone { .. } => "undone",
+        Outcome::Cancelled { .. } => "cancelled",
+        Outcome::Failed { .. } => "failed",
+        _ => fallback,
+    };
+    see_other(&format!("/?done={code}"))
+}
+
+async fn form_approve(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    form: Result<Form<CsrfForm>, FormRejection>,
+) -> Response {
+    let form = match form_or_error(form) {
+        Ok(form) => form,
+        Err(response) => return response,
+    };
+    if let Err(response) = authorize_post(&state, &headers, &form.csrf) {
+        return response;
+    }
+    let result = async {
+        let approval = api::parse_approval_id(&id)?;
+        let outcome = state
+            .ask_gate(|reply| GateMsg::Approve {
+                approval,
+                by: BY.into(),
+                reply,
+            })
+            .await??;
+        Ok::<_, ApiError>(outcome)
+    }
+    .await;
+    match result {
+        Ok(outcome) => done(&outcome, "approved"),
+        Err(error) => api_error_page(error),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct RejectForm {
+    csrf: String,
+    #[serde(default)]
+    reason: String,
+}
+
+async fn form_reject(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    form: Result<Form<RejectForm>, FormRejection>,
+) -> Response {
+    let form = match form_or_error(form) {
+        Ok(form) => form,
+        Err(response) => return response,
+    };
+    if let Err(response) = authorize_post(&state, &headers, &form.csrf) {
+        return response;
+    }
+    let reason = form.reason.trim().to_string();
+    if reason.is_empty() {
+        return error_page(
+            StatusCode::BAD_REQUEST,
+            "a reason is required to reject; type one next to the Reject button",
+        );
+    }
+    let result = async {
+        let approval = api::parse_approval_id(&id)?;
+        let outcome = state
+            .ask_gate(|reply| GateMsg::Reject {
+                approval,
+                by: BY.into(),
+                reason,
+                reply,
+            })
+            .await??;
+        Ok::<_, ApiError>(outcome)
+    }
+    .await;
+    match result {
+        Ok(outcome) => done(&outcome, "rejected"),
+        Err(error) => api_error_page(error),
+    }
+}
+
+async fn form_undo(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    form: Result<Form<CsrfForm>, FormRejection>,
+) -> Response {
+    let form = match form_or_error(form) {
+        Ok(form) => form,
+        Err(response) => return response,
+    };
+    if let Err(response) = authorize_post(&state, &headers, &form.csrf) {
+        return response;
+    }
+    let result = async {
+        let action = api::parse_action_id(&id)?;
+        let outcome = state
+            .ask_gate(|reply| GateMsg::Undo {
+                action,
+                by: BY.into(),
+                reply,
+            })
+            .await??;
+        Ok::<_, ApiError>(outcome)
+    }
+    .await;
+    match result {
+        Ok(outcome) => done(&outcome, "undone"),
+        Err(error) => api_error_page(error),
+    }
+}
+
+async fn switch(
+    state: AppState,
+    headers: HeaderMap,
+    form: Result<Form<CsrfForm>, FormRejection>,
+    paused: bool,
+) -> Response {
+    let form = match form_or_error(form) {
+        Ok(form) => form,
+        Err(response) => return response,
+    };
+    if let Err(response) = authorize_post(&state, &headers, &form.csrf) {
+        return response;
+    }
+    let result = state
+        .ask_gate(|reply| GateMsg::SetPaused {
+            paused,
+            by: BY.into(),
+            reply,
+        })
+        .await
+        .and_then(|r| r.map_err(ApiError::from));
+    match result {
+        Ok(()) => see_other(if paused {
+            "/?done=paused"
+        } else {
+            "/?done=resumed"
+        }),
+        Err(error) => api_error_page(error),
+    }
+}
+
+async fn form_pause(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<CsrfForm>, FormRejection>,
+) -> Response {
+    switch(state, headers, form, true).await
+}
+
+async fn form_resume(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<CsrfForm>, FormRejection>,
+) -> Response {
+    switch(state, headers, form, false).await
+}
+
+// ---------------------------------------------------------------------------------------
+// Server-sent events
+
+async fn stopped(shutdown: &mut watch::Receiver<bool>) {
+    let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
+async fn events(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if session(&state, &headers).is_none() && state.bearer_ok(&headers).is_err() {
+        return ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "log in at /login, or send `Authorization: Bearer <operator.token>`",
+        )
+        .into_response();
+    }
+    let events = state.ctx.events.subscribe();
+    let shutdown = state.shutdown.clone();
+    let stream = futures::stream::unfold(
+        (events, shutdown),
+        |(mut events, mut shutdown)| async move {
+            let event = tokio::select! {
+                _ = stopped(&mut shutdown) => return None,
+                event = events.recv() => event,
+            };
+            let data = match event {
+                Ok(event) => serde_json::to_string(&event).unwrap_or_default(),
+                Err(broadcast::error::RecvError::Lagged(missed)) => {
+                    serde_json::json!({ "event": "lagged", "missed": missed }).to_string()
+                }
+                Err(broadcast::error::RecvError::Closed) => return None,
+            };
+            Some((
+                Ok::<_, Infallible>(Event::default().data(data)),
+                (events, shutdown),
+            ))
+        },
+    );
+    Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response()
+}
+
+// ---------------------------------------------------------------------------------------
+// One-click links
+
+#[derive(Debug, Default, Deserialize)]
+struct LinkForm {
+    #[serde(default)]
+    reason: String,
+}
+
+const LINK_REJECT_REASON: &str = "rejected from a one-click link";
+
+async fn link_confirm(State(state): State<AppState>, Path(token): Path<String>) -> Response {
+    let claims = match state.links.check(&token) {
+        Ok(claims) => claims,
+        Err(refusal) => return error_page(refusal.status(), &refusal.to_string()),
+    };
+    let approval = match api::parse_approval_id(&claims.approval).and_then(|id| {
+        state
+            .ctx
+            .store
+            .get::<Approval>(&id)
+            .map_err(ApiError::store)?
+            .ok_or_else(|| ApiError::not_found("that approval no longer exists"))
+    }) {
+        Ok(approval) => approval,
+        Err(error) => return api_error_page(error),
+    };
+    if approval.lifecycle.status != ApprovalStatus::Pending {
+        return error_page(
+            StatusCode::CONFLICT,
+            &format!(
+                "already {} (by {}); nothing to do",
+                approval.lifecycle.status,
+                approval.decided_by.as_deref().unwrap_or("someone")
+            ),
+        );
+    }
+    let (verb, extra) = match claims.decision {
+        Decision::Approve => ("Approve", String::new()),
+        Decision::Reject => (
+            "Reject",
+            format!(
+                "<p><label>Reason <input type=\"text\" name=\"reason\" value=\"{}\" \
+                 maxlength=\"500\"></label></p>",
+                esc(LINK_REJECT_REASON)
+            ),
+        ),
+    };
+    let body = format!(
+        "<header><h1>Bazaar</h1></header>\
+         <p><strong>{verb}</strong> this?</p><p class=\"what\">{}</p>\
+         <p class=\"muted\">Why it was asked: {}</p>\
+         <form method=\"post\" action=\"/a/{}\">{extra}\
+         <button type=\"submit\" class=\"{}\" id=\"confirm\">{verb}</button></form>\
+         <p class=\"muted\">This link works once.</p>",
+        esc(&approval.summary),
+        esc(&approval.reason),
+        esc(&token),
+        verb.to_lowercase(),
+    );
+    page(StatusCode::OK, &format!("Bazaar: {verb}?"), &body, None)
+}
+
+async fn link_perform(
+    State(state): State<AppState>,
+    Path(token): Path<String>,
+    form: Result<Form<LinkForm>, FormRejection>,
+) -> Response {
+    let form = match form {
+        Ok(Form(form)) => form,
+        Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            return error_page(StatusCode::PAYLOAD_TOO_LARGE, "that form was too large")
+        }
+        Err(_) => LinkForm::default(),
+    };
+    let claims = match state.links.consume(&token).await {
+        Ok(claims) => claims,
+        Err(refusal) => return error_page(refusal.status(), &refusal.to_string()),
+    };
+    let by = "operator (one-click link)".to_string();
+    let result = async {
+        let approval = api::parse_approval_id(&claims.approval)?;
+        let outcome = match claims.decision {
+            Decision::Approve => {
+                state
+                    .ask_gate(|reply| GateMsg::Approve {
+                        approval,
+                        by,
+                        reply,
+                    })
+                    .await??
+            }
+            Decision::Reject => {
+                let reason = match form.reason.trim() {
+                    "" => LINK_REJECT_REASON.to_string(),
+                    reason => reason.to_string(),
+                };
+                state
+                    .ask_gate(|reply| GateMsg::Reject {
+                        approval,
+                        by,
+                        reason,
+                        reply,
+                    })
+                    .await??
+            }
+        };
+        Ok::<_, ApiError>(outcome)
+    }
+    .await;
+    match result {
+        Ok(outcome) => {
+            let what = match &outcome {
+                Outcome::Executed { .. } => "Approved: the action ran.",
+                Outcome::Scheduled { .. } => "Approved: it waits in the outbox (undo cancels it).",
+                Outcome::Rejected { .. } => "Rejected.",
+                _ => "Done.",
+            };
+            let body = format!(
+                "<header><h1>Bazaar</h1></header><p class=\"notice\" role=\"status\" id=\"result\">{}</p>\
+                 <p><a href=\"/\">Open the inbox</a></p>",
+                esc(what)
+            );
+            page(StatusCode::OK, "Bazaar: done", &body, None)
+        }
+        Err(error) => api_error_page(error),
+    }
+}

@@ -1,0 +1,783 @@
+//! The operator API over real HTTP against a running system: auth, approvals, rejection,
+//! undo, the kill switch, audit, status, metrics, the OpenAPI document, body limits, and the
+//! CLI commands that talk to it.
+
+mod support;
+
+use std::time::Duration;
+
+use bazaar_memory::{ActionKind, ActionRecord, ActionStatus, Store};
+use bazaar_policies::Outcome;
+use bazaar_runtime::operator::api::ROUTES;
+use reqwest::StatusCode;
+use serde_json::Value;
+use support::{reprice, Harness, Options, TOKEN};
+
+async fn json(response: reqwest::Response) -> (StatusCode, Value) {
+    let status = response.status();
+    let value = response.json().await.unwrap_or(Value::Null);
+    (status, value)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_api_route_needs_the_bearer_token() {
+    let h = Harness::start(Options::default()).await;
+    let (_, approval) = h.pending_reprice("BZ-1", "60.00").await;
+    for (method, path) in ROUTES {
+        let path = path.replace("{id}", &approval.to_string());
+        let public = matches!(path.as_str(), "/healthz" | "/api/openapi.json");
+        let request = |token: Option<&str>| {
+            let builder = match *method {
+                "get" => h.http.get(h.url(&path)),
+                _ => h.http.post(h.url(&path)),
+            };
+            match token {
+                Some(token) => builder.bearer_auth(token),
+                None => builder,
+            }
+        };
+        for token in [None, Some("wrong-token")] {
+            let response = request(token).send().await.unwrap();
+            if public {
+                assert_eq!(response.status(), StatusCode::OK, "{path} is public");
+                continue;
+            }
+            let (status, body) = json(response).await;
+            assert_eq!(
+                status,
+                StatusCode::UNAUTHORIZED,
+                "{method} {path} with {token:?}"
+            );
+            let message = body["error"].as_str().unwrap();
+            assert!(message.contains("bearer token"), "{message}");
+        }
+    }
+    // Nothing was decided by the refused requests.
+    assert!(h.market.executions().is_empty());
+    let (status, body) = json(h.get("/healthz").send().await.unwrap()).await;
+    assert_eq!((status, body["ok"].as_bool()), (StatusCode::OK, Some(true)));
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approval_is_listed_and_approving_it_over_http_executes_it_once() {
+    let h = Harness::start(Options::default()).await;
+    h.market.set_price("BZ-1", "70.00");
+    let (action, approval) = h.pending_reprice("BZ-1", "60.00").await;
+
+    let (status, body) = json(h.get("/api/approvals").send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    let list = body["approvals"].as_array().unwrap();
+    assert_eq!(list.len(), 1, "{body}");
+    let item = &list[0];
+    assert_eq!(item["id"], approval.to_string());
+    assert_eq!(item["status"], "pending");
+    assert!(
+        item["reason"].as_str().unwrap().contains("confidence 0.63"),
+        "{item}"
+    );
+    assert!(item["deadline"].as_str().is_some(), "{item}");
+    assert_eq!(item["action"]["id"], action.to_string());
+    assert_eq!(item["action"]["kind"], "revise_price");
+    assert_eq!(item["action"]["target"], "BZ-1");
+    assert_eq!(item["action"]["value_text"], "$60.00");
+    let confidence = item["action"]["confidence"].as_f64().unwrap();
+    assert!((confidence - 0.63).abs() < 1e-9, "{confidence}");
+
+    let (status, one) = json(
+        h.get(&format!("/api/approvals/{approval}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(one["summary"], item["summary"]);
+
+    let (status, outcome) = json(
+        h.post(&format!("/api/approvals/{approval}/approve"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{outcome}");
+    assert_eq!(outcome["outcome"], "executed");
+    assert_eq!(outcome["action"], action.to_string());
+    assert_eq!(
+        h.market.executions(),
+        vec![(
+            "reprice/BZ-1/60.00".to_string(),
+            ActionKind::RevisePrice,
+            serde_json::json!({ "price": "60.00" })
+        )]
+    );
+    assert_eq!(h.market.price("BZ-1").as_deref(), Some("60.00"));
+
+    // A second approval is a conflict and runs nothing.
+    let (status, body) = json(
+        h.post(&format!("/api/approvals/{approval}/approve"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("already approved"),
+        "{body}"
+    );
+    assert_eq!(h.market.executions().len(), 1);
+
+    let (status, body) = json(h.get("/api/approvals").send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["approvals"].as_array().unwrap().len(), 0);
+
+    // Unknown and malformed ids.
+    let unknown = bazaar_memory::ApprovalId::new_at(h.clock_now());
+    let (status, body) = json(
+        h.post(&format!("/api/approvals/{unknown}/approve"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let (status, body) = json(h.get("/api/approvals/not-an-id").send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["error"]
+        .as_str()
+        .unwrap()
+        .contains("not an approval id"));
+    let (status, _) = json(h.get("/api/nothing-here").send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    h.stop().await;
+}
+
+trait ClockNow {
+    fn clock_now(&self) -> chrono::DateTime<chrono::Utc>;
+}
+
+impl ClockNow for Harness {
+    fn clock_now(&self) -> chrono::DateTime<chrono::Utc> {
+        use bazaar_memory::Clock;
+        self.clock.now()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejecting_needs_a_reason_and_runs_nothing() {
+    let h = Harness::start(Options::default()).await;
+    let (action, approval) = h.pending_reprice("BZ-2", "45.00").await;
+    let path = format!("/api/approvals/{approval}/reject");
+
+    let (status, body) = json(h.post(&path).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "no body: {body}");
+    let (status, body) = json(
+        h.post(&path)
+            .json(&serde_json::json!({ "reason": "  " }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["error"]
+        .as_str()
+        .unwrap()
+        .contains("reason is required"));
+    let (status, body) = json(
+        h.post(&path)
+            .header("content-type", "application/json")
+            .body("{not json")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+
+    let (status, outcome) = json(
+        h.post(&path)
+            .json(&serde_json::json!({ "reason": "price floor is $50" }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{outcome}");
+    assert_eq!(outcome["outcome"], "rejected");
+    assert!(h.market.executions().is_empty());
+    let record: ActionRecord = h.system.store.get(&action).unwrap().unwrap();
+    assert_eq!(record.lifecycle.status, ActionStatus::Rejected);
+    let (_, approval_body) = json(
+        h.get(&format!("/api/approvals/{approval}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(approval_body["status"], "rejected");
+    assert_eq!(approval_body["decided_by"], "operator (api)");
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undo_over_http_runs_the_compensation() {
+    let h = Harness::start(Options::default()).await;
+    h.market.set_price("BZ-3", "80.00");
+    let (action, approval) = h.pending_reprice("BZ-3", "65.00").await;
+    let (status, _) = json(
+        h.post(&format!("/api/approvals/{approval}/approve"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(h.market.price("BZ-3").as_deref(), Some("65.00"));
+    // The operator changes their mind a minute later (ids made in the same millisecond would
+    // not sort by time).
+    h.clock.advance_by(Duration::from_secs(60));
+
+    let (status, view) = json(
+        h.get(&format!("/api/actions/{action}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(view["status"], "executed");
+    assert_eq!(view["can_undo"], "undo");
+    assert_eq!(view["undo"]["kind"], "revise_price");
+
+    let (status, outcome) = json(
+        h.post(&format!("/api/actions/{action}/undo"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{outcome}");
+    assert_eq!(outcome["outcome"], "undone");
+    let executions = h.market.executions();
+    assert_eq!(executions.len(), 2, "{executions:?}");
+    assert_eq!(executions[1].0, format!("undo:{action}"));
+    assert_eq!(executions[1].2, serde_json::json!({ "price": "80.00" }));
+    assert_eq!(h.market.price("BZ-3").as_deref(), Some("80.00"));
+
+    let (status, body) = json(
+        h.post(&format!("/api/actions/{action}/undo"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(h.market.executions().len(), 2);
+
+    let (status, body) = json(h.get("/api/actions?limit=5").send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    let actions = body["actions"].as_array().unwrap();
+    assert_eq!(actions.len(), 2);
+    assert_eq!(actions[0]["undoes"], action.to_string(), "newest first");
+    assert_eq!(actions[1]["status"], "undone");
+    assert_eq!(actions[1]["can_undo"], Value::Null);
+    let (status, _) = json(h.get("/api/actions?limit=0").send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = json(h.get("/api/actions?limit=lots").send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pause_blocks_new_proposals_until_resume() {
+    let h = Harness::start(Options::default()).await;
+    let (status, body) = json(h.post("/api/pause").send().await.unwrap()).await;
+    assert_eq!(
+        (status, body["paused"].as_bool()),
+        (StatusCode::OK, Some(true))
+    );
+    let (_, status_body) = json(h.get("/api/status").send().await.unwrap()).await;
+    assert_eq!(status_body["gate"]["paused"], true);
+
+    let outcome = h.propose(reprice("BZ-4", "30.00", "reprice/BZ-4/1")).await;
+    let Outcome::Blocked { reason, .. } = outcome else {
+        panic!("paused, yet {outcome:?}");
+    };
+    assert!(reason.contains("paused"), "{reason}");
+
+    let (status, body) = json(h.post("/api/resume").send().await.unwrap()).await;
+    assert_eq!(
+        (status, body["paused"].as_bool()),
+        (StatusCode::OK, Some(false))
+    );
+    // The operator was just active, so the away factor is gone: 0.7 x 1.0 executes.
+    let outcome = h.propose(reprice("BZ-4", "30.00", "reprice/BZ-4/2")).await;
+    assert!(matches!(outcome, Outcome::Executed { .. }), "{outcome:?}");
+    assert_eq!(
+        h.market.executions().len(),
+        1,
+        "only the proposal after resume ran"
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_audit_and_metrics() {
+    let h = Harness::start(Options::default()).await;
+    let (action, _) = h.pending_reprice("BZ-5", "55.00").await;
+
+    let (status, body) = json(h.get("/api/status").send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["gate"]["pending_approvals"], 1);
+    assert_eq!(body["gate"]["audit_len"], 3);
+    let actors: Vec<&str> = body["actors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["actor"].as_str().unwrap())
+        .collect();
+    assert_eq!(actors.len(), 6, "{actors:?}");
+
+    let (status, audit) = json(h.get("/api/audit?verify=true").send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    let events: Vec<&str> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    assert_eq!(events, ["proposed", "scored", "approval_needed"]);
+    assert_eq!(audit["verified"]["ok"], true);
+    assert_eq!(audit["verified"]["entries"], 3);
+    let (_, by_item) = json(h.get("/api/audit?item=BZ-5").send().await.unwrap()).await;
+    assert_eq!(by_item["entries"].as_array().unwrap().len(), 3);
+    let (_, by_action) = json(
+        h.get(&format!("/api/audit?item={action}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(by_action["entries"].as_array().unwrap().len(), 3);
+    let (_, other) = json(h.get("/api/audit?item=BZ-404").send().await.unwrap()).await;
+    assert_eq!(other["entries"].as_array().unwrap().len(), 0);
+    let (_, later) = json(
+        h.get("/api/audit?since=2026-05-02T00:00:00Z")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(later["entries"].as_array().unwrap().len(), 0);
+    let (_, earlier) = json(
+        h.get("/api/audit?since=2026-05-01T00:00:00%2B00:00")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(earlier["entries"].as_array().unwrap().len(), 3);
+    let (status, body) = json(h.get("/api/audit?since=yesterday").send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["error"].as_str().unwrap().contains("RFC 3339"));
+
+    let response = h.get("/metrics").send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
+    let text = response.text().await.unwrap();
+    let mut samples = std::collections::BTreeMap::new();
+    for line in text.lines() {
+        if line.starts_with('#') {
+            assert!(
+                line.starts_with("# HELP bazaar_") || line.starts_with("# TYPE bazaar_"),
+                "{line}"
+            );
+            continue;
+        }
+        let (series, value) = line.rsplit_once(' ').expect("`series value`");
+        let value: f64 = value
+            .parse()
+            .unwrap_or_else(|_| panic!("bad value in {line:?}"));
+        let name = series.split('{').next().unwrap();
+        assert!(
+            name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+            "{line}"
+        );
+        if let Some(labels) = series.strip_prefix(name) {
+            assert!(
+                labels.is_empty() || (labels.starts_with('{') && labels.ends_with('}')),
+                "{line}"
+            );
+        }
+        samples.insert(series.to_string(), value);
+    }
+    assert_eq!(samples["bazaar_gate_up"], 1.0);
+    assert_eq!(samples["bazaar_paused"], 0.0);
+    assert_eq!(samples["bazaar_pending_approvals"], 1.0);
+    assert_eq!(samples["bazaar_audit_entries"], 3.0);
+    assert_eq!(
+        samples["bazaar_webhook_deliveries_total{result=\"delivered\"}"],
+        0.0
+    );
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_lists_every_route_and_every_route_is_served() {
+    let h = Harness::start(Options::default()).await;
+    let (action, approval) = h.pending_reprice("BZ-6", "40.00").await;
+    let (status, doc) = json(h.http.get(h.url("/api/openapi.json")).send().await.unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.0"));
+    let paths = doc["paths"].as_object().unwrap();
+    for (method, path) in ROUTES {
+        let operation = &paths
+            .get(*path)
+            .unwrap_or_else(|| panic!("{path} is not in the OpenAPI document"))[*method];
+        assert!(operation.is_object(), "{method} {path} is not documented");
+        assert!(operation["responses"]["200"].is_object(), "{method} {path}");
+    }
+    let documented: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
+    assert_eq!(
+        documented,
+        ROUTES.len(),
+        "the document has routes the server lacks"
+    );
+    // Every listed route is really served: nothing answers 404 "no endpoint" or 405.
+    for (method, path) in ROUTES {
+        let id = if path.contains("actions") {
+            action.to_string()
+        } else {
+            approval.to_string()
+        };
+        let path = path.replace("{id}", &id);
+        let request = match *method {
+            "get" => h.get(&path),
+            _ => h
+                .post(&path)
+                .json(&serde_json::json!({ "reason": "checking the route" })),
+        };
+        let response = request.send().await.unwrap();
+        assert!(
+            response.status() != StatusCode::NOT_FOUND
+                && response.status() != StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {path}: {}",
+            response.status()
+        );
+    }
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oversized_body_is_refused_with_413() {
+    let h = Harness::start(Options::default()).await;
+    let (_, approval) = h.pending_reprice("BZ-7", "40.00").await;
+    let reason = "x".repeat(100 * 1024);
+    let (status, body) = json(
+        h.post(&format!("/api/approvals/{approval}/reject"))
+            .json(&serde_json::json!({ "reason": reason }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("64 KiB"), "{body}");
+    // A chunked body (no Content-Length) is cut off by the extractor's limit too.
+    let status_line = {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let addr = h.base.trim_start_matches("http://").to_string();
+        let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let head = format!(
+            "POST /api/approvals/{approval}/reject HTTP/1.1\r\nhost: localhost\r\n\
+             authorization: Bearer {TOKEN}\r\ncontent-type: application/json\r\n\
+             transfer-encoding: chunked\r\nconnection: close\r\n\r\n"
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        let mut body = b"{\"reason\": \"".to_vec();
+        body.extend(vec![b'y'; 80 * 1024]);
+        body.extend(b"\"}");
+        for chunk in body.chunks(8 * 1024) {
+            let framed = [format!("{:x}\r\n", chunk.len()).as_bytes(), chunk, b"\r\n"].concat();
+            if stream.write_all(&framed).await.is_err() {
+                break; // the server may answer and close before reading everything
+            }
+        }
+        let _ = stream.write_all(b"0\r\n\r\n").await;
+        let mut answer = Vec::new();
+        let _ = stream.read_to_end(&mut answer).await;
+        String::from_utf8_lossy(&answer)
+            .lines()
+            .next()
+            .unwrap_or("")
+            .to_string()
+    };
+    assert!(status_line.contains("413"), "{status_line}");
+    let (_, view) = json(
+        h.get(&format!("/api/approvals/{approval}"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(view["status"], "pending", "nothing was decided");
+    h.stop().await;
+}
+
+fn bazaar(config: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_bazaar"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("bazaar runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_talks_to_the_daemon() {
+    let h = Harness::start(Options::default()).await;
+    h.market.set_price("BZ-8", "90.00");
+    let (action, approval) = h.pending_reprice("BZ-8", "75.00").await;
+    let (_, second) = h.pending_reprice("BZ-9", "20.00").await;
+    let token_file = h.dir.path().join("token");
+    let config = h.dir.path().join("cli.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[operator]\ntoken = {{ file = \"{}\" }}\npublic_url = \"{}\"\n",
+            token_file.display(),
+            h.base
+        ),
+    )
+    .unwrap();
+    let run = |args: Vec<String>| {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            bazaar(&config, &args)
+        })
+    };
+    let args = |a: &[&str]| a.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+
+    let inbox = run(args(&["inbox"])).await.unwrap();
+    assert!(inbox.status.success(), "{}", text(&inbox.stderr));
+    let out = text(&inbox.stdout);
+    assert!(
+        out.contains(&approval.to_string())
+            && out.contains("confidence 63%")
+            && out.contains("$75.00")
+            && out.contains("2 waiting"),
+        "{out}"
+    );
+
+    let approve = run(args(&["approve", &approval.to_string()]))
+        .await
+        .unwrap();
+    assert!(approve.status.success(), "{}", text(&approve.stderr));
+    assert!(text(&approve.stdout).contains(&format!("executed action {action}")));
+    assert_eq!(h.market.price("BZ-8").as_deref(), Some("75.00"));
+
+    let again = run(args(&["approve", &approval.to_string()]))
+        .await
+        .unwrap();
+    assert_eq!(again.status.code(), Some(1));
+    assert!(
+        text(&again.stderr).contains("already approved"),
+        "{}",
+        text(&again.stderr)
+    );
+
+    let undo = run(args(&["undo", &action.to_string()])).await.unwrap();
+    assert!(undo.status.success(), "{}", text(&undo.stderr));
+    assert!(text(&undo.stdout).contains("undid action"));
+    assert_eq!(h.market.price("BZ-8").as_deref(), Some("90.00"));
+
+    let reject = run(args(&[
+        "reject",
+        &second.to_string(),
+        "--reason",
+        "too cheap",
+    ]))
+    .await
+    .unwrap();
+    assert!(reject.status.success(), "{}", text(&reject.stderr));
+
+    let pause = run(args(&["pause"])).await.unwrap();
+    assert!(pause.status.success(), "{}", text(&pause.stderr));
+    let (_, status) = json(h.get("/api/status").send().await.unwrap()).await;
+    assert_eq!(status["gate"]["paused"], true);
+    let resume = run(args(&["resume"])).await.unwrap();
+    assert!(resume.status.success(), "{}", text(&resume.stderr));
+    let (_, status) = json(h.get("/api/status").send().await.unwrap()).await;
+    assert_eq!(status["gate"]["paused"], false);
+
+    // Nobody listening: a clear error.
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://{}", free.local_addr().unwrap());
+    drop(free);
+    let unreachable = run(args(&["inbox", "--api", &dead])).await.unwrap();
+    assert_eq!(unreachable.status.code(), Some(1));
+    let stderr = text(&unreachable.stderr);
+    assert!(stderr.contains("is `bazaar run` running?"), "{stderr}");
+    assert!(!stderr.contains(TOKEN), "the token leaked: {stderr}");
+    h.stop().await;
+}
+
+#[test]
+fn without_a_token_the_cli_says_how_to_configure_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("empty.toml");
+    std::fs::write(&config, "").unwrap();
+    let out = bazaar(&config, &["inbox"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("operator.token is not configured"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn bazaar_run_serves_the_api_when_a_token_is_set_and_stops_cleanly() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let token = support::secret_file(dir.path(), "token", TOKEN);
+    let bazaar_config::Secret::File(token_path) = token else {
+        unreachable!()
+    };
+    let port = {
+        let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        free.local_addr().unwrap().port()
+    };
+    let config = dir.path().join("bazaar.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[operator]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"http://127.0.0.1:{port}\"\ntoken = {{ file = \"{}\" }}\n",
+            token_path.display()
+        ),
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_bazaar"))
+        .arg("--config")
+        .arg(&config)
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .arg("run")
+        .env_remove("RUST_LOG")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (lines_tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
+    let mut log = String::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while !log.contains("bazaar is running") {
+        let line = lines
+            .recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
+            .unwrap_or_else(|_| panic!("no start-up line in time:\n{log}"));
+        log.push_str(&line);
+        log.push('\n');
+    }
+    assert!(log.contains("operator API and inbox are up"), "{log}");
+    assert!(log.contains(&format!("127.0.0.1:{port}")), "{log}");
+    assert!(!log.contains(TOKEN), "the token leaked into the log");
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let client = reqwest::Client::new();
+        let health = client
+            .get(format!("http://127.0.0.1:{port}/healthz"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(health.status(), StatusCode::OK);
+        let status = client
+            .get(format!("http://127.0.0.1:{port}/api/status"))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(status.status(), StatusCode::OK);
+        // An open event stream must not hold up shutdown.
+        let events = client
+            .get(format!("http://127.0.0.1:{port}/events"))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(events.status(), StatusCode::OK);
+        std::mem::forget(events);
+    });
+
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "bazaar did not stop"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    while let Ok(line) = lines.recv_timeout(Duration::from_millis(500)) {
+        log.push_str(&line);
+        log.push('\n');
+    }
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert!(log.contains("operator API stopped"), "{log}");
+    drop(runtime);
+}
+
+#[test]
+fn bazaar_run_without_a_token_says_the_api_is_off_and_how_to_turn_it_on() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_bazaar"))
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .arg("run")
+        .env_remove("RUST_LOG")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut log = String::new();
+    let mut reader = BufReader::new(child.stderr.take().unwrap());
+    let mut line = String::new();
+    while !log.contains("bazaar is running") {
+        line.clear();
+        if reader.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        log.push_str(&line);
+    }
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGTERM);
+    }
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert!(
+        log.contains("operator.token is not set") && log.contains("BAZAAR_OPERATOR_TOKEN"),
+        "{log}"
+    );
+}
