@@ -804,6 +804,20 @@ impl AuditEntry {
             .collect()
     }
 
+    /// Whether this entry concerns `item`: its action id, or any string in its detail
+    /// (target SKU, approval, compensation) equal to it.
+    pub fn concerns(&self, item: &str) -> bool {
+        fn any_string(value: &serde_json::Value, item: &str) -> bool {
+            match value {
+                serde_json::Value::String(s) => s == item,
+                serde_json::Value::Array(values) => values.iter().any(|v| any_string(v, item)),
+                serde_json::Value::Object(map) => map.values().any(|v| any_string(v, item)),
+                _ => false,
+            }
+        }
+        self.action.is_some_and(|a| a.to_string() == item) || any_string(&self.detail, item)
+    }
+
     /// Checks that `entries` (in order) form an unbroken chain from the first entry.
     pub fn verify_chain<'a>(
         entries: impl IntoIterator<Item = &'a AuditEntry>,

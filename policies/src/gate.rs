@@ -110,6 +110,11 @@ pub enum Outcome {
         /// The action.
         action: ActionId,
     },
+    /// An inbox task was resolved by the operator.
+    Resolved {
+        /// The inbox item.
+        approval: ApprovalId,
+    },
     /// Undone by a compensating action.
     Undone {
         /// The original action.
@@ -245,6 +250,20 @@ pub enum GateMsg {
         /// Answer.
         reply: RpcReplyPort<Result<Outcome, GateError>>,
     },
+    /// The operator settles an inbox task the gate could not: for an action whose outcome
+    /// was unknown, whether it `happened`; for a plain manual task, that it is done.
+    Resolve {
+        /// Which.
+        approval: ApprovalId,
+        /// Who.
+        by: String,
+        /// For an unknown outcome: did it happen in the outside world?
+        happened: bool,
+        /// What the operator found.
+        note: String,
+        /// Answer.
+        reply: RpcReplyPort<Result<Outcome, GateError>>,
+    },
     /// The operator undoes an action.
     Undo {
         /// Which.
@@ -312,7 +331,7 @@ enum Port {
 /// commit, in which case the execution's outcome (or `on_success`, for an undo).
 struct Reply {
     port: Port,
-    action: ActionId,
+    action: Option<ActionId>,
     decided: Outcome,
     on_success: Option<Outcome>,
 }
@@ -674,6 +693,12 @@ impl GateState {
         reason: &str,
     ) -> Result<Outcome, GateError> {
         let (mut approval, mut record) = self.pending_approval(id)?;
+        if record.lifecycle.status != ActionStatus::PendingApproval {
+            return Err(GateError::Conflict(format!(
+                "approval {id} asks whether action {} happened ({}); resolve it instead",
+                record.id, record.lifecycle.status
+            )));
+        }
         let now = self.now();
         self.operator_seen = Some(now);
         let status = if approve {
@@ -709,6 +734,72 @@ impl GateState {
         };
         self.policy_dirty = true;
         Ok(outcome)
+    }
+
+    fn resolve(
+        &mut self,
+        id: ApprovalId,
+        by: &str,
+        happened: bool,
+        note: &str,
+    ) -> Result<Outcome, GateError> {
+        let mut approval: Approval = self
+            .store()
+            .get(&id)?
+            .ok_or_else(|| GateError::NotFound(format!("approval {id}")))?;
+        if approval.lifecycle.status != ApprovalStatus::Pending {
+            return Err(GateError::Conflict(format!(
+                "approval {id} is already {}",
+                approval.lifecycle.status
+            )));
+        }
+        self.operator_seen = Some(self.now());
+        let record = match approval.action {
+            Some(action) => self.store().get::<ActionRecord>(&action)?,
+            None => None,
+        };
+        match record {
+            Some(mut record) if record.lifecycle.status == ActionStatus::Executing => {
+                let result = if happened {
+                    Ok(crate::effector::Effect {
+                        result: serde_json::json!({ "confirmed_by": by, "note": note }),
+                        ..Default::default()
+                    })
+                } else {
+                    Err(EffectError::Failed(format!(
+                        "{by} found it did not happen: {note}"
+                    )))
+                };
+                self.record_result(&mut record, result)?;
+            }
+            Some(record) if record.lifecycle.status == ActionStatus::PendingApproval => {
+                return Err(GateError::Conflict(format!(
+                    "approval {id} is a decision; approve or reject it"
+                )));
+            }
+            Some(_) | None => {}
+        }
+        let decided = if happened {
+            "resolved: it happened"
+        } else {
+            "resolved: it did not happen"
+        };
+        approval
+            .lifecycle
+            .advance(
+                ApprovalStatus::Approved,
+                self.now(),
+                format!("{decided}; {note}"),
+            )
+            .map_err(|e| GateError::Conflict(e.to_string()))?;
+        approval.decided_by = Some(by.to_string());
+        self.store().put(&approval)?;
+        self.audit(
+            None,
+            "task_resolved",
+            serde_json::json!({ "approval": id, "by": by, "happened": happened, "note": note }),
+        )?;
+        Ok(Outcome::Resolved { approval: id })
     }
 
     fn undo(&mut self, id: ActionId, by: &str) -> Result<Outcome, GateError> {
@@ -873,8 +964,14 @@ impl GateState {
         }
         self.save_policy_state()?;
         self.store().flush().await?;
+        for event in std::mem::take(&mut self.events) {
+            // Events first, so subscribers hear of an action no later than its proposer.
+            // No subscriber is fine: events are also in the audit log.
+            let _ = self.args.events.send(event);
+        }
         for reply in std::mem::take(&mut self.replies) {
-            let outcome = match (outcomes.get(&reply.action), reply.on_success) {
+            let executed = reply.action.and_then(|id| outcomes.get(&id));
+            let outcome = match (executed, reply.on_success) {
                 (Some(Outcome::Executed { .. }), Some(answer)) => answer,
                 (Some(outcome), _) => outcome.clone(),
                 (None, _) => reply.decided,
@@ -896,10 +993,6 @@ impl GateState {
                     let _ = port.send(answer);
                 }
             }
-        }
-        for event in std::mem::take(&mut self.events) {
-            // No subscriber is fine: events are also in the audit log.
-            let _ = self.args.events.send(event);
         }
         Ok(())
     }
@@ -1008,9 +1101,9 @@ impl GateState {
         let now = self.now();
         let approval = Approval {
             id: ApprovalId::new_at(now),
-            action: None,
+            action: Some(record.id),
             summary: format!(
-                "check whether {} happened (idempotency key {}), then mark this done",
+                "check whether {} happened (idempotency key {}), then resolve this",
                 summarize(record),
                 record.idempotency_key
             ),
@@ -1221,6 +1314,13 @@ impl Actor for PolicyGate {
                 reply,
             } => command(state, reply, |s| s.decide(approval, &by, false, &reason)),
             GateMsg::Undo { action, by, reply } => command(state, reply, |s| s.undo(action, &by)),
+            GateMsg::Resolve {
+                approval,
+                by,
+                happened,
+                note,
+                reply,
+            } => command(state, reply, |s| s.resolve(approval, &by, happened, &note)),
             GateMsg::SetPaused { paused, by, reply } => {
                 let result = state.set_paused(paused, &by);
                 state.save_policy_state()?;
@@ -1243,9 +1343,10 @@ impl Actor for PolicyGate {
     }
 }
 
-/// The action an outcome is about.
-fn action_of(outcome: &Outcome) -> ActionId {
-    match outcome {
+/// The action an outcome is about, if any.
+fn action_of(outcome: &Outcome) -> Option<ActionId> {
+    let action = match outcome {
+        Outcome::Resolved { .. } => return None,
         Outcome::Executed { action }
         | Outcome::Failed { action, .. }
         | Outcome::Blocked { action, .. }
@@ -1256,7 +1357,8 @@ fn action_of(outcome: &Outcome) -> ActionId {
         | Outcome::Rejected { action }
         | Outcome::Cancelled { action }
         | Outcome::Undone { action, .. } => *action,
-    }
+    };
+    Some(action)
 }
 
 /// Runs an operator command; its answer waits for the next commit, like a proposal's.
@@ -1271,7 +1373,7 @@ fn command(
                 // Answer the undo once its compensation has run.
                 Outcome::Undone { compensation, .. } => Reply {
                     port: Port::Command(reply),
-                    action: compensation,
+                    action: Some(compensation),
                     decided: Outcome::Executed {
                         action: compensation,
                     },

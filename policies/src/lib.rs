@@ -14,6 +14,8 @@ pub mod effector;
 pub mod gate;
 pub mod limits;
 pub mod signing;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use effector::{Effect, EffectError, Effector, Lookup, NoConnector};
 pub use gate::{

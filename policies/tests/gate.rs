@@ -41,7 +41,7 @@ async fn a_new_rule_asks_first_and_then_earns_automatic_execution() {
     let Outcome::PendingApproval { action, approval } = first else {
         panic!("a rule's first action with the operator never seen needs approval: {first:?}");
     };
-    assert_eq!(market.executions(), 0, "nothing runs before approval");
+    assert_eq!(market.executions().len(), 0, "nothing runs before approval");
     let pending: Vec<Approval> = gate.store.find("by_status", b"pending").unwrap();
     assert_eq!(pending.len(), 1);
     assert!(
@@ -59,7 +59,7 @@ async fn a_new_rule_asks_first_and_then_earns_automatic_execution() {
         gate.approve(approval).await,
         Ok(Outcome::Executed { action })
     );
-    assert_eq!(market.executions(), 1);
+    assert_eq!(market.executions().len(), 1);
     assert_eq!(
         audit_events(&gate.store, action),
         [
@@ -75,7 +75,7 @@ async fn a_new_rule_asks_first_and_then_earns_automatic_execution() {
     // The rule has run once and the operator was just here: the next one runs at once.
     let second = gate.propose(reprice("SKU-2", "$40.00", "k2")).await;
     assert!(matches!(second, Outcome::Executed { .. }), "{second:?}");
-    assert_eq!(market.executions(), 2);
+    assert_eq!(market.executions().len(), 2);
     let names: Vec<&str> = gate.events().iter().map(|e| e.name()).collect();
     assert_eq!(
         names,
@@ -109,7 +109,7 @@ async fn low_confidence_is_blocked_and_high_value_always_asks() {
         "{}",
         pending[0].reason
     );
-    assert_eq!(market.executions(), 0);
+    assert_eq!(market.executions().len(), 0);
     gate.stop().await;
 }
 
@@ -147,7 +147,7 @@ async fn invalid_actions_are_refused_with_the_reason() {
         };
         assert!(reason.contains(expected), "{reason} should say {expected}");
     }
-    assert_eq!(market.executions(), 0);
+    assert_eq!(market.executions().len(), 0);
     gate.stop().await;
 }
 
@@ -194,7 +194,7 @@ async fn daily_limits_hold_warn_at_80_percent_and_reset_the_next_marketplace_day
         gate.propose(next_day).await,
         Outcome::Executed { .. }
     ));
-    assert_eq!(market.executions(), 6);
+    assert_eq!(market.executions().len(), 6);
     gate.stop().await;
 }
 
@@ -219,7 +219,7 @@ async fn the_kill_switch_blocks_everything_until_resumed() {
         gate.propose(reprice("SKU-1", "$10.00", "b")).await,
         Outcome::Executed { .. }
     ));
-    assert_eq!(market.executions(), 1);
+    assert_eq!(market.executions().len(), 1);
     let status = gate.addr.ask(GateMsg::Status).await.unwrap();
     assert!(!status.paused);
     gate.stop().await;
@@ -283,7 +283,7 @@ async fn undo_compensates_reversible_actions_once_and_refuses_the_rest() {
     let closed = gate.undo(late).await.unwrap_err();
     assert!(closed.to_string().contains("undo window"), "{closed}");
     assert_eq!(
-        market.executions(),
+        market.executions().len(),
         4,
         "reprice, its undo, accept, late reprice"
     );
@@ -323,17 +323,17 @@ async fn email_waits_in_the_outbox_where_undo_cancels_it() {
     let Outcome::Scheduled { action: sent, .. } = gate.propose(email("m2")).await else {
         panic!("email is scheduled");
     };
-    assert_eq!(market.executions(), 0);
+    assert_eq!(market.executions().len(), 0);
     gate.clock.advance_by(Duration::from_secs(301));
     for _ in 0..500 {
-        if market.executions() == 1 {
+        if market.executions().len() == 1 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     gate.quiet.wait_quiet().await;
     assert_eq!(
-        market.world().executed[0].0,
+        market.world().executed[0].key,
         "m2",
         "only the email that was not cancelled left"
     );
@@ -382,6 +382,52 @@ async fn failures_release_money_and_unknown_outcomes_go_to_the_inbox() {
         .events()
         .iter()
         .any(|e| matches!(e, GateEvent::Error { .. })));
+    let wrong = gate.approve(approval).await.unwrap_err();
+    assert!(wrong.to_string().contains("resolve it instead"), "{wrong}");
+
+    let resolve = |approval, happened| {
+        gate.addr.ask(move |reply| GateMsg::Resolve {
+            approval,
+            by: "operator".into(),
+            happened,
+            note: "checked the seller's receipt".into(),
+            reply,
+        })
+    };
+    let resolved = resolve(approval, false).await.unwrap();
+    assert_eq!(resolved, Ok(Outcome::Resolved { approval }));
+    let action = task.action.expect("the task names its action");
+    let status_of = |id: &ActionId| {
+        gate.store
+            .get::<ActionRecord>(id)
+            .unwrap()
+            .unwrap()
+            .lifecycle
+            .status
+    };
+    assert_eq!(status_of(&action), ActionStatus::Failed);
+    let status = gate.addr.ask(GateMsg::Status).await.unwrap();
+    assert_eq!(
+        status.spend_day,
+        Money::usd(0),
+        "money reserved for it is released"
+    );
+    let again = resolve(approval, true).await.unwrap().unwrap_err();
+    assert!(again.to_string().contains("already approved"), "{again}");
+
+    market.world().next = Some(Next::Unknown);
+    let Outcome::Unknown {
+        approval: second,
+        action: bought,
+    } = gate.propose(buy("b3")).await
+    else {
+        panic!("expected unknown");
+    };
+    assert_eq!(
+        resolve(second, true).await.unwrap(),
+        Ok(Outcome::Resolved { approval: second })
+    );
+    assert_eq!(status_of(&bought), ActionStatus::Executed);
     gate.stop().await;
 }
 
@@ -428,7 +474,7 @@ async fn open_intents_are_reconciled_at_start_not_repeated() {
     }
     market
         .world()
-        .done_keys
+        .done
         .insert("done".into(), bazaar_policies::Effect::default());
     market.world().unknown_keys.push("unknown".into());
 
@@ -453,7 +499,7 @@ async fn open_intents_are_reconciled_at_start_not_repeated() {
         .world()
         .executed
         .iter()
-        .map(|e| e.0.clone())
+        .map(|e| e.key.clone())
         .collect();
     assert_eq!(
         executed,
@@ -542,7 +588,7 @@ async fn unanswered_approvals_expire_and_block_their_action() {
     assert_eq!(expired.lifecycle.status, ApprovalStatus::Expired);
     let late = gate.approve(approval).await.unwrap_err();
     assert!(late.to_string().contains("already expired"), "{late}");
-    assert_eq!(market.executions(), 0);
+    assert_eq!(market.executions().len(), 0);
     gate.stop().await;
 }
 
@@ -573,6 +619,6 @@ async fn counters_survive_a_restart() {
         second.propose(relist("r4")).await,
         Outcome::Blocked { .. }
     ));
-    assert_eq!(market.executions(), 3);
+    assert_eq!(market.executions().len(), 3);
     second.stop().await;
 }

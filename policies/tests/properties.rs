@@ -102,7 +102,7 @@ async fn run(proposals: Vec<Proposal>) -> Result<(), TestCaseError> {
         .collect();
     prop_assert_eq!(
         executed.len(),
-        market.executions(),
+        market.executions().len(),
         "the world saw exactly the executed actions"
     );
     prop_assert_eq!(

@@ -343,11 +343,7 @@ fn audit(
         if since.is_some_and(|t| entry.at < t) {
             continue;
         }
-        let about = |id: &str| {
-            entry.action.is_some_and(|a| a.to_string() == id)
-                || entry.detail.get("target").and_then(|t| t.as_str()) == Some(id)
-        };
-        if item.is_some_and(|id| !about(id)) {
+        if item.is_some_and(|id| !entry.concerns(id)) {
             continue;
         }
         let action = entry

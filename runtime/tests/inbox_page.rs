@@ -174,7 +174,7 @@ async fn the_inbox_works_as_plain_html_forms_with_login_and_csrf() {
     assert_eq!(location(&undone), "/?done=undone");
     let executions = h.market.executions();
     assert_eq!(executions.len(), 2);
-    assert_eq!(executions[1].1, ActionKind::RevisePrice);
+    assert_eq!(executions[1].kind, ActionKind::RevisePrice);
     assert_eq!(h.market.price("BZ-<b>1</b>").as_deref(), Some("70.00"));
     let (_, html) = page(&h, &cookie, "/").await;
     let at = html.find(&row).unwrap();

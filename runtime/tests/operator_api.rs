@@ -7,6 +7,7 @@ mod support;
 use std::time::Duration;
 
 use bazaar_memory::{ActionKind, ActionRecord, ActionStatus, Store};
+use bazaar_policies::testing::Execution;
 use bazaar_policies::Outcome;
 use bazaar_runtime::operator::api::ROUTES;
 use reqwest::StatusCode;
@@ -106,11 +107,11 @@ async fn an_approval_is_listed_and_approving_it_over_http_executes_it_once() {
     assert_eq!(outcome["action"], action.to_string());
     assert_eq!(
         h.market.executions(),
-        vec![(
-            "reprice/BZ-1/60.00".to_string(),
-            ActionKind::RevisePrice,
-            serde_json::json!({ "price": "60.00" })
-        )]
+        vec![Execution {
+            key: "reprice/BZ-1/60.00".to_string(),
+            kind: ActionKind::RevisePrice,
+            params: serde_json::json!({ "price": "60.00" })
+        }]
     );
     assert_eq!(h.market.price("BZ-1").as_deref(), Some("60.00"));
 
@@ -163,6 +164,69 @@ impl ClockNow for Harness {
         use bazaar_memory::Clock;
         self.clock.now()
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_outcome_is_resolved_by_the_operator() {
+    let h = Harness::start(Options::default()).await;
+    let (action, approval) = h.pending_reprice("BZ-7", "70.00").await;
+    h.market.world().next = Some(bazaar_policies::testing::Next::Unknown);
+    let (status, outcome) = json(
+        h.post(&format!("/api/approvals/{approval}/approve"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{outcome}");
+    assert_eq!(outcome["outcome"], "unknown");
+    let task = outcome["approval"].as_str().unwrap().to_string();
+
+    let path = format!("/api/approvals/{task}/resolve");
+    let (status, body) = json(
+        h.post(&path)
+            .json(&serde_json::json!({}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body["error"]
+        .as_str()
+        .unwrap()
+        .contains("say whether it happened"));
+    let (status, body) = json(
+        h.post(&format!("/api/approvals/{task}/approve"))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+
+    let (status, body) = json(
+        h.post(&path)
+            .json(&serde_json::json!({ "happened": true, "note": "listing shows the new price" }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["outcome"], "resolved");
+    let record: ActionRecord = h.system.store.get(&action).unwrap().unwrap();
+    assert_eq!(record.lifecycle.status, ActionStatus::Executed);
+    let (status, _) = json(
+        h.post(&path)
+            .json(&serde_json::json!({ "happened": true }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "resolving twice is refused");
+    h.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -263,8 +327,11 @@ async fn undo_over_http_runs_the_compensation() {
     assert_eq!(outcome["outcome"], "undone");
     let executions = h.market.executions();
     assert_eq!(executions.len(), 2, "{executions:?}");
-    assert_eq!(executions[1].0, format!("undo:{action}"));
-    assert_eq!(executions[1].2, serde_json::json!({ "price": "80.00" }));
+    assert_eq!(executions[1].key, format!("undo:{action}"));
+    assert_eq!(
+        executions[1].params,
+        serde_json::json!({ "price": "80.00" })
+    );
     assert_eq!(h.market.price("BZ-3").as_deref(), Some("80.00"));
 
     let (status, body) = json(

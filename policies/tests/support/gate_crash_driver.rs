@@ -44,7 +44,10 @@ impl Effector for FileWorld {
                     .append(true)
                     .open(&self.path)
                     .unwrap();
-                writeln!(file, "{}", action.idempotency_key).unwrap();
+                // One write() per line: O_APPEND makes it atomic, so a kill never leaves half
+                // a key behind (writeln! may split the text and the newline).
+                file.write_all(format!("{}\n", action.idempotency_key).as_bytes())
+                    .unwrap();
                 file.sync_all().unwrap();
             }
             let n = self.effects.fetch_add(1, Ordering::SeqCst) + 1;

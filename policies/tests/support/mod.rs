@@ -2,122 +2,17 @@
 
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use bazaar_config::{Config, PolicyConfig};
-use bazaar_memory::{ActionKind, ActionRecord, Addr, Clock, Quiescence, SimClock, SledStore};
-use bazaar_policies::effector::BoxFuture;
-use bazaar_policies::{
-    Action, Effect, EffectError, Effector, GateEvent, GateMsg, Lookup, PolicyGate, PolicyGateArgs,
-};
+use bazaar_memory::{ActionKind, Addr, Clock, Quiescence, SimClock, SledStore};
+use bazaar_policies::{Action, GateEvent, GateMsg, PolicyGate, PolicyGateArgs};
 use chrono::{DateTime, Utc};
 use ractor::Actor;
 use tokio::sync::broadcast;
 
-/// What a test wants the world to do with the next execution.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Next {
-    Succeed,
-    Fail,
-    Unknown,
-}
-
-/// The outside world: executions keyed by idempotency key, and listing prices.
-#[derive(Debug, Default)]
-pub struct World {
-    pub executed: Vec<(String, ActionKind, serde_json::Value)>,
-    pub done_keys: BTreeMap<String, Effect>,
-    pub prices: BTreeMap<String, String>,
-    pub lookups: Vec<String>,
-    pub unknown_keys: Vec<String>,
-    pub next: Option<Next>,
-}
-
-/// An effector over a shared [`World`].
-#[derive(Debug, Clone, Default)]
-pub struct FakeMarket {
-    pub world: Arc<Mutex<World>>,
-}
-
-impl FakeMarket {
-    pub fn world(&self) -> std::sync::MutexGuard<'_, World> {
-        self.world.lock().unwrap()
-    }
-
-    pub fn executions(&self) -> usize {
-        self.world().executed.len()
-    }
-}
-
-impl Effector for FakeMarket {
-    fn execute<'a>(
-        &'a self,
-        action: &'a ActionRecord,
-    ) -> BoxFuture<'a, Result<Effect, EffectError>> {
-        Box::pin(async move {
-            let mut world = self.world.lock().unwrap();
-            match world.next.take().unwrap_or(Next::Succeed) {
-                Next::Fail => return Err(EffectError::Failed("the marketplace said no".into())),
-                Next::Unknown => {
-                    return Err(EffectError::Unknown(
-                        "connection reset after sending".into(),
-                    ))
-                }
-                Next::Succeed => {}
-            }
-            if let Some(effect) = world.done_keys.get(&action.idempotency_key) {
-                return Ok(effect.clone());
-            }
-            let mut effect = Effect {
-                result: serde_json::json!({ "ok": true }),
-                ..Effect::default()
-            };
-            if action.kind == ActionKind::RevisePrice {
-                let new = action.params["price"].as_str().unwrap_or("0").to_string();
-                let old = world
-                    .prices
-                    .insert(action.target.clone(), new.clone())
-                    .unwrap_or_else(|| "0".into());
-                effect.before = Some(serde_json::json!({ "price": old }));
-                effect.after = Some(serde_json::json!({ "price": new }));
-                effect.undo_params = Some(serde_json::json!({ "price": old }));
-            }
-            if matches!(
-                action.kind,
-                ActionKind::WithdrawListing
-                    | ActionKind::PublishListing
-                    | ActionKind::Relist
-                    | ActionKind::Archive
-            ) {
-                effect.undo_params = Some(serde_json::json!({}));
-            }
-            world.executed.push((
-                action.idempotency_key.clone(),
-                action.kind,
-                action.params.clone(),
-            ));
-            world
-                .done_keys
-                .insert(action.idempotency_key.clone(), effect.clone());
-            Ok(effect)
-        })
-    }
-
-    fn lookup<'a>(&'a self, action: &'a ActionRecord) -> BoxFuture<'a, Lookup> {
-        Box::pin(async move {
-            let mut world = self.world.lock().unwrap();
-            world.lookups.push(action.idempotency_key.clone());
-            if world.unknown_keys.contains(&action.idempotency_key) {
-                return Lookup::Unknown("the marketplace does not answer".into());
-            }
-            match world.done_keys.get(&action.idempotency_key) {
-                Some(effect) => Lookup::Done(effect.clone()),
-                None => Lookup::NotDone,
-            }
-        })
-    }
-}
+#[allow(unused_imports)]
+pub use bazaar_policies::testing::{MemoryMarket as FakeMarket, Next};
 
 pub fn at(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text)

@@ -42,6 +42,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/approvals/{id}"),
     ("post", "/api/approvals/{id}/approve"),
     ("post", "/api/approvals/{id}/reject"),
+    ("post", "/api/approvals/{id}/resolve"),
     ("get", "/api/actions"),
     ("get", "/api/actions/{id}"),
     ("post", "/api/actions/{id}/undo"),
@@ -62,6 +63,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/approvals/{id}", get(get_approval))
         .route("/api/approvals/{id}/approve", post(approve))
         .route("/api/approvals/{id}/reject", post(reject))
+        .route("/api/approvals/{id}/resolve", post(resolve))
         .route("/api/actions", get(list_actions))
         .route("/api/actions/{id}", get(get_action))
         .route("/api/actions/{id}/undo", post(undo))
@@ -349,6 +351,39 @@ async fn reject(
     Ok(Json(outcome))
 }
 
+/// `POST /api/approvals/{id}/resolve` body.
+#[derive(Debug, Deserialize)]
+pub struct ResolveBody {
+    /// For an action whose outcome was unknown: did it happen? (required)
+    pub happened: Option<bool>,
+    /// What the operator found.
+    #[serde(default)]
+    pub note: String,
+}
+
+async fn resolve(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ResolveBody>,
+) -> Result<Json<Outcome>, ApiError> {
+    let approval = parse_approval_id(&id)?;
+    let Some(happened) = body.happened else {
+        return Err(ApiError::bad_request(
+            "say whether it happened: send {\"happened\": true, \"note\": \"what you found\"}",
+        ));
+    };
+    let outcome = state
+        .ask_gate(|reply| GateMsg::Resolve {
+            approval,
+            by: BY.into(),
+            happened,
+            note: body.note,
+            reply,
+        })
+        .await??;
+    Ok(Json(outcome))
+}
+
 async fn undo(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -411,20 +446,6 @@ struct AuditQuery {
     limit: Option<usize>,
 }
 
-/// Whether an audit entry concerns `item`: its action, or any string in its detail (target
-/// SKU, approval, compensation) equal to it.
-pub fn audit_concerns(entry: &AuditEntry, item: &str) -> bool {
-    fn any_string(value: &serde_json::Value, item: &str) -> bool {
-        match value {
-            serde_json::Value::String(s) => s == item,
-            serde_json::Value::Array(values) => values.iter().any(|v| any_string(v, item)),
-            serde_json::Value::Object(map) => map.values().any(|v| any_string(v, item)),
-            _ => false,
-        }
-    }
-    entry.action.is_some_and(|a| a.to_string() == item) || any_string(&entry.detail, item)
-}
-
 async fn audit(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<AuditQuery>,
@@ -457,12 +478,7 @@ async fn audit(
     let mut matching: Vec<&AuditEntry> = entries
         .iter()
         .filter(|e| since.is_none_or(|since| e.at >= since))
-        .filter(|e| {
-            query
-                .item
-                .as_deref()
-                .is_none_or(|item| audit_concerns(e, item))
-        })
+        .filter(|e| query.item.as_deref().is_none_or(|item| e.concerns(item)))
         .collect();
     let truncated = matching.len() > limit;
     if truncated {

@@ -3,102 +3,20 @@
 
 #![allow(dead_code)]
 
-use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bazaar_config::{Config, Secret, WebhookConfig};
 use bazaar_memory::{
-    ActionKind, ActionRecord, Currency, IndexConfig, Marketplace, Money, ProductIndex, SimClock,
-    SledStore,
+    ActionKind, Currency, IndexConfig, Marketplace, Money, ProductIndex, SimClock, SledStore,
 };
-use bazaar_policies::effector::BoxFuture;
-use bazaar_policies::{Action, Effect, EffectError, Effector, GateMsg, Lookup, Outcome};
+use bazaar_policies::{Action, GateMsg, Outcome};
 use bazaar_runtime::operator::{Operator, OperatorContext, OperatorSettings};
 use bazaar_runtime::system::{System, SystemParts};
 use chrono::{DateTime, Utc};
 
-/// The outside world as the test marketplace sees it.
-#[derive(Debug, Default)]
-pub struct World {
-    /// Every execution: (idempotency key, kind, params).
-    pub executed: Vec<(String, ActionKind, serde_json::Value)>,
-    /// What each key did (for lookups and repeats).
-    pub done: BTreeMap<String, Effect>,
-    /// Listing prices by SKU.
-    pub prices: BTreeMap<String, String>,
-}
-
-/// An [`Effector`] over a shared [`World`]: idempotent by key, reprices are undoable.
-#[derive(Debug, Clone, Default)]
-pub struct TestMarket {
-    pub world: Arc<Mutex<World>>,
-}
-
-impl TestMarket {
-    pub fn world(&self) -> std::sync::MutexGuard<'_, World> {
-        self.world.lock().unwrap()
-    }
-
-    pub fn executions(&self) -> Vec<(String, ActionKind, serde_json::Value)> {
-        self.world().executed.clone()
-    }
-
-    pub fn price(&self, sku: &str) -> Option<String> {
-        self.world().prices.get(sku).cloned()
-    }
-
-    pub fn set_price(&self, sku: &str, price: &str) {
-        self.world().prices.insert(sku.into(), price.into());
-    }
-}
-
-impl Effector for TestMarket {
-    fn execute<'a>(
-        &'a self,
-        action: &'a ActionRecord,
-    ) -> BoxFuture<'a, Result<Effect, EffectError>> {
-        Box::pin(async move {
-            let mut world = self.world.lock().unwrap();
-            if let Some(effect) = world.done.get(&action.idempotency_key) {
-                return Ok(effect.clone());
-            }
-            let mut effect = Effect {
-                result: serde_json::json!({ "ok": true }),
-                ..Effect::default()
-            };
-            if action.kind == ActionKind::RevisePrice {
-                let new = action.params["price"].as_str().unwrap_or("0").to_string();
-                let old = world
-                    .prices
-                    .insert(action.target.clone(), new.clone())
-                    .unwrap_or_else(|| "0".into());
-                effect.before = Some(serde_json::json!({ "price": old }));
-                effect.after = Some(serde_json::json!({ "price": new }));
-                effect.undo_params = Some(serde_json::json!({ "price": old }));
-            }
-            world.executed.push((
-                action.idempotency_key.clone(),
-                action.kind,
-                action.params.clone(),
-            ));
-            world
-                .done
-                .insert(action.idempotency_key.clone(), effect.clone());
-            Ok(effect)
-        })
-    }
-
-    fn lookup<'a>(&'a self, action: &'a ActionRecord) -> BoxFuture<'a, Lookup> {
-        Box::pin(async move {
-            match self.world().done.get(&action.idempotency_key) {
-                Some(effect) => Lookup::Done(effect.clone()),
-                None => Lookup::NotDone,
-            }
-        })
-    }
-}
+pub use bazaar_policies::testing::MemoryMarket as TestMarket;
 
 pub fn at(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text)
@@ -208,7 +126,10 @@ impl Harness {
         let operator = Operator::start(OperatorContext::of(&system), settings, Some(listener))
             .await
             .unwrap();
+        // No connection reuse: tests that send oversized bodies make the server close
+        // connections, and a pooled one would fail the next request at random.
         let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(30))
             .build()
