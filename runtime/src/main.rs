@@ -249,6 +249,11 @@ async fn run_daemon(config: Config) -> anyhow::Result<ExitCode> {
     let index = open_index(&config)?;
     let drain = Duration::from_secs(config.shutdown.drain_timeout_secs);
     let config = Arc::new(config);
+    // Secrets that cannot be read are configuration errors: say so before starting anything.
+    if let Err(error) = bazaar_runtime::operator::OperatorSettings::from_config(&config.operator) {
+        eprintln!("bazaar: {error:#}");
+        return Ok(ExitCode::from(2));
+    }
     let parts =
         SystemParts::without_connectors(config.clone(), store, index, Arc::new(SystemClock));
     let mut system = System::start(parts).await?;

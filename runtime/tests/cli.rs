@@ -336,3 +336,35 @@ fn audit_lists_filters_and_verifies_the_chain() {
         }
     }
 }
+
+#[test]
+fn an_unreadable_secret_is_a_configuration_error() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, "s3cret-operator-token\n").unwrap();
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let config = dir.path().join("bazaar.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[operator]\nlisten = \"127.0.0.1:0\"\ntoken = {{ file = \"{}\" }}\n",
+            token.display()
+        ),
+    )
+    .unwrap();
+    let out = bazaar(
+        &dir.path().join("data"),
+        &["--config", config.to_str().unwrap(), "run"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("operator.token") && stderr.contains("chmod 600"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("s3cret"),
+        "a secret reached the output: {stderr}"
+    );
+}
