@@ -205,16 +205,38 @@ async fn an_unknown_outcome_is_resolved_by_the_operator() {
     .await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
 
-    let (status, body) = json(
-        h.post(&path)
-            .json(&serde_json::json!({ "happened": true, "note": "listing shows the new price" }))
-            .send()
-            .await
-            .unwrap(),
+    // The operator answers from the command line.
+    let token_file = h.dir.path().join("token");
+    let config = h.dir.path().join("cli.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[operator]\ntoken = {{ file = \"{}\" }}\npublic_url = \"{}\"\n",
+            token_file.display(),
+            h.base
+        ),
     )
-    .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["outcome"], "resolved");
+    .unwrap();
+    let args = vec![
+        "resolve".to_string(),
+        task.clone(),
+        "--happened".into(),
+        "yes".into(),
+        "--note".into(),
+        "listing shows the new price".into(),
+    ];
+    let out = tokio::task::spawn_blocking(move || {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        bazaar(&config, &args)
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("it happened"),
+        "{}",
+        text(&out.stdout)
+    );
     let record: ActionRecord = h.system.store.get(&action).unwrap().unwrap();
     assert_eq!(record.lifecycle.status, ActionStatus::Executed);
     let (status, _) = json(

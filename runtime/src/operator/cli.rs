@@ -1,4 +1,4 @@
-//! `bazaar inbox | approve | reject | undo | pause | resume`: the operator API from the
+//! `bazaar inbox | approve | reject | resolve | undo | pause | resume`: the operator API from the
 //! command line. They talk to the running daemon (`--api`, default `operator.public_url`)
 //! with the token from the configuration, print what happened, and exit 1 with the API's
 //! message when it refuses (2 when the token is not configured).
@@ -43,6 +43,21 @@ pub enum OperatorCommand {
         /// Why (required; the rule learns from it).
         #[arg(long)]
         reason: String,
+        /// Where the daemon's API is.
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Settle an inbox task the gate could not: whether an action whose outcome was unknown
+    /// happened.
+    Resolve {
+        /// The approval id (from `bazaar inbox`).
+        id: String,
+        /// Did it happen in the outside world? (yes or no)
+        #[arg(long, action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new(), value_name = "yes|no")]
+        happened: bool,
+        /// What you found.
+        #[arg(long, default_value = "")]
+        note: String,
         /// Where the daemon's API is.
         #[command(flatten)]
         api: ApiArgs,
@@ -248,6 +263,26 @@ pub async fn run(config: &Config, command: OperatorCommand) -> anyhow::Result<Ex
                     )
                     .await?;
                 println!("rejected {id}: {}", describe(&value));
+            }
+            OperatorCommand::Resolve {
+                id,
+                happened,
+                note,
+                api,
+            } => {
+                Client::new(config, &api)?
+                    .call(
+                        Method::POST,
+                        &format!("/api/approvals/{id}/resolve"),
+                        Some(serde_json::json!({ "happened": happened, "note": note })),
+                    )
+                    .await?;
+                let what = if happened {
+                    "it happened"
+                } else {
+                    "it did not happen"
+                };
+                println!("resolved {id}: {what}");
             }
             OperatorCommand::Undo { id, api } => {
                 let value = Client::new(config, &api)?
