@@ -217,7 +217,7 @@ async fn an_unknown_outcome_is_resolved_by_the_operator() {
         ),
     )
     .unwrap();
-    let args = vec![
+    let args = [
         "resolve".to_string(),
         task.clone(),
         "--happened".into(),
