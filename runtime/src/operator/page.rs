@@ -27,8 +27,9 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use bazaar_memory::{ActionRecord, Approval, ApprovalStatus, Store};
 use bazaar_policies::signing::{self, Decision};
-use bazaar_policies::{GateMsg, Outcome};
+use bazaar_policies::{GateError, GateMsg, Outcome};
 use chrono::{DateTime, Utc};
+use ractor::RpcReplyPort;
 use serde::Deserialize;
 use tokio::sync::{broadcast, watch};
 
@@ -604,35 +605,68 @@ fn done(outcome: &Outcome, fallback: &str) -> Response {
     see_other(&format!("/?done={code}"))
 }
 
+/// Checks the form and its CSRF token; the error is the page to answer with.
+fn checked_form<T: HasCsrf>(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: Result<Form<T>, FormRejection>,
+) -> Result<T, Response> {
+    let form = form_or_error(form)?;
+    authorize_post(state, headers, form.csrf())?;
+    Ok(form)
+}
+
+/// Forms that carry a CSRF token.
+trait HasCsrf {
+    fn csrf(&self) -> &str;
+}
+
+impl HasCsrf for CsrfForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+impl HasCsrf for RejectForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+/// Sends an operator command to the gate and answers with where to go next.
+async fn command(
+    state: &AppState,
+    done_code: &str,
+    build: Result<impl FnOnce(RpcReplyPort<Result<Outcome, GateError>>) -> GateMsg, ApiError>,
+) -> Response {
+    let result = async {
+        let outcome = state.ask_gate(build?).await??;
+        Ok::<_, ApiError>(outcome)
+    }
+    .await;
+    match result {
+        Ok(outcome) => done(&outcome, done_code),
+        Err(error) => api_error_page(error),
+    }
+}
+
 async fn form_approve(
     State(state): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
     form: Result<Form<CsrfForm>, FormRejection>,
 ) -> Response {
-    let form = match form_or_error(form) {
-        Ok(form) => form,
-        Err(response) => return response,
-    };
-    if let Err(response) = authorize_post(&state, &headers, &form.csrf) {
+    if let Err(response) = checked_form(&state, &headers, form) {
         return response;
     }
-    let result = async {
-        let approval = api::parse_approval_id(&id)?;
-        let outcome = state
-            .ask_gate(|reply| GateMsg::Approve {
-                approval,
-                by: BY.into(),
-                reply,
-            })
-            .await??;
-        Ok::<_, ApiError>(outcome)
-    }
-    .await;
-    match result {
-        Ok(outcome) => done(&outcome, "approved"),
-        Err(error) => api_error_page(error),
-    }
+    let build = api::parse_approval_id(&id).map(|approval| {
+        move |reply| GateMsg::Approve {
+            approval,
+            by: BY.into(),
+            reply,
+        }
+    });
+    command(&state, "approved", build).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -648,13 +682,10 @@ async fn form_reject(
     Path(id): Path<String>,
     form: Result<Form<RejectForm>, FormRejection>,
 ) -> Response {
-    let form = match form_or_error(form) {
+    let form = match checked_form(&state, &headers, form) {
         Ok(form) => form,
         Err(response) => return response,
     };
-    if let Err(response) = authorize_post(&state, &headers, &form.csrf) {
-        return response;
-    }
     let reason = form.reason.trim().to_string();
     if reason.is_empty() {
         return error_page(
@@ -662,23 +693,15 @@ async fn form_reject(
             "a reason is required to reject; type one next to the Reject button",
         );
     }
-    let result = async {
-        let approval = api::parse_approval_id(&id)?;
-        let outcome = state
-            .ask_gate(|reply| GateMsg::Reject {
-                approval,
-                by: BY.into(),
-                reason,
-                reply,
-            })
-            .await??;
-        Ok::<_, ApiError>(outcome)
-    }
-    .await;
-    match result {
-        Ok(outcome) => done(&outcome, "rejected"),
-        Err(error) => api_error_page(error),
-    }
+    let build = api::parse_approval_id(&id).map(|approval| {
+        move |reply| GateMsg::Reject {
+            approval,
+            by: BY.into(),
+            reason,
+            reply,
+        }
+    });
+    command(&state, "rejected", build).await
 }
 
 async fn form_undo(
@@ -687,29 +710,17 @@ async fn form_undo(
     Path(id): Path<String>,
     form: Result<Form<CsrfForm>, FormRejection>,
 ) -> Response {
-    let form = match form_or_error(form) {
-        Ok(form) => form,
-        Err(response) => return response,
-    };
-    if let Err(response) = authorize_post(&state, &headers, &form.csrf) {
+    if let Err(response) = checked_form(&state, &headers, form) {
         return response;
     }
-    let result = async {
-        let action = api::parse_action_id(&id)?;
-        let outcome = state
-            .ask_gate(|reply| GateMsg::Undo {
-                action,
-                by: BY.into(),
-                reply,
-            })
-            .await??;
-        Ok::<_, ApiError>(outcome)
-    }
-    .await;
-    match result {
-        Ok(outcome) => done(&outcome, "undone"),
-        Err(error) => api_error_page(error),
-    }
+    let build = api::parse_action_id(&id).map(|action| {
+        move |reply| GateMsg::Undo {
+            action,
+            by: BY.into(),
+            reply,
+        }
+    });
+    command(&state, "undone", build).await
 }
 
 async fn switch(
