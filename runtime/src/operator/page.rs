@@ -606,6 +606,7 @@ fn done(outcome: &Outcome, fallback: &str) -> Response {
 }
 
 /// Checks the form and its CSRF token; the error is the page to answer with.
+#[allow(clippy::result_large_err)] // the error is the response itself, built once
 fn checked_form<T: HasCsrf>(
     state: &AppState,
     headers: &HeaderMap,
