@@ -26,6 +26,19 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 fi
 
+# The mail test (sim/tests/mail_postfix.rs) runs real Postfix + Dovecot on loopback; with
+# CI=true it fails without them. The project's script installs them (debconf preseed "No
+# configuration", no system-wide daemons started) and needs root.
+if ! { command -v postfix >/dev/null 2>&1 || [ -x /usr/sbin/postfix ]; } ||
+  [ ! -x /usr/sbin/dovecot ] || [ ! -x /usr/lib/dovecot/imap ] || [ ! -x /usr/lib/dovecot/lmtp ]; then
+  if [ "$(id -u)" -eq 0 ]; then
+    echo "test.sh: installing postfix dovecot-imapd dovecot-lmtpd"
+    sim/scripts/mail-server.sh install
+  else
+    echo "test.sh: postfix/dovecot missing; run as root or: sim/scripts/mail-server.sh install" >&2
+  fi
+fi
+
 echo "test.sh: running the workspace tests"
 cargo test --workspace --locked
 echo "test.sh: checking that the benchmarks build"

@@ -46,36 +46,38 @@ impl Actor for DealAnalyzer {
         envelope: Self::Msg,
         state: &mut AnalyzerState,
     ) -> Result<(), ActorProcessingErr> {
-        let (msg, _in_flight) = envelope.open();
-        let store = &state.ctx.store;
-        match msg {
-            AnalyzerMsg::ListingsFound(listings) => {
-                let now = state.ctx.clock.now();
-                let mut created = 0;
-                for listing in listings {
-                    let known: Vec<Opportunity> = store.find("by_listing", &listing.to_bytes())?;
-                    if !known.is_empty() {
-                        continue;
+        for (msg, _in_flight) in envelope.drain() {
+            let store = &state.ctx.store;
+            match msg {
+                AnalyzerMsg::ListingsFound(listings) => {
+                    let now = state.ctx.clock.now();
+                    let mut created = 0;
+                    for listing in listings {
+                        let known: Vec<Opportunity> =
+                            store.find("by_listing", &listing.to_bytes())?;
+                        if !known.is_empty() {
+                            continue;
+                        }
+                        store.put(&Opportunity {
+                            id: OpportunityId::new_at(now),
+                            listing,
+                            lifecycle: Lifecycle::new(OpportunityStatus::Discovered),
+                            valuation: None,
+                            created_at: now,
+                        })?;
+                        created += 1;
                     }
-                    store.put(&Opportunity {
-                        id: OpportunityId::new_at(now),
-                        listing,
-                        lifecycle: Lifecycle::new(OpportunityStatus::Discovered),
-                        valuation: None,
-                        created_at: now,
-                    })?;
-                    created += 1;
+                    store.flush().await?;
+                    tracing::debug!(created, "opportunities discovered");
                 }
-                store.flush().await?;
-                tracing::debug!(created, "opportunities discovered");
-            }
-            AnalyzerMsg::Status(reply) => {
-                let discovered: Vec<Opportunity> = store.find("by_status", b"discovered")?;
-                let _ = reply.send(ActorReport {
+                AnalyzerMsg::Status(reply) => {
+                    let discovered: Vec<Opportunity> = store.find("by_status", b"discovered")?;
+                    let _ = reply.send(ActorReport {
                     actor: "deal_analyzer",
                     summary: format!("{} opportunities, {} awaiting valuation", store.count::<Opportunity>(), discovered.len()),
                     idle: Some("valuation from comparables is not built yet; opportunities stay discovered".into()),
                 });
+                }
             }
         }
         Ok(())

@@ -47,25 +47,26 @@ impl Actor for Autopilot {
         envelope: Self::Msg,
         state: &mut AutopilotState,
     ) -> Result<(), ActorProcessingErr> {
-        let (msg, _in_flight) = envelope.open();
-        match msg {
-            AutopilotMsg::Status(reply) => {
-                let _ = reply.send(ActorReport {
-                    actor: "autopilot",
-                    summary: format!(
-                        "{} items listed at start, {} now",
-                        state.tracked,
-                        state
-                            .ctx
-                            .store
-                            .find::<InventoryItem>("by_status", b"listed")?
-                            .len()
-                    ),
-                    idle: Some(
-                        "selling-side rules (repricing, buyer offers) are not built yet"
-                            .to_string(),
-                    ),
-                });
+        for (msg, _in_flight) in envelope.drain() {
+            match msg {
+                AutopilotMsg::Status(reply) => {
+                    let _ = reply.send(ActorReport {
+                        actor: "autopilot",
+                        summary: format!(
+                            "{} items listed at start, {} now",
+                            state.tracked,
+                            state
+                                .ctx
+                                .store
+                                .find::<InventoryItem>("by_status", b"listed")?
+                                .len()
+                        ),
+                        idle: Some(
+                            "selling-side rules (repricing, buyer offers) are not built yet"
+                                .to_string(),
+                        ),
+                    });
+                }
             }
         }
         Ok(())

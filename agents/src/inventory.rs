@@ -49,30 +49,31 @@ impl Actor for Inventory {
         envelope: Self::Msg,
         state: &mut InventoryState,
     ) -> Result<(), ActorProcessingErr> {
-        let (msg, _in_flight) = envelope.open();
-        match msg {
-            InventoryMsg::Status(reply) => {
-                let _ = reply.send(ActorReport {
-                    actor: "inventory",
-                    summary: format!(
-                        "{} items ({} in stock, {} listed)",
-                        state.ctx.store.count::<InventoryItem>(),
-                        state
+        for (msg, _in_flight) in envelope.drain() {
+            match msg {
+                InventoryMsg::Status(reply) => {
+                    let _ = reply.send(ActorReport {
+                        actor: "inventory",
+                        summary: format!(
+                            "{} items ({} in stock, {} listed)",
+                            state.ctx.store.count::<InventoryItem>(),
+                            state
+                                .tracked
+                                .iter()
+                                .filter(|s| **s == ItemStatus::InStock)
+                                .count(),
+                            state
+                                .tracked
+                                .iter()
+                                .filter(|s| **s == ItemStatus::Listed)
+                                .count()
+                        ),
+                        idle: state
                             .tracked
-                            .iter()
-                            .filter(|s| **s == ItemStatus::InStock)
-                            .count(),
-                        state
-                            .tracked
-                            .iter()
-                            .filter(|s| **s == ItemStatus::Listed)
-                            .count()
-                    ),
-                    idle: state
-                        .tracked
-                        .is_empty()
-                        .then(|| "no items bought yet".to_string()),
-                });
+                            .is_empty()
+                            .then(|| "no items bought yet".to_string()),
+                    });
+                }
             }
         }
         Ok(())

@@ -49,21 +49,22 @@ impl Actor for Lister {
         envelope: Self::Msg,
         state: &mut ListerState,
     ) -> Result<(), ActorProcessingErr> {
-        let (msg, _in_flight) = envelope.open();
-        match msg {
-            ListerMsg::Status(reply) => {
-                let _ = reply.send(ActorReport {
-                    actor: "lister",
-                    summary: format!("{} live channel listings", state.tracked.len()),
-                    idle: state.tracked.is_empty().then(|| {
-                        if state.ctx.config.enabled_marketplaces().is_empty() {
-                            "nothing listed; no marketplace account is enabled for selling"
-                                .to_string()
-                        } else {
-                            "publishing is not built yet".to_string()
-                        }
-                    }),
-                });
+        for (msg, _in_flight) in envelope.drain() {
+            match msg {
+                ListerMsg::Status(reply) => {
+                    let _ = reply.send(ActorReport {
+                        actor: "lister",
+                        summary: format!("{} live channel listings", state.tracked.len()),
+                        idle: state.tracked.is_empty().then(|| {
+                            if state.ctx.config.enabled_marketplaces().is_empty() {
+                                "nothing listed; no marketplace account is enabled for selling"
+                                    .to_string()
+                            } else {
+                                "publishing is not built yet".to_string()
+                            }
+                        }),
+                    });
+                }
             }
         }
         Ok(())

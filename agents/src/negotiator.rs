@@ -49,18 +49,19 @@ impl Actor for Negotiator {
         envelope: Self::Msg,
         state: &mut NegotiatorState,
     ) -> Result<(), ActorProcessingErr> {
-        let (msg, _in_flight) = envelope.open();
-        match msg {
-            NegotiatorMsg::Status(reply) => {
-                let _ = reply.send(ActorReport {
-                    actor: "negotiator",
-                    summary: format!("{} open negotiations", state.tracked.len()),
-                    idle: Some(if state.ctx.config.mail.enabled {
-                        "email negotiation is not built yet".into()
-                    } else {
-                        "no mailbox configured ([mail] enabled = false)".into()
-                    }),
-                });
+        for (msg, _in_flight) in envelope.drain() {
+            match msg {
+                NegotiatorMsg::Status(reply) => {
+                    let _ = reply.send(ActorReport {
+                        actor: "negotiator",
+                        summary: format!("{} open negotiations", state.tracked.len()),
+                        idle: Some(if state.ctx.config.mail.enabled {
+                            "email negotiation is not built yet".into()
+                        } else {
+                            "no mailbox configured ([mail] enabled = false)".into()
+                        }),
+                    });
+                }
             }
         }
         Ok(())

@@ -163,40 +163,41 @@ impl Actor for Researcher {
         envelope: Self::Msg,
         state: &mut ResearcherState,
     ) -> Result<(), ActorProcessingErr> {
-        let (msg, _in_flight) = envelope.open();
-        match msg {
-            ResearcherMsg::Observed(listings) => {
-                let seen = listings.len();
-                let new = state.observe(listings).await?;
-                tracing::debug!(seen, new = new.len(), "listings recorded");
-                if !new.is_empty() {
-                    state
-                        .ctx
-                        .addrs
-                        .analyzer
-                        .send_bounded(AnalyzerMsg::ListingsFound(new))
-                        .await?;
+        for (msg, _in_flight) in envelope.drain() {
+            match msg {
+                ResearcherMsg::Observed(listings) => {
+                    let seen = listings.len();
+                    let new = state.observe(listings).await?;
+                    tracing::debug!(seen, new = new.len(), "listings recorded");
+                    if !new.is_empty() {
+                        state
+                            .ctx
+                            .addrs
+                            .analyzer
+                            .send_bounded(AnalyzerMsg::ListingsFound(new))
+                            .await?;
+                    }
                 }
-            }
-            ResearcherMsg::Status(reply) => {
-                let searches = state.ctx.config.researcher.searches.len();
-                let idle = if searches == 0 {
-                    Some("no saved searches configured ([researcher] searches)".to_string())
-                } else {
-                    Some(format!(
+                ResearcherMsg::Status(reply) => {
+                    let searches = state.ctx.config.researcher.searches.len();
+                    let idle = if searches == 0 {
+                        Some("no saved searches configured ([researcher] searches)".to_string())
+                    } else {
+                        Some(format!(
                         "{searches} saved searches configured, but this build has no marketplace connector to run them"
                     ))
-                };
-                let _ = reply.send(ActorReport {
-                    actor: "researcher",
-                    summary: format!(
-                        "{} listings, {} sellers, {} products known",
-                        state.ctx.store.count::<MarketListing>(),
-                        state.ctx.store.count::<Seller>(),
-                        state.ctx.store.count::<ProductRecord>()
-                    ),
-                    idle,
-                });
+                    };
+                    let _ = reply.send(ActorReport {
+                        actor: "researcher",
+                        summary: format!(
+                            "{} listings, {} sellers, {} products known",
+                            state.ctx.store.count::<MarketListing>(),
+                            state.ctx.store.count::<Seller>(),
+                            state.ctx.store.count::<ProductRecord>()
+                        ),
+                        idle,
+                    });
+                }
             }
         }
         Ok(())

@@ -66,6 +66,7 @@ async fn gated(concurrency: usize, run: &str) -> (f64, Duration, Duration) {
     policy.confidence.operator_away_factor = 1.0;
     policy.limits.revise_price_per_day = u32::MAX;
     let quiet = Quiescence::new();
+    let addr: Addr<GateMsg> = Addr::new("policy_gate", quiet.clone(), 64);
     let (events, _) = tokio::sync::broadcast::channel(16);
     let args = PolicyGateArgs {
         store,
@@ -73,10 +74,9 @@ async fn gated(concurrency: usize, run: &str) -> (f64, Duration, Duration) {
         config: Arc::new(policy),
         effector: Arc::new(Instant0),
         events,
-        quiet: quiet.clone(),
+        addr: addr.clone(),
     };
     let (actor, done) = Actor::spawn(None, PolicyGate, args).await.unwrap();
-    let addr: Addr<GateMsg> = Addr::new("policy_gate", quiet.clone(), 64);
     addr.bind(actor.clone());
     let per_task = ACTIONS / concurrency;
     let started = Instant::now();

@@ -13,9 +13,9 @@ use std::time::Duration;
 
 use bazaar_config::PolicyConfig;
 use bazaar_memory::{
-    ActionId, ActionKind, ActionRecord, ActionStatus, Approval, ApprovalId, ApprovalStatus,
-    AuditEntry, Envelope, Lifecycle, Marketplace, Money, Quiescence, SharedClock, SledStore, Store,
-    StoreError, UndoRecipe,
+    ActionId, ActionKind, ActionRecord, ActionStatus, Addr, Approval, ApprovalId, ApprovalStatus,
+    AuditEntry, Envelope, Lifecycle, Marketplace, Money, SharedClock, SledStore, Store, StoreError,
+    UndoRecipe,
 };
 use chrono::{DateTime, Utc};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
@@ -305,8 +305,9 @@ pub struct PolicyGateArgs {
     pub effector: Arc<dyn Effector>,
     /// Where events go.
     pub events: broadcast::Sender<GateEvent>,
-    /// The system's in-flight counter (the gate's messages to itself count too).
-    pub quiet: Quiescence,
+    /// The gate's own address: its messages to itself (commits, timers) queue behind
+    /// everything already sent, which group commit relies on.
+    pub addr: Addr<GateMsg>,
 }
 
 impl std::fmt::Debug for PolicyGateArgs {
@@ -339,7 +340,6 @@ struct Reply {
 /// The gate's state: derivable from the store, reloaded on restart.
 pub struct GateState {
     args: PolicyGateArgs,
-    myself: ActorRef<Envelope<GateMsg>>,
     head: Option<AuditEntry>,
     limits: LimitState,
     rules: BTreeMap<String, RuleRecord>,
@@ -422,10 +422,8 @@ impl GateState {
             return;
         }
         self.commit_requested = true;
-        // Our own mailbox; if the actor is stopping, the commit is moot.
-        let _ = self
-            .myself
-            .send_message(Envelope::new(GateMsg::Commit, &self.args.quiet));
+        // Our own queue; if the gate has stopped for good, the commit is moot.
+        let _ = self.args.addr.send(GateMsg::Commit);
     }
 
     fn today(&self) -> chrono::NaiveDate {
@@ -525,11 +523,10 @@ impl GateState {
     fn schedule_release(&self, at: DateTime<Utc>) {
         let delay = (at - self.now()).to_std().unwrap_or(Duration::ZERO);
         let sleep = self.args.clock.sleep(delay);
-        let myself = self.myself.clone();
-        let quiet = self.args.quiet.clone();
+        let addr = self.args.addr.clone();
         tokio::spawn(async move {
             sleep.await;
-            let _ = myself.send_message(Envelope::new(GateMsg::ReleaseDue, &quiet));
+            let _ = addr.send(GateMsg::ReleaseDue);
         });
     }
 
@@ -1250,7 +1247,7 @@ impl Actor for PolicyGate {
 
     async fn pre_start(
         &self,
-        myself: ActorRef<Self::Msg>,
+        _myself: ActorRef<Self::Msg>,
         args: PolicyGateArgs,
     ) -> Result<GateState, ActorProcessingErr> {
         let store = args.store.clone();
@@ -1263,7 +1260,6 @@ impl Actor for PolicyGate {
             paused,
             operator_seen: store.get_meta(META_OPERATOR_SEEN)?.flatten(),
             args,
-            myself,
             to_execute: Vec::new(),
             compensations: Vec::new(),
             replies: Vec::new(),
@@ -1286,58 +1282,61 @@ impl Actor for PolicyGate {
         envelope: Self::Msg,
         state: &mut GateState,
     ) -> Result<(), ActorProcessingErr> {
-        let (msg, _in_flight) = envelope.open();
-        match msg {
-            GateMsg::Propose(action, reply) => {
-                let outcome = state.propose(action)?;
-                if let Outcome::Duplicate { .. } = outcome {
-                    let _ = reply.send(outcome);
-                    return Ok(());
-                }
-                state.replies.push(Reply {
-                    port: Port::Proposal(reply),
-                    action: action_of(&outcome),
-                    decided: outcome,
-                    on_success: None,
-                });
-                state.request_commit();
-            }
-            GateMsg::Approve {
-                approval,
-                by,
-                reply,
-            } => command(state, reply, |s| s.decide(approval, &by, true, "approved")),
-            GateMsg::Reject {
-                approval,
-                by,
-                reason,
-                reply,
-            } => command(state, reply, |s| s.decide(approval, &by, false, &reason)),
-            GateMsg::Undo { action, by, reply } => command(state, reply, |s| s.undo(action, &by)),
-            GateMsg::Resolve {
-                approval,
-                by,
-                happened,
-                note,
-                reply,
-            } => command(state, reply, |s| s.resolve(approval, &by, happened, &note)),
-            GateMsg::SetPaused { paused, by, reply } => {
-                let result = state.set_paused(paused, &by);
-                state.save_policy_state()?;
-                state.store().flush().await?;
-                let _ = reply.send(result);
-            }
-            GateMsg::Settle(action) => {
-                if state.limits.settle(action) {
-                    state.policy_dirty = true;
+        for (msg, _in_flight) in envelope.drain() {
+            match msg {
+                GateMsg::Propose(action, reply) => {
+                    let outcome = state.propose(action)?;
+                    if let Outcome::Duplicate { .. } = outcome {
+                        let _ = reply.send(outcome);
+                        continue;
+                    }
+                    state.replies.push(Reply {
+                        port: Port::Proposal(reply),
+                        action: action_of(&outcome),
+                        decided: outcome,
+                        on_success: None,
+                    });
                     state.request_commit();
                 }
+                GateMsg::Approve {
+                    approval,
+                    by,
+                    reply,
+                } => command(state, reply, |s| s.decide(approval, &by, true, "approved")),
+                GateMsg::Reject {
+                    approval,
+                    by,
+                    reason,
+                    reply,
+                } => command(state, reply, |s| s.decide(approval, &by, false, &reason)),
+                GateMsg::Undo { action, by, reply } => {
+                    command(state, reply, |s| s.undo(action, &by))
+                }
+                GateMsg::Resolve {
+                    approval,
+                    by,
+                    happened,
+                    note,
+                    reply,
+                } => command(state, reply, |s| s.resolve(approval, &by, happened, &note)),
+                GateMsg::SetPaused { paused, by, reply } => {
+                    let result = state.set_paused(paused, &by);
+                    state.save_policy_state()?;
+                    state.store().flush().await?;
+                    let _ = reply.send(result);
+                }
+                GateMsg::Settle(action) => {
+                    if state.limits.settle(action) {
+                        state.policy_dirty = true;
+                        state.request_commit();
+                    }
+                }
+                GateMsg::Status(reply) => {
+                    let _ = reply.send(state.status()?);
+                }
+                GateMsg::Commit => state.commit().await?,
+                GateMsg::ReleaseDue => state.release_due()?,
             }
-            GateMsg::Status(reply) => {
-                let _ = reply.send(state.status()?);
-            }
-            GateMsg::Commit => state.commit().await?,
-            GateMsg::ReleaseDue => state.release_due()?,
         }
         Ok(())
     }

@@ -31,10 +31,12 @@ impl Actor for Sink {
         envelope: Self::Msg,
         sum: &mut u64,
     ) -> Result<(), ActorProcessingErr> {
-        match envelope.open().0 {
-            Msg::Hop(n) => *sum += n,
-            Msg::Done(reply) => {
-                let _ = reply.send(*sum);
+        for (msg, _guard) in envelope.drain() {
+            match msg {
+                Msg::Hop(n) => *sum += n,
+                Msg::Done(reply) => {
+                    let _ = reply.send(*sum);
+                }
             }
         }
         Ok(())

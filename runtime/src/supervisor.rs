@@ -30,8 +30,9 @@ pub struct ChildSpec {
     pub name: &'static str,
     /// How to start it.
     pub start: StartFn,
-    /// Called when it stops, so senders see it as unavailable.
-    pub on_stop: Arc<dyn Fn() + Send + Sync>,
+    /// Called when it stops: `true` when it stops for good (senders then get an error),
+    /// `false` when it will restart (messages queue for the next instance).
+    pub on_stop: Arc<dyn Fn(bool) + Send + Sync>,
 }
 
 impl std::fmt::Debug for ChildSpec {
@@ -161,8 +162,9 @@ impl SupervisorState {
     }
 
     async fn stop_child(&mut self, index: usize) {
+        let for_good = self.shutting_down;
         let child = &mut self.children[index];
-        (child.spec.on_stop)();
+        (child.spec.on_stop)(for_good);
         if let Some(cell) = child.cell.take() {
             self.stopping.insert(cell.get_id());
             let _ = cell
@@ -178,7 +180,7 @@ impl SupervisorState {
         myself: &ActorRef<SupervisorMsg>,
     ) {
         let name = self.children[index].spec.name;
-        (self.children[index].spec.on_stop)();
+        (self.children[index].spec.on_stop)(false);
         self.children[index].cell = None;
         let now = self.clock.now();
         let window =

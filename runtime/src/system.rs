@@ -53,7 +53,13 @@ where
     ChildSpec {
         name,
         start,
-        on_stop: Arc::new(move || unbind.unbind()),
+        on_stop: Arc::new(move |for_good| {
+            if for_good {
+                unbind.close();
+            } else {
+                unbind.unbind();
+            }
+        }),
     }
 }
 
@@ -171,7 +177,7 @@ impl System {
             config: Arc::new(config.policy.clone()),
             effector,
             events: events.clone(),
-            quiet: quiet.clone(),
+            addr: addrs.gate.clone(),
         };
         let agent = move || ctx.clone();
         // Start order matters for rest_for_one: the gate first (everyone depends on it),

@@ -57,16 +57,17 @@ impl Actor for Counter {
         envelope: Self::Msg,
         state: &mut CounterState,
     ) -> Result<(), ActorProcessingErr> {
-        let (msg, _guard) = envelope.open();
-        match msg {
-            CounterMsg::Add(n) => {
-                state.value += n;
-                state.store.put_meta(state.key, &state.value)?;
-                state.store.flush().await?;
-            }
-            CounterMsg::Panic => panic!("counter asked to panic"),
-            CounterMsg::Get(reply) => {
-                let _ = reply.send((state.value, state.starts));
+        for (msg, _guard) in envelope.drain() {
+            match msg {
+                CounterMsg::Add(n) => {
+                    state.value += n;
+                    state.store.put_meta(state.key, &state.value)?;
+                    state.store.flush().await?;
+                }
+                CounterMsg::Panic => panic!("counter asked to panic"),
+                CounterMsg::Get(reply) => {
+                    let _ = reply.send((state.value, state.starts));
+                }
             }
         }
         Ok(())

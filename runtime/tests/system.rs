@@ -235,8 +235,9 @@ impl Actor for Slow {
         envelope: Self::Msg,
         gate: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
-        let _guard = envelope.open().1;
-        gate.acquire().await?.forget();
+        for (_, _guard) in envelope.drain() {
+            gate.acquire().await?.forget();
+        }
         Ok(())
     }
 }

@@ -10,4 +10,6 @@
 
 pub mod ebay;
 pub mod llm;
+pub mod mail;
+pub mod sellers;
 pub mod sites;

@@ -91,6 +91,7 @@ async fn main() {
     policy.confidence.first_execution_factor = 1.0;
     policy.confidence.operator_away_factor = 1.0;
     let quiet = Quiescence::new();
+    let addr: Addr<GateMsg> = Addr::new("policy_gate", quiet.clone(), 64);
     let (events, _) = tokio::sync::broadcast::channel(16);
     let gate_args = PolicyGateArgs {
         store,
@@ -98,12 +99,11 @@ async fn main() {
         config: Arc::new(policy),
         effector: Arc::new(world),
         events,
-        quiet: quiet.clone(),
+        addr: addr.clone(),
     };
     let (actor, _) = Actor::spawn(None, PolicyGate, gate_args)
         .await
         .expect("gate starts");
-    let addr: Addr<GateMsg> = Addr::new("policy_gate", quiet.clone(), 64);
     addr.bind(actor);
     let mut out = std::io::stdout().lock();
     for n in 0..total {

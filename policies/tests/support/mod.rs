@@ -52,6 +52,7 @@ impl Gate {
         market: FakeMarket,
     ) -> Gate {
         let quiet = Quiescence::new();
+        let addr: Addr<GateMsg> = Addr::new("policy_gate", quiet.clone(), 64);
         let (events_tx, events) = broadcast::channel(4096);
         let args = PolicyGateArgs {
             store: store.clone(),
@@ -59,12 +60,11 @@ impl Gate {
             config: Arc::new(policy),
             effector: Arc::new(market),
             events: events_tx,
-            quiet: quiet.clone(),
+            addr: addr.clone(),
         };
         let (actor, done) = Actor::spawn(None, PolicyGate, args)
             .await
             .expect("gate starts");
-        let addr = Addr::new("policy_gate", quiet.clone(), 64);
         addr.bind(actor.clone());
         Gate {
             addr,
