@@ -12,4 +12,5 @@ pub mod ebay;
 pub mod llm;
 pub mod mail;
 pub mod sellers;
+mod server;
 pub mod sites;

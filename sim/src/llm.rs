@@ -18,6 +18,8 @@ use bazaar_memory::{Currency, Money};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::server::{self, Server};
+
 /// The model name the endpoint serves.
 pub const MODEL: &str = "bazaar-sim-1";
 
@@ -42,32 +44,23 @@ struct LlmState {
 pub struct LlmSim {
     /// Where it listens; the base URL is `http://{addr}/v1`.
     pub addr: SocketAddr,
-    task: tokio::task::JoinHandle<()>,
+    _server: Server,
 }
 
 impl LlmSim {
     /// Serves the endpoint on 127.0.0.1 (any free port).
     pub async fn start(config: LlmConfig) -> std::io::Result<LlmSim> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        let app = router(config);
-        let task = tokio::spawn(async move {
-            if let Err(error) = axum::serve(listener, app).await {
-                tracing::error!(%error, "llm sim stopped");
-            }
-        });
-        Ok(LlmSim { addr, task })
+        let (listener, addr) = server::bind().await?;
+        let server = Server::serve(listener, router(config), "llm");
+        Ok(LlmSim {
+            addr,
+            _server: server,
+        })
     }
 
     /// The base URL a client is configured with.
     pub fn base_url(&self) -> String {
         format!("http://{}/v1", self.addr)
-    }
-}
-
-impl Drop for LlmSim {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }
 

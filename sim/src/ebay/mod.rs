@@ -25,6 +25,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use crate::server::{self, Server};
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Uri};
 use axum::response::{IntoResponse, Response};
@@ -34,8 +35,6 @@ use chrono::{DateTime, NaiveDate, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::de::DeserializeOwned;
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 pub use browse::{BuyingOption, CatalogListing, Condition, ItemLocation, SellerProfile};
 pub use errors::{ApiError, Category, ErrorDetail, ErrorParameter, OAuthError};
@@ -363,8 +362,7 @@ pub struct EbaySim {
     shared: Arc<Shared>,
     addr: SocketAddr,
     base_url: String,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
+    server: Server,
 }
 
 impl std::fmt::Debug for EbaySim {
@@ -383,8 +381,7 @@ impl EbaySim {
         config: EbayConfig,
         clock: Arc<dyn Clock>,
     ) -> std::io::Result<(EbaySim, SocketAddr)> {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
-        let addr = listener.local_addr()?;
+        let (listener, addr) = server::bind().await?;
         let base_url = config
             .public_base_url
             .clone()
@@ -416,25 +413,13 @@ impl EbaySim {
             http,
             state: Mutex::new(state),
         });
-        let app = router(shared.clone());
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.await;
-                })
-                .await;
-            if let Err(err) = served {
-                tracing::warn!(%err, "ebay sim server stopped with an error");
-            }
-        });
+        let server = Server::serve(listener, router(shared.clone()), "ebay");
         Ok((
             EbaySim {
                 shared,
                 addr,
                 base_url,
-                stop: Some(stop),
-                task: Some(task),
+                server,
             },
             addr,
         ))
@@ -523,20 +508,7 @@ impl EbaySim {
 
     /// Stops the server and waits for it.
     pub async fn shutdown(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
-    }
-}
-
-impl Drop for EbaySim {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
+        self.server.stop().await;
     }
 }
 

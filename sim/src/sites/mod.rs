@@ -24,14 +24,13 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
+use crate::server::{self, Server};
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use bazaar_memory::{Money, SharedClock};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 pub use catalog::{
     catalog, parse_catalog, price_text, CatalogError, CatalogRow, Category, ListingGenerator,
@@ -259,8 +258,7 @@ impl SitesHandle {
 pub struct Sites {
     handle: SitesHandle,
     base_url: String,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
+    server: Server,
 }
 
 impl std::fmt::Debug for Sites {
@@ -306,25 +304,12 @@ impl Sites {
                 .add(listing)
                 .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         }
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
-        let addr = listener.local_addr()?;
-        let app = router(handle.shared.clone());
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.await;
-                })
-                .await;
-            if let Err(err) = served {
-                tracing::warn!(%err, "sites server stopped with an error");
-            }
-        });
+        let (listener, addr) = server::bind().await?;
+        let server = Server::serve(listener, router(handle.shared.clone()), "sites");
         let sites = Sites {
             handle,
             base_url: format!("http://{addr}"),
-            stop: Some(stop),
-            task: Some(task),
+            server,
         };
         Ok((sites, addr))
     }
@@ -351,20 +336,7 @@ impl Sites {
 
     /// Stops the server, letting requests in flight finish.
     pub async fn stop(mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
-        }
-    }
-}
-
-impl Drop for Sites {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
+        self.server.stop().await;
     }
 }
 
