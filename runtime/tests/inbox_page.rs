@@ -418,3 +418,71 @@ async fn in_chromium_an_approval_is_clicked_through_and_undone() {
     let _ = driver.await;
     h.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_outcome_is_resolved_from_the_page() {
+    let h = Harness::start(Options::default()).await;
+    let (action, approval) = h.pending_reprice("BZ-5", "55.00").await;
+    h.market.world().next = Some(bazaar_policies::testing::Next::Unknown);
+    let outcome = h
+        .system
+        .addrs
+        .gate
+        .ask(|reply| bazaar_policies::GateMsg::Approve {
+            approval,
+            by: "test".into(),
+            reply,
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    let Outcome::Unknown { approval: task, .. } = outcome else {
+        panic!("expected an unknown outcome, got {outcome:?}");
+    };
+    let login = h
+        .http
+        .post(h.url("/login"))
+        .form(&[("token", TOKEN)])
+        .send()
+        .await
+        .unwrap();
+    let cookie = set_cookie(&login)
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let (_, html) = page(&h, &cookie, "/").await;
+    let at = html
+        .find(&format!("data-approval-id=\"{task}\""))
+        .expect("the task is listed");
+    let card = &html[at..at + html[at..].find("</article>").unwrap()];
+    assert!(
+        card.contains("It happened") && card.contains("It did not happen"),
+        "{card}"
+    );
+    assert!(
+        !card.contains("class=\"approve\""),
+        "a task is not a decision: {card}"
+    );
+    let csrf = csrf_of(&html);
+    let resolved = submit(
+        &h,
+        &cookie,
+        &format!("/inbox/approvals/{task}/resolve"),
+        &[("csrf", &csrf), ("happened", "true")],
+    )
+    .await;
+    assert_eq!(resolved.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&resolved), "/?done=resolved");
+    let record: bazaar_memory::ActionRecord = bazaar_memory::Store::get(&h.system.store, &action)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        record.lifecycle.status,
+        bazaar_memory::ActionStatus::Executed
+    );
+    let (_, html) = page(&h, &cookie, "/?done=resolved").await;
+    assert!(html.contains("Resolved: the action is recorded as you found it."));
+    h.stop().await;
+}

@@ -53,6 +53,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/logout", post(logout))
         .route("/inbox/approvals/{id}/approve", post(form_approve))
         .route("/inbox/approvals/{id}/reject", post(form_reject))
+        .route("/inbox/approvals/{id}/resolve", post(form_resolve))
         .route("/inbox/actions/{id}/undo", post(form_undo))
         .route("/inbox/pause", post(form_pause))
         .route("/inbox/resume", post(form_resume))
@@ -398,7 +399,20 @@ fn approval_html(out: &mut String, view: &ApprovalView, csrf: &str, now: DateTim
         when(view.requested_at),
         relative(view.requested_at, now),
     );
-    if action.is_some() {
+    let decision = action.is_some_and(|a| a.status == "pending_approval");
+    if action.is_some() && !decision {
+        // The gate could not tell whether this action happened: the operator looks and says.
+        let _ = write!(
+            out,
+            "<form class=\"inline\" method=\"post\" action=\"/inbox/approvals/{id}/resolve\">{csrf}\
+             <input type=\"hidden\" name=\"happened\" value=\"true\">\
+             <button type=\"submit\" class=\"resolve-happened\">It happened</button></form>\
+             <form class=\"inline\" method=\"post\" action=\"/inbox/approvals/{id}/resolve\">{csrf}\
+             <input type=\"hidden\" name=\"happened\" value=\"false\">\
+             <button type=\"submit\" class=\"resolve-not\">It did not happen</button></form>",
+            csrf = csrf_input(csrf),
+        );
+    } else if decision {
         let _ = write!(
             out,
             "<form class=\"inline\" method=\"post\" action=\"/inbox/approvals/{id}/approve\">{csrf}\
@@ -518,6 +532,7 @@ fn notice(done: Option<&str>) -> Option<&'static str> {
         "cancelled" => "Cancelled before it left the outbox.",
         "paused" => "Paused: every new action is blocked until you resume.",
         "resumed" => "Resumed.",
+        "resolved" => "Resolved: the action is recorded as you found it.",
         "failed" => "Approved, but the action failed; see recent actions.",
         _ => return None,
     })
@@ -703,6 +718,41 @@ async fn form_reject(
         }
     });
     command(&state, "rejected", build).await
+}
+
+#[derive(Debug, Deserialize)]
+struct ResolveForm {
+    csrf: String,
+    happened: bool,
+}
+
+impl HasCsrf for ResolveForm {
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+}
+
+async fn form_resolve(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    form: Result<Form<ResolveForm>, FormRejection>,
+) -> Response {
+    let form = match checked_form(&state, &headers, form) {
+        Ok(form) => form,
+        Err(response) => return response,
+    };
+    let happened = form.happened;
+    let build = api::parse_approval_id(&id).map(|approval| {
+        move |reply| GateMsg::Resolve {
+            approval,
+            by: BY.into(),
+            happened,
+            note: "resolved on the inbox page".into(),
+            reply,
+        }
+    });
+    command(&state, "resolved", build).await
 }
 
 async fn form_undo(
