@@ -5,12 +5,18 @@
 //! - [`ebay`]: an eBay-compatible REST API (OAuth, Browse, Inventory, Fulfillment,
 //!   Negotiation, Notification) on 127.0.0.1.
 //! - [`llm`]: a deterministic OpenAI-compatible chat-completions endpoint.
+//! - [`sites`]: a Craigslist-style static site and a JavaScript-rendered marketplace.
+//! - [`mail`]: the mail transports (in-process post office, SMTP/IMAP).
+//! - [`sellers`]: how simulated sellers decide and write.
+//! - [`scenario`] and [`world`]: the population, simulated time and the event log.
 
 #![warn(missing_docs)]
 
 pub mod ebay;
 pub mod llm;
 pub mod mail;
+pub mod scenario;
 pub mod sellers;
 mod server;
 pub mod sites;
+pub mod world;

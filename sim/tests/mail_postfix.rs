@@ -1,7 +1,8 @@
 //! The SMTP + IMAP transport against real Postfix + Dovecot, started on private ports through
 //! `sim/scripts/mail-server.sh` (as root; it installs the packages if missing): a thread
 //! between agent@bazaar.test and seller1@bazaar.test with correct Message-ID / In-Reply-To /
-//! References, the high-water mark across reconnects, and refused recipients. The servers are
+//! References, the high-water mark across reconnects, refused recipients, and a world seller
+//! (seller2@bazaar.test) countering an offer under the reserve and accepting one at it. The servers are
 //! stopped at the end. Without root or the servers the test skips, unless `CI=true`, where it
 //! fails.
 
@@ -15,6 +16,7 @@ use std::time::Instant;
 use bazaar_sim::mail::{
     MailError, MailTransport, MessageId, OutgoingMail, SmtpImapConfig, SmtpImapTransport,
 };
+use bazaar_sim::world::{World, WorldConfig, WorldMail};
 use mail_common::{at, AGENT, DOMAIN, SELLER};
 
 const SMTP_PORT: &str = "2625";
@@ -164,6 +166,23 @@ async fn thread_and_high_water_mark_over_postfix_and_dovecot() {
     let bad = SmtpImapTransport::new(config).unwrap();
     let err = bad.fetch_new(None, 10).await.unwrap_err();
     assert!(matches!(err, MailError::Imap(_)), "{err}");
+
+    // The world's sellers over the real servers: seller2 sells the world's first posted
+    // Craigslist listing and haggles by email.
+    let t = Instant::now();
+    let seller2: std::sync::Arc<dyn MailTransport> =
+        std::sync::Arc::new(servers.transport("seller2@bazaar.test"));
+    let mut config = WorldConfig::new(mail_common::flexible_scenario());
+    config.mail = WorldMail::Accounts {
+        sellers: vec![seller2],
+    };
+    let mut world = World::start(config).await.expect("world starts");
+    mail_common::seller_thread(&mut world, &agent, "seller2@bazaar.test").await;
+    world.shutdown().await.expect("world stops");
+    eprintln!(
+        "world seller thread (offer, counter, offer, accept) in {:?}",
+        t.elapsed()
+    );
 
     agent.disconnect().await;
     seller.disconnect().await;

@@ -43,6 +43,23 @@ pub use negotiation::SellerOffer;
 pub use notification::{Delivery, ORDER_CONFIRMATION};
 pub use oauth::scopes;
 
+/// One of the agent's live eBay listings, as the simulated buyers see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentListing {
+    /// The listing id.
+    pub listing_id: String,
+    /// The agent's SKU.
+    pub sku: String,
+    /// The inventory item's title.
+    pub title: String,
+    /// The offer's current price.
+    pub price: Money,
+    /// Units the offer sells.
+    pub available: i64,
+    /// Units sold so far.
+    pub sold: u32,
+}
+
 /// The APIs whose calls are counted against a daily limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Api {
@@ -473,6 +490,34 @@ impl EbaySim {
     pub fn add_interest(&self, listing_id: &str, buyer: &str) -> Result<(), BuyError> {
         let mut st = self.shared.lock();
         negotiation::add_interest(&mut st, listing_id, buyer)
+    }
+
+    /// The agent's live listings (published offers not withdrawn), by offer id: what
+    /// buyers can find and buy.
+    pub fn agent_listings(&self) -> Vec<AgentListing> {
+        let st = self.shared.lock();
+        st.inventory
+            .offers
+            .values()
+            .filter_map(|offer| {
+                let listing = offer.listing.as_ref()?;
+                let listing_id = offer.live_listing()?.to_string();
+                let title = st
+                    .inventory
+                    .items
+                    .get(&offer.sku)
+                    .and_then(|item| item.body.product.as_ref()?.title.clone())
+                    .unwrap_or_default();
+                Some(AgentListing {
+                    listing_id,
+                    sku: offer.sku.clone(),
+                    title,
+                    price: offer.details.price().and_then(|a| a.money().ok())?,
+                    available: st.inventory.available(offer),
+                    sold: listing.sold,
+                })
+            })
+            .collect()
     }
 
     /// Every oversell so far, oldest first.

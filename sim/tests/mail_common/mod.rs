@@ -231,3 +231,118 @@ where
     assert_eq!(again.messages.len(), already + 5);
     assert_eq!(again.mark, saved.unwrap());
 }
+
+/// A scenario for seller-thread tests: small, every seller flexible, nobody sells elsewhere,
+/// so the outcome depends only on the offers.
+pub fn flexible_scenario() -> bazaar_sim::scenario::Scenario {
+    let mut scenario = bazaar_sim::scenario::Scenario::builtin("small");
+    scenario.sellers.personalities = [(bazaar_sim::sellers::Personality::Flexible, 1)].into();
+    scenario.sellers.sold_elsewhere_per_day_permille = 0;
+    scenario
+}
+
+/// Advances the world an hour at a time until the agent has a new message (a real server
+/// delivers asynchronously, so real time passes too). Panics after two simulated weeks or
+/// 60 real seconds.
+pub async fn await_reply(
+    world: &mut bazaar_sim::world::World,
+    agent: &dyn MailTransport,
+    mark: &mut Option<HighWaterMark>,
+) -> MailMessage {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for _ in 0..24 * 14 {
+        let next = world.now() + chrono::Duration::hours(1);
+        world.run_until(next).await.expect("world runs");
+        let batch = agent.fetch_new(*mark, 10).await.expect("fetch");
+        *mark = Some(batch.mark);
+        if let Some(message) = batch.messages.into_iter().next() {
+            return message;
+        }
+        assert!(Instant::now() < deadline, "no reply within 60 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("no reply within two simulated weeks");
+}
+
+/// The decision the world logged for the last message `seller` read.
+fn last_decision(world: &bazaar_sim::world::World, seller: &str) -> serde_json::Value {
+    let line = world
+        .event_log()
+        .iter()
+        .rev()
+        .find(|l| l.contains("\"seller_decided\"") && l.contains(seller))
+        .expect("a decision was logged");
+    let event: serde_json::Value = serde_json::from_str(line).unwrap();
+    event["decision"].clone()
+}
+
+/// The agent haggles with a world seller by email: an offer below the reserve draws a
+/// counter (never under the reserve), one at the reserve draws acceptance, and every reply
+/// threads correctly (Message-ID, In-Reply-To, References, `Re:` subject).
+pub async fn seller_thread(
+    world: &mut bazaar_sim::world::World,
+    agent: &dyn MailTransport,
+    seller: &str,
+) {
+    use bazaar_memory::Money;
+    let (asking, reserve, _) = world.seller_secret(seller).expect("a world seller");
+    let low = Money::new((reserve.minor * 80 / 100) / 100 * 100, reserve.currency);
+    assert!(low.minor < reserve.minor && reserve.minor <= asking.minor);
+    let mut mark = agent.fetch_new(None, 100).await.expect("fetch").mark.into();
+
+    let first = OutgoingMail::new(
+        agent.address(),
+        seller,
+        "Your listing",
+        &format!("Hi! Would you take {low} for it? I can pick it up today."),
+        MessageId::derive("world-offer-1", DOMAIN),
+        world.now(),
+    );
+    agent.send(&first).await.expect("send offer");
+    let counter = await_reply(world, agent, &mut mark).await;
+    let env = &counter.envelope;
+    assert_eq!(env.from.as_deref(), Some(seller));
+    assert_eq!(env.subject, "Re: Your listing");
+    assert_eq!(env.in_reply_to.as_ref(), Some(&first.message_id));
+    assert_eq!(env.references, vec![first.message_id.clone()]);
+    let decision = last_decision(world, seller);
+    assert_eq!(decision["decision"], "counter", "{decision}");
+    let countered = Money::from_decimal_str(decision["price"].as_str().unwrap(), reserve.currency)
+        .unwrap_or_else(|_| panic!("a price in {decision}"));
+    assert!(
+        countered.minor >= reserve.minor,
+        "countered {countered} under the reserve {reserve}"
+    );
+    assert!(!counter.text.trim().is_empty());
+
+    let second = OutgoingMail::reply_to(
+        &counter,
+        agent.address(),
+        &format!("Could you do {reserve}? Cash, today."),
+        MessageId::derive("world-offer-2", DOMAIN),
+        world.now(),
+    );
+    agent.send(&second).await.expect("send second offer");
+    let accept = await_reply(world, agent, &mut mark).await;
+    let env = &accept.envelope;
+    assert_eq!(env.in_reply_to.as_ref(), Some(&second.message_id));
+    let counter_id = counter
+        .envelope
+        .message_id
+        .clone()
+        .expect("the counter has an id");
+    assert_eq!(
+        env.references,
+        vec![
+            first.message_id.clone(),
+            counter_id,
+            second.message_id.clone()
+        ]
+    );
+    let decision = last_decision(world, seller);
+    assert_eq!(decision["decision"], "accept", "{decision}");
+    let deals = world.ground_truth()["deals"].clone();
+    assert_eq!(deals.as_array().map(Vec::len), Some(1), "{deals}");
+    assert_eq!(deals[0]["price"], reserve.to_decimal_string());
+    assert_eq!(deals[0]["buyer"], agent.address());
+}
