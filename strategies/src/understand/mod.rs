@@ -1,0 +1,390 @@
+//! Understanding a seller's reply: what they mean (accept, counter, reject, question, other)
+//! and the total price they mean, read the way people write it.
+//!
+//! ```
+//! use bazaar_memory::Money;
+//! use bazaar_strategies::understand::{understand, Intent, Reply};
+//!
+//! let reading = understand(&Reply {
+//!     text: "I can't do 50. Best I can do is 80, firm.",
+//!     listing_price: Money::usd(100_00),
+//!     our_last_offer: Some(Money::usd(50_00)),
+//! });
+//! assert_eq!(reading.intent, Intent::Counter);
+//! assert_eq!(reading.price, Some(Money::usd(80_00)));
+//! ```
+//!
+//! Pure and total: every text gets a [`Reading`], with a confidence; [`Reading::next_step`]
+//! says whether to act on it, ask a short clarifying question, or hand it to the operator.
+//!
+//! How a price is found: every number-like span ("$1,200", "1.2k", "twelve hundred", "a buck
+//! fifty") becomes a candidate; years, model numbers, mileage, phone numbers, times, dates,
+//! counts and sizes are dropped; what remains is sorted by what the words around it say —
+//! the seller's own price ("best I can do is 80", "150 firm", "$20 off" = asking − 20), the
+//! buyer's number refused ("I can't do 50"), or the price of something else ("I paid 300",
+//! "new ones cost $500", "$1000 deposit"). The strongest proposal, the later one on a tie, is
+//! the price; when it is our last offer the seller accepted it. With no number, agreement
+//! ("ok deal") means our last offer.
+
+mod amounts;
+mod phrases;
+mod tokens;
+
+use bazaar_memory::{Currency, Money};
+
+use amounts::{amounts, Amount, Context, Role};
+use phrases::Flat;
+
+/// A seller's message and what it answers.
+#[derive(Debug, Clone, Copy)]
+pub struct Reply<'a> {
+    /// The message as the seller wrote it.
+    pub text: &'a str,
+    /// The listing's asking price; its currency is the currency of the reading.
+    pub listing_price: Money,
+    /// The last price we offered, if we have offered one.
+    pub our_last_offer: Option<Money>,
+}
+
+/// What the seller means to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Intent {
+    /// They agree to a price (usually our last offer).
+    Accept,
+    /// They name a price of their own.
+    Counter,
+    /// They refuse without naming a new price (or the item is gone).
+    Reject,
+    /// They ask us something.
+    Question,
+    /// Anything else: greetings, answers about the item, small talk.
+    Other,
+}
+
+impl Intent {
+    /// The lowercase name used in JSON: `"accept"`, `"counter"`, …
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Intent::Accept => "accept",
+            Intent::Counter => "counter",
+            Intent::Reject => "reject",
+            Intent::Question => "question",
+            Intent::Other => "other",
+        }
+    }
+}
+
+/// A finer reason behind an intent, where one is useful.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Reason {
+    /// The item sold to someone else (with [`Intent::Reject`]).
+    SoldElsewhere,
+    /// The seller says the item is still for sale.
+    StillAvailable,
+    /// The seller asks what we would pay (with [`Intent::Question`]).
+    NeedsInfo,
+}
+
+impl Reason {
+    /// The snake_case name used in JSON: `"sold_elsewhere"`, …
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::SoldElsewhere => "sold_elsewhere",
+            Reason::StillAvailable => "still_available",
+            Reason::NeedsInfo => "needs_info",
+        }
+    }
+}
+
+/// What a reply means.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Reading {
+    /// What the seller means to do.
+    pub intent: Intent,
+    /// A finer reason, when there is one.
+    pub reason: Option<Reason>,
+    /// The total price the seller means, in the listing's currency.
+    pub price: Option<Money>,
+    /// How sure the reading is, from 0 to 1.
+    pub confidence: f64,
+}
+
+/// What to do with a reading.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NextStep {
+    /// Sure enough to act on.
+    Proceed,
+    /// Ask the seller this short question first.
+    Clarify(String),
+    /// Too unclear to guess: show the operator.
+    Inbox,
+}
+
+/// Readings at least this sure are acted on.
+pub const PROCEED_AT: f64 = 0.75;
+/// Readings at least this sure (and below [`PROCEED_AT`]) get a clarifying question.
+pub const CLARIFY_AT: f64 = 0.5;
+
+impl Reading {
+    fn new(intent: Intent, price: Option<Money>, confidence: f64) -> Reading {
+        Reading {
+            intent,
+            reason: None,
+            price,
+            confidence,
+        }
+    }
+
+    fn because(mut self, reason: Reason) -> Reading {
+        self.reason = Some(reason);
+        self
+    }
+
+    /// Act, ask a short clarifying question, or hand the reply to the operator.
+    pub fn next_step(&self) -> NextStep {
+        if self.confidence >= PROCEED_AT {
+            return NextStep::Proceed;
+        }
+        if self.confidence < CLARIFY_AT {
+            return NextStep::Inbox;
+        }
+        let question = match (self.intent, self.price) {
+            (Intent::Accept, Some(price)) => format!("Great, so {} it is?", spoken(price)),
+            (Intent::Counter, Some(price)) => {
+                format!("Just to be sure: you'd take {} for it?", spoken(price))
+            }
+            (Intent::Reject, _) => "Is there a price you would take?".to_string(),
+            (_, Some(price)) => format!("Just to be sure: is {} your price?", spoken(price)),
+            _ => "Sorry, just to be sure: what price would you take?".to_string(),
+        };
+        NextStep::Clarify(question)
+    }
+}
+
+/// "$80" for whole amounts, "$12.50" otherwise.
+fn spoken(price: Money) -> String {
+    let text = price.to_string();
+    match text.strip_suffix(".00") {
+        Some(whole) => whole.to_string(),
+        None => text,
+    }
+}
+
+/// Reads a seller's reply. Never fails: an unclear message gets a low confidence.
+pub fn understand(reply: &Reply<'_>) -> Reading {
+    let currency = reply.listing_price.currency;
+    let context = Context {
+        listing: to_hundredths(reply.listing_price),
+        last_offer: reply
+            .our_last_offer
+            .filter(|offer| offer.currency == currency)
+            .map(to_hundredths),
+    };
+    let tokens = tokens::tokenize(reply.text);
+    let flat = Flat::new(&tokens);
+    let found = amounts(&tokens, context);
+    let signals = Signals::read(&flat, context);
+    decide(&found, &signals, context, currency)
+}
+
+/// What the words say, apart from the numbers.
+struct Signals {
+    sold: bool,
+    available: bool,
+    strong_accept: bool,
+    explicit_accept: bool,
+    weak_accept: bool,
+    reject: bool,
+    holds_asking: bool,
+    asks: bool,
+    asks_price: bool,
+    empty: bool,
+}
+
+impl Signals {
+    fn read(flat: &Flat, context: Context) -> Signals {
+        let first_words: Vec<&str> = flat.words().take(3).collect();
+        let sentences = flat.sentences();
+        let short_agreement = sentences.iter().any(|(s, _)| {
+            let words: Vec<&str> = s.split_whitespace().collect();
+            words.len() <= 2 && words.iter().any(|w| phrases::WEAK_ACCEPT.contains(w))
+        });
+        let weak_accept = (first_words.iter().any(|w| phrases::WEAK_ACCEPT.contains(w))
+            || short_agreement)
+            && !first_words
+                .first()
+                .is_some_and(|w| ["not", "no"].contains(w));
+        let flat_no = first_words
+            .first()
+            .is_some_and(|w| ["no", "nope", "nah", "sorry"].contains(w))
+            && flat.words().count() <= 4
+            && context.last_offer.is_some();
+        let asks = sentences.iter().any(|(s, q)| phrases::asks(s, *q));
+        let asks_price = asks
+            && flat.any(&[
+                "what would you offer",
+                "what do you offer",
+                "what are you willing",
+                "what would you pay",
+                "what would you like to pay",
+                "what are you thinking",
+                "what did you have in mind",
+                "what price",
+                "your offer",
+                "an offer",
+                "your budget",
+                "how much",
+                "what can you",
+                "whats your best",
+                "what is your best",
+                "what were you thinking",
+                "willing to pay",
+                "want to pay",
+                "offer in mind",
+                "price in mind",
+                "what is fair",
+                "is fair",
+            ]);
+        Signals {
+            explicit_accept: flat.any_affirmed(&[
+                "i accept",
+                "ill accept",
+                "i will accept",
+                "accepted",
+            ]),
+            sold: flat.any_affirmed(phrases::SOLD_ELSEWHERE),
+            available: flat.any_affirmed(phrases::STILL_AVAILABLE),
+            strong_accept: flat.any_affirmed(phrases::STRONG_ACCEPT),
+            weak_accept,
+            reject: flat.any(phrases::REJECT) || flat_no,
+            holds_asking: flat.any(phrases::HOLDS_ASKING),
+            asks,
+            asks_price,
+            empty: flat.words().next().is_none(),
+        }
+    }
+}
+
+fn decide(found: &[Amount], signals: &Signals, context: Context, currency: Currency) -> Reading {
+    let money = |hundredths: i64| from_hundredths(hundredths, currency);
+    let last = context.last_offer;
+    let proposals: Vec<&Amount> = found.iter().filter(|a| a.role == Role::Proposal).collect();
+    let best = proposals
+        .iter()
+        .copied()
+        .max_by_key(|a| (a.strength, !a.derived))
+        .copied();
+    let best = best.map(|b| {
+        // the later of equally strong proposals
+        proposals
+            .iter()
+            .rev()
+            .find(|a| a.strength == b.strength && a.derived == b.derived)
+            .map(|a| **a)
+            .unwrap_or(b)
+    });
+
+    if signals.sold && best.is_none() && !signals.strong_accept {
+        return Reading::new(Intent::Reject, None, 0.9).because(Reason::SoldElsewhere);
+    }
+
+    if let Some(best) = best {
+        if Some(best.hundredths) == last {
+            let sure = if signals.strong_accept || signals.weak_accept {
+                0.95
+            } else {
+                0.85
+            };
+            return Reading::new(Intent::Accept, Some(money(best.hundredths)), sure);
+        }
+        let rivals = proposals
+            .iter()
+            .filter(|a| a.strength >= best.strength && a.hundredths != best.hundredths)
+            .count();
+        let mut sure: f64 = match best.strength {
+            4 => 0.92,
+            3 => 0.88,
+            2 => 0.8,
+            _ => 0.65,
+        };
+        if rivals > 0 {
+            sure -= 0.15;
+        }
+        if best.range {
+            sure -= 0.15;
+        }
+        let reading = Reading::new(Intent::Counter, Some(money(best.hundredths)), sure);
+        if signals.available && !signals.sold {
+            return reading.because(Reason::StillAvailable);
+        }
+        return reading;
+    }
+
+    let echoed = found.iter().any(|a| a.role == Role::Echo);
+    let refused = found.iter().any(|a| a.role == Role::Rejected);
+    if echoed && signals.strong_accept {
+        return Reading::new(Intent::Accept, last.map(money), 0.8);
+    }
+    if signals.holds_asking && !signals.strong_accept {
+        return Reading::new(Intent::Reject, Some(money(context.listing)), 0.75);
+    }
+    if refused || echoed {
+        return Reading::new(Intent::Reject, None, 0.85);
+    }
+    if last.is_none() {
+        // nothing of ours to accept or refuse
+        if signals.explicit_accept {
+            return Reading::new(Intent::Accept, None, 0.55);
+        }
+        return ask_or_tell(signals);
+    }
+    if signals.strong_accept && !signals.reject {
+        return Reading::new(Intent::Accept, last.map(money), 0.9);
+    }
+    if signals.reject && !signals.strong_accept {
+        let sure = if signals.asks { 0.7 } else { 0.8 };
+        return Reading::new(Intent::Reject, None, sure);
+    }
+    if signals.reject && signals.strong_accept {
+        return Reading::new(Intent::Reject, None, 0.5);
+    }
+    if signals.weak_accept && !signals.asks_price {
+        return Reading::new(Intent::Accept, last.map(money), 0.7);
+    }
+    ask_or_tell(signals)
+}
+
+/// A reply that neither settles nor refuses a price: a question, or something else.
+fn ask_or_tell(signals: &Signals) -> Reading {
+    if signals.available && !signals.asks_price {
+        return Reading::new(Intent::Other, None, 0.85).because(Reason::StillAvailable);
+    }
+    if signals.asks {
+        let reading = Reading::new(Intent::Question, None, 0.8);
+        if signals.asks_price {
+            return reading.because(Reason::NeedsInfo);
+        }
+        return reading;
+    }
+    if signals.empty {
+        return Reading::new(Intent::Other, None, 0.3);
+    }
+    Reading::new(Intent::Other, None, 0.75)
+}
+
+/// Money as hundredths of its major unit (cents for dollars, 100 per yen).
+fn to_hundredths(money: Money) -> i64 {
+    let exponent = money.currency.exponent();
+    if exponent <= 2 {
+        return money.minor.saturating_mul(10i64.pow(2 - exponent));
+    }
+    money.minor / 10i64.pow(exponent - 2)
+}
+
+fn from_hundredths(hundredths: i64, currency: Currency) -> Money {
+    let exponent = currency.exponent();
+    if exponent <= 2 {
+        return Money::new(hundredths / 10i64.pow(2 - exponent), currency);
+    }
+    Money::new(hundredths.saturating_mul(10i64.pow(exponent - 2)), currency)
+}

@@ -1,0 +1,468 @@
+//! What a message says apart from its numbers: agreement, refusal, questions, "sold", "still
+//! available". Phrases are matched on whole words of the tokenized text (apostrophes dropped,
+//! so "can't" is `cant`), numbers standing in as `#`.
+
+use super::tokens::{Kind, Token};
+
+/// The message as space-separated words with a space at each end, numbers as `#`,
+/// sentence punctuation kept: `" ok , # it is ! "`.
+pub(crate) struct Flat {
+    text: String,
+}
+
+const NEGATORS: &[&str] = &[
+    "not", "no", "cant", "cannot", "wont", "dont", "couldnt", "wouldnt", "never", "isnt", "doesnt",
+    "aint", "unable", "nope", "nothing",
+];
+
+impl Flat {
+    pub fn new(tokens: &[Token]) -> Flat {
+        let mut text = String::from(" ");
+        for token in tokens {
+            match token.kind {
+                Kind::Number => text.push('#'),
+                Kind::Word => text.push_str(&token.text),
+                Kind::Punct => {
+                    let c = token.text.chars().next().unwrap_or(' ');
+                    if ".,!?;:".contains(c) {
+                        text.push(c);
+                    } else {
+                        continue;
+                    }
+                }
+            }
+            text.push(' ');
+        }
+        Flat { text }
+    }
+
+    /// True when `phrase` occurs as whole words.
+    pub fn has(&self, phrase: &str) -> bool {
+        self.find(phrase).next().is_some()
+    }
+
+    /// True when `phrase` occurs as whole words without "not", "can't", … in the three
+    /// words before it.
+    pub fn has_affirmed(&self, phrase: &str) -> bool {
+        self.find(phrase).any(|at| !self.negated_before(at))
+    }
+
+    fn find(&self, phrase: &str) -> impl Iterator<Item = usize> {
+        let needle = format!(" {phrase} ");
+        self.text
+            .match_indices(needle.as_str())
+            .map(|(at, _)| at)
+            .collect::<Vec<_>>()
+            .into_iter()
+    }
+
+    fn negated_before(&self, at: usize) -> bool {
+        self.text[..at]
+            .split_whitespace()
+            .rev()
+            .take_while(|w| !matches!(*w, "." | "!" | "?" | ";"))
+            .take(3)
+            .any(|w| NEGATORS.contains(&w))
+    }
+
+    /// Any of `phrases` occurs.
+    pub fn any(&self, phrases: &[&str]) -> bool {
+        phrases.iter().any(|p| self.has(p))
+    }
+
+    /// Any of `phrases` occurs un-negated.
+    pub fn any_affirmed(&self, phrases: &[&str]) -> bool {
+        phrases.iter().any(|p| self.has_affirmed(p))
+    }
+
+    /// The words of the message (numbers as `#`), without punctuation.
+    pub fn words(&self) -> impl Iterator<Item = &str> {
+        self.text
+            .split_whitespace()
+            .filter(|w| !matches!(*w, "." | "," | "!" | "?" | ";" | ":"))
+    }
+
+    /// The sentences, each with whether it ended in a question mark.
+    pub fn sentences(&self) -> Vec<(String, bool)> {
+        let mut out = Vec::new();
+        let mut current = String::from(" ");
+        for word in self.text.split_whitespace() {
+            match word {
+                "." | "!" | "?" | ";" => {
+                    if current.trim().is_empty() {
+                        if word == "?" {
+                            if let Some(last) = out.last_mut() {
+                                let (_, asked): &mut (String, bool) = last;
+                                *asked = true;
+                            }
+                        }
+                        continue;
+                    }
+                    out.push((
+                        std::mem::replace(&mut current, String::from(" ")),
+                        word == "?",
+                    ));
+                }
+                "," | ":" => {}
+                w => {
+                    current.push_str(w);
+                    current.push(' ');
+                }
+            }
+        }
+        if !current.trim().is_empty() {
+            out.push((current, false));
+        }
+        out
+    }
+}
+
+/// Agreement that settles the deal on its own.
+pub(crate) const STRONG_ACCEPT: &[&str] = &[
+    "deal",
+    "deal then",
+    "its a deal",
+    "it is a deal",
+    "is a deal",
+    "thats a deal",
+    "have a deal",
+    "got a deal",
+    "got yourself a deal",
+    "have yourself a deal",
+    "done deal",
+    "sounds like a deal",
+    "ok deal",
+    "okay deal",
+    "you got it",
+    "youve got it",
+    "its yours",
+    "its all yours",
+    "all yours",
+    "sold",
+    "sounds good",
+    "sounds great",
+    "sounds fair",
+    "sounds reasonable",
+    "sounds fine",
+    "sounds perfect",
+    "sounds like a plan",
+    "that works",
+    "that would work",
+    "thatll work",
+    "that will work",
+    "would work",
+    "works for me",
+    "works for us",
+    "that is fine",
+    "thats fine",
+    "i can do that",
+    "i could do that",
+    "can do that",
+    "we can do that",
+    "i can work with that",
+    "work with that",
+    "make that work",
+    "make it work",
+    "i accept",
+    "ill accept",
+    "i will accept",
+    "accepted",
+    "agreed",
+    "i agree",
+    "ill take it",
+    "i will take it",
+    "ill take that",
+    "ill take",
+    "lets do it",
+    "lets do that",
+    "thats acceptable",
+    "acceptable",
+    "satisfactory",
+    "fair enough",
+    "reasonable offer",
+    "fair offer",
+    "i suppose",
+    "im ok with that",
+    "im okay with that",
+    "ok with that",
+    "okay with that",
+    "fine with me",
+    "fine by me",
+    "go ahead",
+    "why not",
+    "done",
+    "you win",
+    "twist my arm",
+    "sounds very fair",
+    "that would be great",
+    "i can live with that",
+    "you bet",
+    "youre on",
+];
+
+/// Agreement words that settle the deal only when nothing else in the message speaks
+/// against it.
+pub(crate) const WEAK_ACCEPT: &[&str] = &[
+    "ok",
+    "okay",
+    "k",
+    "alright",
+    "all right",
+    "sure",
+    "yes",
+    "yeah",
+    "yep",
+    "yup",
+    "perfect",
+    "great",
+    "cool",
+    "awesome",
+    "fine",
+    "excellent",
+    "wonderful",
+    "fantastic",
+    "good",
+];
+
+/// Refusals of the buyer's offer.
+pub(crate) const REJECT: &[&str] = &[
+    "too low",
+    "to low",
+    "way low",
+    "very low",
+    "so low",
+    "pretty low",
+    "quite low",
+    "bit low",
+    "little low",
+    "kind of low",
+    "kinda low",
+    "rather low",
+    "a little lower than",
+    "far too low",
+    "lowball",
+    "lowballing",
+    "low balling",
+    "low ball",
+    "low offer",
+    "that low",
+    "this low",
+    "go lower",
+    "any lower",
+    "cant go",
+    "cannot go",
+    "cant do that",
+    "cannot do that",
+    "cant do it",
+    "cant accept",
+    "cannot accept",
+    "can not",
+    "cant take",
+    "couldnt",
+    "wouldnt",
+    "no way",
+    "not enough",
+    "need more",
+    "more than that",
+    "lower than i",
+    "less than i",
+    "lower than what",
+    "less than what",
+    "than i was hoping",
+    "than i was wanting",
+    "than i wanted",
+    "than id like",
+    "ill pass",
+    "i pass",
+    "no thanks",
+    "no thank you",
+    "not interested",
+    "not going to",
+    "not gonna",
+    "not willing",
+    "too little",
+    "insult",
+    "no deal",
+    "not budge",
+    "wont budge",
+    "not budging",
+    "not negotiable",
+    "non negotiable",
+    "nonnegotiable",
+    "i dont think so",
+    "dont think i can",
+    "i am afraid",
+    "im afraid",
+    "unfortunately",
+    "sorry",
+    "pretty firm",
+    "is firm",
+    "firm on",
+    "stay firm",
+    "hold firm",
+    "stick with",
+    "stick to",
+    "not low enough",
+    "need to get more",
+    "have to get more",
+    "more than",
+    "not that",
+    "i need at least",
+    "come up",
+    "higher",
+];
+
+/// The seller holds to the asking price without saying it.
+pub(crate) const HOLDS_ASKING: &[&str] = &[
+    "price is firm",
+    "prices are firm",
+    "price is pretty firm",
+    "price is going to have to be pretty firm",
+    "firm on the price",
+    "firm on this",
+    "firm with the",
+    "firm at the asking",
+    "stick with my original",
+    "stick with the original",
+    "stick to my original",
+    "stick with the asking",
+    "stick to the asking",
+    "full price",
+    "full asking",
+    "at the asking price",
+    "need the asking price",
+    "want the asking price",
+    "original price",
+    "listed price",
+    "not budging",
+    "wont budge",
+    "not going to budge",
+    "not negotiable",
+];
+
+/// The item is gone.
+pub(crate) const SOLD_ELSEWHERE: &[&str] = &[
+    "already sold",
+    "just sold",
+    "been sold",
+    "was sold",
+    "got sold",
+    "has sold",
+    "its sold",
+    "it is sold",
+    "is sold",
+    "are sold",
+    "sold it",
+    "sold them",
+    "sold yesterday",
+    "sold today",
+    "sold this morning",
+    "sold last night",
+    "sold to someone",
+    "sold to somebody",
+    "sold to another",
+    "someone bought",
+    "somebody bought",
+    "someone else bought",
+    "someone picked",
+    "somebody picked",
+    "someone took",
+    "somebody took",
+    "no longer available",
+    "not available anymore",
+    "not available any more",
+    "isnt available anymore",
+    "no longer have",
+    "dont have it anymore",
+    "dont have it any more",
+    "its gone",
+    "it is gone",
+    "theyre gone",
+    "already gone",
+    "sale pending",
+    "sale is pending",
+    "is pending",
+    "already rented",
+    "been rented",
+    "been leased",
+    "already leased",
+];
+
+/// The item is still for sale.
+pub(crate) const STILL_AVAILABLE: &[&str] = &[
+    "still available",
+    "still for sale",
+    "still have it",
+    "still have them",
+    "still got it",
+    "still up for grabs",
+    "still on the market",
+    "not sold yet",
+    "hasnt sold",
+    "havent sold",
+    "it is available",
+    "its available",
+    "is still available",
+    "yes it is",
+    "yes i do",
+    "still have the",
+    "is available",
+    "are available",
+    "still available",
+];
+
+/// Questions that are only a greeting.
+pub(crate) const GREETING_QUESTIONS: &[&str] = &[
+    "how are you",
+    "how r u",
+    "hows it going",
+    "how is it going",
+    "how are things",
+    "how you doing",
+    "how are you doing",
+    "how is your day",
+    "hows your day",
+    "hows everything",
+    "whats up",
+    "sup",
+    "how do you do",
+    "you there",
+];
+
+const INTERROGATIVES: &[&str] = &[
+    "what", "when", "where", "which", "who", "why", "how", "do", "does", "did", "are", "is",
+    "would", "could", "can", "will", "have", "has", "any", "whats", "hows", "wheres",
+];
+
+/// True when a sentence (as from [`Flat::sentences`]) asks something beyond a greeting.
+pub(crate) fn asks(sentence: &str, question_mark: bool) -> bool {
+    let padded = format!(" {} ", sentence.trim());
+    let words: Vec<&str> = padded
+        .split_whitespace()
+        .skip_while(|w| LEAD_INS.contains(w))
+        .collect();
+    if GREETING_QUESTIONS
+        .iter()
+        .any(|g| padded.contains(&format!(" {g} ")))
+        && words.len() <= 8
+    {
+        return false;
+    }
+    if words
+        .last()
+        .is_some_and(|w| ["huh", "eh", "right", "lol", "haha"].contains(w))
+    {
+        return false;
+    }
+    if question_mark {
+        return true;
+    }
+    let first = words.first().copied().unwrap_or("");
+    INTERROGATIVES.contains(&first) && padded.contains(" you ")
+}
+
+/// Words that open a sentence without changing what it asks.
+const LEAD_INS: &[&str] = &[
+    "hey", "hi", "hello", "so", "well", "ok", "okay", "and", "great", "yes", "yeah", "sure", "but",
+    "also", "oh", "um", "hmm", "alright", "cool", "then", "now",
+];

@@ -1,0 +1,222 @@
+//! The reader on the ways real sellers write prices, and on the numbers that are not prices.
+//!
+//! Each case is `check(text, listing, our_last_offer, expected)` with whole dollars and the
+//! expected reading written as `"intent price"` (`-` for no price).
+
+use bazaar_memory::Money;
+use bazaar_strategies::understand::{understand, NextStep, Reply};
+
+fn dollars(amount: f64) -> Money {
+    Money::usd((amount * 100.0).round() as i64)
+}
+
+#[track_caller]
+fn check(text: &str, listing: f64, last: Option<f64>, expected: &str) {
+    let reading = understand(&Reply {
+        text,
+        listing_price: dollars(listing),
+        our_last_offer: last.map(dollars),
+    });
+    let price = match reading.price {
+        Some(price) if price.minor % 100 == 0 => (price.minor / 100).to_string(),
+        Some(price) => format!("{}.{:02}", price.minor / 100, price.minor % 100),
+        None => "-".to_string(),
+    };
+    let got = format!("{} {price}", reading.intent.as_str());
+    assert_eq!(
+        got, expected,
+        "reading {text:?} (listing {listing}, last {last:?})"
+    );
+    assert!((0.0..=1.0).contains(&reading.confidence));
+}
+
+#[test]
+fn prices_written_the_ways_people_write_them() {
+    check(
+        "I could do $1,200 for it.",
+        1500.0,
+        Some(1000.0),
+        "counter 1200",
+    );
+    check("1200 and it's yours", 1500.0, Some(1000.0), "counter 1200");
+    check(
+        "I'd let it go for 1.2k",
+        1500.0,
+        Some(1000.0),
+        "counter 1200",
+    );
+    check(
+        "12k is the lowest I'll go.",
+        14000.0,
+        Some(10000.0),
+        "counter 12000",
+    );
+    check(
+        "twelve hundred and it's yours",
+        1500.0,
+        Some(1000.0),
+        "counter 1200",
+    );
+    check("How about a buck fifty?", 200.0, Some(100.0), "counter 150");
+    check("i can do one fifty", 200.0, Some(100.0), "counter 150");
+    check("150 firm", 200.0, Some(100.0), "counter 150");
+    check("Best I can do is 80.", 100.0, Some(60.0), "counter 80");
+    check("how about 85?", 100.0, Some(60.0), "counter 85");
+    check("I can meet you at 100", 120.0, Some(90.0), "counter 100");
+    check("would you do 7,500?", 8900.0, Some(6000.0), "counter 7500");
+    check("No lower than $90.", 110.0, Some(70.0), "counter 90");
+    check("Asking 150.00", 150.0, None, "counter 150");
+    check("I'd take 12.50 for it", 15.0, Some(10.0), "counter 12.50");
+    check(
+        "Two grand and it's yours.",
+        2500.0,
+        Some(1500.0),
+        "counter 2000",
+    );
+    check("I could do 80-90", 100.0, Some(60.0), "counter 80");
+}
+
+#[test]
+fn prices_taken_off_the_asking_price() {
+    check("I can take $20 off", 200.0, Some(150.0), "counter 180");
+    check(
+        "I'll knock 50 off if you pick it up",
+        500.0,
+        Some(400.0),
+        "counter 450",
+    );
+    check(
+        "I can take off a max of 200.",
+        2570.0,
+        Some(2000.0),
+        "counter 2370",
+    );
+}
+
+#[test]
+fn agreement_means_our_last_offer() {
+    check("ok deal", 100.0, Some(80.0), "accept 80");
+    check("Deal!", 100.0, Some(80.0), "accept 80");
+    check(
+        "Sounds good, come by tonight.",
+        100.0,
+        Some(80.0),
+        "accept 80",
+    );
+    check("Okay. That works.", 220.0, Some(132.0), "accept 132");
+    check("I can do 90 we got a deal.", 100.0, Some(90.0), "accept 90");
+    check("ok, 300 it is!", 350.0, Some(300.0), "accept 300");
+    check(
+        "$1700 works for us. Thanks!",
+        1800.0,
+        Some(1700.0),
+        "accept 1700",
+    );
+    check("Yes. 1700 is a deal.", 2295.0, Some(1700.0), "accept 1700");
+}
+
+#[test]
+fn refusals_without_a_price_of_their_own() {
+    check("I can't do 50.", 100.0, Some(50.0), "reject -");
+    check("$1200 is not enough.", 1400.0, Some(1200.0), "reject -");
+    check("Sorry, that's way too low.", 100.0, Some(40.0), "reject -");
+    check(
+        "I can't do 50, but I could do 70.",
+        100.0,
+        Some(50.0),
+        "counter 70",
+    );
+    check("Sorry, it just sold.", 100.0, Some(60.0), "reject -");
+    check(
+        "Actually the price is firm on this one.",
+        1500.0,
+        Some(850.0),
+        "reject 1500",
+    );
+}
+
+#[test]
+fn numbers_that_are_not_prices() {
+    check(
+        "It's a 2014 with 65k miles. I'd take 7500.",
+        8900.0,
+        Some(6000.0),
+        "counter 7500",
+    );
+    check("Only 60,000 miles on it!", 10200.0, None, "other -");
+    check("It's an iPhone 7, works great.", 300.0, None, "other -");
+    check(
+        "Comes with the i7-7700 and 16gb of ram.",
+        900.0,
+        None,
+        "other -",
+    );
+    check("Call me at 555-123-4567", 100.0, Some(80.0), "other -");
+    check(
+        "I paid 300 for it, but I'd take 200.",
+        250.0,
+        Some(150.0),
+        "counter 200",
+    );
+    check("New ones cost $500.", 250.0, Some(150.0), "other -");
+    check("I paid 300 for it.", 250.0, Some(150.0), "other -");
+    check(
+        "It's 6 feet long and 30 inches deep.",
+        40.0,
+        None,
+        "other -",
+    );
+    check("I have 2 chairs and a table.", 10.0, None, "other -");
+    check("Can you come at 5?", 50.0, Some(40.0), "question -");
+    check("ok. how about 6pm?", 2200.0, None, "question -");
+    check(
+        "$2750/month with a $3500 security deposit.",
+        2750.0,
+        None,
+        "counter 2750",
+    );
+    check("Built in 1998, runs great.", 3000.0, None, "other -");
+}
+
+#[test]
+fn questions_and_other_replies() {
+    check("Hello", 100.0, None, "other -");
+    check(
+        "Is it for you or a gift? When can you pick it up?",
+        100.0,
+        None,
+        "question -",
+    );
+    check("What would you offer me for it?", 350.0, None, "question -");
+    check(
+        "Hi there! Yes, it is still available.",
+        100.0,
+        None,
+        "other -",
+    );
+}
+
+#[test]
+fn unclear_replies_ask_or_go_to_the_inbox() {
+    let sure = understand(&Reply {
+        text: "Best I can do is 80.",
+        listing_price: dollars(100.0),
+        our_last_offer: Some(dollars(60.0)),
+    });
+    assert_eq!(sure.next_step(), NextStep::Proceed);
+    let unsure = understand(&Reply {
+        text: "maybe 80, maybe 90",
+        listing_price: dollars(100.0),
+        our_last_offer: Some(dollars(60.0)),
+    });
+    assert!(
+        matches!(unsure.next_step(), NextStep::Clarify(_) | NextStep::Inbox),
+        "{unsure:?}"
+    );
+    let empty = understand(&Reply {
+        text: "   ",
+        listing_price: dollars(100.0),
+        our_last_offer: None,
+    });
+    assert_eq!(empty.next_step(), NextStep::Inbox);
+}
