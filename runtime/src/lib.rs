@@ -3,5 +3,6 @@
 #![warn(missing_docs)]
 
 pub mod operator;
+pub mod simulate;
 pub mod supervisor;
 pub mod system;

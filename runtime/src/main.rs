@@ -82,8 +82,35 @@ enum Command {
         #[arg(long, value_name = "ID")]
         item: Option<String>,
     },
+    /// The simulated market (see `bazaar sim serve --help`).
+    #[command(subcommand)]
+    Sim(SimCommand),
     #[command(flatten)]
     Operator(bazaar_runtime::operator::cli::OperatorCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum SimCommand {
+    /// Run the simulated world alone and print its endpoints and mail accounts, to explore
+    /// with curl, a browser or a mail client. Ctrl-C stops it and writes the ground truth.
+    Serve {
+        /// A built-in scenario (small, default, stress) or a TOML file.
+        #[arg(long, default_value = "default")]
+        scenario: String,
+        /// The seed (default: the scenario's).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Simulated seconds per wall-clock second.
+        #[arg(long, default_value_t = 60)]
+        speed: u32,
+        /// Where events.jsonl and ground_truth.json are written.
+        #[arg(long, value_name = "DIR", default_value = "sim-out")]
+        out: PathBuf,
+        /// The env file `sim/scripts/mail-server.sh start` wrote: sellers then get accounts
+        /// on that Postfix + Dovecot.
+        #[arg(long, value_name = "FILE")]
+        mail_env: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -222,6 +249,32 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         } => audit(&data_dir, verify, since, item.as_deref()),
         Command::SystemdUnit => {
             print!("{}", bazaar_config::SYSTEMD_UNIT);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Sim(SimCommand::Serve {
+            scenario,
+            seed,
+            speed,
+            out,
+            mail_env,
+        }) => {
+            let config = bazaar_runtime::simulate::ServeConfig {
+                scenario,
+                seed,
+                speed,
+                out,
+                mail_env,
+            };
+            use tokio::signal::unix::{signal, SignalKind};
+            let mut interrupt = signal(SignalKind::interrupt())?;
+            let mut terminate = signal(SignalKind::terminate())?;
+            let stop = async move {
+                tokio::select! {
+                    _ = interrupt.recv() => {}
+                    _ = terminate.recv() => {}
+                }
+            };
+            bazaar_runtime::simulate::serve(config, stop, &mut std::io::stdout()).await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Operator(command) => bazaar_runtime::operator::cli::run(&config, command).await,

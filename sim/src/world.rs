@@ -280,6 +280,8 @@ pub struct World {
     sites: Sites,
     llm: LlmSim,
     post_office: Option<PostOffice>,
+    /// Changes whenever the post office delivers: no change, nothing new to read.
+    deliveries: Option<tokio::sync::watch::Receiver<u64>>,
     listings: Vec<Listing>,
     mailboxes: Vec<Mailbox>,
     by_address: BTreeMap<String, usize>,
@@ -463,6 +465,7 @@ impl World {
             ebay,
             sites,
             llm,
+            deliveries: post_office.as_ref().map(PostOffice::subscribe),
             post_office,
             listings,
             mailboxes,
@@ -780,6 +783,12 @@ impl World {
 
     /// Reads every mailbox that has new mail and answers it.
     async fn pump_mail(&mut self) -> Result<(), WorldError> {
+        if let Some(deliveries) = &mut self.deliveries {
+            if !deliveries.has_changed().unwrap_or(true) {
+                return Ok(());
+            }
+            deliveries.borrow_and_update();
+        }
         for index in 0..self.mailboxes.len() {
             if let Some(office) = &self.post_office {
                 // In process, a cheap count says whether there is anything to read.

@@ -1,0 +1,122 @@
+//! `bazaar sim serve`: the world alone on accelerated time, reachable over HTTP, stopped by
+//! SIGINT with its ground truth written.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+const BAZAAR: &str = env!("CARGO_BIN_EXE_bazaar");
+
+#[test]
+fn serves_the_world_and_writes_its_files_on_sigint() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let mut child = Command::new(BAZAAR)
+        .args([
+            "sim",
+            "serve",
+            "--scenario",
+            "small",
+            "--seed",
+            "5",
+            "--speed",
+            "86400",
+        ])
+        .arg("--out")
+        .arg(&out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (lines_tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
+    let mut printed = Vec::new();
+    let next = |printed: &mut Vec<String>| {
+        let line = lines
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("no output within 30 s; so far {printed:#?}"));
+        printed.push(line.clone());
+        line
+    };
+    while next(&mut printed) != "ready" {}
+    let endpoint = |name: &str| {
+        printed
+            .iter()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no {name} line in {printed:#?}"))
+            .to_string()
+    };
+    let craigslist = endpoint("craigslist");
+    let ebay = endpoint("ebay");
+    assert!(craigslist.starts_with("http://127.0.0.1:"), "{craigslist}");
+
+    let page = reqwest::blocking_get(&format!("{craigslist}search/sss"));
+    assert_eq!(page.0, 200, "{}", page.1);
+    assert!(
+        page.1.contains("result"),
+        "a search page: {}",
+        &page.1[..page.1.len().min(500)]
+    );
+    let no_token =
+        reqwest::blocking_get(&format!("{ebay}/buy/browse/v1/item_summary/search?q=chair"));
+    assert_eq!(no_token.0, 401, "eBay wants a token: {}", no_token.1);
+    assert!(no_token.1.contains("errorId"), "{}", no_token.1);
+
+    // A simulated day passes every second at this speed.
+    while !next(&mut printed).starts_with("day 1:") {}
+
+    let rc = unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    assert_eq!(rc, 0);
+    let status = child.wait().unwrap();
+    while let Ok(line) = lines.recv_timeout(Duration::from_secs(5)) {
+        printed.push(line);
+    }
+    assert!(status.success(), "{status}: {printed:#?}");
+    let truth: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("ground_truth.json")).unwrap())
+            .unwrap();
+    assert_eq!(truth["scenario"], "small");
+    assert_eq!(truth["seed"], 5);
+    assert!(truth["listings"].as_array().unwrap().len() > 10);
+    let events = std::fs::read_to_string(out.join("events.jsonl")).unwrap();
+    assert!(events.lines().count() > 10, "{events}");
+    assert!(events
+        .lines()
+        .next()
+        .unwrap()
+        .contains("\"event\":\"start\""));
+}
+
+#[test]
+fn an_unknown_scenario_is_a_clear_error() {
+    let output = Command::new(BAZAAR)
+        .args(["sim", "serve", "--scenario", "nope"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("small, default, stress"), "{stderr}");
+}
+
+/// A tiny blocking GET (status, body) without pulling reqwest's blocking feature.
+mod reqwest {
+    pub fn blocking_get(url: &str) -> (u16, String) {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(async {
+                let client = ::reqwest::Client::builder().no_proxy().build().unwrap();
+                let response = client.get(url).send().await.unwrap();
+                let status = response.status().as_u16();
+                (status, response.text().await.unwrap())
+            })
+    }
+}
