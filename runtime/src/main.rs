@@ -14,6 +14,8 @@ use bazaar_runtime::operator::Operator;
 use bazaar_runtime::system::{index_config, index_dir, store_dir, Shutdown, System, SystemParts};
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod understand;
+
 /// Exit code when the supervisor gave up on a failing actor.
 const EXIT_ESCALATED: u8 = 3;
 
@@ -85,6 +87,10 @@ enum Command {
     /// The simulated market (see `bazaar sim serve --help`).
     #[command(subcommand)]
     Sim(SimCommand),
+    /// Read seller replies as JSON lines on stdin (`{"text", "listing_price",
+    /// "our_last_offer"}`, prices in whole dollars) and write one reading per line
+    /// (`{"intent", "price", "confidence"}`).
+    Understand,
     #[command(flatten)]
     Operator(bazaar_runtime::operator::cli::OperatorCommand),
 }
@@ -275,6 +281,11 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                 }
             };
             bazaar_runtime::simulate::serve(config, stop, &mut std::io::stdout()).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Understand => {
+            let stdin = std::io::stdin().lock();
+            understand::run(stdin, std::io::stdout().lock(), std::io::stderr().lock())?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Operator(command) => bazaar_runtime::operator::cli::run(&config, command).await,

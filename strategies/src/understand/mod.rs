@@ -284,7 +284,7 @@ fn decide(found: &[Amount], signals: &Signals, context: Context, currency: Curre
             .unwrap_or(b)
     });
 
-    if signals.sold && best.is_none() && !signals.strong_accept {
+    if signals.sold && best.is_none() {
         return Reading::new(Intent::Reject, None, 0.9).because(Reason::SoldElsewhere);
     }
 
