@@ -220,3 +220,31 @@ fn unclear_replies_ask_or_go_to_the_inbox() {
     });
     assert_eq!(empty.next_step(), NextStep::Inbox);
 }
+
+#[test]
+fn percentages_and_market_talk() {
+    check(
+        "We will give you a 10% discount.",
+        2130.0,
+        Some(1300.0),
+        "counter 1917",
+    );
+    check(
+        "I can take 20% off if you pick it up",
+        100.0,
+        Some(60.0),
+        "counter 80",
+    );
+    check(
+        "the going rate is 2000. I could maybe drop it a little",
+        1800.0,
+        Some(1260.0),
+        "other -",
+    );
+    check(
+        "I can accept $721 if you pick it up tonight. After tonight I won't go less than $900",
+        949.0,
+        Some(721.0),
+        "accept 721",
+    );
+}

@@ -598,6 +598,7 @@ const REFERENCE_BEFORE: &[&str] = &[
     "budget",
     "find",
     "barely",
+    "rate",
 ];
 
 /// Words right after a number that make it the price of something else.
@@ -840,6 +841,12 @@ pub(crate) fn amounts(tokens: &[Token], context: Context) -> Vec<Amount> {
         if token.buck_slang && !plausible(value, true, context) {
             value /= 100;
         }
+        if tokens.get(i + 1).is_some_and(|t| t.is_punct('%')) {
+            if let Some(amount) = percent_off(tokens, i, value, context) {
+                found.push(amount);
+            }
+            continue;
+        }
         if let Some(amount) = derived(tokens, i, value, context) {
             found.push(amount);
             continue;
@@ -970,7 +977,7 @@ fn not_money(tokens: &[Token], i: usize, context: Context) -> bool {
                 return true;
             }
         }
-        if n.is_punct('%') || n.is_punct('"') && !n.space_before {
+        if n.is_punct('"') && !n.space_before {
             return true;
         }
         if n.is_punct('\'') && !n.space_before {
@@ -987,6 +994,9 @@ fn not_money(tokens: &[Token], i: usize, context: Context) -> bool {
         && word_at(tokens, i + 3).is_some_and(|w| UNITS.contains(&w))
         && !token.money;
     if ranged_unit {
+        return true;
+    }
+    if next_word.is_some_and(|w| w == "percent") {
         return true;
     }
     if let Some(word) = next_word {
@@ -1113,6 +1123,27 @@ fn derived(tokens: &[Token], i: usize, value: i64, context: Context) -> Option<A
         } else {
             Role::Proposal
         },
+        strength: 2,
+        derived: true,
+        range: false,
+    })
+}
+
+/// "10% off", "a 10% discount", "take off 10%": the asking price less that share.
+fn percent_off(tokens: &[Token], i: usize, value: i64, context: Context) -> Option<Amount> {
+    let after = sentence_after(tokens, i + 1, 2);
+    let before = clause_before(tokens, i, 3);
+    let off = has_phrase(&after, &["off", "discount", "less", "cheaper"])
+        || before.iter().any(|w| ["off", "discount"].contains(w));
+    if !off || value <= 0 || value >= 100 * 100 {
+        return None;
+    }
+    let listing = i128::from(context.listing);
+    let kept = i128::from(100 * 100 - value);
+    let price = (listing * kept + 5_000) / 10_000;
+    Some(Amount {
+        hundredths: i64::try_from(price).ok()?,
+        role: Role::Proposal,
         strength: 2,
         derived: true,
         range: false,

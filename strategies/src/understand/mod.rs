@@ -284,6 +284,14 @@ fn decide(found: &[Amount], signals: &Signals, context: Context, currency: Curre
             .unwrap_or(b)
     });
 
+    // an explicit "I can accept 721" / "I'll take 50" settles it, whatever else is said
+    let agreed = proposals
+        .iter()
+        .find(|a| Some(a.hundredths) == last && a.strength >= 3 && !a.derived);
+    if let Some(agreed) = agreed {
+        return Reading::new(Intent::Accept, Some(money(agreed.hundredths)), 0.9);
+    }
+
     if signals.sold && best.is_none() {
         return Reading::new(Intent::Reject, None, 0.9).because(Reason::SoldElsewhere);
     }

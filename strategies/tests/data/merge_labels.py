@@ -3,6 +3,7 @@
 
 Usage: merge_labels.py [DIALOGUES] > seller_labels.jsonl
 
+A `# part: NAME` line starts a part (dev, held_out, blind); each record carries its part.
 Each annotation line is `DIALOGUE:TURN|OUR_LAST_OFFER|INTENT|PRICE[|REASON]`, with `-` for
 none: the annotator's reading of the seller message at that turn (see
 extract_candidates.py). This script only joins those readings with the message text,
@@ -24,8 +25,12 @@ def dollars(field):
     return int(value) if value.is_integer() else value
 
 
+part = "dev"
 for line in open(f"{HERE}/annotations.txt"):
     line = line.strip()
+    if line.startswith("# part:"):
+        part = line.split(":", 1)[1].split()[0]
+        continue
     if not line or line.startswith("#"):
         continue
     fields = line.split("|")
@@ -38,6 +43,7 @@ for line in open(f"{HERE}/annotations.txt"):
     assert intent in ("accept", "counter", "reject", "question", "other"), where
     record = {
         "id": f"{d['id']}:{turn}",
+        "part": part,
         "category": d["category"],
         "text": t["text"],
         "listing_price": d["listing_price"],
