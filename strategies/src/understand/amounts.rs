@@ -699,6 +699,8 @@ const FIRM_AFTER: &[&str] = &[
     "is as low",
     "is rock bottom",
     "is the bottom",
+    "is my bottom",
+    "is my rock bottom",
     "bottom",
     "and its yours",
     "and it is yours",
