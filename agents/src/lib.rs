@@ -19,6 +19,7 @@ pub mod analyzer;
 pub mod autopilot;
 pub mod inventory;
 pub mod lister;
+pub mod mail;
 pub mod negotiator;
 pub mod researcher;
 

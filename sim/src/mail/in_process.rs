@@ -8,8 +8,10 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::watch;
 
-use super::message::{parse_address, MailMessage, MessageId, OutgoingMail};
-use super::transport::{plan, FetchBatch, HighWaterMark, MailError, MailFuture, MailTransport};
+use bazaar_agents::mail::{
+    parse_address, plan, FetchBatch, HighWaterMark, MailError, MailFuture, MailMessage,
+    MailTransport, MessageId, OutgoingMail,
+};
 
 /// Mailboxes by address. Cloning shares them.
 #[derive(Clone, Debug)]

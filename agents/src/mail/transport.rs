@@ -79,14 +79,20 @@ pub enum MailError {
 
 /// Which UIDs to fetch, given the mailbox's UIDVALIDITY and its UIDs (any order): the shared
 /// rule both transports follow, so their marks behave identically.
-pub(crate) struct Plan {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// The UIDs to fetch, ascending.
     pub uids: Vec<u32>,
+    /// The mark after them.
     pub mark: HighWaterMark,
+    /// More are waiting beyond the limit.
     pub more: bool,
+    /// The given mark was for another UIDVALIDITY.
     pub validity_changed: bool,
 }
 
-pub(crate) fn plan(
+/// Plans a fetch (see [`Plan`]): the UIDs above the mark, at most `limit` of them.
+pub fn plan(
     uid_validity: u32,
     available: impl IntoIterator<Item = u32>,
     since: Option<HighWaterMark>,
