@@ -357,6 +357,80 @@ pub struct Negotiation {
     pub rounds: Vec<Round>,
     /// The agreed price, once agreed.
     pub agreed_price: Option<Money>,
+    /// The seller's email address (the listing's reply address).
+    #[serde(default)]
+    pub seller_address: String,
+    /// The thread's subject.
+    #[serde(default)]
+    pub subject: String,
+    /// The strategy's own state (owned by `bazaar-strategies`, kept here as JSON so a
+    /// restarted Negotiator resumes exactly where it was).
+    #[serde(default)]
+    pub strategy_state: Option<serde_json::Value>,
+    /// When the Negotiator must look at the thread again (a follow-up due), if ever.
+    #[serde(default)]
+    pub wake_at: Option<DateTime<Utc>>,
+}
+
+/// Which way a mail went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MailDirection {
+    /// We sent it.
+    Outbound,
+    /// We received it.
+    Inbound,
+}
+
+/// Where the Mailroom sent a received mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MailRoute {
+    /// Part of a negotiation thread (outbound mail is always this).
+    Negotiation,
+    /// Not ours to answer automatically: the operator's inbox.
+    Inbox,
+    /// Seen before under the same Message-ID, or empty: kept, not acted on.
+    Ignored,
+}
+
+impl MailRoute {
+    /// The route's name in indexes and listings.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MailRoute::Negotiation => "negotiation",
+            MailRoute::Inbox => "inbox",
+            MailRoute::Ignored => "ignored",
+        }
+    }
+}
+
+/// One email sent or received, keyed by its Message-ID: the thread index (replies find their
+/// negotiation through In-Reply-To / References) and the record that nothing is read twice.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MailRecord {
+    /// The Message-ID, without angle brackets.
+    pub message_id: String,
+    /// Sent or received.
+    pub direction: MailDirection,
+    /// The sender.
+    pub from: String,
+    /// The recipients.
+    pub to: Vec<String>,
+    /// The subject.
+    pub subject: String,
+    /// The text, quoted history stripped.
+    pub text: String,
+    /// The parent's Message-ID.
+    pub in_reply_to: Option<String>,
+    /// The thread so far.
+    pub references: Vec<String>,
+    /// When it was sent or received.
+    pub at: DateTime<Utc>,
+    /// The negotiation it belongs to.
+    pub negotiation: Option<NegotiationId>,
+    /// Where it went.
+    pub route: MailRoute,
 }
 
 status_machine! {

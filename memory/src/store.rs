@@ -117,6 +117,12 @@ id_keys!(
     ApprovalId
 );
 
+impl StoreKey for String {
+    fn key_bytes(&self) -> Vec<u8> {
+        self.as_bytes().to_vec()
+    }
+}
+
 impl StoreKey for u64 {
     fn key_bytes(&self) -> Vec<u8> {
         self.to_be_bytes().to_vec()
@@ -351,6 +357,21 @@ impl Record for Approval {
     }
 }
 
+impl Record for MailRecord {
+    const TREE: &'static str = "mail";
+    type Key = String;
+    fn key(&self) -> String {
+        self.message_id.clone()
+    }
+    fn index_entries(&self) -> Vec<IndexEntry> {
+        let mut entries = vec![IndexEntry::new("by_route", self.route.as_str())];
+        if let Some(negotiation) = self.negotiation {
+            entries.push(IndexEntry::new("by_negotiation", negotiation.to_bytes()));
+        }
+        entries
+    }
+}
+
 /// Calls `$m!(Type)` for every record type, in export order. The one list of record types.
 #[macro_export]
 macro_rules! for_each_record {
@@ -367,6 +388,7 @@ macro_rules! for_each_record {
         $m!($crate::ActionRecord);
         $m!($crate::AuditEntry);
         $m!($crate::Approval);
+        $m!($crate::MailRecord);
     };
 }
 

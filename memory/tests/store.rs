@@ -189,6 +189,26 @@ fn negotiation() -> Negotiation {
             },
         ],
         agreed_price: Some(Money::usd(18_000)),
+        seller_address: "3f9a@reply.sim.bazaar.test".into(),
+        subject: "Aeron chair".into(),
+        strategy_state: Some(serde_json::json!({"round": 2})),
+        wake_at: Some(t(200)),
+    }
+}
+
+fn mail() -> MailRecord {
+    MailRecord {
+        message_id: "b7@mail.example".into(),
+        direction: MailDirection::Inbound,
+        from: "3f9a@reply.sim.bazaar.test".into(),
+        to: vec!["agent@bazaar.test".into()],
+        subject: "Re: Aeron chair".into(),
+        text: "meet me at 180 and it's yours".into(),
+        in_reply_to: Some("a1@bazaar.local".into()),
+        references: vec!["a1@bazaar.local".into()],
+        at: t(40),
+        negotiation: Some(NegotiationId(ulid(5))),
+        route: MailRoute::Negotiation,
     }
 }
 
@@ -390,6 +410,7 @@ fn every_record_type_round_trips() {
         check_round_trip(&store, entry);
     }
     check_round_trip(&store, &approval());
+    check_round_trip(&store, &mail());
 
     let counts: BTreeMap<&str, usize> = store.counts().into_iter().collect();
     let expected = [
@@ -405,6 +426,7 @@ fn every_record_type_round_trips() {
         ("action", 1),
         ("audit", 3),
         ("approval", 1),
+        ("mail", 1),
     ];
     assert_eq!(counts, expected.into_iter().collect());
     assert_eq!(store.verify_indexes().unwrap(), Vec::<String>::new());
@@ -1168,6 +1190,7 @@ fn populated(dir: &std::path::Path) -> SledStore {
         store.put(&entry).unwrap();
     }
     store.put(&approval()).unwrap();
+    store.put(&mail()).unwrap();
     store
         .put_meta(
             "ebay.cursor",
