@@ -77,6 +77,8 @@ pub struct AgentContext {
     pub addrs: Addresses,
     /// The configuration.
     pub config: Arc<Config>,
+    /// The agent's mailbox, when mail is configured.
+    pub mail: Option<Arc<dyn mail::MailTransport>>,
 }
 
 /// An actor's one-line account of itself, for `bazaar status` and start-up logs.

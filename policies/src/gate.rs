@@ -1218,6 +1218,18 @@ fn invalid(record: &ActionRecord) -> Option<String> {
     if record.kind == ActionKind::Purchase && record.value.is_none() {
         return Some("a purchase must say how much it spends".into());
     }
+    // The proposer's own bound (a negotiation's ceiling, an item's floor): the gate holds
+    // it whatever the proposer was talked into.
+    if let Some(limit) = record.params.get("max_value") {
+        let Ok(limit) = serde_json::from_value::<Money>(limit.clone()) else {
+            return Some(format!("max_value {limit} is not an amount"));
+        };
+        if let Some(value) = record.value {
+            if value.currency != limit.currency || value.minor > limit.minor {
+                return Some(format!("value {value} is above its limit {limit}"));
+            }
+        }
+    }
     None
 }
 

@@ -17,7 +17,7 @@ pub mod signing;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use effector::{Effect, EffectError, Effector, Lookup, NoConnector};
+pub use effector::{BoxFuture, Effect, EffectError, Effector, Lookup, NoConnector};
 pub use gate::{
     Action, GateError, GateEvent, GateMsg, GateStatus, Outcome, PolicyGate, PolicyGateArgs,
 };

@@ -139,6 +139,22 @@ async fn invalid_actions_are_refused_with_the_reason() {
             },
             "must say how much",
         ),
+        (
+            // An offer over the negotiation's ceiling, whatever the seller wrote.
+            Action {
+                value: Some(Money::usd(90_000)),
+                params: serde_json::json!({"max_value": Money::usd(80_000)}),
+                ..reprice("SKU-1", "$900.00", "over")
+            },
+            "above its limit",
+        ),
+        (
+            Action {
+                params: serde_json::json!({"max_value": "lots"}),
+                ..reprice("SKU-1", "$1.00", "bad-limit")
+            },
+            "max_value",
+        ),
     ];
     for (action, expected) in cases {
         let outcome = gate.propose(action).await;

@@ -11,6 +11,7 @@ use bazaar_agents::inventory::{Inventory, InventoryMsg};
 use bazaar_agents::lister::{Lister, ListerMsg};
 use bazaar_agents::negotiator::{Negotiator, NegotiatorMsg};
 use bazaar_agents::researcher::{Researcher, ResearcherMsg};
+use bazaar_agents::mail::{Connectors, MailConnector, MailTransport};
 use bazaar_agents::{ActorReport, Addresses, AgentContext};
 use bazaar_config::Config;
 use bazaar_memory::{
@@ -94,6 +95,8 @@ pub struct SystemParts {
     pub clock: SharedClock,
     /// Where the gate carries actions out.
     pub effector: Arc<dyn Effector>,
+    /// The agent's mailbox (the Negotiator reads it; the gate's effector sends through it).
+    pub mail: Option<Arc<dyn MailTransport>>,
 }
 
 impl SystemParts {
@@ -111,6 +114,31 @@ impl SystemParts {
             index,
             clock,
             effector: Arc::new(NoConnector),
+            mail: None,
+        }
+    }
+
+    /// Parts for a system that negotiates by email through `mail`: the gate sends
+    /// `SendEmail` actions through it and fails every other action with "no connector".
+    pub fn with_mail(
+        config: Arc<Config>,
+        store: SledStore,
+        index: ProductIndex,
+        clock: SharedClock,
+        mail: Arc<dyn MailTransport>,
+    ) -> SystemParts {
+        let connector = MailConnector::new(mail.clone(), store.clone(), clock.clone());
+        let effector = Connectors {
+            mail: Some(Arc::new(connector)),
+            marketplace: None,
+        };
+        SystemParts {
+            config,
+            store,
+            index,
+            clock,
+            effector: Arc::new(effector),
+            mail: Some(mail),
         }
     }
 }
@@ -160,6 +188,7 @@ impl System {
             index,
             clock,
             effector,
+            mail,
         } = parts;
         let (events, _) = tokio::sync::broadcast::channel(1024);
         let quiet = Quiescence::new();
@@ -170,6 +199,7 @@ impl System {
             clock: clock.clone(),
             addrs: addrs.clone(),
             config: config.clone(),
+            mail,
         };
         let gate_args = PolicyGateArgs {
             store: store.clone(),

@@ -13,10 +13,14 @@
 //! and [`OutgoingMail::reply_to`] sets In-Reply-To to the parent's Message-ID and References to
 //! the parent's References followed by the parent's Message-ID.
 
+pub mod connector;
+pub mod mailroom;
 mod message;
 mod smtp_imap;
 mod transport;
 
+pub use connector::{message_id_for, Connectors, MailConnector, SendEmailParams};
+pub use mailroom::{Delivered, Mailroom, MailroomError, PollReport};
 pub use message::{
     parse_address, Envelope, MailMessage, MessageId, OutgoingMail, MAX_RAW_BYTES, MAX_TEXT_CHARS,
 };

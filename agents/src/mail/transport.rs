@@ -30,6 +30,12 @@ pub trait MailTransport: Send + Sync {
     fn fetch_new(&self, since: Option<HighWaterMark>, limit: usize) -> MailFuture<'_, FetchBatch>;
 }
 
+impl std::fmt::Debug for dyn MailTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "MailTransport({})", self.address())
+    }
+}
+
 /// How far a mailbox has been read: its UIDVALIDITY and the highest UID handed out. UIDs only
 /// grow within one UIDVALIDITY, so "every UID above `uid`" is exactly the unread part, across
 /// reconnects and restarts. Small and serde-friendly, to be kept in the store's meta tree.

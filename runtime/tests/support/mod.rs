@@ -120,6 +120,7 @@ impl Harness {
             index: ProductIndex::in_memory(IndexConfig::default()).unwrap(),
             clock: Arc::new(clock.clone()),
             effector: Arc::new(market.clone()),
+            mail: None,
         })
         .await
         .unwrap();

@@ -1,0 +1,257 @@
+//! The Mailroom: reads the agent's mailbox and sorts what came in.
+//!
+//! Each received message is recorded once under its Message-ID ([`MailRecord`]), routed —
+//! to the negotiation whose mail it answers (In-Reply-To / References, else the sender's
+//! address on an open negotiation), or to the operator's inbox — and only then is the
+//! mailbox's high-water mark stored. A crash before that reads the batch again; the
+//! Message-ID record makes the second read harmless. Nothing is read twice or missed across
+//! restarts, and a UIDVALIDITY change re-reads the mailbox without repeating anything.
+
+use std::sync::Arc;
+
+use bazaar_memory::{
+    MailDirection, MailRecord, MailRoute, Negotiation, NegotiationId, NegotiationStatus,
+    SharedClock, SledStore, Store, StoreError,
+};
+use sha2::{Digest, Sha256};
+
+use super::{HighWaterMark, MailError, MailMessage, MailTransport};
+
+/// The store meta key holding the mailbox's high-water mark.
+pub const MARK_KEY: &str = "mail.inbox_mark";
+
+/// Messages fetched per round trip.
+const BATCH: usize = 50;
+
+/// Why a poll failed.
+#[derive(Debug, thiserror::Error)]
+pub enum MailroomError {
+    /// The mail server failed; try again later.
+    #[error(transparent)]
+    Mail(#[from] MailError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A message the Mailroom routed to a negotiation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivered {
+    /// The negotiation.
+    pub negotiation: NegotiationId,
+    /// The message's id (its [`MailRecord`] key).
+    pub message_id: String,
+}
+
+/// What one poll did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PollReport {
+    /// Messages fetched.
+    pub fetched: usize,
+    /// Seen before (same Message-ID): skipped.
+    pub duplicates: usize,
+    /// Routed to the operator's inbox.
+    pub to_inbox: usize,
+    /// Routed to negotiations, in arrival order.
+    pub delivered: Vec<Delivered>,
+}
+
+/// Reads one mailbox into the store.
+pub struct Mailroom {
+    transport: Arc<dyn MailTransport>,
+    store: SledStore,
+    clock: SharedClock,
+}
+
+impl std::fmt::Debug for Mailroom {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mailroom")
+            .field("address", &self.transport.address())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Mailroom {
+    /// A mailroom for the transport's mailbox.
+    pub fn new(transport: Arc<dyn MailTransport>, store: SledStore, clock: SharedClock) -> Self {
+        Mailroom {
+            transport,
+            store,
+            clock,
+        }
+    }
+
+    /// Fetches everything new, records and routes it, then stores the mark.
+    pub async fn poll(&self) -> Result<PollReport, MailroomError> {
+        let mut report = PollReport::default();
+        let mut mark: Option<HighWaterMark> = self.store.get_meta(MARK_KEY)?;
+        loop {
+            let batch = self.transport.fetch_new(mark, BATCH).await?;
+            if batch.validity_changed {
+                tracing::warn!(
+                    address = self.transport.address(),
+                    "mailbox uidvalidity changed; re-reading it (known messages are skipped)"
+                );
+            }
+            report.fetched += batch.messages.len();
+            for message in &batch.messages {
+                self.receive(message, &mut report)?;
+            }
+            // Durable before the mark moves past these messages.
+            self.store.flush().await?;
+            self.store.put_meta(MARK_KEY, &batch.mark)?;
+            mark = Some(batch.mark);
+            if !batch.more {
+                break;
+            }
+        }
+        self.store.flush().await?;
+        Ok(report)
+    }
+
+    fn receive(&self, message: &MailMessage, report: &mut PollReport) -> Result<(), StoreError> {
+        let env = &message.envelope;
+        let message_id = match &env.message_id {
+            Some(id) => id.as_str().to_string(),
+            // No Message-ID: name it by its bytes, so a re-read is still recognised.
+            None => format!("{}@no-message-id.bazaar.invalid", digest(&message.raw)),
+        };
+        if self.store.get::<MailRecord>(&message_id)?.is_some() {
+            report.duplicates += 1;
+            return Ok(());
+        }
+        let from = env
+            .reply_to
+            .clone()
+            .or_else(|| env.from.clone())
+            .unwrap_or_default();
+        let negotiation = self.thread_of(message, &from)?;
+        let text = strip_quoted(&message.text);
+        let route = match (negotiation, text.trim().is_empty()) {
+            (Some(_), false) => MailRoute::Negotiation,
+            (Some(_), true) => MailRoute::Ignored,
+            (None, _) => MailRoute::Inbox,
+        };
+        let record = MailRecord {
+            message_id: message_id.clone(),
+            direction: MailDirection::Inbound,
+            from: from.clone(),
+            to: env.to.clone(),
+            subject: env.subject.clone(),
+            text,
+            in_reply_to: env.in_reply_to.as_ref().map(|id| id.as_str().to_string()),
+            references: env
+                .references
+                .iter()
+                .map(|id| id.as_str().to_string())
+                .collect(),
+            at: self.clock.now(),
+            negotiation,
+            route,
+        };
+        self.store.put(&record)?;
+        match (route, negotiation) {
+            (MailRoute::Negotiation, Some(negotiation)) => {
+                tracing::info!(%negotiation, %from, message_id, "seller reply");
+                report.delivered.push(Delivered {
+                    negotiation,
+                    message_id,
+                });
+            }
+            (MailRoute::Inbox, _) => {
+                tracing::info!(%from, subject = %env.subject, message_id, "mail for the operator");
+                report.to_inbox += 1;
+            }
+            _ => tracing::info!(%from, message_id, "empty reply ignored"),
+        }
+        Ok(())
+    }
+
+    /// The negotiation a message belongs to: the newest thread id we know, else an open
+    /// negotiation with the sender.
+    fn thread_of(
+        &self,
+        message: &MailMessage,
+        from: &str,
+    ) -> Result<Option<NegotiationId>, StoreError> {
+        let env = &message.envelope;
+        let ids = env
+            .in_reply_to
+            .iter()
+            .chain(env.references.iter().rev())
+            .map(|id| id.as_str().to_string());
+        for id in ids {
+            if let Some(record) = self.store.get::<MailRecord>(&id)? {
+                if record.negotiation.is_some() {
+                    return Ok(record.negotiation);
+                }
+            }
+        }
+        if from.is_empty() {
+            return Ok(None);
+        }
+        let open = self
+            .store
+            .find::<Negotiation>("by_status", NegotiationStatus::Open.to_string().as_bytes())?;
+        Ok(open
+            .into_iter()
+            .filter(|n| n.seller_address.eq_ignore_ascii_case(from))
+            .max_by_key(|n| n.id)
+            .map(|n| n.id))
+    }
+}
+
+fn digest(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)[..12]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The new part of a reply: quoted lines (`>`) and everything from an attribution line
+/// ("On … wrote:") or an "Original Message" separator down are dropped.
+pub fn strip_quoted(text: &str) -> String {
+    let mut kept = Vec::new();
+    for line in text.lines() {
+        let trimmed = line.trim();
+        let lower = trimmed.to_ascii_lowercase();
+        let attribution = (lower.starts_with("on ") && lower.ends_with("wrote:"))
+            || lower.starts_with("-----original message-----")
+            || (lower.starts_with("from:") && !kept.is_empty() && kept_is_signed_off(&kept));
+        if attribution {
+            break;
+        }
+        if trimmed.starts_with('>') {
+            continue;
+        }
+        kept.push(line);
+    }
+    while kept.last().is_some_and(|l| l.trim().is_empty()) {
+        kept.pop();
+    }
+    kept.join("\n").trim().to_string()
+}
+
+/// A forwarded-header block usually follows a blank line.
+fn kept_is_signed_off(kept: &[&str]) -> bool {
+    kept.last().is_some_and(|l| l.trim().is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::strip_quoted;
+
+    #[test]
+    fn quoted_history_is_stripped() {
+        let cases = [
+            ("150 firm\n\nOn Tue, Mar 3, 2026 at 9:00 AM Bazaar <a@b.c> wrote:\n> would you take $120?", "150 firm"),
+            ("ok deal\n> $120\n> thanks", "ok deal"),
+            ("sure\n\n-----Original Message-----\nFrom: x\nwould you take 5", "sure"),
+            ("line one\nline two", "line one\nline two"),
+            ("> only quotes", ""),
+        ];
+        for (text, want) in cases {
+            assert_eq!(strip_quoted(text), want, "{text:?}");
+        }
+    }
+}
