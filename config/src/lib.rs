@@ -399,6 +399,8 @@ pub struct MailConfig {
     /// Password.
     #[serde(default)]
     pub password: Option<Secret>,
+    /// How often the mailbox is read, in seconds (of the runtime clock).
+    pub poll_secs: u64,
 }
 
 /// Where a secret comes from. Never the config file itself.

@@ -150,6 +150,8 @@ struct Listing {
     page: Option<SiteListing>,
     /// Gone: sold to someone else, or to whoever agreed a deal.
     closed: bool,
+    /// Scripted by a test: never sells to someone else.
+    scripted: bool,
     threads: BTreeMap<String, SellerMind>,
 }
 
@@ -568,6 +570,22 @@ impl World {
         Some((listing.asking, listing.reserve, listing.personality))
     }
 
+    /// Makes the seller behind `reply_address` behave as `personality` and never sell to
+    /// someone else: a scripted seller for tests and demos. `false` when no listing has that
+    /// address. Threads already started keep their seller's old personality.
+    pub fn script_seller(&mut self, reply_address: &str, personality: Personality) -> bool {
+        let Some(listing) = self
+            .listings
+            .iter_mut()
+            .find(|l| l.reply_address.as_deref() == Some(reply_address))
+        else {
+            return false;
+        };
+        listing.personality = personality;
+        listing.scripted = true;
+        true
+    }
+
     /// Reads the mail that has arrived, then plays every event due by `until` in time order
     /// (moving the clock to each), reading mail again after each; finally moves the clock to
     /// `until`. Returns how many events were played.
@@ -760,7 +778,7 @@ impl World {
 
     fn sold_elsewhere(&mut self, index: usize, now: DateTime<Utc>) -> Result<(), WorldError> {
         let listing = &mut self.listings[index];
-        if listing.closed {
+        if listing.closed || listing.scripted {
             return Ok(());
         }
         // Someone the seller is already haggling with is still told it sold.
@@ -1364,6 +1382,7 @@ fn population(scenario: &Scenario, seed: u64, rng: &mut StdRng) -> Vec<Listing> 
                 reply_address: (venue != Venue::Ebay).then(|| site_listing.reply_address.clone()),
                 page: (venue != Venue::Ebay).then_some(site_listing),
                 closed: false,
+                scripted: false,
                 threads: BTreeMap::new(),
             });
         }

@@ -8,126 +8,29 @@
 
 mod mail_common;
 
-use std::collections::HashMap;
-use std::path::PathBuf;
-use std::process::Command;
 use std::time::Instant;
 
 use bazaar_sim::mail::{
     MailError, MailTransport, MessageId, OutgoingMail, SmtpImapConfig, SmtpImapTransport,
+    ThrowawayServer,
 };
 use bazaar_sim::world::{World, WorldConfig, WorldMail};
 use mail_common::{at, AGENT, DOMAIN, SELLER};
 
-const SMTP_PORT: &str = "2625";
-const IMAP_PORT: &str = "1243";
-
-fn script() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/mail-server.sh")
-}
-
-fn mail_dir() -> PathBuf {
-    std::env::temp_dir().join("bazaar-sim-mail-test")
-}
-
-fn script_command(action: &str) -> Command {
-    let mut c = Command::new("bash");
-    c.arg(script())
-        .arg(action)
-        .env("BAZAAR_MAIL_DIR", mail_dir())
-        .env("BAZAAR_SMTP_PORT", SMTP_PORT)
-        .env("BAZAAR_IMAP_PORT", IMAP_PORT);
-    c
-}
-
-/// The running servers; stopping them when dropped (also when the test panics).
-struct Servers {
-    env: HashMap<String, String>,
-}
-
-impl Drop for Servers {
-    fn drop(&mut self) {
-        let t = Instant::now();
-        match script_command("stop").output() {
-            Ok(o) if o.status.success() => eprintln!("mail servers stopped in {:?}", t.elapsed()),
-            Ok(o) => eprintln!(
-                "mail-server.sh stop failed: {}",
-                String::from_utf8_lossy(&o.stderr)
-            ),
-            Err(e) => eprintln!("mail-server.sh stop: {e}"),
-        }
-    }
-}
-
-impl Servers {
-    fn start() -> Result<Self, String> {
-        let uid = Command::new("id")
-            .arg("-u")
-            .output()
-            .map_err(|e| format!("id -u: {e}"))?;
-        if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
-            return Err("not root: mail-server.sh needs root to run Postfix + Dovecot".into());
-        }
-        let t = Instant::now();
-        let out = script_command("start")
-            .output()
-            .map_err(|e| format!("cannot run {}: {e}", script().display()))?;
-        if !out.status.success() {
-            // Stop whatever may have started before the failure.
-            let _ = script_command("stop").output();
-            return Err(format!(
-                "mail-server.sh start failed ({}):\n{}{}",
-                out.status,
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
-        eprintln!("mail servers started in {:?}", t.elapsed());
-        let text = std::fs::read_to_string(mail_dir().join("env")).map_err(|e| {
-            let _ = script_command("stop").output();
-            format!("mail-server.sh wrote no env file: {e}")
-        })?;
-        let env = text
-            .lines()
-            .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| (k.to_owned(), v.trim_matches('"').to_owned()))
-            .collect();
-        Ok(Servers { env })
-    }
-
-    fn transport(&self, address: &str) -> SmtpImapTransport {
-        let port = |k: &str| self.env[k].parse::<u16>().expect("port");
-        let config = SmtpImapConfig::loopback(
-            address,
-            &self.env["BAZAAR_MAIL_PASSWORD"],
-            port("BAZAAR_SMTP_PORT"),
-            port("BAZAAR_IMAP_PORT"),
-        );
-        SmtpImapTransport::new(config).expect("transport")
-    }
-}
+const SMTP_PORT: u16 = 2625;
+const IMAP_PORT: u16 = 1243;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thread_and_high_water_mark_over_postfix_and_dovecot() {
-    let servers = match Servers::start() {
-        Ok(s) => s,
-        Err(why) => {
-            if std::env::var("CI").as_deref() == Ok("true") {
-                panic!(
-                    "Postfix + Dovecot could not be started, and CI must run the mail test \
-                     (run as root; sim/scripts/mail-server.sh installs postfix dovecot-imapd \
-                     dovecot-lmtpd): {why}"
-                );
-            }
-            eprintln!("skipped: {why}");
-            return;
-        }
+    let dir = std::env::temp_dir().join("bazaar-sim-mail-test");
+    let Some(servers) = ThrowawayServer::start_or_skip(&dir, SMTP_PORT, IMAP_PORT) else {
+        return;
     };
-    assert_eq!(servers.env["BAZAAR_SMTP_PORT"], SMTP_PORT);
+    assert_eq!(servers.env["BAZAAR_SMTP_PORT"], SMTP_PORT.to_string());
     assert!(servers.env["BAZAAR_MAIL_USERS"].contains(SELLER));
 
-    let agent = servers.transport(AGENT);
-    let seller = servers.transport(SELLER);
+    let agent = servers.transport(AGENT).unwrap();
+    let seller = servers.transport(SELLER).unwrap();
 
     let t = Instant::now();
     mail_common::thread(&agent, &seller).await;
@@ -137,7 +40,7 @@ async fn thread_and_high_water_mark_over_postfix_and_dovecot() {
     );
 
     let t = Instant::now();
-    mail_common::high_water_mark(&seller, || Box::new(servers.transport(AGENT))).await;
+    mail_common::high_water_mark(&seller, || Box::new(servers.transport(AGENT).unwrap())).await;
     eprintln!("high-water mark across reconnects in {:?}", t.elapsed());
 
     // Postfix refuses unknown users and other domains at RCPT time: permanent errors.
@@ -156,12 +59,7 @@ async fn thread_and_high_water_mark_over_postfix_and_dovecot() {
     assert!(matches!(err, MailError::Rejected(_)), "{err}");
 
     // A wrong password is an IMAP error, not a hang.
-    let mut config = SmtpImapConfig::loopback(
-        AGENT,
-        "wrong",
-        SMTP_PORT.parse().unwrap(),
-        IMAP_PORT.parse().unwrap(),
-    );
+    let mut config = SmtpImapConfig::loopback(AGENT, "wrong", SMTP_PORT, IMAP_PORT);
     config.timeout = std::time::Duration::from_secs(5);
     let bad = SmtpImapTransport::new(config).unwrap();
     let err = bad.fetch_new(None, 10).await.unwrap_err();
@@ -171,7 +69,7 @@ async fn thread_and_high_water_mark_over_postfix_and_dovecot() {
     // Craigslist listing and haggles by email.
     let t = Instant::now();
     let seller2: std::sync::Arc<dyn MailTransport> =
-        std::sync::Arc::new(servers.transport("seller2@bazaar.test"));
+        std::sync::Arc::new(servers.transport("seller2@bazaar.test").unwrap());
     let mut config = WorldConfig::new(mail_common::flexible_scenario());
     config.mail = WorldMail::Accounts {
         sellers: vec![seller2],

@@ -6,6 +6,8 @@
 //! Postfix + Dovecot).
 
 mod in_process;
+mod throwaway;
 
 pub use bazaar_agents::mail::*;
 pub use in_process::{InProcessTransport, PostOffice};
+pub use throwaway::{script as mail_server_script, ThrowawayServer};
