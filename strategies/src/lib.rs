@@ -5,5 +5,6 @@
 
 #![warn(missing_docs)]
 
+pub mod negotiation;
 pub mod understand;
 pub mod valuation;
