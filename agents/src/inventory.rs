@@ -8,6 +8,8 @@ use crate::{ActorReport, AgentContext};
 /// Messages to the Inventory.
 #[derive(Debug)]
 pub enum InventoryMsg {
+    /// A seller agreed a price: the purchase can be arranged (built with purchasing).
+    DealAgreed(bazaar_memory::NegotiationId),
     /// Report what the actor holds.
     Status(RpcReplyPort<ActorReport>),
 }
@@ -51,6 +53,9 @@ impl Actor for Inventory {
     ) -> Result<(), ActorProcessingErr> {
         for (msg, _in_flight) in envelope.drain() {
             match msg {
+                InventoryMsg::DealAgreed(negotiation) => {
+                    tracing::info!(%negotiation, "deal agreed; purchasing is not built yet");
+                }
                 InventoryMsg::Status(reply) => {
                     let _ = reply.send(ActorReport {
                         actor: "inventory",

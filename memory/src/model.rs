@@ -167,6 +167,15 @@ pub enum SellerEvent {
         agreed: bool,
         /// At what price, if agreed.
         price: Option<Money>,
+        /// What they asked when it started.
+        #[serde(default)]
+        asking: Option<Money>,
+        /// How long they took to answer, on average, in seconds (none if they never did).
+        #[serde(default)]
+        mean_response_secs: Option<i64>,
+        /// Messages they sent.
+        #[serde(default)]
+        replies: u32,
     },
     /// An operator's or agent's note.
     Note {

@@ -76,6 +76,9 @@ fn seller() -> Seller {
                     negotiation: NegotiationId(ulid(5)),
                     agreed: true,
                     price: Some(Money::usd(4_200)),
+                    asking: Some(Money::usd(4_999)),
+                    mean_response_secs: Some(5_400),
+                    replies: 3,
                 },
             ),
             (
