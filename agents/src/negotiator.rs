@@ -18,6 +18,8 @@
 //! instructions; prices come only from the strategy, and every offer carries the ceiling as
 //! `max_value`, which the gate enforces.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bazaar_memory::{
@@ -35,7 +37,7 @@ use chrono::{DateTime, Utc};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
 use crate::inventory::InventoryMsg;
-use crate::mail::{message_id_for, Mailroom, SendEmailParams};
+use crate::mail::{message_id_for, MailError, Mailroom, SendEmailParams};
 use crate::{ActorReport, AgentContext};
 
 /// Messages to the Negotiator.
@@ -75,6 +77,10 @@ pub struct Negotiator;
 pub struct NegotiatorState {
     ctx: AgentContext,
     mailroom: Option<Mailroom>,
+    /// An IMAP IDLE wait is running (at most one at a time).
+    idling: Arc<AtomicBool>,
+    /// The transport has no push signal: poll on the clock only.
+    no_push: Arc<AtomicBool>,
 }
 
 impl Actor for Negotiator {
@@ -95,7 +101,12 @@ impl Actor for Negotiator {
             // The first poll also resumes whatever a crash interrupted.
             let _ = ctx.addrs.negotiator.send(NegotiatorMsg::Poll);
         }
-        Ok(NegotiatorState { ctx, mailroom })
+        Ok(NegotiatorState {
+            ctx,
+            mailroom,
+            idling: Arc::default(),
+            no_push: Arc::default(),
+        })
     }
 
     async fn handle(
@@ -583,11 +594,13 @@ impl NegotiatorState {
         self.propose_email(negotiation, &key, amount).await
     }
 
-    /// Polls again after the configured interval, or sooner when a thread must wake.
+    /// Polls again after the configured interval, or sooner when a thread must wake — or
+    /// as soon as IMAP IDLE says the mailbox changed.
     fn arm_timer(&self) {
         if self.mailroom.is_none() {
             return;
         }
+        self.arm_idle();
         let clock = self.ctx.clock.clone();
         let addr = self.ctx.addrs.negotiator.clone();
         let mut wait = Duration::from_secs(self.ctx.config.mail.poll_secs.max(1));
@@ -661,6 +674,38 @@ fn mean_response(rounds: &[Round]) -> Option<chrono::Duration> {
     }
     let count = i32::try_from(waits.len()).ok().filter(|n| *n > 0)?;
     Some(waits.into_iter().sum::<chrono::Duration>() / count)
+}
+
+impl NegotiatorState {
+    /// Starts one IMAP IDLE wait unless one is running or the transport cannot push.
+    fn arm_idle(&self) {
+        let Some(mail) = self.ctx.mail.clone() else {
+            return;
+        };
+        if self.no_push.load(Ordering::Relaxed) || self.idling.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let idling = self.idling.clone();
+        let no_push = self.no_push.clone();
+        let addr = self.ctx.addrs.negotiator.clone();
+        // RFC 2177: re-issue IDLE at least every 29 minutes.
+        let timeout = Duration::from_secs(self.ctx.config.mail.poll_secs.clamp(1, 29 * 60));
+        tokio::spawn(async move {
+            let outcome = mail.wait_for_mail(timeout).await;
+            idling.store(false, Ordering::Release);
+            match outcome {
+                Ok(true) => {
+                    let _ = addr.send(NegotiatorMsg::Poll);
+                }
+                Ok(false) => {}
+                Err(MailError::Unsupported(why)) => {
+                    tracing::info!(%why, "no push for new mail; polling on the clock");
+                    no_push.store(true, Ordering::Relaxed);
+                }
+                Err(error) => tracing::debug!(%error, "idle failed; polling covers it"),
+            }
+        });
+    }
 }
 
 async fn ask_gate(gate: &Addr<GateMsg>, action: Action) -> Result<Outcome, ActorProcessingErr> {

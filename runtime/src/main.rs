@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use bazaar_agents::mail::{SmtpImapConfig, SmtpImapTransport};
 use bazaar_config::{Config, LogFormat};
 use bazaar_memory::store::SCHEMA_VERSION;
 use bazaar_memory::{AuditEntry, ProductIndex, SledStore, Store, SystemClock};
@@ -318,8 +319,27 @@ async fn run_daemon(config: Config) -> anyhow::Result<ExitCode> {
         eprintln!("bazaar: {error:#}");
         return Ok(ExitCode::from(2));
     }
-    let parts =
-        SystemParts::without_connectors(config.clone(), store, index, Arc::new(SystemClock));
+    let parts = if config.mail.enabled {
+        let mail = match SmtpImapConfig::from_config(&config.mail)
+            .map_err(anyhow::Error::from)
+            .and_then(|c| SmtpImapTransport::new(c).map_err(anyhow::Error::from))
+        {
+            Ok(transport) => transport,
+            Err(error) => {
+                eprintln!("bazaar: [mail]: {error:#}");
+                return Ok(ExitCode::from(2));
+            }
+        };
+        SystemParts::with_mail(
+            config.clone(),
+            store,
+            index,
+            Arc::new(SystemClock),
+            Arc::new(mail),
+        )
+    } else {
+        SystemParts::without_connectors(config.clone(), store, index, Arc::new(SystemClock))
+    };
     let mut system = System::start(parts).await?;
     let operator = match Operator::start_from_config(&system, &config).await {
         Ok(operator) => operator,

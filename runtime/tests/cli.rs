@@ -368,3 +368,26 @@ fn an_unreadable_secret_is_a_configuration_error() {
         "a secret reached the output: {stderr}"
     );
 }
+
+#[test]
+fn a_mail_password_that_cannot_be_read_stops_run_with_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bazaar.toml");
+    std::fs::write(
+        &config,
+        "[mail]\nenabled = true\nsmtp_host = \"mail.example.com\"\nimap_host = \"mail.example.com\"\n\
+         username = \"agent@example.com\"\nfrom_address = \"agent@example.com\"\n\
+         password = { env = \"BAZAAR_TEST_MAIL_PASSWORD_UNSET\" }\n",
+    )
+    .unwrap();
+    let out = bazaar(
+        &dir.path().join("data"),
+        &["--config", config.to_str().unwrap(), "run"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("mail.password") && stderr.contains("BAZAAR_TEST_MAIL_PASSWORD_UNSET"),
+        "{stderr}"
+    );
+}

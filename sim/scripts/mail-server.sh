@@ -27,6 +27,7 @@
 #   BAZAAR_MAIL_PASSWORD  password          (same for every user; no ':' allowed)
 #   BAZAAR_SMTP_PORT      2525
 #   BAZAAR_IMAP_PORT      1143
+#   BAZAAR_IMAPS_PORT     0   (with BAZAAR_MAIL_TLS=1: also IMAP over implicit TLS here)
 #   BAZAAR_MAIL_TLS       0   (1 = also offer STARTTLS with a self-signed cert;
 #                              plain-text login keeps working either way)
 set -euo pipefail
@@ -40,6 +41,7 @@ PASSWORD=${BAZAAR_MAIL_PASSWORD:-password}
 SMTP_PORT=${BAZAAR_SMTP_PORT:-2525}
 IMAP_PORT=${BAZAAR_IMAP_PORT:-1143}
 TLS=${BAZAAR_MAIL_TLS:-0}
+IMAPS_PORT=${BAZAAR_IMAPS_PORT:-0}
 VMAIL_USER=mail                      # existing Debian system user (uid 8) owns the Maildirs
 
 P=$MAIL_DIR/postfix                  # postfix config_directory (must stay root-owned,
@@ -156,7 +158,8 @@ write_config() {
   done
   chmod 640 "$D/users"; chown root:dovecot "$D/users"
 
-  local dovecot_ssl="ssl = no" postfix_tls="smtpd_tls_security_level = none"
+  local dovecot_ssl="ssl = no" postfix_tls="smtpd_tls_security_level = none" imaps_port=0
+  [ "$TLS" = 1 ] && imaps_port=$IMAPS_PORT
   if [ "$TLS" = 1 ]; then
     openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=mail.$DOMAIN" \
       -keyout "$MAIL_DIR/tls.key" -out "$MAIL_DIR/tls.crt" >/dev/null 2>&1
@@ -206,7 +209,8 @@ service imap-login {
     port = $IMAP_PORT
   }
   inet_listener imaps {
-    port = 0
+    address = 127.0.0.1
+    port = $imaps_port
   }
 }
 service lmtp {
@@ -359,6 +363,8 @@ BAZAAR_IMAP_PORT=$IMAP_PORT
 BAZAAR_MAIL_DOMAIN=$DOMAIN
 BAZAAR_MAIL_PASSWORD=$PASSWORD
 BAZAAR_MAIL_USERS="$addrs"
+BAZAAR_MAIL_TLS=$TLS
+BAZAAR_IMAPS_PORT=$([ "$TLS" = 1 ] && echo "$IMAPS_PORT" || echo 0)
 EOF
   echo "mail server up"
   echo "  SMTP  127.0.0.1:$SMTP_PORT  (no auth needed from 127.0.0.1; AUTH PLAIN/LOGIN also accepted$([ "$TLS" = 1 ] && echo '; STARTTLS, self-signed'))"

@@ -2,7 +2,8 @@
 //! `sim/scripts/mail-server.sh` (as root; it installs the packages if missing): a thread
 //! between agent@bazaar.test and seller1@bazaar.test with correct Message-ID / In-Reply-To /
 //! References, the high-water mark across reconnects, refused recipients, and a world seller
-//! (seller2@bazaar.test) countering an offer under the reserve and accepting one at it. The servers are
+//! (seller2@bazaar.test) countering an offer under the reserve and accepting one at it; then
+//! TLS (SMTP STARTTLS, IMAP over implicit TLS, self-signed) and IMAP IDLE waking on new mail. The servers are
 //! stopped at the end. Without root or the servers the test skips, unless `CI=true`, where it
 //! fails.
 
@@ -19,11 +20,14 @@ use mail_common::{at, AGENT, DOMAIN, SELLER};
 
 const SMTP_PORT: u16 = 2625;
 const IMAP_PORT: u16 = 1243;
+const IMAPS_PORT: u16 = 1244;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thread_and_high_water_mark_over_postfix_and_dovecot() {
     let dir = std::env::temp_dir().join("bazaar-sim-mail-test");
-    let Some(servers) = ThrowawayServer::start_or_skip(&dir, SMTP_PORT, IMAP_PORT) else {
+    let Some(servers) =
+        ThrowawayServer::start_with_or_skip(&dir, SMTP_PORT, IMAP_PORT, Some(IMAPS_PORT))
+    else {
         return;
     };
     assert_eq!(servers.env["BAZAAR_SMTP_PORT"], SMTP_PORT.to_string());
@@ -81,6 +85,37 @@ async fn thread_and_high_water_mark_over_postfix_and_dovecot() {
         "world seller thread (offer, counter, offer, accept) in {:?}",
         t.elapsed()
     );
+
+    // TLS (STARTTLS for SMTP, implicit TLS for IMAP) and IMAP IDLE: the agent waits in IDLE,
+    // the seller writes, IDLE wakes, and the fetch over TLS reads it.
+    let t = Instant::now();
+    let secure = servers.tls_transport(AGENT).unwrap().unwrap();
+    let mark = secure.fetch_new(None, 100).await.expect("fetch over tls").mark;
+    let waiting = tokio::spawn(async move {
+        let changed = secure
+            .wait_for_mail(std::time::Duration::from_secs(20))
+            .await;
+        (secure, changed)
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let seller_tls = servers.tls_transport(SELLER).unwrap().unwrap();
+    let ping = OutgoingMail::new(
+        SELLER,
+        AGENT,
+        "still there?",
+        "Still interested? 150 firm.",
+        MessageId::derive("idle-ping", DOMAIN),
+        at(40),
+    );
+    seller_tls.send(&ping).await.expect("send over starttls");
+    let (secure, changed) = waiting.await.unwrap();
+    assert!(changed.expect("idle works on dovecot"), "idle woke on new mail");
+    let (got, _) = mail_common::fetch_n(&secure, Some(mark), 1).await;
+    assert_eq!(got[0].envelope.message_id.as_ref(), Some(&ping.message_id));
+    // Nothing new: IDLE times out and says so.
+    let idle = secure.wait_for_mail(std::time::Duration::from_millis(500)).await;
+    assert!(!idle.unwrap(), "no change, no wake-up");
+    eprintln!("tls + idle in {:?}", t.elapsed());
 
     agent.disconnect().await;
     seller.disconnect().await;

@@ -24,5 +24,5 @@ pub use mailroom::{Delivered, Mailroom, MailroomError, PollReport};
 pub use message::{
     parse_address, Envelope, MailMessage, MessageId, OutgoingMail, MAX_RAW_BYTES, MAX_TEXT_CHARS,
 };
-pub use smtp_imap::{SmtpImapConfig, SmtpImapTransport, SmtpSecurity};
+pub use smtp_imap::{ImapSecurity, SmtpImapConfig, SmtpImapTransport, SmtpSecurity};
 pub use transport::{plan, FetchBatch, HighWaterMark, MailError, MailFuture, MailTransport, Plan};

@@ -1,7 +1,9 @@
 //! The real transport: lettre's async SMTP client to send, the `imap` crate (blocking, run on
 //! `spawn_blocking`) to fetch. One IMAP session is kept between fetches and re-SELECTs the
 //! mailbox every time (a selected session does not see new mail until NOOP or re-SELECT);
-//! a broken session is replaced once.
+//! a broken session is replaced once. IMAP runs in plain text (loopback test servers) or over
+//! implicit TLS (port 993, rustls with the webpki roots). [`MailTransport::wait_for_mail`]
+//! uses IMAP IDLE on a second session when the server offers it.
 
 use std::fmt;
 use std::net::{TcpStream, ToSocketAddrs};
@@ -27,6 +29,15 @@ pub enum SmtpSecurity {
     Tls,
 }
 
+/// How IMAP is protected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImapSecurity {
+    /// No TLS (loopback test servers only).
+    Plain,
+    /// Implicit TLS from the first byte (port 993).
+    Tls,
+}
+
 /// Where and how one mailbox owner reaches the servers.
 #[derive(Clone)]
 pub struct SmtpImapConfig {
@@ -46,6 +57,8 @@ pub struct SmtpImapConfig {
     pub imap_host: String,
     /// IMAP server port.
     pub imap_port: u16,
+    /// IMAP protection.
+    pub imap_security: ImapSecurity,
     /// IMAP login.
     pub imap_user: String,
     /// IMAP password.
@@ -88,6 +101,7 @@ impl SmtpImapConfig {
             accept_invalid_certs: false,
             imap_host: "127.0.0.1".into(),
             imap_port,
+            imap_security: ImapSecurity::Plain,
             imap_user: address.to_ascii_lowercase(),
             imap_password: password.into(),
             mailbox: "INBOX".into(),
@@ -96,13 +110,153 @@ impl SmtpImapConfig {
     }
 }
 
-type Session = imap::Session<TcpStream>;
+impl SmtpImapConfig {
+    /// The agent's mailbox as `[mail]` configures it: `tls = "starttls"` is SMTP STARTTLS,
+    /// `"implicit"` SMTP over TLS from the first byte; IMAP uses implicit TLS either way
+    /// (port 993), and plain text only with `tls = "none"` (loopback hosts only).
+    pub fn from_config(mail: &bazaar_config::MailConfig) -> Result<Self, bazaar_config::ConfigError> {
+        let password = match &mail.password {
+            Some(secret) => secret.resolve("mail.password")?.expose().to_string(),
+            None => String::new(),
+        };
+        let (smtp_security, imap_security) = match mail.tls {
+            bazaar_config::MailTls::Starttls => (SmtpSecurity::StartTls, ImapSecurity::Tls),
+            bazaar_config::MailTls::Implicit => (SmtpSecurity::Tls, ImapSecurity::Tls),
+            bazaar_config::MailTls::None => (SmtpSecurity::Plain, ImapSecurity::Plain),
+        };
+        let user = if mail.username.is_empty() {
+            mail.from_address.clone()
+        } else {
+            mail.username.clone()
+        };
+        Ok(SmtpImapConfig {
+            address: mail.from_address.to_ascii_lowercase(),
+            smtp_host: mail.smtp_host.clone(),
+            smtp_port: mail.smtp_port,
+            smtp_security,
+            smtp_credentials: (!password.is_empty()).then(|| (user.clone(), password.clone())),
+            accept_invalid_certs: false,
+            imap_host: mail.imap_host.clone(),
+            imap_port: mail.imap_port,
+            imap_security,
+            imap_user: user,
+            imap_password: password,
+            mailbox: "INBOX".into(),
+            timeout: Duration::from_secs(30),
+        })
+    }
+}
+
+type Session = imap::Session<ImapStream>;
+
+/// The IMAP connection: plain TCP or rustls over TCP.
+enum ImapStream {
+    Plain(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+}
+
+impl std::io::Read for ImapStream {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            ImapStream::Plain(s) => s.read(buf),
+            ImapStream::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl std::io::Write for ImapStream {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            ImapStream::Plain(s) => s.write(buf),
+            ImapStream::Tls(s) => s.write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            ImapStream::Plain(s) => s.flush(),
+            ImapStream::Tls(s) => s.flush(),
+        }
+    }
+}
+
+impl imap::extensions::idle::SetReadTimeout for ImapStream {
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> imap::Result<()> {
+        let tcp = match self {
+            ImapStream::Plain(s) => &*s,
+            ImapStream::Tls(s) => s.get_ref(),
+        };
+        tcp.set_read_timeout(timeout).map_err(imap::Error::Io)
+    }
+}
+
+/// Accepts any certificate: only for self-signed test servers (`accept_invalid_certs`).
+#[derive(Debug)]
+struct AcceptAnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AcceptAnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+fn tls_stream(config: &SmtpImapConfig, tcp: TcpStream) -> Result<ImapStream, MailError> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| MailError::Imap(format!("tls setup: {e}")))?;
+    let tls = if config.accept_invalid_certs {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider)))
+            .with_no_client_auth()
+    } else {
+        let roots = rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        builder.with_root_certificates(roots).with_no_client_auth()
+    };
+    let name = rustls::pki_types::ServerName::try_from(config.imap_host.clone())
+        .map_err(|e| MailError::Imap(format!("tls server name {:?}: {e}", config.imap_host)))?;
+    let connection = rustls::ClientConnection::new(Arc::new(tls), name)
+        .map_err(|e| MailError::Imap(format!("tls: {e}")))?;
+    Ok(ImapStream::Tls(Box::new(rustls::StreamOwned::new(connection, tcp))))
+}
 
 /// [`MailTransport`] over SMTP and IMAP.
 pub struct SmtpImapTransport {
     config: Arc<SmtpImapConfig>,
     smtp: AsyncSmtpTransport<Tokio1Executor>,
     session: Arc<Mutex<Option<Session>>>,
+    /// A second session for IDLE, so a fetch never waits behind it.
+    idle: Arc<Mutex<Option<Session>>>,
 }
 
 impl fmt::Debug for SmtpImapTransport {
@@ -121,6 +275,7 @@ impl SmtpImapTransport {
         let tls_params = || {
             TlsParameters::builder(config.smtp_host.clone())
                 .dangerous_accept_invalid_certs(config.accept_invalid_certs)
+                .dangerous_accept_invalid_hostnames(config.accept_invalid_certs)
                 .build()
                 .map_err(|e| MailError::Smtp(format!("TLS parameters: {e}")))
         };
@@ -142,6 +297,7 @@ impl SmtpImapTransport {
             smtp: builder.build(),
             config: Arc::new(SmtpImapConfig { address, ..config }),
             session: Arc::default(),
+            idle: Arc::default(),
         })
     }
 
@@ -199,6 +355,48 @@ impl MailTransport for SmtpImapTransport {
                 .map_err(|e| MailError::Imap(format!("fetch task failed: {e}")))?
         })
     }
+
+    fn wait_for_mail(&self, timeout: Duration) -> MailFuture<'_, bool> {
+        let config = self.config.clone();
+        let slot = self.idle.clone();
+        Box::pin(async move {
+            tokio::task::spawn_blocking(move || idle_blocking(&config, &slot, timeout))
+                .await
+                .map_err(|e| MailError::Imap(format!("idle task failed: {e}")))?
+        })
+    }
+}
+
+/// Waits in IDLE until the mailbox changes (`true`) or `timeout` passes (`false`); a server
+/// without IDLE gives [`MailError::Unsupported`] and the caller polls instead.
+fn idle_blocking(
+    config: &SmtpImapConfig,
+    slot: &Mutex<Option<Session>>,
+    timeout: Duration,
+) -> Result<bool, MailError> {
+    let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
+    let session = match slot.as_mut() {
+        Some(s) => s,
+        None => slot.insert(connect(config)?),
+    };
+    let outcome = (|| {
+        let capabilities = session.capabilities().map_err(imap_err("CAPABILITY"))?;
+        if !capabilities.has_str("IDLE") {
+            return Err(MailError::Unsupported("the IMAP server does not offer IDLE".into()));
+        }
+        session.select(&config.mailbox).map_err(imap_err("SELECT"))?;
+        let mut handle = session.idle();
+        handle.timeout(timeout).keepalive(false);
+        let waited = handle
+            .wait_while(imap::extensions::idle::stop_on_any)
+            .map_err(imap_err("IDLE"))?;
+        Ok(waited == imap::extensions::idle::WaitOutcome::MailboxChanged)
+    })();
+    if matches!(outcome, Err(MailError::Imap(_))) {
+        // A broken session is replaced on the next wait.
+        *slot = None;
+    }
+    outcome
 }
 
 fn imap_err(what: &str) -> impl Fn(imap::Error) -> MailError + '_ {
@@ -217,7 +415,11 @@ fn connect(config: &SmtpImapConfig) -> Result<Session, MailError> {
     let io = |e: std::io::Error| MailError::Imap(format!("socket {target}: {e}"));
     tcp.set_read_timeout(Some(config.timeout)).map_err(io)?;
     tcp.set_write_timeout(Some(config.timeout)).map_err(io)?;
-    let mut client = imap::Client::new(tcp);
+    let stream = match config.imap_security {
+        ImapSecurity::Plain => ImapStream::Plain(tcp),
+        ImapSecurity::Tls => tls_stream(config, tcp)?,
+    };
+    let mut client = imap::Client::new(stream);
     client.read_greeting().map_err(imap_err("greeting"))?;
     client
         .login(&config.imap_user, &config.imap_password)

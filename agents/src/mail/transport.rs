@@ -28,6 +28,14 @@ pub trait MailTransport: Send + Sync {
     /// mailbox's UIDVALIDITY changed, the old UIDs mean nothing: every message is read again
     /// from the start and [`FetchBatch::validity_changed`] says so (deduplicate by Message-ID).
     fn fetch_new(&self, since: Option<HighWaterMark>, limit: usize) -> MailFuture<'_, FetchBatch>;
+
+    /// Waits (in real time) until new mail may have arrived (`true`) or `timeout` passed
+    /// (`false`): IMAP IDLE where the server offers it. Transports without a push signal
+    /// answer [`MailError::Unsupported`] at once, and the caller polls on its clock instead.
+    fn wait_for_mail(&self, timeout: std::time::Duration) -> MailFuture<'_, bool> {
+        let _ = timeout;
+        Box::pin(async { Err(MailError::Unsupported("this transport has no push signal".into())) })
+    }
 }
 
 impl std::fmt::Debug for dyn MailTransport {
@@ -81,6 +89,9 @@ pub enum MailError {
     /// IMAP failed (connection, login, protocol, timeout).
     #[error("imap: {0}")]
     Imap(String),
+    /// The transport or server cannot do this (e.g. no IDLE): fall back to polling.
+    #[error("unsupported: {0}")]
+    Unsupported(String),
 }
 
 /// Which UIDs to fetch, given the mailbox's UIDVALIDITY and its UIDs (any order): the shared

@@ -20,6 +20,8 @@ pub struct ThrowawayServer {
     dir: PathBuf,
     smtp_port: u16,
     imap_port: u16,
+    /// With TLS: STARTTLS on SMTP and IMAP, and IMAP over implicit TLS on this port.
+    imaps_port: Option<u16>,
     /// What the script wrote to `$BAZAAR_MAIL_DIR/env`.
     pub env: BTreeMap<String, String>,
 }
@@ -28,6 +30,17 @@ impl ThrowawayServer {
     /// Starts a fresh server (empty mailboxes) under `dir` on the given ports. Errors say why
     /// (not root, the script failed, …), so a caller can decide to skip or fail.
     pub fn start(dir: &Path, smtp_port: u16, imap_port: u16) -> Result<ThrowawayServer, String> {
+        ThrowawayServer::start_with(dir, smtp_port, imap_port, None)
+    }
+
+    /// As [`ThrowawayServer::start`], and with `imaps_port` also TLS: a self-signed
+    /// certificate, STARTTLS on SMTP and IMAP, and IMAP over implicit TLS on `imaps_port`.
+    pub fn start_with(
+        dir: &Path,
+        smtp_port: u16,
+        imap_port: u16,
+        imaps_port: Option<u16>,
+    ) -> Result<ThrowawayServer, String> {
         let uid = Command::new("id")
             .arg("-u")
             .output()
@@ -40,6 +53,7 @@ impl ThrowawayServer {
             dir: dir.to_path_buf(),
             smtp_port,
             imap_port,
+            imaps_port,
             env: BTreeMap::new(),
         };
         let t = Instant::now();
@@ -69,7 +83,21 @@ impl ThrowawayServer {
     /// As [`ThrowawayServer::start`], but when it cannot start: panics under `CI=true`
     /// (CI must run the mail tests), otherwise prints why and returns `None` (skip).
     pub fn start_or_skip(dir: &Path, smtp_port: u16, imap_port: u16) -> Option<ThrowawayServer> {
-        match ThrowawayServer::start(dir, smtp_port, imap_port) {
+        ThrowawayServer::or_skip(ThrowawayServer::start(dir, smtp_port, imap_port))
+    }
+
+    /// [`ThrowawayServer::start_with`], skipping or failing as [`ThrowawayServer::start_or_skip`].
+    pub fn start_with_or_skip(
+        dir: &Path,
+        smtp_port: u16,
+        imap_port: u16,
+        imaps_port: Option<u16>,
+    ) -> Option<ThrowawayServer> {
+        ThrowawayServer::or_skip(ThrowawayServer::start_with(dir, smtp_port, imap_port, imaps_port))
+    }
+
+    fn or_skip(started: Result<ThrowawayServer, String>) -> Option<ThrowawayServer> {
+        match started {
             Ok(server) => Some(server),
             Err(why) if std::env::var("CI").as_deref() == Ok("true") => panic!(
                 "Postfix + Dovecot could not be started, and CI must run the mail tests \
@@ -90,6 +118,10 @@ impl ThrowawayServer {
             .env("BAZAAR_MAIL_DIR", &self.dir)
             .env("BAZAAR_SMTP_PORT", self.smtp_port.to_string())
             .env("BAZAAR_IMAP_PORT", self.imap_port.to_string());
+        if let Some(port) = self.imaps_port {
+            c.env("BAZAAR_MAIL_TLS", "1")
+                .env("BAZAAR_IMAPS_PORT", port.to_string());
+        }
         c
     }
 
@@ -98,6 +130,18 @@ impl ThrowawayServer {
         self.env
             .get("BAZAAR_MAIL_PASSWORD")
             .map_or("", String::as_str)
+    }
+
+    /// A transport for one of the server's accounts over TLS: SMTP with STARTTLS and IMAP
+    /// over implicit TLS, accepting the self-signed certificate. `None` without TLS.
+    pub fn tls_transport(&self, address: &str) -> Option<Result<SmtpImapTransport, MailError>> {
+        let imaps_port = self.imaps_port?;
+        let mut config =
+            SmtpImapConfig::loopback(address, self.password(), self.smtp_port, imaps_port);
+        config.smtp_security = super::SmtpSecurity::StartTls;
+        config.imap_security = super::ImapSecurity::Tls;
+        config.accept_invalid_certs = true;
+        Some(SmtpImapTransport::new(config))
     }
 
     /// A transport for one of the server's accounts.
