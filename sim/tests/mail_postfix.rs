@@ -90,7 +90,11 @@ async fn thread_and_high_water_mark_over_postfix_and_dovecot() {
     // the seller writes, IDLE wakes, and the fetch over TLS reads it.
     let t = Instant::now();
     let secure = servers.tls_transport(AGENT).unwrap().unwrap();
-    let mark = secure.fetch_new(None, 100).await.expect("fetch over tls").mark;
+    let mark = secure
+        .fetch_new(None, 100)
+        .await
+        .expect("fetch over tls")
+        .mark;
     let waiting = tokio::spawn(async move {
         let changed = secure
             .wait_for_mail(std::time::Duration::from_secs(20))
@@ -109,11 +113,16 @@ async fn thread_and_high_water_mark_over_postfix_and_dovecot() {
     );
     seller_tls.send(&ping).await.expect("send over starttls");
     let (secure, changed) = waiting.await.unwrap();
-    assert!(changed.expect("idle works on dovecot"), "idle woke on new mail");
+    assert!(
+        changed.expect("idle works on dovecot"),
+        "idle woke on new mail"
+    );
     let (got, _) = mail_common::fetch_n(&secure, Some(mark), 1).await;
     assert_eq!(got[0].envelope.message_id.as_ref(), Some(&ping.message_id));
     // Nothing new: IDLE times out and says so.
-    let idle = secure.wait_for_mail(std::time::Duration::from_millis(500)).await;
+    let idle = secure
+        .wait_for_mail(std::time::Duration::from_millis(500))
+        .await;
     assert!(!idle.unwrap(), "no change, no wake-up");
     eprintln!("tls + idle in {:?}", t.elapsed());
 

@@ -114,7 +114,9 @@ impl SmtpImapConfig {
     /// The agent's mailbox as `[mail]` configures it: `tls = "starttls"` is SMTP STARTTLS,
     /// `"implicit"` SMTP over TLS from the first byte; IMAP uses implicit TLS either way
     /// (port 993), and plain text only with `tls = "none"` (loopback hosts only).
-    pub fn from_config(mail: &bazaar_config::MailConfig) -> Result<Self, bazaar_config::ConfigError> {
+    pub fn from_config(
+        mail: &bazaar_config::MailConfig,
+    ) -> Result<Self, bazaar_config::ConfigError> {
         let password = match &mail.password {
             Some(secret) => secret.resolve("mail.password")?.expose().to_string(),
             None => String::new(),
@@ -212,7 +214,12 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAnyCertificate {
         cert: &rustls::pki_types::CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -221,7 +228,12 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAnyCertificate {
         cert: &rustls::pki_types::CertificateDer<'_>,
         dss: &rustls::DigitallySignedStruct,
     ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
@@ -240,14 +252,17 @@ fn tls_stream(config: &SmtpImapConfig, tcp: TcpStream) -> Result<ImapStream, Mai
             .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider)))
             .with_no_client_auth()
     } else {
-        let roots = rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        let roots =
+            rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
         builder.with_root_certificates(roots).with_no_client_auth()
     };
     let name = rustls::pki_types::ServerName::try_from(config.imap_host.clone())
         .map_err(|e| MailError::Imap(format!("tls server name {:?}: {e}", config.imap_host)))?;
     let connection = rustls::ClientConnection::new(Arc::new(tls), name)
         .map_err(|e| MailError::Imap(format!("tls: {e}")))?;
-    Ok(ImapStream::Tls(Box::new(rustls::StreamOwned::new(connection, tcp))))
+    Ok(ImapStream::Tls(Box::new(rustls::StreamOwned::new(
+        connection, tcp,
+    ))))
 }
 
 /// [`MailTransport`] over SMTP and IMAP.
@@ -382,9 +397,13 @@ fn idle_blocking(
     let outcome = (|| {
         let capabilities = session.capabilities().map_err(imap_err("CAPABILITY"))?;
         if !capabilities.has_str("IDLE") {
-            return Err(MailError::Unsupported("the IMAP server does not offer IDLE".into()));
+            return Err(MailError::Unsupported(
+                "the IMAP server does not offer IDLE".into(),
+            ));
         }
-        session.select(&config.mailbox).map_err(imap_err("SELECT"))?;
+        session
+            .select(&config.mailbox)
+            .map_err(imap_err("SELECT"))?;
         let mut handle = session.idle();
         handle.timeout(timeout).keepalive(false);
         let waited = handle

@@ -34,7 +34,11 @@ pub trait MailTransport: Send + Sync {
     /// answer [`MailError::Unsupported`] at once, and the caller polls on its clock instead.
     fn wait_for_mail(&self, timeout: std::time::Duration) -> MailFuture<'_, bool> {
         let _ = timeout;
-        Box::pin(async { Err(MailError::Unsupported("this transport has no push signal".into())) })
+        Box::pin(async {
+            Err(MailError::Unsupported(
+                "this transport has no push signal".into(),
+            ))
+        })
     }
 }
 

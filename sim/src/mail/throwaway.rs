@@ -93,7 +93,9 @@ impl ThrowawayServer {
         imap_port: u16,
         imaps_port: Option<u16>,
     ) -> Option<ThrowawayServer> {
-        ThrowawayServer::or_skip(ThrowawayServer::start_with(dir, smtp_port, imap_port, imaps_port))
+        ThrowawayServer::or_skip(ThrowawayServer::start_with(
+            dir, smtp_port, imap_port, imaps_port,
+        ))
     }
 
     fn or_skip(started: Result<ThrowawayServer, String>) -> Option<ThrowawayServer> {
