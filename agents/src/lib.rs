@@ -17,6 +17,7 @@
 
 pub mod analyzer;
 pub mod autopilot;
+pub mod connectors;
 pub mod inventory;
 pub mod lister;
 pub mod mail;

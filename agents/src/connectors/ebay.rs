@@ -1,0 +1,741 @@
+//! eBay's Buy Browse API: `item_summary/search` and `item/{item_id}`.
+//!
+//! - OAuth: an application token from the client-credentials grant, cached until
+//!   [`EbaySettings::token_margin`] before it expires (the token endpoint has its own daily
+//!   limit).
+//! - Every HTTP call, token requests included, counts against the daily budget
+//!   ([`EbaySettings::daily_budget`], `policy.limits.api_calls_per_day`) before it is sent.
+//!   The count lives in the store's meta tree under [`BUDGET_KEY`], keyed by the marketplace
+//!   day (`policy.day_utc_offset_minutes`), so a restart keeps it and a new day resets it.
+//! - Retries by eBay's error category: a 401 drops the token, refreshes it and retries once;
+//!   429, 5xx, network failures and `APPLICATION` errors back off and retry a few times
+//!   (through the host's [`PoliteGate`]); `REQUEST` and `BUSINESS` errors are never retried.
+//! - Prices are eBay's decimal strings, parsed straight into [`Money`]; an item with no
+//!   price, a bad price or an absurd one is skipped with its reason.
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use bazaar_config::Config;
+use bazaar_memory::{
+    Condition, ListingId, MarketListing, Marketplace, Money, SellerRef, SharedClock, SledStore,
+    Store,
+};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::polite::{retry_after, Outcome, PoliteConfig, PoliteGate};
+use super::{
+    check_price, money_from, shorten, skip, SearchPage, SearchQuery, SortOrder, Source,
+    SourceAlert, SourceError, SourceFuture,
+};
+
+/// The meta key holding today's call count.
+pub const BUDGET_KEY: &str = "connector.ebay.calls";
+
+/// The scope of an application token for Browse.
+const API_SCOPE: &str = "https://api.ebay.com/oauth/api_scope";
+
+/// How the connector reaches eBay.
+#[derive(Clone)]
+pub struct EbaySettings {
+    /// API root (`https://api.ebay.com`; the simulator's URL in tests).
+    pub base_url: String,
+    /// `X-EBAY-C-MARKETPLACE-ID` (`EBAY_US`).
+    pub marketplace_id: String,
+    /// OAuth client id (App ID).
+    pub client_id: String,
+    /// OAuth client secret (Cert ID), already resolved.
+    pub client_secret: String,
+    /// Calls allowed per marketplace day, token requests included.
+    pub daily_budget: u64,
+    /// Where the marketplace day begins, in minutes east of UTC.
+    pub day_utc_offset_minutes: i32,
+    /// A cached token is renewed this long before it expires.
+    pub token_margin: Duration,
+    /// Results per page when the query does not say (eBay allows 1..=200).
+    pub page_size: u32,
+}
+
+impl std::fmt::Debug for EbaySettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EbaySettings")
+            .field("base_url", &self.base_url)
+            .field("marketplace_id", &self.marketplace_id)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &"[redacted]")
+            .field("daily_budget", &self.daily_budget)
+            .field("day_utc_offset_minutes", &self.day_utc_offset_minutes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EbaySettings {
+    /// Settings with eBay's defaults (5-minute token margin, 50 results a page).
+    pub fn new(
+        base_url: impl Into<String>,
+        client_id: impl Into<String>,
+        client_secret: impl Into<String>,
+        daily_budget: u64,
+    ) -> EbaySettings {
+        EbaySettings {
+            base_url: base_url.into().trim_end_matches('/').to_string(),
+            marketplace_id: "EBAY_US".into(),
+            client_id: client_id.into(),
+            client_secret: client_secret.into(),
+            daily_budget,
+            day_utc_offset_minutes: 0,
+            token_margin: Duration::from_secs(300),
+            page_size: 50,
+        }
+    }
+
+    /// From `[marketplaces.ebay]` and `[policy]`, resolving the client secret.
+    pub fn from_config(config: &Config) -> Result<EbaySettings, SourceError> {
+        let ebay = &config.marketplaces.ebay;
+        let secret = ebay
+            .client_secret
+            .as_ref()
+            .ok_or_else(|| {
+                SourceError::Config("marketplaces.ebay.client_secret is not set".into())
+            })?
+            .resolve("marketplaces.ebay.client_secret")
+            .map_err(|e| SourceError::Config(e.to_string()))?;
+        if ebay.client_id.is_empty() {
+            return Err(SourceError::Config(
+                "marketplaces.ebay.client_id is empty".into(),
+            ));
+        }
+        let mut settings = EbaySettings::new(
+            &ebay.base_url,
+            &ebay.client_id,
+            secret.expose(),
+            u64::from(config.policy.limits.api_calls_per_day),
+        );
+        settings.marketplace_id = ebay.marketplace_id.clone();
+        settings.day_utc_offset_minutes = config.policy.day_utc_offset_minutes;
+        Ok(settings)
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Token {
+    value: String,
+    expires_at: DateTime<Utc>,
+}
+
+/// Today's count, as kept in the meta tree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+struct BudgetRecord {
+    day: NaiveDate,
+    used: u64,
+}
+
+/// The Buy Browse connector.
+pub struct EbayBrowse {
+    settings: EbaySettings,
+    http: reqwest::Client,
+    gate: PoliteGate,
+    store: SledStore,
+    clock: SharedClock,
+    token: tokio::sync::Mutex<Option<Token>>,
+    budget: Mutex<()>,
+}
+
+impl std::fmt::Debug for EbayBrowse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EbayBrowse")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What eBay says in `errors[0]`.
+#[derive(Debug, Default)]
+struct EbayErrorInfo {
+    error_id: i64,
+    category: String,
+    message: String,
+}
+
+fn first_error(body: &str) -> EbayErrorInfo {
+    let value: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+    let first = &value["errors"][0];
+    EbayErrorInfo {
+        error_id: first["errorId"].as_i64().unwrap_or(0),
+        category: first["category"].as_str().unwrap_or("").to_string(),
+        message: first["message"]
+            .as_str()
+            .map(str::to_string)
+            .unwrap_or_else(|| shorten(body, 200)),
+    }
+}
+
+impl EbayBrowse {
+    /// A connector for `settings`, counting calls in `store`'s meta tree on `clock`'s days.
+    pub fn new(
+        settings: EbaySettings,
+        polite: PoliteConfig,
+        store: SledStore,
+        clock: SharedClock,
+    ) -> Result<EbayBrowse, SourceError> {
+        let host = reqwest::Url::parse(&settings.base_url)
+            .map_err(|e| SourceError::Config(format!("base url {:?}: {e}", settings.base_url)))?
+            .host_str()
+            .unwrap_or_default()
+            .to_string();
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(polite.timeout)
+            .user_agent(concat!("bazaar/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| SourceError::Config(format!("http client: {e}")))?;
+        Ok(EbayBrowse {
+            gate: PoliteGate::new(Marketplace::Ebay, host, clock.clone(), polite),
+            settings,
+            http,
+            store,
+            clock,
+            token: tokio::sync::Mutex::new(None),
+            budget: Mutex::new(()),
+        })
+    }
+
+    /// The host's politeness gate.
+    pub fn gate(&self) -> &PoliteGate {
+        &self.gate
+    }
+
+    fn day(&self, at: DateTime<Utc>) -> NaiveDate {
+        (at + chrono::Duration::minutes(i64::from(self.settings.day_utc_offset_minutes)))
+            .date_naive()
+    }
+
+    fn read_budget(&self) -> BudgetRecord {
+        let day = self.day(self.clock.now());
+        let stored = match self.store.get_meta::<BudgetRecord>(BUDGET_KEY) {
+            Ok(stored) => stored,
+            Err(error) => {
+                tracing::warn!(%error, key = BUDGET_KEY, "ebay call count unreadable; counting from zero");
+                None
+            }
+        };
+        stored
+            .filter(|r| r.day == day)
+            .unwrap_or(BudgetRecord { day, used: 0 })
+    }
+
+    /// Calls counted on the current marketplace day.
+    pub fn calls_today(&self) -> u64 {
+        let _guard = self.budget.lock().unwrap_or_else(|p| p.into_inner());
+        self.read_budget().used
+    }
+
+    /// Counts one call, or refuses it when the day's budget is used up.
+    fn count_call(&self) -> Result<(), SourceError> {
+        let _guard = self.budget.lock().unwrap_or_else(|p| p.into_inner());
+        let mut record = self.read_budget();
+        if record.used >= self.settings.daily_budget {
+            return Err(SourceError::BudgetExhausted {
+                limit: self.settings.daily_budget,
+            });
+        }
+        record.used += 1;
+        if let Err(error) = self.store.put_meta(BUDGET_KEY, &record) {
+            tracing::warn!(%error, key = BUDGET_KEY, "ebay call count not saved");
+        }
+        Ok(())
+    }
+
+    /// A valid application token: the cached one, or a new one.
+    async fn token(&self) -> Outcome<String> {
+        let mut cached = self.token.lock().await;
+        let now = self.clock.now();
+        let margin = chrono::Duration::from_std(self.settings.token_margin).unwrap_or_default();
+        if let Some(token) = cached.as_ref() {
+            if now + margin < token.expires_at {
+                return Outcome::Done(token.value.clone());
+            }
+        }
+        *cached = None;
+        if let Err(error) = self.count_call() {
+            return Outcome::Fail(error);
+        }
+        let url = format!("{}/identity/v1/oauth2/token", self.settings.base_url);
+        let sent = self
+            .http
+            .post(&url)
+            .basic_auth(&self.settings.client_id, Some(&self.settings.client_secret))
+            .form(&[("grant_type", "client_credentials"), ("scope", API_SCOPE)])
+            .send()
+            .await;
+        let response = match sent {
+            Ok(response) => response,
+            Err(error) => {
+                return Outcome::Retry {
+                    error: SourceError::Network(error.to_string()),
+                    retry_after: None,
+                }
+            }
+        };
+        let status = response.status().as_u16();
+        let after = retry_after(response.headers());
+        let body = response.text().await.unwrap_or_default();
+        if status == 429 {
+            return Outcome::Retry {
+                error: SourceError::RateLimited { retry_after: after },
+                retry_after: after,
+            };
+        }
+        if status >= 500 {
+            return Outcome::Retry {
+                error: SourceError::Http {
+                    status,
+                    detail: format!("token endpoint: {}", shorten(&body, 200)),
+                },
+                retry_after: after,
+            };
+        }
+        #[derive(Deserialize)]
+        struct TokenReply {
+            access_token: String,
+            expires_in: i64,
+        }
+        if !(200..300).contains(&status) {
+            let value: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+            let reason = value["error_description"]
+                .as_str()
+                .or(value["error"].as_str())
+                .map(str::to_string)
+                .unwrap_or_else(|| format!("token endpoint answered {status}"));
+            return Outcome::Fail(SourceError::Auth(reason));
+        }
+        let reply: TokenReply = match serde_json::from_str(&body) {
+            Ok(reply) => reply,
+            Err(error) => {
+                return Outcome::Fail(SourceError::Malformed(format!("token reply: {error}")))
+            }
+        };
+        let token = Token {
+            value: reply.access_token,
+            expires_at: now + chrono::Duration::seconds(reply.expires_in.max(0)),
+        };
+        tracing::debug!(expires_at = %token.expires_at, "ebay application token issued");
+        let value = token.value.clone();
+        *cached = Some(token);
+        Outcome::Done(value)
+    }
+
+    async fn drop_token(&self) {
+        *self.token.lock().await = None;
+    }
+
+    /// One GET against the Browse API, classified for the retry loop.
+    async fn attempt(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+        item: Option<&str>,
+    ) -> Outcome<String> {
+        let token = match self.token().await {
+            Outcome::Done(token) => token,
+            Outcome::Retry { error, retry_after } => return Outcome::Retry { error, retry_after },
+            Outcome::Refresh(error) => return Outcome::Refresh(error),
+            Outcome::Fail(error) => return Outcome::Fail(error),
+        };
+        if let Err(error) = self.count_call() {
+            return Outcome::Fail(error);
+        }
+        let url = format!("{}/buy/browse/v1{path}", self.settings.base_url);
+        let sent = self
+            .http
+            .get(&url)
+            .query(query)
+            .bearer_auth(&token)
+            .header("X-EBAY-C-MARKETPLACE-ID", &self.settings.marketplace_id)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .send()
+            .await;
+        let response = match sent {
+            Ok(response) => response,
+            Err(error) => {
+                return Outcome::Retry {
+                    error: SourceError::Network(error.to_string()),
+                    retry_after: None,
+                }
+            }
+        };
+        let status = response.status().as_u16();
+        let after = retry_after(response.headers());
+        let body = match response.text().await {
+            Ok(body) => body,
+            Err(error) => {
+                return Outcome::Retry {
+                    error: SourceError::Network(error.to_string()),
+                    retry_after: None,
+                }
+            }
+        };
+        if (200..300).contains(&status) {
+            return Outcome::Done(body);
+        }
+        let info = first_error(&body);
+        let detail = format!(
+            "errorId {} ({}): {}",
+            info.error_id,
+            if info.category.is_empty() {
+                "no category"
+            } else {
+                &info.category
+            },
+            info.message
+        );
+        match status {
+            401 => {
+                self.drop_token().await;
+                Outcome::Refresh(SourceError::Auth(format!(
+                    "ebay refused the token: {detail}"
+                )))
+            }
+            429 => Outcome::Retry {
+                error: SourceError::RateLimited { retry_after: after },
+                retry_after: after,
+            },
+            s if s >= 500 || info.category == "APPLICATION" => Outcome::Retry {
+                error: SourceError::Http { status, detail },
+                retry_after: after,
+            },
+            404 if item.is_some() && matches!(info.error_id, 11001 | 11002 | 0) => {
+                Outcome::Fail(SourceError::NotFound(item.unwrap_or_default().to_string()))
+            }
+            _ => Outcome::Fail(SourceError::Http { status, detail }),
+        }
+    }
+
+    async fn get(
+        &self,
+        what: &str,
+        path: &str,
+        query: Vec<(&str, String)>,
+        item: Option<&str>,
+    ) -> Result<Value, SourceError> {
+        let body = self
+            .gate
+            .run(what, || self.attempt(path, &query, item))
+            .await?;
+        let value: Value = serde_json::from_str(&body).map_err(|e| {
+            let error = SourceError::Malformed(format!("{what}: not json: {e}"));
+            tracing::warn!(marketplace = "ebay", what, %error, "response skipped");
+            error
+        })?;
+        if let Some(warnings) = value["warnings"].as_array() {
+            for w in warnings {
+                tracing::warn!(
+                    marketplace = "ebay",
+                    what,
+                    error_id = w["errorId"].as_i64().unwrap_or(0),
+                    message = w["message"].as_str().unwrap_or(""),
+                    "ebay warned about the request"
+                );
+            }
+        }
+        Ok(value)
+    }
+
+    fn search_params(
+        &self,
+        query: &SearchQuery,
+    ) -> Result<Vec<(&'static str, String)>, SourceError> {
+        let mut params: Vec<(&'static str, String)> = Vec::new();
+        if !query.text.trim().is_empty() {
+            params.push(("q", query.text.trim().to_string()));
+        }
+        if let Some(id) = query.category.as_deref().and_then(category_id) {
+            params.push(("category_ids", id.to_string()));
+        }
+        if params.is_empty() {
+            return Err(SourceError::Config(
+                "an ebay search needs words or a known category".into(),
+            ));
+        }
+        let mut filters = Vec::new();
+        if let Some(bound) = query.min_price.or(query.max_price) {
+            if let (Some(lo), Some(hi)) = (query.min_price, query.max_price) {
+                if lo.currency != hi.currency {
+                    return Err(SourceError::Config(
+                        "min and max price are in different currencies".into(),
+                    ));
+                }
+            }
+            let currency = bound.currency;
+            let side = |m: Option<Money>| m.map(Money::to_decimal_string).unwrap_or_default();
+            filters.push(format!(
+                "price:[{}..{}]",
+                side(query.min_price),
+                side(query.max_price)
+            ));
+            filters.push(format!("priceCurrency:{}", currency.code()));
+        }
+        if let Some(condition) = query.condition {
+            filters.push(format!("conditions:{{{}}}", condition.ebay_name()));
+        }
+        if !filters.is_empty() {
+            params.push(("filter", filters.join(",")));
+        }
+        match query.sort {
+            SortOrder::BestMatch => {}
+            SortOrder::Newest => params.push(("sort", "newlyListed".into())),
+            SortOrder::PriceAscending => params.push(("sort", "price".into())),
+            SortOrder::PriceDescending => params.push(("sort", "-price".into())),
+        }
+        let limit = query.limit.unwrap_or(self.settings.page_size).clamp(1, 200);
+        params.push(("limit", limit.to_string()));
+        params.push(("offset", query.offset.min(10_000).to_string()));
+        Ok(params)
+    }
+
+    /// One page of `item_summary/search`.
+    pub async fn search(&self, query: &SearchQuery) -> Result<SearchPage, SourceError> {
+        let params = self.search_params(query)?;
+        let value = self
+            .get("search", "/item_summary/search", params, None)
+            .await?;
+        let now = self.clock.now();
+        let mut page = SearchPage {
+            total: value["total"].as_u64(),
+            ..SearchPage::default()
+        };
+        let mut seen = HashSet::new();
+        let items = value["itemSummaries"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        for item in items {
+            let id = item["itemId"].as_str().map(str::to_string);
+            if let Some(id) = &id {
+                if !seen.insert(id.clone()) {
+                    skip(
+                        &mut page.skipped,
+                        Marketplace::Ebay,
+                        Some(id.clone()),
+                        "duplicate in the same page".into(),
+                    );
+                    continue;
+                }
+            }
+            match to_listing(&item, query.category.as_deref(), now) {
+                Ok(listing) => page.listings.push(listing),
+                Err(reason) => skip(&mut page.skipped, Marketplace::Ebay, id, reason),
+            }
+        }
+        if value["next"].as_str().is_some() {
+            let offset = value["offset"].as_u64().unwrap_or(u64::from(query.offset));
+            let limit = value["limit"].as_u64().unwrap_or(0);
+            let returned = value["itemSummaries"].as_array().map_or(0, Vec::len) as u64;
+            let next = offset + limit.max(returned).max(1);
+            page.next_offset = u32::try_from(next).ok().filter(|n| *n <= 10_000);
+        }
+        Ok(page)
+    }
+
+    /// One item by its Browse id (`v1|<legacy id>|0`).
+    pub async fn fetch(&self, item_id: &str) -> Result<MarketListing, SourceError> {
+        let path = format!("/item/{}", encode_path_segment(item_id));
+        let value = self.get("item", &path, Vec::new(), Some(item_id)).await?;
+        to_listing(&value, None, self.clock.now()).map_err(|reason| {
+            tracing::warn!(marketplace = "ebay", item_id, %reason, "listing skipped");
+            SourceError::Malformed(reason)
+        })
+    }
+}
+
+/// Percent-encodes a path segment (`v1|123|0` → `v1%7C123%7C0`).
+fn encode_path_segment(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for b in text.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// eBay's category id for a normalized category.
+fn category_id(category: &str) -> Option<&'static str> {
+    CATEGORIES
+        .iter()
+        .find(|(name, _)| *name == category)
+        .map(|(_, id)| *id)
+}
+
+/// Normalized categories and eBay's top-level (or most fitting) category ids.
+const CATEGORIES: &[(&str, &str)] = &[
+    ("electronics", "293"),
+    ("phone", "15032"),
+    ("furniture", "3197"),
+    ("bike", "7294"),
+    ("car", "6001"),
+];
+
+fn normalized_category(item: &Value, asked: Option<&str>) -> String {
+    let id = item["categoryId"]
+        .as_str()
+        .or_else(|| item["categories"][0]["categoryId"].as_str());
+    if let Some(id) = id {
+        if let Some((name, _)) = CATEGORIES.iter().find(|(_, cid)| *cid == id) {
+            return (*name).to_string();
+        }
+    }
+    match (asked, id) {
+        (Some(asked), _) => asked.to_string(),
+        (None, Some(id)) => format!("ebay:{id}"),
+        (None, None) => "unknown".to_string(),
+    }
+}
+
+/// eBay's condition id (or, failing that, its label) as a normalized [`Condition`].
+pub fn condition_from_ebay(condition_id: Option<&str>, label: Option<&str>) -> Condition {
+    if let Some(id) = condition_id.and_then(|id| id.trim().parse::<u32>().ok()) {
+        return match id {
+            1000 => Condition::New,
+            1500 | 1750 | 2000 | 2010 | 2750 | 2990 => Condition::LikeNew,
+            2020 | 2030 | 2500 | 3000 | 4000 | 5000 => Condition::Good,
+            3010 | 6000 => Condition::Fair,
+            7000 => Condition::ForParts,
+            _ => Condition::Unknown,
+        };
+    }
+    let label = label.unwrap_or("").to_ascii_lowercase();
+    match label.as_str() {
+        "new" | "brand new" => Condition::New,
+        "open box" | "like new" | "new other" => Condition::LikeNew,
+        l if l.contains("parts") => Condition::ForParts,
+        "acceptable" | "fair" => Condition::Fair,
+        "" => Condition::Unknown,
+        _ => Condition::Good,
+    }
+}
+
+/// Plain text of an HTML fragment (eBay descriptions may be HTML).
+fn plain_text(html: &str) -> String {
+    if !html.contains('<') {
+        return html.trim().to_string();
+    }
+    let fragment = scraper::Html::parse_fragment(html);
+    let text: Vec<&str> = fragment
+        .root_element()
+        .text()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .collect();
+    text.join("\n")
+}
+
+/// Maps an item summary or item detail to the normalized listing, or says why not.
+fn to_listing(
+    item: &Value,
+    asked_category: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<MarketListing, String> {
+    let external_id = item["itemId"]
+        .as_str()
+        .filter(|s| !s.is_empty())
+        .ok_or("no itemId")?
+        .to_string();
+    let title = item["title"].as_str().map(str::trim).unwrap_or("");
+    if title.is_empty() {
+        return Err("no title".into());
+    }
+    let price = &item["price"];
+    let (Some(value), Some(currency)) = (price["value"].as_str(), price["currency"].as_str())
+    else {
+        return Err("no price".into());
+    };
+    let price = check_price(money_from(value, currency)?)?;
+    let seller = &item["seller"];
+    let username = seller["username"].as_str().unwrap_or("").to_string();
+    if username.is_empty() {
+        return Err("no seller".into());
+    }
+    let location = {
+        let loc = &item["itemLocation"];
+        let parts: Vec<&str> = ["city", "stateOrProvince", "country"]
+            .iter()
+            .filter_map(|k| loc[*k].as_str())
+            .filter(|s| !s.is_empty())
+            .collect();
+        (!parts.is_empty()).then(|| parts.join(", "))
+    };
+    let mut images: Vec<String> = item["image"]["imageUrl"]
+        .as_str()
+        .map(str::to_string)
+        .into_iter()
+        .collect();
+    if let Some(more) = item["additionalImages"].as_array() {
+        images.extend(
+            more.iter()
+                .filter_map(|i| i["imageUrl"].as_str().map(str::to_string)),
+        );
+    }
+    let description = item["description"]
+        .as_str()
+        .or(item["shortDescription"].as_str())
+        .map(plain_text)
+        .unwrap_or_default();
+    let listed_at = item["itemCreationDate"]
+        .as_str()
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&Utc));
+    let url = item["itemWebUrl"]
+        .as_str()
+        .or(item["itemHref"].as_str())
+        .unwrap_or("")
+        .to_string();
+    Ok(MarketListing {
+        id: ListingId::new_at(now),
+        marketplace: Marketplace::Ebay,
+        external_id,
+        url,
+        title: title.to_string(),
+        description,
+        price,
+        condition: condition_from_ebay(item["conditionId"].as_str(), item["condition"].as_str()),
+        category: normalized_category(item, asked_category),
+        seller: SellerRef {
+            external_id: username.clone(),
+            display_name: Some(username),
+        },
+        location,
+        images,
+        listed_at,
+        first_seen: now,
+        last_seen: now,
+        raw: item.to_string(),
+    })
+}
+
+impl Source for EbayBrowse {
+    fn marketplace(&self) -> Marketplace {
+        Marketplace::Ebay
+    }
+
+    fn search<'a>(&'a self, query: &'a SearchQuery) -> SourceFuture<'a, SearchPage> {
+        Box::pin(EbayBrowse::search(self, query))
+    }
+
+    fn fetch<'a>(&'a self, external_id: &'a str) -> SourceFuture<'a, MarketListing> {
+        Box::pin(EbayBrowse::fetch(self, external_id))
+    }
+
+    fn take_alerts(&self) -> Vec<SourceAlert> {
+        self.gate.take_alerts()
+    }
+
+    fn resume(&self) {
+        self.gate.resume();
+    }
+}
