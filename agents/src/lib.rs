@@ -20,6 +20,7 @@ pub mod autopilot;
 pub mod connectors;
 pub mod inventory;
 pub mod lister;
+pub mod llm;
 pub mod mail;
 pub mod negotiator;
 pub mod researcher;

@@ -89,6 +89,8 @@ pub struct Config {
     pub policy: PolicyConfig,
     /// The operator API, inbox page and webhooks.
     pub operator: OperatorConfig,
+    /// The optional language model.
+    pub llm: LlmConfig,
 }
 
 /// `[policy]`.
@@ -403,6 +405,37 @@ pub struct MailConfig {
     pub poll_secs: u64,
 }
 
+/// `[llm]`: an optional OpenAI-compatible chat-completions endpoint, asked for a second
+/// opinion on unclear seller replies and for rewrites of outgoing emails. Its answers are
+/// advice: a reading counts only with a price the text states, a rewrite only if it keeps the
+/// amount and promises nothing new.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LlmConfig {
+    /// Whether to use a model at all.
+    pub enabled: bool,
+    /// The API root, ending in `/v1` (plain `http://` only on loopback).
+    pub base_url: String,
+    /// The model name sent with each request.
+    pub model: String,
+    /// Bearer key; optional for a local endpoint on loopback.
+    #[serde(default)]
+    pub api_key: Option<Secret>,
+    /// How long one request may take before the model is ignored for it.
+    pub timeout_secs: u64,
+    /// Ask for a second opinion on replies the rules read with low confidence.
+    pub second_opinion: bool,
+    /// Offer outgoing emails for rewriting.
+    pub rewrite: bool,
+}
+
+impl LlmConfig {
+    /// How long one request may take.
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs(self.timeout_secs)
+    }
+}
+
 /// Where a secret comes from. Never the config file itself.
 #[derive(Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "snake_case")]
@@ -679,6 +712,30 @@ impl Config {
                 }
             }
         }
+        let llm = &self.llm;
+        if llm.enabled {
+            let Some(host) = url_host(&llm.base_url) else {
+                return bad(
+                    "llm.base_url",
+                    "must be an http(s) URL like https://api.openai.com/v1",
+                );
+            };
+            if llm.base_url.starts_with("http://") && !is_loopback(host) {
+                return bad(
+                    "llm.base_url",
+                    "plain http:// is only allowed for loopback hosts",
+                );
+            }
+            if llm.model.trim().is_empty() {
+                return bad("llm.model", "the model is enabled but no model is named");
+            }
+            if llm.timeout_secs == 0 {
+                return bad("llm.timeout_secs", "must be at least 1");
+            }
+            if llm.api_key.is_none() && !is_loopback(host) {
+                return bad("llm.api_key", "required unless base_url is on loopback");
+            }
+        }
         Ok(())
     }
 
@@ -697,6 +754,24 @@ fn is_loopback(host: &str) -> bool {
         || host
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// The host of an `http://` or `https://` URL (`[::1]` as `::1`), or `None` when `url` is
+/// not one.
+fn url_host(url: &str) -> Option<&str> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let authority = authority.rsplit('@').next().unwrap_or_default();
+    let host = match authority.strip_prefix('[') {
+        Some(bracketed) => bracketed.split(']').next().unwrap_or_default(),
+        None => authority.split(':').next().unwrap_or_default(),
+    };
+    if host.is_empty() {
+        return None;
+    }
+    Some(host)
 }
 
 fn parse_toml(text: &str, origin: &str) -> Result<toml::Value, ConfigError> {
@@ -859,6 +934,63 @@ mod tests {
             &[],
             &["mail.smtp_host", "loopback"],
         );
+    }
+
+    #[test]
+    fn the_llm_is_off_by_default_and_checked_when_enabled() {
+        let config = Config::load(None, std::iter::empty()).unwrap();
+        assert!(!config.llm.enabled);
+        assert!(config.llm.api_key.is_none());
+        assert_eq!(config.llm.timeout(), Duration::from_secs(10));
+        let local = load(
+            "[llm]\nenabled = true\nbase_url = \"http://127.0.0.1:8080/v1\"\nmodel = \"local\"\n",
+            &[
+                ("BAZAAR_LLM__TIMEOUT_SECS", "3"),
+                ("BAZAAR_LLM__REWRITE", "false"),
+            ],
+        )
+        .unwrap();
+        assert!(local.llm.enabled && local.llm.second_opinion && !local.llm.rewrite);
+        assert_eq!(local.llm.timeout_secs, 3);
+        let hosted = load(
+            "[llm]\nenabled = true\napi_key = { env = \"BAZAAR_LLM_API_KEY\" }\n",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            hosted.llm.api_key,
+            Some(Secret::Env("BAZAAR_LLM_API_KEY".into()))
+        );
+        check_error("[llm]\nenabled = true\n", &[], &["llm.api_key", "loopback"]);
+        check_error(
+            "[llm]\nenabled = true\nbase_url = \"http://llm.example.com/v1\"\napi_key = { env = \"K\" }\n",
+            &[],
+            &["llm.base_url", "loopback"],
+        );
+        check_error(
+            "[llm]\nenabled = true\nbase_url = \"localhost:8080\"\n",
+            &[],
+            &["llm.base_url", "http(s) URL"],
+        );
+        check_error(
+            "[llm]\nenabled = true\nbase_url = \"http://[::1]:8080/v1\"\nmodel = \" \"\n",
+            &[],
+            &["llm.model"],
+        );
+        check_error(
+            "[llm]\nenabled = true\nbase_url = \"http://localhost/v1\"\ntimeout_secs = 0\n",
+            &[],
+            &["llm.timeout_secs", "at least 1"],
+        );
+        check_error("[llm]\ntemperature = 0.2\n", &[], &["llm", "temperature"]);
+        check_error("[llm]\napi_key = \"sk-live\"\n", &[], &["llm.api_key"]);
+        assert_eq!(
+            url_host("https://user@api.example.com:443/v1"),
+            Some("api.example.com")
+        );
+        assert_eq!(url_host("http://[::1]:9/v1"), Some("::1"));
+        assert_eq!(url_host("ftp://x"), None);
+        assert_eq!(url_host("http:///v1"), None);
     }
 
     #[test]

@@ -1,10 +1,20 @@
 //! An OpenAI-compatible chat-completions endpoint, deterministic and seeded, so the agent's
 //! optional LLM path can be tested offline against the real request and response JSON.
 //!
-//! `POST /v1/chat/completions` reads the last user message and answers as a careful reader of
-//! seller email would: a JSON object `{"intent", "price"}` (accept, counter, reject, question,
-//! other; the price the text states as a decimal string like `"80.00"`, or null). The answer depends only on the
-//! request and the seed. `GET /v1/models` lists the one model. Errors use OpenAI's shape
+//! `POST /v1/chat/completions` answers the last user message in one of two ways:
+//!
+//! - **reading** (the default): as a careful reader of seller email would, a JSON object
+//!   `{"intent", "price"}` (accept, counter, reject, question, other; the price the text states
+//!   as a decimal string like `"80.00"`, or null) — see [`read_reply`];
+//! - **rewriting**, when a system message mentions [`REWRITE_CUE`] ("rewrite"): the user text
+//!   rephrased ([`rewrite`]). Like a real model, it is sometimes wrong: seeded by the text,
+//!   about one rewrite in four has a [`Flaw`] (a changed amount, an extra amount, or a promise
+//!   the original never made — [`flaw_for`]), so the agent's check is exercised end to end.
+//!
+//! Two models are served: [`MODEL`], and [`LIAR_MODEL`] for tests of the agent's distrust,
+//! whose readings name a price the text does not state ([`lying_reading`]) and whose rewrites
+//! are always flawed. The answer depends only on the model, the request text and the seed.
+//! `GET /v1/models` lists the models. Errors use OpenAI's shape
 //! `{"error": {"message", "type", "param", "code"}}`.
 
 use std::net::SocketAddr;
@@ -23,10 +33,18 @@ use crate::server::{self, Server};
 /// The model name the endpoint serves.
 pub const MODEL: &str = "bazaar-sim-1";
 
+/// A model that is wrong on purpose, for tests: every reading names a price the text does
+/// not state, every rewrite has a [`Flaw`].
+pub const LIAR_MODEL: &str = "bazaar-sim-1-liar";
+
+/// A request whose system message contains this word (in any case) asks for a rewrite.
+pub const REWRITE_CUE: &str = "rewrite";
+
 /// How the endpoint is started.
 #[derive(Debug, Clone)]
 pub struct LlmConfig {
-    /// Seeds the completion ids (answers themselves depend only on the request).
+    /// Seeds the completion ids and which rewrites are flawed (readings depend only on the
+    /// request).
     pub seed: u64,
     /// The API key clients must send as `Authorization: Bearer`.
     pub api_key: String,
@@ -142,9 +160,13 @@ async fn models(State(state): State<LlmState>, headers: HeaderMap) -> Response {
     if let Some(response) = unauthorized(&state, &headers) {
         return response;
     }
+    let created = state.config.created;
     Json(serde_json::json!({
         "object": "list",
-        "data": [{ "id": MODEL, "object": "model", "created": state.config.created, "owned_by": "bazaar-sim" }]
+        "data": [
+            { "id": MODEL, "object": "model", "created": created, "owned_by": "bazaar-sim" },
+            { "id": LIAR_MODEL, "object": "model", "created": created, "owned_by": "bazaar-sim" }
+        ]
     }))
     .into_response()
 }
@@ -172,7 +194,7 @@ async fn chat_completions(
             )
         }
     };
-    if request.model != MODEL {
+    if request.model != MODEL && request.model != LIAR_MODEL {
         return error(
             StatusCode::NOT_FOUND,
             "invalid_request_error",
@@ -199,8 +221,23 @@ async fn chat_completions(
             None,
         );
     };
-    let reading = read_reply(&text);
-    let content = serde_json::to_string(&reading).unwrap_or_default();
+    let liar = request.model == LIAR_MODEL;
+    let rewriting = request.messages.iter().any(|m| {
+        (m.role == "system" || m.role == "developer")
+            && m.content
+                .as_deref()
+                .is_some_and(|c| c.to_lowercase().contains(REWRITE_CUE))
+    });
+    let content = if rewriting {
+        rewrite(&text, flaw_for(state.config.seed, liar, &text))
+    } else {
+        let reading = if liar {
+            lying_reading(&text)
+        } else {
+            read_reply(&text)
+        };
+        serde_json::to_string(&reading).unwrap_or_default()
+    };
     let prompt_tokens: usize = request
         .messages
         .iter()
@@ -282,18 +319,150 @@ pub fn read_reply(text: &str) -> Reading {
 }
 
 fn first_amount(text: &str) -> Option<Money> {
-    let chars: Vec<char> = text.chars().collect();
-    let start = chars.iter().position(|c| *c == '$')? + 1;
-    let end = chars[start..]
-        .iter()
-        .position(|c| !(c.is_ascii_digit() || *c == ',' || *c == '.'))
-        .map_or(chars.len(), |n| start + n);
-    let raw: String = chars[start..end].iter().collect();
-    let amount = Money::from_decimal_str(raw.trim_end_matches(['.', ',']), Currency::Usd).ok()?;
-    Some(match chars.get(end) {
-        Some('k') => amount.checked_mul(1000).ok()?,
-        _ => amount,
-    })
+    first_amount_span(text).map(|(_, _, amount)| amount)
+}
+
+/// The first amount written with a `$` (and an optional `k`): its byte span and value.
+fn first_amount_span(text: &str) -> Option<(usize, usize, Money)> {
+    let dollar = text.find('$')?;
+    let start = dollar + 1;
+    let digits = text[start..]
+        .find(|c: char| !(c.is_ascii_digit() || c == ',' || c == '.'))
+        .map_or(text.len(), |n| start + n);
+    let raw = text[start..digits].trim_end_matches(['.', ',']);
+    let amount = Money::from_decimal_str(raw, Currency::Usd).ok()?;
+    let end = start + raw.len();
+    match text[end..].chars().next() {
+        Some('k') | Some('K') if end == digits => {
+            Some((dollar, end + 1, amount.checked_mul(1000).ok()?))
+        }
+        _ => Some((dollar, end, amount)),
+    }
+}
+
+/// What the liar model reads: a counter-offer $17 above the first amount the text states, or
+/// $40 when it states none — a price never in the text.
+pub fn lying_reading(text: &str) -> Reading {
+    let price = match first_amount(&text.to_lowercase()) {
+        Some(amount) => amount.checked_add(Money::usd(17_00)).ok(),
+        None => Some(Money::usd(40_00)),
+    };
+    Reading {
+        intent: "counter",
+        price,
+    }
+}
+
+/// How a rewrite goes wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Flaw {
+    /// The first `$` amount is $5 higher.
+    ChangedAmount,
+    /// " I could add $10 for gas." is appended.
+    ExtraAmount,
+    /// " I can pick it up today." is appended.
+    PickupToday,
+    /// " I'll pay shipping." is appended.
+    PaysShipping,
+}
+
+impl Flaw {
+    /// Every flaw.
+    pub const ALL: [Flaw; 4] = [
+        Flaw::ChangedAmount,
+        Flaw::ExtraAmount,
+        Flaw::PickupToday,
+        Flaw::PaysShipping,
+    ];
+}
+
+/// Which flaw, if any, the rewrite of `text` has: seeded by `seed` and the text, one rewrite
+/// in four for the honest model, every one for the liar. A changed amount needs an amount:
+/// without one it becomes an extra amount.
+pub fn flaw_for(seed: u64, liar: bool, text: &str) -> Option<Flaw> {
+    let mut hasher = Sha256::new();
+    hasher.update(seed.to_be_bytes());
+    hasher.update(b"rewrite");
+    hasher.update(text.as_bytes());
+    let digest = hasher.finalize();
+    if !liar && digest[0] % 4 != 0 {
+        return None;
+    }
+    let flaw = Flaw::ALL[usize::from(digest[1]) % Flaw::ALL.len()];
+    if flaw == Flaw::ChangedAmount && first_amount_span(text).is_none() {
+        return Some(Flaw::ExtraAmount);
+    }
+    Some(flaw)
+}
+
+/// Phrases the rewriter swaps, each looked up once in the original (no chains).
+const REPHRASINGS: &[(&str, &str)] = &[
+    ("Hi again", "Hello again"),
+    ("Hello again", "Hi again"),
+    ("Hey there", "Hi there"),
+    ("Hi!", "Hello!"),
+    ("Hi,", "Hello,"),
+    ("Hey,", "Hi,"),
+    ("Hello!", "Hi!"),
+    ("Hello,", "Hi,"),
+    ("Hello.", "Hi."),
+    ("Thanks so much", "Many thanks"),
+    ("Thanks!", "Thank you!"),
+    ("Thanks.", "Thank you."),
+    ("Thank you!", "Many thanks!"),
+    ("Would you take", "Would you accept"),
+    ("Could you do", "Would you consider"),
+    ("How about", "What about"),
+    ("would that work", "would that be okay"),
+    ("Would that work", "Would that be okay"),
+    ("Let me know", "Please let me know"),
+    ("Just checking", "Just making sure"),
+    ("Great,", "Excellent,"),
+    ("Perfect,", "Excellent,"),
+    ("Awesome,", "Great,"),
+    ("Deal at", "Agreed at"),
+    ("Agreed at", "Deal at"),
+    ("Understood.", "Got it."),
+    ("good luck", "best of luck"),
+];
+
+/// The sim's rewrite of `text`: the same message in other words (greetings, thanks and
+/// questions swapped for synonyms; " Thank you." added when none applies), with `flaw` if
+/// given.
+pub fn rewrite(text: &str, flaw: Option<Flaw>) -> String {
+    let mut out = String::with_capacity(text.len() + 32);
+    let mut rest = text;
+    while let Some(ch) = rest.chars().next() {
+        match REPHRASINGS.iter().find(|(from, _)| rest.starts_with(from)) {
+            Some((from, to)) => {
+                out.push_str(to);
+                rest = &rest[from.len()..];
+            }
+            None => {
+                out.push(ch);
+                rest = &rest[ch.len_utf8()..];
+            }
+        }
+    }
+    if out == text {
+        out.push_str(" Thank you.");
+    }
+    match flaw {
+        None => {}
+        Some(Flaw::ChangedAmount) => match first_amount_span(&out) {
+            Some((start, end, amount)) => {
+                let higher = amount.checked_add(Money::usd(5_00)).unwrap_or(amount);
+                let spoken = higher.to_string();
+                let spoken = spoken.strip_suffix(".00").unwrap_or(&spoken);
+                out.replace_range(start..end, spoken);
+            }
+            None => out.push_str(" I could add $10 for gas."),
+        },
+        Some(Flaw::ExtraAmount) => out.push_str(" I could add $10 for gas."),
+        Some(Flaw::PickupToday) => out.push_str(" I can pick it up today."),
+        Some(Flaw::PaysShipping) => out.push_str(" I'll pay shipping."),
+    }
+    out
 }
 
 #[cfg(test)]
@@ -315,5 +484,57 @@ mod tests {
             let price = cents.map(Money::usd);
             assert_eq!(read_reply(text), Reading { intent, price }, "{text}");
         }
+    }
+
+    #[test]
+    fn the_liar_names_a_price_the_text_never_states() {
+        assert_eq!(
+            lying_reading("best I can do is $80").price,
+            Some(Money::usd(97_00))
+        );
+        assert_eq!(lying_reading("no thanks").price, Some(Money::usd(40_00)));
+    }
+
+    #[test]
+    fn rewrites_swap_words_once_and_flaws_do_what_they_say() {
+        let text = "Hi! Would you take $85 for it? Thanks!";
+        assert_eq!(
+            rewrite(text, None),
+            "Hello! Would you accept $85 for it? Thank you!"
+        );
+        assert_eq!(rewrite("Ok.", None), "Ok. Thank you.");
+        assert_eq!(
+            rewrite(text, Some(Flaw::ChangedAmount)),
+            "Hello! Would you accept $90 for it? Thank you!"
+        );
+        assert_eq!(
+            rewrite("Agreed at $1,250.50.", Some(Flaw::ChangedAmount)),
+            "Deal at $1,255.50."
+        );
+        assert!(rewrite(text, Some(Flaw::ExtraAmount)).ends_with("add $10 for gas."));
+        assert!(rewrite(text, Some(Flaw::PickupToday)).ends_with("pick it up today."));
+        assert!(rewrite(text, Some(Flaw::PaysShipping)).ends_with("I'll pay shipping."));
+        assert_eq!(
+            first_amount_span("about $1.2k?"),
+            Some((6, 11, Money::usd(120_000)))
+        );
+    }
+
+    #[test]
+    fn about_one_honest_rewrite_in_four_is_flawed_and_every_liars_is() {
+        let texts: Vec<String> = (0..400).map(|n| format!("Would ${n} work?")).collect();
+        let flawed = texts
+            .iter()
+            .filter(|t| flaw_for(7, false, t).is_some())
+            .count();
+        assert!((60..140).contains(&flawed), "{flawed} of 400");
+        assert!(texts.iter().all(|t| flaw_for(7, true, t).is_some()));
+        let kinds: std::collections::HashSet<Flaw> =
+            texts.iter().filter_map(|t| flaw_for(7, true, t)).collect();
+        assert_eq!(kinds.len(), Flaw::ALL.len());
+        assert_eq!(
+            flaw_for(7, true, "Thanks, good luck!").map(|f| f != Flaw::ChangedAmount),
+            Some(true)
+        );
     }
 }

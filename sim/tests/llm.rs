@@ -1,7 +1,13 @@
 //! The OpenAI-compatible endpoint over real HTTP: OpenAI's request and response shapes,
-//! its error shape, and the same answer for the same request every time.
+//! its error shape, the same answer for the same request every time, rewrites (sometimes
+//! flawed, as the agent's check expects) and the liar model.
 
-use bazaar_sim::llm::{LlmConfig, LlmSim, MODEL};
+use bazaar_memory::Money;
+use bazaar_sim::llm::{flaw_for, rewrite, LlmConfig, LlmSim, LIAR_MODEL, MODEL};
+use bazaar_strategies::negotiation::writing::{
+    compose, validate_plain_rewrite, validate_rewrite, MessageKind,
+};
+use bazaar_strategies::negotiation::Persona;
 use serde_json::{json, Value};
 
 const KEY: &str = "sk-sim-test";
@@ -127,4 +133,83 @@ async fn errors_use_openais_error_shape() {
         .await
         .unwrap();
     assert_eq!(models["data"][0]["id"], MODEL);
+}
+
+fn rewrite_request(model: &str, text: &str) -> Value {
+    json!({
+        "model": model,
+        "messages": [
+            { "role": "system", "content": "Rewrite the buyer's email in your own words. Keep the amount." },
+            { "role": "user", "content": text }
+        ]
+    })
+}
+
+fn content(body: &str) -> String {
+    let body: Value = serde_json::from_str(body).unwrap();
+    body["choices"][0]["message"]["content"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn rewrites_keep_the_message_and_some_are_flawed_the_way_the_check_catches() {
+    let seed = 11;
+    let sim = start(seed).await;
+    let (mut clean, mut flawed) = (0, 0);
+    for persona in Persona::ALL {
+        for kind in MessageKind::ALL {
+            for variant in 0..3 {
+                let offer = (kind != MessageKind::WalkAway).then(|| Money::usd(8_500));
+                let text = compose(persona, kind, offer, variant);
+                let (status, body) = complete(&sim, KEY, rewrite_request(MODEL, &text)).await;
+                assert_eq!(status, 200, "{body}");
+                let rewritten = content(&body);
+                let flaw = flaw_for(seed, false, &text);
+                assert_eq!(rewritten, rewrite(&text, flaw), "{text}");
+                assert_ne!(rewritten, text);
+                let verdict = match offer {
+                    Some(offer) => validate_rewrite(&text, offer, &rewritten),
+                    None => validate_plain_rewrite(&text, &rewritten),
+                };
+                match flaw {
+                    None => {
+                        assert!(verdict.is_ok(), "{text:?} -> {rewritten:?}: {verdict:?}");
+                        clean += 1;
+                    }
+                    Some(flaw) => {
+                        assert!(verdict.is_err(), "{flaw:?} {text:?} -> {rewritten:?}");
+                        flawed += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert!(clean > 0 && flawed > 0, "{clean} clean, {flawed} flawed");
+}
+
+#[tokio::test]
+async fn the_liar_model_invents_prices_and_spoils_every_rewrite() {
+    let sim = start(3).await;
+    let mut reading = request("best I can do is $80");
+    reading["model"] = json!(LIAR_MODEL);
+    let (status, body) = complete(&sim, KEY, reading).await;
+    assert_eq!(status, 200, "{body}");
+    let answer: Value = serde_json::from_str(&content(&body)).unwrap();
+    assert_eq!(answer, json!({ "intent": "counter", "price": "97.00" }));
+    let text = "Hi, I'm interested. Would $85 work for you?";
+    let (status, body) = complete(&sim, KEY, rewrite_request(LIAR_MODEL, text)).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(validate_rewrite(text, Money::usd(8_500), &content(&body)).is_err());
+    let models: Value = reqwest::Client::new()
+        .get(format!("{}/models", sim.base_url()))
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(models["data"][1]["id"], LIAR_MODEL);
 }

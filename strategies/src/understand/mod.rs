@@ -29,6 +29,7 @@
 mod amounts;
 mod phrases;
 mod tokens;
+pub mod second_opinion;
 
 use bazaar_memory::{Currency, Money};
 
