@@ -1,12 +1,24 @@
-//! The DealAnalyzer: turns newly found listings into opportunities. Valuation from
-//! comparables is not built yet, so opportunities stay `discovered`.
+//! The DealAnalyzer: values newly found listings against comparables in memory and decides.
+//!
+//! For each new listing it opens an [`Opportunity`], asks the index for comparables (never the
+//! listing itself), runs the pure `bazaar_strategies::valuation::analyze`, records the
+//! valuation and the decision with its reason, and — for a pursue whose seller can be
+//! emailed — starts a negotiation with the ceiling the analysis set. A cold start (too few
+//! comparables) is a pass that says so: no value is invented.
 
 use bazaar_memory::{
-    Envelope, Lifecycle, ListingId, Opportunity, OpportunityId, OpportunityStatus, Store,
+    Envelope, Lifecycle, ListingId, MarketListing, Opportunity, OpportunityId, OpportunityStatus,
+    ProductRecord, Seller, Store,
 };
+use bazaar_strategies::negotiation::DealContext;
+use bazaar_strategies::valuation::{analyze, Candidate, Comp, Decision, ValuationConfig};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
+use crate::negotiator::{seller_history, NegotiatorMsg, StartNegotiation};
 use crate::{ActorReport, AgentContext};
+
+/// Comparables asked of the index per listing.
+const COMPARABLES: usize = 20;
 
 /// Messages to the DealAnalyzer.
 #[derive(Debug)]
@@ -21,10 +33,11 @@ pub enum AnalyzerMsg {
 #[derive(Debug, Default)]
 pub struct DealAnalyzer;
 
-/// The DealAnalyzer's state: only its context (it owns nothing durable).
+/// The DealAnalyzer's state: its context and the valuation rules (it owns nothing durable).
 #[derive(Debug)]
 pub struct AnalyzerState {
     ctx: AgentContext,
+    valuation: ValuationConfig,
 }
 
 impl Actor for DealAnalyzer {
@@ -37,7 +50,10 @@ impl Actor for DealAnalyzer {
         _myself: ActorRef<Self::Msg>,
         ctx: AgentContext,
     ) -> Result<AnalyzerState, ActorProcessingErr> {
-        Ok(AnalyzerState { ctx })
+        Ok(AnalyzerState {
+            ctx,
+            valuation: ValuationConfig::default(),
+        })
     }
 
     async fn handle(
@@ -47,39 +63,182 @@ impl Actor for DealAnalyzer {
         state: &mut AnalyzerState,
     ) -> Result<(), ActorProcessingErr> {
         for (msg, _in_flight) in envelope.drain() {
-            let store = &state.ctx.store;
             match msg {
                 AnalyzerMsg::ListingsFound(listings) => {
-                    let now = state.ctx.clock.now();
-                    let mut created = 0;
                     for listing in listings {
-                        let known: Vec<Opportunity> =
-                            store.find("by_listing", &listing.to_bytes())?;
-                        if !known.is_empty() {
-                            continue;
-                        }
-                        store.put(&Opportunity {
-                            id: OpportunityId::new_at(now),
-                            listing,
-                            lifecycle: Lifecycle::new(OpportunityStatus::Discovered),
-                            valuation: None,
-                            created_at: now,
-                        })?;
-                        created += 1;
+                        state.analyze_listing(listing)?;
                     }
-                    store.flush().await?;
-                    tracing::debug!(created, "opportunities discovered");
+                    state.ctx.store.flush().await?;
                 }
                 AnalyzerMsg::Status(reply) => {
-                    let discovered: Vec<Opportunity> = store.find("by_status", b"discovered")?;
-                    let _ = reply.send(ActorReport {
-                    actor: "deal_analyzer",
-                    summary: format!("{} opportunities, {} awaiting valuation", store.count::<Opportunity>(), discovered.len()),
-                    idle: Some("valuation from comparables is not built yet; opportunities stay discovered".into()),
-                });
+                    let _ = reply.send(state.report()?);
                 }
             }
         }
+        Ok(())
+    }
+}
+
+impl AnalyzerState {
+    fn report(&self) -> Result<ActorReport, ActorProcessingErr> {
+        let store = &self.ctx.store;
+        let count = |status: OpportunityStatus| -> Result<usize, ActorProcessingErr> {
+            Ok(store
+                .find::<Opportunity>("by_status", status.to_string().as_bytes())?
+                .len())
+        };
+        let total = store.count::<Opportunity>();
+        Ok(ActorReport {
+            actor: "deal_analyzer",
+            summary: format!(
+                "{total} opportunities ({} pursuing, {} passed)",
+                count(OpportunityStatus::Pursuing)?,
+                count(OpportunityStatus::Passed)?
+            ),
+            idle: (total == 0).then(|| "no listings analyzed yet".to_string()),
+        })
+    }
+
+    /// Values one listing and records the decision; starts a negotiation on a pursue.
+    fn analyze_listing(&mut self, id: ListingId) -> Result<(), ActorProcessingErr> {
+        let store = &self.ctx.store;
+        let Some(listing) = store.get::<MarketListing>(&id)? else {
+            tracing::warn!(listing = %id, "listing to analyze is not in the store");
+            return Ok(());
+        };
+        if !store
+            .find::<Opportunity>("by_listing", &id.to_bytes())?
+            .is_empty()
+        {
+            return Ok(());
+        }
+        let now = self.ctx.clock.now();
+        let own: Option<ProductRecord> =
+            store.find("by_listing", &id.to_bytes())?.into_iter().next();
+        let own_id = own.map(|p| p.id.to_string());
+        let found = self.ctx.index.comparables(
+            &listing.title,
+            Some(&listing.category),
+            None,
+            COMPARABLES + 1,
+        )?;
+        let found: Vec<_> = found
+            .into_iter()
+            .filter(|c| Some(&c.product_id) != own_id.as_ref())
+            .take(COMPARABLES)
+            .collect();
+        let comps = Comp::from_index(&found);
+        let analysis = analyze(
+            &Candidate::from_listing(&listing),
+            &comps,
+            &self.valuation,
+            now,
+        );
+        let mut opportunity = Opportunity {
+            id: OpportunityId::new_at(now),
+            listing: id,
+            lifecycle: Lifecycle::new(OpportunityStatus::Discovered),
+            valuation: analysis.valuation(),
+            created_at: now,
+        };
+        let value = analysis
+            .value
+            .map_or_else(|| "unknown".to_string(), |v| v.to_string());
+        opportunity.lifecycle.advance(
+            OpportunityStatus::Analyzed,
+            now,
+            format!("value {value} from {} comparables", found.len()),
+        )?;
+        match &analysis.decision {
+            Decision::Pass { reason } => {
+                tracing::debug!(listing = %id, title = %listing.title, %reason, "pass");
+                opportunity.lifecycle.advance(
+                    OpportunityStatus::Passed,
+                    now,
+                    reason.to_string(),
+                )?;
+                store.put(&opportunity)?;
+            }
+            Decision::Pursue {
+                ceiling,
+                confidence,
+                ..
+            } => {
+                tracing::info!(
+                    listing = %id,
+                    title = %listing.title,
+                    asking = %listing.price,
+                    value = %value,
+                    ceiling = %ceiling,
+                    "pursue"
+                );
+                opportunity.lifecycle.advance(
+                    OpportunityStatus::Pursuing,
+                    now,
+                    format!("asking {} under ceiling {ceiling}", listing.price),
+                )?;
+                store.put(&opportunity)?;
+                self.start_negotiation(
+                    &listing,
+                    &opportunity,
+                    *ceiling,
+                    *confidence,
+                    analysis.margin_bp.unwrap_or(0),
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    fn start_negotiation(
+        &self,
+        listing: &MarketListing,
+        opportunity: &Opportunity,
+        ceiling: bazaar_memory::Money,
+        confidence: f64,
+        margin_bp: i64,
+    ) -> Result<(), ActorProcessingErr> {
+        let store = &self.ctx.store;
+        let source = bazaar_memory::store::index_value(&[
+            listing.marketplace.name(),
+            &listing.seller.external_id,
+        ]);
+        let Some(seller) = store
+            .find::<Seller>("by_source", &source)?
+            .into_iter()
+            .next()
+        else {
+            tracing::warn!(listing = %listing.id, "no seller record; cannot negotiate");
+            return Ok(());
+        };
+        let address = seller
+            .contact
+            .clone()
+            .or_else(|| Some(seller.external_id.clone()).filter(|id| id.contains('@')));
+        let Some(address) = address else {
+            tracing::info!(listing = %listing.id, "the seller has no email address; not negotiating");
+            return Ok(());
+        };
+        let start = StartNegotiation {
+            opportunity: opportunity.id,
+            seller: seller.id,
+            seller_address: address,
+            subject: listing.title.clone(),
+            deal: DealContext {
+                asking: listing.price,
+                ceiling,
+                valuation_confidence: confidence,
+                expected_margin: margin_bp as f64 / 10_000.0,
+                category: listing.category.clone(),
+                business_seller: false,
+                time_left: None,
+            },
+            history: seller_history(&seller),
+        };
+        self.ctx
+            .addrs
+            .negotiator
+            .send(NegotiatorMsg::Start(Box::new(start)))?;
         Ok(())
     }
 }

@@ -58,6 +58,8 @@ impl ResearcherState {
             self.ctx.index.upsert_product(&product).await?;
         }
         store.flush().await?;
+        // The analyzer reads comparables right after: make this page searchable first.
+        self.ctx.index.commit().await?;
         Ok(new)
     }
 

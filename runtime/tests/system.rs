@@ -1,5 +1,5 @@
 //! The assembled system: listings flow from the Researcher to the DealAnalyzer through the
-//! store and the index, the gate records and blocks, intake is bounded, quiescence is
+//! store and the index and are valued against comparables, the gate records and blocks, intake is bounded, quiescence is
 //! observable, and shutdown leaves nothing running.
 
 use std::sync::Arc;
@@ -93,8 +93,14 @@ async fn listings_flow_into_memory_and_opportunities() {
     let store = &system.store;
     assert_eq!(store.count::<MarketListing>(), 2);
     assert_eq!(store.count::<Seller>(), 2);
-    let discovered: Vec<Opportunity> = store.find("by_status", b"discovered").unwrap();
-    assert_eq!(discovered.len(), 2);
+    // Nothing to compare them with yet: both are passed, and say why.
+    let passed: Vec<Opportunity> = store.find("by_status", b"passed").unwrap();
+    assert_eq!(passed.len(), 2);
+    for opportunity in &passed {
+        let reason = &opportunity.lifecycle.history.last().unwrap().reason;
+        assert!(reason.contains("too few comparables"), "{reason}");
+        assert_eq!(opportunity.valuation, None, "no value is invented");
+    }
     let bose: MarketListing = store
         .find(
             "by_source",
@@ -272,4 +278,82 @@ async fn bounded_intake_makes_a_fast_producer_wait_for_a_slow_consumer() {
     actor.stop(None);
     handle.await.unwrap();
     assert_eq!(actor.get_status(), ractor::ActorStatus::Stopped);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bargain_among_comparables_is_pursued_and_a_fair_price_passed() {
+    let clock = SimClock::new(at("2026-05-01T09:00:00Z"));
+    let system = start_system(&clock).await;
+    let now = clock.now();
+    // The market: twenty iPhone 7s asking around $200.
+    let market: Vec<MarketListing> = (0..20)
+        .map(|i| {
+            listing(
+                &format!("m{i}"),
+                "Apple iPhone 7 32GB unlocked black",
+                190 + (i % 5) * 5,
+                now,
+            )
+        })
+        .collect();
+    system
+        .addrs
+        .researcher
+        .send_bounded(ResearcherMsg::Observed(market))
+        .await
+        .unwrap();
+    system.quiet.wait_quiet().await;
+    // About 60 % of the market: a bargain, not so cheap it looks like a scam.
+    let mut bargain = listing("deal", "Apple iPhone 7 32GB unlocked", 120, now);
+    bargain.seller.external_id = "3f9a01@reply.sim.bazaar.test".into();
+    let fair = listing("fair", "iPhone 7 32GB unlocked great shape", 200, now);
+    system
+        .addrs
+        .researcher
+        .send_bounded(ResearcherMsg::Observed(vec![bargain, fair]))
+        .await
+        .unwrap();
+    system.quiet.wait_quiet().await;
+
+    let store = &system.store;
+    let opportunity_of = |external: &str| -> Opportunity {
+        let listing: MarketListing = store
+            .find(
+                "by_source",
+                &bazaar_memory::store::index_value(&["craigslist", external]),
+            )
+            .unwrap()
+            .remove(0);
+        store
+            .find("by_listing", &listing.id.to_bytes())
+            .unwrap()
+            .remove(0)
+    };
+    let deal = opportunity_of("deal");
+    assert_eq!(
+        deal.lifecycle.status,
+        OpportunityStatus::Pursuing,
+        "{:#?}",
+        deal.lifecycle
+    );
+    let valuation = deal.valuation.expect("a value from twenty comparables");
+    assert!(
+        (17_000..=22_000).contains(&valuation.market_value.minor),
+        "value {}",
+        valuation.market_value
+    );
+    assert!(
+        valuation.ceiling.minor >= 9_000,
+        "ceiling {}",
+        valuation.ceiling
+    );
+    assert!(valuation.ceiling.minor < valuation.market_value.minor);
+    let fair = opportunity_of("fair");
+    assert_eq!(
+        fair.lifecycle.status,
+        OpportunityStatus::Passed,
+        "{:#?}",
+        fair.lifecycle
+    );
+    system.shutdown(Duration::from_secs(5)).await.unwrap();
 }

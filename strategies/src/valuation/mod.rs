@@ -726,6 +726,24 @@ fn clamp01(x: f64) -> f64 {
     x.clamp(0.0, 1.0)
 }
 
+/// Whether `text` holds `phrase` as whole words, ignoring case and punctuation: "locked"
+/// is in "iCloud locked" but not in "unlocked".
+fn contains_phrase(text: &str, phrase: &str) -> bool {
+    let words = |s: &str| -> Vec<String> {
+        s.split(|c: char| !c.is_alphanumeric() && c != '\'')
+            .filter(|w| !w.is_empty())
+            .map(str::to_lowercase)
+            .collect()
+    };
+    let phrase = words(phrase);
+    if phrase.is_empty() {
+        return false;
+    }
+    words(text)
+        .windows(phrase.len())
+        .any(|w| w == phrase.as_slice())
+}
+
 fn risk(
     candidate: &Candidate<'_>,
     analysis: &Analysis,
@@ -761,11 +779,10 @@ fn risk(
         }
         _ => 0.0,
     };
-    let title = candidate.title.to_lowercase();
     let flagged = config
         .red_flags
         .iter()
-        .any(|flag| !flag.is_empty() && title.contains(&flag.to_lowercase()));
+        .any(|flag| contains_phrase(candidate.title, flag));
     let red_flag = if flagged || candidate.condition == Condition::ForParts {
         1.0
     } else if candidate.condition == Condition::Poor {
@@ -957,5 +974,25 @@ fn decide_seed(
         ceiling,
         strategy: hint(candidate, analysis, ceiling, margin_share, config),
         confidence: analysis.confidence,
+    }
+}
+
+#[cfg(test)]
+mod phrase_tests {
+    use super::contains_phrase;
+
+    #[test]
+    fn red_flags_match_whole_words() {
+        let cases = [
+            ("iPhone 7 unlocked", "locked", false),
+            ("iPhone 7 iCloud locked", "locked", true),
+            ("Sold for parts only!", "for parts", true),
+            ("Doesn't work, sorry", "doesn't work", true),
+            ("Partsonly bundle", "parts only", false),
+            ("anything", "", false),
+        ];
+        for (text, phrase, want) in cases {
+            assert_eq!(contains_phrase(text, phrase), want, "{text:?} / {phrase:?}");
+        }
     }
 }
