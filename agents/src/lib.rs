@@ -81,6 +81,8 @@ pub struct AgentContext {
     pub config: Arc<Config>,
     /// The agent's mailbox, when mail is configured.
     pub mail: Option<Arc<dyn mail::MailTransport>>,
+    /// The optional language model (second opinions, rewrites), when `[llm]` is enabled.
+    pub llm: Option<Arc<llm::LlmClient>>,
 }
 
 /// An actor's one-line account of itself, for `bazaar status` and start-up logs.

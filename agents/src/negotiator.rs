@@ -308,11 +308,16 @@ impl NegotiatorState {
         reply: MailRecord,
         now: DateTime<Utc>,
     ) -> Result<(), ActorProcessingErr> {
-        let reading = understand(&Reply {
+        let incoming = Reply {
             text: &reply.text,
             listing_price: strategy.asking,
             our_last_offer: strategy.last_offer(),
-        });
+        };
+        let mut reading = understand(&incoming);
+        if let Some(llm) = &self.ctx.llm {
+            // Asked only when the rules are unsure; never trusted for a price the text lacks.
+            reading = llm.reconsider(&incoming, reading).await;
+        }
         let signals = screen(&reply.text);
         if !signals.is_empty() {
             let names: Vec<&str> = signals.iter().map(|s| s.as_str()).collect();
@@ -357,7 +362,12 @@ impl NegotiatorState {
         now: DateTime<Utc>,
     ) -> Result<(), ActorProcessingErr> {
         tracing::info!(negotiation = %negotiation.id, decision = ?decision, "decided");
-        let text = writing::message_for(strategy, &decision);
+        let mut text = writing::message_for(strategy, &decision);
+        if let (Some(original), Some(llm)) = (&text, &self.ctx.llm) {
+            // Kept only if it says the same amount once and promises nothing more; stored
+            // with the round, so a restart resends exactly this text.
+            text = Some(llm.rewrite(original, decision.amount()).await);
+        }
         let mut email = None;
         if let (Some(text), Some(mail)) = (text, &self.ctx.mail) {
             let number = negotiation

@@ -319,6 +319,10 @@ async fn run_daemon(config: Config) -> anyhow::Result<ExitCode> {
         eprintln!("bazaar: {error:#}");
         return Ok(ExitCode::from(2));
     }
+    if let Err(error) = bazaar_agents::llm::LlmClient::from_config(&config.llm) {
+        eprintln!("bazaar: {error:#}");
+        return Ok(ExitCode::from(2));
+    }
     let parts = if config.mail.enabled {
         let mail = match SmtpImapConfig::from_config(&config.mail)
             .map_err(anyhow::Error::from)

@@ -193,6 +193,7 @@ impl System {
         let (events, _) = tokio::sync::broadcast::channel(1024);
         let quiet = Quiescence::new();
         let addrs = Addresses::new(&quiet, config.intake.credit);
+        let llm = bazaar_agents::llm::LlmClient::from_config(&config.llm)?.map(Arc::new);
         let ctx = AgentContext {
             store: store.clone(),
             index: index.clone(),
@@ -200,6 +201,7 @@ impl System {
             addrs: addrs.clone(),
             config: config.clone(),
             mail,
+            llm,
         };
         let gate_args = PolicyGateArgs {
             store: store.clone(),

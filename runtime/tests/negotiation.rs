@@ -9,7 +9,7 @@ use negotiation_common::{run_negotiations, Mail};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn negotiations_by_email_over_the_in_process_post_office() {
-    run_negotiations(Mail::InProcess).await;
+    run_negotiations(Mail::InProcess, None).await;
 }
 
 /// The same over real Postfix + Dovecot (as root; CI fails rather than skips without it).
@@ -29,10 +29,35 @@ async fn negotiations_by_email_over_postfix_and_dovecot() {
     let sellers = ["seller1", "seller2", "seller3", "seller4", "seller5"]
         .map(transport)
         .to_vec();
-    run_negotiations(Mail::Accounts {
-        agent: transport("agent"),
-        sellers,
-    })
+    run_negotiations(
+        Mail::Accounts {
+            agent: transport("agent"),
+            sellers,
+        },
+        None,
+    )
     .await;
     drop(server);
+}
+
+/// With the optional language model: second opinions on unsure readings and rewritten emails
+/// (the sim's model flaws one rewrite in four; those are discarded). The outcomes and the
+/// no-duplicate, nothing-missed checks hold as without it, and no email carries an amount
+/// above the ceiling.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn negotiations_with_llm_second_opinions_and_rewrites() {
+    let llm = bazaar_sim::llm::LlmSim::start(bazaar_sim::llm::LlmConfig {
+        seed: 3,
+        api_key: negotiation_common::LLM_KEY.into(),
+        created: 0,
+    })
+    .await
+    .unwrap();
+    run_negotiations(Mail::InProcess, Some(&llm.base_url())).await;
+    // Every email was offered for rewriting (the unsure readings add more).
+    assert!(
+        llm.answered() >= 10,
+        "the model was asked {} times",
+        llm.answered()
+    );
 }

@@ -18,6 +18,8 @@
 //! `{"error": {"message", "type", "param", "code"}}`.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use axum::extract::{rejection::JsonRejection, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -55,6 +57,7 @@ pub struct LlmConfig {
 #[derive(Clone)]
 struct LlmState {
     config: LlmConfig,
+    answered: Arc<AtomicU64>,
 }
 
 /// The running endpoint.
@@ -62,6 +65,7 @@ struct LlmState {
 pub struct LlmSim {
     /// Where it listens; the base URL is `http://{addr}/v1`.
     pub addr: SocketAddr,
+    answered: Arc<AtomicU64>,
     _server: Server,
 }
 
@@ -69,11 +73,22 @@ impl LlmSim {
     /// Serves the endpoint on 127.0.0.1 (any free port).
     pub async fn start(config: LlmConfig) -> std::io::Result<LlmSim> {
         let (listener, addr) = server::bind().await?;
-        let server = Server::serve(listener, router(config), "llm");
+        let answered = Arc::new(AtomicU64::new(0));
+        let app = routes(LlmState {
+            config,
+            answered: answered.clone(),
+        });
+        let server = Server::serve(listener, app, "llm");
         Ok(LlmSim {
             addr,
+            answered,
             _server: server,
         })
+    }
+
+    /// Chat completions answered so far (authorized, well-formed requests).
+    pub fn answered(&self) -> u64 {
+        self.answered.load(Ordering::Relaxed)
     }
 
     /// The base URL a client is configured with.
@@ -84,10 +99,17 @@ impl LlmSim {
 
 /// The endpoint's routes, for embedding in a larger sim server.
 pub fn router(config: LlmConfig) -> Router {
+    routes(LlmState {
+        config,
+        answered: Arc::default(),
+    })
+}
+
+fn routes(state: LlmState) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(chat_completions))
         .route("/v1/models", get(models))
-        .with_state(LlmState { config })
+        .with_state(state)
 }
 
 /// A chat message as OpenAI sends it.
@@ -206,6 +228,7 @@ async fn chat_completions(
             Some("model_not_found"),
         );
     }
+    state.answered.fetch_add(1, Ordering::Relaxed);
     let Some(text) = request
         .messages
         .iter()

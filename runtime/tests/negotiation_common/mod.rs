@@ -21,6 +21,9 @@ use bazaar_sim::sellers::Personality;
 use bazaar_sim::world::{World, WorldConfig, WorldMail};
 use bazaar_strategies::negotiation::{DealContext, SellerHistory};
 
+/// The API key the test's LLM endpoint wants.
+pub const LLM_KEY: &str = "sk-sim";
+
 /// Which mail the two sides use.
 pub enum Mail {
     /// The sim's in-process post office.
@@ -34,8 +37,20 @@ pub enum Mail {
 
 /// A policy that lets negotiation emails run without the operator (the approval path is
 /// the gate's own tests' business), with a short outbox grace.
-fn config() -> Config {
+fn config(dir: &Path, llm: Option<&str>) -> Config {
     let mut config = Config::load(None, std::iter::empty()).unwrap();
+    if let Some(base_url) = llm {
+        use std::os::unix::fs::PermissionsExt;
+        let key = dir.join("llm-key");
+        std::fs::write(&key, LLM_KEY).unwrap();
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        config.llm.api_key = Some(bazaar_config::Secret::File(key));
+        config.llm.enabled = true;
+        config.llm.base_url = base_url.to_string();
+        config.llm.model = bazaar_sim::llm::MODEL.to_string();
+        config.llm.second_opinion = true;
+        config.llm.rewrite = true;
+    }
     config.mail.enabled = true;
     config.mail.poll_secs = 300;
     config.policy.email_grace_secs = 60;
@@ -51,11 +66,12 @@ async fn start_system(
     dir: &Path,
     clock: &bazaar_memory::SimClock,
     mail: Arc<dyn MailTransport>,
+    llm: Option<&str>,
 ) -> System {
     let store = SledStore::open(&dir.join("store")).unwrap();
     let index = ProductIndex::in_memory(IndexConfig::default()).unwrap();
     System::start(SystemParts::with_mail(
-        Arc::new(config()),
+        Arc::new(config(dir, llm)),
         store,
         index,
         Arc::new(clock.clone()),
@@ -126,7 +142,9 @@ struct Case {
     expect: &'static [NegotiationStatus],
 }
 
-pub async fn run_negotiations(mail: Mail) {
+/// Runs the four negotiations; with `llm` (an OpenAI-compatible base URL) the Negotiator asks
+/// it for second opinions and rewrites.
+pub async fn run_negotiations(mail: Mail, llm: Option<&str>) {
     let mut scenario = Scenario::builtin("small");
     scenario.sellers.sold_elsewhere_per_day_permille = 0;
     let (world_mail, agent) = match mail {
@@ -204,7 +222,7 @@ pub async fn run_negotiations(mail: Mail) {
     }
 
     let dir = tempfile::tempdir().unwrap();
-    let mut system = start_system(dir.path(), world.clock(), agent.clone()).await;
+    let mut system = start_system(dir.path(), world.clock(), agent.clone(), llm).await;
     for (case, title) in &plan {
         let (asking, reserve, _) = world.seller_secret(&case.address).unwrap();
         let ceiling = Money::new(
@@ -242,7 +260,7 @@ pub async fn run_negotiations(mail: Mail) {
     let before_restart = threads(&system.store);
     system.quiet.wait_quiet().await;
     system.shutdown(Duration::from_secs(5)).await.unwrap();
-    system = start_system(dir.path(), world.clock(), agent.clone()).await;
+    system = start_system(dir.path(), world.clock(), agent.clone(), llm).await;
     for _ in 0..(24 * 2 * 21) {
         tick(&mut world, &system, step).await;
         let open = threads(&system.store)
