@@ -1,6 +1,7 @@
 //! Comparables at scale: a 100k-product in-memory index built from the fixture titles with
 //! deterministic variations. Reports the indexing rate, criterion's mean query latency, and
-//! p50/p99 over 2000 mixed queries.
+//! p50/p99 over 2000 mixed queries, for `comparables` (pruned) and, in the same run,
+//! `comparables_exhaustive` (every matching document scored), and how often the two agree.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -136,6 +137,67 @@ fn run(index: &ProductIndex, query: &Query) -> usize {
         .len()
 }
 
+fn run_exhaustive(index: &ProductIndex, query: &Query) -> usize {
+    index
+        .comparables_exhaustive(&query.title, query.category.as_deref(), query.condition, 20)
+        .expect("comparables")
+        .len()
+}
+
+/// p50, p99 and max of one pass over the queries, each timed on its own, in µs.
+fn latencies(queries: &[Query], mut run: impl FnMut(&Query) -> usize) -> (f64, f64, f64) {
+    let mut latencies: Vec<Duration> = queries
+        .iter()
+        .map(|query| {
+            let started = Instant::now();
+            black_box(run(query));
+            started.elapsed()
+        })
+        .collect();
+    latencies.sort();
+    let percentile = |p: usize| latencies[(latencies.len() * p / 100).min(latencies.len() - 1)];
+    let micros = |d: Duration| d.as_secs_f64() * 1e6;
+    (
+        micros(percentile(50)),
+        micros(percentile(99)),
+        micros(*latencies.last().unwrap()),
+    )
+}
+
+/// Queries whose pruned and exhaustive results have the same scores at every rank (up to
+/// float rounding), and of those, the ones with the same documents too (the others differ
+/// only among documents tied on the last score).
+fn agreement(index: &ProductIndex, queries: &[Query]) -> (usize, usize) {
+    let mut same_scores = 0;
+    let mut same_documents = 0;
+    for query in queries {
+        let (title, category) = (&query.title, query.category.as_deref());
+        let fast = index
+            .comparables(title, category, query.condition, 20)
+            .unwrap();
+        let exhaustive = index
+            .comparables_exhaustive(title, category, query.condition, 20)
+            .unwrap();
+        let scores = fast.len() == exhaustive.len()
+            && fast
+                .iter()
+                .zip(&exhaustive)
+                .all(|(f, e)| (f.score - e.score).abs() <= 1e-5 * e.score.abs().max(1.0));
+        if scores {
+            same_scores += 1;
+            let ids = |hits: &[bazaar_memory::Comparable]| {
+                let mut ids: Vec<String> = hits.iter().map(|h| h.product_id.clone()).collect();
+                ids.sort();
+                ids
+            };
+            if ids(&fast) == ids(&exhaustive) {
+                same_documents += 1;
+            }
+        }
+    }
+    (same_scores, same_documents)
+}
+
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -170,23 +232,16 @@ fn main() {
     let mut hits = 0;
     for query in &queries {
         hits += run(&index, query);
+        black_box(run_exhaustive(&index, query));
     }
-    let mut latencies: Vec<Duration> = queries
-        .iter()
-        .map(|query| {
-            let started = Instant::now();
-            black_box(run(&index, query));
-            started.elapsed()
-        })
-        .collect();
-    latencies.sort();
-    let percentile = |p: usize| latencies[(latencies.len() * p / 100).min(latencies.len() - 1)];
-    let micros = |d: Duration| d.as_secs_f64() * 1e6;
+    let (p50, p99, max) = latencies(&queries, |query| run(&index, query));
+    let (e50, e99, emax) = latencies(&queries, |query| run_exhaustive(&index, query));
+    let (same_scores, same_documents) = agreement(&index, &queries);
     let line = format!(
-        "comparables 100k: p50={:.0} µs p99={:.0} µs max={:.0} µs over {QUERIES} queries ({:.1} hits/query); indexing {docs_per_sec:.0} docs/s ({PRODUCTS} docs in {indexing:.2?})",
-        micros(percentile(50)),
-        micros(percentile(99)),
-        micros(*latencies.last().unwrap()),
+        "comparables 100k: p50={p50:.0} µs p99={p99:.0} µs max={max:.0} µs over {QUERIES} queries ({:.1} hits/query); \
+         exhaustive p50={e50:.0} µs p99={e99:.0} µs max={emax:.0} µs; \
+         same scores {same_scores}/{QUERIES}, same documents {same_documents}/{QUERIES}; \
+         indexing {docs_per_sec:.0} docs/s ({PRODUCTS} docs in {indexing:.2?})",
         hits as f64 / QUERIES as f64,
     );
     println!("{line}");
@@ -201,6 +256,12 @@ fn main() {
         b.iter(|| {
             next = (next + 1) % queries.len();
             black_box(run(&index, &queries[next]))
+        })
+    });
+    group.bench_function("mixed_query_exhaustive", |b| {
+        b.iter(|| {
+            next = (next + 1) % queries.len();
+            black_box(run_exhaustive(&index, &queries[next]))
         })
     });
     group.finish();

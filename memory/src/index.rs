@@ -1,15 +1,35 @@
 //! The search index: tantivy over products and sellers, derived from the store and
 //! rebuildable from it. One writer task owns the `IndexWriter`, batches commits, and reloads
 //! the reader after each commit so a caller that awaited [`ProductIndex::commit`] reads its
-//! own writes.
+//! own writes (and the reader also picks up merged segments on its own).
+//!
+//! Comparables search products-only fields whose words are scoped to the category
+//! (`phone\u{1f}iphone`), scored with the statistics of the shared `title` field, so the
+//! query is a plain disjunction of terms that block-max WAND can prune; the unpruned form
+//! stays as [`ProductIndex::comparables_exhaustive`], the reference and the fallback.
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::path::Path;
 use std::time::Duration;
 
 use tantivy::collector::TopDocs;
-use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, QueryParser, TermQuery};
-use tantivy::schema::{Field, IndexRecordOption, Schema, Value, INDEXED, STORED, STRING, TEXT};
-use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+use tantivy::directory::{Directory, MmapDirectory, INDEX_WRITER_LOCK};
+use tantivy::fieldnorm::FieldNormReader;
+use tantivy::query::{
+    Bm25StatisticsProvider, Bm25Weight, BooleanQuery, BoostQuery, EnableScoring, Occur, Query,
+    QueryParser, TermQuery, Weight,
+};
+use tantivy::schema::{
+    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, INDEXED, STORED,
+    STRING, TEXT,
+};
+use tantivy::store::Compressor;
+use tantivy::tokenizer::{PreTokenizedString, Token};
+use tantivy::{
+    doc, DocAddress, Index, IndexReader, IndexSettings, IndexWriter, ReloadPolicy, Score, Searcher,
+    TantivyDocument, Term,
+};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::model::{Condition, ProductRecord, Seller};
@@ -115,7 +135,24 @@ struct Fields {
     asking: Field,
     sold: Field,
     currency: Field,
+    /// Products only: the title's words, for comparables in any category.
+    match_title: Field,
+    /// Products only: the title's words, each prefixed with the category and
+    /// [`SCOPE`], so a query within a category is a plain disjunction of terms (block-max
+    /// WAND applies) instead of a disjunction intersected with a category filter.
+    match_title_in: Field,
+    /// Products only: the condition name.
+    match_condition: Field,
+    /// Products only: the condition name prefixed with the category and [`SCOPE`].
+    match_condition_in: Field,
 }
+
+/// Separates a category from the word it scopes in the `match_*_in` fields. The title
+/// tokenizer never produces it, so a scoped word splits unambiguously at its last one.
+const SCOPE: char = '\u{1f}';
+
+/// How much a matching condition adds, relative to one title word of the same rarity.
+const CONDITION_BOOST: Score = 0.5;
 
 fn schema() -> (Schema, Fields) {
     let mut builder = Schema::builder();
@@ -129,8 +166,32 @@ fn schema() -> (Schema, Fields) {
         asking: builder.add_i64_field("asking", INDEXED | STORED),
         sold: builder.add_i64_field("sold", INDEXED | STORED),
         currency: builder.add_text_field("currency", STRING | STORED),
+        match_title: builder.add_text_field("match_title", with_freqs("default")),
+        match_title_in: builder.add_text_field("match_title_in", with_freqs("default")),
+        match_condition: builder.add_text_field("match_condition", with_freqs("raw")),
+        match_condition_in: builder.add_text_field("match_condition_in", with_freqs("raw")),
     };
     (builder.build(), fields)
+}
+
+/// Indexed (not stored) with term frequencies, which block-max WAND needs, and field norms.
+fn with_freqs(tokenizer: &str) -> TextOptions {
+    TextOptions::default().set_indexing_options(
+        TextFieldIndexing::default()
+            .set_tokenizer(tokenizer)
+            .set_index_option(IndexRecordOption::WithFreqs),
+    )
+}
+
+/// Settings for a new index: the document store uncompressed in small blocks, because
+/// every comparable loads its stored document and decompressing a 16 KiB LZ4 block for
+/// each one cost more than the search itself.
+fn settings() -> IndexSettings {
+    IndexSettings {
+        docstore_compression: Compressor::None,
+        docstore_blocksize: 4_096,
+        ..IndexSettings::default()
+    }
 }
 
 enum WriterOp {
@@ -147,36 +208,82 @@ pub struct ProductIndex {
     reader: IndexReader,
     fields: Fields,
     writes: mpsc::Sender<WriterOp>,
+    reset: bool,
 }
 
 impl ProductIndex {
     /// Opens or creates the index in `dir` and starts its writer task (needs a tokio runtime).
+    ///
+    /// An index written with another schema (an older version of Bazaar) is derived data:
+    /// it is replaced by an empty one and [`ProductIndex::was_reset`] says so, so the
+    /// caller can [`rebuild`](ProductIndex::rebuild) it from the store (`bazaar reindex`).
+    /// If another process is writing the old index, opening fails instead.
     pub fn open(dir: &Path, config: IndexConfig) -> Result<ProductIndex, IndexError> {
         std::fs::create_dir_all(dir)?;
         let (schema, fields) = schema();
-        let directory =
-            tantivy::directory::MmapDirectory::open(dir).map_err(|source| IndexError::Open {
-                path: dir.display().to_string(),
-                source,
-            })?;
-        let index = Index::open_or_create(directory, schema)?;
-        Self::start(index, fields, config)
+        let directory = MmapDirectory::open(dir).map_err(|source| IndexError::Open {
+            path: dir.display().to_string(),
+            source,
+        })?;
+        let exists = Index::exists(&directory).map_err(tantivy::TantivyError::from)?;
+        if !exists {
+            let index = Index::create(directory, schema, settings())?;
+            return Self::start(index, fields, config, false);
+        }
+        let index = Index::open(directory.clone())?;
+        if index.schema() == schema {
+            return Self::start(index, fields, config, false);
+        }
+        // Hold the writer lock while the old index is replaced, so a process still
+        // writing it is not pulled out from under.
+        let lock = directory.acquire_lock(&INDEX_WRITER_LOCK).map_err(|_| {
+            IndexError::Tantivy(tantivy::TantivyError::SchemaError(format!(
+                "the search index at {} was written by another version of bazaar and is in \
+                 use; stop the other process, then run `bazaar reindex`",
+                dir.display()
+            )))
+        })?;
+        drop(index);
+        // The old segment files are garbage-collected by the first commit.
+        let index = Index::create(directory, schema, settings())?;
+        drop(lock);
+        tracing::warn!(
+            path = %dir.display(),
+            "search index had another schema; replaced by an empty one, \
+             run `bazaar reindex` to rebuild it from the store"
+        );
+        Self::start(index, fields, config, true)
     }
 
     /// An in-memory index (tests and benches).
     pub fn in_memory(config: IndexConfig) -> Result<ProductIndex, IndexError> {
         let (schema, fields) = schema();
-        Self::start(Index::create_in_ram(schema), fields, config)
+        let index = Index::builder()
+            .schema(schema)
+            .settings(settings())
+            .create_in_ram()?;
+        Self::start(index, fields, config, false)
+    }
+
+    /// Whether [`open`](ProductIndex::open) found an index with another schema and replaced
+    /// it by an empty one; it holds nothing until [`rebuild`](ProductIndex::rebuild).
+    pub fn was_reset(&self) -> bool {
+        self.reset
     }
 
     fn start(
         index: Index,
         fields: Fields,
         config: IndexConfig,
+        reset: bool,
     ) -> Result<ProductIndex, IndexError> {
+        // The writer task reloads after each commit (read-your-writes); the policy also
+        // reloads when background merges land, or a search would keep walking the
+        // pre-merge segments (each one costs its own term lookups and pruning warm-up)
+        // until the next commit.
         let reader = index
             .reader_builder()
-            .reload_policy(ReloadPolicy::Manual)
+            .reload_policy(ReloadPolicy::OnCommitWithDelay)
             .try_into()?;
         let writer: IndexWriter = index.writer(config.writer_memory)?;
         let (writes, ops) = mpsc::channel(config.queue_bound);
@@ -186,6 +293,7 @@ impl ProductIndex {
             reader,
             fields,
             writes,
+            reset,
         })
     }
 
@@ -213,6 +321,16 @@ impl ProductIndex {
             .map(|m| m.currency)
             .unwrap_or(Currency::Usd);
         doc.add_text(f.currency, currency.code());
+        doc.add_text(f.match_title, &product.title);
+        doc.add_pre_tokenized_text(
+            f.match_title_in,
+            self.scoped_tokens(&product.category, &product.title),
+        );
+        doc.add_text(f.match_condition, product.condition.name());
+        doc.add_text(
+            f.match_condition_in,
+            scoped(&product.category, product.condition.name()),
+        );
         if let Some(asking) = product.asking {
             doc.add_i64(f.asking, asking.minor);
         }
@@ -294,24 +412,143 @@ impl ProductIndex {
         self.reader.searcher().num_docs()
     }
 
-    fn title_terms(&self, text: &str) -> Vec<Term> {
+    /// The title's tokens as the title field indexes them, in order, repeats included.
+    fn title_tokens(&self, text: &str) -> Vec<Token> {
         let Ok(mut analyzer) = self.index.tokenizer_for_field(self.fields.title) else {
             return Vec::new();
         };
         let mut stream = analyzer.token_stream(text);
-        let mut terms = Vec::new();
+        let mut tokens = Vec::new();
         while let Some(token) = stream.next() {
-            let term = Term::from_field_text(self.fields.title, &token.text);
-            if !terms.contains(&term) {
-                terms.push(term);
+            tokens.push(token.clone());
+        }
+        tokens
+    }
+
+    /// The title's tokens, each scoped to `category`: the same count as the title field's,
+    /// so the field norms (and with them BM25's length normalization) are the same.
+    fn scoped_tokens(&self, category: &str, title: &str) -> PreTokenizedString {
+        let mut tokens = self.title_tokens(title);
+        for token in &mut tokens {
+            token.text = scoped(category, &token.text);
+        }
+        PreTokenizedString {
+            text: title.to_string(),
+            tokens,
+        }
+    }
+
+    /// The distinct words of a title, in order.
+    fn title_words(&self, text: &str) -> Vec<String> {
+        let mut words: Vec<String> = Vec::new();
+        for token in self.title_tokens(text) {
+            if !words.contains(&token.text) {
+                words.push(token.text);
             }
         }
-        terms
+        words
     }
 
     /// The `k` products most similar to a title, within `category` when it is given, with
     /// matching condition ranked higher.
+    ///
+    /// Scores are BM25 over the title's words (with the whole index's word statistics),
+    /// plus half a word's worth for the asked condition, plus a constant per query; they
+    /// are the same as [`comparables_exhaustive`](ProductIndex::comparables_exhaustive)'s.
+    /// The search itself is a plain disjunction of terms in fields that hold products only,
+    /// scoped to the category, so tantivy's block-max WAND skips the documents that cannot
+    /// reach the top `k` instead of scoring every one that shares a word.
     pub fn comparables(
+        &self,
+        title: &str,
+        category: Option<&str>,
+        condition: Option<Condition>,
+        k: usize,
+    ) -> Result<Vec<Comparable>, IndexError> {
+        let words = self.title_words(title);
+        if words.is_empty() || k == 0 {
+            return Ok(Vec::new());
+        }
+        let f = self.fields;
+        let category = category.filter(|c| !c.is_empty());
+        let searcher = self.reader.searcher();
+        // Each clause's term, paired with the term whose statistics score it.
+        let mut stats = SameStatistics {
+            searcher: &searcher,
+            fields: f,
+            terms: Vec::with_capacity(words.len() + 1),
+        };
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::with_capacity(words.len() + 1);
+        for word in &words {
+            let term = match category {
+                Some(category) => Term::from_field_text(f.match_title_in, &scoped(category, word)),
+                None => Term::from_field_text(f.match_title, word),
+            };
+            stats
+                .terms
+                .push((term.clone(), Term::from_field_text(f.title, word)));
+            clauses.push((
+                Occur::Should,
+                Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs)),
+            ));
+        }
+        // A document that matches the condition and no word scores exactly this; the
+        // exhaustive query requires a word, so such a hit sends the query there.
+        let mut condition_alone: Option<Score> = None;
+        if let Some(condition) = condition {
+            let term = match category {
+                Some(category) => {
+                    Term::from_field_text(f.match_condition_in, &scoped(category, condition.name()))
+                }
+                None => Term::from_field_text(f.match_condition, condition.name()),
+            };
+            stats.terms.push((
+                term.clone(),
+                Term::from_field_text(f.condition, condition.name()),
+            ));
+            let weight = Bm25Weight::for_terms(&stats, std::slice::from_ref(&term))?;
+            condition_alone = Some(
+                weight
+                    .boost_by(CONDITION_BOOST)
+                    .score(FieldNormReader::fieldnorm_to_id(1), 1),
+            );
+            clauses.push((
+                Occur::Should,
+                Box::new(BoostQuery::new(
+                    Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs)),
+                    CONDITION_BOOST,
+                )),
+            ));
+        }
+        let query: Box<dyn Query> = if clauses.len() == 1 {
+            clauses.remove(0).1
+        } else {
+            Box::new(BooleanQuery::new(clauses))
+        };
+        let weight = query.weight(EnableScoring::enabled_from_statistics_provider(
+            &stats, &searcher,
+        ))?;
+        let top = top_k(&searcher, weight.as_ref(), k)?;
+        if let Some(alone) = condition_alone {
+            if top.iter().any(|&(score, _)| score == alone) {
+                return self.comparables_exhaustive(title, category, condition, k);
+            }
+        }
+        // The exhaustive query's required clauses (kind, category) add the same to every
+        // hit; add it here too so the scores are the same.
+        let mut offset = string_term_score(&searcher, Term::from_field_text(f.kind, "product"))?;
+        if let Some(category) = category {
+            offset += string_term_score(&searcher, Term::from_field_text(f.category, category))?;
+        }
+        self.load(&searcher, top, offset)
+    }
+
+    /// The same as [`comparables`](ProductIndex::comparables), scoring every document in
+    /// the category that shares a word with the title: a disjunction of the words
+    /// intersected with required kind and category clauses, which block-max WAND cannot
+    /// prune. The reference the fast path is tested against, and its fallback when a
+    /// document matching only the condition reaches the top `k`.
+    pub fn comparables_exhaustive(
         &self,
         title: &str,
         category: Option<&str>,
@@ -320,9 +557,10 @@ impl ProductIndex {
     ) -> Result<Vec<Comparable>, IndexError> {
         let f = self.fields;
         let words: Vec<(Occur, Box<dyn Query>)> = self
-            .title_terms(title)
+            .title_words(title)
             .into_iter()
-            .map(|term| {
+            .map(|word| {
+                let term = Term::from_field_text(f.title, &word);
                 let query: Box<dyn Query> =
                     Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs));
                 (Occur::Should, query)
@@ -343,14 +581,26 @@ impl ProductIndex {
                 Occur::Should,
                 Box::new(BoostQuery::new(
                     term_query(f.condition, condition.name()),
-                    0.5,
+                    CONDITION_BOOST,
                 )),
             ));
         }
         let searcher = self.reader.searcher();
         let top = searcher.search(&BooleanQuery::new(clauses), &TopDocs::with_limit(k))?;
+        self.load(&searcher, top, 0.0)
+    }
+
+    /// Reads the hits' stored documents, adding `offset` to each score.
+    fn load(
+        &self,
+        searcher: &Searcher,
+        top: Vec<(Score, DocAddress)>,
+        offset: Score,
+    ) -> Result<Vec<Comparable>, IndexError> {
+        let f = self.fields;
         let mut found = Vec::with_capacity(top.len());
         for (score, address) in top {
+            let score = score + offset;
             let doc: TantivyDocument = searcher.doc(address)?;
             let hit = self.hit(&doc, score);
             found.push(Comparable {
@@ -429,6 +679,121 @@ impl std::fmt::Debug for ProductIndex {
         f.debug_struct("ProductIndex")
             .field("docs", &self.num_docs())
             .finish()
+    }
+}
+
+/// The `k` best-scoring documents, best first (ties: the earlier document first). Unlike
+/// `TopDocs`, which starts every segment from scratch, the threshold (the `k`-th best score
+/// so far) carries from one segment to the next, so block-max WAND prunes from the first
+/// document of every segment after the first.
+fn top_k(
+    searcher: &Searcher,
+    weight: &dyn Weight,
+    k: usize,
+) -> Result<Vec<(Score, DocAddress)>, IndexError> {
+    // a min-heap of the best k so far, by score then by lateness
+    let mut best: BinaryHeap<Reverse<Ranked>> = BinaryHeap::with_capacity(k + 1);
+    let mut threshold = Score::MIN;
+    for (ord, segment) in searcher.segment_readers().iter().enumerate() {
+        let alive = segment.alive_bitset();
+        weight.for_each_pruning(threshold, segment, &mut |doc, score| {
+            if alive.is_some_and(|alive| alive.is_deleted(doc)) {
+                return threshold;
+            }
+            best.push(Reverse(Ranked {
+                score,
+                address: DocAddress::new(ord as u32, doc),
+            }));
+            if best.len() > k {
+                best.pop();
+            }
+            if best.len() == k {
+                threshold = best.peek().map_or(Score::MIN, |worst| worst.0.score);
+            }
+            threshold
+        })?;
+    }
+    let mut top: Vec<(Score, DocAddress)> = best
+        .into_iter()
+        .map(|Reverse(ranked)| (ranked.score, ranked.address))
+        .collect();
+    top.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+    Ok(top)
+}
+
+/// A hit in the top-k heap: higher score ranks higher, and of equal scores the earlier
+/// document.
+#[derive(PartialEq)]
+struct Ranked {
+    score: Score,
+    address: DocAddress,
+}
+
+impl Eq for Ranked {}
+
+impl PartialOrd for Ranked {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Ranked {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.score
+            .total_cmp(&other.score)
+            .then_with(|| other.address.cmp(&self.address))
+    }
+}
+
+/// `category` + [`SCOPE`] + `word`: a word (or condition) scoped to a category.
+fn scoped(category: &str, word: &str) -> String {
+    let mut scoped = String::with_capacity(category.len() + 1 + word.len());
+    scoped.push_str(category);
+    scoped.push(SCOPE);
+    scoped.push_str(word);
+    scoped
+}
+
+/// What a one-token string field's term adds to a document that has it, as
+/// [`term_query`] scores it: BM25 with a frequency of one and a length of one.
+fn string_term_score(searcher: &Searcher, term: Term) -> Result<Score, IndexError> {
+    let weight = Bm25Weight::for_terms(searcher, std::slice::from_ref(&term))?;
+    Ok(weight.score(FieldNormReader::fieldnorm_to_id(1), 1))
+}
+
+/// Scores the products-only `match_*` fields with the statistics of the fields the
+/// exhaustive query searches (`title`, `condition`), so both rank and score alike.
+struct SameStatistics<'a> {
+    searcher: &'a Searcher,
+    fields: Fields,
+    /// A `match_*` term and the term standing for it.
+    terms: Vec<(Term, Term)>,
+}
+
+impl Bm25StatisticsProvider for SameStatistics<'_> {
+    fn total_num_tokens(&self, field: Field) -> tantivy::Result<u64> {
+        let f = self.fields;
+        let field = if field == f.match_title || field == f.match_title_in {
+            f.title
+        } else if field == f.match_condition || field == f.match_condition_in {
+            f.condition
+        } else {
+            field
+        };
+        self.searcher.total_num_tokens(field)
+    }
+
+    fn total_num_docs(&self) -> tantivy::Result<u64> {
+        Bm25StatisticsProvider::total_num_docs(self.searcher)
+    }
+
+    fn doc_freq(&self, term: &Term) -> tantivy::Result<u64> {
+        let standing = self
+            .terms
+            .iter()
+            .find(|(asked, _)| asked == term)
+            .map_or(term, |(_, standing)| standing);
+        self.searcher.doc_freq(standing)
     }
 }
 

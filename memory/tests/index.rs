@@ -403,3 +403,271 @@ async fn an_index_on_disk_persists_across_reopen() {
     index.close().await.unwrap();
     assert!(matches!(clone.commit().await, Err(IndexError::WriterGone)));
 }
+
+fn product(
+    n: u64,
+    title: &str,
+    category: &str,
+    condition: Condition,
+    dollars: i64,
+) -> ProductRecord {
+    ProductRecord {
+        id: product_id(20_000 + n),
+        title: title.to_string(),
+        category: category.to_string(),
+        condition,
+        marketplace: Marketplace::Craigslist,
+        listing: None,
+        seller: None,
+        asking: Some(Money::usd(dollars * 100)),
+        sold: None,
+        price_history: Vec::new(),
+        first_seen: t0(),
+        last_seen: t0(),
+    }
+}
+
+/// An iPhone 7 query finds the iPhone 7s in the phone category ahead of other phones, and
+/// never the furniture or electronics that share its words.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_iphone_7_query_finds_iphone_7s_among_phones() {
+    let products = [
+        product(
+            1,
+            "Apple iPhone 7 32GB black",
+            "phone",
+            Condition::Good,
+            250,
+        ),
+        product(
+            2,
+            "iPhone 7 128GB rose gold unlocked",
+            "phone",
+            Condition::LikeNew,
+            320,
+        ),
+        product(3, "iphone 7 plus jet black", "phone", Condition::Fair, 300),
+        product(4, "Apple iPhone 6s 64GB", "phone", Condition::Good, 150),
+        product(5, "iPhone 8 64GB space gray", "phone", Condition::Good, 280),
+        product(6, "Apple iPhone X 256GB", "phone", Condition::Poor, 400),
+        product(7, "Samsung Galaxy S7 black", "phone", Condition::Good, 140),
+        product(
+            8,
+            "Google Pixel 7 black 128GB",
+            "phone",
+            Condition::Good,
+            260,
+        ),
+        product(9, "Motorola moto g power", "phone", Condition::Good, 90),
+        product(
+            10,
+            "IKEA Hemnes 7 drawer dresser black",
+            "furniture",
+            Condition::Good,
+            120,
+        ),
+        product(
+            11,
+            "iPhone 7 display stand walnut",
+            "furniture",
+            Condition::Good,
+            40,
+        ),
+        product(
+            12,
+            "iPhone 7 case and apple charger",
+            "electronics",
+            Condition::New,
+            15,
+        ),
+    ];
+    let index = indexed(&products).await;
+    let iphone_7s = [
+        "Apple iPhone 7 32GB black",
+        "iPhone 7 128GB rose gold unlocked",
+        "iphone 7 plus jet black",
+    ];
+    for condition in [None, Some(Condition::Good), Some(Condition::LikeNew)] {
+        let hits = index
+            .comparables("iphone 7", Some("phone"), condition, 10)
+            .unwrap();
+        let what = format!("{condition:?}: {:?}", titles(&hits));
+        assert!(hits.iter().all(|h| h.category == "phone"), "{what}");
+        let mut top3 = titles(&hits[..3]);
+        top3.sort();
+        assert_eq!(top3, iphone_7s, "{what}");
+        // then every other phone sharing a word, and nothing else
+        assert_eq!(hits.len(), 7, "{what}");
+        assert!(hits[3..]
+            .iter()
+            .all(|h| h.title.contains("iPhone") || h.title.contains("Pixel 7")));
+        let exhaustive = index
+            .comparables_exhaustive("iphone 7", Some("phone"), condition, 10)
+            .unwrap();
+        assert_same(&hits, &exhaustive, &what);
+    }
+    // a matching condition puts that iPhone 7 first
+    let fair = index
+        .comparables("iphone 7", Some("phone"), Some(Condition::Fair), 3)
+        .unwrap();
+    assert_eq!(fair[0].title, "iphone 7 plus jet black");
+}
+
+/// Two result lists agree: scores equal up to float rounding (the fast path sums the same
+/// terms in another order) at every rank, and the same documents, except that documents
+/// tied on the last score may differ (rounding decides which the cut keeps).
+fn assert_same(fast: &[Comparable], exhaustive: &[Comparable], what: &str) {
+    let close = |a: f32, b: f32| (a - b).abs() <= 1e-5 * b.abs().max(1.0);
+    let listed = |hits: &[Comparable]| {
+        hits.iter()
+            .map(|h| format!("{} {}", h.score, h.title))
+            .collect::<Vec<_>>()
+    };
+    let why = || format!("{what}: {:#?} vs {:#?}", listed(fast), listed(exhaustive));
+    assert_eq!(fast.len(), exhaustive.len(), "{}", why());
+    for (f, e) in fast.iter().zip(exhaustive) {
+        assert!(close(f.score, e.score), "{}", why());
+    }
+    let Some(last) = exhaustive.last() else {
+        return;
+    };
+    for f in fast {
+        match exhaustive.iter().find(|e| e.product_id == f.product_id) {
+            Some(e) => assert_eq!(
+                (&f.title, &f.category, &f.condition, f.asking, f.sold),
+                (&e.title, &e.category, &e.condition, e.asking, e.sold)
+            ),
+            None => assert!(close(f.score, last.score), "{}", why()),
+        }
+        assert!(close(
+            f.score,
+            exhaustive_score(exhaustive, f).unwrap_or(last.score)
+        ));
+    }
+}
+
+fn exhaustive_score(exhaustive: &[Comparable], hit: &Comparable) -> Option<f32> {
+    exhaustive
+        .iter()
+        .find(|e| e.product_id == hit.product_id)
+        .map(|e| e.score)
+}
+
+/// The pruned query returns what scoring every matching document returns, for every title
+/// of the catalog asked within its category, anywhere, and with each condition.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_fast_query_returns_what_the_exhaustive_one_does() {
+    let products = catalog();
+    let index = indexed(&products).await;
+    // a few sellers too: they share the title field's statistics but are never comparables
+    for s in [
+        seller(1, "Marisol iPhone", "cash"),
+        seller(2, "Bose Volkov", "weekends"),
+    ] {
+        index.upsert_seller(&s).await.unwrap();
+    }
+    index.commit().await.unwrap();
+    let conditions = [
+        None,
+        Some(Condition::Good),
+        Some(Condition::New),
+        Some(Condition::Fair),
+    ];
+    for (n, product) in products.iter().enumerate() {
+        // the whole title, and its first two words
+        let short: String = product
+            .title
+            .split_whitespace()
+            .take(2)
+            .collect::<Vec<_>>()
+            .join(" ");
+        for title in [product.title.as_str(), short.as_str()] {
+            let category = [Some(product.category.as_str()), None][n % 2];
+            let condition = conditions[n % conditions.len()];
+            for k in [1, 5, 20] {
+                let fast = index.comparables(title, category, condition, k).unwrap();
+                let exhaustive = index
+                    .comparables_exhaustive(title, category, condition, k)
+                    .unwrap();
+                let what = format!("{title:?} in {category:?}, {condition:?}, k={k}");
+                assert_same(&fast, &exhaustive, &what);
+                assert!(fast
+                    .iter()
+                    .all(|h| category.is_none_or(|c| h.category == c)));
+            }
+        }
+    }
+}
+
+/// A condition alone never makes a comparable: with fewer word matches than `k`, the
+/// documents that only share the condition stay out.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_condition_alone_does_not_make_a_comparable() {
+    let products = [
+        product(
+            1,
+            "zorblax quantum toaster",
+            "electronics",
+            Condition::Fair,
+            30,
+        ),
+        product(2, "sony walkman", "electronics", Condition::Good, 40),
+        product(3, "bose speaker", "electronics", Condition::Good, 50),
+        product(4, "zorblax blender", "electronics", Condition::Poor, 20),
+    ];
+    let index = indexed(&products).await;
+    let hits = index
+        .comparables(
+            "zorblax toaster",
+            Some("electronics"),
+            Some(Condition::Good),
+            10,
+        )
+        .unwrap();
+    assert_eq!(
+        titles(&hits),
+        ["zorblax quantum toaster", "zorblax blender"],
+        "{hits:?}"
+    );
+    let anywhere = index
+        .comparables("zorblax toaster", None, Some(Condition::Good), 10)
+        .unwrap();
+    assert_eq!(titles(&anywhere), titles(&hits));
+}
+
+/// An index written with another schema is replaced by an empty one, said so, and rebuilt
+/// from the store.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_index_with_another_schema_is_replaced_and_rebuilt() {
+    use tantivy::schema::{Schema, STORED, STRING, TEXT};
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let mut builder = Schema::builder();
+        let id = builder.add_text_field("id", STRING | STORED);
+        let title = builder.add_text_field("title", TEXT | STORED);
+        let old = tantivy::Index::create_in_dir(dir.path(), builder.build()).unwrap();
+        let mut writer: tantivy::IndexWriter = old.writer(15_000_000).unwrap();
+        writer
+            .add_document(tantivy::doc!(id => "product:old", title => "old iphone"))
+            .unwrap();
+        writer.commit().unwrap();
+    }
+    let index = ProductIndex::open(dir.path(), IndexConfig::default()).unwrap();
+    assert!(index.was_reset());
+    assert_eq!(index.num_docs(), 0);
+    let store = SledStore::temporary().unwrap();
+    let products = catalog();
+    for product in &products[..50] {
+        store.put(product).unwrap();
+    }
+    assert_eq!(index.rebuild(&store).await.unwrap(), 50);
+    index.close().await.unwrap();
+    let index = ProductIndex::open(dir.path(), IndexConfig::default()).unwrap();
+    assert!(!index.was_reset());
+    assert_eq!(index.num_docs(), 50);
+    let hits = index
+        .comparables("bose soundlink", Some("electronics"), None, 3)
+        .unwrap();
+    assert_eq!(hits[0].title, "Bose Soundlink 3 brand new");
+    index.close().await.unwrap();
+}
