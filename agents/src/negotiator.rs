@@ -211,10 +211,15 @@ impl NegotiatorState {
                     tracing::debug!(
                         fetched = report.fetched,
                         duplicates = report.duplicates,
-                        to_inbox = report.to_inbox,
+                        to_inbox = report.to_inbox.len(),
                         replies = report.delivered.len(),
                         "mail read"
                     );
+                }
+                for (message_id, from, subject) in &report.to_inbox {
+                    let summary = format!("read mail from {from}: {subject:?}");
+                    let reason = format!("not part of any negotiation (Message-ID {message_id})");
+                    self.open_task(summary, reason).await?;
                 }
                 report.delivered
             }
@@ -413,6 +418,11 @@ impl NegotiatorState {
             }
             Decision::ToInbox { reason } => {
                 tracing::warn!(negotiation = %negotiation.id, %reason, "negotiation needs the operator");
+                let summary = format!(
+                    "look at the negotiation with {} about {:?}",
+                    negotiation.seller_address, negotiation.subject
+                );
+                self.open_task(summary, reason.clone()).await?;
             }
             _ => {}
         }
@@ -547,6 +557,20 @@ impl NegotiatorState {
             },
         ));
         self.ctx.store.put(&seller)?;
+        Ok(())
+    }
+
+    /// Puts a task in the operator's inbox.
+    async fn open_task(&self, summary: String, reason: String) -> Result<(), ActorProcessingErr> {
+        self.ctx
+            .addrs
+            .gate
+            .ask(|reply| GateMsg::Task {
+                summary,
+                reason,
+                reply,
+            })
+            .await?;
         Ok(())
     }
 

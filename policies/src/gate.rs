@@ -284,6 +284,16 @@ pub enum GateMsg {
     },
     /// A purchase was settled (the item is in hand): no longer an open commitment.
     Settle(ActionId),
+    /// Put a task (no action attached) in the operator's inbox: mail to read, a negotiation
+    /// to look at, a source that needs fresh credentials. The operator resolves it when done.
+    Task {
+        /// What the operator is asked, in plain words.
+        summary: String,
+        /// Why it needs a person.
+        reason: String,
+        /// The inbox item.
+        reply: RpcReplyPort<ApprovalId>,
+    },
     /// Report what the gate holds.
     Status(RpcReplyPort<GateStatus>),
     /// Flush, execute what is queued, flush, reply (sent by the gate to itself).
@@ -326,6 +336,8 @@ pub struct PolicyGate;
 enum Port {
     Proposal(RpcReplyPort<Outcome>),
     Command(RpcReplyPort<Result<Outcome, GateError>>),
+    /// A task opened: answered with its inbox item once it is durable.
+    Task(RpcReplyPort<ApprovalId>, ApprovalId),
 }
 
 /// An answer waiting for the next commit: `decided` unless the action executes in that
@@ -977,6 +989,9 @@ impl GateState {
                 Port::Proposal(port) => {
                     let _ = port.send(outcome);
                 }
+                Port::Task(port, approval) => {
+                    let _ = port.send(approval);
+                }
                 Port::Command(port) => {
                     let answer = match outcome {
                         Outcome::Failed { reason, .. } => {
@@ -1088,6 +1103,31 @@ impl GateState {
             }
             Err(EffectError::Unknown(reason)) => self.needs_reconciling(record, reason),
         }
+    }
+
+    fn open_task(&mut self, summary: String, reason: String) -> Result<ApprovalId, StoreError> {
+        let now = self.now();
+        let approval = Approval {
+            id: ApprovalId::new_at(now),
+            action: None,
+            summary: summary.clone(),
+            reason: reason.clone(),
+            lifecycle: Lifecycle::new(ApprovalStatus::Pending),
+            requested_at: now,
+            deadline: None,
+            decided_by: None,
+        };
+        self.store().put(&approval)?;
+        self.audit(
+            None,
+            "task_opened",
+            serde_json::json!({ "approval": approval.id, "summary": summary, "reason": reason }),
+        )?;
+        self.events.push(GateEvent::Error {
+            message: format!("{summary} ({reason}); see the inbox"),
+        });
+        self.request_commit();
+        Ok(approval.id)
     }
 
     fn needs_reconciling(
@@ -1336,6 +1376,19 @@ impl Actor for PolicyGate {
                     state.save_policy_state()?;
                     state.store().flush().await?;
                     let _ = reply.send(result);
+                }
+                GateMsg::Task {
+                    summary,
+                    reason,
+                    reply,
+                } => {
+                    let approval = state.open_task(summary, reason)?;
+                    state.replies.push(Reply {
+                        port: Port::Task(reply, approval),
+                        action: None,
+                        decided: Outcome::Resolved { approval },
+                        on_success: None,
+                    });
                 }
                 GateMsg::Settle(action) => {
                     if state.limits.settle(action) {

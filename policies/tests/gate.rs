@@ -638,3 +638,43 @@ async fn counters_survive_a_restart() {
     assert_eq!(market.executions().len(), 3);
     second.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tasks_reach_the_inbox_audited_and_are_resolved_by_the_operator() {
+    let (mut gate, market) = gate(trusting_policy()).await;
+    let approval = gate
+        .addr
+        .ask(|reply| GateMsg::Task {
+            summary: "read mail from pat@example.com: \"is the desk still there?\"".into(),
+            reason: "not part of any negotiation".into(),
+            reply,
+        })
+        .await
+        .unwrap();
+    let task: Approval = gate.store.get(&approval).unwrap().unwrap();
+    assert_eq!(task.action, None);
+    assert_eq!(task.lifecycle.status, ApprovalStatus::Pending);
+    assert!(task.summary.contains("pat@example.com"));
+    assert!(gate
+        .events()
+        .iter()
+        .any(|e| matches!(e, GateEvent::Error { message } if message.contains("see the inbox"))));
+    let audit: Vec<AuditEntry> = gate.store.all().unwrap();
+    assert!(audit.iter().any(|e| e.event == "task_opened"));
+    // Not a decision: approving it is refused; resolving it closes it.
+    assert!(gate.approve(approval).await.is_err());
+    let resolved = gate
+        .addr
+        .ask(move |reply| GateMsg::Resolve {
+            approval,
+            by: "operator".into(),
+            happened: true,
+            note: "answered by hand".into(),
+            reply,
+        })
+        .await
+        .unwrap();
+    assert_eq!(resolved, Ok(Outcome::Resolved { approval }));
+    assert_eq!(market.executions().len(), 0);
+    gate.stop().await;
+}

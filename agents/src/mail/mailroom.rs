@@ -50,8 +50,8 @@ pub struct PollReport {
     pub fetched: usize,
     /// Seen before (same Message-ID): skipped.
     pub duplicates: usize,
-    /// Routed to the operator's inbox.
-    pub to_inbox: usize,
+    /// Routed to the operator's inbox: (Message-ID, sender, subject).
+    pub to_inbox: Vec<(String, String, String)>,
     /// Routed to negotiations, in arrival order.
     pub delivered: Vec<Delivered>,
 }
@@ -160,7 +160,9 @@ impl Mailroom {
             }
             (MailRoute::Inbox, _) => {
                 tracing::info!(%from, subject = %env.subject, message_id, "mail for the operator");
-                report.to_inbox += 1;
+                report
+                    .to_inbox
+                    .push((message_id, from, env.subject.clone()));
             }
             _ => tracing::info!(%from, message_id, "empty reply ignored"),
         }

@@ -11,8 +11,8 @@ use std::time::Duration;
 use bazaar_agents::negotiator::{NegotiatorMsg, StartNegotiation};
 use bazaar_config::Config;
 use bazaar_memory::{
-    IndexConfig, MailDirection, MailRecord, Money, Negotiation, NegotiationStatus, OpportunityId,
-    Party, ProductIndex, SellerId, SledStore, Store,
+    IndexConfig, MailDirection, MailRecord, MailRoute, Money, Negotiation, NegotiationStatus,
+    OpportunityId, Party, ProductIndex, SellerId, SledStore, Store,
 };
 use bazaar_runtime::system::{System, SystemParts};
 use bazaar_sim::mail::MailTransport;
@@ -114,14 +114,18 @@ async fn tick(world: &mut World, system: &System, step: chrono::Duration) {
     world.run_until(until).await.unwrap();
 }
 
-/// Mail the agent sent and read, from its store.
+/// Mail the agent sent, and seller mail it read (not the operator's), from its store.
 fn mail_counts(store: &SledStore) -> (usize, usize) {
     let all = store.all::<MailRecord>().unwrap();
     let sent = all
         .iter()
         .filter(|m| m.direction == MailDirection::Outbound)
         .count();
-    (sent, all.len() - sent)
+    let read = all
+        .iter()
+        .filter(|m| m.direction == MailDirection::Inbound && m.route != MailRoute::Inbox)
+        .count();
+    (sent, read)
 }
 
 fn count_events(world: &World, event: &str) -> usize {
@@ -252,6 +256,26 @@ pub async fn run_negotiations(mail: Mail, llm: Option<&str>) {
             .unwrap();
     }
 
+    // Someone who is not in any negotiation writes: that is for the operator.
+    if let Some(office) = world.post_office() {
+        let stranger = "pat@example.com";
+        office.create_mailbox(stranger).unwrap();
+        let mail = bazaar_sim::mail::OutgoingMail::new(
+            stranger,
+            agent.address(),
+            "Are you buying desks?",
+            "Hi, I have a desk to sell, are you interested?",
+            bazaar_sim::mail::MessageId::derive("stranger-1", "example.com"),
+            world.now(),
+        );
+        office
+            .transport(stranger)
+            .unwrap()
+            .send(&mail)
+            .await
+            .unwrap();
+    }
+
     // Half a day, a restart, then up to three weeks.
     let step = chrono::Duration::minutes(30);
     for _ in 0..24 {
@@ -353,7 +377,7 @@ pub async fn run_negotiations(mail: Mail, llm: Option<&str>) {
         .all::<MailRecord>()
         .unwrap()
         .into_iter()
-        .filter(|m| m.direction == MailDirection::Inbound)
+        .filter(|m| m.direction == MailDirection::Inbound && m.route != MailRoute::Inbox)
         .collect();
     let sent_by_sellers = world
         .event_log()
@@ -373,6 +397,18 @@ pub async fn run_negotiations(mail: Mail, llm: Option<&str>) {
             "reply {} was not handled",
             reply.message_id
         );
+    }
+    // The stranger's mail became one task in the operator's inbox.
+    if world.post_office().is_some() {
+        let tasks: Vec<bazaar_memory::Approval> = system
+            .store
+            .all::<bazaar_memory::Approval>()
+            .unwrap()
+            .into_iter()
+            .filter(|a| a.action.is_none() && a.summary.contains("pat@example.com"))
+            .collect();
+        assert_eq!(tasks.len(), 1, "{tasks:#?}");
+        assert!(tasks[0].summary.contains("Are you buying desks?"));
     }
     // The restart happened mid-negotiation: threads were open then.
     assert!(before_restart
