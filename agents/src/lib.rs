@@ -83,6 +83,8 @@ pub struct AgentContext {
     pub mail: Option<Arc<dyn mail::MailTransport>>,
     /// The optional language model (second opinions, rewrites), when `[llm]` is enabled.
     pub llm: Option<Arc<llm::LlmClient>>,
+    /// The marketplaces the Researcher can search.
+    pub sources: Vec<Arc<dyn connectors::Source>>,
 }
 
 /// An actor's one-line account of itself, for `bazaar status` and start-up logs.

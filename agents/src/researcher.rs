@@ -1,6 +1,13 @@
-//! The Researcher: records what the marketplaces show (listings, prices, sellers) and hands
-//! new listings to the DealAnalyzer. Connectors that scan the marketplaces feed it
-//! [`ResearcherMsg::Observed`]; none ships in this build, so saved searches stay idle.
+//! The Researcher: runs the saved searches on the marketplaces' connectors, records what they
+//! show (listings, prices, sellers, products — indexed), and hands new listings to the
+//! DealAnalyzer.
+//!
+//! Each saved search runs every `every_minutes` on the runtime clock, jittered by up to a
+//! tenth either way and staggered at start so sources are not hit at once; a run reads up to
+//! [`PAGES_PER_RUN`] pages. A listing is new once per (marketplace, external id); the same
+//! title at the same price from another marketplace within a week is a near-duplicate:
+//! recorded, not analyzed twice. A source that hits a login wall or CAPTCHA pauses itself; its
+//! one alert becomes a task in the operator's inbox.
 
 use bazaar_memory::store::index_value;
 use bazaar_memory::{
@@ -9,14 +16,26 @@ use bazaar_memory::{
 };
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
+use std::sync::Arc;
+use std::time::Duration;
+
+use bazaar_policies::GateMsg;
+use rand::{Rng, SeedableRng};
+
 use crate::analyzer::AnalyzerMsg;
+use crate::connectors::{SearchQuery, Source};
 use crate::{ActorReport, AgentContext};
+
+/// Pages read per saved-search run.
+pub const PAGES_PER_RUN: u32 = 3;
 
 /// Messages to the Researcher.
 #[derive(Debug)]
 pub enum ResearcherMsg {
     /// Listings a scan returned (one page: producers paginate).
     Observed(Vec<MarketListing>),
+    /// Run saved search number `n` now (sent by its timer).
+    RunSearch(usize),
     /// Report what the researcher holds.
     Status(RpcReplyPort<ActorReport>),
 }
@@ -29,6 +48,12 @@ pub struct Researcher;
 #[derive(Debug)]
 pub struct ResearcherState {
     ctx: AgentContext,
+    /// (normalized title, price) → (marketplace, when seen) for near-duplicate detection.
+    recent: std::collections::HashMap<
+        (String, i64),
+        (bazaar_memory::Marketplace, chrono::DateTime<chrono::Utc>),
+    >,
+    rng: rand::rngs::StdRng,
 }
 
 impl ResearcherState {
@@ -61,6 +86,117 @@ impl ResearcherState {
         // The analyzer reads comparables right after: make this page searchable first.
         self.ctx.index.commit().await?;
         Ok(new)
+    }
+
+    /// Drops near-duplicates (same title and price seen on another marketplace this week).
+    fn not_near_duplicates(
+        &mut self,
+        new: Vec<ListingId>,
+    ) -> Result<Vec<ListingId>, ActorProcessingErr> {
+        let now = self.ctx.clock.now();
+        let mut kept = Vec::with_capacity(new.len());
+        for id in new {
+            let Some(listing) = self.ctx.store.get::<MarketListing>(&id)? else {
+                continue;
+            };
+            let key = (normalize_title(&listing.title), listing.price.minor);
+            match self.recent.get(&key) {
+                Some((marketplace, seen))
+                    if *marketplace != listing.marketplace
+                        && now - *seen < chrono::Duration::days(7) =>
+                {
+                    tracing::info!(listing = %id, title = %listing.title, "near-duplicate of a listing on {marketplace}; not analyzed again");
+                }
+                _ => kept.push(id),
+            }
+            self.recent.insert(key, (listing.marketplace, now));
+        }
+        Ok(kept)
+    }
+
+    /// Runs saved search `n` on its marketplace's source and reschedules it.
+    async fn run_search(&mut self, n: usize) -> Result<(), ActorProcessingErr> {
+        let Some(search) = self.ctx.config.researcher.searches.get(n).cloned() else {
+            return Ok(());
+        };
+        self.schedule(n, false);
+        let Some(source) = self.source(search.marketplace) else {
+            return Ok(());
+        };
+        let mut query = SearchQuery::new(search.query.clone());
+        query.category = search.category.clone();
+        query.min_price = search.min_price;
+        query.max_price = search.max_price;
+        for _ in 0..PAGES_PER_RUN {
+            let page = match source.search(&query).await {
+                Ok(page) => page,
+                Err(error) => {
+                    tracing::warn!(marketplace = %search.marketplace, query = %search.query, %error, "saved search failed");
+                    break;
+                }
+            };
+            for skipped in &page.skipped {
+                tracing::debug!(marketplace = %search.marketplace, reason = %skipped.reason, "listing skipped");
+            }
+            let next = page.next_offset;
+            let new = self.observe(page.listings).await?;
+            let new = self.not_near_duplicates(new)?;
+            if !new.is_empty() {
+                self.ctx
+                    .addrs
+                    .analyzer
+                    .send_bounded(AnalyzerMsg::ListingsFound(new))
+                    .await?;
+            }
+            match next {
+                Some(offset) => query.offset = offset,
+                None => break,
+            }
+        }
+        for alert in source.take_alerts() {
+            self.ctx
+                .addrs
+                .gate
+                .ask(|reply| GateMsg::Task {
+                    summary: alert.message.clone(),
+                    reason: format!("{} paused at {}", alert.marketplace, alert.url),
+                    reply,
+                })
+                .await?;
+        }
+        Ok(())
+    }
+
+    fn source(&self, marketplace: bazaar_memory::Marketplace) -> Option<Arc<dyn Source>> {
+        self.ctx
+            .sources
+            .iter()
+            .find(|s| s.marketplace() == marketplace)
+            .cloned()
+    }
+
+    /// Wakes saved search `n` after its interval (jittered), or — at start — after a stagger.
+    fn schedule(&mut self, n: usize, first: bool) {
+        let searches = &self.ctx.config.researcher.searches;
+        let Some(search) = searches.get(n) else {
+            return;
+        };
+        if self.source(search.marketplace).is_none() {
+            return;
+        }
+        let every = u64::from(search.every_minutes.max(1)) * 60;
+        let wait = if first {
+            every * n as u64 / searches.len().max(1) as u64 + self.rng.random_range(0..=every / 10)
+        } else {
+            let jitter = every / 10;
+            every - jitter + self.rng.random_range(0..=2 * jitter)
+        };
+        let clock = self.ctx.clock.clone();
+        let addr = self.ctx.addrs.researcher.clone();
+        tokio::spawn(async move {
+            clock.sleep(Duration::from_secs(wait)).await;
+            let _ = addr.send(ResearcherMsg::RunSearch(n));
+        });
     }
 
     fn upsert_seller(
@@ -156,7 +292,15 @@ impl Actor for Researcher {
         _myself: ActorRef<Self::Msg>,
         ctx: AgentContext,
     ) -> Result<ResearcherState, ActorProcessingErr> {
-        Ok(ResearcherState { ctx })
+        let mut state = ResearcherState {
+            ctx,
+            recent: std::collections::HashMap::new(),
+            rng: rand::rngs::StdRng::from_os_rng(),
+        };
+        for n in 0..state.ctx.config.researcher.searches.len() {
+            state.schedule(n, true);
+        }
+        Ok(state)
     }
 
     async fn handle(
@@ -170,6 +314,7 @@ impl Actor for Researcher {
                 ResearcherMsg::Observed(listings) => {
                     let seen = listings.len();
                     let new = state.observe(listings).await?;
+                    let new = state.not_near_duplicates(new)?;
                     tracing::debug!(seen, new = new.len(), "listings recorded");
                     if !new.is_empty() {
                         state
@@ -180,14 +325,22 @@ impl Actor for Researcher {
                             .await?;
                     }
                 }
+                ResearcherMsg::RunSearch(n) => state.run_search(n).await?,
                 ResearcherMsg::Status(reply) => {
-                    let searches = state.ctx.config.researcher.searches.len();
-                    let idle = if searches == 0 {
+                    let searches = &state.ctx.config.researcher.searches;
+                    let runnable = searches
+                        .iter()
+                        .filter(|s| state.source(s.marketplace).is_some())
+                        .count();
+                    let idle = if searches.is_empty() {
                         Some("no saved searches configured ([researcher] searches)".to_string())
-                    } else {
+                    } else if runnable == 0 {
                         Some(format!(
-                        "{searches} saved searches configured, but this build has no marketplace connector to run them"
-                    ))
+                            "{} saved searches configured, but no enabled marketplace connector runs them",
+                            searches.len()
+                        ))
+                    } else {
+                        None
                     };
                     let _ = reply.send(ActorReport {
                         actor: "researcher",
@@ -204,4 +357,13 @@ impl Actor for Researcher {
         }
         Ok(())
     }
+}
+
+/// Lowercase letters and digits only, for matching titles across marketplaces.
+fn normalize_title(title: &str) -> String {
+    title
+        .chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
 }

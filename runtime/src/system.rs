@@ -9,9 +9,9 @@ use bazaar_agents::analyzer::{AnalyzerMsg, DealAnalyzer};
 use bazaar_agents::autopilot::{Autopilot, AutopilotMsg};
 use bazaar_agents::inventory::{Inventory, InventoryMsg};
 use bazaar_agents::lister::{Lister, ListerMsg};
+use bazaar_agents::mail::{Connectors, MailConnector, MailTransport};
 use bazaar_agents::negotiator::{Negotiator, NegotiatorMsg};
 use bazaar_agents::researcher::{Researcher, ResearcherMsg};
-use bazaar_agents::mail::{Connectors, MailConnector, MailTransport};
 use bazaar_agents::{ActorReport, Addresses, AgentContext};
 use bazaar_config::Config;
 use bazaar_memory::{
@@ -97,6 +97,8 @@ pub struct SystemParts {
     pub effector: Arc<dyn Effector>,
     /// The agent's mailbox (the Negotiator reads it; the gate's effector sends through it).
     pub mail: Option<Arc<dyn MailTransport>>,
+    /// The marketplaces the Researcher searches.
+    pub sources: Vec<Arc<dyn bazaar_agents::connectors::Source>>,
 }
 
 impl SystemParts {
@@ -115,6 +117,7 @@ impl SystemParts {
             clock,
             effector: Arc::new(NoConnector),
             mail: None,
+            sources: Vec::new(),
         }
     }
 
@@ -139,6 +142,7 @@ impl SystemParts {
             clock,
             effector: Arc::new(effector),
             mail: Some(mail),
+            sources: Vec::new(),
         }
     }
 }
@@ -189,6 +193,7 @@ impl System {
             clock,
             effector,
             mail,
+            sources,
         } = parts;
         let (events, _) = tokio::sync::broadcast::channel(1024);
         let quiet = Quiescence::new();
@@ -202,6 +207,7 @@ impl System {
             config: config.clone(),
             mail,
             llm,
+            sources,
         };
         let gate_args = PolicyGateArgs {
             store: store.clone(),

@@ -1298,17 +1298,15 @@ fn round_dollars(minor: i64) -> i64 {
     (((dollars + step / 2) / step) * step).max(1) * 100
 }
 
-/// eBay's leaf category id and path for a catalog category.
+/// eBay's category id and path for a catalog category (the ids the agent's Browse connector
+/// searches by).
 fn ebay_category(category: Category) -> (&'static str, &'static str) {
     match category {
         Category::Furniture => ("3197", "Home & Garden|Furniture"),
-        Category::Bike => ("177831", "Sporting Goods|Cycling|Bicycles"),
+        Category::Bike => ("7294", "Sporting Goods|Cycling"),
         Category::Car => ("6001", "eBay Motors|Cars & Trucks"),
         Category::Electronics => ("293", "Consumer Electronics"),
-        Category::Phone => (
-            "9355",
-            "Cell Phones & Accessories|Cell Phones & Smartphones",
-        ),
+        Category::Phone => ("15032", "Cell Phones & Accessories"),
         Category::Housing => ("12605", "Real Estate|Residential"),
     }
 }

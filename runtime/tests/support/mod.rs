@@ -121,6 +121,7 @@ impl Harness {
             clock: Arc::new(clock.clone()),
             effector: Arc::new(market.clone()),
             mail: None,
+            sources: Vec::new(),
         })
         .await
         .unwrap();
