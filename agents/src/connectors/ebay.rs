@@ -120,10 +120,20 @@ impl EbaySettings {
     }
 }
 
+/// An OAuth access token and when it expires.
 #[derive(Debug, Clone)]
-struct Token {
-    value: String,
-    expires_at: DateTime<Utc>,
+pub(crate) struct Token {
+    /// The bearer value (never logged).
+    pub(crate) value: String,
+    /// When eBay stops accepting it.
+    pub(crate) expires_at: DateTime<Utc>,
+}
+
+impl Token {
+    /// True while the token has more than `margin` left at `now`.
+    pub(crate) fn fresh(&self, now: DateTime<Utc>, margin: Duration) -> bool {
+        now + chrono::Duration::from_std(margin).unwrap_or_default() < self.expires_at
+    }
 }
 
 /// Today's count, as kept in the meta tree.
@@ -133,15 +143,209 @@ struct BudgetRecord {
     used: u64,
 }
 
+/// A daily call budget counted in the store's meta tree under one key, keyed by the
+/// marketplace day, so a restart keeps it and a new day resets it.
+pub(crate) struct CallBudget {
+    key: &'static str,
+    limit: u64,
+    day_utc_offset_minutes: i32,
+    store: SledStore,
+    clock: SharedClock,
+    lock: Mutex<()>,
+}
+
+impl CallBudget {
+    /// A budget of `limit` calls a day under `key`.
+    pub(crate) fn new(
+        key: &'static str,
+        limit: u64,
+        day_utc_offset_minutes: i32,
+        store: SledStore,
+        clock: SharedClock,
+    ) -> CallBudget {
+        CallBudget {
+            key,
+            limit,
+            day_utc_offset_minutes,
+            store,
+            clock,
+            lock: Mutex::new(()),
+        }
+    }
+
+    fn day(&self, at: DateTime<Utc>) -> NaiveDate {
+        (at + chrono::Duration::minutes(i64::from(self.day_utc_offset_minutes))).date_naive()
+    }
+
+    fn read(&self) -> BudgetRecord {
+        let day = self.day(self.clock.now());
+        let stored = match self.store.get_meta::<BudgetRecord>(self.key) {
+            Ok(stored) => stored,
+            Err(error) => {
+                tracing::warn!(%error, key = self.key, "ebay call count unreadable; counting from zero");
+                None
+            }
+        };
+        stored
+            .filter(|r| r.day == day)
+            .unwrap_or(BudgetRecord { day, used: 0 })
+    }
+
+    /// Calls counted on the current marketplace day.
+    pub(crate) fn used(&self) -> u64 {
+        let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        self.read().used
+    }
+
+    /// Counts one call, or refuses it when the day's budget is used up.
+    pub(crate) fn count(&self) -> Result<(), SourceError> {
+        let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        let mut record = self.read();
+        if record.used >= self.limit {
+            return Err(SourceError::BudgetExhausted { limit: self.limit });
+        }
+        record.used += 1;
+        if let Err(error) = self.store.put_meta(self.key, &record) {
+            tracing::warn!(%error, key = self.key, "ebay call count not saved");
+        }
+        Ok(())
+    }
+}
+
+/// The reqwest client every eBay connector uses: no redirects, the gate's timeout.
+pub(crate) fn http_client(timeout: Duration) -> Result<reqwest::Client, SourceError> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(timeout)
+        .user_agent(concat!("bazaar/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| SourceError::Config(format!("http client: {e}")))
+}
+
+/// The host of `base_url`, for the politeness gate.
+pub(crate) fn host_of(base_url: &str) -> Result<String, SourceError> {
+    Ok(reqwest::Url::parse(base_url)
+        .map_err(|e| SourceError::Config(format!("base url {base_url:?}: {e}")))?
+        .host_str()
+        .unwrap_or_default()
+        .to_string())
+}
+
+/// What the token endpoint answered.
+#[derive(Debug, Clone)]
+pub(crate) struct TokenGrant {
+    /// The access token.
+    pub(crate) token: Token,
+    /// A refresh token (authorization-code grant only).
+    pub(crate) refresh_token: Option<String>,
+}
+
+/// One request to the token endpoint with `form` (the grant), authenticated with the
+/// client id and secret, classified for the retry loop. Budgets are the caller's business.
+pub(crate) async fn request_token(
+    http: &reqwest::Client,
+    settings: &EbaySettings,
+    form: &[(&str, &str)],
+    now: DateTime<Utc>,
+) -> Outcome<TokenGrant> {
+    let url = format!("{}/identity/v1/oauth2/token", settings.base_url);
+    let sent = http
+        .post(&url)
+        .basic_auth(&settings.client_id, Some(&settings.client_secret))
+        .form(form)
+        .send()
+        .await;
+    let response = match sent {
+        Ok(response) => response,
+        Err(error) => {
+            return Outcome::Retry {
+                error: SourceError::Network(error.to_string()),
+                retry_after: None,
+            }
+        }
+    };
+    let status = response.status().as_u16();
+    let after = retry_after(response.headers());
+    let body = response.text().await.unwrap_or_default();
+    if status == 429 {
+        return Outcome::Retry {
+            error: SourceError::RateLimited { retry_after: after },
+            retry_after: after,
+        };
+    }
+    if status >= 500 {
+        return Outcome::Retry {
+            error: SourceError::Http {
+                status,
+                detail: format!("token endpoint: {}", shorten(&body, 200)),
+            },
+            retry_after: after,
+        };
+    }
+    #[derive(Deserialize)]
+    struct TokenReply {
+        access_token: String,
+        expires_in: i64,
+        #[serde(default)]
+        refresh_token: Option<String>,
+    }
+    if !(200..300).contains(&status) {
+        let value: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+        let reason = value["error_description"]
+            .as_str()
+            .or(value["error"].as_str())
+            .map(str::to_string)
+            .unwrap_or_else(|| format!("token endpoint answered {status}"));
+        return Outcome::Fail(SourceError::Auth(reason));
+    }
+    let reply: TokenReply = match serde_json::from_str(&body) {
+        Ok(reply) => reply,
+        Err(error) => {
+            return Outcome::Fail(SourceError::Malformed(format!("token reply: {error}")))
+        }
+    };
+    Outcome::Done(TokenGrant {
+        token: Token {
+            value: reply.access_token,
+            expires_at: now + chrono::Duration::seconds(reply.expires_in.max(0)),
+        },
+        refresh_token: reply.refresh_token,
+    })
+}
+
+/// How a non-2xx answer of an eBay REST API is retried: 401 → `Refresh` (the caller drops
+/// its token first), 429 → back off, 5xx or category `APPLICATION` → retry, anything
+/// else (`REQUEST`, `BUSINESS`) → fail with eBay's words.
+pub(crate) fn classify_failure<T>(
+    status: u16,
+    after: Option<Duration>,
+    info: &EbayErrorInfo,
+) -> Outcome<T> {
+    let detail = info.detail();
+    match status {
+        401 => Outcome::Refresh(SourceError::Auth(format!(
+            "ebay refused the token: {detail}"
+        ))),
+        429 => Outcome::Retry {
+            error: SourceError::RateLimited { retry_after: after },
+            retry_after: after,
+        },
+        s if s >= 500 || info.category == "APPLICATION" => Outcome::Retry {
+            error: SourceError::Http { status, detail },
+            retry_after: after,
+        },
+        _ => Outcome::Fail(SourceError::Http { status, detail }),
+    }
+}
+
 /// The Buy Browse connector.
 pub struct EbayBrowse {
     settings: EbaySettings,
     http: reqwest::Client,
     gate: PoliteGate,
-    store: SledStore,
     clock: SharedClock,
     token: tokio::sync::Mutex<Option<Token>>,
-    budget: Mutex<()>,
+    budget: CallBudget,
 }
 
 impl std::fmt::Debug for EbayBrowse {
@@ -153,14 +357,34 @@ impl std::fmt::Debug for EbayBrowse {
 }
 
 /// What eBay says in `errors[0]`.
-#[derive(Debug, Default)]
-struct EbayErrorInfo {
-    error_id: i64,
-    category: String,
-    message: String,
+#[derive(Debug, Default, Clone)]
+pub(crate) struct EbayErrorInfo {
+    /// `errorId` (0 when absent).
+    pub(crate) error_id: i64,
+    /// `category` (`REQUEST`, `BUSINESS`, `APPLICATION`; empty when absent).
+    pub(crate) category: String,
+    /// `message`, or the start of the body when there is none.
+    pub(crate) message: String,
 }
 
-fn first_error(body: &str) -> EbayErrorInfo {
+impl EbayErrorInfo {
+    /// `errorId N (CATEGORY): message`, for errors and logs.
+    pub(crate) fn detail(&self) -> String {
+        format!(
+            "errorId {} ({}): {}",
+            self.error_id,
+            if self.category.is_empty() {
+                "no category"
+            } else {
+                &self.category
+            },
+            self.message
+        )
+    }
+}
+
+/// `errors[0]` of an eBay error body.
+pub(crate) fn first_error(body: &str) -> EbayErrorInfo {
     let value: Value = serde_json::from_str(body).unwrap_or(Value::Null);
     let first = &value["errors"][0];
     EbayErrorInfo {
@@ -181,25 +405,22 @@ impl EbayBrowse {
         store: SledStore,
         clock: SharedClock,
     ) -> Result<EbayBrowse, SourceError> {
-        let host = reqwest::Url::parse(&settings.base_url)
-            .map_err(|e| SourceError::Config(format!("base url {:?}: {e}", settings.base_url)))?
-            .host_str()
-            .unwrap_or_default()
-            .to_string();
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(polite.timeout)
-            .user_agent(concat!("bazaar/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| SourceError::Config(format!("http client: {e}")))?;
+        let host = host_of(&settings.base_url)?;
+        let http = http_client(polite.timeout)?;
+        let budget = CallBudget::new(
+            BUDGET_KEY,
+            settings.daily_budget,
+            settings.day_utc_offset_minutes,
+            store,
+            clock.clone(),
+        );
         Ok(EbayBrowse {
             gate: PoliteGate::new(Marketplace::Ebay, host, clock.clone(), polite),
             settings,
             http,
-            store,
             clock,
             token: tokio::sync::Mutex::new(None),
-            budget: Mutex::new(()),
+            budget,
         })
     }
 
@@ -208,54 +429,22 @@ impl EbayBrowse {
         &self.gate
     }
 
-    fn day(&self, at: DateTime<Utc>) -> NaiveDate {
-        (at + chrono::Duration::minutes(i64::from(self.settings.day_utc_offset_minutes)))
-            .date_naive()
-    }
-
-    fn read_budget(&self) -> BudgetRecord {
-        let day = self.day(self.clock.now());
-        let stored = match self.store.get_meta::<BudgetRecord>(BUDGET_KEY) {
-            Ok(stored) => stored,
-            Err(error) => {
-                tracing::warn!(%error, key = BUDGET_KEY, "ebay call count unreadable; counting from zero");
-                None
-            }
-        };
-        stored
-            .filter(|r| r.day == day)
-            .unwrap_or(BudgetRecord { day, used: 0 })
-    }
-
     /// Calls counted on the current marketplace day.
     pub fn calls_today(&self) -> u64 {
-        let _guard = self.budget.lock().unwrap_or_else(|p| p.into_inner());
-        self.read_budget().used
+        self.budget.used()
     }
 
     /// Counts one call, or refuses it when the day's budget is used up.
     fn count_call(&self) -> Result<(), SourceError> {
-        let _guard = self.budget.lock().unwrap_or_else(|p| p.into_inner());
-        let mut record = self.read_budget();
-        if record.used >= self.settings.daily_budget {
-            return Err(SourceError::BudgetExhausted {
-                limit: self.settings.daily_budget,
-            });
-        }
-        record.used += 1;
-        if let Err(error) = self.store.put_meta(BUDGET_KEY, &record) {
-            tracing::warn!(%error, key = BUDGET_KEY, "ebay call count not saved");
-        }
-        Ok(())
+        self.budget.count()
     }
 
     /// A valid application token: the cached one, or a new one.
     async fn token(&self) -> Outcome<String> {
         let mut cached = self.token.lock().await;
         let now = self.clock.now();
-        let margin = chrono::Duration::from_std(self.settings.token_margin).unwrap_or_default();
         if let Some(token) = cached.as_ref() {
-            if now + margin < token.expires_at {
+            if token.fresh(now, self.settings.token_margin) {
                 return Outcome::Done(token.value.clone());
             }
         }
@@ -263,64 +452,12 @@ impl EbayBrowse {
         if let Err(error) = self.count_call() {
             return Outcome::Fail(error);
         }
-        let url = format!("{}/identity/v1/oauth2/token", self.settings.base_url);
-        let sent = self
-            .http
-            .post(&url)
-            .basic_auth(&self.settings.client_id, Some(&self.settings.client_secret))
-            .form(&[("grant_type", "client_credentials"), ("scope", API_SCOPE)])
-            .send()
-            .await;
-        let response = match sent {
-            Ok(response) => response,
-            Err(error) => {
-                return Outcome::Retry {
-                    error: SourceError::Network(error.to_string()),
-                    retry_after: None,
-                }
-            }
-        };
-        let status = response.status().as_u16();
-        let after = retry_after(response.headers());
-        let body = response.text().await.unwrap_or_default();
-        if status == 429 {
-            return Outcome::Retry {
-                error: SourceError::RateLimited { retry_after: after },
-                retry_after: after,
-            };
-        }
-        if status >= 500 {
-            return Outcome::Retry {
-                error: SourceError::Http {
-                    status,
-                    detail: format!("token endpoint: {}", shorten(&body, 200)),
-                },
-                retry_after: after,
-            };
-        }
-        #[derive(Deserialize)]
-        struct TokenReply {
-            access_token: String,
-            expires_in: i64,
-        }
-        if !(200..300).contains(&status) {
-            let value: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
-            let reason = value["error_description"]
-                .as_str()
-                .or(value["error"].as_str())
-                .map(str::to_string)
-                .unwrap_or_else(|| format!("token endpoint answered {status}"));
-            return Outcome::Fail(SourceError::Auth(reason));
-        }
-        let reply: TokenReply = match serde_json::from_str(&body) {
-            Ok(reply) => reply,
-            Err(error) => {
-                return Outcome::Fail(SourceError::Malformed(format!("token reply: {error}")))
-            }
-        };
-        let token = Token {
-            value: reply.access_token,
-            expires_at: now + chrono::Duration::seconds(reply.expires_in.max(0)),
+        let form = [("grant_type", "client_credentials"), ("scope", API_SCOPE)];
+        let token = match request_token(&self.http, &self.settings, &form, now).await {
+            Outcome::Done(grant) => grant.token,
+            Outcome::Retry { error, retry_after } => return Outcome::Retry { error, retry_after },
+            Outcome::Refresh(error) => return Outcome::Refresh(error),
+            Outcome::Fail(error) => return Outcome::Fail(error),
         };
         tracing::debug!(expires_at = %token.expires_at, "ebay application token issued");
         let value = token.value.clone();
@@ -382,36 +519,17 @@ impl EbayBrowse {
             return Outcome::Done(body);
         }
         let info = first_error(&body);
-        let detail = format!(
-            "errorId {} ({}): {}",
-            info.error_id,
-            if info.category.is_empty() {
-                "no category"
-            } else {
-                &info.category
-            },
-            info.message
-        );
-        match status {
-            401 => {
-                self.drop_token().await;
-                Outcome::Refresh(SourceError::Auth(format!(
-                    "ebay refused the token: {detail}"
-                )))
-            }
-            429 => Outcome::Retry {
-                error: SourceError::RateLimited { retry_after: after },
-                retry_after: after,
-            },
-            s if s >= 500 || info.category == "APPLICATION" => Outcome::Retry {
-                error: SourceError::Http { status, detail },
-                retry_after: after,
-            },
-            404 if item.is_some() && matches!(info.error_id, 11001 | 11002 | 0) => {
-                Outcome::Fail(SourceError::NotFound(item.unwrap_or_default().to_string()))
-            }
-            _ => Outcome::Fail(SourceError::Http { status, detail }),
+        if status == 401 {
+            self.drop_token().await;
         }
+        if status == 404
+            && item.is_some()
+            && info.category != "APPLICATION"
+            && matches!(info.error_id, 11001 | 11002 | 0)
+        {
+            return Outcome::Fail(SourceError::NotFound(item.unwrap_or_default().to_string()));
+        }
+        classify_failure(status, after, &info)
     }
 
     async fn get(
@@ -552,7 +670,7 @@ impl EbayBrowse {
 }
 
 /// Percent-encodes a path segment (`v1|123|0` → `v1%7C123%7C0`).
-fn encode_path_segment(text: &str) -> String {
+pub(crate) fn encode_path_segment(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 8);
     for b in text.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {

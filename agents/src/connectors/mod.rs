@@ -16,6 +16,8 @@
 
 pub mod craigslist;
 pub mod ebay;
+pub mod ebay_orders;
+pub mod ebay_sell;
 pub mod polite;
 
 use std::future::Future;
