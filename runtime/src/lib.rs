@@ -3,6 +3,7 @@
 #![warn(missing_docs)]
 
 pub mod operator;
+pub mod session;
 pub mod simulate;
 pub mod supervisor;
 pub mod system;

@@ -92,6 +92,9 @@ enum Command {
     /// "our_last_offer"}`, prices in whole dollars) and write one reading per line
     /// (`{"intent", "price", "confidence"}`).
     Understand,
+    /// Sessions for browser-driven marketplaces (see `bazaar session import --help`).
+    #[command(subcommand)]
+    Session(bazaar_runtime::session::SessionCommand),
     #[command(flatten)]
     Operator(bazaar_runtime::operator::cli::OperatorCommand),
 }
@@ -289,6 +292,12 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             understand::run(stdin, std::io::stdout().lock(), std::io::stderr().lock())?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Session(command) => Ok(bazaar_runtime::session::run(
+            &data_dir,
+            command,
+            &mut std::io::stdout().lock(),
+            &mut std::io::stderr().lock(),
+        )),
         Command::Operator(command) => bazaar_runtime::operator::cli::run(&config, command).await,
     }
 }
@@ -426,6 +435,9 @@ async fn status(config: &Config) -> anyhow::Result<()> {
         }
     )?;
     writeln!(out, "saved searches  {}", config.researcher.searches.len())?;
+    for line in bazaar_runtime::session::status_lines(data_dir, chrono::Utc::now()) {
+        writeln!(out, "{line}")?;
+    }
     Ok(())
 }
 

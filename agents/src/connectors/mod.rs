@@ -18,6 +18,7 @@ pub mod craigslist;
 pub mod ebay;
 pub mod ebay_orders;
 pub mod ebay_sell;
+pub mod marketplace;
 pub mod polite;
 
 use std::future::Future;

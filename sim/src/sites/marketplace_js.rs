@@ -31,11 +31,15 @@
 //! `a.pdp-message[href^="mailto:"]` ("Message seller") unless sold; an unknown item renders
 //! `div.pdp-unavailable`. `body[data-state]` is `loading` while a request is out, then `ready`
 //! (or `error`).
+//!
+//! With [`SitesConfig::require_session`](super::SitesConfig::require_session) set, a request
+//! without that cookie meets a login wall: pages redirect (302) to `/login/?next=<path>`, a
+//! static "Log in" page with a password form, and `/api/graphql/` answers 401.
 
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Json, Router};
@@ -65,6 +69,47 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/marketplace/static/app.css", get(app_css))
         .route("/api/graphql", post(graphql))
         .route("/api/graphql/", post(graphql))
+        .route("/login", get(login))
+        .route("/login/", get(login))
+}
+
+/// The login wall: what a visitor without the required session cookie sees.
+pub const LOGIN_HTML: &str = "<!DOCTYPE html>
+<html lang=\"en\">
+<head><meta charset=\"utf-8\"><title>Log in to Marketplace</title></head>
+<body>
+<div class=\"login\" role=\"main\">
+<h1>You must log in to continue.</h1>
+<form id=\"login_form\" method=\"post\" action=\"/login/\">
+<input type=\"text\" name=\"email\" placeholder=\"Email or phone number\">
+<input type=\"password\" name=\"pass\" placeholder=\"Password\">
+<button type=\"submit\" name=\"login\">Log in</button>
+</form>
+</div>
+</body>
+</html>
+";
+
+/// True when the sites need no session, or the request carries the required cookie.
+fn has_session(shared: &Shared, headers: &HeaderMap) -> bool {
+    let Some((name, value)) = &shared.config.require_session else {
+        return true;
+    };
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|h| h.to_str().ok())
+        .flat_map(|h| h.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .any(|(n, v)| n == name && v == value)
+}
+
+async fn login() -> Response {
+    (
+        [(header::CACHE_CONTROL, "private, no-cache")],
+        Html(LOGIN_HTML),
+    )
+        .into_response()
 }
 
 /// The page every Marketplace URL answers with: nothing in it but a mount point.
@@ -100,7 +145,13 @@ const APP_CSS: &str = "body{font-family:sans-serif;margin:0;background:#f0f2f5;c
 .pdp-status{color:#fff;background:#e41e3f;padding:2px 8px;border-radius:4px}
 ";
 
-async fn shell() -> Response {
+async fn shell(State(shared): State<Arc<Shared>>, headers: HeaderMap, uri: Uri) -> Response {
+    if !has_session(&shared, &headers) {
+        let next = uri.path_and_query().map_or("/marketplace/", |p| p.as_str());
+        let query = serde_urlencoded::to_string([("next", next)]).unwrap_or_default();
+        let target = format!("/login/?{query}");
+        return (StatusCode::FOUND, [(header::LOCATION, target)]).into_response();
+    }
     (
         [(header::CACHE_CONTROL, "private, no-cache")],
         Html(SHELL_HTML),
@@ -165,7 +216,18 @@ fn dollars_value(value: Option<&Value>) -> Option<i64> {
     dollars_param(Some(&text))
 }
 
-async fn graphql(State(shared): State<Arc<Shared>>, Form(form): Form<GraphqlForm>) -> Response {
+async fn graphql(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Form(form): Form<GraphqlForm>,
+) -> Response {
+    if !has_session(&shared, &headers) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({ "errors": [{ "message": "login required" }] })),
+        )
+            .into_response();
+    }
     let variables = form.variables.as_deref().unwrap_or("{}");
     let server_time = shared.clock.now().timestamp();
     let data = match form.fb_api_req_friendly_name.as_str() {

@@ -45,6 +45,10 @@ pub struct SitesConfig {
     /// Cards per Marketplace feed page, i.e. per "See more" (the default for requests that
     /// do not say `count`).
     pub marketplace_page_size: usize,
+    /// A cookie `(name, value)` Marketplace's pages and data endpoint require: without it
+    /// every page redirects to `/login/` and `/api/graphql/` answers 401 (a login wall).
+    /// `None`: no login needed.
+    pub require_session: Option<(String, String)>,
 }
 
 impl Default for SitesConfig {
@@ -52,6 +56,7 @@ impl Default for SitesConfig {
         SitesConfig {
             craigslist_page_size: 120,
             marketplace_page_size: 24,
+            require_session: None,
         }
     }
 }

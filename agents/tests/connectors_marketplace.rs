@@ -1,0 +1,498 @@
+//! The Facebook-Marketplace-style connector in real headless Chromium against the simulated
+//! site (`bazaar_sim::sites::Sites`) on 127.0.0.1: every listing read as the sim serves it,
+//! "See more" pagination, tabs closed after use, a killed browser relaunched, and the login
+//! wall with and without an imported session.
+//!
+//! Without Chromium the tests skip, except under `CI=true`, where they fail.
+
+mod connectors_common;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bazaar_agents::connectors::marketplace::{
+    find_chromium, MarketplaceBrowser, MarketplaceSettings, Session, SessionError,
+};
+use bazaar_agents::connectors::{BlockKind, SearchQuery, Source, SourceError};
+use bazaar_memory::{MarketListing, Marketplace, Money, SimClock};
+use bazaar_sim::sites::{Category, ListingGenerator, Site, SiteListing, Sites, SitesConfig};
+use connectors_common::{drive, quick, start_time, Logs};
+
+/// The installed Chromium; `None` skips the test, but under `CI=true` it fails.
+fn chromium() -> Option<PathBuf> {
+    let found = find_chromium();
+    if found.is_none() {
+        if std::env::var("CI").as_deref() == Ok("true") {
+            panic!(
+                "chromium is not installed, and CI must run the browser connector tests: \
+                 `apt-get install -y chromium`"
+            );
+        }
+        eprintln!("skipped: chromium is not installed (apt-get install -y chromium)");
+    }
+    found
+}
+
+fn generated(seed: u64, count: usize) -> Vec<SiteListing> {
+    let mut generator = ListingGenerator::new(seed, Site::Marketplace);
+    generator.count = count;
+    generator.generate(start_time())
+}
+
+async fn sites(
+    listings: Vec<SiteListing>,
+    page_size: usize,
+    require_session: Option<(String, String)>,
+    clock: &SimClock,
+) -> Sites {
+    let config = SitesConfig {
+        marketplace_page_size: page_size,
+        require_session,
+        ..SitesConfig::default()
+    };
+    let (sites, _) = Sites::start_with(config, listings, Arc::new(clock.clone()))
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    sites
+}
+
+fn connector(chromium: &Path, base: &str, data_dir: &Path, clock: &SimClock) -> MarketplaceBrowser {
+    let mut settings = MarketplaceSettings::new(base, data_dir);
+    settings.chromium = chromium.to_path_buf();
+    settings.render_timeout = Duration::from_secs(30);
+    settings.call_timeout = Duration::from_secs(30);
+    MarketplaceBrowser::new(settings, quick(), Arc::new(clock.clone()))
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn normalized(category: Category) -> &'static str {
+    match category.marketplace_slug() {
+        "furniture" => "furniture",
+        "propertyrentals" => "housing",
+        "bicycles" => "bike",
+        "vehicles" => "car",
+        "electronics" => "electronics",
+        "cell-phones" => "phone",
+        other => panic!("unexpected slug {other}"),
+    }
+}
+
+/// The sim's listings, newest first, as the site orders its feed.
+fn newest_first(listings: &[SiteListing]) -> Vec<SiteListing> {
+    let mut sorted = listings.to_vec();
+    sorted.sort_by(|a, b| b.posted_at.cmp(&a.posted_at).then(b.id.cmp(&a.id)));
+    sorted
+}
+
+/// The listing as read equals the listing the sim serves.
+fn assert_same(read: &MarketListing, served: &SiteListing, base: &str) {
+    let id = served.id.to_string();
+    assert_eq!(read.marketplace, Marketplace::Facebook);
+    assert_eq!(read.external_id, id);
+    assert_eq!(read.url, format!("{base}/marketplace/item/{id}/"));
+    assert_eq!(read.title, served.title, "{id}");
+    assert_eq!(read.description, served.description, "{id}");
+    assert_eq!(read.price, served.price, "{id}");
+    assert_eq!(read.category, normalized(served.category), "{id}");
+    assert_eq!(
+        read.location.as_deref(),
+        Some(format!("{}, {}", served.location, served.state).as_str())
+    );
+    assert_eq!(read.seller.external_id, served.reply_address);
+    let images: Vec<String> = served.images.iter().map(|i| format!("{base}{i}")).collect();
+    assert_eq!(read.images, images, "{id}");
+    // "Listed 3 days ago": whole units, so at or after the posting, and not in the future.
+    let listed = read
+        .listed_at
+        .unwrap_or_else(|| panic!("{id}: no listed_at"));
+    assert!(
+        listed >= served.posted_at,
+        "{id}: {listed} < {}",
+        served.posted_at
+    );
+    assert!(listed <= read.first_seen, "{id}: {listed} in the future");
+    assert!(
+        read.raw.contains("pdp"),
+        "raw is the rendered item: {}",
+        read.raw
+    );
+}
+
+/// No tab of the site is left open.
+async fn assert_no_site_tab(connector: &MarketplaceBrowser, base: &str) {
+    let pages = connector
+        .open_pages()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        pages.iter().all(|url| !url.starts_with(base)),
+        "tabs left open: {pages:?}"
+    );
+    assert!(pages.len() <= 1, "tabs left open: {pages:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_listing_is_read_as_the_sim_serves_it_and_tabs_are_closed() {
+    let Some(chromium) = chromium() else { return };
+    let clock = SimClock::new(start_time());
+    let _driver = drive(&clock);
+    let all = generated(21, 13);
+    let sites = sites(all.clone(), 5, None, &clock).await;
+    let base = sites.base_url().to_string();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let connector = connector(&chromium, &base, dir.path(), &clock);
+    let expected = newest_first(&all);
+
+    // Everything in one call: "See more" twice (pages of 5, 5, 3).
+    let mut query = SearchQuery::new("");
+    query.limit = Some(100);
+    let page = connector
+        .search(&query)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(page.skipped.is_empty(), "{:?}", page.skipped);
+    assert_eq!(page.total, Some(13));
+    assert_eq!(page.next_offset, None);
+    assert_eq!(page.listings.len(), expected.len());
+    for (read, served) in page.listings.iter().zip(&expected) {
+        assert_same(read, served, &base);
+    }
+    assert_eq!(connector.launches(), 1);
+    assert_no_site_tab(&connector, &base).await;
+
+    // Page by page with offsets: the same listings, in the same order.
+    let mut offset = 0;
+    let mut ids = Vec::new();
+    let mut calls = 0;
+    loop {
+        let mut query = SearchQuery::new("");
+        query.limit = Some(5);
+        query.offset = offset;
+        let page = connector
+            .search(&query)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        ids.extend(page.listings.iter().map(|l| l.external_id.clone()));
+        calls += 1;
+        assert_no_site_tab(&connector, &base).await;
+        match page.next_offset {
+            Some(next) => offset = next,
+            None => break,
+        }
+    }
+    assert_eq!(calls, 3);
+    let want: Vec<String> = expected.iter().map(|l| l.id.to_string()).collect();
+    assert_eq!(ids, want);
+
+    // A category with a price cap, as the site filters it.
+    let cat = expected[0].category;
+    let cap = expected[0].price.minor / 100 * 100 + 100;
+    let filtered: Vec<&SiteListing> = expected
+        .iter()
+        .filter(|l| l.category == cat && l.price.minor <= cap)
+        .collect();
+    let mut query = SearchQuery::new("");
+    query.category = Some(normalized(cat).to_string());
+    query.max_price = Some(Money::usd(cap));
+    query.limit = Some(100);
+    let page = connector
+        .search(&query)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(page.listings.len(), filtered.len());
+    for (read, served) in page.listings.iter().zip(&filtered) {
+        assert_same(read, served, &base);
+    }
+
+    // One listing by id; a sold one and an unknown one are gone.
+    let one = &expected[3];
+    let read = connector
+        .fetch(&one.id.to_string())
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_same(&read, one, &base);
+    assert!(sites.mark_sold(one.id));
+    let sold = connector.fetch(&one.id.to_string()).await;
+    assert!(matches!(sold, Err(SourceError::NotFound(_))), "{sold:?}");
+    let unknown = connector.fetch("123").await;
+    assert!(
+        matches!(unknown, Err(SourceError::NotFound(_))),
+        "{unknown:?}"
+    );
+    assert_no_site_tab(&connector, &base).await;
+
+    // Still one browser for all of it.
+    assert_eq!(connector.launches(), 1);
+    connector.shutdown().await;
+    assert!(connector.open_pages().await.unwrap_or_default().is_empty());
+    sites.stop().await;
+}
+
+fn kill(pid: u32) {
+    let status = std::process::Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .unwrap_or_else(|e| panic!("kill: {e}"));
+    assert!(status.success(), "kill -KILL {pid}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_browser_is_relaunched_and_the_next_call_succeeds() {
+    let Some(chromium) = chromium() else { return };
+    let logs = Logs::capture();
+    let clock = SimClock::new(start_time());
+    let _driver = drive(&clock);
+    let all = generated(22, 12);
+    let sites = sites(all.clone(), 4, None, &clock).await;
+    let base = sites.base_url().to_string();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let connector = Arc::new(connector(&chromium, &base, dir.path(), &clock));
+    let expected: Vec<String> = newest_first(&all)
+        .iter()
+        .map(|l| l.id.to_string())
+        .collect();
+    let mut query = SearchQuery::new("");
+    query.limit = Some(100);
+    let ids = |page: &bazaar_agents::connectors::SearchPage| -> Vec<String> {
+        page.listings
+            .iter()
+            .map(|l| l.external_id.clone())
+            .collect()
+    };
+
+    let page = connector
+        .search(&query)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(ids(&page), expected);
+    let first = connector
+        .browser_pid()
+        .await
+        .unwrap_or_else(|| panic!("no pid"));
+
+    // Killed between calls: the next call notices, relaunches and succeeds.
+    kill(first);
+    let page = connector
+        .search(&query)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(ids(&page), expected);
+    assert_eq!(connector.launches(), 2, "{:#?}", logs.lines());
+    let second = connector
+        .browser_pid()
+        .await
+        .unwrap_or_else(|| panic!("no pid"));
+    assert_ne!(first, second);
+
+    // Killed in the middle of a call (13 tab visits take seconds): that call relaunches
+    // and retries the visit.
+    let killer = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        kill(second);
+    });
+    let page = connector.search(&query).await;
+    killer.await.unwrap_or_else(|e| panic!("{e}"));
+    match page {
+        Ok(page) => assert_eq!(ids(&page), expected),
+        Err(error) => panic!("the call did not recover from the kill: {error}"),
+    }
+    assert!(
+        connector.launches() >= 3,
+        "launches {}",
+        connector.launches()
+    );
+    let page = connector
+        .search(&query)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(ids(&page), expected);
+    assert_no_site_tab(&connector, &base).await;
+    connector.shutdown().await;
+    sites.stop().await;
+}
+
+fn cookie_export(name: &str, value: &str, expires: f64) -> String {
+    serde_json::json!([
+        {
+            "domain": "127.0.0.1",
+            "expirationDate": expires,
+            "hostOnly": true,
+            "httpOnly": true,
+            "name": name,
+            "path": "/",
+            "sameSite": "lax",
+            "secure": false,
+            "session": false,
+            "storeId": "0",
+            "value": value
+        },
+        {
+            "domain": "127.0.0.1",
+            "name": "locale",
+            "value": "en_US",
+            "path": "/",
+            "httpOnly": false,
+            "secure": false
+        }
+    ])
+    .to_string()
+}
+
+fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_wall_pauses_the_source_until_fresh_cookies_are_imported() {
+    let Some(chromium) = chromium() else { return };
+    let logs = Logs::capture();
+    let clock = SimClock::new(start_time());
+    let _driver = drive(&clock);
+    let all = generated(23, 4);
+    let secret = "c0ffee-secret-session-value";
+    let required = Some(("c_user".to_string(), secret.to_string()));
+    let sites = sites(all.clone(), 24, required, &clock).await;
+    let base = sites.base_url().to_string();
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let connector = connector(&chromium, &base, dir.path(), &clock);
+    let session_file = Session::path(dir.path(), Marketplace::Facebook);
+    let query = SearchQuery::new("");
+
+    // No session: the login wall pauses the source and raises one alert.
+    let error = connector.search(&query).await.unwrap_err();
+    assert!(matches!(error, SourceError::LoginWall { .. }), "{error}");
+    assert_eq!(connector.gate().paused(), Some(BlockKind::LoginWall));
+    let alerts = connector.take_alerts();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!(alerts[0].kind, BlockKind::LoginWall);
+    assert!(alerts[0].message.contains("no session is imported"));
+    assert!(alerts[0]
+        .message
+        .contains("bazaar session import facebook <cookies.json>"));
+    // Paused: nothing is sent, nothing more is raised.
+    let error = connector.search(&query).await.unwrap_err();
+    assert!(matches!(error, SourceError::Paused { .. }), "{error}");
+    assert!(connector.take_alerts().is_empty());
+    assert_no_site_tab(&connector, &base).await;
+
+    // An expired session is a login wall too, and asks for fresh cookies.
+    let stale = Session::from_export(
+        Marketplace::Facebook,
+        &cookie_export("c_user", secret, unix_now() - 3_600.0),
+        start_time(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    stale.save(&session_file).unwrap_or_else(|e| panic!("{e}"));
+    connector.resume();
+    let error = connector.search(&query).await.unwrap_err();
+    assert!(matches!(error, SourceError::LoginWall { .. }), "{error}");
+    let alerts = connector.take_alerts();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert!(
+        alerts[0].message.contains("expired"),
+        "{}",
+        alerts[0].message
+    );
+
+    // Fresh cookies: listings, without relaunching the browser.
+    let fresh = Session::from_export(
+        Marketplace::Facebook,
+        &cookie_export("c_user", secret, unix_now() + 86_400.0),
+        start_time(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    fresh.save(&session_file).unwrap_or_else(|e| panic!("{e}"));
+    connector.resume();
+    let page = connector
+        .search(&query)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let want: Vec<String> = newest_first(&all)
+        .iter()
+        .map(|l| l.id.to_string())
+        .collect();
+    let got: Vec<String> = page
+        .listings
+        .iter()
+        .map(|l| l.external_id.clone())
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!(connector.launches(), 1);
+
+    // A relaunched browser loads the session again.
+    connector.shutdown().await;
+    let page = connector
+        .search(&query)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(page.listings.len(), all.len());
+    assert_eq!(connector.launches(), 2);
+
+    // The cookie's value never reached the log.
+    assert!(!logs.lines().is_empty());
+    assert!(
+        logs.lines().iter().all(|l| !l.contains(secret)),
+        "{:?}",
+        logs.lines()
+    );
+    assert!(!format!("{fresh:?}").contains(secret));
+    connector.shutdown().await;
+    sites.stop().await;
+}
+
+#[test]
+fn cookie_exports_are_checked_entry_by_entry() {
+    let now = start_time();
+    let parse = |json: &str| Session::from_export(Marketplace::Facebook, json, now);
+    let invalid = |json: &str| match parse(json) {
+        Err(SessionError::Invalid(message)) => message,
+        other => panic!("{json}: {other:?}"),
+    };
+    assert!(invalid("{").starts_with("not json"));
+    assert!(invalid(r#"{"name":"x"}"#).contains("array"));
+    assert!(invalid("[]").contains("no cookie"));
+    let message = invalid(
+        r#"[{"name":"c_user","value":"1","domain":".facebook.com"},
+            {"name":"xs","value":"2"}]"#,
+    );
+    assert!(message.starts_with("cookie 2 (\"xs\")"), "{message}");
+    assert!(message.contains("domain"), "{message}");
+    let message = invalid(r#"[{"name":"fr","value":"3","domain":"x","sameSite":"sideways"}]"#);
+    assert!(message.contains("cookie 1 (\"fr\")") && message.contains("sideways"));
+    let message = invalid(r#"[{"name":"","value":"3","domain":"x"}]"#);
+    assert!(message.contains("empty name"), "{message}");
+    let message = invalid(r#"[7]"#);
+    assert!(message.contains("cookie 1: not an object"), "{message}");
+
+    let session =
+        parse(&cookie_export("c_user", "v", 1_900_000_000.0)).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(session.cookies.len(), 2);
+    assert_eq!(session.cookies[1].path, "/");
+    assert_eq!(
+        session.summary(now),
+        "2 cookies, expires 2030-03-17 17:46 UTC"
+    );
+    assert!(!format!("{session:?}").contains("\"v\""));
+
+    // Stored for the owner only; a loosened file is refused.
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = Session::path(dir.path(), Marketplace::Facebook);
+    assert_eq!(Session::load(&path), Ok(None));
+    session.save(&path).unwrap_or_else(|e| panic!("{e}"));
+    use std::os::unix::fs::PermissionsExt;
+    let mode = |p: &Path| {
+        std::fs::metadata(p)
+            .map(|m| m.permissions().mode() & 0o777)
+            .unwrap_or(0)
+    };
+    assert_eq!(mode(&path), 0o600);
+    assert_eq!(mode(path.parent().unwrap_or(dir.path())), 0o700);
+    assert_eq!(Session::load(&path), Ok(Some(session)));
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(matches!(Session::load(&path), Err(SessionError::Io { .. })));
+}
