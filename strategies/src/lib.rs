@@ -5,6 +5,7 @@
 
 #![warn(missing_docs)]
 
+pub mod listing;
 pub mod negotiation;
 pub mod understand;
 pub mod valuation;
