@@ -85,9 +85,9 @@ enum Command {
         #[arg(long, value_name = "ID")]
         item: Option<String>,
     },
-    /// The simulated market (see `bazaar sim serve --help`).
-    #[command(subcommand)]
-    Sim(SimCommand),
+    /// Run the whole business against the simulated market and write a report (`bazaar sim
+    /// serve` runs the world alone).
+    Sim(SimArgs),
     /// Read seller replies as JSON lines on stdin (`{"text", "listing_price",
     /// "our_last_offer"}`, prices in whole dollars) and write one reading per line
     /// (`{"intent", "price", "confidence"}`).
@@ -97,6 +97,28 @@ enum Command {
     Session(bazaar_runtime::session::SessionCommand),
     #[command(flatten)]
     Operator(bazaar_runtime::operator::cli::OperatorCommand),
+}
+
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+struct SimArgs {
+    #[command(subcommand)]
+    command: Option<SimCommand>,
+    /// A built-in scenario (small, default, stress) or a TOML file.
+    #[arg(long, default_value = "default")]
+    scenario: String,
+    /// Simulated days (default: the scenario's).
+    #[arg(long)]
+    days: Option<u32>,
+    /// The seed (default: the scenario's).
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Where report.json, events.jsonl and ground_truth.json are written.
+    #[arg(long, value_name = "DIR", default_value = "sim-out")]
+    out: PathBuf,
+    /// The global --data-dir, when given: the agent keeps its store there.
+    #[arg(skip)]
+    data_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -143,7 +165,11 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli.command, config)) {
+    let mut command = cli.command;
+    if let Command::Sim(args) = &mut command {
+        args.data_dir = cli.data_dir.clone();
+    }
+    match runtime.block_on(run(command, config)) {
         Ok(code) => code,
         Err(error) => {
             eprintln!("bazaar: {error:#}");
@@ -261,12 +287,39 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             print!("{}", bazaar_config::SYSTEMD_UNIT);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Sim(SimCommand::Serve {
+        Command::Sim(SimArgs {
+            command: None,
             scenario,
+            days,
             seed,
-            speed,
             out,
-            mail_env,
+            data_dir,
+        }) => {
+            let config = bazaar_runtime::simulate::SimConfig {
+                scenario,
+                days,
+                seed,
+                out,
+                data_dir,
+            };
+            match bazaar_runtime::simulate::run_sim(config, &mut std::io::stdout()).await {
+                Ok(_) => Ok(ExitCode::SUCCESS),
+                Err(error) => {
+                    eprintln!("bazaar: {error}");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
+        }
+        Command::Sim(SimArgs {
+            command:
+                Some(SimCommand::Serve {
+                    scenario,
+                    seed,
+                    speed,
+                    out,
+                    mail_env,
+                }),
+            ..
         }) => {
             let config = bazaar_runtime::simulate::ServeConfig {
                 scenario,

@@ -274,3 +274,447 @@ fn print_endpoints(
     let _ = writeln!(out, "ready");
     let _ = out.flush();
 }
+
+/// What `bazaar sim` was asked for.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// A built-in scenario name or a TOML file.
+    pub scenario: String,
+    /// Simulated days (the scenario's when `None`).
+    pub days: Option<u32>,
+    /// The seed (the scenario's when `None`).
+    pub seed: Option<u64>,
+    /// Where the report, the event log and the ground truth go.
+    pub out: PathBuf,
+    /// The agent's data directory (a fresh one under `out` when `None`).
+    pub data_dir: Option<PathBuf>,
+}
+
+/// Why a simulation could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum SimError {
+    /// The world failed.
+    #[error(transparent)]
+    Serve(#[from] ServeError),
+    /// The agent's side failed (store, index, connectors, actors).
+    #[error("agent: {0:#}")]
+    Agent(anyhow::Error),
+}
+
+impl From<WorldError> for SimError {
+    fn from(error: WorldError) -> Self {
+        SimError::Serve(ServeError::World(error))
+    }
+}
+
+impl From<ScenarioError> for SimError {
+    fn from(error: ScenarioError) -> Self {
+        SimError::Serve(ServeError::Scenario(error))
+    }
+}
+
+fn agent_error(error: impl Into<anyhow::Error>) -> SimError {
+    SimError::Agent(error.into())
+}
+
+/// The agent's configuration in the simulation: embedded defaults, in-process mail, saved
+/// searches for every category on eBay (the comparables) and the Craigslist-style site, and
+/// an operator who answers the inbox (see [`answer_inbox`]).
+fn agent_config(data_dir: &Path, categories: &[&str]) -> Result<bazaar_config::Config, SimError> {
+    let mut config = bazaar_config::Config::load(None, std::iter::empty()).map_err(agent_error)?;
+    config.store.data_dir = data_dir.to_path_buf();
+    config.mail.enabled = true;
+    // Mail is read every half hour of simulated time; a seller's reply waits at most that.
+    config.mail.poll_secs = 1_800;
+    let mut searches = Vec::new();
+    for marketplace in ["ebay", "craigslist"] {
+        for category in categories {
+            let text = format!(
+                "marketplace = \"{marketplace}\"\nquery = \"\"\ncategory = \"{category}\"\nevery_minutes = 360\n"
+            );
+            searches.push(toml::from_str(&text).map_err(agent_error)?);
+        }
+    }
+    config.researcher.searches = searches;
+    Ok(config)
+}
+
+/// The scripted operator: approves every action waiting in the inbox (tasks stay for a
+/// person). Returns how many it approved.
+async fn answer_inbox(system: &crate::system::System) -> usize {
+    use bazaar_memory::{Approval, ApprovalStatus, Store};
+    let Ok(pending) = system
+        .store
+        .find::<Approval>("by_status", ApprovalStatus::Pending.to_string().as_bytes())
+    else {
+        return 0;
+    };
+    let mut approved = 0;
+    for approval in pending.into_iter().filter(|a| a.action.is_some()) {
+        let answer = system
+            .addrs
+            .gate
+            .ask(|reply| bazaar_policies::GateMsg::Approve {
+                approval: approval.id,
+                by: "sim-operator".into(),
+                reply,
+            })
+            .await;
+        if matches!(answer, Ok(Ok(_))) {
+            approved += 1;
+        }
+    }
+    approved
+}
+
+/// Lets the agent finish what the last clock move woke.
+async fn settle(system: &crate::system::System) {
+    for _ in 0..2 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        system.quiet.wait_quiet().await;
+    }
+}
+
+/// Runs the whole business against the simulated world: the world and the agent share a
+/// simulated clock that moves from one due event (the world's, or an agent timer) to the
+/// next whenever the agent is quiet. Writes `report.json`, `events.jsonl` and
+/// `ground_truth.json` to the output directory and prints a summary.
+pub async fn run_sim(
+    config: SimConfig,
+    out: &mut dyn Write,
+) -> Result<serde_json::Value, SimError> {
+    use bazaar_agents::connectors::craigslist::{Craigslist, CraigslistSettings};
+    use bazaar_agents::connectors::ebay::{EbayBrowse, EbaySettings};
+    use bazaar_agents::connectors::polite::PoliteConfig;
+    use bazaar_agents::connectors::Source;
+    use bazaar_memory::{ProductIndex, SharedClock, SledStore};
+
+    let wall = std::time::Instant::now();
+    let mut scenario = Scenario::load(&config.scenario)?;
+    if let Some(days) = config.days {
+        scenario.days = days.max(1);
+    }
+    std::fs::create_dir_all(&config.out).map_err(|source| ServeError::Out {
+        path: config.out.display().to_string(),
+        source,
+    })?;
+    let world_config = WorldConfig {
+        scenario,
+        seed: config.seed,
+        mail: WorldMail::InProcess,
+        event_log: Some(config.out.join("events.jsonl")),
+    };
+    let mut world = World::start(world_config).await?;
+    let endpoints = world.endpoints();
+    let data_dir = config
+        .data_dir
+        .clone()
+        .unwrap_or_else(|| config.out.join("agent-data"));
+    if config.data_dir.is_none() && data_dir.exists() {
+        // A fresh business every run unless the operator names a data directory.
+        std::fs::remove_dir_all(&data_dir).map_err(agent_error)?;
+    }
+    let categories: Vec<&str> = world
+        .scenario()
+        .categories()
+        .iter()
+        .map(|c| c.name())
+        .collect();
+    let agent = agent_config(&data_dir, &categories)?;
+    let clock: SharedClock = Arc::new(world.clock().clone());
+    let store = SledStore::open(&crate::system::store_dir(&data_dir)).map_err(agent_error)?;
+    let index = ProductIndex::open(
+        &crate::system::index_dir(&data_dir),
+        crate::system::index_config(&agent),
+    )
+    .map_err(agent_error)?;
+    // Simulated time does not pass while a request waits, so no politeness delay is needed.
+    let polite = PoliteConfig {
+        concurrency: 2,
+        min_delay: Duration::ZERO,
+        jitter: Duration::ZERO,
+        backoff_initial: Duration::from_secs(1),
+        backoff_max: Duration::from_secs(1),
+        max_retries: 1,
+        timeout: Duration::from_secs(10),
+    };
+    let ebay = EbayBrowse::new(
+        EbaySettings::new(
+            &endpoints.ebay,
+            &endpoints.ebay_client_id,
+            &endpoints.ebay_client_secret,
+            u64::from(agent.policy.limits.api_calls_per_day),
+        ),
+        polite.clone(),
+        store.clone(),
+        clock.clone(),
+    )
+    .map_err(agent_error)?;
+    let craigslist = Craigslist::new(
+        CraigslistSettings::new(endpoints.craigslist.trim_end_matches('/')),
+        polite,
+        clock.clone(),
+    )
+    .map_err(agent_error)?;
+    let office = world
+        .post_office()
+        .cloned()
+        .ok_or_else(|| agent_error(anyhow::anyhow!("the world has no post office")))?;
+    let mailbox = office
+        .transport(&endpoints.agent_mail)
+        .map_err(agent_error)?;
+    let mut parts = crate::system::SystemParts::with_mail(
+        Arc::new(agent),
+        store,
+        index,
+        clock,
+        Arc::new(mailbox),
+    );
+    let sources: Vec<Arc<dyn Source>> = vec![Arc::new(ebay), Arc::new(craigslist)];
+    parts.sources = sources;
+    let system = crate::system::System::start(parts)
+        .await
+        .map_err(SimError::Agent)?;
+
+    let s = world.scenario().clone();
+    let _ = writeln!(
+        out,
+        "bazaar sim: scenario {} seed {}, {} days from {}; the JavaScript marketplace is skipped \
+         (its connector is not in this build)",
+        s.name,
+        world.seed(),
+        s.days,
+        s.start.to_rfc3339()
+    );
+    let end = world.end();
+    let mut day = 0;
+    let mut approved = 0;
+    loop {
+        settle(&system).await;
+        approved += answer_inbox(&system).await;
+        settle(&system).await;
+        let now = world.now();
+        if now >= end {
+            break;
+        }
+        // An hour at a time: the world plays its events in order within the hour, and the
+        // agent's timers due in it fire; the agent then acts before the next hour.
+        let next = (now + chrono::Duration::hours(1)).min(end);
+        world.run_until(next).await?;
+        let today = (world.now() - s.start).num_days();
+        if today > day {
+            day = today;
+            let funnel = funnel(&system.store);
+            let _ = writeln!(
+                out,
+                "day {day}/{}: {} listings, {} pursued, {} agreed",
+                s.days, funnel["found"], funnel["pursued"], funnel["agreed"]
+            );
+        }
+    }
+    settle(&system).await;
+    let report = report(&world, &system, approved, wall.elapsed());
+    let text = serde_json::to_string_pretty(&report).unwrap_or_default();
+    std::fs::write(config.out.join("report.json"), text + "\n").map_err(|source| {
+        ServeError::Out {
+            path: config.out.join("report.json").display().to_string(),
+            source,
+        }
+    })?;
+    world.write_ground_truth(&config.out.join("ground_truth.json"))?;
+    print_summary(&report, &config.out, out);
+    system
+        .shutdown(Duration::from_secs(10))
+        .await
+        .map_err(SimError::Agent)?;
+    world.shutdown().await?;
+    Ok(report)
+}
+
+/// Counts along the funnel, from the agent's store.
+fn funnel(store: &bazaar_memory::SledStore) -> serde_json::Value {
+    use bazaar_memory::{
+        MarketListing, Negotiation, NegotiationStatus, Opportunity, OpportunityStatus, Store,
+    };
+    let opportunities = store.all::<Opportunity>().unwrap_or_default();
+    let ever = |status: OpportunityStatus| {
+        opportunities
+            .iter()
+            .filter(|o| {
+                o.lifecycle.status == status || o.lifecycle.history.iter().any(|c| c.to == status)
+            })
+            .count()
+    };
+    let negotiations = store.all::<Negotiation>().unwrap_or_default();
+    let agreed = negotiations
+        .iter()
+        .filter(|n| n.lifecycle.status == NegotiationStatus::Agreed)
+        .count();
+    serde_json::json!({
+        "found": store.count::<MarketListing>(),
+        "analyzed": ever(OpportunityStatus::Analyzed),
+        "pursued": ever(OpportunityStatus::Pursuing),
+        "negotiated": negotiations.len(),
+        "agreed": agreed,
+        "bought": 0,
+        "listed": 0,
+        "sold": 0,
+    })
+}
+
+/// The machine-readable report: funnel, negotiation, valuation and policy figures.
+fn report(
+    world: &World,
+    system: &crate::system::System,
+    approved: usize,
+    wall: Duration,
+) -> serde_json::Value {
+    use bazaar_memory::{
+        ActionRecord, ActionStatus, MarketListing, Negotiation, NegotiationStatus, Opportunity,
+        Party, Store,
+    };
+    let store = &system.store;
+    let truth = world.ground_truth();
+    let hidden: BTreeMap<String, (i64, i64, i64)> = truth["listings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|l| {
+            let cents = |k: &str| -> Option<i64> {
+                let text = l[k].as_str()?;
+                bazaar_memory::Money::from_decimal_str(text, bazaar_memory::Currency::Usd)
+                    .ok()
+                    .map(|m| m.minor)
+            };
+            Some((
+                l["reply_address"]
+                    .as_str()
+                    .unwrap_or(l["id"].as_str()?)
+                    .to_string(),
+                (cents("asking")?, cents("reserve")?, cents("market_value")?),
+            ))
+        })
+        .collect();
+    // Negotiation figures against the sellers' hidden reserves.
+    let negotiations = store.all::<Negotiation>().unwrap_or_default();
+    let (mut deals, mut feasible, mut feasible_deals, mut rounds) =
+        (0usize, 0usize, 0usize, 0usize);
+    let mut surplus = Vec::new();
+    for n in &negotiations {
+        let Some(&(asking, reserve, _)) = hidden.get(&n.seller_address) else {
+            continue;
+        };
+        let agreed = n.lifecycle.status == NegotiationStatus::Agreed;
+        rounds += n.rounds.iter().filter(|r| r.from == Party::Us).count();
+        if reserve <= n.ceiling.minor {
+            feasible += 1;
+            feasible_deals += usize::from(agreed);
+        }
+        if let (true, Some(price)) = (agreed, n.agreed_price) {
+            deals += 1;
+            if asking > reserve {
+                surplus.push((asking - price.minor) as f64 / (asking - reserve) as f64);
+            }
+        }
+    }
+    let rate = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    let mean = |v: &[f64]| {
+        if v.is_empty() {
+            0.0
+        } else {
+            v.iter().sum::<f64>() / v.len() as f64
+        }
+    };
+    // Valuation error on the listings valued, against their hidden market values.
+    let mut errors: Vec<f64> = Vec::new();
+    for opportunity in store.all::<Opportunity>().unwrap_or_default() {
+        let (Some(valuation), Ok(Some(listing))) = (
+            &opportunity.valuation,
+            store.get::<MarketListing>(&opportunity.listing),
+        ) else {
+            continue;
+        };
+        let key = listing.seller.external_id.clone();
+        let value = hidden
+            .get(&key)
+            .map(|h| h.2)
+            .or_else(|| hidden.get(&listing.external_id).map(|h| h.2));
+        if let Some(value) = value.filter(|v| *v > 0) {
+            errors.push((valuation.market_value.minor - value).abs() as f64 / value as f64);
+        }
+    }
+    errors.sort_by(f64::total_cmp);
+    let mape = errors.get(errors.len() / 2).copied();
+    let actions = store.all::<ActionRecord>().unwrap_or_default();
+    let count = |status: ActionStatus| {
+        actions
+            .iter()
+            .filter(|a| a.lifecycle.status == status)
+            .count()
+    };
+    serde_json::json!({
+        "scenario": world.scenario().name,
+        "seed": world.seed(),
+        "days": world.scenario().days,
+        "pnl": {
+            "revenue": 0, "cost_of_goods": 0, "fees": 0, "shipping": 0, "profit": 0, "roi": 0.0,
+            "note": "buying, listing and selling are not in this build yet",
+        },
+        "funnel": funnel(store),
+        "negotiation": {
+            "negotiations": negotiations.len(),
+            "deal_rate": rate(deals, negotiations.len()),
+            "feasible_deal_rate": rate(feasible_deals, feasible),
+            "surplus_captured": mean(&surplus),
+            "mean_rounds": rate(rounds, negotiations.len()),
+        },
+        "valuation": { "mape": mape, "n": errors.len() },
+        "policy": {
+            "executed": count(ActionStatus::Executed),
+            "approved": approved,
+            "rejected": count(ActionStatus::Rejected),
+            "blocked": count(ActionStatus::Blocked),
+            "undone": count(ActionStatus::Undone),
+        },
+        "world": world.counts(),
+        "wall_seconds": wall.as_secs_f64(),
+    })
+}
+
+fn print_summary(report: &serde_json::Value, dir: &Path, out: &mut dyn Write) {
+    let f = &report["funnel"];
+    let n = &report["negotiation"];
+    let lines = [
+        format!(
+            "funnel: {} listings found, {} analyzed, {} pursued, {} negotiated, {} agreed",
+            f["found"], f["analyzed"], f["pursued"], f["negotiated"], f["agreed"]
+        ),
+        format!(
+            "negotiation: deal rate {:.0}%, feasible deal rate {:.0}%, surplus captured {:.0}%, {:.1} rounds",
+            n["deal_rate"].as_f64().unwrap_or(0.0) * 100.0,
+            n["feasible_deal_rate"].as_f64().unwrap_or(0.0) * 100.0,
+            n["surplus_captured"].as_f64().unwrap_or(0.0) * 100.0,
+            n["mean_rounds"].as_f64().unwrap_or(0.0)
+        ),
+        format!(
+            "valuation: median error {} over {} listings",
+            report["valuation"]["mape"]
+                .as_f64()
+                .map_or("n/a".to_string(), |m| format!("{:.0}%", m * 100.0)),
+            report["valuation"]["n"]
+        ),
+        format!(
+            "policy: {} executed, {} approved by the operator, {} blocked",
+            report["policy"]["executed"], report["policy"]["approved"], report["policy"]["blocked"]
+        ),
+        "profit: buying, listing and selling are not in this build yet".to_string(),
+        format!(
+            "wrote {} ({:.1} s)",
+            dir.join("report.json").display(),
+            report["wall_seconds"].as_f64().unwrap_or(0.0)
+        ),
+    ];
+    for line in lines {
+        let _ = writeln!(out, "{line}");
+    }
+}

@@ -1,0 +1,72 @@
+//! `bazaar sim`: the whole system against the simulated world, with a report.
+
+use std::process::Command;
+
+const BAZAAR: &str = env!("CARGO_BIN_EXE_bazaar");
+
+#[test]
+fn sim_runs_the_business_and_writes_a_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let output = Command::new(BAZAAR)
+        .args([
+            "sim",
+            "--scenario",
+            "small",
+            "--days",
+            "3",
+            "--seed",
+            "9",
+            "--out",
+        ])
+        .arg(&out)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("day 3/3"), "progress per day: {stdout}");
+    assert!(stdout.contains("funnel:"), "{stdout}");
+
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    for key in [
+        "revenue",
+        "cost_of_goods",
+        "fees",
+        "shipping",
+        "profit",
+        "roi",
+    ] {
+        assert!(report["pnl"].get(key).is_some(), "pnl.{key} in {report:#}");
+    }
+    for key in [
+        "found", "analyzed", "pursued", "agreed", "bought", "listed", "sold",
+    ] {
+        assert!(report["funnel"][key].is_u64(), "funnel.{key} in {report:#}");
+    }
+    for key in [
+        "deal_rate",
+        "feasible_deal_rate",
+        "surplus_captured",
+        "mean_rounds",
+    ] {
+        assert!(report["negotiation"][key].is_number(), "negotiation.{key}");
+    }
+    for key in ["executed", "approved", "rejected", "blocked", "undone"] {
+        assert!(report["policy"][key].is_u64(), "policy.{key}");
+    }
+    assert!(report["wall_seconds"].as_f64().unwrap() > 0.0);
+    assert_eq!(report["seed"], 9);
+    // The agent really scanned the world: it found listings and analyzed them (all but
+    // near-duplicates of listings on another marketplace).
+    let found = report["funnel"]["found"].as_u64().unwrap();
+    let analyzed = report["funnel"]["analyzed"].as_u64().unwrap();
+    assert!(found > 10, "{report:#}");
+    assert!(
+        analyzed <= found && analyzed * 10 >= found * 9,
+        "{report:#}"
+    );
+    assert!(out.join("ground_truth.json").exists() && out.join("events.jsonl").exists());
+}
