@@ -1,17 +1,93 @@
-//! Inventory: owns items, their cost basis and the books. Purchasing is not built yet; it reloads item states at start.
+//! Inventory: buys what sellers agreed to sell, owns items, their cost basis and the books,
+//! and detects sales.
+//!
+//! - `DealAgreed(negotiation)` proposes a `Purchase` to the gate (value = the agreed price,
+//!   the negotiation's ceiling as `max_value`, key `purchase:<negotiation>`). Once executed
+//!   (the arrangement with the seller is recorded), the item is created in stock with the
+//!   price paid as its cost basis and the listing's photos and attributes, the purchase is
+//!   booked, the commitment is settled and the Lister is asked to list it. A purchase that
+//!   waits for the operator is picked up again by the periodic resume.
+//! - `Sold` (from the order poll, or an operator reporting a sale on an assisted channel)
+//!   records the order (once per marketplace order line), books the sale, its fee and its
+//!   postage, marks the item and the channel listing sold, and asks the Lister to take the
+//!   item down everywhere else. A second sale of an item already sold is an oversell: an
+//!   urgent task in the operator's inbox.
+//! - Every step is recorded before the next is proposed and every proposal is keyed; on
+//!   (re)start and on every poll tick the actor redoes what is unfinished (the gate answers
+//!   `Duplicate` for what it already has).
 
-use bazaar_memory::{Envelope, InventoryItem, ItemStatus, Store};
+use std::collections::BTreeMap;
+use std::sync::atomic::Ordering;
+
+use bazaar_memory::{
+    ActionKind, ActionRecord, ActionStatus, ChannelListing, ChannelListingId, ChannelStatus,
+    Envelope, InventoryItem, ItemId, ItemStatus, Lifecycle, MarketListing, Marketplace, Money,
+    Negotiation, NegotiationId, NegotiationStatus, Opportunity, OpportunityStatus, Order, OrderId,
+    OrderStatus, Status, Store, Transaction, TransactionId, TransactionKind,
+};
+use bazaar_policies::{Action, GateMsg, Outcome};
+use bazaar_strategies::listing::{channel_fee, shipping_minor};
+use bazaar_strategies::valuation::ValuationConfig;
+use chrono::{DateTime, Utc};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
+use crate::lister::ListerMsg;
+use crate::purchase::PurchaseParams;
 use crate::{ActorReport, AgentContext};
 
 /// Messages to the Inventory.
 #[derive(Debug)]
 pub enum InventoryMsg {
-    /// A seller agreed a price: the purchase can be arranged (built with purchasing).
-    DealAgreed(bazaar_memory::NegotiationId),
+    /// A seller agreed a price: buy it.
+    DealAgreed(NegotiationId),
+    /// Something sold on one of our channels.
+    Sold(Box<Sale>),
+    /// Read every order feed for sales, then redo unfinished work (sent by the clock timer;
+    /// tests send it to poll now).
+    PollOrders,
+    /// Redo unfinished purchases and delistings (sent at start).
+    Resume,
     /// Report what the actor holds.
     Status(RpcReplyPort<ActorReport>),
+}
+
+/// Which of our listings sold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SoldListing {
+    /// Our channel listing.
+    ChannelListing(ChannelListingId),
+    /// Our SKU on a marketplace.
+    Sku {
+        /// The marketplace.
+        marketplace: Marketplace,
+        /// The SKU.
+        sku: String,
+    },
+}
+
+/// A sale on one of our channels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sale {
+    /// What sold.
+    pub listing: SoldListing,
+    /// The marketplace's id for the order line (unique per marketplace).
+    pub order: String,
+    /// The buyer, when known.
+    pub buyer: Option<String>,
+    /// What the buyer paid; the listing's price when unknown.
+    pub total: Option<Money>,
+    /// When the order was placed.
+    pub at: Option<DateTime<Utc>>,
+}
+
+/// The meta key of a marketplace's order-poll high-water mark.
+pub fn orders_since_key(marketplace: Marketplace) -> String {
+    format!("selling.orders_since.{marketplace}")
+}
+
+/// The meta key recording that a once-only inbox task was opened.
+pub fn task_key(key: &str) -> String {
+    format!("selling.task:{key}")
 }
 
 /// The Inventory actor.
@@ -22,8 +98,7 @@ pub struct Inventory;
 #[derive(Debug)]
 pub struct InventoryState {
     ctx: AgentContext,
-    /// What it tracks, loaded at start.
-    tracked: Vec<ItemStatus>,
+    valuation: ValuationConfig,
 }
 
 impl Actor for Inventory {
@@ -36,13 +111,13 @@ impl Actor for Inventory {
         _myself: ActorRef<Self::Msg>,
         ctx: AgentContext,
     ) -> Result<InventoryState, ActorProcessingErr> {
-        let tracked = ctx
-            .store
-            .all::<InventoryItem>()?
-            .into_iter()
-            .map(|i| i.lifecycle.status)
-            .collect();
-        Ok(InventoryState { ctx, tracked })
+        let _ = ctx.addrs.inventory.send(InventoryMsg::Resume);
+        let state = InventoryState {
+            ctx,
+            valuation: ValuationConfig::default(),
+        };
+        state.arm_timer();
+        Ok(state)
     }
 
     async fn handle(
@@ -53,34 +128,460 @@ impl Actor for Inventory {
     ) -> Result<(), ActorProcessingErr> {
         for (msg, _in_flight) in envelope.drain() {
             match msg {
-                InventoryMsg::DealAgreed(negotiation) => {
-                    tracing::info!(%negotiation, "deal agreed; purchasing is not built yet");
+                InventoryMsg::DealAgreed(negotiation) => state.deal_agreed(negotiation).await?,
+                InventoryMsg::Sold(sale) => state.sold(*sale).await?,
+                InventoryMsg::PollOrders => {
+                    state.poll_orders().await?;
+                    state.resume().await?;
+                    state.arm_timer();
                 }
+                InventoryMsg::Resume => state.resume().await?,
                 InventoryMsg::Status(reply) => {
-                    let _ = reply.send(ActorReport {
-                        actor: "inventory",
-                        summary: format!(
-                            "{} items ({} in stock, {} listed)",
-                            state.ctx.store.count::<InventoryItem>(),
-                            state
-                                .tracked
-                                .iter()
-                                .filter(|s| **s == ItemStatus::InStock)
-                                .count(),
-                            state
-                                .tracked
-                                .iter()
-                                .filter(|s| **s == ItemStatus::Listed)
-                                .count()
-                        ),
-                        idle: state
-                            .tracked
-                            .is_empty()
-                            .then(|| "no items bought yet".to_string()),
-                    });
+                    let _ = reply.send(state.report()?);
                 }
             }
         }
         Ok(())
     }
+}
+
+impl InventoryState {
+    fn report(&self) -> Result<ActorReport, ActorProcessingErr> {
+        let items = self.ctx.store.all::<InventoryItem>()?;
+        let count = |s: ItemStatus| items.iter().filter(|i| i.lifecycle.status == s).count();
+        Ok(ActorReport {
+            actor: "inventory",
+            summary: format!(
+                "{} items ({} in stock, {} listed, {} sold)",
+                items.len(),
+                count(ItemStatus::InStock),
+                count(ItemStatus::Listed),
+                count(ItemStatus::Sold)
+            ),
+            idle: items.is_empty().then(|| "no items bought yet".to_string()),
+        })
+    }
+
+    /// Polls again after `selling.poll_every` on the clock (one timer at a time).
+    fn arm_timer(&self) {
+        let selling = &self.ctx.selling;
+        if selling.channels.is_empty() && selling.orders.is_empty() {
+            return;
+        }
+        if selling.timer_armed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let armed = selling.timer_armed.clone();
+        let clock = self.ctx.clock.clone();
+        let addr = self.ctx.addrs.inventory.clone();
+        let wait = selling.poll_every.max(std::time::Duration::from_secs(1));
+        tokio::spawn(async move {
+            clock.sleep(wait).await;
+            armed.store(false, Ordering::Release);
+            let _ = addr.send(InventoryMsg::PollOrders);
+        });
+    }
+
+    /// The item bought through `opportunity`, if there is one.
+    fn item_of(
+        &self,
+        opportunity: bazaar_memory::OpportunityId,
+    ) -> Result<Option<InventoryItem>, ActorProcessingErr> {
+        Ok(self
+            .ctx
+            .store
+            .all::<InventoryItem>()?
+            .into_iter()
+            .find(|i| i.opportunity == Some(opportunity)))
+    }
+
+    async fn deal_agreed(&mut self, id: NegotiationId) -> Result<(), ActorProcessingErr> {
+        let store = &self.ctx.store;
+        let Some(negotiation) = store.get::<Negotiation>(&id)? else {
+            tracing::warn!(negotiation = %id, "deal agreed for an unknown negotiation");
+            return Ok(());
+        };
+        let Some(price) = negotiation.agreed_price else {
+            tracing::warn!(negotiation = %id, "deal agreed without a price; nothing bought");
+            return Ok(());
+        };
+        if negotiation.lifecycle.status != NegotiationStatus::Agreed {
+            tracing::warn!(negotiation = %id, status = %negotiation.lifecycle.status, "negotiation is not agreed; nothing bought");
+            return Ok(());
+        }
+        if self.item_of(negotiation.opportunity)?.is_some() {
+            return Ok(());
+        }
+        let Some(opportunity) = store.get::<Opportunity>(&negotiation.opportunity)? else {
+            tracing::warn!(negotiation = %id, "deal agreed for an unknown opportunity");
+            return Ok(());
+        };
+        let Some(listing) = store.get::<MarketListing>(&opportunity.listing)? else {
+            tracing::warn!(negotiation = %id, "deal agreed for an unknown listing");
+            return Ok(());
+        };
+        let key = format!("purchase:{id}");
+        let params = PurchaseParams {
+            listing: listing.id,
+            negotiation: id,
+            opportunity: opportunity.id,
+            marketplace: listing.marketplace,
+            seller: if negotiation.seller_address.is_empty() {
+                listing.seller.external_id.clone()
+            } else {
+                negotiation.seller_address.clone()
+            },
+            price,
+            max_value: negotiation.ceiling,
+            location: listing.location.clone(),
+        };
+        let action = Action {
+            kind: ActionKind::Purchase,
+            target: listing.url.clone(),
+            params: serde_json::to_value(&params)?,
+            proposer: "inventory".into(),
+            rule: "purchase.agreed_deal".into(),
+            value: Some(price),
+            marketplace: Some(listing.marketplace),
+            pattern_match: 1.0,
+            idempotency_key: key.clone(),
+        };
+        let outcome = self
+            .ctx
+            .addrs
+            .gate
+            .ask(|reply| GateMsg::Propose(action, reply))
+            .await?;
+        let action = match outcome {
+            Outcome::Executed { action } => action,
+            Outcome::Duplicate {
+                action,
+                status: ActionStatus::Executed,
+            } => action,
+            Outcome::Duplicate { status, .. } => {
+                tracing::debug!(negotiation = %id, %status, "purchase not executed yet");
+                return Ok(());
+            }
+            Outcome::PendingApproval { approval, .. } => {
+                tracing::info!(negotiation = %id, %approval, "purchase waits for the operator");
+                return Ok(());
+            }
+            other => {
+                tracing::warn!(negotiation = %id, outcome = ?other, "purchase not made");
+                return Ok(());
+            }
+        };
+        self.stock(&negotiation, &opportunity, &listing, price, action)
+            .await
+    }
+
+    /// Creates the item bought for `price`, books the purchase, settles the commitment and
+    /// asks the Lister to list it.
+    async fn stock(
+        &mut self,
+        negotiation: &Negotiation,
+        opportunity: &Opportunity,
+        listing: &MarketListing,
+        price: Money,
+        action: bazaar_memory::ActionId,
+    ) -> Result<(), ActorProcessingErr> {
+        let now = self.ctx.clock.now();
+        let arrangement = self
+            .ctx
+            .store
+            .get::<ActionRecord>(&action)?
+            .and_then(|a| a.result)
+            .and_then(|r| r["note"].as_str().map(str::to_string))
+            .unwrap_or_else(|| format!("bought for {price}"));
+        let mut attributes = BTreeMap::new();
+        attributes.insert("source_url".to_string(), listing.url.clone());
+        attributes.insert(
+            "source_marketplace".to_string(),
+            listing.marketplace.to_string(),
+        );
+        attributes.insert("seller".to_string(), negotiation.seller_address.clone());
+        if let Some(location) = &listing.location {
+            attributes.insert("location".to_string(), location.clone());
+        }
+        if let Some(valuation) = &opportunity.valuation {
+            attributes.insert(
+                "market_value".to_string(),
+                valuation.market_value.to_decimal_string(),
+            );
+        }
+        let mut lifecycle = Lifecycle::new(ItemStatus::Draft);
+        lifecycle.advance(ItemStatus::InStock, now, arrangement.clone())?;
+        let item = InventoryItem {
+            id: ItemId::new_at(now),
+            opportunity: Some(opportunity.id),
+            title: listing.title.clone(),
+            description: listing.description.clone(),
+            category: listing.category.clone(),
+            condition: listing.condition,
+            cost_basis: price,
+            images: listing.images.clone(),
+            attributes,
+            lifecycle,
+            acquired_at: now,
+        };
+        let purchase = Transaction {
+            id: TransactionId::new_at(now),
+            kind: TransactionKind::Purchase,
+            amount: price,
+            item: Some(item.id),
+            order: None,
+            at: now,
+            memo: arrangement,
+        };
+        self.ctx.store.put(&purchase)?;
+        self.ctx.store.put(&item)?;
+        let mut opportunity = opportunity.clone();
+        for to in [OpportunityStatus::Agreed, OpportunityStatus::Purchased] {
+            if opportunity.lifecycle.status.can_become(to) {
+                opportunity
+                    .lifecycle
+                    .advance(to, now, format!("bought for {price}"))?;
+            }
+        }
+        self.ctx.store.put(&opportunity)?;
+        self.ctx.store.flush().await?;
+        tracing::info!(item = %item.id, negotiation = %negotiation.id, cost = %price, "item in stock");
+        let _ = self.ctx.addrs.gate.send(GateMsg::Settle(action));
+        let _ = self.ctx.addrs.lister.send(ListerMsg::ListItem(item.id));
+        Ok(())
+    }
+
+    /// Agreed deals without an item; sold items still listed elsewhere.
+    async fn resume(&mut self) -> Result<(), ActorProcessingErr> {
+        let agreed = self.ctx.store.find::<Negotiation>(
+            "by_status",
+            NegotiationStatus::Agreed.to_string().as_bytes(),
+        )?;
+        for negotiation in agreed {
+            if self.item_of(negotiation.opportunity)?.is_none() {
+                self.deal_agreed(negotiation.id).await?;
+            }
+        }
+        let _ = self.ctx.addrs.lister.send(ListerMsg::Resume);
+        Ok(())
+    }
+
+    /// Reads every order feed since its high-water mark and handles each sale of ours.
+    async fn poll_orders(&mut self) -> Result<(), ActorProcessingErr> {
+        let feeds = self.ctx.selling.orders.clone();
+        for feed in feeds {
+            let marketplace = feed.marketplace();
+            let key = orders_since_key(marketplace);
+            let started = self.ctx.clock.now();
+            let since = self
+                .ctx
+                .store
+                .get_meta::<DateTime<Utc>>(&key)?
+                .unwrap_or(started - chrono::Duration::days(30));
+            let events = match feed.poll(since).await {
+                Ok(events) => events,
+                Err(error) => {
+                    tracing::warn!(%marketplace, %error, "cannot read orders; retrying at the next poll");
+                    continue;
+                }
+            };
+            for event in events {
+                let ours = self.ctx.store.find::<ChannelListing>(
+                    "by_sku",
+                    &bazaar_memory::store::index_value(&[marketplace.name(), &event.sku]),
+                )?;
+                if ours.is_empty() {
+                    tracing::debug!(%marketplace, sku = %event.sku, order = %event.order_id, "order for a sku we do not list; ignored");
+                    continue;
+                }
+                self.sold(Sale {
+                    listing: SoldListing::Sku {
+                        marketplace,
+                        sku: event.sku.clone(),
+                    },
+                    order: format!("{}:{}", event.order_id, event.line_item_id),
+                    buyer: event.buyer.clone(),
+                    total: event.total,
+                    at: event.created_at,
+                })
+                .await?;
+            }
+            // Only after every sale is recorded: a crash re-reads them (deduplicated).
+            self.ctx.store.put_meta(&key, &started)?;
+            self.ctx.store.flush().await?;
+        }
+        Ok(())
+    }
+
+    fn channel_listing(
+        &self,
+        listing: &SoldListing,
+    ) -> Result<Option<ChannelListing>, ActorProcessingErr> {
+        Ok(match listing {
+            SoldListing::ChannelListing(id) => self.ctx.store.get::<ChannelListing>(id)?,
+            SoldListing::Sku { marketplace, sku } => self
+                .ctx
+                .store
+                .find::<ChannelListing>(
+                    "by_sku",
+                    &bazaar_memory::store::index_value(&[marketplace.name(), sku]),
+                )?
+                .into_iter()
+                .next(),
+        })
+    }
+
+    /// Records a sale: the order once, the books once, the item and channel listing sold,
+    /// then delisting everywhere else; a second sale of a sold item is an oversell.
+    async fn sold(&mut self, sale: Sale) -> Result<(), ActorProcessingErr> {
+        let Some(mut channel) = self.channel_listing(&sale.listing)? else {
+            tracing::warn!(listing = ?sale.listing, order = %sale.order, "sale of a listing we do not have; ignored");
+            return Ok(());
+        };
+        let store = self.ctx.store.clone();
+        let now = self.ctx.clock.now();
+        let marketplace = channel.marketplace;
+        let total = sale.total.unwrap_or(channel.price);
+        let existing = store.find::<Order>(
+            "by_source",
+            &bazaar_memory::store::index_value(&[marketplace.name(), &sale.order]),
+        )?;
+        let order = match existing.into_iter().next() {
+            Some(order) => order,
+            None => {
+                let mut lifecycle = Lifecycle::new(OrderStatus::Placed);
+                lifecycle.advance(OrderStatus::Paid, now, "paid on the marketplace")?;
+                let order = Order {
+                    id: OrderId::new_at(now),
+                    marketplace,
+                    external_id: sale.order.clone(),
+                    item: Some(channel.item),
+                    channel_listing: Some(channel.id),
+                    buyer: sale.buyer.clone().unwrap_or_default(),
+                    total,
+                    lifecycle,
+                    created_at: sale.at.unwrap_or(now),
+                };
+                store.put(&order)?;
+                tracing::info!(order = %order.id, external = %sale.order, %marketplace, item = %channel.item, %total, "sale detected");
+                order
+            }
+        };
+        let Some(mut item) = store.get::<InventoryItem>(&channel.item)? else {
+            tracing::warn!(item = %channel.item, "sold channel listing has no item");
+            return Ok(());
+        };
+        let books = store.find::<Transaction>("by_item", &item.id.to_bytes())?;
+        let sold_by = books
+            .iter()
+            .find(|t| t.kind == TransactionKind::Sale)
+            .and_then(|t| t.order);
+        if let Some(first) = sold_by.filter(|first| *first != order.id) {
+            return self.oversell(&item, &order, first).await;
+        }
+        let booked = |kind: TransactionKind| {
+            books
+                .iter()
+                .any(|t| t.kind == kind && t.order == Some(order.id))
+        };
+        let fee = channel_fee(&self.valuation, marketplace, total);
+        let shipping = Money::new(
+            shipping_minor(&self.valuation, marketplace, &item.category),
+            total.currency,
+        );
+        // Fee and postage first: the sale is what marks the books as complete.
+        for (kind, amount, memo) in [
+            (TransactionKind::Fee, fee, format!("{marketplace} fees")),
+            (TransactionKind::Shipping, shipping, "postage".to_string()),
+            (
+                TransactionKind::Sale,
+                total,
+                format!("sold on {marketplace} (order {})", sale.order),
+            ),
+        ] {
+            if booked(kind) || amount.minor == 0 {
+                continue;
+            }
+            store.put(&Transaction {
+                id: TransactionId::new_at(now),
+                kind,
+                amount,
+                item: Some(item.id),
+                order: Some(order.id),
+                at: now,
+                memo,
+            })?;
+        }
+        if item.lifecycle.status.can_become(ItemStatus::Sold) {
+            item.lifecycle.advance(
+                ItemStatus::Sold,
+                now,
+                format!("sold on {marketplace} for {total}"),
+            )?;
+            store.put(&item)?;
+        }
+        if channel.lifecycle.status.can_become(ChannelStatus::Sold) {
+            channel
+                .lifecycle
+                .advance(ChannelStatus::Sold, now, format!("order {}", sale.order))?;
+            store.put(&channel)?;
+        }
+        store.flush().await?;
+        let _ = self.ctx.addrs.lister.send(ListerMsg::Delist {
+            item: item.id,
+            sold: channel.id,
+            order: order.id,
+        });
+        Ok(())
+    }
+
+    /// A second sale of an item already sold: the operator must cancel one.
+    async fn oversell(
+        &mut self,
+        item: &InventoryItem,
+        order: &Order,
+        first: OrderId,
+    ) -> Result<(), ActorProcessingErr> {
+        let first = self.ctx.store.get::<Order>(&first)?;
+        let first_text = first
+            .map(|o| format!("order {} on {}", o.external_id, o.marketplace))
+            .unwrap_or_else(|| "an earlier order".to_string());
+        tracing::error!(item = %item.id, order = %order.external_id, marketplace = %order.marketplace, "oversell: item sold twice");
+        open_task_once(
+            &self.ctx,
+            &format!("oversell:{}:{}", item.id, order.id),
+            format!(
+                "URGENT oversell: {:?} (item {}) sold twice — cancel order {} on {} and refund the buyer",
+                item.title, item.id, order.external_id, order.marketplace
+            ),
+            format!("the item was already sold ({first_text})"),
+        )
+        .await
+    }
+}
+
+/// Opens an inbox task unless one was opened under `key` before (recorded in the store's
+/// meta tree after the gate made it durable).
+pub async fn open_task_once(
+    ctx: &AgentContext,
+    key: &str,
+    summary: String,
+    reason: String,
+) -> Result<(), ActorProcessingErr> {
+    let meta = task_key(key);
+    if ctx.store.get_meta::<String>(&meta)?.is_some() {
+        return Ok(());
+    }
+    let approval = ctx
+        .addrs
+        .gate
+        .ask(|reply| GateMsg::Task {
+            summary,
+            reason,
+            reply,
+        })
+        .await?;
+    ctx.store.put_meta(&meta, &approval.to_string())?;
+    ctx.store.flush().await?;
+    Ok(())
 }

@@ -23,7 +23,9 @@ pub mod lister;
 pub mod llm;
 pub mod mail;
 pub mod negotiator;
+pub mod purchase;
 pub mod researcher;
+pub mod selling;
 
 use std::sync::Arc;
 
@@ -85,6 +87,8 @@ pub struct AgentContext {
     pub llm: Option<Arc<llm::LlmClient>>,
     /// The marketplaces the Researcher can search.
     pub sources: Vec<Arc<dyn connectors::Source>>,
+    /// The channels items are listed on and where their sales are read from.
+    pub selling: selling::Selling,
 }
 
 /// An actor's one-line account of itself, for `bazaar status` and start-up logs.

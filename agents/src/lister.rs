@@ -1,13 +1,56 @@
-//! The Lister: owns channel listings. Publishing is not built yet; it reloads the live listings at start.
+//! The Lister: owns channel listings — writes each channel's copy and price, publishes
+//! through the gate, and takes listings down when the item sells.
+//!
+//! - `ListItem(item)`: for every configured channel, a [`ChannelListing`] (SKU = the item's
+//!   id, price from `bazaar_strategies::listing`) is stored as a draft before anything is
+//!   proposed. Native channels get a `PublishListing` (key `publish:<item>:<channel>`);
+//!   the listing goes live with the id the connector returns. Assisted channels get an inbox
+//!   task with the copy-paste template and wait for the operator to confirm the URL
+//!   ([`ListerMsg::Confirm`]).
+//! - `Delist { item, sold, order }`: every other listing of the item comes down at once — a
+//!   `WithdrawListing` (key `withdraw:<channel listing>:<order>`) on native channels, an
+//!   urgent task on assisted ones.
+//! - `Resume` (at start and on every Inventory poll tick) redoes whatever is unfinished:
+//!   drafts not yet live are proposed again (the gate answers `Duplicate`, with the result
+//!   when it already ran), sold items still listed elsewhere are delisted.
 
-use bazaar_memory::{ChannelListing, ChannelListingId, Envelope, Store};
+use bazaar_memory::{
+    ActionKind, ActionRecord, ActionStatus, ChannelListing, ChannelListingId, ChannelStatus,
+    Envelope, InventoryItem, ItemId, ItemStatus, Lifecycle, Marketplace, Opportunity, Order,
+    OrderId, Status, Store, Transaction, TransactionKind,
+};
+use bazaar_policies::{Action, GateMsg, Outcome};
+use bazaar_strategies::listing::{draft, ebay_category_id, template, ItemFacts, ListingDraft};
+use bazaar_strategies::valuation::ValuationConfig;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
+use crate::inventory::open_task_once;
+use crate::selling::{ChannelMode, SellingChannel};
 use crate::{ActorReport, AgentContext};
 
 /// Messages to the Lister.
 #[derive(Debug)]
 pub enum ListerMsg {
+    /// List an item in stock on every configured channel.
+    ListItem(ItemId),
+    /// The item sold through `sold` (order `order`): take every other listing down.
+    Delist {
+        /// The item.
+        item: ItemId,
+        /// The channel listing it sold through.
+        sold: ChannelListingId,
+        /// The order.
+        order: OrderId,
+    },
+    /// The operator put an assisted listing up at `url`.
+    Confirm {
+        /// The channel listing.
+        channel_listing: ChannelListingId,
+        /// Where buyers see it.
+        url: String,
+    },
+    /// Redo unfinished listing and delisting.
+    Resume,
     /// Report what the actor holds.
     Status(RpcReplyPort<ActorReport>),
 }
@@ -16,12 +59,11 @@ pub enum ListerMsg {
 #[derive(Debug, Default)]
 pub struct Lister;
 
-/// The Lister's state, reloaded from the store when it (re)starts.
+/// The Lister's state; everything durable is in the store.
 #[derive(Debug)]
 pub struct ListerState {
     ctx: AgentContext,
-    /// What it tracks, loaded at start.
-    tracked: Vec<ChannelListingId>,
+    valuation: ValuationConfig,
 }
 
 impl Actor for Lister {
@@ -34,13 +76,11 @@ impl Actor for Lister {
         _myself: ActorRef<Self::Msg>,
         ctx: AgentContext,
     ) -> Result<ListerState, ActorProcessingErr> {
-        let tracked = ctx
-            .store
-            .find::<ChannelListing>("by_status", b"live")?
-            .into_iter()
-            .map(|l| l.id)
-            .collect();
-        Ok(ListerState { ctx, tracked })
+        let _ = ctx.addrs.lister.send(ListerMsg::Resume);
+        Ok(ListerState {
+            ctx,
+            valuation: ValuationConfig::default(),
+        })
     }
 
     async fn handle(
@@ -51,22 +91,506 @@ impl Actor for Lister {
     ) -> Result<(), ActorProcessingErr> {
         for (msg, _in_flight) in envelope.drain() {
             match msg {
+                ListerMsg::ListItem(item) => state.list_item(item).await?,
+                ListerMsg::Delist { item, sold, order } => state.delist(item, sold, order).await?,
+                ListerMsg::Confirm {
+                    channel_listing,
+                    url,
+                } => state.confirm(channel_listing, url).await?,
+                ListerMsg::Resume => state.resume().await?,
                 ListerMsg::Status(reply) => {
-                    let _ = reply.send(ActorReport {
-                        actor: "lister",
-                        summary: format!("{} live channel listings", state.tracked.len()),
-                        idle: state.tracked.is_empty().then(|| {
-                            if state.ctx.config.enabled_marketplaces().is_empty() {
-                                "nothing listed; no marketplace account is enabled for selling"
-                                    .to_string()
-                            } else {
-                                "publishing is not built yet".to_string()
-                            }
-                        }),
-                    });
+                    let _ = reply.send(state.report()?);
                 }
             }
         }
         Ok(())
+    }
+}
+
+/// The SKU of an item on every channel.
+pub fn sku_of(item: ItemId) -> String {
+    item.to_string()
+}
+
+/// The idempotency key of publishing `item` on `marketplace`.
+pub fn publish_key(item: ItemId, marketplace: Marketplace) -> String {
+    format!("publish:{item}:{marketplace}")
+}
+
+/// The idempotency key of withdrawing a channel listing after `order` sold the item.
+pub fn withdraw_key(channel_listing: ChannelListingId, order: OrderId) -> String {
+    format!("withdraw:{channel_listing}:{order}")
+}
+
+impl ListerState {
+    fn report(&self) -> Result<ActorReport, ActorProcessingErr> {
+        let live = self
+            .ctx
+            .store
+            .find::<ChannelListing>("by_status", ChannelStatus::Live.to_string().as_bytes())?
+            .len();
+        let idle = (live == 0).then(|| {
+            if self.ctx.selling.channels.is_empty() {
+                "nothing listed; no selling channel is configured".to_string()
+            } else {
+                "nothing listed yet".to_string()
+            }
+        });
+        Ok(ActorReport {
+            actor: "lister",
+            summary: format!("{live} live channel listings"),
+            idle,
+        })
+    }
+
+    fn copy(
+        &self,
+        item: &InventoryItem,
+        marketplace: Marketplace,
+    ) -> Result<ListingDraft, ActorProcessingErr> {
+        let market_value = match item.opportunity {
+            Some(id) => self
+                .ctx
+                .store
+                .get::<Opportunity>(&id)?
+                .and_then(|o| o.valuation)
+                .map(|v| v.market_value),
+            None => None,
+        };
+        let facts = ItemFacts {
+            title: &item.title,
+            description: &item.description,
+            category: &item.category,
+            condition: item.condition,
+            images: &item.images,
+            attributes: &item.attributes,
+            cost: item.cost_basis,
+            market_value,
+        };
+        Ok(draft(
+            &facts,
+            marketplace,
+            &self.valuation,
+            self.valuation.target_margin_bp,
+        ))
+    }
+
+    async fn list_item(&mut self, id: ItemId) -> Result<(), ActorProcessingErr> {
+        let Some(item) = self.ctx.store.get::<InventoryItem>(&id)? else {
+            tracing::warn!(item = %id, "asked to list an unknown item");
+            return Ok(());
+        };
+        if !matches!(
+            item.lifecycle.status,
+            ItemStatus::InStock | ItemStatus::Listed
+        ) {
+            return Ok(());
+        }
+        for channel in self.ctx.selling.channels.clone() {
+            self.list_on(&item, channel).await?;
+        }
+        Ok(())
+    }
+
+    async fn list_on(
+        &mut self,
+        item: &InventoryItem,
+        channel: SellingChannel,
+    ) -> Result<(), ActorProcessingErr> {
+        let marketplace = channel.marketplace;
+        let copy = self.copy(item, marketplace)?;
+        let sku = sku_of(item.id);
+        let existing = self.ctx.store.find::<ChannelListing>(
+            "by_sku",
+            &bazaar_memory::store::index_value(&[marketplace.name(), &sku]),
+        )?;
+        let listing = match existing.into_iter().next() {
+            Some(listing) => listing,
+            None => {
+                let listing = ChannelListing {
+                    id: ChannelListingId::new_at(self.ctx.clock.now()),
+                    item: item.id,
+                    marketplace,
+                    sku: sku.clone(),
+                    external_id: None,
+                    url: None,
+                    price: copy.price,
+                    lifecycle: Lifecycle::new(ChannelStatus::Draft),
+                };
+                self.ctx.store.put(&listing)?;
+                self.ctx.store.flush().await?;
+                tracing::info!(item = %item.id, %marketplace, price = %copy.price, floor = %copy.floor, "listing drafted");
+                listing
+            }
+        };
+        if listing.lifecycle.status != ChannelStatus::Draft {
+            return Ok(());
+        }
+        match channel.mode {
+            ChannelMode::Native => self.publish(item, listing, &copy).await,
+            ChannelMode::Assisted => self.ask_operator_to_list(listing, &copy).await,
+        }
+    }
+
+    async fn publish(
+        &mut self,
+        item: &InventoryItem,
+        listing: ChannelListing,
+        copy: &ListingDraft,
+    ) -> Result<(), ActorProcessingErr> {
+        let marketplace = listing.marketplace;
+        if !copy.missing.is_empty() {
+            return open_task_once(
+                &self.ctx,
+                &format!("missing:{}", listing.id),
+                format!(
+                    "fill in {} for {:?} (item {}) so it can be listed on {marketplace}",
+                    copy.missing.join(", "),
+                    item.title,
+                    item.id
+                ),
+                format!("{marketplace} requires {}", copy.missing.join(", ")),
+            )
+            .await;
+        }
+        let aspects: std::collections::BTreeMap<String, Vec<String>> = item
+            .attributes
+            .iter()
+            .filter(|(k, _)| matches!(k.as_str(), "brand" | "model" | "size" | "color"))
+            .map(|(k, v)| (capitalize(k), vec![v.clone()]))
+            .collect();
+        let description = if copy.description.is_empty() {
+            copy.title.clone()
+        } else {
+            copy.description.clone()
+        };
+        let params = serde_json::json!({
+            "sku": listing.sku,
+            "title": copy.title,
+            "description": description,
+            "condition": copy.condition.name(),
+            "category_id": ebay_category_id(&item.category),
+            "price": listing.price,
+            "quantity": 1,
+            "images": copy.images,
+            "aspects": aspects,
+        });
+        let action = Action {
+            kind: ActionKind::PublishListing,
+            target: listing.sku.clone(),
+            params,
+            proposer: "lister".into(),
+            rule: "listing.publish".into(),
+            value: Some(listing.price),
+            marketplace: Some(marketplace),
+            pattern_match: 1.0,
+            idempotency_key: publish_key(item.id, marketplace),
+        };
+        let outcome = self
+            .ctx
+            .addrs
+            .gate
+            .ask(|reply| GateMsg::Propose(action, reply))
+            .await?;
+        let action = match outcome {
+            Outcome::Executed { action }
+            | Outcome::Duplicate {
+                action,
+                status: ActionStatus::Executed,
+            } => action,
+            Outcome::Failed { reason, .. } => {
+                tracing::warn!(item = %item.id, %marketplace, %reason, "publishing failed");
+                return open_task_once(
+                    &self.ctx,
+                    &format!("publish-failed:{}", listing.id),
+                    format!(
+                        "publishing {:?} (item {}) on {marketplace} failed",
+                        item.title, item.id
+                    ),
+                    reason,
+                )
+                .await;
+            }
+            other => {
+                tracing::info!(item = %item.id, %marketplace, outcome = ?other, "publish not executed yet");
+                return Ok(());
+            }
+        };
+        let result = self
+            .ctx
+            .store
+            .get::<ActionRecord>(&action)?
+            .and_then(|a| a.result)
+            .unwrap_or_default();
+        let external = result["listing_id"].as_str().map(str::to_string);
+        let url = external
+            .as_deref()
+            .filter(|_| marketplace == Marketplace::Ebay)
+            .map(|id| format!("https://www.ebay.com/itm/{id}"));
+        self.went_live(listing.id, external, url, "published").await
+    }
+
+    /// Records a channel listing as live (and its item as listed).
+    async fn went_live(
+        &mut self,
+        id: ChannelListingId,
+        external: Option<String>,
+        url: Option<String>,
+        why: &str,
+    ) -> Result<(), ActorProcessingErr> {
+        let store = self.ctx.store.clone();
+        let now = self.ctx.clock.now();
+        let Some(mut listing) = store.get::<ChannelListing>(&id)? else {
+            return Ok(());
+        };
+        if listing.lifecycle.status == ChannelStatus::Live {
+            return Ok(());
+        }
+        listing.lifecycle.advance(ChannelStatus::Live, now, why)?;
+        listing.external_id = external.or(listing.external_id);
+        listing.url = url.or(listing.url);
+        store.put(&listing)?;
+        if let Some(mut item) = store.get::<InventoryItem>(&listing.item)? {
+            if item.lifecycle.status == ItemStatus::InStock {
+                item.lifecycle.advance(
+                    ItemStatus::Listed,
+                    now,
+                    format!("live on {}", listing.marketplace),
+                )?;
+                store.put(&item)?;
+            }
+        }
+        store.flush().await?;
+        tracing::info!(item = %listing.item, marketplace = %listing.marketplace, external = ?listing.external_id, "listing live");
+        Ok(())
+    }
+
+    async fn ask_operator_to_list(
+        &mut self,
+        mut listing: ChannelListing,
+        copy: &ListingDraft,
+    ) -> Result<(), ActorProcessingErr> {
+        let marketplace = listing.marketplace;
+        open_task_once(
+            &self.ctx,
+            &format!("list:{}", listing.id),
+            format!(
+                "list {:?} on {marketplace} for {} and confirm its URL (channel listing {})",
+                copy.title, listing.price, listing.id
+            ),
+            template(copy, &listing.sku),
+        )
+        .await?;
+        listing.lifecycle.advance(
+            ChannelStatus::AwaitingOperator,
+            self.ctx.clock.now(),
+            "copy-paste template in the operator's inbox",
+        )?;
+        self.ctx.store.put(&listing)?;
+        self.ctx.store.flush().await?;
+        Ok(())
+    }
+
+    async fn confirm(
+        &mut self,
+        id: ChannelListingId,
+        url: String,
+    ) -> Result<(), ActorProcessingErr> {
+        let Some(listing) = self.ctx.store.get::<ChannelListing>(&id)? else {
+            tracing::warn!(channel_listing = %id, "confirmation for an unknown listing");
+            return Ok(());
+        };
+        if !matches!(
+            listing.lifecycle.status,
+            ChannelStatus::AwaitingOperator | ChannelStatus::Draft
+        ) {
+            tracing::info!(channel_listing = %id, status = %listing.lifecycle.status, "confirmation ignored");
+            return Ok(());
+        }
+        self.went_live(id, None, Some(url), "the operator confirmed it")
+            .await?;
+        // Sold meanwhile: take it straight down again.
+        self.resume().await
+    }
+
+    async fn delist(
+        &mut self,
+        item: ItemId,
+        sold: ChannelListingId,
+        order: OrderId,
+    ) -> Result<(), ActorProcessingErr> {
+        let listings = self
+            .ctx
+            .store
+            .find::<ChannelListing>("by_item", &item.to_bytes())?;
+        let title = self
+            .ctx
+            .store
+            .get::<InventoryItem>(&item)?
+            .map(|i| i.title)
+            .unwrap_or_default();
+        for listing in listings {
+            if listing.id == sold {
+                continue;
+            }
+            let mode = self
+                .ctx
+                .selling
+                .mode(listing.marketplace)
+                .unwrap_or(ChannelMode::Assisted);
+            match (listing.lifecycle.status, mode) {
+                (ChannelStatus::Draft, _) => {
+                    let key = publish_key(item, listing.marketplace);
+                    let proposed = !self
+                        .ctx
+                        .store
+                        .find::<ActionRecord>("by_idempotency_key", key.as_bytes())?
+                        .is_empty();
+                    // A publish in flight may still go live; the next resume takes it down.
+                    if !proposed {
+                        self.withdrawn(listing, "the item sold before it was published")
+                            .await?;
+                    }
+                }
+                (ChannelStatus::Live, ChannelMode::Native) => {
+                    self.withdraw(listing, order, &title).await?
+                }
+                (ChannelStatus::Live | ChannelStatus::AwaitingOperator, _) => {
+                    let marketplace = listing.marketplace;
+                    open_task_once(
+                        &self.ctx,
+                        &withdraw_key(listing.id, order),
+                        format!(
+                            "URGENT: take {:?} down on {marketplace} now{} — it sold elsewhere",
+                            title,
+                            listing
+                                .url
+                                .as_deref()
+                                .map(|u| format!(" ({u})"))
+                                .unwrap_or_default()
+                        ),
+                        format!("sold through another channel (order {order}); an assisted channel has no API to withdraw it"),
+                    )
+                    .await?;
+                    self.withdrawn(listing, "the operator was asked to take it down")
+                        .await?;
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    async fn withdraw(
+        &mut self,
+        listing: ChannelListing,
+        order: OrderId,
+        title: &str,
+    ) -> Result<(), ActorProcessingErr> {
+        let marketplace = listing.marketplace;
+        let action = Action {
+            kind: ActionKind::WithdrawListing,
+            target: listing.sku.clone(),
+            params: serde_json::json!({ "sku": listing.sku }),
+            proposer: "lister".into(),
+            rule: "listing.withdraw_sold".into(),
+            value: None,
+            marketplace: Some(marketplace),
+            pattern_match: 1.0,
+            idempotency_key: withdraw_key(listing.id, order),
+        };
+        let outcome = self
+            .ctx
+            .addrs
+            .gate
+            .ask(|reply| GateMsg::Propose(action, reply))
+            .await?;
+        match outcome {
+            Outcome::Executed { .. }
+            | Outcome::Duplicate {
+                status: ActionStatus::Executed,
+                ..
+            } => self.withdrawn(listing, "sold elsewhere").await,
+            Outcome::Duplicate { .. } | Outcome::PendingApproval { .. } => Ok(()),
+            other => {
+                tracing::error!(channel_listing = %listing.id, %marketplace, outcome = ?other, "withdrawal of a sold item did not happen");
+                open_task_once(
+                    &self.ctx,
+                    &format!("withdraw-failed:{}:{order}", listing.id),
+                    format!(
+                        "URGENT: take {title:?} down on {marketplace} by hand — it sold elsewhere"
+                    ),
+                    format!("the withdrawal did not happen: {other:?}"),
+                )
+                .await
+            }
+        }
+    }
+
+    async fn withdrawn(
+        &mut self,
+        mut listing: ChannelListing,
+        why: &str,
+    ) -> Result<(), ActorProcessingErr> {
+        if !listing
+            .lifecycle
+            .status
+            .can_become(ChannelStatus::Withdrawn)
+        {
+            return Ok(());
+        }
+        listing
+            .lifecycle
+            .advance(ChannelStatus::Withdrawn, self.ctx.clock.now(), why)?;
+        self.ctx.store.put(&listing)?;
+        self.ctx.store.flush().await?;
+        tracing::info!(channel_listing = %listing.id, marketplace = %listing.marketplace, why, "listing withdrawn");
+        Ok(())
+    }
+
+    /// Lists items in stock that are not on every channel yet, and delists sold items
+    /// still up elsewhere.
+    async fn resume(&mut self) -> Result<(), ActorProcessingErr> {
+        let store = self.ctx.store.clone();
+        for status in [ItemStatus::InStock, ItemStatus::Listed] {
+            for item in store.find::<InventoryItem>("by_status", status.to_string().as_bytes())? {
+                self.list_item(item.id).await?;
+            }
+        }
+        for item in
+            store.find::<InventoryItem>("by_status", ItemStatus::Sold.to_string().as_bytes())?
+        {
+            let listings = store.find::<ChannelListing>("by_item", &item.id.to_bytes())?;
+            let up = listings.iter().any(|l| {
+                matches!(
+                    l.lifecycle.status,
+                    ChannelStatus::Live | ChannelStatus::AwaitingOperator | ChannelStatus::Draft
+                )
+            });
+            if !up {
+                continue;
+            }
+            let sale = store
+                .find::<Transaction>("by_item", &item.id.to_bytes())?
+                .into_iter()
+                .find(|t| t.kind == TransactionKind::Sale)
+                .and_then(|t| t.order);
+            let Some(order) = sale.and_then(|o| store.get::<Order>(&o).ok().flatten()) else {
+                continue;
+            };
+            let Some(sold) = order.channel_listing else {
+                continue;
+            };
+            self.delist(item.id, sold, order.id).await?;
+        }
+        Ok(())
+    }
+}
+
+fn capitalize(text: &str) -> String {
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
     }
 }

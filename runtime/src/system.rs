@@ -11,7 +11,9 @@ use bazaar_agents::inventory::{Inventory, InventoryMsg};
 use bazaar_agents::lister::{Lister, ListerMsg};
 use bazaar_agents::mail::{Connectors, MailConnector, MailTransport};
 use bazaar_agents::negotiator::{Negotiator, NegotiatorMsg};
+use bazaar_agents::purchase::Arrangement;
 use bazaar_agents::researcher::{Researcher, ResearcherMsg};
+use bazaar_agents::selling::Selling;
 use bazaar_agents::{ActorReport, Addresses, AgentContext};
 use bazaar_config::Config;
 use bazaar_memory::{
@@ -99,6 +101,8 @@ pub struct SystemParts {
     pub mail: Option<Arc<dyn MailTransport>>,
     /// The marketplaces the Researcher searches.
     pub sources: Vec<Arc<dyn bazaar_agents::connectors::Source>>,
+    /// The channels items are listed on and where their sales are read from.
+    pub selling: Selling,
 }
 
 impl SystemParts {
@@ -118,6 +122,7 @@ impl SystemParts {
             effector: Arc::new(NoConnector),
             mail: None,
             sources: Vec::new(),
+            selling: Selling::default(),
         }
     }
 
@@ -134,6 +139,7 @@ impl SystemParts {
         let effector = Connectors {
             mail: Some(Arc::new(connector)),
             marketplace: None,
+            purchases: None,
         };
         SystemParts {
             config,
@@ -143,6 +149,40 @@ impl SystemParts {
             effector: Arc::new(effector),
             mail: Some(mail),
             sources: Vec::new(),
+            selling: Selling::default(),
+        }
+    }
+
+    /// Parts for a system that buys and sells: purchases are arranged with the seller
+    /// ([`Arrangement`]), marketplace actions go through `marketplace` (e.g. `EbaySell`),
+    /// email through `mail` when given; items are listed on `selling`'s channels.
+    #[allow(clippy::too_many_arguments)]
+    pub fn with_selling(
+        config: Arc<Config>,
+        store: SledStore,
+        index: ProductIndex,
+        clock: SharedClock,
+        mail: Option<Arc<dyn MailTransport>>,
+        marketplace: Option<Arc<dyn Effector>>,
+        selling: Selling,
+    ) -> SystemParts {
+        let mail_connector = mail.clone().map(|mail| {
+            Arc::new(MailConnector::new(mail, store.clone(), clock.clone())) as Arc<dyn Effector>
+        });
+        let effector = Connectors {
+            mail: mail_connector,
+            marketplace,
+            purchases: Some(Arc::new(Arrangement::new(store.clone(), clock.clone()))),
+        };
+        SystemParts {
+            config,
+            store,
+            index,
+            clock,
+            effector: Arc::new(effector),
+            mail,
+            sources: Vec::new(),
+            selling,
         }
     }
 }
@@ -194,6 +234,7 @@ impl System {
             effector,
             mail,
             sources,
+            selling,
         } = parts;
         let (events, _) = tokio::sync::broadcast::channel(1024);
         let quiet = Quiescence::new();
@@ -208,6 +249,7 @@ impl System {
             mail,
             llm,
             sources,
+            selling,
         };
         let gate_args = PolicyGateArgs {
             store: store.clone(),

@@ -168,6 +168,8 @@ pub struct Connectors {
     pub mail: Option<Arc<dyn Effector>>,
     /// Everything marketplace-side, when configured.
     pub marketplace: Option<Arc<dyn Effector>>,
+    /// Purchases (arranged with the seller), when configured.
+    pub purchases: Option<Arc<dyn Effector>>,
 }
 
 impl std::fmt::Debug for Connectors {
@@ -175,6 +177,7 @@ impl std::fmt::Debug for Connectors {
         f.debug_struct("Connectors")
             .field("mail", &self.mail.is_some())
             .field("marketplace", &self.marketplace.is_some())
+            .field("purchases", &self.purchases.is_some())
             .finish()
     }
 }
@@ -183,6 +186,7 @@ impl Connectors {
     fn route(&self, kind: ActionKind) -> Option<&Arc<dyn Effector>> {
         match kind {
             ActionKind::SendEmail => self.mail.as_ref(),
+            ActionKind::Purchase => self.purchases.as_ref(),
             _ => self.marketplace.as_ref(),
         }
     }

@@ -122,6 +122,7 @@ impl Harness {
             effector: Arc::new(market.clone()),
             mail: None,
             sources: Vec::new(),
+            selling: Default::default(),
         })
         .await
         .unwrap();

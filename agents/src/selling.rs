@@ -1,0 +1,131 @@
+//! What the selling side works with: the channels items are listed on (native through a
+//! connector, or assisted through the operator's inbox) and where sales are read from.
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bazaar_memory::Marketplace;
+use bazaar_policies::BoxFuture;
+use chrono::{DateTime, Utc};
+
+use crate::connectors::ebay_orders::{EbayOrders, OrderEvent};
+
+/// How a channel is listed on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChannelMode {
+    /// Through the gate's marketplace connector (`PublishListing`, `WithdrawListing`).
+    Native,
+    /// The operator pastes a template and confirms the URL; withdrawals are urgent tasks.
+    Assisted,
+}
+
+/// One channel items are listed on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SellingChannel {
+    /// The marketplace.
+    pub marketplace: Marketplace,
+    /// Native or assisted.
+    pub mode: ChannelMode,
+}
+
+impl SellingChannel {
+    /// A channel with a connector.
+    pub fn native(marketplace: Marketplace) -> SellingChannel {
+        SellingChannel {
+            marketplace,
+            mode: ChannelMode::Native,
+        }
+    }
+
+    /// A channel the operator lists on by hand.
+    pub fn assisted(marketplace: Marketplace) -> SellingChannel {
+        SellingChannel {
+            marketplace,
+            mode: ChannelMode::Assisted,
+        }
+    }
+}
+
+/// Where a marketplace's sales are polled from.
+pub trait OrderFeed: Send + Sync + 'static {
+    /// The marketplace.
+    fn marketplace(&self) -> Marketplace;
+    /// Every order line modified since `since`.
+    fn poll<'a>(&'a self, since: DateTime<Utc>) -> BoxFuture<'a, Result<Vec<OrderEvent>, String>>;
+}
+
+impl OrderFeed for EbayOrders {
+    fn marketplace(&self) -> Marketplace {
+        Marketplace::Ebay
+    }
+
+    fn poll<'a>(&'a self, since: DateTime<Utc>) -> BoxFuture<'a, Result<Vec<OrderEvent>, String>> {
+        Box::pin(async move { self.poll_orders(since).await.map_err(|e| e.to_string()) })
+    }
+}
+
+/// The selling setup every actor shares.
+#[derive(Clone)]
+pub struct Selling {
+    /// Channels items are listed on, in order.
+    pub channels: Vec<SellingChannel>,
+    /// Where sales are polled from (native channels).
+    pub orders: Vec<Arc<dyn OrderFeed>>,
+    /// How often the Inventory polls for sales and resumes unfinished work.
+    pub poll_every: Duration,
+    /// One poll timer at a time, across restarts of the Inventory.
+    pub(crate) timer_armed: Arc<AtomicBool>,
+}
+
+impl Default for Selling {
+    fn default() -> Self {
+        Selling {
+            channels: Vec::new(),
+            orders: Vec::new(),
+            poll_every: Duration::from_secs(5 * 60),
+            timer_armed: Arc::default(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Selling {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Selling")
+            .field("channels", &self.channels)
+            .field(
+                "orders",
+                &self
+                    .orders
+                    .iter()
+                    .map(|o| o.marketplace())
+                    .collect::<Vec<_>>(),
+            )
+            .field("poll_every", &self.poll_every)
+            .finish()
+    }
+}
+
+impl Selling {
+    /// Selling on `channels`, reading sales from `orders`, polling every `poll_every`.
+    pub fn new(
+        channels: Vec<SellingChannel>,
+        orders: Vec<Arc<dyn OrderFeed>>,
+        poll_every: Duration,
+    ) -> Selling {
+        Selling {
+            channels,
+            orders,
+            poll_every,
+            ..Selling::default()
+        }
+    }
+
+    /// The mode of `marketplace`, if items are listed there.
+    pub fn mode(&self, marketplace: Marketplace) -> Option<ChannelMode> {
+        self.channels
+            .iter()
+            .find(|c| c.marketplace == marketplace)
+            .map(|c| c.mode)
+    }
+}
