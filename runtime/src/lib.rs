@@ -2,6 +2,7 @@
 
 #![warn(missing_docs)]
 
+pub mod books;
 pub mod operator;
 pub mod session;
 pub mod simulate;

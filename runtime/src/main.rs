@@ -85,6 +85,20 @@ enum Command {
         #[arg(long, value_name = "ID")]
         item: Option<String>,
     },
+    /// List the items we own (read from the store).
+    Inventory {
+        /// Only items in this state (draft, in_stock, listed, sold, shipped, returned,
+        /// archived).
+        #[arg(long, value_name = "S", value_parser = parse_item_status)]
+        status: Option<bazaar_memory::ItemStatus>,
+    },
+    /// Profit and loss per item and overall: sales less cost of goods, fees, postage and
+    /// refunds (read from the store).
+    Pnl {
+        /// Only transactions booked at or after this time (RFC 3339).
+        #[arg(long, value_name = "TIME")]
+        since: Option<chrono::DateTime<chrono::Utc>>,
+    },
     /// Run the whole business against the simulated market and write a report (`bazaar sim
     /// serve` runs the world alone).
     Sim(SimArgs),
@@ -283,6 +297,24 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             since,
             item,
         } => audit(&data_dir, verify, since, item.as_deref()),
+        Command::Inventory { status } => {
+            let store = open_store(&data_dir)?;
+            let shown = bazaar_runtime::books::write_inventory(
+                &store,
+                status,
+                &mut std::io::stdout().lock(),
+            )?;
+            if shown == 0 {
+                eprintln!("no items");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Pnl { since } => {
+            let store = open_store(&data_dir)?;
+            let pnl = bazaar_runtime::books::pnl(&store, since)?;
+            bazaar_runtime::books::write_pnl(&store, &pnl, &mut std::io::stdout().lock())?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::SystemdUnit => {
             print!("{}", bazaar_config::SYSTEMD_UNIT);
             Ok(ExitCode::SUCCESS)
@@ -353,6 +385,16 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         )),
         Command::Operator(command) => bazaar_runtime::operator::cli::run(&config, command).await,
     }
+}
+
+fn parse_item_status(text: &str) -> Result<bazaar_memory::ItemStatus, String> {
+    bazaar_memory::ItemStatus::parse(text).ok_or_else(|| {
+        let known: Vec<String> = bazaar_memory::ItemStatus::ALL
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        format!("unknown status {text:?} (known: {})", known.join(", "))
+    })
 }
 
 fn open_store(data_dir: &Path) -> anyhow::Result<SledStore> {

@@ -431,5 +431,67 @@ async fn a_deal_is_bought_listed_sold_delisted_and_booked_once_across_restarts()
     settle(&system).await;
     assert_eq!(tasks(store, "URGENT oversell").len(), 2);
     assert_eq!(market.sim.agent_listings().len(), 1, "never listed twice");
+    let fee = books(store, TransactionKind::Fee)[0].amount.minor;
+    let postage = books(store, TransactionKind::Shipping)[0].amount.minor;
     system.shutdown(Duration::from_secs(10)).await.unwrap();
+
+    // 6. The operator reads the books from the command line.
+    let inventory = bazaar(dir.path(), &["inventory"]);
+    assert!(inventory.status.success(), "{inventory:?}");
+    let listed = text(&inventory.stdout);
+    assert!(listed.contains(&item_id.to_string()), "{listed}");
+    assert!(
+        listed.contains("sold") && listed.contains("$40.00"),
+        "{listed}"
+    );
+    assert!(listed.contains("ebay:sold@"), "{listed}");
+    let none = bazaar(dir.path(), &["inventory", "--status", "in_stock"]);
+    assert!(none.status.success());
+    assert!(text(&none.stdout).is_empty());
+    assert!(text(&none.stderr).contains("no items"));
+    let bad = bazaar(dir.path(), &["inventory", "--status", "lost"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        text(&bad.stderr).contains("unknown status \"lost\""),
+        "{}",
+        text(&bad.stderr)
+    );
+    let pnl = bazaar(dir.path(), &["pnl"]);
+    assert!(pnl.status.success(), "{pnl:?}");
+    let report = text(&pnl.stdout);
+    let profit = sale.total.minor - 40_00 - fee - postage;
+    let total = report
+        .lines()
+        .find(|l| l.starts_with("total"))
+        .unwrap_or_else(|| panic!("{report}"));
+    assert!(
+        total.contains(&Money::usd(profit).to_string()),
+        "{total} (profit {profit})"
+    );
+    assert!(total.contains(&sale.total.to_string()), "{total}");
+    // Nothing was booked after the sale.
+    let later = bazaar(dir.path(), &["pnl", "--since", "2026-03-03T00:00:00Z"]);
+    let later = text(&later.stdout);
+    assert!(
+        later
+            .lines()
+            .any(|l| l.starts_with("total") && l.contains("$0.00")),
+        "{later}"
+    );
+}
+
+const BAZAAR: &str = env!("CARGO_BIN_EXE_bazaar");
+
+fn bazaar(data_dir: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(BAZAAR)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("bazaar runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
 }
