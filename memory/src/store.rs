@@ -455,7 +455,23 @@ fn index_tree_name(tree: &str) -> String {
 
 impl SledStore {
     /// Opens (or creates) the store in `dir`, checking the schema version.
+    ///
+    /// A lock held by a store dropped a moment ago (its background flusher still finishing,
+    /// or a process still exiting) is waited out for up to a second before it is reported as
+    /// [`StoreError::Locked`].
     pub fn open(dir: &Path) -> Result<SledStore, StoreError> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+        loop {
+            match SledStore::open_once(dir) {
+                Err(StoreError::Locked { .. }) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(25));
+                }
+                result => return result,
+            }
+        }
+    }
+
+    fn open_once(dir: &Path) -> Result<SledStore, StoreError> {
         let path = dir.to_path_buf();
         let db = sled::Config::new()
             .path(dir)

@@ -1354,6 +1354,22 @@ async fn import_names_the_bad_line_and_writes_nothing() {
 // ---------------------------------------------------------------------------------------
 // schema version and locking
 
+/// Opens the sled database under a store directly. A dropped store's background flusher can
+/// hold the file lock a moment longer (more so on a busy machine), so retry briefly.
+fn open_raw(dir: &std::path::Path) -> sled::Db {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match sled::open(dir) {
+            Ok(db) => return db,
+            Err(e) if std::time::Instant::now() < deadline => {
+                let _ = e;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => panic!("cannot open {}: {e}", dir.display()),
+        }
+    }
+}
+
 #[test]
 fn a_store_from_another_schema_version_is_refused() {
     let dir = tempdir();
@@ -1362,7 +1378,7 @@ fn a_store_from_another_schema_version_is_refused() {
         store.put(&order()).unwrap();
     }
     {
-        let db = sled::open(dir.path()).unwrap();
+        let db = open_raw(dir.path());
         db.open_tree("meta")
             .unwrap()
             .insert(b"bazaar.schema_version", &99u32.to_be_bytes())
@@ -1390,7 +1406,7 @@ fn records_without_a_schema_version_are_refused() {
         store.put(&order()).unwrap();
     }
     {
-        let db = sled::open(dir.path()).unwrap();
+        let db = open_raw(dir.path());
         db.open_tree("meta")
             .unwrap()
             .remove(b"bazaar.schema_version")
@@ -1408,7 +1424,7 @@ fn a_fresh_store_is_stamped_and_reopens() {
     let dir = tempdir();
     drop(SledStore::open(dir.path()).unwrap());
     {
-        let db = sled::open(dir.path()).unwrap();
+        let db = open_raw(dir.path());
         let stamp = db
             .open_tree("meta")
             .unwrap()
