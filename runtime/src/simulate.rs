@@ -339,8 +339,10 @@ fn agent_config(data_dir: &Path, categories: &[&str]) -> Result<bazaar_config::C
     Ok(config)
 }
 
-/// The scripted operator: approves every action waiting in the inbox (tasks stay for a
-/// person). Returns how many it approved.
+/// The scripted operator: approves every action waiting in the inbox, and when the Lister
+/// asks for an item's condition (sellers' listings rarely say), inspects it — the world has
+/// no damaged goods, so "good" — fills it in and lists again. Other tasks stay for a person.
+/// Returns how many actions it approved.
 async fn answer_inbox(system: &crate::system::System) -> usize {
     use bazaar_memory::{Approval, ApprovalStatus, Store};
     let Ok(pending) = system
@@ -350,6 +352,33 @@ async fn answer_inbox(system: &crate::system::System) -> usize {
         return 0;
     };
     let mut approved = 0;
+    for task in pending.iter().filter(|a| a.action.is_none()) {
+        let Some(item) = condition_task_item(&task.summary) else {
+            continue;
+        };
+        let Ok(Some(mut record)) = system.store.get::<bazaar_memory::InventoryItem>(&item) else {
+            continue;
+        };
+        record.condition = bazaar_memory::Condition::Good;
+        if system.store.put(&record).is_err() {
+            continue;
+        }
+        let _ = system
+            .addrs
+            .gate
+            .ask(|reply| bazaar_policies::GateMsg::Resolve {
+                approval: task.id,
+                by: "sim-operator".into(),
+                happened: true,
+                note: "inspected at pickup: good condition".into(),
+                reply,
+            })
+            .await;
+        let _ = system
+            .addrs
+            .lister
+            .send(bazaar_agents::lister::ListerMsg::ListItem(item));
+    }
     for approval in pending.into_iter().filter(|a| a.action.is_some()) {
         let answer = system
             .addrs
@@ -365,6 +394,16 @@ async fn answer_inbox(system: &crate::system::System) -> usize {
         }
     }
     approved
+}
+
+/// The item a "fill in condition for … (item <id>) …" task is about.
+fn condition_task_item(summary: &str) -> Option<bazaar_memory::ItemId> {
+    if !summary.starts_with("fill in condition") {
+        return None;
+    }
+    let rest = summary.split("(item ").nth(1)?;
+    let id = rest.split(')').next()?;
+    id.parse().ok()
 }
 
 /// Lets the agent finish what the last clock move woke.
@@ -385,7 +424,6 @@ pub async fn run_sim(
 ) -> Result<serde_json::Value, SimError> {
     use bazaar_agents::connectors::craigslist::{Craigslist, CraigslistSettings};
     use bazaar_agents::connectors::ebay::{EbayBrowse, EbaySettings};
-    use bazaar_agents::connectors::polite::PoliteConfig;
     use bazaar_agents::connectors::Source;
     use bazaar_memory::{ProductIndex, SharedClock, SledStore};
 
@@ -429,15 +467,7 @@ pub async fn run_sim(
     )
     .map_err(agent_error)?;
     // Simulated time does not pass while a request waits, so no politeness delay is needed.
-    let polite = PoliteConfig {
-        concurrency: 2,
-        min_delay: Duration::ZERO,
-        jitter: Duration::ZERO,
-        backoff_initial: Duration::from_secs(1),
-        backoff_max: Duration::from_secs(1),
-        max_retries: 1,
-        timeout: Duration::from_secs(10),
-    };
+    let polite = quick_polite();
     let ebay = EbayBrowse::new(
         EbaySettings::new(
             &endpoints.ebay,
@@ -463,12 +493,15 @@ pub async fn run_sim(
     let mailbox = office
         .transport(&endpoints.agent_mail)
         .map_err(agent_error)?;
-    let mut parts = crate::system::SystemParts::with_mail(
+    let (marketplace, selling) = ebay_selling(&world, &endpoints, &store, &clock).await?;
+    let mut parts = crate::system::SystemParts::with_selling(
         Arc::new(agent),
         store,
         index,
         clock,
-        Arc::new(mailbox),
+        Some(Arc::new(mailbox)),
+        Some(marketplace),
+        selling,
     );
     let sources: Vec<Arc<dyn Source>> = vec![Arc::new(ebay), Arc::new(craigslist)];
     parts.sources = sources;
@@ -531,10 +564,83 @@ pub async fn run_sim(
     Ok(report)
 }
 
+/// Politeness in the simulation: simulated time does not pass while a request waits, so no
+/// spacing is needed; one quick retry.
+fn quick_polite() -> bazaar_agents::connectors::polite::PoliteConfig {
+    bazaar_agents::connectors::polite::PoliteConfig {
+        concurrency: 2,
+        min_delay: Duration::ZERO,
+        jitter: Duration::ZERO,
+        backoff_initial: Duration::from_secs(1),
+        backoff_max: Duration::from_secs(1),
+        max_retries: 1,
+        timeout: Duration::from_secs(10),
+    }
+}
+
+/// Selling on the sim's eBay as the agent's seller account: the seller consents once (an
+/// authorization code exchanged for a refresh token, as `bazaar` would be set up for real),
+/// items are listed natively there, and sales are read from Fulfillment every hour.
+async fn ebay_selling(
+    world: &World,
+    endpoints: &bazaar_sim::world::Endpoints,
+    store: &bazaar_memory::SledStore,
+    clock: &bazaar_memory::SharedClock,
+) -> Result<
+    (
+        Arc<dyn bazaar_policies::Effector>,
+        bazaar_agents::selling::Selling,
+    ),
+    SimError,
+> {
+    use bazaar_agents::connectors::ebay::EbaySettings;
+    use bazaar_agents::connectors::ebay_orders::EbayOrders;
+    use bazaar_agents::connectors::ebay_sell::{
+        exchange_authorization_code, EbaySell, EbaySellClient, EbaySellSettings, ListingPolicyIds,
+    };
+    use bazaar_agents::selling::{OrderFeed, Selling, SellingChannel};
+    use bazaar_sim::ebay::scopes;
+
+    let api = EbaySettings::new(
+        &endpoints.ebay,
+        &endpoints.ebay_client_id,
+        &endpoints.ebay_client_secret,
+        100_000,
+    );
+    let code = world.ebay().authorization_code(&[
+        scopes::API,
+        scopes::SELL_INVENTORY,
+        scopes::SELL_FULFILLMENT,
+    ]);
+    let ru_name = bazaar_sim::ebay::EbayConfig::default().ru_name;
+    let tokens = exchange_authorization_code(&api, &code, &ru_name, clock)
+        .await
+        .map_err(agent_error)?;
+    let mut settings = EbaySellSettings::new(api, tokens.refresh_token);
+    settings.policies = ListingPolicyIds {
+        fulfillment_policy_id: "6196944000".into(),
+        payment_policy_id: "6196945000".into(),
+        return_policy_id: "6196946000".into(),
+    };
+    settings.merchant_location_key = Some("home".into());
+    let client = Arc::new(
+        EbaySellClient::new(settings, quick_polite(), store.clone(), clock.clone())
+            .map_err(agent_error)?,
+    );
+    let orders: Arc<dyn OrderFeed> = Arc::new(EbayOrders::new(client.clone()));
+    let selling = Selling::new(
+        vec![SellingChannel::native(bazaar_memory::Marketplace::Ebay)],
+        vec![orders],
+        Duration::from_secs(3_600),
+    );
+    Ok((Arc::new(EbaySell::new(client)), selling))
+}
+
 /// Counts along the funnel, from the agent's store.
 fn funnel(store: &bazaar_memory::SledStore) -> serde_json::Value {
     use bazaar_memory::{
-        MarketListing, Negotiation, NegotiationStatus, Opportunity, OpportunityStatus, Store,
+        InventoryItem, ItemStatus, MarketListing, Negotiation, NegotiationStatus, Opportunity,
+        OpportunityStatus, Store,
     };
     let opportunities = store.all::<Opportunity>().unwrap_or_default();
     let ever = |status: OpportunityStatus| {
@@ -542,6 +648,16 @@ fn funnel(store: &bazaar_memory::SledStore) -> serde_json::Value {
             .iter()
             .filter(|o| {
                 o.lifecycle.status == status || o.lifecycle.history.iter().any(|c| c.to == status)
+            })
+            .count()
+    };
+    let items = store.all::<InventoryItem>().unwrap_or_default();
+    let ever_item = |statuses: &[ItemStatus]| {
+        items
+            .iter()
+            .filter(|i| {
+                statuses.contains(&i.lifecycle.status)
+                    || i.lifecycle.history.iter().any(|c| statuses.contains(&c.to))
             })
             .count()
     };
@@ -556,9 +672,9 @@ fn funnel(store: &bazaar_memory::SledStore) -> serde_json::Value {
         "pursued": ever(OpportunityStatus::Pursuing),
         "negotiated": negotiations.len(),
         "agreed": agreed,
-        "bought": 0,
-        "listed": 0,
-        "sold": 0,
+        "bought": items.len(),
+        "listed": ever_item(&[ItemStatus::Listed, ItemStatus::Sold, ItemStatus::Shipped]),
+        "sold": ever_item(&[ItemStatus::Sold, ItemStatus::Shipped]),
     })
 }
 
@@ -645,6 +761,19 @@ fn report(
     }
     errors.sort_by(f64::total_cmp);
     let mape = errors.get(errors.len() / 2).copied();
+    let books = crate::books::pnl(store, None)
+        .ok()
+        .map(|p| p.total)
+        .unwrap_or_default();
+    let invested = books.cost + books.fees + books.shipping;
+    let pnl = serde_json::json!({
+        "revenue": books.revenue,
+        "cost_of_goods": books.cost,
+        "fees": books.fees,
+        "shipping": books.shipping,
+        "profit": books.profit(),
+        "roi": if invested > 0 { books.profit() as f64 / invested as f64 } else { 0.0 },
+    });
     let actions = store.all::<ActionRecord>().unwrap_or_default();
     let count = |status: ActionStatus| {
         actions
@@ -656,10 +785,7 @@ fn report(
         "scenario": world.scenario().name,
         "seed": world.seed(),
         "days": world.scenario().days,
-        "pnl": {
-            "revenue": 0, "cost_of_goods": 0, "fees": 0, "shipping": 0, "profit": 0, "roi": 0.0,
-            "note": "buying, listing and selling are not in this build yet",
-        },
+        "pnl": pnl,
         "funnel": funnel(store),
         "negotiation": {
             "negotiations": negotiations.len(),
@@ -707,7 +833,21 @@ fn print_summary(report: &serde_json::Value, dir: &Path, out: &mut dyn Write) {
             "policy: {} executed, {} approved by the operator, {} blocked",
             report["policy"]["executed"], report["policy"]["approved"], report["policy"]["blocked"]
         ),
-        "profit: buying, listing and selling are not in this build yet".to_string(),
+        {
+            let p = &report["pnl"];
+            let money = |k: &str| bazaar_memory::Money::usd(p[k].as_i64().unwrap_or(0)).to_string();
+            format!(
+                "profit: {} ({} bought, {} sold): revenue {}, cost of goods {}, fees {}, postage {}; ROI {:.0}%",
+                money("profit"),
+                f["bought"],
+                f["sold"],
+                money("revenue"),
+                money("cost_of_goods"),
+                money("fees"),
+                money("shipping"),
+                p["roi"].as_f64().unwrap_or(0.0) * 100.0
+            )
+        },
         format!(
             "wrote {} ({:.1} s)",
             dir.join("report.json").display(),
@@ -716,5 +856,26 @@ fn print_summary(report: &serde_json::Value, dir: &Path, out: &mut dyn Write) {
     ];
     for line in lines {
         let _ = writeln!(out, "{line}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::condition_task_item;
+
+    #[test]
+    fn condition_tasks_name_their_item() {
+        let id = bazaar_memory::ItemId::new_at(chrono::Utc::now());
+        let summary =
+            format!("fill in condition for \"Table\" (item {id}) so it can be listed on ebay");
+        assert_eq!(condition_task_item(&summary), Some(id));
+        assert_eq!(
+            condition_task_item(&format!("read mail from x (item {id})")),
+            None
+        );
+        assert_eq!(
+            condition_task_item("fill in condition for \"x\" (item nonsense)"),
+            None
+        );
     }
 }
