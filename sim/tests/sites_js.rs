@@ -485,7 +485,11 @@ async fn in_chromium_every_listing_renders_and_see_more_loads_the_next_page() {
         if more {
             let label = buttons[0].inner_text().await.unwrap().unwrap_or_default();
             assert_eq!(label, "See more");
-            buttons[0].click().await.unwrap();
+            // A DOM click: a synthesized mouse click can miss while the page still lays out
+            // (seen on a loaded CI machine).
+            page.evaluate("document.querySelector('button.see-more').click()")
+                .await
+                .unwrap();
         }
     }
     assert_eq!(page.find_elements("div.feed-end").await.unwrap().len(), 1);
