@@ -28,8 +28,8 @@
 
 mod amounts;
 mod phrases;
-mod tokens;
 pub mod second_opinion;
+mod tokens;
 
 use bazaar_memory::{Currency, Money};
 
