@@ -657,11 +657,12 @@ impl Craigslist {
             if !query.text.trim().is_empty() {
                 pairs.append_pair("query", query.text.trim());
             }
-            if let Some(min) = query.min_price {
-                pairs.append_pair("min_price", &(min.minor.max(0) / 100).to_string());
+            let (min, max) = query.whole_dollar_range();
+            if let Some(min) = min {
+                pairs.append_pair("min_price", &min.to_string());
             }
-            if let Some(max) = query.max_price {
-                pairs.append_pair("max_price", &((max.minor.max(0) + 99) / 100).to_string());
+            if let Some(max) = max {
+                pairs.append_pair("max_price", &max.to_string());
             }
             match query.sort {
                 SortOrder::BestMatch => {}

@@ -98,6 +98,15 @@ impl ConditionFilter {
 }
 
 impl SearchQuery {
+    /// The price range in whole dollars, as HTML sites take it: the minimum rounded down and
+    /// the maximum rounded up, so no listing inside the range is cut off.
+    pub fn whole_dollar_range(&self) -> (Option<i64>, Option<i64>) {
+        (
+            self.min_price.map(|min| min.minor.max(0) / 100),
+            self.max_price.map(|max| (max.minor.max(0) + 99) / 100),
+        )
+    }
+
     /// A search for `text`, first page, the source's defaults otherwise.
     pub fn new(text: impl Into<String>) -> SearchQuery {
         SearchQuery {
