@@ -543,6 +543,10 @@ enum Failure {
     Fail(SourceError),
 }
 
+/// What Chromium answers when a page's JavaScript context went away under a call (a
+/// navigation in between).
+const LOST_PAGE_CONTEXT: &str = "Cannot find context with specified id";
+
 fn browser_failure(error: CdpError) -> Failure {
     Failure::Browser(error.to_string())
 }
@@ -844,6 +848,12 @@ impl MarketplaceBrowser {
                 Err(failure) => Err(failure),
             };
             match result {
+                // The page navigated while a script ran in it: the tab's trouble, not the
+                // browser's. Try again in a new tab, keeping the browser.
+                Err(Failure::Browser(error)) if error.contains(LOST_PAGE_CONTEXT) => {
+                    tracing::info!(marketplace = "facebook", round, %error, "page context lost; retrying in a new tab");
+                    last = error;
+                }
                 Err(Failure::Browser(error)) => {
                     tracing::warn!(
                         marketplace = "facebook",
