@@ -88,6 +88,11 @@ impl Logs {
             .without_time()
             .with_writer(move || BufWriter(writer.clone()))
             .finish();
+        ALWAYS_ASK.call_once(|| {
+            // Without it a callsite first hit by a test that captures nothing caches
+            // "never" and, racing with `set_default` on another thread, can keep it.
+            let _ = tracing::subscriber::set_global_default(AlwaysAsk);
+        });
         Logs {
             buf,
             _guard: tracing::subscriber::set_default(subscriber),
@@ -114,6 +119,32 @@ impl Logs {
     pub fn clear(&self) {
         self.buf.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
+}
+
+static ALWAYS_ASK: std::sync::Once = std::sync::Once::new();
+
+/// A global subscriber that records nothing but answers "sometimes" for every callsite, so
+/// that each event asks the thread's current subscriber whether it is enabled.
+struct AlwaysAsk;
+
+impl tracing::Subscriber for AlwaysAsk {
+    fn register_callsite(
+        &self,
+        _: &'static tracing::Metadata<'static>,
+    ) -> tracing::subscriber::Interest {
+        tracing::subscriber::Interest::sometimes()
+    }
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        false
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, _: &tracing::Event<'_>) {}
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
 }
 
 /// One scripted answer.
