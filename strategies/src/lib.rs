@@ -5,6 +5,7 @@
 
 #![warn(missing_docs)]
 
+pub mod autopilot;
 pub mod listing;
 pub mod negotiation;
 pub mod understand;

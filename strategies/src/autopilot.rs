@@ -1,0 +1,384 @@
+//! Selling-side rules: answering a buyer's offer and lowering the price of a listing that is
+//! not selling. Pure: the Autopilot gathers the facts, these functions decide, the gate acts.
+//!
+//! ```
+//! use bazaar_memory::{Currency, Money};
+//! use bazaar_strategies::autopilot::{answer_offer, OfferAnswer, OfferFacts, OfferRules};
+//!
+//! let usd = |dollars: i64| Money::new(dollars * 100, Currency::Usd);
+//! let facts = OfferFacts { asking: usd(100), floor: usd(70), offered: usd(80), counters_sent: 0 };
+//! // 80 % of asking: between the decline share (60 %) and the accept share (90 %).
+//! assert_eq!(answer_offer(&OfferRules::default(), &facts), OfferAnswer::Counter { price: usd(90) });
+//! ```
+
+use bazaar_memory::Money;
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+/// What a counter-offer asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CounterRule {
+    /// Our floor price: the lowest we take.
+    Floor,
+    /// Halfway between their offer and our asking price.
+    Midpoint,
+    /// Five percent under the asking price.
+    AskingLess5,
+}
+
+/// How buyer offers are answered. Shares are in basis points of the asking price.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OfferRules {
+    /// Offers at or above this share of asking are accepted (when at or above the floor).
+    pub accept_at_bp: u32,
+    /// Offers below this share of asking are declined without a counter.
+    pub decline_below_bp: u32,
+    /// What a counter asks for (never below the floor, never above asking).
+    pub counter: CounterRule,
+    /// Counters per buyer thread; past it, offers that do not qualify are declined.
+    pub max_counters: u32,
+}
+
+impl Default for OfferRules {
+    fn default() -> Self {
+        OfferRules {
+            accept_at_bp: 9_000,
+            decline_below_bp: 6_000,
+            counter: CounterRule::Midpoint,
+            max_counters: 2,
+        }
+    }
+}
+
+/// One buyer offer on one of our listings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OfferFacts {
+    /// Our asking price on that channel.
+    pub asking: Money,
+    /// The least we take there (cost, fees and the target margin covered).
+    pub floor: Money,
+    /// What the buyer offers.
+    pub offered: Money,
+    /// Counters we already sent this buyer.
+    pub counters_sent: u32,
+}
+
+/// The answer to a buyer offer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OfferAnswer {
+    /// Sold at this price.
+    Accept {
+        /// The price the buyer pays.
+        price: Money,
+    },
+    /// We ask for this price.
+    Counter {
+        /// Our counter price.
+        price: Money,
+    },
+    /// No sale at that price.
+    Decline {
+        /// Why, for the audit log.
+        reason: &'static str,
+    },
+}
+
+/// Answers a buyer's offer: accept at or above the accept share (and the floor), decline
+/// below the decline share, otherwise counter by the rule — never below the floor.
+pub fn answer_offer(rules: &OfferRules, facts: &OfferFacts) -> OfferAnswer {
+    let OfferFacts {
+        asking,
+        floor,
+        offered,
+        counters_sent,
+    } = *facts;
+    if offered.currency != asking.currency || floor.currency != asking.currency {
+        return OfferAnswer::Decline {
+            reason: "the offer is in another currency",
+        };
+    }
+    if offered.minor <= 0 {
+        return OfferAnswer::Decline {
+            reason: "the offer names no usable price",
+        };
+    }
+    if offered.minor >= asking.minor {
+        return OfferAnswer::Accept { price: asking };
+    }
+    if offered.minor >= share(asking, rules.accept_at_bp).minor && offered.minor >= floor.minor {
+        return OfferAnswer::Accept { price: offered };
+    }
+    if offered.minor < share(asking, rules.decline_below_bp).minor {
+        return OfferAnswer::Decline {
+            reason: "below the auto-decline share of asking",
+        };
+    }
+    if counters_sent >= rules.max_counters {
+        return OfferAnswer::Decline {
+            reason: "counter limit reached",
+        };
+    }
+    let target = match rules.counter {
+        CounterRule::Floor => floor.minor,
+        CounterRule::Midpoint => (offered.minor + asking.minor) / 2,
+        CounterRule::AskingLess5 => share(asking, 9_500).minor,
+    };
+    let price = whole_units_up(target.max(floor.minor), asking).min(asking.minor);
+    if price <= offered.minor {
+        return OfferAnswer::Accept { price: offered };
+    }
+    OfferAnswer::Counter {
+        price: Money::new(price, asking.currency),
+    }
+}
+
+/// When and how far a listing's price comes down. Drops are in basis points.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RepriceRules {
+    /// Days after listing before the first drop.
+    pub start_after_days: u32,
+    /// Days between drops.
+    pub every_days: u32,
+    /// One drop, as a share of the current price.
+    pub drop_bp: u32,
+    /// At most this much below the price of 24 hours ago.
+    pub max_daily_drop_bp: u32,
+    /// At most this much below the price of 7 days ago.
+    pub max_weekly_drop_bp: u32,
+    /// This many watchers (interest) hold the price.
+    pub hold_at_watchers: u32,
+}
+
+impl Default for RepriceRules {
+    fn default() -> Self {
+        RepriceRules {
+            start_after_days: 7,
+            every_days: 3,
+            drop_bp: 500,
+            max_daily_drop_bp: 500,
+            max_weekly_drop_bp: 1_500,
+            hold_at_watchers: 3,
+        }
+    }
+}
+
+/// One live listing, as the repricer sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepriceFacts<'a> {
+    /// The price now.
+    pub price: Money,
+    /// The least we take.
+    pub floor: Money,
+    /// When it went live.
+    pub listed_at: DateTime<Utc>,
+    /// Every price it has had and since when, oldest first (the first is the listing price).
+    pub history: &'a [(DateTime<Utc>, Money)],
+    /// Watchers, when the marketplace reports them.
+    pub watchers: Option<u32>,
+    /// The median asking price of live comparables, when known.
+    pub competitor: Option<Money>,
+}
+
+/// What to do with a listing's price.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reprice {
+    /// Leave it.
+    Keep {
+        /// Why, for the log.
+        reason: &'static str,
+    },
+    /// Lower it to this price.
+    Lower {
+        /// The new price.
+        to: Money,
+    },
+}
+
+/// Time decay with daily and weekly caps, held by watchers, pulled toward cheaper live
+/// comparables, never below the floor.
+pub fn reprice(rules: &RepriceRules, facts: &RepriceFacts<'_>, now: DateTime<Utc>) -> Reprice {
+    let RepriceFacts {
+        price,
+        floor,
+        listed_at,
+        history,
+        watchers,
+        competitor,
+    } = facts;
+    if floor.currency != price.currency || price.minor <= floor.minor {
+        return Reprice::Keep {
+            reason: "at the floor",
+        };
+    }
+    if now - *listed_at < Duration::days(i64::from(rules.start_after_days)) {
+        return Reprice::Keep {
+            reason: "listed recently",
+        };
+    }
+    let last_change = history.last().map_or(*listed_at, |(at, _)| *at);
+    if now - last_change < Duration::days(i64::from(rules.every_days)) {
+        return Reprice::Keep {
+            reason: "changed recently",
+        };
+    }
+    if watchers.is_some_and(|w| w >= rules.hold_at_watchers) {
+        return Reprice::Keep {
+            reason: "buyers are watching",
+        };
+    }
+    let mut target = price.minor - share(*price, rules.drop_bp).minor;
+    if let Some(competitor) = competitor {
+        if competitor.currency == price.currency && competitor.minor < target {
+            target = competitor.minor;
+        }
+    }
+    let price_at = |ago: Duration| {
+        history
+            .iter()
+            .rev()
+            .find(|(at, _)| *at <= now - ago)
+            .map_or(*price, |(_, p)| *p)
+    };
+    let day_cap = {
+        let base = price_at(Duration::days(1));
+        base.minor - share(base, rules.max_daily_drop_bp).minor
+    };
+    let week_cap = {
+        let base = price_at(Duration::days(7));
+        base.minor - share(base, rules.max_weekly_drop_bp).minor
+    };
+    let lowest = target.max(day_cap).max(week_cap).max(floor.minor);
+    let to = whole_units_up(lowest, *price);
+    if to >= price.minor {
+        return Reprice::Keep {
+            reason: "drop limits reached",
+        };
+    }
+    Reprice::Lower {
+        to: Money::new(to, price.currency),
+    }
+}
+
+/// `bp` basis points of `money`, rounded down.
+fn share(money: Money, bp: u32) -> Money {
+    Money::new(
+        money.minor.saturating_mul(i64::from(bp)) / 10_000,
+        money.currency,
+    )
+}
+
+/// `minor` rounded up to a whole major unit (prices people read), in `like`'s currency.
+fn whole_units_up(minor: i64, like: Money) -> i64 {
+    let unit = 10_i64.pow(like.currency.exponent());
+    (minor + unit - 1).div_euclid(unit) * unit
+}
+
+#[cfg(test)]
+mod tests {
+    use bazaar_memory::Currency;
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn usd(dollars: i64) -> Money {
+        Money::new(dollars * 100, Currency::Usd)
+    }
+
+    #[test]
+    fn offers() {
+        // (asking, floor, offered, counters sent) → answer
+        let check = |rules: OfferRules, facts: (i64, i64, i64, u32), expected: OfferAnswer| {
+            let (asking, floor, offered, counters_sent) = facts;
+            let facts = OfferFacts {
+                asking: usd(asking),
+                floor: usd(floor),
+                offered: usd(offered),
+                counters_sent,
+            };
+            assert_eq!(answer_offer(&rules, &facts), expected, "{facts:?} {rules:?}");
+        };
+        let rules = OfferRules::default();
+        let accept = |d| OfferAnswer::Accept { price: usd(d) };
+        let counter = |d| OfferAnswer::Counter { price: usd(d) };
+        check(rules, (100, 70, 120, 0), accept(100));
+        check(rules, (100, 70, 90, 0), accept(90));
+        check(rules, (100, 95, 92, 0), counter(96));
+        check(rules, (100, 70, 80, 0), counter(90));
+        check(rules, (100, 70, 81, 1), counter(91));
+        check(
+            rules,
+            (100, 70, 80, 2),
+            OfferAnswer::Decline {
+                reason: "counter limit reached",
+            },
+        );
+        check(
+            rules,
+            (100, 70, 59, 0),
+            OfferAnswer::Decline {
+                reason: "below the auto-decline share of asking",
+            },
+        );
+        check(
+            rules,
+            (100, 70, 0, 0),
+            OfferAnswer::Decline {
+                reason: "the offer names no usable price",
+            },
+        );
+        let floor_rule = OfferRules {
+            counter: CounterRule::Floor,
+            ..rules
+        };
+        check(floor_rule, (100, 70, 65, 0), counter(70));
+        check(floor_rule, (100, 60, 65, 0), accept(65));
+        let less5 = OfferRules {
+            counter: CounterRule::AskingLess5,
+            ..rules
+        };
+        check(less5, (100, 70, 80, 0), counter(95));
+        // The floor wins over every rule.
+        check(less5, (100, 98, 80, 0), counter(98));
+    }
+
+    #[test]
+    fn repricing() {
+        let day = |d: i64| Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap() + Duration::days(d);
+        let check = |history: &[(i64, i64)],
+                     now: i64,
+                     watchers: Option<u32>,
+                     competitor: Option<i64>,
+                     expected: Reprice| {
+            let history: Vec<_> = history.iter().map(|&(d, p)| (day(d), usd(p))).collect();
+            let facts = RepriceFacts {
+                price: history.last().map(|(_, p)| *p).unwrap(),
+                floor: usd(70),
+                listed_at: day(0),
+                history: &history,
+                watchers,
+                competitor: competitor.map(usd),
+            };
+            assert_eq!(
+                reprice(&RepriceRules::default(), &facts, day(now)),
+                expected,
+                "{history:?} day {now}"
+            );
+        };
+        let lower = |d| Reprice::Lower { to: usd(d) };
+        let keep = |reason| Reprice::Keep { reason };
+        check(&[(0, 100)], 3, None, None, keep("listed recently"));
+        check(&[(0, 100)], 7, None, None, lower(95));
+        check(&[(0, 100), (7, 95)], 8, None, None, keep("changed recently"));
+        check(&[(0, 100), (7, 95)], 10, None, None, lower(91));
+        check(&[(0, 100)], 7, Some(5), None, keep("buyers are watching"));
+        // A cheaper comparable pulls harder, but the daily cap holds.
+        check(&[(0, 100)], 7, None, Some(80), lower(95));
+        // The weekly cap: drops within a week stop at 15 % under last week's price.
+        check(&[(0, 100), (8, 92), (11, 86)], 14, None, Some(50), lower(85));
+        check(&[(0, 100), (38, 80)], 42, None, None, keep("drop limits reached"));
+        // Never below the floor.
+        check(&[(0, 100), (30, 72)], 45, None, None, lower(70));
+        check(&[(0, 100), (50, 70)], 60, None, None, keep("at the floor"));
+    }
+}
