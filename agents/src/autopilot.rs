@@ -1,13 +1,47 @@
-//! The Autopilot: selling-side rules. Repricing and buyer offers are not built yet; it reloads the listed items at start.
+//! The Autopilot: selling-side rules on live listings.
+//!
+//! - **Buyer offers** reach us by mail (the Mailroom routes them here): the offer is read
+//!   with the same reader as sellers' replies, answered by
+//!   [`answer_offer`] — accept, counter or decline, never below the listing's floor — and the
+//!   answer leaves as an `accept_offer` / `counter_offer` / `decline_offer` email through the
+//!   gate, keyed by the buyer's Message-ID so it is sent once.
+//! - **Repricing**: on a timer on the runtime clock, each live native listing's price is put
+//!   to [`reprice`] (time decay, daily and weekly caps, floor); a drop is a `revise_price`
+//!   action through the gate. Each listing's price history is kept in the store.
+//!
+//! Everything it needs is in the store: after a restart, unanswered offers are found by
+//! their route and answered, and repricing continues from the recorded history.
 
-use bazaar_memory::{Envelope, InventoryItem, Store};
+use std::sync::atomic::Ordering;
+
+use bazaar_memory::store::index_value;
+use bazaar_memory::{
+    ActionKind, ActionRecord, ActionStatus, ChannelListing, ChannelStatus, Envelope, InventoryItem,
+    MailDirection, MailRecord, MailRoute, Money, Store,
+};
+use bazaar_policies::{Action, GateMsg, Outcome};
+use bazaar_strategies::autopilot::{
+    answer_offer, reprice, OfferAnswer, OfferFacts, Reprice, RepriceFacts,
+};
+use bazaar_strategies::understand::{understand, Intent, Reply};
+use bazaar_strategies::valuation::ValuationConfig;
+use chrono::{DateTime, Utc};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
+use crate::connectors::ebay_sell::RevisePriceParams;
+use crate::inventory::open_task_once;
+use crate::lister::listing_draft;
+use crate::mail::{offered_listing, SendEmailParams};
+use crate::selling::ChannelMode;
 use crate::{ActorReport, AgentContext};
 
 /// Messages to the Autopilot.
 #[derive(Debug)]
 pub enum AutopilotMsg {
+    /// A buyer's offer was recorded under this Message-ID.
+    BuyerOffer(String),
+    /// Look at live listings' prices (and unanswered offers) now.
+    Tick,
     /// Report what the actor holds.
     Status(RpcReplyPort<ActorReport>),
 }
@@ -16,12 +50,11 @@ pub enum AutopilotMsg {
 #[derive(Debug, Default)]
 pub struct Autopilot;
 
-/// The Autopilot's state, reloaded from the store when it (re)starts.
+/// The Autopilot's state; everything durable is in the store.
 #[derive(Debug)]
 pub struct AutopilotState {
     ctx: AgentContext,
-    /// What it tracks, loaded at start.
-    tracked: usize,
+    valuation: ValuationConfig,
 }
 
 impl Actor for Autopilot {
@@ -34,11 +67,13 @@ impl Actor for Autopilot {
         _myself: ActorRef<Self::Msg>,
         ctx: AgentContext,
     ) -> Result<AutopilotState, ActorProcessingErr> {
-        let tracked = ctx
-            .store
-            .find::<InventoryItem>("by_status", b"listed")?
-            .len();
-        Ok(AutopilotState { ctx, tracked })
+        if !ctx.selling.channels.is_empty() {
+            let _ = ctx.addrs.autopilot.send(AutopilotMsg::Tick);
+        }
+        Ok(AutopilotState {
+            ctx,
+            valuation: ValuationConfig::default(),
+        })
     }
 
     async fn handle(
@@ -49,26 +84,360 @@ impl Actor for Autopilot {
     ) -> Result<(), ActorProcessingErr> {
         for (msg, _in_flight) in envelope.drain() {
             match msg {
+                AutopilotMsg::BuyerOffer(message_id) => state.buyer_offer(&message_id).await?,
+                AutopilotMsg::Tick => state.tick().await?,
                 AutopilotMsg::Status(reply) => {
-                    let _ = reply.send(ActorReport {
-                        actor: "autopilot",
-                        summary: format!(
-                            "{} items listed at start, {} now",
-                            state.tracked,
-                            state
-                                .ctx
-                                .store
-                                .find::<InventoryItem>("by_status", b"listed")?
-                                .len()
-                        ),
-                        idle: Some(
-                            "selling-side rules (repricing, buyer offers) are not built yet"
-                                .to_string(),
-                        ),
-                    });
+                    let _ = reply.send(state.report()?);
                 }
             }
         }
         Ok(())
+    }
+}
+
+/// The idempotency key of our answer to the buyer mail `message_id`.
+pub fn offer_key(message_id: &str) -> String {
+    format!("offer:{message_id}")
+}
+
+/// The store meta key holding a channel listing's price history.
+fn price_history_key(listing: &ChannelListing) -> String {
+    format!("autopilot.prices.{}", listing.id)
+}
+
+impl AutopilotState {
+    fn report(&self) -> Result<ActorReport, ActorProcessingErr> {
+        let live = self
+            .ctx
+            .store
+            .find::<ChannelListing>("by_status", ChannelStatus::Live.to_string().as_bytes())?
+            .len();
+        let offers = self
+            .ctx
+            .store
+            .find::<MailRecord>("by_route", MailRoute::BuyerOffer.as_str().as_bytes())?
+            .iter()
+            .filter(|m| m.direction == MailDirection::Inbound)
+            .count();
+        Ok(ActorReport {
+            actor: "autopilot",
+            summary: format!("{live} live channel listings watched, {offers} buyer offers read"),
+            idle: self
+                .ctx
+                .selling
+                .channels
+                .is_empty()
+                .then(|| "no selling channel is configured".to_string()),
+        })
+    }
+
+    /// Reprices, answers offers a crash left unanswered, and sets the next tick.
+    async fn tick(&mut self) -> Result<(), ActorProcessingErr> {
+        let unanswered: Vec<String> = self
+            .ctx
+            .store
+            .find::<MailRecord>("by_route", MailRoute::BuyerOffer.as_str().as_bytes())?
+            .into_iter()
+            .filter(|m| m.direction == MailDirection::Inbound)
+            .map(|m| m.message_id)
+            .collect();
+        for message_id in unanswered {
+            self.buyer_offer(&message_id).await?;
+        }
+        let live = self
+            .ctx
+            .store
+            .find::<ChannelListing>("by_status", ChannelStatus::Live.to_string().as_bytes())?;
+        for listing in live {
+            if self.ctx.selling.mode(listing.marketplace) == Some(ChannelMode::Native) {
+                self.reprice(listing).await?;
+            }
+        }
+        self.arm_timer();
+        Ok(())
+    }
+
+    fn arm_timer(&self) {
+        let selling = &self.ctx.selling;
+        if selling.reprice_timer_armed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let armed = selling.reprice_timer_armed.clone();
+        let clock = self.ctx.clock.clone();
+        let addr = self.ctx.addrs.autopilot.clone();
+        let wait = selling.reprice_every.max(std::time::Duration::from_secs(1));
+        tokio::spawn(async move {
+            clock.sleep(wait).await;
+            armed.store(false, Ordering::Release);
+            let _ = addr.send(AutopilotMsg::Tick);
+        });
+    }
+
+    fn floor_of(&self, listing: &ChannelListing) -> Result<Option<Money>, ActorProcessingErr> {
+        let Some(item) = self.ctx.store.get::<InventoryItem>(&listing.item)? else {
+            return Ok(None);
+        };
+        let draft = listing_draft(
+            &self.ctx.store,
+            &self.valuation,
+            &item,
+            listing.marketplace,
+            self.ctx.selling.floor_margin_bp,
+        )?;
+        Ok(Some(draft.floor))
+    }
+
+    async fn reprice(&mut self, mut listing: ChannelListing) -> Result<(), ActorProcessingErr> {
+        let store = self.ctx.store.clone();
+        let now = self.ctx.clock.now();
+        let Some(floor) = self.floor_of(&listing)? else {
+            return Ok(());
+        };
+        let listed_at = listing
+            .lifecycle
+            .history
+            .iter()
+            .rev()
+            .find(|change| change.to == ChannelStatus::Live)
+            .map_or(now, |change| change.at);
+        let key = price_history_key(&listing);
+        let mut history: Vec<(DateTime<Utc>, Money)> = store
+            .get_meta(&key)?
+            .unwrap_or_else(|| vec![(listed_at, listing.price)]);
+        let facts = RepriceFacts {
+            price: listing.price,
+            floor,
+            listed_at,
+            history: &history,
+            watchers: None,
+            competitor: None,
+        };
+        let to = match reprice(&self.ctx.selling.reprice, &facts, now) {
+            Reprice::Keep { reason } => {
+                tracing::debug!(channel_listing = %listing.id, reason, "price kept");
+                return Ok(());
+            }
+            Reprice::Lower { to } => to,
+        };
+        let params = RevisePriceParams {
+            sku: Some(listing.sku.clone()),
+            price: to,
+            from: Some(listing.price),
+        };
+        let action = Action {
+            kind: ActionKind::RevisePrice,
+            target: listing.sku.clone(),
+            params: serde_json::to_value(params)?,
+            proposer: "autopilot".into(),
+            rule: "autopilot.reprice.time_decay".into(),
+            value: Some(to),
+            marketplace: Some(listing.marketplace),
+            pattern_match: 1.0,
+            idempotency_key: format!("reprice:{}:{}", listing.id, history.len()),
+        };
+        match self.propose(action).await? {
+            Some(_) => {
+                tracing::info!(channel_listing = %listing.id, from = %listing.price, %to, %floor, "price lowered");
+                listing.price = to;
+                store.put(&listing)?;
+                history.push((now, to));
+                store.put_meta(&key, &history)?;
+            }
+            None => {
+                tracing::debug!(channel_listing = %listing.id, %to, "price change not executed yet")
+            }
+        }
+        Ok(())
+    }
+
+    /// Answers the buyer mail `message_id` once.
+    async fn buyer_offer(&mut self, message_id: &str) -> Result<(), ActorProcessingErr> {
+        let store = self.ctx.store.clone();
+        let Some(mail) = store.get::<MailRecord>(&message_id.to_string())? else {
+            return Ok(());
+        };
+        if mail.direction != MailDirection::Inbound || mail.route != MailRoute::BuyerOffer {
+            return Ok(());
+        }
+        let key = offer_key(message_id);
+        if !store
+            .find::<ActionRecord>("by_idempotency_key", key.as_bytes())?
+            .is_empty()
+        {
+            return Ok(());
+        }
+        let Some(listing_id) = offered_listing(&mail.subject) else {
+            return self
+                .task(&key, &mail, "the mail names no eBay listing".into())
+                .await;
+        };
+        let listing = store
+            .find::<ChannelListing>("by_source", &index_value(&["ebay", listing_id]))?
+            .into_iter()
+            .next();
+        let Some(listing) = listing else {
+            return self
+                .task(
+                    &key,
+                    &mail,
+                    format!("no listing of ours is eBay item {listing_id}"),
+                )
+                .await;
+        };
+        // Our counters earlier in this thread: their number and the last price.
+        let mut counters: Vec<Money> = Vec::new();
+        for earlier in &mail.references {
+            let answers =
+                store.find::<ActionRecord>("by_idempotency_key", offer_key(earlier).as_bytes())?;
+            counters.extend(
+                answers
+                    .iter()
+                    .filter(|a| a.kind == ActionKind::CounterOffer)
+                    .filter_map(|a| a.value),
+            );
+        }
+        let our_last_offer = counters.last().copied();
+        let reading = understand(&Reply {
+            text: &mail.text,
+            listing_price: listing.price,
+            our_last_offer,
+        });
+        let offered = match (reading.intent, reading.price) {
+            (_, Some(price)) => Some(price),
+            (Intent::Accept, None) => our_last_offer,
+            _ => None,
+        };
+        if listing.lifecycle.status != ChannelStatus::Live {
+            let text = "Thanks for your interest — sorry, this one is no longer available.";
+            return self
+                .answer(
+                    &mail,
+                    &listing,
+                    &key,
+                    ActionKind::DeclineOffer,
+                    None,
+                    text.into(),
+                )
+                .await;
+        }
+        let Some(offered) = offered else {
+            return self
+                .task(&key, &mail, "no offer price could be read from it".into())
+                .await;
+        };
+        let Some(floor) = self.floor_of(&listing)? else {
+            return Ok(());
+        };
+        let facts = OfferFacts {
+            asking: listing.price,
+            floor,
+            offered,
+            counters_sent: u32::try_from(counters.len()).unwrap_or(u32::MAX),
+            our_last_counter: our_last_offer,
+        };
+        let answer = answer_offer(&self.ctx.selling.offers, &facts);
+        tracing::info!(channel_listing = %listing.id, %offered, asking = %listing.price, %floor, answer = ?answer, "buyer offer answered");
+        let (kind, value, text) = match answer {
+            OfferAnswer::Accept { price } => (
+                ActionKind::AcceptOffer,
+                Some(price),
+                format!("Yes, {price} works for me. It's yours — thanks!"),
+            ),
+            OfferAnswer::Counter { price } => (
+                ActionKind::CounterOffer,
+                Some(price),
+                format!("Thanks for the offer. I can't go that low, but I can do {price}."),
+            ),
+            OfferAnswer::Decline { .. } => (
+                ActionKind::DeclineOffer,
+                None,
+                "Thanks for the offer, but I can't go that low.".to_string(),
+            ),
+        };
+        self.answer(&mail, &listing, &key, kind, value, text).await
+    }
+
+    async fn answer(
+        &self,
+        mail: &MailRecord,
+        listing: &ChannelListing,
+        key: &str,
+        kind: ActionKind,
+        value: Option<Money>,
+        text: String,
+    ) -> Result<(), ActorProcessingErr> {
+        let subject = if mail.subject.to_ascii_lowercase().starts_with("re:") {
+            mail.subject.clone()
+        } else {
+            format!("Re: {}", mail.subject)
+        };
+        let mut references = mail.references.clone();
+        references.push(mail.message_id.clone());
+        let params = SendEmailParams {
+            to: mail.from.clone(),
+            subject,
+            text,
+            in_reply_to: Some(mail.message_id.clone()),
+            references,
+            negotiation: None,
+        };
+        let action = Action {
+            kind,
+            target: listing.sku.clone(),
+            params: serde_json::to_value(params)?,
+            proposer: "autopilot".into(),
+            rule: format!("autopilot.{kind}"),
+            value,
+            marketplace: Some(listing.marketplace),
+            pattern_match: 1.0,
+            idempotency_key: key.to_string(),
+        };
+        self.propose(action).await?;
+        Ok(())
+    }
+
+    /// Proposes `action`; its record when executed (now or before).
+    async fn propose(&self, action: Action) -> Result<Option<ActionRecord>, ActorProcessingErr> {
+        let outcome = self
+            .ctx
+            .addrs
+            .gate
+            .ask(|reply| GateMsg::Propose(action, reply))
+            .await?;
+        let id = match outcome {
+            Outcome::Executed { action }
+            | Outcome::Duplicate {
+                action,
+                status: ActionStatus::Executed,
+            } => action,
+            Outcome::Failed { reason, .. } => {
+                tracing::warn!(%reason, "autopilot action failed");
+                return Ok(None);
+            }
+            other => {
+                tracing::debug!(outcome = ?other, "autopilot action not executed yet");
+                return Ok(None);
+            }
+        };
+        Ok(self.ctx.store.get::<ActionRecord>(&id)?)
+    }
+
+    /// An offer the rules cannot answer goes to the operator, once.
+    async fn task(
+        &self,
+        key: &str,
+        mail: &MailRecord,
+        why: String,
+    ) -> Result<(), ActorProcessingErr> {
+        open_task_once(
+            &self.ctx,
+            key,
+            format!("answer {}: {:?}", mail.from, mail.subject),
+            format!(
+                "a buyer's offer the autopilot cannot answer: {why} (Message-ID {})",
+                mail.message_id
+            ),
+        )
+        .await
     }
 }

@@ -17,7 +17,7 @@
 use bazaar_memory::{
     ActionKind, ActionRecord, ActionStatus, ChannelListing, ChannelListingId, ChannelStatus,
     Envelope, InventoryItem, ItemId, ItemStatus, Lifecycle, Marketplace, Opportunity, Order,
-    OrderId, Status, Store, Transaction, TransactionKind,
+    OrderId, SledStore, Status, Store, StoreError, Transaction, TransactionKind,
 };
 use bazaar_policies::{Action, GateMsg, Outcome};
 use bazaar_strategies::listing::{draft, ebay_category_id, template, ItemFacts, ListingDraft};
@@ -107,6 +107,35 @@ impl Actor for Lister {
     }
 }
 
+/// The copy, price and floor (keeping `margin_bp` of the price) of `item` on
+/// `marketplace`: how the Lister lists and the Autopilot knows how low it may go.
+pub(crate) fn listing_draft(
+    store: &SledStore,
+    valuation: &ValuationConfig,
+    item: &InventoryItem,
+    marketplace: Marketplace,
+    margin_bp: i64,
+) -> Result<ListingDraft, StoreError> {
+    let market_value = match item.opportunity {
+        Some(id) => store
+            .get::<Opportunity>(&id)?
+            .and_then(|o| o.valuation)
+            .map(|v| v.market_value),
+        None => None,
+    };
+    let facts = ItemFacts {
+        title: &item.title,
+        description: &item.description,
+        category: &item.category,
+        condition: item.condition,
+        images: &item.images,
+        attributes: &item.attributes,
+        cost: item.cost_basis,
+        market_value,
+    };
+    Ok(draft(&facts, marketplace, valuation, margin_bp))
+}
+
 /// The SKU of an item on every channel.
 pub fn sku_of(item: ItemId) -> String {
     item.to_string()
@@ -148,31 +177,13 @@ impl ListerState {
         item: &InventoryItem,
         marketplace: Marketplace,
     ) -> Result<ListingDraft, ActorProcessingErr> {
-        let market_value = match item.opportunity {
-            Some(id) => self
-                .ctx
-                .store
-                .get::<Opportunity>(&id)?
-                .and_then(|o| o.valuation)
-                .map(|v| v.market_value),
-            None => None,
-        };
-        let facts = ItemFacts {
-            title: &item.title,
-            description: &item.description,
-            category: &item.category,
-            condition: item.condition,
-            images: &item.images,
-            attributes: &item.attributes,
-            cost: item.cost_basis,
-            market_value,
-        };
-        Ok(draft(
-            &facts,
-            marketplace,
+        Ok(listing_draft(
+            &self.ctx.store,
             &self.valuation,
+            item,
+            marketplace,
             self.valuation.target_margin_bp,
-        ))
+        )?)
     }
 
     async fn list_item(&mut self, id: ItemId) -> Result<(), ActorProcessingErr> {

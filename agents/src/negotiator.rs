@@ -36,6 +36,7 @@ use bazaar_strategies::understand::{understand, Reply};
 use chrono::{DateTime, Utc};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
+use crate::autopilot::AutopilotMsg;
 use crate::inventory::InventoryMsg;
 use crate::mail::{message_id_for, MailError, Mailroom, SendEmailParams};
 use crate::{ActorReport, AgentContext};
@@ -220,6 +221,13 @@ impl NegotiatorState {
                     let summary = format!("read mail from {from}: {subject:?}");
                     let reason = format!("not part of any negotiation (Message-ID {message_id})");
                     self.open_task(summary, reason).await?;
+                }
+                for message_id in report.buyer_offers {
+                    let _ = self
+                        .ctx
+                        .addrs
+                        .autopilot
+                        .send(AutopilotMsg::BuyerOffer(message_id));
                 }
                 report.delivered
             }

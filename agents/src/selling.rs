@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use bazaar_memory::Marketplace;
 use bazaar_policies::BoxFuture;
+use bazaar_strategies::autopilot::{OfferRules, RepriceRules};
 use chrono::{DateTime, Utc};
 
 use crate::connectors::ebay_orders::{EbayOrders, OrderEvent};
@@ -76,6 +77,18 @@ pub struct Selling {
     pub poll_every: Duration,
     /// One poll timer at a time, across restarts of the Inventory.
     pub(crate) timer_armed: Arc<AtomicBool>,
+    /// How buyer offers are answered.
+    pub offers: OfferRules,
+    /// How prices come down on listings that do not sell.
+    pub reprice: RepriceRules,
+    /// The least margin (basis points of the price, after fees and postage) the Autopilot
+    /// sells at when it answers offers and lowers prices: its floor. Listing prices aim at
+    /// the valuation's target margin; dead stock may come down to this.
+    pub floor_margin_bp: i64,
+    /// How often the Autopilot looks at live listings' prices.
+    pub reprice_every: Duration,
+    /// One repricing timer at a time, across restarts of the Autopilot.
+    pub(crate) reprice_timer_armed: Arc<AtomicBool>,
 }
 
 impl Default for Selling {
@@ -85,6 +98,11 @@ impl Default for Selling {
             orders: Vec::new(),
             poll_every: Duration::from_secs(5 * 60),
             timer_armed: Arc::default(),
+            offers: OfferRules::default(),
+            reprice: RepriceRules::default(),
+            floor_margin_bp: 500,
+            reprice_every: Duration::from_secs(6 * 3600),
+            reprice_timer_armed: Arc::default(),
         }
     }
 }
@@ -102,6 +120,10 @@ impl std::fmt::Debug for Selling {
                     .collect::<Vec<_>>(),
             )
             .field("poll_every", &self.poll_every)
+            .field("offers", &self.offers)
+            .field("reprice", &self.reprice)
+            .field("floor_margin_bp", &self.floor_margin_bp)
+            .field("reprice_every", &self.reprice_every)
             .finish()
     }
 }

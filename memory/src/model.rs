@@ -401,6 +401,8 @@ pub enum MailRoute {
     Inbox,
     /// Seen before under the same Message-ID, or empty: kept, not acted on.
     Ignored,
+    /// A buyer's offer on one of our listings, or our answer to one: the Autopilot's.
+    BuyerOffer,
 }
 
 impl MailRoute {
@@ -410,6 +412,7 @@ impl MailRoute {
             MailRoute::Negotiation => "negotiation",
             MailRoute::Inbox => "inbox",
             MailRoute::Ignored => "ignored",
+            MailRoute::BuyerOffer => "buyer_offer",
         }
     }
 }

@@ -9,6 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bazaar_agents::autopilot::{offer_key, AutopilotMsg};
 use bazaar_agents::connectors::ebay_orders::EbayOrders;
 use bazaar_agents::connectors::ebay_sell::{
     exchange_authorization_code, EbaySell, EbaySellClient, EbaySellSettings, ListingPolicyIds,
@@ -16,17 +17,19 @@ use bazaar_agents::connectors::ebay_sell::{
 use bazaar_agents::connectors::{EbayBrowse, EbaySettings, PoliteConfig};
 use bazaar_agents::inventory::{InventoryMsg, Sale, SoldListing};
 use bazaar_agents::lister::{publish_key, ListerMsg};
+use bazaar_agents::mail::{MailMessage, MailTransport};
 use bazaar_agents::selling::{OrderFeed, Selling, SellingChannel};
 use bazaar_config::Config;
 use bazaar_memory::{
-    ActionRecord, ActionStatus, Approval, ApprovalStatus, ChannelListing, ChannelStatus, Condition,
-    IndexConfig, InventoryItem, ItemStatus, Lifecycle, ListingId, MarketListing, Marketplace,
-    Money, Negotiation, NegotiationId, NegotiationStatus, Opportunity, OpportunityId,
-    OpportunityStatus, Order, ProductIndex, SellerId, SellerRef, SharedClock, SimClock, SledStore,
-    Store, Transaction, TransactionKind, Valuation,
+    ActionKind, ActionRecord, ActionStatus, Approval, ApprovalStatus, ChannelListing,
+    ChannelStatus, Condition, IndexConfig, InventoryItem, ItemStatus, Lifecycle, ListingId,
+    MarketListing, Marketplace, Money, Negotiation, NegotiationId, NegotiationStatus, Opportunity,
+    OpportunityId, OpportunityStatus, Order, ProductIndex, SellerId, SellerRef, SharedClock,
+    SimClock, SledStore, Store, Transaction, TransactionKind, Valuation,
 };
 use bazaar_runtime::system::{System, SystemParts};
 use bazaar_sim::ebay::{scopes, EbayConfig, EbaySim};
+use bazaar_sim::mail::{MessageId, OutgoingMail, PostOffice};
 use chrono::{DateTime, Utc};
 
 const POLL: Duration = Duration::from_secs(5 * 60);
@@ -99,6 +102,15 @@ async fn market() -> Market {
 
 /// A system selling natively on eBay (through the sim) and assisted on Mercari.
 async fn start_system(dir: &Path, market: &Market) -> System {
+    start_system_with_mail(dir, market, None).await
+}
+
+/// The same system with a mailbox (buyer offers arrive by mail).
+async fn start_system_with_mail(
+    dir: &Path,
+    market: &Market,
+    mail: Option<Arc<dyn MailTransport>>,
+) -> System {
     let store = SledStore::open(&dir.join("store")).unwrap();
     let clock: SharedClock = Arc::new(market.clock.clone());
     let mut settings = EbaySellSettings::new(market.api.clone(), market.refresh_token.clone());
@@ -124,7 +136,7 @@ async fn start_system(dir: &Path, market: &Market) -> System {
         store,
         ProductIndex::in_memory(IndexConfig::default()).unwrap(),
         clock,
-        None,
+        mail,
         Some(Arc::new(EbaySell::new(client))),
         selling,
     );
@@ -481,6 +493,203 @@ async fn a_deal_is_bought_listed_sold_delisted_and_booked_once_across_restarts()
 }
 
 const BAZAAR: &str = env!("CARGO_BIN_EXE_bazaar");
+
+/// A buyer with a mailbox at the sim's post office.
+struct Buyer {
+    address: String,
+    transport: Arc<dyn MailTransport>,
+    sent: usize,
+}
+
+impl Buyer {
+    async fn write(&mut self, to: &str, subject: &str, text: &str, parent: Option<&MailMessage>) {
+        self.sent += 1;
+        let id = MessageId::derive(&format!("{}:{}", self.address, self.sent), "example.com");
+        let now = start_time();
+        let mail = match parent {
+            Some(parent) => OutgoingMail::reply_to(parent, &self.address, text, id, now),
+            None => OutgoingMail::new(&self.address, to, subject, text, id, now),
+        };
+        self.transport.send(&mail).await.unwrap();
+    }
+
+    /// Every mail the buyer received so far, oldest first.
+    async fn inbox(&self) -> Vec<MailMessage> {
+        self.transport.fetch_new(None, 100).await.unwrap().messages
+    }
+}
+
+/// Advances the clock a minute at a time until the buyer holds `count` mails.
+async fn answered(
+    system: &System,
+    market: &Market,
+    buyer: &Buyer,
+    count: usize,
+) -> Vec<MailMessage> {
+    for _ in 0..30 {
+        settle(system).await;
+        let inbox = buyer.inbox().await;
+        if inbox.len() >= count {
+            return inbox;
+        }
+        market.clock.advance_by(Duration::from_secs(60));
+    }
+    panic!("the buyer got no answer: {:?}", buyer.inbox().await);
+}
+
+fn answers(store: &SledStore, message_id: &MailMessage) -> Vec<ActionRecord> {
+    let id = message_id.envelope.message_id.as_ref().unwrap();
+    store
+        .find("by_idempotency_key", offer_key(id.as_str()).as_bytes())
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_autopilot_answers_buyer_offers_and_lowers_prices_that_do_not_sell() {
+    let dir = tempfile::tempdir().unwrap();
+    let market = market().await;
+    let office = PostOffice::new();
+    let agent_address = "agent@bazaar.test";
+    office.create_mailbox(agent_address).unwrap();
+    office.create_mailbox("pat@example.com").unwrap();
+    let agent: Arc<dyn MailTransport> = Arc::new(office.transport(agent_address).unwrap());
+    let mut buyer = Buyer {
+        address: "pat@example.com".into(),
+        transport: Arc::new(office.transport("pat@example.com").unwrap()),
+        sent: 0,
+    };
+    let system = start_system_with_mail(dir.path(), &market, Some(agent.clone())).await;
+    let negotiation = agreed_deal(&system.store);
+    system
+        .addrs
+        .inventory
+        .send(InventoryMsg::DealAgreed(negotiation))
+        .unwrap();
+    settle(&system).await;
+    let ebay = channel(&system.store, Marketplace::Ebay);
+    assert_eq!(ebay.lifecycle.status, ChannelStatus::Live);
+    let asking = ebay.price;
+    let listing_id = ebay.external_id.clone().unwrap();
+    let subject = format!("Offer on eBay item {listing_id}: Bose SoundLink Mini II");
+
+    // 1. An offer at 80 % of asking draws a counter between the two, exactly once.
+    let offered = Money::usd(asking.minor / 100 * 80);
+    buyer
+        .write(
+            agent_address,
+            &subject,
+            &format!("Hi! Would you take {offered}? I can pay today."),
+            None,
+        )
+        .await;
+    let inbox = answered(&system, &market, &buyer, 1).await;
+    assert_eq!(inbox.len(), 1, "{inbox:?}");
+    let counter = &inbox[0];
+    let offer_mail = {
+        let mails = office
+            .transport(agent_address)
+            .unwrap()
+            .fetch_new(None, 10)
+            .await
+            .unwrap();
+        mails.messages.into_iter().next().unwrap()
+    };
+    assert_eq!(counter.envelope.in_reply_to, offer_mail.envelope.message_id);
+    let records = answers(&system.store, &offer_mail);
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].kind, ActionKind::CounterOffer);
+    assert_eq!(records[0].lifecycle.status, ActionStatus::Executed);
+    let counter_price = records[0].value.unwrap();
+    assert!(
+        counter_price > offered && counter_price < asking,
+        "{offered} < {counter_price} < {asking}"
+    );
+    assert!(
+        counter.text.contains(&counter_price.to_string()),
+        "{}",
+        counter.text
+    );
+
+    // 2. "ok deal" to the counter accepts our last price.
+    buyer
+        .write(agent_address, "", "ok deal", Some(counter))
+        .await;
+    let inbox = answered(&system, &market, &buyer, 2).await;
+    let yes = &inbox[1];
+    assert!(
+        yes.text.contains(&counter_price.to_string()),
+        "{}",
+        yes.text
+    );
+    assert!(
+        yes.envelope.references.len() >= 2,
+        "{:?}",
+        yes.envelope.references
+    );
+    let accepted: Vec<ActionRecord> = system
+        .store
+        .all::<ActionRecord>()
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.kind == ActionKind::AcceptOffer)
+        .collect();
+    assert_eq!(accepted.len(), 1);
+    assert_eq!(accepted[0].value, Some(counter_price));
+
+    // 3. A lowball (under 60 %) is declined without a price.
+    let mut lowball = Buyer {
+        address: "sam@example.com".into(),
+        transport: {
+            office.create_mailbox("sam@example.com").unwrap();
+            Arc::new(office.transport("sam@example.com").unwrap())
+        },
+        sent: 0,
+    };
+    lowball
+        .write(
+            agent_address,
+            &subject,
+            &format!("{} cash?", Money::usd(asking.minor / 100 * 40)),
+            None,
+        )
+        .await;
+    let inbox = answered(&system, &market, &lowball, 1).await;
+    assert!(!inbox[0].text.contains('$'), "{}", inbox[0].text);
+
+    // 4. A week unsold: the price comes down 5 % on eBay, once per look, through the gate.
+    market.clock.advance_by(Duration::from_secs(8 * 86_400));
+    system.addrs.autopilot.send(AutopilotMsg::Tick).unwrap();
+    settle(&system).await;
+    system.addrs.autopilot.send(AutopilotMsg::Tick).unwrap();
+    settle(&system).await;
+    let lowered = channel(&system.store, Marketplace::Ebay).price;
+    let expected = (asking.minor * 95 / 100 + 99) / 100 * 100;
+    assert_eq!(lowered, Money::usd(expected), "from {asking}");
+    let live = market.sim.agent_listings();
+    assert_eq!(live[0].price, lowered);
+    let revisions = |store: &SledStore| {
+        store
+            .all::<ActionRecord>()
+            .unwrap()
+            .into_iter()
+            .filter(|a| a.kind == ActionKind::RevisePrice)
+            .count()
+    };
+    assert_eq!(revisions(&system.store), 1);
+
+    // 5. After a restart the history holds: no second drop until three days later.
+    system.shutdown(Duration::from_secs(10)).await.unwrap();
+    let system = start_system_with_mail(dir.path(), &market, Some(agent)).await;
+    settle(&system).await;
+    assert_eq!(revisions(&system.store), 1);
+    assert_eq!(buyer.inbox().await.len(), 2, "no offer answered twice");
+    market.clock.advance_by(Duration::from_secs(3 * 86_400));
+    system.addrs.autopilot.send(AutopilotMsg::Tick).unwrap();
+    settle(&system).await;
+    assert_eq!(revisions(&system.store), 2);
+    assert!(channel(&system.store, Marketplace::Ebay).price < lowered);
+    system.shutdown(Duration::from_secs(10)).await.unwrap();
+}
 
 fn bazaar(data_dir: &Path, args: &[&str]) -> std::process::Output {
     std::process::Command::new(BAZAAR)

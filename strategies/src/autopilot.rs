@@ -6,7 +6,13 @@
 //! use bazaar_strategies::autopilot::{answer_offer, OfferAnswer, OfferFacts, OfferRules};
 //!
 //! let usd = |dollars: i64| Money::new(dollars * 100, Currency::Usd);
-//! let facts = OfferFacts { asking: usd(100), floor: usd(70), offered: usd(80), counters_sent: 0 };
+//! let facts = OfferFacts {
+//!     asking: usd(100),
+//!     floor: usd(70),
+//!     offered: usd(80),
+//!     counters_sent: 0,
+//!     our_last_counter: None,
+//! };
 //! // 80 % of asking: between the decline share (60 %) and the accept share (90 %).
 //! assert_eq!(answer_offer(&OfferRules::default(), &facts), OfferAnswer::Counter { price: usd(90) });
 //! ```
@@ -62,6 +68,8 @@ pub struct OfferFacts {
     pub offered: Money,
     /// Counters we already sent this buyer.
     pub counters_sent: u32,
+    /// Our last counter to this buyer: meeting it is a sale at that price.
+    pub our_last_counter: Option<Money>,
 }
 
 /// The answer to a buyer offer.
@@ -92,6 +100,7 @@ pub fn answer_offer(rules: &OfferRules, facts: &OfferFacts) -> OfferAnswer {
         floor,
         offered,
         counters_sent,
+        our_last_counter,
     } = *facts;
     if offered.currency != asking.currency || floor.currency != asking.currency {
         return OfferAnswer::Decline {
@@ -105,6 +114,11 @@ pub fn answer_offer(rules: &OfferRules, facts: &OfferFacts) -> OfferAnswer {
     }
     if offered.minor >= asking.minor {
         return OfferAnswer::Accept { price: asking };
+    }
+    if let Some(counter) = our_last_counter {
+        if counter.currency == asking.currency && offered.minor >= counter.minor {
+            return OfferAnswer::Accept { price: counter };
+        }
     }
     if offered.minor >= share(asking, rules.accept_at_bp).minor && offered.minor >= floor.minor {
         return OfferAnswer::Accept { price: offered };
@@ -124,7 +138,10 @@ pub fn answer_offer(rules: &OfferRules, facts: &OfferFacts) -> OfferAnswer {
         CounterRule::Midpoint => (offered.minor + asking.minor) / 2,
         CounterRule::AskingLess5 => share(asking, 9_500).minor,
     };
-    let price = whole_units_up(target.max(floor.minor), asking).min(asking.minor);
+    // Rounded down to what people write; the floor is never crossed.
+    let price = whole_units_down(target, asking)
+        .max(floor.minor)
+        .min(asking.minor);
     if price <= offered.minor {
         return OfferAnswer::Accept { price: offered };
     }
@@ -268,6 +285,12 @@ fn share(money: Money, bp: u32) -> Money {
     )
 }
 
+/// `minor` rounded down to a whole major unit, in `like`'s currency.
+fn whole_units_down(minor: i64, like: Money) -> i64 {
+    let unit = 10_i64.pow(like.currency.exponent());
+    minor.div_euclid(unit) * unit
+}
+
 /// `minor` rounded up to a whole major unit (prices people read), in `like`'s currency.
 fn whole_units_up(minor: i64, like: Money) -> i64 {
     let unit = 10_i64.pow(like.currency.exponent());
@@ -295,8 +318,13 @@ mod tests {
                 floor: usd(floor),
                 offered: usd(offered),
                 counters_sent,
+                our_last_counter: (counters_sent > 0).then(|| usd(90)),
             };
-            assert_eq!(answer_offer(&rules, &facts), expected, "{facts:?} {rules:?}");
+            assert_eq!(
+                answer_offer(&rules, &facts),
+                expected,
+                "{facts:?} {rules:?}"
+            );
         };
         let rules = OfferRules::default();
         let accept = |d| OfferAnswer::Accept { price: usd(d) };
@@ -305,7 +333,11 @@ mod tests {
         check(rules, (100, 70, 90, 0), accept(90));
         check(rules, (100, 95, 92, 0), counter(96));
         check(rules, (100, 70, 80, 0), counter(90));
-        check(rules, (100, 70, 81, 1), counter(91));
+        check(rules, (100, 70, 81, 1), counter(90));
+        check(rules, (100, 93, 81, 1), counter(93));
+        // Meeting our last counter ($90) is a sale at it, whatever the shares say.
+        check(rules, (100, 70, 90, 2), accept(90));
+        check(rules, (100, 95, 90, 1), accept(90));
         check(
             rules,
             (100, 70, 80, 2),
@@ -369,14 +401,32 @@ mod tests {
         let keep = |reason| Reprice::Keep { reason };
         check(&[(0, 100)], 3, None, None, keep("listed recently"));
         check(&[(0, 100)], 7, None, None, lower(95));
-        check(&[(0, 100), (7, 95)], 8, None, None, keep("changed recently"));
+        check(
+            &[(0, 100), (7, 95)],
+            8,
+            None,
+            None,
+            keep("changed recently"),
+        );
         check(&[(0, 100), (7, 95)], 10, None, None, lower(91));
         check(&[(0, 100)], 7, Some(5), None, keep("buyers are watching"));
         // A cheaper comparable pulls harder, but the daily cap holds.
         check(&[(0, 100)], 7, None, Some(80), lower(95));
         // The weekly cap: drops within a week stop at 15 % under last week's price.
-        check(&[(0, 100), (8, 92), (11, 86)], 14, None, Some(50), lower(85));
-        check(&[(0, 100), (38, 80)], 42, None, None, keep("drop limits reached"));
+        check(
+            &[(0, 100), (8, 92), (11, 86)],
+            14,
+            None,
+            Some(50),
+            lower(85),
+        );
+        check(
+            &[(0, 100), (38, 80)],
+            42,
+            None,
+            None,
+            keep("drop limits reached"),
+        );
         // Never below the floor.
         check(&[(0, 100), (30, 72)], 45, None, None, lower(70));
         check(&[(0, 100), (50, 70)], 60, None, None, keep("at the floor"));

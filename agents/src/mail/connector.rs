@@ -37,6 +37,18 @@ pub struct SendEmailParams {
     pub negotiation: Option<NegotiationId>,
 }
 
+/// Whether actions of this kind leave as email: our mail, and answers to buyers' offers
+/// (which reach us by mail; eBay's REST APIs have no best-offer calls).
+pub fn sends_mail(kind: ActionKind) -> bool {
+    matches!(
+        kind,
+        ActionKind::SendEmail
+            | ActionKind::AcceptOffer
+            | ActionKind::CounterOffer
+            | ActionKind::DeclineOffer
+    )
+}
+
 /// The Message-ID a `SendEmail` action with this idempotency key carries when sent from
 /// `from` (the domain of the sender's address).
 pub fn message_id_for(idempotency_key: &str, from: &str) -> MessageId {
@@ -110,7 +122,10 @@ impl MailConnector {
             references: params.references,
             at: now,
             negotiation: params.negotiation,
-            route: MailRoute::Negotiation,
+            route: match action.kind {
+                ActionKind::SendEmail => MailRoute::Negotiation,
+                _ => MailRoute::BuyerOffer,
+            },
         };
         // The mail is gone; failing to index it would only make its reply land in the inbox.
         if let Err(error) = self.store.put(&record) {
@@ -129,7 +144,7 @@ impl Effector for MailConnector {
         action: &'a ActionRecord,
     ) -> BoxFuture<'a, Result<Effect, EffectError>> {
         Box::pin(async move {
-            if action.kind != ActionKind::SendEmail {
+            if !sends_mail(action.kind) {
                 return Err(EffectError::Failed(format!(
                     "the mail connector cannot {}",
                     action.kind
@@ -185,7 +200,7 @@ impl std::fmt::Debug for Connectors {
 impl Connectors {
     fn route(&self, kind: ActionKind) -> Option<&Arc<dyn Effector>> {
         match kind {
-            ActionKind::SendEmail => self.mail.as_ref(),
+            kind if sends_mail(kind) => self.mail.as_ref(),
             ActionKind::Purchase => self.purchases.as_ref(),
             _ => self.marketplace.as_ref(),
         }

@@ -54,6 +54,8 @@ pub struct PollReport {
     pub to_inbox: Vec<(String, String, String)>,
     /// Routed to negotiations, in arrival order.
     pub delivered: Vec<Delivered>,
+    /// Buyer offers on our listings (Message-IDs), in arrival order: the Autopilot's.
+    pub buyer_offers: Vec<String>,
 }
 
 /// Reads one mailbox into the store.
@@ -127,9 +129,12 @@ impl Mailroom {
             .unwrap_or_default();
         let negotiation = self.thread_of(message, &from)?;
         let text = strip_quoted(&message.text);
+        let buyer_offer = negotiation.is_none()
+            && (offered_listing(&env.subject).is_some() || self.answers_buyer_offer(message)?);
         let route = match (negotiation, text.trim().is_empty()) {
             (Some(_), false) => MailRoute::Negotiation,
             (Some(_), true) => MailRoute::Ignored,
+            (None, false) if buyer_offer => MailRoute::BuyerOffer,
             (None, _) => MailRoute::Inbox,
         };
         let record = MailRecord {
@@ -164,9 +169,25 @@ impl Mailroom {
                     .to_inbox
                     .push((message_id, from, env.subject.clone()));
             }
+            (MailRoute::BuyerOffer, _) => {
+                tracing::info!(%from, subject = %env.subject, message_id, "buyer offer");
+                report.buyer_offers.push(message_id);
+            }
             _ => tracing::info!(%from, message_id, "empty reply ignored"),
         }
         Ok(())
+    }
+
+    /// Whether the message answers mail of a buyer-offer thread.
+    fn answers_buyer_offer(&self, message: &MailMessage) -> Result<bool, StoreError> {
+        let env = &message.envelope;
+        for id in env.in_reply_to.iter().chain(env.references.iter()) {
+            let record = self.store.get::<MailRecord>(&id.as_str().to_string())?;
+            if record.is_some_and(|r| r.route == MailRoute::BuyerOffer) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// The negotiation a message belongs to: the newest thread id we know, else an open
@@ -239,9 +260,36 @@ fn kept_is_signed_off(kept: &[&str]) -> bool {
     kept.last().is_some_and(|l| l.trim().is_empty())
 }
 
+/// The eBay listing a buyer's offer is about, from its subject ("Offer on eBay item
+/// 110000000123: …", as eBay's best-offer mail reads; "Re: " prefixes allowed).
+pub fn offered_listing(subject: &str) -> Option<&str> {
+    let (_, rest) = subject.split_once("Offer on eBay item ")?;
+    let id = rest.split(|c: char| !c.is_ascii_alphanumeric()).next()?;
+    (!id.is_empty()).then_some(id)
+}
+
 #[cfg(test)]
 mod tests {
-    use super::strip_quoted;
+    use super::{offered_listing, strip_quoted};
+
+    #[test]
+    fn buyer_offer_subjects_name_their_listing() {
+        let cases = [
+            (
+                "Offer on eBay item 110000000123: Bose speaker",
+                Some("110000000123"),
+            ),
+            (
+                "Re: Offer on eBay item 110000000123: Bose speaker",
+                Some("110000000123"),
+            ),
+            ("Offer on eBay item : nothing", None),
+            ("Bose speaker still available?", None),
+        ];
+        for (subject, want) in cases {
+            assert_eq!(offered_listing(subject), want, "{subject:?}");
+        }
+    }
 
     #[test]
     fn quoted_history_is_stripped() {

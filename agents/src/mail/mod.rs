@@ -20,7 +20,7 @@ mod smtp_imap;
 mod transport;
 
 pub use connector::{message_id_for, Connectors, MailConnector, SendEmailParams};
-pub use mailroom::{Delivered, Mailroom, MailroomError, PollReport};
+pub use mailroom::{offered_listing, Delivered, Mailroom, MailroomError, PollReport};
 pub use message::{
     parse_address, Envelope, MailMessage, MessageId, OutgoingMail, MAX_RAW_BYTES, MAX_TEXT_CHARS,
 };
