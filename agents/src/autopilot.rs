@@ -8,6 +8,8 @@
 //! - **Repricing**: on a timer on the runtime clock, each live native listing's price is put
 //!   to [`reprice`] (time decay, daily and weekly caps, floor); a drop is a `revise_price`
 //!   action through the gate. Each listing's price history is kept in the store.
+//! - **Offers to watchers**: listings buyers watch (the marketplace says which) get a
+//!   discounted offer to those buyers now and then ([`watcher_offer`]), through the gate.
 //!
 //! Everything it needs is in the store: after a restart, unanswered offers are found by
 //! their route and answered, and repricing continues from the recorded history.
@@ -21,14 +23,14 @@ use bazaar_memory::{
 };
 use bazaar_policies::{Action, GateMsg, Outcome};
 use bazaar_strategies::autopilot::{
-    answer_offer, reprice, OfferAnswer, OfferFacts, Reprice, RepriceFacts,
+    answer_offer, reprice, watcher_offer, OfferAnswer, OfferFacts, Reprice, RepriceFacts,
 };
 use bazaar_strategies::understand::{understand, Intent, Reply};
 use bazaar_strategies::valuation::ValuationConfig;
 use chrono::{DateTime, Utc};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
-use crate::connectors::ebay_sell::RevisePriceParams;
+use crate::connectors::ebay_sell::{RevisePriceParams, WatcherOfferParams};
 use crate::inventory::open_task_once;
 use crate::lister::listing_draft;
 use crate::mail::{offered_listing, SendEmailParams};
@@ -100,6 +102,17 @@ pub fn offer_key(message_id: &str) -> String {
     format!("offer:{message_id}")
 }
 
+/// When the listing last went live (`now` when the record does not say).
+fn listed_at(listing: &ChannelListing, now: DateTime<Utc>) -> DateTime<Utc> {
+    listing
+        .lifecycle
+        .history
+        .iter()
+        .rev()
+        .find(|change| change.to == ChannelStatus::Live)
+        .map_or(now, |change| change.at)
+}
+
 /// The store meta key holding a channel listing's price history.
 fn price_history_key(listing: &ChannelListing) -> String {
     format!("autopilot.prices.{}", listing.id)
@@ -153,7 +166,77 @@ impl AutopilotState {
                 self.reprice(listing).await?;
             }
         }
+        self.offer_to_watchers().await?;
         self.arm_timer();
+        Ok(())
+    }
+
+    /// Sends watched listings' buyers an offer (eBay's offers to interested buyers).
+    async fn offer_to_watchers(&mut self) -> Result<(), ActorProcessingErr> {
+        let store = self.ctx.store.clone();
+        let now = self.ctx.clock.now();
+        for feed in self.ctx.selling.interest.clone() {
+            let marketplace = feed.marketplace();
+            let watched = match feed.interested().await {
+                Ok(watched) => watched,
+                Err(error) => {
+                    tracing::warn!(%marketplace, %error, "cannot read watched listings; trying at the next look");
+                    continue;
+                }
+            };
+            for external in watched {
+                let listing = store
+                    .find::<ChannelListing>(
+                        "by_source",
+                        &index_value(&[marketplace.name(), &external]),
+                    )?
+                    .into_iter()
+                    .next();
+                let Some(listing) = listing else {
+                    continue;
+                };
+                if listing.lifecycle.status != ChannelStatus::Live {
+                    continue;
+                }
+                let Some(floor) = self.floor_of(&listing)? else {
+                    continue;
+                };
+                let key = format!("autopilot.watcher_offers.{}", listing.id);
+                let mut sent: Vec<DateTime<Utc>> = store.get_meta(&key)?.unwrap_or_default();
+                let Some(price) = watcher_offer(
+                    &self.ctx.selling.watcher_offers,
+                    listing.price,
+                    floor,
+                    listed_at(&listing, now),
+                    sent.last().copied(),
+                    now,
+                ) else {
+                    continue;
+                };
+                let params = WatcherOfferParams {
+                    listing_id: external.clone(),
+                    price,
+                    days: 2,
+                    message: Some("Thanks for watching — here is a better price.".into()),
+                };
+                let action = Action {
+                    kind: ActionKind::SendOfferToBuyers,
+                    target: listing.sku.clone(),
+                    params: serde_json::to_value(params)?,
+                    proposer: "autopilot".into(),
+                    rule: "autopilot.watcher_offer".into(),
+                    value: Some(price),
+                    marketplace: Some(marketplace),
+                    pattern_match: 1.0,
+                    idempotency_key: format!("watchers:{}:{}", listing.id, sent.len()),
+                };
+                if self.propose(action).await?.is_some() {
+                    tracing::info!(channel_listing = %listing.id, %price, asking = %listing.price, %floor, "offer sent to watchers");
+                    sent.push(now);
+                    store.put_meta(&key, &sent)?;
+                }
+            }
+        }
         Ok(())
     }
 
@@ -193,13 +276,7 @@ impl AutopilotState {
         let Some(floor) = self.floor_of(&listing)? else {
             return Ok(());
         };
-        let listed_at = listing
-            .lifecycle
-            .history
-            .iter()
-            .rev()
-            .find(|change| change.to == ChannelStatus::Live)
-            .map_or(now, |change| change.at);
+        let listed_at = listed_at(&listing, now);
         let key = price_history_key(&listing);
         let mut history: Vec<(DateTime<Utc>, Money)> = store
             .get_meta(&key)?

@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use bazaar_memory::Marketplace;
 use bazaar_policies::BoxFuture;
-use bazaar_strategies::autopilot::{OfferRules, RepriceRules};
+use bazaar_strategies::autopilot::{OfferRules, RepriceRules, WatcherOfferRules};
 use chrono::{DateTime, Utc};
 
 use crate::connectors::ebay_orders::{EbayOrders, OrderEvent};
+use crate::connectors::ebay_sell::EbaySellClient;
 
 /// How a channel is listed on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +67,24 @@ impl OrderFeed for EbayOrders {
     }
 }
 
+/// Where a marketplace says which of our listings buyers are watching (their ids there).
+pub trait InterestFeed: Send + Sync + 'static {
+    /// The marketplace.
+    fn marketplace(&self) -> Marketplace;
+    /// Our listings with interested buyers.
+    fn interested<'a>(&'a self) -> BoxFuture<'a, Result<Vec<String>, String>>;
+}
+
+impl InterestFeed for EbaySellClient {
+    fn marketplace(&self) -> Marketplace {
+        Marketplace::Ebay
+    }
+
+    fn interested<'a>(&'a self) -> BoxFuture<'a, Result<Vec<String>, String>> {
+        Box::pin(async move { self.interested_listings().await.map_err(|e| e.to_string()) })
+    }
+}
+
 /// The selling setup every actor shares.
 #[derive(Clone)]
 pub struct Selling {
@@ -81,6 +100,10 @@ pub struct Selling {
     pub offers: OfferRules,
     /// How prices come down on listings that do not sell.
     pub reprice: RepriceRules,
+    /// Where watched listings are found (offers to interested buyers); none: no such offers.
+    pub interest: Vec<Arc<dyn InterestFeed>>,
+    /// When watchers get an offer.
+    pub watcher_offers: WatcherOfferRules,
     /// The least margin (basis points of the price, after fees and postage) the Autopilot
     /// sells at when it answers offers and lowers prices: its floor. Listing prices aim at
     /// the valuation's target margin; dead stock may come down to this.
@@ -100,6 +123,8 @@ impl Default for Selling {
             timer_armed: Arc::default(),
             offers: OfferRules::default(),
             reprice: RepriceRules::default(),
+            interest: Vec::new(),
+            watcher_offers: WatcherOfferRules::default(),
             floor_margin_bp: 500,
             reprice_every: Duration::from_secs(6 * 3600),
             reprice_timer_armed: Arc::default(),
@@ -122,6 +147,15 @@ impl std::fmt::Debug for Selling {
             .field("poll_every", &self.poll_every)
             .field("offers", &self.offers)
             .field("reprice", &self.reprice)
+            .field(
+                "interest",
+                &self
+                    .interest
+                    .iter()
+                    .map(|f| f.marketplace())
+                    .collect::<Vec<_>>(),
+            )
+            .field("watcher_offers", &self.watcher_offers)
             .field("floor_margin_bp", &self.floor_margin_bp)
             .field("reprice_every", &self.reprice_every)
             .finish()

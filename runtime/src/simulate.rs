@@ -628,11 +628,12 @@ async fn ebay_selling(
             .map_err(agent_error)?,
     );
     let orders: Arc<dyn OrderFeed> = Arc::new(EbayOrders::new(client.clone()));
-    let selling = Selling::new(
+    let mut selling = Selling::new(
         vec![SellingChannel::native(bazaar_memory::Marketplace::Ebay)],
         vec![orders],
         Duration::from_secs(3_600),
     );
+    selling.interest = vec![client.clone()];
     Ok((Arc::new(EbaySell::new(client)), selling))
 }
 

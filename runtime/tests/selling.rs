@@ -123,7 +123,7 @@ async fn start_system_with_mail(
     let client =
         Arc::new(EbaySellClient::new(settings, quick(), store.clone(), clock.clone()).unwrap());
     let orders: Arc<dyn OrderFeed> = Arc::new(EbayOrders::new(client.clone()));
-    let selling = Selling::new(
+    let mut selling = Selling::new(
         vec![
             SellingChannel::native(Marketplace::Ebay),
             SellingChannel::assisted(Marketplace::Mercari),
@@ -131,6 +131,7 @@ async fn start_system_with_mail(
         vec![orders],
         POLL,
     );
+    selling.interest = vec![client.clone()];
     let parts = SystemParts::with_selling(
         Arc::new(config()),
         store,
@@ -656,7 +657,9 @@ async fn the_autopilot_answers_buyer_offers_and_lowers_prices_that_do_not_sell()
     let inbox = answered(&system, &market, &lowball, 1).await;
     assert!(!inbox[0].text.contains('$'), "{}", inbox[0].text);
 
-    // 4. A week unsold: the price comes down 5 % on eBay, once per look, through the gate.
+    // 4. A week unsold: the price comes down 5 % on eBay, once per look, through the gate;
+    //    the buyer watching it gets an offer under the new price, once.
+    market.sim.add_interest(&listing_id, "watcher_one").unwrap();
     market.clock.advance_by(Duration::from_secs(8 * 86_400));
     system.addrs.autopilot.send(AutopilotMsg::Tick).unwrap();
     settle(&system).await;
@@ -676,6 +679,14 @@ async fn the_autopilot_answers_buyer_offers_and_lowers_prices_that_do_not_sell()
             .count()
     };
     assert_eq!(revisions(&system.store), 1);
+    let to_watchers = market.sim.seller_offers();
+    assert_eq!(to_watchers.len(), 1, "{to_watchers:?}");
+    assert_eq!(to_watchers[0].buyer, "watcher_one");
+    let offered_to_watchers = to_watchers[0].price.unwrap();
+    assert!(
+        offered_to_watchers.minor <= lowered.minor * 95 / 100,
+        "{offered_to_watchers} vs {lowered}"
+    );
 
     // 5. After a restart the history holds: no second drop until three days later.
     system.shutdown(Duration::from_secs(10)).await.unwrap();

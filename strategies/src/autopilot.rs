@@ -277,6 +277,52 @@ pub fn reprice(rules: &RepriceRules, facts: &RepriceFacts<'_>, now: DateTime<Utc
     }
 }
 
+/// When buyers watching a listing are sent an offer (eBay's offers to interested buyers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WatcherOfferRules {
+    /// Days after listing before the first offer.
+    pub after_days: u32,
+    /// Days between offers on one listing.
+    pub every_days: u32,
+    /// The discount offered, in basis points of the price (eBay wants at least 5 %).
+    pub discount_bp: u32,
+}
+
+impl Default for WatcherOfferRules {
+    fn default() -> Self {
+        WatcherOfferRules {
+            after_days: 3,
+            every_days: 7,
+            discount_bp: 1_000,
+        }
+    }
+}
+
+/// The price to offer a listing's watchers now, if any: the discount off the price (in
+/// whole units), at least 5 % under it as eBay requires, never below the floor.
+pub fn watcher_offer(
+    rules: &WatcherOfferRules,
+    price: Money,
+    floor: Money,
+    listed_at: DateTime<Utc>,
+    last_sent: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Option<Money> {
+    if floor.currency != price.currency {
+        return None;
+    }
+    if now - listed_at < Duration::days(i64::from(rules.after_days)) {
+        return None;
+    }
+    if last_sent.is_some_and(|at| now - at < Duration::days(i64::from(rules.every_days))) {
+        return None;
+    }
+    let most = whole_units_down(share(price, 9_500).minor, price);
+    let target = whole_units_down(price.minor - share(price, rules.discount_bp).minor, price);
+    let offer = target.min(most).max(floor.minor);
+    (offer <= most && offer > 0).then(|| Money::new(offer, price.currency))
+}
+
 /// `bp` basis points of `money`, rounded down.
 fn share(money: Money, bp: u32) -> Money {
     Money::new(
@@ -372,6 +418,30 @@ mod tests {
         check(less5, (100, 70, 80, 0), counter(95));
         // The floor wins over every rule.
         check(less5, (100, 98, 80, 0), counter(98));
+    }
+
+    #[test]
+    fn watcher_offers() {
+        let day = |d: i64| Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap() + Duration::days(d);
+        // (price, floor, now, last sent) → offer
+        let check = |facts: (i64, i64, i64, Option<i64>), expected: Option<i64>| {
+            let (price, floor, now, last) = facts;
+            let got = watcher_offer(
+                &WatcherOfferRules::default(),
+                usd(price),
+                usd(floor),
+                day(0),
+                last.map(day),
+                day(now),
+            );
+            assert_eq!(got, expected.map(usd), "{facts:?}");
+        };
+        check((100, 70, 1, None), None);
+        check((100, 70, 3, None), Some(90));
+        check((100, 70, 8, Some(3)), None);
+        check((100, 70, 10, Some(3)), Some(90));
+        check((100, 93, 3, None), Some(93));
+        check((100, 96, 3, None), None);
     }
 
     #[test]

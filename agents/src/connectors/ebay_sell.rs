@@ -53,6 +53,7 @@ pub const SELL_SCOPES: [&str; 3] = [
 ];
 
 const INVENTORY: &str = "/sell/inventory/v1";
+const NEGOTIATION: &str = "/sell/negotiation/v1";
 
 /// The seller's business policies an offer needs before it can be published.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -431,6 +432,36 @@ impl EbaySellClient {
         })
     }
 
+    /// Our live listings with interested buyers (watchers), to whom a seller-initiated
+    /// offer can go (`find_eligible_items`; 204 when there are none).
+    pub async fn interested_listings(&self) -> Result<Vec<String>, SourceError> {
+        let mut ids = Vec::new();
+        let mut offset = 0usize;
+        loop {
+            let answer = self
+                .get_json(
+                    "find eligible items",
+                    &format!("{NEGOTIATION}/find_eligible_items"),
+                    vec![("limit", "200".to_string()), ("offset", offset.to_string())],
+                )
+                .await?;
+            let page: Vec<String> = answer.json["eligibleItems"]
+                .as_array()
+                .map(|items| {
+                    items
+                        .iter()
+                        .filter_map(|i| i["listingId"].as_str().map(str::to_string))
+                        .collect()
+                })
+                .unwrap_or_default();
+            offset += page.len();
+            ids.extend(page);
+            if answer.json["next"].as_str().is_none() || offset == 0 {
+                return Ok(ids);
+            }
+        }
+    }
+
     /// A GET whose refusals are errors.
     pub(crate) async fn get_json(
         &self,
@@ -486,6 +517,26 @@ pub struct PublishParams {
 
 fn one() -> u32 {
     1
+}
+
+/// A `SendOfferToBuyers` action's parameters: one listing, one price for every interested
+/// buyer (eBay wants it at least 5 % under the listing price).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WatcherOfferParams {
+    /// eBay's listing id.
+    pub listing_id: String,
+    /// The price offered.
+    pub price: Money,
+    /// Days the offer stands.
+    #[serde(default = "two_days")]
+    pub days: u32,
+    /// A note to the buyers (plain text).
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+fn two_days() -> u32 {
+    2
 }
 
 /// A `RevisePrice` action's parameters.
@@ -1029,6 +1080,49 @@ impl EbaySell {
         Ok(price_effect(&offer, old, target))
     }
 
+    async fn send_offer_to_buyers(&self, action: &ActionRecord) -> Result<Effect, EffectError> {
+        let params: WatcherOfferParams = serde_json::from_value(action.params.clone())
+            .map_err(|e| bad_params(action.kind, e))?;
+        let body = json!({
+            "allowCounterOffer": false,
+            "message": params.message,
+            "offerDuration": {"unit": "DAY", "value": params.days},
+            "offeredItems": [{
+                "listingId": params.listing_id,
+                "price": amount(params.price),
+                "quantity": 1,
+            }],
+        });
+        let sent = self
+            .write(
+                "send offer to interested buyers",
+                Method::POST,
+                format!("{NEGOTIATION}/send_offer_to_interested_buyers"),
+                Some(body),
+            )
+            .await;
+        let answer = match sent {
+            Ok(answer) => answer,
+            // eBay cannot be asked which offers went out: a person checks Seller Hub.
+            Err(error) if error.maybe_sent => {
+                return Err(EffectError::Unknown(format!(
+                    "{}; whether the offer went out shows in Seller Hub",
+                    error.error
+                )))
+            }
+            Err(error) => return Err(not_done(error.error)),
+        };
+        if !answer.ok() {
+            return Err(not_done(answer.refusal("send offer to interested buyers")));
+        }
+        let offers = answer.json["offers"].as_array().map_or(0, Vec::len);
+        tracing::info!(listing_id = %params.listing_id, price = %params.price, offers, "offer sent to interested buyers");
+        Ok(Effect {
+            result: json!({"listing_id": params.listing_id, "price": params.price, "offers": offers}),
+            ..Effect::default()
+        })
+    }
+
     async fn look(&self, action: &ActionRecord) -> Lookup {
         let sku = match Self::action_sku(action) {
             Ok(sku) => sku,
@@ -1115,6 +1209,7 @@ impl Effector for EbaySell {
                 ActionKind::RevisePrice => self.revise_price(action).await,
                 ActionKind::WithdrawListing => self.withdraw(action).await,
                 ActionKind::Relist => self.relist(action).await,
+                ActionKind::SendOfferToBuyers => self.send_offer_to_buyers(action).await,
                 other => Err(EffectError::Failed(format!(
                     "the ebay selling connector cannot {other}"
                 ))),
