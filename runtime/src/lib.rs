@@ -4,6 +4,7 @@
 
 pub mod books;
 pub mod operator;
+pub mod report_html;
 pub mod session;
 pub mod simulate;
 pub mod supervisor;

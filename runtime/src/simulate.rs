@@ -416,7 +416,7 @@ async fn settle(system: &crate::system::System) {
 
 /// Runs the whole business against the simulated world: the world and the agent share a
 /// simulated clock that moves from one due event (the world's, or an agent timer) to the
-/// next whenever the agent is quiet. Writes `report.json`, `events.jsonl` and
+/// next whenever the agent is quiet. Writes `report.json`, `report.html`, `events.jsonl` and
 /// `ground_truth.json` to the output directory and prints a summary.
 pub async fn run_sim(
     config: SimConfig,
@@ -522,6 +522,7 @@ pub async fn run_sim(
     let end = world.end();
     let mut day = 0;
     let mut approved = 0;
+    let mut daily = vec![day_point(&system.store, 0)];
     loop {
         settle(&system).await;
         approved += answer_inbox(&system).await;
@@ -537,6 +538,7 @@ pub async fn run_sim(
         let today = (world.now() - s.start).num_days();
         if today > day {
             day = today;
+            daily.push(day_point(&system.store, day));
             let funnel = funnel(&system.store);
             let _ = writeln!(
                 out,
@@ -546,14 +548,17 @@ pub async fn run_sim(
         }
     }
     settle(&system).await;
-    let report = report(&world, &system, approved, wall.elapsed());
+    let mut report = report(&world, &system, approved, wall.elapsed());
+    report["daily"] = serde_json::Value::Array(daily);
     let text = serde_json::to_string_pretty(&report).unwrap_or_default();
-    std::fs::write(config.out.join("report.json"), text + "\n").map_err(|source| {
-        ServeError::Out {
-            path: config.out.join("report.json").display().to_string(),
+    let html = crate::report_html::render(&report);
+    for (name, body) in [("report.json", text + "\n"), ("report.html", html)] {
+        let path = config.out.join(name);
+        std::fs::write(&path, body).map_err(|source| ServeError::Out {
+            path: path.display().to_string(),
             source,
-        }
-    })?;
+        })?;
+    }
     world.write_ground_truth(&config.out.join("ground_truth.json"))?;
     print_summary(&report, &config.out, out);
     system
@@ -635,6 +640,56 @@ async fn ebay_selling(
     );
     selling.interest = vec![client.clone()];
     Ok((Arc::new(EbaySell::new(client)), selling))
+}
+
+/// Cash (everything booked: sales less purchases, fees, postage, refunds) and inventory
+/// value at cost (items bought and not sold) at the end of `day`.
+fn day_point(store: &bazaar_memory::SledStore, day: i64) -> serde_json::Value {
+    use bazaar_memory::{InventoryItem, ItemStatus, Store};
+    let cash = crate::books::pnl(store, None)
+        .map(|p| p.total.profit())
+        .unwrap_or_default();
+    let inventory: i64 = store
+        .all::<InventoryItem>()
+        .unwrap_or_default()
+        .iter()
+        .filter(|i| {
+            matches!(
+                i.lifecycle.status,
+                ItemStatus::Draft | ItemStatus::InStock | ItemStatus::Listed
+            )
+        })
+        .map(|i| i.cost_basis.minor)
+        .sum();
+    serde_json::json!({"day": day, "cash": cash, "inventory": inventory})
+}
+
+/// Per sold item: its margin (profit over revenue, basis points) and days from listed to
+/// sold.
+fn sold_items(store: &bazaar_memory::SledStore) -> (Vec<i64>, Vec<i64>) {
+    use bazaar_memory::{InventoryItem, ItemStatus, Store};
+    let books = crate::books::pnl(store, None).ok();
+    let (mut margins, mut days) = (Vec::new(), Vec::new());
+    for item in store.all::<InventoryItem>().unwrap_or_default() {
+        let at = |status: ItemStatus| {
+            item.lifecycle
+                .history
+                .iter()
+                .find(|c| c.to == status)
+                .map(|c| c.at)
+        };
+        let Some(sold) = at(ItemStatus::Sold) else {
+            continue;
+        };
+        if let Some(listed) = at(ItemStatus::Listed) {
+            days.push((sold - listed).num_days());
+        }
+        let pnl = books.as_ref().and_then(|b| b.items.get(&Some(item.id)));
+        if let Some(pnl) = pnl.filter(|p| p.revenue > 0) {
+            margins.push(pnl.profit() * 10_000 / pnl.revenue);
+        }
+    }
+    (margins, days)
 }
 
 /// Counts along the funnel, from the agent's store.
@@ -775,6 +830,7 @@ fn report(
         "profit": books.profit(),
         "roi": if invested > 0 { books.profit() as f64 / invested as f64 } else { 0.0 },
     });
+    let (margins, days_to_sell) = sold_items(store);
     let actions = store.all::<ActionRecord>().unwrap_or_default();
     let count = |status: ActionStatus| {
         actions
@@ -796,6 +852,11 @@ fn report(
             "mean_rounds": rate(rounds, negotiations.len()),
         },
         "valuation": { "mape": mape, "n": errors.len() },
+        "selling": {
+            "oversells": world.counts().oversells,
+            "margins_bp": margins,
+            "days_to_sell": days_to_sell,
+        },
         "policy": {
             "executed": count(ActionStatus::Executed),
             "approved": approved,
@@ -850,7 +911,7 @@ fn print_summary(report: &serde_json::Value, dir: &Path, out: &mut dyn Write) {
             )
         },
         format!(
-            "wrote {} ({:.1} s)",
+            "wrote {} and report.html ({:.1} s)",
             dir.join("report.json").display(),
             report["wall_seconds"].as_f64().unwrap_or(0.0)
         ),

@@ -69,4 +69,14 @@ fn sim_runs_the_business_and_writes_a_report() {
         "{report:#}"
     );
     assert!(out.join("ground_truth.json").exists() && out.join("events.jsonl").exists());
+    // One cash/inventory point per day from day 0, and the page drawn from the report.
+    let daily = report["daily"].as_array().unwrap();
+    assert_eq!(daily.len(), 4, "{daily:?}");
+    assert!(daily
+        .iter()
+        .all(|d| d["cash"].is_i64() && d["inventory"].is_i64()));
+    assert!(report["selling"]["oversells"].is_u64(), "{report:#}");
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert_eq!(html, bazaar_runtime::report_html::render(&report));
+    assert!(html.contains("<polyline") && !html.contains("<script"));
 }
