@@ -441,14 +441,20 @@ impl ListerState {
             .map(|i| i.title)
             .unwrap_or_default();
         for listing in listings {
-            if listing.id == sold {
-                continue;
-            }
             let mode = self
                 .ctx
                 .selling
                 .mode(listing.marketplace)
                 .unwrap_or(ChannelMode::Assisted);
+            if listing.id == sold {
+                // One unit: the listing that sold ends too. eBay ends a sold-out listing by
+                // itself (the connector then sees it is not live and calls nothing); a
+                // marketplace that keeps it up would sell it twice.
+                if mode == ChannelMode::Native {
+                    self.withdraw(listing, order, &title).await?;
+                }
+                continue;
+            }
             match (listing.lifecycle.status, mode) {
                 (ChannelStatus::Draft, _) => {
                     let key = publish_key(item, listing.marketplace);

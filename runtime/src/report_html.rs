@@ -150,10 +150,10 @@ fn line_chart(series: &[Series<'_>]) -> String {
     for (value, label) in [(y_max, y_max), (y_min, y_min)] {
         let _ = write!(
             svg,
-            "<text class=\"axis\" x=\"{:.0}\" y=\"{:.0}\" text-anchor=\"end\">${:.0}</text>",
+            "<text class=\"axis\" x=\"{:.0}\" y=\"{:.0}\" text-anchor=\"end\">{}</text>",
             LEFT - 4.0,
             sy(value) + 4.0,
-            label
+            dollars(&Value::from((label * 100.0).round() as i64))
         );
     }
     let _ = write!(
@@ -219,7 +219,10 @@ fn histogram(values: &[f64], edges: &[f64], unit: &str) -> String {
     let first = edges.first().copied().unwrap_or(0.0);
     let last = edges.last().copied().unwrap_or(0.0);
     let count = |keep: &dyn Fn(f64) -> bool| values.iter().filter(|v| keep(**v)).count() as f64;
-    bars.push((format!("< {first}{unit}"), count(&|v| v < first)));
+    let under = count(&|v| v < first);
+    if under > 0.0 {
+        bars.push((format!("< {first}{unit}"), under));
+    }
     for pair in edges.windows(2) {
         let (low, high) = (pair[0], pair[1]);
         bars.push((
@@ -227,7 +230,10 @@ fn histogram(values: &[f64], edges: &[f64], unit: &str) -> String {
             count(&|v| v >= low && v < high),
         ));
     }
-    bars.push((format!("≥ {last}{unit}"), count(&|v| v >= last)));
+    let over = count(&|v| v >= last);
+    if over > 0.0 {
+        bars.push((format!("≥ {last}{unit}"), over));
+    }
     bar_chart(&bars, false)
 }
 
