@@ -171,3 +171,91 @@ pub fn write_pnl(store: &SledStore, pnl: &Pnl, out: &mut impl Write) -> anyhow::
     line(out, "total", &pnl.total, "")?;
     Ok(())
 }
+
+/// What `bazaar trends` shows.
+#[derive(Debug, Clone, Default)]
+pub struct TrendQuery {
+    /// Only this category.
+    pub category: Option<String>,
+    /// Only products whose title names this brand (a whole word, any case).
+    pub brand: Option<String>,
+    /// Days back from the latest price seen.
+    pub days: u32,
+    /// Days per row.
+    pub period_days: u32,
+}
+
+/// Writes price and volume per category and period from the product history in memory:
+/// asking prices seen (listings and price changes) and prices paid, with their quartiles.
+/// The window ends with the day of the latest price seen (so a copied or simulated store
+/// reads the same later). Returns the rows written.
+pub fn write_trends(
+    store: &SledStore,
+    query: &TrendQuery,
+    out: &mut impl Write,
+) -> anyhow::Result<usize> {
+    use bazaar_memory::ProductRecord;
+    use bazaar_strategies::trends::{trends, PriceObservation, PriceStats};
+
+    let brand = query.brand.as_ref().map(|b| b.to_lowercase());
+    let mut observations = Vec::new();
+    for product in store.all::<ProductRecord>()? {
+        if query
+            .category
+            .as_ref()
+            .is_some_and(|c| !product.category.eq_ignore_ascii_case(c))
+        {
+            continue;
+        }
+        if let Some(brand) = &brand {
+            let title = product.title.to_lowercase();
+            let named = title
+                .split(|c: char| !c.is_alphanumeric())
+                .any(|word| word == brand.as_str());
+            if !named {
+                continue;
+            }
+        }
+        observations.extend(product.price_history.iter().map(|point| PriceObservation {
+            category: product.category.clone(),
+            at: point.at,
+            price: point.price,
+            kind: point.kind,
+        }));
+    }
+    let Some(latest) = observations.iter().map(|o| o.at).max() else {
+        return Ok(0);
+    };
+    // Whole days: up to the end of the latest price's day (UTC).
+    let end = (latest.date_naive() + chrono::Days::new(1))
+        .and_time(chrono::NaiveTime::MIN)
+        .and_utc();
+    let from = end - chrono::Duration::days(i64::from(query.days.max(1)));
+    let rows = trends(&observations, from, end, query.period_days);
+    let cell = |stats: &Option<PriceStats>| match stats {
+        Some(s) => format!(
+            "{:>5} {:>10} {:>10} {:>10}",
+            s.count,
+            s.p25.to_string(),
+            s.median.to_string(),
+            s.p75.to_string()
+        ),
+        None => format!("{:>5} {:>10} {:>10} {:>10}", 0, "-", "-", "-"),
+    };
+    writeln!(
+        out,
+        "{:<14} {:<10}  {:>5} {:>10} {:>10} {:>10}  {:>5} {:>10} {:>10} {:>10}",
+        "category", "from", "asked", "p25", "median", "p75", "sold", "p25", "median", "p75"
+    )?;
+    for row in &rows {
+        writeln!(
+            out,
+            "{:<14} {:<10}  {}  {}",
+            row.category,
+            row.period_start.format("%Y-%m-%d"),
+            cell(&row.asking),
+            cell(&row.sold)
+        )?;
+    }
+    Ok(rows.len())
+}

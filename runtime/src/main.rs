@@ -99,6 +99,23 @@ enum Command {
         #[arg(long, value_name = "TIME")]
         since: Option<chrono::DateTime<chrono::Utc>>,
     },
+    /// Price and volume per category over time, from the prices memory has seen (asking
+    /// prices of listings and their changes, prices paid); the window ends at the latest
+    /// price seen.
+    Trends {
+        /// Only this category (e.g. electronics, bike).
+        #[arg(long, value_name = "C")]
+        category: Option<String>,
+        /// Only products whose title names this brand.
+        #[arg(long, value_name = "B")]
+        brand: Option<String>,
+        /// How many days back.
+        #[arg(long, value_name = "N", default_value_t = 30)]
+        days: u32,
+        /// Days per row.
+        #[arg(long, value_name = "P", default_value_t = 7)]
+        period_days: u32,
+    },
     /// Run the whole business against the simulated market and write a report (`bazaar sim
     /// serve` runs the world alone).
     Sim(SimArgs),
@@ -320,6 +337,26 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             let store = open_store(&data_dir)?;
             let pnl = bazaar_runtime::books::pnl(&store, since)?;
             bazaar_runtime::books::write_pnl(&store, &pnl, &mut std::io::stdout().lock())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Trends {
+            category,
+            brand,
+            days,
+            period_days,
+        } => {
+            let store = open_store(&data_dir)?;
+            let query = bazaar_runtime::books::TrendQuery {
+                category,
+                brand,
+                days,
+                period_days,
+            };
+            let rows =
+                bazaar_runtime::books::write_trends(&store, &query, &mut std::io::stdout().lock())?;
+            if rows == 0 {
+                eprintln!("no prices in memory for that selection; `bazaar run` (or `bazaar sim --data-dir DIR`) fills it");
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::SystemdUnit => {

@@ -391,3 +391,124 @@ fn a_mail_password_that_cannot_be_read_stops_run_with_the_key() {
         "{stderr}"
     );
 }
+
+/// A product record line for an export, with asking prices (dollars, day of March) and an
+/// optional sale.
+fn product_line(
+    n: u32,
+    title: &str,
+    category: &str,
+    asks: &[(u32, i64)],
+    sold: Option<(u32, i64)>,
+) -> String {
+    let point = |day: u32, dollars: i64, kind: &str| {
+        format!(
+            r#"{{"at":"2026-03-{day:02}T12:00:00Z","price":{{"minor":{},"currency":"USD"}},"kind":"{kind}"}}"#,
+            dollars * 100
+        )
+    };
+    let mut history: Vec<String> = asks.iter().map(|&(d, p)| point(d, p, "asking")).collect();
+    history.extend(sold.map(|(d, p)| point(d, p, "sold")));
+    format!(
+        r#"{{"kind":"product","record":{{"id":"01JD00000000000000000000{n:02}","title":"{title}","category":"{category}","condition":"good","marketplace":"craigslist","listing":null,"seller":null,"asking":null,"sold":null,"price_history":[{}],"first_seen":"2026-03-01T00:00:00Z","last_seen":"2026-03-20T00:00:00Z"}}}}"#,
+        history.join(",")
+    )
+}
+
+#[test]
+fn trends_show_price_and_volume_per_category_and_period() {
+    let dir = tempfile::tempdir().unwrap();
+    let backup = dir.path().join("backup.jsonl");
+    let lines = [
+        r#"{"bazaar_export":1,"schema_version":1}"#.to_string(),
+        product_line(
+            1,
+            "Bose SoundLink Mini",
+            "electronics",
+            &[(2, 100), (9, 90)],
+            Some((10, 85)),
+        ),
+        product_line(
+            2,
+            "Sony WH-1000XM4 headphones",
+            "electronics",
+            &[(3, 200)],
+            None,
+        ),
+        product_line(3, "Trek road bike", "bike", &[(4, 400)], None),
+        product_line(4, "JBL speaker", "electronics", &[(16, 60)], Some((16, 55))),
+    ];
+    std::fs::write(&backup, lines.join("\n") + "\n").unwrap();
+    let data = dir.path().join("data");
+    let import = bazaar(&data, &["import", "--input", backup.to_str().unwrap()]);
+    assert!(import.status.success(), "{}", text(&import.stderr));
+
+    let trends = bazaar(
+        &data,
+        &[
+            "trends",
+            "--category",
+            "electronics",
+            "--days",
+            "14",
+            "--period-days",
+            "7",
+        ],
+    );
+    assert!(trends.status.success(), "{}", text(&trends.stderr));
+    let out = text(&trends.stdout);
+    let rows: Vec<Vec<&str>> = out
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    // The 14 whole days up to the latest price's (March 16): March 3 to 16, two weeks.
+    assert_eq!(rows.len(), 2, "{out}");
+    assert_eq!(
+        rows[0],
+        [
+            "electronics",
+            "2026-03-03",
+            "2",
+            "$117.50",
+            "$145.00",
+            "$172.50",
+            "0",
+            "-",
+            "-",
+            "-"
+        ],
+        "{out}"
+    );
+    assert_eq!(
+        rows[1],
+        [
+            "electronics",
+            "2026-03-10",
+            "1",
+            "$60.00",
+            "$60.00",
+            "$60.00",
+            "2",
+            "$62.50",
+            "$70.00",
+            "$77.50"
+        ],
+        "{out}"
+    );
+    assert!(!out.contains("bike"), "{out}");
+
+    let bose = bazaar(&data, &["trends", "--brand", "BOSE", "--days", "30"]);
+    let out = text(&bose.stdout);
+    assert_eq!(out.lines().count(), 3, "one product, two weeks: {out}");
+    assert!(out.contains("$100.00") && out.contains("$85.00"), "{out}");
+    assert!(!out.contains("$60.00") && !out.contains("$200.00"), "{out}");
+
+    let none = bazaar(&data, &["trends", "--category", "car"]);
+    assert!(none.status.success());
+    assert!(
+        text(&none.stderr).contains("no prices in memory"),
+        "{}",
+        text(&none.stderr)
+    );
+}

@@ -8,5 +8,6 @@
 pub mod autopilot;
 pub mod listing;
 pub mod negotiation;
+pub mod trends;
 pub mod understand;
 pub mod valuation;
