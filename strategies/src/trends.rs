@@ -118,6 +118,7 @@ fn stats(mut prices: Vec<Money>) -> Option<PriceStats> {
 }
 
 #[cfg(test)]
+#[allow(clippy::inconsistent_digit_grouping)] // cents written as dollars_cents
 mod tests {
     use chrono::TimeZone;
 
