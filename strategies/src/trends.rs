@@ -144,7 +144,9 @@ mod tests {
             seen("phone", 1, 50, PriceKind::Sold),
         ];
         let rows = trends(&observations, start, start + Duration::days(14), 7);
-        let summary: Vec<(String, i64, Option<(usize, i64)>, Option<(usize, i64)>)> = rows
+        // (category, day, asking (count, median dollars), sold (count, median dollars))
+        type Summary = (String, i64, Option<(usize, i64)>, Option<(usize, i64)>);
+        let summary: Vec<Summary> = rows
             .iter()
             .map(|r| {
                 (
