@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bazaar_policies::GateMsg;
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 
 use crate::analyzer::AnalyzerMsg;
 use crate::connectors::{SearchQuery, Source};
@@ -58,6 +58,24 @@ pub struct ResearcherState {
 
 impl ResearcherState {
     /// Records one page of listings; returns the ids of listings not seen before.
+    /// Sends new listings to the DealAnalyzer once the index holds everything recorded so
+    /// far: the comparables it sees are exactly those, whatever the index's commit timer
+    /// did (a simulated run values the same listings the same way every time).
+    async fn hand_to_analyzer(&self, new: Vec<ListingId>) -> Result<(), ActorProcessingErr> {
+        if new.is_empty() {
+            return Ok(());
+        }
+        if let Err(error) = self.ctx.index.commit().await {
+            tracing::warn!(%error, "search index commit failed; valuing with what it holds");
+        }
+        self.ctx
+            .addrs
+            .analyzer
+            .send_bounded(AnalyzerMsg::ListingsFound(new))
+            .await?;
+        Ok(())
+    }
+
     async fn observe(
         &mut self,
         listings: Vec<MarketListing>,
@@ -141,13 +159,7 @@ impl ResearcherState {
             let next = page.next_offset;
             let new = self.observe(page.listings).await?;
             let new = self.not_near_duplicates(new)?;
-            if !new.is_empty() {
-                self.ctx
-                    .addrs
-                    .analyzer
-                    .send_bounded(AnalyzerMsg::ListingsFound(new))
-                    .await?;
-            }
+            self.hand_to_analyzer(new).await?;
             match next {
                 Some(offset) => query.offset = offset,
                 None => break,
@@ -292,10 +304,13 @@ impl Actor for Researcher {
         _myself: ActorRef<Self::Msg>,
         ctx: AgentContext,
     ) -> Result<ResearcherState, ActorProcessingErr> {
+        // Seeded from the clock: unpredictable on the wall clock, repeatable on a simulated
+        // one (the same sim run schedules its searches the same way).
+        let seed = ctx.clock.now().timestamp_nanos_opt().unwrap_or_default() as u64;
         let mut state = ResearcherState {
             ctx,
             recent: std::collections::HashMap::new(),
-            rng: rand::rngs::StdRng::from_os_rng(),
+            rng: rand::SeedableRng::seed_from_u64(seed),
         };
         for n in 0..state.ctx.config.researcher.searches.len() {
             state.schedule(n, true);
@@ -316,14 +331,7 @@ impl Actor for Researcher {
                     let new = state.observe(listings).await?;
                     let new = state.not_near_duplicates(new)?;
                     tracing::debug!(seen, new = new.len(), "listings recorded");
-                    if !new.is_empty() {
-                        state
-                            .ctx
-                            .addrs
-                            .analyzer
-                            .send_bounded(AnalyzerMsg::ListingsFound(new))
-                            .await?;
-                    }
+                    state.hand_to_analyzer(new).await?;
                 }
                 ResearcherMsg::RunSearch(n) => state.run_search(n).await?,
                 ResearcherMsg::Status(reply) => {

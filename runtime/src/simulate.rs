@@ -336,6 +336,9 @@ fn agent_config(data_dir: &Path, categories: &[&str]) -> Result<bazaar_config::C
         }
     }
     config.researcher.searches = searches;
+    // The index commits when the Researcher hands listings on, never on a wall-clock timer:
+    // what the analyzer sees then depends on the run, not on the machine's speed.
+    config.index.commit_interval_ms = 86_400_000;
     Ok(config)
 }
 
@@ -461,11 +464,12 @@ pub async fn run_sim(
     let agent = agent_config(&data_dir, &categories)?;
     let clock: SharedClock = Arc::new(world.clock().clone());
     let store = SledStore::open(&crate::system::store_dir(&data_dir)).map_err(agent_error)?;
-    let index = ProductIndex::open(
-        &crate::system::index_dir(&data_dir),
-        crate::system::index_config(&agent),
-    )
-    .map_err(agent_error)?;
+    let index_config = bazaar_memory::IndexConfig {
+        merge_segments: false,
+        ..crate::system::index_config(&agent)
+    };
+    let index = ProductIndex::open(&crate::system::index_dir(&data_dir), index_config)
+        .map_err(agent_error)?;
     // Simulated time does not pass while a request waits, so no politeness delay is needed.
     let polite = quick_polite();
     let ebay = EbayBrowse::new(

@@ -360,7 +360,12 @@ pub(crate) fn new_listing_id(st: &mut State) -> String {
 }
 
 pub(crate) fn add_listing(st: &mut State, listing: CatalogListing, now: DateTime<Utc>) -> String {
-    let legacy = new_listing_id(st);
+    let legacy = loop {
+        let id = st.catalog_digits(12);
+        if !st.catalog.contains(&id) {
+            break id;
+        }
+    };
     st.catalog.insert(legacy.clone(), listing, now);
     item_id(&legacy)
 }

@@ -219,11 +219,24 @@ pub(crate) fn marketplace_currency(marketplace: &str) -> bazaar_memory::Currency
     }
 }
 
+/// `n` decimal digits from `rng`, the first not zero.
+fn digits_from(rng: &mut StdRng, n: usize) -> String {
+    let mut out = String::with_capacity(n);
+    out.push(char::from(b'1' + rng.random_range(0..9u8)));
+    for _ in 1..n {
+        out.push(char::from(b'0' + rng.random_range(0..10u8)));
+    }
+    out
+}
+
 /// Everything the server knows, behind one lock.
 pub(crate) struct State {
     pub(crate) config: EbayConfig,
     pub(crate) base_url: String,
     rng: StdRng,
+    /// Ids of listings the world posts: a stream of their own, so that what the agent does
+    /// (tokens, offers, orders draw from `rng`) cannot change the world's listing ids.
+    catalog_rng: StdRng,
     calls: BTreeMap<(Api, NaiveDate), u64>,
     pub(crate) oauth: oauth::OAuthState,
     pub(crate) catalog: browse::Catalog,
@@ -253,12 +266,12 @@ impl State {
 
     /// `n` decimal digits, the first not zero.
     pub(crate) fn digits(&mut self, n: usize) -> String {
-        let mut out = String::with_capacity(n);
-        out.push(char::from(b'1' + self.rng.random_range(0..9u8)));
-        for _ in 1..n {
-            out.push(char::from(b'0' + self.rng.random_range(0..10u8)));
-        }
-        out
+        digits_from(&mut self.rng, n)
+    }
+
+    /// `n` decimal digits for a listing the world posts (its own stream).
+    pub(crate) fn catalog_digits(&mut self, n: usize) -> String {
+        digits_from(&mut self.catalog_rng, n)
     }
 
     /// `n` random bytes.
@@ -416,6 +429,7 @@ impl EbaySim {
         let state = State {
             base_url: base_url.clone(),
             rng,
+            catalog_rng: StdRng::seed_from_u64(config.seed ^ 0x6361_7461_6c6f_6721),
             calls: BTreeMap::new(),
             oauth: oauth::OAuthState::default(),
             catalog: browse::Catalog::default(),
