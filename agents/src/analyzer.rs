@@ -6,12 +6,14 @@
 //! emailed — starts a negotiation with the ceiling the analysis set. A cold start (too few
 //! comparables) is a pass that says so: no value is invented.
 
+use bazaar_memory::{Comparable, IndexError, ProductIndex};
 use bazaar_memory::{
     Envelope, Lifecycle, ListingId, MarketListing, Opportunity, OpportunityId, OpportunityStatus,
     ProductRecord, Seller, Store,
 };
 use bazaar_strategies::negotiation::DealContext;
-use bazaar_strategies::valuation::{analyze, Candidate, Comp, Decision, ValuationConfig};
+use bazaar_strategies::valuation::{analyze, Analysis, Candidate, Comp, Decision, ValuationConfig};
+use chrono::{DateTime, Utc};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
 use crate::negotiator::{seller_history, NegotiatorMsg, StartNegotiation};
@@ -32,6 +34,31 @@ pub enum AnalyzerMsg {
 /// The DealAnalyzer actor.
 #[derive(Debug, Default)]
 pub struct DealAnalyzer;
+
+/// Values `candidate` against its comparables in the index (at most 20, the product
+/// `exclude` left out): what the DealAnalyzer does for each listing and `bazaar appraise`
+/// shows. The comparables used come back with the analysis.
+pub fn appraise(
+    index: &ProductIndex,
+    valuation: &ValuationConfig,
+    candidate: &Candidate<'_>,
+    exclude: Option<&str>,
+    now: DateTime<Utc>,
+) -> Result<(Analysis, Vec<Comparable>), IndexError> {
+    let found = index.comparables(
+        candidate.title,
+        Some(candidate.category),
+        None,
+        COMPARABLES + 1,
+    )?;
+    let found: Vec<Comparable> = found
+        .into_iter()
+        .filter(|c| Some(c.product_id.as_str()) != exclude)
+        .take(COMPARABLES)
+        .collect();
+    let analysis = analyze(candidate, &Comp::from_index(&found), valuation, now);
+    Ok((analysis, found))
+}
 
 /// The DealAnalyzer's state: its context and the valuation rules (it owns nothing durable).
 #[derive(Debug)]
@@ -116,24 +143,13 @@ impl AnalyzerState {
         let own: Option<ProductRecord> =
             store.find("by_listing", &id.to_bytes())?.into_iter().next();
         let own_id = own.map(|p| p.id.to_string());
-        let found = self.ctx.index.comparables(
-            &listing.title,
-            Some(&listing.category),
-            None,
-            COMPARABLES + 1,
-        )?;
-        let found: Vec<_> = found
-            .into_iter()
-            .filter(|c| Some(&c.product_id) != own_id.as_ref())
-            .take(COMPARABLES)
-            .collect();
-        let comps = Comp::from_index(&found);
-        let analysis = analyze(
-            &Candidate::from_listing(&listing),
-            &comps,
+        let (analysis, found) = appraise(
+            &self.ctx.index,
             &self.valuation,
+            &Candidate::from_listing(&listing),
+            own_id.as_deref(),
             now,
-        );
+        )?;
         let mut opportunity = Opportunity {
             id: OpportunityId::new_at(now),
             listing: id,

@@ -2,6 +2,7 @@
 
 #![warn(missing_docs)]
 
+pub mod appraise;
 pub mod books;
 pub mod operator;
 pub mod report_html;

@@ -71,6 +71,24 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         limit: usize,
     },
+    /// Value an item against the comparables in memory: the value, the best channel, the
+    /// most to pay, the decision at a price, and the comparables used.
+    Appraise {
+        /// The item's title, as a listing would have it.
+        title: String,
+        /// Its category (electronics, bike …); the closest product's when absent.
+        #[arg(long, value_name = "C")]
+        category: Option<String>,
+        /// Its condition (new, like_new, good, fair, poor, for_parts).
+        #[arg(long, value_name = "X", value_parser = parse_condition, default_value = "good")]
+        condition: bazaar_memory::Condition,
+        /// The asking price in dollars (e.g. 80 or 79.99); a decision needs it.
+        #[arg(long, value_name = "P", value_parser = parse_dollars)]
+        price: Option<bazaar_memory::Money>,
+        /// Where it is listed.
+        #[arg(long, value_name = "M", default_value = "craigslist")]
+        marketplace: bazaar_memory::Marketplace,
+    },
     /// Print the example systemd unit.
     SystemdUnit,
     /// Show the audit log (read from the store; stop the daemon or use GET /api/audit).
@@ -359,6 +377,36 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Appraise {
+            title,
+            category,
+            condition,
+            price,
+            marketplace,
+        } => {
+            let index = open_index(&config)?;
+            let query = bazaar_runtime::appraise::AppraiseQuery {
+                title,
+                category,
+                condition,
+                price,
+                marketplace,
+            };
+            let now = chrono::Utc::now();
+            let found = bazaar_runtime::appraise::write_appraisal(
+                &index,
+                &query,
+                now,
+                &mut std::io::stdout().lock(),
+            )?;
+            if !found {
+                eprintln!(
+                    "nothing like {:?} in memory, so no value (name a --category, or let `bazaar run` collect comparables first)",
+                    query.title
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::SystemdUnit => {
             print!("{}", bazaar_config::SYSTEMD_UNIT);
             Ok(ExitCode::SUCCESS)
@@ -429,6 +477,24 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
         )),
         Command::Operator(command) => bazaar_runtime::operator::cli::run(&config, command).await,
     }
+}
+
+fn parse_condition(text: &str) -> Result<bazaar_memory::Condition, String> {
+    serde_json::from_value(serde_json::Value::String(text.to_string())).map_err(|_| {
+        format!("unknown condition {text:?}; use new, like_new, good, fair, poor or for_parts")
+    })
+}
+
+fn parse_dollars(text: &str) -> Result<bazaar_memory::Money, String> {
+    let money = bazaar_memory::Money::from_decimal_str(
+        text.trim_start_matches('$'),
+        bazaar_memory::Currency::Usd,
+    )
+    .map_err(|e| format!("bad price {text:?}: {e}"))?;
+    if money.minor <= 0 {
+        return Err(format!("bad price {text:?}: it must be more than zero"));
+    }
+    Ok(money)
 }
 
 fn parse_item_status(text: &str) -> Result<bazaar_memory::ItemStatus, String> {

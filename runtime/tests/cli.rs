@@ -410,9 +410,18 @@ fn product_line(
     let mut history: Vec<String> = asks.iter().map(|&(d, p)| point(d, p, "asking")).collect();
     history.extend(sold.map(|(d, p)| point(d, p, "sold")));
     format!(
-        r#"{{"kind":"product","record":{{"id":"01JD00000000000000000000{n:02}","title":"{title}","category":"{category}","condition":"good","marketplace":"craigslist","listing":null,"seller":null,"asking":null,"sold":null,"price_history":[{}],"first_seen":"2026-03-01T00:00:00Z","last_seen":"2026-03-20T00:00:00Z"}}}}"#,
+        r#"{{"kind":"product","record":{{"id":"01JD00000000000000000000{n:02}","title":"{title}","category":"{category}","condition":"good","marketplace":"craigslist","listing":null,"seller":null,"asking":{},"sold":{},"price_history":[{}],"first_seen":"2026-03-01T00:00:00Z","last_seen":"2026-03-20T00:00:00Z"}}}}"#,
+        money_json(asks.last().map(|&(_, p)| p)),
+        money_json(sold.map(|(_, p)| p)),
         history.join(",")
     )
+}
+
+/// `{"minor", "currency"}` for whole dollars, or `null`.
+fn money_json(dollars: Option<i64>) -> String {
+    dollars.map_or("null".to_string(), |d| {
+        format!(r#"{{"minor":{},"currency":"USD"}}"#, d * 100)
+    })
 }
 
 #[test]
@@ -510,5 +519,78 @@ fn trends_show_price_and_volume_per_category_and_period() {
         text(&none.stderr).contains("no prices in memory"),
         "{}",
         text(&none.stderr)
+    );
+}
+
+#[test]
+fn appraise_values_a_title_from_memory_and_decides_at_a_price() {
+    let dir = tempfile::tempdir().unwrap();
+    let backup = dir.path().join("backup.jsonl");
+    let mut lines = vec![r#"{"bazaar_export":1,"schema_version":1}"#.to_string()];
+    for (n, dollars) in [95, 100, 105, 98, 102, 110, 90, 100]
+        .into_iter()
+        .enumerate()
+    {
+        lines.push(product_line(
+            n as u32 + 10,
+            "Bose SoundLink Mini II bluetooth speaker",
+            "electronics",
+            &[(2, dollars + 20)],
+            Some((5, dollars)),
+        ));
+    }
+    lines.push(product_line(
+        30,
+        "Trek road bike",
+        "bike",
+        &[(4, 400)],
+        None,
+    ));
+    std::fs::write(&backup, lines.join("\n") + "\n").unwrap();
+    let data = dir.path().join("data");
+    let import = bazaar(&data, &["import", "--input", backup.to_str().unwrap()]);
+    assert!(import.status.success(), "{}", text(&import.stderr));
+
+    let title = "Bose SoundLink Mini II speaker";
+    let cheap = bazaar(
+        &data,
+        &["appraise", title, "--price", "35", "--condition", "good"],
+    );
+    assert!(cheap.status.success(), "{}", text(&cheap.stderr));
+    let out = text(&cheap.stdout);
+    assert!(
+        out.contains("[electronics, good]"),
+        "category from the closest product: {out}"
+    );
+    assert!(out.contains("from 8 comparables (8 sold"), "{out}");
+    assert!(out.contains("decision at $35.00: pursue"), "{out}");
+    assert_eq!(
+        out.lines().filter(|l| l.contains("Bose SoundLink")).count(),
+        9,
+        "{out}"
+    );
+
+    let dear = bazaar(&data, &["appraise", title, "--price", "$120"]);
+    let out = text(&dear.stdout);
+    assert!(out.contains("decision at $120.00: pass"), "{out}");
+
+    let unpriced = bazaar(&data, &["appraise", title]);
+    let out = text(&unpriced.stdout);
+    assert!(out.contains("give --price"), "{out}");
+
+    let unknown = bazaar(&data, &["appraise", "zzzz qqqq"]);
+    assert!(unknown.status.success());
+    assert!(
+        text(&unknown.stderr).contains("nothing like"),
+        "{}",
+        text(&unknown.stderr)
+    );
+
+    let bad = bazaar(&data, &["appraise", "Bose", "--condition", "mint"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(
+        text(&bad.stderr).contains("unknown condition"),
+        "{}",
+        text(&bad.stderr)
     );
 }

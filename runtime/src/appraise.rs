@@ -1,0 +1,120 @@
+//! `bazaar appraise`: what the DealAnalyzer would make of an item — its value from the
+//! comparables in memory, the best resale channel, the risk, the decision — and the
+//! comparables themselves.
+
+use std::io::Write;
+
+use bazaar_agents::analyzer::appraise;
+use bazaar_memory::{Condition, Currency, Marketplace, Money, ProductIndex};
+use bazaar_strategies::valuation::{Candidate, Decision, ValuationConfig};
+use chrono::{DateTime, Utc};
+
+/// What to appraise.
+#[derive(Debug, Clone)]
+pub struct AppraiseQuery {
+    /// The title, as a listing would have it.
+    pub title: String,
+    /// The category; that of the closest product in memory when absent.
+    pub category: Option<String>,
+    /// The condition.
+    pub condition: Condition,
+    /// The asking price; without it there is a value and a ceiling but no decision.
+    pub price: Option<Money>,
+    /// Where it is listed.
+    pub marketplace: Marketplace,
+}
+
+/// Writes the appraisal; `Ok(false)` when memory holds nothing like the title.
+pub fn write_appraisal(
+    index: &ProductIndex,
+    query: &AppraiseQuery,
+    now: DateTime<Utc>,
+    out: &mut impl Write,
+) -> anyhow::Result<bool> {
+    let category = match &query.category {
+        Some(category) => category.clone(),
+        None => match index
+            .comparables(&query.title, None, None, 1)?
+            .into_iter()
+            .next()
+        {
+            Some(closest) => closest.category,
+            None => return Ok(false),
+        },
+    };
+    let asking = query.price.unwrap_or(Money::new(100, Currency::Usd));
+    let candidate = Candidate {
+        condition: query.condition,
+        ..Candidate::new(&query.title, &category, asking, query.marketplace)
+    };
+    let (analysis, comparables) =
+        appraise(index, &ValuationConfig::default(), &candidate, None, now)?;
+    let money = |m: Option<Money>| m.map_or("-".to_string(), |m| m.to_string());
+    let used = &analysis.comparables;
+    writeln!(
+        out,
+        "{} [{category}, {}]",
+        query.title,
+        query.condition.name()
+    )?;
+    writeln!(
+        out,
+        "value {} (conservative {}) from {} comparables ({} sold, {} outliers left out)",
+        money(analysis.value),
+        money(analysis.conservative_value),
+        used.used,
+        used.sold,
+        used.outliers
+    )?;
+    if let Some(spread) = &analysis.spread {
+        writeln!(
+            out,
+            "spread: interquartile range {} ({:.1}% of the value)",
+            spread.iqr,
+            spread.iqr_bp as f64 / 100.0
+        )?;
+    }
+    if let Some(channel) = &analysis.channel {
+        writeln!(
+            out,
+            "best channel: {} at {}, fees {}, postage {}, net {}, about {} days to sell",
+            channel.channel.name(),
+            channel.sale_price,
+            channel.fees,
+            channel.shipping,
+            channel.net,
+            channel.days_to_sell
+        )?;
+    }
+    writeln!(out, "most to pay (ceiling): {}", money(analysis.ceiling))?;
+    writeln!(
+        out,
+        "risk {:.2}, confidence {:.2}",
+        analysis.risk.score, analysis.confidence
+    )?;
+    match (&query.price, &analysis.decision) {
+        (None, _) => writeln!(out, "decision: give --price to get one")?,
+        (Some(price), Decision::Pass { reason }) => {
+            writeln!(out, "decision at {price}: pass — {reason}")?
+        }
+        (Some(price), Decision::Pursue { ceiling, strategy, confidence }) => writeln!(
+            out,
+            "decision at {price}: pursue — profit {}, margin {:.1}%, up to {ceiling}, open {strategy:?}, confidence {confidence:.2}",
+            money(analysis.profit),
+            analysis.margin_bp.unwrap_or(0) as f64 / 100.0
+        )?,
+    }
+    writeln!(out, "comparables:")?;
+    for c in &comparables {
+        writeln!(
+            out,
+            "  {:>6.2}  asking {:>10}  sold {:>10}  {} [{}]",
+            c.score,
+            money(c.asking),
+            money(c.sold),
+            c.title,
+            c.condition
+        )?;
+    }
+    Ok(true)
+}
