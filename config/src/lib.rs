@@ -347,6 +347,21 @@ pub struct SavedSearch {
 pub struct MarketplacesConfig {
     /// eBay.
     pub ebay: EbayConfig,
+    /// A Craigslist site.
+    pub craigslist: CraigslistConfig,
+}
+
+/// `[marketplaces.craigslist]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CraigslistConfig {
+    /// Whether to search it.
+    pub enabled: bool,
+    /// The site's root, e.g. `https://sfbay.craigslist.org`.
+    pub base_url: String,
+    /// The least time between two requests to it, in milliseconds (a jitter of half as
+    /// much again is added).
+    pub request_spacing_ms: u64,
 }
 
 /// `[marketplaces.ebay]`.
@@ -622,8 +637,11 @@ impl Config {
         }
         for (i, search) in self.researcher.searches.iter().enumerate() {
             let key = |field: &str| format!("researcher.searches[{i}].{field}");
-            if search.query.trim().is_empty() {
-                return bad(&key("query"), "must not be empty");
+            if search.query.trim().is_empty() && search.category.is_none() {
+                return bad(
+                    &key("query"),
+                    "must not be empty unless a category is given (then the whole category is browsed)",
+                );
             }
             if search.every_minutes == 0 {
                 return bad(&key("every_minutes"), "must be at least 1");
@@ -695,6 +713,13 @@ impl Config {
                 "eBay is enabled but client_id or client_secret is missing",
             );
         }
+        let craigslist = &self.marketplaces.craigslist;
+        if craigslist.enabled && url_host(&craigslist.base_url).is_none() {
+            return bad(
+                "marketplaces.craigslist.base_url",
+                "must be an http(s) URL like https://sfbay.craigslist.org",
+            );
+        }
         let mail = &self.mail;
         if mail.enabled && (mail.smtp_host.is_empty() || mail.imap_host.is_empty()) {
             return bad(
@@ -744,6 +769,9 @@ impl Config {
         let mut enabled = Vec::new();
         if self.marketplaces.ebay.enabled {
             enabled.push(Marketplace::Ebay);
+        }
+        if self.marketplaces.craigslist.enabled {
+            enabled.push(Marketplace::Craigslist);
         }
         enabled
     }

@@ -71,6 +71,16 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         limit: usize,
     },
+    /// Run every saved search once now (of the enabled marketplaces, or of one) and print
+    /// what was found and what the DealAnalyzer decided.
+    Scan {
+        /// Once and exit (the daemon, `bazaar run`, scans on schedule).
+        #[arg(long)]
+        once: bool,
+        /// Only this marketplace's searches (ebay, craigslist).
+        #[arg(long, value_name = "S")]
+        source: Option<bazaar_memory::Marketplace>,
+    },
     /// Value an item against the comparables in memory: the value, the best channel, the
     /// most to pay, the decision at a price, and the comparables used.
     Appraise {
@@ -377,6 +387,13 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        Command::Scan { once, source } => {
+            if !once {
+                eprintln!("bazaar: `bazaar scan` runs the saved searches once: add --once (`bazaar run` scans on schedule)");
+                return Ok(ExitCode::from(2));
+            }
+            scan_once(config, source).await
+        }
         Command::Appraise {
             title,
             category,
@@ -520,6 +537,148 @@ fn open_index(config: &Config) -> anyhow::Result<ProductIndex> {
     )?)
 }
 
+fn system_clock() -> bazaar_memory::SharedClock {
+    Arc::new(SystemClock)
+}
+
+/// `bazaar scan --once`: every saved search of the enabled sources (or of `only`) runs once;
+/// what was found and what the DealAnalyzer decided is printed.
+async fn scan_once(
+    config: Config,
+    only: Option<bazaar_memory::Marketplace>,
+) -> anyhow::Result<ExitCode> {
+    use bazaar_agents::researcher::ResearcherMsg;
+    use bazaar_memory::{MarketListing, Opportunity, OpportunityStatus};
+
+    let store = open_store(&config.store.data_dir)?;
+    let index = open_index(&config)?;
+    let clock = system_clock();
+    let sources = match bazaar_runtime::system::sources_from_config(&config, &store, &clock) {
+        Ok(sources) => sources,
+        Err(error) => {
+            eprintln!("bazaar: {error:#}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let sources: Vec<_> = sources
+        .into_iter()
+        .filter(|s| only.is_none_or(|m| s.marketplace() == m))
+        .collect();
+    if sources.is_empty() {
+        eprintln!(
+            "bazaar: nothing to scan: enable [marketplaces.ebay] or [marketplaces.craigslist]{}",
+            only.map(|m| format!(" ({m} was asked for)"))
+                .unwrap_or_default()
+        );
+        return Ok(ExitCode::from(2));
+    }
+    let runs: Vec<usize> = config
+        .researcher
+        .searches
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| {
+            sources
+                .iter()
+                .any(|source| source.marketplace() == s.marketplace)
+        })
+        .map(|(n, _)| n)
+        .collect();
+    if runs.is_empty() {
+        eprintln!("bazaar: no saved search for the enabled sources; add [[researcher.searches]]");
+        return Ok(ExitCode::from(2));
+    }
+    let started = clock.now();
+    let config = Arc::new(config);
+    let mut parts = SystemParts::without_connectors(config.clone(), store, index, clock);
+    parts.sources = sources;
+    let system = System::start(parts).await?;
+    for n in &runs {
+        eprintln!(
+            "scanning: {}",
+            describe_search(&config.researcher.searches[*n])
+        );
+        system.addrs.researcher.send(ResearcherMsg::RunSearch(*n))?;
+        // Let it finish before the next: one request at a time per source anyway.
+        for _ in 0..3 {
+            system.quiet.wait_quiet().await;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    let store = system.store.clone();
+    let mut found: Vec<MarketListing> = store
+        .all::<MarketListing>()?
+        .into_iter()
+        .filter(|l| l.first_seen >= started)
+        .collect();
+    found.sort_by(|a, b| {
+        a.marketplace
+            .name()
+            .cmp(b.marketplace.name())
+            .then(a.title.cmp(&b.title))
+    });
+    let mut out = std::io::stdout().lock();
+    let (mut pursued, mut passed) = (0, 0);
+    for listing in &found {
+        let opportunity = store
+            .find::<Opportunity>("by_listing", &listing.id.to_bytes())?
+            .into_iter()
+            .next();
+        let decision = match &opportunity {
+            Some(o) => {
+                let why = o
+                    .lifecycle
+                    .history
+                    .last()
+                    .map(|c| c.reason.clone())
+                    .unwrap_or_default();
+                match o.lifecycle.status {
+                    OpportunityStatus::Passed => {
+                        passed += 1;
+                        format!("pass: {why}")
+                    }
+                    OpportunityStatus::Pursuing => {
+                        pursued += 1;
+                        format!("pursue: {why}")
+                    }
+                    other => format!("{other}: {why}"),
+                }
+            }
+            None => "not analyzed (a near-duplicate of a listing elsewhere)".to_string(),
+        };
+        writeln!(
+            out,
+            "{:<10} {:>10}  {}  — {decision}",
+            listing.marketplace.name(),
+            listing.price.to_string(),
+            listing.title
+        )?;
+    }
+    drop(out);
+    eprintln!(
+        "scan: {} searches, {} new listings, {pursued} pursued, {passed} passed",
+        runs.len(),
+        found.len()
+    );
+    system
+        .shutdown(Duration::from_secs(config.shutdown.drain_timeout_secs))
+        .await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn describe_search(search: &bazaar_config::SavedSearch) -> String {
+    let query = if search.query.is_empty() {
+        "everything".to_string()
+    } else {
+        format!("{:?}", search.query)
+    };
+    format!(
+        "{} {query} in {}",
+        search.marketplace,
+        search.category.as_deref().unwrap_or("all categories")
+    )
+}
+
 async fn run_daemon(config: Config) -> anyhow::Result<ExitCode> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut interrupt = signal(SignalKind::interrupt())?;
@@ -543,7 +702,15 @@ async fn run_daemon(config: Config) -> anyhow::Result<ExitCode> {
         eprintln!("bazaar: {error:#}");
         return Ok(ExitCode::from(2));
     }
-    let parts = if config.mail.enabled {
+    let sources =
+        match bazaar_runtime::system::sources_from_config(&config, &store, &system_clock()) {
+            Ok(sources) => sources,
+            Err(error) => {
+                eprintln!("bazaar: {error:#}");
+                return Ok(ExitCode::from(2));
+            }
+        };
+    let mut parts = if config.mail.enabled {
         let mail = match SmtpImapConfig::from_config(&config.mail)
             .map_err(anyhow::Error::from)
             .and_then(|c| SmtpImapTransport::new(c).map_err(anyhow::Error::from))
@@ -564,6 +731,7 @@ async fn run_daemon(config: Config) -> anyhow::Result<ExitCode> {
     } else {
         SystemParts::without_connectors(config.clone(), store, index, Arc::new(SystemClock))
     };
+    parts.sources = sources;
     let mut system = System::start(parts).await?;
     let operator = match Operator::start_from_config(&system, &config).await {
         Ok(operator) => operator,

@@ -402,3 +402,59 @@ pub async fn start_supervisor(
         .map_err(|e| anyhow::anyhow!("actors failed to start: {e}"))?;
     Ok((supervisor, escalation))
 }
+
+/// The marketplaces the Researcher searches, from `[marketplaces]`: eBay's Browse API and a
+/// Craigslist site when enabled. A secret that cannot be read is an error naming its key.
+pub fn sources_from_config(
+    config: &Config,
+    store: &SledStore,
+    clock: &SharedClock,
+) -> anyhow::Result<Vec<Arc<dyn bazaar_agents::connectors::Source>>> {
+    use anyhow::Context;
+    use bazaar_agents::connectors::craigslist::{Craigslist, CraigslistSettings};
+    use bazaar_agents::connectors::ebay::{EbayBrowse, EbaySettings};
+    use bazaar_agents::connectors::PoliteConfig;
+
+    let mut sources: Vec<Arc<dyn bazaar_agents::connectors::Source>> = Vec::new();
+    let ebay = &config.marketplaces.ebay;
+    if ebay.enabled {
+        let secret = ebay
+            .client_secret
+            .as_ref()
+            .context("[marketplaces.ebay] client_secret is missing")?
+            .resolve("marketplaces.ebay.client_secret")?;
+        let mut settings = EbaySettings::new(
+            &ebay.base_url,
+            &ebay.client_id,
+            secret.expose(),
+            u64::from(config.policy.limits.api_calls_per_day),
+        );
+        settings.marketplace_id = ebay.marketplace_id.clone();
+        settings.day_utc_offset_minutes = config.policy.day_utc_offset_minutes;
+        let browse = EbayBrowse::new(
+            settings,
+            PoliteConfig::default(),
+            store.clone(),
+            clock.clone(),
+        )
+        .context("[marketplaces.ebay]")?;
+        sources.push(Arc::new(browse));
+    }
+    let craigslist = &config.marketplaces.craigslist;
+    if craigslist.enabled {
+        let spacing = Duration::from_millis(craigslist.request_spacing_ms);
+        let polite = PoliteConfig {
+            min_delay: spacing,
+            jitter: spacing / 2,
+            ..PoliteConfig::default()
+        };
+        let site = Craigslist::new(
+            CraigslistSettings::new(&craigslist.base_url),
+            polite,
+            clock.clone(),
+        )
+        .context("[marketplaces.craigslist]")?;
+        sources.push(Arc::new(site));
+    }
+    Ok(sources)
+}

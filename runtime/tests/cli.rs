@@ -594,3 +594,83 @@ fn appraise_values_a_title_from_memory_and_decides_at_a_price() {
         text(&bad.stderr)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scan_once_reads_a_craigslist_site_and_says_what_it_decided() {
+    use bazaar_sim::scenario::Scenario;
+    use bazaar_sim::world::{World, WorldConfig};
+
+    let world = World::start(WorldConfig::new(Scenario::builtin("small")))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("bazaar.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[marketplaces.craigslist]\nenabled = true\nbase_url = \"{}\"\nrequest_spacing_ms = 0\n\n\
+             [[researcher.searches]]\nmarketplace = \"craigslist\"\nquery = \"\"\n\
+             category = \"electronics\"\nevery_minutes = 60\n",
+            world.endpoints().craigslist.trim_end_matches('/')
+        ),
+    )
+    .unwrap();
+    let data = dir.path().join("data");
+    let run = |args: Vec<String>| {
+        let data = data.clone();
+        tokio::task::spawn_blocking(move || {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            bazaar(&data, &args)
+        })
+    };
+    let config = config.to_str().unwrap().to_string();
+    let args = |extra: &[&str]| {
+        let mut all = vec!["--config".to_string(), config.clone(), "scan".to_string()];
+        all.extend(extra.iter().map(|s| s.to_string()));
+        all
+    };
+
+    let first = run(args(&["--once"])).await.unwrap();
+    assert!(first.status.success(), "{}", text(&first.stderr));
+    let out = text(&first.stdout);
+    let summary = text(&first.stderr);
+    let listed = out.lines().count();
+    assert!(listed > 0, "{out}\n{summary}");
+    assert!(
+        summary.contains(&format!("scan: 1 searches, {listed} new listings")),
+        "{summary}"
+    );
+    assert!(
+        out.lines()
+            .all(|l| l.starts_with("craigslist")
+                && (l.contains("— pass: ") || l.contains("— pursue: "))),
+        "{out}"
+    );
+
+    // Seen before: nothing new the second time.
+    let again = run(args(&["--once", "--source", "craigslist"]))
+        .await
+        .unwrap();
+    assert!(again.status.success(), "{}", text(&again.stderr));
+    assert!(
+        text(&again.stderr).contains("0 new listings"),
+        "{}",
+        text(&again.stderr)
+    );
+
+    let no_ebay = run(args(&["--once", "--source", "ebay"])).await.unwrap();
+    assert_eq!(no_ebay.status.code(), Some(2));
+    assert!(
+        text(&no_ebay.stderr).contains("nothing to scan"),
+        "{}",
+        text(&no_ebay.stderr)
+    );
+    let forever = run(args(&[])).await.unwrap();
+    assert_eq!(forever.status.code(), Some(2));
+    assert!(
+        text(&forever.stderr).contains("add --once"),
+        "{}",
+        text(&forever.stderr)
+    );
+    world.shutdown().await.unwrap();
+}
