@@ -80,3 +80,52 @@ fn sim_runs_the_business_and_writes_a_report() {
     assert_eq!(html, bazaar_runtime::report_html::render(&report));
     assert!(html.contains("<polyline") && !html.contains("<script"));
 }
+
+/// Every log line of a sim run, at the most verbose levels, and none holds a credential: the
+/// eBay client secret, any token or code the eBay sim issued (they all start `v^1.1#i^1#`),
+/// or an Authorization header.
+#[test]
+fn no_secret_reaches_the_logs_of_a_verbose_sim_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(BAZAAR)
+        .args([
+            "sim",
+            "--scenario",
+            "small",
+            "--days",
+            "2",
+            "--seed",
+            "3",
+            "--out",
+        ])
+        .arg(dir.path().join("out"))
+        .env(
+            "RUST_LOG",
+            "debug,bazaar_agents=trace,bazaar_runtime=trace,bazaar_policies=trace",
+        )
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let logs = [output.stdout, output.stderr].concat();
+    let logs = String::from_utf8_lossy(&logs);
+    assert!(
+        logs.lines().count() > 1_000,
+        "the run logged at trace level"
+    );
+    let secret = bazaar_sim::ebay::EbayConfig::default().client_secret;
+    for needle in [secret.as_str(), "v^1.1#i^1#", "Bearer ", "authorization: "] {
+        let found: Vec<&str> = logs
+            .lines()
+            .filter(|l| {
+                l.to_ascii_lowercase()
+                    .contains(&needle.to_ascii_lowercase())
+            })
+            .take(3)
+            .collect();
+        assert!(found.is_empty(), "{needle:?} in the logs: {found:#?}");
+    }
+}
