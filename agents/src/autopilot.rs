@@ -10,6 +10,8 @@
 //!   action through the gate. Each listing's price history is kept in the store.
 //! - **Offers to watchers**: listings buyers watch (the marketplace says which) get a
 //!   discounted offer to those buyers now and then ([`watcher_offer`]), through the gate.
+//! - **Stale items**: an item listed longer than `selling.stale` allows comes down
+//!   everywhere (gated withdrawals; a task for assisted channels) and is archived.
 //!
 //! Everything it needs is in the store: after a restart, unanswered offers are found by
 //! their route and answered, and repricing continues from the recorded history.
@@ -19,11 +21,11 @@ use std::sync::atomic::Ordering;
 use bazaar_memory::store::index_value;
 use bazaar_memory::{
     ActionKind, ActionRecord, ActionStatus, ChannelListing, ChannelStatus, Envelope, InventoryItem,
-    MailDirection, MailRecord, MailRoute, Money, Store,
+    ItemStatus, MailDirection, MailRecord, MailRoute, Money, Store,
 };
 use bazaar_policies::{Action, GateMsg, Outcome};
 use bazaar_strategies::autopilot::{
-    answer_offer, reprice, watcher_offer, OfferAnswer, OfferFacts, Reprice, RepriceFacts,
+    answer_offer, is_stale, reprice, watcher_offer, OfferAnswer, OfferFacts, Reprice, RepriceFacts,
 };
 use bazaar_strategies::understand::{understand, Intent, Reply};
 use bazaar_strategies::valuation::ValuationConfig;
@@ -167,7 +169,97 @@ impl AutopilotState {
             }
         }
         self.offer_to_watchers().await?;
+        self.archive_stale().await?;
         self.arm_timer();
+        Ok(())
+    }
+
+    /// Items listed longer than `selling.stale` allows come down everywhere and are
+    /// archived: native listings withdrawn through the gate, assisted ones by the operator.
+    async fn archive_stale(&mut self) -> Result<(), ActorProcessingErr> {
+        let store = self.ctx.store.clone();
+        let now = self.ctx.clock.now();
+        let listed =
+            store.find::<InventoryItem>("by_status", ItemStatus::Listed.to_string().as_bytes())?;
+        for mut item in listed {
+            let channels = store.find::<ChannelListing>("by_item", &item.id.to_bytes())?;
+            let first_listed = channels
+                .iter()
+                .filter(|c| {
+                    c.lifecycle
+                        .history
+                        .iter()
+                        .any(|h| h.to == ChannelStatus::Live)
+                })
+                .map(|c| listed_at(c, now))
+                .min();
+            let Some(first_listed) = first_listed else {
+                continue;
+            };
+            if !is_stale(&self.ctx.selling.stale, first_listed, now) {
+                continue;
+            }
+            let days = self.ctx.selling.stale.archive_after_days;
+            let mut all_down = true;
+            for listing in channels {
+                let up = matches!(
+                    listing.lifecycle.status,
+                    ChannelStatus::Live | ChannelStatus::AwaitingOperator
+                );
+                if !up {
+                    continue;
+                }
+                let native = self.ctx.selling.mode(listing.marketplace)
+                    == Some(ChannelMode::Native)
+                    && listing.lifecycle.status == ChannelStatus::Live;
+                if native {
+                    let action = Action {
+                        kind: ActionKind::WithdrawListing,
+                        target: listing.sku.clone(),
+                        params: serde_json::json!({ "sku": listing.sku }),
+                        proposer: "autopilot".into(),
+                        rule: "autopilot.archive_stale".into(),
+                        value: None,
+                        marketplace: Some(listing.marketplace),
+                        pattern_match: 1.0,
+                        idempotency_key: format!("archive:{}", listing.id),
+                    };
+                    if self.propose(action).await?.is_none() {
+                        all_down = false;
+                        continue;
+                    }
+                } else {
+                    open_task_once(
+                        &self.ctx,
+                        &format!("archive:{}", listing.id),
+                        format!(
+                            "take {:?} down on {}: unsold after {days} days",
+                            item.title, listing.marketplace
+                        ),
+                        "the autopilot archives items that do not sell; this channel has no API"
+                            .into(),
+                    )
+                    .await?;
+                }
+                let mut listing = listing;
+                listing.lifecycle.advance(
+                    ChannelStatus::Withdrawn,
+                    now,
+                    format!("archived: unsold after {days} days"),
+                )?;
+                store.put(&listing)?;
+            }
+            if all_down {
+                item.lifecycle.advance(
+                    ItemStatus::Archived,
+                    now,
+                    format!("unsold after {days} days"),
+                )?;
+                store.put(&item)?;
+                tracing::info!(item = %item.id, days, "stale item archived");
+            }
+        }
+        store.flush().await?;
         Ok(())
     }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use bazaar_memory::Marketplace;
 use bazaar_policies::BoxFuture;
-use bazaar_strategies::autopilot::{OfferRules, RepriceRules, WatcherOfferRules};
+use bazaar_strategies::autopilot::{OfferRules, RepriceRules, StaleRules, WatcherOfferRules};
 use chrono::{DateTime, Utc};
 
 use crate::connectors::ebay_orders::{EbayOrders, OrderEvent};
@@ -104,6 +104,8 @@ pub struct Selling {
     pub interest: Vec<Arc<dyn InterestFeed>>,
     /// When watchers get an offer.
     pub watcher_offers: WatcherOfferRules,
+    /// When an unsold item is archived (taken down everywhere).
+    pub stale: StaleRules,
     /// The least margin (basis points of the price, after fees and postage) the Autopilot
     /// sells at when it answers offers and lowers prices: its floor. Listing prices aim at
     /// the valuation's target margin; dead stock may come down to this.
@@ -125,6 +127,7 @@ impl Default for Selling {
             reprice: RepriceRules::default(),
             interest: Vec::new(),
             watcher_offers: WatcherOfferRules::default(),
+            stale: StaleRules::default(),
             floor_margin_bp: 500,
             reprice_every: Duration::from_secs(6 * 3600),
             reprice_timer_armed: Arc::default(),
@@ -156,6 +159,7 @@ impl std::fmt::Debug for Selling {
                     .collect::<Vec<_>>(),
             )
             .field("watcher_offers", &self.watcher_offers)
+            .field("stale", &self.stale)
             .field("floor_margin_bp", &self.floor_margin_bp)
             .field("reprice_every", &self.reprice_every)
             .finish()

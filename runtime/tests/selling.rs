@@ -696,6 +696,24 @@ async fn the_autopilot_answers_buyer_offers_and_lowers_prices_that_do_not_sell()
     settle(&system).await;
     assert_eq!(revisions(&system.store), 2);
     assert!(channel(&system.store, Marketplace::Ebay).price < lowered);
+
+    // 6. Sixty days unsold: it comes down everywhere and is archived.
+    market.clock.advance_by(Duration::from_secs(50 * 86_400));
+    system.addrs.autopilot.send(AutopilotMsg::Tick).unwrap();
+    settle(&system).await;
+    assert!(market.sim.agent_listings().is_empty(), "withdrawn from eBay");
+    let store = &system.store;
+    assert_eq!(
+        channel(store, Marketplace::Ebay).lifecycle.status,
+        ChannelStatus::Withdrawn
+    );
+    assert_eq!(
+        channel(store, Marketplace::Mercari).lifecycle.status,
+        ChannelStatus::Withdrawn
+    );
+    assert_eq!(tasks(store, "down on mercari: unsold").len(), 1);
+    let items = store.all::<InventoryItem>().unwrap();
+    assert_eq!(items[0].lifecycle.status, ItemStatus::Archived);
     system.shutdown(Duration::from_secs(10)).await.unwrap();
 }
 

@@ -323,6 +323,26 @@ pub fn watcher_offer(
     (offer <= most && offer > 0).then(|| Money::new(offer, price.currency))
 }
 
+/// When an item that does not sell leaves the shelves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StaleRules {
+    /// Days after it was first listed before it is archived (taken down everywhere).
+    pub archive_after_days: u32,
+}
+
+impl Default for StaleRules {
+    fn default() -> Self {
+        StaleRules {
+            archive_after_days: 60,
+        }
+    }
+}
+
+/// Whether an item first listed at `listed_at` is stale at `now`.
+pub fn is_stale(rules: &StaleRules, listed_at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+    now - listed_at >= Duration::days(i64::from(rules.archive_after_days))
+}
+
 /// `bp` basis points of `money`, rounded down.
 fn share(money: Money, bp: u32) -> Money {
     Money::new(
@@ -418,6 +438,14 @@ mod tests {
         check(less5, (100, 70, 80, 0), counter(95));
         // The floor wins over every rule.
         check(less5, (100, 98, 80, 0), counter(98));
+    }
+
+    #[test]
+    fn stale_after_the_configured_days() {
+        let start = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap();
+        let rules = StaleRules::default();
+        assert!(!is_stale(&rules, start, start + Duration::days(59)));
+        assert!(is_stale(&rules, start, start + Duration::days(60)));
     }
 
     #[test]
