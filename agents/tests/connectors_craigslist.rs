@@ -82,6 +82,9 @@ fn prices_as_people_write_them() {
     check("OBO", Err(PriceProblem::Missing));
     check("or best offer", Err(PriceProblem::Missing));
     check("$", Err(PriceProblem::Missing));
+    check("$500obo", Ok(50_000));
+    check("$1e9", words("$1e9"));
+    check("12x", words("12x"));
     check("call", words("call"));
     check("make me an offer", words("make me an offer"));
     check("$1.2.3", words("$1.2.3"));

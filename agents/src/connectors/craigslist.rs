@@ -137,6 +137,18 @@ pub fn parse_price(text: &str) -> Result<Money, PriceProblem> {
         .find(|c: char| !(c.is_ascii_digit() || c == ',' || c == '.'))
         .unwrap_or(rest.len());
     let number = rest[..end].trim_end_matches(['.', ',']);
+    // Letters glued to the number are a unit or terms ("1.2k", "500obo"), or they make it
+    // something else ("1e9", "12x").
+    let glued: String = rest[end..]
+        .chars()
+        .take_while(|c| c.is_alphabetic())
+        .collect();
+    let known = [
+        "k", "m", "obo", "ono", "firm", "neg", "or", "usd", "dollars", "each", "ea",
+    ];
+    if !glued.is_empty() && !known.contains(&glued.as_str()) {
+        return Err(PriceProblem::NotANumber(text.trim().to_string()));
+    }
     let after = rest[end..].trim_start();
     let multiplier: i64 = match after.chars().next() {
         Some('k') if !after[1..].starts_with(|c: char| c.is_alphabetic()) => 1_000,

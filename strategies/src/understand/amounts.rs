@@ -959,6 +959,13 @@ fn not_money(tokens: &[Token], i: usize, context: Context) -> bool {
     if token.spelled && token.hundredths < 20 * 100 && !token.money {
         return true;
     }
+    // "-150", "$-150": less than nothing is no price ("100-150" is a range)
+    if let Some(p) = prev {
+        let after_number = i >= 2 && tokens[i - 2].kind == Kind::Number;
+        if p.is_punct('-') && !token.space_before && !after_number {
+            return true;
+        }
+    }
     // "i7-7700", "rm-y914", "5/20", "1/2"
     if let Some(p) = prev {
         if !token.space_before && (p.is_punct('-') || p.is_punct('/') || p.is_punct('#')) {
