@@ -336,9 +336,11 @@ fn agent_config(data_dir: &Path, categories: &[&str]) -> Result<bazaar_config::C
         }
     }
     config.researcher.searches = searches;
-    // The index commits when the Researcher hands listings on, never on a wall-clock timer:
-    // what the analyzer sees then depends on the run, not on the machine's speed.
+    // The index commits once per simulated hour, while the agent is quiet (see `run_sim`),
+    // never on a wall-clock timer or a batch size reached mid-step: what the DealAnalyzer
+    // sees then depends on the run, not on the machine's speed.
     config.index.commit_interval_ms = 86_400_000;
+    config.index.batch_size = 10_000_000;
     Ok(config)
 }
 
@@ -464,10 +466,7 @@ pub async fn run_sim(
     let agent = agent_config(&data_dir, &categories)?;
     let clock: SharedClock = Arc::new(world.clock().clone());
     let store = SledStore::open(&crate::system::store_dir(&data_dir)).map_err(agent_error)?;
-    let index_config = bazaar_memory::IndexConfig {
-        merge_segments: false,
-        ..crate::system::index_config(&agent)
-    };
+    let index_config = crate::system::index_config(&agent);
     let index = ProductIndex::open(&crate::system::index_dir(&data_dir), index_config)
         .map_err(agent_error)?;
     // Simulated time does not pass while a request waits, so no politeness delay is needed.
@@ -527,16 +526,27 @@ pub async fn run_sim(
     let mut day = 0;
     let mut approved = 0;
     let mut daily = vec![day_point(&system.store, 0)];
+    let mut next_commit = world.now();
     loop {
         settle(&system).await;
         approved += answer_inbox(&system).await;
         settle(&system).await;
         let now = world.now();
+        // The index commits on the hour, with the agent quiet: what the DealAnalyzer sees is
+        // then the same every run (and a commit per step would cost an fsync each).
+        if now >= next_commit {
+            if let Err(error) = system.index.commit().await {
+                tracing::warn!(%error, "search index commit failed");
+            }
+            next_commit = now + chrono::Duration::hours(1);
+        }
         if now >= end {
             break;
         }
-        // An hour at a time: the world plays its events in order within the hour, and the
-        // agent's timers due in it fire; the agent then acts before the next hour.
+        // An hour at a time: the world plays its events in order within the hour (moving
+        // time without waking the agent), then the agent's timers due in it fire and the
+        // agent acts before the next hour. The world and the agent never run at once, so a
+        // run depends on the seed, not on the machine's speed.
         let next = (now + chrono::Duration::hours(1)).min(end);
         world.run_until(next).await?;
         let today = (world.now() - s.start).num_days();

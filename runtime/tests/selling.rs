@@ -701,7 +701,10 @@ async fn the_autopilot_answers_buyer_offers_and_lowers_prices_that_do_not_sell()
     market.clock.advance_by(Duration::from_secs(50 * 86_400));
     system.addrs.autopilot.send(AutopilotMsg::Tick).unwrap();
     settle(&system).await;
-    assert!(market.sim.agent_listings().is_empty(), "withdrawn from eBay");
+    assert!(
+        market.sim.agent_listings().is_empty(),
+        "withdrawn from eBay"
+    );
     let store = &system.store;
     assert_eq!(
         channel(store, Marketplace::Ebay).lifecycle.status,

@@ -599,7 +599,9 @@ impl World {
             let Some(Reverse(scheduled)) = self.queue.pop() else {
                 break;
             };
-            self.clock.advance_to(scheduled.at);
+            // Time moves without waking the agent's timers: they fire once the world has
+            // played up to `until`, so the world and the agent never run at once.
+            self.clock.set_time(scheduled.at);
             self.play(scheduled.event).await?;
             played += 1;
             self.pump_mail().await?;
