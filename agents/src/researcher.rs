@@ -58,15 +58,10 @@ pub struct ResearcherState {
 
 impl ResearcherState {
     /// Records one page of listings; returns the ids of listings not seen before.
-    /// Sends new listings to the DealAnalyzer once the index holds everything recorded so
-    /// far: the comparables it sees are exactly those, whatever the index's commit timer
-    /// did (a simulated run values the same listings the same way every time).
+    /// Sends new listings to the DealAnalyzer.
     async fn hand_to_analyzer(&self, new: Vec<ListingId>) -> Result<(), ActorProcessingErr> {
         if new.is_empty() {
             return Ok(());
-        }
-        if let Err(error) = self.ctx.index.commit().await {
-            tracing::warn!(%error, "search index commit failed; valuing with what it holds");
         }
         self.ctx
             .addrs
