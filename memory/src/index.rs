@@ -73,10 +73,6 @@ pub struct IndexConfig {
     pub writer_memory: usize,
     /// Bound on queued writes; producers wait when it is full.
     pub queue_bound: usize,
-    /// Merge segments in the background (tantivy's default policy). Off, every commit
-    /// keeps its segment: scores and tie order then depend only on what was written, not on
-    /// when merges ran (repeatable simulated runs).
-    pub merge_segments: bool,
 }
 
 impl Default for IndexConfig {
@@ -86,7 +82,6 @@ impl Default for IndexConfig {
             commit_interval: Duration::from_millis(500),
             writer_memory: 50_000_000,
             queue_bound: 4_096,
-            merge_segments: true,
         }
     }
 }
@@ -291,9 +286,6 @@ impl ProductIndex {
             .reload_policy(ReloadPolicy::OnCommitWithDelay)
             .try_into()?;
         let writer: IndexWriter = index.writer(config.writer_memory)?;
-        if !config.merge_segments {
-            writer.set_merge_policy(Box::new(tantivy::indexer::NoMergePolicy));
-        }
         let (writes, ops) = mpsc::channel(config.queue_bound);
         tokio::spawn(writer_task(writer, reader.clone(), fields, ops, config));
         Ok(ProductIndex {
