@@ -416,21 +416,8 @@ pub fn sources_from_config(
     use bazaar_agents::connectors::PoliteConfig;
 
     let mut sources: Vec<Arc<dyn bazaar_agents::connectors::Source>> = Vec::new();
-    let ebay = &config.marketplaces.ebay;
-    if ebay.enabled {
-        let secret = ebay
-            .client_secret
-            .as_ref()
-            .context("[marketplaces.ebay] client_secret is missing")?
-            .resolve("marketplaces.ebay.client_secret")?;
-        let mut settings = EbaySettings::new(
-            &ebay.base_url,
-            &ebay.client_id,
-            secret.expose(),
-            u64::from(config.policy.limits.api_calls_per_day),
-        );
-        settings.marketplace_id = ebay.marketplace_id.clone();
-        settings.day_utc_offset_minutes = config.policy.day_utc_offset_minutes;
+    if config.marketplaces.ebay.enabled {
+        let settings = EbaySettings::from_config(config).context("[marketplaces.ebay]")?;
         let browse = EbayBrowse::new(
             settings,
             PoliteConfig::default(),
