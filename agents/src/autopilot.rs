@@ -16,8 +16,6 @@
 //! Everything it needs is in the store: after a restart, unanswered offers are found by
 //! their route and answered, and repricing continues from the recorded history.
 
-use std::sync::atomic::Ordering;
-
 use bazaar_memory::store::index_value;
 use bazaar_memory::{
     ActionKind, ActionRecord, ActionStatus, ChannelListing, ChannelStatus, Envelope, InventoryItem,
@@ -36,7 +34,7 @@ use crate::connectors::ebay_sell::{RevisePriceParams, WatcherOfferParams};
 use crate::inventory::open_task_once;
 use crate::lister::listing_draft;
 use crate::mail::{offered_listing, SendEmailParams};
-use crate::selling::ChannelMode;
+use crate::selling::{arm_once, ChannelMode};
 use crate::{ActorReport, AgentContext};
 
 /// Messages to the Autopilot.
@@ -334,18 +332,13 @@ impl AutopilotState {
 
     fn arm_timer(&self) {
         let selling = &self.ctx.selling;
-        if selling.reprice_timer_armed.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let armed = selling.reprice_timer_armed.clone();
-        let clock = self.ctx.clock.clone();
-        let addr = self.ctx.addrs.autopilot.clone();
-        let wait = selling.reprice_every.max(std::time::Duration::from_secs(1));
-        tokio::spawn(async move {
-            clock.sleep(wait).await;
-            armed.store(false, Ordering::Release);
-            let _ = addr.send(AutopilotMsg::Tick);
-        });
+        arm_once(
+            &selling.reprice_timer_armed,
+            &self.ctx.clock,
+            selling.reprice_every,
+            &self.ctx.addrs.autopilot,
+            AutopilotMsg::Tick,
+        );
     }
 
     fn floor_of(&self, listing: &ChannelListing) -> Result<Option<Money>, ActorProcessingErr> {

@@ -17,7 +17,6 @@
 //!   `Duplicate` for what it already has).
 
 use std::collections::BTreeMap;
-use std::sync::atomic::Ordering;
 
 use bazaar_memory::{
     ActionKind, ActionRecord, ActionStatus, ChannelListing, ChannelListingId, ChannelStatus,
@@ -168,18 +167,13 @@ impl InventoryState {
         if selling.channels.is_empty() && selling.orders.is_empty() {
             return;
         }
-        if selling.timer_armed.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let armed = selling.timer_armed.clone();
-        let clock = self.ctx.clock.clone();
-        let addr = self.ctx.addrs.inventory.clone();
-        let wait = selling.poll_every.max(std::time::Duration::from_secs(1));
-        tokio::spawn(async move {
-            clock.sleep(wait).await;
-            armed.store(false, Ordering::Release);
-            let _ = addr.send(InventoryMsg::PollOrders);
-        });
+        crate::selling::arm_once(
+            &selling.timer_armed,
+            &self.ctx.clock,
+            selling.poll_every,
+            &self.ctx.addrs.inventory,
+            InventoryMsg::PollOrders,
+        );
     }
 
     /// The item bought through `opportunity`, if there is one.

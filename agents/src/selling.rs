@@ -1,11 +1,11 @@
 //! What the selling side works with: the channels items are listed on (native through a
 //! connector, or assisted through the operator's inbox) and where sales are read from.
 
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bazaar_memory::Marketplace;
+use bazaar_memory::{Addr, Marketplace, SharedClock};
 use bazaar_policies::BoxFuture;
 use bazaar_strategies::autopilot::{OfferRules, RepriceRules, StaleRules, WatcherOfferRules};
 use chrono::{DateTime, Utc};
@@ -47,6 +47,27 @@ impl SellingChannel {
             mode: ChannelMode::Assisted,
         }
     }
+}
+
+/// Sends `msg` to `addr` after `wait` on `clock`, unless a timer armed through the same flag
+/// is already waiting: one timer per flag, across restarts of the actor that arms it.
+pub(crate) fn arm_once<M: Send + 'static>(
+    armed: &Arc<AtomicBool>,
+    clock: &SharedClock,
+    wait: Duration,
+    addr: &Addr<M>,
+    msg: M,
+) {
+    if armed.swap(true, Ordering::AcqRel) {
+        return;
+    }
+    let (armed, clock, addr) = (armed.clone(), clock.clone(), addr.clone());
+    let wait = wait.max(Duration::from_secs(1));
+    tokio::spawn(async move {
+        clock.sleep(wait).await;
+        armed.store(false, Ordering::Release);
+        let _ = addr.send(msg);
+    });
 }
 
 /// Where a marketplace's sales are polled from.
