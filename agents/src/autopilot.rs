@@ -14,7 +14,8 @@
 //!   everywhere (gated withdrawals; a task for assisted channels) and is archived.
 //!
 //! Everything it needs is in the store: after a restart, unanswered offers are found by
-//! their route and answered, and repricing continues from the recorded history.
+//! their route and answered (on its first tick), and repricing continues from the recorded
+//! history.
 
 use bazaar_memory::store::index_value;
 use bazaar_memory::{
@@ -57,6 +58,8 @@ pub struct Autopilot;
 pub struct AutopilotState {
     ctx: AgentContext,
     valuation: ValuationConfig,
+    /// Whether this instance has answered the offers a crash may have left unanswered.
+    recovered: bool,
 }
 
 impl Actor for Autopilot {
@@ -75,6 +78,7 @@ impl Actor for Autopilot {
         Ok(AutopilotState {
             ctx,
             valuation: ValuationConfig::default(),
+            recovered: false,
         })
     }
 
@@ -144,18 +148,23 @@ impl AutopilotState {
         })
     }
 
-    /// Reprices, answers offers a crash left unanswered, and sets the next tick.
+    /// Answers (once per start) offers a crash left unanswered, reprices, and sets the
+    /// next tick.
     async fn tick(&mut self) -> Result<(), ActorProcessingErr> {
-        let unanswered: Vec<String> = self
-            .ctx
-            .store
-            .find::<MailRecord>("by_route", MailRoute::BuyerOffer.as_str().as_bytes())?
-            .into_iter()
-            .filter(|m| m.direction == MailDirection::Inbound)
-            .map(|m| m.message_id)
-            .collect();
-        for message_id in unanswered {
-            self.buyer_offer(&message_id).await?;
+        if !self.recovered {
+            let received: Vec<String> = self
+                .ctx
+                .store
+                .find::<MailRecord>("by_route", MailRoute::BuyerOffer.as_str().as_bytes())?
+                .into_iter()
+                .filter(|m| m.direction == MailDirection::Inbound)
+                .map(|m| m.message_id)
+                .collect();
+            // Answered ones are skipped by their idempotency key.
+            for message_id in received {
+                self.buyer_offer(&message_id).await?;
+            }
+            self.recovered = true;
         }
         let live = self
             .ctx
