@@ -7,7 +7,7 @@
 //!   price paid as its cost basis and the listing's photos and attributes, the purchase is
 //!   booked, the commitment is settled and the Lister is asked to list it. A purchase that
 //!   waits for the operator is picked up again by the periodic resume.
-//! - `Sold` (from the order poll, or an operator reporting a sale on an assisted channel)
+//! - `Notified` (a verified marketplace notification) and `Sold` (from the order poll, or an operator reporting a sale on an assisted channel)
 //!   records the order (once per marketplace order line), books the sale, its fee and its
 //!   postage, marks the item and the channel listing sold, and asks the Lister to take the
 //!   item down everywhere else. A second sale of an item already sold is an oversell: an
@@ -17,6 +17,7 @@
 //!   `Duplicate` for what it already has).
 
 use std::collections::BTreeMap;
+use std::time::Instant;
 
 use bazaar_memory::{
     ActionKind, ActionRecord, ActionStatus, ChannelListing, ChannelListingId, ChannelStatus,
@@ -30,6 +31,7 @@ use bazaar_strategies::valuation::ValuationConfig;
 use chrono::{DateTime, Utc};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
+use crate::connectors::ebay_orders::OrderEvent;
 use crate::lister::ListerMsg;
 use crate::purchase::PurchaseParams;
 use crate::{ActorReport, AgentContext};
@@ -41,6 +43,15 @@ pub enum InventoryMsg {
     DealAgreed(NegotiationId),
     /// Something sold on one of our channels.
     Sold(Box<Sale>),
+    /// A marketplace pushed an order line (a verified notification) at `received`.
+    Notified {
+        /// The marketplace.
+        marketplace: Marketplace,
+        /// The order line.
+        event: Box<OrderEvent>,
+        /// When the notification arrived (wall time): delist latency counts from here.
+        received: Instant,
+    },
     /// Read every order feed for sales, then redo unfinished work (sent by the clock timer;
     /// tests send it to poll now).
     PollOrders,
@@ -77,6 +88,8 @@ pub struct Sale {
     pub total: Option<Money>,
     /// When the order was placed.
     pub at: Option<DateTime<Utc>>,
+    /// When a notification announced it (wall time), if one did.
+    pub notified: Option<Instant>,
 }
 
 /// The meta key of a marketplace's order-poll high-water mark.
@@ -129,6 +142,15 @@ impl Actor for Inventory {
             match msg {
                 InventoryMsg::DealAgreed(negotiation) => state.deal_agreed(negotiation).await?,
                 InventoryMsg::Sold(sale) => state.sold(*sale).await?,
+                InventoryMsg::Notified {
+                    marketplace,
+                    event,
+                    received,
+                } => {
+                    if let Some(sale) = state.sale_of(marketplace, &event, Some(received))? {
+                        state.sold(sale).await?;
+                    }
+                }
                 InventoryMsg::PollOrders => {
                     state.poll_orders().await?;
                     state.resume().await?;
@@ -380,31 +402,43 @@ impl InventoryState {
                 }
             };
             for event in events {
-                let ours = self.ctx.store.find::<ChannelListing>(
-                    "by_sku",
-                    &bazaar_memory::store::index_value(&[marketplace.name(), &event.sku]),
-                )?;
-                if ours.is_empty() {
-                    tracing::debug!(%marketplace, sku = %event.sku, order = %event.order_id, "order for a sku we do not list; ignored");
-                    continue;
+                if let Some(sale) = self.sale_of(marketplace, &event, None)? {
+                    self.sold(sale).await?;
                 }
-                self.sold(Sale {
-                    listing: SoldListing::Sku {
-                        marketplace,
-                        sku: event.sku.clone(),
-                    },
-                    order: format!("{}:{}", event.order_id, event.line_item_id),
-                    buyer: event.buyer.clone(),
-                    total: event.total,
-                    at: event.created_at,
-                })
-                .await?;
             }
             // Only after every sale is recorded: a crash re-reads them (deduplicated).
             self.ctx.store.put_meta(&key, &started)?;
             self.ctx.store.flush().await?;
         }
         Ok(())
+    }
+
+    /// The sale an order line on `marketplace` is, if it is of one of our SKUs.
+    fn sale_of(
+        &self,
+        marketplace: Marketplace,
+        event: &OrderEvent,
+        notified: Option<Instant>,
+    ) -> Result<Option<Sale>, ActorProcessingErr> {
+        let ours = self.ctx.store.find::<ChannelListing>(
+            "by_sku",
+            &bazaar_memory::store::index_value(&[marketplace.name(), &event.sku]),
+        )?;
+        if ours.is_empty() {
+            tracing::debug!(%marketplace, sku = %event.sku, order = %event.order_id, "order for a sku we do not list; ignored");
+            return Ok(None);
+        }
+        Ok(Some(Sale {
+            listing: SoldListing::Sku {
+                marketplace,
+                sku: event.sku.clone(),
+            },
+            order: format!("{}:{}", event.order_id, event.line_item_id),
+            buyer: event.buyer.clone(),
+            total: event.total,
+            at: event.created_at,
+            notified,
+        }))
     }
 
     fn channel_listing(
@@ -433,7 +467,10 @@ impl InventoryState {
             return Ok(());
         };
         let store = self.ctx.store.clone();
-        let now = self.ctx.clock.now();
+        // The order's own time when the marketplace gave one: the books then say when it
+        // sold, not when we heard of it.
+        let clock_now = self.ctx.clock.now();
+        let now = sale.at.filter(|at| *at <= clock_now).unwrap_or(clock_now);
         let marketplace = channel.marketplace;
         let total = sale.total.unwrap_or(channel.price);
         let existing = store.find::<Order>(
@@ -454,7 +491,7 @@ impl InventoryState {
                     buyer: sale.buyer.clone().unwrap_or_default(),
                     total,
                     lifecycle,
-                    created_at: sale.at.unwrap_or(now),
+                    created_at: now,
                 };
                 store.put(&order)?;
                 tracing::info!(order = %order.id, external = %sale.order, %marketplace, item = %channel.item, %total, "sale detected");
@@ -525,6 +562,7 @@ impl InventoryState {
             item: item.id,
             sold: channel.id,
             order: order.id,
+            notified: sale.notified,
         });
         Ok(())
     }

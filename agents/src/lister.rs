@@ -14,6 +14,9 @@
 //!   drafts not yet live are proposed again (the gate answers `Duplicate`, with the result
 //!   when it already ran), sold items still listed elsewhere are delisted.
 
+use std::collections::BTreeMap;
+use std::time::Instant;
+
 use bazaar_memory::{
     ActionKind, ActionRecord, ActionStatus, ChannelListing, ChannelListingId, ChannelStatus,
     Envelope, InventoryItem, ItemId, ItemStatus, Lifecycle, Marketplace, Opportunity, Order,
@@ -41,6 +44,9 @@ pub enum ListerMsg {
         sold: ChannelListingId,
         /// The order.
         order: OrderId,
+        /// When a notification announced the sale (wall time): the delist latency is
+        /// recorded from it.
+        notified: Option<Instant>,
     },
     /// The operator put an assisted listing up at `url`.
     Confirm {
@@ -92,7 +98,17 @@ impl Actor for Lister {
         for (msg, _in_flight) in envelope.drain() {
             match msg {
                 ListerMsg::ListItem(item) => state.list_item(item).await?,
-                ListerMsg::Delist { item, sold, order } => state.delist(item, sold, order).await?,
+                ListerMsg::Delist {
+                    item,
+                    sold,
+                    order,
+                    notified,
+                } => {
+                    state.delist(item, sold, order).await?;
+                    if let Some(notified) = notified {
+                        state.record_delist_latency(order, notified).await?;
+                    }
+                }
                 ListerMsg::Confirm {
                     channel_listing,
                     url,
@@ -151,7 +167,34 @@ pub fn withdraw_key(channel_listing: ChannelListingId, order: OrderId) -> String
     format!("withdraw:{channel_listing}:{order}")
 }
 
+/// The meta key of delist latencies: order id → milliseconds from the sale's notification
+/// to the last withdrawal done.
+pub const DELIST_LATENCY_KEY: &str = "selling.delist_ms";
+
+/// Every delist latency recorded (milliseconds, by order).
+pub fn delist_latencies(store: &SledStore) -> Result<BTreeMap<String, u64>, StoreError> {
+    Ok(store.get_meta(DELIST_LATENCY_KEY)?.unwrap_or_default())
+}
+
 impl ListerState {
+    /// Records how long delisting took after `order`'s notification (once per order).
+    async fn record_delist_latency(
+        &mut self,
+        order: OrderId,
+        notified: Instant,
+    ) -> Result<(), ActorProcessingErr> {
+        let ms = u64::try_from(notified.elapsed().as_millis()).unwrap_or(u64::MAX);
+        let mut latencies = delist_latencies(&self.ctx.store)?;
+        if latencies.contains_key(&order.to_string()) {
+            return Ok(());
+        }
+        latencies.insert(order.to_string(), ms);
+        self.ctx.store.put_meta(DELIST_LATENCY_KEY, &latencies)?;
+        self.ctx.store.flush().await?;
+        tracing::info!(%order, delist_ms = ms, "delisted everywhere after the sale");
+        Ok(())
+    }
+
     fn report(&self) -> Result<ActorReport, ActorProcessingErr> {
         let live = self
             .ctx

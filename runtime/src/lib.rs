@@ -4,6 +4,7 @@
 
 pub mod appraise;
 pub mod books;
+pub mod ebay_notifications;
 pub mod operator;
 pub mod report_html;
 pub mod session;

@@ -496,21 +496,22 @@ pub async fn run_sim(
     let mailbox = office
         .transport(&endpoints.agent_mail)
         .map_err(agent_error)?;
-    let (marketplace, selling) = ebay_selling(&world, &endpoints, &store, &clock).await?;
+    let ebay_selling = ebay_selling(&world, &endpoints, &store, &clock).await?;
     let mut parts = crate::system::SystemParts::with_selling(
         Arc::new(agent),
         store,
         index,
         clock,
         Some(Arc::new(mailbox)),
-        Some(marketplace),
-        selling,
+        Some(ebay_selling.effector),
+        ebay_selling.selling,
     );
     let sources: Vec<Arc<dyn Source>> = vec![Arc::new(ebay), Arc::new(craigslist)];
     parts.sources = sources;
     let system = crate::system::System::start(parts)
         .await
         .map_err(SimError::Agent)?;
+    let notifications = notify_sales(&system, ebay_selling.orders).await?;
 
     let s = world.scenario().clone();
     let _ = writeln!(
@@ -575,6 +576,7 @@ pub async fn run_sim(
     }
     world.write_ground_truth(&config.out.join("ground_truth.json"))?;
     print_summary(&report, &config.out, out);
+    notifications.abort();
     system
         .shutdown(Duration::from_secs(10))
         .await
@@ -597,21 +599,23 @@ fn quick_polite() -> bazaar_agents::connectors::polite::PoliteConfig {
     }
 }
 
+/// What selling on the sim's eBay is made of.
+struct EbaySelling {
+    effector: Arc<dyn bazaar_policies::Effector>,
+    selling: bazaar_agents::selling::Selling,
+    orders: Arc<bazaar_agents::connectors::ebay_orders::EbayOrders>,
+}
+
 /// Selling on the sim's eBay as the agent's seller account: the seller consents once (an
 /// authorization code exchanged for a refresh token, as `bazaar` would be set up for real),
-/// items are listed natively there, and sales are read from Fulfillment every hour.
+/// items are listed natively there, and sales arrive as signed notifications (see
+/// [`notify_sales`]) with Fulfillment read every hour as the fallback.
 async fn ebay_selling(
     world: &World,
     endpoints: &bazaar_sim::world::Endpoints,
     store: &bazaar_memory::SledStore,
     clock: &bazaar_memory::SharedClock,
-) -> Result<
-    (
-        Arc<dyn bazaar_policies::Effector>,
-        bazaar_agents::selling::Selling,
-    ),
-    SimError,
-> {
+) -> Result<EbaySelling, SimError> {
     use bazaar_agents::connectors::ebay::EbaySettings;
     use bazaar_agents::connectors::ebay_orders::EbayOrders;
     use bazaar_agents::connectors::ebay_sell::{
@@ -630,6 +634,7 @@ async fn ebay_selling(
         scopes::API,
         scopes::SELL_INVENTORY,
         scopes::SELL_FULFILLMENT,
+        scopes::NOTIFICATION_SUBSCRIPTION,
     ]);
     let ru_name = bazaar_sim::ebay::EbayConfig::default().ru_name;
     let tokens = exchange_authorization_code(&api, &code, &ru_name, clock)
@@ -646,14 +651,43 @@ async fn ebay_selling(
         EbaySellClient::new(settings, quick_polite(), store.clone(), clock.clone())
             .map_err(agent_error)?,
     );
-    let orders: Arc<dyn OrderFeed> = Arc::new(EbayOrders::new(client.clone()));
+    let orders = Arc::new(EbayOrders::new(client.clone()));
+    let feed: Arc<dyn OrderFeed> = orders.clone();
     let mut selling = Selling::new(
         vec![SellingChannel::native(bazaar_memory::Marketplace::Ebay)],
-        vec![orders],
+        vec![feed],
         Duration::from_secs(3_600),
     );
     selling.interest = vec![client.clone()];
-    Ok((Arc::new(EbaySell::new(client)), selling))
+    Ok(EbaySelling {
+        effector: Arc::new(EbaySell::new(client)),
+        selling,
+        orders,
+    })
+}
+
+/// Serves the agent's eBay notification endpoint on loopback and subscribes the sim's eBay
+/// to it, so each sale reaches the Inventory the moment a buyer pays.
+async fn notify_sales(
+    system: &crate::system::System,
+    orders: Arc<bazaar_agents::connectors::ebay_orders::EbayOrders>,
+) -> Result<tokio::task::JoinHandle<()>, SimError> {
+    use crate::ebay_notifications::{new_verification_token, serve, NotificationEndpoint, PATH};
+    let token = new_verification_token();
+    let inventory = system.addrs.inventory.clone();
+    let (addr, task) = serve(([127, 0, 0, 1], 0).into(), |addr| NotificationEndpoint {
+        orders: orders.clone(),
+        url: format!("http://{addr}{PATH}"),
+        verification_token: token.clone(),
+        inventory,
+    })
+    .await
+    .map_err(agent_error)?;
+    orders
+        .subscribe(&format!("http://{addr}{PATH}"), &token)
+        .await
+        .map_err(agent_error)?;
+    Ok(task)
 }
 
 /// Cash (everything booked: sales less purchases, fees, postage, refunds) and inventory
@@ -676,6 +710,21 @@ fn day_point(store: &bazaar_memory::SledStore, day: i64) -> serde_json::Value {
         .map(|i| i.cost_basis.minor)
         .sum();
     serde_json::json!({"day": day, "cash": cash, "inventory": inventory})
+}
+
+/// Wall milliseconds from a sale's notification to the last withdrawal done: p50, p99
+/// (nearest rank) and how many sales were measured.
+pub fn delist_latency(store: &bazaar_memory::SledStore) -> serde_json::Value {
+    let mut ms: Vec<u64> = bazaar_agents::lister::delist_latencies(store)
+        .unwrap_or_default()
+        .into_values()
+        .collect();
+    ms.sort_unstable();
+    let rank = |percent: usize| -> Option<u64> {
+        let n = ms.len();
+        (n > 0).then(|| ms[(n * percent).div_ceil(100).clamp(1, n) - 1])
+    };
+    serde_json::json!({"p50": rank(50), "p99": rank(99), "n": ms.len()})
 }
 
 /// Per sold item: its margin (profit over revenue, basis points) and days from listed to
@@ -868,6 +917,7 @@ fn report(
         "valuation": { "mape": mape, "n": errors.len() },
         "selling": {
             "oversells": world.counts().oversells,
+            "delist_latency_ms": delist_latency(&system.store),
             "margins_bp": margins,
             "days_to_sell": days_to_sell,
         },

@@ -431,6 +431,7 @@ async fn a_deal_is_bought_listed_sold_delisted_and_booked_once_across_restarts()
             buyer: None,
             total: None,
             at: None,
+            notified: None,
         })))
         .unwrap();
     settle(&system).await;

@@ -38,6 +38,8 @@ use super::ebay::encode_path_segment;
 use super::ebay_sell::EbaySellClient;
 use super::{money_from, SourceError};
 
+const NOTIFICATION: &str = "/commerce/notification/v1";
+
 /// The header eBay signs notifications in.
 pub const SIGNATURE_HEADER: &str = "x-ebay-signature";
 
@@ -448,6 +450,80 @@ impl EbayOrders {
             notification_id: event.notification_id,
             ..line
         })
+    }
+
+    /// Makes eBay push `ORDER_CONFIRMATION` to `endpoint`: a destination with
+    /// `verification_token` (eBay calls the endpoint with a challenge first, so it must be
+    /// serving [`challenge_response`] already) and an enabled subscription to it. Nothing
+    /// is created when an enabled `ORDER_CONFIRMATION` subscription exists. Returns the
+    /// subscription's id.
+    pub async fn subscribe(
+        &self,
+        endpoint: &str,
+        verification_token: &str,
+    ) -> Result<String, SourceError> {
+        let existing = self
+            .client
+            .get_json(
+                "list notification subscriptions",
+                &format!("{NOTIFICATION}/subscription"),
+                vec![("limit", "100".to_string())],
+            )
+            .await?;
+        let enabled = existing.json["subscriptions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|s| s["topicId"] == ORDER_CONFIRMATION && s["status"] == "ENABLED")
+            .and_then(|s| s["subscriptionId"].as_str());
+        if let Some(id) = enabled {
+            tracing::info!(subscription = id, "ebay already pushes order confirmations");
+            return Ok(id.to_string());
+        }
+        let destination = self
+            .created(
+                "create notification destination",
+                &format!("{NOTIFICATION}/destination"),
+                serde_json::json!({
+                    "name": "bazaar",
+                    "status": "ENABLED",
+                    "deliveryConfig": {"endpoint": endpoint, "verificationToken": verification_token},
+                }),
+            )
+            .await?;
+        let subscription = self
+            .created(
+                "create notification subscription",
+                &format!("{NOTIFICATION}/subscription"),
+                serde_json::json!({
+                    "topicId": ORDER_CONFIRMATION,
+                    "status": "ENABLED",
+                    "payload": {"format": "JSON", "schemaVersion": "1.0", "deliveryProtocol": "HTTPS"},
+                    "destinationId": destination,
+                }),
+            )
+            .await?;
+        tracing::info!(%subscription, %destination, "ebay pushes order confirmations to us");
+        Ok(subscription)
+    }
+
+    /// POSTs `body` to `path` and returns the id at the end of the `Location` eBay answers.
+    async fn created(&self, what: &str, path: &str, body: Value) -> Result<String, SourceError> {
+        let answer = self
+            .client
+            .call(what, Method::POST, path, Vec::new(), Some(body))
+            .await
+            .map_err(|e| e.error)?;
+        if !answer.ok() {
+            return Err(answer.refusal(what));
+        }
+        answer
+            .location
+            .as_deref()
+            .and_then(|l| l.rsplit('/').next())
+            .filter(|id| !id.is_empty())
+            .map(str::to_string)
+            .ok_or_else(|| SourceError::Malformed(format!("{what}: no Location in the answer")))
     }
 
     /// The lines of one order (`GET /sell/fulfillment/v1/order/{orderId}`).

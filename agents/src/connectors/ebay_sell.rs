@@ -164,6 +164,8 @@ pub(crate) struct Answer {
     pub(crate) json: Value,
     /// `errors[0]` of a refusal.
     pub(crate) error: Option<EbayErrorInfo>,
+    /// The `Location` header (where a created resource lives).
+    pub(crate) location: Option<String>,
 }
 
 impl Answer {
@@ -363,6 +365,11 @@ impl EbaySellClient {
         };
         let status = response.status().as_u16();
         let after = retry_after(response.headers());
+        let location = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let text = match response.text().await {
             Ok(text) => text,
             Err(error) => {
@@ -379,6 +386,7 @@ impl EbaySellClient {
                     status,
                     json: Value::Null,
                     error: None,
+                    location,
                 });
             }
             return match serde_json::from_str(&text) {
@@ -386,6 +394,7 @@ impl EbaySellClient {
                     status,
                     json,
                     error: None,
+                    location,
                 }),
                 Err(error) => {
                     maybe_sent.store(true, Ordering::Relaxed);
@@ -405,6 +414,7 @@ impl EbaySellClient {
                 status,
                 json: serde_json::from_str(&text).unwrap_or(Value::Null),
                 error: Some(info),
+                location: None,
             }),
             other => other,
         }
