@@ -21,15 +21,16 @@ use std::time::Instant;
 
 use bazaar_memory::{
     ActionKind, ActionRecord, ActionStatus, ChannelListing, ChannelListingId, ChannelStatus,
-    Envelope, InventoryItem, ItemId, ItemStatus, Lifecycle, MarketListing, Marketplace, Money,
-    Negotiation, NegotiationId, NegotiationStatus, Opportunity, OpportunityStatus, Order, OrderId,
-    OrderStatus, Status, Store, Transaction, TransactionId, TransactionKind,
+    Condition, Envelope, InventoryItem, ItemId, ItemStatus, Lifecycle, MarketListing, Marketplace,
+    Money, Negotiation, NegotiationId, NegotiationStatus, Opportunity, OpportunityStatus, Order,
+    OrderId, OrderStatus, Status, Store, Transaction, TransactionId, TransactionKind,
 };
 use bazaar_policies::{Action, GateMsg, Outcome};
 use bazaar_strategies::listing::{channel_fee, shipping_minor};
 use bazaar_strategies::valuation::ValuationConfig;
 use chrono::{DateTime, Utc};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use serde::{Deserialize, Serialize};
 
 use crate::connectors::ebay_orders::OrderEvent;
 use crate::lister::ListerMsg;
@@ -52,6 +53,9 @@ pub enum InventoryMsg {
         /// When the notification arrived (wall time): delist latency counts from here.
         received: Instant,
     },
+    /// The operator brought an item (sourced offline): record it in stock with its cost
+    /// booked. Answers the new item's id, or every problem with the request.
+    AddItem(Box<NewItem>, RpcReplyPort<Result<ItemId, Vec<String>>>),
     /// Read every order feed for sales, then redo unfinished work (sent by the clock timer;
     /// tests send it to poll now).
     PollOrders,
@@ -90,6 +94,187 @@ pub struct Sale {
     pub at: Option<DateTime<Utc>>,
     /// When a notification announced it (wall time), if one did.
     pub notified: Option<Instant>,
+}
+
+/// An item the operator brings (sourced offline), as `POST /api/v1/items` and `bazaar item
+/// add` take it. Amounts are decimal strings in US dollars (`"40"`, `"39.99"`, `"$40"`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewItem {
+    /// Title, as buyers will read it.
+    pub title: String,
+    /// `new`, `like_new`, `good`, `fair`, `poor` or `for_parts`.
+    pub condition: String,
+    /// What it cost, all in (`"0"` for something free).
+    pub cost: String,
+    /// Photos: `http(s)://` URLs or absolute file paths.
+    #[serde(default)]
+    pub photos: Vec<String>,
+    /// The least it may sell for; the price never goes below it.
+    #[serde(default)]
+    pub floor: Option<String>,
+    /// The asking price; from the margin rules when absent.
+    #[serde(default)]
+    pub price: Option<String>,
+    /// Category (`electronics`, `bike` …); `other` when absent.
+    #[serde(default)]
+    pub category: Option<String>,
+    /// Description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Brand, model, size, color, zip, phone …
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+}
+
+/// The most photos an item keeps (eBay's limit is the highest of the channels').
+const MAX_PHOTOS: usize = 24;
+/// The most a hand-added item may cost or be priced at, in cents: $1,000,000.
+const MAX_AMOUNT_MINOR: i64 = 100_000_000;
+
+fn parse_amount(field: &str, text: &str, problems: &mut Vec<String>) -> Option<Money> {
+    let trimmed = text.trim().trim_start_matches('$').replace(',', "");
+    match Money::from_decimal_str(&trimmed, bazaar_memory::Currency::Usd) {
+        Ok(money) if money.minor < 0 => {
+            problems.push(format!("{field} {text:?} is negative"));
+            None
+        }
+        Ok(money) if money.minor > MAX_AMOUNT_MINOR => {
+            problems.push(format!("{field} {text:?} is over $1,000,000"));
+            None
+        }
+        Ok(money) => Some(money),
+        Err(_) => {
+            problems.push(format!(
+                "{field} {text:?} is not an amount in dollars (e.g. 40 or 39.99)"
+            ));
+            None
+        }
+    }
+}
+
+impl NewItem {
+    /// The inventory item it describes, in stock at `now` under `id`, or every problem
+    /// with the request (pure: file paths are not checked here).
+    pub fn into_item(self, id: ItemId, now: DateTime<Utc>) -> Result<InventoryItem, Vec<String>> {
+        let mut problems = Vec::new();
+        let title = self.title.trim().to_string();
+        if title.is_empty() {
+            problems.push("title is empty".to_string());
+        } else if title.chars().count() > 200 {
+            problems.push("title is over 200 characters".to_string());
+        } else if title.chars().any(char::is_control) {
+            problems.push("title has control characters".to_string());
+        }
+        let condition = serde_json::from_value::<Condition>(serde_json::Value::String(
+            self.condition.trim().to_lowercase(),
+        ))
+        .ok()
+        .filter(|c| *c != Condition::Unknown);
+        if condition.is_none() {
+            problems.push(format!(
+                "condition {:?} is not one of new, like_new, good, fair, poor, for_parts",
+                self.condition
+            ));
+        }
+        let cost = parse_amount("cost", &self.cost, &mut problems);
+        let floor = self
+            .floor
+            .as_deref()
+            .and_then(|f| parse_amount("floor", f, &mut problems));
+        let price = self
+            .price
+            .as_deref()
+            .and_then(|p| parse_amount("price", p, &mut problems));
+        if let (Some(floor), Some(price)) = (floor, price) {
+            if price < floor {
+                problems.push(format!("price {price} is below the floor {floor}"));
+            }
+        }
+        if self.photos.len() > MAX_PHOTOS {
+            problems.push(format!(
+                "{} photos; at most {MAX_PHOTOS}",
+                self.photos.len()
+            ));
+        }
+        for photo in &self.photos {
+            let url = photo.starts_with("https://") || photo.starts_with("http://");
+            if !(url || photo.starts_with('/'))
+                || photo.len() > 2_048
+                || photo.contains(char::is_whitespace)
+            {
+                problems.push(format!(
+                    "photo {photo:?} is neither an http(s) URL nor an absolute file path"
+                ));
+            }
+        }
+        let category = self
+            .category
+            .map(|c| c.trim().to_lowercase())
+            .filter(|c| !c.is_empty())
+            .unwrap_or_else(|| "other".to_string());
+        if category.len() > 64
+            || !category
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            problems.push(format!("category {category:?} is not a plain word"));
+        }
+        let description = self.description.unwrap_or_default().trim().to_string();
+        if description.chars().count() > 10_000 {
+            problems.push("description is over 10,000 characters".to_string());
+        }
+        const RESERVED: [&str; 4] = [
+            crate::lister::FLOOR_ATTRIBUTE,
+            crate::lister::PRICE_ATTRIBUTE,
+            crate::lister::CHANNELS_ATTRIBUTE,
+            crate::lister::SOURCE_ATTRIBUTE,
+        ];
+        for (key, value) in &self.attributes {
+            if RESERVED.contains(&key.as_str()) {
+                problems.push(format!("attribute {key:?} is set by its own field"));
+            } else if key.len() > 64 || value.chars().count() > 500 {
+                problems.push(format!("attribute {key:?} is too long"));
+            }
+        }
+        let (Some(condition), Some(cost)) = (condition, cost) else {
+            return Err(problems);
+        };
+        if !problems.is_empty() {
+            return Err(problems);
+        }
+        let mut attributes = self.attributes;
+        attributes.insert(crate::lister::SOURCE_ATTRIBUTE.into(), "operator".into());
+        if let Some(floor) = floor {
+            attributes.insert(
+                crate::lister::FLOOR_ATTRIBUTE.into(),
+                floor.to_decimal_string(),
+            );
+        }
+        if let Some(price) = price {
+            attributes.insert(
+                crate::lister::PRICE_ATTRIBUTE.into(),
+                price.to_decimal_string(),
+            );
+        }
+        let mut lifecycle = Lifecycle::new(ItemStatus::Draft);
+        lifecycle
+            .advance(ItemStatus::InStock, now, "brought in by the operator")
+            .unwrap_or_else(|_| unreachable!("draft can become in stock"));
+        Ok(InventoryItem {
+            id,
+            opportunity: None,
+            title,
+            description,
+            category,
+            condition,
+            cost_basis: cost,
+            images: self.photos,
+            attributes,
+            lifecycle,
+            acquired_at: now,
+        })
+    }
 }
 
 /// The meta key of a marketplace's order-poll high-water mark.
@@ -142,6 +327,10 @@ impl Actor for Inventory {
             match msg {
                 InventoryMsg::DealAgreed(negotiation) => state.deal_agreed(negotiation).await?,
                 InventoryMsg::Sold(sale) => state.sold(*sale).await?,
+                InventoryMsg::AddItem(new, reply) => {
+                    let added = state.add_item(*new).await?;
+                    let _ = reply.send(added);
+                }
                 InventoryMsg::Notified {
                     marketplace,
                     event,
@@ -365,6 +554,31 @@ impl InventoryState {
         let _ = self.ctx.addrs.gate.send(GateMsg::Settle(action));
         let _ = self.ctx.addrs.lister.send(ListerMsg::ListItem(item.id));
         Ok(())
+    }
+
+    /// Records an item the operator brought, in stock, with its cost booked as a purchase.
+    async fn add_item(
+        &mut self,
+        new: NewItem,
+    ) -> Result<Result<ItemId, Vec<String>>, ActorProcessingErr> {
+        let now = self.ctx.clock.now();
+        let item = match new.into_item(ItemId::new_at(now), now) {
+            Ok(item) => item,
+            Err(problems) => return Ok(Err(problems)),
+        };
+        self.ctx.store.put(&Transaction {
+            id: TransactionId::new_at(now),
+            kind: TransactionKind::Purchase,
+            amount: item.cost_basis,
+            item: Some(item.id),
+            order: None,
+            at: now,
+            memo: "brought in by the operator".into(),
+        })?;
+        self.ctx.store.put(&item)?;
+        self.ctx.store.flush().await?;
+        tracing::info!(item = %item.id, cost = %item.cost_basis, "item added by the operator");
+        Ok(Ok(item.id))
     }
 
     /// Agreed deals without an item; sold items still listed elsewhere.

@@ -55,6 +55,23 @@ pub enum ListerMsg {
         /// Where buyers see it.
         url: String,
     },
+    /// Cross-list an item on these channels too (the operator's `bazaar list`): they are
+    /// recorded on the item, so a restart carries on.
+    ListOn {
+        /// The item.
+        item: ItemId,
+        /// The channels.
+        channels: Vec<Marketplace>,
+    },
+    /// Publish again on a channel whose publication failed, or that was cancelled.
+    Retry {
+        /// The item.
+        item: ItemId,
+        /// The channel.
+        marketplace: Marketplace,
+    },
+    /// Take the item off every channel it is queued or live on (not sold).
+    Cancel(ItemId),
     /// Redo unfinished listing and delisting.
     Resume,
     /// Report what the actor holds.
@@ -113,6 +130,11 @@ impl Actor for Lister {
                     channel_listing,
                     url,
                 } => state.confirm(channel_listing, url).await?,
+                ListerMsg::ListOn { item, channels } => {
+                    state.list_on_channels(item, channels).await?
+                }
+                ListerMsg::Retry { item, marketplace } => state.retry(item, marketplace).await?,
+                ListerMsg::Cancel(item) => state.cancel(item).await?,
                 ListerMsg::Resume => state.resume().await?,
                 ListerMsg::Status(reply) => {
                     let _ = reply.send(state.report()?);
@@ -149,7 +171,187 @@ pub(crate) fn listing_draft(
         cost: item.cost_basis,
         market_value,
     };
-    Ok(draft(&facts, marketplace, valuation, margin_bp))
+    let mut copy = draft(&facts, marketplace, valuation, margin_bp);
+    // The operator's own floor and price for an item they brought.
+    if let Some(floor) = money_attribute(item, FLOOR_ATTRIBUTE) {
+        copy.floor = copy.floor.max(floor);
+    }
+    if let Some(price) = money_attribute(item, PRICE_ATTRIBUTE) {
+        copy.price = price;
+    }
+    if copy.price < copy.floor {
+        copy.price = copy.floor;
+    }
+    copy.fees = bazaar_strategies::listing::channel_fee(valuation, marketplace, copy.price);
+    Ok(copy)
+}
+
+/// The attribute holding the operator's floor price (decimal, the cost's currency).
+pub const FLOOR_ATTRIBUTE: &str = "floor";
+/// The attribute holding the operator's asking price (decimal, the cost's currency).
+pub const PRICE_ATTRIBUTE: &str = "price";
+/// The attribute listing the channels an item is to be listed on (`ebay,craigslist`).
+pub const CHANNELS_ATTRIBUTE: &str = "channels";
+/// The attribute naming where an item came from (`operator` for items brought by hand).
+pub const SOURCE_ATTRIBUTE: &str = "source";
+
+fn money_attribute(item: &InventoryItem, name: &str) -> Option<bazaar_memory::Money> {
+    let text = item.attributes.get(name)?;
+    bazaar_memory::Money::from_decimal_str(text, item.cost_basis.currency).ok()
+}
+
+/// The channels `item` is listed on: those recorded on it by `bazaar list`, else — for an
+/// item the agent bought — every configured channel. An item the operator brought waits
+/// for `bazaar list`.
+pub fn channels_of(item: &InventoryItem, configured: &[SellingChannel]) -> Vec<SellingChannel> {
+    let mode = |marketplace: Marketplace| {
+        configured
+            .iter()
+            .find(|c| c.marketplace == marketplace)
+            .map_or(ChannelMode::Assisted, |c| c.mode)
+    };
+    match item.attributes.get(CHANNELS_ATTRIBUTE) {
+        Some(list) => list
+            .split(',')
+            .filter_map(|name| name.trim().parse::<Marketplace>().ok())
+            .map(|marketplace| SellingChannel {
+                marketplace,
+                mode: mode(marketplace),
+            })
+            .collect(),
+        None if item.attributes.get(SOURCE_ATTRIBUTE).map(String::as_str) == Some("operator") => {
+            Vec::new()
+        }
+        None => configured.to_vec(),
+    }
+}
+
+/// Where one channel of a cross-listing job stands.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ChannelJob {
+    /// The channel.
+    pub marketplace: Marketplace,
+    /// `queued`, `live`, `needs_manual_action`, `failed`, `withdrawn` or `sold`.
+    pub status: String,
+    /// Why it failed, or what the operator must do.
+    pub reason: Option<String>,
+    /// The channel listing, once drafted.
+    pub channel_listing: Option<ChannelListingId>,
+    /// Where buyers see it.
+    pub url: Option<String>,
+    /// Its price there.
+    pub price: Option<bazaar_memory::Money>,
+}
+
+/// Every channel of `item`'s listing job and where it stands (read from the store).
+pub fn channel_jobs(
+    store: &SledStore,
+    item: &InventoryItem,
+    configured: &[SellingChannel],
+) -> Result<Vec<ChannelJob>, StoreError> {
+    let listings = store.find::<ChannelListing>("by_item", &item.id.to_bytes())?;
+    let mut jobs = Vec::new();
+    let mut wanted: Vec<Marketplace> = channels_of(item, configured)
+        .iter()
+        .map(|c| c.marketplace)
+        .collect();
+    for listing in &listings {
+        if !wanted.contains(&listing.marketplace) {
+            wanted.push(listing.marketplace);
+        }
+    }
+    for marketplace in wanted {
+        let Some(listing) = listings.iter().find(|l| l.marketplace == marketplace) else {
+            jobs.push(ChannelJob {
+                marketplace,
+                status: "queued".into(),
+                reason: None,
+                channel_listing: None,
+                url: None,
+                price: None,
+            });
+            continue;
+        };
+        let (status, reason) = match listing.lifecycle.status {
+            ChannelStatus::Draft => match failed_publish(store, listing)? {
+                Some(reason) => ("failed", Some(reason)),
+                None if store
+                    .get_meta::<String>(&crate::inventory::task_key(&format!(
+                        "missing:{}",
+                        listing.id
+                    )))?
+                    .is_some() =>
+                {
+                    (
+                        "needs_manual_action",
+                        Some("required fields are missing; see the inbox".to_string()),
+                    )
+                }
+                None => ("queued", None),
+            },
+            ChannelStatus::AwaitingOperator => (
+                "needs_manual_action",
+                Some(
+                    "list it by hand from the template in the inbox, then confirm its URL"
+                        .to_string(),
+                ),
+            ),
+            ChannelStatus::Live => ("live", None),
+            ChannelStatus::Withdrawn => (
+                "withdrawn",
+                listing.lifecycle.last_reason().map(str::to_string),
+            ),
+            ChannelStatus::Sold => ("sold", None),
+        };
+        jobs.push(ChannelJob {
+            marketplace,
+            status: status.into(),
+            reason,
+            channel_listing: Some(listing.id),
+            url: listing.url.clone(),
+            price: Some(listing.price),
+        });
+    }
+    Ok(jobs)
+}
+
+/// Why the latest publication of `listing` failed, if it did.
+fn failed_publish(
+    store: &SledStore,
+    listing: &ChannelListing,
+) -> Result<Option<String>, StoreError> {
+    let key = current_publish_key(store, listing)?;
+    let record = store
+        .find::<ActionRecord>("by_idempotency_key", key.as_bytes())?
+        .into_iter()
+        .next();
+    Ok(record
+        .filter(|r| r.lifecycle.status == ActionStatus::Failed)
+        .map(|r| {
+            r.lifecycle
+                .last_reason()
+                .unwrap_or("the marketplace refused it")
+                .to_string()
+        }))
+}
+
+/// The meta key counting publication attempts of a channel listing (retries, relists).
+fn attempt_key(listing: ChannelListingId) -> String {
+    format!("lister.attempt.{listing}")
+}
+
+/// The idempotency key of the current publication attempt of `listing`: the first is
+/// [`publish_key`]; each retry gets its own.
+fn current_publish_key(store: &SledStore, listing: &ChannelListing) -> Result<String, StoreError> {
+    let attempt = store
+        .get_meta::<u32>(&attempt_key(listing.id))?
+        .unwrap_or(0);
+    let key = publish_key(listing.item, listing.marketplace);
+    Ok(if attempt == 0 {
+        key
+    } else {
+        format!("{key}:retry-{attempt}")
+    })
 }
 
 /// The SKU of an item on every channel.
@@ -240,8 +442,165 @@ impl ListerState {
         ) {
             return Ok(());
         }
-        for channel in self.ctx.selling.channels.clone() {
+        for channel in channels_of(&item, &self.ctx.selling.channels) {
             self.list_on(&item, channel).await?;
+        }
+        Ok(())
+    }
+
+    async fn list_on_channels(
+        &mut self,
+        id: ItemId,
+        channels: Vec<Marketplace>,
+    ) -> Result<(), ActorProcessingErr> {
+        let Some(mut item) = self.ctx.store.get::<InventoryItem>(&id)? else {
+            tracing::warn!(item = %id, "asked to list an unknown item");
+            return Ok(());
+        };
+        let mut wanted: Vec<Marketplace> = channels_of(&item, &self.ctx.selling.channels)
+            .iter()
+            .map(|c| c.marketplace)
+            .collect();
+        for marketplace in channels {
+            if !wanted.contains(&marketplace) {
+                wanted.push(marketplace);
+            }
+            // A channel cancelled earlier is published afresh.
+            if let Some(listing) = self.listing_on(id, marketplace)? {
+                if listing.lifecycle.status == ChannelStatus::Withdrawn {
+                    self.next_attempt(listing.id).await?;
+                }
+            }
+        }
+        let names: Vec<&str> = wanted.iter().map(|m| m.name()).collect();
+        item.attributes
+            .insert(CHANNELS_ATTRIBUTE.to_string(), names.join(","));
+        self.ctx.store.put(&item)?;
+        self.ctx.store.flush().await?;
+        tracing::info!(item = %id, channels = %names.join(","), "cross-listing job started");
+        self.list_item(id).await
+    }
+
+    fn listing_on(
+        &self,
+        item: ItemId,
+        marketplace: Marketplace,
+    ) -> Result<Option<ChannelListing>, ActorProcessingErr> {
+        Ok(self
+            .ctx
+            .store
+            .find::<ChannelListing>(
+                "by_sku",
+                &bazaar_memory::store::index_value(&[marketplace.name(), &sku_of(item)]),
+            )?
+            .into_iter()
+            .next())
+    }
+
+    /// Starts a new publication attempt of a channel listing (its own idempotency key).
+    async fn next_attempt(&mut self, listing: ChannelListingId) -> Result<(), ActorProcessingErr> {
+        let key = attempt_key(listing);
+        let attempt = self.ctx.store.get_meta::<u32>(&key)?.unwrap_or(0) + 1;
+        self.ctx.store.put_meta(&key, &attempt)?;
+        self.ctx.store.flush().await?;
+        Ok(())
+    }
+
+    async fn retry(
+        &mut self,
+        id: ItemId,
+        marketplace: Marketplace,
+    ) -> Result<(), ActorProcessingErr> {
+        let Some(item) = self.ctx.store.get::<InventoryItem>(&id)? else {
+            tracing::warn!(item = %id, "asked to retry an unknown item");
+            return Ok(());
+        };
+        let Some(listing) = self.listing_on(id, marketplace)? else {
+            return self.list_on_channels(id, vec![marketplace]).await;
+        };
+        let failed = failed_publish(&self.ctx.store, &listing)?.is_some();
+        if !(failed || listing.lifecycle.status == ChannelStatus::Withdrawn) {
+            tracing::info!(item = %id, %marketplace, status = %listing.lifecycle.status, "nothing to retry");
+            return Ok(());
+        }
+        tracing::info!(item = %id, title = %item.title, %marketplace, "publishing again");
+        if failed {
+            self.next_attempt(listing.id).await?;
+        }
+        // A cancelled (withdrawn) channel gets its new attempt there.
+        self.list_on_channels(id, vec![marketplace]).await
+    }
+
+    /// Takes the item off every channel it is queued or live on; it goes back in stock.
+    async fn cancel(&mut self, id: ItemId) -> Result<(), ActorProcessingErr> {
+        let Some(mut item) = self.ctx.store.get::<InventoryItem>(&id)? else {
+            tracing::warn!(item = %id, "asked to cancel an unknown item");
+            return Ok(());
+        };
+        if !matches!(
+            item.lifecycle.status,
+            ItemStatus::InStock | ItemStatus::Listed
+        ) {
+            tracing::info!(item = %id, status = %item.lifecycle.status, "nothing to cancel");
+            return Ok(());
+        }
+        // First, so that a resume does not list it again.
+        item.attributes
+            .insert(CHANNELS_ATTRIBUTE.to_string(), String::new());
+        if item.lifecycle.status == ItemStatus::Listed {
+            item.lifecycle.advance(
+                ItemStatus::InStock,
+                self.ctx.clock.now(),
+                "the operator cancelled the listing job",
+            )?;
+        }
+        self.ctx.store.put(&item)?;
+        self.ctx.store.flush().await?;
+        let listings = self
+            .ctx
+            .store
+            .find::<ChannelListing>("by_item", &id.to_bytes())?;
+        for listing in listings {
+            let mode = self
+                .ctx
+                .selling
+                .mode(listing.marketplace)
+                .unwrap_or(ChannelMode::Assisted);
+            let attempt = self
+                .ctx
+                .store
+                .get_meta::<u32>(&attempt_key(listing.id))?
+                .unwrap_or(0);
+            let key = format!("cancel:{}:{attempt}", listing.id);
+            match (listing.lifecycle.status, mode) {
+                (ChannelStatus::Draft, _) => {
+                    self.withdrawn(listing, "the operator cancelled it").await?
+                }
+                (ChannelStatus::Live, ChannelMode::Native) => {
+                    self.withdraw_with_key(listing, &key, &item.title, "listing.cancel")
+                        .await?
+                }
+                (ChannelStatus::Live | ChannelStatus::AwaitingOperator, _) => {
+                    let marketplace = listing.marketplace;
+                    open_task_once(
+                        &self.ctx,
+                        &key,
+                        format!(
+                            "take {:?} down on {marketplace}{} — the listing job was cancelled",
+                            item.title,
+                            listing
+                                .url
+                                .as_deref()
+                                .map(|u| format!(" ({u})"))
+                                .unwrap_or_default()
+                        ),
+                        "an assisted channel has no API to withdraw it".to_string(),
+                    )
+                    .await?;
+                    self.withdrawn(listing, "the operator cancelled it").await?;
+                }
+                _ => {}
+            }
         }
         Ok(())
     }
@@ -277,13 +636,39 @@ impl ListerState {
                 listing
             }
         };
-        if listing.lifecycle.status != ChannelStatus::Draft {
+        let relisting = listing.lifecycle.status == ChannelStatus::Withdrawn
+            && self
+                .ctx
+                .store
+                .get_meta::<u32>(&attempt_key(listing.id))?
+                .unwrap_or(0)
+                > 0
+            && !self.attempt_done(&listing)?;
+        if listing.lifecycle.status != ChannelStatus::Draft && !relisting {
             return Ok(());
         }
         match channel.mode {
             ChannelMode::Native => self.publish(item, listing, &copy).await,
             ChannelMode::Assisted => self.ask_operator_to_list(listing, &copy).await,
         }
+    }
+
+    /// Whether the current publication attempt of `listing` already ran (published, or the
+    /// operator asked).
+    fn attempt_done(&self, listing: &ChannelListing) -> Result<bool, ActorProcessingErr> {
+        let key = current_publish_key(&self.ctx.store, listing)?;
+        let published = self
+            .ctx
+            .store
+            .find::<ActionRecord>("by_idempotency_key", key.as_bytes())?
+            .iter()
+            .any(|r| r.lifecycle.status != ActionStatus::Failed);
+        let asked = self
+            .ctx
+            .store
+            .get_meta::<String>(&crate::inventory::task_key(&format!("list:{key}")))?
+            .is_some();
+        Ok(published || asked)
     }
 
     async fn publish(
@@ -338,7 +723,7 @@ impl ListerState {
             value: Some(listing.price),
             marketplace: Some(marketplace),
             pattern_match: 1.0,
-            idempotency_key: publish_key(item.id, marketplace),
+            idempotency_key: current_publish_key(&self.ctx.store, &listing)?,
         };
         let outcome = self
             .ctx
@@ -356,7 +741,10 @@ impl ListerState {
                 tracing::warn!(item = %item.id, %marketplace, %reason, "publishing failed");
                 return open_task_once(
                     &self.ctx,
-                    &format!("publish-failed:{}", listing.id),
+                    &format!(
+                        "publish-failed:{}",
+                        current_publish_key(&self.ctx.store, &listing)?
+                    ),
                     format!(
                         "publishing {:?} (item {}) on {marketplace} failed",
                         item.title, item.id
@@ -427,10 +815,20 @@ impl ListerState {
         let marketplace = listing.marketplace;
         open_task_once(
             &self.ctx,
-            &format!("list:{}", listing.id),
+            &format!("list:{}", current_publish_key(&self.ctx.store, &listing)?),
             format!(
-                "list {:?} on {marketplace} for {} and confirm its URL (channel listing {})",
-                copy.title, listing.price, listing.id
+                "list {:?} on {marketplace} for {} and confirm its URL (channel listing {}){}",
+                copy.title,
+                listing.price,
+                listing.id,
+                if copy.missing.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; the item lacks {}: fill them in on the form",
+                        copy.missing.join(", ")
+                    )
+                }
             ),
             template(copy, &listing.sku),
         )
@@ -500,7 +898,7 @@ impl ListerState {
             }
             match (listing.lifecycle.status, mode) {
                 (ChannelStatus::Draft, _) => {
-                    let key = publish_key(item, listing.marketplace);
+                    let key = current_publish_key(&self.ctx.store, &listing)?;
                     let proposed = !self
                         .ctx
                         .store
@@ -547,17 +945,31 @@ impl ListerState {
         order: OrderId,
         title: &str,
     ) -> Result<(), ActorProcessingErr> {
+        let key = withdraw_key(listing.id, order);
+        self.withdraw_with_key(listing, &key, title, "listing.withdraw_sold")
+            .await
+    }
+
+    /// Withdraws a native listing through the gate under `key`; a withdrawal that does not
+    /// happen becomes an urgent task.
+    async fn withdraw_with_key(
+        &mut self,
+        listing: ChannelListing,
+        key: &str,
+        title: &str,
+        rule: &str,
+    ) -> Result<(), ActorProcessingErr> {
         let marketplace = listing.marketplace;
         let action = Action {
             kind: ActionKind::WithdrawListing,
             target: listing.sku.clone(),
             params: serde_json::json!({ "sku": listing.sku }),
             proposer: "lister".into(),
-            rule: "listing.withdraw_sold".into(),
+            rule: rule.into(),
             value: None,
             marketplace: Some(marketplace),
             pattern_match: 1.0,
-            idempotency_key: withdraw_key(listing.id, order),
+            idempotency_key: key.to_string(),
         };
         let outcome = self
             .ctx
@@ -570,16 +982,21 @@ impl ListerState {
             | Outcome::Duplicate {
                 status: ActionStatus::Executed,
                 ..
-            } => self.withdrawn(listing, "sold elsewhere").await,
+            } => {
+                let why = if rule == "listing.cancel" {
+                    "the operator cancelled it"
+                } else {
+                    "sold elsewhere"
+                };
+                self.withdrawn(listing, why).await
+            }
             Outcome::Duplicate { .. } | Outcome::PendingApproval { .. } => Ok(()),
             other => {
                 tracing::error!(channel_listing = %listing.id, %marketplace, outcome = ?other, "withdrawal of a sold item did not happen");
                 open_task_once(
                     &self.ctx,
-                    &format!("withdraw-failed:{}:{order}", listing.id),
-                    format!(
-                        "URGENT: take {title:?} down on {marketplace} by hand — it sold elsewhere"
-                    ),
+                    &format!("withdraw-failed:{key}"),
+                    format!("URGENT: take {title:?} down on {marketplace} by hand"),
                     format!("the withdrawal did not happen: {other:?}"),
                 )
                 .await

@@ -118,8 +118,8 @@ async fn notification(
         }
         Err(NotificationError::Replayed(_)) => StatusCode::NO_CONTENT.into_response(),
         Err(error) => {
-            let status = StatusCode::from_u16(error.http_status())
-                .unwrap_or(StatusCode::BAD_REQUEST);
+            let status =
+                StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
             (status, error.to_string()).into_response()
         }
     }

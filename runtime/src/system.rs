@@ -201,6 +201,8 @@ pub struct System {
     pub addrs: Addresses,
     /// The gate's events (webhooks and the inbox page subscribe).
     pub events: tokio::sync::broadcast::Sender<GateEvent>,
+    /// The channels items are listed on.
+    pub selling_channels: Vec<bazaar_agents::selling::SellingChannel>,
     supervisor: ActorRef<SupervisorMsg>,
     supervisor_done: tokio::task::JoinHandle<()>,
     escalation: watch::Receiver<Escalation>,
@@ -240,6 +242,7 @@ impl System {
         let quiet = Quiescence::new();
         let addrs = Addresses::new(&quiet, config.intake.credit);
         let llm = bazaar_agents::llm::LlmClient::from_config(&config.llm)?.map(Arc::new);
+        let selling_channels = selling.channels.clone();
         let ctx = AgentContext {
             store: store.clone(),
             index: index.clone(),
@@ -306,6 +309,7 @@ impl System {
             quiet,
             addrs,
             events,
+            selling_channels,
             supervisor: supervisor.0,
             supervisor_done: supervisor.1,
             escalation,

@@ -71,6 +71,7 @@ pub fn rules(marketplace: Marketplace) -> ChannelRules {
             title_max: 70,
             images_max: 8,
             needs_condition: false,
+            required_attributes: &["zip", "phone"],
             ..base
         },
         Marketplace::Facebook => ChannelRules {
@@ -475,9 +476,11 @@ mod tests {
             draft(&item, Marketplace::Ebay, &config, 2_000).missing,
             ["condition"]
         );
-        assert!(draft(&item, Marketplace::Craigslist, &config, 2_000)
-            .missing
-            .is_empty());
+        // Craigslist does not ask for a condition, but for a ZIP code and a phone number.
+        assert_eq!(
+            draft(&item, Marketplace::Craigslist, &config, 2_000).missing,
+            ["zip", "phone"]
+        );
     }
 
     #[test]

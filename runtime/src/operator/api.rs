@@ -49,6 +49,15 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/audit"),
     ("post", "/api/pause"),
     ("post", "/api/resume"),
+    ("get", "/api/v1/items"),
+    ("post", "/api/v1/items"),
+    ("get", "/api/v1/items/{id}"),
+    ("get", "/api/v1/items/{id}/listings"),
+    ("post", "/api/v1/items/{id}/listings"),
+    ("delete", "/api/v1/items/{id}/listings"),
+    ("post", "/api/v1/items/{id}/listings/{channel}/retry"),
+    ("post", "/api/v1/items/{id}/listings/{channel}/confirm"),
+    ("post", "/api/v1/items/{id}/listings/{channel}/sold"),
 ];
 
 /// Who the gate records for API commands.
@@ -70,6 +79,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/api/audit", get(audit))
         .route("/api/pause", post(pause))
         .route("/api/resume", post(resume))
+        .merge(super::items::routes())
 }
 
 /// Routes anyone may call.

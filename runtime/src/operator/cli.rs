@@ -1,5 +1,5 @@
-//! `bazaar inbox | approve | reject | resolve | undo | pause | resume`: the operator API from the
-//! command line. They talk to the running daemon (`--api`, default `operator.public_url`)
+//! `bazaar inbox | approve | reject | resolve | undo | pause | resume | item | list`: the
+//! operator API from the command line. They talk to the running daemon (`--api`, default `operator.public_url`)
 //! with the token from the configuration, print what happened, and exit 1 with the API's
 //! message when it refuses (2 when the token is not configured).
 
@@ -82,6 +82,199 @@ pub enum OperatorCommand {
         #[command(flatten)]
         api: ApiArgs,
     },
+    /// It sold on a channel without an API (Craigslist, Facebook …): book the sale and take
+    /// it down everywhere else.
+    Sold {
+        /// The item id.
+        item: String,
+        /// Where it sold.
+        #[arg(long)]
+        channel: String,
+        /// The order (or a note naming the sale, unique on that channel).
+        #[arg(long)]
+        order: String,
+        /// What the buyer paid, in dollars (default: the listing's price).
+        #[arg(long)]
+        total: Option<String>,
+        /// Where the daemon's API is.
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Items you bring (sourced offline): `bazaar item add`, `bazaar item show`.
+    #[command(subcommand)]
+    Item(ItemCommand),
+    /// Cross-list an item (`--channels ebay,craigslist`), show its job, retry one channel or
+    /// cancel the job.
+    List {
+        /// The item id (from `bazaar item add` or `bazaar inventory`).
+        item: String,
+        /// Start (or extend) the job on these channels: ebay, craigslist, facebook,
+        /// poshmark, mercari (comma-separated).
+        #[arg(long, value_delimiter = ',')]
+        channels: Vec<String>,
+        /// Publish this failed or cancelled channel again.
+        #[arg(long, value_name = "CHANNEL", conflicts_with_all = ["channels", "cancel"])]
+        retry: Option<String>,
+        /// Take the item off every channel it is queued or live on.
+        #[arg(long, conflicts_with = "channels")]
+        cancel: bool,
+        /// You put it up on an assisted channel: CHANNEL=URL (e.g. craigslist=https://…).
+        #[arg(long, value_name = "CHANNEL=URL", conflicts_with_all = ["channels", "cancel", "retry"])]
+        confirm: Option<String>,
+        /// Wait up to this many seconds for queued channels to move on.
+        #[arg(long, default_value_t = 10, value_name = "SECS")]
+        wait: u64,
+        /// Where the daemon's API is.
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+}
+
+/// `bazaar item …`.
+#[derive(Debug, Subcommand)]
+pub enum ItemCommand {
+    /// Add an item you bought yourself: in stock, its cost booked; list it with `bazaar list`.
+    Add {
+        /// Title, as buyers will read it.
+        #[arg(long)]
+        title: String,
+        /// new, like_new, good, fair, poor or for_parts.
+        #[arg(long)]
+        condition: String,
+        /// What it cost you, in dollars (e.g. 40 or 39.99).
+        #[arg(long)]
+        cost: String,
+        /// A photo: an http(s) URL or a file path (repeatable).
+        #[arg(long = "photo", value_name = "PATH_OR_URL")]
+        photos: Vec<String>,
+        /// The least it may sell for, in dollars.
+        #[arg(long)]
+        floor: Option<String>,
+        /// The asking price, in dollars (default: from the margin rules).
+        #[arg(long)]
+        price: Option<String>,
+        /// Category (electronics, bike, furniture …).
+        #[arg(long)]
+        category: Option<String>,
+        /// Description.
+        #[arg(long)]
+        description: Option<String>,
+        /// An attribute as key=value (brand, model, size, zip, phone …; repeatable).
+        #[arg(long = "attr", value_name = "KEY=VALUE")]
+        attributes: Vec<String>,
+        /// Where the daemon's API is.
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Show an item and its listing job.
+    Show {
+        /// The item id.
+        id: String,
+        /// Where the daemon's API is.
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+}
+
+fn failure(message: impl Into<String>) -> Failure {
+    Failure {
+        message: message.into(),
+        code: 1,
+    }
+}
+
+/// Photos as the API takes them: URLs as given, files as absolute paths that must exist.
+fn photo_locations(photos: Vec<String>) -> Result<Vec<String>, Failure> {
+    photos
+        .into_iter()
+        .map(|photo| {
+            if photo.starts_with("http://") || photo.starts_with("https://") {
+                return Ok(photo);
+            }
+            std::fs::canonicalize(&photo)
+                .map(|path| path.display().to_string())
+                .map_err(|e| {
+                    failure(format!(
+                        "photo {photo}: {e}; give a file that exists or an http(s) URL"
+                    ))
+                })
+        })
+        .collect()
+}
+
+fn attribute_map(pairs: Vec<String>) -> Result<serde_json::Map<String, Value>, Failure> {
+    pairs
+        .into_iter()
+        .map(|pair| match pair.split_once('=') {
+            Some((key, value)) if !key.trim().is_empty() => Ok((
+                key.trim().to_string(),
+                Value::String(value.trim().to_string()),
+            )),
+            _ => Err(failure(format!("attribute {pair:?} is not KEY=VALUE"))),
+        })
+        .collect()
+}
+
+fn print_item(item: &Value) {
+    println!(
+        "{}  {}  {}  cost {}",
+        item["id"].as_str().unwrap_or("?"),
+        item["status"].as_str().unwrap_or("?"),
+        item["title"].as_str().unwrap_or(""),
+        money_text(&item["cost"]),
+    );
+    print_jobs(&item["listings"]);
+}
+
+fn money_text(money: &Value) -> String {
+    serde_json::from_value::<bazaar_memory::Money>(money.clone())
+        .map(|m| m.to_string())
+        .unwrap_or_else(|_| "-".into())
+}
+
+fn print_jobs(jobs: &Value) {
+    let jobs = jobs.as_array().cloned().unwrap_or_default();
+    if jobs.is_empty() {
+        println!(
+            "    not listed anywhere; `bazaar list ID --channels ebay,craigslist` starts a job"
+        );
+    }
+    for job in jobs {
+        let mut line = format!(
+            "    {:<10} {:<20} {}",
+            job["marketplace"].as_str().unwrap_or("?"),
+            job["status"].as_str().unwrap_or("?"),
+            money_text(&job["price"]),
+        );
+        if let Some(url) = job["url"].as_str() {
+            line.push_str(&format!("  {url}"));
+        }
+        if let Some(reason) = job["reason"].as_str() {
+            line.push_str(&format!("  ({reason})"));
+        }
+        println!("{line}");
+    }
+}
+
+/// Polls the job until no channel is queued or `wait` seconds pass.
+async fn settled_jobs(client: &Client, item: &str, wait: u64) -> Result<Value, Failure> {
+    let deadline = std::time::Instant::now() + Duration::from_secs(wait);
+    loop {
+        let value = client
+            .call(
+                reqwest::Method::GET,
+                &format!("/api/v1/items/{item}/listings"),
+                None,
+            )
+            .await?;
+        let queued = value["listings"]
+            .as_array()
+            .is_some_and(|jobs| jobs.iter().any(|j| j["status"] == "queued"));
+        if !queued || std::time::Instant::now() >= deadline {
+            return Ok(value);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
 
 struct Client {
@@ -301,6 +494,110 @@ pub async fn run(config: &Config, command: OperatorCommand) -> anyhow::Result<Ex
                     .call(Method::POST, "/api/resume", None)
                     .await?;
                 println!("resumed");
+            }
+            OperatorCommand::Item(ItemCommand::Add {
+                title,
+                condition,
+                cost,
+                photos,
+                floor,
+                price,
+                category,
+                description,
+                attributes,
+                api,
+            }) => {
+                let client = Client::new(config, &api)?;
+                let body = serde_json::json!({
+                    "title": title,
+                    "condition": condition,
+                    "cost": cost,
+                    "photos": photo_locations(photos)?,
+                    "floor": floor,
+                    "price": price,
+                    "category": category,
+                    "description": description,
+                    "attributes": attribute_map(attributes)?,
+                });
+                let item = client
+                    .call(Method::POST, "/api/v1/items", Some(body))
+                    .await?;
+                print_item(&item);
+            }
+            OperatorCommand::Sold {
+                item,
+                channel,
+                order,
+                total,
+                api,
+            } => {
+                Client::new(config, &api)?
+                    .call(
+                        Method::POST,
+                        &format!("/api/v1/items/{item}/listings/{channel}/sold"),
+                        Some(serde_json::json!({ "order": order, "total": total })),
+                    )
+                    .await?;
+                println!("booked the sale of {item} on {channel}; taking it down everywhere else");
+            }
+            OperatorCommand::Item(ItemCommand::Show { id, api }) => {
+                let item = Client::new(config, &api)?
+                    .call(Method::GET, &format!("/api/v1/items/{id}"), None)
+                    .await?;
+                print_item(&item);
+            }
+            OperatorCommand::List {
+                item,
+                channels,
+                retry,
+                cancel,
+                confirm,
+                wait,
+                api,
+            } => {
+                let client = Client::new(config, &api)?;
+                if let Some(pair) = confirm {
+                    let Some((channel, url)) = pair.split_once('=') else {
+                        return Err(failure(format!("--confirm {pair:?} is not CHANNEL=URL")));
+                    };
+                    client
+                        .call(
+                            Method::POST,
+                            &format!("/api/v1/items/{item}/listings/{channel}/confirm"),
+                            Some(serde_json::json!({ "url": url })),
+                        )
+                        .await?;
+                    println!("{channel} confirmed at {url}");
+                } else if cancel {
+                    client
+                        .call(
+                            Method::DELETE,
+                            &format!("/api/v1/items/{item}/listings"),
+                            None,
+                        )
+                        .await?;
+                    println!("cancelling the listing job of {item}");
+                } else if let Some(channel) = retry {
+                    client
+                        .call(
+                            Method::POST,
+                            &format!("/api/v1/items/{item}/listings/{channel}/retry"),
+                            None,
+                        )
+                        .await?;
+                    println!("retrying {channel} for {item}");
+                } else if !channels.is_empty() {
+                    client
+                        .call(
+                            Method::POST,
+                            &format!("/api/v1/items/{item}/listings"),
+                            Some(serde_json::json!({ "channels": channels })),
+                        )
+                        .await?;
+                }
+                let jobs = settled_jobs(&client, &item, wait).await?;
+                println!("{item}:");
+                print_jobs(&jobs["listings"]);
             }
         }
         Ok::<(), Failure>(())

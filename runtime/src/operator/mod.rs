@@ -15,6 +15,7 @@
 
 pub mod api;
 pub mod cli;
+pub mod items;
 pub mod links;
 pub mod page;
 pub mod webhooks;
@@ -61,6 +62,8 @@ pub struct OperatorContext {
     pub addrs: Addresses,
     /// The gate's events.
     pub events: broadcast::Sender<GateEvent>,
+    /// The channels items are listed on.
+    pub selling_channels: Vec<bazaar_agents::selling::SellingChannel>,
 }
 
 impl OperatorContext {
@@ -71,6 +74,7 @@ impl OperatorContext {
             clock: system.clock.clone(),
             addrs: system.addrs.clone(),
             events: system.events.clone(),
+            selling_channels: system.selling_channels.clone(),
         }
     }
 }

@@ -1,0 +1,566 @@
+//! Items the operator brings, cross-listed through the operator API on eBay (native, the
+//! simulated eBay) and on Craigslist- and Facebook-style channels (assisted): a sale on eBay
+//! arrives as a signed notification and takes the item down everywhere else, with the
+//! books right; a forged notification changes nothing; a job is cancelled, retried, and
+//! an assisted channel's sale reported by the operator withdraws the eBay listing.
+
+#![allow(clippy::inconsistent_digit_grouping)] // cents written as dollars_cents
+
+mod support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bazaar_agents::connectors::ebay_orders::EbayOrders;
+use bazaar_agents::connectors::ebay_sell::{
+    exchange_authorization_code, EbaySell, EbaySellClient, EbaySellSettings, ListingPolicyIds,
+};
+use bazaar_agents::connectors::{EbaySettings, PoliteConfig};
+use bazaar_agents::lister::delist_latencies;
+use bazaar_agents::selling::{OrderFeed, Selling, SellingChannel};
+use bazaar_config::Config;
+use bazaar_memory::{
+    Approval, ApprovalStatus, IndexConfig, InventoryItem, ItemId, Marketplace, Money, ProductIndex,
+    SharedClock, SimClock, SledStore, Store, Transaction, TransactionKind,
+};
+use bazaar_runtime::ebay_notifications::{self, NotificationEndpoint};
+use bazaar_runtime::operator::{Operator, OperatorContext, OperatorSettings};
+use bazaar_runtime::system::{System, SystemParts};
+use bazaar_sim::ebay::{scopes, EbayConfig, EbaySim};
+use bazaar_strategies::listing::{channel_fee, shipping_minor};
+use bazaar_strategies::valuation::ValuationConfig;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use support::{eventually, secret_file, TOKEN};
+
+struct Setup {
+    sim: EbaySim,
+    system: System,
+    operator: Operator,
+    endpoint: String,
+    notifications: tokio::task::JoinHandle<()>,
+    base: String,
+    http: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+fn quick() -> PoliteConfig {
+    PoliteConfig {
+        concurrency: 2,
+        min_delay: Duration::ZERO,
+        jitter: Duration::ZERO,
+        backoff_initial: Duration::from_millis(10),
+        backoff_max: Duration::from_millis(100),
+        max_retries: 2,
+        timeout: Duration::from_secs(10),
+    }
+}
+
+/// eBay natively through the sim (its seller consented once); every other channel assisted;
+/// the operator API on loopback; eBay pushing sales to our notification endpoint.
+async fn setup() -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = SimClock::new(support::at("2026-03-02T15:00:00Z"));
+    let shared: SharedClock = Arc::new(clock.clone());
+    let ebay = EbayConfig::default();
+    let (sim, _) = EbaySim::start(ebay.clone(), shared.clone()).await.unwrap();
+    let api = EbaySettings::new(
+        sim.base_url(),
+        &ebay.client_id,
+        &ebay.client_secret,
+        100_000,
+    );
+    let code = sim.authorization_code(&[
+        scopes::API,
+        scopes::SELL_INVENTORY,
+        scopes::SELL_FULFILLMENT,
+        scopes::NOTIFICATION_SUBSCRIPTION,
+    ]);
+    let tokens = exchange_authorization_code(&api, &code, &ebay.ru_name, &shared)
+        .await
+        .unwrap();
+    let store = SledStore::open(&dir.path().join("store")).unwrap();
+    let mut settings = EbaySellSettings::new(api, tokens.refresh_token);
+    settings.policies = ListingPolicyIds {
+        fulfillment_policy_id: "6196944000".into(),
+        payment_policy_id: "6196945000".into(),
+        return_policy_id: "6196946000".into(),
+    };
+    settings.merchant_location_key = Some("home".into());
+    let client =
+        Arc::new(EbaySellClient::new(settings, quick(), store.clone(), shared.clone()).unwrap());
+    let orders = Arc::new(EbayOrders::new(client.clone()));
+    let feed: Arc<dyn OrderFeed> = orders.clone();
+    let selling = Selling::new(
+        vec![SellingChannel::native(Marketplace::Ebay)],
+        vec![feed],
+        Duration::from_secs(3_600),
+    );
+
+    let mut config = Config::load(None, std::iter::empty()).unwrap();
+    config.policy.high_value = Money::usd(10_000_000);
+    config.policy.confidence.first_execution_factor = 1.0;
+    config.policy.confidence.operator_away_factor = 1.0;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    config.operator.token = Some(secret_file(dir.path(), "token", TOKEN));
+    config.operator.public_url = base.clone();
+    config.operator.listen = listener.local_addr().unwrap().to_string();
+    let operator_settings = OperatorSettings::from_config(&config.operator).unwrap();
+    let system = System::start(SystemParts::with_selling(
+        Arc::new(config),
+        store,
+        ProductIndex::in_memory(IndexConfig::default()).unwrap(),
+        shared,
+        None,
+        Some(Arc::new(EbaySell::new(client))),
+        selling,
+    ))
+    .await
+    .unwrap();
+    let operator = Operator::start(
+        OperatorContext::of(&system),
+        operator_settings,
+        Some(listener),
+    )
+    .await
+    .unwrap();
+    let token = ebay_notifications::new_verification_token();
+    let inventory = system.addrs.inventory.clone();
+    let (addr, notifications) =
+        ebay_notifications::serve(([127, 0, 0, 1], 0).into(), |addr| NotificationEndpoint {
+            orders: orders.clone(),
+            url: format!("http://{addr}{}", ebay_notifications::PATH),
+            verification_token: token.clone(),
+            inventory,
+        })
+        .await
+        .unwrap();
+    let endpoint = format!("http://{addr}{}", ebay_notifications::PATH);
+    let subscription = orders.subscribe(&endpoint, &token).await.unwrap();
+    // Subscribing again finds the subscription instead of creating another.
+    assert_eq!(
+        orders.subscribe(&endpoint, &token).await.unwrap(),
+        subscription
+    );
+    Setup {
+        sim,
+        system,
+        operator,
+        endpoint,
+        notifications,
+        base,
+        http: reqwest::Client::new(),
+        _dir: dir,
+    }
+}
+
+impl Setup {
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(TOKEN);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    async fn add_item(&self, body: Value) -> ItemId {
+        let (status, item) = self.post("/api/v1/items", body).await;
+        assert_eq!(status, StatusCode::CREATED, "{item}");
+        item["id"].as_str().unwrap().parse().unwrap()
+    }
+
+    fn jobs(&self, item: ItemId) -> Vec<(String, String)> {
+        let item = self.item(item);
+        bazaar_agents::lister::channel_jobs(
+            &self.system.store,
+            &item,
+            &self.system.selling_channels,
+        )
+        .unwrap()
+        .into_iter()
+        .map(|j| (j.marketplace.name().to_string(), j.status))
+        .collect()
+    }
+
+    fn item(&self, id: ItemId) -> InventoryItem {
+        self.system
+            .store
+            .get::<InventoryItem>(&id)
+            .unwrap()
+            .unwrap()
+    }
+
+    /// Waits until the item's job is exactly `want` (channel, status), in any order.
+    async fn wait_jobs(&self, item: ItemId, want: &[(&str, &str)]) {
+        let mut want: Vec<(String, String)> = want
+            .iter()
+            .map(|(c, s)| (c.to_string(), s.to_string()))
+            .collect();
+        want.sort();
+        let mut last = Vec::new();
+        let found = tokio::time::timeout(Duration::from_secs(20), async {
+            loop {
+                last = self.jobs(item);
+                last.sort();
+                if last == want {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await;
+        assert!(found.is_ok(), "job of {item}: want {want:?}, have {last:?}");
+    }
+
+    fn tasks(&self, containing: &str) -> Vec<Approval> {
+        self.system
+            .store
+            .all::<Approval>()
+            .unwrap()
+            .into_iter()
+            .filter(|a| a.action.is_none() && a.summary.contains(containing))
+            .collect()
+    }
+
+    fn books(&self, item: ItemId, kind: TransactionKind) -> Vec<Money> {
+        self.system
+            .store
+            .find::<Transaction>("by_item", &item.to_bytes())
+            .unwrap()
+            .into_iter()
+            .filter(|t| t.kind == kind)
+            .map(|t| t.amount)
+            .collect()
+    }
+
+    async fn stop(self) {
+        self.notifications.abort();
+        self.operator.stop().await;
+        self.system.shutdown(Duration::from_secs(5)).await.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_item_brought_in_is_listed_on_three_channels_sold_on_one_and_withdrawn_from_the_others()
+{
+    let s = setup().await;
+
+    // A bad request names every problem and adds nothing.
+    let (status, body) = s
+        .post(
+            "/api/v1/items",
+            json!({"title": " ", "condition": "mint", "cost": "-5", "photos": ["trek.jpg"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let message = body["error"].as_str().unwrap();
+    for part in [
+        "title is empty",
+        "condition \"mint\"",
+        "cost \"-5\" is negative",
+        "photo \"trek.jpg\"",
+    ] {
+        assert!(message.contains(part), "{part} in {message}");
+    }
+    let (status, body) = s
+        .post(
+            "/api/v1/items",
+            json!({"title": "x", "condition": "good", "cost": "1", "colour": "red"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(s.system.store.all::<InventoryItem>().unwrap().is_empty());
+
+    let title =
+        "Trek FX 3 Disc hybrid bike, 54cm, carbon fork, hydraulic disc brakes, barely ridden";
+    let item = s
+        .add_item(json!({
+            "title": title,
+            "condition": "like_new",
+            "cost": "$40",
+            "photos": ["https://img.example/trek-1.jpg", "https://img.example/trek-2.jpg"],
+            "floor": "60",
+            "price": "89.99",
+            "category": "bike",
+            "attributes": {"brand": "Trek", "zip": "97201", "phone": "503-555-0100"},
+        }))
+        .await;
+    assert_eq!(
+        s.books(item, TransactionKind::Purchase),
+        [Money::usd(40_00)]
+    );
+    // Brought in, not listed until asked.
+    assert!(s.jobs(item).is_empty());
+
+    let (status, body) = s
+        .post(
+            &format!("/api/v1/items/{item}/listings"),
+            json!({"channels": ["ebay", "craigslist", "facebook"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    s.wait_jobs(
+        item,
+        &[
+            ("ebay", "live"),
+            ("craigslist", "needs_manual_action"),
+            ("facebook", "needs_manual_action"),
+        ],
+    )
+    .await;
+    let on_ebay = s.sim.agent_listings();
+    assert_eq!(on_ebay.len(), 1);
+    assert_eq!(on_ebay[0].price, Money::usd(89_99));
+    // eBay's 80 characters, cut at a word.
+    let listed_title = &on_ebay[0].title;
+    assert!(
+        listed_title.chars().count() <= 80 && title.starts_with(listed_title.as_str()),
+        "{listed_title}"
+    );
+    // The copy-paste tasks, with each channel's title limit.
+    let craigslist = s.tasks("on craigslist");
+    assert_eq!(craigslist.len(), 1, "{craigslist:?}");
+    let first_line = craigslist[0]
+        .reason
+        .lines()
+        .find(|l| l.starts_with("Title:"));
+    assert!(
+        first_line.is_some_and(|l| l.chars().count() <= "Title: ".len() + 70),
+        "{}",
+        craigslist[0].reason
+    );
+    assert_eq!(s.tasks("on facebook").len(), 1);
+
+    // A confirmation needs a real URL; then both assisted channels are live.
+    let (status, _) = s
+        .post(
+            &format!("/api/v1/items/{item}/listings/craigslist/confirm"),
+            json!({"url": "not a url"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    for (channel, url) in [
+        (
+            "craigslist",
+            "https://portland.craigslist.org/bik/d/trek-fx3/7712.html",
+        ),
+        ("facebook", "https://www.facebook.com/marketplace/item/5512"),
+    ] {
+        let (status, body) = s
+            .post(
+                &format!("/api/v1/items/{item}/listings/{channel}/confirm"),
+                json!({"url": url}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    }
+    s.wait_jobs(
+        item,
+        &[
+            ("ebay", "live"),
+            ("craigslist", "live"),
+            ("facebook", "live"),
+        ],
+    )
+    .await;
+
+    // A forged notification is refused and changes nothing.
+    let forged = s
+        .http
+        .post(&s.endpoint)
+        .header("x-ebay-signature", "bm90IGEgc2lnbmF0dXJl")
+        .body(r#"{"metadata":{"topic":"ORDER_CONFIRMATION"},"notification":{}}"#)
+        .send()
+        .await
+        .unwrap();
+    assert!(forged.status().is_client_error(), "{}", forged.status());
+
+    // A buyer pays on eBay: the signed notification alone (no poll) takes it down elsewhere.
+    let purchase = s
+        .sim
+        .buy(&on_ebay[0].listing_id, "buyer_one")
+        .await
+        .unwrap();
+    assert!(
+        purchase.deliveries.iter().any(|d| d.delivered()),
+        "{:?}",
+        purchase.deliveries
+    );
+    s.wait_jobs(
+        item,
+        &[
+            ("ebay", "sold"),
+            ("craigslist", "withdrawn"),
+            ("facebook", "withdrawn"),
+        ],
+    )
+    .await;
+    assert_eq!(s.item(item).lifecycle.status.to_string(), "sold");
+    let urgent = s.tasks("URGENT: take");
+    assert_eq!(urgent.len(), 2, "{urgent:?}");
+    assert!(urgent
+        .iter()
+        .all(|t| t.lifecycle.status == ApprovalStatus::Pending));
+    assert!(urgent.iter().any(|t| t.summary.contains("craigslist.org")));
+    let latencies = eventually("the delist latency", Duration::from_secs(5), || {
+        let l = delist_latencies(&s.system.store).unwrap();
+        (!l.is_empty()).then_some(l)
+    })
+    .await;
+    assert_eq!(latencies.len(), 1, "{latencies:?}");
+
+    // The books: the sale, eBay's fee on it and the postage of a bike.
+    let config = ValuationConfig::default();
+    assert_eq!(s.books(item, TransactionKind::Sale), [purchase.total]);
+    assert_eq!(
+        s.books(item, TransactionKind::Fee),
+        [channel_fee(&config, Marketplace::Ebay, purchase.total)]
+    );
+    let postage = shipping_minor(&config, Marketplace::Ebay, "bike");
+    let booked_postage = s.books(item, TransactionKind::Shipping);
+    assert_eq!(booked_postage.iter().map(|m| m.minor).sum::<i64>(), postage);
+    assert!(s.sim.oversells().is_empty());
+
+    // A sold item's job cannot be restarted.
+    let (status, body) = s
+        .post(
+            &format!("/api/v1/items/{item}/listings"),
+            json!({"channels": ["mercari"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listing_job_is_cancelled_retried_and_an_assisted_sale_withdraws_the_ebay_listing() {
+    let s = setup().await;
+    let item = s
+        .add_item(json!({
+            "title": "Bose QuietComfort 35 II headphones",
+            "condition": "good",
+            "cost": "55.00",
+            "photos": ["https://img.example/qc35.jpg"],
+            "category": "electronics",
+            "attributes": {"zip": "97201", "phone": "503-555-0100"},
+        }))
+        .await;
+    let (status, body) = s
+        .post(
+            &format!("/api/v1/items/{item}/listings"),
+            json!({"channels": ["ebay", "teleshop"]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("teleshop"),
+        "{body}"
+    );
+    s.post(
+        &format!("/api/v1/items/{item}/listings"),
+        json!({"channels": ["ebay", "craigslist"]}),
+    )
+    .await;
+    s.wait_jobs(
+        item,
+        &[("ebay", "live"), ("craigslist", "needs_manual_action")],
+    )
+    .await;
+    // Without an operator price, the price keeps the margin over cost, fees and postage.
+    let price = s.sim.agent_listings()[0].price;
+    assert!(price > Money::usd(55_00), "{price}");
+
+    // Cancel: eBay withdrawn through the gate, the assisted channel dropped, back in stock.
+    let (status, _) = s
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/items/{item}/listings"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    s.wait_jobs(item, &[("ebay", "withdrawn"), ("craigslist", "withdrawn")])
+        .await;
+    assert!(
+        s.sim.agent_listings().is_empty(),
+        "{:?}",
+        s.sim.agent_listings()
+    );
+    assert_eq!(s.item(item).lifecycle.status.to_string(), "in_stock");
+
+    // Only a failed or cancelled channel is retried; eBay comes back live.
+    let (status, _) = s
+        .post(
+            &format!("/api/v1/items/{item}/listings/facebook/retry"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, body) = s
+        .post(
+            &format!("/api/v1/items/{item}/listings/ebay/retry"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    s.wait_jobs(item, &[("ebay", "live"), ("craigslist", "withdrawn")])
+        .await;
+    assert_eq!(s.sim.agent_listings().len(), 1);
+    let (status, _) = s
+        .post(
+            &format!("/api/v1/items/{item}/listings/ebay/retry"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "a live channel is not retried"
+    );
+
+    // Listed on Craigslist again, confirmed, and sold there: eBay comes down.
+    s.post(
+        &format!("/api/v1/items/{item}/listings"),
+        json!({"channels": ["craigslist"]}),
+    )
+    .await;
+    s.wait_jobs(
+        item,
+        &[("ebay", "live"), ("craigslist", "needs_manual_action")],
+    )
+    .await;
+    s.post(
+        &format!("/api/v1/items/{item}/listings/craigslist/confirm"),
+        json!({"url": "https://portland.craigslist.org/ele/d/qc35/1.html"}),
+    )
+    .await;
+    s.wait_jobs(item, &[("ebay", "live"), ("craigslist", "live")])
+        .await;
+    let (status, body) = s
+        .post(
+            &format!("/api/v1/items/{item}/listings/craigslist/sold"),
+            json!({"order": "cash, picked up", "total": "85"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    s.wait_jobs(item, &[("ebay", "withdrawn"), ("craigslist", "sold")])
+        .await;
+    assert!(s.sim.agent_listings().is_empty());
+    assert_eq!(s.books(item, TransactionKind::Sale), [Money::usd(85_00)]);
+    s.stop().await;
+}
