@@ -600,17 +600,20 @@ fn quick_polite() -> bazaar_agents::connectors::polite::PoliteConfig {
 }
 
 /// What selling on the sim's eBay is made of.
-struct EbaySelling {
-    effector: Arc<dyn bazaar_policies::Effector>,
-    selling: bazaar_agents::selling::Selling,
-    orders: Arc<bazaar_agents::connectors::ebay_orders::EbayOrders>,
+pub struct EbaySelling {
+    /// Publishes, revises and withdraws (the gate's marketplace connector).
+    pub effector: Arc<dyn bazaar_policies::Effector>,
+    /// eBay as the one native channel, its order feed and its watchers.
+    pub selling: bazaar_agents::selling::Selling,
+    /// Verifies notifications and reads orders.
+    pub orders: Arc<bazaar_agents::connectors::ebay_orders::EbayOrders>,
 }
 
 /// Selling on the sim's eBay as the agent's seller account: the seller consents once (an
 /// authorization code exchanged for a refresh token, as `bazaar` would be set up for real),
 /// items are listed natively there, and sales arrive as signed notifications (see
 /// [`notify_sales`]) with Fulfillment read every hour as the fallback.
-async fn ebay_selling(
+pub async fn ebay_selling(
     world: &World,
     endpoints: &bazaar_sim::world::Endpoints,
     store: &bazaar_memory::SledStore,
@@ -668,7 +671,7 @@ async fn ebay_selling(
 
 /// Serves the agent's eBay notification endpoint on loopback and subscribes the sim's eBay
 /// to it, so each sale reaches the Inventory the moment a buyer pays.
-async fn notify_sales(
+pub async fn notify_sales(
     system: &crate::system::System,
     orders: Arc<bazaar_agents::connectors::ebay_orders::EbayOrders>,
 ) -> Result<tokio::task::JoinHandle<()>, SimError> {
