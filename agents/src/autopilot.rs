@@ -10,8 +10,13 @@
 //!   action through the gate. Each listing's price history is kept in the store.
 //! - **Offers to watchers**: listings buyers watch (the marketplace says which) get a
 //!   discounted offer to those buyers now and then ([`watcher_offer`]), through the gate.
-//! - **Stale items**: an item listed longer than `selling.stale` allows comes down
-//!   everywhere (gated withdrawals; a task for assisted channels) and is archived.
+//! - **Competition**: when enough live comparables in memory ask less (their median), a
+//!   drop goes as far as that price (still within the caps and above the floor) — unless
+//!   buyers are watching the listing, which says it sells at its price.
+//! - **Stale items**: a native listing unsold for `selling.stale.relist_after_days` is
+//!   ended and listed afresh (two gated actions; the new listing id is recorded); an item
+//!   listed longer than `archive_after_days` comes down everywhere (gated withdrawals; a
+//!   task for assisted channels) and is archived.
 //!
 //! Everything it needs is in the store: after a restart, unanswered offers are found by
 //! their route and answered (on its first tick), and repricing continues from the recorded
@@ -24,7 +29,8 @@ use bazaar_memory::{
 };
 use bazaar_policies::{Action, GateMsg, Outcome};
 use bazaar_strategies::autopilot::{
-    answer_offer, is_stale, reprice, watcher_offer, OfferAnswer, OfferFacts, Reprice, RepriceFacts,
+    answer_offer, is_stale, needs_relist, reprice, watcher_offer, OfferAnswer, OfferFacts, Reprice,
+    RepriceFacts,
 };
 use bazaar_strategies::understand::{understand, Intent, Reply};
 use bazaar_strategies::valuation::ValuationConfig;
@@ -117,6 +123,19 @@ fn listed_at(listing: &ChannelListing, now: DateTime<Utc>) -> DateTime<Utc> {
         .map_or(now, |change| change.at)
 }
 
+/// When `listing` first went live (relisting does not reset it), if it ever did.
+fn first_listed_at(listing: &ChannelListing) -> Option<DateTime<Utc>> {
+    listing
+        .lifecycle
+        .history
+        .iter()
+        .find(|change| change.to == ChannelStatus::Live)
+        .map(|change| change.at)
+}
+
+/// Live comparables needed before their median asking price counts as the competition.
+const MIN_COMPETITORS: usize = 5;
+
 /// The store meta key holding a channel listing's price history.
 fn price_history_key(listing: &ChannelListing) -> String {
     format!("autopilot.prices.{}", listing.id)
@@ -170,10 +189,27 @@ impl AutopilotState {
             .ctx
             .store
             .find::<ChannelListing>("by_status", ChannelStatus::Live.to_string().as_bytes())?;
+        let watched = self.watched().await;
+        let now = self.ctx.clock.now();
         for listing in live {
-            if self.ctx.selling.mode(listing.marketplace) == Some(ChannelMode::Native) {
-                self.reprice(listing).await?;
+            if self.ctx.selling.mode(listing.marketplace) != Some(ChannelMode::Native) {
+                continue;
             }
+            let first = first_listed_at(&listing).unwrap_or(now);
+            if needs_relist(
+                &self.ctx.selling.stale,
+                first,
+                listed_at(&listing, now),
+                now,
+            ) {
+                self.relist(listing).await?;
+                continue;
+            }
+            let is_watched = listing
+                .external_id
+                .as_ref()
+                .is_some_and(|id| watched.contains(&(listing.marketplace, id.clone())));
+            self.reprice(listing, is_watched).await?;
         }
         self.offer_to_watchers().await?;
         self.archive_stale().await?;
@@ -190,16 +226,7 @@ impl AutopilotState {
             store.find::<InventoryItem>("by_status", ItemStatus::Listed.to_string().as_bytes())?;
         for mut item in listed {
             let channels = store.find::<ChannelListing>("by_item", &item.id.to_bytes())?;
-            let first_listed = channels
-                .iter()
-                .filter(|c| {
-                    c.lifecycle
-                        .history
-                        .iter()
-                        .any(|h| h.to == ChannelStatus::Live)
-                })
-                .map(|c| listed_at(c, now))
-                .min();
+            let first_listed = channels.iter().filter_map(first_listed_at).min();
             let Some(first_listed) = first_listed else {
                 continue;
             };
@@ -364,7 +391,118 @@ impl AutopilotState {
         Ok(Some(draft.floor))
     }
 
-    async fn reprice(&mut self, mut listing: ChannelListing) -> Result<(), ActorProcessingErr> {
+    /// Our listings buyers watch, by marketplace and the marketplace's listing id (empty
+    /// when no marketplace says).
+    async fn watched(&self) -> std::collections::HashSet<(bazaar_memory::Marketplace, String)> {
+        let mut watched = std::collections::HashSet::new();
+        for feed in &self.ctx.selling.interest {
+            match feed.interested().await {
+                Ok(ids) => watched.extend(ids.into_iter().map(|id| (feed.marketplace(), id))),
+                Err(error) => {
+                    tracing::warn!(marketplace = %feed.marketplace(), %error, "cannot read watched listings")
+                }
+            }
+        }
+        watched
+    }
+
+    /// The median asking price of live comparables of `item` in memory, when there are at
+    /// least [`MIN_COMPETITORS`] (the listing it was bought from left out).
+    fn competitor_price(&self, item: &InventoryItem) -> Result<Option<Money>, ActorProcessingErr> {
+        let store = &self.ctx.store;
+        let source = match item.opportunity {
+            Some(id) => store
+                .get::<bazaar_memory::Opportunity>(&id)?
+                .map(|o| o.listing),
+            None => None,
+        };
+        let exclude = match source {
+            Some(listing) => store
+                .find::<bazaar_memory::ProductRecord>("by_listing", &listing.to_bytes())?
+                .into_iter()
+                .next()
+                .map(|p| p.id.to_string()),
+            None => None,
+        };
+        let found = self
+            .ctx
+            .index
+            .comparables(&item.title, Some(&item.category), None, 20)?;
+        let currency = item.cost_basis.currency;
+        let mut asking: Vec<i64> = found
+            .iter()
+            .filter(|c| c.sold.is_none() && Some(&c.product_id) != exclude.as_ref())
+            .filter_map(|c| c.asking)
+            .filter(|m| m.currency == currency)
+            .map(|m| m.minor)
+            .collect();
+        if asking.len() < MIN_COMPETITORS {
+            return Ok(None);
+        }
+        asking.sort_unstable();
+        Ok(Some(Money::new(asking[asking.len() / 2], currency)))
+    }
+
+    /// Ends a listing that has not sold and lists it afresh (same SKU, same price).
+    async fn relist(&mut self, mut listing: ChannelListing) -> Result<(), ActorProcessingErr> {
+        let store = self.ctx.store.clone();
+        let now = self.ctx.clock.now();
+        let key = format!("autopilot.relists.{}", listing.id);
+        let done: u32 = store.get_meta(&key)?.unwrap_or(0);
+        let days = self.ctx.selling.stale.relist_after_days;
+        let step = |kind: ActionKind, name: &str| Action {
+            kind,
+            target: listing.sku.clone(),
+            params: serde_json::json!({ "sku": listing.sku }),
+            proposer: "autopilot".into(),
+            rule: "autopilot.relist_stale".into(),
+            value: None,
+            marketplace: Some(listing.marketplace),
+            pattern_match: 1.0,
+            idempotency_key: format!("{name}:{}:{done}", listing.id),
+        };
+        if self
+            .propose(step(ActionKind::WithdrawListing, "relist-end"))
+            .await?
+            .is_none()
+        {
+            return Ok(());
+        }
+        let Some(record) = self.propose(step(ActionKind::Relist, "relist")).await? else {
+            // Ended but not up again: the next tick retries the relist (same key).
+            return Ok(());
+        };
+        let external = record
+            .result
+            .as_ref()
+            .and_then(|r| r["listing_id"].as_str())
+            .map(str::to_string);
+        listing.lifecycle.advance(
+            ChannelStatus::Withdrawn,
+            now,
+            format!("ended to relist: unsold after {days} days"),
+        )?;
+        listing
+            .lifecycle
+            .advance(ChannelStatus::Live, now, "relisted")?;
+        if let Some(external) = external {
+            listing.url = Some(format!("https://www.ebay.com/itm/{external}"))
+                .filter(|_| listing.marketplace == bazaar_memory::Marketplace::Ebay)
+                .or(listing.url);
+            listing.external_id = Some(external);
+        }
+        store.put(&listing)?;
+        store.put_meta(&key, &(done + 1))?;
+        store.flush().await?;
+        tracing::info!(channel_listing = %listing.id, external = ?listing.external_id, days, "stale listing relisted");
+        Ok(())
+    }
+
+    async fn reprice(
+        &mut self,
+        mut listing: ChannelListing,
+        watched: bool,
+    ) -> Result<(), ActorProcessingErr> {
         let store = self.ctx.store.clone();
         let now = self.ctx.clock.now();
         let Some(floor) = self.floor_of(&listing)? else {
@@ -375,13 +513,18 @@ impl AutopilotState {
         let mut history: Vec<(DateTime<Utc>, Money)> = store
             .get_meta(&key)?
             .unwrap_or_else(|| vec![(listed_at, listing.price)]);
+        // Watched: it sells at its price; no need to chase cheaper competitors.
+        let competitor = match self.ctx.store.get::<InventoryItem>(&listing.item)? {
+            Some(item) if !watched => self.competitor_price(&item)?,
+            _ => None,
+        };
         let facts = RepriceFacts {
             price: listing.price,
             floor,
             listed_at,
             history: &history,
             watchers: None,
-            competitor: None,
+            competitor,
         };
         let to = match reprice(&self.ctx.selling.reprice, &facts, now) {
             Reprice::Keep { reason } => {

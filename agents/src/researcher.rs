@@ -36,6 +36,8 @@ pub enum ResearcherMsg {
     Observed(Vec<MarketListing>),
     /// Run saved search number `n` now (sent by its timer).
     RunSearch(usize),
+    /// Run every saved search that is due, earliest first (sent by the schedule's timers).
+    RunDue,
     /// Report what the researcher holds.
     Status(RpcReplyPort<ActorReport>),
 }
@@ -53,10 +55,32 @@ pub struct ResearcherState {
         (String, i64),
         (bazaar_memory::Marketplace, chrono::DateTime<chrono::Utc>),
     >,
-    rng: rand::rngs::StdRng,
+    /// One random stream per saved search, so each one's jitter does not depend on the
+    /// order in which searches happen to finish.
+    rngs: Vec<rand::rngs::StdRng>,
+    /// When each saved search is due next.
+    due: Vec<Option<chrono::DateTime<chrono::Utc>>>,
 }
 
 impl ResearcherState {
+    /// Runs every due search in order of (due time, search): searches that fall due
+    /// together run in the same order every time, whichever timer fires first.
+    async fn run_due(&mut self) -> Result<(), ActorProcessingErr> {
+        loop {
+            let now = self.ctx.clock.now();
+            let next = self
+                .due
+                .iter()
+                .enumerate()
+                .filter_map(|(n, due)| due.filter(|at| *at <= now).map(|at| (at, n)))
+                .min();
+            let Some((_, n)) = next else {
+                return Ok(());
+            };
+            self.run_search(n).await?;
+        }
+    }
+
     /// Records one page of listings; returns the ids of listings not seen before.
     /// Sends new listings to the DealAnalyzer.
     async fn hand_to_analyzer(&self, new: Vec<ListingId>) -> Result<(), ActorProcessingErr> {
@@ -97,7 +121,9 @@ impl ResearcherState {
         }
         store.flush().await?;
         // The analyzer reads comparables right after: make this page searchable first.
-        self.ctx.index.commit().await?;
+        if self.ctx.config.researcher.commit_each_page {
+            self.ctx.index.commit().await?;
+        }
         Ok(new)
     }
 
@@ -184,6 +210,10 @@ impl ResearcherState {
 
     /// Wakes saved search `n` after its interval (jittered), or — at start — after a stagger.
     fn schedule(&mut self, n: usize, first: bool) {
+        // Not due again unless scheduled below (a search without a source never is).
+        if let Some(due) = self.due.get_mut(n) {
+            *due = None;
+        }
         let searches = &self.ctx.config.researcher.searches;
         let Some(search) = searches.get(n) else {
             return;
@@ -192,17 +222,20 @@ impl ResearcherState {
             return;
         }
         let every = u64::from(search.every_minutes.max(1)) * 60;
+        let count = searches.len().max(1) as u64;
+        let rng = &mut self.rngs[n];
         let wait = if first {
-            every * n as u64 / searches.len().max(1) as u64 + self.rng.random_range(0..=every / 10)
+            every * n as u64 / count + rng.random_range(0..=every / 10)
         } else {
             let jitter = every / 10;
-            every - jitter + self.rng.random_range(0..=2 * jitter)
+            every - jitter + rng.random_range(0..=2 * jitter)
         };
         let clock = self.ctx.clock.clone();
+        self.due[n] = Some(clock.now() + chrono::Duration::seconds(wait as i64));
         let addr = self.ctx.addrs.researcher.clone();
         tokio::spawn(async move {
             clock.sleep(Duration::from_secs(wait)).await;
-            let _ = addr.send(ResearcherMsg::RunSearch(n));
+            let _ = addr.send(ResearcherMsg::RunDue);
         });
     }
 
@@ -302,10 +335,14 @@ impl Actor for Researcher {
         // Seeded from the clock: unpredictable on the wall clock, repeatable on a simulated
         // one (the same sim run schedules its searches the same way).
         let seed = ctx.clock.now().timestamp_nanos_opt().unwrap_or_default() as u64;
+        let searches = ctx.config.researcher.searches.len();
         let mut state = ResearcherState {
             ctx,
             recent: std::collections::HashMap::new(),
-            rng: rand::SeedableRng::seed_from_u64(seed),
+            rngs: (0..searches as u64)
+                .map(|n| rand::SeedableRng::seed_from_u64(seed.wrapping_add(n)))
+                .collect(),
+            due: vec![None; searches],
         };
         for n in 0..state.ctx.config.researcher.searches.len() {
             state.schedule(n, true);
@@ -329,6 +366,7 @@ impl Actor for Researcher {
                     state.hand_to_analyzer(new).await?;
                 }
                 ResearcherMsg::RunSearch(n) => state.run_search(n).await?,
+                ResearcherMsg::RunDue => state.run_due().await?,
                 ResearcherMsg::Status(reply) => {
                     let searches = &state.ctx.config.researcher.searches;
                     let runnable = searches

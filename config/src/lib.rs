@@ -295,6 +295,9 @@ pub struct IndexSettings {
     pub batch_size: usize,
     /// Or after this long.
     pub commit_interval_ms: u64,
+    /// Merge segments right after commits instead of in background threads, so searches
+    /// depend only on the sequence of writes (`bazaar sim` turns it on).
+    pub merge_in_step: bool,
 }
 
 /// `[shutdown]`.
@@ -311,6 +314,11 @@ pub struct ShutdownConfig {
 pub struct ResearcherConfig {
     /// Saved searches.
     pub searches: Vec<SavedSearch>,
+    /// Commit the search index after each page of results, so the DealAnalyzer values the
+    /// page's listings against each other at once. `bazaar sim` turns it off and commits
+    /// on the simulated hour instead: a commit racing the analyzer would make a run depend
+    /// on the machine's timing.
+    pub commit_each_page: bool,
 }
 
 /// One saved search.

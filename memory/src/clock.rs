@@ -5,6 +5,7 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -44,6 +45,8 @@ impl Clock for SystemClock {
 #[derive(Debug, Clone)]
 pub struct SimClock {
     inner: Arc<Mutex<SimInner>>,
+    /// Sleepers woken whose futures have not finished yet (see [`SimClock::pending_wakes`]).
+    woken: Arc<AtomicUsize>,
 }
 
 #[derive(Debug)]
@@ -64,6 +67,7 @@ impl SimClock {
                 sleepers: BinaryHeap::new(),
                 wakers: std::collections::HashMap::new(),
             })),
+            woken: Arc::new(AtomicUsize::new(0)),
         }
     }
 
@@ -112,8 +116,12 @@ impl SimClock {
             }
             inner.sleepers.pop();
             if let Some(waker) = inner.wakers.remove(&seq) {
+                // Counted before the send: the sleeper uncounts itself when it finishes.
+                self.woken.fetch_add(1, Ordering::AcqRel);
                 if waker.send(()).is_ok() {
                     woken += 1;
+                } else {
+                    self.woken.fetch_sub(1, Ordering::AcqRel);
                 }
             }
         }
@@ -124,6 +132,13 @@ impl SimClock {
     pub fn advance_by(&self, duration: Duration) -> usize {
         let to = self.now() + chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::MAX);
         self.advance_to(to)
+    }
+
+    /// Sleepers woken by a clock move whose futures have not run to completion yet. A
+    /// driver that waits for everyone to be quiet also waits for this to be 0: a woken
+    /// timer task that has not been polled has not sent its message yet.
+    pub fn pending_wakes(&self) -> usize {
+        self.woken.load(Ordering::Acquire)
     }
 
     /// Jumps to the earliest deadline and wakes its sleepers; `None` when nobody sleeps.
@@ -153,18 +168,61 @@ impl Clock for SimClock {
             inner.sleepers.push(Reverse((at, seq)));
             inner.wakers.insert(seq, waker);
         }
+        let wake = Wake {
+            woken,
+            received: false,
+            pending: self.woken.clone(),
+        };
         Box::pin(async move {
+            let mut wake = wake;
             // A dropped clock never wakes us; sleeping forever is the honest answer.
-            if woken.await.is_err() {
+            if (&mut wake.woken).await.is_err() {
                 std::future::pending::<()>().await;
             }
+            wake.received = true;
         })
+    }
+}
+
+/// A sim sleeper's wake-up; when dropped after being woken (finished, or cancelled after
+/// the wake), it is no longer pending.
+struct Wake {
+    woken: oneshot::Receiver<()>,
+    received: bool,
+    pending: Arc<AtomicUsize>,
+}
+
+impl Drop for Wake {
+    fn drop(&mut self) {
+        if self.received || self.woken.try_recv().is_ok() {
+            let _ = self
+                .pending
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1));
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn woken_sleepers_are_pending_until_they_finish() {
+        let start = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let clock = SimClock::new(start);
+        let first = clock.sleep(Duration::from_secs(60));
+        let dropped = clock.sleep(Duration::from_secs(60));
+        let _later = clock.sleep(Duration::from_secs(600));
+        assert_eq!(clock.pending_wakes(), 0);
+        assert_eq!(clock.advance_by(Duration::from_secs(60)), 2);
+        assert_eq!(clock.pending_wakes(), 2, "woken, not yet run");
+        first.await;
+        assert_eq!(clock.pending_wakes(), 1);
+        drop(dropped);
+        assert_eq!(clock.pending_wakes(), 0, "cancelled after its wake");
+    }
 
     #[tokio::test]
     async fn sim_clock_wakes_sleepers_in_deadline_order() {

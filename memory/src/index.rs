@@ -73,7 +73,17 @@ pub struct IndexConfig {
     pub writer_memory: usize,
     /// Bound on queued writes; producers wait when it is full.
     pub queue_bound: usize,
+    /// Merge segments in the writer's own step, right after a commit (all of them into one
+    /// once there are more than [`MERGE_IN_STEP_AT`]), instead of in background threads.
+    /// Scores depend on the segments (deleted documents count until merged), so with
+    /// background merges what a search returns depends on when a merge thread finished;
+    /// merged in step (and indexed by one thread), it depends only on the sequence of
+    /// writes. `bazaar sim` needs that.
+    pub merge_in_step: bool,
 }
+
+/// Segments that trigger a merge when [`IndexConfig::merge_in_step`] is on.
+pub const MERGE_IN_STEP_AT: usize = 8;
 
 impl Default for IndexConfig {
     fn default() -> Self {
@@ -82,6 +92,7 @@ impl Default for IndexConfig {
             commit_interval: Duration::from_millis(500),
             writer_memory: 50_000_000,
             queue_bound: 4_096,
+            merge_in_step: false,
         }
     }
 }
@@ -281,13 +292,33 @@ impl ProductIndex {
         // reloads when background merges land, or a search would keep walking the
         // pre-merge segments (each one costs its own term lookups and pruning warm-up)
         // until the next commit.
-        let reader = index
-            .reader_builder()
-            .reload_policy(ReloadPolicy::OnCommitWithDelay)
-            .try_into()?;
-        let writer: IndexWriter = index.writer(config.writer_memory)?;
+        let policy = if config.merge_in_step {
+            // Only the writer task reloads, after its own commits and merges.
+            ReloadPolicy::Manual
+        } else {
+            ReloadPolicy::OnCommitWithDelay
+        };
+        let reader = index.reader_builder().reload_policy(policy).try_into()?;
+        let writer: IndexWriter = if config.merge_in_step {
+            // One indexing thread: documents land in segments in the order they were
+            // written, so equal scores rank the same way every run.
+            index.writer_with_num_threads(1, config.writer_memory)?
+        } else {
+            index.writer(config.writer_memory)?
+        };
+        if config.merge_in_step {
+            writer.set_merge_policy(Box::new(tantivy::merge_policy::NoMergePolicy));
+        }
         let (writes, ops) = mpsc::channel(config.queue_bound);
-        tokio::spawn(writer_task(writer, reader.clone(), fields, ops, config));
+        let merge = config.merge_in_step.then(|| index.clone());
+        tokio::spawn(writer_task(
+            writer,
+            reader.clone(),
+            merge,
+            fields,
+            ops,
+            config,
+        ));
         Ok(ProductIndex {
             index,
             reader,
@@ -814,6 +845,7 @@ fn text(doc: &TantivyDocument, field: Field) -> String {
 async fn writer_task(
     mut writer: IndexWriter,
     reader: IndexReader,
+    merge: Option<Index>,
     fields: Fields,
     mut ops: mpsc::Receiver<WriterOp>,
     config: IndexConfig,
@@ -860,7 +892,7 @@ async fn writer_task(
             }
             Some(WriterOp::Commit(done)) => waiters.push(done),
             Some(WriterOp::Close(done)) => {
-                let (writer, result) = commit(writer, &reader).await;
+                let (writer, result) = commit(writer, &reader, merge.as_ref()).await;
                 // Dropping the writer joins its threads and releases the directory lock.
                 let _ = tokio::task::spawn_blocking(move || drop(writer)).await;
                 let _ = done.send(result);
@@ -868,7 +900,7 @@ async fn writer_task(
             }
             None if closed => {
                 if pending > 0 {
-                    let (_, result) = commit(writer, &reader).await;
+                    let (_, result) = commit(writer, &reader, merge.as_ref()).await;
                     if let Err(error) = result {
                         tracing::error!(%error, "search index: final commit failed");
                     }
@@ -878,7 +910,7 @@ async fn writer_task(
             None => {}
         }
         // Commit now: a batch filled, the interval passed, or someone is waiting.
-        let (returned, result) = commit(writer, &reader).await;
+        let (returned, result) = commit(writer, &reader, merge.as_ref()).await;
         writer = returned;
         pending = 0;
         deadline = None;
@@ -894,9 +926,20 @@ async fn writer_task(
 async fn commit(
     mut writer: IndexWriter,
     reader: &IndexReader,
+    merge: Option<&Index>,
 ) -> (IndexWriter, Result<(), String>) {
+    let merge = merge.cloned();
     let joined = tokio::task::spawn_blocking(move || {
-        let result = writer.commit().map(|_| ());
+        let result = writer.commit().map(|_| ()).and_then(|()| {
+            let Some(index) = merge else {
+                return Ok(());
+            };
+            let segments = index.searchable_segment_ids()?;
+            if segments.len() > MERGE_IN_STEP_AT {
+                writer.merge(&segments).wait()?;
+            }
+            Ok(())
+        });
         (writer, result)
     })
     .await;

@@ -336,11 +336,13 @@ fn agent_config(data_dir: &Path, categories: &[&str]) -> Result<bazaar_config::C
         }
     }
     config.researcher.searches = searches;
+    config.researcher.commit_each_page = false;
     // The index commits once per simulated hour, while the agent is quiet (see `run_sim`),
     // never on a wall-clock timer or a batch size reached mid-step: what the DealAnalyzer
     // sees then depends on the run, not on the machine's speed.
     config.index.commit_interval_ms = 86_400_000;
     config.index.batch_size = 10_000_000;
+    config.index.merge_in_step = true;
     Ok(config)
 }
 
@@ -411,11 +413,20 @@ fn condition_task_item(summary: &str) -> Option<bazaar_memory::ItemId> {
     id.parse().ok()
 }
 
-/// Lets the agent finish what the last clock move woke.
-async fn settle(system: &crate::system::System) {
-    for _ in 0..2 {
+/// Lets the agent finish what the last clock move woke: every woken timer has sent its
+/// message and every message is handled, twice in a row. (Without the first, a timer task
+/// the runtime has not polled yet would act during the world's next hour, at a time that
+/// depends on the machine's load.)
+async fn settle(system: &crate::system::System, clock: &bazaar_memory::SimClock) {
+    let mut calm = 0;
+    while calm < 2 {
         tokio::time::sleep(Duration::from_millis(1)).await;
         system.quiet.wait_quiet().await;
+        if clock.pending_wakes() == 0 {
+            calm += 1;
+        } else {
+            calm = 0;
+        }
     }
 }
 
@@ -529,9 +540,9 @@ pub async fn run_sim(
     let mut daily = vec![day_point(&system.store, 0)];
     let mut next_commit = world.now();
     loop {
-        settle(&system).await;
+        settle(&system, world.clock()).await;
         approved += answer_inbox(&system).await;
-        settle(&system).await;
+        settle(&system, world.clock()).await;
         let now = world.now();
         // The index commits on the hour, with the agent quiet: what the DealAnalyzer sees is
         // then the same every run (and a commit per step would cost an fsync each).
@@ -562,7 +573,7 @@ pub async fn run_sim(
             );
         }
     }
-    settle(&system).await;
+    settle(&system, world.clock()).await;
     let mut report = report(&world, &system, approved, wall.elapsed());
     report["daily"] = serde_json::Value::Array(daily);
     let text = serde_json::to_string_pretty(&report).unwrap_or_default();

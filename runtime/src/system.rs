@@ -81,6 +81,7 @@ pub fn index_config(config: &Config) -> IndexConfig {
     IndexConfig {
         batch_size: config.index.batch_size,
         commit_interval: Duration::from_millis(config.index.commit_interval_ms),
+        merge_in_step: config.index.merge_in_step,
         ..IndexConfig::default()
     }
 }

@@ -698,8 +698,32 @@ async fn the_autopilot_answers_buyer_offers_and_lowers_prices_that_do_not_sell()
     assert_eq!(revisions(&system.store), 2);
     assert!(channel(&system.store, Marketplace::Ebay).price < lowered);
 
-    // 6. Sixty days unsold: it comes down everywhere and is archived.
-    market.clock.advance_by(Duration::from_secs(50 * 86_400));
+    // 6. Three weeks live unsold: ended and listed afresh on eBay (a new listing id), once.
+    market.clock.advance_by(Duration::from_secs(11 * 86_400));
+    for _ in 0..2 {
+        system.addrs.autopilot.send(AutopilotMsg::Tick).unwrap();
+        settle(&system).await;
+    }
+    let relisted = channel(&system.store, Marketplace::Ebay);
+    assert_eq!(relisted.lifecycle.status, ChannelStatus::Live);
+    let live = market.sim.agent_listings();
+    assert_eq!(live.len(), 1, "{live:?}");
+    assert_ne!(live[0].listing_id, listing_id, "a fresh listing");
+    assert_eq!(
+        relisted.external_id.as_deref(),
+        Some(live[0].listing_id.as_str())
+    );
+    let relists = system
+        .store
+        .all::<ActionRecord>()
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.kind == ActionKind::Relist && a.lifecycle.status == ActionStatus::Executed)
+        .count();
+    assert_eq!(relists, 1);
+
+    // 7. Sixty days after it was first listed: it comes down everywhere and is archived.
+    market.clock.advance_by(Duration::from_secs(39 * 86_400));
     system.addrs.autopilot.send(AutopilotMsg::Tick).unwrap();
     settle(&system).await;
     assert!(

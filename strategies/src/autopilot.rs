@@ -323,9 +323,12 @@ pub fn watcher_offer(
     (offer <= most && offer > 0).then(|| Money::new(offer, price.currency))
 }
 
-/// When an item that does not sell leaves the shelves.
+/// What happens to an item that does not sell: relisted (a fresh listing, which
+/// marketplaces show to more buyers than an old one), then archived.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StaleRules {
+    /// Days a native listing stays up unsold before it is ended and listed afresh (0: never).
+    pub relist_after_days: u32,
     /// Days after it was first listed before it is archived (taken down everywhere).
     pub archive_after_days: u32,
 }
@@ -333,6 +336,7 @@ pub struct StaleRules {
 impl Default for StaleRules {
     fn default() -> Self {
         StaleRules {
+            relist_after_days: 21,
             archive_after_days: 60,
         }
     }
@@ -341,6 +345,19 @@ impl Default for StaleRules {
 /// Whether an item first listed at `listed_at` is stale at `now`.
 pub fn is_stale(rules: &StaleRules, listed_at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
     now - listed_at >= Duration::days(i64::from(rules.archive_after_days))
+}
+
+/// Whether a listing live since `live_since` (first listed at `first_listed`) is relisted
+/// now: old enough, and not about to be archived anyway.
+pub fn needs_relist(
+    rules: &StaleRules,
+    first_listed: DateTime<Utc>,
+    live_since: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> bool {
+    rules.relist_after_days > 0
+        && now - live_since >= Duration::days(i64::from(rules.relist_after_days))
+        && !is_stale(rules, first_listed, now)
 }
 
 /// `bp` basis points of `money`, rounded down.
@@ -446,6 +463,26 @@ mod tests {
         let rules = StaleRules::default();
         assert!(!is_stale(&rules, start, start + Duration::days(59)));
         assert!(is_stale(&rules, start, start + Duration::days(60)));
+        // Relisted at 21 days live, again 21 days after that, never once archiving is due.
+        let day = |n| start + Duration::days(n);
+        for (live_since, now, relist) in [
+            (0, 20, false),
+            (0, 21, true),
+            (21, 30, false),
+            (21, 42, true),
+            (42, 60, false),
+        ] {
+            assert_eq!(
+                needs_relist(&rules, start, day(live_since), day(now)),
+                relist,
+                "live since day {live_since}, day {now}"
+            );
+        }
+        let never = StaleRules {
+            relist_after_days: 0,
+            ..rules
+        };
+        assert!(!needs_relist(&never, start, start, day(40)));
     }
 
     #[test]
