@@ -78,8 +78,8 @@ impl Actor for DealAnalyzer {
         ctx: AgentContext,
     ) -> Result<AnalyzerState, ActorProcessingErr> {
         Ok(AnalyzerState {
+            valuation: crate::valuation_config(ctx.config.strategy.profile),
             ctx,
-            valuation: ValuationConfig::default(),
         })
     }
 

@@ -82,8 +82,8 @@ impl Actor for Autopilot {
             let _ = ctx.addrs.autopilot.send(AutopilotMsg::Tick);
         }
         Ok(AutopilotState {
+            valuation: crate::valuation_config(ctx.config.strategy.profile),
             ctx,
-            valuation: ValuationConfig::default(),
             recovered: false,
         })
     }

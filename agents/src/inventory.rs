@@ -310,8 +310,8 @@ impl Actor for Inventory {
     ) -> Result<InventoryState, ActorProcessingErr> {
         let _ = ctx.addrs.inventory.send(InventoryMsg::Resume);
         let state = InventoryState {
+            valuation: crate::valuation_config(ctx.config.strategy.profile),
             ctx,
-            valuation: ValuationConfig::default(),
         };
         state.arm_timer();
         Ok(state)

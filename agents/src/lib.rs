@@ -101,3 +101,19 @@ pub struct ActorReport {
     /// Why it has nothing to do, if it has nothing to do.
     pub idle: Option<String>,
 }
+
+/// The valuation and pricing settings of a strategy profile: the seed's weighted scoring
+/// for `seed`, the market value as the listing price for `naive`.
+pub fn valuation_config(
+    profile: bazaar_config::StrategyProfile,
+) -> bazaar_strategies::valuation::ValuationConfig {
+    use bazaar_config::StrategyProfile;
+    use bazaar_strategies::valuation::{ListingPrice, Scoring, ValuationConfig};
+    let mut config = ValuationConfig::default();
+    match profile {
+        StrategyProfile::Ours => {}
+        StrategyProfile::Seed => config.scoring = Scoring::Seed,
+        StrategyProfile::Naive => config.listing_price = ListingPrice::MarketValue,
+    }
+    config
+}

@@ -101,8 +101,8 @@ impl Actor for Lister {
     ) -> Result<ListerState, ActorProcessingErr> {
         let _ = ctx.addrs.lister.send(ListerMsg::Resume);
         Ok(ListerState {
+            valuation: crate::valuation_config(ctx.config.strategy.profile),
             ctx,
-            valuation: ValuationConfig::default(),
         })
     }
 

@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use bazaar_config::StrategyProfile;
 use bazaar_memory::{
     ActionKind, Addr, Envelope, Lifecycle, MailDirection, MailRecord, MailRoute, Money,
     Negotiation, NegotiationId, NegotiationStatus, OpportunityId, Party, Round, Seller,
@@ -30,7 +31,7 @@ use bazaar_memory::{
 use bazaar_policies::{Action, GateMsg, Outcome};
 use bazaar_strategies::negotiation::{
     choose_strategy, screen, step, writing, DealContext, Decision, Event, NegotiationState,
-    SellerHistory, Status,
+    SellerHistory, Status, StrategyKind,
 };
 use bazaar_strategies::understand::{understand, Reply};
 use chrono::{DateTime, Utc};
@@ -172,6 +173,11 @@ impl NegotiatorState {
             }
         }
         let choice = choose_strategy(&start.deal, &history);
+        let choice = match self.ctx.config.strategy.profile {
+            StrategyProfile::Ours => choice,
+            StrategyProfile::Seed => choice.with_kind(StrategyKind::SeedRule),
+            StrategyProfile::Naive => choice.naive(),
+        };
         tracing::info!(
             negotiation = %id,
             persona = choice.persona.as_str(),

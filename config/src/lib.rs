@@ -91,6 +91,57 @@ pub struct Config {
     pub operator: OperatorConfig,
     /// The optional language model.
     pub llm: LlmConfig,
+    /// `[strategy]`: which way of doing business.
+    pub strategy: StrategyConfig,
+}
+
+/// `[strategy]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StrategyConfig {
+    /// `ours`, or a baseline: `seed` (the seed's scoring and counter-offer rule) or `naive`
+    /// (offers the asking price once, lists at the market value).
+    pub profile: StrategyProfile,
+}
+
+/// A way of doing business: ours, or a baseline to measure it against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StrategyProfile {
+    /// Our valuation, adaptive negotiation and margin-keeping prices.
+    Ours,
+    /// The seed's weighted scoring and its counter-offer rule.
+    Seed,
+    /// Offers the asking price (within the ceiling) once, lists at the market value.
+    Naive,
+}
+
+impl StrategyProfile {
+    /// Every profile, ours first.
+    pub const ALL: [StrategyProfile; 3] = [
+        StrategyProfile::Ours,
+        StrategyProfile::Seed,
+        StrategyProfile::Naive,
+    ];
+
+    /// The lowercase name.
+    pub fn name(self) -> &'static str {
+        match self {
+            StrategyProfile::Ours => "ours",
+            StrategyProfile::Seed => "seed",
+            StrategyProfile::Naive => "naive",
+        }
+    }
+}
+
+impl std::str::FromStr for StrategyProfile {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        StrategyProfile::ALL
+            .into_iter()
+            .find(|p| p.name() == text)
+            .ok_or_else(|| format!("unknown strategy {text:?}; use ours, seed or naive"))
+    }
 }
 
 /// `[policy]`.

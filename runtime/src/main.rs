@@ -178,6 +178,16 @@ struct SimArgs {
     /// The global --data-dir, when given: the agent keeps its store there.
     #[arg(skip)]
     data_dir: Option<PathBuf>,
+    /// How the agent does business: ours, or a baseline (seed, naive).
+    #[arg(long, default_value = "ours", value_parser = parse_strategy)]
+    strategy: bazaar_config::StrategyProfile,
+    /// Also run the baselines on the same world and seed; the report compares them.
+    #[arg(long)]
+    compare: bool,
+}
+
+fn parse_strategy(text: &str) -> Result<bazaar_config::StrategyProfile, String> {
+    text.parse()
 }
 
 #[derive(Debug, Subcommand)]
@@ -435,6 +445,8 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             seed,
             out,
             data_dir,
+            strategy,
+            compare,
         }) => {
             let config = bazaar_runtime::simulate::SimConfig {
                 scenario,
@@ -442,6 +454,8 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                 seed,
                 out,
                 data_dir,
+                strategy,
+                compare,
             };
             match bazaar_runtime::simulate::run_sim(config, &mut std::io::stdout()).await {
                 Ok(_) => Ok(ExitCode::SUCCESS),

@@ -84,8 +84,36 @@ pub fn render(report: &Value) -> String {
         &[0.0, 3.0, 7.0, 14.0, 21.0, 30.0],
         " d",
     ));
+    if let Some(baselines) = report["baselines"].as_object() {
+        page.push_str("<h2>Against the baselines, same world and seed</h2>");
+        page.push_str(&comparison(report, baselines));
+    }
     page.push_str("</body></html>\n");
     page
+}
+
+/// Ours and each baseline: profit, ROI, deals bought and sold, deal rate.
+fn comparison(report: &Value, baselines: &serde_json::Map<String, Value>) -> String {
+    let mut html = String::from(
+        "<table><tr><th>strategy</th><th>profit</th><th>ROI</th><th>bought</th><th>sold</th><th>deal rate</th></tr>",
+    );
+    let ours = report["strategy"].as_str().unwrap_or("ours");
+    let rows =
+        std::iter::once((ours, report)).chain(baselines.iter().map(|(n, b)| (n.as_str(), b)));
+    for (name, r) in rows {
+        let _ = write!(
+            html,
+            "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+            escape(name),
+            escape(&dollars(&r["pnl"]["profit"])),
+            escape(&percent(&r["pnl"]["roi"])),
+            escape(&text(&r["funnel"]["bought"])),
+            escape(&text(&r["funnel"]["sold"])),
+            escape(&percent(&r["negotiation"]["deal_rate"])),
+        );
+    }
+    html.push_str("</table>");
+    html
 }
 
 fn summary(report: &Value) -> String {
@@ -262,7 +290,8 @@ fn text(value: &Value) -> String {
     }
 }
 
-fn dollars(minor: &Value) -> String {
+/// Minor units as dollars (`-$12.30`), `n/a` when not a number.
+pub(crate) fn dollars(minor: &Value) -> String {
     minor.as_i64().map_or("n/a".to_string(), |m| {
         let sign = if m < 0 { "-" } else { "" };
         format!("{sign}${}.{:02}", m.abs() / 100, m.abs() % 100)

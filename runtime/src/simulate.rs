@@ -288,6 +288,11 @@ pub struct SimConfig {
     pub out: PathBuf,
     /// The agent's data directory (a fresh one under `out` when `None`).
     pub data_dir: Option<PathBuf>,
+    /// How the agent does business.
+    pub strategy: bazaar_config::StrategyProfile,
+    /// Also run the baselines (the other profiles) on the same world and seed, and put
+    /// their P&L and negotiation figures in the report under `baselines`.
+    pub compare: bool,
 }
 
 /// Why a simulation could not run.
@@ -320,8 +325,13 @@ fn agent_error(error: impl Into<anyhow::Error>) -> SimError {
 /// The agent's configuration in the simulation: embedded defaults, in-process mail, saved
 /// searches for every category on eBay (the comparables) and the Craigslist-style site, and
 /// an operator who answers the inbox (see [`answer_inbox`]).
-fn agent_config(data_dir: &Path, categories: &[&str]) -> Result<bazaar_config::Config, SimError> {
+fn agent_config(
+    data_dir: &Path,
+    categories: &[&str],
+    strategy: bazaar_config::StrategyProfile,
+) -> Result<bazaar_config::Config, SimError> {
     let mut config = bazaar_config::Config::load(None, std::iter::empty()).map_err(agent_error)?;
+    config.strategy.profile = strategy;
     config.store.data_dir = data_dir.to_path_buf();
     config.mail.enabled = true;
     // Mail is read every half hour of simulated time; a seller's reply waits at most that.
@@ -438,6 +448,84 @@ pub async fn run_sim(
     config: SimConfig,
     out: &mut dyn Write,
 ) -> Result<serde_json::Value, SimError> {
+    let mut report = run_one(config.clone(), out).await?;
+    if !config.compare {
+        return Ok(report);
+    }
+    let mut baselines = serde_json::Map::new();
+    for profile in bazaar_config::StrategyProfile::ALL {
+        if profile == config.strategy {
+            continue;
+        }
+        let _ = writeln!(
+            out,
+            "baseline {}: the same world and seed, run again…",
+            profile.name()
+        );
+        let baseline = SimConfig {
+            out: config.out.join("baselines").join(profile.name()),
+            data_dir: None,
+            strategy: profile,
+            compare: false,
+            ..config.clone()
+        };
+        let result = run_one(baseline, &mut std::io::sink()).await?;
+        baselines.insert(
+            profile.name().to_string(),
+            serde_json::json!({
+                "pnl": result["pnl"],
+                "negotiation": result["negotiation"],
+                "funnel": result["funnel"],
+            }),
+        );
+    }
+    report["baselines"] = serde_json::Value::Object(baselines);
+    write_report(&config.out, &report)?;
+    print_comparison(&report, out);
+    Ok(report)
+}
+
+/// Writes `report.json` and `report.html` to `dir`.
+fn write_report(dir: &Path, report: &serde_json::Value) -> Result<(), SimError> {
+    let text = serde_json::to_string_pretty(report).unwrap_or_default();
+    let html = crate::report_html::render(report);
+    for (name, body) in [("report.json", text + "\n"), ("report.html", html)] {
+        let path = dir.join(name);
+        std::fs::write(&path, body).map_err(|source| ServeError::Out {
+            path: path.display().to_string(),
+            source,
+        })?;
+    }
+    Ok(())
+}
+
+/// Ours against each baseline: profit, ROI, deals.
+fn print_comparison(report: &serde_json::Value, out: &mut dyn Write) {
+    let row = |name: &str, r: &serde_json::Value| {
+        format!(
+            "  {name:<8} profit {:>10}  ROI {:>5.1} %  bought {:>3}  sold {:>3}  deal rate {:>5.1} %",
+            crate::report_html::dollars(&r["pnl"]["profit"]),
+            r["pnl"]["roi"].as_f64().unwrap_or(0.0) * 100.0,
+            r["funnel"]["bought"].as_u64().unwrap_or(0),
+            r["funnel"]["sold"].as_u64().unwrap_or(0),
+            r["negotiation"]["deal_rate"].as_f64().unwrap_or(0.0) * 100.0,
+        )
+    };
+    let _ = writeln!(out, "compared on the same world:");
+    let _ = writeln!(
+        out,
+        "{}",
+        row(report["strategy"].as_str().unwrap_or("ours"), report)
+    );
+    if let Some(baselines) = report["baselines"].as_object() {
+        for (name, baseline) in baselines {
+            let _ = writeln!(out, "{}", row(name, baseline));
+        }
+    }
+}
+
+/// One run of the business against a fresh world.
+async fn run_one(config: SimConfig, out: &mut dyn Write) -> Result<serde_json::Value, SimError> {
     use bazaar_agents::connectors::craigslist::{Craigslist, CraigslistSettings};
     use bazaar_agents::connectors::ebay::{EbayBrowse, EbaySettings};
     use bazaar_agents::connectors::Source;
@@ -474,7 +562,7 @@ pub async fn run_sim(
         .iter()
         .map(|c| c.name())
         .collect();
-    let agent = agent_config(&data_dir, &categories)?;
+    let agent = agent_config(&data_dir, &categories, config.strategy)?;
     let clock: SharedClock = Arc::new(world.clock().clone());
     let store = SledStore::open(&crate::system::store_dir(&data_dir)).map_err(agent_error)?;
     let index_config = crate::system::index_config(&agent);
@@ -576,15 +664,8 @@ pub async fn run_sim(
     settle(&system, world.clock()).await;
     let mut report = report(&world, &system, approved, wall.elapsed());
     report["daily"] = serde_json::Value::Array(daily);
-    let text = serde_json::to_string_pretty(&report).unwrap_or_default();
-    let html = crate::report_html::render(&report);
-    for (name, body) in [("report.json", text + "\n"), ("report.html", html)] {
-        let path = config.out.join(name);
-        std::fs::write(&path, body).map_err(|source| ServeError::Out {
-            path: path.display().to_string(),
-            source,
-        })?;
-    }
+    report["strategy"] = serde_json::json!(config.strategy.name());
+    write_report(&config.out, &report)?;
     world.write_ground_truth(&config.out.join("ground_truth.json"))?;
     print_summary(&report, &config.out, out);
     notifications.abort();

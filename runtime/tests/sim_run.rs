@@ -180,3 +180,67 @@ fn the_same_seed_gives_the_same_report() {
     );
     assert_eq!(first, second);
 }
+
+/// `--compare` runs the seed's and the naive baselines on the same world and seed and puts
+/// their P&L and negotiation figures beside ours; `--strategy` runs one of them alone.
+#[test]
+fn compare_runs_the_baselines_on_the_same_world() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let output = Command::new(BAZAAR)
+        .args(["sim", "--days", "3", "--seed", "7", "--compare", "--out"])
+        .arg(&out)
+        .env("RUST_LOG", "error")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("compared on the same world"), "{stdout}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    assert_eq!(report["strategy"], "ours");
+    for name in ["seed", "naive"] {
+        let baseline = &report["baselines"][name];
+        for key in [
+            "revenue",
+            "cost_of_goods",
+            "fees",
+            "shipping",
+            "profit",
+            "roi",
+        ] {
+            assert!(
+                baseline["pnl"].get(key).is_some(),
+                "{name}: pnl.{key} in {report:#}"
+            );
+        }
+        for key in [
+            "deal_rate",
+            "feasible_deal_rate",
+            "surplus_captured",
+            "mean_rounds",
+        ] {
+            assert!(
+                baseline["negotiation"][key].is_number(),
+                "{name}: negotiation.{key}"
+            );
+        }
+        // Each baseline ran for real, with its own report beside.
+        let own: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(out.join("baselines").join(name).join("report.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(own["strategy"], name);
+        assert_eq!(own["pnl"], baseline["pnl"]);
+        assert!(own["funnel"]["found"].as_u64().unwrap() > 10);
+    }
+    let html = std::fs::read_to_string(out.join("report.html")).unwrap();
+    assert!(
+        html.contains("Against the baselines"),
+        "the page compares too"
+    );
+}

@@ -36,7 +36,7 @@ use std::collections::BTreeMap;
 
 use bazaar_memory::{Condition, Marketplace, Money};
 
-use crate::valuation::{fee_minor, quote, ResaleChannel, ValuationConfig};
+use crate::valuation::{fee_minor, quote, ListingPrice, ResaleChannel, ValuationConfig};
 
 /// What a channel accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -256,10 +256,15 @@ pub fn draft(
     let rules = rules(marketplace);
     let shipping = shipping_minor(config, marketplace, facts.category);
     let floor = floor_price(config, marketplace, facts.cost, shipping, margin_bp);
-    let quoted = facts.market_value.and_then(|value| {
-        let terms = crate::valuation::terms(config, resale_channel(marketplace))?;
-        quote(terms, config, facts.category, value).map(|q| q.sale_price)
-    });
+    let quoted = facts
+        .market_value
+        .and_then(|value| match config.listing_price {
+            ListingPrice::MarketValue => Some(value),
+            ListingPrice::Quote => {
+                let terms = crate::valuation::terms(config, resale_channel(marketplace))?;
+                quote(terms, config, facts.category, value).map(|q| q.sale_price)
+            }
+        });
     let price = match quoted {
         Some(q) if q.currency == floor.currency && q.minor > floor.minor => {
             Money::new(end_in_99(q.minor), q.currency)

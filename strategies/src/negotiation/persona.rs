@@ -228,6 +228,19 @@ impl StrategyChoice {
         choice.why.push(format!("played as {}", kind.as_str()));
         choice
     }
+
+    /// The naive baseline: the asking price (within the cap) offered once, the seller's
+    /// price taken if it is within the cap, no haggling.
+    pub fn naive(&self) -> StrategyChoice {
+        let mut choice = self.clone();
+        choice.kind = StrategyKind::Linear;
+        choice.opening_permille = 1000;
+        choice.max_rounds = 1;
+        choice
+            .why
+            .push("naive baseline: the asking price, once".to_string());
+        choice
+    }
 }
 
 /// The seed's persona rule: margin > 50 % with under an hour left → URGENT_CASH; a business

@@ -117,6 +117,19 @@ pub struct ValuationConfig {
     pub risk_weights: RiskWeights,
     /// The seed's scoring numbers.
     pub seed: SeedScoring,
+    /// How a listing's asking price is set.
+    pub listing_price: ListingPrice,
+}
+
+/// How the Lister prices an item (never below its floor either way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ListingPrice {
+    /// Ours: the price the channel's quote gives for the market value (fees, shipping and
+    /// days to sell weighed).
+    Quote,
+    /// The naive baseline's: the market value itself (the comparables' centre).
+    MarketValue,
 }
 
 impl Default for ValuationConfig {
@@ -167,6 +180,7 @@ impl Default for ValuationConfig {
             platform_risk: PlatformRisk::default(),
             risk_weights: RiskWeights::default(),
             seed: SeedScoring::default(),
+            listing_price: ListingPrice::Quote,
         }
     }
 }

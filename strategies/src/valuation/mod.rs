@@ -54,8 +54,8 @@ use chrono::{DateTime, Utc};
 
 pub use channels::{best, fee_minor, quote, quotes, terms, ChannelQuote};
 pub use config::{
-    ChannelTerms, ConditionValues, DaysTable, Estimator, PlatformRisk, ResaleChannel, RiskWeights,
-    Scoring, SeedScoring, ShippingTable, ValuationConfig,
+    ChannelTerms, ConditionValues, DaysTable, Estimator, ListingPrice, PlatformRisk, ResaleChannel,
+    RiskWeights, Scoring, SeedScoring, ShippingTable, ValuationConfig,
 };
 
 use channels::share;
