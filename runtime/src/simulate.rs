@@ -627,17 +627,25 @@ async fn run_one(config: SimConfig, out: &mut dyn Write) -> Result<serde_json::V
     let mut approved = 0;
     let mut daily = vec![day_point(&system.store, 0)];
     let mut next_commit = world.now();
+    let mut timing = Timing {
+        setup: wall.elapsed(),
+        ..Timing::default()
+    };
     loop {
+        let agent = std::time::Instant::now();
         settle(&system, world.clock()).await;
         approved += answer_inbox(&system).await;
         settle(&system, world.clock()).await;
+        timing.agent += agent.elapsed();
         let now = world.now();
         // The index commits on the hour, with the agent quiet: what the DealAnalyzer sees is
         // then the same every run (and a commit per step would cost an fsync each).
         if now >= next_commit {
+            let index = std::time::Instant::now();
             if let Err(error) = system.index.commit().await {
                 tracing::warn!(%error, "search index commit failed");
             }
+            timing.index += index.elapsed();
             next_commit = now + chrono::Duration::hours(1);
         }
         if now >= end {
@@ -648,11 +656,15 @@ async fn run_one(config: SimConfig, out: &mut dyn Write) -> Result<serde_json::V
         // agent acts before the next hour. The world and the agent never run at once, so a
         // run depends on the seed, not on the machine's speed.
         let next = (now + chrono::Duration::hours(1)).min(end);
+        let step = std::time::Instant::now();
         world.run_until(next).await?;
+        timing.world += step.elapsed();
         let today = (world.now() - s.start).num_days();
         if today > day {
             day = today;
+            let books = std::time::Instant::now();
             daily.push(day_point(&system.store, day));
+            timing.report += books.elapsed();
             let funnel = funnel(&system.store);
             let _ = writeln!(
                 out,
@@ -662,12 +674,32 @@ async fn run_one(config: SimConfig, out: &mut dyn Write) -> Result<serde_json::V
         }
     }
     settle(&system, world.clock()).await;
+    let closing = std::time::Instant::now();
     let mut report = report(&world, &system, approved, wall.elapsed());
     report["daily"] = serde_json::Value::Array(daily);
     report["strategy"] = serde_json::json!(config.strategy.name());
     write_report(&config.out, &report)?;
     world.write_ground_truth(&config.out.join("ground_truth.json"))?;
+    timing.report += closing.elapsed();
+    timing.total = wall.elapsed();
+    let timing = timing.to_json();
+    let path = config.out.join("timing.json");
+    std::fs::write(&path, format!("{timing:#}\n")).map_err(|source| ServeError::Out {
+        path: path.display().to_string(),
+        source,
+    })?;
     print_summary(&report, &config.out, out);
+    let _ = writeln!(
+        out,
+        "time: {:.1} s — agent {:.1} s, world {:.1} s, index commits {:.1} s, set-up {:.1} s, \
+         books and report {:.1} s (timing.json)",
+        timing["total_s"].as_f64().unwrap_or(0.0),
+        timing["agent_s"].as_f64().unwrap_or(0.0),
+        timing["world_s"].as_f64().unwrap_or(0.0),
+        timing["index_s"].as_f64().unwrap_or(0.0),
+        timing["setup_s"].as_f64().unwrap_or(0.0),
+        timing["report_s"].as_f64().unwrap_or(0.0),
+    );
     notifications.abort();
     system
         .shutdown(Duration::from_secs(10))
@@ -675,6 +707,37 @@ async fn run_one(config: SimConfig, out: &mut dyn Write) -> Result<serde_json::V
         .map_err(SimError::Agent)?;
     world.shutdown().await?;
     Ok(report)
+}
+
+/// Where a run's wall time went (`timing.json`; not in the report, which must not depend on
+/// the machine).
+#[derive(Debug, Default)]
+struct Timing {
+    /// Opening the store and index, starting the world and the agent.
+    setup: Duration,
+    /// The agent working between the world's hours (and the scripted operator).
+    agent: Duration,
+    /// The world playing its hours (sellers, buyers, marketplaces).
+    world: Duration,
+    /// Search index commits on the hour.
+    index: Duration,
+    /// The daily books, the report and the ground truth.
+    report: Duration,
+    /// All of it.
+    total: Duration,
+}
+
+impl Timing {
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "total_s": self.total.as_secs_f64(),
+            "setup_s": self.setup.as_secs_f64(),
+            "agent_s": self.agent.as_secs_f64(),
+            "world_s": self.world.as_secs_f64(),
+            "index_s": self.index.as_secs_f64(),
+            "report_s": self.report.as_secs_f64(),
+        })
+    }
 }
 
 /// Politeness in the simulation: simulated time does not pass while a request waits, so no
