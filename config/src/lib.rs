@@ -535,6 +535,11 @@ impl fmt::Debug for Secret {
 pub struct SecretValue(String);
 
 impl SecretValue {
+    /// A secret the program made itself (a generated token).
+    pub fn generated(value: String) -> SecretValue {
+        SecretValue(value)
+    }
+
     /// The value, for the one place that must send it.
     pub fn expose(&self) -> &str {
         &self.0

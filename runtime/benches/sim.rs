@@ -59,6 +59,7 @@ async fn run() -> anyhow::Result<()> {
             data_dir: None,
             strategy: bazaar_config::StrategyProfile::Ours,
             compare: false,
+            operator: Default::default(),
         },
         &mut std::io::sink(),
     )

@@ -184,6 +184,18 @@ struct SimArgs {
     /// Also run the baselines on the same world and seed; the report compares them.
     #[arg(long)]
     compare: bool,
+    /// You answer the approvals, at the inbox page (`--listen`); the world waits for you.
+    #[arg(long, conflicts_with = "compare")]
+    interactive: bool,
+    /// Where the inbox page listens with --interactive.
+    #[arg(long, default_value = "127.0.0.1:7878", value_name = "ADDR")]
+    listen: std::net::SocketAddr,
+    /// The scripted operator answers approvals after this many simulated minutes.
+    #[arg(long, default_value_t = 60, value_name = "MINUTES")]
+    operator_delay_minutes: u32,
+    /// The scripted operator rejects this share of approvals by mistake (0 to 100).
+    #[arg(long, default_value_t = 2, value_name = "PERCENT", value_parser = clap::value_parser!(u32).range(0..=100))]
+    operator_error_percent: u32,
 }
 
 fn parse_strategy(text: &str) -> Result<bazaar_config::StrategyProfile, String> {
@@ -447,7 +459,28 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             data_dir,
             strategy,
             compare,
+            interactive,
+            listen,
+            operator_delay_minutes,
+            operator_error_percent,
         }) => {
+            let operator = if interactive {
+                let token = match std::env::var("BAZAAR_OPERATOR_TOKEN") {
+                    Ok(token) if !token.is_empty() => token,
+                    _ => {
+                        let bytes: [u8; 16] = rand::random();
+                        let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+                        println!("inbox token (BAZAAR_OPERATOR_TOKEN was not set): {token}");
+                        token
+                    }
+                };
+                bazaar_runtime::simulate::SimOperator::Interactive { listen, token }
+            } else {
+                bazaar_runtime::simulate::SimOperator::Scripted {
+                    delay_minutes: operator_delay_minutes,
+                    error_percent: operator_error_percent,
+                }
+            };
             let config = bazaar_runtime::simulate::SimConfig {
                 scenario,
                 days,
@@ -456,6 +489,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                 data_dir,
                 strategy,
                 compare,
+                operator,
             };
             match bazaar_runtime::simulate::run_sim(config, &mut std::io::stdout()).await {
                 Ok(_) => Ok(ExitCode::SUCCESS),

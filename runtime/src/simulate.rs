@@ -293,6 +293,47 @@ pub struct SimConfig {
     /// Also run the baselines (the other profiles) on the same world and seed, and put
     /// their P&L and negotiation figures in the report under `baselines`.
     pub compare: bool,
+    /// How the operator answers approvals.
+    pub operator: SimOperator,
+}
+
+/// Who answers the approval inbox during a sim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SimOperator {
+    /// A scripted operator: answers each approval once it has waited `delay_minutes` of
+    /// simulated time, and rejects `error_percent` of them by mistake (drawn from the seed).
+    Scripted {
+        /// Simulated minutes before an answer.
+        delay_minutes: u32,
+        /// Share of approvals rejected by mistake, in percent.
+        error_percent: u32,
+    },
+    /// A person, through the inbox page served at `listen` (bearer token `token`): the world
+    /// waits while an action awaits approval.
+    Interactive {
+        /// Where the operator server listens.
+        listen: std::net::SocketAddr,
+        /// The token to log in with.
+        token: String,
+    },
+}
+
+impl Default for SimOperator {
+    fn default() -> Self {
+        SimOperator::Scripted {
+            delay_minutes: 60,
+            error_percent: 2,
+        }
+    }
+}
+
+/// The scripted operator's memory: its mistakes are drawn from the seed.
+struct ScriptedOperator {
+    delay: chrono::Duration,
+    error_percent: u32,
+    rng: rand::rngs::StdRng,
+    approved: usize,
+    rejected: usize,
 }
 
 /// Why a simulation could not run.
@@ -356,19 +397,21 @@ fn agent_config(
     Ok(config)
 }
 
-/// The scripted operator: approves every action waiting in the inbox, and when the Lister
-/// asks for an item's condition (sellers' listings rarely say), inspects it — the world has
-/// no damaged goods, so "good" — fills it in and lists again. Other tasks stay for a person.
-/// Returns how many actions it approved.
-async fn answer_inbox(system: &crate::system::System) -> usize {
+/// The scripted operator: when the Lister asks for an item's condition (sellers' listings
+/// rarely say), inspects it — the world has no damaged goods, so "good" — fills it in and
+/// lists again; answers each action waiting in the inbox once it has waited the operator's
+/// delay — approves it, or (at the operator's error rate) rejects it by mistake. Other
+/// tasks stay for a person. With no scripted operator (interactive), only the condition
+/// tasks are handled.
+async fn answer_inbox(system: &crate::system::System, operator: Option<&mut ScriptedOperator>) {
     use bazaar_memory::{Approval, ApprovalStatus, Store};
+    use rand::Rng;
     let Ok(pending) = system
         .store
         .find::<Approval>("by_status", ApprovalStatus::Pending.to_string().as_bytes())
     else {
-        return 0;
+        return;
     };
-    let mut approved = 0;
     for task in pending.iter().filter(|a| a.action.is_none()) {
         let Some(item) = condition_task_item(&task.summary) else {
             continue;
@@ -396,7 +439,30 @@ async fn answer_inbox(system: &crate::system::System) -> usize {
             .lister
             .send(bazaar_agents::lister::ListerMsg::ListItem(item));
     }
+    let Some(operator) = operator else {
+        return;
+    };
+    let now = system.clock.now();
     for approval in pending.into_iter().filter(|a| a.action.is_some()) {
+        if now - approval.requested_at < operator.delay {
+            continue;
+        }
+        if operator.rng.random_range(0..100) < operator.error_percent {
+            let answer = system
+                .addrs
+                .gate
+                .ask(|reply| bazaar_policies::GateMsg::Reject {
+                    approval: approval.id,
+                    by: "sim-operator".into(),
+                    reason: "rejected by mistake (the scripted operator's error rate)".into(),
+                    reply,
+                })
+                .await;
+            if matches!(answer, Ok(Ok(_))) {
+                operator.rejected += 1;
+            }
+            continue;
+        }
         let answer = system
             .addrs
             .gate
@@ -407,10 +473,60 @@ async fn answer_inbox(system: &crate::system::System) -> usize {
             })
             .await;
         if matches!(answer, Ok(Ok(_))) {
-            approved += 1;
+            operator.approved += 1;
         }
     }
-    approved
+}
+
+/// Actions the operator approved (tasks settled are not counted).
+fn approved_by_operator(store: &bazaar_memory::SledStore) -> usize {
+    use bazaar_memory::{Approval, ApprovalStatus, Store};
+    store
+        .find::<Approval>("by_status", ApprovalStatus::Approved.to_string().as_bytes())
+        .map(|a| a.iter().filter(|a| a.action.is_some()).count())
+        .unwrap_or(0)
+}
+
+/// Serves the operator's inbox page and API for `--interactive`.
+async fn serve_inbox(
+    system: &crate::system::System,
+    listen: std::net::SocketAddr,
+    token: &str,
+    out: &mut dyn Write,
+) -> Result<crate::operator::Operator, SimError> {
+    use crate::operator::{Operator, OperatorContext, OperatorSettings};
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| agent_error(anyhow::anyhow!("cannot listen on {listen}: {e}")))?;
+    let url = format!("http://{}", listener.local_addr().map_err(agent_error)?);
+    let settings = OperatorSettings {
+        token: Some(bazaar_config::SecretValue::generated(token.to_string())),
+        public_url: url.clone(),
+        link_ttl: Duration::from_secs(3_600),
+        webhooks: Vec::new(),
+        webhook_retries: 0,
+        webhook_backoff_initial: Duration::from_secs(1),
+    };
+    let operator = Operator::start(OperatorContext::of(system), settings, Some(listener))
+        .await
+        .map_err(agent_error)?;
+    let _ = writeln!(
+        out,
+        "interactive: approve or reject at {url}/ (log in with the token in \
+         BAZAAR_OPERATOR_TOKEN, or the one printed here if it was not set); the world waits \
+         while an action needs you"
+    );
+    Ok(operator)
+}
+
+/// Actions waiting for the operator.
+fn waiting_approvals(system: &crate::system::System) -> usize {
+    use bazaar_memory::{Approval, ApprovalStatus, Store};
+    system
+        .store
+        .find::<Approval>("by_status", ApprovalStatus::Pending.to_string().as_bytes())
+        .map(|pending| pending.iter().filter(|a| a.action.is_some()).count())
+        .unwrap_or(0)
 }
 
 /// The item a "fill in condition for … (item <id>) …" task is about.
@@ -624,7 +740,25 @@ async fn run_one(config: SimConfig, out: &mut dyn Write) -> Result<serde_json::V
     );
     let end = world.end();
     let mut day = 0;
-    let mut approved = 0;
+    let mut scripted = match &config.operator {
+        SimOperator::Scripted {
+            delay_minutes,
+            error_percent,
+        } => Some(ScriptedOperator {
+            delay: chrono::Duration::minutes(i64::from(*delay_minutes)),
+            error_percent: *error_percent,
+            rng: rand::SeedableRng::seed_from_u64(world.seed() ^ 0x6f70_6572_6174_6f72),
+            approved: 0,
+            rejected: 0,
+        }),
+        SimOperator::Interactive { .. } => None,
+    };
+    let inbox = match &config.operator {
+        SimOperator::Interactive { listen, token } => {
+            Some(serve_inbox(&system, *listen, token, out).await?)
+        }
+        SimOperator::Scripted { .. } => None,
+    };
     let mut daily = vec![day_point(&system.store, 0)];
     let mut next_commit = world.now();
     let mut timing = Timing {
@@ -634,8 +768,24 @@ async fn run_one(config: SimConfig, out: &mut dyn Write) -> Result<serde_json::V
     loop {
         let agent = std::time::Instant::now();
         settle(&system, world.clock()).await;
-        approved += answer_inbox(&system).await;
+        answer_inbox(&system, scripted.as_mut()).await;
         settle(&system, world.clock()).await;
+        if inbox.is_some() {
+            // The world waits for the person at the inbox page.
+            let mut told = false;
+            while waiting_approvals(&system) > 0 {
+                if !told {
+                    let _ = writeln!(
+                        out,
+                        "waiting: {} action(s) need your approval in the inbox",
+                        waiting_approvals(&system)
+                    );
+                    told = true;
+                }
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                settle(&system, world.clock()).await;
+            }
+        }
         timing.agent += agent.elapsed();
         let now = world.now();
         // The index commits on the hour, with the agent quiet: what the DealAnalyzer sees is
@@ -675,7 +825,10 @@ async fn run_one(config: SimConfig, out: &mut dyn Write) -> Result<serde_json::V
     }
     settle(&system, world.clock()).await;
     let closing = std::time::Instant::now();
-    let mut report = report(&world, &system, approved, wall.elapsed());
+    let mut report = report(&world, &system, wall.elapsed());
+    if let Some(operator) = &scripted {
+        report["policy"]["operator_mistakes"] = serde_json::json!(operator.rejected);
+    }
     report["daily"] = serde_json::Value::Array(daily);
     report["strategy"] = serde_json::json!(config.strategy.name());
     write_report(&config.out, &report)?;
@@ -701,6 +854,9 @@ async fn run_one(config: SimConfig, out: &mut dyn Write) -> Result<serde_json::V
         timing["report_s"].as_f64().unwrap_or(0.0),
     );
     notifications.abort();
+    if let Some(inbox) = inbox {
+        inbox.stop().await;
+    }
     system
         .shutdown(Duration::from_secs(10))
         .await
@@ -956,12 +1112,7 @@ fn funnel(store: &bazaar_memory::SledStore) -> serde_json::Value {
 }
 
 /// The machine-readable report: funnel, negotiation, valuation and policy figures.
-fn report(
-    world: &World,
-    system: &crate::system::System,
-    approved: usize,
-    wall: Duration,
-) -> serde_json::Value {
+fn report(world: &World, system: &crate::system::System, wall: Duration) -> serde_json::Value {
     use bazaar_memory::{
         ActionRecord, ActionStatus, MarketListing, Negotiation, NegotiationStatus, Opportunity,
         Party, Store,
@@ -1081,7 +1232,7 @@ fn report(
         },
         "policy": {
             "executed": count(ActionStatus::Executed),
-            "approved": approved,
+            "approved": approved_by_operator(store),
             "rejected": count(ActionStatus::Rejected),
             "blocked": count(ActionStatus::Blocked),
             "undone": count(ActionStatus::Undone),

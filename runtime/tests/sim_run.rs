@@ -57,6 +57,11 @@ fn sim_runs_the_business_and_writes_a_report() {
     for key in ["executed", "approved", "rejected", "blocked", "undone"] {
         assert!(report["policy"][key].is_u64(), "policy.{key}");
     }
+    assert!(
+        report["policy"]["operator_mistakes"].is_u64(),
+        "the scripted operator"
+    );
+    assert!(out.join("timing.json").exists());
     assert!(report["wall_seconds"].as_f64().unwrap() > 0.0);
     assert_eq!(report["seed"], 9);
     // The agent really scanned the world: it found listings and analyzed them (all but
@@ -243,4 +248,137 @@ fn compare_runs_the_baselines_on_the_same_world() {
         html.contains("Against the baselines"),
         "the page compares too"
     );
+}
+
+/// `--interactive`: the world waits while actions need approval, and a person answers them
+/// over the operator API (as the inbox page does); their approvals are in the report.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interactive_sim_waits_for_the_operators_approvals() {
+    use tokio::io::AsyncBufReadExt;
+    const TOKEN: &str = "interactive-test-token-0123456789";
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let mut child = tokio::process::Command::new(BAZAAR)
+        .args(["sim", "--days", "3", "--seed", "7", "--interactive"])
+        .args(["--listen", "127.0.0.1:0", "--out"])
+        .arg(&out)
+        .env("BAZAAR_OPERATOR_TOKEN", TOKEN)
+        .env("RUST_LOG", "error")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let http = reqwest::Client::new();
+    let mut base = None;
+    let mut approved = 0;
+    let mut asked = std::collections::BTreeSet::new();
+    let mut waited = false;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(240);
+    loop {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the sim did not finish"
+        );
+        let line =
+            tokio::time::timeout(std::time::Duration::from_millis(200), lines.next_line()).await;
+        match line {
+            Ok(Ok(Some(line))) => {
+                if let Some(rest) = line.strip_prefix("interactive: approve or reject at ") {
+                    base = Some(rest.split('/').take(3).collect::<Vec<_>>().join("/"));
+                }
+                waited |= line.starts_with("waiting:");
+                continue;
+            }
+            Ok(Ok(None)) => break,
+            Ok(Err(error)) => panic!("{error}"),
+            Err(_) => {}
+        }
+        let Some(base) = &base else { continue };
+        let Ok(response) = http
+            .get(format!("{base}/api/approvals"))
+            .bearer_auth(TOKEN)
+            .send()
+            .await
+        else {
+            continue;
+        };
+        let body: serde_json::Value = response.json().await.unwrap_or_default();
+        for approval in body["approvals"].as_array().into_iter().flatten() {
+            if approval["action"].is_null() {
+                continue;
+            }
+            let id = approval["id"].as_str().unwrap();
+            asked.insert(id.to_string());
+            let answer = http
+                .post(format!("{base}/api/approvals/{id}/approve"))
+                .bearer_auth(TOKEN)
+                .send()
+                .await
+                .unwrap();
+            if answer.status().is_success() {
+                approved += 1;
+            }
+        }
+    }
+    assert!(child.wait().await.unwrap().success());
+    assert!(base.is_some(), "the inbox address was printed");
+    assert!(
+        waited && approved > 0,
+        "the world waited for {approved} approvals"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    // Every approval in the report is one this operator gave (an approve whose action then
+    // failed answers an error, yet counts as approved).
+    let in_report = report["policy"]["approved"].as_u64().unwrap() as usize;
+    assert!(
+        (approved..=asked.len()).contains(&in_report),
+        "{in_report} approved; {approved} answered ok of {} asked",
+        asked.len()
+    );
+    assert!(
+        report["policy"].get("operator_mistakes").is_none(),
+        "no scripted operator"
+    );
+}
+
+/// The scripted operator's error rate: at 100 % it rejects every action it is asked about,
+/// and the report counts its mistakes.
+#[test]
+fn the_scripted_operator_makes_its_configured_mistakes() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let output = Command::new(BAZAAR)
+        .args([
+            "sim",
+            "--days",
+            "3",
+            "--seed",
+            "7",
+            "--operator-error-percent",
+            "100",
+        ])
+        .args(["--operator-delay-minutes", "0", "--out"])
+        .arg(&out)
+        .env("RUST_LOG", "error")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let policy = &report["policy"];
+    assert_eq!(policy["approved"], 0, "{policy}");
+    let mistakes = policy["operator_mistakes"].as_u64().unwrap();
+    assert!(mistakes > 0, "{policy}");
+    assert!(policy["rejected"].as_u64().unwrap() >= mistakes, "{policy}");
+    let bad = Command::new(BAZAAR)
+        .args(["sim", "--operator-error-percent", "101"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2));
 }
