@@ -731,8 +731,8 @@ async fn run_one(config: SimConfig, out: &mut dyn Write) -> Result<serde_json::V
     let s = world.scenario().clone();
     let _ = writeln!(
         out,
-        "bazaar sim: scenario {} seed {}, {} days from {}; the JavaScript marketplace is skipped \
-         (its connector is not in this build)",
+        "bazaar sim: scenario {} seed {}, {} days from {}; the JavaScript marketplace is \
+         left out (its Chromium connector is tested against the site, not yet run here)",
         s.name,
         world.seed(),
         s.days,
@@ -816,10 +816,14 @@ async fn run_one(config: SimConfig, out: &mut dyn Write) -> Result<serde_json::V
             daily.push(day_point(&system.store, day));
             timing.report += books.elapsed();
             let funnel = funnel(&system.store);
+            let cash = daily
+                .last()
+                .map(|d| crate::report_html::dollars(&d["cash"]))
+                .unwrap_or_default();
             let _ = writeln!(
                 out,
-                "day {day}/{}: {} listings, {} pursued, {} agreed",
-                s.days, funnel["found"], funnel["pursued"], funnel["agreed"]
+                "day {day}/{}: {} listings, {} pursued, {} agreed, {} sold, cash {cash}",
+                s.days, funnel["found"], funnel["pursued"], funnel["agreed"], funnel["sold"]
             );
         }
     }
