@@ -25,7 +25,7 @@
 use bazaar_memory::store::index_value;
 use bazaar_memory::{
     ActionKind, ActionRecord, ActionStatus, ChannelListing, ChannelStatus, Envelope, InventoryItem,
-    ItemStatus, MailDirection, MailRecord, MailRoute, Money, Store,
+    ItemStatus, MailDirection, MailRecord, MailRoute, Marketplace, Money, Store,
 };
 use bazaar_policies::{Action, GateMsg, Outcome};
 use bazaar_strategies::autopilot::{
@@ -205,13 +205,14 @@ impl AutopilotState {
                 self.relist(listing).await?;
                 continue;
             }
-            let is_watched = listing
-                .external_id
-                .as_ref()
-                .is_some_and(|id| watched.contains(&(listing.marketplace, id.clone())));
+            let is_watched = listing.external_id.as_ref().is_some_and(|id| {
+                watched
+                    .iter()
+                    .any(|(m, w)| *m == listing.marketplace && w == id)
+            });
             self.reprice(listing, is_watched).await?;
         }
-        self.offer_to_watchers().await?;
+        self.offer_to_watchers(&watched).await?;
         self.archive_stale().await?;
         self.arm_timer();
         Ok(())
@@ -298,69 +299,60 @@ impl AutopilotState {
     }
 
     /// Sends watched listings' buyers an offer (eBay's offers to interested buyers).
-    async fn offer_to_watchers(&mut self) -> Result<(), ActorProcessingErr> {
+    async fn offer_to_watchers(
+        &mut self,
+        watched: &[(Marketplace, String)],
+    ) -> Result<(), ActorProcessingErr> {
         let store = self.ctx.store.clone();
         let now = self.ctx.clock.now();
-        for feed in self.ctx.selling.interest.clone() {
-            let marketplace = feed.marketplace();
-            let watched = match feed.interested().await {
-                Ok(watched) => watched,
-                Err(error) => {
-                    tracing::warn!(%marketplace, %error, "cannot read watched listings; trying at the next look");
-                    continue;
-                }
+        for (marketplace, external) in watched {
+            let marketplace = *marketplace;
+            let listing = store
+                .find::<ChannelListing>("by_source", &index_value(&[marketplace.name(), external]))?
+                .into_iter()
+                .next();
+            let Some(listing) = listing else {
+                continue;
             };
-            for external in watched {
-                let listing = store
-                    .find::<ChannelListing>(
-                        "by_source",
-                        &index_value(&[marketplace.name(), &external]),
-                    )?
-                    .into_iter()
-                    .next();
-                let Some(listing) = listing else {
-                    continue;
-                };
-                if listing.lifecycle.status != ChannelStatus::Live {
-                    continue;
-                }
-                let Some(floor) = self.floor_of(&listing)? else {
-                    continue;
-                };
-                let key = format!("autopilot.watcher_offers.{}", listing.id);
-                let mut sent: Vec<DateTime<Utc>> = store.get_meta(&key)?.unwrap_or_default();
-                let Some(price) = watcher_offer(
-                    &self.ctx.selling.watcher_offers,
-                    listing.price,
-                    floor,
-                    listed_at(&listing, now),
-                    sent.last().copied(),
-                    now,
-                ) else {
-                    continue;
-                };
-                let params = WatcherOfferParams {
-                    listing_id: external.clone(),
-                    price,
-                    days: 2,
-                    message: Some("Thanks for watching — here is a better price.".into()),
-                };
-                let action = Action {
-                    kind: ActionKind::SendOfferToBuyers,
-                    target: listing.sku.clone(),
-                    params: serde_json::to_value(params)?,
-                    proposer: "autopilot".into(),
-                    rule: "autopilot.watcher_offer".into(),
-                    value: Some(price),
-                    marketplace: Some(marketplace),
-                    pattern_match: 1.0,
-                    idempotency_key: format!("watchers:{}:{}", listing.id, sent.len()),
-                };
-                if self.propose(action).await?.is_some() {
-                    tracing::info!(channel_listing = %listing.id, %price, asking = %listing.price, %floor, "offer sent to watchers");
-                    sent.push(now);
-                    store.put_meta(&key, &sent)?;
-                }
+            if listing.lifecycle.status != ChannelStatus::Live {
+                continue;
+            }
+            let Some(floor) = self.floor_of(&listing)? else {
+                continue;
+            };
+            let key = format!("autopilot.watcher_offers.{}", listing.id);
+            let mut sent: Vec<DateTime<Utc>> = store.get_meta(&key)?.unwrap_or_default();
+            let Some(price) = watcher_offer(
+                &self.ctx.selling.watcher_offers,
+                listing.price,
+                floor,
+                listed_at(&listing, now),
+                sent.last().copied(),
+                now,
+            ) else {
+                continue;
+            };
+            let params = WatcherOfferParams {
+                listing_id: external.to_string(),
+                price,
+                days: 2,
+                message: Some("Thanks for watching — here is a better price.".into()),
+            };
+            let action = Action {
+                kind: ActionKind::SendOfferToBuyers,
+                target: listing.sku.clone(),
+                params: serde_json::to_value(params)?,
+                proposer: "autopilot".into(),
+                rule: "autopilot.watcher_offer".into(),
+                value: Some(price),
+                marketplace: Some(marketplace),
+                pattern_match: 1.0,
+                idempotency_key: format!("watchers:{}:{}", listing.id, sent.len()),
+            };
+            if self.propose(action).await?.is_some() {
+                tracing::info!(channel_listing = %listing.id, %price, asking = %listing.price, %floor, "offer sent to watchers");
+                sent.push(now);
+                store.put_meta(&key, &sent)?;
             }
         }
         Ok(())
@@ -391,15 +383,15 @@ impl AutopilotState {
         Ok(Some(draft.floor))
     }
 
-    /// Our listings buyers watch, by marketplace and the marketplace's listing id (empty
-    /// when no marketplace says).
-    async fn watched(&self) -> std::collections::HashSet<(bazaar_memory::Marketplace, String)> {
-        let mut watched = std::collections::HashSet::new();
+    /// Our listings buyers watch, by marketplace and the marketplace's listing id, in the
+    /// marketplaces' order (read once a tick: repricing and offers to watchers share it).
+    async fn watched(&self) -> Vec<(Marketplace, String)> {
+        let mut watched = Vec::new();
         for feed in &self.ctx.selling.interest {
             match feed.interested().await {
                 Ok(ids) => watched.extend(ids.into_iter().map(|id| (feed.marketplace(), id))),
                 Err(error) => {
-                    tracing::warn!(marketplace = %feed.marketplace(), %error, "cannot read watched listings")
+                    tracing::warn!(marketplace = %feed.marketplace(), %error, "cannot read watched listings; trying at the next look")
                 }
             }
         }
@@ -487,7 +479,7 @@ impl AutopilotState {
             .advance(ChannelStatus::Live, now, "relisted")?;
         if let Some(external) = external {
             listing.url = Some(format!("https://www.ebay.com/itm/{external}"))
-                .filter(|_| listing.marketplace == bazaar_memory::Marketplace::Ebay)
+                .filter(|_| listing.marketplace == Marketplace::Ebay)
                 .or(listing.url);
             listing.external_id = Some(external);
         }

@@ -634,19 +634,16 @@ impl InventoryState {
         event: &OrderEvent,
         notified: Option<Instant>,
     ) -> Result<Option<Sale>, ActorProcessingErr> {
-        let ours = self.ctx.store.find::<ChannelListing>(
-            "by_sku",
-            &bazaar_memory::store::index_value(&[marketplace.name(), &event.sku]),
-        )?;
-        if ours.is_empty() {
+        let sku = SoldListing::Sku {
+            marketplace,
+            sku: event.sku.clone(),
+        };
+        let Some(ours) = self.channel_listing(&sku)? else {
             tracing::debug!(%marketplace, sku = %event.sku, order = %event.order_id, "order for a sku we do not list; ignored");
             return Ok(None);
-        }
+        };
         Ok(Some(Sale {
-            listing: SoldListing::Sku {
-                marketplace,
-                sku: event.sku.clone(),
-            },
+            listing: SoldListing::ChannelListing(ours.id),
             order: format!("{}:{}", event.order_id, event.line_item_id),
             buyer: event.buyer.clone(),
             total: event.total,

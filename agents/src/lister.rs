@@ -226,6 +226,22 @@ pub fn channels_of(item: &InventoryItem, configured: &[SellingChannel]) -> Vec<S
     }
 }
 
+/// Records `more` channels on `item` (after those it is listed on already, in order).
+pub fn add_channels(item: &mut InventoryItem, configured: &[SellingChannel], more: &[Marketplace]) {
+    let mut wanted: Vec<Marketplace> = channels_of(item, configured)
+        .iter()
+        .map(|c| c.marketplace)
+        .collect();
+    for marketplace in more {
+        if !wanted.contains(marketplace) {
+            wanted.push(*marketplace);
+        }
+    }
+    let names: Vec<&str> = wanted.iter().map(|m| m.name()).collect();
+    item.attributes
+        .insert(CHANNELS_ATTRIBUTE.to_string(), names.join(","));
+}
+
 /// Where one channel of a cross-listing job stands.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ChannelJob {
@@ -457,14 +473,7 @@ impl ListerState {
             tracing::warn!(item = %id, "asked to list an unknown item");
             return Ok(());
         };
-        let mut wanted: Vec<Marketplace> = channels_of(&item, &self.ctx.selling.channels)
-            .iter()
-            .map(|c| c.marketplace)
-            .collect();
-        for marketplace in channels {
-            if !wanted.contains(&marketplace) {
-                wanted.push(marketplace);
-            }
+        for &marketplace in &channels {
             // A channel cancelled earlier is published afresh.
             if let Some(listing) = self.listing_on(id, marketplace)? {
                 if listing.lifecycle.status == ChannelStatus::Withdrawn {
@@ -472,12 +481,10 @@ impl ListerState {
                 }
             }
         }
-        let names: Vec<&str> = wanted.iter().map(|m| m.name()).collect();
-        item.attributes
-            .insert(CHANNELS_ATTRIBUTE.to_string(), names.join(","));
+        add_channels(&mut item, &self.ctx.selling.channels, &channels);
         self.ctx.store.put(&item)?;
         self.ctx.store.flush().await?;
-        tracing::info!(item = %id, channels = %names.join(","), "cross-listing job started");
+        tracing::info!(item = %id, channels = %item.attributes[CHANNELS_ATTRIBUTE], "cross-listing job started");
         self.list_item(id).await
     }
 
@@ -612,19 +619,14 @@ impl ListerState {
     ) -> Result<(), ActorProcessingErr> {
         let marketplace = channel.marketplace;
         let copy = self.copy(item, marketplace)?;
-        let sku = sku_of(item.id);
-        let existing = self.ctx.store.find::<ChannelListing>(
-            "by_sku",
-            &bazaar_memory::store::index_value(&[marketplace.name(), &sku]),
-        )?;
-        let listing = match existing.into_iter().next() {
+        let listing = match self.listing_on(item.id, marketplace)? {
             Some(listing) => listing,
             None => {
                 let listing = ChannelListing {
                     id: ChannelListingId::new_at(self.ctx.clock.now()),
                     item: item.id,
                     marketplace,
-                    sku: sku.clone(),
+                    sku: sku_of(item.id),
                     external_id: None,
                     url: None,
                     price: copy.price,

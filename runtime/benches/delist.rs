@@ -20,7 +20,7 @@ use bazaar_memory::{
     ChannelListing, ChannelStatus, IndexConfig, ItemId, Marketplace, Money, ProductIndex,
     SharedClock, SledStore, Store,
 };
-use bazaar_runtime::simulate::{ebay_selling, notify_sales};
+use bazaar_runtime::simulate::{ebay_selling, nearest_rank, notify_sales};
 use bazaar_runtime::system::{System, SystemParts};
 use bazaar_sim::scenario::Scenario;
 use bazaar_sim::world::{World, WorldConfig, WorldMail};
@@ -61,8 +61,7 @@ async fn wait_for(
 }
 
 fn percentile(sorted: &[u64], percent: usize) -> u64 {
-    let n = sorted.len();
-    sorted[(n * percent).div_ceil(100).clamp(1, n) - 1]
+    nearest_rank(sorted, percent).unwrap_or_default()
 }
 
 async fn run() -> anyhow::Result<()> {
@@ -81,7 +80,7 @@ async fn run() -> anyhow::Result<()> {
     let endpoints = world.endpoints();
     let store = SledStore::open(&dir.path().join("store"))?;
     let clock: SharedClock = Arc::new(world.clock().clone());
-    let ebay = ebay_selling(&world, &endpoints, &store, &clock)
+    let ebay = ebay_selling(world.ebay(), &store, &clock)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut config = bazaar_config::Config::load(None, std::iter::empty())?;
@@ -101,7 +100,7 @@ async fn run() -> anyhow::Result<()> {
         ebay.selling,
     ))
     .await?;
-    let notifications = notify_sales(&system, ebay.orders)
+    let (_, notifications) = notify_sales(&system, ebay.orders)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
 

@@ -711,7 +711,7 @@ async fn run_one(config: SimConfig, out: &mut dyn Write) -> Result<serde_json::V
     let mailbox = office
         .transport(&endpoints.agent_mail)
         .map_err(agent_error)?;
-    let ebay_selling = ebay_selling(&world, &endpoints, &store, &clock).await?;
+    let ebay_selling = ebay_selling(world.ebay(), &store, &clock).await?;
     let mut parts = crate::system::SystemParts::with_selling(
         Arc::new(agent),
         store,
@@ -726,7 +726,7 @@ async fn run_one(config: SimConfig, out: &mut dyn Write) -> Result<serde_json::V
     let system = crate::system::System::start(parts)
         .await
         .map_err(SimError::Agent)?;
-    let notifications = notify_sales(&system, ebay_selling.orders).await?;
+    let (_, notifications) = notify_sales(&system, ebay_selling.orders).await?;
 
     let s = world.scenario().clone();
     let _ = writeln!(
@@ -929,8 +929,7 @@ pub struct EbaySelling {
 /// items are listed natively there, and sales arrive as signed notifications (see
 /// [`notify_sales`]) with Fulfillment read every hour as the fallback.
 pub async fn ebay_selling(
-    world: &World,
-    endpoints: &bazaar_sim::world::Endpoints,
+    sim: &bazaar_sim::ebay::EbaySim,
     store: &bazaar_memory::SledStore,
     clock: &bazaar_memory::SharedClock,
 ) -> Result<EbaySelling, SimError> {
@@ -942,20 +941,15 @@ pub async fn ebay_selling(
     use bazaar_agents::selling::{OrderFeed, Selling, SellingChannel};
     use bazaar_sim::ebay::scopes;
 
-    let api = EbaySettings::new(
-        &endpoints.ebay,
-        &endpoints.ebay_client_id,
-        &endpoints.ebay_client_secret,
-        100_000,
-    );
-    let code = world.ebay().authorization_code(&[
+    let app = bazaar_sim::ebay::EbayConfig::default();
+    let api = EbaySettings::new(sim.base_url(), &app.client_id, &app.client_secret, 100_000);
+    let code = sim.authorization_code(&[
         scopes::API,
         scopes::SELL_INVENTORY,
         scopes::SELL_FULFILLMENT,
         scopes::NOTIFICATION_SUBSCRIPTION,
     ]);
-    let ru_name = bazaar_sim::ebay::EbayConfig::default().ru_name;
-    let tokens = exchange_authorization_code(&api, &code, &ru_name, clock)
+    let tokens = exchange_authorization_code(&api, &code, &app.ru_name, clock)
         .await
         .map_err(agent_error)?;
     let mut settings = EbaySellSettings::new(api, tokens.refresh_token);
@@ -985,11 +979,12 @@ pub async fn ebay_selling(
 }
 
 /// Serves the agent's eBay notification endpoint on loopback and subscribes the sim's eBay
-/// to it, so each sale reaches the Inventory the moment a buyer pays.
+/// to it, so each sale reaches the Inventory the moment a buyer pays. Returns the
+/// endpoint's URL and the serving task.
 pub async fn notify_sales(
     system: &crate::system::System,
     orders: Arc<bazaar_agents::connectors::ebay_orders::EbayOrders>,
-) -> Result<tokio::task::JoinHandle<()>, SimError> {
+) -> Result<(String, tokio::task::JoinHandle<()>), SimError> {
     use crate::ebay_notifications::{new_verification_token, serve, NotificationEndpoint, PATH};
     let token = new_verification_token();
     let inventory = system.addrs.inventory.clone();
@@ -1001,11 +996,9 @@ pub async fn notify_sales(
     })
     .await
     .map_err(agent_error)?;
-    orders
-        .subscribe(&format!("http://{addr}{PATH}"), &token)
-        .await
-        .map_err(agent_error)?;
-    Ok(task)
+    let url = format!("http://{addr}{PATH}");
+    orders.subscribe(&url, &token).await.map_err(agent_error)?;
+    Ok((url, task))
 }
 
 /// Cash (everything booked: sales less purchases, fees, postage, refunds) and inventory
@@ -1038,11 +1031,17 @@ pub fn delist_latency(store: &bazaar_memory::SledStore) -> serde_json::Value {
         .into_values()
         .collect();
     ms.sort_unstable();
-    let rank = |percent: usize| -> Option<u64> {
-        let n = ms.len();
-        (n > 0).then(|| ms[(n * percent).div_ceil(100).clamp(1, n) - 1])
-    };
-    serde_json::json!({"p50": rank(50), "p99": rank(99), "n": ms.len()})
+    serde_json::json!({
+        "p50": nearest_rank(&ms, 50),
+        "p99": nearest_rank(&ms, 99),
+        "n": ms.len(),
+    })
+}
+
+/// The `percent` percentile of `sorted` by nearest rank; `None` when it is empty.
+pub fn nearest_rank(sorted: &[u64], percent: usize) -> Option<u64> {
+    let n = sorted.len();
+    (n > 0).then(|| sorted[(n * percent).div_ceil(100).clamp(1, n) - 1])
 }
 
 /// Per sold item: its margin (profit over revenue, basis points) and days from listed to

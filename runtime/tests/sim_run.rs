@@ -4,6 +4,11 @@ use std::process::Command;
 
 const BAZAAR: &str = env!("CARGO_BIN_EXE_bazaar");
 
+/// The `report.json` a run wrote to `out`.
+fn read_report(out: &std::path::Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap()
+}
+
 #[test]
 fn sim_runs_the_business_and_writes_a_report() {
     let dir = tempfile::tempdir().unwrap();
@@ -29,8 +34,7 @@ fn sim_runs_the_business_and_writes_a_report() {
     assert!(stdout.contains("day 3/3"), "progress per day: {stdout}");
     assert!(stdout.contains("funnel:"), "{stdout}");
 
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let report = read_report(&out);
     for key in [
         "revenue",
         "cost_of_goods",
@@ -164,9 +168,7 @@ fn the_same_seed_gives_the_same_report() {
             "{}",
             String::from_utf8_lossy(&output.stderr)
         );
-        let mut report: serde_json::Value =
-            serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap())
-                .unwrap();
+        let mut report = read_report(&out);
         let object = report.as_object_mut().unwrap();
         object.remove("wall_seconds").expect("wall_seconds");
         object["selling"]
@@ -205,8 +207,7 @@ fn compare_runs_the_baselines_on_the_same_world() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(stdout.contains("compared on the same world"), "{stdout}");
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let report = read_report(&out);
     assert_eq!(report["strategy"], "ours");
     for name in ["seed", "naive"] {
         let baseline = &report["baselines"][name];
@@ -327,8 +328,7 @@ async fn an_interactive_sim_waits_for_the_operators_approvals() {
         waited && approved > 0,
         "the world waited for {approved} approvals"
     );
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let report = read_report(&out);
     // Every approval in the report is one this operator gave (an approve whose action then
     // failed answers an error, yet counts as approved).
     let in_report = report["policy"]["approved"].as_u64().unwrap() as usize;
@@ -369,8 +369,7 @@ fn the_scripted_operator_makes_its_configured_mistakes() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap();
+    let report = read_report(&out);
     let policy = &report["policy"];
     assert_eq!(policy["approved"], 0, "{policy}");
     let mistakes = policy["operator_mistakes"].as_u64().unwrap();

@@ -19,7 +19,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use bazaar_agents::inventory::{InventoryMsg, NewItem, Sale, SoldListing};
-use bazaar_agents::lister::{channel_jobs, channels_of, ChannelJob, ListerMsg, CHANNELS_ATTRIBUTE};
+use bazaar_agents::lister::{add_channels, channel_jobs, ChannelJob, ListerMsg};
 use bazaar_memory::{
     Addr, InventoryItem, ItemId, ItemStatus, Marketplace, Money, SendError, Store,
 };
@@ -243,9 +243,8 @@ async fn start_listing(
     let channels: Vec<Marketplace> = request
         .channels
         .iter()
-        .map(|c| c.trim().to_lowercase().parse::<Marketplace>())
-        .collect::<Result<_, _>>()
-        .map_err(ApiError::bad_request)?;
+        .map(|c| channel_of(c))
+        .collect::<Result<_, _>>()?;
     send(
         &state.ctx.addrs.lister,
         ListerMsg::ListOn {
@@ -254,17 +253,7 @@ async fn start_listing(
         },
     )?;
     // The job as it stands once the Lister takes it: the new channels queued.
-    let mut wanted: Vec<&str> = channels_of(&item, &state.ctx.selling_channels)
-        .iter()
-        .map(|c| c.marketplace.name())
-        .collect();
-    for channel in &channels {
-        if !wanted.contains(&channel.name()) {
-            wanted.push(channel.name());
-        }
-    }
-    item.attributes
-        .insert(CHANNELS_ATTRIBUTE.to_string(), wanted.join(","));
+    add_channels(&mut item, &state.ctx.selling_channels, &channels);
     let jobs = channel_jobs(&state.ctx.store, &item, &state.ctx.selling_channels)
         .map_err(ApiError::store)?;
     Ok((
@@ -434,19 +423,8 @@ async fn retry_channel(
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
     let item = item(&state, &id)?;
     listable(&item)?;
-    let marketplace: Marketplace = channel
-        .trim()
-        .to_lowercase()
-        .parse()
-        .map_err(ApiError::bad_request)?;
-    let jobs = channel_jobs(&state.ctx.store, &item, &state.ctx.selling_channels)
-        .map_err(ApiError::store)?;
-    let Some(job) = jobs.iter().find(|j| j.marketplace == marketplace) else {
-        return Err(ApiError::not_found(format!(
-            "item {} has no listing job on {marketplace}; start one with POST /api/v1/items/{}/listings",
-            item.id, item.id
-        )));
-    };
+    let marketplace = channel_of(&channel)?;
+    let job = job_on(&state, &item, marketplace)?;
     if !matches!(job.status.as_str(), "failed" | "withdrawn") {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
