@@ -135,6 +135,8 @@ pub struct Selling {
     pub reprice_every: Duration,
     /// One repricing timer at a time, across restarts of the Autopilot.
     pub(crate) reprice_timer_armed: Arc<AtomicBool>,
+    /// Ask the language model to rewrite listing copy (kept only if it keeps the facts).
+    pub rewrite_copy: bool,
 }
 
 impl Default for Selling {
@@ -152,6 +154,7 @@ impl Default for Selling {
             floor_margin_bp: 500,
             reprice_every: Duration::from_secs(6 * 3600),
             reprice_timer_armed: Arc::default(),
+            rewrite_copy: false,
         }
     }
 }
@@ -183,6 +186,7 @@ impl std::fmt::Debug for Selling {
             .field("stale", &self.stale)
             .field("floor_margin_bp", &self.floor_margin_bp)
             .field("reprice_every", &self.reprice_every)
+            .field("rewrite_copy", &self.rewrite_copy)
             .finish()
     }
 }

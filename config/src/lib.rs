@@ -93,6 +93,50 @@ pub struct Config {
     pub llm: LlmConfig,
     /// `[strategy]`: which way of doing business.
     pub strategy: StrategyConfig,
+    /// `[selling]`: where bought items are listed and how sales are noticed.
+    pub selling: SellingConfig,
+}
+
+/// `[selling]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SellingConfig {
+    /// The channels items are listed on, in order. `ebay` is native (eBay's Sell APIs, set
+    /// up in `[selling.ebay]`); the others are assisted (a copy-paste task in the inbox).
+    #[serde(deserialize_with = "marketplaces")]
+    pub channels: Vec<Marketplace>,
+    /// How often sales are polled for (minutes); the fallback when eBay pushes them.
+    pub poll_minutes: u64,
+    /// Ask the language model (`[llm]`) to rewrite listing copy; a rewrite that changes a
+    /// fact (price, condition, brand, size, any number) is thrown away.
+    pub rewrite_copy: bool,
+    /// The eBay seller account.
+    pub ebay: EbaySellingConfig,
+}
+
+/// `[selling.ebay]`: the seller account items are listed with. The app's client id and
+/// secret come from `[marketplaces.ebay]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EbaySellingConfig {
+    /// The seller's refresh token, from eBay's consent flow with the `sell.inventory`,
+    /// `sell.fulfillment` and `commerce.notification.subscription` scopes.
+    #[serde(default)]
+    pub refresh_token: Option<Secret>,
+    /// Business policies every listing uses (Seller Hub > Business policies).
+    pub fulfillment_policy_id: String,
+    /// Payment policy id.
+    pub payment_policy_id: String,
+    /// Return policy id.
+    pub return_policy_id: String,
+    /// The inventory location's `merchantLocationKey` (empty: none).
+    pub merchant_location_key: String,
+    /// Have eBay push sales to `<operator.public_url>/ebay/notifications` (the operator
+    /// server must run and eBay must reach it over https).
+    pub notifications: bool,
+    /// The notification destination's verification token (32 to 80 of `A-Za-z0-9_-`).
+    #[serde(default)]
+    pub verification_token: Option<Secret>,
 }
 
 /// `[strategy]`.
@@ -610,6 +654,14 @@ fn marketplace<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Marketplace
     name.parse().map_err(serde::de::Error::custom)
 }
 
+fn marketplaces<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<Marketplace>, D::Error> {
+    let names = Vec::<String>::deserialize(deserializer)?;
+    names
+        .iter()
+        .map(|name| name.parse().map_err(serde::de::Error::custom))
+        .collect()
+}
+
 fn required_money<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Money, D::Error> {
     let text = String::deserialize(deserializer)?;
     text.parse::<Money>().map_err(serde::de::Error::custom)
@@ -801,6 +853,7 @@ impl Config {
                 }
             }
         }
+        self.validate_selling()?;
         let llm = &self.llm;
         if llm.enabled {
             let Some(host) = url_host(&llm.base_url) else {
@@ -823,6 +876,86 @@ impl Config {
             }
             if llm.api_key.is_none() && !is_loopback(host) {
                 return bad("llm.api_key", "required unless base_url is on loopback");
+            }
+        }
+        Ok(())
+    }
+
+    fn validate_selling(&self) -> Result<(), ConfigError> {
+        let bad = |key: &str, reason: String| {
+            Err(ConfigError::Key {
+                key: key.to_string(),
+                origin: String::new(),
+                reason,
+            })
+        };
+        let selling = &self.selling;
+        for (i, channel) in selling.channels.iter().enumerate() {
+            if selling.channels[..i].contains(channel) {
+                return bad("selling.channels", format!("{channel} is named twice"));
+            }
+        }
+        if selling.poll_minutes == 0 {
+            return bad("selling.poll_minutes", "must be at least 1".into());
+        }
+        if selling.rewrite_copy && !self.llm.enabled {
+            return bad(
+                "selling.rewrite_copy",
+                "needs a language model: enable [llm] or set rewrite_copy = false".into(),
+            );
+        }
+        if !selling.channels.contains(&Marketplace::Ebay) {
+            return Ok(());
+        }
+        let ebay = &selling.ebay;
+        let app = &self.marketplaces.ebay;
+        if app.client_id.is_empty() || app.client_secret.is_none() {
+            return bad(
+                "marketplaces.ebay.client_id",
+                "selling on eBay needs the app's client_id and client_secret in [marketplaces.ebay]".into(),
+            );
+        }
+        if ebay.refresh_token.is_none() {
+            return bad(
+                "selling.ebay.refresh_token",
+                "selling on eBay needs the seller's refresh token, e.g. { env = \"BAZAAR_EBAY_REFRESH_TOKEN\" }".into(),
+            );
+        }
+        for (key, value) in [
+            (
+                "selling.ebay.fulfillment_policy_id",
+                &ebay.fulfillment_policy_id,
+            ),
+            ("selling.ebay.payment_policy_id", &ebay.payment_policy_id),
+            ("selling.ebay.return_policy_id", &ebay.return_policy_id),
+        ] {
+            if value.trim().is_empty() {
+                return bad(
+                    key,
+                    "selling on eBay needs it (Seller Hub > Account > Business policies)".into(),
+                );
+            }
+        }
+        if ebay.notifications {
+            if self.operator.token.is_none() {
+                return bad(
+                    "selling.ebay.notifications",
+                    "eBay pushes sales to the operator server, which needs operator.token".into(),
+                );
+            }
+            if ebay.verification_token.is_none() {
+                return bad(
+                    "selling.ebay.verification_token",
+                    "eBay notifications need a verification token (32 to 80 of A-Za-z0-9_-)".into(),
+                );
+            }
+            let public = &self.operator.public_url;
+            let loopback = url_host(public).is_some_and(is_loopback);
+            if !public.starts_with("https://") && !loopback {
+                return bad(
+                    "operator.public_url",
+                    format!("eBay delivers notifications only over https; {public} is not (put a TLS proxy in front and give its URL)"),
+                );
             }
         }
         Ok(())
@@ -1083,6 +1216,60 @@ mod tests {
         assert_eq!(url_host("http://[::1]:9/v1"), Some("::1"));
         assert_eq!(url_host("ftp://x"), None);
         assert_eq!(url_host("http:///v1"), None);
+    }
+
+    #[test]
+    fn selling_is_off_by_default_and_checked_when_ebay_is_a_channel() {
+        let config = Config::load(None, std::iter::empty()).unwrap();
+        assert!(config.selling.channels.is_empty() && !config.selling.rewrite_copy);
+        const APP: &str =
+            "[marketplaces.ebay]\nclient_id = \"app\"\nclient_secret = { env = \"S\" }\n";
+        const SELLER: &str = "[selling.ebay]\nrefresh_token = { env = \"R\" }\nfulfillment_policy_id = \"1\"\npayment_policy_id = \"2\"\nreturn_policy_id = \"3\"\n";
+        let assisted = load(
+            "[selling]\nchannels = [\"craigslist\", \"poshmark\"]\n",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(
+            assisted.selling.channels,
+            [Marketplace::Craigslist, Marketplace::Poshmark]
+        );
+        let ebay = load(
+            &format!("{APP}{SELLER}[selling]\nchannels = [\"ebay\"]\n"),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(ebay.selling.channels, [Marketplace::Ebay]);
+        assert_eq!(
+            ebay.selling.ebay.refresh_token,
+            Some(Secret::Env("R".into()))
+        );
+        for (file, expected) in [
+            ("[selling]\nchannels = [\"etsy\"]\n", &["selling.channels", "etsy"][..]),
+            ("[selling]\nchannels = [\"craigslist\", \"craigslist\"]\n", &["selling.channels", "twice"]),
+            ("[selling]\npoll_minutes = 0\n", &["selling.poll_minutes", "at least 1"]),
+            ("[selling]\nrewrite_copy = true\n", &["selling.rewrite_copy", "[llm]"]),
+            ("[selling]\nchannels = [\"ebay\"]\n", &["marketplaces.ebay.client_id", "client_secret"]),
+            (&format!("{APP}[selling]\nchannels = [\"ebay\"]\n"), &["selling.ebay.refresh_token"]),
+            (
+                &format!("{APP}{SELLER}[selling]\nchannels = [\"ebay\"]\n").replace("\"2\"", "\"\""),
+                &["selling.ebay.payment_policy_id", "Business policies"],
+            ),
+            (
+                &format!("{APP}{SELLER}notifications = true\n[selling]\nchannels = [\"ebay\"]\n"),
+                &["selling.ebay.notifications", "operator.token"],
+            ),
+            (
+                &format!("{APP}{SELLER}notifications = true\n[selling]\nchannels = [\"ebay\"]\n[operator]\ntoken = {{ env = \"T\" }}\n"),
+                &["selling.ebay.verification_token"],
+            ),
+            (
+                &format!("{APP}{SELLER}notifications = true\nverification_token = {{ env = \"V\" }}\n[selling]\nchannels = [\"ebay\"]\n[operator]\ntoken = {{ env = \"T\" }}\npublic_url = \"http://shop.example.com\"\n"),
+                &["operator.public_url", "https"],
+            ),
+        ] {
+            check_error(file, &[], expected);
+        }
     }
 
     #[test]

@@ -758,36 +758,68 @@ async fn run_daemon(config: Config) -> anyhow::Result<ExitCode> {
                 return Ok(ExitCode::from(2));
             }
         };
-    let mut parts = if config.mail.enabled {
-        let mail = match SmtpImapConfig::from_config(&config.mail)
+    let selling =
+        match bazaar_runtime::system::selling_from_config(&config, &store, &system_clock()) {
+            Ok(selling) => selling,
+            Err(error) => {
+                eprintln!("bazaar: {error:#}");
+                return Ok(ExitCode::from(2));
+            }
+        };
+    let mail: Option<Arc<dyn bazaar_agents::mail::MailTransport>> = if config.mail.enabled {
+        match SmtpImapConfig::from_config(&config.mail)
             .map_err(anyhow::Error::from)
             .and_then(|c| SmtpImapTransport::new(c).map_err(anyhow::Error::from))
         {
-            Ok(transport) => transport,
+            Ok(transport) => Some(Arc::new(transport)),
             Err(error) => {
                 eprintln!("bazaar: [mail]: {error:#}");
                 return Ok(ExitCode::from(2));
             }
-        };
-        SystemParts::with_mail(
-            config.clone(),
-            store,
-            index,
-            Arc::new(SystemClock),
-            Arc::new(mail),
-        )
+        }
     } else {
-        SystemParts::without_connectors(config.clone(), store, index, Arc::new(SystemClock))
+        None
     };
+    let mut parts = SystemParts::with_selling(
+        config.clone(),
+        store,
+        index,
+        Arc::new(SystemClock),
+        mail,
+        selling.marketplace.clone(),
+        selling.selling.clone(),
+    );
     parts.sources = sources;
     let mut system = System::start(parts).await?;
-    let operator = match Operator::start_from_config(&system, &config).await {
+    // eBay pushes sales to the operator server; the endpoint checks eBay's signatures.
+    let notifications = match (&selling.ebay_orders, &selling.verification_token) {
+        (Some(orders), Some(token)) => {
+            Some(bazaar_runtime::ebay_notifications::NotificationEndpoint {
+                orders: orders.clone(),
+                url: format!(
+                    "{}{}",
+                    config.operator.public_url.trim_end_matches('/'),
+                    bazaar_runtime::ebay_notifications::PATH
+                ),
+                verification_token: token.expose().to_string(),
+                inventory: system.addrs.inventory.clone(),
+            })
+        }
+        _ => None,
+    };
+    let routes = notifications
+        .clone()
+        .map(bazaar_runtime::ebay_notifications::router);
+    let operator = match Operator::start_from_config(&system, &config, routes).await {
         Ok(operator) => operator,
         Err(error) => {
             system.shutdown(drain).await?;
             return Err(error);
         }
     };
+    if let Some(endpoint) = notifications {
+        subscribe_to_sales(&endpoint, config.selling.poll_minutes).await;
+    }
     for report in system.reports().await {
         match &report.idle {
             Some(reason) => {
@@ -814,6 +846,29 @@ async fn run_daemon(config: Config) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::from(EXIT_ESCALATED))
         }
+    }
+}
+
+/// Has eBay push sales to `endpoint` (already served). A failure is not fatal: sales are
+/// still polled.
+async fn subscribe_to_sales(
+    endpoint: &bazaar_runtime::ebay_notifications::NotificationEndpoint,
+    poll_minutes: u64,
+) {
+    match endpoint
+        .orders
+        .subscribe(&endpoint.url, &endpoint.verification_token)
+        .await
+    {
+        Ok(subscription) => {
+            tracing::info!(url = %endpoint.url, %subscription, "ebay pushes sales here")
+        }
+        Err(error) => tracing::warn!(
+            %error,
+            url = %endpoint.url,
+            poll_minutes,
+            "ebay notifications are not set up; sales are polled instead"
+        ),
     }
 }
 

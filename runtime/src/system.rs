@@ -450,3 +450,106 @@ pub fn sources_from_config(
     }
     Ok(sources)
 }
+
+/// The selling side `[selling]` configures.
+pub struct ConfiguredSelling {
+    /// Channels, order feeds, rules.
+    pub selling: Selling,
+    /// eBay's Sell connector, when eBay is a channel.
+    pub marketplace: Option<Arc<dyn Effector>>,
+    /// eBay's orders (the poll, and the notifications it verifies), when eBay is a channel.
+    pub ebay_orders: Option<Arc<bazaar_agents::connectors::ebay_orders::EbayOrders>>,
+    /// The notification destination's verification token, when eBay is to push sales.
+    pub verification_token: Option<bazaar_config::SecretValue>,
+}
+
+/// The channels, the eBay seller connector and the order feeds `[selling]` names, with
+/// their secrets resolved. An error names the key to fix.
+pub fn selling_from_config(
+    config: &Config,
+    store: &SledStore,
+    clock: &SharedClock,
+) -> anyhow::Result<ConfiguredSelling> {
+    use anyhow::Context;
+    use bazaar_agents::connectors::ebay::EbaySettings;
+    use bazaar_agents::connectors::ebay_orders::EbayOrders;
+    use bazaar_agents::connectors::ebay_sell::{
+        EbaySell, EbaySellClient, EbaySellSettings, ListingPolicyIds,
+    };
+    use bazaar_agents::connectors::PoliteConfig;
+    use bazaar_agents::selling::{OrderFeed, SellingChannel};
+    use bazaar_memory::Marketplace;
+
+    let section = &config.selling;
+    let channels = section
+        .channels
+        .iter()
+        .map(|&marketplace| match marketplace {
+            Marketplace::Ebay => SellingChannel::native(marketplace),
+            _ => SellingChannel::assisted(marketplace),
+        })
+        .collect();
+    let mut selling = Selling::new(
+        channels,
+        Vec::new(),
+        Duration::from_secs(section.poll_minutes * 60),
+    );
+    selling.rewrite_copy = section.rewrite_copy;
+    let mut configured = ConfiguredSelling {
+        selling,
+        marketplace: None,
+        ebay_orders: None,
+        verification_token: None,
+    };
+    if !section.channels.contains(&Marketplace::Ebay) {
+        return Ok(configured);
+    }
+    let ebay = &section.ebay;
+    let api = EbaySettings::from_config(config).context("[marketplaces.ebay]")?;
+    let refresh_token = ebay
+        .refresh_token
+        .as_ref()
+        .context("selling.ebay.refresh_token is not set")?
+        .resolve("selling.ebay.refresh_token")?;
+    let mut settings = EbaySellSettings::new(api, refresh_token.expose());
+    settings.policies = ListingPolicyIds {
+        fulfillment_policy_id: ebay.fulfillment_policy_id.clone(),
+        payment_policy_id: ebay.payment_policy_id.clone(),
+        return_policy_id: ebay.return_policy_id.clone(),
+    };
+    settings.merchant_location_key =
+        Some(ebay.merchant_location_key.clone()).filter(|key| !key.trim().is_empty());
+    let client = Arc::new(
+        EbaySellClient::new(
+            settings,
+            PoliteConfig::official_api(),
+            store.clone(),
+            clock.clone(),
+        )
+        .context("[selling.ebay]")?,
+    );
+    let orders = Arc::new(EbayOrders::new(client.clone()));
+    let feed: Arc<dyn OrderFeed> = orders.clone();
+    configured.selling.orders.push(feed);
+    configured.selling.interest.push(client.clone());
+    configured.marketplace = Some(Arc::new(EbaySell::new(client)));
+    configured.ebay_orders = Some(orders);
+    if ebay.notifications {
+        let token = ebay
+            .verification_token
+            .as_ref()
+            .context("selling.ebay.verification_token is not set")?
+            .resolve("selling.ebay.verification_token")?;
+        let valid = (32..=80).contains(&token.expose().len())
+            && token
+                .expose()
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        anyhow::ensure!(
+            valid,
+            "selling.ebay.verification_token must be 32 to 80 characters of A-Z, a-z, 0-9, _ and - (eBay's rule)"
+        );
+        configured.verification_token = Some(token);
+    }
+    Ok(configured)
+}

@@ -348,6 +348,254 @@ pub fn template(draft: &ListingDraft, sku: &str) -> String {
     out
 }
 
+/// Why a rewrite of listing copy was thrown away (the template's copy is used instead).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CopyRejected {
+    /// The title is empty.
+    EmptyTitle,
+    /// The title is over the channel's limit.
+    TitleTooLong {
+        /// Characters in the rewritten title.
+        chars: usize,
+        /// The channel's limit.
+        max: usize,
+    },
+    /// A number the original never states (a price, a size, a year, a model number).
+    AddsNumber(String),
+    /// A condition the original never claims.
+    ClaimsCondition(String),
+    /// A brand the original never names.
+    NamesBrand(String),
+    /// A letter size the original never states.
+    StatesSize(String),
+    /// The item's brand or size is gone.
+    Drops(String),
+}
+
+impl std::fmt::Display for CopyRejected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CopyRejected::EmptyTitle => f.write_str("the title is empty"),
+            CopyRejected::TitleTooLong { chars, max } => {
+                write!(
+                    f,
+                    "the title has {chars} characters, over the limit of {max}"
+                )
+            }
+            CopyRejected::AddsNumber(n) => {
+                write!(f, "it states {n:?}, which the item's copy does not")
+            }
+            CopyRejected::ClaimsCondition(c) => {
+                write!(f, "it claims {c:?}, which the item's copy does not")
+            }
+            CopyRejected::NamesBrand(b) => write!(
+                f,
+                "it names the brand {b:?}, which the item's copy does not"
+            ),
+            CopyRejected::StatesSize(size) => write!(
+                f,
+                "it states the size {size:?}, which the item's copy does not"
+            ),
+            CopyRejected::Drops(fact) => write!(f, "it leaves out {fact:?}"),
+        }
+    }
+}
+
+/// Words and phrases that say what condition an item is in.
+const CONDITION_PHRASES: &[&str] = &[
+    "brand new",
+    "new in box",
+    "new with tags",
+    "nwt",
+    "nib",
+    "bnib",
+    "sealed",
+    "unopened",
+    "unused",
+    "never used",
+    "never worn",
+    "like new",
+    "mint",
+    "pristine",
+    "flawless",
+    "perfect condition",
+    "excellent condition",
+    "barely used",
+    "refurbished",
+    "for parts",
+    "not working",
+    "broken",
+    "as is",
+];
+
+/// Brands a rewrite might swap in; one the original copy never names is a changed fact.
+const BRANDS: &[&str] = &[
+    "apple",
+    "samsung",
+    "google",
+    "sony",
+    "lg",
+    "bose",
+    "jbl",
+    "beats",
+    "sennheiser",
+    "canon",
+    "nikon",
+    "fujifilm",
+    "panasonic",
+    "microsoft",
+    "nintendo",
+    "dell",
+    "hp",
+    "lenovo",
+    "asus",
+    "acer",
+    "dyson",
+    "kitchenaid",
+    "vitamix",
+    "trek",
+    "specialized",
+    "giant",
+    "cannondale",
+    "schwinn",
+    "santa cruz",
+    "nike",
+    "adidas",
+    "jordan",
+    "new balance",
+    "patagonia",
+    "north face",
+    "lululemon",
+    "levi's",
+    "coach",
+    "gucci",
+    "louis vuitton",
+    "prada",
+    "ikea",
+    "herman miller",
+    "west elm",
+    "lego",
+    "fisher-price",
+    "yeti",
+    "garmin",
+    "fitbit",
+    "gopro",
+];
+
+/// Letter sizes, whole words.
+const SIZE_WORDS: &[&str] = &["xxs", "xs", "xl", "xxl", "xxxl", "small", "medium", "large"];
+
+/// Checks a language model's rewrite (`title`, `description`) of `original` listing copy
+/// for an item with `attributes`: the title fits the channel; no number, condition claim,
+/// brand or letter size the original copy (title, description, attributes) lacks; the
+/// brand and size attributes, when the original mentions them, still there.
+///
+/// ```
+/// use std::collections::BTreeMap;
+/// use bazaar_memory::Marketplace;
+/// use bazaar_strategies::listing::{check_copy_rewrite, CopyRejected};
+///
+/// let attributes = BTreeMap::from([("brand".to_string(), "Trek".to_string())]);
+/// let original = ("Trek FX 3 hybrid bike, 54cm", "Rides well.");
+/// let ok = check_copy_rewrite(Marketplace::Ebay, original, &attributes, ("Trek FX 3 Hybrid Bike 54cm", "Rides well. Good condition for its age."));
+/// assert_eq!(ok, Ok(()));
+/// let bigger = check_copy_rewrite(Marketplace::Ebay, original, &attributes, ("Trek FX 3 hybrid bike, 56cm", "Rides well."));
+/// assert_eq!(bigger, Err(CopyRejected::AddsNumber("56".into())));
+/// ```
+pub fn check_copy_rewrite(
+    marketplace: Marketplace,
+    original: (&str, &str),
+    attributes: &BTreeMap<String, String>,
+    rewrite: (&str, &str),
+) -> Result<(), CopyRejected> {
+    let (title, description) = (rewrite.0.trim(), rewrite.1.trim());
+    if title.is_empty() {
+        return Err(CopyRejected::EmptyTitle);
+    }
+    let max = rules(marketplace).title_max;
+    let chars = title.chars().count();
+    if chars > max {
+        return Err(CopyRejected::TitleTooLong { chars, max });
+    }
+    let mut before = format!("{} \n {}", original.0, original.1);
+    for value in attributes.values() {
+        before.push_str(" \n ");
+        before.push_str(value);
+    }
+    let before = before.to_lowercase();
+    let after = format!("{title} \n {description}").to_lowercase();
+    let known_numbers = number_tokens(&before);
+    if let Some(number) = number_tokens(&after)
+        .into_iter()
+        .find(|n| !known_numbers.contains(n))
+    {
+        return Err(CopyRejected::AddsNumber(number));
+    }
+    let has = |text: &str, phrase: &str| contains_words(text, phrase);
+    if let Some(phrase) = CONDITION_PHRASES
+        .iter()
+        .find(|p| has(&after, p) && !has(&before, p))
+    {
+        return Err(CopyRejected::ClaimsCondition(phrase.to_string()));
+    }
+    if let Some(brand) = BRANDS.iter().find(|b| has(&after, b) && !has(&before, b)) {
+        return Err(CopyRejected::NamesBrand(brand.to_string()));
+    }
+    if let Some(size) = SIZE_WORDS
+        .iter()
+        .find(|s| has(&after, s) && !has(&before, s))
+    {
+        return Err(CopyRejected::StatesSize(size.to_string()));
+    }
+    let original_copy = format!("{} \n {}", original.0, original.1).to_lowercase();
+    for key in ["brand", "size"] {
+        let Some(value) = attributes.get(key).map(|v| v.trim().to_lowercase()) else {
+            continue;
+        };
+        if !value.is_empty() && has(&original_copy, &value) && !has(&after, &value) {
+            return Err(CopyRejected::Drops(value));
+        }
+    }
+    Ok(())
+}
+
+/// The numbers in `text` as written, without thousands separators (`1,200` → `1200`).
+fn number_tokens(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() {
+            current.push(c);
+            continue;
+        }
+        let continues = chars.peek().is_some_and(|n| n.is_ascii_digit());
+        if c == ',' && !current.is_empty() && continues {
+            continue;
+        }
+        if c == '.' && !current.is_empty() && continues {
+            current.push(c);
+            continue;
+        }
+        if !current.is_empty() {
+            out.push(std::mem::take(&mut current));
+        }
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
+}
+
+/// Whether `phrase` occurs in `text` (both lowercase) with no letter or digit on either side.
+fn contains_words(text: &str, phrase: &str) -> bool {
+    text.match_indices(phrase).any(|(at, _)| {
+        let before = text[..at].chars().next_back();
+        let after = text[at + phrase.len()..].chars().next();
+        !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric)
+    })
+}
+
 #[cfg(test)]
 #[allow(clippy::inconsistent_digit_grouping)] // cents written as dollars_cents
 mod tests {
@@ -372,6 +620,95 @@ mod tests {
         assert_eq!(truncate_title("Supercalifragilistic", 5), "Super");
         assert_eq!(rules(Marketplace::Craigslist).title_max, 70);
         assert_eq!(rules(Marketplace::Facebook).title_max, 100);
+    }
+
+    /// One rewrite of the same Trek listing (brand and size attributes set) and how the
+    /// check judges it.
+    fn check(rewrite: (&str, &str), expected: Result<(), CopyRejected>) {
+        let attributes: BTreeMap<String, String> = [
+            ("brand".to_string(), "Trek".to_string()),
+            ("size".to_string(), "Medium".to_string()),
+            ("zip".to_string(), "97201".to_string()),
+        ]
+        .into();
+        let original = (
+            "Trek FX 3 Disc hybrid bike, medium 54cm frame, 1,200 miles",
+            "Good condition. Shimano 2x10 drivetrain, tuned in 2024.",
+        );
+        assert_eq!(
+            check_copy_rewrite(Marketplace::Craigslist, original, &attributes, rewrite),
+            expected,
+            "{rewrite:?}"
+        );
+    }
+
+    #[test]
+    fn a_copy_rewrite_is_kept_only_when_it_keeps_the_facts() {
+        use CopyRejected::*;
+        let description = "Good condition. Shimano 2x10 drivetrain, tuned in 2024.";
+        check(
+            (
+                "Trek FX 3 Disc Hybrid Bike - Medium 54cm, 1200 mi",
+                description,
+            ),
+            Ok(()),
+        );
+        check(
+            (
+                "Medium Trek FX 3 Disc, 54cm",
+                "Shimano 2x10. Tuned 2024; 1,200 miles. Pickup in 97201.",
+            ),
+            Ok(()),
+        );
+        check((" ", description), Err(EmptyTitle));
+        check(
+            ("Trek FX 3 Disc hybrid bike, medium 54cm frame, 1,200 miles, Shimano 2x10, tuned 2024", description),
+            Err(TitleTooLong { chars: 84, max: 70 }),
+        );
+        check(
+            ("Trek FX 3 Disc, medium 56cm", description),
+            Err(AddsNumber("56".into())),
+        );
+        check(
+            ("Trek FX 3 Disc, medium 54cm - $350", description),
+            Err(AddsNumber("350".into())),
+        );
+        check(
+            ("Trek FX 3 Disc, medium 54cm", "Tuned in 2025."),
+            Err(AddsNumber("2025".into())),
+        );
+        check(
+            ("Like new Trek FX 3 Disc, medium 54cm", description),
+            Err(ClaimsCondition("like new".into())),
+        );
+        check(
+            ("Trek FX 3 Disc, medium 54cm", "Mint. Shimano 2x10."),
+            Err(ClaimsCondition("mint".into())),
+        );
+        check(
+            ("Specialized FX 3 Disc, medium 54cm", description),
+            Err(NamesBrand("specialized".into())),
+        );
+        check(
+            ("FX 3 Disc hybrid, medium 54cm", description),
+            Err(Drops("trek".into())),
+        );
+        check(
+            ("Trek FX 3 Disc, 54cm", description),
+            Err(Drops("medium".into())),
+        );
+        check(
+            ("Trek FX 3 Disc, XL 54cm", "medium"),
+            Err(StatesSize("xl".into())),
+        );
+        // Words inside other words are not claims: "mint" in "minty", "new" alone is no condition.
+        check(
+            (
+                "Trek FX 3 Disc, medium 54cm, minty green",
+                "New tyres. Shimano 2x10.",
+            ),
+            Ok(()),
+        );
     }
 
     #[test]

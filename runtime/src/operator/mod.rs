@@ -439,7 +439,14 @@ pub struct Operator {
 impl Operator {
     /// Starts what `[operator]` configures for `system`: binds `operator.listen` when a
     /// token is set (and logs the URL), or logs that the API is off and how to turn it on.
-    pub async fn start_from_config(system: &System, config: &Config) -> anyhow::Result<Operator> {
+    ///
+    /// `also` is served by the same server outside the bearer check: routes that
+    /// authenticate their callers themselves (eBay's signed notifications).
+    pub async fn start_from_config(
+        system: &System,
+        config: &Config,
+        also: Option<Router>,
+    ) -> anyhow::Result<Operator> {
         let settings = OperatorSettings::from_config(&config.operator)?;
         let listener = match settings.token {
             Some(_) => {
@@ -453,7 +460,7 @@ impl Operator {
             }
             None => None,
         };
-        Operator::start(OperatorContext::of(system), settings, listener).await
+        Operator::serve(OperatorContext::of(system), settings, listener, also).await
     }
 
     /// Starts the server on `listener` (if given and a token is set) and the webhooks.
@@ -461,6 +468,15 @@ impl Operator {
         ctx: OperatorContext,
         settings: OperatorSettings,
         listener: Option<TcpListener>,
+    ) -> anyhow::Result<Operator> {
+        Operator::serve(ctx, settings, listener, None).await
+    }
+
+    async fn serve(
+        ctx: OperatorContext,
+        settings: OperatorSettings,
+        listener: Option<TcpListener>,
+        also: Option<Router>,
     ) -> anyhow::Result<Operator> {
         let (stop, stopped) = watch::channel(false);
         let stats = Arc::new(WebhookStats::default());
@@ -508,7 +524,10 @@ impl Operator {
                     webhook_stats: stats.clone(),
                     ctx,
                 }));
-                let app = router(state);
+                let app = match also {
+                    Some(routes) => router(state).merge(routes),
+                    None => router(state),
+                };
                 let mut stopped = stopped.clone();
                 server = Some(tokio::spawn(async move {
                     axum::serve(listener, app)
