@@ -186,6 +186,11 @@ pub(crate) fn listing_draft(
     Ok(copy)
 }
 
+/// Where the copy a listing goes out with is decided (the model's rewrite, or none).
+pub fn copy_key(listing: ChannelListingId) -> String {
+    format!("lister.copy.{listing}")
+}
+
 /// The attribute holding the operator's floor price (decimal, the cost's currency).
 pub const FLOOR_ATTRIBUTE: &str = "floor";
 /// The attribute holding the operator's asking price (decimal, the cost's currency).
@@ -649,10 +654,48 @@ impl ListerState {
         if listing.lifecycle.status != ChannelStatus::Draft && !relisting {
             return Ok(());
         }
+        let copy = self.final_copy(item, &listing, copy).await?;
         match channel.mode {
             ChannelMode::Native => self.publish(item, listing, &copy).await,
             ChannelMode::Assisted => self.ask_operator_to_list(listing, &copy).await,
         }
+    }
+
+    /// The copy `listing` goes out with: the language model's rewrite when `[selling]
+    /// rewrite_copy` is on and the rewrite keeps the facts, else the template's. Decided once
+    /// per listing and stored, so a resumed or retried publication sends the same words.
+    async fn final_copy(
+        &self,
+        item: &InventoryItem,
+        listing: &ChannelListing,
+        mut copy: ListingDraft,
+    ) -> Result<ListingDraft, ActorProcessingErr> {
+        let Some(llm) = self
+            .ctx
+            .llm
+            .as_ref()
+            .filter(|_| self.ctx.selling.rewrite_copy)
+        else {
+            return Ok(copy);
+        };
+        let key = copy_key(listing.id);
+        let rewrite = match self.ctx.store.get_meta::<Option<(String, String)>>(&key)? {
+            Some(decided) => decided,
+            None => {
+                let rewrite = llm.rewrite_copy(&copy, &item.attributes).await;
+                self.ctx.store.put_meta(&key, &rewrite)?;
+                self.ctx.store.flush().await?;
+                if rewrite.is_some() {
+                    tracing::info!(channel_listing = %listing.id, marketplace = %listing.marketplace, "listing copy rewritten by the language model");
+                }
+                rewrite
+            }
+        };
+        if let Some((title, description)) = rewrite {
+            copy.title = title;
+            copy.description = description;
+        }
+        Ok(copy)
     }
 
     /// Whether the current publication attempt of `listing` already ran (published, or the

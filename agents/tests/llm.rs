@@ -2,13 +2,16 @@
 //! a second opinion counts only with a price the text states, a rewrite only if it passes the
 //! check, and a model that is down or slow changes nothing (quickly).
 
+use std::collections::BTreeMap;
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
-use bazaar_agents::llm::{LlmClient, LlmSettings};
+use bazaar_agents::llm::{copy_request, LlmClient, LlmSettings};
 use bazaar_config::{Config, Secret, SecretValue};
 use bazaar_memory::Money;
-use bazaar_sim::llm::{flaw_for, rewrite, LlmConfig, LlmSim, LIAR_MODEL, MODEL};
+use bazaar_sim::llm::{
+    copy_flaw_for, flaw_for, rewrite, rewrite_copy, CopyFlaw, LlmConfig, LlmSim, LIAR_MODEL, MODEL,
+};
 use bazaar_strategies::negotiation::writing::{compose, MessageKind};
 use bazaar_strategies::negotiation::Persona;
 use bazaar_strategies::understand::second_opinion::SECOND_OPINION_BELOW;
@@ -204,6 +207,146 @@ async fn rewrites_are_kept_when_they_pass_the_check_and_dropped_when_they_do_not
     for (text, offer) in emails().into_iter().take(12) {
         assert_eq!(liar.rewrite(&text, offer).await, text, "{text}");
     }
+}
+
+/// Listing copy of items in the sim's catalogue style, drafted for eBay, with attributes.
+fn copies() -> Vec<(
+    bazaar_strategies::listing::ListingDraft,
+    BTreeMap<String, String>,
+)> {
+    use bazaar_memory::{Condition, Marketplace};
+    use bazaar_strategies::listing::{draft, ItemFacts};
+    use bazaar_strategies::valuation::ValuationConfig;
+    let items = [
+        (
+            "trek fx 3 disc hybrid bike, 54cm",
+            "Rides well, tuned in 2024.",
+            "Trek",
+            Condition::Good,
+        ),
+        (
+            "bose soundlink mini ii speaker",
+            "With charging cradle.",
+            "Bose",
+            Condition::LikeNew,
+        ),
+        ("sony wh-1000xm4 headphones", "", "Sony", Condition::Good),
+        (
+            "nintendo switch oled 64gb",
+            "Two joy-cons, dock.",
+            "Nintendo",
+            Condition::Fair,
+        ),
+        (
+            "canon eos rebel t7 with 18-55mm lens",
+            "Shutter count 4100.",
+            "Canon",
+            Condition::Good,
+        ),
+        ("ikea poang armchair", "Pickup only.", "", Condition::Good),
+        (
+            "specialized rockhopper 29 mountain bike",
+            "Size large.",
+            "Specialized",
+            Condition::Good,
+        ),
+        (
+            "apple ipad 9th gen 64gb wifi",
+            "Screen protector on since day 1.",
+            "Apple",
+            Condition::LikeNew,
+        ),
+        (
+            "dyson v8 cordless vacuum",
+            "Battery holds 30 min.",
+            "Dyson",
+            Condition::Fair,
+        ),
+        ("garmin forerunner 245 watch", "", "Garmin", Condition::Good),
+        (
+            "lego millennium falcon 75257",
+            "All pieces, no box.",
+            "LEGO",
+            Condition::Good,
+        ),
+        (
+            "kitchenaid artisan 5 qt stand mixer",
+            "Red.",
+            "KitchenAid",
+            Condition::Good,
+        ),
+    ];
+    items
+        .iter()
+        .map(|(title, description, brand, condition)| {
+            let attributes: BTreeMap<String, String> = if brand.is_empty() {
+                BTreeMap::new()
+            } else {
+                [("brand".to_string(), brand.to_string())].into()
+            };
+            let facts = ItemFacts {
+                title,
+                description,
+                category: "electronics",
+                condition: *condition,
+                images: &[],
+                attributes: &attributes,
+                cost: Money::usd(40_00),
+                market_value: Some(Money::usd(90_00)),
+            };
+            let copy = draft(
+                &facts,
+                Marketplace::Ebay,
+                &ValuationConfig::default(),
+                2_000,
+            );
+            (copy, attributes)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn copy_rewrites_are_kept_when_they_keep_the_facts_and_dropped_when_they_change_one() {
+    let sim = sim().await;
+    let llm = client(&sim, MODEL);
+    let (mut kept, mut dropped) = (0, 0);
+    for (copy, attributes) in copies() {
+        let request = copy_request(&copy, &attributes);
+        let rewritten = llm.rewrite_copy(&copy, &attributes).await;
+        match copy_flaw_for(SEED, false, &request) {
+            None => {
+                let answer: serde_json::Value =
+                    serde_json::from_str(&rewrite_copy(&request, None)).unwrap();
+                let expected = (
+                    answer["title"].as_str().unwrap().to_string(),
+                    answer["description"].as_str().unwrap().to_string(),
+                );
+                assert_ne!(expected.0, copy.title, "the sim changes the title");
+                assert_eq!(rewritten, Some(expected), "a clean rewrite is kept");
+                kept += 1;
+            }
+            Some(flaw) => {
+                assert_eq!(rewritten, None, "{flaw:?} in {:?} is caught", copy.title);
+                dropped += 1;
+            }
+        }
+    }
+    assert!(kept > 0 && dropped > 0, "{kept} kept, {dropped} dropped");
+
+    // Every kind of changed fact is caught.
+    let liar = client(&sim, LIAR_MODEL);
+    let mut flaws = std::collections::BTreeSet::new();
+    for (copy, attributes) in copies() {
+        let flaw = copy_flaw_for(SEED, true, &copy_request(&copy, &attributes)).unwrap();
+        flaws.insert(format!("{flaw:?}"));
+        assert_eq!(
+            liar.rewrite_copy(&copy, &attributes).await,
+            None,
+            "{flaw:?}: {:?}",
+            copy.title
+        );
+    }
+    assert_eq!(flaws.len(), CopyFlaw::ALL.len(), "{flaws:?}");
 }
 
 #[tokio::test]

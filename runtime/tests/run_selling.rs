@@ -18,6 +18,7 @@ use serde_json::{json, Value};
 
 const BAZAAR: &str = env!("CARGO_BIN_EXE_bazaar");
 const OPERATOR_TOKEN: &str = "operator-token-for-the-run-selling-test";
+const LLM_KEY: &str = "sk-sim-run-selling-test";
 const VERIFICATION_TOKEN: &str = "verification-token-0123456789-abcdefghijklmnopqrstuvwxyz";
 
 fn secret(dir: &Path, name: &str, value: &str) -> String {
@@ -173,6 +174,14 @@ async fn run_lists_on_ebay_and_craigslist_and_a_pushed_sale_delists_everywhere()
         .await
         .unwrap();
 
+    let llm = bazaar_sim::llm::LlmSim::start(bazaar_sim::llm::LlmConfig {
+        seed: 7,
+        api_key: LLM_KEY.into(),
+        created: 1_775_000_000,
+    })
+    .await
+    .unwrap();
+
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let config = dir.path().join("bazaar.toml");
@@ -194,9 +203,16 @@ token = {operator_token}
 first_execution_factor = 1.0
 operator_away_factor = 1.0
 
+[llm]
+enabled = true
+base_url = "{llm}"
+model = "{model}"
+api_key = {llm_key}
+
 [selling]
 channels = ["ebay", "craigslist"]
 poll_minutes = 60
+rewrite_copy = true
 
 [selling.ebay]
 refresh_token = {refresh_token}
@@ -208,6 +224,9 @@ notifications = true
 verification_token = {verification_token}
 "#,
             ebay = sim.base_url(),
+            llm = llm.base_url(),
+            model = bazaar_sim::llm::MODEL,
+            llm_key = secret(dir.path(), "llm-key", LLM_KEY),
             client_id = app.client_id,
             client_secret = secret(dir.path(), "client-secret", &app.client_secret),
             operator_token = secret(dir.path(), "operator-token", OPERATOR_TOKEN),
@@ -225,12 +244,13 @@ verification_token = {verification_token}
         base,
         http: reqwest::Client::new(),
     };
+    let template = "Trek FX 3 Disc hybrid bike, 54cm";
     let item = api
         .call(
             reqwest::Method::POST,
             "/api/v1/items",
             Some(json!({
-                "title": "Trek FX 3 Disc hybrid bike, 54cm",
+                "title": template,
                 "condition": "good",
                 "cost": "$40",
                 "photos": ["https://img.example/trek-1.jpg"],
@@ -255,6 +275,19 @@ verification_token = {verification_token}
     let on_ebay = sim.agent_listings();
     assert_eq!(on_ebay.len(), 1, "{on_ebay:?}");
     assert_eq!(on_ebay[0].price.to_string(), "$89.99");
+    // The model was asked for both channels' copy; eBay's went out rewritten (title case)
+    // exactly when the check kept it.
+    assert!(llm.answered() >= 2, "{} requests", llm.answered());
+    let rewritten = daemon
+        .log()
+        .iter()
+        .any(|l| l.contains("listing copy rewritten") && l.contains("\"marketplace\":\"ebay\""));
+    let expected = if rewritten {
+        "Trek FX 3 Disc Hybrid Bike, 54cm"
+    } else {
+        template
+    };
+    assert_eq!(on_ebay[0].title, expected, "rewritten: {rewritten}");
 
     let purchase = sim.buy(&on_ebay[0].listing_id, "buyer_one").await.unwrap();
     assert!(
@@ -274,6 +307,7 @@ verification_token = {verification_token}
         VERIFICATION_TOKEN,
         tokens.refresh_token.as_str(),
         app.client_secret.as_str(),
+        LLM_KEY,
     ] {
         assert!(!log.contains(secret), "a secret reached the log");
     }

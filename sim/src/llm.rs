@@ -11,6 +11,11 @@
 //!   about one rewrite in four has a [`Flaw`] (a changed amount, an extra amount, or a promise
 //!   the original never made — [`flaw_for`]), so the agent's check is exercised end to end.
 //!
+//! - **listing copy**, when a system message mentions [`LISTING_CUE`] ("listing copy"): the
+//!   user message is the item's copy as JSON (`title`, `description`, `attributes`, …) and
+//!   the answer a JSON object `{"title", "description"}` ([`rewrite_copy`]); one rewrite in
+//!   four has a [`CopyFlaw`] (another condition, a changed number, another brand).
+//!
 //! Two models are served: [`MODEL`], and [`LIAR_MODEL`] for tests of the agent's distrust,
 //! whose readings name a price the text does not state ([`lying_reading`]) and whose rewrites
 //! are always flawed. The answer depends only on the model, the request text and the seed.
@@ -41,6 +46,10 @@ pub const LIAR_MODEL: &str = "bazaar-sim-1-liar";
 
 /// A request whose system message contains this word (in any case) asks for a rewrite.
 pub const REWRITE_CUE: &str = "rewrite";
+
+/// A request whose system message contains this phrase (in any case) asks for a rewrite of
+/// listing copy; it is looked for before [`REWRITE_CUE`].
+pub const LISTING_CUE: &str = "listing copy";
 
 /// How the endpoint is started.
 #[derive(Debug, Clone)]
@@ -251,7 +260,15 @@ async fn chat_completions(
                 .as_deref()
                 .is_some_and(|c| c.to_lowercase().contains(REWRITE_CUE))
     });
-    let content = if rewriting {
+    let listing = request.messages.iter().any(|m| {
+        (m.role == "system" || m.role == "developer")
+            && m.content
+                .as_deref()
+                .is_some_and(|c| c.to_lowercase().contains(LISTING_CUE))
+    });
+    let content = if listing {
+        rewrite_copy(&text, copy_flaw_for(state.config.seed, liar, &text))
+    } else if rewriting {
         rewrite(&text, flaw_for(state.config.seed, liar, &text))
     } else {
         let reading = if liar {
@@ -486,6 +503,117 @@ pub fn rewrite(text: &str, flaw: Option<Flaw>) -> String {
         Some(Flaw::PaysShipping) => out.push_str(" I'll pay shipping."),
     }
     out
+}
+
+/// How a rewrite of listing copy goes wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CopyFlaw {
+    /// "Brand New " (or "Refurbished " for a new item) is put before the title.
+    ChangedCondition,
+    /// The first number in the title is 2 higher.
+    ChangedNumber,
+    /// The brand (the `brand` attribute) is swapped for another.
+    OtherBrand,
+}
+
+impl CopyFlaw {
+    /// Every flaw.
+    pub const ALL: [CopyFlaw; 3] = [
+        CopyFlaw::ChangedCondition,
+        CopyFlaw::ChangedNumber,
+        CopyFlaw::OtherBrand,
+    ];
+}
+
+/// Which flaw, if any, the rewrite of the copy `text` has: seeded like [`flaw_for`], one in
+/// four for the honest model, every one for the liar.
+pub fn copy_flaw_for(seed: u64, liar: bool, text: &str) -> Option<CopyFlaw> {
+    let mut hasher = Sha256::new();
+    hasher.update(seed.to_be_bytes());
+    hasher.update(b"listing copy");
+    hasher.update(text.as_bytes());
+    let digest = hasher.finalize();
+    if !liar && digest[0] % 4 != 0 {
+        return None;
+    }
+    Some(CopyFlaw::ALL[usize::from(digest[1]) % CopyFlaw::ALL.len()])
+}
+
+#[derive(Debug, Deserialize)]
+struct CopyRequest {
+    title: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    condition: String,
+    #[serde(default)]
+    attributes: std::collections::BTreeMap<String, String>,
+}
+
+/// The sim's rewrite of listing copy given as JSON: the title in title case, the
+/// description kept (or the title, when there is none), with `flaw` if given; answered as
+/// `{"title", "description"}`. Copy that is not JSON is answered with an empty object.
+pub fn rewrite_copy(text: &str, flaw: Option<CopyFlaw>) -> String {
+    let Ok(copy) = serde_json::from_str::<CopyRequest>(text) else {
+        return "{}".to_string();
+    };
+    let mut title: String = copy
+        .title
+        .split_whitespace()
+        .map(|word| {
+            let mut chars = word.chars();
+            match chars.next() {
+                Some(first) => first.to_uppercase().chain(chars).collect(),
+                None => String::new(),
+            }
+        })
+        .collect::<Vec<String>>()
+        .join(" ");
+    let mut description = if copy.description.trim().is_empty() {
+        format!("{title}.")
+    } else {
+        copy.description.trim().to_string()
+    };
+    match flaw {
+        None => {}
+        Some(CopyFlaw::ChangedCondition) => {
+            let claim = if copy.condition == "new" {
+                "Refurbished"
+            } else {
+                "Brand New"
+            };
+            title = format!("{claim} {title}");
+        }
+        Some(CopyFlaw::ChangedNumber) => match title.find(|c: char| c.is_ascii_digit()) {
+            Some(start) => {
+                let end = title[start..]
+                    .find(|c: char| !c.is_ascii_digit())
+                    .map_or(title.len(), |n| start + n);
+                let number: u64 = title[start..end].parse().unwrap_or(0);
+                title.replace_range(start..end, &(number + 2).to_string());
+            }
+            None => description.push_str(" 2 available."),
+        },
+        Some(CopyFlaw::OtherBrand) => {
+            let brand = copy.attributes.get("brand").map(|b| b.trim().to_string());
+            let other = if brand
+                .as_deref()
+                .is_some_and(|b| b.eq_ignore_ascii_case("sony"))
+            {
+                "Bose"
+            } else {
+                "Sony"
+            };
+            let at = brand
+                .filter(|b| !b.is_empty())
+                .and_then(|b| title.find(&b).map(|at| (at, b.len())));
+            match at {
+                Some((at, len)) => title.replace_range(at..at + len, other),
+                None => title = format!("{other} {title}"),
+            }
+        }
+    }
+    serde_json::json!({ "title": title, "description": description }).to_string()
 }
 
 #[cfg(test)]

@@ -401,32 +401,39 @@ impl std::fmt::Display for CopyRejected {
     }
 }
 
-/// Words and phrases that say what condition an item is in.
-const CONDITION_PHRASES: &[&str] = &[
-    "brand new",
-    "new in box",
-    "new with tags",
-    "nwt",
-    "nib",
-    "bnib",
-    "sealed",
-    "unopened",
-    "unused",
-    "never used",
-    "never worn",
-    "like new",
-    "mint",
-    "pristine",
-    "flawless",
-    "perfect condition",
-    "excellent condition",
-    "barely used",
-    "refurbished",
-    "for parts",
-    "not working",
-    "broken",
-    "as is",
-];
+/// Words and phrases that say what condition an item is in, with the conditions they are
+/// true of.
+const CONDITION_PHRASES: &[(&str, &[Condition])] = {
+    use Condition::*;
+    const NEW: &[Condition] = &[New];
+    const AS_NEW: &[Condition] = &[New, LikeNew];
+    const BROKEN: &[Condition] = &[Poor, ForParts];
+    &[
+        ("brand new", NEW),
+        ("new in box", NEW),
+        ("new with tags", NEW),
+        ("nwt", NEW),
+        ("nib", NEW),
+        ("bnib", NEW),
+        ("sealed", NEW),
+        ("unopened", NEW),
+        ("unused", NEW),
+        ("never used", NEW),
+        ("never worn", NEW),
+        ("like new", AS_NEW),
+        ("mint", AS_NEW),
+        ("pristine", AS_NEW),
+        ("flawless", AS_NEW),
+        ("perfect condition", AS_NEW),
+        ("excellent condition", AS_NEW),
+        ("barely used", AS_NEW),
+        ("refurbished", &[]),
+        ("for parts", BROKEN),
+        ("not working", BROKEN),
+        ("broken", BROKEN),
+        ("as is", BROKEN),
+    ]
+};
 
 /// Brands a rewrite might swap in; one the original copy never names is a changed fact.
 const BRANDS: &[&str] = &[
@@ -486,25 +493,27 @@ const BRANDS: &[&str] = &[
 const SIZE_WORDS: &[&str] = &["xxs", "xs", "xl", "xxl", "xxxl", "small", "medium", "large"];
 
 /// Checks a language model's rewrite (`title`, `description`) of `original` listing copy
-/// for an item with `attributes`: the title fits the channel; no number, condition claim,
-/// brand or letter size the original copy (title, description, attributes) lacks; the
-/// brand and size attributes, when the original mentions them, still there.
+/// for an item in `condition` with `attributes`: the title fits the channel; no number,
+/// brand or letter size the original copy (title, description, attributes) lacks; no claim
+/// about the condition that is neither in the copy nor true of `condition`; the brand and
+/// size attributes, when the original mentions them, still there.
 ///
 /// ```
 /// use std::collections::BTreeMap;
-/// use bazaar_memory::Marketplace;
+/// use bazaar_memory::{Condition, Marketplace};
 /// use bazaar_strategies::listing::{check_copy_rewrite, CopyRejected};
 ///
 /// let attributes = BTreeMap::from([("brand".to_string(), "Trek".to_string())]);
 /// let original = ("Trek FX 3 hybrid bike, 54cm", "Rides well.");
-/// let ok = check_copy_rewrite(Marketplace::Ebay, original, &attributes, ("Trek FX 3 Hybrid Bike 54cm", "Rides well. Good condition for its age."));
+/// let ok = check_copy_rewrite(Marketplace::Ebay, original, Condition::Good, &attributes, ("Trek FX 3 Hybrid Bike 54cm", "Rides well. Good condition for its age."));
 /// assert_eq!(ok, Ok(()));
-/// let bigger = check_copy_rewrite(Marketplace::Ebay, original, &attributes, ("Trek FX 3 hybrid bike, 56cm", "Rides well."));
+/// let bigger = check_copy_rewrite(Marketplace::Ebay, original, Condition::Good, &attributes, ("Trek FX 3 hybrid bike, 56cm", "Rides well."));
 /// assert_eq!(bigger, Err(CopyRejected::AddsNumber("56".into())));
 /// ```
 pub fn check_copy_rewrite(
     marketplace: Marketplace,
     original: (&str, &str),
+    condition: Condition,
     attributes: &BTreeMap<String, String>,
     rewrite: (&str, &str),
 ) -> Result<(), CopyRejected> {
@@ -532,10 +541,9 @@ pub fn check_copy_rewrite(
         return Err(CopyRejected::AddsNumber(number));
     }
     let has = |text: &str, phrase: &str| contains_words(text, phrase);
-    if let Some(phrase) = CONDITION_PHRASES
-        .iter()
-        .find(|p| has(&after, p) && !has(&before, p))
-    {
+    if let Some((phrase, _)) = CONDITION_PHRASES.iter().find(|(phrase, true_of)| {
+        has(&after, phrase) && !has(&before, phrase) && !true_of.contains(&condition)
+    }) {
         return Err(CopyRejected::ClaimsCondition(phrase.to_string()));
     }
     if let Some(brand) = BRANDS.iter().find(|b| has(&after, b) && !has(&before, b)) {
@@ -636,7 +644,13 @@ mod tests {
             "Good condition. Shimano 2x10 drivetrain, tuned in 2024.",
         );
         assert_eq!(
-            check_copy_rewrite(Marketplace::Craigslist, original, &attributes, rewrite),
+            check_copy_rewrite(
+                Marketplace::Craigslist,
+                original,
+                Condition::Good,
+                &attributes,
+                rewrite
+            ),
             expected,
             "{rewrite:?}"
         );
@@ -701,6 +715,15 @@ mod tests {
             ("Trek FX 3 Disc, XL 54cm", "medium"),
             Err(StatesSize("xl".into())),
         );
+        // A claim true of the item's condition is no new fact.
+        let like_new = check_copy_rewrite(
+            Marketplace::Ebay,
+            ("Trek FX 3", ""),
+            Condition::LikeNew,
+            &BTreeMap::new(),
+            ("Trek FX 3 - like new", "Mint."),
+        );
+        assert_eq!(like_new, Ok(()));
         // Words inside other words are not claims: "mint" in "minty", "new" alone is no condition.
         check(
             (
