@@ -160,6 +160,8 @@ async fn every_listing_is_read_as_the_sim_serves_it_and_tabs_are_closed() {
     }
     assert_eq!(connector.launches(), 1);
     assert_no_site_tab(&connector, &base).await;
+    // Each item page was read once.
+    assert_eq!(connector.item_pages_read(), 13);
 
     // Page by page with offsets: the same listings, in the same order.
     let mut offset = 0;
@@ -184,6 +186,8 @@ async fn every_listing_is_read_as_the_sim_serves_it_and_tabs_are_closed() {
     assert_eq!(calls, 3);
     let want: Vec<String> = expected.iter().map(|l| l.id.to_string()).collect();
     assert_eq!(ids, want);
+    // Cards seen before at the same price are not read again.
+    assert_eq!(connector.item_pages_read(), 13);
 
     // A category with a price cap, as the site filters it.
     let cat = expected[0].category;

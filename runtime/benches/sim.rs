@@ -60,6 +60,7 @@ async fn run() -> anyhow::Result<()> {
             strategy: bazaar_config::StrategyProfile::Ours,
             compare: false,
             operator: Default::default(),
+            browser: false,
         },
         &mut std::io::sink(),
     )

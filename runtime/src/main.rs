@@ -193,6 +193,10 @@ struct SimArgs {
     /// The scripted operator answers approvals after this many simulated minutes.
     #[arg(long, default_value_t = 60, value_name = "MINUTES")]
     operator_delay_minutes: u32,
+    /// Also browse the JavaScript marketplace with Chromium, when installed (slower: a page
+    /// load per listing read).
+    #[arg(long)]
+    browser: bool,
     /// The scripted operator rejects this share of approvals by mistake (0 to 100).
     #[arg(long, default_value_t = 2, value_name = "PERCENT", value_parser = clap::value_parser!(u32).range(0..=100))]
     operator_error_percent: u32,
@@ -463,6 +467,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
             listen,
             operator_delay_minutes,
             operator_error_percent,
+            browser,
         }) => {
             let operator = if interactive {
                 let token = match std::env::var("BAZAAR_OPERATOR_TOKEN") {
@@ -490,6 +495,7 @@ async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
                 strategy,
                 compare,
                 operator,
+                browser,
             };
             match bazaar_runtime::simulate::run_sim(config, &mut std::io::stdout()).await {
                 Ok(_) => Ok(ExitCode::SUCCESS),

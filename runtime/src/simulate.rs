@@ -295,6 +295,9 @@ pub struct SimConfig {
     pub compare: bool,
     /// How the operator answers approvals.
     pub operator: SimOperator,
+    /// Also browse the JavaScript marketplace with Chromium (when installed): each listing
+    /// read is a page load, so a month takes minutes instead of seconds.
+    pub browser: bool,
 }
 
 /// Who answers the approval inbox during a sim.
@@ -370,6 +373,7 @@ fn agent_config(
     data_dir: &Path,
     categories: &[&str],
     strategy: bazaar_config::StrategyProfile,
+    browser: bool,
 ) -> Result<bazaar_config::Config, SimError> {
     let mut config = bazaar_config::Config::load(None, std::iter::empty()).map_err(agent_error)?;
     config.strategy.profile = strategy;
@@ -378,10 +382,22 @@ fn agent_config(
     // Mail is read every half hour of simulated time; a seller's reply waits at most that.
     config.mail.poll_secs = 1_800;
     let mut searches = Vec::new();
-    for marketplace in ["ebay", "craigslist"] {
+    let marketplaces: &[&str] = if browser {
+        &["ebay", "craigslist", "facebook"]
+    } else {
+        &["ebay", "craigslist"]
+    };
+    for marketplace in marketplaces {
+        // The browser-driven site is browsed once a day (each listing is a page load); the
+        // others every six hours.
+        let every = if *marketplace == "facebook" {
+            1_440
+        } else {
+            360
+        };
         for category in categories {
             let text = format!(
-                "marketplace = \"{marketplace}\"\nquery = \"\"\ncategory = \"{category}\"\nevery_minutes = 360\n"
+                "marketplace = \"{marketplace}\"\nquery = \"\"\ncategory = \"{category}\"\nevery_minutes = {every}\n"
             );
             searches.push(toml::from_str(&text).map_err(agent_error)?);
         }
@@ -678,7 +694,11 @@ async fn run_one(config: SimConfig, out: &mut dyn Write) -> Result<serde_json::V
         .iter()
         .map(|c| c.name())
         .collect();
-    let agent = agent_config(&data_dir, &categories, config.strategy)?;
+    let chromium = config
+        .browser
+        .then(bazaar_agents::connectors::marketplace::find_chromium)
+        .flatten();
+    let agent = agent_config(&data_dir, &categories, config.strategy, chromium.is_some())?;
     let clock: SharedClock = Arc::new(world.clock().clone());
     let store = SledStore::open(&crate::system::store_dir(&data_dir)).map_err(agent_error)?;
     let index_config = crate::system::index_config(&agent);
@@ -721,7 +741,27 @@ async fn run_one(config: SimConfig, out: &mut dyn Write) -> Result<serde_json::V
         Some(ebay_selling.effector),
         ebay_selling.selling,
     );
-    let sources: Vec<Arc<dyn Source>> = vec![Arc::new(ebay), Arc::new(craigslist)];
+    let clock = parts.clock.clone();
+    let mut sources: Vec<Arc<dyn Source>> = vec![Arc::new(ebay), Arc::new(craigslist)];
+    let browser = match chromium {
+        Some(chromium) => {
+            use bazaar_agents::connectors::marketplace::{MarketplaceBrowser, MarketplaceSettings};
+            // The connector wants the site's root; it builds `/marketplace/…` itself.
+            let root = endpoints
+                .marketplace
+                .trim_end_matches('/')
+                .trim_end_matches("/marketplace");
+            let mut settings = MarketplaceSettings::new(root, &data_dir.join("browser"));
+            settings.chromium = chromium;
+            let browser = MarketplaceBrowser::new(settings, quick_polite(), clock.clone())
+                .map_err(agent_error)?;
+            Some(Arc::new(browser))
+        }
+        None => None,
+    };
+    if let Some(browser) = &browser {
+        sources.push(browser.clone());
+    }
     parts.sources = sources;
     let system = crate::system::System::start(parts)
         .await
@@ -729,10 +769,14 @@ async fn run_one(config: SimConfig, out: &mut dyn Write) -> Result<serde_json::V
     let (_, notifications) = notify_sales(&system, ebay_selling.orders).await?;
 
     let s = world.scenario().clone();
+    let javascript_site = match (&browser, config.browser) {
+        (Some(_), _) => "the JavaScript marketplace is browsed with Chromium once a day",
+        (None, true) => "the JavaScript marketplace is skipped: Chromium is not installed (apt-get install chromium)",
+        (None, false) => "the JavaScript marketplace is left out (--browser browses it with Chromium; slower: a page load per listing)",
+    };
     let _ = writeln!(
         out,
-        "bazaar sim: scenario {} seed {}, {} days from {}; the JavaScript marketplace is \
-         left out (its Chromium connector is tested against the site, not yet run here)",
+        "bazaar sim: scenario {} seed {}, {} days from {}; {javascript_site}",
         s.name,
         world.seed(),
         s.days,
@@ -839,7 +883,8 @@ async fn run_one(config: SimConfig, out: &mut dyn Write) -> Result<serde_json::V
     world.write_ground_truth(&config.out.join("ground_truth.json"))?;
     timing.report += closing.elapsed();
     timing.total = wall.elapsed();
-    let timing = timing.to_json();
+    let mut timing = timing.to_json();
+    timing["browser_item_pages"] = serde_json::json!(browser.as_ref().map(|b| b.item_pages_read()));
     let path = config.out.join("timing.json");
     std::fs::write(&path, format!("{timing:#}\n")).map_err(|source| ServeError::Out {
         path: path.display().to_string(),
@@ -858,6 +903,9 @@ async fn run_one(config: SimConfig, out: &mut dyn Write) -> Result<serde_json::V
         timing["report_s"].as_f64().unwrap_or(0.0),
     );
     notifications.abort();
+    if let Some(browser) = &browser {
+        browser.shutdown().await;
+    }
     if let Some(inbox) = inbox {
         inbox.stop().await;
     }
@@ -903,12 +951,15 @@ impl Timing {
 /// Politeness in the simulation: simulated time does not pass while a request waits, so no
 /// spacing is needed; one quick retry.
 fn quick_polite() -> bazaar_agents::connectors::polite::PoliteConfig {
+    // Simulated time stands still while the agent works, so a backoff on the clock would
+    // wait forever: a failure is retried at once, then given up (the next scheduled search
+    // tries again), and a Retry-After fails the call.
     bazaar_agents::connectors::polite::PoliteConfig {
         concurrency: 2,
         min_delay: Duration::ZERO,
         jitter: Duration::ZERO,
-        backoff_initial: Duration::from_secs(1),
-        backoff_max: Duration::from_secs(1),
+        backoff_initial: Duration::ZERO,
+        backoff_max: Duration::ZERO,
         max_retries: 1,
         timeout: Duration::from_secs(10),
     }

@@ -381,3 +381,68 @@ fn the_scripted_operator_makes_its_configured_mistakes() {
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
 }
+
+/// `--browser` browses the JavaScript marketplace with Chromium (it must be installed under
+/// `CI=true`); without Chromium the run says it skipped the site and still completes.
+#[test]
+fn browser_runs_read_the_javascript_marketplace_or_say_they_skipped_it() {
+    let chromium = bazaar_agents::connectors::marketplace::find_chromium();
+    if chromium.is_none() && std::env::var("CI").as_deref() == Ok("true") {
+        panic!("chromium is not installed, and CI must run the sim with the browser: run .ci/test.sh as root");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let run = |name: &str, browser: bool| {
+        let out = dir.path().join(name);
+        let mut command = Command::new(BAZAAR);
+        command.args([
+            "sim",
+            "--scenario",
+            "small",
+            "--days",
+            "1",
+            "--seed",
+            "9",
+            "--out",
+        ]);
+        command.arg(&out).env("RUST_LOG", "warn");
+        if browser {
+            command.arg("--browser");
+        }
+        let output = command.output().unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(
+            output.status.success(),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let timing: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join("timing.json")).unwrap())
+                .unwrap();
+        (stdout, read_report(&out), timing)
+    };
+    let (stdout, without, timing) = run("without", false);
+    assert!(
+        stdout.contains("JavaScript marketplace is left out (--browser"),
+        "{stdout}"
+    );
+    assert!(timing["browser_item_pages"].is_null(), "{timing}");
+    let (stdout, with, timing) = run("with", true);
+    if chromium.is_none() {
+        assert!(
+            stdout.contains("skipped: Chromium is not installed"),
+            "{stdout}"
+        );
+        assert_eq!(with["funnel"], without["funnel"]);
+        return;
+    }
+    assert!(stdout.contains("browsed with Chromium"), "{stdout}");
+    let pages = timing["browser_item_pages"].as_u64().unwrap();
+    assert!(pages > 0, "{timing}");
+    let found = |r: &serde_json::Value| r["funnel"]["found"].as_u64().unwrap();
+    assert!(
+        found(&with) > found(&without),
+        "the site's listings are found too: {} vs {}",
+        found(&with),
+        found(&without)
+    );
+}

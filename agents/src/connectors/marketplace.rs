@@ -592,7 +592,16 @@ pub struct MarketplaceBrowser {
     launches: AtomicU64,
     reload_session: AtomicBool,
     session_loaded: AtomicBool,
+    /// Item pages already read, by listing id, with the price their card showed: a card
+    /// seen again at the same price is not read again (one page load less per listing and
+    /// search; a new price reads the page afresh).
+    read_items: std::sync::Mutex<std::collections::HashMap<String, (Option<String>, Item)>>,
+    /// Item pages read (not answered from `read_items`).
+    item_pages: AtomicU64,
 }
+
+/// The most item pages remembered; past it the memory starts afresh.
+const READ_ITEMS_MAX: usize = 20_000;
 
 impl std::fmt::Debug for MarketplaceBrowser {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -622,7 +631,42 @@ impl MarketplaceBrowser {
             launches: AtomicU64::new(0),
             reload_session: AtomicBool::new(false),
             session_loaded: AtomicBool::new(false),
+            read_items: std::sync::Mutex::default(),
+            item_pages: AtomicU64::new(0),
         })
+    }
+
+    /// How many item pages were loaded (cards seen again at the same price are not).
+    pub fn item_pages_read(&self) -> u64 {
+        self.item_pages.load(Ordering::Relaxed)
+    }
+
+    /// The item page behind a card: remembered if read before at the card's price, else
+    /// read now.
+    async fn item_of_card(
+        &self,
+        id: &str,
+        price: &Option<String>,
+        url: &str,
+    ) -> Result<Item, SourceError> {
+        let remembered = self
+            .read_items
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+            .filter(|(seen_price, _)| seen_price == price)
+            .map(|(_, item)| item.clone());
+        if let Some(item) = remembered {
+            return Ok(item);
+        }
+        let item = self.item(url).await?;
+        self.item_pages.fetch_add(1, Ordering::Relaxed);
+        let mut read = self.read_items.lock().unwrap_or_else(|e| e.into_inner());
+        if read.len() >= READ_ITEMS_MAX {
+            read.clear();
+        }
+        read.insert(id.to_string(), (price.clone(), item.clone()));
+        Ok(item)
     }
 
     /// The host's politeness gate.
@@ -1285,7 +1329,7 @@ impl MarketplaceBrowser {
                 Some(href) => self.absolute(href),
                 None => format!("{}/marketplace/item/{id}/", self.settings.base_url),
             };
-            let item = match self.item(&item_url).await {
+            let item = match self.item_of_card(&id, &card.price, &item_url).await {
                 Ok(item) => item,
                 Err(SourceError::NotFound(_)) => {
                     let reason = "listing sold or gone".to_string();
