@@ -25,6 +25,7 @@ pub mod mail;
 pub mod negotiator;
 pub mod purchase;
 pub mod researcher;
+pub mod sealed;
 pub mod selling;
 
 use std::sync::Arc;

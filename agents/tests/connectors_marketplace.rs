@@ -500,3 +500,52 @@ fn cookie_exports_are_checked_entry_by_entry() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(matches!(Session::load(&path), Err(SessionError::Io { .. })));
 }
+
+#[test]
+fn sessions_are_sealed_at_rest_and_an_altered_file_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
+    const VALUE: &str = "s3cret-cookie-value-at-rest";
+    let session = Session::from_export(
+        Marketplace::Facebook,
+        &cookie_export("c_user", VALUE, 1_900_000_000.0),
+        start_time(),
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = Session::path(dir.path(), Marketplace::Facebook);
+    session.save(&path).unwrap_or_else(|e| panic!("{e}"));
+
+    // The file holds neither the cookie nor its name; the key is the owner's alone.
+    let stored = std::fs::read(&path).unwrap_or_else(|e| panic!("{e}"));
+    let text = String::from_utf8_lossy(&stored);
+    assert!(!text.contains(VALUE) && !text.contains("c_user"), "{text}");
+    let key = bazaar_agents::sealed::SealingKey::file(&dir.path().join("secrets"));
+    let mode = std::fs::metadata(&key).map(|m| m.permissions().mode() & 0o777);
+    assert_eq!(mode.ok(), Some(0o600));
+    assert_eq!(Session::load(&path), Ok(Some(session.clone())));
+
+    // One flipped byte: refused, saying why, and the file is left as it was.
+    let mut altered = stored.clone();
+    let last = altered.len() - 1;
+    altered[last] ^= 1;
+    std::fs::write(&path, &altered).unwrap_or_else(|e| panic!("{e}"));
+    let error = Session::load(&path).expect_err("an altered session is refused");
+    assert!(error.to_string().contains("altered"), "{error}");
+    assert_eq!(std::fs::read(&path).ok(), Some(altered));
+
+    // A session stored in plain text by an earlier version is read, then sealed in place.
+    let plain = serde_json::to_vec(&session).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&path, &plain).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(Session::load(&path), Ok(Some(session.clone())));
+    let resealed = std::fs::read(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert!(bazaar_agents::sealed::is_sealed(&resealed));
+
+    // Without its key a sealed session cannot be read; a key others can read is refused.
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let error = Session::load(&path).expect_err("a loose key is refused");
+    assert!(error.to_string().contains("chmod 600"), "{error}");
+    std::fs::remove_file(&key).unwrap_or_else(|e| panic!("{e}"));
+    let error = Session::load(&path).expect_err("no key, no session");
+    assert!(error.to_string().contains("BAZAAR_SECRETS_KEY"), "{error}");
+}

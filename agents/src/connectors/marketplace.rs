@@ -181,6 +181,11 @@ pub enum SessionError {
     },
 }
 
+/// The associated data a session file is sealed with: its file name.
+fn sealing_name(path: &Path) -> &[u8] {
+    path.file_name().map_or(&[][..], |n| n.as_encoded_bytes())
+}
+
 /// Cookies for one browser-driven marketplace, as imported by the operator.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct Session {
@@ -304,8 +309,18 @@ impl Session {
         format!("{count} cookie{plural}, {expiry}")
     }
 
-    /// Writes it to `path` readable by its owner only (file 0600, directory 0700), replacing
-    /// any earlier session atomically.
+    /// The secrets directory a session file at `path` lives in (`<data_dir>/secrets`), whose
+    /// key seals it.
+    fn secrets_dir(path: &Path) -> PathBuf {
+        path.parent()
+            .and_then(Path::parent)
+            .unwrap_or_else(|| Path::new("."))
+            .to_path_buf()
+    }
+
+    /// Writes it to `path` sealed ([`crate::sealed`]: AES-256-GCM under the secrets key) and
+    /// readable by its owner only (file 0600, directory 0700), replacing any earlier session
+    /// atomically.
     pub fn save(&self, path: &Path) -> Result<(), SessionError> {
         use std::io::Write;
         use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
@@ -320,6 +335,11 @@ impl Session {
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
             .map_err(|e| io_error(dir, e))?;
         let json = serde_json::to_vec_pretty(self).map_err(|e| io_error(path, e))?;
+        let key = crate::sealed::SealingKey::for_dir(&Session::secrets_dir(path), true)
+            .map_err(|e| io_error(path, e))?
+            .ok_or_else(|| io_error(path, "no secrets key"))?;
+        let json =
+            crate::sealed::seal(&key, sealing_name(path), &json).map_err(|e| io_error(path, e))?;
         let tmp = path.with_extension("json.tmp");
         let _ = std::fs::remove_file(&tmp);
         let mut file = std::fs::OpenOptions::new()
@@ -354,7 +374,29 @@ impl Session {
             ));
         }
         let bytes = std::fs::read(path).map_err(|e| io_error(path, e))?;
-        serde_json::from_slice(&bytes)
+        if !crate::sealed::is_sealed(&bytes) {
+            // Stored in plain text by an earlier version: read it, then seal it in place.
+            let session: Session = serde_json::from_slice(&bytes)
+                .map_err(|e| io_error(path, format!("not a stored session: {e}")))?;
+            session.save(path)?;
+            tracing::info!(path = %path.display(), "session sealed at rest");
+            return Ok(Some(session));
+        }
+        let key = crate::sealed::SealingKey::for_dir(&Session::secrets_dir(path), false)
+            .map_err(|e| io_error(path, e))?
+            .ok_or_else(|| {
+                io_error(
+                    path,
+                    format!(
+                        "the session is sealed but there is no secrets key: set {} or restore {}",
+                        crate::sealed::KEY_ENV,
+                        crate::sealed::SealingKey::file(&Session::secrets_dir(path)).display()
+                    ),
+                )
+            })?;
+        let json =
+            crate::sealed::open(&key, sealing_name(path), &bytes).map_err(|e| io_error(path, e))?;
+        serde_json::from_slice(&json)
             .map(Some)
             .map_err(|e| io_error(path, format!("not a stored session: {e}")))
     }
