@@ -289,8 +289,9 @@ async fn a_killed_browser_is_relaunched_and_the_next_call_succeeds() {
         .unwrap_or_else(|| panic!("no pid"));
     assert_ne!(first, second);
 
-    // Killed in the middle of a call (13 tab visits take seconds): that call relaunches
-    // and retries the visit.
+    // Killed in the middle of a call (13 tab visits take seconds, once the pages read
+    // before are forgotten): that call relaunches and retries the visit.
+    connector.forget_items();
     let killer = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(500)).await;
         kill(second);

@@ -678,6 +678,15 @@ impl MarketplaceBrowser {
         })
     }
 
+    /// Forgets the item pages read: the next searches read every item page again (say,
+    /// to re-check everything after a new session is imported).
+    pub fn forget_items(&self) {
+        self.read_items
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
     /// How many item pages were loaded (cards seen again at the same price are not).
     pub fn item_pages_read(&self) -> u64 {
         self.item_pages.load(Ordering::Relaxed)
