@@ -792,8 +792,8 @@ async fn run_daemon(config: Config) -> anyhow::Result<ExitCode> {
         index,
         Arc::new(SystemClock),
         mail,
-        selling.marketplace.clone(),
-        selling.selling.clone(),
+        selling.marketplace,
+        selling.selling,
     );
     parts.sources = sources;
     let mut system = System::start(parts).await?;

@@ -254,18 +254,16 @@ async fn chat_completions(
         );
     };
     let liar = request.model == LIAR_MODEL;
-    let rewriting = request.messages.iter().any(|m| {
-        (m.role == "system" || m.role == "developer")
-            && m.content
-                .as_deref()
-                .is_some_and(|c| c.to_lowercase().contains(REWRITE_CUE))
-    });
-    let listing = request.messages.iter().any(|m| {
-        (m.role == "system" || m.role == "developer")
-            && m.content
-                .as_deref()
-                .is_some_and(|c| c.to_lowercase().contains(LISTING_CUE))
-    });
+    // Which task: the instructions (system or developer messages) name it.
+    let instructed = |cue: &str| {
+        request.messages.iter().any(|m| {
+            (m.role == "system" || m.role == "developer")
+                && m.content
+                    .as_deref()
+                    .is_some_and(|c| c.to_lowercase().contains(cue))
+        })
+    };
+    let (listing, rewriting) = (instructed(LISTING_CUE), instructed(REWRITE_CUE));
     let content = if listing {
         rewrite_copy(&text, copy_flaw_for(state.config.seed, liar, &text))
     } else if rewriting {
