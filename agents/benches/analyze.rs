@@ -257,7 +257,7 @@ fn comparables(index: &ProductIndex, listing: &Listing, k: usize) -> Vec<Comp> {
             k,
         )
         .expect("comparables");
-    Comp::from_index(&found)
+    Comp::from_index(&listing.title, &found)
 }
 
 /// One listing end to end: comparables through the index, then the analysis.

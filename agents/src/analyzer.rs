@@ -56,7 +56,12 @@ pub fn appraise(
         .filter(|c| Some(c.product_id.as_str()) != exclude)
         .take(COMPARABLES)
         .collect();
-    let analysis = analyze(candidate, &Comp::from_index(&found), valuation, now);
+    let analysis = analyze(
+        candidate,
+        &Comp::from_index(candidate.title, &found),
+        valuation,
+        now,
+    );
     Ok((analysis, found))
 }
 

@@ -12,10 +12,14 @@
 //!   urgent task on assisted ones.
 //! - `Resume` (at start and on every Inventory poll tick) redoes whatever is unfinished:
 //!   drafts not yet live are proposed again (the gate answers `Duplicate`, with the result
-//!   when it already ran), sold items still listed elsewhere are delisted.
+//!   when it already ran), sold items still listed elsewhere are delisted. A publication the
+//!   gate blocked is proposed afresh (a new attempt) a day later: the rule may have proved
+//!   itself since, and a bought item must not sit unlisted for good.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
+
+use chrono::{DateTime, Utc};
 
 use bazaar_memory::{
     ActionKind, ActionRecord, ActionStatus, ChannelListing, ChannelListingId, ChannelStatus,
@@ -341,12 +345,7 @@ fn failed_publish(
     store: &SledStore,
     listing: &ChannelListing,
 ) -> Result<Option<String>, StoreError> {
-    let key = current_publish_key(store, listing)?;
-    let record = store
-        .find::<ActionRecord>("by_idempotency_key", key.as_bytes())?
-        .into_iter()
-        .next();
-    Ok(record
+    Ok(current_publish(store, listing)?
         .filter(|r| r.lifecycle.status == ActionStatus::Failed)
         .map(|r| {
             r.lifecycle
@@ -355,6 +354,33 @@ fn failed_publish(
                 .to_string()
         }))
 }
+
+/// When the gate blocked the current publication attempt of `listing`, if it did.
+fn blocked_publish(
+    store: &SledStore,
+    listing: &ChannelListing,
+) -> Result<Option<DateTime<Utc>>, StoreError> {
+    Ok(current_publish(store, listing)?
+        .filter(|r| r.lifecycle.status == ActionStatus::Blocked)
+        .and_then(|r| r.lifecycle.history.last().map(|change| change.at)))
+}
+
+/// The action record of the current publication attempt of `listing`, once proposed.
+fn current_publish(
+    store: &SledStore,
+    listing: &ChannelListing,
+) -> Result<Option<ActionRecord>, StoreError> {
+    let key = current_publish_key(store, listing)?;
+    Ok(store
+        .find::<ActionRecord>("by_idempotency_key", key.as_bytes())?
+        .into_iter()
+        .next())
+}
+
+/// A publication the gate blocked is proposed again (a new attempt) this long after: the
+/// gate scores it afresh, and what blocked it (a rule not yet proven, a daily limit) may
+/// have changed.
+const BLOCKED_PUBLISH_RETRY: chrono::Duration = chrono::Duration::hours(24);
 
 /// The meta key counting publication attempts of a channel listing (retries, relists).
 fn attempt_key(listing: ChannelListingId) -> String {
@@ -736,6 +762,13 @@ impl ListerState {
                 format!("{marketplace} requires {}", copy.missing.join(", ")),
             )
             .await;
+        }
+        if let Some(blocked_at) = blocked_publish(&self.ctx.store, &listing)? {
+            if self.ctx.clock.now() - blocked_at < BLOCKED_PUBLISH_RETRY {
+                return Ok(());
+            }
+            tracing::info!(item = %item.id, %marketplace, "proposing a blocked publication again");
+            self.next_attempt(listing.id).await?;
         }
         let aspects: std::collections::BTreeMap<String, Vec<String>> = item
             .attributes

@@ -191,24 +191,40 @@ fn a_fair_price_is_passed_for_its_margin() {
 
 #[test]
 fn a_cold_start_says_so_and_invents_no_value() {
+    // items that merely share a word or two (similarity below 0.5) do not count
     let analysis = check(
         listing(50.0),
-        "s300 a310",
-        "value -; pass: too few comparables (2 of 5)",
+        "s300@0.45 a310@0.3 s290@0.1",
+        "value -; pass: too few comparables (0 of 1)",
     );
     assert!(analysis.needs_comparables());
     assert_eq!(analysis.valuation(), None);
     check(
         listing(50.0),
         "",
-        "value -; pass: too few comparables (0 of 5)",
+        "value -; pass: too few comparables (0 of 1)",
     );
-    // dissimilar ones do not count
+    // one that is the same thing is enough to value it, though one alone is a risk
     check(
         listing(50.0),
-        "s300 s310 s290 s305@0.1 s295@0.05",
-        "value -; pass: too few comparables (3 of 5)",
+        "s300 s310@0.2",
+        "value $300.00; pass: too risky (0.69 > 0.60)",
     );
+    // and a stricter configuration asks for more
+    let strict = ValuationConfig {
+        min_comparables: 5,
+        ..ValuationConfig::default()
+    };
+    let analysis = analyze(
+        &listing(50.0).candidate(),
+        &comps("s300 s310 s290 s305@0.1 s295@0.05"),
+        &strict,
+        now(),
+    );
+    let Decision::Pass { reason } = &analysis.decision else {
+        panic!("{:?}", analysis.decision)
+    };
+    assert_eq!(reason.to_string(), "too few comparables (3 of 5)");
 }
 
 #[test]
@@ -260,7 +276,7 @@ fn other_currencies_are_ignored() {
     check(
         listing(150.0),
         "e300 e310 e290 e305 e295 e320",
-        "value -; pass: too few comparables (0 of 5)",
+        "value -; pass: too few comparables (0 of 1)",
     );
 }
 
@@ -293,7 +309,7 @@ fn absurd_prices_are_handled() {
     check(
         listing(1.0),
         "s90000000000 s90000000000 s90000000000 s90000000000 s90000000000",
-        "value -; pass: too few comparables (0 of 5)",
+        "value -; pass: too few comparables (0 of 1)",
     );
 }
 
@@ -461,21 +477,26 @@ fn the_seed_scoring_is_selectable() {
 
 #[test]
 fn index_comparables_become_comps_with_relative_similarity() {
-    let found = |score: f32, asking: Option<i64>, sold: Option<i64>| Comparable {
+    let found = |score: f32, title: &str, asking: Option<i64>, sold: Option<i64>| Comparable {
         product_id: "p".into(),
-        title: "t".into(),
+        title: title.into(),
         category: "electronics".into(),
         condition: "like_new".into(),
         asking: asking.map(Money::usd),
         sold: sold.map(Money::usd),
         score,
     };
-    let comps = Comp::from_index(&[
-        found(8.0, Some(300_00), Some(280_00)),
-        found(4.0, Some(250_00), None),
-        found(2.0, None, None),
-    ]);
-    assert_eq!(comps.len(), 2);
+    // similarity: the score over the best score, times the titles' word overlap
+    let comps = Comp::from_index(
+        "Bose QC35 headphones",
+        &[
+            found(8.0, "bose qc35 headphones", Some(300_00), Some(280_00)),
+            found(4.0, "Bose QC35 headphones", Some(250_00), None),
+            found(2.0, "bose qc35", None, None),
+            found(8.0, "Bose speaker", Some(90_00), None),
+        ],
+    );
+    assert_eq!(comps.len(), 3);
     assert_eq!(
         (comps[0].price, comps[0].kind, comps[0].similarity),
         (Money::usd(280_00), PriceKind::Sold, 1.0)
@@ -484,6 +505,8 @@ fn index_comparables_become_comps_with_relative_similarity() {
         (comps[1].price, comps[1].kind, comps[1].similarity),
         (Money::usd(250_00), PriceKind::Asking, 0.5)
     );
+    // one word of the three shared, one more of its own: Dice 2 x 1 / (3 + 2)
+    assert_eq!(comps[2].similarity, 0.4);
     assert_eq!(comps[0].condition, Condition::LikeNew);
 }
 
@@ -497,6 +520,6 @@ fn the_default_config_round_trips_through_serde() {
     let partial: ValuationConfig =
         serde_json::from_str(r#"{"scoring": "seed", "target_margin_bp": 3000}"#).unwrap();
     assert_eq!(partial.scoring, Scoring::Seed);
-    assert_eq!(partial.min_comparables, 5);
+    assert_eq!(partial.min_comparables, 1);
     assert!(serde_json::from_str::<ValuationConfig>(r#"{"no_such_key": 1}"#).is_err());
 }

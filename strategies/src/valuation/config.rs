@@ -57,6 +57,9 @@ pub struct ValuationConfig {
     pub min_comparables: u32,
     /// Comparables less similar than this (0..=1) are not comparable.
     pub min_similarity: f64,
+    /// A comparable's weight is its similarity to this power: high, so the same product
+    /// outweighs many that merely share a word or two with it.
+    pub similarity_power: f64,
     /// Weight of a sold price relative to an asking price.
     pub sold_weight: f64,
     /// Weight of an asking price.
@@ -136,8 +139,9 @@ impl Default for ValuationConfig {
     fn default() -> Self {
         ValuationConfig {
             scoring: Scoring::Default,
-            min_comparables: 5,
-            min_similarity: 0.2,
+            min_comparables: 1,
+            min_similarity: 0.5,
+            similarity_power: 4.0,
             sold_weight: 3.0,
             asking_weight: 1.0,
             asking_to_sold_permille: 950,

@@ -27,7 +27,7 @@
 //!    asking-price limit, or less similar than `min_similarity` are set aside (and counted);
 //! 2. each price is moved to the candidate's condition (by the ratio of condition values;
 //!    unknown conditions move nothing), asking prices are scaled down to stand for sold
-//!    prices, and each gets a weight: similarity², × `sold_weight` for sold prices, ×
+//!    prices, and each gets a weight: similarity to the power `similarity_power`, × `sold_weight` for sold prices, ×
 //!    recency (a half-life), × `condition_mismatch_weight` for another condition;
 //! 3. in log price, comparables further than `outlier_sigmas` robust standard deviations
 //!    (1.4826 × weighted MAD) from the weighted median are dropped;
@@ -150,10 +150,14 @@ impl Comp {
         }
     }
 
-    /// The comparables the index found, similarity being each score over the best score
-    /// (the index's scores only compare within one query). A sold item counts with its sold
-    /// price, any other with its asking price; items with neither are left out.
-    pub fn from_index(found: &[Comparable]) -> Vec<Comp> {
+    /// The comparables the index found for a listing titled `title`. Similarity is each
+    /// score over the best score (the index's scores only compare within one query) times
+    /// how much of the two titles' words they share ([`title_overlap`]): the best hit is
+    /// only "the same thing" when its title says what the listing's does. A sold item
+    /// counts with its sold price, any other with its asking price; items with neither are
+    /// left out.
+    pub fn from_index(title: &str, found: &[Comparable]) -> Vec<Comp> {
+        let words = title_words(title);
         let best = found
             .iter()
             .map(|c| c.score)
@@ -168,7 +172,7 @@ impl Comp {
                     (None, None) => return None,
                 };
                 let similarity = if best > 0.0 {
-                    f64::from(c.score / best)
+                    f64::from(c.score / best) * overlap(&words, &title_words(&c.title))
                 } else {
                     0.0
                 };
@@ -182,6 +186,40 @@ impl Comp {
             })
             .collect()
     }
+}
+
+/// How much two titles share: the Dice coefficient of their sets of words (lowercase
+/// letters and digits), 0..=1; 1 when they have the same words in any order or case.
+///
+/// ```
+/// use bazaar_strategies::valuation::title_overlap;
+/// assert_eq!(title_overlap("iPhone 6 Plus", "IPHONE 6 plus!"), 1.0);
+/// assert_eq!(title_overlap("iphone 6", "iphone 6 plus 16gb"), 2.0 * 2.0 / 6.0);
+/// assert_eq!(title_overlap("sofa", ""), 0.0);
+/// ```
+pub fn title_overlap(a: &str, b: &str) -> f64 {
+    overlap(&title_words(a), &title_words(b))
+}
+
+/// A title's distinct words, lowercase, sorted.
+fn title_words(title: &str) -> Vec<String> {
+    let mut words: Vec<String> = title
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect();
+    words.sort_unstable();
+    words.dedup();
+    words
+}
+
+/// The Dice coefficient of two sorted, deduplicated word lists.
+fn overlap(a: &[String], b: &[String]) -> f64 {
+    if a.is_empty() || b.is_empty() {
+        return 0.0;
+    }
+    let shared = a.iter().filter(|w| b.binary_search(w).is_ok()).count();
+    2.0 * shared as f64 / (a.len() + b.len()) as f64
 }
 
 /// The condition an index document names, `Unknown` for anything else.
@@ -545,7 +583,7 @@ fn weigh(
         }
         let sold = comp.kind == PriceKind::Sold;
         let mut price = comp.price.minor as f64;
-        let mut weight = similarity * similarity;
+        let mut weight = similarity.powf(config.similarity_power);
         if sold {
             weight *= config.sold_weight;
         } else {
