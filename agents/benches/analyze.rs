@@ -1,9 +1,10 @@
 //! The DealAnalyzer's hot path with 100,000 products in memory, no network: for each
-//! listing, comparables from the index (`ProductIndex::comparables`, k = 20) and
+//! listing, comparables from the index (`ProductIndex::comparables`, the analyzer's k) and
 //! `valuation::analyze`. Reports listings per second with the index (one thread, and two
 //! threads sharing the index), `analyze` alone on precomputed comparables, and where the
-//! index's time goes (top-k search with k = 1 against k = 20: the difference is loading the
-//! stored documents).
+//! index's time goes: the search at k against k = 1 (the difference is loading the stored
+//! documents), and against the baseline in the same run, the boolean-query form
+//! (`comparables_exhaustive`), which scores the same documents the same.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -17,7 +18,7 @@ use criterion::Criterion;
 
 const PRODUCTS: usize = 100_000;
 const LISTINGS: usize = 2_000;
-const COMPARABLES: usize = 20;
+const COMPARABLES: usize = bazaar_agents::analyzer::COMPARABLES;
 
 /// splitmix64: deterministic variation without a random source.
 fn mix(n: u64) -> u64 {
@@ -345,7 +346,19 @@ fn main() {
             .decision
             .is_pursue()
     });
-    let search_k20 = rate(1, 3, |i| !comparables(&index, &listings[i], 20).is_empty());
+    let search_k = rate(1, 3, |i| {
+        !comparables(&index, &listings[i], COMPARABLES).is_empty()
+    });
+    let search_exhaustive = rate(1, 3, |i| {
+        let l = &listings[i];
+        let found = index.comparables_exhaustive(
+            &l.title,
+            Some(l.category),
+            Some(l.condition),
+            COMPARABLES,
+        );
+        !found.expect("comparables").is_empty()
+    });
     let search_k1 = rate(1, 3, |i| !comparables(&index, &listings[i], 1).is_empty());
     // where the search's time goes: fewer (and rarer) words, no category filter
     let first_words = |i: usize, n: usize| -> String {
@@ -358,19 +371,21 @@ fn main() {
     };
     let search_two_words = rate(1, 3, |i| {
         let title = first_words(i, 2);
-        let found = index.comparables(&title, Some(listings[i].category), None, 20);
+        let found = index.comparables(&title, Some(listings[i].category), None, COMPARABLES);
         !found.expect("comparables").is_empty()
     });
     let search_no_category = rate(1, 3, |i| {
-        let found = index.comparables(&listings[i].title, None, None, 20);
+        let found = index.comparables(&listings[i].title, None, None, COMPARABLES);
         !found.expect("comparables").is_empty()
     });
 
     let summary = format!(
         "analyze 100k products: with index {with_index:.0} listings/s (1 thread), {with_index_2:.0} listings/s (2 threads); \
-         analyze alone {pure:.0} listings/s; comparables alone k=20 {search_k20:.0}/s, k=1 {search_k1:.0}/s; \
-         search variants (k=20): first two words {search_two_words:.0}/s, no category filter {search_no_category:.0}/s; \
+         analyze alone {pure:.0} listings/s; comparables alone k={COMPARABLES} {search_k:.0}/s, k=1 {search_k1:.0}/s, \
+         boolean-query baseline k={COMPARABLES} {search_exhaustive:.0}/s ({:.1}x); \
+         search variants (k={COMPARABLES}): first two words {search_two_words:.0}/s, no category filter {search_no_category:.0}/s; \
          {mean_comps:.1} comparables/listing, {pursued} of {LISTINGS} pursued; indexing {:.0} docs/s",
+        search_k / search_exhaustive,
         PRODUCTS as f64 / indexing.as_secs_f64(),
     );
     println!("{summary}");

@@ -4,9 +4,9 @@
 //! own writes (and the reader also picks up merged segments on its own).
 //!
 //! Comparables search products-only fields whose words are scoped to the category
-//! (`phone\u{1f}iphone`), scored with the statistics of the shared `title` field, so the
-//! query is a plain disjunction of terms that block-max WAND can prune; the unpruned form
-//! stays as [`ProductIndex::comparables_exhaustive`], the reference and the fallback.
+//! (`phone\u{1f}iphone`), scored with the statistics of the shared `title` field, so a
+//! search reads just its words' postings and adds them up term at a time; the boolean
+//! query form stays as [`ProductIndex::comparables_exhaustive`], the reference.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -27,8 +27,8 @@ use tantivy::schema::{
 use tantivy::store::Compressor;
 use tantivy::tokenizer::{PreTokenizedString, Token};
 use tantivy::{
-    doc, DocAddress, Index, IndexReader, IndexSettings, IndexWriter, ReloadPolicy, Score, Searcher,
-    TantivyDocument, Term,
+    doc, DocAddress, DocId, Index, IndexReader, IndexSettings, IndexWriter, ReloadPolicy, Score,
+    Searcher, TantivyDocument, Term,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -149,8 +149,8 @@ struct Fields {
     /// Products only: the title's words, for comparables in any category.
     match_title: Field,
     /// Products only: the title's words, each prefixed with the category and
-    /// [`SCOPE`], so a query within a category is a plain disjunction of terms (block-max
-    /// WAND applies) instead of a disjunction intersected with a category filter.
+    /// [`SCOPE`], so a query within a category reads only its words' postings within the
+    /// category instead of intersecting them with a category filter.
     match_title_in: Field,
     /// Products only: the condition name.
     match_condition: Field,
@@ -185,7 +185,7 @@ fn schema() -> (Schema, Fields) {
     (builder.build(), fields)
 }
 
-/// Indexed (not stored) with term frequencies, which block-max WAND needs, and field norms.
+/// Indexed (not stored) with term frequencies and field norms, for BM25.
 fn with_freqs(tokenizer: &str) -> TextOptions {
     TextOptions::default().set_indexing_options(
         TextFieldIndexing::default()
@@ -486,9 +486,9 @@ impl ProductIndex {
     /// Scores are BM25 over the title's words (with the whole index's word statistics),
     /// plus half a word's worth for the asked condition, plus a constant per query; they
     /// are the same as [`comparables_exhaustive`](ProductIndex::comparables_exhaustive)'s.
-    /// The search itself is a plain disjunction of terms in fields that hold products only,
-    /// scoped to the category, so tantivy's block-max WAND skips the documents that cannot
-    /// reach the top `k` instead of scoring every one that shares a word.
+    /// The search reads only the postings of the title's words (and the condition) in
+    /// fields that hold products only, scoped to the category, adding them up term at a
+    /// time, instead of intersecting every word's documents with the kind and category.
     pub fn comparables(
         &self,
         title: &str,
@@ -509,7 +509,7 @@ impl ProductIndex {
             fields: f,
             terms: Vec::with_capacity(words.len() + 1),
         };
-        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::with_capacity(words.len() + 1);
+        let mut words_queries: Vec<TermQuery> = Vec::with_capacity(words.len());
         for word in &words {
             let term = match category {
                 Some(category) => Term::from_field_text(f.match_title_in, &scoped(category, word)),
@@ -518,14 +518,9 @@ impl ProductIndex {
             stats
                 .terms
                 .push((term.clone(), Term::from_field_text(f.title, word)));
-            clauses.push((
-                Occur::Should,
-                Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs)),
-            ));
+            words_queries.push(TermQuery::new(term, IndexRecordOption::WithFreqs));
         }
-        // A document that matches the condition and no word scores exactly this; the
-        // exhaustive query requires a word, so such a hit sends the query there.
-        let mut condition_alone: Option<Score> = None;
+        let mut condition_query = None;
         if let Some(condition) = condition {
             let term = match category {
                 Some(category) => {
@@ -537,34 +532,21 @@ impl ProductIndex {
                 term.clone(),
                 Term::from_field_text(f.condition, condition.name()),
             ));
-            let weight = Bm25Weight::for_terms(&stats, std::slice::from_ref(&term))?;
-            condition_alone = Some(
-                weight
-                    .boost_by(CONDITION_BOOST)
-                    .score(FieldNormReader::fieldnorm_to_id(1), 1),
-            );
-            clauses.push((
-                Occur::Should,
-                Box::new(BoostQuery::new(
-                    Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs)),
-                    CONDITION_BOOST,
-                )),
+            condition_query = Some(BoostQuery::new(
+                Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs)),
+                CONDITION_BOOST,
             ));
         }
-        let query: Box<dyn Query> = if clauses.len() == 1 {
-            clauses.remove(0).1
-        } else {
-            Box::new(BooleanQuery::new(clauses))
-        };
-        let weight = query.weight(EnableScoring::enabled_from_statistics_provider(
-            &stats, &searcher,
-        ))?;
-        let top = top_k(&searcher, weight.as_ref(), k)?;
-        if let Some(alone) = condition_alone {
-            if top.iter().any(|&(score, _)| score == alone) {
-                return self.comparables_exhaustive(title, category, condition, k);
-            }
-        }
+        // Every statistic the weights read is known now.
+        let scoring = EnableScoring::enabled_from_statistics_provider(&stats, &searcher);
+        let word_weights = words_queries
+            .iter()
+            .map(|query| query.weight(scoring))
+            .collect::<Result<Vec<_>, _>>()?;
+        let condition_weight = condition_query
+            .map(|query| query.weight(scoring))
+            .transpose()?;
+        let top = top_k_accumulated(&searcher, &word_weights, condition_weight.as_deref(), k)?;
         // The exhaustive query's required clauses (kind, category) add the same to every
         // hit; add it here too so the scores are the same.
         let mut offset = string_term_score(&searcher, Term::from_field_text(f.kind, "product"))?;
@@ -576,9 +558,8 @@ impl ProductIndex {
 
     /// The same as [`comparables`](ProductIndex::comparables), scoring every document in
     /// the category that shares a word with the title: a disjunction of the words
-    /// intersected with required kind and category clauses, which block-max WAND cannot
-    /// prune. The reference the fast path is tested against, and its fallback when a
-    /// document matching only the condition reaches the top `k`.
+    /// intersected with required kind and category clauses. The reference the fast path
+    /// is tested against.
     pub fn comparables_exhaustive(
         &self,
         title: &str,
@@ -713,43 +694,87 @@ impl std::fmt::Debug for ProductIndex {
     }
 }
 
-/// The `k` best-scoring documents, best first (ties: the earlier document first). Unlike
-/// `TopDocs`, which starts every segment from scratch, the threshold (the `k`-th best score
-/// so far) carries from one segment to the next, so block-max WAND prunes from the first
-/// document of every segment after the first.
-fn top_k(
+/// The `k` best-scoring documents, best first (ties: the earlier document first), of those
+/// matching at least one of `words`: term at a time, each word's postings added into one
+/// score per document, then `condition`'s into the documents a word matched (a condition
+/// alone never makes a comparable). Short title queries over a category touch few enough
+/// postings that this beats block-max WAND, which had to score most of them anyway: the
+/// `k`-th best score stays low when many items share some of the words.
+fn top_k_accumulated(
     searcher: &Searcher,
-    weight: &dyn Weight,
+    words: &[Box<dyn Weight>],
+    condition: Option<&dyn Weight>,
     k: usize,
 ) -> Result<Vec<(Score, DocAddress)>, IndexError> {
     // a min-heap of the best k so far, by score then by lateness
     let mut best: BinaryHeap<Reverse<Ranked>> = BinaryHeap::with_capacity(k + 1);
-    let mut threshold = Score::MIN;
-    for (ord, segment) in searcher.segment_readers().iter().enumerate() {
-        let alive = segment.alive_bitset();
-        weight.for_each_pruning(threshold, segment, &mut |doc, score| {
-            if alive.is_some_and(|alive| alive.is_deleted(doc)) {
-                return threshold;
+    SCRATCH.with(|scratch| -> Result<(), IndexError> {
+        let mut scratch = scratch.borrow_mut();
+        let Scratch { scores, touched } = &mut *scratch;
+        for (ord, segment) in searcher.segment_readers().iter().enumerate() {
+            scores.resize(segment.max_doc() as usize, 0.0);
+            let summed = (|| -> tantivy::Result<()> {
+                for weight in words {
+                    // BM25 scores are positive, so zero means "not matched yet".
+                    weight.for_each(segment, &mut |doc, score| {
+                        let slot = &mut scores[doc as usize];
+                        if *slot == 0.0 {
+                            touched.push(doc);
+                        }
+                        *slot += score;
+                    })?;
+                }
+                if let Some(weight) = condition {
+                    weight.for_each(segment, &mut |doc, score| {
+                        let slot = &mut scores[doc as usize];
+                        if *slot != 0.0 {
+                            *slot += score;
+                        }
+                    })?;
+                }
+                Ok(())
+            })();
+            let alive = segment.alive_bitset();
+            for doc in touched.drain(..) {
+                let score = std::mem::take(&mut scores[doc as usize]);
+                if alive.is_some_and(|alive| alive.is_deleted(doc)) {
+                    continue;
+                }
+                let ranked = Ranked {
+                    score,
+                    address: DocAddress::new(ord as u32, doc),
+                };
+                if best.len() == k {
+                    // most documents do not beat the k-th best: skip the heap for them
+                    if best.peek().is_some_and(|worst| ranked <= worst.0) {
+                        continue;
+                    }
+                    best.pop();
+                }
+                best.push(Reverse(ranked));
             }
-            best.push(Reverse(Ranked {
-                score,
-                address: DocAddress::new(ord as u32, doc),
-            }));
-            if best.len() > k {
-                best.pop();
-            }
-            if best.len() == k {
-                threshold = best.peek().map_or(Score::MIN, |worst| worst.0.score);
-            }
-            threshold
-        })?;
-    }
+            summed?;
+        }
+        Ok(())
+    })?;
     let mut top: Vec<(Score, DocAddress)> = best
         .into_iter()
         .map(|Reverse(ranked)| (ranked.score, ranked.address))
         .collect();
     top.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     Ok(top)
+}
+
+/// Per-thread buffers of [`top_k_accumulated`], kept between searches: a score per
+/// document of the largest segment (all zero between searches) and the documents touched.
+#[derive(Default)]
+struct Scratch {
+    scores: Vec<Score>,
+    touched: Vec<DocId>,
+}
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
 }
 
 /// A hit in the top-k heap: higher score ranks higher, and of equal scores the earlier

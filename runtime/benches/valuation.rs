@@ -19,7 +19,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 /// Comparables asked per listing, as the DealAnalyzer asks.
-const COMPARABLES: usize = 20;
+const COMPARABLES: usize = bazaar_agents::analyzer::COMPARABLES;
 
 /// A world listing, as the ground truth tells it.
 struct Truth {
@@ -146,9 +146,12 @@ async fn run() -> anyhow::Result<()> {
         scoring: Scoring::Seed,
         ..ValuationConfig::default()
     };
-    // Before the titles' overlap counted: similarity from the index's score alone, squared.
+    // Before the titles' overlap counted: similarity from the index's score alone, squared,
+    // and five comparables at similarity 0.2 needed to value.
     let before = ValuationConfig {
         similarity_power: 2.0,
+        min_similarity: 0.2,
+        min_comparables: 5,
         ..ValuationConfig::default()
     };
     let evaluate = |config: &ValuationConfig, score_only: bool| {
