@@ -530,6 +530,18 @@ impl NegotiatorState {
             Outcome::Blocked { reason, .. } => {
                 tracing::warn!(negotiation = %negotiation.id, %reason, "email blocked by policy; the thread waits for the operator");
                 self.stop_waking(negotiation.id)?;
+                // Say so once, or the thread waits for someone who does not know.
+                crate::inventory::open_task_once(
+                    &self.ctx,
+                    &format!("email-blocked:{}", negotiation.id),
+                    format!(
+                        "an email to the seller ({:?}, negotiation {}) was blocked; the negotiation \
+                         is paused: write to the seller yourself, or let it go",
+                        negotiation.subject, negotiation.id
+                    ),
+                    reason.clone(),
+                )
+                .await?;
             }
             Outcome::Duplicate { .. } => {}
             other => {

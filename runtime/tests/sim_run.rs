@@ -446,3 +446,46 @@ fn browser_runs_read_the_javascript_marketplace_or_say_they_skipped_it() {
         found(&without)
     );
 }
+
+/// An email the gate blocks pauses its negotiation, and the operator hears of it once: the
+/// default world's first day has sellers of items over $200 whose opening offers the
+/// seed's confidence model blocks (a rule's first execution).
+#[test]
+fn a_blocked_email_puts_a_task_in_the_inbox() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let output = Command::new(BAZAAR)
+        .args(["sim", "--days", "1", "--out"])
+        .arg(dir.path().join("out"))
+        .arg("--data-dir")
+        .arg(&data)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let audit = Command::new(BAZAAR)
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("audit")
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    let audit = String::from_utf8_lossy(&audit.stdout);
+    let blocked = audit
+        .lines()
+        .filter(|l| l.contains(" blocked ") && l.contains("\"send_email\""))
+        .count();
+    let tasks = audit
+        .lines()
+        .filter(|l| l.contains("task_opened") && l.contains("an email to the seller"))
+        .count();
+    assert!(
+        blocked > 0,
+        "the world has a blocked email on day 1:\n{audit}"
+    );
+    assert_eq!(tasks, blocked, "one task per blocked email:\n{audit}");
+}
