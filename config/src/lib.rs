@@ -280,6 +280,10 @@ pub struct OperatorConfig {
     /// Bearer token.
     #[serde(default)]
     pub token: Option<Secret>,
+    /// The token being rotated out: accepted with `token` (API, login, existing sessions)
+    /// until it is removed and the daemon reloads (SIGHUP).
+    #[serde(default)]
+    pub previous_token: Option<Secret>,
     /// Base URL for links in webhooks.
     pub public_url: String,
     /// Lifetime of one-click links.

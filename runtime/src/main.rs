@@ -256,7 +256,7 @@ fn main() -> ExitCode {
     if let Command::Sim(args) = &mut command {
         args.data_dir = cli.data_dir.clone();
     }
-    match runtime.block_on(run(command, config)) {
+    match runtime.block_on(run(command, config, cli.config.clone())) {
         Ok(code) => code,
         Err(error) => {
             eprintln!("bazaar: {error:#}");
@@ -298,10 +298,14 @@ fn init_logging(config: &Config, quiet: bool) {
     }
 }
 
-async fn run(command: Command, config: Config) -> anyhow::Result<ExitCode> {
+async fn run(
+    command: Command,
+    config: Config,
+    config_path: Option<PathBuf>,
+) -> anyhow::Result<ExitCode> {
     let data_dir = config.store.data_dir.clone();
     match command {
-        Command::Run => run_daemon(config).await,
+        Command::Run => run_daemon(config, config_path).await,
         Command::Status => status(&config).await.map(|()| ExitCode::SUCCESS),
         Command::Export { out } => {
             let store = open_store(&data_dir)?;
@@ -733,10 +737,32 @@ fn describe_search(search: &bazaar_config::SavedSearch) -> String {
     )
 }
 
-async fn run_daemon(config: Config) -> anyhow::Result<ExitCode> {
+/// SIGHUP: reads the configuration again (file and environment) and puts its operator
+/// tokens in force, so a token rotates without a restart (set the new one as `token` and the
+/// old as `previous_token`, reload; once clients use the new one, drop `previous_token` and
+/// reload). Anything wrong keeps the tokens in force and says why.
+fn reload_operator_tokens(operator: &Operator, config_path: Option<&std::path::Path>) {
+    let settings = Config::load(config_path, std::env::vars())
+        .map_err(anyhow::Error::from)
+        .and_then(|config| {
+            bazaar_runtime::operator::OperatorSettings::from_config(&config.operator)
+                .map_err(anyhow::Error::from)
+        });
+    let result = settings.and_then(|settings| {
+        operator
+            .reload_tokens(&settings)
+            .map_err(anyhow::Error::from)
+    });
+    if let Err(error) = result {
+        tracing::error!(error = %format!("{error:#}"), "SIGHUP: operator tokens not reloaded; the ones in force stay");
+    }
+}
+
+async fn run_daemon(config: Config, config_path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut interrupt = signal(SignalKind::interrupt())?;
     let mut terminate = signal(SignalKind::terminate())?;
+    let mut hangup = signal(SignalKind::hangup())?;
     let store = open_store(&config.store.data_dir)?;
     let index = open_index(&config)?;
     if index.was_reset() {
@@ -834,11 +860,23 @@ async fn run_daemon(config: Config) -> anyhow::Result<ExitCode> {
             None => tracing::info!(actor = report.actor, state = %report.summary, "working"),
         }
     }
-    tracing::info!(data_dir = %config.store.data_dir.display(), pid = std::process::id(), "bazaar is running; SIGINT or SIGTERM stops it");
-    tokio::select! {
-        _ = interrupt.recv() => tracing::info!(signal = "SIGINT", "shutting down"),
-        _ = terminate.recv() => tracing::info!(signal = "SIGTERM", "shutting down"),
-        (child, error) = system.escalated() => tracing::error!(actor = child, %error, "supervisor gave up; shutting down"),
+    tracing::info!(data_dir = %config.store.data_dir.display(), pid = std::process::id(), "bazaar is running; SIGINT or SIGTERM stops it, SIGHUP reloads the operator tokens");
+    loop {
+        tokio::select! {
+            _ = interrupt.recv() => {
+                tracing::info!(signal = "SIGINT", "shutting down");
+                break;
+            }
+            _ = terminate.recv() => {
+                tracing::info!(signal = "SIGTERM", "shutting down");
+                break;
+            }
+            _ = hangup.recv() => reload_operator_tokens(&operator, config_path.as_deref()),
+            (child, error) = system.escalated() => {
+                tracing::error!(actor = child, %error, "supervisor gave up; shutting down");
+                break;
+            }
+        }
     }
     operator.stop().await;
     match system.shutdown(drain).await? {

@@ -517,6 +517,7 @@ async fn serve_inbox(
     let url = format!("http://{}", listener.local_addr().map_err(agent_error)?);
     let settings = OperatorSettings {
         token: Some(bazaar_config::SecretValue::generated(token.to_string())),
+        previous_token: None,
         public_url: url.clone(),
         link_ttl: Duration::from_secs(3_600),
         webhooks: Vec::new(),

@@ -746,53 +746,118 @@ fn without_a_token_the_cli_says_how_to_configure_one() {
     );
 }
 
-#[test]
-fn bazaar_run_serves_the_api_when_a_token_is_set_and_stops_cleanly() {
-    use std::io::{BufRead, BufReader};
-    let dir = tempfile::tempdir().unwrap();
-    let token = support::secret_file(dir.path(), "token", TOKEN);
-    let bazaar_config::Secret::File(token_path) = token else {
+/// `bazaar run` as a child process, its log read line by line.
+struct Daemon {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    log: String,
+}
+
+impl Daemon {
+    /// Starts `bazaar --config <config> --data-dir <data> run` and waits until it runs.
+    fn start(config: &std::path::Path, data: &std::path::Path) -> Daemon {
+        use std::io::{BufRead, BufReader};
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_bazaar"))
+            .arg("--config")
+            .arg(config)
+            .arg("--data-dir")
+            .arg(data)
+            .arg("run")
+            .env_remove("RUST_LOG")
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = child.stderr.take().unwrap();
+        let (lines_tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = lines_tx.send(line);
+            }
+        });
+        let mut daemon = Daemon {
+            child,
+            lines,
+            log: String::new(),
+        };
+        daemon.wait_for("bazaar is running");
+        daemon
+    }
+
+    /// Reads the log until a line contains `text` (30 s at most).
+    fn wait_for(&mut self, text: &str) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let line = self
+                .lines
+                .recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
+                .unwrap_or_else(|_| panic!("no {text:?} in the log in time:\n{}", self.log));
+            self.log.push_str(&line);
+            self.log.push('\n');
+            if line.contains(text) {
+                return;
+            }
+        }
+    }
+
+    fn signal(&self, signal: i32) {
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe {
+            libc::kill(self.child.id() as i32, signal);
+        }
+    }
+
+    /// SIGTERM, then the exit code and the whole log.
+    fn stop(mut self) -> (Option<i32>, String) {
+        self.signal(libc::SIGTERM);
+        let started = std::time::Instant::now();
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "bazaar did not stop"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        while let Ok(line) = self.lines.recv_timeout(Duration::from_millis(500)) {
+            self.log.push_str(&line);
+            self.log.push('\n');
+        }
+        (status.code(), self.log)
+    }
+}
+
+/// A free loopback port.
+fn free_port() -> u16 {
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    free.local_addr().unwrap().port()
+}
+
+/// An `[operator]` config on `port` with these token lines.
+fn operator_config(port: u16, tokens: &str) -> String {
+    format!(
+        "[operator]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"http://127.0.0.1:{port}\"\n{tokens}"
+    )
+}
+
+/// `token = { file = "<path>" }` for a secret file the harness wrote.
+fn file_secret(key: &str, secret: bazaar_config::Secret) -> String {
+    let bazaar_config::Secret::File(path) = secret else {
         unreachable!()
     };
-    let port = {
-        let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        free.local_addr().unwrap().port()
-    };
+    format!("{key} = {{ file = \"{}\" }}\n", path.display())
+}
+
+#[test]
+fn bazaar_run_serves_the_api_when_a_token_is_set_and_stops_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
     let config = dir.path().join("bazaar.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[operator]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"http://127.0.0.1:{port}\"\ntoken = {{ file = \"{}\" }}\n",
-            token_path.display()
-        ),
-    )
-    .unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_bazaar"))
-        .arg("--config")
-        .arg(&config)
-        .arg("--data-dir")
-        .arg(dir.path().join("data"))
-        .arg("run")
-        .env_remove("RUST_LOG")
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (lines_tx, lines) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = lines_tx.send(line);
-        }
-    });
-    let mut log = String::new();
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    while !log.contains("bazaar is running") {
-        let line = lines
-            .recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
-            .unwrap_or_else(|_| panic!("no start-up line in time:\n{log}"));
-        log.push_str(&line);
-        log.push('\n');
-    }
+    let token = support::secret_file(dir.path(), "token", TOKEN);
+    std::fs::write(&config, operator_config(port, &file_secret("token", token))).unwrap();
+    let daemon = Daemon::start(&config, &dir.path().join("data"));
+    let log = &daemon.log;
     assert!(log.contains("operator API and inbox are up"), "{log}");
     assert!(log.contains(&format!("127.0.0.1:{port}")), "{log}");
     assert!(!log.contains(TOKEN), "the token leaked into the log");
@@ -824,56 +889,114 @@ fn bazaar_run_serves_the_api_when_a_token_is_set_and_stops_cleanly() {
         std::mem::forget(events);
     });
 
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGTERM);
-    }
-    let started = std::time::Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "bazaar did not stop"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    while let Ok(line) = lines.recv_timeout(Duration::from_millis(500)) {
-        log.push_str(&line);
-        log.push('\n');
-    }
-    assert_eq!(status.code(), Some(0), "{log}");
+    let (code, log) = daemon.stop();
+    assert_eq!(code, Some(0), "{log}");
     assert!(log.contains("operator API stopped"), "{log}");
+    drop(runtime);
+}
+
+/// The operator token rotates without a restart: with the new one as `token` and the old
+/// as `previous_token`, a SIGHUP puts both in force (a session made under the old one stays
+/// logged in); without `previous_token`, another SIGHUP retires the old one; a reload that
+/// cannot read its secrets keeps the tokens in force.
+#[test]
+fn the_operator_token_rotates_on_sighup_without_a_restart() {
+    const NEW: &str = "a-new-operator-token-for-the-rotation";
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let config = dir.path().join("bazaar.toml");
+    let old_file = || support::secret_file(dir.path(), "old", TOKEN);
+    let new_file = || support::secret_file(dir.path(), "new", NEW);
+    std::fs::write(
+        &config,
+        operator_config(port, &file_secret("token", old_file())),
+    )
+    .unwrap();
+    let mut daemon = Daemon::start(&config, &dir.path().join("data"));
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let status = |token: &str| {
+        let request = client
+            .get(format!("http://127.0.0.1:{port}/api/status"))
+            .bearer_auth(token);
+        runtime.block_on(async { request.send().await.unwrap().status() })
+    };
+    // a browser session made under the old token
+    let session = runtime.block_on(async {
+        let response = client
+            .post(format!("http://127.0.0.1:{port}/login"))
+            .form(&[("token", TOKEN)])
+            .send()
+            .await
+            .unwrap();
+        let cookie = response.headers()["set-cookie"].to_str().unwrap();
+        cookie.split(';').next().unwrap().to_string()
+    });
+    let inbox = |cookie: &str| {
+        let request = client
+            .get(format!("http://127.0.0.1:{port}/"))
+            .header("cookie", cookie);
+        runtime.block_on(async { request.send().await.unwrap().status() })
+    };
+    assert_eq!(
+        (status(TOKEN), status(NEW), inbox(&session)),
+        (StatusCode::OK, StatusCode::UNAUTHORIZED, StatusCode::OK)
+    );
+
+    // both in force
+    let both = file_secret("token", new_file()) + &file_secret("previous_token", old_file());
+    std::fs::write(&config, operator_config(port, &both)).unwrap();
+    daemon.signal(libc::SIGHUP);
+    daemon.wait_for("operator tokens reloaded");
+    assert_eq!(
+        (status(TOKEN), status(NEW), inbox(&session)),
+        (StatusCode::OK, StatusCode::OK, StatusCode::OK)
+    );
+
+    // the old one retired: its requests and its sessions are refused
+    std::fs::write(
+        &config,
+        operator_config(port, &file_secret("token", new_file())),
+    )
+    .unwrap();
+    daemon.signal(libc::SIGHUP);
+    daemon.wait_for("operator tokens reloaded");
+    assert_eq!(
+        (status(TOKEN), status(NEW), inbox(&session)),
+        (
+            StatusCode::UNAUTHORIZED,
+            StatusCode::OK,
+            StatusCode::SEE_OTHER
+        )
+    );
+
+    // a reload that cannot read its token changes nothing and says why
+    std::fs::remove_file(dir.path().join("new")).unwrap();
+    daemon.signal(libc::SIGHUP);
+    daemon.wait_for("operator tokens not reloaded");
+    assert_eq!(status(NEW), StatusCode::OK);
+
+    let (code, log) = daemon.stop();
+    assert_eq!(code, Some(0), "{log}");
+    assert!(
+        !log.contains(TOKEN) && !log.contains(NEW),
+        "a token leaked into the log:\n{log}"
+    );
     drop(runtime);
 }
 
 #[test]
 fn bazaar_run_without_a_token_says_the_api_is_off_and_how_to_turn_it_on() {
-    use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_bazaar"))
-        .arg("--data-dir")
-        .arg(dir.path().join("data"))
-        .arg("run")
-        .env_remove("RUST_LOG")
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut log = String::new();
-    let mut reader = BufReader::new(child.stderr.take().unwrap());
-    let mut line = String::new();
-    while !log.contains("bazaar is running") {
-        line.clear();
-        if reader.read_line(&mut line).unwrap() == 0 {
-            break;
-        }
-        log.push_str(&line);
-    }
-    unsafe {
-        libc::kill(child.id() as i32, libc::SIGTERM);
-    }
-    let status = child.wait().unwrap();
-    assert_eq!(status.code(), Some(0), "{log}");
+    let config = dir.path().join("bazaar.toml");
+    std::fs::write(&config, "").unwrap();
+    let daemon = Daemon::start(&config, &dir.path().join("data"));
+    let (code, log) = daemon.stop();
+    assert_eq!(code, Some(0), "{log}");
     assert!(
         log.contains("operator.token is not set") && log.contains("BAZAAR_OPERATOR_TOKEN"),
         "{log}"

@@ -11,7 +11,11 @@
 //!   every form carries a CSRF token derived from the session;
 //! - one-click links are signed with another derived key, expire, and are single-use.
 //!
-//! Changing the token revokes every session and link.
+//! Changing the token revokes every session and link. To rotate it without a restart or
+//! a logged-out moment, set the new one as `token` and the old one as `previous_token`
+//! and send `bazaar run` a SIGHUP ([`Operator::reload_tokens`]): both are accepted, and
+//! sessions made under either stay valid; once clients use the new one, drop
+//! `previous_token` and send SIGHUP again.
 
 pub mod api;
 pub mod cli;
@@ -95,6 +99,8 @@ pub struct Webhook {
 pub struct OperatorSettings {
     /// The API token; without it the API, the page and links are off.
     pub token: Option<SecretValue>,
+    /// The token being rotated out, still accepted.
+    pub previous_token: Option<SecretValue>,
     /// Base URL for links (no trailing slash).
     pub public_url: String,
     /// Lifetime of one-click links.
@@ -115,6 +121,11 @@ impl OperatorSettings {
             .as_ref()
             .map(|t| t.resolve("operator.token"))
             .transpose()?;
+        let previous_token = config
+            .previous_token
+            .as_ref()
+            .map(|t| t.resolve("operator.previous_token"))
+            .transpose()?;
         let webhooks = config
             .webhooks
             .iter()
@@ -131,6 +142,7 @@ impl OperatorSettings {
             .collect::<Result<Vec<_>, ConfigError>>()?;
         Ok(OperatorSettings {
             token,
+            previous_token,
             public_url: config.public_url.trim_end_matches('/').to_string(),
             link_ttl: Duration::from_secs(config.link_ttl_minutes * 60),
             webhooks,
@@ -172,10 +184,36 @@ pub struct WebhookStats {
     pub retried: std::sync::atomic::AtomicU64,
 }
 
-pub(crate) struct Inner {
-    pub ctx: OperatorContext,
+/// The tokens the server accepts and the keys derived from them: swapped whole when the
+/// daemon reloads its secrets, so a request sees one set or the other.
+pub(crate) struct Credentials {
     pub token: SecretValue,
     pub keys: Keys,
+    /// The token being rotated out and its keys.
+    pub previous: Option<(SecretValue, Keys)>,
+}
+
+impl Credentials {
+    fn new(token: SecretValue, previous: Option<SecretValue>) -> Credentials {
+        Credentials {
+            keys: Keys::derive(&token),
+            token,
+            previous: previous.map(|p| {
+                let keys = Keys::derive(&p);
+                (p, keys)
+            }),
+        }
+    }
+
+    /// The keys to check a signature against: the current ones first.
+    pub fn all_keys(&self) -> impl Iterator<Item = &Keys> {
+        std::iter::once(&self.keys).chain(self.previous.as_ref().map(|(_, keys)| keys))
+    }
+}
+
+pub(crate) struct Inner {
+    pub ctx: OperatorContext,
+    pub credentials: std::sync::RwLock<Arc<Credentials>>,
     pub links: links::Links,
     pub secure_cookie: bool,
     pub shutdown: watch::Receiver<bool>,
@@ -200,9 +238,28 @@ impl Inner {
         self.ctx.clock.now().timestamp()
     }
 
-    /// Whether `given` is the operator token (constant time).
+    /// The tokens and keys in force now.
+    pub fn credentials(&self) -> Arc<Credentials> {
+        // A poisoned lock still holds a whole set (it is only ever replaced whole).
+        self.credentials
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    /// Whether `given` is the operator token, or the one being rotated out (constant time).
     pub fn token_matches(&self, given: &str) -> bool {
-        signing::constant_time_eq(given.as_bytes(), self.token.expose().as_bytes())
+        let credentials = self.credentials();
+        let matches = |token: &SecretValue| {
+            signing::constant_time_eq(given.as_bytes(), token.expose().as_bytes())
+        };
+        // Both compared, so the time does not tell which one matched.
+        let current = matches(&credentials.token);
+        let previous = credentials
+            .previous
+            .as_ref()
+            .is_some_and(|(p, _)| matches(p));
+        current | previous
     }
 
     /// Whether the request carries `Authorization: Bearer <token>`.
@@ -434,9 +491,41 @@ pub struct Operator {
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     webhooks: Option<webhooks::Dispatcher>,
     stats: Arc<WebhookStats>,
+    /// The running server's state, for [`Operator::reload_tokens`].
+    state: Option<AppState>,
+}
+
+/// Why [`Operator::reload_tokens`] kept the tokens it had.
+#[derive(Debug, thiserror::Error)]
+pub enum ReloadError {
+    /// The server is off (no token at start): turning it on needs a restart.
+    #[error("the operator API is off; set operator.token and restart to turn it on")]
+    Off,
+    /// The new configuration has no token.
+    #[error("operator.token is not set; the API keeps its token (removing it needs a restart)")]
+    NoToken,
 }
 
 impl Operator {
+    /// Puts new tokens in force without a restart: requests from then on are checked
+    /// against `settings.token` (and `settings.previous_token`, while it is set); sessions
+    /// and forms signed under either stay valid. One-click links made under another token
+    /// stop working, as they would after a restart.
+    pub fn reload_tokens(&self, settings: &OperatorSettings) -> Result<(), ReloadError> {
+        let state = self.state.as_ref().ok_or(ReloadError::Off)?;
+        let token = settings.token.clone().ok_or(ReloadError::NoToken)?;
+        let fresh = Arc::new(Credentials::new(token, settings.previous_token.clone()));
+        *state
+            .credentials
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = fresh;
+        tracing::info!(
+            previous_token = settings.previous_token.is_some(),
+            "operator tokens reloaded"
+        );
+        Ok(())
+    }
+
     /// Starts what `[operator]` configures for `system`: binds `operator.listen` when a
     /// token is set (and logs the URL), or logs that the API is off and how to turn it on.
     ///
@@ -511,12 +600,15 @@ impl Operator {
         };
         let mut addr = None;
         let mut server = None;
+        let mut running = None;
         match (settings.token.clone(), listener, link_maker) {
             (Some(token), Some(listener), Some(links)) => {
                 let local = listener.local_addr()?;
                 let state = AppState(Arc::new(Inner {
-                    keys: Keys::derive(&token),
-                    token,
+                    credentials: std::sync::RwLock::new(Arc::new(Credentials::new(
+                        token,
+                        settings.previous_token.clone(),
+                    ))),
                     links,
                     secure_cookie: settings.public_url.starts_with("https://"),
                     shutdown: stopped.clone(),
@@ -524,6 +616,7 @@ impl Operator {
                     webhook_stats: stats.clone(),
                     ctx,
                 }));
+                running = Some(state.clone());
                 let app = match also {
                     Some(routes) => router(state).merge(routes),
                     None => router(state),
@@ -558,6 +651,7 @@ impl Operator {
             server,
             webhooks: dispatcher,
             stats,
+            state: running,
         })
     }
 

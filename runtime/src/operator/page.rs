@@ -200,17 +200,21 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 /// The request's valid session, if any.
 fn session(state: &AppState, headers: &HeaderMap) -> Option<String> {
     let value = cookie(headers, SESSION_COOKIE)?;
-    signing::verify_session(
-        &state.keys.session,
-        &value,
-        state.now_unix(),
-        SESSION_MAX_AGE_SECS,
-    )
+    let credentials = state.credentials();
+    let mut keys = credentials.all_keys();
+    keys.any(|keys| {
+        signing::verify_session(
+            &keys.session,
+            &value,
+            state.now_unix(),
+            SESSION_MAX_AGE_SECS,
+        )
+    })
     .then_some(value)
 }
 
 fn csrf(state: &AppState, session: &str) -> String {
-    signing::csrf_token(&state.keys.csrf, session)
+    signing::csrf_token(&state.credentials().keys.csrf, session)
 }
 
 fn csrf_input(token: &str) -> String {
@@ -227,7 +231,9 @@ fn authorize_post(state: &AppState, headers: &HeaderMap, csrf: &str) -> Result<S
     let Some(session) = session(state, headers) else {
         return Err(see_other("/login"));
     };
-    if !signing::verify_csrf(&state.keys.csrf, &session, csrf) {
+    let credentials = state.credentials();
+    let mut keys = credentials.all_keys();
+    if !keys.any(|keys| signing::verify_csrf(&keys.csrf, &session, csrf)) {
         return Err(error_page(
             StatusCode::FORBIDDEN,
             "this form is stale or came from another site (CSRF check failed); reload the inbox and try again",
@@ -306,7 +312,7 @@ async fn login(
             Some("that is not the operator token; paste the value of operator.token"),
         );
     }
-    let value = signing::sign_session(&state.keys.session, state.now_unix());
+    let value = signing::sign_session(&state.credentials().keys.session, state.now_unix());
     let mut response = see_other("/");
     response.headers_mut().insert(
         header::SET_COOKIE,
