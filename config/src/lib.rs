@@ -304,6 +304,10 @@ pub struct WebhookConfig {
     pub url: String,
     /// Signing secret.
     pub secret: Secret,
+    /// The secret being rotated out: deliveries carry a signature under each, so the
+    /// receiver keeps verifying while it switches.
+    #[serde(default)]
+    pub previous_secret: Option<Secret>,
     /// Which events; empty means all.
     #[serde(default)]
     pub events: Vec<String>,

@@ -79,9 +79,29 @@ pub fn derive_key(operator_token: &[u8], purpose: &str) -> [u8; 32] {
 
 /// The `X-Bazaar-Signature` value for `body` sent at `timestamp` (unix seconds).
 pub fn sign_webhook(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
+    sign_webhook_rotating(&[secret], timestamp, body)
+}
+
+/// The `X-Bazaar-Signature` value with one `v1` per secret, in order: while a secret is
+/// rotated, receivers holding either one verify the delivery.
+///
+/// ```
+/// use bazaar_policies::signing::{sign_webhook_rotating, verify_webhook};
+/// let header = sign_webhook_rotating(&[b"new", b"old"], 1_700_000_000, b"{}");
+/// for secret in [&b"new"[..], b"old"] {
+///     assert!(verify_webhook(secret, &header, b"{}", 1_700_000_000, 300).is_ok());
+/// }
+/// assert!(verify_webhook(b"other", &header, b"{}", 1_700_000_000, 300).is_err());
+/// ```
+pub fn sign_webhook_rotating(secrets: &[&[u8]], timestamp: i64, body: &[u8]) -> String {
     let t = timestamp.to_string();
-    let mac = hmac_sha256(secret, &[t.as_bytes(), b".", body]);
-    format!("t={t},v1={}", to_hex(&mac))
+    let mut header = format!("t={t}");
+    for secret in secrets {
+        let mac = hmac_sha256(secret, &[t.as_bytes(), b".", body]);
+        header.push_str(",v1=");
+        header.push_str(&to_hex(&mac));
+    }
+    header
 }
 
 /// Why a webhook signature was refused.

@@ -738,10 +738,11 @@ fn describe_search(search: &bazaar_config::SavedSearch) -> String {
 }
 
 /// SIGHUP: reads the configuration again (file and environment) and puts its operator
-/// tokens in force, so a token rotates without a restart (set the new one as `token` and the
-/// old as `previous_token`, reload; once clients use the new one, drop `previous_token` and
-/// reload). Anything wrong keeps the tokens in force and says why.
-fn reload_operator_tokens(operator: &Operator, config_path: Option<&std::path::Path>) {
+/// token and webhook secrets in force, so they rotate without a restart (the new one as
+/// `token` / `secret`, the old as `previous_token` / `previous_secret`, reload; once clients
+/// use the new one, drop the previous and reload). Anything wrong keeps the secrets in force
+/// and says why.
+fn reload_operator_secrets(operator: &Operator, config_path: Option<&std::path::Path>) {
     let settings = Config::load(config_path, std::env::vars())
         .map_err(anyhow::Error::from)
         .and_then(|config| {
@@ -750,11 +751,11 @@ fn reload_operator_tokens(operator: &Operator, config_path: Option<&std::path::P
         });
     let result = settings.and_then(|settings| {
         operator
-            .reload_tokens(&settings)
+            .reload_secrets(&settings)
             .map_err(anyhow::Error::from)
     });
     if let Err(error) = result {
-        tracing::error!(error = %format!("{error:#}"), "SIGHUP: operator tokens not reloaded; the ones in force stay");
+        tracing::error!(error = %format!("{error:#}"), "SIGHUP: operator secrets not reloaded; the ones in force stay");
     }
 }
 
@@ -860,7 +861,7 @@ async fn run_daemon(config: Config, config_path: Option<PathBuf>) -> anyhow::Res
             None => tracing::info!(actor = report.actor, state = %report.summary, "working"),
         }
     }
-    tracing::info!(data_dir = %config.store.data_dir.display(), pid = std::process::id(), "bazaar is running; SIGINT or SIGTERM stops it, SIGHUP reloads the operator tokens");
+    tracing::info!(data_dir = %config.store.data_dir.display(), pid = std::process::id(), "bazaar is running; SIGINT or SIGTERM stops it, SIGHUP reloads the operator secrets");
     loop {
         tokio::select! {
             _ = interrupt.recv() => {
@@ -871,7 +872,7 @@ async fn run_daemon(config: Config, config_path: Option<PathBuf>) -> anyhow::Res
                 tracing::info!(signal = "SIGTERM", "shutting down");
                 break;
             }
-            _ = hangup.recv() => reload_operator_tokens(&operator, config_path.as_deref()),
+            _ = hangup.recv() => reload_operator_secrets(&operator, config_path.as_deref()),
             (child, error) = system.escalated() => {
                 tracing::error!(actor = child, %error, "supervisor gave up; shutting down");
                 break;

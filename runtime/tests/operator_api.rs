@@ -951,7 +951,7 @@ fn the_operator_token_rotates_on_sighup_without_a_restart() {
     let both = file_secret("token", new_file()) + &file_secret("previous_token", old_file());
     std::fs::write(&config, operator_config(port, &both)).unwrap();
     daemon.signal(libc::SIGHUP);
-    daemon.wait_for("operator tokens reloaded");
+    daemon.wait_for("operator secrets reloaded");
     assert_eq!(
         (status(TOKEN), status(NEW), inbox(&session)),
         (StatusCode::OK, StatusCode::OK, StatusCode::OK)
@@ -964,7 +964,7 @@ fn the_operator_token_rotates_on_sighup_without_a_restart() {
     )
     .unwrap();
     daemon.signal(libc::SIGHUP);
-    daemon.wait_for("operator tokens reloaded");
+    daemon.wait_for("operator secrets reloaded");
     assert_eq!(
         (status(TOKEN), status(NEW), inbox(&session)),
         (
@@ -977,7 +977,7 @@ fn the_operator_token_rotates_on_sighup_without_a_restart() {
     // a reload that cannot read its token changes nothing and says why
     std::fs::remove_file(dir.path().join("new")).unwrap();
     daemon.signal(libc::SIGHUP);
-    daemon.wait_for("operator tokens not reloaded");
+    daemon.wait_for("operator secrets not reloaded");
     assert_eq!(status(NEW), StatusCode::OK);
 
     let (code, log) = daemon.stop();

@@ -389,3 +389,73 @@ async fn a_receiver_that_never_recovers_is_given_up_on_without_blocking_the_gate
     h.stop().await;
     server.abort();
 }
+
+/// A webhook secret rotates without a restart: with the new secret and the old one as
+/// `previous_secret`, each delivery carries a signature under both (the receiver, still on
+/// the old one, keeps accepting); with the old one dropped, only the new one signs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_secret_rotates_with_both_signatures_meanwhile() {
+    const NEW: &str = "whsec_the_new_secret";
+    let (receiver, url, server) = start_receiver(0).await;
+    let h = Harness::start(Options {
+        hooks: vec![hook(&url, &["approval_needed"])],
+        ..Options::default()
+    })
+    .await;
+    let settings = |previous: Option<&str>| {
+        let mut config = h.config.operator.clone();
+        config.webhooks[0].secret = support::secret_file(h.dir.path(), "hook-new", NEW);
+        config.webhooks[0].previous_secret =
+            previous.map(|p| support::secret_file(h.dir.path(), "hook-old", p));
+        bazaar_runtime::operator::OperatorSettings::from_config(&config).unwrap()
+    };
+    let verifies = |got: &Received, secret: &str| {
+        signing::verify_webhook(
+            secret.as_bytes(),
+            &got.signature,
+            &got.body,
+            unix_now(),
+            300,
+        )
+        .is_ok()
+    };
+
+    h.operator.reload_secrets(&settings(Some(SECRET))).unwrap();
+    h.pending_reprice("BZ-7", "20.00").await;
+    let got = eventually(
+        "a delivery signed under both",
+        Duration::from_secs(10),
+        || receiver.of("approval_needed").into_iter().next(),
+    )
+    .await;
+    assert_eq!(
+        got.answered, 204,
+        "the receiver still on the old secret accepts it"
+    );
+    assert!(
+        verifies(&got, SECRET) && verifies(&got, NEW),
+        "{}",
+        got.signature
+    );
+    assert_eq!(got.signature.matches("v1=").count(), 2);
+
+    h.operator.reload_secrets(&settings(None)).unwrap();
+    h.pending_reprice("BZ-8", "21.00").await;
+    let got = eventually(
+        "a delivery signed under the new one",
+        Duration::from_secs(10),
+        || receiver.of("approval_needed").into_iter().nth(1),
+    )
+    .await;
+    assert!(
+        verifies(&got, NEW) && !verifies(&got, SECRET),
+        "{}",
+        got.signature
+    );
+    assert_eq!(
+        got.answered, 401,
+        "the receiver must move to the new secret now"
+    );
+    h.stop().await;
+    server.abort();
+}

@@ -13,7 +13,7 @@
 //!
 //! Changing the token revokes every session and link. To rotate it without a restart or
 //! a logged-out moment, set the new one as `token` and the old one as `previous_token`
-//! and send `bazaar run` a SIGHUP ([`Operator::reload_tokens`]): both are accepted, and
+//! and send `bazaar run` a SIGHUP ([`Operator::reload_secrets`]): both are accepted, and
 //! sessions made under either stay valid; once clients use the new one, drop
 //! `previous_token` and send SIGHUP again.
 
@@ -90,6 +90,8 @@ pub struct Webhook {
     pub url: String,
     /// Signing secret.
     pub secret: SecretValue,
+    /// The secret being rotated out; deliveries are signed under both.
+    pub previous_secret: Option<SecretValue>,
     /// Event names it wants; empty means all.
     pub events: Vec<String>,
 }
@@ -136,6 +138,11 @@ impl OperatorSettings {
                     secret: hook
                         .secret
                         .resolve(&format!("operator.webhooks[{i}].secret"))?,
+                    previous_secret: hook
+                        .previous_secret
+                        .as_ref()
+                        .map(|s| s.resolve(&format!("operator.webhooks[{i}].previous_secret")))
+                        .transpose()?,
                     events: hook.events.clone(),
                 })
             })
@@ -495,33 +502,43 @@ pub struct Operator {
     state: Option<AppState>,
 }
 
-/// Why [`Operator::reload_tokens`] kept the tokens it had.
+/// Why [`Operator::reload_secrets`] kept the secrets it had.
 #[derive(Debug, thiserror::Error)]
 pub enum ReloadError {
-    /// The server is off (no token at start): turning it on needs a restart.
-    #[error("the operator API is off; set operator.token and restart to turn it on")]
-    Off,
     /// The new configuration has no token.
     #[error("operator.token is not set; the API keeps its token (removing it needs a restart)")]
     NoToken,
 }
 
 impl Operator {
-    /// Puts new tokens in force without a restart: requests from then on are checked
+    /// Puts new secrets in force without a restart. Requests from then on are checked
     /// against `settings.token` (and `settings.previous_token`, while it is set); sessions
-    /// and forms signed under either stay valid. One-click links made under another token
-    /// stop working, as they would after a restart.
-    pub fn reload_tokens(&self, settings: &OperatorSettings) -> Result<(), ReloadError> {
-        let state = self.state.as_ref().ok_or(ReloadError::Off)?;
-        let token = settings.token.clone().ok_or(ReloadError::NoToken)?;
-        let fresh = Arc::new(Credentials::new(token, settings.previous_token.clone()));
-        *state
-            .credentials
-            .write()
-            .unwrap_or_else(|poisoned| poisoned.into_inner()) = fresh;
+    /// and forms signed under either stay valid; one-click links made under another token
+    /// stop working, as they would after a restart. Webhooks are replaced by
+    /// `settings.webhooks`: each delivery is signed under its secret and, while set, its
+    /// `previous_secret`. Turning the API on or off needs a restart.
+    pub fn reload_secrets(&self, settings: &OperatorSettings) -> Result<(), ReloadError> {
+        if let Some(state) = &self.state {
+            let token = settings.token.clone().ok_or(ReloadError::NoToken)?;
+            let fresh = Arc::new(Credentials::new(token, settings.previous_token.clone()));
+            *state
+                .credentials
+                .write()
+                .unwrap_or_else(|poisoned| poisoned.into_inner()) = fresh;
+        } else if settings.token.is_some() {
+            tracing::warn!("operator.token is set but the API is off; restart to turn it on");
+        }
+        match &self.webhooks {
+            Some(dispatcher) => dispatcher.reload(settings.webhooks.clone()),
+            None if !settings.webhooks.is_empty() => {
+                tracing::warn!("webhooks were off at start; restart to turn them on")
+            }
+            None => {}
+        }
         tracing::info!(
             previous_token = settings.previous_token.is_some(),
-            "operator tokens reloaded"
+            webhooks = settings.webhooks.len(),
+            "operator secrets reloaded"
         );
         Ok(())
     }

@@ -99,12 +99,14 @@ struct Delivery {
     event: &'static str,
     url: String,
     secret: bazaar_config::SecretValue,
+    previous_secret: Option<bazaar_config::SecretValue>,
     body: Arc<Vec<u8>>,
 }
 
 /// The running webhook tasks.
 pub struct Dispatcher {
     stop: watch::Sender<bool>,
+    hooks: watch::Sender<Vec<Webhook>>,
     listener: tokio::task::JoinHandle<()>,
     sender: tokio::task::JoinHandle<()>,
 }
@@ -122,10 +124,11 @@ impl Dispatcher {
         let (stop, stopped) = watch::channel(false);
         let (queue, deliveries) = mpsc::channel::<Delivery>(QUEUE);
         let events = ctx.events.subscribe();
+        let (hooks, current_hooks) = watch::channel(hooks);
         let listener = tokio::spawn(listen(
             ctx,
             events,
-            hooks,
+            current_hooks,
             links,
             inbox_url,
             queue,
@@ -135,9 +138,16 @@ impl Dispatcher {
         let sender = tokio::spawn(send_all(deliveries, retry, stats, stopped));
         Dispatcher {
             stop,
+            hooks,
             listener,
             sender,
         }
+    }
+
+    /// Replaces the webhooks (their URLs, secrets and events) for the events from now on;
+    /// deliveries already queued keep the secrets they were made with.
+    pub fn reload(&self, hooks: Vec<Webhook>) {
+        self.hooks.send_replace(hooks);
     }
 
     /// Stops taking events, gives queued deliveries up to `grace`, then abandons the rest.
@@ -211,7 +221,7 @@ pub(crate) fn payload(
 async fn listen(
     ctx: OperatorContext,
     mut events: broadcast::Receiver<GateEvent>,
-    hooks: Vec<Webhook>,
+    hooks: watch::Receiver<Vec<Webhook>>,
     links: Option<Links>,
     inbox_url: String,
     queue: mpsc::Sender<Delivery>,
@@ -236,7 +246,12 @@ async fn listen(
             Err(broadcast::error::RecvError::Closed) => break,
         };
         let name = event.name();
-        let targets: Vec<&Webhook> = hooks.iter().filter(|h| wants(h, name)).collect();
+        let targets: Vec<Webhook> = hooks
+            .borrow()
+            .iter()
+            .filter(|h| wants(h, name))
+            .cloned()
+            .collect();
         if targets.is_empty() {
             continue;
         }
@@ -248,6 +263,7 @@ async fn listen(
                 event: name,
                 url: hook.url.clone(),
                 secret: hook.secret.clone(),
+                previous_secret: hook.previous_secret.clone(),
                 body: body.clone(),
             };
             if let Err(mpsc::error::TrySendError::Full(dropped)) = queue.try_send(delivery) {
@@ -319,11 +335,14 @@ async fn deliver(
     let mut attempt = 0u32;
     loop {
         // Signed per attempt with the wall clock: receivers compare it with theirs.
-        let signature = signing::sign_webhook(
-            delivery.secret.expose().as_bytes(),
-            unix_now(),
-            &delivery.body,
+        let mut secrets = vec![delivery.secret.expose().as_bytes()];
+        secrets.extend(
+            delivery
+                .previous_secret
+                .iter()
+                .map(|s| s.expose().as_bytes()),
         );
+        let signature = signing::sign_webhook_rotating(&secrets, unix_now(), &delivery.body);
         let result = client
             .post(&delivery.url)
             .header(reqwest::header::CONTENT_TYPE, "application/json")

@@ -110,6 +110,7 @@ impl Harness {
             .map(|(i, hook)| WebhookConfig {
                 url: hook.url.clone(),
                 secret: secret_file(dir.path(), &format!("hook-{i}"), &hook.secret),
+                previous_secret: None,
                 events: hook.events.clone(),
             })
             .collect();
