@@ -2,7 +2,9 @@
 //! of the data directory (a backup, a stolen disk) does not hand over the marketplace
 //! sessions in it.
 //!
-//! The key comes from `BAZAAR_SECRETS_KEY` (64 hex digits) when set, else from
+//! The key comes from `BAZAAR_SECRETS_KEY` (64 hex digits) when set; else from
+//! `BAZAAR_SECRETS_PASSPHRASE` through Argon2id (19 MiB, two passes, one lane: OWASP's
+//! recommended minimum) with a random salt kept in `<data_dir>/secrets/salt`; else from
 //! `<data_dir>/secrets/key`, made on first use (32 random bytes as hex, mode 0600, in a 0700
 //! directory) and refused when group or others can read it. A sealed file is
 //! [`MAGIC`], a random 96-bit nonce, then the ciphertext and its tag; the file's name is the
@@ -29,6 +31,12 @@ pub const MAGIC: &[u8] = b"bazaar-sealed-v1\n";
 /// The environment variable that may hold the key (64 hex digits).
 pub const KEY_ENV: &str = "BAZAAR_SECRETS_KEY";
 
+/// The environment variable that may hold a passphrase the key is derived from.
+pub const PASSPHRASE_ENV: &str = "BAZAAR_SECRETS_PASSPHRASE";
+
+/// Argon2id's cost: memory in KiB, passes, lanes (OWASP's minimum for Argon2id).
+const ARGON2_COST: (u32, u32, u32) = (19 * 1024, 2, 1);
+
 /// Why a secret could not be sealed or opened.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SealError {
@@ -46,8 +54,11 @@ pub enum SealError {
         /// What is wrong and what to do.
         message: String,
     },
+    /// The passphrase cannot make a key.
+    #[error("${PASSPHRASE_ENV}: {0}")]
+    BadPassphrase(String),
     /// Not a sealed file, altered, or sealed with another key.
-    #[error("cannot open the sealed secret: it was altered or sealed with another key (was {KEY_ENV} or the key file changed?)")]
+    #[error("cannot open the sealed secret: it was altered or sealed with another key (did {KEY_ENV}, {PASSPHRASE_ENV} or the key file change?)")]
     Unreadable,
     /// The system's random number generator failed.
     #[error("no randomness for a nonce")]
@@ -85,6 +96,43 @@ impl SealingKey {
         Ok(SealingKey(LessSafeKey::new(key)))
     }
 
+    /// A key derived from `passphrase` and `salt` with Argon2id.
+    ///
+    /// ```
+    /// use bazaar_agents::sealed::{open, seal, SealingKey};
+    /// let key = SealingKey::from_passphrase("correct horse battery staple", b"0123456789abcdef").unwrap();
+    /// let sealed = seal(&key, b"s.json", b"secret").unwrap();
+    /// let again = SealingKey::from_passphrase("correct horse battery staple", b"0123456789abcdef").unwrap();
+    /// assert_eq!(open(&again, b"s.json", &sealed).unwrap(), b"secret");
+    /// let other = SealingKey::from_passphrase("another passphrase", b"0123456789abcdef").unwrap();
+    /// assert!(open(&other, b"s.json", &sealed).is_err());
+    /// assert!(SealingKey::from_passphrase("short", b"0123456789abcdef").is_err());
+    /// ```
+    pub fn from_passphrase(passphrase: &str, salt: &[u8]) -> Result<SealingKey, SealError> {
+        if passphrase.chars().count() < MIN_PASSPHRASE_CHARS {
+            return Err(SealError::BadPassphrase(format!(
+                "a passphrase needs at least {MIN_PASSPHRASE_CHARS} characters"
+            )));
+        }
+        let (memory, passes, lanes) = ARGON2_COST;
+        let params = argon2::Params::new(memory, passes, lanes, Some(32))
+            .map_err(|e| SealError::BadPassphrase(e.to_string()))?;
+        let argon =
+            argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+        let mut bytes = [0u8; 32];
+        argon
+            .hash_password_into(passphrase.as_bytes(), salt, &mut bytes)
+            .map_err(|e| SealError::BadPassphrase(e.to_string()))?;
+        let key = UnboundKey::new(&AES_256_GCM, &bytes)
+            .map_err(|_| SealError::BadPassphrase("no key from it".into()))?;
+        Ok(SealingKey(LessSafeKey::new(key)))
+    }
+
+    /// Where the salt for a passphrase of the secrets directory `secrets` is.
+    pub fn salt_file(secrets: &Path) -> PathBuf {
+        secrets.join("salt")
+    }
+
     /// Where the key file of the secrets directory `secrets` is.
     pub fn file(secrets: &Path) -> PathBuf {
         secrets.join("key")
@@ -96,61 +144,82 @@ impl SealingKey {
         if let Ok(hex) = std::env::var(KEY_ENV) {
             return SealingKey::parse(&hex, &format!("${KEY_ENV}")).map(Some);
         }
+        if let Ok(passphrase) = std::env::var(PASSPHRASE_ENV) {
+            let salt = match read_private(&SealingKey::salt_file(secrets))? {
+                Some(salt) => salt,
+                None if create => write_private(secrets, &SealingKey::salt_file(secrets))?,
+                None => return Ok(None),
+            };
+            return SealingKey::from_passphrase(&passphrase, salt.as_bytes()).map(Some);
+        }
         let path = SealingKey::file(secrets);
-        let key_file_error = |message: String| SealError::KeyFile {
-            path: path.display().to_string(),
-            message,
-        };
-        match std::fs::metadata(&path) {
-            Ok(metadata) => {
-                use std::os::unix::fs::PermissionsExt;
-                let mode = metadata.permissions().mode() & 0o777;
-                if mode & 0o077 != 0 {
-                    return Err(key_file_error(format!(
-                        "mode {mode:o}; the secrets key must not be readable by group or others (chmod 600)"
-                    )));
-                }
-                let hex =
-                    std::fs::read_to_string(&path).map_err(|e| key_file_error(e.to_string()))?;
+        match read_private(&path)? {
+            Some(hex) => SealingKey::parse(&hex, &path.display().to_string()).map(Some),
+            None if create => {
+                let hex = write_private(secrets, &path)?;
                 SealingKey::parse(&hex, &path.display().to_string()).map(Some)
             }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && create => {
-                SealingKey::create(secrets, &path).map(Some)
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(key_file_error(e.to_string())),
+            None => Ok(None),
         }
     }
+}
 
-    fn create(secrets: &Path, path: &Path) -> Result<SealingKey, SealError> {
-        use std::io::Write;
-        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-        let error = |e: std::io::Error| SealError::KeyFile {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        };
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(secrets)
-            .map_err(error)?;
-        let mut bytes = [0u8; 32];
-        SystemRandom::new()
-            .fill(&mut bytes)
-            .map_err(|_| SealError::Random)?;
-        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-        // create_new: two processes racing to make the key cannot both win.
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(path)
-            .map_err(error)?;
-        file.write_all(format!("{hex}\n").as_bytes())
-            .map_err(error)?;
-        file.sync_all().map_err(error)?;
-        SealingKey::parse(&hex, &path.display().to_string())
+/// The fewest characters a passphrase may have.
+const MIN_PASSPHRASE_CHARS: usize = 12;
+
+/// The text of a file only its owner may read; `None` when there is none.
+fn read_private(path: &Path) -> Result<Option<String>, SealError> {
+    let key_file_error = |message: String| SealError::KeyFile {
+        path: path.display().to_string(),
+        message,
+    };
+    match std::fs::metadata(path) {
+        Ok(metadata) => {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = metadata.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                return Err(key_file_error(format!(
+                    "mode {mode:o}; it must not be readable by group or others (chmod 600)"
+                )));
+            }
+            let text = std::fs::read_to_string(path).map_err(|e| key_file_error(e.to_string()))?;
+            Ok(Some(text.trim().to_string()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(key_file_error(e.to_string())),
     }
+}
+
+/// Makes `path` (in the 0700 directory `secrets`) holding 32 random bytes as hex, mode
+/// 0600, and returns the hex.
+fn write_private(secrets: &Path, path: &Path) -> Result<String, SealError> {
+    use std::io::Write;
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    let error = |e: std::io::Error| SealError::KeyFile {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    };
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(secrets)
+        .map_err(error)?;
+    let mut bytes = [0u8; 32];
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| SealError::Random)?;
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    // create_new: two processes racing to make it cannot both win.
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(error)?;
+    file.write_all(format!("{hex}\n").as_bytes())
+        .map_err(error)?;
+    file.sync_all().map_err(error)?;
+    Ok(hex)
 }
 
 /// `plaintext` sealed under `key`, bound to `name` (the file's name).

@@ -21,11 +21,18 @@ const SECRET_A: &str = "AQHx-very-secret-c_user-value";
 const SECRET_B: &str = "xs-32%3Asecret-token-value";
 
 fn bazaar(data_dir: &Path, args: &[&str]) -> Output {
+    bazaar_with(data_dir, args, &[])
+}
+
+fn bazaar_with(data_dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     Command::new(BAZAAR)
         .arg("--data-dir")
         .arg(data_dir)
         .args(args)
         .env_remove("RUST_LOG")
+        .env_remove("BAZAAR_SECRETS_KEY")
+        .env_remove("BAZAAR_SECRETS_PASSPHRASE")
+        .envs(env.iter().copied())
         .output()
         .unwrap_or_else(|e| panic!("bazaar runs: {e}"))
 }
@@ -214,4 +221,53 @@ fn a_valid_export_is_stored_0600_and_never_echoed() {
     );
     assert_eq!(mode(&stored), 0o600);
     assert_eq!(values(&stored), [SECRET_A.to_string()]);
+}
+
+/// With `BAZAAR_SECRETS_PASSPHRASE`, the key is derived with Argon2id from the passphrase
+/// and a salt kept beside the sessions (0600); no key file is written, and another
+/// passphrase cannot open what was sealed.
+#[test]
+fn a_passphrase_seals_sessions_through_argon2id() {
+    const PASSPHRASE: &str = "a long passphrase for the sessions";
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let data = dir.path().join("data");
+    let good = dir.path().join("cookies.json");
+    std::fs::write(&good, export(Some(".facebook.com"))).unwrap_or_else(|e| panic!("{e}"));
+    let import = ["session", "import", "facebook", good.to_str().unwrap_or("")];
+    let with = |passphrase| [("BAZAAR_SECRETS_PASSPHRASE", passphrase)];
+
+    let out = bazaar_with(&data, &import, &with(PASSPHRASE));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_no_secret(&out);
+    assert_eq!(mode(&data.join("secrets/salt")), 0o600);
+    assert!(
+        !data.join("secrets/key").exists(),
+        "no key file beside a passphrase"
+    );
+    let sealed = std::fs::read(data.join("secrets/sessions/facebook.json"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(!String::from_utf8_lossy(&sealed).contains(SECRET_A));
+
+    let out = bazaar_with(&data, &["status"], &with(PASSPHRASE));
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("session for facebook  2 cookies"),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = bazaar_with(&data, &["status"], &with("not the passphrase at all"));
+    let said = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(said.contains("sealed with another key"), "{said}");
+    assert!(
+        !said.contains(PASSPHRASE) && !said.contains("not the passphrase"),
+        "{said}"
+    );
+    // too short to be a passphrase: refused, saying why
+    let out = bazaar_with(&data, &import, &with("short"));
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("at least 12 characters"),
+        "{}",
+        text(&out.stderr)
+    );
 }

@@ -388,8 +388,9 @@ impl Session {
                 io_error(
                     path,
                     format!(
-                        "the session is sealed but there is no secrets key: set {} or restore {}",
+                        "the session is sealed but there is no secrets key: set {} or {}, or restore {}",
                         crate::sealed::KEY_ENV,
+                        crate::sealed::PASSPHRASE_ENV,
                         crate::sealed::SealingKey::file(&Session::secrets_dir(path)).display()
                     ),
                 )
