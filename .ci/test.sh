@@ -43,4 +43,6 @@ echo "test.sh: running the workspace tests"
 cargo test --workspace --locked
 echo "test.sh: checking that the benchmarks build"
 cargo check --workspace --benches --locked
+echo "test.sh: fuzzing each target for a bounded time"
+bash .ci/fuzz.sh
 echo "test.sh: all tests passed"

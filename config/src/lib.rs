@@ -688,13 +688,34 @@ impl Config {
         file: Option<&Path>,
         env: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Config, ConfigError> {
+        match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+                Config::from_text(Some((&text, &path.display().to_string())), env)
+            }
+            None => Config::from_text(None, env),
+        }
+    }
+
+    /// [`Config::load`] with the file's text given: `(text, name)`, the name for errors.
+    ///
+    /// ```
+    /// use bazaar_config::Config;
+    /// let config = Config::from_text(Some(("[index]\nbatch_size = 7\n", "test.toml")), []).unwrap();
+    /// assert_eq!(config.index.batch_size, 7);
+    /// let error = Config::from_text(Some(("[index]\nbatch_size = \"many\"\n", "test.toml")), []).unwrap_err();
+    /// assert!(error.to_string().contains("index.batch_size"), "{error}");
+    /// ```
+    pub fn from_text(
+        file: Option<(&str, &str)>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Config, ConfigError> {
         let mut merged = parse_toml(DEFAULT_TOML, "<defaults>")?;
-        if let Some(path) = file {
-            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                path: path.to_path_buf(),
-                source,
-            })?;
-            let overlay = parse_toml(&text, &path.display().to_string())?;
+        if let Some((text, name)) = file {
+            let overlay = parse_toml(text, name)?;
             merge(&mut merged, overlay);
         }
         let mut from_env = Vec::new();

@@ -366,6 +366,24 @@ fn condition_from_text(text: &str) -> Condition {
     }
 }
 
+/// What the connector makes of one search-results page and one posting page, without a
+/// server: the rows it found (listings or reasons to skip) and the posting as a listing, or
+/// why not. The fuzz targets drive it; any input gives an answer, never a panic.
+pub fn read_pages(
+    url: &str,
+    search_html: &str,
+    posting_html: &str,
+    now: DateTime<Utc>,
+) -> (Result<usize, SourceError>, Result<MarketListing, String>) {
+    let page = |body: &str| Page {
+        url: url.to_string(),
+        body: body.to_string(),
+    };
+    let rows = parse_search(&page(search_html)).map(|parsed| parsed.rows.len());
+    let posting = parse_posting(&page(posting_html), None, None, now);
+    (rows, posting)
+}
+
 /// A posting page as a listing, or why it cannot be one.
 fn parse_posting(
     page: &Page,

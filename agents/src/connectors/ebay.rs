@@ -753,6 +753,23 @@ fn plain_text(html: &str) -> String {
     text.join("\n")
 }
 
+/// A Browse API answer (a search page's `itemSummaries`, or one item) as listings, each or
+/// why not: what the connector makes of eBay's JSON, without a server. The fuzz targets
+/// drive it; any input gives an answer, never a panic.
+pub fn listings_from_json(
+    body: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<Result<MarketListing, String>>, String> {
+    let value: Value = serde_json::from_str(body).map_err(|e| format!("not json: {e}"))?;
+    Ok(match value["itemSummaries"].as_array() {
+        Some(items) => items
+            .iter()
+            .map(|item| to_listing(item, None, now))
+            .collect(),
+        None => vec![to_listing(&value, None, now)],
+    })
+}
+
 /// Maps an item summary or item detail to the normalized listing, or says why not.
 fn to_listing(
     item: &Value,
