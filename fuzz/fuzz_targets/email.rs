@@ -2,6 +2,7 @@
 //! part stripped, the reply read for intent and price, and the offer's listing id taken
 //! from the subject. Nothing may panic.
 #![no_main]
+#![allow(clippy::inconsistent_digit_grouping)] // cents written as dollars_cents
 
 use bazaar_agents::mail::mailroom::strip_quoted;
 use bazaar_agents::mail::{offered_listing, parse_address, MailMessage};
