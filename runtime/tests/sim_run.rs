@@ -4,6 +4,21 @@ use std::process::Command;
 
 const BAZAAR: &str = env!("CARGO_BIN_EXE_bazaar");
 
+/// Runs `bazaar <args>` (logging at `level`) and expects it to succeed.
+fn bazaar_ok(args: &[&std::ffi::OsStr], level: &str) -> std::process::Output {
+    let output = Command::new(BAZAAR)
+        .args(args)
+        .env("RUST_LOG", level)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "bazaar {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
 /// The `report.json` a run wrote to `out`.
 fn read_report(out: &std::path::Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(out.join("report.json")).unwrap()).unwrap()
@@ -148,26 +163,19 @@ fn the_same_seed_gives_the_same_report() {
     let dir = tempfile::tempdir().unwrap();
     let run = |name: &str| {
         let out = dir.path().join(name);
-        let output = Command::new(BAZAAR)
-            .args([
-                "sim",
-                "--scenario",
-                "default",
-                "--days",
-                "4",
-                "--seed",
-                "7",
-                "--out",
-            ])
-            .arg(&out)
-            .env("RUST_LOG", "error")
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        let args = [
+            "sim",
+            "--scenario",
+            "default",
+            "--days",
+            "4",
+            "--seed",
+            "7",
+            "--out",
+        ];
+        let mut args: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
+        args.push(out.as_os_str());
+        bazaar_ok(&args, "error");
         let mut report = read_report(&out);
         let object = report.as_object_mut().unwrap();
         object.remove("wall_seconds").expect("wall_seconds");
@@ -454,26 +462,18 @@ fn browser_runs_read_the_javascript_marketplace_or_say_they_skipped_it() {
 fn a_blocked_email_puts_a_task_in_the_inbox() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let output = Command::new(BAZAAR)
-        .args(["sim", "--days", "1", "--out"])
-        .arg(dir.path().join("out"))
-        .arg("--data-dir")
-        .arg(&data)
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let audit = Command::new(BAZAAR)
-        .arg("--data-dir")
-        .arg(&data)
-        .arg("audit")
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap();
+    let out = dir.path().join("out");
+    let os = std::ffi::OsStr::new;
+    let sim = [
+        os("sim"),
+        os("--days"),
+        os("1"),
+        os("--out"),
+        out.as_os_str(),
+    ];
+    let data_dir = [os("--data-dir"), data.as_os_str()];
+    bazaar_ok(&[&sim[..], &data_dir[..]].concat(), "warn");
+    let audit = bazaar_ok(&[&data_dir[..], &[os("audit")][..]].concat(), "warn");
     let audit = String::from_utf8_lossy(&audit.stdout);
     let blocked = audit
         .lines()
