@@ -7,7 +7,10 @@
 //! [`PAGES_PER_RUN`] pages. A listing is new once per (marketplace, external id); the same
 //! title at the same price from another marketplace within a week is a near-duplicate:
 //! recorded, not analyzed twice. A source that hits a login wall or CAPTCHA pauses itself; its
-//! one alert becomes a task in the operator's inbox.
+//! one alert becomes a task in the operator's inbox. A marketplace whose searches keep
+//! failing otherwise (down, timing out, answering garbage) is one incident: one inbox task
+//! when it starts, quiet while it lasts (the searches carry on as scheduled), one log line
+//! when a search works again.
 
 use bazaar_memory::store::index_value;
 use bazaar_memory::{
@@ -60,6 +63,15 @@ pub struct ResearcherState {
     rngs: Vec<rand::rngs::StdRng>,
     /// When each saved search is due next.
     due: Vec<Option<chrono::DateTime<chrono::Utc>>>,
+    /// Marketplaces whose searches are failing: since when, and how many runs failed.
+    outages: std::collections::HashMap<bazaar_memory::Marketplace, Outage>,
+}
+
+/// A marketplace's searches failing, from the first failure to the next success.
+#[derive(Debug, Clone, Copy)]
+struct Outage {
+    since: chrono::DateTime<chrono::Utc>,
+    failures: u32,
 }
 
 impl ResearcherState {
@@ -170,10 +182,15 @@ impl ResearcherState {
             let page = match source.search(&query).await {
                 Ok(page) => page,
                 Err(error) => {
-                    tracing::warn!(marketplace = %search.marketplace, query = %search.query, %error, "saved search failed");
+                    self.search_failed(search.marketplace, &search.query, &error)
+                        .await?;
                     break;
                 }
             };
+            if let Some(outage) = self.outages.remove(&search.marketplace) {
+                let minutes = (self.ctx.clock.now() - outage.since).num_minutes();
+                tracing::info!(marketplace = %search.marketplace, failed_runs = outage.failures, minutes, "searches work again");
+            }
             for skipped in &page.skipped {
                 tracing::debug!(marketplace = %search.marketplace, reason = %skipped.reason, "listing skipped");
             }
@@ -197,6 +214,53 @@ impl ResearcherState {
                 })
                 .await?;
         }
+        Ok(())
+    }
+
+    /// A search failed: the first failure of an incident warns and puts one task in the
+    /// inbox; the rest of it only counts. A paused source (login wall, CAPTCHA) has its own
+    /// alert and is left to it.
+    async fn search_failed(
+        &mut self,
+        marketplace: bazaar_memory::Marketplace,
+        query: &str,
+        error: &crate::connectors::SourceError,
+    ) -> Result<(), ActorProcessingErr> {
+        use crate::connectors::SourceError;
+        if matches!(
+            error,
+            SourceError::Paused { .. }
+                | SourceError::LoginWall { .. }
+                | SourceError::Captcha { .. }
+        ) {
+            tracing::debug!(%marketplace, %query, %error, "saved search skipped: source paused");
+            return Ok(());
+        }
+        if let Some(outage) = self.outages.get_mut(&marketplace) {
+            outage.failures += 1;
+            tracing::debug!(%marketplace, %query, %error, failed_runs = outage.failures, "saved search failed again");
+            return Ok(());
+        }
+        let now = self.ctx.clock.now();
+        self.outages.insert(
+            marketplace,
+            Outage {
+                since: now,
+                failures: 1,
+            },
+        );
+        tracing::warn!(%marketplace, %query, %error, "saved search failed; the searches carry on as scheduled");
+        self.ctx
+            .addrs
+            .gate
+            .ask(|reply| GateMsg::Task {
+                summary: format!("searches on {marketplace} are failing: {error}"),
+                reason: "the searches carry on as scheduled; this is the one alert for this \
+                         outage, and the log says when they work again"
+                    .to_string(),
+                reply,
+            })
+            .await?;
         Ok(())
     }
 
@@ -343,6 +407,7 @@ impl Actor for Researcher {
                 .map(|n| rand::SeedableRng::seed_from_u64(seed.wrapping_add(n)))
                 .collect(),
             due: vec![None; searches],
+            outages: std::collections::HashMap::new(),
         };
         for n in 0..state.ctx.config.researcher.searches.len() {
             state.schedule(n, true);

@@ -1,0 +1,129 @@
+//! A marketplace down for an hour of simulated time: its saved search fails every run, the
+//! operator gets one inbox task for the whole outage (not one per failure), the searches carry
+//! on as scheduled, and once a search works again a later outage is a new incident.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse};
+use bazaar_agents::connectors::craigslist::{Craigslist, CraigslistSettings};
+use bazaar_agents::connectors::polite::PoliteConfig;
+use bazaar_agents::connectors::Source;
+use bazaar_config::Config;
+use bazaar_memory::{Approval, IndexConfig, ProductIndex, SharedClock, SimClock, SledStore, Store};
+use bazaar_runtime::system::{System, SystemParts};
+
+/// The tasks in the inbox that say the marketplace's searches are failing.
+fn outage_tasks(store: &SledStore) -> Vec<String> {
+    store
+        .all::<Approval>()
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.action.is_none() && a.summary.contains("are failing"))
+        .map(|a| a.summary)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_hour_long_outage_is_one_alert_and_the_searches_carry_on() {
+    // A Craigslist-style site that answers 500 while `down`, else an empty result page.
+    let down = Arc::new(AtomicBool::new(true));
+    let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let app = {
+        let (down, hits) = (down.clone(), hits.clone());
+        axum::Router::new().fallback(move || {
+            let (down, hits) = (down.clone(), hits.clone());
+            async move {
+                hits.fetch_add(1, Ordering::Relaxed);
+                if down.load(Ordering::Relaxed) {
+                    return (StatusCode::INTERNAL_SERVER_ERROR, "upstream down").into_response();
+                }
+                Html(
+                    "<html><body><div class=\"cl-search-noresults\">no results</div></body></html>",
+                )
+                .into_response()
+            }
+        })
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let clock = SimClock::new("2026-03-02T08:00:00Z".parse().unwrap());
+    let shared: SharedClock = Arc::new(clock.clone());
+    let polite = PoliteConfig {
+        concurrency: 1,
+        min_delay: Duration::ZERO,
+        jitter: Duration::ZERO,
+        backoff_initial: Duration::ZERO,
+        backoff_max: Duration::ZERO,
+        max_retries: 1,
+        timeout: Duration::from_secs(10),
+    };
+    let craigslist =
+        Craigslist::new(CraigslistSettings::new(&base), polite, shared.clone()).unwrap();
+    let mut config = Config::load(None, std::iter::empty()).unwrap();
+    config.researcher.searches = vec![toml::from_str(
+        "marketplace = \"craigslist\"\nquery = \"desk\"\nevery_minutes = 10\n",
+    )
+    .unwrap()];
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(&dir.path().join("store")).unwrap();
+    let index = ProductIndex::in_memory(IndexConfig::default()).unwrap();
+    let mut parts = SystemParts::without_connectors(Arc::new(config), store, index, shared);
+    parts.sources = vec![Arc::new(craigslist) as Arc<dyn Source>];
+    let system = System::start(parts).await.unwrap();
+
+    // Ten-minute steps of simulated time, letting the system settle after each.
+    let step = |minutes: u64| {
+        let (clock, system) = (clock.clone(), &system);
+        async move {
+            for _ in 0..minutes / 10 {
+                clock.advance_by(Duration::from_secs(600));
+                for _ in 0..3 {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    system.quiet.wait_quiet().await;
+                }
+            }
+        }
+    };
+    step(70).await; // an hour and more of failures
+    let during = hits.load(Ordering::Relaxed);
+    assert!(
+        during >= 6,
+        "the search ran on schedule while down: {during} requests"
+    );
+    assert_eq!(
+        outage_tasks(&system.store).len(),
+        1,
+        "one alert for the whole outage: {:?}",
+        outage_tasks(&system.store)
+    );
+    assert!(outage_tasks(&system.store)[0].contains("craigslist"));
+
+    down.store(false, Ordering::Relaxed);
+    step(30).await; // it works again
+    assert!(
+        hits.load(Ordering::Relaxed) > during,
+        "the searches carried on"
+    );
+    assert_eq!(
+        outage_tasks(&system.store).len(),
+        1,
+        "no alert while it works"
+    );
+
+    down.store(true, Ordering::Relaxed);
+    step(30).await; // a second outage is a new incident
+    assert_eq!(
+        outage_tasks(&system.store).len(),
+        2,
+        "{:?}",
+        outage_tasks(&system.store)
+    );
+
+    system.shutdown(Duration::from_secs(5)).await.unwrap();
+    server.abort();
+}
