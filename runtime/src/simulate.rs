@@ -706,7 +706,7 @@ async fn run_one(config: SimConfig, out: &mut dyn Write) -> Result<serde_json::V
     let index = ProductIndex::open(&crate::system::index_dir(&data_dir), index_config)
         .map_err(agent_error)?;
     // Simulated time does not pass while a request waits, so no politeness delay is needed.
-    let polite = quick_polite();
+    let polite = bazaar_agents::connectors::polite::PoliteConfig::simulated();
     let ebay = EbayBrowse::new(
         EbaySettings::new(
             &endpoints.ebay,
@@ -754,8 +754,12 @@ async fn run_one(config: SimConfig, out: &mut dyn Write) -> Result<serde_json::V
                 .trim_end_matches("/marketplace");
             let mut settings = MarketplaceSettings::new(root, &data_dir.join("browser"));
             settings.chromium = chromium;
-            let browser = MarketplaceBrowser::new(settings, quick_polite(), clock.clone())
-                .map_err(agent_error)?;
+            let browser = MarketplaceBrowser::new(
+                settings,
+                bazaar_agents::connectors::polite::PoliteConfig::simulated(),
+                clock.clone(),
+            )
+            .map_err(agent_error)?;
             Some(Arc::new(browser))
         }
         None => None,
@@ -949,23 +953,6 @@ impl Timing {
     }
 }
 
-/// Politeness in the simulation: simulated time does not pass while a request waits, so no
-/// spacing is needed; one quick retry.
-fn quick_polite() -> bazaar_agents::connectors::polite::PoliteConfig {
-    // Simulated time stands still while the agent works, so a backoff on the clock would
-    // wait forever: a failure is retried at once, then given up (the next scheduled search
-    // tries again), and a Retry-After fails the call.
-    bazaar_agents::connectors::polite::PoliteConfig {
-        concurrency: 2,
-        min_delay: Duration::ZERO,
-        jitter: Duration::ZERO,
-        backoff_initial: Duration::ZERO,
-        backoff_max: Duration::ZERO,
-        max_retries: 1,
-        timeout: Duration::from_secs(10),
-    }
-}
-
 /// What selling on the sim's eBay is made of.
 pub struct EbaySelling {
     /// Publishes, revises and withdraws (the gate's marketplace connector).
@@ -1012,8 +999,13 @@ pub async fn ebay_selling(
     };
     settings.merchant_location_key = Some("home".into());
     let client = Arc::new(
-        EbaySellClient::new(settings, quick_polite(), store.clone(), clock.clone())
-            .map_err(agent_error)?,
+        EbaySellClient::new(
+            settings,
+            bazaar_agents::connectors::polite::PoliteConfig::simulated(),
+            store.clone(),
+            clock.clone(),
+        )
+        .map_err(agent_error)?,
     );
     let orders = Arc::new(EbayOrders::new(client.clone()));
     let feed: Arc<dyn OrderFeed> = orders.clone();

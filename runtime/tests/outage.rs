@@ -53,17 +53,12 @@ async fn an_hour_long_outage_is_one_alert_and_the_searches_carry_on() {
 
     let clock = SimClock::new("2026-03-02T08:00:00Z".parse().unwrap());
     let shared: SharedClock = Arc::new(clock.clone());
-    let polite = PoliteConfig {
-        concurrency: 1,
-        min_delay: Duration::ZERO,
-        jitter: Duration::ZERO,
-        backoff_initial: Duration::ZERO,
-        backoff_max: Duration::ZERO,
-        max_retries: 1,
-        timeout: Duration::from_secs(10),
-    };
-    let craigslist =
-        Craigslist::new(CraigslistSettings::new(&base), polite, shared.clone()).unwrap();
+    let craigslist = Craigslist::new(
+        CraigslistSettings::new(&base),
+        PoliteConfig::simulated(),
+        shared.clone(),
+    )
+    .unwrap();
     let mut config = Config::load(None, std::iter::empty()).unwrap();
     config.researcher.searches = vec![toml::from_str(
         "marketplace = \"craigslist\"\nquery = \"desk\"\nevery_minutes = 10\n",

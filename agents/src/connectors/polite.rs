@@ -73,6 +73,21 @@ impl PoliteConfig {
             ..PoliteConfig::default()
         }
     }
+
+    /// For simulated time, which stands still while the agent works: a backoff on the
+    /// clock would wait forever, so a failure is retried at once, then given up (the next
+    /// scheduled search tries again), and a Retry-After fails the call. No spacing.
+    pub fn simulated() -> PoliteConfig {
+        PoliteConfig {
+            concurrency: 2,
+            min_delay: Duration::ZERO,
+            jitter: Duration::ZERO,
+            backoff_initial: Duration::ZERO,
+            backoff_max: Duration::ZERO,
+            max_retries: 1,
+            timeout: Duration::from_secs(10),
+        }
+    }
 }
 
 /// How one attempt went, as the connector judges it.
