@@ -4,7 +4,8 @@
 //!
 //! Each saved search runs every `every_minutes` on the runtime clock, jittered by up to a
 //! tenth either way and staggered at start so sources are not hit at once; a run reads up to
-//! [`PAGES_PER_RUN`] pages. A listing is new once per (marketplace, external id); the same
+//! [`PAGES_PER_RUN`] pages, or, for a search that asks for the newest first, until a page
+//! shows a listing an earlier run saw (what follows it is older). A listing is new once per (marketplace, external id); the same
 //! title at the same price from another marketplace within a week is a near-duplicate:
 //! recorded, not analyzed twice. A source that hits a login wall or CAPTCHA pauses itself; its
 //! one alert becomes a task in the operator's inbox. A marketplace whose searches keep
@@ -178,6 +179,9 @@ impl ResearcherState {
         query.category = search.category.clone();
         query.min_price = search.min_price;
         query.max_price = search.max_price;
+        if search.newest_first {
+            query.sort = crate::connectors::SortOrder::Newest;
+        }
         for _ in 0..PAGES_PER_RUN {
             let page = match source.search(&query).await {
                 Ok(page) => page,
@@ -195,12 +199,14 @@ impl ResearcherState {
                 tracing::debug!(marketplace = %search.marketplace, reason = %skipped.reason, "listing skipped");
             }
             let next = page.next_offset;
+            let shown = page.listings.len();
             let new = self.observe(page.listings).await?;
+            let caught_up = search.newest_first && new.len() < shown;
             let new = self.not_near_duplicates(new)?;
             self.hand_to_analyzer(new).await?;
             match next {
-                Some(offset) => query.offset = offset,
-                None => break,
+                Some(offset) if !caught_up => query.offset = offset,
+                _ => break,
             }
         }
         for alert in source.take_alerts() {

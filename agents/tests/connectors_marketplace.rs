@@ -40,17 +40,16 @@ fn generated(seed: u64, count: usize) -> Vec<SiteListing> {
     generator.generate(start_time())
 }
 
-async fn sites(
-    listings: Vec<SiteListing>,
-    page_size: usize,
-    require_session: Option<(String, String)>,
-    clock: &SimClock,
-) -> Sites {
+/// The sim's sites serving `listings`, Marketplace's feed in pages of `page_size`.
+async fn sites(listings: Vec<SiteListing>, page_size: usize, clock: &SimClock) -> Sites {
     let config = SitesConfig {
         marketplace_page_size: page_size,
-        require_session,
         ..SitesConfig::default()
     };
+    sites_with(listings, config, clock).await
+}
+
+async fn sites_with(listings: Vec<SiteListing>, config: SitesConfig, clock: &SimClock) -> Sites {
     let (sites, _) = Sites::start_with(config, listings, Arc::new(clock.clone()))
         .await
         .unwrap_or_else(|e| panic!("{e}"));
@@ -113,8 +112,8 @@ fn assert_same(read: &MarketListing, served: &SiteListing, base: &str) {
     );
     assert!(listed <= read.first_seen, "{id}: {listed} in the future");
     assert!(
-        read.raw.contains("pdp"),
-        "raw is the rendered item: {}",
+        read.raw.contains(&id),
+        "raw is what the site said of the item: {}",
         read.raw
     );
 }
@@ -138,7 +137,7 @@ async fn every_listing_is_read_as_the_sim_serves_it_and_tabs_are_closed() {
     let clock = SimClock::new(start_time());
     let _driver = drive(&clock);
     let all = generated(21, 13);
-    let sites = sites(all.clone(), 5, None, &clock).await;
+    let sites = sites(all.clone(), 5, &clock).await;
     let base = sites.base_url().to_string();
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let connector = connector(&chromium, &base, dir.path(), &clock);
@@ -161,7 +160,7 @@ async fn every_listing_is_read_as_the_sim_serves_it_and_tabs_are_closed() {
     assert_eq!(connector.launches(), 1);
     assert_no_site_tab(&connector, &base).await;
     // Each item page was read once.
-    assert_eq!(connector.item_pages_read(), 13);
+    assert_eq!(connector.items_read(), 13);
 
     // Page by page with offsets: the same listings, in the same order.
     let mut offset = 0;
@@ -187,7 +186,7 @@ async fn every_listing_is_read_as_the_sim_serves_it_and_tabs_are_closed() {
     let want: Vec<String> = expected.iter().map(|l| l.id.to_string()).collect();
     assert_eq!(ids, want);
     // Cards seen before at the same price are not read again.
-    assert_eq!(connector.item_pages_read(), 13);
+    assert_eq!(connector.items_read(), 13);
 
     // A category with a price cap, as the site filters it.
     let cat = expected[0].category;
@@ -248,7 +247,14 @@ async fn a_killed_browser_is_relaunched_and_the_next_call_succeeds() {
     let clock = SimClock::new(start_time());
     let _driver = drive(&clock);
     let all = generated(22, 12);
-    let sites = sites(all.clone(), 4, None, &clock).await;
+    // Each data request takes 100 ms, so a search of 12 listings takes over a second and a
+    // kill can land inside one.
+    let config = SitesConfig {
+        marketplace_page_size: 4,
+        marketplace_latency: Duration::from_millis(100),
+        ..SitesConfig::default()
+    };
+    let sites = sites_with(all.clone(), config, &clock).await;
     let base = sites.base_url().to_string();
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let connector = Arc::new(connector(&chromium, &base, dir.path(), &clock));
@@ -289,8 +295,8 @@ async fn a_killed_browser_is_relaunched_and_the_next_call_succeeds() {
         .unwrap_or_else(|| panic!("no pid"));
     assert_ne!(first, second);
 
-    // Killed in the middle of a call (13 tab visits take seconds, once the pages read
-    // before are forgotten): that call relaunches and retries the visit.
+    // Killed in the middle of a call (15 data requests once the items read before are
+    // forgotten): that call relaunches and retries the visit.
     connector.forget_items();
     let killer = tokio::spawn(async move {
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -360,7 +366,11 @@ async fn a_login_wall_pauses_the_source_until_fresh_cookies_are_imported() {
     let all = generated(23, 4);
     let secret = "c0ffee-secret-session-value";
     let required = Some(("c_user".to_string(), secret.to_string()));
-    let sites = sites(all.clone(), 24, required, &clock).await;
+    let config = SitesConfig {
+        require_session: required,
+        ..SitesConfig::default()
+    };
+    let sites = sites_with(all.clone(), config, &clock).await;
     let base = sites.base_url().to_string();
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let connector = connector(&chromium, &base, dir.path(), &clock);

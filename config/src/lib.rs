@@ -450,6 +450,11 @@ pub struct SavedSearch {
     pub radius_miles: Option<u32>,
     /// How often to run it.
     pub every_minutes: u32,
+    /// Ask for the newest listings first and stop reading pages at the first listing an
+    /// earlier run saw: everything after it is older, and was read then. Cheap on a
+    /// marketplace where each page is costly (a browser's page load).
+    #[serde(default)]
+    pub newest_first: bool,
 }
 
 /// `[marketplaces]`.

@@ -60,7 +60,7 @@ async fn run() -> anyhow::Result<()> {
             strategy: bazaar_config::StrategyProfile::Ours,
             compare: false,
             operator: Default::default(),
-            browser: false,
+            browser: true,
         },
         &mut std::io::sink(),
     )
@@ -79,8 +79,11 @@ async fn run() -> anyhow::Result<()> {
         whole / alone.max(1e-9)
     );
     println!(
-        "  agent {}, world {}, index commits {}, set-up {}, books and report {}",
+        "  agent {} (of which the browser {}, {} items read), world {}, index commits {}, \
+         set-up {}, books and report {}",
         share("agent_s"),
+        share("browser_s"),
+        timing["browser_items_read"],
         share("world_s"),
         share("index_s"),
         share("setup_s"),

@@ -193,10 +193,10 @@ struct SimArgs {
     /// The scripted operator answers approvals after this many simulated minutes.
     #[arg(long, default_value_t = 60, value_name = "MINUTES")]
     operator_delay_minutes: u32,
-    /// Also browse the JavaScript marketplace with Chromium, when installed (slower: a page
-    /// load per listing read).
+    /// Leave the JavaScript marketplace out, even with Chromium installed (by default it is
+    /// browsed with Chromium when installed).
     #[arg(long)]
-    browser: bool,
+    no_browser: bool,
     /// The scripted operator rejects this share of approvals by mistake (0 to 100).
     #[arg(long, default_value_t = 2, value_name = "PERCENT", value_parser = clap::value_parser!(u32).range(0..=100))]
     operator_error_percent: u32,
@@ -284,9 +284,17 @@ fn init_logging(config: &Config, quiet: bool) {
     } else {
         config.log.level.as_str()
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+    let mut filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // chromiumoxide warns of every DevTools event its protocol types do not know (Chromium
+    // is newer than they are): noise, not trouble. RUST_LOG naming it still shows them.
+    let names_chromiumoxide = std::env::var("RUST_LOG").is_ok_and(|l| l.contains("chromiumoxide"));
+    if !names_chromiumoxide {
+        if let Ok(quiet) = "chromiumoxide::handler=error".parse() {
+            filter = filter.add_directive(quiet);
+        }
+    }
     use std::io::IsTerminal;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -471,7 +479,7 @@ async fn run(
             listen,
             operator_delay_minutes,
             operator_error_percent,
-            browser,
+            no_browser,
         }) => {
             let operator = if interactive {
                 let token = match std::env::var("BAZAAR_OPERATOR_TOKEN") {
@@ -499,7 +507,7 @@ async fn run(
                 strategy,
                 compare,
                 operator,
-                browser,
+                browser: !no_browser,
             };
             match bazaar_runtime::simulate::run_sim(config, &mut std::io::stdout()).await {
                 Ok(_) => Ok(ExitCode::SUCCESS),

@@ -390,8 +390,9 @@ fn the_scripted_operator_makes_its_configured_mistakes() {
     assert_eq!(bad.status.code(), Some(2));
 }
 
-/// `--browser` browses the JavaScript marketplace with Chromium (it must be installed under
-/// `CI=true`); without Chromium the run says it skipped the site and still completes.
+/// By default the sim browses the JavaScript marketplace with Chromium (it must be installed
+/// under `CI=true`); without Chromium the run says it skipped the site and still completes;
+/// `--no-browser` leaves the site out and says so.
 #[test]
 fn browser_runs_read_the_javascript_marketplace_or_say_they_skipped_it() {
     let chromium = bazaar_agents::connectors::marketplace::find_chromium();
@@ -413,8 +414,8 @@ fn browser_runs_read_the_javascript_marketplace_or_say_they_skipped_it() {
             "--out",
         ]);
         command.arg(&out).env("RUST_LOG", "warn");
-        if browser {
-            command.arg("--browser");
+        if !browser {
+            command.arg("--no-browser");
         }
         let output = command.output().unwrap();
         let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
@@ -430,10 +431,10 @@ fn browser_runs_read_the_javascript_marketplace_or_say_they_skipped_it() {
     };
     let (stdout, without, timing) = run("without", false);
     assert!(
-        stdout.contains("JavaScript marketplace is left out (--browser"),
+        stdout.contains("JavaScript marketplace is left out (--no-browser)"),
         "{stdout}"
     );
-    assert!(timing["browser_item_pages"].is_null(), "{timing}");
+    assert!(timing["browser_items_read"].is_null(), "{timing}");
     let (stdout, with, timing) = run("with", true);
     if chromium.is_none() {
         assert!(
@@ -444,7 +445,7 @@ fn browser_runs_read_the_javascript_marketplace_or_say_they_skipped_it() {
         return;
     }
     assert!(stdout.contains("browsed with Chromium"), "{stdout}");
-    let pages = timing["browser_item_pages"].as_u64().unwrap();
+    let pages = timing["browser_items_read"].as_u64().unwrap();
     assert!(pages > 0, "{timing}");
     let found = |r: &serde_json::Value| r["funnel"]["found"].as_u64().unwrap();
     assert!(

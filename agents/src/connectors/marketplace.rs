@@ -14,8 +14,12 @@
 //! - listings are read from the rendered DOM after polling for the cards (no wait-for-selector
 //!   in chromiumoxide), with a deadline; "See more" is clicked until the page holds
 //!   `offset + limit` cards or the feed ends;
-//! - every search result's item page is read too, since only it holds the description and the
-//!   seller's contact.
+//! - only an item's details hold its description and the seller's contact, so a search reads
+//!   them for every card it returns: in the feed's tab, through the app's own data request
+//!   (the one its item page makes, with the page's cookies), one request per listing instead
+//!   of a page load; details already read at the card's price are not asked again. A card whose
+//!   details were not asked (past the search's limit) is read from its rendered item page, as
+//!   [`MarketplaceBrowser::fetch`] reads one listing.
 //!
 //! Sessions: the operator exports their browser's cookies and runs
 //! `bazaar session import facebook cookies.json`; [`Session`] validates them and stores them
@@ -25,6 +29,7 @@
 //! revoked), the call fails with [`SourceError::LoginWall`], the gate pauses the source, and
 //! one alert asks the operator for fresh cookies.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
@@ -514,6 +519,10 @@ struct Item {
     title: String,
     price: String,
     listed: Option<String>,
+    /// When it was listed, when the source says so exactly (the data request does; the page
+    /// only says "3 days ago").
+    #[serde(default)]
+    listed_at: Option<DateTime<Utc>>,
     description: String,
     location: Option<String>,
     category_href: Option<String>,
@@ -552,8 +561,13 @@ const ITEM_STATE_JS: &str = "JSON.stringify((() => {
 /// What a visit is for.
 #[derive(Debug, Clone)]
 enum Job {
-    /// A feed: read at least `want` cards (clicking "See more"), or all there are.
-    Feed { url: String, want: usize },
+    /// A feed: read at least `offset + limit` cards (clicking "See more"), or all there are,
+    /// then the details of the cards from `offset` on until `limit` of them are on sale.
+    Feed {
+        url: String,
+        offset: usize,
+        limit: usize,
+    },
     /// One item page.
     Item { url: String },
 }
@@ -564,6 +578,8 @@ struct Feed {
     cards: Vec<Card>,
     more: bool,
     total: Option<u64>,
+    /// Cards whose details the site would not give, by listing id, with why.
+    unreadable: HashMap<String, SourceError>,
 }
 
 /// What a visit brought back.
@@ -638,9 +654,11 @@ pub struct MarketplaceBrowser {
     /// Item pages already read, by listing id, with the price their card showed: a card
     /// seen again at the same price is not read again (one page load less per listing and
     /// search; a new price reads the page afresh).
-    read_items: std::sync::Mutex<std::collections::HashMap<String, (Option<String>, Item)>>,
-    /// Item pages read (not answered from `read_items`).
-    item_pages: AtomicU64,
+    read_items: std::sync::Mutex<HashMap<String, (Option<String>, Item)>>,
+    /// Items read, by page or data request (not answered from `read_items`).
+    items_read: AtomicU64,
+    /// Wall time spent in visits (launches included), in microseconds.
+    busy_micros: AtomicU64,
 }
 
 /// The most item pages remembered; past it the memory starts afresh.
@@ -675,7 +693,8 @@ impl MarketplaceBrowser {
             reload_session: AtomicBool::new(false),
             session_loaded: AtomicBool::new(false),
             read_items: std::sync::Mutex::default(),
-            item_pages: AtomicU64::new(0),
+            items_read: AtomicU64::new(0),
+            busy_micros: AtomicU64::new(0),
         })
     }
 
@@ -688,36 +707,50 @@ impl MarketplaceBrowser {
             .clear();
     }
 
-    /// How many item pages were loaded (cards seen again at the same price are not).
-    pub fn item_pages_read(&self) -> u64 {
-        self.item_pages.load(Ordering::Relaxed)
+    /// How many items were read, by their page or the app's data request (cards seen again
+    /// at the same price are not read again).
+    pub fn items_read(&self) -> u64 {
+        self.items_read.load(Ordering::Relaxed)
     }
 
-    /// The item page behind a card: remembered if read before at the card's price, else
-    /// read now.
-    async fn item_of_card(
-        &self,
-        id: &str,
-        price: &Option<String>,
-        url: &str,
-    ) -> Result<Item, SourceError> {
-        let remembered = self
-            .read_items
+    /// Wall time spent browsing: launching the browser and visiting pages (waits for the
+    /// politeness gate excluded).
+    pub fn time_browsing(&self) -> Duration {
+        Duration::from_micros(self.busy_micros.load(Ordering::Relaxed))
+    }
+
+    /// The item read before for a card showing `price`.
+    fn remembered(&self, id: &str, price: &Option<String>) -> Option<Item> {
+        self.read_items
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get(id)
             .filter(|(seen_price, _)| seen_price == price)
-            .map(|(_, item)| item.clone());
-        if let Some(item) = remembered {
-            return Ok(item);
-        }
-        let item = self.item(url).await?;
-        self.item_pages.fetch_add(1, Ordering::Relaxed);
+            .map(|(_, item)| item.clone())
+    }
+
+    /// Remembers an item just read for a card showing `price`.
+    fn remember(&self, id: &str, price: &Option<String>, item: &Item) {
+        self.items_read.fetch_add(1, Ordering::Relaxed);
         let mut read = self.read_items.lock().unwrap_or_else(|e| e.into_inner());
         if read.len() >= READ_ITEMS_MAX {
             read.clear();
         }
         read.insert(id.to_string(), (price.clone(), item.clone()));
+    }
+
+    /// The item behind a card: read with the feed, remembered from before at the card's
+    /// price, or else read from its page now.
+    async fn item_of_card(&self, card: &Card, url: &str, feed: &Feed) -> Result<Item, SourceError> {
+        let id = card.id.trim();
+        if let Some(item) = self.remembered(id, &card.price) {
+            return Ok(item);
+        }
+        if let Some(error) = feed.unreadable.get(id) {
+            return Err(error.clone());
+        }
+        let item = self.item(url).await?;
+        self.remember(id, &card.price, &item);
         Ok(item)
     }
 
@@ -976,13 +1009,19 @@ impl MarketplaceBrowser {
             .new_page("about:blank")
             .await
             .map_err(browser_failure)?;
-        let result = match job {
-            Job::Feed { url, want } => self.read_feed(&page, url, *want).await.map(Visited::Feed),
-            Job::Item { url } => self
-                .read_item(&page, url)
-                .await
-                .map(|item| Visited::Item(Box::new(item))),
-        };
+        let result = async {
+            match job {
+                Job::Feed { url, offset, limit } => {
+                    let mut feed = self.read_feed(&page, url, offset + limit).await?;
+                    feed.unreadable = self
+                        .read_details(&page, url, &feed.cards, *offset, *limit)
+                        .await?;
+                    Ok(Visited::Feed(feed))
+                }
+                Job::Item { url } => Ok(Visited::Item(Box::new(self.read_item(&page, url).await?))),
+            }
+        }
+        .await;
         if let Err(error) = Self::close_tab(browser, page).await {
             tracing::debug!(%error, "tab did not close");
         }
@@ -1024,7 +1063,7 @@ impl MarketplaceBrowser {
         expression: &str,
     ) -> Result<T, Failure> {
         let json: String = page
-            .evaluate(expression)
+            .evaluate_expression(expression)
             .await
             .map_err(browser_failure)?
             .into_value()
@@ -1095,6 +1134,7 @@ impl MarketplaceBrowser {
                         more: state.more,
                         total: state.total,
                         cards,
+                        unreadable: HashMap::new(),
                     });
                 }
                 let min_delay = self.gate.config().min_delay;
@@ -1151,9 +1191,69 @@ impl MarketplaceBrowser {
         }
     }
 
+    /// Reads the details of `cards` from `offset` on, in the feed's tab, through the app's
+    /// own data request, until `limit` of them are on sale; cards read before at the same
+    /// price count without a request. Returns the cards the site would not detail, with why;
+    /// a login wall fails the whole visit.
+    async fn read_details(
+        &self,
+        page: &Page,
+        url: &str,
+        cards: &[Card],
+        offset: usize,
+        limit: usize,
+    ) -> Result<HashMap<String, SourceError>, Failure> {
+        let mut unreadable = HashMap::new();
+        let mut on_sale = 0;
+        for card in cards.iter().skip(offset) {
+            if on_sale >= limit {
+                break;
+            }
+            if card_problem(card).is_some() {
+                continue;
+            }
+            let id = card.id.trim();
+            if let Some(item) = self.remembered(id, &card.price) {
+                on_sale += usize::from(item.status != "sold");
+                continue;
+            }
+            let min_delay = self.gate.config().min_delay;
+            if !min_delay.is_zero() {
+                self.clock.sleep(min_delay).await;
+            }
+            let answer: DataAnswer = Self::eval(page, &details_js(id)).await?;
+            let item = match answer.status {
+                200 => item_from_details(&answer.body),
+                401 => return Err(Failure::Blocked(BlockKind::LoginWall, url.to_string())),
+                status => Err(SourceError::Http {
+                    status,
+                    detail: shorten(&answer.body, 120),
+                }),
+            };
+            match item {
+                Ok(Some(item)) => {
+                    on_sale += usize::from(item.status != "sold");
+                    self.remember(id, &card.price, &item);
+                }
+                Ok(None) => {
+                    let item_url = format!("{}/marketplace/item/{id}/", self.settings.base_url);
+                    unreadable.insert(id.to_string(), SourceError::NotFound(item_url));
+                }
+                Err(error) => {
+                    unreadable.insert(id.to_string(), error);
+                }
+            }
+        }
+        Ok(unreadable)
+    }
+
     /// One visit through the gate, its failure classified for the retry loop.
     async fn attempt(&self, job: &Job) -> Outcome<Visited> {
-        match self.visit(job).await {
+        let started = std::time::Instant::now();
+        let visited = self.visit(job).await;
+        let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.busy_micros.fetch_add(micros, Ordering::Relaxed);
+        match visited {
             Ok(visited) => Outcome::Done(visited),
             Err(Failure::Blocked(kind, url)) => Outcome::Fail(self.gate.pause(kind, &url)),
             Err(Failure::Retry(error)) => Outcome::Retry {
@@ -1168,10 +1268,11 @@ impl MarketplaceBrowser {
         }
     }
 
-    async fn feed(&self, url: &str, want: usize) -> Result<Feed, SourceError> {
+    async fn feed(&self, url: &str, offset: usize, limit: usize) -> Result<Feed, SourceError> {
         let job = Job::Feed {
             url: url.to_string(),
-            want,
+            offset,
+            limit,
         };
         match self.gate.run("search", || self.attempt(&job)).await? {
             Visited::Feed(feed) => Ok(feed),
@@ -1303,7 +1404,9 @@ impl MarketplaceBrowser {
             .location
             .map(|l| l.trim().to_string())
             .filter(|l| !l.is_empty());
-        let listed_at = item.listed.as_deref().and_then(|t| listed_ago(t, now));
+        let listed_at = item
+            .listed_at
+            .or_else(|| item.listed.as_deref().and_then(|t| listed_ago(t, now)));
         Ok(MarketListing {
             id: ListingId::new_at(now),
             marketplace: Marketplace::Facebook,
@@ -1335,7 +1438,7 @@ impl MarketplaceBrowser {
             .unwrap_or(self.settings.listings_per_search)
             .max(1) as usize;
         let offset = query.offset as usize;
-        let feed = self.feed(&url, offset + limit).await?;
+        let feed = self.feed(&url, offset, limit).await?;
         let now = self.clock.now();
         let mut out = SearchPage {
             total: feed.total,
@@ -1350,9 +1453,9 @@ impl MarketplaceBrowser {
             }
             consumed += 1;
             let id = card.id.trim().to_string();
-            if id.is_empty() || !id.chars().all(|c| c.is_ascii_digit()) {
-                let reason = format!("card without a listing id: {}", shorten(&card.html, 80));
-                skip(&mut out.skipped, Marketplace::Facebook, None, reason);
+            if let Some(problem) = card_problem(card) {
+                let id = (!id.is_empty()).then_some(id);
+                skip(&mut out.skipped, Marketplace::Facebook, id, problem);
                 continue;
             }
             if !seen.insert(id.clone()) {
@@ -1360,28 +1463,11 @@ impl MarketplaceBrowser {
                 skip(&mut out.skipped, Marketplace::Facebook, Some(id), reason);
                 continue;
             }
-            match card.price.as_deref().map(parse_price) {
-                None | Some(Err(PriceProblem::Missing)) => {
-                    let reason = "no price".to_string();
-                    skip(&mut out.skipped, Marketplace::Facebook, Some(id), reason);
-                    continue;
-                }
-                Some(Err(problem)) => {
-                    skip(
-                        &mut out.skipped,
-                        Marketplace::Facebook,
-                        Some(id),
-                        problem.to_string(),
-                    );
-                    continue;
-                }
-                Some(Ok(_)) => {}
-            }
             let item_url = match &card.href {
                 Some(href) => self.absolute(href),
                 None => format!("{}/marketplace/item/{id}/", self.settings.base_url),
             };
-            let item = match self.item_of_card(&id, &card.price, &item_url).await {
+            let item = match self.item_of_card(card, &item_url, &feed).await {
                 Ok(item) => item,
                 Err(SourceError::NotFound(_)) => {
                     let reason = "listing sold or gone".to_string();
@@ -1429,6 +1515,119 @@ impl MarketplaceBrowser {
                 SourceError::Malformed(reason)
             })
     }
+}
+
+/// Why a feed card cannot be a listing (no usable id or price), if it cannot.
+fn card_problem(card: &Card) -> Option<String> {
+    let id = card.id.trim();
+    if id.is_empty() || !id.chars().all(|c| c.is_ascii_digit()) {
+        return Some(format!(
+            "card without a listing id: {}",
+            shorten(&card.html, 80)
+        ));
+    }
+    match card.price.as_deref().map(parse_price) {
+        None | Some(Err(PriceProblem::Missing)) => Some("no price".to_string()),
+        Some(Err(problem)) => Some(problem.to_string()),
+        Some(Ok(_)) => None,
+    }
+}
+
+/// What the app's data request answered, as the page's script saw it (status 0: the request
+/// itself failed).
+#[derive(Debug, Deserialize)]
+struct DataAnswer {
+    status: u16,
+    body: String,
+}
+
+/// The script asking the app's data endpoint for one listing's details, the way its item page
+/// does. `id` is all digits (see [`card_problem`]); it is quoted anyway.
+fn details_js(id: &str) -> String {
+    let variables = serde_json::json!({ "targetId": id }).to_string();
+    let variables = serde_json::to_string(&variables).unwrap_or_default();
+    format!(
+        "(async () => {{
+  try {{
+    const body = new URLSearchParams();
+    body.set('fb_api_req_friendly_name', 'MarketplacePDPQuery');
+    body.set('variables', {variables});
+    const response = await fetch('/api/graphql/', {{
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: {{ 'Content-Type': 'application/x-www-form-urlencoded' }},
+      body: body.toString()
+    }});
+    return JSON.stringify({{ status: response.status, body: await response.text() }});
+  }} catch (error) {{
+    return JSON.stringify({{ status: 0, body: String(error) }});
+  }}
+}})()"
+    )
+}
+
+/// The item a details answer describes, as its page would show it; `None` when the site no
+/// longer knows the listing.
+fn item_from_details(body: &str) -> Result<Option<Item>, SourceError> {
+    let malformed = |what: &str| SourceError::Malformed(format!("item details: {what}"));
+    let json: serde_json::Value =
+        serde_json::from_str(body).map_err(|e| malformed(&format!("not json: {e}")))?;
+    if let Some(message) = json.pointer("/errors/0/message").and_then(|m| m.as_str()) {
+        return Err(malformed(&format!(
+            "the site said {:?}",
+            shorten(message, 120)
+        )));
+    }
+    let target = json
+        .pointer("/data/viewer/marketplace_product_details_page/target")
+        .ok_or_else(|| malformed("no data.viewer.marketplace_product_details_page.target"))?;
+    if target.is_null() {
+        return Ok(None);
+    }
+    let text = |path: &str| {
+        target
+            .pointer(path)
+            .and_then(|v| v.as_str())
+            .map(str::to_string)
+    };
+    let id = text("/id").ok_or_else(|| malformed("no id"))?;
+    let location = match (
+        text("/location/reverse_geocode/city"),
+        text("/location/reverse_geocode/state"),
+    ) {
+        (Some(city), Some(state)) => Some(format!("{city}, {state}")),
+        _ => None,
+    };
+    let photos = target
+        .pointer("/listing_photos")
+        .and_then(|p| p.as_array())
+        .map(|photos| {
+            photos
+                .iter()
+                .filter_map(|p| p.pointer("/image/uri").and_then(|u| u.as_str()))
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    let sold = target.pointer("/is_sold").and_then(|s| s.as_bool()) == Some(true);
+    Ok(Some(Item {
+        id,
+        status: if sold { "sold" } else { "active" }.to_string(),
+        title: text("/marketplace_listing_title").unwrap_or_default(),
+        price: text("/listing_price/formatted_amount").unwrap_or_default(),
+        listed: None,
+        listed_at: target
+            .pointer("/creation_time")
+            .and_then(|t| t.as_i64())
+            .and_then(|t| DateTime::from_timestamp(t, 0)),
+        description: text("/redacted_description/text").unwrap_or_default(),
+        location,
+        category_href: text("/marketplace_listing_category/slug")
+            .map(|slug| format!("/marketplace/category/{slug}/")),
+        photos,
+        message_href: text("/seller_contact/email").map(|email| format!("mailto:{email}")),
+        html: target.to_string(),
+    }))
 }
 
 /// The normalized category of a `/marketplace/category/<slug>/` link.
@@ -1508,5 +1707,89 @@ impl Source for MarketplaceBrowser {
     fn resume(&self) {
         self.reload_session.store(true, Ordering::Relaxed);
         self.gate.resume();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reads `body` as a details answer and compares what came out, summarized as
+    /// `status title price location category mailto listed_at` or the error.
+    fn check(body: &str, expected: &str) {
+        let got = match item_from_details(body) {
+            Ok(None) => "gone".to_string(),
+            Ok(Some(item)) => format!(
+                "{} {:?} {} {:?} {:?} {:?} {:?} photos={}",
+                item.status,
+                item.title,
+                item.price,
+                item.location,
+                item.category_href,
+                item.message_href,
+                item.listed_at.map(|t| t.timestamp()),
+                item.photos.len()
+            ),
+            Err(error) => format!("error: {error}"),
+        };
+        assert_eq!(got, expected, "{body}");
+    }
+
+    fn answer(target: &str) -> String {
+        format!(
+            r#"{{"data":{{"viewer":{{"marketplace_product_details_page":{{"target":{target}}}}}}},"extensions":{{"server_time":1}}}}"#
+        )
+    }
+
+    #[test]
+    fn details_answers_become_items_or_clear_errors() {
+        let full = r#"{"id":"42","marketplace_listing_title":"Oak desk <b>","listing_price":{"formatted_amount":"$120"},
+            "location":{"reverse_geocode":{"city":"Oakland","state":"CA"}},"marketplace_listing_category":{"slug":"furniture"},
+            "creation_time":1700000000,"is_sold":false,"redacted_description":{"text":"sturdy"},
+            "listing_photos":[{"image":{"uri":"/i/1.jpg"}},{"image":{}}],"seller_contact":{"email":"a@b.test"}}"#;
+        check(
+            &answer(full),
+            r#"active "Oak desk <b>" $120 Some("Oakland, CA") Some("/marketplace/category/furniture/") Some("mailto:a@b.test") Some(1700000000) photos=1"#,
+        );
+        let sold = r#"{"id":"43","marketplace_listing_title":"Bike","listing_price":{"formatted_amount":"$80"},"is_sold":true,"seller_contact":null}"#;
+        check(
+            &answer(sold),
+            r#"sold "Bike" $80 None None None None photos=0"#,
+        );
+        check(&answer("null"), "gone");
+        check(
+            r#"{"errors":[{"message":"rate limited"}]}"#,
+            r#"error: malformed response: item details: the site said "rate limited""#,
+        );
+        check(
+            "<html>oops</html>",
+            "error: malformed response: item details: not json: expected value at line 1 column 1",
+        );
+        check(
+            r#"{"data":{}}"#,
+            "error: malformed response: item details: no data.viewer.marketplace_product_details_page.target",
+        );
+        check(
+            &answer(r#"{"title":"no id"}"#),
+            "error: malformed response: item details: no id",
+        );
+    }
+
+    #[test]
+    fn the_details_script_quotes_the_listing_id() {
+        let script = details_js("123");
+        assert!(
+            script.contains(r#"body.set('variables', "{\"targetId\":\"123\"}");"#),
+            "{script}"
+        );
+        // Whatever the id (cards are checked to be digits first), it stays inside one
+        // double-quoted string literal.
+        let hostile = details_js("1\"); alert(1); (\"");
+        assert!(
+            hostile.contains(
+                r#"body.set('variables', "{\"targetId\":\"1\\\"); alert(1); (\\\"\"}");"#
+            ),
+            "{hostile}"
+        );
     }
 }

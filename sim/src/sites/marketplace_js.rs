@@ -228,6 +228,10 @@ async fn graphql(
         )
             .into_response();
     }
+    let latency = shared.config.marketplace_latency;
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
     let variables = form.variables.as_deref().unwrap_or("{}");
     let server_time = shared.clock.now().timestamp();
     let data = match form.fb_api_req_friendly_name.as_str() {

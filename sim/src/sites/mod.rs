@@ -49,6 +49,9 @@ pub struct SitesConfig {
     /// every page redirects to `/login/` and `/api/graphql/` answers 401 (a login wall).
     /// `None`: no login needed.
     pub require_session: Option<(String, String)>,
+    /// How long Marketplace's data endpoint takes to answer, in wall time (a real site is
+    /// not instant; tests use it to catch a call in flight).
+    pub marketplace_latency: std::time::Duration,
 }
 
 impl Default for SitesConfig {
@@ -57,6 +60,7 @@ impl Default for SitesConfig {
             craigslist_page_size: 120,
             marketplace_page_size: 24,
             require_session: None,
+            marketplace_latency: std::time::Duration::ZERO,
         }
     }
 }
