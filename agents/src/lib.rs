@@ -18,6 +18,7 @@
 pub mod analyzer;
 pub mod autopilot;
 pub mod connectors;
+pub mod incident;
 pub mod inventory;
 pub mod lister;
 pub mod llm;

@@ -38,6 +38,7 @@ use chrono::{DateTime, Utc};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
 use crate::autopilot::AutopilotMsg;
+use crate::incident::Incidents;
 use crate::inventory::InventoryMsg;
 use crate::mail::{message_id_for, MailError, Mailroom, SendEmailParams};
 use crate::{ActorReport, AgentContext};
@@ -83,6 +84,8 @@ pub struct NegotiatorState {
     idling: Arc<AtomicBool>,
     /// The transport has no push signal: poll on the clock only.
     no_push: Arc<AtomicBool>,
+    /// The mailbox cannot be read: one alert per incident, not one per poll.
+    mailbox_down: Incidents<()>,
 }
 
 impl Actor for Negotiator {
@@ -108,6 +111,7 @@ impl Actor for Negotiator {
             mailroom,
             idling: Arc::default(),
             no_push: Arc::default(),
+            mailbox_down: Incidents::default(),
         })
     }
 
@@ -214,6 +218,14 @@ impl NegotiatorState {
         };
         let delivered = match mailroom.poll().await {
             Ok(report) => {
+                if let Some(incident) = self.mailbox_down.recovered(&()) {
+                    let minutes = (self.ctx.clock.now() - incident.since).num_minutes();
+                    tracing::info!(
+                        failed_polls = incident.failures,
+                        minutes,
+                        "the mailbox can be read again"
+                    );
+                }
                 if report.fetched > 0 {
                     tracing::debug!(
                         fetched = report.fetched,
@@ -239,7 +251,17 @@ impl NegotiatorState {
             }
             // The server may be down; the next poll tries again.
             Err(error) => {
-                tracing::warn!(%error, "cannot read the mailbox; retrying later");
+                if self.mailbox_down.failed((), self.ctx.clock.now()) {
+                    tracing::warn!(%error, "cannot read the mailbox; polling carries on");
+                    let summary = format!("cannot read the mailbox: {error}");
+                    let reason = "the mailbox is polled as usual and the negotiations wait for \
+                                  it; this is the one alert for this incident, and the log \
+                                  says when it can be read again"
+                        .to_string();
+                    self.open_task(summary, reason).await?;
+                } else {
+                    tracing::debug!(%error, "cannot read the mailbox, still");
+                }
                 Vec::new()
             }
         };

@@ -27,7 +27,8 @@ use bazaar_policies::GateMsg;
 use rand::Rng;
 
 use crate::analyzer::AnalyzerMsg;
-use crate::connectors::{SearchQuery, Source};
+use crate::connectors::{SearchQuery, Source, SourceError};
+use crate::incident::Incidents;
 use crate::{ActorReport, AgentContext};
 
 /// Pages read per saved-search run.
@@ -65,14 +66,7 @@ pub struct ResearcherState {
     /// When each saved search is due next.
     due: Vec<Option<chrono::DateTime<chrono::Utc>>>,
     /// Marketplaces whose searches are failing: since when, and how many runs failed.
-    outages: std::collections::HashMap<bazaar_memory::Marketplace, Outage>,
-}
-
-/// A marketplace's searches failing, from the first failure to the next success.
-#[derive(Debug, Clone, Copy)]
-struct Outage {
-    since: chrono::DateTime<chrono::Utc>,
-    failures: u32,
+    outages: Incidents<bazaar_memory::Marketplace>,
 }
 
 impl ResearcherState {
@@ -183,7 +177,7 @@ impl ResearcherState {
             query.sort = crate::connectors::SortOrder::Newest;
         }
         for _ in 0..PAGES_PER_RUN {
-            let page = match source.search(&query).await {
+            let page = match self.search_page(source.as_ref(), &query).await {
                 Ok(page) => page,
                 Err(error) => {
                     self.search_failed(search.marketplace, &search.query, &error)
@@ -191,7 +185,7 @@ impl ResearcherState {
                     break;
                 }
             };
-            if let Some(outage) = self.outages.remove(&search.marketplace) {
+            if let Some(outage) = self.outages.recovered(&search.marketplace) {
                 let minutes = (self.ctx.clock.now() - outage.since).num_minutes();
                 tracing::info!(marketplace = %search.marketplace, failed_runs = outage.failures, minutes, "searches work again");
             }
@@ -223,6 +217,43 @@ impl ResearcherState {
         Ok(())
     }
 
+    /// One page from `source`, a connector that panics or hangs (past
+    /// `researcher.search_timeout_secs`) failing like one that errs: the Researcher carries on.
+    async fn search_page(
+        &self,
+        source: &dyn Source,
+        query: &SearchQuery,
+    ) -> Result<crate::connectors::SearchPage, SourceError> {
+        use futures::FutureExt;
+        let limit = Duration::from_secs(self.ctx.config.researcher.search_timeout_secs);
+        use std::panic::{catch_unwind, AssertUnwindSafe};
+        // A connector can panic making its future as well as running it.
+        let outcome = match catch_unwind(AssertUnwindSafe(|| source.search(query))) {
+            Ok(search) => {
+                tokio::time::timeout(limit, AssertUnwindSafe(search).catch_unwind()).await
+            }
+            Err(panic) => Ok(Err(panic)),
+        };
+        match outcome {
+            Ok(Ok(result)) => result,
+            Ok(Err(panic)) => {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_else(|| "no message".to_string());
+                tracing::error!(marketplace = %source.marketplace(), panic = %what, "connector panicked");
+                Err(SourceError::Network(format!(
+                    "the connector panicked ({what})"
+                )))
+            }
+            Err(_) => Err(SourceError::Network(format!(
+                "no answer in {} s (researcher.search_timeout_secs)",
+                limit.as_secs()
+            ))),
+        }
+    }
+
     /// A search failed: the first failure of an incident warns and puts one task in the
     /// inbox; the rest of it only counts. A paused source (login wall, CAPTCHA) has its own
     /// alert and is left to it.
@@ -230,9 +261,8 @@ impl ResearcherState {
         &mut self,
         marketplace: bazaar_memory::Marketplace,
         query: &str,
-        error: &crate::connectors::SourceError,
+        error: &SourceError,
     ) -> Result<(), ActorProcessingErr> {
-        use crate::connectors::SourceError;
         if matches!(
             error,
             SourceError::Paused { .. }
@@ -242,19 +272,11 @@ impl ResearcherState {
             tracing::debug!(%marketplace, %query, %error, "saved search skipped: source paused");
             return Ok(());
         }
-        if let Some(outage) = self.outages.get_mut(&marketplace) {
-            outage.failures += 1;
-            tracing::debug!(%marketplace, %query, %error, failed_runs = outage.failures, "saved search failed again");
+        if !self.outages.failed(marketplace, self.ctx.clock.now()) {
+            let failed_runs = self.outages.get(&marketplace).map_or(0, |o| o.failures);
+            tracing::debug!(%marketplace, %query, %error, failed_runs, "saved search failed again");
             return Ok(());
         }
-        let now = self.ctx.clock.now();
-        self.outages.insert(
-            marketplace,
-            Outage {
-                since: now,
-                failures: 1,
-            },
-        );
         tracing::warn!(%marketplace, %query, %error, "saved search failed; the searches carry on as scheduled");
         self.ctx
             .addrs
@@ -413,7 +435,7 @@ impl Actor for Researcher {
                 .map(|n| rand::SeedableRng::seed_from_u64(seed.wrapping_add(n)))
                 .collect(),
             due: vec![None; searches],
-            outages: std::collections::HashMap::new(),
+            outages: Incidents::default(),
         };
         for n in 0..state.ctx.config.researcher.searches.len() {
             state.schedule(n, true);

@@ -422,6 +422,9 @@ pub struct ResearcherConfig {
     /// on the simulated hour instead: a commit racing the analyzer would make a run depend
     /// on the machine's timing.
     pub commit_each_page: bool,
+    /// The longest one page of a search may take, in wall seconds: past it the run fails
+    /// like any other failure (a connector that hangs must not stop the Researcher).
+    pub search_timeout_secs: u64,
 }
 
 /// One saved search.
@@ -785,12 +788,16 @@ impl Config {
         if self.log.level.trim().is_empty() {
             return bad("log.level", "must not be empty (try \"info\")");
         }
+        if self.researcher.search_timeout_secs == 0 {
+            return bad("researcher.search_timeout_secs", "must be at least 1");
+        }
         for (i, search) in self.researcher.searches.iter().enumerate() {
             let key = |field: &str| format!("researcher.searches[{i}].{field}");
-            if search.query.trim().is_empty() && search.category.is_none() {
+            if search.query.trim().is_empty() && search.category.is_none() && !search.newest_first {
                 return bad(
                     &key("query"),
-                    "must not be empty unless a category is given (then the whole category is browsed)",
+                    "must not be empty unless a category is given (then the whole category is \
+                     browsed) or newest_first is set (then the newest of everything is read)",
                 );
             }
             if search.every_minutes == 0 {

@@ -1,6 +1,7 @@
 //! A marketplace down for an hour of simulated time: its saved search fails every run, the
 //! operator gets one inbox task for the whole outage (not one per failure), the searches carry
-//! on as scheduled, and once a search works again a later outage is a new incident.
+//! on as scheduled, and once a search works again a later outage is a new incident. The same
+//! for a connector that panics, hangs or reads garbage: the Researcher carries on.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -117,6 +118,155 @@ async fn an_hour_long_outage_is_one_alert_and_the_searches_carry_on() {
         2,
         "{:?}",
         outage_tasks(&system.store)
+    );
+
+    system.shutdown(Duration::from_secs(5)).await.unwrap();
+    server.abort();
+}
+
+/// What the connector does when searched.
+const WORKS: u8 = 0;
+const PANICS: u8 = 1;
+const HANGS: u8 = 2;
+
+/// The real Craigslist connector, made to panic or hang on demand.
+struct Faulty {
+    inner: Craigslist,
+    mode: std::sync::atomic::AtomicU8,
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+impl Source for Faulty {
+    fn marketplace(&self) -> bazaar_memory::Marketplace {
+        self.inner.marketplace()
+    }
+    fn search<'a>(
+        &'a self,
+        query: &'a bazaar_agents::connectors::SearchQuery,
+    ) -> bazaar_agents::connectors::SourceFuture<'a, bazaar_agents::connectors::SearchPage> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        match self.mode.load(Ordering::Relaxed) {
+            PANICS => panic!("index out of bounds in the result parser"),
+            HANGS => Box::pin(std::future::pending()),
+            _ => Source::search(&self.inner, query),
+        }
+    }
+    fn fetch<'a>(
+        &'a self,
+        external_id: &'a str,
+    ) -> bazaar_agents::connectors::SourceFuture<'a, bazaar_memory::MarketListing> {
+        Source::fetch(&self.inner, external_id)
+    }
+    fn take_alerts(&self) -> Vec<bazaar_agents::connectors::SourceAlert> {
+        self.inner.take_alerts()
+    }
+    fn resume(&self) {
+        self.inner.resume()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connector_that_panics_hangs_or_reads_garbage_is_one_alert_per_incident() {
+    // A Craigslist-style site answering an empty result page, or garbage while `garbage`.
+    let garbage = Arc::new(AtomicBool::new(false));
+    let app = {
+        let garbage = garbage.clone();
+        axum::Router::new().fallback(move || {
+            let garbage = garbage.clone();
+            async move {
+                if garbage.load(Ordering::Relaxed) {
+                    return Html("<html><body>\u{fffd}\u{0}<<<{{ not a search page</body></html>")
+                        .into_response();
+                }
+                Html(
+                    "<html><body><div class=\"cl-search-noresults\">no results</div></body></html>",
+                )
+                .into_response()
+            }
+        })
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let clock = SimClock::new("2026-03-02T08:00:00Z".parse().unwrap());
+    let shared: SharedClock = Arc::new(clock.clone());
+    let faulty = Arc::new(Faulty {
+        inner: Craigslist::new(
+            CraigslistSettings::new(&base),
+            PoliteConfig::simulated(),
+            shared.clone(),
+        )
+        .unwrap(),
+        mode: std::sync::atomic::AtomicU8::new(WORKS),
+        calls: std::sync::atomic::AtomicUsize::new(0),
+    });
+    let mut config = Config::load(None, std::iter::empty()).unwrap();
+    config.researcher.searches = vec![toml::from_str(
+        "marketplace = \"craigslist\"\nquery = \"desk\"\nevery_minutes = 10\n",
+    )
+    .unwrap()];
+    config.researcher.search_timeout_secs = 1;
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(&dir.path().join("store")).unwrap();
+    let index = ProductIndex::in_memory(IndexConfig::default()).unwrap();
+    let mut parts = SystemParts::without_connectors(Arc::new(config), store, index, shared);
+    parts.sources = vec![faulty.clone() as Arc<dyn Source>];
+    let system = System::start(parts).await.unwrap();
+
+    let step = |minutes: u64| {
+        let (clock, system) = (clock.clone(), &system);
+        async move {
+            for _ in 0..minutes / 10 {
+                clock.advance_by(Duration::from_secs(600));
+                for _ in 0..3 {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    system.quiet.wait_quiet().await;
+                }
+            }
+        }
+    };
+    let tasks = || outage_tasks(&system.store);
+    let calls = || faulty.calls.load(Ordering::Relaxed);
+
+    step(30).await;
+    assert!(tasks().is_empty(), "{:?}", tasks());
+
+    // Panics: each run fails, one alert; the Researcher is still there to run the next.
+    faulty.mode.store(PANICS, Ordering::Relaxed);
+    let before = calls();
+    step(40).await;
+    assert!(calls() >= before + 3, "the searches carried on");
+    assert_eq!(tasks().len(), 1, "{:?}", tasks());
+    assert!(tasks()[0].contains("panicked"), "{:?}", tasks());
+
+    faulty.mode.store(WORKS, Ordering::Relaxed);
+    step(20).await;
+    assert_eq!(tasks().len(), 1, "no alert while it works");
+
+    // Hangs: each run gives up after search_timeout_secs (1 s of wall time).
+    faulty.mode.store(HANGS, Ordering::Relaxed);
+    let before = calls();
+    step(30).await;
+    assert!(calls() >= before + 2, "the searches carried on");
+    assert_eq!(tasks().len(), 2, "{:?}", tasks());
+    assert!(
+        tasks().iter().any(|t| t.contains("no answer in 1 s")),
+        "{:?}",
+        tasks()
+    );
+
+    faulty.mode.store(WORKS, Ordering::Relaxed);
+    step(20).await;
+
+    // Garbage from the site itself: a malformed answer, one alert.
+    garbage.store(true, Ordering::Relaxed);
+    step(40).await;
+    assert_eq!(tasks().len(), 3, "{:?}", tasks());
+    assert!(
+        tasks().iter().any(|t| t.contains("malformed")),
+        "{:?}",
+        tasks()
     );
 
     system.shutdown(Duration::from_secs(5)).await.unwrap();

@@ -13,6 +13,8 @@
 #   mail-server.sh start     # (re)create everything under $BAZAAR_MAIL_DIR and start
 #   mail-server.sh stop      # stop both daemons (mailboxes and logs are kept)
 #   mail-server.sh status
+#   mail-server.sh imap-stop   # stop Dovecot only (IMAP down; Postfix queues incoming mail)
+#   mail-server.sh imap-start  # start it again on the same mailboxes, deliver what queued
 #   mail-server.sh install   # only install the Debian packages
 #
 # `start` installs the packages if missing, stops a previous instance, wipes
@@ -127,8 +129,15 @@ do_stop() {
     log "stopping postfix"
     postfix -c "$P" stop >/dev/null 2>&1 || true
   fi
-  local pid i
+  dovecot_stop
+}
+
+dovecot_stop() {
+  local pid i children
   if pid=$(dovecot_pid); then
+    # Its imap, auth and log processes outlive the master here; a restarted server must drop
+    # its clients' sessions as a real restart does, so they go with it.
+    children=$(pgrep -P "$pid" || true)
     log "stopping dovecot (pid $pid)"
     dovecot -c "$D/dovecot.conf" stop 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
     for i in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
@@ -136,6 +145,8 @@ do_stop() {
       log "dovecot did not exit, killing pid $pid"
       kill -KILL "$pid" 2>/dev/null || true
     fi
+    # shellcheck disable=SC2086
+    [ -z "$children" ] || kill -KILL $children 2>/dev/null || true
   fi
 }
 
@@ -374,6 +385,36 @@ EOF
   echo "  files $MAIL_DIR (env, postfix.log, dovecot.log, mail/)"
 }
 
+# IMAP restarted mid-session (a fault drill): Dovecot stops, the mailboxes stay, Postfix
+# keeps accepting mail and defers its delivery until Dovecot is back.
+do_imap_stop() {
+  [ "$(id -u)" = 0 ] || die "must run as root"
+  [ -f "$D/dovecot.conf" ] || die "no server under $MAIL_DIR; run start first"
+  dovecot_stop
+  local i
+  for i in $(seq 50); do port_open "$IMAP_PORT" || break; sleep 0.1; done
+  ! port_open "$IMAP_PORT" || die "IMAP still answers on 127.0.0.1:$IMAP_PORT"
+  echo "imap stopped"
+}
+
+do_imap_start() {
+  [ "$(id -u)" = 0 ] || die "must run as root"
+  [ -f "$D/dovecot.conf" ] || die "no server under $MAIL_DIR; run start first"
+  dovecot_pid >/dev/null && die "dovecot is already running"
+  detached "$MAIL_DIR/dovecot.start.log" dovecot -c "$D/dovecot.conf" ||
+    die "dovecot failed to start: $(tail -5 "$MAIL_DIR/dovecot.log")"
+  local i imap=""
+  for i in $(seq 100); do
+    imap=$(greeting "$IMAP_PORT" "a LOGOUT") || true
+    [[ "$imap" == "* OK"* ]] && [ -S "$D/run/lmtp" ] && break
+    sleep 0.1
+  done
+  [[ "$imap" == "* OK"* ]] || die "IMAP not answering on 127.0.0.1:$IMAP_PORT, see $MAIL_DIR/dovecot.log"
+  # Deliver what Postfix deferred while Dovecot was down, now rather than at its next retry.
+  postqueue -c "$P" -f >/dev/null 2>&1 || true
+  echo "imap started"
+}
+
 do_status() {
   local ok=0
   if postfix_running; then echo "postfix: running (SMTP 127.0.0.1:$SMTP_PORT)"; else echo "postfix: stopped"; ok=1; fi
@@ -387,5 +428,7 @@ case "${1:-}" in
   restart) do_start ;;
   status)  do_status ;;
   install) do_install ;;
-  *) echo "usage: $0 start|stop|status|install" >&2; exit 2 ;;
+  imap-stop)  do_imap_stop ;;
+  imap-start) do_imap_start ;;
+  *) echo "usage: $0 start|stop|status|install|imap-stop|imap-start" >&2; exit 2 ;;
 esac

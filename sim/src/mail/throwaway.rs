@@ -127,6 +127,33 @@ impl ThrowawayServer {
         c
     }
 
+    /// Stops the IMAP server (Dovecot) and keeps the mailboxes; SMTP keeps accepting mail,
+    /// which Postfix delivers once [`ThrowawayServer::start_imap`] brings IMAP back.
+    pub fn stop_imap(&self) -> Result<(), String> {
+        self.run("imap-stop")
+    }
+
+    /// Starts the IMAP server again on the same mailboxes and delivers the mail that queued.
+    pub fn start_imap(&self) -> Result<(), String> {
+        self.run("imap-start")
+    }
+
+    fn run(&self, action: &str) -> Result<(), String> {
+        let out = self
+            .command(action)
+            .output()
+            .map_err(|e| format!("cannot run {}: {e}", script().display()))?;
+        if !out.status.success() {
+            return Err(format!(
+                "mail-server.sh {action} failed ({}):\n{}{}",
+                out.status,
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+        Ok(())
+    }
+
     /// The common password of every account.
     pub fn password(&self) -> &str {
         self.env
