@@ -1,7 +1,8 @@
 //! A marketplace down for an hour of simulated time: its saved search fails every run, the
 //! operator gets one inbox task for the whole outage (not one per failure), the searches carry
 //! on as scheduled, and once a search works again a later outage is a new incident. The same
-//! for a connector that panics, hangs or reads garbage: the Researcher carries on.
+//! for a connector that panics, hangs or reads garbage, and for a browser that crashes at
+//! every launch: the Researcher carries on.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -271,4 +272,99 @@ async fn a_connector_that_panics_hangs_or_reads_garbage_is_one_alert_per_inciden
 
     system.shutdown(Duration::from_secs(5)).await.unwrap();
     server.abort();
+}
+
+/// A browser that crashes at every launch: the JavaScript marketplace's searches fail, one
+/// alert for the incident; once Chromium starts again the source works by itself. Needs
+/// Chromium (under `CI=true` the test fails without it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_browser_that_keeps_crashing_is_one_alert_and_recovers_by_itself() {
+    use bazaar_agents::connectors::marketplace::{
+        find_chromium, MarketplaceBrowser, MarketplaceSettings,
+    };
+    use bazaar_sim::sites::{ListingGenerator, Site, Sites};
+    use std::os::unix::fs::PermissionsExt;
+
+    let Some(chromium) = find_chromium() else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "chromium is not installed, and CI must run the browser drill: apt-get install -y chromium"
+        );
+        eprintln!("skipped: chromium is not installed");
+        return;
+    };
+    let start = "2026-03-02T08:00:00Z".parse().unwrap();
+    let clock = SimClock::new(start);
+    let shared: SharedClock = Arc::new(clock.clone());
+    let mut generator = ListingGenerator::new(8, Site::Marketplace);
+    generator.count = 6;
+    let (sites, _) = Sites::start(generator.generate(start), shared.clone())
+        .await
+        .unwrap();
+
+    // The browser the connector launches: a wrapper that crashes until told otherwise.
+    let dir = tempfile::tempdir().unwrap();
+    let wrapper = dir.path().join("chromium");
+    let set_wrapper = |crashing: bool| {
+        let body = if crashing {
+            "#!/bin/sh\necho 'chromium: segmentation fault' >&2\nexit 139\n".to_string()
+        } else {
+            format!("#!/bin/sh\nexec {} \"$@\"\n", chromium.display())
+        };
+        std::fs::write(&wrapper, body).unwrap();
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    set_wrapper(true);
+    let mut settings = MarketplaceSettings::new(sites.base_url(), &dir.path().join("data"));
+    settings.chromium = wrapper.clone();
+    let browser = Arc::new(
+        MarketplaceBrowser::new(settings, PoliteConfig::simulated(), shared.clone()).unwrap(),
+    );
+
+    let mut config = Config::load(None, std::iter::empty()).unwrap();
+    config.researcher.searches = vec![toml::from_str(
+        "marketplace = \"facebook\"\nquery = \"\"\nevery_minutes = 10\nnewest_first = true\n",
+    )
+    .unwrap()];
+    let store = SledStore::open(&dir.path().join("store")).unwrap();
+    let index = ProductIndex::in_memory(IndexConfig::default()).unwrap();
+    let mut parts = SystemParts::without_connectors(Arc::new(config), store, index, shared);
+    parts.sources = vec![browser.clone() as Arc<dyn Source>];
+    let system = System::start(parts).await.unwrap();
+    let step = |minutes: u64| {
+        let (clock, system) = (clock.clone(), &system);
+        async move {
+            for _ in 0..minutes / 10 {
+                clock.advance_by(Duration::from_secs(600));
+                for _ in 0..3 {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                    system.quiet.wait_quiet().await;
+                }
+            }
+        }
+    };
+    let listings = || {
+        system
+            .store
+            .all::<bazaar_memory::MarketListing>()
+            .unwrap()
+            .len()
+    };
+
+    step(40).await;
+    let tasks = outage_tasks(&system.store);
+    assert_eq!(tasks.len(), 1, "one alert for every crash: {tasks:?}");
+    assert!(tasks[0].contains("facebook"), "{tasks:?}");
+    assert!(tasks[0].contains("chromium did not start"), "{tasks:?}");
+    assert_eq!(listings(), 0);
+
+    // Chromium starts again: the next runs read the site, with no new alert.
+    set_wrapper(false);
+    step(20).await;
+    assert_eq!(listings(), 6, "the site's listings were read");
+    assert_eq!(outage_tasks(&system.store).len(), 1);
+
+    system.shutdown(Duration::from_secs(5)).await.unwrap();
+    browser.shutdown().await;
+    sites.stop().await;
 }
