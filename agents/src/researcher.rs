@@ -5,13 +5,14 @@
 //! Each saved search runs every `every_minutes` on the runtime clock, jittered by up to a
 //! tenth either way and staggered at start so sources are not hit at once; a run reads up to
 //! [`PAGES_PER_RUN`] pages, or, for a search that asks for the newest first, until a page
-//! shows a listing an earlier run saw (what follows it is older). A listing is new once per (marketplace, external id); the same
-//! title at the same price from another marketplace within a week is a near-duplicate:
-//! recorded, not analyzed twice. A source that hits a login wall or CAPTCHA pauses itself; its
-//! one alert becomes a task in the operator's inbox. A marketplace whose searches keep
-//! failing otherwise (down, timing out, answering garbage) is one incident: one inbox task
-//! when it starts, quiet while it lasts (the searches carry on as scheduled), one log line
-//! when a search works again.
+//! shows a listing an earlier run saw (what follows it is older). A listing is new once per
+//! (marketplace, external id); the same title at the same price from another marketplace
+//! within a week is a near-duplicate: recorded, not analyzed twice. A source that hits a
+//! login wall or CAPTCHA pauses itself; its one alert becomes a task in the operator's inbox.
+//! A marketplace whose searches keep failing otherwise (down, timing out, answering garbage,
+//! a connector that panics or hangs) is one incident: one inbox task when it starts, quiet
+//! while it lasts (the searches carry on as scheduled), one log line when a search works
+//! again.
 
 use bazaar_memory::store::index_value;
 use bazaar_memory::{
@@ -225,8 +226,8 @@ impl ResearcherState {
         query: &SearchQuery,
     ) -> Result<crate::connectors::SearchPage, SourceError> {
         use futures::FutureExt;
-        let limit = Duration::from_secs(self.ctx.config.researcher.search_timeout_secs);
         use std::panic::{catch_unwind, AssertUnwindSafe};
+        let limit = Duration::from_secs(self.ctx.config.researcher.search_timeout_secs);
         // A connector can panic making its future as well as running it.
         let outcome = match catch_unwind(AssertUnwindSafe(|| source.search(query))) {
             Ok(search) => {

@@ -4,7 +4,7 @@
 //! for a connector that panics, hangs or reads garbage, and for a browser that crashes at
 //! every launch: the Researcher carries on.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -28,66 +28,120 @@ fn outage_tasks(store: &SledStore) -> Vec<String> {
         .collect()
 }
 
+/// What the fake Craigslist-style site answers.
+const WORKING: u8 = 0;
+const DOWN: u8 = 1;
+const GARBAGE: u8 = 2;
+
+/// A Craigslist-style site on loopback: an empty result page while working, 500 while down,
+/// a page that is no search page while answering garbage.
+struct FakeSite {
+    base: String,
+    mode: Arc<std::sync::atomic::AtomicU8>,
+    hits: Arc<std::sync::atomic::AtomicUsize>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl FakeSite {
+    async fn serve() -> FakeSite {
+        let mode = Arc::new(std::sync::atomic::AtomicU8::new(WORKING));
+        let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let app = {
+            let (mode, hits) = (mode.clone(), hits.clone());
+            axum::Router::new().fallback(move || {
+                let (mode, hits) = (mode.clone(), hits.clone());
+                async move {
+                    hits.fetch_add(1, Ordering::Relaxed);
+                    match mode.load(Ordering::Relaxed) {
+                        DOWN => (StatusCode::INTERNAL_SERVER_ERROR, "upstream down").into_response(),
+                        GARBAGE => Html("<html><body>\u{fffd}\u{0}<<<{{ not a search page</body></html>")
+                            .into_response(),
+                        _ => Html(
+                            "<html><body><div class=\"cl-search-noresults\">no results</div></body></html>",
+                        )
+                        .into_response(),
+                    }
+                }
+            })
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        FakeSite {
+            base,
+            mode,
+            hits,
+            server,
+        }
+    }
+
+    fn set(&self, mode: u8) {
+        self.mode.store(mode, Ordering::Relaxed);
+    }
+
+    fn hits(&self) -> usize {
+        self.hits.load(Ordering::Relaxed)
+    }
+
+    fn stop(&self) {
+        self.server.abort();
+    }
+}
+
+/// The Craigslist connector for `site`, on `clock`.
+fn craigslist(site: &FakeSite, clock: &SimClock) -> Craigslist {
+    let shared: SharedClock = Arc::new(clock.clone());
+    Craigslist::new(
+        CraigslistSettings::new(&site.base),
+        PoliteConfig::simulated(),
+        shared,
+    )
+    .unwrap()
+}
+
+/// The system on `clock`, with one saved search (`search`, as TOML) on `source` and the store
+/// under `dir`; `configure` adjusts the rest of the configuration.
+async fn start_system(
+    search: &str,
+    source: Arc<dyn Source>,
+    clock: &SimClock,
+    dir: &std::path::Path,
+    configure: impl FnOnce(&mut Config),
+) -> System {
+    let mut config = Config::load(None, std::iter::empty()).unwrap();
+    config.researcher.searches = vec![toml::from_str(search).unwrap()];
+    configure(&mut config);
+    let store = SledStore::open(&dir.join("store")).unwrap();
+    let index = ProductIndex::in_memory(IndexConfig::default()).unwrap();
+    let shared: SharedClock = Arc::new(clock.clone());
+    let mut parts = SystemParts::without_connectors(Arc::new(config), store, index, shared);
+    parts.sources = vec![source];
+    System::start(parts).await.unwrap()
+}
+
+/// Moves the clock `minutes` on in ten-minute steps, letting the system settle after each.
+async fn step(clock: &SimClock, system: &System, minutes: u64) {
+    for _ in 0..minutes / 10 {
+        clock.advance_by(Duration::from_secs(600));
+        for _ in 0..3 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            system.quiet.wait_quiet().await;
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_hour_long_outage_is_one_alert_and_the_searches_carry_on() {
-    // A Craigslist-style site that answers 500 while `down`, else an empty result page.
-    let down = Arc::new(AtomicBool::new(true));
-    let hits = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let app = {
-        let (down, hits) = (down.clone(), hits.clone());
-        axum::Router::new().fallback(move || {
-            let (down, hits) = (down.clone(), hits.clone());
-            async move {
-                hits.fetch_add(1, Ordering::Relaxed);
-                if down.load(Ordering::Relaxed) {
-                    return (StatusCode::INTERNAL_SERVER_ERROR, "upstream down").into_response();
-                }
-                Html(
-                    "<html><body><div class=\"cl-search-noresults\">no results</div></body></html>",
-                )
-                .into_response()
-            }
-        })
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-
+    let site = FakeSite::serve().await;
+    site.set(DOWN);
     let clock = SimClock::new("2026-03-02T08:00:00Z".parse().unwrap());
-    let shared: SharedClock = Arc::new(clock.clone());
-    let craigslist = Craigslist::new(
-        CraigslistSettings::new(&base),
-        PoliteConfig::simulated(),
-        shared.clone(),
-    )
-    .unwrap();
-    let mut config = Config::load(None, std::iter::empty()).unwrap();
-    config.researcher.searches = vec![toml::from_str(
-        "marketplace = \"craigslist\"\nquery = \"desk\"\nevery_minutes = 10\n",
-    )
-    .unwrap()];
+    let craigslist = craigslist(&site, &clock);
     let dir = tempfile::tempdir().unwrap();
-    let store = SledStore::open(&dir.path().join("store")).unwrap();
-    let index = ProductIndex::in_memory(IndexConfig::default()).unwrap();
-    let mut parts = SystemParts::without_connectors(Arc::new(config), store, index, shared);
-    parts.sources = vec![Arc::new(craigslist) as Arc<dyn Source>];
-    let system = System::start(parts).await.unwrap();
+    let search = "marketplace = \"craigslist\"\nquery = \"desk\"\nevery_minutes = 10\n";
+    let system = start_system(search, Arc::new(craigslist), &clock, dir.path(), |_| {}).await;
 
-    // Ten-minute steps of simulated time, letting the system settle after each.
-    let step = |minutes: u64| {
-        let (clock, system) = (clock.clone(), &system);
-        async move {
-            for _ in 0..minutes / 10 {
-                clock.advance_by(Duration::from_secs(600));
-                for _ in 0..3 {
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                    system.quiet.wait_quiet().await;
-                }
-            }
-        }
-    };
-    step(70).await; // an hour and more of failures
-    let during = hits.load(Ordering::Relaxed);
+    step(&clock, &system, 70).await; // an hour and more of failures
+    let during = site.hits();
     assert!(
         during >= 6,
         "the search ran on schedule while down: {during} requests"
@@ -100,20 +154,17 @@ async fn an_hour_long_outage_is_one_alert_and_the_searches_carry_on() {
     );
     assert!(outage_tasks(&system.store)[0].contains("craigslist"));
 
-    down.store(false, Ordering::Relaxed);
-    step(30).await; // it works again
-    assert!(
-        hits.load(Ordering::Relaxed) > during,
-        "the searches carried on"
-    );
+    site.set(WORKING);
+    step(&clock, &system, 30).await; // it works again
+    assert!(site.hits() > during, "the searches carried on");
     assert_eq!(
         outage_tasks(&system.store).len(),
         1,
         "no alert while it works"
     );
 
-    down.store(true, Ordering::Relaxed);
-    step(30).await; // a second outage is a new incident
+    site.set(DOWN);
+    step(&clock, &system, 30).await; // a second outage is a new incident
     assert_eq!(
         outage_tasks(&system.store).len(),
         2,
@@ -122,7 +173,7 @@ async fn an_hour_long_outage_is_one_alert_and_the_searches_carry_on() {
     );
 
     system.shutdown(Duration::from_secs(5)).await.unwrap();
-    server.abort();
+    site.stop();
 }
 
 /// What the connector does when searched.
@@ -168,87 +219,42 @@ impl Source for Faulty {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connector_that_panics_hangs_or_reads_garbage_is_one_alert_per_incident() {
-    // A Craigslist-style site answering an empty result page, or garbage while `garbage`.
-    let garbage = Arc::new(AtomicBool::new(false));
-    let app = {
-        let garbage = garbage.clone();
-        axum::Router::new().fallback(move || {
-            let garbage = garbage.clone();
-            async move {
-                if garbage.load(Ordering::Relaxed) {
-                    return Html("<html><body>\u{fffd}\u{0}<<<{{ not a search page</body></html>")
-                        .into_response();
-                }
-                Html(
-                    "<html><body><div class=\"cl-search-noresults\">no results</div></body></html>",
-                )
-                .into_response()
-            }
-        })
-    };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-
+    let site = FakeSite::serve().await;
     let clock = SimClock::new("2026-03-02T08:00:00Z".parse().unwrap());
-    let shared: SharedClock = Arc::new(clock.clone());
     let faulty = Arc::new(Faulty {
-        inner: Craigslist::new(
-            CraigslistSettings::new(&base),
-            PoliteConfig::simulated(),
-            shared.clone(),
-        )
-        .unwrap(),
+        inner: craigslist(&site, &clock),
         mode: std::sync::atomic::AtomicU8::new(WORKS),
         calls: std::sync::atomic::AtomicUsize::new(0),
     });
-    let mut config = Config::load(None, std::iter::empty()).unwrap();
-    config.researcher.searches = vec![toml::from_str(
-        "marketplace = \"craigslist\"\nquery = \"desk\"\nevery_minutes = 10\n",
-    )
-    .unwrap()];
-    config.researcher.search_timeout_secs = 1;
     let dir = tempfile::tempdir().unwrap();
-    let store = SledStore::open(&dir.path().join("store")).unwrap();
-    let index = ProductIndex::in_memory(IndexConfig::default()).unwrap();
-    let mut parts = SystemParts::without_connectors(Arc::new(config), store, index, shared);
-    parts.sources = vec![faulty.clone() as Arc<dyn Source>];
-    let system = System::start(parts).await.unwrap();
+    let search = "marketplace = \"craigslist\"\nquery = \"desk\"\nevery_minutes = 10\n";
+    let system = start_system(search, faulty.clone(), &clock, dir.path(), |config| {
+        config.researcher.search_timeout_secs = 1;
+    })
+    .await;
 
-    let step = |minutes: u64| {
-        let (clock, system) = (clock.clone(), &system);
-        async move {
-            for _ in 0..minutes / 10 {
-                clock.advance_by(Duration::from_secs(600));
-                for _ in 0..3 {
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                    system.quiet.wait_quiet().await;
-                }
-            }
-        }
-    };
     let tasks = || outage_tasks(&system.store);
     let calls = || faulty.calls.load(Ordering::Relaxed);
 
-    step(30).await;
+    step(&clock, &system, 30).await;
     assert!(tasks().is_empty(), "{:?}", tasks());
 
     // Panics: each run fails, one alert; the Researcher is still there to run the next.
     faulty.mode.store(PANICS, Ordering::Relaxed);
     let before = calls();
-    step(40).await;
+    step(&clock, &system, 40).await;
     assert!(calls() >= before + 3, "the searches carried on");
     assert_eq!(tasks().len(), 1, "{:?}", tasks());
     assert!(tasks()[0].contains("panicked"), "{:?}", tasks());
 
     faulty.mode.store(WORKS, Ordering::Relaxed);
-    step(20).await;
+    step(&clock, &system, 20).await;
     assert_eq!(tasks().len(), 1, "no alert while it works");
 
     // Hangs: each run gives up after search_timeout_secs (1 s of wall time).
     faulty.mode.store(HANGS, Ordering::Relaxed);
     let before = calls();
-    step(30).await;
+    step(&clock, &system, 30).await;
     assert!(calls() >= before + 2, "the searches carried on");
     assert_eq!(tasks().len(), 2, "{:?}", tasks());
     assert!(
@@ -258,11 +264,11 @@ async fn a_connector_that_panics_hangs_or_reads_garbage_is_one_alert_per_inciden
     );
 
     faulty.mode.store(WORKS, Ordering::Relaxed);
-    step(20).await;
+    step(&clock, &system, 20).await;
 
     // Garbage from the site itself: a malformed answer, one alert.
-    garbage.store(true, Ordering::Relaxed);
-    step(40).await;
+    site.set(GARBAGE);
+    step(&clock, &system, 40).await;
     assert_eq!(tasks().len(), 3, "{:?}", tasks());
     assert!(
         tasks().iter().any(|t| t.contains("malformed")),
@@ -271,7 +277,7 @@ async fn a_connector_that_panics_hangs_or_reads_garbage_is_one_alert_per_inciden
     );
 
     system.shutdown(Duration::from_secs(5)).await.unwrap();
-    server.abort();
+    site.stop();
 }
 
 /// A browser that crashes at every launch: the JavaScript marketplace's searches fail, one
@@ -321,28 +327,9 @@ async fn a_browser_that_keeps_crashing_is_one_alert_and_recovers_by_itself() {
         MarketplaceBrowser::new(settings, PoliteConfig::simulated(), shared.clone()).unwrap(),
     );
 
-    let mut config = Config::load(None, std::iter::empty()).unwrap();
-    config.researcher.searches = vec![toml::from_str(
-        "marketplace = \"facebook\"\nquery = \"\"\nevery_minutes = 10\nnewest_first = true\n",
-    )
-    .unwrap()];
-    let store = SledStore::open(&dir.path().join("store")).unwrap();
-    let index = ProductIndex::in_memory(IndexConfig::default()).unwrap();
-    let mut parts = SystemParts::without_connectors(Arc::new(config), store, index, shared);
-    parts.sources = vec![browser.clone() as Arc<dyn Source>];
-    let system = System::start(parts).await.unwrap();
-    let step = |minutes: u64| {
-        let (clock, system) = (clock.clone(), &system);
-        async move {
-            for _ in 0..minutes / 10 {
-                clock.advance_by(Duration::from_secs(600));
-                for _ in 0..3 {
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                    system.quiet.wait_quiet().await;
-                }
-            }
-        }
-    };
+    let search =
+        "marketplace = \"facebook\"\nquery = \"\"\nevery_minutes = 10\nnewest_first = true\n";
+    let system = start_system(search, browser.clone(), &clock, dir.path(), |_| {}).await;
     let listings = || {
         system
             .store
@@ -351,7 +338,7 @@ async fn a_browser_that_keeps_crashing_is_one_alert_and_recovers_by_itself() {
             .len()
     };
 
-    step(40).await;
+    step(&clock, &system, 40).await;
     let tasks = outage_tasks(&system.store);
     assert_eq!(tasks.len(), 1, "one alert for every crash: {tasks:?}");
     assert!(tasks[0].contains("facebook"), "{tasks:?}");
@@ -360,7 +347,7 @@ async fn a_browser_that_keeps_crashing_is_one_alert_and_recovers_by_itself() {
 
     // Chromium starts again: the next runs read the site, with no new alert.
     set_wrapper(false);
-    step(20).await;
+    step(&clock, &system, 20).await;
     assert_eq!(listings(), 6, "the site's listings were read");
     assert_eq!(outage_tasks(&system.store).len(), 1);
 

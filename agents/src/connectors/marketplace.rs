@@ -713,8 +713,8 @@ impl MarketplaceBrowser {
         self.items_read.load(Ordering::Relaxed)
     }
 
-    /// Wall time spent browsing: launching the browser and visiting pages (waits for the
-    /// politeness gate excluded).
+    /// Wall time spent browsing: launching the browser and visiting pages (the politeness
+    /// gate's waits between visits excluded, its spacing of requests within a visit not).
     pub fn time_browsing(&self) -> Duration {
         Duration::from_micros(self.busy_micros.load(Ordering::Relaxed))
     }

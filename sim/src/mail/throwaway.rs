@@ -57,18 +57,7 @@ impl ThrowawayServer {
             env: BTreeMap::new(),
         };
         let t = Instant::now();
-        let out = server
-            .command("start")
-            .output()
-            .map_err(|e| format!("cannot run {}: {e}", script().display()))?;
-        if !out.status.success() {
-            return Err(format!(
-                "mail-server.sh start failed ({}):\n{}{}",
-                out.status,
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            ));
-        }
+        server.run("start")?;
         eprintln!("mail servers started in {:?}", t.elapsed());
         let text = std::fs::read_to_string(dir.join("env"))
             .map_err(|e| format!("mail-server.sh wrote no env file: {e}"))?;
