@@ -85,7 +85,7 @@ impl Actor for DealAnalyzer {
         ctx: AgentContext,
     ) -> Result<AnalyzerState, ActorProcessingErr> {
         Ok(AnalyzerState {
-            valuation: crate::valuation_config(ctx.config.strategy.profile),
+            valuation: crate::valuation_config(&ctx.config),
             ctx,
         })
     }

@@ -82,7 +82,7 @@ impl Actor for Autopilot {
             let _ = ctx.addrs.autopilot.send(AutopilotMsg::Tick);
         }
         Ok(AutopilotState {
-            valuation: crate::valuation_config(ctx.config.strategy.profile),
+            valuation: crate::valuation_config(&ctx.config),
             ctx,
             recovered: false,
         })

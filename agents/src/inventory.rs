@@ -310,7 +310,7 @@ impl Actor for Inventory {
     ) -> Result<InventoryState, ActorProcessingErr> {
         let _ = ctx.addrs.inventory.send(InventoryMsg::Resume);
         let state = InventoryState {
-            valuation: crate::valuation_config(ctx.config.strategy.profile),
+            valuation: crate::valuation_config(&ctx.config),
             ctx,
         };
         state.arm_timer();

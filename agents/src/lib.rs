@@ -104,15 +104,19 @@ pub struct ActorReport {
     pub idle: Option<String>,
 }
 
-/// The valuation and pricing settings of a strategy profile: the seed's weighted scoring
-/// for `seed`, the market value as the listing price for `naive`.
+/// The valuation and pricing settings of the configured strategy profile (the seed's weighted
+/// scoring for `seed`, the market value as the listing price for `naive`), within the
+/// operator's per-item price cap whatever the profile.
 pub fn valuation_config(
-    profile: bazaar_config::StrategyProfile,
+    settings: &bazaar_config::Config,
 ) -> bazaar_strategies::valuation::ValuationConfig {
     use bazaar_config::StrategyProfile;
     use bazaar_strategies::valuation::{ListingPrice, Scoring, ValuationConfig};
-    let mut config = ValuationConfig::default();
-    match profile {
+    let mut config = ValuationConfig {
+        max_price_minor: Some(settings.policy.limits.max_price_per_item.minor),
+        ..ValuationConfig::default()
+    };
+    match settings.strategy.profile {
         StrategyProfile::Ours => {}
         StrategyProfile::Seed => config.scoring = Scoring::Seed,
         StrategyProfile::Naive => config.listing_price = ListingPrice::MarketValue,

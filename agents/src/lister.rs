@@ -105,7 +105,7 @@ impl Actor for Lister {
     ) -> Result<ListerState, ActorProcessingErr> {
         let _ = ctx.addrs.lister.send(ListerMsg::Resume);
         Ok(ListerState {
-            valuation: crate::valuation_config(ctx.config.strategy.profile),
+            valuation: crate::valuation_config(&ctx.config),
             ctx,
         })
     }

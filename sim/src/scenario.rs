@@ -262,6 +262,14 @@ mod tests {
     }
 
     #[test]
+    fn the_held_out_scenario_file_loads() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/holdout.toml");
+        let scenario = Scenario::load(path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(scenario.name, "holdout");
+        assert_eq!(scenario.days, 42);
+    }
+
+    #[test]
     fn errors_name_the_key() {
         let text = BUILTIN[0].1.replace("days = ", "dayz = ");
         let err = Scenario::from_toml("typo", &text).unwrap_err().to_string();

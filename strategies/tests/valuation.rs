@@ -175,6 +175,33 @@ fn asking_above_the_ceiling_within_headroom_is_pursued_below_asking() {
     );
 }
 
+/// The operator's per-item cap bounds the ceiling: below the cap nothing changes, above it
+/// the ceiling is the cap, and an asking price no bargain brings under the cap is passed as
+/// out of reach (not negotiated, since the gate would not let us buy it).
+#[test]
+fn the_per_item_price_cap_bounds_the_ceiling() {
+    let capped = |cap: i64, asking: f64| {
+        let config = ValuationConfig {
+            max_price_minor: Some(cap),
+            ..ValuationConfig::default()
+        };
+        describe(&analyze_checked(&listing(asking), AROUND_300, &config))
+    };
+    assert_eq!(
+        capped(300_00, 150.0),
+        "value $299.88; pursue up to $174.00, haggle from $127.00"
+    );
+    assert_eq!(
+        capped(160_00, 150.0),
+        "value $299.88; pursue up to $160.00, haggle from $127.00"
+    );
+    assert_eq!(
+        capped(100_00, 150.0),
+        "value $299.88; pass: out of reach: we may pay at most $100.00 for one item \
+         (policy.limits.max_price_per_item)"
+    );
+}
+
 #[test]
 fn a_fair_price_is_passed_for_its_margin() {
     check(

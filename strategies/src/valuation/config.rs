@@ -104,6 +104,10 @@ pub struct ValuationConfig {
     /// Asking prices above this (minor units) are passed as implausible or out of scope;
     /// comparables above twice it are set aside.
     pub max_asking_minor: i64,
+    /// The most we may pay for one item (the operator's `policy.limits.max_price_per_item`),
+    /// in minor units: the ceiling never goes above it, so no seller is talked into a deal
+    /// the gate would not let us buy.
+    pub max_price_minor: Option<i64>,
     /// Categories we never buy to resell (e.g. housing).
     pub unsellable_categories: Vec<String>,
     /// Words in a title that raise the risk (broken, for parts, …); matched lowercase.
@@ -160,6 +164,7 @@ impl Default for ValuationConfig {
             pay_asking_margin_multiple: 1.4,
             max_risk: 0.6,
             max_asking_minor: 5_000_000,
+            max_price_minor: None,
             unsellable_categories: vec!["housing".into()],
             red_flags: [
                 "broken",

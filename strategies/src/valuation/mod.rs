@@ -318,6 +318,11 @@ pub enum PassReason {
         /// The limit.
         limit: Money,
     },
+    /// Even a hard bargain would cost more than we may pay for one item.
+    OverPriceCap {
+        /// The most we may pay for one item.
+        cap: Money,
+    },
     /// We do not resell this category.
     UnsellableCategory {
         /// The category.
@@ -368,6 +373,10 @@ impl std::fmt::Display for PassReason {
             PassReason::AskingAboveLimit { limit } => {
                 write!(f, "asking price above the {limit} limit")
             }
+            PassReason::OverPriceCap { cap } => write!(
+                f,
+                "out of reach: we may pay at most {cap} for one item (policy.limits.max_price_per_item)"
+            ),
             PassReason::UnsellableCategory { category } => {
                 write!(f, "we do not resell {category}")
             }
@@ -751,6 +760,9 @@ fn price_it(
             at_value.min(at_conservative)
         }
     };
+    let ceiling = config
+        .max_price_minor
+        .map_or(ceiling, |cap| ceiling.min(cap));
     analysis.ceiling = Some(Money::new(
         whole_units_down(ceiling, currency).max(0),
         currency,
@@ -941,6 +953,13 @@ fn decide_default(
         10_000,
     );
     if candidate.asking.minor > reachable {
+        if let Some(cap) = config.max_price_minor.filter(|cap| ceiling.minor >= *cap) {
+            return Decision::Pass {
+                reason: PassReason::OverPriceCap {
+                    cap: Money::new(cap, ceiling.currency),
+                },
+            };
+        }
         return Decision::Pass {
             reason: PassReason::MarginBelowTarget {
                 margin_bp: analysis.margin_bp.unwrap_or(0),
