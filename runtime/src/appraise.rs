@@ -24,9 +24,11 @@ pub struct AppraiseQuery {
     pub marketplace: Marketplace,
 }
 
-/// Writes the appraisal; `Ok(false)` when memory holds nothing like the title.
+/// Writes the appraisal under `valuation` (the configured strategy's, within the operator's
+/// per-item cap); `Ok(false)` when memory holds nothing like the title.
 pub fn write_appraisal(
     index: &ProductIndex,
+    valuation: &ValuationConfig,
     query: &AppraiseQuery,
     now: DateTime<Utc>,
     out: &mut impl Write,
@@ -47,8 +49,7 @@ pub fn write_appraisal(
         condition: query.condition,
         ..Candidate::new(&query.title, &category, asking, query.marketplace)
     };
-    let (analysis, comparables) =
-        appraise(index, &ValuationConfig::default(), &candidate, None, now)?;
+    let (analysis, comparables) = appraise(index, valuation, &candidate, None, now)?;
     let money = |m: Option<Money>| m.map_or("-".to_string(), |m| m.to_string());
     let used = &analysis.comparables;
     writeln!(

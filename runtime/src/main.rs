@@ -450,6 +450,7 @@ async fn run(
             let now = chrono::Utc::now();
             let found = bazaar_runtime::appraise::write_appraisal(
                 &index,
+                &bazaar_agents::valuation_config(&config),
                 &query,
                 now,
                 &mut std::io::stdout().lock(),
