@@ -4,16 +4,20 @@ use std::process::Command;
 
 const BAZAAR: &str = env!("CARGO_BIN_EXE_bazaar");
 
-/// Runs `bazaar <args>` (logging at `level`) and expects it to succeed.
-fn bazaar_ok(args: &[&std::ffi::OsStr], level: &str) -> std::process::Output {
-    let output = Command::new(BAZAAR)
-        .args(args)
-        .env("RUST_LOG", level)
-        .output()
-        .unwrap();
+/// `bazaar` with `args`.
+fn bazaar<S: AsRef<std::ffi::OsStr>>(args: impl IntoIterator<Item = S>) -> Command {
+    let mut command = Command::new(BAZAAR);
+    command.args(args);
+    command
+}
+
+/// Runs `command` (logging at `level`) and expects it to succeed.
+fn bazaar_ok(command: &mut Command, level: &str) -> std::process::Output {
+    let output = command.env("RUST_LOG", level).output().unwrap();
     assert!(
         output.status.success(),
-        "bazaar {args:?}: {}",
+        "{command:?}: {}\n{}",
+        String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
     output
@@ -28,24 +32,9 @@ fn read_report(out: &std::path::Path) -> serde_json::Value {
 fn sim_runs_the_business_and_writes_a_report() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let output = Command::new(BAZAAR)
-        .args([
-            "sim",
-            "--scenario",
-            "small",
-            "--days",
-            "3",
-            "--seed",
-            "9",
-            "--out",
-        ])
-        .arg(&out)
-        .env("RUST_LOG", "warn")
-        .output()
-        .unwrap();
+    let sim = ["sim", "--scenario", "small", "--days", "3", "--seed", "9"];
+    let output = bazaar_ok(bazaar(sim).arg("--out").arg(&out), "warn");
     let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stdout}\n{stderr}");
     assert!(stdout.contains("day 3/3"), "progress per day: {stdout}");
     assert!(stdout.contains("funnel:"), "{stdout}");
 
@@ -111,28 +100,10 @@ fn sim_runs_the_business_and_writes_a_report() {
 #[test]
 fn no_secret_reaches_the_logs_of_a_verbose_sim_run() {
     let dir = tempfile::tempdir().unwrap();
-    let output = Command::new(BAZAAR)
-        .args([
-            "sim",
-            "--scenario",
-            "small",
-            "--days",
-            "2",
-            "--seed",
-            "3",
-            "--out",
-        ])
-        .arg(dir.path().join("out"))
-        .env(
-            "RUST_LOG",
-            "debug,bazaar_agents=trace,bazaar_runtime=trace,bazaar_policies=trace",
-        )
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    let sim = ["sim", "--scenario", "small", "--days", "2", "--seed", "3"];
+    let output = bazaar_ok(
+        bazaar(sim).arg("--out").arg(dir.path().join("out")),
+        "debug,bazaar_agents=trace,bazaar_runtime=trace,bazaar_policies=trace",
     );
     let logs = [output.stdout, output.stderr].concat();
     let logs = String::from_utf8_lossy(&logs);
@@ -163,19 +134,8 @@ fn the_same_seed_gives_the_same_report() {
     let dir = tempfile::tempdir().unwrap();
     let run = |name: &str| {
         let out = dir.path().join(name);
-        let args = [
-            "sim",
-            "--scenario",
-            "default",
-            "--days",
-            "4",
-            "--seed",
-            "7",
-            "--out",
-        ];
-        let mut args: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
-        args.push(out.as_os_str());
-        bazaar_ok(&args, "error");
+        let sim = ["sim", "--scenario", "default", "--days", "4", "--seed", "7"];
+        bazaar_ok(bazaar(sim).arg("--out").arg(&out), "error");
         let mut report = read_report(&out);
         let object = report.as_object_mut().unwrap();
         object.remove("wall_seconds").expect("wall_seconds");
@@ -202,18 +162,9 @@ fn the_same_seed_gives_the_same_report() {
 fn compare_runs_the_baselines_on_the_same_world() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let output = Command::new(BAZAAR)
-        .args(["sim", "--days", "3", "--seed", "7", "--compare", "--out"])
-        .arg(&out)
-        .env("RUST_LOG", "error")
-        .output()
-        .unwrap();
+    let sim = ["sim", "--days", "3", "--seed", "7", "--compare", "--out"];
+    let output = bazaar_ok(bazaar(sim).arg(&out), "error");
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
     assert!(stdout.contains("compared on the same world"), "{stdout}");
     let report = read_report(&out);
     assert_eq!(report["strategy"], "ours");
@@ -357,25 +308,20 @@ async fn an_interactive_sim_waits_for_the_operators_approvals() {
 fn the_scripted_operator_makes_its_configured_mistakes() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let output = Command::new(BAZAAR)
-        .args([
-            "sim",
-            "--days",
-            "3",
-            "--seed",
-            "7",
-            "--operator-error-percent",
-            "100",
-        ])
-        .args(["--operator-delay-minutes", "0", "--out"])
-        .arg(&out)
-        .env("RUST_LOG", "error")
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    let sim = [
+        "sim",
+        "--days",
+        "3",
+        "--seed",
+        "7",
+        "--operator-error-percent",
+        "100",
+    ];
+    bazaar_ok(
+        bazaar(sim)
+            .args(["--operator-delay-minutes", "0", "--out"])
+            .arg(&out),
+        "error",
     );
     let report = read_report(&out);
     let policy = &report["policy"];
@@ -383,8 +329,7 @@ fn the_scripted_operator_makes_its_configured_mistakes() {
     let mistakes = policy["operator_mistakes"].as_u64().unwrap();
     assert!(mistakes > 0, "{policy}");
     assert!(policy["rejected"].as_u64().unwrap() >= mistakes, "{policy}");
-    let bad = Command::new(BAZAAR)
-        .args(["sim", "--operator-error-percent", "101"])
+    let bad = bazaar(["sim", "--operator-error-percent", "101"])
         .output()
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
@@ -402,28 +347,13 @@ fn browser_runs_read_the_javascript_marketplace_or_say_they_skipped_it() {
     let dir = tempfile::tempdir().unwrap();
     let run = |name: &str, browser: bool| {
         let out = dir.path().join(name);
-        let mut command = Command::new(BAZAAR);
-        command.args([
-            "sim",
-            "--scenario",
-            "small",
-            "--days",
-            "1",
-            "--seed",
-            "9",
-            "--out",
-        ]);
-        command.arg(&out).env("RUST_LOG", "warn");
+        let mut command = bazaar(["sim", "--scenario", "small", "--days", "1", "--seed", "9"]);
+        command.arg("--out").arg(&out);
         if !browser {
             command.arg("--no-browser");
         }
-        let output = command.output().unwrap();
+        let output = bazaar_ok(&mut command, "warn");
         let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-        assert!(
-            output.status.success(),
-            "{stdout}\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
         let timing: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(out.join("timing.json")).unwrap())
                 .unwrap();
@@ -464,17 +394,14 @@ fn a_blocked_email_puts_a_task_in_the_inbox() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let out = dir.path().join("out");
-    let os = std::ffi::OsStr::new;
-    let sim = [
-        os("sim"),
-        os("--days"),
-        os("1"),
-        os("--out"),
-        out.as_os_str(),
-    ];
-    let data_dir = [os("--data-dir"), data.as_os_str()];
-    bazaar_ok(&[&sim[..], &data_dir[..]].concat(), "warn");
-    let audit = bazaar_ok(&[&data_dir[..], &[os("audit")][..]].concat(), "warn");
+    bazaar_ok(
+        bazaar(["sim", "--days", "1", "--out"])
+            .arg(&out)
+            .arg("--data-dir")
+            .arg(&data),
+        "warn",
+    );
+    let audit = bazaar_ok(bazaar(["--data-dir"]).arg(&data).arg("audit"), "warn");
     let audit = String::from_utf8_lossy(&audit.stdout);
     let blocked = audit
         .lines()
