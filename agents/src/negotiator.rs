@@ -427,15 +427,24 @@ impl NegotiatorState {
             });
             email = Some(key);
         }
-        match &decision {
-            Decision::Confirm { amount } => {
-                negotiation.agreed_price = Some(*amount);
+        // Agreed only when both sides said yes: the seller to our offer, or to our
+        // confirmation of theirs.
+        let agreed = match strategy.status {
+            Status::Agreed { amount }
+                if negotiation.lifecycle.status == NegotiationStatus::Open =>
+            {
+                negotiation.agreed_price = Some(amount);
                 negotiation.lifecycle.advance(
                     NegotiationStatus::Agreed,
                     now,
                     format!("agreed at {amount}"),
                 )?;
+                true
             }
+            _ => false,
+        };
+        match &decision {
+            _ if agreed => {}
             Decision::WalkAway => {
                 negotiation.lifecycle.advance(
                     NegotiationStatus::WalkedAway,
@@ -476,7 +485,7 @@ impl NegotiatorState {
             self.propose_email(negotiation, &key, decision.amount())
                 .await?;
         }
-        if let Decision::Confirm { .. } = decision {
+        if agreed {
             let _ = self
                 .ctx
                 .addrs

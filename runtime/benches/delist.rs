@@ -75,6 +75,7 @@ async fn run() -> anyhow::Result<()> {
         seed: None,
         mail: WorldMail::InProcess,
         event_log: None,
+        journal: None,
     })
     .await?;
     let endpoints = world.endpoints();

@@ -40,6 +40,7 @@ async fn run() -> anyhow::Result<()> {
         seed: None,
         mail: WorldMail::InProcess,
         event_log: None,
+        journal: None,
     })
     .await?;
     let end = world.end();

@@ -86,6 +86,7 @@ async fn run() -> anyhow::Result<()> {
         seed: None,
         mail: WorldMail::InProcess,
         event_log: None,
+        journal: None,
     })
     .await?;
     let truth = world.ground_truth();

@@ -16,6 +16,13 @@ use bazaar_sim::world::{World, WorldConfig, WorldError, WorldMail};
 /// How often the clock moves, in wall time.
 const TICK: Duration = Duration::from_millis(200);
 
+/// The world's journal in a named `--data-dir` (see [`bazaar_sim::journal`]).
+pub const WORLD_JOURNAL: &str = "sim-world.jsonl";
+
+/// The daily cash and inventory points of a run in a named `--data-dir`, one JSON line per
+/// day, so a resumed run's report has the days before it stopped.
+const DAILY_POINTS: &str = "sim-daily.jsonl";
+
 /// What `bazaar sim serve` was asked for.
 #[derive(Debug, Clone)]
 pub struct ServeConfig {
@@ -151,6 +158,7 @@ pub async fn serve(
         seed: config.seed,
         mail,
         event_log: Some(config.out.join("events.jsonl")),
+        journal: None,
     };
     let mut world = World::start(world_config).await?;
     print_endpoints(&world, server.as_ref(), &config, out);
@@ -286,7 +294,9 @@ pub struct SimConfig {
     pub seed: Option<u64>,
     /// Where the report, the event log and the ground truth go.
     pub out: PathBuf,
-    /// The agent's data directory (a fresh one under `out` when `None`).
+    /// The agent's data directory (a fresh one under `out` when `None`). A named directory
+    /// also keeps the world's journal ([`WORLD_JOURNAL`]): a run stopped at any moment and
+    /// started again on it carries on in the same world where it stopped.
     pub data_dir: Option<PathBuf>,
     /// How the agent does business.
     pub strategy: bazaar_config::StrategyProfile,
@@ -557,10 +567,15 @@ fn condition_task_item(summary: &str) -> Option<bazaar_memory::ItemId> {
 /// the runtime has not polled yet would act during the world's next hour, at a time that
 /// depends on the machine's load.)
 async fn settle(system: &crate::system::System, clock: &bazaar_memory::SimClock) {
+    settle_quiet(&system.quiet, clock).await;
+}
+
+/// [`settle`] on the parts it needs, for the world to call after a push.
+async fn settle_quiet(quiet: &bazaar_memory::mailbox::Quiescence, clock: &bazaar_memory::SimClock) {
     let mut calm = 0;
     while calm < 2 {
         tokio::time::sleep(Duration::from_millis(1)).await;
-        system.quiet.wait_quiet().await;
+        quiet.wait_quiet().await;
         if clock.pending_wakes() == 0 {
             calm += 1;
         } else {
@@ -669,14 +684,6 @@ async fn run_one(config: SimConfig, out: &mut dyn Write) -> Result<serde_json::V
         path: config.out.display().to_string(),
         source,
     })?;
-    let world_config = WorldConfig {
-        scenario,
-        seed: config.seed,
-        mail: WorldMail::InProcess,
-        event_log: Some(config.out.join("events.jsonl")),
-    };
-    let mut world = World::start(world_config).await?;
-    let endpoints = world.endpoints();
     let data_dir = config
         .data_dir
         .clone()
@@ -685,6 +692,32 @@ async fn run_one(config: SimConfig, out: &mut dyn Write) -> Result<serde_json::V
         // A fresh business every run unless the operator names a data directory.
         std::fs::remove_dir_all(&data_dir).map_err(agent_error)?;
     }
+    // A named data directory keeps the world's journal next to the agent's store, so that
+    // both carry on together after a crash.
+    let journal = config.data_dir.as_ref().map(|d| d.join(WORLD_JOURNAL));
+    if let Some(journal) = &journal {
+        if !journal.exists() && crate::system::store_dir(&data_dir).exists() {
+            return Err(agent_error(anyhow::anyhow!(
+                "{} holds a business but no simulated world ({WORLD_JOURNAL}): `bazaar sim` \
+                 cannot resume it; name a new --data-dir",
+                data_dir.display()
+            )));
+        }
+        std::fs::create_dir_all(&data_dir).map_err(|source| ServeError::Out {
+            path: data_dir.display().to_string(),
+            source,
+        })?;
+    }
+    let world_config = WorldConfig {
+        scenario,
+        seed: config.seed,
+        mail: WorldMail::InProcess,
+        event_log: Some(config.out.join("events.jsonl")),
+        journal: journal.clone(),
+    };
+    let mut world = World::start(world_config).await?;
+    let endpoints = world.endpoints();
+    let resumed = world.now() > world.scenario().start;
     let categories: Vec<&str> = world
         .scenario()
         .categories()
@@ -721,20 +754,16 @@ async fn run_one(config: SimConfig, out: &mut dyn Write) -> Result<serde_json::V
         clock.clone(),
     )
     .map_err(agent_error)?;
-    let office = world
-        .post_office()
-        .cloned()
+    let mailbox = world
+        .agent_transport()?
         .ok_or_else(|| agent_error(anyhow::anyhow!("the world has no post office")))?;
-    let mailbox = office
-        .transport(&endpoints.agent_mail)
-        .map_err(agent_error)?;
     let ebay_selling = ebay_selling(world.ebay(), &store, &clock).await?;
     let mut parts = crate::system::SystemParts::with_selling(
         Arc::new(agent),
         store,
         index,
         clock,
-        Some(Arc::new(mailbox)),
+        Some(mailbox),
         Some(ebay_selling.effector),
         ebay_selling.selling,
     );
@@ -768,6 +797,11 @@ async fn run_one(config: SimConfig, out: &mut dyn Write) -> Result<serde_json::V
         .await
         .map_err(SimError::Agent)?;
     let (_, notifications) = notify_sales(&system, ebay_selling.orders).await?;
+    let (quiet, sim_clock) = (system.quiet.clone(), world.clock().clone());
+    world.set_settle(Arc::new(move || {
+        let (quiet, clock) = (quiet.clone(), sim_clock.clone());
+        Box::pin(async move { settle_quiet(&quiet, &clock).await })
+    }));
 
     let s = world.scenario().clone();
     let javascript_site = match (&browser, config.browser) {
@@ -784,7 +818,14 @@ async fn run_one(config: SimConfig, out: &mut dyn Write) -> Result<serde_json::V
         s.start.to_rfc3339()
     );
     let end = world.end();
-    let mut day = 0;
+    let mut day = (world.now() - s.start).num_days();
+    if resumed {
+        let _ = writeln!(
+            out,
+            "resuming at day {day} ({}): the world replayed its journal, the agent reads its store",
+            world.now().to_rfc3339()
+        );
+    }
     let mut scripted = match &config.operator {
         SimOperator::Scripted {
             delay_minutes,
@@ -804,7 +845,14 @@ async fn run_one(config: SimConfig, out: &mut dyn Write) -> Result<serde_json::V
         }
         SimOperator::Scripted { .. } => None,
     };
-    let mut daily = vec![day_point(&system.store, 0)];
+    let daily_file = config.data_dir.as_ref().map(|d| d.join(DAILY_POINTS));
+    let mut daily = read_daily_points(daily_file.as_deref(), day);
+    // Stopped between the world reaching a day and its point being written: today's books.
+    if daily.last().and_then(|p| p["day"].as_i64()) != Some(day) {
+        let point = day_point(&system.store, day);
+        write_daily_point(daily_file.as_deref(), &point)?;
+        daily.push(point);
+    }
     let mut next_commit = world.now();
     let mut timing = Timing {
         setup: wall.elapsed(),
@@ -850,7 +898,10 @@ async fn run_one(config: SimConfig, out: &mut dyn Write) -> Result<serde_json::V
         // time without waking the agent), then the agent's timers due in it fire and the
         // agent acts before the next hour. The world and the agent never run at once, so a
         // run depends on the seed, not on the machine's speed.
-        let next = (now + chrono::Duration::hours(1)).min(end);
+        // A resumed run first finishes the step it was stopped in.
+        let next = world
+            .resume_until()
+            .unwrap_or_else(|| (now + chrono::Duration::hours(1)).min(end));
         let step = std::time::Instant::now();
         world.run_until(next).await?;
         timing.world += step.elapsed();
@@ -858,7 +909,9 @@ async fn run_one(config: SimConfig, out: &mut dyn Write) -> Result<serde_json::V
         if today > day {
             day = today;
             let books = std::time::Instant::now();
-            daily.push(day_point(&system.store, day));
+            let point = day_point(&system.store, day);
+            write_daily_point(daily_file.as_deref(), &point)?;
+            daily.push(point);
             timing.report += books.elapsed();
             let funnel = funnel(&system.store);
             let cash = daily
@@ -922,6 +975,41 @@ async fn run_one(config: SimConfig, out: &mut dyn Write) -> Result<serde_json::V
         .map_err(SimError::Agent)?;
     world.shutdown().await?;
     Ok(report)
+}
+
+/// The daily points a run in this data directory wrote for days up to `day`.
+fn read_daily_points(path: Option<&Path>, day: i64) -> Vec<serde_json::Value> {
+    let Some(text) = path.and_then(|p| std::fs::read_to_string(p).ok()) else {
+        return Vec::new();
+    };
+    let mut points: Vec<serde_json::Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|p| p["day"].as_i64().is_some_and(|d| d <= day))
+        .collect();
+    points.dedup_by(|later, earlier| later["day"] == earlier["day"]);
+    points
+}
+
+/// Appends a daily point when the run has a named data directory.
+fn write_daily_point(path: Option<&Path>, point: &serde_json::Value) -> Result<(), SimError> {
+    let Some(path) = path else {
+        return Ok(());
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|source| ServeError::Out {
+            path: path.display().to_string(),
+            source,
+        })?;
+    file.write_all(format!("{point}\n").as_bytes())
+        .map_err(|source| ServeError::Out {
+            path: path.display().to_string(),
+            source,
+        })?;
+    Ok(())
 }
 
 /// Where a run's wall time went (`timing.json`; not in the report, which must not depend on

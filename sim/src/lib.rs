@@ -9,10 +9,13 @@
 //! - [`mail`]: the mail transports (in-process post office, SMTP/IMAP).
 //! - [`sellers`]: how simulated sellers decide and write.
 //! - [`scenario`] and [`world`]: the population, simulated time and the event log.
+//! - [`journal`]: the world's write-ahead journal of the agent's inputs, so a world outlives
+//!   the process that runs it.
 
 #![warn(missing_docs)]
 
 pub mod ebay;
+pub mod journal;
 pub mod llm;
 pub mod mail;
 pub mod scenario;

@@ -30,14 +30,20 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::ebay::{CatalogListing, EbayConfig, EbaySim};
+use crate::journal::{Entry, Journal, JournalError};
 use crate::llm::{self, LlmConfig, LlmSim};
 use crate::mail::{
-    parse_address, HighWaterMark, MailError, MailMessage, MailTransport, MessageId, OutgoingMail,
-    PostOffice,
+    parse_address, FetchBatch, HighWaterMark, InProcessTransport, MailError, MailFuture,
+    MailMessage, MailTransport, MessageId, OutgoingMail, PostOffice,
 };
 use crate::scenario::Scenario;
 use crate::sellers::{phrasebook, Decision, Personality, SellerMind, SellerProfile};
 use crate::sites::{Category, ListingGenerator, Site, SiteListing, Sites};
+
+/// Waits until the agent has acted on what the world just pushed to it (see
+/// [`World::set_settle`]).
+pub type Settle =
+    Arc<dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> + Send + Sync>;
 
 /// How the world's people get their mail.
 pub enum WorldMail {
@@ -63,6 +69,10 @@ pub struct WorldConfig {
     pub mail: WorldMail,
     /// Where `events.jsonl` is written as the world runs (kept in memory only when `None`).
     pub event_log: Option<PathBuf>,
+    /// The write-ahead journal of the agent's inputs (see [`crate::journal`]): when the file
+    /// holds entries, the world plays them back before it returns from [`World::start`].
+    /// In-process mail only.
+    pub journal: Option<PathBuf>,
 }
 
 impl WorldConfig {
@@ -73,6 +83,7 @@ impl WorldConfig {
             seed: None,
             mail: WorldMail::InProcess,
             event_log: None,
+            journal: None,
         }
     }
 }
@@ -112,6 +123,9 @@ pub enum WorldError {
     /// Mail failed (a real server went away, an address was refused).
     #[error("mail: {0}")]
     Mail(#[from] MailError),
+    /// The journal could not be read, written or played back.
+    #[error(transparent)]
+    Journal(#[from] JournalError),
     /// The event log or ground truth could not be written.
     #[error("cannot write {path}: {source}")]
     Write {
@@ -297,6 +311,12 @@ pub struct World {
     seller_offers_seen: usize,
     truth: Truth,
     end: DateTime<Utc>,
+    /// Events started so far (the journal places the agent's inputs between them).
+    started: u64,
+    /// See [`World::resume_until`].
+    resume_until: Option<DateTime<Utc>>,
+    settle: Option<Settle>,
+    journal: Option<Arc<Journal>>,
 }
 
 /// What the agent must never see, for evaluation after the run.
@@ -382,6 +402,7 @@ impl World {
             seed,
             mail,
             event_log,
+            journal,
         } = config;
         let seed = seed.unwrap_or(scenario.seed);
         let clock = SimClock::new(scenario.start);
@@ -485,6 +506,10 @@ impl World {
             truth: Truth::default(),
             end,
             scenario,
+            started: 0,
+            resume_until: None,
+            settle: None,
+            journal: None,
         };
         world.log.push(
             world.scenario.start,
@@ -497,7 +522,155 @@ impl World {
             }),
         )?;
         world.schedule_population();
+        if let Some(path) = journal {
+            world.open_journal(&path).await?;
+        }
         Ok(world)
+    }
+
+    /// Opens the journal, plays back what it holds, and records from then on.
+    async fn open_journal(&mut self, path: &std::path::Path) -> Result<(), WorldError> {
+        let (journal, entries) = Journal::open(path)?;
+        let journal = Arc::new(journal);
+        let header = Entry::Header {
+            scenario: self.scenario.name.clone(),
+            seed: self.seed,
+            days: self.scenario.days,
+        };
+        let describe = |e: &Entry| match e {
+            Entry::Header {
+                scenario,
+                seed,
+                days,
+            } => format!("{scenario} (seed {seed}, {days} days)"),
+            _ => "no header".to_string(),
+        };
+        match entries.first() {
+            None => journal.record(&header)?,
+            Some(first) if *first == header => {}
+            Some(first) => {
+                return Err(JournalError::OtherWorld {
+                    path: path.display().to_string(),
+                    found: describe(first),
+                    wanted: describe(&header),
+                }
+                .into())
+            }
+        }
+        self.ebay.set_journal(journal.clone());
+        self.journal = Some(journal.clone());
+        journal.set_replaying(true);
+        let replayed = self.replay(entries).await;
+        journal.set_replaying(false);
+        replayed
+    }
+
+    /// Plays the journal's entries back: the same inputs at the same points between the
+    /// world's events give the same world. It stops where the last input was: what the world
+    /// played after that, nobody saw (or a push reached an agent that died before it
+    /// acted), so the world plays it again, live, in the step [`World::resume_until`] names.
+    async fn replay(&mut self, entries: Vec<Entry>) -> Result<(), WorldError> {
+        let mut advancing = None;
+        for entry in entries.into_iter().skip(1) {
+            match entry {
+                // Read by the eBay server as it plays the request back.
+                Entry::Header { .. } | Entry::Challenge { .. } => {}
+                Entry::Advance { until, started } => {
+                    self.play_to(started, advancing).await?;
+                    advancing = Some(until);
+                    self.pump_mail().await?;
+                }
+                Entry::Http {
+                    at,
+                    started,
+                    method,
+                    uri,
+                    headers,
+                    body,
+                } => {
+                    self.play_to(started, advancing).await?;
+                    self.clock.set_time(at);
+                    let body = Entry::decode(&body);
+                    if let Err(error) = self.ebay.replay(&method, &uri, &headers, body).await {
+                        tracing::warn!(%error, %uri, "a journaled eBay request failed to replay");
+                    }
+                }
+                Entry::Mail {
+                    at,
+                    started,
+                    recipients,
+                    raw,
+                } => {
+                    self.play_to(started, advancing).await?;
+                    self.clock.set_time(at);
+                    if let Some(office) = &self.post_office {
+                        // A refused recipient was refused the first time too.
+                        let _ = office.deliver(&recipients, Entry::decode(&raw));
+                    }
+                }
+                Entry::Consent { scopes } => {
+                    let scopes: Vec<&str> = scopes.iter().map(String::as_str).collect();
+                    self.ebay.authorization_code(&scopes);
+                }
+            }
+        }
+        self.resume_until = advancing;
+        Ok(())
+    }
+
+    /// Plays events until `started` have started (none past `until`, the step they were
+    /// played in): where a journaled input arrived.
+    async fn play_to(
+        &mut self,
+        started: u64,
+        until: Option<DateTime<Utc>>,
+    ) -> Result<(), WorldError> {
+        if let Some(until) = until {
+            while self.started < started && self.next_event_at().is_some_and(|t| t <= until) {
+                self.play_next().await?;
+            }
+        }
+        if self.started != started {
+            // A bug: the world played back is not the world that was.
+            tracing::warn!(
+                journal = started,
+                world = self.started,
+                "the world's journal plays back differently"
+            );
+        }
+        Ok(())
+    }
+
+    /// After each sale notification the agent received, the world waits on `settle` before
+    /// it plays on: a push is the one way the agent acts in the middle of the world's step,
+    /// and without the wait the world would race ahead in simulated time (a second buyer a
+    /// simulated minute later finding the listing up while the agent, a millisecond later,
+    /// is taking it down).
+    pub fn set_settle(&mut self, settle: Settle) {
+        self.settle = Some(settle);
+    }
+
+    /// The end of the step a stopped run was in, when the world played its journal back
+    /// to the middle of it: run the world to there first to keep its steps on the hour.
+    pub fn resume_until(&self) -> Option<DateTime<Utc>> {
+        self.resume_until.filter(|until| *until > self.clock.now())
+    }
+
+    /// The agent's own mail transport: what it sends is journaled before it is delivered
+    /// when the world keeps a journal. `None` without an in-process post office.
+    pub fn agent_transport(&self) -> Result<Option<Arc<dyn MailTransport>>, WorldError> {
+        let Some(office) = &self.post_office else {
+            return Ok(None);
+        };
+        let inner = office.transport(&self.scenario.mail.agent)?;
+        Ok(Some(match &self.journal {
+            None => Arc::new(inner),
+            Some(journal) => Arc::new(JournaledTransport {
+                inner,
+                journal: journal.clone(),
+                clock: self.clock.clone(),
+            }),
+        }))
     }
 
     /// The addresses to point the agent at.
@@ -590,25 +763,43 @@ impl World {
     /// (moving the clock to each), reading mail again after each; finally moves the clock to
     /// `until`. Returns how many events were played.
     pub async fn run_until(&mut self, until: DateTime<Utc>) -> Result<usize, WorldError> {
-        let mut played = 0;
+        if let Some(journal) = &self.journal {
+            let _one_at_a_time = journal.serialize().await;
+            journal.record(&Entry::Advance {
+                until,
+                started: self.started,
+            })?;
+        }
         self.pump_mail().await?;
-        while let Some(Reverse(next)) = self.queue.peek() {
-            if next.at > until {
-                break;
-            }
-            let Some(Reverse(scheduled)) = self.queue.pop() else {
-                break;
-            };
-            // Time moves without waking the agent's timers: they fire once the world has
-            // played up to `until`, so the world and the agent never run at once.
-            self.clock.set_time(scheduled.at);
-            self.play(scheduled.event).await?;
+        self.finish_run(until).await
+    }
+
+    /// The rest of [`World::run_until`]: every event due by `until`, then the clock.
+    async fn finish_run(&mut self, until: DateTime<Utc>) -> Result<usize, WorldError> {
+        let mut played = 0;
+        while self.next_event_at().is_some_and(|t| t <= until) {
+            self.play_next().await?;
             played += 1;
-            self.pump_mail().await?;
         }
         self.clock.advance_to(until);
         self.log.flush()?;
         Ok(played)
+    }
+
+    /// Plays the next scheduled event and reads the mail it caused.
+    async fn play_next(&mut self) -> Result<(), WorldError> {
+        let Some(Reverse(scheduled)) = self.queue.pop() else {
+            return Ok(());
+        };
+        // Time moves without waking the agent's timers: they fire once the world has
+        // played up to `until`, so the world and the agent never run at once.
+        self.clock.set_time(scheduled.at);
+        self.started += 1;
+        if let Some(journal) = &self.journal {
+            journal.set_started(self.started);
+        }
+        self.play(scheduled.event).await?;
+        self.pump_mail().await
     }
 
     /// Runs to the end of the scenario.
@@ -664,6 +855,7 @@ impl World {
             "deals": self.truth.deals,
             "sales": self.truth.sales,
             "oversells": self.truth.oversells,
+            "agent_offers": self.ebay.agent_offers(),
         })
     }
 
@@ -1112,7 +1304,14 @@ impl World {
             None => self.ebay.buy(listing_id, buyer).await,
         };
         let purchase = match result {
-            Ok(purchase) => purchase,
+            Ok(purchase) => {
+                if let Some(settle) = &self.settle {
+                    if purchase.deliveries.iter().any(|d| d.delivered()) {
+                        settle().await;
+                    }
+                }
+                purchase
+            }
             Err(e) => {
                 // Withdrawn before the buyer got there.
                 return self.log.push(
@@ -1414,5 +1613,40 @@ impl Hasher for Fnv {
             self.0 ^= u64::from(*byte);
             self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
         }
+    }
+}
+
+/// The agent's in-process transport with every sent mail journaled before it is delivered.
+struct JournaledTransport {
+    inner: InProcessTransport,
+    journal: Arc<Journal>,
+    clock: SimClock,
+}
+
+impl MailTransport for JournaledTransport {
+    fn address(&self) -> &str {
+        self.inner.address()
+    }
+
+    fn send<'a>(&'a self, mail: &'a OutgoingMail) -> MailFuture<'a, MessageId> {
+        Box::pin(async move {
+            let (_, recipients) = mail.addresses()?;
+            let raw = mail.to_rfc5322()?;
+            let _one_at_a_time = self.journal.serialize().await;
+            let entry = Entry::Mail {
+                at: self.clock.now(),
+                started: self.journal.started(),
+                recipients,
+                raw: Entry::encode(&raw),
+            };
+            self.journal.record(&entry).map_err(|e| {
+                MailError::Smtp(format!("the simulated world cannot record this mail: {e}"))
+            })?;
+            self.inner.send(mail).await
+        })
+    }
+
+    fn fetch_new(&self, since: Option<HighWaterMark>, limit: usize) -> MailFuture<'_, FetchBatch> {
+        self.inner.fetch_new(since, limit)
     }
 }

@@ -44,6 +44,14 @@ enum Expect {
     Clarify,
     Inbox,
     Done,
+    /// Done, with both sides agreed at this price.
+    DoneAgreed(i64),
+    /// Done: the item sold to someone else.
+    DoneLost,
+    /// Our yes to the price they named, not a deal until they confirm.
+    ConfirmPending(i64),
+    /// Our yes to their yes to our offer: a deal.
+    ConfirmAgreed(i64),
 }
 
 fn deal(asking: i64, ceiling: i64) -> DealContext {
@@ -99,6 +107,17 @@ fn check(name: &str, kind: StrategyKind, deal: DealContext, script: &[(Step, Exp
             (Expect::Clarify, Decision::AskClarify { .. }) => true,
             (Expect::Inbox, Decision::ToInbox { .. }) => true,
             (Expect::Done, Decision::Done { .. }) => true,
+            (Expect::DoneAgreed(dollars), Decision::Done { .. })
+            | (Expect::ConfirmAgreed(dollars), Decision::Confirm { .. }) => {
+                state.status
+                    == Status::Agreed {
+                        amount: usd(dollars),
+                    }
+            }
+            (Expect::DoneLost, Decision::Done { .. }) => state.status == Status::Lost,
+            (Expect::ConfirmPending(dollars), Decision::Confirm { amount }) => {
+                *amount == usd(dollars) && state.status == Status::Confirming { amount: *amount }
+            }
             _ => false,
         };
         assert!(ok, "{context}: expected {expected:?}");
@@ -190,6 +209,41 @@ fn the_default_strategy_concedes_inside_the_ceiling_and_takes_a_price_no_worse_t
             (Seller(6.0, "94 firm"), Offer(80)),
             (Seller(7.0, "93 firm"), WalkAway),
             (Seller(8.0, "ok 80"), Done),
+        ],
+    );
+}
+
+#[test]
+fn a_price_the_seller_names_is_a_deal_only_once_they_confirm_it() {
+    use Expect::*;
+    use Step::*;
+    check(
+        "their yes to our offer is the deal",
+        StrategyKind::SeedRule,
+        deal(100, 90),
+        &[
+            (Start, Offer(70)),
+            (Seller(2.0, "ok, 70 works"), ConfirmAgreed(70)),
+        ],
+    );
+    check(
+        "our yes to their price waits for theirs",
+        StrategyKind::SeedRule,
+        deal(100, 90),
+        &[
+            (Start, Offer(70)),
+            (Seller(3.0, "I could do 84"), ConfirmPending(84)),
+            (Seller(5.0, "great, see you tomorrow"), DoneAgreed(84)),
+        ],
+    );
+    check(
+        "their price crossed in the mail with a sale elsewhere",
+        StrategyKind::SeedRule,
+        deal(100, 90),
+        &[
+            (Start, Offer(70)),
+            (Seller(3.0, "I could do 84"), ConfirmPending(84)),
+            (Seller(5.0, "Sorry, it already sold."), DoneLost),
         ],
     );
 }

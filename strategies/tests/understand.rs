@@ -116,6 +116,30 @@ fn agreement_means_our_last_offer() {
 }
 
 #[test]
+fn praising_the_price_is_not_agreeing_to_ours() {
+    // Found by the chaos run: a firm seller's pitch was read as a yes, and the agent paid
+    // for an item the seller never agreed to sell.
+    check(
+        "This is a great deal you won't get very often!",
+        105.0,
+        Some(84.0),
+        "other -",
+    );
+    check(
+        "It's a really good deal already.",
+        105.0,
+        Some(84.0),
+        "other -",
+    );
+    check(
+        "That's a fair deal, see you at 6.",
+        105.0,
+        Some(84.0),
+        "accept 84",
+    );
+}
+
+#[test]
 fn refusals_without_a_price_of_their_own() {
     check("I can't do 50.", 100.0, Some(50.0), "reject -");
     check("$1200 is not enough.", 1400.0, Some(1200.0), "reject -");

@@ -474,21 +474,36 @@ impl EbayOrders {
             .as_array()
             .into_iter()
             .flatten()
-            .find(|s| s["topicId"] == ORDER_CONFIRMATION && s["status"] == "ENABLED")
-            .and_then(|s| s["subscriptionId"].as_str());
-        if let Some(id) = enabled {
-            tracing::info!(subscription = id, "ebay already pushes order confirmations");
+            .find(|s| s["topicId"] == ORDER_CONFIRMATION && s["status"] == "ENABLED");
+        let config = serde_json::json!({
+            "name": "bazaar",
+            "status": "ENABLED",
+            "deliveryConfig": {"endpoint": endpoint, "verificationToken": verification_token},
+        });
+        if let Some(subscription) = enabled {
+            let id = subscription["subscriptionId"].as_str().unwrap_or_default();
+            // A restarted process serves on a new address: without this, eBay would keep
+            // pushing sales to the old one, and they would wait for the hourly poll.
+            if let Some(destination) = subscription["destinationId"].as_str() {
+                let what = "update notification destination";
+                let path = format!("{NOTIFICATION}/destination/{destination}");
+                let answer = self
+                    .client
+                    .call(what, Method::PUT, &path, Vec::new(), Some(config))
+                    .await
+                    .map_err(|e| e.error)?;
+                if !answer.ok() {
+                    return Err(answer.refusal(what));
+                }
+            }
+            tracing::info!(subscription = id, %endpoint, "ebay pushes order confirmations to us");
             return Ok(id.to_string());
         }
         let destination = self
             .created(
                 "create notification destination",
                 &format!("{NOTIFICATION}/destination"),
-                serde_json::json!({
-                    "name": "bazaar",
-                    "status": "ENABLED",
-                    "deliveryConfig": {"endpoint": endpoint, "verificationToken": verification_token},
-                }),
+                config,
             )
             .await?;
         let subscription = self

@@ -25,6 +25,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use crate::journal::{Entry, Journal};
 use crate::server::{self, Server};
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Uri};
@@ -58,6 +59,21 @@ pub struct AgentListing {
     pub available: i64,
     /// Units sold so far.
     pub sold: u32,
+}
+
+/// One of the agent's offers (ground truth).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AgentOffer {
+    /// The offer id.
+    pub offer_id: String,
+    /// The agent's SKU.
+    pub sku: String,
+    /// Whether it was published (and not withdrawn since).
+    pub published: bool,
+    /// The listing it was last published as.
+    pub listing_id: Option<String>,
+    /// Whether that listing is live now.
+    pub live: bool,
 }
 
 /// The APIs whose calls are counted against a daily limit.
@@ -301,6 +317,8 @@ pub(crate) struct Shared {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) http: reqwest::Client,
     state: Mutex<State>,
+    /// Where the agent's requests are recorded, when the world keeps a journal.
+    pub(crate) journal: std::sync::OnceLock<Arc<Journal>>,
 }
 
 impl Shared {
@@ -443,6 +461,7 @@ impl EbaySim {
             clock,
             http,
             state: Mutex::new(state),
+            journal: std::sync::OnceLock::new(),
         });
         let server = Server::serve(listener, router(shared.clone()), "ebay");
         Ok((
@@ -534,6 +553,23 @@ impl EbaySim {
             .collect()
     }
 
+    /// Every offer the agent created, published or not, by offer id: what a check that
+    /// nothing was listed twice reads.
+    pub fn agent_offers(&self) -> Vec<AgentOffer> {
+        let st = self.shared.lock();
+        st.inventory
+            .offers
+            .values()
+            .map(|offer| AgentOffer {
+                offer_id: offer.offer_id.clone(),
+                sku: offer.sku.clone(),
+                published: offer.published,
+                listing_id: offer.listing.as_ref().map(|l| l.listing_id.clone()),
+                live: offer.live_listing().is_some(),
+            })
+            .collect()
+    }
+
     /// Every oversell so far, oldest first.
     pub fn oversells(&self) -> Vec<Oversell> {
         self.shared.lock().orders.oversells.clone()
@@ -552,6 +588,14 @@ impl EbaySim {
     /// The seller consents to `scopes` without a browser: an authorization code for the
     /// `authorization_code` grant, as `/oauth2/authorize` would put in its redirect.
     pub fn authorization_code(&self, scopes: &[&str]) -> String {
+        if let Some(journal) = self.shared.journal.get() {
+            let consent = Entry::Consent {
+                scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            };
+            if let Err(error) = journal.record(&consent) {
+                tracing::error!(%error, "the seller's consent could not be journaled");
+            }
+        }
         let now = self.shared.now();
         let mut st = self.shared.lock();
         oauth::issue_code(&mut st, scopes.iter().map(|s| s.to_string()).collect(), now)
@@ -569,6 +613,91 @@ impl EbaySim {
     pub async fn shutdown(mut self) {
         self.server.stop().await;
     }
+
+    /// Records every request from now on in `journal` before it takes effect, one request
+    /// at a time. Set once; later calls change nothing.
+    pub fn set_journal(&self, journal: Arc<Journal>) {
+        let _ = self.shared.journal.set(journal);
+    }
+
+    /// Plays one journaled request again, over HTTP like the original, and discards the
+    /// answer (the agent that asked is gone).
+    pub async fn replay(
+        &self,
+        method: &str,
+        uri: &str,
+        headers: &[(String, String)],
+        body: Vec<u8>,
+    ) -> Result<(), String> {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| e.to_string())?;
+        let mut request = self
+            .shared
+            .http
+            .request(method, format!("{}{uri}", self.base_url))
+            .body(body);
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        let response = request.send().await.map_err(|e| e.to_string())?;
+        let status = response.status();
+        if status.is_server_error() || status == reqwest::StatusCode::UNAUTHORIZED {
+            let body = response.text().await.unwrap_or_default();
+            return Err(format!("{status}: {body}"));
+        }
+        Ok(())
+    }
+}
+
+/// Records each request in the journal (when there is one) before the handler runs.
+async fn journal_requests(
+    axum::extract::State(shared): axum::extract::State<Arc<Shared>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let Some(journal) = shared.journal.get().cloned() else {
+        return next.run(request).await;
+    };
+    let _one_at_a_time = journal.serialize().await;
+    let (parts, body) = request.into_parts();
+    let Ok(body) = axum::body::to_bytes(body, 4 << 20).await else {
+        return ApiError::invalid_request("the request body is larger than 4 MiB").into_response();
+    };
+    let entry = Entry::Http {
+        at: shared.now(),
+        started: journal.started(),
+        method: parts.method.to_string(),
+        uri: parts
+            .uri
+            .path_and_query()
+            .map_or_else(|| parts.uri.path().to_string(), |p| p.to_string()),
+        headers: parts
+            .headers
+            .iter()
+            .filter(|(name, _)| {
+                *name != axum::http::header::HOST && *name != axum::http::header::CONTENT_LENGTH
+            })
+            .filter_map(|(name, value)| Some((name.to_string(), value.to_str().ok()?.to_string())))
+            .collect(),
+        body: Entry::encode(&body),
+    };
+    if let Err(error) = journal.record(&entry) {
+        tracing::error!(%error, "an eBay request could not be journaled");
+        return ApiError::new(
+            axum::http::StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorDetail::new(
+                10001,
+                errors::domain::ACCESS,
+                Category::Application,
+                "the simulated world cannot record this request",
+            ),
+        )
+        .into_response();
+    }
+    next.run(axum::extract::Request::from_parts(
+        parts,
+        axum::body::Body::from(body),
+    ))
+    .await
 }
 
 fn router(shared: Arc<Shared>) -> Router {
@@ -580,6 +709,10 @@ fn router(shared: Arc<Shared>) -> Router {
         .merge(negotiation::routes())
         .merge(notification::routes())
         .fallback(|uri: Uri| async move { ApiError::no_such_resource(uri.path()).into_response() })
+        .layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            journal_requests,
+        ))
         .with_state(shared)
 }
 

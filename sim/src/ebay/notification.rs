@@ -24,7 +24,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State as AxState};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -264,6 +264,13 @@ pub(crate) fn order_confirmation(
 pub(crate) async fn deliver(sh: &Arc<Shared>, pending: Vec<Delivery>) -> Vec<Delivery> {
     let mut done = Vec::with_capacity(pending.len());
     for mut d in pending {
+        if sh.journal.get().is_some_and(|j| j.replaying()) {
+            // The endpoint belonged to an agent process that is gone.
+            d.error = Some("not sent: the world is replaying its journal".into());
+            sh.lock().notify.deliveries.push(d.clone());
+            done.push(d);
+            continue;
+        }
         let sent = sh
             .http
             .post(&d.endpoint)
@@ -294,6 +301,10 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route(
             "/commerce/notification/v1/destination",
             post(create_destination),
+        )
+        .route(
+            "/commerce/notification/v1/destination/{destination_id}",
+            put(update_destination),
         )
         .route(
             "/commerce/notification/v1/subscription",
@@ -460,12 +471,43 @@ async fn create_destination(
     headers: HeaderMap,
     body: Bytes,
 ) -> Reply {
+    save_destination(&sh, &headers, &body, None).await
+}
+
+/// `updateDestination`: a new endpoint (and verification token) for a destination, checked
+/// with a challenge as a new one is.
+async fn update_destination(
+    AxState(sh): AxState<Arc<Shared>>,
+    headers: HeaderMap,
+    Path(destination_id): Path<String>,
+    body: Bytes,
+) -> Reply {
+    save_destination(&sh, &headers, &body, Some(destination_id)).await
+}
+
+/// Creates a destination, or replaces `existing`'s settings.
+async fn save_destination(
+    sh: &Arc<Shared>,
+    headers: &HeaderMap,
+    body: &Bytes,
+    existing: Option<String>,
+) -> Reply {
     let now = sh.now();
     // Phase 1, under the lock: check the request and draw the challenge.
     let (enabled, endpoint, token, code, destination_id) = {
         let mut st = sh.lock();
-        authorize(&mut st, &headers, now, Api::Notification, &[scopes::API])?;
-        let req: DestinationRequest = parse_body(&body, body_error)?;
+        authorize(&mut st, headers, now, Api::Notification, &[scopes::API])?;
+        if let Some(id) = &existing {
+            if !st.notify.destinations.contains_key(id) {
+                return Err(ApiError::not_found(
+                    195022,
+                    domain::NOTIFICATION,
+                    "Invalid or missing destination id.",
+                )
+                .param("destination_id", id.as_str()));
+            }
+        }
+        let req: DestinationRequest = parse_body(body, body_error)?;
         let name = req.name.unwrap_or_default();
         if name.chars().count() > 64 || name.contains('<') || name.contains('>') {
             return Err(bad(
@@ -501,12 +543,7 @@ async fn create_destination(
             )
             .long("The verification token must be 32 to 80 characters of letters, digits, '_' and '-'."));
         }
-        if st
-            .notify
-            .destinations
-            .values()
-            .any(|d| d.endpoint == endpoint)
-        {
+        if endpoint_taken(&st, &endpoint, existing.as_deref()) {
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
                 ErrorDetail::new(
@@ -519,22 +556,37 @@ async fn create_destination(
             ));
         }
         let code = st.uuid();
-        let destination_id = st.uuid();
+        let destination_id = existing.clone().unwrap_or_else(|| st.uuid());
         (enabled, endpoint, token, code, destination_id)
     };
     // Phase 2, unlocked: eBay's challenge.
     let sep = if endpoint.contains('?') { '&' } else { '?' };
     let url = format!("{endpoint}{sep}challenge_code={code}");
     let expected = challenge_response(&code, &token, &endpoint);
-    let answered = match sh.http.get(&url).send().await {
-        Ok(r) if r.status() == StatusCode::OK => r
-            .json::<serde_json::Value>()
-            .await
-            .ok()
-            .and_then(|v| v.get("challengeResponse")?.as_str().map(str::to_string)),
-        _ => None,
+    let journal = sh.journal.get();
+    let verified = match journal {
+        // The endpoint belonged to an agent process that is gone: what it answered then.
+        Some(journal) if journal.replaying() => journal.replayed_challenge(),
+        _ => {
+            let answered = match sh.http.get(&url).send().await {
+                Ok(r) if r.status() == StatusCode::OK => r
+                    .json::<serde_json::Value>()
+                    .await
+                    .ok()
+                    .and_then(|v| v.get("challengeResponse")?.as_str().map(str::to_string)),
+                _ => None,
+            };
+            let verified = answered.as_deref() == Some(expected.as_str());
+            if let Some(journal) = journal {
+                let entry = crate::journal::Entry::Challenge { verified };
+                if let Err(error) = journal.record(&entry) {
+                    tracing::error!(%error, "a destination's challenge could not be journaled");
+                }
+            }
+            verified
+        }
     };
-    if answered.as_deref() != Some(expected.as_str()) {
+    if !verified {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             ErrorDetail::new(
@@ -548,12 +600,7 @@ async fn create_destination(
     }
     // Phase 3, under the lock again.
     let mut st = sh.lock();
-    if st
-        .notify
-        .destinations
-        .values()
-        .any(|d| d.endpoint == endpoint)
-    {
+    if endpoint_taken(&st, &endpoint, existing.as_deref()) {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             ErrorDetail::new(
@@ -567,11 +614,22 @@ async fn create_destination(
     st.notify
         .destinations
         .insert(destination_id.clone(), Destination { enabled, endpoint });
+    if existing.is_some() {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
     let location = format!(
         "{}/commerce/notification/v1/destination/{destination_id}",
         st.base_url
     );
     Ok(created(&location))
+}
+
+/// Whether a destination other than `except` already has `endpoint`.
+fn endpoint_taken(st: &State, endpoint: &str, except: Option<&str>) -> bool {
+    st.notify
+        .destinations
+        .iter()
+        .any(|(id, d)| d.endpoint == endpoint && Some(id.as_str()) != except)
 }
 
 fn created(location: &str) -> axum::response::Response {

@@ -129,7 +129,7 @@ impl PostOffice {
     }
 
     /// Delivers `raw` to every recipient, or to none if any has no mailbox.
-    fn deliver(&self, recipients: &[String], raw: Vec<u8>) -> Result<(), MailError> {
+    pub(crate) fn deliver(&self, recipients: &[String], raw: Vec<u8>) -> Result<(), MailError> {
         let raw: Arc<[u8]> = raw.into();
         let delivered = {
             let mut boxes = self.lock();

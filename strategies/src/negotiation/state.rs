@@ -233,13 +233,20 @@ impl NegotiationState {
         Decision::SendOffer { amount }
     }
 
+    /// Says yes to `amount`. When it is the offer we have on the table the seller has just
+    /// accepted ours and the deal is made; a price they named waits for their yes to our
+    /// confirmation (the item may have gone while their message was on its way).
     fn confirm(&mut self, amount: Money, now: DateTime<Utc>) -> Decision {
         if amount.minor > self.ceiling.minor || amount.currency != self.ceiling.currency {
             // Unreachable through the strategy; kept as the last guard.
             return self.walk_away();
         }
+        let theirs_was_ours = self.last_offer() == Some(amount);
         self.status = Status::Confirming { amount };
         self.sent(now);
+        if theirs_was_ours {
+            self.status = Status::Agreed { amount };
+        }
         Decision::Confirm { amount }
     }
 

@@ -255,7 +255,7 @@ impl Signals {
             ]),
             sold: flat.any_affirmed(phrases::SOLD_ELSEWHERE),
             available: flat.any_affirmed(phrases::STILL_AVAILABLE),
-            strong_accept: flat.any_affirmed(phrases::STRONG_ACCEPT),
+            strong_accept: flat.any_agreed(phrases::STRONG_ACCEPT),
             weak_accept,
             reject: flat.any(phrases::REJECT) || flat_no,
             holds_asking: flat.any(phrases::HOLDS_ASKING),

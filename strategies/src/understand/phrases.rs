@@ -15,6 +15,24 @@ const NEGATORS: &[&str] = &[
     "aint", "unable", "nope", "nothing",
 ];
 
+/// Words that make "deal" a description of the price rather than a yes.
+const PRAISE: &[&str] = &[
+    "great",
+    "good",
+    "best",
+    "real",
+    "nice",
+    "sweet",
+    "fantastic",
+    "amazing",
+    "excellent",
+    "awesome",
+    "incredible",
+    "better",
+    "killer",
+    "solid",
+];
+
 impl Flat {
     pub fn new(tokens: &[Token]) -> Flat {
         let mut text = String::from(" ");
@@ -45,6 +63,24 @@ impl Flat {
     /// words before it.
     pub fn has_affirmed(&self, phrase: &str) -> bool {
         self.find(phrase).any(|at| !self.negated_before(at))
+    }
+
+    /// Like [`Flat::has_affirmed`], and "deal" praised ("a great deal", "good deal") is a
+    /// sales pitch about the price, not agreement to ours.
+    pub fn has_agreed(&self, phrase: &str) -> bool {
+        self.find(phrase).any(|at| {
+            let praised = phrase.starts_with("deal")
+                && self.text[..at]
+                    .split_whitespace()
+                    .next_back()
+                    .is_some_and(|w| PRAISE.contains(&w));
+            !self.negated_before(at) && !praised
+        })
+    }
+
+    /// Any of `phrases` agreed to (see [`Flat::has_agreed`]).
+    pub fn any_agreed(&self, phrases: &[&str]) -> bool {
+        phrases.iter().any(|p| self.has_agreed(p))
     }
 
     fn find(&self, phrase: &str) -> impl Iterator<Item = usize> {
