@@ -228,6 +228,20 @@ fn unclear_replies_ask_or_go_to_the_inbox() {
         our_last_offer: Some(dollars(60.0)),
     });
     assert_eq!(sure.next_step(), NextStep::Proceed);
+    // Seen in a simulated run: asked to repeat it, the seller sold to someone else.
+    for text in ["sorry 80 is last offer", "80 is my last price"] {
+        let last_word = understand(&Reply {
+            text,
+            listing_price: dollars(85.0),
+            our_last_offer: Some(dollars(59.0)),
+        });
+        assert_eq!(last_word.price, Some(dollars(80.0)), "{text}");
+        assert_eq!(
+            last_word.next_step(),
+            NextStep::Proceed,
+            "{text}: {last_word:?}"
+        );
+    }
     let unsure = understand(&Reply {
         text: "maybe 80, maybe 90",
         listing_price: dollars(100.0),

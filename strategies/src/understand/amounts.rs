@@ -681,6 +681,11 @@ const MEDIUM_BEFORE: &[&str] = &[
 
 /// Words after a number that make it a firm price or a closing proposal.
 const FIRM_AFTER: &[&str] = &[
+    "is last",
+    "is my last",
+    "is the last",
+    "last offer",
+    "last price",
     "firm",
     "obo",
     "or best offer",
@@ -766,6 +771,11 @@ const FIRM_AFTER: &[&str] = &[
 
 /// Words after a number that make it the seller's price whatever came before.
 const SURE_AFTER: &[&str] = &[
+    "is last",
+    "is my last",
+    "is the last",
+    "last offer",
+    "last price",
     "firm",
     "obo",
     "or best offer",
