@@ -262,11 +262,15 @@ mod tests {
     }
 
     #[test]
-    fn the_held_out_scenario_file_loads() {
+    fn the_held_out_scenario_files_load() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/holdout.toml");
         let scenario = Scenario::load(path).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(scenario.name, "holdout");
         assert_eq!(scenario.days, 42);
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/holdout-b.toml");
+        let scenario = Scenario::load(path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(scenario.name, "holdout-b");
+        assert_eq!(scenario.days, 35);
     }
 
     #[test]

@@ -125,6 +125,16 @@ impl SellerMind {
         }
     }
 
+    /// The listing's price went down to `asking` (and the reserve to at most it): a seller
+    /// in the middle of haggling no longer holds out for more than their own ad says.
+    pub fn price_dropped(&mut self, asking: Money, reserve: Money) {
+        self.profile.listing_price = asking;
+        self.profile.reserve = reserve;
+        if self.standing_price.minor > asking.minor {
+            self.standing_price = asking;
+        }
+    }
+
     /// Decides what to do with a buyer's message carrying `offer` (None: a question).
     pub fn answer(&mut self, offer: Option<Money>, rng: &mut StdRng) -> Decision {
         let personality = self.profile.personality;
@@ -497,6 +507,27 @@ mod tests {
             reserve: Money::usd(15_000),
             personality,
         }
+    }
+
+    #[test]
+    fn after_a_price_drop_the_seller_asks_no_more_than_the_ad() {
+        let mut rng = StdRng::seed_from_u64(1);
+        let mut mind = SellerMind::new(profile(Personality::Firm));
+        let _ = mind.answer(Some(Money::usd(10_000)), &mut rng);
+        mind.price_dropped(Money::usd(16_000), Money::usd(15_000));
+        for _ in 0..4 {
+            match mind.answer(Some(Money::usd(10_000)), &mut rng) {
+                Decision::Counter { price } => assert!(price.minor <= 16_000, "{price}"),
+                Decision::Reject => {}
+                other => panic!("firm seller at 100 of 160: {other:?}"),
+            }
+        }
+        assert_eq!(
+            mind.answer(Some(Money::usd(16_000)), &mut rng),
+            Decision::Accept {
+                price: Money::usd(16_000)
+            }
+        );
     }
 
     #[test]

@@ -960,6 +960,9 @@ impl World {
         let dropped = round_dollars(listing.asking.minor * (100 - percent) / 100);
         listing.asking = Money::new(dropped, listing.asking.currency);
         listing.reserve = Money::new(listing.reserve.minor.min(dropped), listing.reserve.currency);
+        for mind in listing.threads.values_mut() {
+            mind.price_dropped(listing.asking, listing.reserve);
+        }
         let id: u64 = listing.id.parse().unwrap_or(0);
         self.sites.set_price(id, listing.asking);
         let (venue, id, price) = (listing.venue, listing.id.clone(), listing.asking);
