@@ -565,13 +565,8 @@ fn condition_task_item(summary: &str) -> Option<bazaar_memory::ItemId> {
 /// Lets the agent finish what the last clock move woke: every woken timer has sent its
 /// message and every message is handled, twice in a row. (Without the first, a timer task
 /// the runtime has not polled yet would act during the world's next hour, at a time that
-/// depends on the machine's load.)
-async fn settle(system: &crate::system::System, clock: &bazaar_memory::SimClock) {
-    settle_quiet(&system.quiet, clock).await;
-}
-
-/// [`settle`] on the parts it needs, for the world to call after a push.
-async fn settle_quiet(quiet: &bazaar_memory::mailbox::Quiescence, clock: &bazaar_memory::SimClock) {
+/// depends on the machine's load.) The world calls it too, after a push.
+async fn settle(quiet: &bazaar_memory::mailbox::Quiescence, clock: &bazaar_memory::SimClock) {
     let mut calm = 0;
     while calm < 2 {
         tokio::time::sleep(Duration::from_millis(1)).await;
@@ -800,7 +795,7 @@ async fn run_one(config: SimConfig, out: &mut dyn Write) -> Result<serde_json::V
     let (quiet, sim_clock) = (system.quiet.clone(), world.clock().clone());
     world.set_settle(Arc::new(move || {
         let (quiet, clock) = (quiet.clone(), sim_clock.clone());
-        Box::pin(async move { settle_quiet(&quiet, &clock).await })
+        Box::pin(async move { settle(&quiet, &clock).await })
     }));
 
     let s = world.scenario().clone();
@@ -860,9 +855,9 @@ async fn run_one(config: SimConfig, out: &mut dyn Write) -> Result<serde_json::V
     };
     loop {
         let agent = std::time::Instant::now();
-        settle(&system, world.clock()).await;
+        settle(&system.quiet, world.clock()).await;
         answer_inbox(&system, scripted.as_mut()).await;
-        settle(&system, world.clock()).await;
+        settle(&system.quiet, world.clock()).await;
         if inbox.is_some() {
             // The world waits for the person at the inbox page.
             let mut told = false;
@@ -876,7 +871,7 @@ async fn run_one(config: SimConfig, out: &mut dyn Write) -> Result<serde_json::V
                     told = true;
                 }
                 tokio::time::sleep(Duration::from_millis(300)).await;
-                settle(&system, world.clock()).await;
+                settle(&system.quiet, world.clock()).await;
             }
         }
         timing.agent += agent.elapsed();
@@ -925,7 +920,7 @@ async fn run_one(config: SimConfig, out: &mut dyn Write) -> Result<serde_json::V
             );
         }
     }
-    settle(&system, world.clock()).await;
+    settle(&system.quiet, world.clock()).await;
     let closing = std::time::Instant::now();
     let mut report = report(&world, &system, wall.elapsed());
     if let Some(operator) = &scripted {
