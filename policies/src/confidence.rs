@@ -50,6 +50,19 @@ pub struct Score {
     pub tier: Tier,
     /// Each factor applied, by name.
     pub factors: Vec<(String, f64)>,
+    /// The score without the oversight factors (operator away, first execution): how sure
+    /// the gate is of the action itself. Those two factors ask for a person; they never
+    /// block on their own, or a rule blocked at its first execution would never run.
+    #[serde(default)]
+    pub merit: f64,
+}
+
+impl Score {
+    /// Whether the action is blocked (very low confidence on its merits), rather than
+    /// shown to the operator.
+    pub fn blocks(&self, config: &ConfidenceConfig) -> bool {
+        self.tier == Tier::VeryLow && self.merit < config.low
+    }
 }
 
 /// Scores an action. Never fails: bad inputs (NaN, out of range) clamp to 0..=1.
@@ -70,6 +83,7 @@ pub fn score(config: &ConfidenceConfig, input: &ScoreInput) -> Score {
     }
     factors.push(("pattern match".into(), clamp(input.pattern_match)));
     factors.push(("rule accuracy".into(), clamp(input.rule_accuracy)));
+    let merit = clamp(factors.iter().map(|(_, f)| *f).product());
     let away = input
         .operator_idle_hours
         .is_none_or(|h| h > config.operator_away_hours);
@@ -87,6 +101,7 @@ pub fn score(config: &ConfidenceConfig, input: &ScoreInput) -> Score {
         value,
         tier: tier(config, value),
         factors,
+        merit,
     }
 }
 

@@ -604,12 +604,17 @@ impl GateState {
             "scored",
             serde_json::json!({ "score": score }),
         )?;
+        let low = self.args.config.confidence.low;
+        if score.blocks(&self.args.config.confidence) {
+            let reason = format!("confidence {:.2} is below {low:.2}", score.value);
+            return self.block(&mut record, reason);
+        }
         if score.tier == confidence::Tier::VeryLow {
             let reason = format!(
-                "confidence {:.2} is below {:.2}",
-                score.value, self.args.config.confidence.low
+                "confidence {:.2} is below {low:.2} only for want of oversight (operator away or the rule's first run): a person decides",
+                score.value
             );
-            return self.block(&mut record, reason);
+            return self.ask_operator(&mut record, reason);
         }
         let high_value = record
             .value

@@ -84,6 +84,32 @@ async fn a_new_rule_asks_first_and_then_earns_automatic_execution() {
     gate.stop().await;
 }
 
+/// A rule's first run, with the operator away, on a $300 listing scores 0.6 × 0.9 × 0.7 =
+/// 0.38: below the blocking line, but only for want of a person. Blocking it would block the
+/// rule for ever (it never gets its first run); the operator decides instead, and once they
+/// approve the rule has run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_run_low_only_for_want_of_oversight_asks_the_operator() {
+    let (mut gate, market) = gate(policy()).await;
+    let outcome = gate.propose(reprice("SKU-1", "$300.00", "first")).await;
+    let Outcome::PendingApproval { action, approval } = outcome else {
+        panic!("expected the operator to decide: {outcome:?}");
+    };
+    let pending: Vec<Approval> = gate.store.find("by_status", b"pending").unwrap();
+    assert!(
+        pending[0].reason.contains("confidence 0.38")
+            && pending[0].reason.contains("a person decides"),
+        "{}",
+        pending[0].reason
+    );
+    assert_eq!(
+        gate.approve(approval).await,
+        Ok(Outcome::Executed { action })
+    );
+    assert_eq!(market.executions().len(), 1);
+    gate.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn low_confidence_is_blocked_and_high_value_always_asks() {
     let (gate, market) = gate(trusting_policy()).await;
