@@ -12,7 +12,9 @@ use bazaar_memory::{
     ProductRecord, Seller, Store,
 };
 use bazaar_strategies::negotiation::DealContext;
-use bazaar_strategies::valuation::{analyze, Analysis, Candidate, Comp, Decision, ValuationConfig};
+use bazaar_strategies::valuation::{
+    analyze, Analysis, Candidate, Comp, Decision, NegotiationHint, ValuationConfig,
+};
 use chrono::{DateTime, Utc};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
@@ -185,7 +187,7 @@ impl AnalyzerState {
             Decision::Pursue {
                 ceiling,
                 confidence,
-                ..
+                strategy,
             } => {
                 tracing::info!(
                     listing = %id,
@@ -201,13 +203,18 @@ impl AnalyzerState {
                     format!("asking {} under ceiling {ceiling}", listing.price),
                 )?;
                 store.put(&opportunity)?;
-                self.start_negotiation(
-                    &listing,
-                    &opportunity,
-                    *ceiling,
-                    *confidence,
-                    analysis.margin_bp.unwrap_or(0),
-                )?;
+                let deal = DealContext {
+                    asking: listing.price,
+                    ceiling: *ceiling,
+                    valuation_confidence: *confidence,
+                    expected_margin: analysis.roi_bp.unwrap_or(0) as f64 / 10_000.0,
+                    expected_profit: analysis.profit,
+                    pay_asking: *strategy == NegotiationHint::PayAsking,
+                    category: listing.category.clone(),
+                    business_seller: false,
+                    time_left: None,
+                };
+                self.start_negotiation(&listing, &opportunity, deal)?;
             }
         }
         Ok(())
@@ -217,9 +224,7 @@ impl AnalyzerState {
         &self,
         listing: &MarketListing,
         opportunity: &Opportunity,
-        ceiling: bazaar_memory::Money,
-        confidence: f64,
-        margin_bp: i64,
+        deal: DealContext,
     ) -> Result<(), ActorProcessingErr> {
         let store = &self.ctx.store;
         let source = bazaar_memory::store::index_value(&[
@@ -247,15 +252,7 @@ impl AnalyzerState {
             seller: seller.id,
             seller_address: address,
             subject: listing.title.clone(),
-            deal: DealContext {
-                asking: listing.price,
-                ceiling,
-                valuation_confidence: confidence,
-                expected_margin: margin_bp as f64 / 10_000.0,
-                category: listing.category.clone(),
-                business_seller: false,
-                time_left: None,
-            },
+            deal,
             history: seller_history(&seller),
         };
         self.ctx

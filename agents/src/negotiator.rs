@@ -168,6 +168,12 @@ impl NegotiatorState {
             tracing::warn!(opportunity = %start.opportunity, "cannot negotiate: no mailbox configured");
             return Ok(());
         }
+        let naive = self.ctx.config.strategy.profile == StrategyProfile::Naive;
+        if naive && start.deal.asking > start.deal.ceiling {
+            // The naive baseline buys at the asking price or not at all.
+            tracing::info!(opportunity = %start.opportunity, asking = %start.deal.asking, ceiling = %start.deal.ceiling, "naive baseline: asking above the ceiling; not buying");
+            return Ok(());
+        }
         let now = self.ctx.clock.now();
         let id = NegotiationId::new_at(now);
         let mut history = start.history.clone();

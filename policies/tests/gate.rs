@@ -90,7 +90,7 @@ async fn a_new_rule_asks_first_and_then_earns_automatic_execution() {
 /// approve the rule has run.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_first_run_low_only_for_want_of_oversight_asks_the_operator() {
-    let (mut gate, market) = gate(policy()).await;
+    let (gate, market) = gate(policy()).await;
     let outcome = gate.propose(reprice("SKU-1", "$300.00", "first")).await;
     let Outcome::PendingApproval { action, approval } = outcome else {
         panic!("expected the operator to decide: {outcome:?}");

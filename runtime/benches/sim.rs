@@ -62,6 +62,7 @@ async fn run() -> anyhow::Result<()> {
             compare: false,
             operator: Default::default(),
             browser: true,
+            config_file: None,
         },
         &mut std::io::sink(),
     )

@@ -509,6 +509,7 @@ async fn run(
                 compare,
                 operator,
                 browser: !no_browser,
+                config_file: config_path.clone(),
             };
             match bazaar_runtime::simulate::run_sim(config, &mut std::io::stdout()).await {
                 Ok(_) => Ok(ExitCode::SUCCESS),

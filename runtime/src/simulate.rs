@@ -308,6 +308,10 @@ pub struct SimConfig {
     /// Browse the JavaScript marketplace with Chromium when it is installed (once a day: its
     /// feed up to what was read the day before); false leaves the site out.
     pub browser: bool,
+    /// The operator's configuration file (`--config`), layered over the shipped defaults
+    /// for the agent's policy and strategy settings; the sim still sets what the simulated
+    /// market needs (its marketplaces, mail, searches and data directory).
+    pub config_file: Option<PathBuf>,
 }
 
 /// Who answers the approval inbox during a sim.
@@ -384,8 +388,10 @@ fn agent_config(
     categories: &[&str],
     strategy: bazaar_config::StrategyProfile,
     browser: bool,
+    config_file: Option<&Path>,
 ) -> Result<bazaar_config::Config, SimError> {
-    let mut config = bazaar_config::Config::load(None, std::iter::empty()).map_err(agent_error)?;
+    let mut config =
+        bazaar_config::Config::load(config_file, std::iter::empty()).map_err(agent_error)?;
     config.strategy.profile = strategy;
     config.store.data_dir = data_dir.to_path_buf();
     config.mail.enabled = true;
@@ -723,7 +729,13 @@ async fn run_one(config: SimConfig, out: &mut dyn Write) -> Result<serde_json::V
         .browser
         .then(bazaar_agents::connectors::marketplace::find_chromium)
         .flatten();
-    let agent = agent_config(&data_dir, &categories, config.strategy, chromium.is_some())?;
+    let agent = agent_config(
+        &data_dir,
+        &categories,
+        config.strategy,
+        chromium.is_some(),
+        config.config_file.as_deref(),
+    )?;
     let clock: SharedClock = Arc::new(world.clock().clone());
     let store = SledStore::open(&crate::system::store_dir(&data_dir)).map_err(agent_error)?;
     let index_config = crate::system::index_config(&agent);

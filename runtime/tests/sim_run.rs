@@ -394,8 +394,15 @@ fn a_blocked_email_puts_a_task_in_the_inbox() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let out = dir.path().join("out");
+    // Day 1's first offer is over $200. With such actions weighed at 0.3 (the operator's
+    // --config), it scores 0.3 on its own merits, below the 0.5 line: blocked (an action
+    // short only of oversight would go to the operator instead).
+    let config = dir.path().join("bazaar.toml");
+    std::fs::write(&config, "[policy.confidence]\nhigh_value_factor = 0.3\n").unwrap();
     bazaar_ok(
-        bazaar(["sim", "--days", "1", "--out"])
+        bazaar(["--config"])
+            .arg(&config)
+            .args(["sim", "--days", "1", "--out"])
             .arg(&out)
             .arg("--data-dir")
             .arg(&data),

@@ -74,6 +74,7 @@ fn population(seed: u64) -> Vec<Seller> {
             };
             let asking = (value * share / 1000 / 100).max(1) * 100;
             let reserve = (asking * rng.random_range(780..=950) / 1000).max(100);
+            let ceiling = value * 85 / 100 / 100 * 100;
             let mut pick = rng.random_range(0..total);
             let personality = weights
                 .iter()
@@ -85,12 +86,15 @@ fn population(seed: u64) -> Vec<Seller> {
                     false
                 })
                 .map_or(Personality::Flexible, |(p, _)| *p);
-            let ceiling = value * 85 / 100 / 100 * 100;
             let deal = DealContext {
                 asking: Money::usd(asking),
                 ceiling: Money::usd(ceiling),
                 valuation_confidence: 0.9,
                 expected_margin: (value - asking) as f64 / asking as f64,
+                // the resale nets about 85 % of the market value after fees and postage
+                expected_profit: Some(Money::usd(ceiling - asking)),
+                // the haggling is what is measured here
+                pay_asking: false,
                 category: row.category.name().to_string(),
                 business_seller: rng.random_range(0..100) < 10,
                 time_left: None,

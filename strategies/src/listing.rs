@@ -262,7 +262,11 @@ pub fn draft(
             ListingPrice::MarketValue => Some(value),
             ListingPrice::Quote => {
                 let terms = crate::valuation::terms(config, resale_channel(marketplace))?;
-                quote(terms, config, facts.category, value).map(|q| q.sale_price)
+                // A local-only category has no shipped quote; listed here it sells by pickup
+                // at what it is worth, not at the floor.
+                quote(terms, config, facts.category, value)
+                    .map(|q| q.sale_price)
+                    .or(Some(value))
             }
         });
     let price = match quoted {
@@ -815,6 +819,16 @@ mod tests {
             draft(&item, Marketplace::Ebay, &config, 2_000).price,
             cheap.floor
         );
+        // Furniture ships nowhere (local pickup): listed on eBay it still asks its worth.
+        let furniture = ItemFacts {
+            category: "furniture",
+            market_value: Some(Money::usd(484_13)),
+            cost: Money::usd(270_00),
+            ..item
+        };
+        let sofa = draft(&furniture, Marketplace::Ebay, &config, 2_000);
+        assert_eq!(sofa.price, Money::usd(484_99));
+        assert!(sofa.floor < sofa.price, "{} vs {}", sofa.floor, sofa.price);
     }
 
     #[test]

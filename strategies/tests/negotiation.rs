@@ -414,14 +414,21 @@ fn the_strategy_follows_the_deal_and_the_sellers_history() {
         generous.opening_permille < unknown.opening_permille,
         "a generous seller gets a lower opening"
     );
-    let unsure = choose_strategy(
-        &DealContext {
-            valuation_confidence: 0.5,
-            ..plain
-        },
-        &SellerHistory::default(),
+    let profitable = DealContext {
+        expected_profit: Some(Money::usd(4_000)), // 40 % of the $100 asked
+        ..plain.clone()
+    };
+    let nearer = choose_strategy(&profitable, &SellerHistory::default());
+    assert_eq!(nearer.opening_permille, unknown.opening_permille + 100);
+    let deep = DealContext {
+        pay_asking: true,
+        ..profitable
+    };
+    assert_eq!(
+        choose_strategy(&deep, &SellerHistory::default()).opening_permille,
+        1000,
+        "a deep bargain is offered its asking price at once"
     );
-    assert_eq!(unsure.ceiling_share_permille, 900);
 }
 
 #[test]

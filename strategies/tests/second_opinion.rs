@@ -125,7 +125,7 @@ fn a_price_derived_from_the_asking_counts_as_stated() {
 
 #[test]
 fn an_acceptance_may_name_our_own_last_offer_without_restating_it() {
-    let text = "ok";
+    let text = "ok i guess";
     let rule = unsure(text);
     assert_eq!(
         (rule.intent, rule.price),

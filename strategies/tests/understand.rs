@@ -286,3 +286,30 @@ fn percentages_and_market_talk() {
         "accept 721",
     );
 }
+
+/// A bare yes to our offer ("Ok Great.") is acted on, not asked about again: asking cost a
+/// simulated deal a round while the item was selling elsewhere.
+#[test]
+fn a_bare_yes_to_our_offer_is_acted_on() {
+    for text in ["Ok Great.", "yes sure", "OK!", "Sure, great"] {
+        let reading = understand(&Reply {
+            text,
+            listing_price: dollars(260.0),
+            our_last_offer: Some(dollars(240.0)),
+        });
+        assert_eq!(reading.intent.as_str(), "accept", "{text:?}");
+        assert_eq!(reading.price, Some(dollars(240.0)), "{text:?}");
+        assert_eq!(
+            reading.next_step(),
+            NextStep::Proceed,
+            "{text:?}: {reading:?}"
+        );
+    }
+    // more than a bare yes keeps the clarifying question
+    let hedged = understand(&Reply {
+        text: "ok great, but let me check with my wife first",
+        listing_price: dollars(260.0),
+        our_last_offer: Some(dollars(240.0)),
+    });
+    assert_ne!(hedged.next_step(), NextStep::Proceed, "{hedged:?}");
+}

@@ -243,6 +243,8 @@ pub async fn run_negotiations(mail: Mail, llm: Option<&str>) {
                 ceiling,
                 valuation_confidence: 0.9,
                 expected_margin: 0.3,
+                expected_profit: None,
+                pay_asking: false,
                 category: "electronics".into(),
                 business_seller: false,
                 time_left: None,

@@ -71,21 +71,15 @@ pub fn seed_counter(current: Money, theirs: Money, ceiling: Money, round: u32) -
 }
 
 /// The most a strategy offers: the seed rule stops at its persona's share of the asking
-/// price; the others at the analyzer's ceiling (shaded by an unsure valuation), and never
-/// above the asking price; rounded down to a price people write.
+/// price; the others at the analyzer's ceiling, and never above the asking price; rounded
+/// down to a price people write.
 pub(crate) fn cap(choice: &StrategyChoice, asking: Money, ceiling: Money) -> Money {
-    let shaded = permille(ceiling, choice.ceiling_share_permille.clamp(0, 1000));
     let own = match choice.kind {
         StrategyKind::SeedRule => permille(asking, choice.persona.max_permille()),
         _ => asking,
     };
-    let most = if own.minor < shaded.minor {
-        own
-    } else {
-        shaded
-    };
     round_offer(Money::new(
-        most.minor.clamp(0, ceiling.minor.max(0)),
+        own.minor.clamp(0, ceiling.minor.max(0)),
         ceiling.currency,
     ))
 }

@@ -160,6 +160,12 @@ pub struct DealContext {
     pub valuation_confidence: f64,
     /// Expected margin at the asking price, as a fraction of it (0.5 = 50 %).
     pub expected_margin: f64,
+    /// Expected profit when bought at the asking price (the resale's net less the asking
+    /// price), when the analysis priced the resale.
+    pub expected_profit: Option<Money>,
+    /// The analysis found a deep bargain (the margin at the asking price is well above the
+    /// target): offer the asking price at once, before a faster buyer takes it.
+    pub pay_asking: bool,
     /// The listing's category (`"electronics"`, `"collectibles"`, …).
     pub category: String,
     /// The seller is a business (a shop, a dealer).
@@ -176,6 +182,8 @@ impl DealContext {
             ceiling: Money::usd(8_500),
             valuation_confidence: 0.9,
             expected_margin: 0.2,
+            expected_profit: Some(Money::usd(2_000)),
+            pay_asking: false,
             category: "electronics".to_string(),
             business_seller: false,
             time_left: None,
@@ -207,9 +215,6 @@ pub struct StrategyChoice {
     pub opening_permille: i64,
     /// How many offers at most.
     pub max_rounds: u32,
-    /// The most this strategy offers, as thousandths of the ceiling (below 1000 when the
-    /// valuation is unsure).
-    pub ceiling_share_permille: i64,
     /// Why this choice, in words, for the audit log.
     pub why: Vec<String>,
 }
@@ -281,13 +286,33 @@ fn seed_persona(deal: &DealContext) -> (Persona, &'static str) {
 /// closes more deals than the seed rule and keeps more of the surplus on the same sellers). The seller's history adjusts it: a seller known to give
 /// large discounts gets a lower opening; a seller who often failed to honour deals gets
 /// [`StrategyKind::Conceder`] (close quickly or not at all); so does a deal with under an
-/// hour left. An unsure valuation lowers how close to the ceiling we go.
+/// hour left. A deal that earns 25 % or more at the asking price opens 10 points nearer it,
+/// and one the analysis calls a deep bargain is offered the asking price at once (haggling
+/// over a few dollars loses such items to faster buyers). An unsure valuation is not shaded again here: the analyzer's ceiling already
+/// stands on the conservative value (the estimate less its uncertainty), and shading it twice
+/// walked away from sellers holding at a price inside the ceiling.
 pub fn choose_strategy(deal: &DealContext, history: &SellerHistory) -> StrategyChoice {
     let (persona, persona_why) = seed_persona(deal);
     let mut why = vec![format!("{}: {persona_why}", persona.as_str())];
     let mut kind = StrategyKind::Adaptive;
     let mut opening_permille = persona.opening_permille();
     let mut max_rounds = persona.max_rounds() + 3;
+    // A deep bargain is lost by haggling long, not by paying a little more: open nearer the
+    // asking price the more it would earn at that price.
+    let roi_at_asking_permille = match deal.expected_profit {
+        Some(profit) if deal.asking.minor > 0 => profit.minor * 1000 / deal.asking.minor,
+        _ => 0,
+    };
+    if deal.pay_asking {
+        opening_permille = 1000;
+        why.push("a deep bargain: offer the asking price at once".to_string());
+    } else if roi_at_asking_permille >= 250 {
+        opening_permille += 100;
+        why.push(format!(
+            "{:.0} % profit at the asking price: open nearer it",
+            roi_at_asking_permille as f64 / 10.0
+        ));
+    }
 
     let known = history.past_negotiations >= 2;
     if known && history.mean_discount >= 0.15 {
@@ -308,27 +333,12 @@ pub fn choose_strategy(deal: &DealContext, history: &SellerHistory) -> StrategyC
         why.push("under an hour left: concede early".to_string());
     }
 
-    let confidence = deal.valuation_confidence.clamp(0.0, 1.0);
-    let ceiling_share_permille = if confidence >= 0.8 {
-        1000
-    } else {
-        // 0.5 or less → 90 % of the ceiling, rising linearly to all of it at 0.8.
-        let above = ((confidence - 0.5).max(0.0) / 0.3 * 100.0).round() as i64;
-        900 + above.min(100)
-    };
-    if ceiling_share_permille < 1000 {
-        why.push(format!(
-            "valuation confidence {confidence:.2}: offer at most {:.1} % of the ceiling",
-            ceiling_share_permille as f64 / 10.0
-        ));
-    }
     why.push(format!("{} strategy", kind.as_str()));
     StrategyChoice {
         persona,
         kind,
         opening_permille,
         max_rounds,
-        ceiling_share_permille,
         why,
     }
 }

@@ -195,6 +195,8 @@ struct Signals {
     strong_accept: bool,
     explicit_accept: bool,
     weak_accept: bool,
+    /// The whole reply is a few agreement words ("Ok great.", "yes sure"): a plain yes.
+    bare_agreement: bool,
     reject: bool,
     holds_asking: bool,
     asks: bool,
@@ -215,6 +217,8 @@ impl Signals {
             && !first_words
                 .first()
                 .is_some_and(|w| ["not", "no"].contains(w));
+        let bare_agreement =
+            flat.words().count() <= 3 && flat.words().all(|w| phrases::WEAK_ACCEPT.contains(&w));
         let flat_no = first_words
             .first()
             .is_some_and(|w| ["no", "nope", "nah", "sorry"].contains(w))
@@ -257,6 +261,7 @@ impl Signals {
             available: flat.any_affirmed(phrases::STILL_AVAILABLE),
             strong_accept: flat.any_agreed(phrases::STRONG_ACCEPT),
             weak_accept,
+            bare_agreement,
             reject: flat.any(phrases::REJECT) || flat_no,
             holds_asking: flat.any(phrases::HOLDS_ASKING),
             asks,
@@ -358,7 +363,12 @@ fn decide(found: &[Amount], signals: &Signals, context: Context, currency: Curre
         return Reading::new(Intent::Reject, None, 0.5);
     }
     if signals.weak_accept && !signals.asks_price {
-        return Reading::new(Intent::Accept, last.map(money), 0.7);
+        let sure = if signals.bare_agreement && !signals.asks {
+            0.8
+        } else {
+            0.7
+        };
+        return Reading::new(Intent::Accept, last.map(money), sure);
     }
     ask_or_tell(signals)
 }
