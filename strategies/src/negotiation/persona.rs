@@ -234,8 +234,9 @@ impl StrategyChoice {
         choice
     }
 
-    /// The naive baseline: the asking price (within the cap) offered once, the seller's
-    /// price taken if it is within the cap, no haggling.
+    /// The naive baseline: the asking price offered once, the seller's price taken if it is
+    /// within the cap, no haggling (the Negotiator does not start it when the asking price is
+    /// above the ceiling: naive buys at the asking price or not at all).
     pub fn naive(&self) -> StrategyChoice {
         let mut choice = self.clone();
         choice.kind = StrategyKind::Linear;
