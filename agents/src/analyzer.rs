@@ -208,7 +208,6 @@ impl AnalyzerState {
                     ceiling: *ceiling,
                     valuation_confidence: *confidence,
                     expected_margin: analysis.roi_bp.unwrap_or(0) as f64 / 10_000.0,
-                    expected_profit: analysis.profit,
                     pay_asking: *strategy == NegotiationHint::PayAsking,
                     category: listing.category.clone(),
                     business_seller: false,

@@ -90,9 +90,8 @@ fn population(seed: u64) -> Vec<Seller> {
                 asking: Money::usd(asking),
                 ceiling: Money::usd(ceiling),
                 valuation_confidence: 0.9,
-                expected_margin: (value - asking) as f64 / asking as f64,
                 // the resale nets about 85 % of the market value after fees and postage
-                expected_profit: Some(Money::usd(ceiling - asking)),
+                expected_margin: (ceiling - asking) as f64 / asking as f64,
                 // the haggling is what is measured here
                 pay_asking: false,
                 category: row.category.name().to_string(),

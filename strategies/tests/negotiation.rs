@@ -415,7 +415,7 @@ fn the_strategy_follows_the_deal_and_the_sellers_history() {
         "a generous seller gets a lower opening"
     );
     let profitable = DealContext {
-        expected_profit: Some(Money::usd(4_000)), // 40 % of the $100 asked
+        expected_margin: 0.4,
         ..plain.clone()
     };
     let nearer = choose_strategy(&profitable, &SellerHistory::default());

@@ -160,9 +160,6 @@ pub struct DealContext {
     pub valuation_confidence: f64,
     /// Expected margin at the asking price, as a fraction of it (0.5 = 50 %).
     pub expected_margin: f64,
-    /// Expected profit when bought at the asking price (the resale's net less the asking
-    /// price), when the analysis priced the resale.
-    pub expected_profit: Option<Money>,
     /// The analysis found a deep bargain (the margin at the asking price is well above the
     /// target): offer the asking price at once, before a faster buyer takes it.
     pub pay_asking: bool,
@@ -182,7 +179,6 @@ impl DealContext {
             ceiling: Money::usd(8_500),
             valuation_confidence: 0.9,
             expected_margin: 0.2,
-            expected_profit: Some(Money::usd(2_000)),
             pay_asking: false,
             category: "electronics".to_string(),
             business_seller: false,
@@ -300,18 +296,14 @@ pub fn choose_strategy(deal: &DealContext, history: &SellerHistory) -> StrategyC
     let mut max_rounds = persona.max_rounds() + 3;
     // A deep bargain is lost by haggling long, not by paying a little more: open nearer the
     // asking price the more it would earn at that price.
-    let roi_at_asking_permille = match deal.expected_profit {
-        Some(profit) if deal.asking.minor > 0 => profit.minor * 1000 / deal.asking.minor,
-        _ => 0,
-    };
     if deal.pay_asking {
         opening_permille = 1000;
         why.push("a deep bargain: offer the asking price at once".to_string());
-    } else if roi_at_asking_permille >= 250 {
+    } else if deal.expected_margin >= 0.25 {
         opening_permille += 100;
         why.push(format!(
             "{:.0} % profit at the asking price: open nearer it",
-            roi_at_asking_permille as f64 / 10.0
+            deal.expected_margin * 100.0
         ));
     }
 
