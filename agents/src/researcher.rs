@@ -113,14 +113,17 @@ impl ResearcherState {
         for mut listing in listings {
             let source = index_value(&[listing.marketplace.name(), &listing.external_id]);
             let known: Option<MarketListing> = store.find("by_source", &source)?.into_iter().next();
-            let seller = self.upsert_seller(&listing, now)?;
             match &known {
                 Some(old) => {
                     listing.id = old.id;
                     listing.first_seen = old.first_seen;
+                    if seen_lately_unchanged(old, &listing, now) {
+                        continue;
+                    }
                 }
                 None => new.push(listing.id),
             }
+            let seller = self.upsert_seller(&listing, now)?;
             listing.last_seen = now;
             let price_changed = known.as_ref().is_none_or(|old| old.price != listing.price);
             store.put(&listing)?;
@@ -413,6 +416,28 @@ impl ResearcherState {
         store.put(&product)?;
         Ok(product)
     }
+}
+
+/// How stale `last_seen` may get on a listing that has not changed before a scan rewrites it.
+const LAST_SEEN_REFRESH_HOURS: i64 = 24;
+
+/// Whether `seen` (just scanned) says nothing new about `old` and `old` was seen within
+/// [`LAST_SEEN_REFRESH_HOURS`]. Every scan sees most listings again: rewriting each one
+/// (listing, seller, product, search document: three store transactions, each a write to
+/// disk) only to move `last_seen` was most of the simulated month's disk writes. The raw
+/// page is not compared: pages carry counters and relative times that change every visit.
+fn seen_lately_unchanged(
+    old: &MarketListing,
+    seen: &MarketListing,
+    now: chrono::DateTime<chrono::Utc>,
+) -> bool {
+    let fresh = now - old.last_seen < chrono::Duration::hours(LAST_SEEN_REFRESH_HOURS);
+    let same = MarketListing {
+        last_seen: old.last_seen,
+        raw: old.raw.clone(),
+        ..seen.clone()
+    } == *old;
+    fresh && same
 }
 
 impl Actor for Researcher {

@@ -104,6 +104,27 @@ pub struct Pnl {
     pub currency: Currency,
 }
 
+impl Pnl {
+    /// The purchase cost of the items with no sale booked: the stock still held, at cost.
+    pub fn stock_at_cost(&self) -> i64 {
+        self.items
+            .iter()
+            .filter(|(item, p)| item.is_some() && p.revenue == 0)
+            .map(|(_, p)| p.cost)
+            .sum()
+    }
+
+    /// The books on an accrual basis: the cost of goods is what the items sold cost, and
+    /// stock still held is an asset at cost, not yet an expense. Fees, postage and refunds
+    /// count when paid, sold or not. `total` is the cash basis: every purchase spent.
+    pub fn sold(&self) -> ItemPnl {
+        ItemPnl {
+            cost: self.total.cost - self.stock_at_cost(),
+            ..self.total.clone()
+        }
+    }
+}
+
 /// Adds up the books since `since`; refuses a mix of currencies.
 pub fn pnl(store: &SledStore, since: Option<DateTime<Utc>>) -> anyhow::Result<Pnl> {
     let mut items: BTreeMap<Option<ItemId>, ItemPnl> = BTreeMap::new();
@@ -168,7 +189,16 @@ pub fn write_pnl(store: &SledStore, pnl: &Pnl, out: &mut impl Write) -> anyhow::
         };
         line(out, &name, p, &title)?;
     }
-    line(out, "total", &pnl.total, "")?;
+    line(out, "total", &pnl.total, "(cash: every purchase spent)")?;
+    line(
+        out,
+        "sold",
+        &pnl.sold(),
+        &format!(
+            "(accrual: {} of stock held at cost)",
+            money(pnl.stock_at_cost())
+        ),
+    )?;
     Ok(())
 }
 
@@ -258,4 +288,47 @@ pub fn write_trends(
         )?;
     }
     Ok(rows.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ItemPnl, Pnl};
+    use bazaar_memory::{Currency, ItemId};
+
+    fn item(revenue: i64, cost: i64, fees: i64) -> ItemPnl {
+        ItemPnl {
+            revenue,
+            cost,
+            fees,
+            ..ItemPnl::default()
+        }
+    }
+
+    #[test]
+    fn stock_still_held_is_an_asset_at_cost_not_an_expense() {
+        let now = chrono::Utc::now();
+        let (sold, held) = (ItemId::new_at(now), ItemId::new_at(now));
+        let mut items = std::collections::BTreeMap::new();
+        items.insert(Some(sold), item(20_000, 10_000, 2600));
+        // Listed, not sold: its listing fee is spent, its purchase is stock.
+        items.insert(Some(held), item(0, 9000, 100));
+        // A fee booked against no item is spent either way.
+        items.insert(None, item(0, 0, 500));
+        let mut total = ItemPnl::default();
+        for p in items.values() {
+            total.merge(p);
+        }
+        let pnl = Pnl {
+            items,
+            total,
+            currency: Currency::Usd,
+        };
+        assert_eq!(pnl.stock_at_cost(), 9000);
+        assert_eq!(pnl.total.profit(), 20_000 - 19_000 - 3200);
+        let accrual = pnl.sold();
+        assert_eq!(accrual.cost, 10_000);
+        assert_eq!(accrual.fees, 3200);
+        assert_eq!(accrual.profit(), 20_000 - 10_000 - 3200);
+        assert_eq!(accrual.profit() - pnl.total.profit(), pnl.stock_at_cost());
+    }
 }

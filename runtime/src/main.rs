@@ -121,7 +121,8 @@ enum Command {
         status: Option<bazaar_memory::ItemStatus>,
     },
     /// Profit and loss per item and overall: sales less cost of goods, fees, postage and
-    /// refunds (read from the store).
+    /// refunds (read from the store); the total in cash, and on the goods sold with the
+    /// stock still held at cost.
     Pnl {
         /// Only transactions booked at or after this time (RFC 3339).
         #[arg(long, value_name = "TIME")]

@@ -123,10 +123,12 @@ fn summary(report: &Value) -> String {
     let rows = [
         ("profit", dollars(&pnl["profit"])),
         ("revenue", dollars(&pnl["revenue"])),
-        ("cost of goods", dollars(&pnl["cost_of_goods"])),
+        ("cost of goods sold", dollars(&pnl["cost_of_goods"])),
         ("fees", dollars(&pnl["fees"])),
         ("postage", dollars(&pnl["shipping"])),
         ("ROI", percent(&pnl["roi"])),
+        ("stock held, at cost", dollars(&pnl["stock_at_cost"])),
+        ("cash (every purchase spent)", dollars(&pnl["cash"])),
         ("deal rate", percent(&n["deal_rate"])),
         ("surplus captured", percent(&n["surplus_captured"])),
         (

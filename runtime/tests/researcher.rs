@@ -11,7 +11,8 @@ use bazaar_agents::connectors::polite::PoliteConfig;
 use bazaar_agents::connectors::{SearchPage, SearchQuery, Source, SourceAlert, SourceFuture};
 use bazaar_config::Config;
 use bazaar_memory::{
-    IndexConfig, MarketListing, Marketplace, ProductIndex, SharedClock, SimClock, SledStore, Store,
+    IndexConfig, MarketListing, Marketplace, Money, ProductIndex, SharedClock, SimClock, SledStore,
+    Store,
 };
 use bazaar_runtime::system::{System, SystemParts};
 use bazaar_sim::sites::{ListingGenerator, Site, SiteListing, Sites, SitesConfig};
@@ -41,9 +42,19 @@ impl Source for Counted {
     }
 }
 
+/// What three hourly runs of one saved search did.
+struct Runs {
+    /// Pages read per run.
+    pages: Vec<usize>,
+    /// The listings recorded at the end.
+    recorded: Vec<MarketListing>,
+    /// The site's id of the listing whose price dropped before the third run.
+    repriced: String,
+}
+
 /// Pages read by one run of each saved search per hour, over three hours, with two listings
-/// posted before the second hour.
-async fn pages_per_run(newest_first: bool) -> (Vec<usize>, usize) {
+/// posted before the second hour and one price dropped before the third.
+async fn pages_per_run(newest_first: bool) -> Runs {
     let start = "2026-03-02T08:00:00Z".parse().unwrap();
     let clock = SimClock::new(start);
     let shared: SharedClock = Arc::new(clock.clone());
@@ -56,6 +67,7 @@ async fn pages_per_run(newest_first: bool) -> (Vec<usize>, usize) {
     assert_eq!(listings.len(), 14);
     // Two of them are posted later, between the first and the second run.
     let later: Vec<SiteListing> = listings.drain(..2).collect();
+    let repriced = listings[listings.len() - 1].clone();
     let config = SitesConfig {
         craigslist_page_size: 5,
         ..SitesConfig::default()
@@ -96,6 +108,10 @@ async fn pages_per_run(newest_first: bool) -> (Vec<usize>, usize) {
                 sites.add(listing).unwrap();
             }
         }
+        if hour == 2 {
+            let lower = Money::new(repriced.price.minor - 5_00, repriced.price.currency);
+            assert!(sites.set_price(repriced.id, lower));
+        }
         // Past the first run's start-up stagger and the schedule's jitter, one run an hour.
         for _ in 0..6 {
             clock.advance_by(Duration::from_secs(600));
@@ -105,10 +121,14 @@ async fn pages_per_run(newest_first: bool) -> (Vec<usize>, usize) {
         runs.push(searches - before);
         before = searches;
     }
-    let recorded = system.store.all::<MarketListing>().unwrap().len();
+    let recorded = system.store.all::<MarketListing>().unwrap();
     system.shutdown(Duration::from_secs(5)).await.unwrap();
     sites.stop().await;
-    (runs, recorded)
+    Runs {
+        pages: runs,
+        recorded,
+        repriced: repriced.id.to_string(),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -116,12 +136,36 @@ async fn a_newest_first_search_stops_at_the_first_listing_seen_before() {
     // 12 listings in pages of 5: the first run reads all three pages; then two new listings
     // fill the first page with three seen before, and the run stops there; a run with
     // nothing new reads one page.
-    let (runs, recorded) = pages_per_run(true).await;
-    assert_eq!(runs, vec![3, 1, 1]);
-    assert_eq!(recorded, 14, "every listing was recorded");
+    let runs = pages_per_run(true).await;
+    assert_eq!(runs.pages, vec![3, 1, 1]);
+    assert_eq!(runs.recorded.len(), 14, "every listing was recorded");
 
     // In the site's own order every run pages on (up to three pages).
-    let (runs, recorded) = pages_per_run(false).await;
-    assert_eq!(runs, vec![3, 3, 3]);
-    assert_eq!(recorded, 14);
+    let runs = pages_per_run(false).await;
+    assert_eq!(runs.pages, vec![3, 3, 3]);
+    assert_eq!(runs.recorded.len(), 14);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listing_seen_again_unchanged_is_not_rewritten_and_a_price_drop_is() {
+    // Every run reads every page, so each listing is seen up to three times in two hours.
+    let runs = pages_per_run(false).await;
+    let (repriced, unchanged): (Vec<_>, Vec<_>) = runs
+        .recorded
+        .iter()
+        .partition(|l| l.external_id == runs.repriced);
+    assert_eq!(repriced.len(), 1, "{:?}", runs.repriced);
+    let repriced = repriced[0];
+    assert!(
+        repriced.last_seen > repriced.first_seen,
+        "the new price was written: {repriced:?}"
+    );
+    assert_eq!(unchanged.len(), 13);
+    for listing in unchanged {
+        assert_eq!(
+            listing.last_seen, listing.first_seen,
+            "seen again within a day and unchanged: not rewritten ({})",
+            listing.external_id
+        );
+    }
 }

@@ -46,9 +46,18 @@ fn sim_runs_the_business_and_writes_a_report() {
         "shipping",
         "profit",
         "roi",
+        "stock_at_cost",
+        "cash",
     ] {
         assert!(report["pnl"].get(key).is_some(), "pnl.{key} in {report:#}");
     }
+    // Profit is on the goods sold; the cash view also spent what is still in stock.
+    let pnl_minor = |key: &str| report["pnl"][key].as_i64().unwrap();
+    assert_eq!(
+        pnl_minor("profit") - pnl_minor("cash"),
+        pnl_minor("stock_at_cost"),
+        "{report:#}"
+    );
     for key in [
         "found", "analyzed", "pursued", "agreed", "bought", "listed", "sold",
     ] {
