@@ -148,8 +148,10 @@ pub(crate) fn respond(
         next = next.max(reciprocate(last, theirs, their_prices, asking));
     }
     let next = round_offer(Money::new(next.minor.min(cap.minor), cap.currency));
-    // AC_next: their price is no worse than what we would offer next.
-    if theirs.minor <= next.minor {
+    // AC_next: their price is no worse than what we would offer next. Nor is it when
+    // rounding leaves no step between our last offer and their price (they are one written
+    // unit above us): repeating our offer only spends a round.
+    if theirs.minor <= next.minor || (next.minor <= last.minor && theirs.minor <= cap.minor) {
         return Move::Accept;
     }
     Move::Offer(next.max(last))
