@@ -27,7 +27,7 @@ pub fn render(report: &Value) -> String {
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{}</title>\
          <style>body{{font:14px system-ui,sans-serif;margin:2em auto;max-width:720px;color:#222}}\
          h1{{font-size:20px}}h2{{font-size:16px;margin-top:2em}}table{{border-collapse:collapse}}\
-         td{{padding:2px 12px 2px 0}}td.n{{text-align:right}}svg{{background:#fafafa}}\
+         td,th{{padding:2px 12px 2px 0}}th{{text-align:right}}th:first-child{{text-align:left}}td.n{{text-align:right}}svg{{background:#fafafa}}\
          .axis{{font-size:11px;fill:#666}}</style></head><body><h1>{}</h1>",
         escape(&title),
         escape(&title)
@@ -95,7 +95,7 @@ pub fn render(report: &Value) -> String {
 /// Ours and each baseline: profit, ROI, deals bought and sold, deal rate.
 fn comparison(report: &Value, baselines: &serde_json::Map<String, Value>) -> String {
     let mut html = String::from(
-        "<table><tr><th>strategy</th><th>profit</th><th>ROI</th><th>bought</th><th>sold</th><th>deal rate</th></tr>",
+        "<table><tr><th>strategy</th><th>profit</th><th>ROI</th><th>stock at cost</th><th>bought</th><th>sold</th><th>deal rate</th></tr>",
     );
     let ours = report["strategy"].as_str().unwrap_or("ours");
     let rows =
@@ -103,10 +103,11 @@ fn comparison(report: &Value, baselines: &serde_json::Map<String, Value>) -> Str
     for (name, r) in rows {
         let _ = write!(
             html,
-            "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
+            "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
             escape(name),
             escape(&dollars(&r["pnl"]["profit"])),
             escape(&percent(&r["pnl"]["roi"])),
+            escape(&dollars(&r["pnl"]["stock_at_cost"])),
             escape(&text(&r["funnel"]["bought"])),
             escape(&text(&r["funnel"]["sold"])),
             escape(&percent(&r["negotiation"]["deal_rate"])),
