@@ -480,6 +480,15 @@ async fn a_deal_is_bought_listed_sold_delisted_and_booked_once_across_restarts()
         "{total} (profit {profit})"
     );
     assert!(total.contains(&sale.total.to_string()), "{total}");
+    // Everything bought was sold: the accrual line matches the cash total, no stock held.
+    let sold = report
+        .lines()
+        .find(|l| l.starts_with("sold"))
+        .unwrap_or_else(|| panic!("{report}"));
+    assert!(
+        sold.contains(&Money::usd(profit).to_string()) && sold.contains("$0.00 of stock held"),
+        "{sold}"
+    );
     // Nothing was booked after the sale.
     let later = bazaar(dir.path(), &["pnl", "--since", "2026-03-03T00:00:00Z"]);
     let later = text(&later.stdout);
