@@ -256,7 +256,7 @@ pub fn add_channels(item: &mut InventoryItem, configured: &[SellingChannel], mor
 pub struct ChannelJob {
     /// The channel.
     pub marketplace: Marketplace,
-    /// `queued`, `live`, `needs_manual_action`, `failed`, `withdrawn` or `sold`.
+    /// `queued`, `live`, `needs_manual_action`, `failed`, `rejected`, `withdrawn` or `sold`.
     pub status: String,
     /// Why it failed, or what the operator must do.
     pub reason: Option<String>,
@@ -300,6 +300,10 @@ pub fn channel_jobs(
         let (status, reason) = match listing.lifecycle.status {
             ChannelStatus::Draft => match failed_publish(store, listing)? {
                 Some(reason) => ("failed", Some(reason)),
+                None if rejected_publish(store, listing)? => (
+                    "rejected",
+                    Some("the operator rejected publishing it; retry to propose it again".into()),
+                ),
                 None if store
                     .get_meta::<String>(&crate::inventory::task_key(&format!(
                         "missing:{}",
@@ -353,6 +357,13 @@ fn failed_publish(
                 .unwrap_or("the marketplace refused it")
                 .to_string()
         }))
+}
+
+/// Whether the operator rejected the current publication attempt of `listing`: the item
+/// stays in stock, unlisted there, until they retry the channel.
+fn rejected_publish(store: &SledStore, listing: &ChannelListing) -> Result<bool, StoreError> {
+    Ok(current_publish(store, listing)?
+        .is_some_and(|r| r.lifecycle.status == ActionStatus::Rejected))
 }
 
 /// When the gate blocked the current publication attempt of `listing`, if it did.
@@ -556,7 +567,10 @@ impl ListerState {
         let Some(listing) = self.listing_on(id, marketplace)? else {
             return self.list_on_channels(id, vec![marketplace]).await;
         };
-        let failed = failed_publish(&self.ctx.store, &listing)?.is_some();
+        // A rejected publication is proposed again as a new attempt: the operator asking for
+        // it is the change of mind the rejection waits for.
+        let failed = failed_publish(&self.ctx.store, &listing)?.is_some()
+            || rejected_publish(&self.ctx.store, &listing)?;
         if !(failed || listing.lifecycle.status == ChannelStatus::Withdrawn) {
             tracing::info!(item = %id, %marketplace, status = %listing.lifecycle.status, "nothing to retry");
             return Ok(());

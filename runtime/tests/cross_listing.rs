@@ -42,6 +42,11 @@ struct Setup {
 /// every other channel assisted; the operator API on loopback; eBay pushing sales to our
 /// notification endpoint.
 async fn setup() -> Setup {
+    setup_with(Money::usd(10_000_000)).await
+}
+
+/// A system whose actions worth `high_value` or more always go to the operator.
+async fn setup_with(high_value: Money) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let clock = SimClock::new(support::at("2026-03-02T15:00:00Z"));
     let shared: SharedClock = Arc::new(clock.clone());
@@ -52,7 +57,7 @@ async fn setup() -> Setup {
     let ebay = ebay_selling(&sim, &store, &shared).await.unwrap();
 
     let mut config = Config::load(None, std::iter::empty()).unwrap();
-    config.policy.high_value = Money::usd(10_000_000);
+    config.policy.high_value = high_value;
     config.policy.confidence.first_execution_factor = 1.0;
     config.policy.confidence.operator_away_factor = 1.0;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -168,6 +173,28 @@ impl Setup {
         })
         .await;
         assert!(found.is_ok(), "job of {item}: want {want:?}, have {last:?}");
+    }
+
+    /// Waits for the one approval pending in the inbox for an action; returns its id.
+    async fn wait_approval(&self) -> String {
+        let found = tokio::time::timeout(Duration::from_secs(20), async {
+            loop {
+                let pending: Vec<Approval> = self
+                    .system
+                    .store
+                    .all::<Approval>()
+                    .unwrap()
+                    .into_iter()
+                    .filter(|a| a.action.is_some() && a.lifecycle.status.to_string() == "pending")
+                    .collect();
+                if let [one] = pending.as_slice() {
+                    return one.id.to_string();
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await;
+        found.expect("an approval pending in the inbox")
     }
 
     fn tasks(&self, containing: &str) -> Vec<Approval> {
@@ -506,5 +533,61 @@ async fn a_listing_job_is_cancelled_retried_and_an_assisted_sale_withdraws_the_e
         .await;
     assert!(s.sim.agent_listings().is_empty());
     assert_eq!(s.books(item, TransactionKind::Sale), [Money::usd(85_00)]);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publication_the_operator_rejected_waits_until_they_retry_it() {
+    // Every publication goes to the operator.
+    let s = setup_with(Money::usd(1)).await;
+    let item = s
+        .add_item(json!({
+            "title": "Bose QuietComfort 35 II headphones",
+            "condition": "good",
+            "cost": "55.00",
+            "photos": ["https://img.example/qc35.jpg"],
+            "category": "electronics",
+        }))
+        .await;
+    s.post(
+        &format!("/api/v1/items/{item}/listings"),
+        json!({"channels": ["ebay"]}),
+    )
+    .await;
+    let approval = s.wait_approval().await;
+    let (status, body) = s
+        .post(
+            &format!("/api/approvals/{approval}/reject"),
+            json!({"reason": "not these, not now"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    s.wait_jobs(item, &[("ebay", "rejected")]).await;
+    assert!(s.sim.agent_listings().is_empty());
+    assert_eq!(s.item(item).lifecycle.status.to_string(), "in_stock");
+
+    // The operator changes their mind: a new attempt, asked again, approved, live.
+    let (status, body) = s
+        .post(
+            &format!("/api/v1/items/{item}/listings/ebay/retry"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    let again = s.wait_approval().await;
+    assert_ne!(again, approval, "a new approval for the new attempt");
+    let (status, body) = s
+        .post(&format!("/api/approvals/{again}/approve"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // The gate executed it; the Lister records it live on its next pass over the items
+    // (the Inventory's periodic resume; the clock here does not move).
+    let _ = s
+        .system
+        .addrs
+        .lister
+        .send(bazaar_agents::lister::ListerMsg::ListItem(item));
+    s.wait_jobs(item, &[("ebay", "live")]).await;
+    assert_eq!(s.sim.agent_listings().len(), 1);
     s.stop().await;
 }

@@ -112,7 +112,7 @@ pub enum OperatorCommand {
         /// poshmark, mercari (comma-separated).
         #[arg(long, value_delimiter = ',')]
         channels: Vec<String>,
-        /// Publish this failed or cancelled channel again.
+        /// Publish this failed, rejected or cancelled channel again.
         #[arg(long, value_name = "CHANNEL", conflicts_with_all = ["channels", "cancel"])]
         retry: Option<String>,
         /// Take the item off every channel it is queued or live on.

@@ -5,7 +5,7 @@
 //!   extends) its cross-listing job; `GET` shows each channel's status (`queued`, `live`,
 //!   `needs_manual_action`, `failed` with the reason, `withdrawn`, `sold`); `DELETE` cancels
 //!   the job (queued channels dropped, live ones withdrawn); `POST
-//!   .../listings/{channel}/retry` publishes one failed or cancelled channel again.
+//!   .../listings/{channel}/retry` publishes one failed, rejected or cancelled channel again.
 //! - On an assisted channel the operator reports what the marketplace has no API for:
 //!   `POST .../listings/{channel}/confirm` `{"url"}` once it is up, `POST
 //!   .../listings/{channel}/sold` `{"order", "total"}` when it sold there (the item then
@@ -425,11 +425,11 @@ async fn retry_channel(
     listable(&item)?;
     let marketplace = channel_of(&channel)?;
     let job = job_on(&state, &item, marketplace)?;
-    if !matches!(job.status.as_str(), "failed" | "withdrawn") {
+    if !matches!(job.status.as_str(), "failed" | "rejected" | "withdrawn") {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             format!(
-                "{marketplace} is {}; only a failed or cancelled channel can be retried",
+                "{marketplace} is {}; only a failed, rejected or cancelled channel can be retried",
                 job.status
             ),
         ));
