@@ -431,13 +431,42 @@ fn seen_lately_unchanged(
     seen: &MarketListing,
     now: chrono::DateTime<chrono::Utc>,
 ) -> bool {
-    let fresh = now - old.last_seen < chrono::Duration::hours(LAST_SEEN_REFRESH_HOURS);
-    let same = MarketListing {
-        last_seen: old.last_seen,
-        raw: old.raw.clone(),
-        ..seen.clone()
-    } == *old;
-    fresh && same
+    if now - old.last_seen >= chrono::Duration::hours(LAST_SEEN_REFRESH_HOURS) {
+        return false;
+    }
+    // Every field named, so a field added later is compared (or skipped) on purpose.
+    let MarketListing {
+        id,
+        marketplace,
+        external_id,
+        url,
+        title,
+        description,
+        price,
+        condition,
+        category,
+        seller,
+        location,
+        images,
+        listed_at,
+        first_seen,
+        last_seen: _,
+        raw: _,
+    } = seen;
+    *id == old.id
+        && *marketplace == old.marketplace
+        && *external_id == old.external_id
+        && *url == old.url
+        && *title == old.title
+        && *description == old.description
+        && *price == old.price
+        && *condition == old.condition
+        && *category == old.category
+        && *seller == old.seller
+        && *location == old.location
+        && *images == old.images
+        && *listed_at == old.listed_at
+        && *first_seen == old.first_seen
 }
 
 impl Actor for Researcher {

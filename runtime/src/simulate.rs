@@ -568,13 +568,13 @@ fn condition_task_item(summary: &str) -> Option<bazaar_memory::ItemId> {
     id.parse().ok()
 }
 
+/// Simulated hours between search-index commits.
+const INDEX_COMMIT_HOURS: i64 = 4;
+
 /// Lets the agent finish what the last clock move woke: every woken timer has sent its
 /// message and every message is handled, twice in a row. (Without the first, a timer task
 /// the runtime has not polled yet would act during the world's next hour, at a time that
 /// depends on the machine's load.) The world calls it too, after a push.
-/// Simulated hours between search-index commits.
-const INDEX_COMMIT_HOURS: i64 = 4;
-
 async fn settle(quiet: &bazaar_memory::mailbox::Quiescence, clock: &bazaar_memory::SimClock) {
     let mut calm = 0;
     while calm < 2 {

@@ -126,6 +126,15 @@ impl Setup {
         self.call(reqwest::Method::POST, path, Some(body)).await
     }
 
+    /// Asks for one channel of `item`'s listing job to be published again.
+    async fn retry(&self, item: ItemId, channel: &str) -> (StatusCode, Value) {
+        self.post(
+            &format!("/api/v1/items/{item}/listings/{channel}/retry"),
+            json!({}),
+        )
+        .await
+    }
+
     async fn add_item(&self, body: Value) -> ItemId {
         let (status, item) = self.post("/api/v1/items", body).await;
         assert_eq!(status, StatusCode::CREATED, "{item}");
@@ -475,29 +484,14 @@ async fn a_listing_job_is_cancelled_retried_and_an_assisted_sale_withdraws_the_e
     assert_eq!(s.item(item).lifecycle.status.to_string(), "in_stock");
 
     // Only a failed or cancelled channel is retried; eBay comes back live.
-    let (status, _) = s
-        .post(
-            &format!("/api/v1/items/{item}/listings/facebook/retry"),
-            json!({}),
-        )
-        .await;
+    let (status, _) = s.retry(item, "facebook").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, body) = s
-        .post(
-            &format!("/api/v1/items/{item}/listings/ebay/retry"),
-            json!({}),
-        )
-        .await;
+    let (status, body) = s.retry(item, "ebay").await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     s.wait_jobs(item, &[("ebay", "live"), ("craigslist", "withdrawn")])
         .await;
     assert_eq!(s.sim.agent_listings().len(), 1);
-    let (status, _) = s
-        .post(
-            &format!("/api/v1/items/{item}/listings/ebay/retry"),
-            json!({}),
-        )
-        .await;
+    let (status, _) = s.retry(item, "ebay").await;
     assert_eq!(
         status,
         StatusCode::CONFLICT,
@@ -567,12 +561,7 @@ async fn a_publication_the_operator_rejected_waits_until_they_retry_it() {
     assert_eq!(s.item(item).lifecycle.status.to_string(), "in_stock");
 
     // The operator changes their mind: a new attempt, asked again, approved, live.
-    let (status, body) = s
-        .post(
-            &format!("/api/v1/items/{item}/listings/ebay/retry"),
-            json!({}),
-        )
-        .await;
+    let (status, body) = s.retry(item, "ebay").await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     let again = s.wait_approval().await;
     assert_ne!(again, approval, "a new approval for the new attempt");
