@@ -140,8 +140,13 @@ pub fn answer_offer(rules: &OfferRules, facts: &OfferFacts) -> OfferAnswer {
         CounterRule::Midpoint => (offered.minor + asking.minor) / 2,
         CounterRule::AskingLess5 => share(asking, 9_500).minor,
     };
-    // Rounded down to what people write; the floor is never crossed.
+    // Rounded down to what people write; the floor is never crossed, and neither is our
+    // last counter (a buyer who comes up is never asked for more than before).
+    let most = our_last_counter
+        .filter(|counter| counter.currency == asking.currency)
+        .map_or(asking.minor, |counter| counter.minor.min(asking.minor));
     let price = whole_units_down(target, asking)
+        .min(most)
         .max(floor.minor)
         .min(asking.minor);
     if price <= offered.minor {
@@ -420,6 +425,8 @@ mod tests {
         check(rules, (100, 95, 92, 0), counter(96));
         check(rules, (100, 70, 80, 0), counter(90));
         check(rules, (100, 70, 81, 1), counter(90));
+        // A buyer who comes up to $88 after our $90 is not asked for $94 now.
+        check(rules, (100, 70, 88, 1), counter(90));
         check(rules, (100, 93, 81, 1), counter(93));
         // Meeting our last counter ($90) is a sale at it, whatever the shares say.
         check(rules, (100, 70, 90, 2), accept(90));
