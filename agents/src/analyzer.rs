@@ -4,12 +4,13 @@
 //! listing itself), runs the pure `bazaar_strategies::valuation::analyze`, records the
 //! valuation and the decision with its reason, and — for a pursue whose seller can be
 //! emailed — starts a negotiation with the ceiling the analysis set. A cold start (too few
-//! comparables) is a pass that says so: no value is invented.
+//! comparables) is a pass that says so: no value is invented. A listing passed on, or one
+//! we walked away from at our ceiling, is valued again when its asking price comes down.
 
 use bazaar_memory::{Comparable, IndexError, ProductIndex};
 use bazaar_memory::{
-    Envelope, Lifecycle, ListingId, MarketListing, Opportunity, OpportunityId, OpportunityStatus,
-    ProductRecord, Seller, Store,
+    Envelope, Lifecycle, ListingId, MarketListing, Money, Negotiation, NegotiationStatus,
+    Opportunity, OpportunityId, OpportunityStatus, PriceKind, ProductRecord, Seller, Store,
 };
 use bazaar_strategies::negotiation::DealContext;
 use bazaar_strategies::valuation::{
@@ -21,6 +22,15 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use crate::negotiator::{seller_history, NegotiatorMsg, StartNegotiation};
 use crate::{ActorReport, AgentContext};
 
+/// What `product` asked at `at`: its last asking price seen then.
+fn asking_at(product: &ProductRecord, at: DateTime<Utc>) -> Option<Money> {
+    product
+        .price_history
+        .iter()
+        .rfind(|p| p.kind == PriceKind::Asking && p.at <= at)
+        .map(|p| p.price)
+}
+
 /// Comparables asked of the index per listing. A comparable weighs its similarity to the
 /// fourth power, so past the first dozen they change nothing (the valuation bench values
 /// the default world the same with 12 as with 20) and only cost time.
@@ -29,7 +39,7 @@ pub const COMPARABLES: usize = 12;
 /// Messages to the DealAnalyzer.
 #[derive(Debug)]
 pub enum AnalyzerMsg {
-    /// Listings seen for the first time.
+    /// Listings seen for the first time, or again at a lower price.
     ListingsFound(Vec<ListingId>),
     /// Report what the analyzer holds.
     Status(RpcReplyPort<ActorReport>),
@@ -142,15 +152,27 @@ impl AnalyzerState {
             tracing::warn!(listing = %id, "listing to analyze is not in the store");
             return Ok(());
         };
-        if !store
-            .find::<Opportunity>("by_listing", &id.to_bytes())?
-            .is_empty()
-        {
-            return Ok(());
-        }
-        let now = self.ctx.clock.now();
         let own: Option<ProductRecord> =
             store.find("by_listing", &id.to_bytes())?.into_iter().next();
+        let now = self.ctx.clock.now();
+        let earlier: Option<Opportunity> =
+            store.find("by_listing", &id.to_bytes())?.into_iter().next();
+        let (mut opportunity, again) = match earlier {
+            None => {
+                let first = Opportunity {
+                    id: OpportunityId::new_at(now),
+                    listing: id,
+                    lifecycle: Lifecycle::new(OpportunityStatus::Discovered),
+                    valuation: None,
+                    created_at: now,
+                };
+                (first, None)
+            }
+            Some(earlier) => match self.second_look(&listing, own.as_ref(), earlier)? {
+                Some((opportunity, why)) => (opportunity, Some(why)),
+                None => return Ok(()),
+            },
+        };
         let own_id = own.map(|p| p.id.to_string());
         let (analysis, found) = appraise(
             &self.ctx.index,
@@ -159,20 +181,18 @@ impl AnalyzerState {
             own_id.as_deref(),
             now,
         )?;
-        let mut opportunity = Opportunity {
-            id: OpportunityId::new_at(now),
-            listing: id,
-            lifecycle: Lifecycle::new(OpportunityStatus::Discovered),
-            valuation: analysis.valuation(),
-            created_at: now,
-        };
+        opportunity.valuation = analysis.valuation();
         let value = analysis
             .value
             .map_or_else(|| "unknown".to_string(), |v| v.to_string());
+        let valued = format!("value {value} from {} comparables", found.len());
         opportunity.lifecycle.advance(
             OpportunityStatus::Analyzed,
             now,
-            format!("value {value} from {} comparables", found.len()),
+            match again {
+                Some(why) => format!("{why}; {valued}"),
+                None => valued,
+            },
         )?;
         match &analysis.decision {
             Decision::Pass { reason } => {
@@ -217,6 +237,66 @@ impl AnalyzerState {
             }
         }
         Ok(())
+    }
+
+    /// The opportunity to value `listing` again, and why, if it gets a second look: its
+    /// asking price came down since the last look, and that look passed or ended with us
+    /// walking away at our ceiling (a seller who would not come down to it may now). A
+    /// walked-away look is closed first, so the history reads in order.
+    fn second_look(
+        &self,
+        listing: &MarketListing,
+        product: Option<&ProductRecord>,
+        mut last: Opportunity,
+    ) -> Result<Option<(Opportunity, String)>, ActorProcessingErr> {
+        let store = &self.ctx.store;
+        let looked_at = last
+            .lifecycle
+            .history
+            .iter()
+            .rev()
+            .find(|change| change.to == OpportunityStatus::Analyzed)
+            .map_or(last.created_at, |change| change.at);
+        let Some(asked_then) = product.and_then(|p| asking_at(p, looked_at)) else {
+            return Ok(None);
+        };
+        if asked_then.currency != listing.price.currency || listing.price.minor >= asked_then.minor
+        {
+            return Ok(None);
+        }
+        let now = self.ctx.clock.now();
+        match last.lifecycle.status {
+            OpportunityStatus::Passed => {}
+            OpportunityStatus::Pursuing => {
+                let negotiations: Vec<Negotiation> =
+                    store.find("by_opportunity", &last.id.to_bytes())?;
+                let walked_away = !negotiations.is_empty()
+                    && negotiations
+                        .iter()
+                        .all(|n| n.lifecycle.status == NegotiationStatus::WalkedAway);
+                if !walked_away {
+                    return Ok(None);
+                }
+                last.lifecycle.advance(
+                    OpportunityStatus::Passed,
+                    now,
+                    "we walked away at our ceiling",
+                )?;
+            }
+            _ => return Ok(None),
+        }
+        tracing::info!(
+            listing = %listing.id,
+            title = %listing.title,
+            was = %asked_then,
+            asking = %listing.price,
+            "asking price came down; valued again"
+        );
+        let why = format!(
+            "the asking price came down from {asked_then} to {}",
+            listing.price
+        );
+        Ok(Some((last, why)))
     }
 
     fn start_negotiation(

@@ -158,9 +158,16 @@ impl NegotiatorState {
 
     async fn start(&mut self, start: StartNegotiation) -> Result<(), ActorProcessingErr> {
         let store = &self.ctx.store;
+        // An ended negotiation does not stop a new one: the DealAnalyzer pursues a listing
+        // again after its price came down.
         let existing =
             store.find::<Negotiation>("by_opportunity", &start.opportunity.to_bytes())?;
-        if !existing.is_empty() {
+        if existing.iter().any(|n| {
+            matches!(
+                n.lifecycle.status,
+                NegotiationStatus::Open | NegotiationStatus::Agreed
+            )
+        }) {
             tracing::info!(opportunity = %start.opportunity, "negotiation already exists");
             return Ok(());
         }

@@ -89,8 +89,7 @@ impl ResearcherState {
         }
     }
 
-    /// Records one page of listings; returns the ids of listings not seen before.
-    /// Sends new listings to the DealAnalyzer.
+    /// Sends listings to the DealAnalyzer.
     async fn hand_to_analyzer(&self, new: Vec<ListingId>) -> Result<(), ActorProcessingErr> {
         if new.is_empty() {
             return Ok(());
@@ -103,13 +102,15 @@ impl ResearcherState {
         Ok(())
     }
 
+    /// Records one page of listings: which were not seen before, and which known ones now
+    /// ask less.
     async fn observe(
         &mut self,
         listings: Vec<MarketListing>,
-    ) -> Result<Vec<ListingId>, ActorProcessingErr> {
+    ) -> Result<Observed, ActorProcessingErr> {
         let store = &self.ctx.store;
         let now = self.ctx.clock.now();
-        let mut new = Vec::new();
+        let mut observed = Observed::default();
         for mut listing in listings {
             let source = index_value(&[listing.marketplace.name(), &listing.external_id]);
             let known: Option<MarketListing> = store.find("by_source", &source)?.into_iter().next();
@@ -120,8 +121,13 @@ impl ResearcherState {
                     if seen_lately_unchanged(old, &listing, now) {
                         continue;
                     }
+                    if old.price.currency == listing.price.currency
+                        && listing.price.minor < old.price.minor
+                    {
+                        observed.cheaper.push(listing.id);
+                    }
                 }
-                None => new.push(listing.id),
+                None => observed.new.push(listing.id),
             }
             let seller = self.upsert_seller(&listing, now)?;
             listing.last_seen = now;
@@ -135,7 +141,15 @@ impl ResearcherState {
         if self.ctx.config.researcher.commit_each_page {
             self.ctx.index.commit().await?;
         }
-        Ok(new)
+        Ok(observed)
+    }
+
+    /// Hands a recorded page to the DealAnalyzer: the new listings (near-duplicates
+    /// dropped) and the known ones whose price came down, which may be worth a second look.
+    async fn analyze_observed(&mut self, observed: Observed) -> Result<(), ActorProcessingErr> {
+        let mut to_analyze = self.not_near_duplicates(observed.new)?;
+        to_analyze.extend(observed.cheaper);
+        self.hand_to_analyzer(to_analyze).await
     }
 
     /// Drops near-duplicates (same title and price seen on another marketplace this week).
@@ -198,10 +212,9 @@ impl ResearcherState {
             }
             let next = page.next_offset;
             let shown = page.listings.len();
-            let new = self.observe(page.listings).await?;
-            let caught_up = search.newest_first && new.len() < shown;
-            let new = self.not_near_duplicates(new)?;
-            self.hand_to_analyzer(new).await?;
+            let observed = self.observe(page.listings).await?;
+            let caught_up = search.newest_first && observed.new.len() < shown;
+            self.analyze_observed(observed).await?;
             match next {
                 Some(offset) if !caught_up => query.offset = offset,
                 _ => break,
@@ -418,6 +431,15 @@ impl ResearcherState {
     }
 }
 
+/// What one page of listings brought.
+#[derive(Debug, Default)]
+struct Observed {
+    /// Listings not seen before.
+    new: Vec<ListingId>,
+    /// Known listings whose asking price came down.
+    cheaper: Vec<ListingId>,
+}
+
 /// How stale `last_seen` may get on a listing that has not changed before a scan rewrites it.
 const LAST_SEEN_REFRESH_HOURS: i64 = 24;
 
@@ -508,10 +530,14 @@ impl Actor for Researcher {
             match msg {
                 ResearcherMsg::Observed(listings) => {
                     let seen = listings.len();
-                    let new = state.observe(listings).await?;
-                    let new = state.not_near_duplicates(new)?;
-                    tracing::debug!(seen, new = new.len(), "listings recorded");
-                    state.hand_to_analyzer(new).await?;
+                    let observed = state.observe(listings).await?;
+                    tracing::debug!(
+                        seen,
+                        new = observed.new.len(),
+                        cheaper = observed.cheaper.len(),
+                        "listings recorded"
+                    );
+                    state.analyze_observed(observed).await?;
                 }
                 ResearcherMsg::RunSearch(n) => state.run_search(n).await?,
                 ResearcherMsg::RunDue => state.run_due().await?,

@@ -266,7 +266,7 @@ status_machine! {
         Agreed = "agreed",
         /// Bought.
         Purchased = "purchased",
-        /// Decided against, with a reason.
+        /// Decided against, with a reason (valued again if the asking price comes down).
         Passed = "passed",
         /// The listing went away or the deal timed out.
         Expired = "expired",
@@ -276,6 +276,8 @@ status_machine! {
         Analyzed => [Pursuing, Passed, Expired],
         Pursuing => [Agreed, Passed, Expired],
         Agreed => [Purchased, Passed, Expired],
+        // valued again: its asking price came down
+        Passed => [Analyzed],
     }
 }
 

@@ -280,13 +280,9 @@ async fn bounded_intake_makes_a_fast_producer_wait_for_a_slow_consumer() {
     assert_eq!(actor.get_status(), ractor::ActorStatus::Stopped);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_bargain_among_comparables_is_pursued_and_a_fair_price_passed() {
-    let clock = SimClock::new(at("2026-05-01T09:00:00Z"));
-    let system = start_system(&clock).await;
-    let now = clock.now();
-    // The market: twenty iPhone 7s asking around $200.
-    let market: Vec<MarketListing> = (0..20)
+/// Twenty iPhone 7s asking around $200: the comparables.
+fn iphone_market(now: DateTime<Utc>) -> Vec<MarketListing> {
+    (0..20)
         .map(|i| {
             listing(
                 &format!("m{i}"),
@@ -295,41 +291,49 @@ async fn a_bargain_among_comparables_is_pursued_and_a_fair_price_passed() {
                 now,
             )
         })
-        .collect();
+        .collect()
+}
+
+/// Hands `listings` to the Researcher as if a scan had read them, and waits for the actors.
+async fn observe(system: &System, listings: Vec<MarketListing>) {
     system
         .addrs
         .researcher
-        .send_bounded(ResearcherMsg::Observed(market))
+        .send_bounded(ResearcherMsg::Observed(listings))
         .await
         .unwrap();
     system.quiet.wait_quiet().await;
+}
+
+/// Every opportunity opened for the Craigslist listing `external`, oldest first.
+fn opportunities_of(store: &SledStore, external: &str) -> Vec<Opportunity> {
+    let listing: MarketListing = store
+        .find(
+            "by_source",
+            &bazaar_memory::store::index_value(&["craigslist", external]),
+        )
+        .unwrap()
+        .remove(0);
+    let mut opportunities: Vec<Opportunity> =
+        store.find("by_listing", &listing.id.to_bytes()).unwrap();
+    opportunities.sort_by_key(|o| (o.created_at, o.id));
+    opportunities
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bargain_among_comparables_is_pursued_and_a_fair_price_passed() {
+    let clock = SimClock::new(at("2026-05-01T09:00:00Z"));
+    let system = start_system(&clock).await;
+    let now = clock.now();
+    observe(&system, iphone_market(now)).await;
     // About 60 % of the market: a bargain, not so cheap it looks like a scam.
     let mut bargain = listing("deal", "Apple iPhone 7 32GB unlocked", 120, now);
     bargain.seller.external_id = "3f9a01@reply.sim.bazaar.test".into();
     let fair = listing("fair", "iPhone 7 32GB unlocked great shape", 200, now);
-    system
-        .addrs
-        .researcher
-        .send_bounded(ResearcherMsg::Observed(vec![bargain, fair]))
-        .await
-        .unwrap();
-    system.quiet.wait_quiet().await;
+    observe(&system, vec![bargain, fair]).await;
 
     let store = &system.store;
-    let opportunity_of = |external: &str| -> Opportunity {
-        let listing: MarketListing = store
-            .find(
-                "by_source",
-                &bazaar_memory::store::index_value(&["craigslist", external]),
-            )
-            .unwrap()
-            .remove(0);
-        store
-            .find("by_listing", &listing.id.to_bytes())
-            .unwrap()
-            .remove(0)
-    };
-    let deal = opportunity_of("deal");
+    let deal = opportunities_of(store, "deal").remove(0);
     assert_eq!(
         deal.lifecycle.status,
         OpportunityStatus::Pursuing,
@@ -348,12 +352,106 @@ async fn a_bargain_among_comparables_is_pursued_and_a_fair_price_passed() {
         valuation.ceiling
     );
     assert!(valuation.ceiling.minor < valuation.market_value.minor);
-    let fair = opportunity_of("fair");
+    let fair = opportunities_of(store, "fair").remove(0);
     assert_eq!(
         fair.lifecycle.status,
         OpportunityStatus::Passed,
         "{:#?}",
         fair.lifecycle
+    );
+    system.shutdown(Duration::from_secs(5)).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listing_passed_on_or_walked_away_from_is_valued_again_when_its_price_comes_down() {
+    let clock = SimClock::new(at("2026-05-01T09:00:00Z"));
+    let system = start_system(&clock).await;
+    let store = &system.store;
+    observe(&system, iphone_market(clock.now())).await;
+    let seen = |external: &str, dollars: i64| {
+        let mut seen = listing(
+            external,
+            "Apple iPhone 7 32GB unlocked",
+            dollars,
+            clock.now(),
+        );
+        seen.seller.external_id = format!("{external}@reply.sim.bazaar.test");
+        seen
+    };
+    // (status now, times valued) of the one opportunity a listing has.
+    let looks = |external: &str| -> (OpportunityStatus, usize) {
+        let opportunities = opportunities_of(store, external);
+        assert_eq!(opportunities.len(), 1, "{opportunities:#?}");
+        let lifecycle = &opportunities[0].lifecycle;
+        let valued = lifecycle
+            .history
+            .iter()
+            .filter(|c| c.to == OpportunityStatus::Analyzed)
+            .count();
+        (lifecycle.status, valued)
+    };
+    use OpportunityStatus::{Passed, Pursuing};
+
+    // Passed at a fair price; valued again, and pursued, once the seller drops it to a
+    // bargain. The same price seen again (or a higher one) is not a second look.
+    observe(&system, vec![seen("fair", 200)]).await;
+    assert_eq!(looks("fair"), (Passed, 1));
+    clock.advance_by(Duration::from_secs(3_600));
+    observe(&system, vec![seen("fair", 210)]).await;
+    assert_eq!(looks("fair"), (Passed, 1));
+    clock.advance_by(Duration::from_secs(3_600));
+    observe(&system, vec![seen("fair", 120)]).await;
+    assert_eq!(looks("fair"), (Pursuing, 2));
+    clock.advance_by(Duration::from_secs(30 * 3_600));
+    observe(&system, vec![seen("fair", 120)]).await;
+    assert_eq!(looks("fair"), (Pursuing, 2));
+
+    // Pursued and still being talked over: a lower price starts nothing new.
+    observe(&system, vec![seen("deal", 125)]).await;
+    assert_eq!(looks("deal"), (Pursuing, 1));
+    clock.advance_by(Duration::from_secs(3_600));
+    observe(&system, vec![seen("deal", 122)]).await;
+    assert_eq!(looks("deal"), (Pursuing, 1));
+    // We walked away at our ceiling; when the price comes down, that look is closed and
+    // the listing valued and pursued again.
+    let pursued = opportunities_of(store, "deal").remove(0);
+    let seller: Seller = store
+        .find(
+            "by_source",
+            &bazaar_memory::store::index_value(&["craigslist", "deal@reply.sim.bazaar.test"]),
+        )
+        .unwrap()
+        .remove(0);
+    let mut lifecycle = Lifecycle::new(NegotiationStatus::Open);
+    lifecycle
+        .advance(NegotiationStatus::WalkedAway, clock.now(), "at our ceiling")
+        .unwrap();
+    store
+        .put(&Negotiation {
+            id: NegotiationId::new_at(clock.now()),
+            opportunity: pursued.id,
+            seller: seller.id,
+            ceiling: pursued.valuation.unwrap().ceiling,
+            lifecycle,
+            rounds: Vec::new(),
+            agreed_price: None,
+            seller_address: "deal@reply.sim.bazaar.test".into(),
+            subject: "Apple iPhone 7 32GB unlocked".into(),
+            strategy_state: None,
+            wake_at: None,
+        })
+        .unwrap();
+    clock.advance_by(Duration::from_secs(3_600));
+    observe(&system, vec![seen("deal", 110)]).await;
+    assert_eq!(looks("deal"), (Pursuing, 2));
+    let history = &opportunities_of(store, "deal")[0].lifecycle.history;
+    let reasons: Vec<&str> = history.iter().map(|c| c.reason.as_str()).collect();
+    assert!(
+        reasons.iter().any(|r| r.contains("walked away"))
+            && reasons
+                .iter()
+                .any(|r| r.contains("from $125.00 to $110.00")),
+        "{reasons:#?}"
     );
     system.shutdown(Duration::from_secs(5)).await.unwrap();
 }
