@@ -510,7 +510,10 @@ fn state_machines_allow_exactly_their_moves() {
         (O::Agreed, O::Purchased, true),
         (O::Agreed, O::Expired, true),
         (O::Purchased, O::Passed, false),
-        (O::Passed, O::Analyzed, false),
+        // A passed listing is valued again when its asking price comes down, nothing else.
+        (O::Passed, O::Analyzed, true),
+        (O::Passed, O::Pursuing, false),
+        (O::Passed, O::Agreed, false),
         (O::Expired, O::Discovered, false),
         (O::Analyzed, O::Analyzed, false),
     ];
@@ -556,7 +559,7 @@ fn terminal_statuses_go_nowhere() {
         }
     }
     use OpportunityStatus as O;
-    check_terminal(O::ALL, &[O::Purchased, O::Passed, O::Expired]);
+    check_terminal(O::ALL, &[O::Purchased, O::Expired]);
     check_terminal(ItemStatus::ALL, &[ItemStatus::Archived]);
     check_terminal(ChannelStatus::ALL, &[ChannelStatus::Sold]);
     check_terminal(
