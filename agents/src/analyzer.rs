@@ -241,7 +241,7 @@ impl AnalyzerState {
 
     /// The opportunity to value `listing` again, and why, if it gets a second look: its
     /// asking price came down since the last look, and that look passed or ended with us
-    /// walking away at our ceiling (a seller who would not come down to it may now). A
+    /// walking away (a seller who would not come down to our ceiling may now). A
     /// walked-away look is closed first, so the history reads in order.
     fn second_look(
         &self,
@@ -277,11 +277,8 @@ impl AnalyzerState {
                 if !walked_away {
                     return Ok(None);
                 }
-                last.lifecycle.advance(
-                    OpportunityStatus::Passed,
-                    now,
-                    "we walked away at our ceiling",
-                )?;
+                last.lifecycle
+                    .advance(OpportunityStatus::Passed, now, "we walked away")?;
             }
             _ => return Ok(None),
         }

@@ -46,7 +46,7 @@ use crate::{ActorReport, AgentContext};
 /// Messages to the Negotiator.
 #[derive(Debug)]
 pub enum NegotiatorMsg {
-    /// Open a negotiation (ignored if one exists for the opportunity).
+    /// Open a negotiation (ignored if an open or agreed one exists for the opportunity).
     Start(Box<StartNegotiation>),
     /// Read the mailbox and wake the threads whose time has come.
     Poll,

@@ -16,8 +16,8 @@
 
 use bazaar_memory::store::index_value;
 use bazaar_memory::{
-    Envelope, ListingId, MarketListing, PriceKind, PricePoint, ProductId, ProductRecord, Seller,
-    SellerEvent, SellerId, Store,
+    Envelope, ListingId, MarketListing, Opportunity, PriceKind, PricePoint, ProductId,
+    ProductRecord, Seller, SellerEvent, SellerId, Store,
 };
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
@@ -146,9 +146,19 @@ impl ResearcherState {
 
     /// Hands a recorded page to the DealAnalyzer: the new listings (near-duplicates
     /// dropped) and the known ones whose price came down, which may be worth a second look.
+    /// A near-duplicate was never valued, so its price drop is no reason to value it now.
     async fn analyze_observed(&mut self, observed: Observed) -> Result<(), ActorProcessingErr> {
         let mut to_analyze = self.not_near_duplicates(observed.new)?;
-        to_analyze.extend(observed.cheaper);
+        for id in observed.cheaper {
+            let valued = !self
+                .ctx
+                .store
+                .find::<Opportunity>("by_listing", &id.to_bytes())?
+                .is_empty();
+            if valued {
+                to_analyze.push(id);
+            }
+        }
         self.hand_to_analyzer(to_analyze).await
     }
 

@@ -409,11 +409,6 @@ async fn a_listing_passed_on_or_walked_away_from_is_valued_again_when_its_price_
     // Pursued and still being talked over: a lower price starts nothing new.
     observe(&system, vec![seen("deal", 125)]).await;
     assert_eq!(looks("deal"), (Pursuing, 1));
-    clock.advance_by(Duration::from_secs(3_600));
-    observe(&system, vec![seen("deal", 122)]).await;
-    assert_eq!(looks("deal"), (Pursuing, 1));
-    // We walked away at our ceiling; when the price comes down, that look is closed and
-    // the listing valued and pursued again.
     let pursued = opportunities_of(store, "deal").remove(0);
     let seller: Seller = store
         .find(
@@ -422,25 +417,29 @@ async fn a_listing_passed_on_or_walked_away_from_is_valued_again_when_its_price_
         )
         .unwrap()
         .remove(0);
-    let mut lifecycle = Lifecycle::new(NegotiationStatus::Open);
-    lifecycle
+    let mut talk = Negotiation {
+        id: NegotiationId::new_at(clock.now()),
+        opportunity: pursued.id,
+        seller: seller.id,
+        ceiling: pursued.valuation.unwrap().ceiling,
+        lifecycle: Lifecycle::new(NegotiationStatus::Open),
+        rounds: Vec::new(),
+        agreed_price: None,
+        seller_address: "deal@reply.sim.bazaar.test".into(),
+        subject: "Apple iPhone 7 32GB unlocked".into(),
+        strategy_state: None,
+        wake_at: None,
+    };
+    store.put(&talk).unwrap();
+    clock.advance_by(Duration::from_secs(3_600));
+    observe(&system, vec![seen("deal", 122)]).await;
+    assert_eq!(looks("deal"), (Pursuing, 1));
+    // We walked away; when the price comes down, that look is closed and the listing
+    // valued and pursued again.
+    talk.lifecycle
         .advance(NegotiationStatus::WalkedAway, clock.now(), "at our ceiling")
         .unwrap();
-    store
-        .put(&Negotiation {
-            id: NegotiationId::new_at(clock.now()),
-            opportunity: pursued.id,
-            seller: seller.id,
-            ceiling: pursued.valuation.unwrap().ceiling,
-            lifecycle,
-            rounds: Vec::new(),
-            agreed_price: None,
-            seller_address: "deal@reply.sim.bazaar.test".into(),
-            subject: "Apple iPhone 7 32GB unlocked".into(),
-            strategy_state: None,
-            wake_at: None,
-        })
-        .unwrap();
+    store.put(&talk).unwrap();
     clock.advance_by(Duration::from_secs(3_600));
     observe(&system, vec![seen("deal", 110)]).await;
     assert_eq!(looks("deal"), (Pursuing, 2));
