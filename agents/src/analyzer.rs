@@ -5,7 +5,7 @@
 //! valuation and the decision with its reason, and — for a pursue whose seller can be
 //! emailed — starts a negotiation with the ceiling the analysis set. A cold start (too few
 //! comparables) is a pass that says so: no value is invented. A listing passed on, or one
-//! we walked away from at our ceiling, is valued again when its asking price comes down.
+//! we walked away from, is valued again when its asking price comes down.
 
 use bazaar_memory::{Comparable, IndexError, ProductIndex};
 use bazaar_memory::{
@@ -252,11 +252,8 @@ impl AnalyzerState {
         let store = &self.ctx.store;
         let looked_at = last
             .lifecycle
-            .history
-            .iter()
-            .rev()
-            .find(|change| change.to == OpportunityStatus::Analyzed)
-            .map_or(last.created_at, |change| change.at);
+            .last_entered(OpportunityStatus::Analyzed)
+            .unwrap_or(last.created_at);
         let Some(asked_then) = product.and_then(|p| asking_at(p, looked_at)) else {
             return Ok(None);
         };

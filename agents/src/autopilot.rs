@@ -116,11 +116,8 @@ pub fn offer_key(message_id: &str) -> String {
 fn listed_at(listing: &ChannelListing, now: DateTime<Utc>) -> DateTime<Utc> {
     listing
         .lifecycle
-        .history
-        .iter()
-        .rev()
-        .find(|change| change.to == ChannelStatus::Live)
-        .map_or(now, |change| change.at)
+        .last_entered(ChannelStatus::Live)
+        .unwrap_or(now)
 }
 
 /// When `listing` first went live (relisting does not reset it), if it ever did.

@@ -88,6 +88,15 @@ impl<S: Status> Lifecycle<S> {
     pub fn last_reason(&self) -> Option<&str> {
         self.history.last().map(|c| c.reason.as_str())
     }
+
+    /// When the record last moved to `status`, if it ever did.
+    pub fn last_entered(&self, status: S) -> Option<DateTime<Utc>> {
+        self.history
+            .iter()
+            .rev()
+            .find(|change| change.to == status)
+            .map(|change| change.at)
+    }
 }
 
 /// Declares a status enum with its names and legal moves in one place.
