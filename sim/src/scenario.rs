@@ -122,7 +122,8 @@ pub struct BuyersConfig {
     pub watch_per_day_permille: u32,
     /// Chance per day that a buyer emails a best offer, in thousandths.
     pub best_offer_per_day_permille: u32,
-    /// A best offer asks this share of the listing price: a range in thousandths.
+    /// A best offer asks this share of the listing price, or of what the item is worth to
+    /// the buyer (85–105 % of its value) when that is lower: a range in thousandths.
     pub best_offer_permille: [i64; 2],
 }
 

@@ -1376,12 +1376,16 @@ impl World {
         let [low, high] = self.scenario.buyers.best_offer_permille;
         let mut rng = keyed_rng(self.seed, ("best-offer", number));
         let share = rng.random_range(low..=high);
-        let offered = Money::new(
-            round_dollars(listing.price.minor * share / 1000),
-            listing.price.currency,
-        );
+        // A buyer anchors on the asking price but never bids past what the item is worth to
+        // them (the watchers' range): an overpriced listing draws offers off its worth.
+        let value = self.value_of(&listing.title, listing.price);
+        let worth = value.minor * rng.random_range(850..1050) / 1000;
+        let anchor = listing.price.minor.min(worth);
+        let offered = Money::new(round_dollars(anchor * share / 1000), listing.price.currency);
         let ceiling = Money::new(
-            (offered.minor + listing.price.minor) / 2,
+            ((offered.minor + listing.price.minor) / 2)
+                .min(worth)
+                .max(offered.minor),
             listing.price.currency,
         );
         self.buyer_offers.push(BuyerOffer {

@@ -167,3 +167,60 @@ async fn buyers_buy_the_agents_listing_and_oversells_are_recorded() {
     eprintln!("answered {answered} best offers; sales {sales:?}");
     world.shutdown().await.unwrap();
 }
+
+/// Buyers anchor their best offers on the asking price, but no buyer offers more than the item
+/// is worth to them: a listing at three times its value draws offers under its value, and no
+/// buyer pays that price outright.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overpriced_listing_draws_best_offers_under_its_value() {
+    let mut scenario = Scenario::builtin("small");
+    scenario.days = 20;
+    scenario.buyers.best_offer_per_day_permille = 1000;
+    let mut world = World::start(WorldConfig::new(scenario)).await.unwrap();
+    let source = world.ground_truth()["listings"][0].clone();
+    let title = source["title"].as_str().unwrap().to_string();
+    let value: f64 = source["market_value"].as_str().unwrap().parse().unwrap();
+    let price = format!("{:.2}", (value * 3.0).round());
+
+    let config = bazaar_sim::ebay::EbayConfig {
+        seed: world.seed(),
+        ..Default::default()
+    };
+    let api = support::Ebay::new(world.ebay().addr(), &config);
+    let (token, _) = api
+        .user_tokens(world.ebay(), &support::seller_scopes())
+        .await;
+    let (_, listing_id) = support::list_item(&api, &token, "SKU-1", &title, &price, 1).await;
+
+    let office = world.post_office().unwrap().clone();
+    let agent = office.transport("agent@bazaar.test").unwrap();
+    world.run_to_end().await.unwrap();
+    let batch = agent.fetch_new(None, 100).await.unwrap();
+    let offers: Vec<f64> = batch
+        .messages
+        .iter()
+        .filter(|m| m.envelope.subject.contains(&listing_id))
+        .map(|m| {
+            let text = &m.text;
+            let amount = text
+                .split('$')
+                .nth(1)
+                .and_then(|rest| rest.split(|c: char| c != '.' && !c.is_ascii_digit()).next())
+                .and_then(|n| n.trim_end_matches('.').parse::<f64>().ok());
+            amount.unwrap_or_else(|| panic!("no amount in {text:?}"))
+        })
+        .collect();
+    assert!(offers.len() >= 3, "offers: {offers:?}");
+    for offered in &offers {
+        assert!(
+            *offered <= value,
+            "offered {offered} on a listing at {price} worth {value}"
+        );
+    }
+    let truth = world.ground_truth();
+    assert!(
+        truth["sales"].as_array().unwrap().is_empty(),
+        "nobody pays three times the value: {truth:#}"
+    );
+    world.shutdown().await.unwrap();
+}
