@@ -118,7 +118,10 @@ pub fn valuation_config(
     };
     match settings.strategy.profile {
         StrategyProfile::Ours => {}
-        StrategyProfile::Seed => config.scoring = Scoring::Seed,
+        StrategyProfile::Seed => {
+            config.scoring = Scoring::Seed;
+            config.listing_markup_bp = 0;
+        }
         StrategyProfile::Naive => config.listing_price = ListingPrice::MarketValue,
     }
     config

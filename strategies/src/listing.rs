@@ -36,7 +36,7 @@ use std::collections::BTreeMap;
 
 use bazaar_memory::{Condition, Marketplace, Money};
 
-use crate::valuation::{fee_minor, quote, ListingPrice, ResaleChannel, ValuationConfig};
+use crate::valuation::{fee_minor, quote, share_bp, ListingPrice, ResaleChannel, ValuationConfig};
 
 /// What a channel accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -264,9 +264,13 @@ pub fn draft(
                 let terms = crate::valuation::terms(config, resale_channel(marketplace))?;
                 // A local-only category has no shipped quote; listed here it sells by pickup
                 // at what it is worth, not at the floor.
-                quote(terms, config, facts.category, value)
-                    .map(|q| q.sale_price)
-                    .or(Some(value))
+                let quoted =
+                    quote(terms, config, facts.category, value).map_or(value, |q| q.sale_price);
+                let markup = share_bp(quoted.minor, config.listing_markup_bp.max(0));
+                Some(Money::new(
+                    quoted.minor.saturating_add(markup),
+                    quoted.currency,
+                ))
             }
         });
     let price = match quoted {
@@ -808,8 +812,17 @@ mod tests {
         assert_eq!(cheap.price, cheap.floor);
         item.market_value = Some(Money::usd(150_00));
         let rich = draft(&item, Marketplace::Ebay, &config, 2_000);
-        assert_eq!(rich.price, Money::usd(150_99));
+        // The quote plus the 20 % markup, in .99.
+        assert_eq!(rich.price, Money::usd(180_99));
         assert!(rich.price > rich.floor);
+        let unmarked = ValuationConfig {
+            listing_markup_bp: 0,
+            ..config.clone()
+        };
+        assert_eq!(
+            draft(&item, Marketplace::Ebay, &unmarked, 2_000).price,
+            Money::usd(150_99)
+        );
         assert_eq!(
             rich.fees,
             channel_fee(&config, Marketplace::Ebay, rich.price)
@@ -827,7 +840,7 @@ mod tests {
             ..item
         };
         let sofa = draft(&furniture, Marketplace::Ebay, &config, 2_000);
-        assert_eq!(sofa.price, Money::usd(484_99));
+        assert_eq!(sofa.price, Money::usd(580_99));
         assert!(sofa.floor < sofa.price, "{} vs {}", sofa.floor, sofa.price);
     }
 

@@ -126,6 +126,10 @@ pub struct ValuationConfig {
     pub seed: SeedScoring,
     /// How a listing's asking price is set.
     pub listing_price: ListingPrice,
+    /// With [`ListingPrice::Quote`], the asking price is the quote plus this share of it, in
+    /// basis points: room for a buyer who values the item more, for best offers to meet in
+    /// the middle and for the repricer to come down from. The floor holds either way.
+    pub listing_markup_bp: i64,
 }
 
 /// How the Lister prices an item (never below its floor either way).
@@ -133,7 +137,7 @@ pub struct ValuationConfig {
 #[serde(rename_all = "snake_case")]
 pub enum ListingPrice {
     /// Ours: the price the channel's quote gives for the market value (fees, shipping and
-    /// days to sell weighed).
+    /// days to sell weighed), plus the listing markup.
     Quote,
     /// The naive baseline's: the market value itself (the comparables' centre).
     MarketValue,
@@ -190,6 +194,7 @@ impl Default for ValuationConfig {
             risk_weights: RiskWeights::default(),
             seed: SeedScoring::default(),
             listing_price: ListingPrice::Quote,
+            listing_markup_bp: 2_000,
         }
     }
 }

@@ -52,6 +52,7 @@ use bazaar_memory::{
 };
 use chrono::{DateTime, Utc};
 
+pub(crate) use channels::share_bp;
 pub use channels::{best, fee_minor, quote, quotes, terms, ChannelQuote};
 pub use config::{
     ChannelTerms, ConditionValues, DaysTable, Estimator, ListingPrice, PlatformRisk, ResaleChannel,
