@@ -263,7 +263,7 @@ pub fn draft(
             ListingPrice::Quote => {
                 let terms = crate::valuation::terms(config, resale_channel(marketplace))?;
                 // A local-only category has no shipped quote; listed here it sells by pickup
-                // at what it is worth, not at the floor.
+                // at what it is worth (plus the markup), not at the floor.
                 let quoted =
                     quote(terms, config, facts.category, value).map_or(value, |q| q.sale_price);
                 let markup = share_bp(quoted.minor, config.listing_markup_bp.max(0));
