@@ -91,18 +91,28 @@ async fn a_seller_counters_under_the_reserve_and_accepts_at_it() {
 
 mod support;
 
-/// The agent lists an item it bought from a world seller; buyers find it, watch it, write best
-/// offers and buy it; left listed after the sale, it sells again: an oversell, recorded.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn buyers_buy_the_agents_listing_and_oversells_are_recorded() {
+/// The agent's eBay listing of the world's first source item.
+struct AgentsListing {
+    id: String,
+    price: String,
+    value: f64,
+}
+
+/// A `small` world of `days`, buyers writing best offers at `offers_permille` a day, with the
+/// agent selling its first source item on the sim's eBay at `price_factor` × its value.
+async fn world_with_the_agents_listing(
+    days: u32,
+    offers_permille: u32,
+    price_factor: f64,
+) -> (World, AgentsListing) {
     let mut scenario = Scenario::builtin("small");
-    scenario.days = 60;
-    scenario.buyers.best_offer_per_day_permille = 300;
-    let mut world = World::start(WorldConfig::new(scenario)).await.unwrap();
+    scenario.days = days;
+    scenario.buyers.best_offer_per_day_permille = offers_permille;
+    let world = World::start(WorldConfig::new(scenario)).await.unwrap();
     let source = world.ground_truth()["listings"][0].clone();
     let title = source["title"].as_str().unwrap().to_string();
     let value: f64 = source["market_value"].as_str().unwrap().parse().unwrap();
-    let price = format!("{:.2}", (value * 0.8).round());
+    let price = format!("{:.2}", (value * price_factor).round());
 
     let config = bazaar_sim::ebay::EbayConfig {
         seed: world.seed(),
@@ -112,7 +122,16 @@ async fn buyers_buy_the_agents_listing_and_oversells_are_recorded() {
     let (token, _) = api
         .user_tokens(world.ebay(), &support::seller_scopes())
         .await;
-    let (_, listing_id) = support::list_item(&api, &token, "SKU-1", &title, &price, 1).await;
+    let (_, id) = support::list_item(&api, &token, "SKU-1", &title, &price, 1).await;
+    (world, AgentsListing { id, price, value })
+}
+
+/// The agent lists an item it bought from a world seller; buyers find it, watch it, write best
+/// offers and buy it; left listed after the sale, it sells again: an oversell, recorded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buyers_buy_the_agents_listing_and_oversells_are_recorded() {
+    let (mut world, listing) = world_with_the_agents_listing(60, 300, 0.8).await;
+    let listing_id = listing.id;
 
     let office = world.post_office().unwrap().clone();
     let agent = office.transport("agent@bazaar.test").unwrap();
@@ -173,24 +192,12 @@ async fn buyers_buy_the_agents_listing_and_oversells_are_recorded() {
 /// buyer pays that price outright.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_overpriced_listing_draws_best_offers_under_its_value() {
-    let mut scenario = Scenario::builtin("small");
-    scenario.days = 20;
-    scenario.buyers.best_offer_per_day_permille = 1000;
-    let mut world = World::start(WorldConfig::new(scenario)).await.unwrap();
-    let source = world.ground_truth()["listings"][0].clone();
-    let title = source["title"].as_str().unwrap().to_string();
-    let value: f64 = source["market_value"].as_str().unwrap().parse().unwrap();
-    let price = format!("{:.2}", (value * 3.0).round());
-
-    let config = bazaar_sim::ebay::EbayConfig {
-        seed: world.seed(),
-        ..Default::default()
-    };
-    let api = support::Ebay::new(world.ebay().addr(), &config);
-    let (token, _) = api
-        .user_tokens(world.ebay(), &support::seller_scopes())
-        .await;
-    let (_, listing_id) = support::list_item(&api, &token, "SKU-1", &title, &price, 1).await;
+    let (mut world, listing) = world_with_the_agents_listing(20, 1000, 3.0).await;
+    let AgentsListing {
+        id: listing_id,
+        price,
+        value,
+    } = listing;
 
     let office = world.post_office().unwrap().clone();
     let agent = office.transport("agent@bazaar.test").unwrap();
