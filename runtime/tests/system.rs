@@ -101,13 +101,7 @@ async fn listings_flow_into_memory_and_opportunities() {
         assert!(reason.contains("too few comparables"), "{reason}");
         assert_eq!(opportunity.valuation, None, "no value is invented");
     }
-    let bose: MarketListing = store
-        .find(
-            "by_source",
-            &bazaar_memory::store::index_value(&["craigslist", "a1"]),
-        )
-        .unwrap()
-        .remove(0);
+    let bose: MarketListing = on_craigslist(store, "a1");
     assert_eq!(bose.price, Money::usd(7_000));
     assert_eq!(bose.first_seen, now);
     let product: ProductRecord = store
@@ -306,14 +300,19 @@ async fn observe(system: &System, listings: Vec<MarketListing>) {
 }
 
 /// Every opportunity opened for the Craigslist listing `external`, oldest first.
-fn opportunities_of(store: &SledStore, external: &str) -> Vec<Opportunity> {
-    let listing: MarketListing = store
+/// The record (listing or seller) known on Craigslist as `external`.
+fn on_craigslist<R: Record>(store: &SledStore, external: &str) -> R {
+    store
         .find(
             "by_source",
             &bazaar_memory::store::index_value(&["craigslist", external]),
         )
         .unwrap()
-        .remove(0);
+        .remove(0)
+}
+
+fn opportunities_of(store: &SledStore, external: &str) -> Vec<Opportunity> {
+    let listing: MarketListing = on_craigslist(store, external);
     let mut opportunities: Vec<Opportunity> =
         store.find("by_listing", &listing.id.to_bytes()).unwrap();
     opportunities.sort_by_key(|o| (o.created_at, o.id));
@@ -410,13 +409,7 @@ async fn a_listing_passed_on_or_walked_away_from_is_valued_again_when_its_price_
     observe(&system, vec![seen("deal", 125)]).await;
     assert_eq!(looks("deal"), (Pursuing, 1));
     let pursued = opportunities_of(store, "deal").remove(0);
-    let seller: Seller = store
-        .find(
-            "by_source",
-            &bazaar_memory::store::index_value(&["craigslist", "deal@reply.sim.bazaar.test"]),
-        )
-        .unwrap()
-        .remove(0);
+    let seller: Seller = on_craigslist(store, "deal@reply.sim.bazaar.test");
     let mut talk = Negotiation {
         id: NegotiationId::new_at(clock.now()),
         opportunity: pursued.id,

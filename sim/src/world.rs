@@ -1278,7 +1278,7 @@ impl World {
                 )
             });
             let value = self.value_of(&listing.title, listing.price);
-            let worth = value.minor * self.rng.random_range(850..1050) / 1000;
+            let worth = buyer_worth(value, &mut self.rng);
             if price.minor <= worth && offer.expires_at > now {
                 let at = now + Duration::seconds(self.rng.random_range(0..3_600));
                 self.schedule(
@@ -1377,9 +1377,8 @@ impl World {
         let mut rng = keyed_rng(self.seed, ("best-offer", number));
         let share = rng.random_range(low..=high);
         // A buyer anchors on the asking price but never bids past what the item is worth to
-        // them (the watchers' range): an overpriced listing draws offers off its worth.
-        let value = self.value_of(&listing.title, listing.price);
-        let worth = value.minor * rng.random_range(850..1050) / 1000;
+        // them: an overpriced listing draws offers off its worth.
+        let worth = buyer_worth(self.value_of(&listing.title, listing.price), &mut rng);
         let anchor = listing.price.minor.min(worth);
         let offered = Money::new(round_dollars(anchor * share / 1000), listing.price.currency);
         let ceiling = Money::new(
@@ -1478,6 +1477,12 @@ fn buyer_address(scenario: &Scenario, number: usize) -> String {
 }
 
 /// Lowercase letters and digits only, for matching titles across channels.
+/// What an item of market value `value` is worth to one buyer: 85–105 % of it, in minor
+/// units. Buyers answering our offers and writing their own draw it the same way.
+fn buyer_worth(value: Money, rng: &mut StdRng) -> i64 {
+    value.minor * rng.random_range(850..1050) / 1000
+}
+
 fn normalize(title: &str) -> String {
     title
         .chars()
