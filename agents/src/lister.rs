@@ -564,6 +564,14 @@ impl ListerState {
             tracing::warn!(item = %id, "asked to retry an unknown item");
             return Ok(());
         };
+        if !matches!(
+            item.lifecycle.status,
+            ItemStatus::InStock | ItemStatus::Listed
+        ) {
+            // A sold or archived item is not put back on sale, whoever asks.
+            tracing::info!(item = %id, status = %item.lifecycle.status, %marketplace, "not retried: the item is not for sale");
+            return Ok(());
+        }
         let Some(listing) = self.listing_on(id, marketplace)? else {
             return self.list_on_channels(id, vec![marketplace]).await;
         };

@@ -38,10 +38,17 @@ macro_rules! define_id {
             }
         }
 
+        /// Only the spelling `Display` writes (26 upper-case Crockford characters, the
+        /// first at most `7`) is an id: a lower-case or overflowing one (`ZZZZ…` decodes
+        /// to another id) is refused, so each id has one form.
         impl FromStr for $name {
             type Err = ulid::DecodeError;
             fn from_str(s: &str) -> Result<Self, Self::Err> {
-                Ulid::from_string(s).map($name)
+                let id = Ulid::from_string(s)?;
+                if id.to_string() != s {
+                    return Err(ulid::DecodeError::InvalidChar);
+                }
+                Ok($name(id))
             }
         }
     };
@@ -131,5 +138,24 @@ mod tests {
         // A later millisecond still sorts after.
         let later = ItemId::new_at(at + chrono::Duration::milliseconds(1));
         assert!(later.to_bytes() > made[999].to_bytes());
+    }
+
+    #[test]
+    fn an_id_has_one_spelling() {
+        let id = ItemId::new_at(Utc::now());
+        let text = id.to_string();
+        assert_eq!(text.parse::<ItemId>(), Ok(id));
+        for variant in [
+            text.to_lowercase(),
+            "Z".repeat(26),
+            format!("{text}0"),
+            format!(" {text}"),
+            text.replace('0', "O"),
+        ] {
+            if variant == text {
+                continue;
+            }
+            assert!(variant.parse::<ItemId>().is_err(), "{variant} was accepted");
+        }
     }
 }

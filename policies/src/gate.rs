@@ -25,6 +25,7 @@ use tokio::sync::broadcast;
 use crate::confidence::{self, RuleRecord, ScoreInput};
 use crate::effector::{EffectError, Effector, Lookup};
 use crate::limits::{marketplace_day, LimitState, Usage};
+use crate::sale_guard;
 
 /// An action an actor wants to take, with what the gate scores it on.
 #[derive(Debug, Clone, PartialEq)]
@@ -471,6 +472,15 @@ impl GateState {
         record: &mut ActionRecord,
         why: &str,
     ) -> Result<Outcome, StoreError> {
+        // Checked again here: a sale may have landed while the action waited for approval.
+        if let Some(reason) = sale_guard::refusal(
+            self.store(),
+            record.kind,
+            record.marketplace,
+            &record.target,
+        )? {
+            return self.block(record, reason);
+        }
         let usage = Usage {
             action: record.id,
             kind: record.kind,
@@ -493,15 +503,18 @@ impl GateState {
             self.events.push(GateEvent::LimitWarning { message });
         }
         self.advance(record, ActionStatus::Approved, why);
-        if record.kind == ActionKind::SendEmail && self.args.config.email_grace_secs > 0 {
+        if record.kind == ActionKind::SendEmail
+            && (self.args.config.email_grace_secs > 0 || self.paused)
+        {
             let release_at =
                 self.now() + chrono::Duration::seconds(self.args.config.email_grace_secs as i64);
             record.release_at = Some(release_at);
-            self.advance(
-                record,
-                ActionStatus::Scheduled,
-                "waiting in the outbox; undo cancels it",
-            );
+            let waiting = if self.paused {
+                "held in the outbox: the kill switch is on; it leaves after `bazaar resume`, undo cancels it"
+            } else {
+                "waiting in the outbox; undo cancels it"
+            };
+            self.advance(record, ActionStatus::Scheduled, waiting);
             self.store().put(record)?;
             self.audit(
                 Some(record),
@@ -581,7 +594,16 @@ impl GateState {
         if let Some(problem) = invalid(&record) {
             return self.block(&mut record, format!("invalid action: {problem}"));
         }
-        if self.paused {
+        if let Some(reason) = sale_guard::refusal(
+            self.store(),
+            record.kind,
+            record.marketplace,
+            &record.target,
+        )? {
+            return self.block(&mut record, reason);
+        }
+        // Mail is held in the outbox while paused (see `clear_to_run`); the rest is refused.
+        if self.paused && record.kind != ActionKind::SendEmail {
             return self.block(
                 &mut record,
                 "paused: the kill switch is on (`bazaar resume` turns it off)".into(),
@@ -711,6 +733,12 @@ impl GateState {
             return Err(GateError::Conflict(format!(
                 "approval {id} asks whether action {} happened ({}); resolve it instead",
                 record.id, record.lifecycle.status
+            )));
+        }
+        if approve && self.paused && record.kind != ActionKind::SendEmail {
+            return Err(GateError::Conflict(format!(
+                "the kill switch is on: {} would run now; `bazaar resume` first, then approve",
+                record.kind
             )));
         }
         let now = self.now();
@@ -853,6 +881,11 @@ impl GateState {
                 recipe.deadline
             )));
         }
+        if let Some(reason) = sale_guard::undo_refusal(self.store(), &record)? {
+            return Err(GateError::Conflict(format!(
+                "action {id} cannot be undone: {reason}"
+            )));
+        }
         let key = format!("undo:{id}");
         if !self
             .store()
@@ -906,6 +939,10 @@ impl GateState {
         self.audit(None, event, serde_json::json!({ "by": by }))?;
         self.policy_dirty = true;
         tracing::warn!(by, paused, "kill switch changed");
+        if !paused {
+            // Mail held while paused leaves now (what is due; the rest at its time).
+            self.release_due()?;
+        }
         Ok(())
     }
 
@@ -947,6 +984,10 @@ impl GateState {
 
     fn release_due(&mut self) -> Result<(), StoreError> {
         self.expire_approvals()?;
+        if self.paused {
+            // The outbox holds everything while the kill switch is on; resume releases it.
+            return Ok(());
+        }
         let now = self.now();
         let scheduled: Vec<ActionRecord> = self.store().find("by_status", b"scheduled")?;
         for mut record in scheduled {

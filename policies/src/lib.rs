@@ -5,6 +5,7 @@
 //! - [`effector`]: the trait connectors implement to carry actions out;
 //! - [`gate`]: the actor that validates, scores, limits, decides, records durably,
 //!   executes, and undoes;
+//! - [`sale_guard`]: a sold or archived item is never put back on sale (read from the store);
 //! - [`signing`]: webhook signatures, one-click link tokens and inbox sessions (pure).
 
 #![warn(missing_docs)]
@@ -13,6 +14,7 @@ pub mod confidence;
 pub mod effector;
 pub mod gate;
 pub mod limits;
+pub mod sale_guard;
 pub mod signing;
 #[cfg(feature = "testing")]
 pub mod testing;

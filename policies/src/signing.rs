@@ -7,8 +7,11 @@
 //! - **One-click links**: `<approval>.<decision>.<expires>.<nonce>.<hex HMAC>` under a key
 //!   derived from the operator token ([`derive_key`]). [`verify_link`] checks the signature
 //!   and the expiry; single use is the caller's job (it records used nonces).
-//! - **Inbox sessions**: the session cookie is `<issued>.<hex HMAC>` (never the token
-//!   itself) and every form carries a CSRF token, the HMAC of the session value.
+//! - **Inbox sessions**: the session cookie is `<issued>.<id>.<hex HMAC>` (never the token
+//!   itself; the id names a server-side session that logout ends) and every form carries
+//!   a CSRF token, the HMAC of the session value.
+//!
+//! Every token has one spelling (lowercase hex, plain decimal times); variants are refused.
 //!
 //! Comparisons of secrets and MACs are constant-time.
 
@@ -257,22 +260,45 @@ pub fn sign_link(key: &[u8], claims: &LinkClaims) -> String {
     format!("{payload}.{}", to_hex(&mac))
 }
 
+/// Lowercase hex of exactly `len` bytes: the one spelling a MAC is accepted in.
+fn canonical_hex(text: &str, len: usize) -> Option<Vec<u8>> {
+    let lowercase = text
+        .bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    if text.len() != len * 2 || !lowercase {
+        return None;
+    }
+    from_hex(text)
+}
+
+/// A unix time written the one way [`sign_link`] writes it: digits, no sign, no leading zero.
+fn canonical_unix(text: &str) -> Option<i64> {
+    let digits = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+    if !digits || (text.len() > 1 && text.starts_with('0')) {
+        return None;
+    }
+    text.parse().ok()
+}
+
 /// Checks a link token's signature, then its expiry against `now` (unix seconds).
+///
+/// Only the spelling [`sign_link`] writes is accepted: a token with an upper-case MAC, a
+/// padded or signed expiry, or any other variant is malformed, so one link has one form.
 pub fn verify_link(key: &[u8], token: &str, now: i64) -> Result<LinkClaims, LinkError> {
     let parts: Vec<&str> = token.split('.').collect();
     let [approval, decision, expires, nonce, mac] = parts[..] else {
         return Err(LinkError::Malformed);
     };
-    let claims = LinkClaims {
-        approval: approval.to_string(),
-        decision: Decision::parse(decision).ok_or(LinkError::Malformed)?,
-        expires: expires.parse().map_err(|_| LinkError::Malformed)?,
-        nonce: nonce.to_string(),
-    };
     if !is_token_part(approval) || !is_token_part(nonce) {
         return Err(LinkError::Malformed);
     }
-    let given = from_hex(mac).ok_or(LinkError::Malformed)?;
+    let claims = LinkClaims {
+        approval: approval.to_string(),
+        decision: Decision::parse(decision).ok_or(LinkError::Malformed)?,
+        expires: canonical_unix(expires).ok_or(LinkError::Malformed)?,
+        nonce: nonce.to_string(),
+    };
+    let given = canonical_hex(mac, 32).ok_or(LinkError::Malformed)?;
     let expected = hmac_sha256(key, &[b"link.", link_payload(&claims).as_bytes()]);
     if !constant_time_eq(&given, &expected) {
         return Err(LinkError::Forged);
@@ -286,27 +312,51 @@ pub fn verify_link(key: &[u8], token: &str, now: i64) -> Result<LinkClaims, Link
 // ---------------------------------------------------------------------------------------
 // Inbox sessions and CSRF
 
-/// A session cookie value issued at `issued` (unix seconds): `<issued>.<hex HMAC>`.
-pub fn sign_session(key: &[u8], issued: i64) -> String {
-    let issued = issued.to_string();
-    let mac = hmac_sha256(key, &[b"session.", issued.as_bytes()]);
-    format!("{issued}.{}", to_hex(&mac))
+/// A session cookie value issued at `issued` (unix seconds) under the server-side session
+/// `id` (letters, digits, `_`): `<issued>.<id>.<hex HMAC>`. The id is what logout revokes.
+///
+/// # Panics
+/// If `id` holds anything but ASCII letters, digits and `_`.
+pub fn sign_session(key: &[u8], issued: i64, id: &str) -> String {
+    assert!(is_token_part(id), "session ids must be alphanumeric");
+    let payload = format!("{issued}.{id}");
+    let mac = hmac_sha256(key, &[b"session.", payload.as_bytes()]);
+    format!("{payload}.{}", to_hex(&mac))
 }
 
-/// Whether `value` is a session this key issued, no older than `max_age_secs` and not
-/// from the future.
-pub fn verify_session(key: &[u8], value: &str, now: i64, max_age_secs: i64) -> bool {
-    let Some((issued_text, mac)) = value.split_once('.') else {
-        return false;
+/// What a valid session cookie says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionClaims {
+    /// When it was issued (unix seconds).
+    pub issued: i64,
+    /// The server-side session id.
+    pub id: String,
+}
+
+/// The session `value` names, if this key issued it, it is no older than `max_age_secs`
+/// and not from the future. Whether its id is still open is the caller's job.
+pub fn verify_session(
+    key: &[u8],
+    value: &str,
+    now: i64,
+    max_age_secs: i64,
+) -> Option<SessionClaims> {
+    let parts: Vec<&str> = value.split('.').collect();
+    let [issued_text, id, mac] = parts[..] else {
+        return None;
     };
-    let Ok(issued) = issued_text.parse::<i64>() else {
-        return false;
-    };
-    let Some(given) = from_hex(mac) else {
-        return false;
-    };
-    let expected = hmac_sha256(key, &[b"session.", issued_text.as_bytes()]);
-    constant_time_eq(&given, &expected) && issued <= now + 60 && now - issued <= max_age_secs
+    let issued = canonical_unix(issued_text)?;
+    let given = canonical_hex(mac, 32)?;
+    if !is_token_part(id) {
+        return None;
+    }
+    let payload = format!("{issued_text}.{id}");
+    let expected = hmac_sha256(key, &[b"session.", payload.as_bytes()]);
+    let fresh = issued <= now + 60 && now - issued <= max_age_secs;
+    (constant_time_eq(&given, &expected) && fresh).then(|| SessionClaims {
+        issued,
+        id: id.to_string(),
+    })
 }
 
 /// The CSRF token that forms of `session` carry.
@@ -398,22 +448,62 @@ mod tests {
     }
 
     #[test]
+    fn a_link_has_one_spelling() {
+        let key = derive_key(b"operator-token", "link");
+        let claims = LinkClaims {
+            approval: "01JD0000000000000000000001".into(),
+            decision: Decision::Approve,
+            expires: 5_000,
+            nonce: "00ff".into(),
+        };
+        let token = sign_link(&key, &claims);
+        let (payload, mac) = token.rsplit_once('.').unwrap();
+        let variants = [
+            format!("{payload}.{}", mac.to_uppercase()),
+            format!("{payload}.00{mac}"),
+            token.replace(".5000.", ".05000."),
+            token.replace(".5000.", ".+5000."),
+            token.replace(".5000.", ". 5000."),
+            format!("{token}."),
+            format!(".{token}"),
+        ];
+        for variant in variants {
+            assert_eq!(
+                verify_link(&key, &variant, 0),
+                Err(LinkError::Malformed),
+                "{variant}"
+            );
+        }
+        assert_eq!(verify_link(&key, &token, 0), Ok(claims));
+    }
+
+    #[test]
     fn sessions_and_csrf() {
         let key = derive_key(b"operator-token", "session");
-        let session = sign_session(&key, 100);
-        assert!(verify_session(&key, &session, 150, 3_600));
-        assert!(!verify_session(&key, &session, 100 + 3_601, 3_600));
-        assert!(!verify_session(
-            &derive_key(b"x", "session"),
-            &session,
-            150,
-            3_600
-        ));
-        assert!(!verify_session(&key, "100.00", 150, 3_600));
+        let session = sign_session(&key, 100, "s1");
+        assert_eq!(
+            verify_session(&key, &session, 150, 3_600),
+            Some(SessionClaims {
+                issued: 100,
+                id: "s1".into()
+            })
+        );
+        assert_eq!(verify_session(&key, &session, 100 + 3_601, 3_600), None);
+        assert_eq!(
+            verify_session(&derive_key(b"x", "session"), &session, 150, 3_600),
+            None
+        );
+        assert_eq!(verify_session(&key, "100.00", 150, 3_600), None);
+        // Another id under the same MAC, or another spelling, is not the session.
+        let (_, mac) = session.rsplit_once('.').unwrap();
+        assert_eq!(verify_session(&key, &format!("100.s2.{mac}"), 150, 3_600), None);
+        let upper = format!("100.s1.{}", mac.to_uppercase());
+        assert_eq!(verify_session(&key, &upper, 150, 3_600), None);
+        assert_eq!(verify_session(&key, &format!("0100.s1.{mac}"), 150, 3_600), None);
         let csrf_key = derive_key(b"operator-token", "csrf");
         let csrf = csrf_token(&csrf_key, &session);
         assert!(verify_csrf(&csrf_key, &session, &csrf));
-        assert!(!verify_csrf(&csrf_key, &sign_session(&key, 101), &csrf));
+        assert!(!verify_csrf(&csrf_key, &sign_session(&key, 101, "s1"), &csrf));
         assert!(!verify_csrf(&csrf_key, &session, "zz"));
     }
 }

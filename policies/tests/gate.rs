@@ -704,3 +704,175 @@ async fn tasks_reach_the_inbox_audited_and_are_resolved_by_the_operator() {
     assert_eq!(market.executions().len(), 0);
     gate.stop().await;
 }
+
+async fn set_paused(gate: &Gate, paused: bool) {
+    gate.addr
+        .ask(move |reply| GateMsg::SetPaused {
+            paused,
+            by: "operator".into(),
+            reply,
+        })
+        .await
+        .unwrap()
+        .unwrap();
+}
+
+async fn wait_executions(gate: &Gate, market: &FakeMarket, count: usize) {
+    for _ in 0..500 {
+        if market.executions().len() >= count {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    gate.quiet.wait_quiet().await;
+}
+
+/// Issue 23 (2): mail approved before a pause left while paused, and mail the pause met
+/// was blocked for good, stranding its negotiation. Now the outbox holds both until resume.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_kill_switch_holds_the_outbox_and_resume_sends_it() {
+    let (gate, market) = gate(trusting_policy()).await;
+    let Outcome::Scheduled { action: queued, .. } = gate.propose(email("before")).await else {
+        panic!("email is scheduled");
+    };
+    set_paused(&gate, true).await;
+    // Past its release time while paused: it stays in the outbox.
+    gate.clock.advance_by(Duration::from_secs(301));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    gate.quiet.wait_quiet().await;
+    assert_eq!(market.executions().len(), 0, "nothing leaves while paused");
+    let record: ActionRecord = gate.store.get(&queued).unwrap().unwrap();
+    assert_eq!(record.lifecycle.status, ActionStatus::Scheduled);
+
+    // Mail proposed while paused is held too, not blocked; other actions are blocked.
+    let held = gate.propose(email("during")).await;
+    let Outcome::Scheduled { action: during, .. } = held else {
+        panic!("mail proposed while paused waits in the outbox: {held:?}");
+    };
+    let record: ActionRecord = gate.store.get(&during).unwrap().unwrap();
+    let why = record.lifecycle.last_reason().unwrap_or_default();
+    assert!(why.contains("kill switch"), "{why}");
+    assert!(matches!(
+        gate.propose(reprice("SKU-1", "$10.00", "r")).await,
+        Outcome::Blocked { .. }
+    ));
+
+    // Resume: what was due leaves at once, the rest at its time.
+    set_paused(&gate, false).await;
+    wait_executions(&gate, &market, 1).await;
+    assert_eq!(market.executions().len(), 1);
+    assert_eq!(market.world().executed[0].key, "before");
+    gate.clock.advance_by(Duration::from_secs(301));
+    wait_executions(&gate, &market, 2).await;
+    assert_eq!(market.world().executed[1].key, "during");
+    gate.stop().await;
+}
+
+/// Issue 23 (2): approving an action while paused would run it; the gate says so and the
+/// approval waits for resume.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approving_while_paused_is_refused_until_resume() {
+    let (gate, market) = gate(policy()).await;
+    let Outcome::PendingApproval { action, approval } =
+        gate.propose(reprice("SKU-1", "$60.00", "k1")).await
+    else {
+        panic!("a first run asks");
+    };
+    set_paused(&gate, true).await;
+    let refused = gate.approve(approval).await.unwrap_err();
+    assert!(refused.to_string().contains("kill switch"), "{refused}");
+    assert_eq!(market.executions().len(), 0);
+    set_paused(&gate, false).await;
+    assert_eq!(
+        gate.approve(approval).await,
+        Ok(Outcome::Executed { action })
+    );
+    gate.stop().await;
+}
+
+/// An eBay listing `SKU-1` of an item, live.
+fn listed_item(store: &SledStore) -> InventoryItem {
+    let now = at("2026-04-01T16:00:00Z");
+    let mut lifecycle = Lifecycle::new(ItemStatus::InStock);
+    lifecycle.advance(ItemStatus::Listed, now, "listed").unwrap();
+    let item = InventoryItem {
+        id: ItemId::new_at(now),
+        opportunity: None,
+        title: "Bose QC35 II".into(),
+        description: String::new(),
+        category: "electronics".into(),
+        condition: Condition::Good,
+        cost_basis: Money::usd(55_00),
+        images: Vec::new(),
+        attributes: Default::default(),
+        lifecycle,
+        acquired_at: now,
+    };
+    store.put(&item).unwrap();
+    let mut lifecycle = Lifecycle::new(ChannelStatus::Draft);
+    lifecycle.advance(ChannelStatus::Live, now, "published").unwrap();
+    store
+        .put(&ChannelListing {
+            id: ChannelListingId::new_at(now),
+            item: item.id,
+            marketplace: Marketplace::Ebay,
+            sku: "SKU-1".into(),
+            external_id: None,
+            url: None,
+            price: Money::usd(99_00),
+            lifecycle,
+        })
+        .unwrap();
+    item
+}
+
+fn mark_sold(store: &SledStore, item: &InventoryItem) {
+    let mut item: InventoryItem = store.get(&item.id).unwrap().unwrap();
+    item.lifecycle
+        .advance(ItemStatus::Sold, at("2026-04-01T17:00:00Z"), "sold")
+        .unwrap();
+    store.put(&item).unwrap();
+}
+
+/// Issue 23 (1): undoing what was done to a listing before its item sold put the sold item
+/// back on sale. Now undo, approval and new proposals all refuse, saying why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_puts_a_sold_item_back_on_sale() {
+    let (gate, market) = gate(trusting_policy()).await;
+    let item = listed_item(&gate.store);
+    market.world().prices.insert("SKU-1".into(), "99.00".into());
+    let Outcome::Executed { action: repriced } =
+        gate.propose(reprice("SKU-1", "$90.00", "before-sale")).await
+    else {
+        panic!("a reprice of a listed item runs");
+    };
+    let high: Action = Action {
+        value: Some(Money::usd(10_000_000)),
+        ..reprice("SKU-1", "$80.00", "waiting")
+    };
+    let Outcome::PendingApproval { approval, .. } = gate.propose(high).await else {
+        panic!("high value asks");
+    };
+    mark_sold(&gate.store, &item);
+
+    let undo = gate.undo(repriced).await.unwrap_err().to_string();
+    assert!(undo.contains("cannot be undone") && undo.contains("sold"), "{undo}");
+    let approved = gate.approve(approval).await.unwrap_err().to_string();
+    assert!(
+        approved.contains("blocked") && approved.contains("is sold"),
+        "{approved}"
+    );
+    for kind in [ActionKind::Relist, ActionKind::PublishListing, ActionKind::RevisePrice] {
+        let action = Action {
+            kind,
+            ..reprice("SKU-1", "$70.00", &format!("after-{kind}"))
+        };
+        let outcome = gate.propose(action).await;
+        assert!(
+            matches!(&outcome, Outcome::Blocked { reason, .. } if reason.contains("sold")),
+            "{kind}: {outcome:?}"
+        );
+    }
+    assert_eq!(market.executions().len(), 1, "only the reprice before the sale ran");
+    gate.stop().await;
+}

@@ -7,13 +7,18 @@
 //! refused with the status [`NotificationError::http_status`] gives and one log line; a
 //! repeat is acknowledged (204) and ignored. The Fulfillment poll stays on as the fallback
 //! for notifications that never arrive.
+//!
+//! The route is public, so verifying must cost an attacker more than it costs us: a
+//! client whose notifications fail verification too often is refused (429) before
+//! anything is looked up, key fetches draw on their own small budget (never the selling
+//! calls a delisting needs), and key ids eBay does not know are remembered.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Bytes;
-use axum::extract::{Query, State};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -23,6 +28,9 @@ use bazaar_agents::inventory::InventoryMsg;
 use bazaar_memory::{Addr, Marketplace};
 use rand::Rng;
 use serde::Deserialize;
+
+use crate::operator::serve::{self, ServerLimits};
+use crate::operator::Throttle;
 
 /// Where the endpoint is mounted.
 pub const PATH: &str = "/ebay/notifications";
@@ -55,11 +63,20 @@ pub fn new_verification_token() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+struct EndpointState {
+    endpoint: NotificationEndpoint,
+    /// Failed verifications per client.
+    failures: Throttle,
+}
+
 /// The routes, to merge into a server or serve alone ([`serve`]).
 pub fn router(endpoint: NotificationEndpoint) -> Router {
     Router::new()
         .route(PATH, get(challenge).post(notification))
-        .with_state(Arc::new(endpoint))
+        .with_state(Arc::new(EndpointState {
+            endpoint,
+            failures: Throttle::default(),
+        }))
 }
 
 /// Serves [`router`] on `addr` until the task is aborted; returns the bound address.
@@ -71,7 +88,9 @@ pub async fn serve(
     let bound = listener.local_addr()?;
     let app = router(make(bound));
     let task = tokio::spawn(async move {
-        if let Err(error) = axum::serve(listener, app).await {
+        // Runs until aborted: the sender is kept alive here and never says stop.
+        let (_never, stop) = tokio::sync::watch::channel(false);
+        if let Err(error) = serve::serve(listener, app, ServerLimits::default(), stop).await {
             tracing::error!(%error, "ebay notification endpoint stopped");
         }
     });
@@ -84,9 +103,10 @@ struct Challenge {
 }
 
 async fn challenge(
-    State(endpoint): State<Arc<NotificationEndpoint>>,
+    State(state): State<Arc<EndpointState>>,
     Query(query): Query<Challenge>,
 ) -> Json<serde_json::Value> {
+    let endpoint = &state.endpoint;
     let answer = challenge_response(
         &query.challenge_code,
         &endpoint.verification_token,
@@ -97,11 +117,23 @@ async fn challenge(
 }
 
 async fn notification(
-    State(endpoint): State<Arc<NotificationEndpoint>>,
+    State(state): State<Arc<EndpointState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let received = Instant::now();
+    let endpoint = &state.endpoint;
+    if let Some(wait) = state.failures.refused(peer.ip()) {
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "too many notifications from this address failed verification; wait {}s",
+                wait.as_secs().max(1)
+            ),
+        )
+            .into_response();
+    }
     match endpoint.orders.receive(&headers, &body).await {
         Ok(event) => {
             let msg = InventoryMsg::Notified {
@@ -120,6 +152,9 @@ async fn notification(
         Err(error) => {
             let status =
                 StatusCode::from_u16(error.http_status()).unwrap_or(StatusCode::BAD_REQUEST);
+            if status.is_client_error() {
+                state.failures.failed(peer.ip());
+            }
             (status, error.to_string()).into_response()
         }
     }

@@ -232,6 +232,12 @@ enum SimCommand {
 }
 
 fn main() -> ExitCode {
+    // The store holds seller addresses, mail and the audit log: whatever this process
+    // creates (store files, index, exports, reports) is the owner's alone.
+    // SAFETY: umask only swaps the process's file-mode mask; nothing else runs yet.
+    unsafe {
+        libc::umask(0o077);
+    }
     let cli = Cli::parse();
     let config = match load_config(&cli) {
         Ok(config) => config,
@@ -596,7 +602,32 @@ fn parse_item_status(text: &str) -> Result<bazaar_memory::ItemStatus, String> {
 fn open_store(data_dir: &Path) -> anyhow::Result<SledStore> {
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
+    keep_private(data_dir)?;
     Ok(SledStore::open(&store_dir(data_dir))?)
+}
+
+/// Makes `data_dir` the owner's alone (0700) if it was readable by others: a data
+/// directory made before Bazaar set its own umask, or by hand.
+fn keep_private(data_dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(data_dir)
+        .with_context(|| format!("cannot read data directory {}", data_dir.display()))?
+        .permissions()
+        .mode();
+    if mode & 0o077 == 0 {
+        return Ok(());
+    }
+    std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700)).with_context(|| {
+        format!(
+            "data directory {} is readable by others (mode {:o}) and cannot be made private; \
+             run `chmod 700 {}`",
+            data_dir.display(),
+            mode & 0o777,
+            data_dir.display()
+        )
+    })?;
+    tracing::warn!(data_dir = %data_dir.display(), was = %format!("{:o}", mode & 0o777), "data directory was readable by others; made it 0700");
+    Ok(())
 }
 
 fn open_index(config: &Config) -> anyhow::Result<ProductIndex> {

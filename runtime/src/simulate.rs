@@ -527,14 +527,18 @@ async fn serve_inbox(
         .await
         .map_err(|e| agent_error(anyhow::anyhow!("cannot listen on {listen}: {e}")))?;
     let url = format!("http://{}", listener.local_addr().map_err(agent_error)?);
+    let token = bazaar_config::SecretValue::generated(token.to_string());
+    crate::operator::check_token_strength(&token)
+        .map_err(|reason| agent_error(anyhow::anyhow!("BAZAAR_OPERATOR_TOKEN: {reason}")))?;
     let settings = OperatorSettings {
-        token: Some(bazaar_config::SecretValue::generated(token.to_string())),
+        token: Some(token),
         previous_token: None,
         public_url: url.clone(),
         link_ttl: Duration::from_secs(3_600),
         webhooks: Vec::new(),
         webhook_retries: 0,
         webhook_backoff_initial: Duration::from_secs(1),
+        server: crate::operator::serve::ServerLimits::default(),
     };
     let operator = Operator::start(OperatorContext::of(system), settings, Some(listener))
         .await

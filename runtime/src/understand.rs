@@ -13,8 +13,9 @@
 //!
 //! A line that cannot be read still gets an output line, so output stays aligned with input:
 //! `{"intent": "other", "price": null, "confidence": 0, "error": "..."}`; the error is also
-//! written to stderr with its line number. Only an unreadable stdin (or unwritable stdout)
-//! fails the command.
+//! written to stderr with its line number. That includes a line that is not UTF-8 and a
+//! line over [`MAX_LINE_BYTES`] (whose text is not read). Only an unreadable stdin (or
+//! unwritable stdout) fails the command.
 
 use std::io::{BufRead, Write};
 
@@ -35,20 +36,63 @@ struct Line<'a> {
     error: Option<String>,
 }
 
+/// The longest input line read; a longer one gets an error line (a reply is at most 64 KiB
+/// of mail, and its JSON escaping can double that).
+pub const MAX_LINE_BYTES: usize = 256 * 1024;
+
 /// Reads every line of `input`, writes one reading per line to `output`, and reports
 /// unreadable lines to `errors`.
 pub fn run(
-    input: impl BufRead,
+    mut input: impl BufRead,
     mut output: impl Write,
     mut errors: impl Write,
 ) -> std::io::Result<()> {
-    for (index, line) in input.lines().enumerate() {
-        let line = line?;
-        if line.trim().is_empty() {
+    let mut bytes = Vec::new();
+    let mut number = 0usize;
+    loop {
+        bytes.clear();
+        // One byte past the cap tells a line that is too long from one that fits.
+        let read = std::io::Read::take(&mut input, MAX_LINE_BYTES as u64 + 1)
+            .read_until(b'\n', &mut bytes)?;
+        if read == 0 {
+            return Ok(());
+        }
+        number += 1;
+        let too_long = !bytes.ends_with(b"\n") && bytes.len() > MAX_LINE_BYTES;
+        if too_long {
+            // Skip the rest of the line without keeping it.
+            loop {
+                let buffer = input.fill_buf()?;
+                if buffer.is_empty() {
+                    break;
+                }
+                match buffer.iter().position(|b| *b == b'\n') {
+                    Some(at) => {
+                        input.consume(at + 1);
+                        break;
+                    }
+                    None => {
+                        let all = buffer.len();
+                        input.consume(all);
+                    }
+                }
+            }
+        }
+        let line = match (too_long, std::str::from_utf8(&bytes)) {
+            (true, _) => Err(format!(
+                "line is longer than {} KiB; send the reply's text only",
+                MAX_LINE_BYTES / 1024
+            )),
+            (false, Ok(text)) => Ok(text.trim_end_matches(['\n', '\r'])),
+            (false, Err(error)) => Err(format!(
+                "not UTF-8 (a bad byte at {}); send the text as UTF-8",
+                error.valid_up_to()
+            )),
+        };
+        if line.as_ref().is_ok_and(|text| text.trim().is_empty()) {
             continue;
         }
-        let number = index + 1;
-        let out = match read_line(&line) {
+        let out = match line.and_then(read_line) {
             Ok(out) => out,
             Err(problem) => {
                 writeln!(errors, "bazaar understand: line {number}: {problem}")?;
@@ -65,7 +109,6 @@ pub fn run(
         writeln!(output, "{json}")?;
         output.flush()?;
     }
-    Ok(())
 }
 
 fn read_line(line: &str) -> Result<Line<'static>, String> {

@@ -486,3 +486,66 @@ async fn an_unknown_outcome_is_resolved_from_the_page() {
     assert!(html.contains("Resolved: the action is recorded as you found it."));
     h.stop().await;
 }
+
+/// Issue 23 (5): logging out only cleared the browser's cookie; a copy of it still read the
+/// inbox and flipped the kill switch for 7 days.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logout_ends_the_session_for_every_copy_of_its_cookie() {
+    let h = Harness::start(Options::default()).await;
+    let cookie = log_in(&h).await;
+    let other = log_in(&h).await;
+    let (status, html) = page(&h, &cookie, "/").await;
+    assert_eq!(status, StatusCode::OK);
+    let csrf = csrf_of(&html);
+    let out = submit(&h, &cookie, "/logout", &[("csrf", &csrf)]).await;
+    assert_eq!(out.status(), StatusCode::SEE_OTHER);
+
+    // The copy an attacker kept is dead: no inbox, no kill switch.
+    let (status, _) = page(&h, &cookie, "/").await;
+    assert_eq!(status, StatusCode::SEE_OTHER, "the logged-out cookie still reads the inbox");
+    let pause = submit(&h, &cookie, "/inbox/pause", &[("csrf", &csrf)]).await;
+    assert_eq!(pause.status(), StatusCode::SEE_OTHER);
+    assert_eq!(location(&pause), "/login");
+    let status = h.system.addrs.gate.ask(bazaar_policies::GateMsg::Status).await.unwrap();
+    assert!(!status.paused, "a dead session flipped the kill switch");
+    // Another session is not touched.
+    assert_eq!(page(&h, &other, "/").await.0, StatusCode::OK);
+    h.stop().await;
+}
+
+/// Issue 23 (10): logins were guessed at ~270 a second. A client's failures are now
+/// throttled; the right token from another client still logs in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_logins_are_throttled_per_client() {
+    let h = Harness::start(Options::default()).await;
+    let guess = || {
+        h.http
+            .post(h.url("/login"))
+            .form(&[("token", "guess-0000000000000000000000000000")])
+            .send()
+    };
+    let mut refused_at = None;
+    for attempt in 1..=15 {
+        let status = guess().await.unwrap().status();
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            refused_at = Some(attempt);
+            break;
+        }
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(refused_at, Some(11), "ten failures a minute, then refused");
+    // Refused while throttled, even with the right token: guesses are not even looked at.
+    let right = h
+        .http
+        .post(h.url("/login"))
+        .form(&[("token", TOKEN)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(right.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(set_cookie(&right).is_none());
+    // The bearer API from the same client is throttled too.
+    let api = h.get("/api/status").send().await.unwrap();
+    assert_eq!(api.status(), StatusCode::TOO_MANY_REQUESTS);
+    h.stop().await;
+}

@@ -5,7 +5,7 @@ use std::process::{Command, Stdio};
 
 const BAZAAR: &str = env!("CARGO_BIN_EXE_bazaar");
 
-fn understand(input: &str) -> (Vec<serde_json::Value>, String, bool) {
+fn understand(input: impl AsRef<[u8]>) -> (Vec<serde_json::Value>, String, bool) {
     let mut child = Command::new(BAZAAR)
         .arg("understand")
         .env_remove("RUST_LOG")
@@ -18,7 +18,7 @@ fn understand(input: &str) -> (Vec<serde_json::Value>, String, bool) {
         .stdin
         .take()
         .unwrap()
-        .write_all(input.as_bytes())
+        .write_all(input.as_ref())
         .unwrap();
     let output = child.wait_with_output().unwrap();
     let lines = String::from_utf8(output.stdout)
@@ -108,4 +108,44 @@ not json at all
         .contains("listing_price"));
     assert_eq!(lines[3]["intent"], "counter");
     assert_eq!(lines[3]["price"], 45);
+}
+
+#[test]
+fn a_line_that_is_not_utf8_gets_an_error_line_and_the_rest_are_answered() {
+    let mut input = br#"{"text": "best I can do is 80", "listing_price": 100, "our_last_offer": 60}
+{"text": "150 firm "#
+        .to_vec();
+    input.extend_from_slice(&[0xff, 0xfe, b'"', b'}', b'\n']);
+    input.extend_from_slice(
+        br#"{"text": "ok deal", "listing_price": 100, "our_last_offer": 75}
+"#,
+    );
+    let (lines, stderr, ok) = understand(&input);
+    assert!(ok, "{stderr}");
+    assert_eq!(lines.len(), 3, "{lines:?}");
+    assert_eq!(lines[0]["price"], serde_json::json!(80));
+    assert!(
+        lines[1]["error"].as_str().unwrap().contains("not UTF-8"),
+        "{}",
+        lines[1]
+    );
+    assert_eq!(lines[1]["intent"], "other");
+    assert_eq!(lines[2]["intent"], "accept");
+    assert!(stderr.contains("line 2"), "{stderr}");
+}
+
+#[test]
+fn a_line_over_the_cap_gets_an_error_line_and_the_rest_are_answered() {
+    let long = format!(
+        "{{\"text\": \"{}\", \"listing_price\": 100}}\n",
+        "a".repeat(300 * 1024)
+    );
+    let input = format!(
+        "{long}{{\"text\": \"best I can do is 80\", \"listing_price\": 100, \"our_last_offer\": 60}}\n"
+    );
+    let (lines, stderr, ok) = understand(&input);
+    assert!(ok, "{stderr}");
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert!(lines[0]["error"].as_str().unwrap().contains("longer than"));
+    assert_eq!(lines[1]["price"], serde_json::json!(80));
 }

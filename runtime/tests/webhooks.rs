@@ -14,6 +14,8 @@ use axum::routing::post;
 use axum::Router;
 use bazaar_memory::{ActionRecord, ActionStatus, Store};
 use bazaar_policies::signing::{self, SignatureError};
+use bazaar_config::SecretValue;
+use bazaar_runtime::operator::OperatorSettings;
 use serde_json::Value;
 use support::{eventually, Harness, Hook, Options};
 
@@ -456,6 +458,162 @@ async fn a_webhook_secret_rotates_with_both_signatures_meanwhile() {
         got.answered, 401,
         "the receiver must move to the new secret now"
     );
+    h.stop().await;
+    server.abort();
+}
+
+/// Reloads the operator's secrets with `token` (and `previous`) in force.
+fn reload(h: &Harness, token: &str, previous: Option<&str>) {
+    let mut settings = OperatorSettings::from_config(&h.config.operator).unwrap();
+    settings.token = Some(SecretValue::generated(token.into()));
+    settings.previous_token = previous.map(|p| SecretValue::generated(p.into()));
+    h.operator.reload_secrets(&settings).unwrap();
+}
+
+async fn logged_in(h: &Harness) -> String {
+    let response = h
+        .http
+        .post(h.url("/login"))
+        .form(&[("token", support::TOKEN)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), reqwest::StatusCode::SEE_OTHER);
+    let set = response.headers()["set-cookie"].to_str().unwrap().to_string();
+    set.split(';').next().unwrap().to_string()
+}
+
+async fn inbox_status(h: &Harness, cookie: &str) -> reqwest::StatusCode {
+    h.http
+        .get(h.url("/"))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+/// Issue 23 (3): after a reload that drops the old token, links it signed (issued by the
+/// daemon, or built by hand from it) and its sessions stopped working only at a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_that_drops_a_token_voids_its_links_and_sessions_at_once() {
+    const NEW: &str = "the-new-operator-token-0123456789abcdef";
+    let (receiver, url, server) = start_receiver(0).await;
+    let h = Harness::start(Options {
+        hooks: vec![hook(&url, &["approval_needed"])],
+        ..Options::default()
+    })
+    .await;
+    let (_, approval) = h.pending_reprice("BZ-3", "35.00").await;
+    let (approve_url, _) = links_for(&receiver).await;
+    let by_hand = format!(
+        "{}/a/{}",
+        h.base,
+        signing::sign_link(
+            &signing::derive_key(support::TOKEN.as_bytes(), "link"),
+            &signing::LinkClaims {
+                approval: approval.to_string(),
+                decision: signing::Decision::Approve,
+                expires: 4_000_000_000,
+                nonce: "feed".into(),
+            },
+        )
+    );
+    let cookie = logged_in(&h).await;
+    let get = |url: String| {
+        let http = h.http.clone();
+        async move { http.get(&url).send().await.unwrap().status() }
+    };
+
+    // Rotating: the old token is still `previous_token`, so all of it keeps working.
+    reload(&h, NEW, Some(support::TOKEN));
+    assert_eq!(get(approve_url.clone()).await, reqwest::StatusCode::OK);
+    assert_eq!(get(by_hand.clone()).await, reqwest::StatusCode::OK);
+    assert_eq!(inbox_status(&h, &cookie).await, reqwest::StatusCode::OK);
+
+    // The old token gone: links and sessions made under it are void, without a restart.
+    reload(&h, NEW, None);
+    assert_eq!(get(approve_url.clone()).await, reqwest::StatusCode::FORBIDDEN);
+    assert_eq!(get(by_hand.clone()).await, reqwest::StatusCode::FORBIDDEN);
+    let post = h.http.post(&approve_url).send().await.unwrap();
+    assert_eq!(post.status(), reqwest::StatusCode::FORBIDDEN);
+    assert_eq!(inbox_status(&h, &cookie).await, reqwest::StatusCode::SEE_OTHER);
+    assert!(h.market.executions().is_empty(), "nothing was approved");
+
+    // Links issued from now on are signed under the new token and work.
+    let (_, _) = h.pending_reprice("BZ-4", "36.00").await;
+    let fresh = eventually("a second approval_needed", Duration::from_secs(10), || {
+        let all = receiver.of("approval_needed");
+        (all.len() >= 2).then(|| all[1].json()["approve_url"].as_str().unwrap().to_string())
+    })
+    .await;
+    assert_eq!(get(fresh).await, reqwest::StatusCode::OK);
+    h.stop().await;
+    server.abort();
+}
+
+/// Issue 23 (12): one link had several spellings the server accepted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_link_in_another_spelling_is_refused() {
+    let (receiver, url, server) = start_receiver(0).await;
+    let h = Harness::start(Options {
+        hooks: vec![hook(&url, &["approval_needed"])],
+        ..Options::default()
+    })
+    .await;
+    h.pending_reprice("BZ-5", "35.00").await;
+    let (approve_url, _) = links_for(&receiver).await;
+    let (payload, mac) = approve_url.rsplit_once('.').unwrap();
+    let (prefix, _) = payload.split_once("/a/").unwrap();
+    let token = &approve_url[prefix.len() + 3..];
+    let parts: Vec<&str> = token.split('.').collect();
+    let expires = parts[2];
+    let variants = [
+        format!("{payload}.{}", mac.to_uppercase()),
+        format!("{payload}.0{mac}"),
+        approve_url.replace(&format!(".{expires}."), &format!(".0{expires}.")),
+        approve_url.replace(&format!(".{expires}."), &format!(".+{expires}.")),
+        approve_url.replace(parts[0], &parts[0].to_lowercase()),
+    ];
+    for variant in variants {
+        let status = h.http.get(&variant).send().await.unwrap().status();
+        assert!(
+            status == reqwest::StatusCode::BAD_REQUEST || status == reqwest::StatusCode::FORBIDDEN,
+            "{variant}: {status}"
+        );
+        let status = h.http.post(&variant).send().await.unwrap().status();
+        assert_ne!(status, reqwest::StatusCode::OK, "{variant}");
+    }
+    assert!(h.market.executions().is_empty());
+    let status = h.http.get(&approve_url).send().await.unwrap().status();
+    assert_eq!(status, reqwest::StatusCode::OK, "the one spelling works");
+    h.stop().await;
+    server.abort();
+}
+
+/// Issue 23 (11): seller text reached Slack and Discord raw — `@everyone` pinged everyone
+/// and a markdown link rendered as a disguised link.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn seller_text_in_a_webhook_cannot_ping_or_plant_a_link() {
+    let (receiver, url, server) = start_receiver(0).await;
+    let h = Harness::start(Options {
+        hooks: vec![hook(&url, &["approval_needed"])],
+        ..Options::default()
+    })
+    .await;
+    h.pending_reprice("@everyone urgent [refund](https://evil.test) <!here>", "35.00")
+        .await;
+    let got = eventually("approval_needed delivery", Duration::from_secs(10), || {
+        receiver.of("approval_needed").into_iter().next()
+    })
+    .await;
+    let body = got.json();
+    let text = body["text"].as_str().unwrap();
+    assert!(!text.contains("@everyone"), "{text}");
+    assert!(!text.contains("](https://evil.test)"), "{text}");
+    assert!(!text.contains("<!here>"), "{text}");
+    assert!(text.contains("refund"), "the words are still there: {text}");
+    assert_eq!(body["allowed_mentions"]["parse"], serde_json::json!([]));
     h.stop().await;
     server.abort();
 }

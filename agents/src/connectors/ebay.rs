@@ -199,10 +199,17 @@ impl CallBudget {
 
     /// Counts one call, or refuses it when the day's budget is used up.
     pub(crate) fn count(&self) -> Result<(), SourceError> {
+        self.count_leaving(0)
+    }
+
+    /// Counts one call unless it would eat into the last `reserve` calls of the day,
+    /// which are kept for calls that must not be refused (withdrawing a sold item).
+    pub(crate) fn count_leaving(&self, reserve: u64) -> Result<(), SourceError> {
         let _guard = self.lock.lock().unwrap_or_else(|p| p.into_inner());
         let mut record = self.read();
-        if record.used >= self.limit {
-            return Err(SourceError::BudgetExhausted { limit: self.limit });
+        let usable = self.limit.saturating_sub(reserve);
+        if record.used >= usable {
+            return Err(SourceError::BudgetExhausted { limit: usable });
         }
         record.used += 1;
         if let Err(error) = self.store.put_meta(self.key, &record) {

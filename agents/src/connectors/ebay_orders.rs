@@ -35,7 +35,7 @@ use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
 use super::ebay::encode_path_segment;
-use super::ebay_sell::EbaySellClient;
+use super::ebay_sell::{spending, EbaySellClient, Spend};
 use super::{money_from, SourceError};
 
 const NOTIFICATION: &str = "/commerce/notification/v1";
@@ -334,6 +334,8 @@ impl ReplayGuard {
 pub struct EbayOrders {
     client: Arc<EbaySellClient>,
     keys: Mutex<HashMap<String, PublicKey>>,
+    /// Key ids eBay said it does not have, and when: not asked again for an hour.
+    unknown_keys: Mutex<HashMap<String, std::time::Instant>>,
     replay: ReplayGuard,
     page_size: u32,
 }
@@ -402,6 +404,7 @@ impl EbayOrders {
         EbayOrders {
             client,
             keys: Mutex::new(HashMap::new()),
+            unknown_keys: Mutex::new(HashMap::new()),
             replay: ReplayGuard::new(REPLAY_MEMORY),
             page_size: 200,
         }
@@ -592,20 +595,36 @@ impl EbayOrders {
         Ok(events)
     }
 
+    /// The public key `kid`: cached, or fetched on its own small budget
+    /// ([`super::ebay_sell::KEY_FETCHES_PER_DAY`]), never on the selling budget. A kid eBay
+    /// does not know is remembered (at most [`UNKNOWN_KEYS_REMEMBERED`], for
+    /// [`UNKNOWN_KEY_TTL`]), so a forger repeating one costs no call at all.
     async fn fetch_key(&self, kid: &str) -> Result<PublicKey, NotificationError> {
         if let Some(key) = self.keys.lock().unwrap_or_else(|p| p.into_inner()).get(kid) {
             return Ok(key.clone());
+        }
+        {
+            let unknown = self.unknown_keys.lock().unwrap_or_else(|p| p.into_inner());
+            if unknown
+                .get(kid)
+                .is_some_and(|at| at.elapsed() < UNKNOWN_KEY_TTL)
+            {
+                return Err(NotificationError::UnknownKey(kid.to_string()));
+            }
         }
         let path = format!(
             "/commerce/notification/v1/public_key/{}",
             encode_path_segment(kid)
         );
-        let answer = self
-            .client
-            .call("get public key", Method::GET, &path, Vec::new(), None)
-            .await
-            .map_err(|e| NotificationError::KeyUnavailable(e.error.to_string()))?;
+        let answer = spending(
+            Spend::NotificationKey,
+            self.client
+                .call("get public key", Method::GET, &path, Vec::new(), None),
+        )
+        .await
+        .map_err(|e| NotificationError::KeyUnavailable(e.error.to_string()))?;
         if answer.status == 404 {
+            self.remember_unknown(kid);
             return Err(NotificationError::UnknownKey(kid.to_string()));
         }
         if !answer.ok() {
@@ -621,7 +640,26 @@ impl EbayOrders {
             .insert(kid.to_string(), key.clone());
         Ok(key)
     }
+
+    fn remember_unknown(&self, kid: &str) {
+        let mut unknown = self.unknown_keys.lock().unwrap_or_else(|p| p.into_inner());
+        if unknown.len() >= UNKNOWN_KEYS_REMEMBERED {
+            unknown.retain(|_, at| at.elapsed() < UNKNOWN_KEY_TTL);
+        }
+        if unknown.len() >= UNKNOWN_KEYS_REMEMBERED {
+            if let Some(oldest) = unknown.iter().min_by_key(|(_, at)| **at).map(|(k, _)| k.clone()) {
+                unknown.remove(&oldest);
+            }
+        }
+        unknown.insert(kid.to_string(), std::time::Instant::now());
+    }
 }
+
+/// Unknown key ids remembered at most.
+pub const UNKNOWN_KEYS_REMEMBERED: usize = 1024;
+
+/// How long an unknown key id is not asked about again.
+pub const UNKNOWN_KEY_TTL: std::time::Duration = std::time::Duration::from_secs(3600);
 
 impl PublicKeyFetcher for EbayOrders {
     fn public_key<'a>(

@@ -44,6 +44,43 @@ use super::{money_from, SourceError};
 /// The meta key holding today's count of selling calls (token refreshes included).
 pub const SELL_BUDGET_KEY: &str = "connector.ebay.sell.calls";
 
+/// The meta key of the day's count of notification key fetches: a budget of their own, so
+/// forged notifications (anyone can POST to the endpoint) never spend a selling call.
+pub const KEY_BUDGET_KEY: &str = "connector.ebay.notification_keys.calls";
+
+/// Notification public keys fetched a day at most (eBay rotates its keys rarely).
+pub const KEY_FETCHES_PER_DAY: u64 = 50;
+
+/// The share of the daily selling budget (in per mille, at least [`MIN_WITHDRAW_RESERVE`]
+/// calls) that only withdrawals may spend: a sold item always comes down.
+pub const WITHDRAW_RESERVE_PER_MILLE: u64 = 50;
+
+/// The fewest calls kept for withdrawals.
+pub const MIN_WITHDRAW_RESERVE: u64 = 20;
+
+/// Which budget a call draws on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Spend {
+    /// The daily selling budget, short of the withdrawal reserve.
+    Selling,
+    /// The whole selling budget, the reserve included.
+    Withdrawal,
+    /// The notification-key budget.
+    NotificationKey,
+}
+
+tokio::task_local! {
+    /// The budget of the calls made in this task's scope. It travels with the task so that
+    /// every call a withdrawal makes (looking the offer up, withdrawing, settling an
+    /// unclear answer) draws on the reserve, without threading it through each helper.
+    static SPEND: Spend;
+}
+
+/// Runs `calls` with every eBay call in it drawing on `spend`.
+pub async fn spending<F: std::future::Future>(spend: Spend, calls: F) -> F::Output {
+    SPEND.scope(spend, calls).await
+}
+
 /// The scopes the seller's user token is refreshed with: public data (notification public
 /// keys), inventory and fulfillment.
 pub const SELL_SCOPES: [&str; 3] = [
@@ -210,6 +247,9 @@ pub struct EbaySellClient {
     http: reqwest::Client,
     gate: PoliteGate,
     budget: CallBudget,
+    /// Calls kept for withdrawals out of `budget`.
+    withdraw_reserve: u64,
+    key_budget: CallBudget,
     clock: SharedClock,
     token: tokio::sync::Mutex<Option<Token>>,
 }
@@ -237,14 +277,27 @@ impl EbaySellClient {
         }
         let host = host_of(&settings.api.base_url)?;
         let http = http_client(polite.timeout)?;
+        let daily = settings.api.daily_budget;
+        let withdraw_reserve = (daily * WITHDRAW_RESERVE_PER_MILLE / 1000)
+            .max(MIN_WITHDRAW_RESERVE)
+            .min(daily / 2);
         let budget = CallBudget::new(
             SELL_BUDGET_KEY,
-            settings.api.daily_budget,
+            daily,
+            settings.api.day_utc_offset_minutes,
+            store.clone(),
+            clock.clone(),
+        );
+        let key_budget = CallBudget::new(
+            KEY_BUDGET_KEY,
+            KEY_FETCHES_PER_DAY,
             settings.api.day_utc_offset_minutes,
             store,
             clock.clone(),
         );
         Ok(EbaySellClient {
+            withdraw_reserve,
+            key_budget,
             gate: PoliteGate::new(Marketplace::Ebay, host, clock.clone(), polite),
             settings,
             http,
@@ -264,9 +317,23 @@ impl EbaySellClient {
         &self.gate
     }
 
-    /// Calls counted on the current marketplace day.
+    /// Selling calls counted on the current marketplace day.
     pub fn calls_today(&self) -> u64 {
         self.budget.used()
+    }
+
+    /// Notification key fetches counted on the current marketplace day.
+    pub fn key_fetches_today(&self) -> u64 {
+        self.key_budget.used()
+    }
+
+    /// Counts one call on the budget this task spends ([`spending`]).
+    fn count_call(&self) -> Result<(), SourceError> {
+        match SPEND.try_with(|spend| *spend).unwrap_or(Spend::Selling) {
+            Spend::Selling => self.budget.count_leaving(self.withdraw_reserve),
+            Spend::Withdrawal => self.budget.count(),
+            Spend::NotificationKey => self.key_budget.count(),
+        }
     }
 
     /// The clock.
@@ -284,7 +351,7 @@ impl EbaySellClient {
             }
         }
         *cached = None;
-        if let Err(error) = self.budget.count() {
+        if let Err(error) = self.count_call() {
             return Outcome::Fail(error);
         }
         let scope = self.settings.scopes.join(" ");
@@ -331,7 +398,7 @@ impl EbaySellClient {
             Outcome::Refresh(error) => return Outcome::Refresh(error),
             Outcome::Fail(error) => return Outcome::Fail(error),
         };
-        if let Err(error) = self.budget.count() {
+        if let Err(error) = self.count_call() {
             return Outcome::Fail(error);
         }
         let url = format!("{}{path}", self.settings.api.base_url);
@@ -1217,7 +1284,9 @@ impl Effector for EbaySell {
             match action.kind {
                 ActionKind::PublishListing => self.publish(action).await,
                 ActionKind::RevisePrice => self.revise_price(action).await,
-                ActionKind::WithdrawListing => self.withdraw(action).await,
+                ActionKind::WithdrawListing => {
+                    spending(Spend::Withdrawal, self.withdraw(action)).await
+                }
                 ActionKind::Relist => self.relist(action).await,
                 ActionKind::SendOfferToBuyers => self.send_offer_to_buyers(action).await,
                 other => Err(EffectError::Failed(format!(

@@ -17,9 +17,10 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use bazaar_memory::{
     ActionId, ActionRecord, ActionStatus, Approval, ApprovalId, ApprovalStatus, AuditEntry, Money,
-    Store,
+    SledStore, Store,
 };
 use bazaar_policies::gate::summarize;
+use bazaar_policies::sale_guard;
 use bazaar_policies::{GateMsg, GateStatus, Outcome};
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
@@ -182,13 +183,19 @@ pub struct ApprovalView {
     pub action: Option<ActionView>,
 }
 
-/// Whether (and how) `record` can be undone at `now`.
-pub(crate) fn undo_possible(record: &ActionRecord, now: DateTime<Utc>) -> Option<&'static str> {
+/// Whether (and how) `record` can be undone at `now`: not when its undo would put a sold
+/// or archived item back on sale ([`bazaar_policies::sale_guard`]).
+pub(crate) fn undo_possible(
+    store: &SledStore,
+    record: &ActionRecord,
+    now: DateTime<Utc>,
+) -> Option<&'static str> {
     match record.lifecycle.status {
         ActionStatus::Scheduled => Some("cancel"),
         ActionStatus::Executed
             if record.undoes.is_none()
-                && record.undo.as_ref().is_some_and(|u| u.deadline > now) =>
+                && record.undo.as_ref().is_some_and(|u| u.deadline > now)
+                && matches!(sale_guard::undo_refusal(store, record), Ok(None)) =>
         {
             Some("undo")
         }
@@ -196,7 +203,11 @@ pub(crate) fn undo_possible(record: &ActionRecord, now: DateTime<Utc>) -> Option
     }
 }
 
-pub(crate) fn action_view(record: &ActionRecord, now: DateTime<Utc>) -> ActionView {
+pub(crate) fn action_view(
+    store: &SledStore,
+    record: &ActionRecord,
+    now: DateTime<Utc>,
+) -> ActionView {
     ActionView {
         id: record.id,
         kind: record.kind.name().to_string(),
@@ -218,7 +229,7 @@ pub(crate) fn action_view(record: &ActionRecord, now: DateTime<Utc>) -> ActionVi
             deadline: u.deadline,
         }),
         undoes: record.undoes,
-        can_undo: undo_possible(record, now).map(str::to_string),
+        can_undo: undo_possible(store, record, now).map(str::to_string),
     }
 }
 
@@ -233,7 +244,7 @@ pub(crate) fn approval_view(
             .store
             .get::<ActionRecord>(&id)
             .map_err(ApiError::store)?
-            .map(|record| action_view(&record, now)),
+            .map(|record| action_view(&state.ctx.store, &record, now)),
         None => None,
     };
     Ok(ApprovalView {
@@ -425,7 +436,7 @@ async fn list_actions(
     let now = state.ctx.clock.now();
     let actions: Vec<ActionView> = recent(&state, limit)?
         .iter()
-        .map(|r| action_view(r, now))
+        .map(|r| action_view(&state.ctx.store, r, now))
         .collect();
     Ok(Json(serde_json::json!({ "actions": actions })))
 }
@@ -445,7 +456,11 @@ async fn get_action(
                 "action {id} not found; /api/actions lists recent ones"
             ))
         })?;
-    Ok(Json(action_view(&record, state.ctx.clock.now())))
+    Ok(Json(action_view(
+        &state.ctx.store,
+        &record,
+        state.ctx.clock.now(),
+    )))
 }
 
 #[derive(Debug, Deserialize)]

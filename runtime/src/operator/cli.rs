@@ -17,6 +17,29 @@ pub struct ApiArgs {
     /// The operator API's base URL (default: operator.public_url).
     #[arg(long, value_name = "URL")]
     pub api: Option<String>,
+    /// Send the token over plain http to a host other than this machine (it can be read
+    /// on the way; use https instead).
+    #[arg(long)]
+    pub insecure: bool,
+}
+
+/// Whether sending the bearer token to `base` would cross the network in clear: an
+/// `http://` URL whose host is not a loopback address or `localhost`.
+pub fn exposes_token(base: &str) -> bool {
+    let Ok(url) = reqwest::Url::parse(base) else {
+        return false;
+    };
+    if url.scheme() != "http" {
+        return false;
+    }
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => !ip.is_loopback(),
+        Err(_) => !host.eq_ignore_ascii_case("localhost"),
+    }
 }
 
 /// The commands that talk to a running daemon.
@@ -310,6 +333,16 @@ impl Client {
             .unwrap_or_else(|| config.operator.public_url.clone())
             .trim_end_matches('/')
             .to_string();
+        if exposes_token(&base) && !api.insecure {
+            return Err(Failure {
+                message: format!(
+                    "{base} is plain http to another machine: the operator token would cross the \
+                     network in clear; use https (a TLS proxy in front of the daemon), or pass \
+                     --insecure if you accept that"
+                ),
+                code: 2,
+            });
+        }
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(60))
@@ -609,5 +642,22 @@ pub async fn run(config: &Config, command: OperatorCommand) -> anyhow::Result<Ex
             eprintln!("bazaar: {}", failure.message);
             Ok(ExitCode::from(failure.code))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::exposes_token;
+
+    #[test]
+    fn only_plain_http_to_another_host_exposes_the_token() {
+        let check = |url: &str, expected: bool| assert_eq!(exposes_token(url), expected, "{url}");
+        check("http://127.0.0.1:7878", false);
+        check("http://localhost:7878", false);
+        check("http://[::1]:7878", false);
+        check("https://bazaar.example.com", false);
+        check("http://bazaar.example.com", true);
+        check("http://192.168.1.20:7878", true);
+        check("http://0.0.0.0:7878", true);
     }
 }

@@ -1,6 +1,7 @@
 //! One-click approve/reject links for webhooks: `<public_url>/a/<token>`.
 //!
-//! The token is signed with a key derived from the operator token, names the approval and
+//! The token is signed with a key derived from the operator token in force (a reload that
+//! drops a token voids every link signed under it), names the approval and
 //! the decision, expires after `operator.link_ttl_minutes` (on the system clock), and
 //! carries a random nonce. `GET /a/<token>` only shows a confirmation page (chat apps and
 //! mail scanners fetch links to preview them, which must not decide anything);
@@ -64,7 +65,7 @@ impl LinkRefusal {
 /// Makes and checks links.
 #[derive(Clone)]
 pub struct Links {
-    key: [u8; 32],
+    credentials: super::CredentialCell,
     public_url: String,
     ttl: Duration,
     store: SledStore,
@@ -73,16 +74,16 @@ pub struct Links {
 }
 
 impl Links {
-    /// Links signed with `key` (derived from the operator token for `"link"`).
-    pub fn new(
-        key: [u8; 32],
+    /// Links signed under the link key of the credentials in force.
+    pub(crate) fn new(
+        credentials: super::CredentialCell,
         public_url: String,
         ttl: Duration,
         store: SledStore,
         clock: SharedClock,
     ) -> Links {
         Links {
-            key,
+            credentials,
             public_url: public_url.trim_end_matches('/').to_string(),
             ttl,
             store,
@@ -93,11 +94,12 @@ impl Links {
 
     /// Fresh approve and reject links for `approval`.
     pub fn make(&self, approval: ApprovalId) -> LinkPair {
+        let key = self.credentials.get().keys.link;
         let expires = self.clock.now()
             + chrono::Duration::from_std(self.ttl).unwrap_or(chrono::Duration::hours(1));
         let url = |decision| {
             let token = signing::sign_link(
-                &self.key,
+                &key,
                 &LinkClaims {
                     approval: approval.to_string(),
                     decision,
@@ -121,9 +123,25 @@ impl Links {
             .map_err(|e| LinkRefusal::Store(e.to_string()))
     }
 
-    /// Checks signature, expiry and whether it was used, without using it.
+    /// Checks signature (under the current token's key or the one being rotated out),
+    /// expiry and whether it was used, without using it.
     pub fn check(&self, token: &str) -> Result<LinkClaims, LinkRefusal> {
-        let claims = signing::verify_link(&self.key, token, self.clock.now().timestamp())?;
+        let now = self.clock.now().timestamp();
+        let credentials = self.credentials.get();
+        let mut refusal = LinkError::Forged;
+        let mut verified = None;
+        for keys in credentials.all_keys() {
+            match signing::verify_link(&keys.link, token, now) {
+                Ok(claims) => {
+                    verified = Some(claims);
+                    break;
+                }
+                // Malformed and expired say the same under every key.
+                Err(LinkError::Forged) => {}
+                Err(other) => refusal = other,
+            }
+        }
+        let claims = verified.ok_or(refusal)?;
         if self.used()?.contains_key(&claims.nonce) {
             return Err(LinkRefusal::Used);
         }

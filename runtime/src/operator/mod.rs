@@ -22,9 +22,12 @@ pub mod cli;
 pub mod items;
 pub mod links;
 pub mod page;
+pub mod serve;
+mod throttle;
+pub(crate) use throttle::Throttle;
 pub mod webhooks;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -113,6 +116,8 @@ pub struct OperatorSettings {
     pub webhook_retries: u32,
     /// First retry delay; doubles each retry.
     pub webhook_backoff_initial: Duration,
+    /// How the server bounds connections (timeouts, caps).
+    pub server: serve::ServerLimits,
 }
 
 impl OperatorSettings {
@@ -123,6 +128,12 @@ impl OperatorSettings {
             .as_ref()
             .map(|t| t.resolve("operator.token"))
             .transpose()?;
+        if let Some(token) = &token {
+            check_token_strength(token).map_err(|reason| ConfigError::Secret {
+                key: "operator.token".into(),
+                reason,
+            })?;
+        }
         let previous_token = config
             .previous_token
             .as_ref()
@@ -155,6 +166,7 @@ impl OperatorSettings {
             webhooks,
             webhook_retries: config.webhook_retries,
             webhook_backoff_initial: Duration::from_millis(config.webhook_backoff_initial_ms),
+            server: serve::ServerLimits::default(),
         })
     }
 }
@@ -191,8 +203,35 @@ pub struct WebhookStats {
     pub retried: std::sync::atomic::AtomicU64,
 }
 
-/// The tokens the server accepts and the keys derived from them: swapped whole when the
-/// daemon reloads its secrets, so a request sees one set or the other.
+/// The credentials in force, shared by the server and the link maker: replaced whole on a
+/// reload, so a request sees one set or the other, and everything derived from a token
+/// that left the configuration (sessions, forms, links) stops working at once.
+#[derive(Clone)]
+pub(crate) struct CredentialCell(Arc<std::sync::RwLock<Arc<Credentials>>>);
+
+impl CredentialCell {
+    fn new(credentials: Credentials) -> CredentialCell {
+        CredentialCell(Arc::new(std::sync::RwLock::new(Arc::new(credentials))))
+    }
+
+    /// The tokens and keys in force now.
+    pub fn get(&self) -> Arc<Credentials> {
+        // A poisoned lock still holds a whole set (it is only ever replaced whole).
+        self.0
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    fn replace(&self, credentials: Credentials) {
+        *self
+            .0
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(credentials);
+    }
+}
+
+/// The tokens the server accepts and the keys derived from them.
 pub(crate) struct Credentials {
     pub token: SecretValue,
     pub keys: Keys,
@@ -220,8 +259,12 @@ impl Credentials {
 
 pub(crate) struct Inner {
     pub ctx: OperatorContext,
-    pub credentials: std::sync::RwLock<Arc<Credentials>>,
+    pub credentials: CredentialCell,
     pub links: links::Links,
+    /// Open inbox sessions (logout ends one at once).
+    pub sessions: page::Sessions,
+    /// Failed logins and bad bearers per client.
+    pub failures: throttle::Throttle,
     pub secure_cookie: bool,
     pub shutdown: watch::Receiver<bool>,
     pub webhook_count: usize,
@@ -247,11 +290,7 @@ impl Inner {
 
     /// The tokens and keys in force now.
     pub fn credentials(&self) -> Arc<Credentials> {
-        // A poisoned lock still holds a whole set (it is only ever replaced whole).
-        self.credentials
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
+        self.credentials.get()
     }
 
     /// Whether `given` is the operator token, or the one being rotated out (constant time).
@@ -269,8 +308,25 @@ impl Inner {
         current | previous
     }
 
-    /// Whether the request carries `Authorization: Bearer <token>`.
-    pub fn bearer_ok(&self, headers: &HeaderMap) -> Result<(), ApiError> {
+    /// Refuses a client that failed too often lately (429), before its next guess is
+    /// even looked at.
+    pub fn not_throttled(&self, client: IpAddr) -> Result<(), ApiError> {
+        match self.failures.refused(client) {
+            None => Ok(()),
+            Some(wait) => Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                format!(
+                    "too many failed attempts from this address; wait {}s and check the token",
+                    wait.as_secs().max(1)
+                ),
+            )),
+        }
+    }
+
+    /// Whether the request carries `Authorization: Bearer <token>`; a wrong one counts
+    /// against `client` ([`throttle`]).
+    pub fn bearer_ok(&self, headers: &HeaderMap, client: IpAddr) -> Result<(), ApiError> {
+        self.not_throttled(client)?;
         let Some(value) = headers.get(header::AUTHORIZATION) else {
             return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
@@ -283,6 +339,7 @@ impl Inner {
             .or_else(|| value.strip_prefix("bearer "))
             .unwrap_or("");
         if given.is_empty() || !self.token_matches(given.trim()) {
+            self.failures.failed(client);
             return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "bad bearer token: use the value of operator.token",
@@ -442,8 +499,17 @@ async fn security_headers(request: Request, next: Next) -> Response {
     response
 }
 
+/// The address a request came from (the server puts it on each request; a request that
+/// reached the router another way counts as one unknown client).
+pub(crate) fn client_of(extensions: &axum::http::Extensions) -> IpAddr {
+    extensions
+        .get::<axum::extract::ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip())
+        .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
+}
+
 async fn require_bearer(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    match state.bearer_ok(request.headers()) {
+    match state.bearer_ok(request.headers(), client_of(request.extensions())) {
         Ok(()) => next.run(request).await,
         Err(error) => error.into_response(),
     }
@@ -498,8 +564,10 @@ pub struct Operator {
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     webhooks: Option<webhooks::Dispatcher>,
     stats: Arc<WebhookStats>,
-    /// The running server's state, for [`Operator::reload_tokens`].
-    state: Option<AppState>,
+    /// The credentials the server and the links use, for [`Operator::reload_secrets`].
+    credentials: Option<CredentialCell>,
+    /// Whether the server runs.
+    serving: bool,
 }
 
 /// Why [`Operator::reload_secrets`] kept the secrets it had.
@@ -508,24 +576,54 @@ pub enum ReloadError {
     /// The new configuration has no token.
     #[error("operator.token is not set; the API keeps its token (removing it needs a restart)")]
     NoToken,
+    /// The new token is too short to stand up to guessing.
+    #[error("operator.token: {0}; the API keeps its token")]
+    WeakToken(String),
+}
+
+/// What to say when the server listens beyond this machine over plain http: the token,
+/// session cookies and approvals would cross the network readable by anyone on the way.
+pub fn exposure_warning(listen: SocketAddr, public_url: &str) -> Option<String> {
+    if listen.ip().is_loopback() || public_url.starts_with("https://") {
+        return None;
+    }
+    Some(format!(
+        "the operator API listens on {listen}, beyond this machine, over plain http: the token \
+         and the inbox travel in clear; put a TLS proxy in front and set operator.public_url to \
+         its https:// address, or listen on 127.0.0.1"
+    ))
+}
+
+/// The shortest operator token accepted: the page and the API are as safe as it is long.
+pub const MIN_TOKEN_CHARS: usize = 32;
+
+/// Refuses a token too short to stand up to guessing, saying how to make a good one.
+pub fn check_token_strength(token: &SecretValue) -> Result<(), String> {
+    let chars = token.expose().trim().chars().count();
+    if chars >= MIN_TOKEN_CHARS {
+        return Ok(());
+    }
+    Err(format!(
+        "the token is {chars} characters; use at least {MIN_TOKEN_CHARS} \
+         (make one with `openssl rand -hex 32`)"
+    ))
 }
 
 impl Operator {
     /// Puts new secrets in force without a restart. Requests from then on are checked
-    /// against `settings.token` (and `settings.previous_token`, while it is set); sessions
-    /// and forms signed under either stay valid; one-click links made under another token
-    /// stop working, as they would after a restart. Webhooks are replaced by
-    /// `settings.webhooks`: each delivery is signed under its secret and, while set, its
-    /// `previous_secret`. Turning the API on or off needs a restart.
+    /// against `settings.token` (and `settings.previous_token`, while it is set); sessions,
+    /// forms and one-click links made under either stay valid, and everything made under a
+    /// token that is in neither place stops working at once. New links are signed under
+    /// `settings.token`. Webhooks are replaced by `settings.webhooks`: each delivery is
+    /// signed under its secret and, while set, its `previous_secret`. Turning the API on or
+    /// off needs a restart.
     pub fn reload_secrets(&self, settings: &OperatorSettings) -> Result<(), ReloadError> {
-        if let Some(state) = &self.state {
+        if let Some(cell) = &self.credentials {
             let token = settings.token.clone().ok_or(ReloadError::NoToken)?;
-            let fresh = Arc::new(Credentials::new(token, settings.previous_token.clone()));
-            *state
-                .credentials
-                .write()
-                .unwrap_or_else(|poisoned| poisoned.into_inner()) = fresh;
-        } else if settings.token.is_some() {
+            check_token_strength(&token).map_err(ReloadError::WeakToken)?;
+            cell.replace(Credentials::new(token, settings.previous_token.clone()));
+        }
+        if !self.serving && settings.token.is_some() {
             tracing::warn!("operator.token is set but the API is off; restart to turn it on");
         }
         match &self.webhooks {
@@ -586,9 +684,13 @@ impl Operator {
     ) -> anyhow::Result<Operator> {
         let (stop, stopped) = watch::channel(false);
         let stats = Arc::new(WebhookStats::default());
-        let link_maker = settings.token.as_ref().map(|token| {
+        let credentials = settings
+            .token
+            .clone()
+            .map(|token| CredentialCell::new(Credentials::new(token, settings.previous_token.clone())));
+        let link_maker = credentials.clone().map(|credentials| {
             links::Links::new(
-                Keys::derive(token).link,
+                credentials,
                 settings.public_url.clone(),
                 settings.link_ttl,
                 ctx.store.clone(),
@@ -617,15 +719,13 @@ impl Operator {
         };
         let mut addr = None;
         let mut server = None;
-        let mut running = None;
-        match (settings.token.clone(), listener, link_maker) {
-            (Some(token), Some(listener), Some(links)) => {
+        match (credentials.clone(), listener, link_maker) {
+            (Some(credentials), Some(listener), Some(links)) => {
                 let local = listener.local_addr()?;
                 let state = AppState(Arc::new(Inner {
-                    credentials: std::sync::RwLock::new(Arc::new(Credentials::new(
-                        token,
-                        settings.previous_token.clone(),
-                    ))),
+                    sessions: page::Sessions::new(ctx.store.clone()),
+                    failures: throttle::Throttle::default(),
+                    credentials,
                     links,
                     secure_cookie: settings.public_url.starts_with("https://"),
                     shutdown: stopped.clone(),
@@ -633,20 +733,22 @@ impl Operator {
                     webhook_stats: stats.clone(),
                     ctx,
                 }));
-                running = Some(state.clone());
                 let app = match also {
                     Some(routes) => router(state).merge(routes),
                     None => router(state),
                 };
-                let mut stopped = stopped.clone();
-                server = Some(tokio::spawn(async move {
-                    axum::serve(listener, app)
-                        .with_graceful_shutdown(async move {
-                            let _ = stopped.wait_for(|stop| *stop).await;
-                        })
-                        .await
-                }));
+                let stopped = stopped.clone();
+                server = Some(tokio::spawn(serve::serve(
+                    listener,
+                    app,
+                    settings.server,
+                    stopped,
+                )));
                 addr = Some(local);
+                if let Some(warning) = exposure_warning(local, &settings.public_url) {
+                    tracing::warn!(listen = %local, public_url = %settings.public_url, "{warning}");
+                    eprintln!("bazaar: warning: {warning}");
+                }
                 tracing::info!(
                     url = %format!("http://{local}/"),
                     public_url = %settings.public_url,
@@ -668,7 +770,8 @@ impl Operator {
             server,
             webhooks: dispatcher,
             stats,
-            state: running,
+            serving: addr.is_some(),
+            credentials,
         })
     }
 

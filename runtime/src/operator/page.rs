@@ -2,7 +2,9 @@
 //!
 //! - `GET /login` takes the operator token once; `POST /login` sets the session cookie
 //!   (`bazaar_session`, HttpOnly, SameSite=Strict, Secure behind https; an HMAC under a key
-//!   derived from the token, valid for 7 days) and redirects to `/`.
+//!   derived from the token, valid for 7 days) and redirects to `/`. The cookie names a
+//!   server-side session ([`Sessions`]); `POST /logout` ends it at once, whoever holds a
+//!   copy of the cookie.
 //! - `GET /` lists pending approvals (what, why, confidence, money at stake, deadline) with
 //!   approve / reject (reason required) forms, and recent actions with undo (or cancel, in the
 //!   outbox) while that is possible. Every form carries a CSRF token derived from the session,
@@ -19,13 +21,13 @@ use std::convert::Infallible;
 use std::fmt::Write as _;
 
 use axum::extract::rejection::FormRejection;
-use axum::extract::{Path, State};
+use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use bazaar_memory::{ActionRecord, Approval, ApprovalStatus, Store};
+use bazaar_memory::{ActionRecord, Approval, ApprovalStatus, SledStore, Store};
 use bazaar_policies::signing::{self, Decision};
 use bazaar_policies::{GateError, GateMsg, Outcome};
 use chrono::{DateTime, Utc};
@@ -197,20 +199,86 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, value)| value.to_string())
 }
 
-/// The request's valid session, if any.
-fn session(state: &AppState, headers: &HeaderMap) -> Option<String> {
+/// Meta key of the open sessions (id → issued, unix seconds).
+pub const META_SESSIONS: &str = "operator.sessions";
+
+/// The open inbox sessions, kept in the store so a restart keeps them and logout ends one
+/// for every copy of its cookie.
+pub(crate) struct Sessions {
+    store: SledStore,
+    lock: std::sync::Mutex<()>,
+}
+
+impl Sessions {
+    pub(crate) fn new(store: SledStore) -> Sessions {
+        Sessions {
+            store,
+            lock: std::sync::Mutex::new(()),
+        }
+    }
+
+    fn open_ids(&self) -> std::collections::BTreeMap<String, i64> {
+        self.store
+            .get_meta(META_SESSIONS)
+            .unwrap_or_else(|error| {
+                tracing::warn!(%error, "open sessions unreadable; everyone logs in again");
+                None
+            })
+            .unwrap_or_default()
+    }
+
+    /// Opens a session issued at `now`; returns its id. Sessions past their age are
+    /// forgotten on the way.
+    fn open(&self, now: i64) -> Result<String, ApiError> {
+        let _one_at_a_time = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        let id = signing::to_hex(&rand::random::<[u8; 16]>());
+        let mut open = self.open_ids();
+        open.retain(|_, issued| now - *issued <= SESSION_MAX_AGE_SECS);
+        open.insert(id.clone(), now);
+        self.store
+            .put_meta(META_SESSIONS, &open)
+            .map_err(ApiError::store)?;
+        Ok(id)
+    }
+
+    fn is_open(&self, id: &str) -> bool {
+        self.open_ids().contains_key(id)
+    }
+
+    fn close(&self, id: &str) -> Result<(), ApiError> {
+        let _one_at_a_time = self.lock.lock().unwrap_or_else(|p| p.into_inner());
+        let mut open = self.open_ids();
+        if open.remove(id).is_some() {
+            self.store
+                .put_meta(META_SESSIONS, &open)
+                .map_err(ApiError::store)?;
+        }
+        Ok(())
+    }
+}
+
+/// The request's valid session cookie and its id, if any: signed under a token in force,
+/// not too old, and not logged out.
+fn session_claims(state: &AppState, headers: &HeaderMap) -> Option<(String, String)> {
     let value = cookie(headers, SESSION_COOKIE)?;
     let credentials = state.credentials();
-    let mut keys = credentials.all_keys();
-    keys.any(|keys| {
+    let claims = credentials.all_keys().find_map(|keys| {
         signing::verify_session(
             &keys.session,
             &value,
             state.now_unix(),
             SESSION_MAX_AGE_SECS,
         )
-    })
-    .then_some(value)
+    })?;
+    state
+        .sessions
+        .is_open(&claims.id)
+        .then_some((value, claims.id))
+}
+
+/// The request's valid session, if any.
+fn session(state: &AppState, headers: &HeaderMap) -> Option<String> {
+    session_claims(state, headers).map(|(value, _)| value)
 }
 
 fn csrf(state: &AppState, session: &str) -> String {
@@ -298,13 +366,18 @@ fn session_cookie(state: &AppState, value: &str, max_age: i64) -> HeaderValue {
 
 async fn login(
     State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
     form: Result<Form<LoginForm>, FormRejection>,
 ) -> Response {
     let form = match form_or_error(form) {
         Ok(form) => form,
         Err(response) => return response,
     };
+    if let Err(error) = state.not_throttled(peer.ip()) {
+        return login_page(error.status, Some(&error.message));
+    }
     if !state.token_matches(form.token.trim()) {
+        state.failures.failed(peer.ip());
         // Slows guessing; the token should be long anyway.
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
         return login_page(
@@ -312,7 +385,12 @@ async fn login(
             Some("that is not the operator token; paste the value of operator.token"),
         );
     }
-    let value = signing::sign_session(&state.credentials().keys.session, state.now_unix());
+    let now = state.now_unix();
+    let id = match state.sessions.open(now) {
+        Ok(id) => id,
+        Err(error) => return api_error_page(error),
+    };
+    let value = signing::sign_session(&state.credentials().keys.session, now, &id);
     let mut response = see_other("/");
     response.headers_mut().insert(
         header::SET_COOKIE,
@@ -337,6 +415,11 @@ async fn logout(
     };
     if let Err(response) = authorize_post(&state, &headers, &form.csrf) {
         return response;
+    }
+    if let Some((_, id)) = session_claims(&state, &headers) {
+        if let Err(error) = state.sessions.close(&id) {
+            return api_error_page(error);
+        }
     }
     let mut response = see_other("/login");
     response
@@ -438,7 +521,13 @@ fn approval_html(out: &mut String, view: &ApprovalView, csrf: &str, now: DateTim
     out.push_str("</article>");
 }
 
-fn action_row(out: &mut String, record: &ActionRecord, csrf: &str, now: DateTime<Utc>) {
+fn action_row(
+    out: &mut String,
+    store: &SledStore,
+    record: &ActionRecord,
+    csrf: &str,
+    now: DateTime<Utc>,
+) {
     let id = record.id.to_string();
     let status = record.lifecycle.status.to_string();
     let value = record.value.map(|v| v.to_string()).unwrap_or_default();
@@ -451,7 +540,7 @@ fn action_row(out: &mut String, record: &ActionRecord, csrf: &str, now: DateTime
         ),
         None => format!("{} {}", esc(record.kind.name()), esc(&record.target)),
     };
-    let button = match api::undo_possible(record, now) {
+    let button = match api::undo_possible(store, record, now) {
         Some(kind) => {
             let (label, hint) = match kind {
                 "cancel" => (
@@ -517,7 +606,7 @@ fn lists_html(state: &AppState, session: &str) -> Result<String, ApiError> {
              <th></th></tr></thead><tbody>",
         );
         for record in &recent {
-            action_row(&mut out, record, &csrf, now);
+            action_row(&mut out, &state.ctx.store, record, &csrf, now);
         }
         out.push_str("</tbody></table>");
     }
@@ -834,13 +923,22 @@ async fn stopped(shutdown: &mut watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stop| *stop).await;
 }
 
-async fn events(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    if session(&state, &headers).is_none() && state.bearer_ok(&headers).is_err() {
-        return ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "log in at /login, or send `Authorization: Bearer <operator.token>`",
-        )
-        .into_response();
+async fn events(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+) -> Response {
+    if session(&state, &headers).is_none() {
+        if let Err(error) = state.bearer_ok(&headers, peer.ip()) {
+            if error.status == StatusCode::TOO_MANY_REQUESTS {
+                return error.into_response();
+            }
+            return ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "log in at /login, or send `Authorization: Bearer <operator.token>`",
+            )
+            .into_response();
+        }
     }
     let events = state.ctx.events.subscribe();
     let shutdown = state.shutdown.clone();

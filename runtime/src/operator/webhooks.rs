@@ -73,11 +73,33 @@ pub fn redact_url(url: &str) -> String {
     }
 }
 
-/// Escapes what Slack treats as markup (`&`, `<`, `>`).
-fn slack_escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+/// Makes text that may hold a seller's words inert in Slack and Discord: Slack's markup
+/// (`&`, `<`, `>`: `<!everyone>`, `<url|label>`) is escaped, a word joiner after each `@`
+/// keeps `@everyone` and `@here` from pinging, and one between `]` and `(` keeps a
+/// markdown link (`[click](https://…)`) from rendering as a disguised link. Bodies also
+/// carry `allowed_mentions: {parse: []}`, Discord's own switch for the same.
+pub fn neutralise(text: &str) -> String {
+    const JOINER: char = '\u{2060}';
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut previous = None;
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '(' if previous == Some(']') => {
+                out.push(JOINER);
+                out.push('(');
+            }
+            '@' => {
+                out.push('@');
+                out.push(JOINER);
+            }
+            c => out.push(c),
+        }
+        previous = Some(c);
+    }
+    out
 }
 
 /// The one-line text for an event.
@@ -173,9 +195,10 @@ pub(crate) fn payload(
     links: Option<&Links>,
     inbox_url: &str,
 ) -> serde_json::Value {
-    let mut text = slack_escape(&event_text(event));
+    let mut text = neutralise(&event_text(event));
     let mut body = serde_json::json!({
         "event": event.name(),
+        "allowed_mentions": { "parse": [] },
         "data": event,
         "sent_at": ctx.clock.now().to_rfc3339(),
         "inbox_url": inbox_url,
@@ -194,7 +217,7 @@ pub(crate) fn payload(
             body["confidence"] = serde_json::json!(record.confidence);
         }
         if let Ok(Some(request)) = ctx.store.get::<Approval>(approval) {
-            text.push_str(&format!(". Why: {}", slack_escape(&request.reason)));
+            text.push_str(&format!(". Why: {}", neutralise(&request.reason)));
             body["reason"] = serde_json::json!(request.reason);
             body["deadline"] = serde_json::json!(request.deadline);
         }
@@ -420,7 +443,17 @@ mod tests {
     }
 
     #[test]
-    fn slack_markup_is_escaped() {
-        assert_eq!(slack_escape("<b>&"), "&lt;b&gt;&amp;");
+    fn seller_text_is_inert_in_slack_and_discord() {
+        let check = |text: &str, expected: &str| assert_eq!(neutralise(text), expected, "{text}");
+        check("<b>&", "&lt;b&gt;&amp;");
+        check("<!everyone> urgent", "&lt;!everyone&gt; urgent");
+        check("@everyone urgent", "@\u{2060}everyone urgent");
+        check("ping @here now", "ping @\u{2060}here now");
+        check(
+            "[refund](https://evil.test)",
+            "[refund]\u{2060}(https://evil.test)",
+        );
+        check("<https://evil.test|refund>", "&lt;https://evil.test|refund&gt;");
+        check("Sony WH-1000XM4 (black)", "Sony WH-1000XM4 (black)");
     }
 }

@@ -12,6 +12,7 @@ use bazaar_memory::{
     ActionKind, Currency, IndexConfig, Marketplace, Money, ProductIndex, SimClock, SledStore,
 };
 use bazaar_policies::{Action, GateMsg, Outcome};
+use bazaar_runtime::operator::serve::ServerLimits;
 use bazaar_runtime::operator::{Operator, OperatorContext, OperatorSettings};
 use bazaar_runtime::system::{System, SystemParts};
 use chrono::{DateTime, Utc};
@@ -62,6 +63,8 @@ pub struct Options {
     pub retries: u32,
     pub backoff_ms: u64,
     pub link_ttl_minutes: u64,
+    /// The server's connection limits (the defaults when `None`).
+    pub limits: Option<ServerLimits>,
 }
 
 impl Default for Options {
@@ -71,6 +74,7 @@ impl Default for Options {
             retries: 3,
             backoff_ms: 50,
             link_ttl_minutes: 60,
+            limits: None,
         }
     }
 }
@@ -114,7 +118,10 @@ impl Harness {
                 events: hook.events.clone(),
             })
             .collect();
-        let settings = OperatorSettings::from_config(&config.operator).unwrap();
+        let mut settings = OperatorSettings::from_config(&config.operator).unwrap();
+        if let Some(limits) = options.limits {
+            settings.server = limits;
+        }
         let system = System::start(SystemParts {
             config: Arc::new(config.clone()),
             store: SledStore::temporary().unwrap(),

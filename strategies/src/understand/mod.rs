@@ -171,7 +171,25 @@ fn spoken(price: Money) -> String {
     }
 }
 
-/// Reads a seller's reply. Never fails: an unclear message gets a low confidence.
+/// The most of a reply that is read, in bytes (cut back to a character boundary): a
+/// seller's answer fits many times over, and the time to read it stays bounded. Reading
+/// is linear in the text up to this cap.
+pub const MAX_READ_BYTES: usize = 64 * 1024;
+
+/// `text` cut to at most [`MAX_READ_BYTES`], on a character boundary.
+pub(crate) fn readable_part(text: &str) -> &str {
+    if text.len() <= MAX_READ_BYTES {
+        return text;
+    }
+    let mut end = MAX_READ_BYTES;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// Reads a seller's reply (its first [`MAX_READ_BYTES`]). Never fails: an unclear message
+/// gets a low confidence.
 pub fn understand(reply: &Reply<'_>) -> Reading {
     let currency = reply.listing_price.currency;
     let context = Context {
@@ -181,7 +199,7 @@ pub fn understand(reply: &Reply<'_>) -> Reading {
             .filter(|offer| offer.currency == currency)
             .map(to_hundredths),
     };
-    let tokens = tokens::tokenize(reply.text);
+    let tokens = tokens::tokenize(readable_part(reply.text));
     let flat = Flat::new(&tokens);
     let found = amounts(&tokens, context);
     let signals = Signals::read(&flat, context);

@@ -146,7 +146,7 @@ pub fn stated_prices(reply: &Reply<'_>) -> Vec<Money> {
             .filter(|offer| offer.currency == currency)
             .map(to_hundredths),
     };
-    let tokens = tokens::tokenize(reply.text);
+    let tokens = tokens::tokenize(super::readable_part(reply.text));
     let mut prices: Vec<Money> = amounts(&tokens, context)
         .iter()
         .filter(|a| a.role != Role::Reference)

@@ -96,24 +96,36 @@ fn normalize(text: &str) -> String {
 /// Replaces phone numbers ("555-123-4567", "(555) 123 4567", "5551234567", "555-1234") with
 /// the word `phonenumber`, so no part of them reads as a price.
 fn blank_phone_numbers(text: &str) -> String {
+    /// Longer runs of digits and separators are not phone numbers ("1 (555) 123 - 4567" is
+    /// 18); the cap keeps the scan linear in the text.
+    const LONGEST_PHONE: usize = 32;
     let chars: Vec<char> = text.chars().collect();
+    let in_run = |c: char| c.is_ascii_digit() || "-. ()".contains(c);
+    // For each position in a run of digits and separators: the end of the run trimmed to
+    // its last digit, found in one backward pass rather than a scan from every position.
+    let mut trimmed_end = vec![0; chars.len()];
+    let mut last_digit_end = None;
+    for k in (0..chars.len()).rev() {
+        if !in_run(chars[k]) {
+            last_digit_end = None;
+            continue;
+        }
+        if chars[k].is_ascii_digit() && last_digit_end.is_none() {
+            last_digit_end = Some(k + 1);
+        }
+        trimmed_end[k] = last_digit_end.unwrap_or(k);
+    }
     let mut out = String::with_capacity(text.len());
     let mut i = 0;
     while i < chars.len() {
         let starts_run = chars[i].is_ascii_digit()
             || (chars[i] == '(' && chars.get(i + 1).is_some_and(|c| c.is_ascii_digit()));
         let glued = i > 0 && (chars[i - 1].is_alphanumeric() || chars[i - 1] == '$');
-        if !starts_run || glued {
+        let end = trimmed_end[i];
+        if !starts_run || glued || end - i > LONGEST_PHONE {
             out.push(chars[i]);
             i += 1;
             continue;
-        }
-        let mut end = i;
-        while end < chars.len() && (chars[end].is_ascii_digit() || "-. ()".contains(chars[end])) {
-            end += 1;
-        }
-        while end > i && !chars[end - 1].is_ascii_digit() {
-            end -= 1;
         }
         let run: String = chars[i..end].iter().collect();
         let groups: Vec<usize> = run
