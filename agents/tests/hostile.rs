@@ -213,3 +213,83 @@ fn forged_ebay_notifications_are_refused_with_the_reason() {
         assert!(!error.is_empty());
     }
 }
+
+/// Issue 23 (7): reading a reply was quadratic in its length (a 40k-character run of
+/// digits took 20 s in a debug build; at the 64 KiB mail cap a seller bought seconds of CPU
+/// per email). Each shape here, at the cap, is read in a small fraction of that.
+#[test]
+fn hostile_replies_at_the_mail_cap_are_read_in_bounded_time() {
+    let shapes = [
+        "1 2 3 4 5 6 7 8 9 ",
+        "1-2-3-4-5-",
+        "(1) (2) (3) ",
+        "$120 ",
+        "555-123-4567 ",
+        "1.1.1.1.",
+        "I could do 80 for it, firm. ",
+        "twelve hundred fifty ",
+        "- - - - 5 ",
+        "1k 2k 3k ",
+    ];
+    for shape in shapes {
+        let text = shape.repeat(MAX_TEXT_CHARS / shape.len() + 1);
+        let text = &text[..MAX_TEXT_CHARS];
+        let started = std::time::Instant::now();
+        let reading = understand(&Reply {
+            text,
+            listing_price: Money::usd(100_00),
+            our_last_offer: Some(Money::usd(60_00)),
+        });
+        let took = started.elapsed();
+        assert!((0.0..=1.0).contains(&reading.confidence), "{shape:?}");
+        assert!(
+            took < std::time::Duration::from_secs(3),
+            "{shape:?} x {}: {took:?}",
+            text.len()
+        );
+    }
+}
+
+/// Hostile listing pages: each is read to an answer (rows or a reason), never a panic, and
+/// never a listing without a title or with a negative price.
+#[test]
+fn hostile_listing_pages_are_read_or_refused() {
+    use bazaar_agents::connectors::craigslist::read_pages;
+    use chrono::TimeZone;
+    let now = chrono::Utc.with_ymd_and_hms(2026, 3, 14, 12, 0, 0).unwrap();
+    let deep = format!("{}x{}", "<div>".repeat(5_000), "</div>".repeat(5_000));
+    let cases: Vec<(&str, String)> = vec![
+        ("empty", String::new()),
+        ("not html", "\u{0}\u{1}\u{2}".repeat(1000)),
+        ("5,000 nested divs", deep),
+        (
+            "script in the title",
+            "<span id=\"titletextonly\"><script>alert(1)</script></span><span class=\"price\">$5</span>".into(),
+        ),
+        (
+            "negative price",
+            "<span id=\"titletextonly\">Desk</span><span class=\"price\">$-500</span>".into(),
+        ),
+        (
+            "absurd price",
+            "<span id=\"titletextonly\">Desk</span><span class=\"price\">$99999999999999999999</span>".into(),
+        ),
+        (
+            "a million rows",
+            "<ol class=\"cl-static-search-results\">".to_string() + &"<li>".repeat(20_000),
+        ),
+        (
+            "unclosed comment",
+            "<!-- <span id=\"titletextonly\">Desk</span><span class=\"price\">$50</span>".into(),
+        ),
+    ];
+    for (name, html) in cases {
+        let url = "http://127.0.0.1:1/sfc/ele/d/anything/7123456789.html";
+        let (_, listing) = read_pages(url, &html, &html, now);
+        if let Ok(listing) = listing {
+            assert!(!listing.title.trim().is_empty(), "{name}");
+            assert!(!listing.title.contains("<script"), "{name}: {}", listing.title);
+            assert!(listing.price.minor >= 0, "{name}: {}", listing.price);
+        }
+    }
+}

@@ -674,3 +674,100 @@ async fn scan_once_reads_a_craigslist_site_and_says_what_it_decided() {
     );
     world.shutdown().await.unwrap();
 }
+
+/// Issue 23 (9): the store was world-readable (0644 files in 0755 directories): seller
+/// addresses, mail and the audit log.
+#[test]
+fn the_data_directory_is_the_owners_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let backup = dir.path().join("backup.jsonl");
+    std::fs::write(&backup, EXPORT).unwrap();
+    let import = bazaar(&data, &["import", "--input", backup.to_str().unwrap()]);
+    assert!(import.status.success(), "{}", text(&import.stderr));
+    let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700, "the data directory");
+    let mut files = 0;
+    let mut stack = vec![data.clone()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                assert_eq!(mode(&path) & 0o077, 0, "{} is open to others", path.display());
+                stack.push(path);
+            } else {
+                files += 1;
+                assert_eq!(mode(&path) & 0o077, 0, "{} is open to others", path.display());
+            }
+        }
+    }
+    assert!(files > 0, "the store wrote files");
+
+    // A data directory made open by hand (or by an older version) is closed at start.
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let status = bazaar(&data, &["status"]);
+    assert!(status.status.success(), "{}", text(&status.stderr));
+    assert_eq!(mode(&data), 0o700);
+
+    let unit = Command::new(BAZAAR).arg("systemd-unit").output().unwrap();
+    let unit = text(&unit.stdout);
+    for line in ["UMask=0077", "StateDirectoryMode=0700", "ExecReload=/bin/kill -HUP $MAINPID"] {
+        assert!(unit.contains(line), "the unit lacks {line}");
+    }
+}
+
+/// Issue 23 (10): a 1-character operator token was accepted.
+#[test]
+fn a_short_operator_token_is_refused_with_how_to_make_one() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, "x\n").unwrap();
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let config = dir.path().join("bazaar.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[operator]\nlisten = \"127.0.0.1:0\"\ntoken = {{ file = \"{}\" }}\n",
+            token.display()
+        ),
+    )
+    .unwrap();
+    let out = bazaar(
+        &dir.path().join("data"),
+        &["--config", config.to_str().unwrap(), "run"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("operator.token") && stderr.contains("at least 32") && stderr.contains("openssl rand"),
+        "{stderr}"
+    );
+}
+
+/// Issue 23 (10): `bazaar inbox --api http://remote` sent the bearer token in clear.
+#[test]
+fn the_cli_keeps_the_token_off_plain_http_to_another_host() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, "a-long-enough-operator-token-0123456789").unwrap();
+    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let config = dir.path().join("bazaar.toml");
+    std::fs::write(
+        &config,
+        format!("[operator]\ntoken = {{ file = \"{}\" }}\n", token.display()),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    // 192.0.2.0/24 is reserved for documentation: nothing answers there.
+    let out = bazaar(
+        &dir.path().join("data"),
+        &["--config", config, "inbox", "--api", "http://192.0.2.7:7878"],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("in clear") && stderr.contains("--insecure"), "{stderr}");
+    assert!(!stderr.contains("0123456789"), "the token leaked: {stderr}");
+}

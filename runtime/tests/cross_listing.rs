@@ -14,7 +14,7 @@ use std::time::Duration;
 use bazaar_agents::lister::delist_latencies;
 use bazaar_config::Config;
 use bazaar_memory::{
-    Approval, ApprovalStatus, IndexConfig, InventoryItem, ItemId, Marketplace, Money, ProductIndex,
+    ActionRecord, Approval, ApprovalStatus, IndexConfig, InventoryItem, ItemId, Marketplace, Money, ProductIndex,
     SharedClock, SimClock, SledStore, Store, Transaction, TransactionKind,
 };
 use bazaar_runtime::operator::{Operator, OperatorContext, OperatorSettings};
@@ -578,5 +578,238 @@ async fn a_publication_the_operator_rejected_waits_until_they_retry_it() {
         .send(bazaar_agents::lister::ListerMsg::ListItem(item));
     s.wait_jobs(item, &[("ebay", "live")]).await;
     assert_eq!(s.sim.agent_listings().len(), 1);
+    s.stop().await;
+}
+
+/// Issue 23 (1): after a sale, undoing the withdrawal the sale made put the sold item live
+/// again on eBay, where nothing in Bazaar could take it down. Every way in is tried here:
+/// the API, the CLI, the inbox page and a one-click link approving an older price change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sold_item_stays_down_whatever_undo_is_tried() {
+    let s = setup_with(Money::usd(500_00)).await;
+    let item = s
+        .add_item(json!({
+            "title": "Bose QuietComfort 35 II headphones",
+            "condition": "good",
+            "cost": "55.00",
+            "photos": ["https://img.example/qc35.jpg"],
+            "category": "electronics",
+            "attributes": {"zip": "97201"},
+        }))
+        .await;
+    s.post(
+        &format!("/api/v1/items/{item}/listings"),
+        json!({"channels": ["ebay", "craigslist"]}),
+    )
+    .await;
+    s.wait_jobs(
+        item,
+        &[("ebay", "live"), ("craigslist", "needs_manual_action")],
+    )
+    .await;
+    s.post(
+        &format!("/api/v1/items/{item}/listings/craigslist/confirm"),
+        json!({"url": "https://portland.craigslist.org/ele/d/qc35/1.html"}),
+    )
+    .await;
+    s.wait_jobs(item, &[("ebay", "live"), ("craigslist", "live")])
+        .await;
+    // A price change waiting in the inbox from before the sale (high value: it asks).
+    let sku = s.sim.agent_listings()[0].sku.clone();
+    let waiting = s
+        .system
+        .addrs
+        .gate
+        .ask(|reply| {
+            bazaar_policies::GateMsg::Propose(
+                bazaar_policies::Action {
+                    kind: bazaar_memory::ActionKind::RevisePrice,
+                    target: sku.clone(),
+                    params: json!({ "price": "600.00" }),
+                    proposer: "operator".into(),
+                    rule: "test.reprice".into(),
+                    value: Some(Money::usd(600_00)),
+                    marketplace: Some(Marketplace::Ebay),
+                    pattern_match: 1.0,
+                    idempotency_key: "before-the-sale".into(),
+                },
+                reply,
+            )
+        })
+        .await
+        .unwrap();
+    let bazaar_policies::Outcome::PendingApproval { approval, .. } = waiting else {
+        panic!("a $600 price change asks: {waiting:?}");
+    };
+
+    let (status, body) = s
+        .post(
+            &format!("/api/v1/items/{item}/listings/craigslist/sold"),
+            json!({"order": "cash", "total": "85"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    s.wait_jobs(item, &[("ebay", "withdrawn"), ("craigslist", "sold")])
+        .await;
+    assert!(s.sim.agent_listings().is_empty());
+    let withdrawal = s
+        .system
+        .store
+        .all::<ActionRecord>()
+        .unwrap()
+        .into_iter()
+        .find(|a| a.kind == bazaar_memory::ActionKind::WithdrawListing && a.undo.is_some())
+        .expect("the sale's withdrawal, with its undo recipe");
+    let id = withdrawal.id.to_string();
+
+    // The API.
+    let (status, body) = s
+        .post(&format!("/api/actions/{id}/undo"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("sold"), "{body}");
+    let (_, view) = s
+        .call(reqwest::Method::GET, &format!("/api/actions/{id}"), None)
+        .await;
+    assert_eq!(view["can_undo"], Value::Null, "{view}");
+
+    // The CLI.
+    let config = s._dir.path().join("cli.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[operator]\ntoken = {{ file = \"{}\" }}\n",
+            s._dir.path().join("token").display()
+        ),
+    )
+    .unwrap();
+    let cli = std::process::Command::new(env!("CARGO_BIN_EXE_bazaar"))
+        .args(["--config", config.to_str().unwrap(), "undo", &id, "--api", &s.base])
+        .output()
+        .unwrap();
+    assert!(!cli.status.success());
+    let said = String::from_utf8_lossy(&cli.stderr);
+    assert!(said.contains("sold"), "{said}");
+
+    // The inbox page: no undo button, and the form posted by hand is refused.
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let login = browser
+        .post(format!("{}/login", s.base))
+        .form(&[("token", TOKEN)])
+        .send()
+        .await
+        .unwrap();
+    let cookie = login.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let inbox = s
+        .http
+        .get(format!("{}/", s.base))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!inbox.contains(&format!("/inbox/actions/{id}/undo")), "undo offered");
+    let marker = "name=\"csrf\" value=\"";
+    let start = inbox.find(marker).unwrap() + marker.len();
+    let csrf = &inbox[start..start + inbox[start..].find('"').unwrap()];
+    let form = s
+        .http
+        .post(format!("{}/inbox/actions/{id}/undo", s.base))
+        .header("cookie", &cookie)
+        .form(&[("csrf", csrf)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(form.status(), StatusCode::CONFLICT);
+
+    // A one-click link approving the price change that waited from before the sale.
+    let link = bazaar_policies::signing::sign_link(
+        &bazaar_policies::signing::derive_key(TOKEN.as_bytes(), "link"),
+        &bazaar_policies::signing::LinkClaims {
+            approval: approval.to_string(),
+            decision: bazaar_policies::signing::Decision::Approve,
+            expires: 4_000_000_000,
+            nonce: "0ne".into(),
+        },
+    );
+    let clicked = s
+        .http
+        .post(format!("{}/a/{link}", s.base))
+        .send()
+        .await
+        .unwrap();
+    let page = clicked.text().await.unwrap();
+    assert!(page.contains("sold"), "{page}");
+
+    // Down everywhere, still.
+    assert!(s.sim.agent_listings().is_empty(), "{:?}", s.sim.agent_listings());
+    s.wait_jobs(item, &[("ebay", "withdrawn"), ("craigslist", "sold")])
+        .await;
+    s.stop().await;
+}
+
+/// Issue 23 (4): 5,200 forged notifications with random key ids made the daemon fetch a
+/// key for each, spent the day's eBay budget in 2 s, and a real publish then failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_notifications_spend_no_selling_call() {
+    use base64::Engine as _;
+    let s = setup().await;
+    let used = |key: &str| {
+        s.system
+            .store
+            .get_meta::<Value>(key)
+            .unwrap()
+            .map(|record| record["used"].as_u64().unwrap())
+            .unwrap_or(0)
+    };
+    let selling_before = used(bazaar_agents::connectors::ebay_sell::SELL_BUDGET_KEY);
+    let body = r#"{"metadata":{"topic":"ORDER_CONFIRMATION"},"notification":{"data":{}}}"#;
+    let mut refused = 0;
+    // Twenty at a time: one client's connections are capped (64) as well.
+    for batch in 0..250 {
+        let sends = (0..20).map(|i| {
+            let header = base64::engine::general_purpose::STANDARD.encode(
+                json!({
+                    "alg": "ecdsa",
+                    "kid": format!("forged-{batch}-{i}"),
+                    "signature": "MEUCIQ==",
+                    "digest": "SHA1",
+                })
+                .to_string(),
+            );
+            s.http
+                .post(&s.endpoint)
+                .header("x-ebay-signature", header)
+                .body(body)
+                .send()
+        });
+        for answer in futures::future::join_all(sends).await {
+            let status = answer.unwrap().status();
+            assert!(status.is_client_error(), "{status}");
+            refused += 1;
+        }
+    }
+    assert_eq!(refused, 5_000);
+    assert_eq!(
+        used(bazaar_agents::connectors::ebay_sell::SELL_BUDGET_KEY),
+        selling_before,
+        "forged notifications spent selling calls"
+    );
+    let key_fetches = used(bazaar_agents::connectors::ebay_sell::KEY_BUDGET_KEY);
+    assert!(
+        key_fetches <= bazaar_agents::connectors::ebay_sell::KEY_FETCHES_PER_DAY,
+        "{key_fetches} key fetches"
+    );
     s.stop().await;
 }

@@ -1092,3 +1092,126 @@ async fn healthz_status(h: &Harness) -> StatusCode {
     }
     panic!("/healthz never answered");
 }
+
+/// What a hostile request got: its status, or 0 when the server closed without answering.
+async fn raw_status(h: &Harness, request: &[u8]) -> u16 {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = h.base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let _ = stream.write_all(request).await;
+    let mut got = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), async {
+        let mut buffer = [0u8; 4096];
+        while let Ok(n) = stream.read(&mut buffer).await {
+            if n == 0 || got.len() > 64 * 1024 {
+                return;
+            }
+            got.extend_from_slice(&buffer[..n]);
+            if got.windows(4).any(|w| w == b"\r\n\r\n") {
+                return;
+            }
+        }
+    })
+    .await;
+    let head = String::from_utf8_lossy(&got);
+    head.split_whitespace()
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The hostile-input corpus over HTTP: each request is refused cleanly (a 4xx, or the
+/// connection closed for what is not HTTP at all) and changes nothing: no action runs, the
+/// approval waiting stays pending, no record is added, the kill switch stays off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_requests_are_refused_and_change_nothing() {
+    let h = Harness::start(Options::default()).await;
+    let (_, approval) = h.pending_reprice("BZ-9", "60.00").await;
+    let records = || {
+        (
+            h.system.store.all::<ActionRecord>().unwrap().len(),
+            h.system.store.all::<bazaar_memory::InventoryItem>().unwrap().len(),
+        )
+    };
+    let before = records();
+    let json_post = |path: &str, body: &str| {
+        h.post(path)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+    };
+    let nested = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+    let long_reason = format!("{{\"reason\": \"{}\"}}", "x".repeat(100 * 1024));
+    let item = |body: &str| json_post("/api/v1/items", body);
+    let requests: Vec<(&str, reqwest::RequestBuilder)> = vec![
+        ("overflowing id", h.post("/api/approvals/ZZZZZZZZZZZZZZZZZZZZZZZZZZ/approve")),
+        ("lower-case id", h.post(&format!("/api/approvals/{}/approve", approval.to_string().to_lowercase()))),
+        ("id with a dot-dot", h.post("/api/approvals/..%2F..%2Fetc/approve")),
+        ("id too long", h.post(&format!("/api/approvals/{approval}0/approve"))),
+        ("reject without json", json_post(&format!("/api/approvals/{approval}/reject"), "reason=because")),
+        ("reject with an empty reason", json_post(&format!("/api/approvals/{approval}/reject"), r#"{"reason": ""}"#)),
+        ("reject with a reason of the wrong type", json_post(&format!("/api/approvals/{approval}/reject"), r#"{"reason": 5}"#)),
+        ("reject past the body limit", json_post(&format!("/api/approvals/{approval}/reject"), &long_reason)),
+        ("10,000 nested arrays", json_post(&format!("/api/approvals/{approval}/reject"), &nested)),
+        ("undo of an unknown action", h.post("/api/actions/01JD0000000000000000000009/undo")),
+        ("resolve with a bad answer", json_post(&format!("/api/approvals/{approval}/resolve"), r#"{"happened": "maybe"}"#)),
+        ("item with a negative cost", item(r#"{"title": "Desk", "condition": "good", "cost": "-5"}"#)),
+        ("item with a cost in exponent form", item(r#"{"title": "Desk", "condition": "good", "cost": "1e9"}"#)),
+        ("item with an unknown condition", item(r#"{"title": "Desk", "condition": "exquisite", "cost": "5"}"#)),
+        ("item without a title", item(r#"{"condition": "good", "cost": "5"}"#)),
+        ("item with an unknown field", item(r#"{"title": "Desk", "condition": "good", "cost": "5", "admin": true}"#)),
+        ("listing of an unknown item", json_post("/api/v1/items/01JD0000000000000000000009/listings", r#"{"channels": ["ebay"]}"#)),
+        ("audit since a non-time", h.get("/api/audit?since=yesterday")),
+        ("actions limit zero", h.get("/api/actions?limit=0")),
+        ("actions limit past u64", h.get("/api/actions?limit=99999999999999999999999")),
+        ("invalid utf-8 body", h.post(&format!("/api/approvals/{approval}/reject")).header("content-type", "application/json").body(vec![b'{', 0xff, 0xfe, b'}'])),
+        ("json sent as text/plain", h.post(&format!("/api/approvals/{approval}/reject")).header("content-type", "text/plain").body(r#"{"reason": "x"}"#)),
+        ("a forged session cookie", h.http.post(h.url("/inbox/pause")).header("cookie", "bazaar_session=1.abc.00").form(&[("csrf", "00")])),
+        ("a garbage one-click link", h.http.post(h.url("/a/not.a.link"))),
+        ("a 10 KB one-click link", h.http.get(h.url(&format!("/a/{}", "a".repeat(10_000))))),
+        ("login past the body limit", h.http.post(h.url("/login")).form(&[("token", "x".repeat(100 * 1024))])),
+    ];
+    let mut refused = 0;
+    for (name, request) in requests {
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let is_redirect_to_login = status == StatusCode::SEE_OTHER
+            && response.headers()["location"] == "/login";
+        assert!(
+            status.is_client_error() || is_redirect_to_login,
+            "{name}: {status}"
+        );
+        refused += 1;
+    }
+    let long_header = format!(
+        "GET /api/status HTTP/1.1\r\nhost: x\r\nx-long: {}\r\n\r\n",
+        "a".repeat(200 * 1024)
+    );
+    let raw: Vec<(&str, Vec<u8>)> = vec![
+        ("not http", b"BLAH\r\n\r\n".to_vec()),
+        ("a header without a colon", b"GET /healthz HTTP/1.1\r\nhost x\r\n\r\n".to_vec()),
+        ("a negative content-length", format!("POST /api/pause HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {TOKEN}\r\ncontent-length: -1\r\n\r\n").into_bytes()),
+        ("two content-lengths", format!("POST /api/pause HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {TOKEN}\r\ncontent-length: 1\r\ncontent-length: 2\r\n\r\nab").into_bytes()),
+        ("a 200 KB header", long_header.into_bytes()),
+        ("a bad chunk size", format!("POST /api/approvals/{approval}/reject HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {TOKEN}\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n").into_bytes()),
+        ("an http/2 preface", b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec()),
+        ("a non-ascii authorization", b"POST /api/pause HTTP/1.1\r\nhost: x\r\nauthorization: Bearer \xff\xfe\r\ncontent-length: 0\r\n\r\n".to_vec()),
+        ("a NUL in the path", format!("POST /api/pause%00 HTTP/1.1\r\nhost: x\r\nauthorization: Bearer {TOKEN}\r\ncontent-length: 0\r\n\r\n").into_bytes()),
+        ("header injection in the path", b"GET /healthz\r\nx-injected: 1 HTTP/1.1\r\nhost: x\r\n\r\n".to_vec()),
+    ];
+    for (name, request) in raw {
+        let status = raw_status(&h, &request).await;
+        assert!(
+            status == 0 || (400..500).contains(&status),
+            "{name}: {status}"
+        );
+        refused += 1;
+    }
+    assert_eq!(refused, 36);
+    assert!(h.market.executions().is_empty(), "a hostile request ran an action");
+    assert_eq!(records(), before, "a hostile request added a record");
+    let pending: bazaar_memory::Approval = h.system.store.get(&approval).unwrap().unwrap();
+    assert_eq!(pending.lifecycle.status.to_string(), "pending");
+    let status = h.system.addrs.gate.ask(bazaar_policies::GateMsg::Status).await.unwrap();
+    assert!(!status.paused);
+    h.stop().await;
+}
