@@ -288,7 +288,11 @@ fn hostile_listing_pages_are_read_or_refused() {
         let (_, listing) = read_pages(url, &html, &html, now);
         if let Ok(listing) = listing {
             assert!(!listing.title.trim().is_empty(), "{name}");
-            assert!(!listing.title.contains("<script"), "{name}: {}", listing.title);
+            assert!(
+                !listing.title.contains("<script"),
+                "{name}: {}",
+                listing.title
+            );
             assert!(listing.price.minor >= 0, "{name}: {}", listing.price);
         }
     }

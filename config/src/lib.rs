@@ -1206,32 +1206,48 @@ mod tests {
     #[test]
     fn hostile_configs_are_refused_with_the_reason() {
         let deep = format!("a = {}1{}\n", "[".repeat(5_000), "]".repeat(5_000));
-        let cases: Vec<(String, Vec<(&str, &str)>, Vec<&str>)> = vec![
-            ("\u{0}\u{1}".into(), vec![], vec!["not valid TOML"]),
-            (deep, vec![], vec![]),
-            ("[operator]\ntoken = \"inline-secret-in-the-file\"\n".into(), vec![], vec!["operator.token"]),
-            ("[supervisor]\nmax_restarts = -1\n".into(), vec![], vec!["supervisor.max_restarts"]),
-            ("[supervisor]\nmax_restarts = 99999999999999999999\n".into(), vec![], vec![]),
-            ("[supervisor]\nmax_restarts = 3\nmax_restarts = 4\n".into(), vec![], vec!["not valid TOML"]),
-            ("[operator]\nlisten = \"not an address\"\n".into(), vec![], vec!["operator.listen"]),
-            ("".into(), vec![("BAZAAR_SUPERVISOR__MAX_RESTARTS", "3; rm -rf /")], vec!["supervisor.max_restarts"]),
-            ("".into(), vec![("BAZAAR_LOG__FORMAT", "json\nlevel = \"trace\"")], vec!["log.format"]),
-            ("[[operator.webhooks]]\nurl = \"https://hooks.example.com/x\"\nsecret = \"plain\"\n".into(), vec![], vec!["secret"]),
-        ];
-        for (text, env, parts) in cases {
-            let env: Vec<(String, String)> = env
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect();
-            let error = load(&text, &env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect::<Vec<_>>())
-                .map(|_| ())
-                .expect_err(&format!("{text:?} {env:?} loaded"));
-            let message = error.to_string();
-            assert!(!message.is_empty());
-            for part in parts {
-                assert!(message.contains(part), "{text:?}: {message}");
-            }
-        }
+        check_error(&deep, &[], &[]);
+        check_error("\u{0}\u{1}", &[], &["not valid TOML"]);
+        check_error(
+            "[operator]\ntoken = \"inline-secret-in-the-file\"\n",
+            &[],
+            &["operator.token"],
+        );
+        check_error(
+            "[supervisor]\nmax_restarts = -1\n",
+            &[],
+            &["supervisor.max_restarts"],
+        );
+        check_error(
+            "[supervisor]\nmax_restarts = 99999999999999999999\n",
+            &[],
+            &[],
+        );
+        check_error(
+            "[supervisor]\nmax_restarts = 3\nmax_restarts = 4\n",
+            &[],
+            &["not valid TOML"],
+        );
+        check_error(
+            "[operator]\nlisten = \"not an address\"\n",
+            &[],
+            &["operator.listen"],
+        );
+        check_error(
+            "",
+            &[("BAZAAR_SUPERVISOR__MAX_RESTARTS", "3; rm -rf /")],
+            &["supervisor.max_restarts"],
+        );
+        check_error(
+            "",
+            &[("BAZAAR_LOG__FORMAT", "json\nlevel = \"trace\"")],
+            &["log.format"],
+        );
+        check_error(
+            "[[operator.webhooks]]\nurl = \"https://hooks.example.com/x\"\nsecret = \"plain\"\n",
+            &[],
+            &["secret"],
+        );
     }
 
     #[test]

@@ -466,6 +466,16 @@ impl GateState {
         })
     }
 
+    /// Why `record` must not run: it would put a sold or archived item back on sale.
+    fn sale_refusal(&self, record: &ActionRecord) -> Result<Option<String>, StoreError> {
+        sale_guard::refusal(
+            self.store(),
+            record.kind,
+            record.marketplace,
+            &record.target,
+        )
+    }
+
     /// Reserves limits and moves an approved action to execution (or the outbox).
     fn clear_to_run(
         &mut self,
@@ -473,12 +483,7 @@ impl GateState {
         why: &str,
     ) -> Result<Outcome, StoreError> {
         // Checked again here: a sale may have landed while the action waited for approval.
-        if let Some(reason) = sale_guard::refusal(
-            self.store(),
-            record.kind,
-            record.marketplace,
-            &record.target,
-        )? {
+        if let Some(reason) = self.sale_refusal(record)? {
             return self.block(record, reason);
         }
         let usage = Usage {
@@ -594,12 +599,7 @@ impl GateState {
         if let Some(problem) = invalid(&record) {
             return self.block(&mut record, format!("invalid action: {problem}"));
         }
-        if let Some(reason) = sale_guard::refusal(
-            self.store(),
-            record.kind,
-            record.marketplace,
-            &record.target,
-        )? {
+        if let Some(reason) = self.sale_refusal(&record)? {
             return self.block(&mut record, reason);
         }
         // Mail is held in the outbox while paused (see `clear_to_run`); the rest is refused.

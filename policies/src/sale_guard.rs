@@ -59,7 +59,10 @@ pub fn refusal(
 
 /// Why undoing `record` must not run now, if it must not: its compensation would put a
 /// sold or archived item back on sale.
-pub fn undo_refusal(store: &SledStore, record: &ActionRecord) -> Result<Option<String>, StoreError> {
+pub fn undo_refusal(
+    store: &SledStore,
+    record: &ActionRecord,
+) -> Result<Option<String>, StoreError> {
     let Some(recipe) = &record.undo else {
         return Ok(None);
     };

@@ -496,14 +496,24 @@ mod tests {
         assert_eq!(verify_session(&key, "100.00", 150, 3_600), None);
         // Another id under the same MAC, or another spelling, is not the session.
         let (_, mac) = session.rsplit_once('.').unwrap();
-        assert_eq!(verify_session(&key, &format!("100.s2.{mac}"), 150, 3_600), None);
+        assert_eq!(
+            verify_session(&key, &format!("100.s2.{mac}"), 150, 3_600),
+            None
+        );
         let upper = format!("100.s1.{}", mac.to_uppercase());
         assert_eq!(verify_session(&key, &upper, 150, 3_600), None);
-        assert_eq!(verify_session(&key, &format!("0100.s1.{mac}"), 150, 3_600), None);
+        assert_eq!(
+            verify_session(&key, &format!("0100.s1.{mac}"), 150, 3_600),
+            None
+        );
         let csrf_key = derive_key(b"operator-token", "csrf");
         let csrf = csrf_token(&csrf_key, &session);
         assert!(verify_csrf(&csrf_key, &session, &csrf));
-        assert!(!verify_csrf(&csrf_key, &sign_session(&key, 101, "s1"), &csrf));
+        assert!(!verify_csrf(
+            &csrf_key,
+            &sign_session(&key, 101, "s1"),
+            &csrf
+        ));
         assert!(!verify_csrf(&csrf_key, &session, "zz"));
     }
 }

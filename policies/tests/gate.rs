@@ -794,7 +794,9 @@ async fn approving_while_paused_is_refused_until_resume() {
 fn listed_item(store: &SledStore) -> InventoryItem {
     let now = at("2026-04-01T16:00:00Z");
     let mut lifecycle = Lifecycle::new(ItemStatus::InStock);
-    lifecycle.advance(ItemStatus::Listed, now, "listed").unwrap();
+    lifecycle
+        .advance(ItemStatus::Listed, now, "listed")
+        .unwrap();
     let item = InventoryItem {
         id: ItemId::new_at(now),
         opportunity: None,
@@ -810,7 +812,9 @@ fn listed_item(store: &SledStore) -> InventoryItem {
     };
     store.put(&item).unwrap();
     let mut lifecycle = Lifecycle::new(ChannelStatus::Draft);
-    lifecycle.advance(ChannelStatus::Live, now, "published").unwrap();
+    lifecycle
+        .advance(ChannelStatus::Live, now, "published")
+        .unwrap();
     store
         .put(&ChannelListing {
             id: ChannelListingId::new_at(now),
@@ -841,8 +845,9 @@ async fn nothing_puts_a_sold_item_back_on_sale() {
     let (gate, market) = gate(trusting_policy()).await;
     let item = listed_item(&gate.store);
     market.world().prices.insert("SKU-1".into(), "99.00".into());
-    let Outcome::Executed { action: repriced } =
-        gate.propose(reprice("SKU-1", "$90.00", "before-sale")).await
+    let Outcome::Executed { action: repriced } = gate
+        .propose(reprice("SKU-1", "$90.00", "before-sale"))
+        .await
     else {
         panic!("a reprice of a listed item runs");
     };
@@ -856,13 +861,20 @@ async fn nothing_puts_a_sold_item_back_on_sale() {
     mark_sold(&gate.store, &item);
 
     let undo = gate.undo(repriced).await.unwrap_err().to_string();
-    assert!(undo.contains("cannot be undone") && undo.contains("sold"), "{undo}");
+    assert!(
+        undo.contains("cannot be undone") && undo.contains("sold"),
+        "{undo}"
+    );
     let approved = gate.approve(approval).await.unwrap_err().to_string();
     assert!(
         approved.contains("blocked") && approved.contains("is sold"),
         "{approved}"
     );
-    for kind in [ActionKind::Relist, ActionKind::PublishListing, ActionKind::RevisePrice] {
+    for kind in [
+        ActionKind::Relist,
+        ActionKind::PublishListing,
+        ActionKind::RevisePrice,
+    ] {
         let action = Action {
             kind,
             ..reprice("SKU-1", "$70.00", &format!("after-{kind}"))
@@ -873,6 +885,10 @@ async fn nothing_puts_a_sold_item_back_on_sale() {
             "{kind}: {outcome:?}"
         );
     }
-    assert_eq!(market.executions().len(), 1, "only the reprice before the sale ran");
+    assert_eq!(
+        market.executions().len(),
+        1,
+        "only the reprice before the sale ran"
+    );
     gate.stop().await;
 }

@@ -617,15 +617,17 @@ fn keep_private(data_dir: &Path) -> anyhow::Result<()> {
     if mode & 0o077 == 0 {
         return Ok(());
     }
-    std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700)).with_context(|| {
-        format!(
-            "data directory {} is readable by others (mode {:o}) and cannot be made private; \
+    std::fs::set_permissions(data_dir, std::fs::Permissions::from_mode(0o700)).with_context(
+        || {
+            format!(
+                "data directory {} is readable by others (mode {:o}) and cannot be made private; \
              run `chmod 700 {}`",
-            data_dir.display(),
-            mode & 0o777,
-            data_dir.display()
-        )
-    })?;
+                data_dir.display(),
+                mode & 0o777,
+                data_dir.display()
+            )
+        },
+    )?;
     tracing::warn!(data_dir = %data_dir.display(), was = %format!("{:o}", mode & 0o777), "data directory was readable by others; made it 0700");
     Ok(())
 }

@@ -21,6 +21,24 @@ fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
+/// A config file in `dir` whose `[operator]` token is `token`, read from a file of `mode`.
+fn operator_config(dir: &Path, token: &str, mode: u32) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let file = dir.join("token");
+    std::fs::write(&file, token).unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(mode)).unwrap();
+    let config = dir.join("bazaar.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[operator]\nlisten = \"127.0.0.1:0\"\ntoken = {{ file = \"{}\" }}\n",
+            file.display()
+        ),
+    )
+    .unwrap();
+    config
+}
+
 /// A small export: one listing, one seller, one product, written by hand as a user's backup
 /// would look.
 const EXPORT: &str = r#"{"bazaar_export":1,"schema_version":1}
@@ -339,20 +357,8 @@ fn audit_lists_filters_and_verifies_the_chain() {
 
 #[test]
 fn an_unreadable_secret_is_a_configuration_error() {
-    use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
-    let token = dir.path().join("token");
-    std::fs::write(&token, "s3cret-operator-token\n").unwrap();
-    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let config = dir.path().join("bazaar.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[operator]\nlisten = \"127.0.0.1:0\"\ntoken = {{ file = \"{}\" }}\n",
-            token.display()
-        ),
-    )
-    .unwrap();
+    let config = operator_config(dir.path(), "s3cret-operator-token\n", 0o644);
     let out = bazaar(
         &dir.path().join("data"),
         &["--config", config.to_str().unwrap(), "run"],
@@ -694,11 +700,21 @@ fn the_data_directory_is_the_owners_alone() {
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
             if path.is_dir() {
-                assert_eq!(mode(&path) & 0o077, 0, "{} is open to others", path.display());
+                assert_eq!(
+                    mode(&path) & 0o077,
+                    0,
+                    "{} is open to others",
+                    path.display()
+                );
                 stack.push(path);
             } else {
                 files += 1;
-                assert_eq!(mode(&path) & 0o077, 0, "{} is open to others", path.display());
+                assert_eq!(
+                    mode(&path) & 0o077,
+                    0,
+                    "{} is open to others",
+                    path.display()
+                );
             }
         }
     }
@@ -712,7 +728,11 @@ fn the_data_directory_is_the_owners_alone() {
 
     let unit = Command::new(BAZAAR).arg("systemd-unit").output().unwrap();
     let unit = text(&unit.stdout);
-    for line in ["UMask=0077", "StateDirectoryMode=0700", "ExecReload=/bin/kill -HUP $MAINPID"] {
+    for line in [
+        "UMask=0077",
+        "StateDirectoryMode=0700",
+        "ExecReload=/bin/kill -HUP $MAINPID",
+    ] {
         assert!(unit.contains(line), "the unit lacks {line}");
     }
 }
@@ -720,20 +740,8 @@ fn the_data_directory_is_the_owners_alone() {
 /// Issue 23 (10): a 1-character operator token was accepted.
 #[test]
 fn a_short_operator_token_is_refused_with_how_to_make_one() {
-    use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
-    let token = dir.path().join("token");
-    std::fs::write(&token, "x\n").unwrap();
-    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let config = dir.path().join("bazaar.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[operator]\nlisten = \"127.0.0.1:0\"\ntoken = {{ file = \"{}\" }}\n",
-            token.display()
-        ),
-    )
-    .unwrap();
+    let config = operator_config(dir.path(), "x\n", 0o600);
     let out = bazaar(
         &dir.path().join("data"),
         &["--config", config.to_str().unwrap(), "run"],
@@ -741,7 +749,9 @@ fn a_short_operator_token_is_refused_with_how_to_make_one() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     let stderr = text(&out.stderr);
     assert!(
-        stderr.contains("operator.token") && stderr.contains("at least 32") && stderr.contains("openssl rand"),
+        stderr.contains("operator.token")
+            && stderr.contains("at least 32")
+            && stderr.contains("openssl rand"),
         "{stderr}"
     );
 }
@@ -749,25 +759,25 @@ fn a_short_operator_token_is_refused_with_how_to_make_one() {
 /// Issue 23 (10): `bazaar inbox --api http://remote` sent the bearer token in clear.
 #[test]
 fn the_cli_keeps_the_token_off_plain_http_to_another_host() {
-    use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
-    let token = dir.path().join("token");
-    std::fs::write(&token, "a-long-enough-operator-token-0123456789").unwrap();
-    std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let config = dir.path().join("bazaar.toml");
-    std::fs::write(
-        &config,
-        format!("[operator]\ntoken = {{ file = \"{}\" }}\n", token.display()),
-    )
-    .unwrap();
+    let config = operator_config(dir.path(), "a-long-enough-operator-token-0123456789", 0o600);
     let config = config.to_str().unwrap();
     // 192.0.2.0/24 is reserved for documentation: nothing answers there.
     let out = bazaar(
         &dir.path().join("data"),
-        &["--config", config, "inbox", "--api", "http://192.0.2.7:7878"],
+        &[
+            "--config",
+            config,
+            "inbox",
+            "--api",
+            "http://192.0.2.7:7878",
+        ],
     );
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     let stderr = text(&out.stderr);
-    assert!(stderr.contains("in clear") && stderr.contains("--insecure"), "{stderr}");
+    assert!(
+        stderr.contains("in clear") && stderr.contains("--insecure"),
+        "{stderr}"
+    );
     assert!(!stderr.contains("0123456789"), "the token leaked: {stderr}");
 }

@@ -29,14 +29,17 @@ fn csrf_of(html: &str) -> String {
     html[start..start + html[start..].find('"').unwrap()].to_string()
 }
 
-async fn log_in(h: &Harness) -> String {
-    let response = h
-        .http
+async fn login_with(h: &Harness, token: &str) -> reqwest::Response {
+    h.http
         .post(h.url("/login"))
-        .form(&[("token", TOKEN)])
+        .form(&[("token", token)])
         .send()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+async fn log_in(h: &Harness) -> String {
+    let response = login_with(h, TOKEN).await;
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     let cookie = set_cookie(&response).expect("a session cookie");
     cookie.split(';').next().unwrap().to_string()
@@ -502,11 +505,21 @@ async fn logout_ends_the_session_for_every_copy_of_its_cookie() {
 
     // The copy an attacker kept is dead: no inbox, no kill switch.
     let (status, _) = page(&h, &cookie, "/").await;
-    assert_eq!(status, StatusCode::SEE_OTHER, "the logged-out cookie still reads the inbox");
+    assert_eq!(
+        status,
+        StatusCode::SEE_OTHER,
+        "the logged-out cookie still reads the inbox"
+    );
     let pause = submit(&h, &cookie, "/inbox/pause", &[("csrf", &csrf)]).await;
     assert_eq!(pause.status(), StatusCode::SEE_OTHER);
     assert_eq!(location(&pause), "/login");
-    let status = h.system.addrs.gate.ask(bazaar_policies::GateMsg::Status).await.unwrap();
+    let status = h
+        .system
+        .addrs
+        .gate
+        .ask(bazaar_policies::GateMsg::Status)
+        .await
+        .unwrap();
     assert!(!status.paused, "a dead session flipped the kill switch");
     // Another session is not touched.
     assert_eq!(page(&h, &other, "/").await.0, StatusCode::OK);
@@ -518,15 +531,11 @@ async fn logout_ends_the_session_for_every_copy_of_its_cookie() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_logins_are_throttled_per_client() {
     let h = Harness::start(Options::default()).await;
-    let guess = || {
-        h.http
-            .post(h.url("/login"))
-            .form(&[("token", "guess-0000000000000000000000000000")])
-            .send()
-    };
     let mut refused_at = None;
     for attempt in 1..=15 {
-        let status = guess().await.unwrap().status();
+        let status = login_with(&h, "guess-0000000000000000000000000000")
+            .await
+            .status();
         if status == StatusCode::TOO_MANY_REQUESTS {
             refused_at = Some(attempt);
             break;
@@ -535,13 +544,7 @@ async fn failed_logins_are_throttled_per_client() {
     }
     assert_eq!(refused_at, Some(11), "ten failures a minute, then refused");
     // Refused while throttled, even with the right token: guesses are not even looked at.
-    let right = h
-        .http
-        .post(h.url("/login"))
-        .form(&[("token", TOKEN)])
-        .send()
-        .await
-        .unwrap();
+    let right = login_with(&h, TOKEN).await;
     assert_eq!(right.status(), StatusCode::TOO_MANY_REQUESTS);
     assert!(set_cookie(&right).is_none());
     // The bearer API from the same client is throttled too.

@@ -1053,15 +1053,23 @@ async fn slow_idle_and_excess_connections_are_cut_off() {
 
     // A header dripped slower than the timeout: the connection is closed.
     let mut slow = connect().await.unwrap();
-    slow.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n").await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n")
+        .await
+        .unwrap();
     let started = std::time::Instant::now();
     let (_, closed) = drain(&mut slow).await;
     assert!(closed, "a slow header kept its connection");
-    assert!(started.elapsed() < Duration::from_secs(3), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
 
     // An idle keep-alive connection after a request: closed too.
     let mut idle = connect().await.unwrap();
-    idle.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n").await.unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
+        .await
+        .unwrap();
     let (answer, closed) = drain(&mut idle).await;
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     assert!(closed, "an idle connection stayed open");
@@ -1130,7 +1138,11 @@ async fn hostile_requests_are_refused_and_change_nothing() {
     let records = || {
         (
             h.system.store.all::<ActionRecord>().unwrap().len(),
-            h.system.store.all::<bazaar_memory::InventoryItem>().unwrap().len(),
+            h.system
+                .store
+                .all::<bazaar_memory::InventoryItem>()
+                .unwrap()
+                .len(),
         )
     };
     let before = records();
@@ -1143,39 +1155,141 @@ async fn hostile_requests_are_refused_and_change_nothing() {
     let long_reason = format!("{{\"reason\": \"{}\"}}", "x".repeat(100 * 1024));
     let item = |body: &str| json_post("/api/v1/items", body);
     let requests: Vec<(&str, reqwest::RequestBuilder)> = vec![
-        ("overflowing id", h.post("/api/approvals/ZZZZZZZZZZZZZZZZZZZZZZZZZZ/approve")),
-        ("lower-case id", h.post(&format!("/api/approvals/{}/approve", approval.to_string().to_lowercase()))),
-        ("id with a dot-dot", h.post("/api/approvals/..%2F..%2Fetc/approve")),
-        ("id too long", h.post(&format!("/api/approvals/{approval}0/approve"))),
-        ("reject without json", json_post(&format!("/api/approvals/{approval}/reject"), "reason=because")),
-        ("reject with an empty reason", json_post(&format!("/api/approvals/{approval}/reject"), r#"{"reason": ""}"#)),
-        ("reject with a reason of the wrong type", json_post(&format!("/api/approvals/{approval}/reject"), r#"{"reason": 5}"#)),
-        ("reject past the body limit", json_post(&format!("/api/approvals/{approval}/reject"), &long_reason)),
-        ("10,000 nested arrays", json_post(&format!("/api/approvals/{approval}/reject"), &nested)),
-        ("undo of an unknown action", h.post("/api/actions/01JD0000000000000000000009/undo")),
-        ("resolve with a bad answer", json_post(&format!("/api/approvals/{approval}/resolve"), r#"{"happened": "maybe"}"#)),
-        ("item with a negative cost", item(r#"{"title": "Desk", "condition": "good", "cost": "-5"}"#)),
-        ("item with a cost in exponent form", item(r#"{"title": "Desk", "condition": "good", "cost": "1e9"}"#)),
-        ("item with an unknown condition", item(r#"{"title": "Desk", "condition": "exquisite", "cost": "5"}"#)),
-        ("item without a title", item(r#"{"condition": "good", "cost": "5"}"#)),
-        ("item with an unknown field", item(r#"{"title": "Desk", "condition": "good", "cost": "5", "admin": true}"#)),
-        ("listing of an unknown item", json_post("/api/v1/items/01JD0000000000000000000009/listings", r#"{"channels": ["ebay"]}"#)),
-        ("audit since a non-time", h.get("/api/audit?since=yesterday")),
+        (
+            "overflowing id",
+            h.post("/api/approvals/ZZZZZZZZZZZZZZZZZZZZZZZZZZ/approve"),
+        ),
+        (
+            "lower-case id",
+            h.post(&format!(
+                "/api/approvals/{}/approve",
+                approval.to_string().to_lowercase()
+            )),
+        ),
+        (
+            "id with a dot-dot",
+            h.post("/api/approvals/..%2F..%2Fetc/approve"),
+        ),
+        (
+            "id too long",
+            h.post(&format!("/api/approvals/{approval}0/approve")),
+        ),
+        (
+            "reject without json",
+            json_post(
+                &format!("/api/approvals/{approval}/reject"),
+                "reason=because",
+            ),
+        ),
+        (
+            "reject with an empty reason",
+            json_post(
+                &format!("/api/approvals/{approval}/reject"),
+                r#"{"reason": ""}"#,
+            ),
+        ),
+        (
+            "reject with a reason of the wrong type",
+            json_post(
+                &format!("/api/approvals/{approval}/reject"),
+                r#"{"reason": 5}"#,
+            ),
+        ),
+        (
+            "reject past the body limit",
+            json_post(&format!("/api/approvals/{approval}/reject"), &long_reason),
+        ),
+        (
+            "10,000 nested arrays",
+            json_post(&format!("/api/approvals/{approval}/reject"), &nested),
+        ),
+        (
+            "undo of an unknown action",
+            h.post("/api/actions/01JD0000000000000000000009/undo"),
+        ),
+        (
+            "resolve with a bad answer",
+            json_post(
+                &format!("/api/approvals/{approval}/resolve"),
+                r#"{"happened": "maybe"}"#,
+            ),
+        ),
+        (
+            "item with a negative cost",
+            item(r#"{"title": "Desk", "condition": "good", "cost": "-5"}"#),
+        ),
+        (
+            "item with a cost in exponent form",
+            item(r#"{"title": "Desk", "condition": "good", "cost": "1e9"}"#),
+        ),
+        (
+            "item with an unknown condition",
+            item(r#"{"title": "Desk", "condition": "exquisite", "cost": "5"}"#),
+        ),
+        (
+            "item without a title",
+            item(r#"{"condition": "good", "cost": "5"}"#),
+        ),
+        (
+            "item with an unknown field",
+            item(r#"{"title": "Desk", "condition": "good", "cost": "5", "admin": true}"#),
+        ),
+        (
+            "listing of an unknown item",
+            json_post(
+                "/api/v1/items/01JD0000000000000000000009/listings",
+                r#"{"channels": ["ebay"]}"#,
+            ),
+        ),
+        (
+            "audit since a non-time",
+            h.get("/api/audit?since=yesterday"),
+        ),
         ("actions limit zero", h.get("/api/actions?limit=0")),
-        ("actions limit past u64", h.get("/api/actions?limit=99999999999999999999999")),
-        ("invalid utf-8 body", h.post(&format!("/api/approvals/{approval}/reject")).header("content-type", "application/json").body(vec![b'{', 0xff, 0xfe, b'}'])),
-        ("json sent as text/plain", h.post(&format!("/api/approvals/{approval}/reject")).header("content-type", "text/plain").body(r#"{"reason": "x"}"#)),
-        ("a forged session cookie", h.http.post(h.url("/inbox/pause")).header("cookie", "bazaar_session=1.abc.00").form(&[("csrf", "00")])),
-        ("a garbage one-click link", h.http.post(h.url("/a/not.a.link"))),
-        ("a 10 KB one-click link", h.http.get(h.url(&format!("/a/{}", "a".repeat(10_000))))),
-        ("login past the body limit", h.http.post(h.url("/login")).form(&[("token", "x".repeat(100 * 1024))])),
+        (
+            "actions limit past u64",
+            h.get("/api/actions?limit=99999999999999999999999"),
+        ),
+        (
+            "invalid utf-8 body",
+            h.post(&format!("/api/approvals/{approval}/reject"))
+                .header("content-type", "application/json")
+                .body(vec![b'{', 0xff, 0xfe, b'}']),
+        ),
+        (
+            "json sent as text/plain",
+            h.post(&format!("/api/approvals/{approval}/reject"))
+                .header("content-type", "text/plain")
+                .body(r#"{"reason": "x"}"#),
+        ),
+        (
+            "a forged session cookie",
+            h.http
+                .post(h.url("/inbox/pause"))
+                .header("cookie", "bazaar_session=1.abc.00")
+                .form(&[("csrf", "00")]),
+        ),
+        (
+            "a garbage one-click link",
+            h.http.post(h.url("/a/not.a.link")),
+        ),
+        (
+            "a 10 KB one-click link",
+            h.http.get(h.url(&format!("/a/{}", "a".repeat(10_000)))),
+        ),
+        (
+            "login past the body limit",
+            h.http
+                .post(h.url("/login"))
+                .form(&[("token", "x".repeat(100 * 1024))]),
+        ),
     ];
     let mut refused = 0;
     for (name, request) in requests {
         let response = request.send().await.unwrap();
         let status = response.status();
-        let is_redirect_to_login = status == StatusCode::SEE_OTHER
-            && response.headers()["location"] == "/login";
+        let is_redirect_to_login =
+            status == StatusCode::SEE_OTHER && response.headers()["location"] == "/login";
         assert!(
             status.is_client_error() || is_redirect_to_login,
             "{name}: {status}"
@@ -1207,11 +1321,20 @@ async fn hostile_requests_are_refused_and_change_nothing() {
         refused += 1;
     }
     assert_eq!(refused, 36);
-    assert!(h.market.executions().is_empty(), "a hostile request ran an action");
+    assert!(
+        h.market.executions().is_empty(),
+        "a hostile request ran an action"
+    );
     assert_eq!(records(), before, "a hostile request added a record");
     let pending: bazaar_memory::Approval = h.system.store.get(&approval).unwrap().unwrap();
     assert_eq!(pending.lifecycle.status.to_string(), "pending");
-    let status = h.system.addrs.gate.ask(bazaar_policies::GateMsg::Status).await.unwrap();
+    let status = h
+        .system
+        .addrs
+        .gate
+        .ask(bazaar_policies::GateMsg::Status)
+        .await
+        .unwrap();
     assert!(!status.paused);
     h.stop().await;
 }

@@ -12,9 +12,9 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::Router;
+use bazaar_config::SecretValue;
 use bazaar_memory::{ActionRecord, ActionStatus, Store};
 use bazaar_policies::signing::{self, SignatureError};
-use bazaar_config::SecretValue;
 use bazaar_runtime::operator::OperatorSettings;
 use serde_json::Value;
 use support::{eventually, Harness, Hook, Options};
@@ -479,7 +479,10 @@ async fn logged_in(h: &Harness) -> String {
         .await
         .unwrap();
     assert_eq!(response.status(), reqwest::StatusCode::SEE_OTHER);
-    let set = response.headers()["set-cookie"].to_str().unwrap().to_string();
+    let set = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_string();
     set.split(';').next().unwrap().to_string()
 }
 
@@ -533,11 +536,17 @@ async fn a_reload_that_drops_a_token_voids_its_links_and_sessions_at_once() {
 
     // The old token gone: links and sessions made under it are void, without a restart.
     reload(&h, NEW, None);
-    assert_eq!(get(approve_url.clone()).await, reqwest::StatusCode::FORBIDDEN);
+    assert_eq!(
+        get(approve_url.clone()).await,
+        reqwest::StatusCode::FORBIDDEN
+    );
     assert_eq!(get(by_hand.clone()).await, reqwest::StatusCode::FORBIDDEN);
     let post = h.http.post(&approve_url).send().await.unwrap();
     assert_eq!(post.status(), reqwest::StatusCode::FORBIDDEN);
-    assert_eq!(inbox_status(&h, &cookie).await, reqwest::StatusCode::SEE_OTHER);
+    assert_eq!(
+        inbox_status(&h, &cookie).await,
+        reqwest::StatusCode::SEE_OTHER
+    );
     assert!(h.market.executions().is_empty(), "nothing was approved");
 
     // Links issued from now on are signed under the new token and work.
@@ -601,8 +610,11 @@ async fn seller_text_in_a_webhook_cannot_ping_or_plant_a_link() {
         ..Options::default()
     })
     .await;
-    h.pending_reprice("@everyone urgent [refund](https://evil.test) <!here>", "35.00")
-        .await;
+    h.pending_reprice(
+        "@everyone urgent [refund](https://evil.test) <!here>",
+        "35.00",
+    )
+    .await;
     let got = eventually("approval_needed delivery", Duration::from_secs(10), || {
         receiver.of("approval_needed").into_iter().next()
     })

@@ -881,3 +881,40 @@ impl Source for EbayBrowse {
         self.gate.resume();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use bazaar_memory::{SimClock, SledStore};
+
+    use super::*;
+
+    #[test]
+    fn the_reserve_is_kept_for_the_calls_that_may_spend_it() {
+        let clock = SimClock::new(
+            DateTime::parse_from_rfc3339("2026-05-01T09:00:00Z")
+                .unwrap()
+                .with_timezone(&Utc),
+        );
+        let budget = CallBudget::new(
+            "test.calls",
+            10,
+            0,
+            SledStore::temporary().unwrap(),
+            Arc::new(clock),
+        );
+        for _ in 0..7 {
+            budget.count_leaving(3).unwrap();
+        }
+        assert!(matches!(
+            budget.count_leaving(3),
+            Err(SourceError::BudgetExhausted { limit: 7 })
+        ));
+        for _ in 0..3 {
+            budget.count().unwrap();
+        }
+        assert!(budget.count().is_err());
+        assert_eq!(budget.used(), 10);
+    }
+}

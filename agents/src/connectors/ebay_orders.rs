@@ -647,7 +647,11 @@ impl EbayOrders {
             unknown.retain(|_, at| at.elapsed() < UNKNOWN_KEY_TTL);
         }
         if unknown.len() >= UNKNOWN_KEYS_REMEMBERED {
-            if let Some(oldest) = unknown.iter().min_by_key(|(_, at)| **at).map(|(k, _)| k.clone()) {
+            if let Some(oldest) = unknown
+                .iter()
+                .min_by_key(|(_, at)| **at)
+                .map(|(k, _)| k.clone())
+            {
                 unknown.remove(&oldest);
             }
         }

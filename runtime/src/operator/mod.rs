@@ -684,10 +684,9 @@ impl Operator {
     ) -> anyhow::Result<Operator> {
         let (stop, stopped) = watch::channel(false);
         let stats = Arc::new(WebhookStats::default());
-        let credentials = settings
-            .token
-            .clone()
-            .map(|token| CredentialCell::new(Credentials::new(token, settings.previous_token.clone())));
+        let credentials = settings.token.clone().map(|token| {
+            CredentialCell::new(Credentials::new(token, settings.previous_token.clone()))
+        });
         let link_maker = credentials.clone().map(|credentials| {
             links::Links::new(
                 credentials,
@@ -809,5 +808,38 @@ impl Operator {
         if let Some(webhooks) = self.webhooks {
             webhooks.stop(Duration::from_secs(5)).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listening_beyond_loopback_over_plain_http_is_called_out() {
+        let check = |listen: &str, url: &str, warned: bool| {
+            let listen: SocketAddr = listen.parse().unwrap();
+            assert_eq!(
+                exposure_warning(listen, url).is_some(),
+                warned,
+                "{listen} {url}"
+            );
+        };
+        check("127.0.0.1:7878", "http://127.0.0.1:7878", false);
+        check("[::1]:7878", "http://localhost:7878", false);
+        check("0.0.0.0:7878", "https://bazaar.example.com", false);
+        check("0.0.0.0:7878", "http://127.0.0.1:7878", true);
+        check("192.168.1.20:7878", "http://192.168.1.20:7878", true);
+    }
+
+    #[test]
+    fn a_short_token_is_refused_with_how_to_make_one() {
+        let short = SecretValue::generated("x".into());
+        let reason = check_token_strength(&short).unwrap_err();
+        assert!(
+            reason.contains("at least 32") && reason.contains("openssl rand"),
+            "{reason}"
+        );
+        assert!(check_token_strength(&SecretValue::generated("a".repeat(32))).is_ok());
     }
 }

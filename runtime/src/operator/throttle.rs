@@ -39,7 +39,11 @@ impl Throttle {
             clients.retain(|_, (started, _)| now.duration_since(*started) < WINDOW);
             if clients.len() >= MAX_CLIENTS {
                 // Everyone is mid-window: a flood from many addresses. Forget the oldest.
-                if let Some(oldest) = clients.iter().min_by_key(|(_, (at, _))| *at).map(|(ip, _)| *ip) {
+                if let Some(oldest) = clients
+                    .iter()
+                    .min_by_key(|(_, (at, _))| *at)
+                    .map(|(ip, _)| *ip)
+                {
                     clients.remove(&oldest);
                 }
             }

@@ -453,7 +453,10 @@ mod tests {
             "[refund](https://evil.test)",
             "[refund]\u{2060}(https://evil.test)",
         );
-        check("<https://evil.test|refund>", "&lt;https://evil.test|refund&gt;");
+        check(
+            "<https://evil.test|refund>",
+            "&lt;https://evil.test|refund&gt;",
+        );
         check("Sony WH-1000XM4 (black)", "Sony WH-1000XM4 (black)");
     }
 }
