@@ -14,7 +14,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use bazaar_memory::{Marketplace, Money};
+use bazaar_model::{Marketplace, Money};
 use serde::{Deserialize, Deserializer};
 
 /// The shipped defaults, embedded so `bazaar` runs with no file at all.

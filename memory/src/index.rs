@@ -34,7 +34,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::model::{Condition, ProductRecord, Seller};
 use crate::store::{SledStore, Store, StoreError};
-use crate::{Currency, Money};
+use crate::{Comparable, Currency, Money};
 
 /// What went wrong in the index.
 #[derive(Debug, thiserror::Error)]
@@ -95,25 +95,6 @@ impl Default for IndexConfig {
             merge_in_step: false,
         }
     }
-}
-
-/// An item similar to a query, with what it asked and sold for.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Comparable {
-    /// The product's id (ULID text).
-    pub product_id: String,
-    /// Title.
-    pub title: String,
-    /// Category.
-    pub category: String,
-    /// Condition name.
-    pub condition: String,
-    /// Latest asking price.
-    pub asking: Option<Money>,
-    /// Sold price.
-    pub sold: Option<Money>,
-    /// Similarity score (higher is closer); comparable only within one query.
-    pub score: f32,
 }
 
 /// A search hit of any kind, for `bazaar search`.

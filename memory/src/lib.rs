@@ -1,6 +1,5 @@
-//! Bazaar's world model and its persistence.
+//! Bazaar's persistence of the world model (`bazaar-model`, re-exported here whole).
 //!
-//! - [`model`]: every record Bazaar keeps, with the legal moves of each status;
 //! - [`store`]: sled behind the [`Store`] trait, with secondary indexes and export/import;
 //! - [`index`]: tantivy over products and sellers, derived from the store;
 //! - [`clock`]: the [`Clock`] every timer and timestamp comes from;
@@ -11,19 +10,13 @@
 #![warn(missing_docs)]
 
 pub mod clock;
-pub mod ids;
 pub mod index;
 pub mod mailbox;
-pub mod model;
-mod money;
-pub mod status;
 pub mod store;
 
+pub use bazaar_model::*;
+
 pub use clock::{Clock, SharedClock, SimClock, SystemClock};
-pub use ids::*;
-pub use index::{Comparable, Hit, IndexConfig, IndexError, ProductIndex};
+pub use index::{Hit, IndexConfig, IndexError, ProductIndex};
 pub use mailbox::{Addr, Envelope, Quiescence, SendError};
-pub use model::*;
-pub use money::{Currency, Money, MoneyError};
-pub use status::{IllegalTransition, Lifecycle, Status};
 pub use store::{Record, SledStore, Store, StoreError};

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bazaar_sim::mail::{MailTransport, SmtpImapConfig, SmtpImapTransport};
+use bazaar_agents::mail::{MailTransport, SmtpImapConfig, SmtpImapTransport};
 use bazaar_sim::scenario::{Scenario, ScenarioError};
 use bazaar_sim::world::{World, WorldConfig, WorldError, WorldMail};
 

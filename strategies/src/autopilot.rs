@@ -2,7 +2,7 @@
 //! not selling. Pure: the Autopilot gathers the facts, these functions decide, the gate acts.
 //!
 //! ```
-//! use bazaar_memory::{Currency, Money};
+//! use bazaar_model::{Currency, Money};
 //! use bazaar_strategies::autopilot::{answer_offer, OfferAnswer, OfferFacts, OfferRules};
 //!
 //! let usd = |dollars: i64| Money::new(dollars * 100, Currency::Usd);
@@ -17,7 +17,7 @@
 //! assert_eq!(answer_offer(&OfferRules::default(), &facts), OfferAnswer::Counter { price: usd(90) });
 //! ```
 
-use bazaar_memory::Money;
+use bazaar_model::Money;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -389,7 +389,7 @@ fn whole_units_up(minor: i64, like: Money) -> i64 {
 
 #[cfg(test)]
 mod tests {
-    use bazaar_memory::Currency;
+    use bazaar_model::Currency;
     use chrono::TimeZone;
 
     use super::*;

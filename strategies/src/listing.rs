@@ -1,7 +1,7 @@
 //! Listing copy and prices per selling channel: pure functions from an item's facts.
 //!
 //! ```
-//! use bazaar_memory::{Condition, Marketplace, Money};
+//! use bazaar_model::{Condition, Marketplace, Money};
 //! use bazaar_strategies::listing::{draft, ItemFacts};
 //! use bazaar_strategies::valuation::ValuationConfig;
 //!
@@ -34,7 +34,7 @@
 
 use std::collections::BTreeMap;
 
-use bazaar_memory::{Condition, Marketplace, Money};
+use bazaar_model::{Condition, Marketplace, Money};
 
 use crate::valuation::{fee_minor, quote, share_bp, ListingPrice, ResaleChannel, ValuationConfig};
 
@@ -508,7 +508,7 @@ const SIZE_WORDS: &[&str] = &["xxs", "xs", "xl", "xxl", "xxxl", "small", "medium
 ///
 /// ```
 /// use std::collections::BTreeMap;
-/// use bazaar_memory::{Condition, Marketplace};
+/// use bazaar_model::{Condition, Marketplace};
 /// use bazaar_strategies::listing::{check_copy_rewrite, CopyRejected};
 ///
 /// let attributes = BTreeMap::from([("brand".to_string(), "Trek".to_string())]);

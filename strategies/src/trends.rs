@@ -1,7 +1,7 @@
 //! Price and volume over time per category: pure statistics over the prices memory has seen.
 //!
 //! ```
-//! use bazaar_memory::{Money, PriceKind};
+//! use bazaar_model::{Money, PriceKind};
 //! use bazaar_strategies::trends::{trends, PriceObservation};
 //! use chrono::{Duration, TimeZone, Utc};
 //!
@@ -19,7 +19,7 @@
 
 use std::collections::BTreeMap;
 
-use bazaar_memory::{Money, PriceKind};
+use bazaar_model::{Money, PriceKind};
 use chrono::{DateTime, Duration, Utc};
 
 /// One price memory has seen.

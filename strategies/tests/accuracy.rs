@@ -30,7 +30,7 @@
 //!
 //! Run with `--nocapture` to see the numbers and every disagreement.
 
-use bazaar_memory::Money;
+use bazaar_model::Money;
 use bazaar_strategies::understand::{understand, Reply};
 
 #[derive(Clone)]

@@ -3,7 +3,7 @@
 //! offers to watchers, under any rule settings, leaves every price we ask or take at or
 //! above the listing's floor — and never raises the asking price by itself.
 
-use bazaar_memory::Money;
+use bazaar_model::Money;
 use bazaar_strategies::autopilot::{
     answer_offer, reprice, watcher_offer, CounterRule, OfferAnswer, OfferFacts, OfferRules,
     Reprice, RepriceFacts, RepriceRules, WatcherOfferRules,

@@ -1,7 +1,7 @@
 //! The negotiation state machine, strategy choice and the rewrite check, as data: each case
 //! is a script of events and the decision expected after each, run by one `check` helper.
 
-use bazaar_memory::Money;
+use bazaar_model::Money;
 use bazaar_strategies::negotiation::writing::{
     message_for, validate_plain_rewrite, validate_rewrite,
 };

@@ -6,7 +6,7 @@
 //! accept", "as agreed", "you must pay" add nothing. The screen must name what each fixture
 //! tries, and the state must log it.
 
-use bazaar_memory::Money;
+use bazaar_model::Money;
 use bazaar_strategies::negotiation::{
     choose_strategy, screen, step, DealContext, Decision, Event, NegotiationState, SellerHistory,
     StrategyKind,

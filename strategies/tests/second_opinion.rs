@@ -1,7 +1,7 @@
 //! A model's reading as advice: it only counts when the rule reading is unsure, and only with
 //! a price the seller actually wrote.
 
-use bazaar_memory::{Currency, Money};
+use bazaar_model::{Currency, Money};
 use bazaar_strategies::understand::second_opinion::{
     reconcile, stated_prices, LlmReading, Verdict, DIFFERS_CONFIDENCE, SECOND_OPINION_BELOW,
 };

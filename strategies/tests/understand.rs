@@ -3,7 +3,7 @@
 //! Each case is `check(text, listing, our_last_offer, expected)` with whole dollars and the
 //! expected reading written as `"intent price"` (`-` for no price).
 
-use bazaar_memory::Money;
+use bazaar_model::Money;
 use bazaar_strategies::understand::{understand, NextStep, Reply};
 
 fn dollars(amount: f64) -> Money {

@@ -7,7 +7,7 @@
 
 #![allow(clippy::inconsistent_digit_grouping)] // cents written as dollars_cents
 
-use bazaar_memory::{Comparable, Condition, Currency, Marketplace, Money, PriceKind};
+use bazaar_model::{Comparable, Condition, Currency, Marketplace, Money, PriceKind};
 use bazaar_strategies::valuation::{
     analyze, Analysis, Candidate, Comp, Decision, NegotiationHint, ResaleChannel, Scoring,
     SellerSignals, ValuationConfig,

@@ -1,28 +1,10 @@
-//! Mail: how the agent (and the simulated sellers) talk by email.
-//!
-//! [`MailTransport`] is what a mailbox owner holds: it sends an RFC 5322 message and fetches the
-//! messages that arrived since a [`HighWaterMark`]. [`SmtpImapTransport`] is the real one:
-//! lettre (async SMTP; plain on loopback, STARTTLS or implicit TLS by config) to send and the
-//! `imap` crate (on `spawn_blocking`) to fetch. The simulator adds an in-process post office
-//! implementing the same trait, so `bazaar sim` needs no mail server.
-//!
-//! [`OutgoingMail::to_rfc5322`] renders every message, so a message fetched from any transport
-//! parses to the same [`MailMessage`] (mail-parser: MIME, charsets, HTML-only bodies).
-//!
-//! Threading: [`MessageId::derive`] gives a deterministic Message-ID from a seed (an action id),
-//! and [`OutgoingMail::reply_to`] sets In-Reply-To to the parent's Message-ID and References to
-//! the parent's References followed by the parent's Message-ID.
+//! Mail in the agent: the transports and message types of `bazaar-mail` (re-exported here),
+//! the gate's connector that sends through a transport ([`connector`]), and the mailroom
+//! that fetches replies and routes them to their negotiations ([`mailroom`]).
 
 pub mod connector;
 pub mod mailroom;
-mod message;
-mod smtp_imap;
-mod transport;
 
+pub use bazaar_mail::*;
 pub use connector::{message_id_for, Connectors, MailConnector, SendEmailParams};
 pub use mailroom::{offered_listing, Delivered, Mailroom, MailroomError, PollReport};
-pub use message::{
-    parse_address, Envelope, MailMessage, MessageId, OutgoingMail, MAX_RAW_BYTES, MAX_TEXT_CHARS,
-};
-pub use smtp_imap::{ImapSecurity, SmtpImapConfig, SmtpImapTransport, SmtpSecurity};
-pub use transport::{plan, FetchBatch, HighWaterMark, MailError, MailFuture, MailTransport, Plan};

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::watch;
 
-use bazaar_agents::mail::{
+use bazaar_mail::{
     parse_address, plan, FetchBatch, HighWaterMark, MailError, MailFuture, MailMessage,
     MailTransport, MessageId, OutgoingMail,
 };

@@ -1,5 +1,5 @@
-//! Mail in the simulated world: the agent's mail types and transports
-//! ([`bazaar_agents::mail`], re-exported here) plus [`PostOffice`], an in-process server with
+//! Mail in the simulated world: the mail types and transports of `bazaar-mail` (the same
+//! crate the agent speaks through; re-exported here) plus [`PostOffice`], an in-process server with
 //! one mailbox per address, IMAP-like UIDs and UIDVALIDITY, fully deterministic, so
 //! `bazaar sim` needs nothing installed. Against a real server the world uses
 //! [`SmtpImapTransport`] like the agent does (`sim/scripts/mail-server.sh` starts a throwaway
@@ -8,6 +8,6 @@
 mod in_process;
 mod throwaway;
 
-pub use bazaar_agents::mail::*;
+pub use bazaar_mail::*;
 pub use in_process::{InProcessTransport, PostOffice};
 pub use throwaway::{script as mail_server_script, ThrowawayServer};

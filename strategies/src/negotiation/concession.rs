@@ -3,7 +3,7 @@
 //! Prices are integer minor units throughout; the fractions of the time-dependent curve are
 //! floats only until the offer is rounded down to whole units the way people write prices.
 
-use bazaar_memory::Money;
+use bazaar_model::Money;
 
 use super::persona::{StrategyChoice, StrategyKind};
 

@@ -13,7 +13,7 @@
 //!   nothing, because prices come from the strategy and the ceiling, never from the text.
 //!
 //! ```
-//! use bazaar_memory::Money;
+//! use bazaar_model::Money;
 //! use bazaar_strategies::negotiation::{
 //!     choose_strategy, step, DealContext, Decision, Event, NegotiationState, SellerHistory,
 //! };

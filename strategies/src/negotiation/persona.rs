@@ -1,6 +1,6 @@
 //! The seed's four buyer personas, the concession strategies, and the choice of both per deal.
 
-use bazaar_memory::Money;
+use bazaar_model::Money;
 use chrono::Duration;
 use serde::{Deserialize, Serialize};
 

@@ -5,7 +5,7 @@
 //! module ever puts in a decision; what the text says about instructions, payments or
 //! agreements is screened, logged in the state, and otherwise ignored.
 
-use bazaar_memory::Money;
+use bazaar_model::Money;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 

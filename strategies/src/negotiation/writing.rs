@@ -2,7 +2,7 @@
 //! check an optional LLM rewrite must pass before it may replace the template's text.
 //!
 //! ```
-//! use bazaar_memory::Money;
+//! use bazaar_model::Money;
 //! use bazaar_strategies::negotiation::writing::{compose, validate_rewrite, MessageKind};
 //! use bazaar_strategies::negotiation::Persona;
 //!
@@ -16,7 +16,7 @@
 
 use std::fmt;
 
-use bazaar_memory::Money;
+use bazaar_model::Money;
 
 use super::persona::Persona;
 use super::safety::contains_phrase;
@@ -529,7 +529,7 @@ fn check_additions(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bazaar_memory::Currency;
+    use bazaar_model::Currency;
 
     #[test]
     fn every_template_states_the_amount_exactly_once_and_promises_nothing() {

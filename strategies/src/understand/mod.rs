@@ -2,7 +2,7 @@
 //! and the total price they mean, read the way people write it.
 //!
 //! ```
-//! use bazaar_memory::Money;
+//! use bazaar_model::Money;
 //! use bazaar_strategies::understand::{understand, Intent, Reply};
 //!
 //! let reading = understand(&Reply {
@@ -31,7 +31,7 @@ mod phrases;
 pub mod second_opinion;
 mod tokens;
 
-use bazaar_memory::{Currency, Money};
+use bazaar_model::{Currency, Money};
 
 use amounts::{amounts, Amount, Context, Role};
 use phrases::Flat;

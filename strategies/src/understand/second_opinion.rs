@@ -6,7 +6,7 @@
 //! put a number into a negotiation that the seller did not write.
 //!
 //! ```
-//! use bazaar_memory::Money;
+//! use bazaar_model::Money;
 //! use bazaar_strategies::understand::second_opinion::{reconcile, LlmReading, Verdict};
 //! use bazaar_strategies::understand::{understand, Intent, Reply};
 //!
@@ -34,7 +34,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use bazaar_memory::Money;
+use bazaar_model::Money;
 
 use super::amounts::{amounts, Context, Role};
 use super::{from_hundredths, to_hundredths, tokens, Intent, Reading, Reply, PROCEED_AT};

@@ -1,6 +1,6 @@
 //! Fees, shipping and net proceeds per resale channel, and the best channel.
 
-use bazaar_memory::Money;
+use bazaar_model::Money;
 
 use super::config::{ChannelTerms, ResaleChannel, ValuationConfig};
 

@@ -18,7 +18,7 @@
 
 use std::collections::BTreeMap;
 
-use bazaar_memory::{Condition, Marketplace};
+use bazaar_model::{Condition, Marketplace};
 use serde::{Deserialize, Serialize};
 
 /// How the analyzer turns an estimate into a decision.

@@ -1,7 +1,7 @@
 //! Valuing a listing against comparable items, and deciding whether to pursue it.
 //!
 //! ```
-//! use bazaar_memory::{Condition, Marketplace, Money, PriceKind};
+//! use bazaar_model::{Condition, Marketplace, Money, PriceKind};
 //! use bazaar_strategies::valuation::{analyze, Candidate, Comp, Decision, ValuationConfig};
 //! use chrono::Utc;
 //!
@@ -47,7 +47,7 @@ mod channels;
 mod config;
 mod stats;
 
-use bazaar_memory::{
+use bazaar_model::{
     Comparable, Condition, Currency, MarketListing, Marketplace, Money, PriceKind, Valuation,
 };
 use chrono::{DateTime, Utc};

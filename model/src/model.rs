@@ -976,3 +976,23 @@ pub struct Approval {
     /// Who answered, once answered.
     pub decided_by: Option<String>,
 }
+
+/// An item similar to a query, with what it asked and sold for: what the search index
+/// (`bazaar-memory`) answers and the valuation (`bazaar-strategies`) reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Comparable {
+    /// The product's id (ULID text).
+    pub product_id: String,
+    /// Title.
+    pub title: String,
+    /// Category.
+    pub category: String,
+    /// Condition name.
+    pub condition: String,
+    /// Latest asking price.
+    pub asking: Option<Money>,
+    /// Sold price.
+    pub sold: Option<Money>,
+    /// Similarity score (higher is closer); comparable only within one query.
+    pub score: f32,
+}
