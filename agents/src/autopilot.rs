@@ -38,10 +38,10 @@ use chrono::{DateTime, Utc};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
 use crate::connectors::ebay_sell::{RevisePriceParams, WatcherOfferParams};
-use crate::inventory::open_task_once;
 use crate::lister::listing_draft;
 use crate::mail::{offered_listing, SendEmailParams};
 use crate::selling::{arm_once, ChannelMode};
+use crate::tasks::open_task_once;
 use crate::{ActorReport, AgentContext};
 
 /// Messages to the Autopilot.

@@ -35,6 +35,7 @@ use serde::{Deserialize, Serialize};
 use crate::connectors::ebay_orders::OrderEvent;
 use crate::lister::ListerMsg;
 use crate::purchase::PurchaseParams;
+use crate::tasks::open_task_once;
 use crate::{ActorReport, AgentContext};
 
 /// Messages to the Inventory.
@@ -280,11 +281,6 @@ impl NewItem {
 /// The meta key of a marketplace's order-poll high-water mark.
 pub fn orders_since_key(marketplace: Marketplace) -> String {
     format!("selling.orders_since.{marketplace}")
-}
-
-/// The meta key recording that a once-only inbox task was opened.
-pub fn task_key(key: &str) -> String {
-    format!("selling.task:{key}")
 }
 
 /// The Inventory actor.
@@ -801,30 +797,4 @@ impl InventoryState {
         )
         .await
     }
-}
-
-/// Opens an inbox task unless one was opened under `key` before (recorded in the store's
-/// meta tree after the gate made it durable).
-pub async fn open_task_once(
-    ctx: &AgentContext,
-    key: &str,
-    summary: String,
-    reason: String,
-) -> Result<(), ActorProcessingErr> {
-    let meta = task_key(key);
-    if ctx.store.get_meta::<String>(&meta)?.is_some() {
-        return Ok(());
-    }
-    let approval = ctx
-        .addrs
-        .gate
-        .ask(|reply| GateMsg::Task {
-            summary,
-            reason,
-            reply,
-        })
-        .await?;
-    ctx.store.put_meta(&meta, &approval.to_string())?;
-    ctx.store.flush().await?;
-    Ok(())
 }

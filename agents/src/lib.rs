@@ -28,6 +28,7 @@ pub mod purchase;
 pub mod researcher;
 pub mod sealed;
 pub mod selling;
+pub mod tasks;
 
 use std::sync::Arc;
 

@@ -31,8 +31,8 @@ use bazaar_strategies::listing::{draft, ebay_category_id, template, ItemFacts, L
 use bazaar_strategies::valuation::ValuationConfig;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
-use crate::inventory::open_task_once;
 use crate::selling::{ChannelMode, SellingChannel};
+use crate::tasks::open_task_once;
 use crate::{ActorReport, AgentContext};
 
 /// Messages to the Lister.
@@ -305,7 +305,7 @@ pub fn channel_jobs(
                     Some("the operator rejected publishing it; retry to propose it again".into()),
                 ),
                 None if store
-                    .get_meta::<String>(&crate::inventory::task_key(&format!(
+                    .get_meta::<String>(&crate::tasks::task_key(&format!(
                         "missing:{}",
                         listing.id
                     )))?
@@ -759,7 +759,7 @@ impl ListerState {
         let asked = self
             .ctx
             .store
-            .get_meta::<String>(&crate::inventory::task_key(&format!("list:{key}")))?
+            .get_meta::<String>(&crate::tasks::task_key(&format!("list:{key}")))?
             .is_some();
         Ok(published || asked)
     }

@@ -575,7 +575,7 @@ impl NegotiatorState {
                 tracing::warn!(negotiation = %negotiation.id, %reason, "email blocked by policy; the thread waits for the operator");
                 self.stop_waking(negotiation.id)?;
                 // Say so once, or the thread waits for someone who does not know.
-                crate::inventory::open_task_once(
+                crate::tasks::open_task_once(
                     &self.ctx,
                     &format!("email-blocked:{}", negotiation.id),
                     format!(

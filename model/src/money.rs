@@ -73,7 +73,7 @@ impl Currency {
 /// An amount of money: `minor` units (cents for USD) of `currency`.
 ///
 /// ```
-/// use bazaar_memory::{Money, Currency};
+/// use bazaar_model::{Money, Currency};
 /// let price: Money = "$1,234.50".parse().unwrap();
 /// assert_eq!(price, Money::new(123_450, Currency::Usd));
 /// assert_eq!(price.to_string(), "$1,234.50");

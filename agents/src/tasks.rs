@@ -1,0 +1,40 @@
+//! Inbox tasks opened once: a problem the operator must see (a sold item still live on an
+//! assisted channel, an email the gate blocked, an item that cannot be listed) is one task,
+//! however often the actor that found it runs into it again, across restarts.
+
+use bazaar_memory::Store;
+use bazaar_policies::GateMsg;
+use ractor::ActorProcessingErr;
+
+use crate::AgentContext;
+
+/// The meta key recording that a once-only inbox task was opened.
+pub fn task_key(key: &str) -> String {
+    format!("selling.task:{key}")
+}
+
+/// Opens an inbox task unless one was opened under `key` before (recorded in the store's
+/// meta tree after the gate made it durable).
+pub async fn open_task_once(
+    ctx: &AgentContext,
+    key: &str,
+    summary: String,
+    reason: String,
+) -> Result<(), ActorProcessingErr> {
+    let meta = task_key(key);
+    if ctx.store.get_meta::<String>(&meta)?.is_some() {
+        return Ok(());
+    }
+    let approval = ctx
+        .addrs
+        .gate
+        .ask(|reply| GateMsg::Task {
+            summary,
+            reason,
+            reply,
+        })
+        .await?;
+    ctx.store.put_meta(&meta, &approval.to_string())?;
+    ctx.store.flush().await?;
+    Ok(())
+}
