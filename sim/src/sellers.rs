@@ -323,15 +323,6 @@ impl Phrasebook {
             if !numbers.is_empty() {
                 continue;
             }
-            let agreeing = [
-                "deal",
-                "sounds good",
-                "that works",
-                "ok",
-                "okay",
-                "sure",
-                "you got it",
-            ];
             let refusing = [
                 "too low",
                 "can't do",
@@ -342,11 +333,7 @@ impl Phrasebook {
             ];
             if refusing.iter().any(|w| lower.contains(w)) {
                 book.rejects.push(template(text.to_string()));
-            } else if agreeing
-                .iter()
-                .any(|w| lower.starts_with(w) || lower.contains(&format!(" {w}")))
-                && !lower.contains('?')
-            {
+            } else if is_acceptance(&lower) {
                 book.accepts.push(template(text.to_string()));
             } else if !lower.contains('?') && text.split_whitespace().count() >= 5 {
                 book.answers.push(template(text.to_string()));
@@ -388,6 +375,69 @@ impl Phrasebook {
             }
         }
     }
+}
+
+/// Whether a real seller's message (lowercased, without numbers) says yes to an offer: a
+/// phrase aimed at the deal ("deal", "sounds good", "that works", "it's yours"), or a short
+/// yes with nothing else ("Sure thing.", "Ok."). Answers that merely start with "sure" or
+/// "yes" ("Sure, I have a bike lock I can include.", "Yes remotes are included."), pitches
+/// ("a great deal") and anything hedged ("ok but…", "if…", a question) are not: real buyers
+/// would not read them as a yes, so sellers in the world do not use them as one.
+fn is_acceptance(lower: &str) -> bool {
+    const AIMED: &[&str] = &[
+        "deal",
+        "you got it",
+        "that works",
+        "works for me",
+        "it's yours",
+        "its yours",
+        "i'll take it",
+        "i can do that",
+        "sounds good",
+        "sounds great",
+        "sounds fair",
+        "that's fair",
+        "i'll do that",
+    ];
+    const YES: &[&str] = &[
+        "ok", "okay", "sure", "yes", "yeah", "alright", "ya", "yea", "yep", "great", "perfect",
+    ];
+    const WITH_YES: &[&str] = &[
+        "sure",
+        "thing",
+        "absolutely",
+        "then",
+        "thanks",
+        "ok",
+        "okay",
+        "fine",
+        "great",
+        "perfect",
+        "deal",
+        "it",
+        "is",
+    ];
+    const HEDGES: &[&str] = &["but", "not", "luck", "sorry", "if", "no"];
+    let words: Vec<&str> = lower
+        .split(|c: char| !(c.is_alphabetic() || c == '\''))
+        .filter(|w| !w.is_empty())
+        .collect();
+    let pitch = lower.contains("great deal") || lower.contains("good deal");
+    let sounds_like_one = lower.contains("sounds like a good deal");
+    let hedged = lower.contains('?')
+        || lower.contains("n't")
+        || lower.contains("negotiat")
+        || words.iter().any(|w| HEDGES.contains(w))
+        || (pitch && !sounds_like_one);
+    if hedged || words.len() > 12 {
+        return false;
+    }
+    if AIMED.iter().any(|phrase| lower.contains(phrase)) {
+        return true;
+    }
+    words.len() <= 3
+        && words.first().is_some_and(|w| YES.contains(w))
+        && words[1..].iter().all(|w| WITH_YES.contains(w))
 }
 
 /// Number-looking spans in `text` as (byte start, byte end, whole dollars), skipping years,
@@ -548,6 +598,33 @@ mod tests {
                 price.minor >= 15_000 && price.minor < 20_000,
                 "{personality:?}: {price}"
             );
+        }
+    }
+
+    #[test]
+    fn only_a_real_yes_is_an_acceptance() {
+        for yes in [
+            "ok deal",
+            "Sounds good!",
+            "That works for me.",
+            "Sure thing",
+            "Ok.",
+            "Yes absolutely!",
+            "That sounds like a good deal!",
+        ] {
+            assert!(is_acceptance(&yes.to_lowercase()), "{yes}");
+        }
+        for answer in [
+            "Sure, I have a bike lock I can include.",
+            "Pets are ok but smoking inside is not.",
+            "Yes remotes are included.",
+            "A great deal",
+            "Great condition!",
+            "okay, best of luck in your search",
+            "Sure I can definitely negotiate the price. What price range were you thinking of...",
+            "No deal.",
+        ] {
+            assert!(!is_acceptance(&answer.to_lowercase()), "{answer}");
         }
     }
 

@@ -19,12 +19,16 @@
 //! four misses led to general fixes ("the going rate is 2000" is not an offer, "10%
 //! discount", an explicit "I can accept $721" beats a later conditional floor). Now:
 //!
-//! | part      | messages | price | intent |
-//! |-----------|----------|-------|--------|
-//! | dev       |      252 | 99.6% |  98.8% |
-//! | held_out  |      126 | 98.4% |  99.2% |
-//! | blind     |       90 | 97.8% |  96.7% |
-//! | all       |      468 | 98.9% |  98.5% |
+//! | part      | messages | price  | intent |
+//! |-----------|----------|--------|--------|
+//! | dev       |      252 | 100.0% |  99.2% |
+//! | held_out  |      126 |  97.6% |  98.4% |
+//! | blind     |       90 |  97.8% |  96.7% |
+//! | all       |      468 |  98.9% |  98.5% |
+//!
+//! (Since a yes must answer our offer — issue 26 — held_out lost one: "Yes free shipping to
+//! you :)" reads as other, a short yes followed by something else being indistinguishable
+//! from "Yes, this a pet friendly community." Dev gained two.)
 //!
 //! Expect unseen messages to land nearer the first blind run than these.
 //!

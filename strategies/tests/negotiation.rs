@@ -326,7 +326,7 @@ fn sold_unclear_and_off_topic_replies() {
         deal(100, 90),
         &[
             (Start, Offer(70)),
-            (Seller(2.0, "Sure I can deliver it to you."), Clarify),
+            (Seller(2.0, "I sure can!"), Clarify),
             (Seller(3.0, "Yes, 70 is fine. Deal."), ConfirmOurs),
         ],
     );

@@ -25,6 +25,12 @@
 //! "new ones cost $500", "$1000 deposit"). The strongest proposal, the later one on a tie, is
 //! the price; when it is our last offer the seller accepted it. With no number, agreement
 //! ("ok deal") means our last offer.
+//!
+//! A yes must answer our offer (`agreement`): a yes aimed at the deal ("deal", "it's
+//! yours", "I can do that") stands whatever follows; a soft one ("sounds good", "ok",
+//! "great") only in a short message that neither asks, defers ("let me think about it"),
+//! talks availability nor describes ("perfect condition", "good morning", "the repairs are
+//! done"). "I accept $800" when we offered $60 is a counter at $800.
 
 mod amounts;
 mod phrases;
@@ -202,7 +208,14 @@ pub fn understand(reply: &Reply<'_>) -> Reading {
     let tokens = tokens::tokenize(readable_part(reply.text));
     let flat = Flat::new(&tokens);
     let found = amounts(&tokens, context);
-    let signals = Signals::read(&flat, context);
+    let mut signals = Signals::read(&flat, context);
+    // "I accept $800" when we offered $60 names its own price: it is not a yes to ours.
+    signals.other_money = tokens
+        .iter()
+        .find(|t| {
+            t.kind == tokens::Kind::Number && t.money && Some(t.hundredths) != context.last_offer
+        })
+        .map(|t| t.hundredths);
     decide(&found, &signals, context, currency)
 }
 
@@ -210,11 +223,18 @@ pub fn understand(reply: &Reply<'_>) -> Reading {
 struct Signals {
     sold: bool,
     available: bool,
+    /// A yes to our offer (see `agreement`): aimed at the deal, or soft with nothing
+    /// against it.
     strong_accept: bool,
     explicit_accept: bool,
+    /// A message that is little more than a yes ("Ok.", "Sure, my pleasure.").
     weak_accept: bool,
     /// The whole reply is a few agreement words ("Ok great.", "yes sure"): a plain yes.
     bare_agreement: bool,
+    /// The seller puts the decision off ("let me think about it", "I'll check with my wife").
+    defers: bool,
+    /// A money amount other than our last offer is written ("I accept $800").
+    other_money: Option<i64>,
     reject: bool,
     holds_asking: bool,
     asks: bool,
@@ -222,26 +242,77 @@ struct Signals {
     empty: bool,
 }
 
+/// How a reply answers our offer, from its words alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Agreement {
+    /// No yes.
+    None,
+    /// A yes that only stands when nothing else is going on ("Sounds good!", "Ok.").
+    Soft,
+    /// A yes aimed at the deal ("deal", "it's yours", "I can do that"), whatever follows.
+    Aimed,
+}
+
+/// Whether a reply says yes to our offer. A yes must answer the offer: agreeable words in a
+/// sentence about repairs ("the repairs are done"), the item ("perfect condition"), a
+/// greeting ("good morning") or availability ("yes it is still available") are not one;
+/// a soft yes followed by a question or a deferral ("Sounds good, I'll check with my wife")
+/// is not one; a yes aimed at the deal is one even with a question after it.
+fn agreement(flat: &Flat) -> Agreement {
+    // "Sold!" on its own is a yes; "they sold old frames" is not.
+    let sold = flat.clauses().iter().any(|clause| clause == "sold");
+    if sold || flat.any_agreed(phrases::AIMED_ACCEPT) {
+        return Agreement::Aimed;
+    }
+    if soft_yes(flat) || bare_yes(flat) {
+        return Agreement::Soft;
+    }
+    Agreement::None
+}
+
+/// A soft yes in a message short enough to be about our offer: "No problem. Thanks." is
+/// one; "No problem. The cabinet is 3 feet long by 3 feet wide…" answers something else.
+fn soft_yes(flat: &Flat) -> bool {
+    const MOST_WORDS: usize = 14;
+    flat.words().count() <= MOST_WORDS && flat.any_agreed(phrases::SOFT_ACCEPT)
+}
+
+/// A short message with a clause that is only a yes ("Ok.", "Alright, you won't regret
+/// it!", "I can deliver. Great!"); a longer one talks about something else.
+fn bare_yes(flat: &Flat) -> bool {
+    const MOST_WORDS: usize = 6;
+    if flat.words().count() > MOST_WORDS {
+        return false;
+    }
+    flat.clauses().iter().any(|clause| {
+        let words: Vec<&str> = clause.split_whitespace().collect();
+        let yes = |w: &str| phrases::WEAK_ACCEPT.contains(&w);
+        let described = words
+            .windows(2)
+            .any(|pair| yes(pair[0]) && phrases::DESCRIBED.contains(&pair[1]));
+        words.iter().any(|w| yes(w))
+            && !described
+            && words
+                .iter()
+                .all(|w| yes(w) || phrases::BARE_YES_FILLERS.contains(w))
+    })
+}
+
 impl Signals {
     fn read(flat: &Flat, context: Context) -> Signals {
         let first_words: Vec<&str> = flat.words().take(3).collect();
         let sentences = flat.sentences();
-        let short_agreement = sentences.iter().any(|(s, _)| {
-            let words: Vec<&str> = s.split_whitespace().collect();
-            words.len() <= 2 && words.iter().any(|w| phrases::WEAK_ACCEPT.contains(w))
-        });
-        let weak_accept = (first_words.iter().any(|w| phrases::WEAK_ACCEPT.contains(w))
-            || short_agreement)
-            && !first_words
-                .first()
-                .is_some_and(|w| ["not", "no"].contains(w));
+        let negated_start = first_words
+            .first()
+            .is_some_and(|w| ["not", "no"].contains(w));
         let bare_agreement =
             flat.words().count() <= 3 && flat.words().all(|w| phrases::WEAK_ACCEPT.contains(&w));
         let flat_no = first_words
             .first()
             .is_some_and(|w| ["no", "nope", "nah", "sorry"].contains(w))
             && flat.words().count() <= 4
-            && context.last_offer.is_some();
+            && context.last_offer.is_some()
+            && !flat.any(&["no problem", "no prob", "no worries"]);
         let asks = sentences.iter().any(|(s, q)| phrases::asks(s, *q));
         let asks_price = asks
             && flat.any(&[
@@ -268,6 +339,14 @@ impl Signals {
                 "what is fair",
                 "is fair",
             ]);
+        let defers = flat.any(phrases::DEFERS);
+        let available = flat.any_affirmed(phrases::STILL_AVAILABLE);
+        // "Yes it is" answers our offer; "yes it is still available" answers another question.
+        let talks_availability = flat
+            .words()
+            .any(|w| ["available", "still", "availability"].contains(&w));
+        let agreement = agreement(flat);
+        let soft_stands = !asks && !defers;
         Signals {
             explicit_accept: flat.any_affirmed(&[
                 "i accept",
@@ -276,10 +355,17 @@ impl Signals {
                 "accepted",
             ]),
             sold: flat.any_affirmed(phrases::SOLD_ELSEWHERE),
-            available: flat.any_affirmed(phrases::STILL_AVAILABLE),
-            strong_accept: flat.any_agreed(phrases::STRONG_ACCEPT),
-            weak_accept,
+            available,
+            strong_accept: (agreement == Agreement::Aimed && !defers)
+                || (agreement == Agreement::Soft && soft_stands && soft_yes(flat)),
+            weak_accept: agreement == Agreement::Soft
+                && soft_stands
+                && !talks_availability
+                && !negated_start
+                && bare_yes(flat),
             bare_agreement,
+            defers,
+            other_money: None,
             reject: flat.any(phrases::REJECT) || flat_no,
             holds_asking: flat.any(phrases::HOLDS_ASKING),
             asks,
@@ -370,6 +456,14 @@ fn decide(found: &[Amount], signals: &Signals, context: Context, currency: Curre
         }
         return ask_or_tell(signals);
     }
+    if let Some(theirs) = signals.other_money.filter(|_| signals.strong_accept) {
+        // A yes with a price of its own ("I accept $800" when we offered $60) is that price,
+        // however unlikely it looks beside the listing: confirm it with the seller.
+        return Reading::new(Intent::Counter, Some(money(theirs)), 0.6);
+    }
+    if signals.defers {
+        return ask_or_tell(signals);
+    }
     if signals.strong_accept && !signals.reject {
         return Reading::new(Intent::Accept, last.map(money), 0.9);
     }
@@ -380,7 +474,7 @@ fn decide(found: &[Amount], signals: &Signals, context: Context, currency: Curre
     if signals.reject && signals.strong_accept {
         return Reading::new(Intent::Reject, None, 0.5);
     }
-    if signals.weak_accept && !signals.asks_price {
+    if signals.weak_accept {
         let sure = if signals.bare_agreement && !signals.asks {
             0.8
         } else {

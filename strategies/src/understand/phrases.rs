@@ -67,14 +67,18 @@ impl Flat {
 
     /// Like [`Flat::has_affirmed`], and "deal" praised ("a great deal", "good deal") is a
     /// sales pitch about the price, not agreement to ours.
+    ///
+    /// "Done" after "are", "was", "been"… or before "by", "in"… is a past participle ("the
+    /// repairs are done", "done by Porsche"), not a yes.
     pub fn has_agreed(&self, phrase: &str) -> bool {
         self.find(phrase).any(|at| {
-            let praised = phrase.starts_with("deal")
-                && self.text[..at]
-                    .split_whitespace()
-                    .next_back()
-                    .is_some_and(|w| PRAISE.contains(&w));
-            !self.negated_before(at) && !praised
+            let before = self.text[..at].split_whitespace().next_back();
+            let after = self.text[at + phrase.len() + 1..].split_whitespace().next();
+            let praised = phrase.starts_with("deal") && before.is_some_and(|w| PRAISE.contains(&w));
+            let participle = phrase == "done"
+                && (before.is_some_and(|w| BEFORE_PARTICIPLE.contains(&w))
+                    || after.is_some_and(|w| AFTER_PARTICIPLE.contains(&w)));
+            !self.negated_before(at) && !praised && !participle
         })
     }
 
@@ -118,6 +122,16 @@ impl Flat {
             .filter(|w| !matches!(*w, "." | "," | "!" | "?" | ";" | ":"))
     }
 
+    /// The clauses: the words between any two of `. , ! ? ; :`.
+    pub fn clauses(&self) -> Vec<String> {
+        self.text
+            .split(|c| ".,!?;:".contains(c))
+            .map(str::trim)
+            .filter(|clause| !clause.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+
     /// The sentences, each with whether it ended in a question mark.
     pub fn sentences(&self) -> Vec<(String, bool)> {
         let mut out = Vec::new();
@@ -153,8 +167,9 @@ impl Flat {
     }
 }
 
-/// Agreement that settles the deal on its own.
-pub(crate) const STRONG_ACCEPT: &[&str] = &[
+/// Agreement aimed at the deal: it answers an offer and says yes to it, whatever else the
+/// message goes on to ask ("I can work with that. Want to come look at it?").
+pub(crate) const AIMED_ACCEPT: &[&str] = &[
     "deal",
     "deal then",
     "its a deal",
@@ -174,18 +189,14 @@ pub(crate) const STRONG_ACCEPT: &[&str] = &[
     "its yours",
     "its all yours",
     "all yours",
-    "sold",
-    "sounds good",
-    "sounds great",
-    "sounds fair",
-    "sounds reasonable",
-    "sounds fine",
-    "sounds perfect",
-    "sounds like a plan",
+    "come get it",
+    "come and get it",
     "that works",
     "that would work",
     "thatll work",
     "that will work",
+    "that can work",
+    "that could work",
     "would work",
     "works for me",
     "works for us",
@@ -212,28 +223,168 @@ pub(crate) const STRONG_ACCEPT: &[&str] = &[
     "lets do it",
     "lets do that",
     "thats acceptable",
-    "acceptable",
-    "satisfactory",
     "fair enough",
-    "reasonable offer",
-    "fair offer",
-    "i suppose",
+    "thats a reasonable offer",
+    "that is a reasonable offer",
+    "thats a fair offer",
+    "that is a fair offer",
     "im ok with that",
     "im okay with that",
     "ok with that",
     "okay with that",
     "fine with me",
     "fine by me",
-    "go ahead",
-    "why not",
-    "done",
     "you win",
     "twist my arm",
-    "sounds very fair",
-    "that would be great",
     "i can live with that",
     "you bet",
     "youre on",
+    "willing to do that",
+    "ill do that",
+    "i will do that",
+    "i take it",
+    "thats fair",
+    "that is fair",
+    "seems fair",
+    "seems like a fair price",
+    "sounds like a good deal",
+    "sounds like a great deal",
+    "doing business with you",
+    "see you then",
+    "would be fine",
+    "thatll do",
+    "that will do",
+];
+
+/// Agreement that settles the deal only when the message neither asks, defers nor talks
+/// about something else: "Sounds good!" says yes; "Sounds great. Any dietary restrictions?"
+/// and "Sounds good, I will check with my wife" do not.
+pub(crate) const SOFT_ACCEPT: &[&str] = &[
+    "sounds good",
+    "sounds great",
+    "sounds fair",
+    "sounds reasonable",
+    "sounds fine",
+    "sounds perfect",
+    "sounds like a plan",
+    "sounds very fair",
+    "acceptable",
+    "satisfactory",
+    "go ahead",
+    "why not",
+    "done",
+    "that would be great",
+    "no problem",
+    "not a problem",
+];
+
+/// The seller puts the decision off: no answer yet, whatever agreeable words come with it.
+pub(crate) const DEFERS: &[&str] = &[
+    "let me think",
+    "think about it",
+    "think it over",
+    "ill let you know",
+    "i will let you know",
+    "let you know if",
+    "let you know tomorrow",
+    "get back to you",
+    "check with",
+    "talk to my",
+    "talk with my",
+    "ask my",
+    "sleep on it",
+    "need to think",
+    "not sure yet",
+    "let me see",
+    "let me check",
+    "ill see if",
+    "ill see what",
+    "i will see if",
+    "well see",
+    "we will see",
+    "ill consider",
+    "will consider",
+    "consider it",
+    "look at it first",
+    "see it first",
+    "check it out first",
+    "look at it before",
+];
+
+/// Nouns after an agreeable word that make it a description or a greeting, not a yes:
+/// "perfect condition", "great shape", "good morning", "good luck".
+pub(crate) const DESCRIBED: &[&str] = &[
+    "condition",
+    "shape",
+    "quality",
+    "working",
+    "order",
+    "state",
+    "sound",
+    "morning",
+    "afternoon",
+    "evening",
+    "night",
+    "day",
+    "luck",
+    "bike",
+    "chair",
+    "table",
+    "car",
+    "price",
+    "one",
+    "ones",
+    "to",
+    "with",
+    "at",
+    "and",
+];
+
+/// Words before "done" that make it a past participle ("the repairs are done", "all service
+/// was done by Porsche") rather than a yes.
+pub(crate) const BEFORE_PARTICIPLE: &[&str] = &[
+    "is",
+    "are",
+    "was",
+    "were",
+    "be",
+    "been",
+    "being",
+    "get",
+    "got",
+    "gets",
+    "getting",
+    "had",
+    "has",
+    "have",
+    "just",
+    "recently",
+    "already",
+    "professionally",
+    "work",
+    "repairs",
+];
+
+/// Words after "done" that make it a past participle ("done by", "done in 2019").
+pub(crate) const AFTER_PARTICIPLE: &[&str] = &[
+    "by",
+    "in",
+    "on",
+    "at",
+    "with",
+    "recently",
+    "last",
+    "this",
+    "professionally",
+    "and",
+];
+
+/// Words that may stand with a yes in a message that is only a yes: "Ok fine!", "Sure,
+/// my pleasure.", "Yes I would!", "Great thanks!".
+pub(crate) const BARE_YES_FILLERS: &[&str] = &[
+    "then", "thanks", "thank", "you", "very", "much", "so", "oh", "well", "my", "pleasure", "i",
+    "would", "will", "can", "could", "do", "that", "it", "is", "thing", "sir", "maam", "lol",
+    "haha", "again", "deal", "just", "sounds", "me", "to", "guess", "suppose", "for",
 ];
 
 /// Agreement words that settle the deal only when nothing else in the message speaks
@@ -247,6 +398,9 @@ pub(crate) const WEAK_ACCEPT: &[&str] = &[
     "sure",
     "yes",
     "yeah",
+    "ya",
+    "yea",
+    "absolutely",
     "yep",
     "yup",
     "perfect",
