@@ -4,7 +4,6 @@
 #![no_main]
 #![allow(clippy::inconsistent_digit_grouping)] // cents written as dollars_cents
 
-use bazaar_agents::mail::mailroom::strip_quoted;
 use bazaar_agents::mail::{offered_listing, parse_address, MailMessage};
 use bazaar_memory::Money;
 use bazaar_strategies::understand::{understand, Reply};
@@ -12,9 +11,8 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|raw: &[u8]| {
     let message = MailMessage::parse(1, raw.to_vec());
-    let text = strip_quoted(&message.text);
     let reading = understand(&Reply {
-        text: &text,
+        text: &message.body,
         listing_price: Money::usd(120_00),
         our_last_offer: Some(Money::usd(90_00)),
     });

@@ -17,11 +17,13 @@
 #![warn(missing_docs)]
 
 mod message;
+mod quotes;
 mod smtp_imap;
 mod transport;
 
 pub use message::{
     parse_address, Envelope, MailMessage, MessageId, OutgoingMail, MAX_RAW_BYTES, MAX_TEXT_CHARS,
 };
+pub use quotes::{new_text, strip_html_quotes};
 pub use smtp_imap::{ImapSecurity, SmtpImapConfig, SmtpImapTransport, SmtpSecurity};
 pub use transport::{plan, FetchBatch, HighWaterMark, MailError, MailFuture, MailTransport, Plan};

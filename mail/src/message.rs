@@ -366,6 +366,10 @@ pub struct MailMessage {
     /// The text: the text/plain part, or an HTML-only body with its tags stripped;
     /// LF line ends; at most [`MAX_TEXT_CHARS`] characters.
     pub text: String,
+    /// What the writer wrote in this message: the text without the history their mail
+    /// client quoted ([`crate::new_text`]; an HTML-only body loses its quote containers
+    /// before it becomes text). What a reader of the reply reads.
+    pub body: String,
     /// The raw bytes were longer than [`MAX_RAW_BYTES`] or the text longer than
     /// [`MAX_TEXT_CHARS`], and were cut.
     pub truncated: bool,
@@ -382,7 +386,7 @@ impl MailMessage {
             raw.truncate(MAX_RAW_BYTES);
             truncated = true;
         }
-        let (envelope, text) = match MessageParser::default().parse(&raw[..]) {
+        let (envelope, text, fresh) = match MessageParser::default().parse(&raw[..]) {
             Some(m) => {
                 let first = |a: Option<&mail_parser::Address<'_>>| {
                     a.and_then(|a| a.first())
@@ -418,9 +422,21 @@ impl MailMessage {
                     .body_text(0)
                     .map(|t| t.replace("\r\n", "\n"))
                     .unwrap_or_default();
-                (envelope, text)
+                let html_only = m
+                    .text_body
+                    .first()
+                    .and_then(|&part| m.part(part))
+                    .is_some_and(|part| part.is_text_html());
+                let fresh = match m.body_html(0).filter(|_| html_only) {
+                    Some(html) => mail_parser::decoders::html::html_to_text(
+                        &crate::quotes::strip_html_quotes(&html),
+                    )
+                    .replace("\r\n", "\n"),
+                    None => text.clone(),
+                };
+                (envelope, text, fresh)
             }
-            None => (Envelope::default(), String::new()),
+            None => (Envelope::default(), String::new(), String::new()),
         };
         let text = if text.chars().count() > MAX_TEXT_CHARS {
             truncated = true;
@@ -428,9 +444,11 @@ impl MailMessage {
         } else {
             text
         };
+        let fresh: String = fresh.chars().take(MAX_TEXT_CHARS).collect();
         Self {
             uid,
             envelope,
+            body: crate::quotes::new_text(&fresh),
             text,
             truncated,
             raw,

@@ -6,6 +6,7 @@ pub mod appraise;
 pub mod books;
 pub mod ebay_notifications;
 pub mod operator;
+pub mod parse;
 pub mod report_html;
 pub mod session;
 pub mod simulate;

@@ -152,6 +152,9 @@ enum Command {
     /// "our_last_offer"}`, prices in whole dollars) and write one reading per line
     /// (`{"intent", "price", "confidence"}`).
     Understand,
+    /// Read saved pages or messages the way the daemon does (`bazaar parse email --help`).
+    #[command(subcommand)]
+    Parse(bazaar_runtime::parse::ParseCommand),
     /// Sessions for browser-driven marketplaces (see `bazaar session import --help`).
     #[command(subcommand)]
     Session(bazaar_runtime::session::SessionCommand),
@@ -559,6 +562,14 @@ async fn run(
         Command::Understand => {
             let stdin = std::io::stdin().lock();
             understand::run(stdin, std::io::stdout().lock(), std::io::stderr().lock())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Parse(command) => {
+            if let Err(error) = bazaar_runtime::parse::run(&command, &mut std::io::stdout().lock())
+            {
+                eprintln!("bazaar parse: {error:#}");
+                return Ok(ExitCode::from(2));
+            }
             Ok(ExitCode::SUCCESS)
         }
         Command::Session(command) => Ok(bazaar_runtime::session::run(

@@ -128,7 +128,7 @@ impl Mailroom {
             .or_else(|| env.from.clone())
             .unwrap_or_default();
         let negotiation = self.thread_of(message, &from)?;
-        let text = strip_quoted(&message.text);
+        let text = message.body.clone();
         let buyer_offer = negotiation.is_none()
             && (offered_listing(&env.subject).is_some() || self.answers_buyer_offer(message)?);
         let route = match (negotiation, text.trim().is_empty()) {
@@ -231,35 +231,6 @@ fn digest(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// The new part of a reply: quoted lines (`>`) and everything from an attribution line
-/// ("On … wrote:") or an "Original Message" separator down are dropped.
-pub fn strip_quoted(text: &str) -> String {
-    let mut kept = Vec::new();
-    for line in text.lines() {
-        let trimmed = line.trim();
-        let lower = trimmed.to_ascii_lowercase();
-        let attribution = (lower.starts_with("on ") && lower.ends_with("wrote:"))
-            || lower.starts_with("-----original message-----")
-            || (lower.starts_with("from:") && !kept.is_empty() && kept_is_signed_off(&kept));
-        if attribution {
-            break;
-        }
-        if trimmed.starts_with('>') {
-            continue;
-        }
-        kept.push(line);
-    }
-    while kept.last().is_some_and(|l| l.trim().is_empty()) {
-        kept.pop();
-    }
-    kept.join("\n").trim().to_string()
-}
-
-/// A forwarded-header block usually follows a blank line.
-fn kept_is_signed_off(kept: &[&str]) -> bool {
-    kept.last().is_some_and(|l| l.trim().is_empty())
-}
-
 /// The eBay listing a buyer's offer is about, from its subject ("Offer on eBay item
 /// 110000000123: …", as eBay's best-offer mail reads; "Re: " prefixes allowed).
 pub fn offered_listing(subject: &str) -> Option<&str> {
@@ -270,7 +241,7 @@ pub fn offered_listing(subject: &str) -> Option<&str> {
 
 #[cfg(test)]
 mod tests {
-    use super::{offered_listing, strip_quoted};
+    use super::offered_listing;
 
     #[test]
     fn buyer_offer_subjects_name_their_listing() {
@@ -288,20 +259,6 @@ mod tests {
         ];
         for (subject, want) in cases {
             assert_eq!(offered_listing(subject), want, "{subject:?}");
-        }
-    }
-
-    #[test]
-    fn quoted_history_is_stripped() {
-        let cases = [
-            ("150 firm\n\nOn Tue, Mar 3, 2026 at 9:00 AM Bazaar <a@b.c> wrote:\n> would you take $120?", "150 firm"),
-            ("ok deal\n> $120\n> thanks", "ok deal"),
-            ("sure\n\n-----Original Message-----\nFrom: x\nwould you take 5", "sure"),
-            ("line one\nline two", "line one\nline two"),
-            ("> only quotes", ""),
-        ];
-        for (text, want) in cases {
-            assert_eq!(strip_quoted(text), want, "{text:?}");
         }
     }
 }
