@@ -565,12 +565,14 @@ async fn run(
             Ok(ExitCode::SUCCESS)
         }
         Command::Parse(command) => {
-            if let Err(error) = bazaar_runtime::parse::run(&command, &mut std::io::stdout().lock())
-            {
-                eprintln!("bazaar parse: {error:#}");
-                return Ok(ExitCode::from(2));
+            match bazaar_runtime::parse::run(&command, &mut std::io::stdout().lock()) {
+                Ok(true) => Ok(ExitCode::SUCCESS),
+                Ok(false) => Ok(ExitCode::FAILURE),
+                Err(error) => {
+                    eprintln!("bazaar parse: {error:#}");
+                    Ok(ExitCode::from(2))
+                }
             }
-            Ok(ExitCode::SUCCESS)
         }
         Command::Session(command) => Ok(bazaar_runtime::session::run(
             &data_dir,

@@ -1,11 +1,16 @@
-//! `bazaar parse email FILE…`: saved messages read the way the daemon reads a reply — MIME,
-//! charsets, HTML, quoted history stripped (`MailMessage::body`, the text the Negotiator
-//! reads) — with the reading of that text when the listing's price is given.
+//! `bazaar parse`: saved pages and messages read through the code the daemon reads them
+//! with — the tool for when a source "finds nothing" or a reply was misread.
 //!
-//! One JSON line per file: `{"file", "message_id", "in_reply_to", "from", "subject",
-//! "body", "reading"}`; `reading` is `{"intent", "price", "confidence"}` (price in whole
-//! dollars) with `--listing-price`, `null` without. A file that cannot be read gets
-//! `{"file", "error"}` on its line, and the others are still read.
+//! - `email FILE…`: one JSON line per message, `{"file", "message_id", "in_reply_to",
+//!   "from", "subject", "body", "reading"}`: `body` is the new text, quoted history
+//!   stripped (`MailMessage::body`, what the Negotiator reads); `reading` is `{"intent",
+//!   "price", "confidence"}` (whole dollars) with `--listing-price`, `null` without.
+//! - `craigslist FILE…`: a search page gives one JSON line per row (`external_id`, `url`,
+//!   `price`, `title`, `location`) and `{"error"}` for a row it cannot read; a posting page
+//!   gives the normalized listing.
+//!
+//! A file that cannot be read gets `{"file", "error"}` on its line; the others are still
+//! read, and the command then exits 1.
 
 use std::path::{Path, PathBuf};
 
@@ -30,35 +35,87 @@ pub enum ParseCommand {
         #[arg(long, value_name = "DOLLARS")]
         our_offer: Option<String>,
     },
+    /// Saved Craigslist pages (search results or a posting), as the scan reads them.
+    Craigslist {
+        /// The files.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
 }
 
-/// Runs `command`, one line per file on `out`. Bad prices are an error (exit 2 at the
-/// caller); unreadable files are reported on their own line.
-pub fn run(command: &ParseCommand, out: &mut dyn std::io::Write) -> anyhow::Result<()> {
-    let ParseCommand::Email {
-        files,
-        listing_price,
-        our_offer,
-    } = command;
-    let dollars = |text: &Option<String>, flag: &str| -> anyhow::Result<Option<Money>> {
-        text.as_deref()
-            .map(|t| {
-                Money::from_decimal_str(t.trim().trim_start_matches('$'), Currency::Usd).map_err(
-                    |e| anyhow::anyhow!("{flag} {t:?}: {e}; write dollars, e.g. 120 or 99.50"),
-                )
-            })
-            .transpose()
-    };
-    let listing = dollars(listing_price, "--listing-price")?;
-    let ours = dollars(our_offer, "--our-offer")?;
-    for file in files {
-        let line = match std::fs::read(file) {
-            Ok(raw) => email(file, raw, listing, ours),
-            Err(error) => json!({ "file": file, "error": format!("cannot read it: {error}") }),
-        };
-        writeln!(out, "{line}")?;
+/// Runs `command`, one line per file (or per search row) on `out`. Bad prices are an error
+/// (exit 2 at the caller); returns whether every file could be read.
+pub fn run(command: &ParseCommand, out: &mut dyn std::io::Write) -> anyhow::Result<bool> {
+    let mut all_read = true;
+    match command {
+        ParseCommand::Email {
+            files,
+            listing_price,
+            our_offer,
+        } => {
+            let listing = dollars(listing_price, "--listing-price")?;
+            let ours = dollars(our_offer, "--our-offer")?;
+            for file in files {
+                let line = match std::fs::read(file) {
+                    Ok(raw) => email(file, raw, listing, ours),
+                    Err(error) => {
+                        all_read = false;
+                        unreadable(file, &error)
+                    }
+                };
+                writeln!(out, "{line}")?;
+            }
+        }
+        ParseCommand::Craigslist { files } => {
+            for file in files {
+                let lines = match std::fs::read_to_string(file) {
+                    Ok(html) => craigslist(file, &html),
+                    Err(error) => vec![unreadable(file, &error)],
+                };
+                all_read &= !lines
+                    .iter()
+                    .any(|l| l.get("page_error").is_some() || l.get("io_error").is_some());
+                for line in lines {
+                    writeln!(out, "{line}")?;
+                }
+            }
+        }
     }
-    Ok(())
+    Ok(all_read)
+}
+
+fn dollars(text: &Option<String>, flag: &str) -> anyhow::Result<Option<Money>> {
+    text.as_deref()
+        .map(|t| {
+            Money::from_decimal_str(t.trim().trim_start_matches('$'), Currency::Usd)
+                .map_err(|e| anyhow::anyhow!("{flag} {t:?}: {e}; write dollars, e.g. 120 or 99.50"))
+        })
+        .transpose()
+}
+
+fn unreadable(file: &Path, error: &std::io::Error) -> Value {
+    json!({ "file": file, "error": format!("cannot read it: {error}"), "io_error": true })
+}
+
+/// A saved Craigslist page: its rows, or its posting.
+pub fn craigslist(file: &Path, html: &str) -> Vec<Value> {
+    use bazaar_agents::connectors::craigslist::{read_page, ReadPage};
+    let absolute = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
+    let url = format!("file://{}", absolute.display());
+    match read_page(&url, html, chrono::Utc::now()) {
+        Err(error) => vec![json!({ "file": file, "error": error.to_string(), "page_error": true })],
+        Ok(ReadPage::Posting(listing)) => vec![match *listing {
+            Ok(listing) => json!({ "file": file, "listing": listing }),
+            Err(why) => json!({ "file": file, "error": why }),
+        }],
+        Ok(ReadPage::Search(rows)) => rows
+            .into_iter()
+            .map(|row| match row {
+                Ok(row) => json!({ "file": file, "row": row }),
+                Err(why) => json!({ "file": file, "error": why }),
+            })
+            .collect(),
+    }
 }
 
 /// One message as the daemon reads it.

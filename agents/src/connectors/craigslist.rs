@@ -222,6 +222,8 @@ struct Row {
     pid: String,
     url: String,
     price: Option<String>,
+    title: Option<String>,
+    location: Option<String>,
 }
 
 struct ParsedSearch {
@@ -232,7 +234,10 @@ struct ParsedSearch {
 
 fn parse_search(page: &Page) -> Result<ParsedSearch, SourceError> {
     let doc = Html::parse_document(&page.body);
-    let list = doc.select(&sel("ol.cl-static-search-results")).next();
+    // 2026: `ol.cl-static-search-results`; 2018: `ul.rows` (real pages have both).
+    let list = doc
+        .select(&sel("ol.cl-static-search-results, ul.rows"))
+        .next();
     let no_results = doc
         .select(&sel(".cl-search-noresults, .noresults"))
         .next()
@@ -258,20 +263,26 @@ fn parse_search(page: &Page) -> Result<ParsedSearch, SourceError> {
     let rows = list
         .select(&sel("li.cl-static-search-result, li.result-row"))
         .map(|li| {
-            let pid = li.attr("data-pid").map(str::trim).filter(|p| !p.is_empty());
-            let Some(pid) = pid else {
-                return Err((None, "result row without a post id".to_string()));
-            };
-            if !pid.chars().all(|c| c.is_ascii_digit()) {
+            let href = li
+                .select(&sel("a[href]"))
+                .next()
+                .and_then(|a| a.attr("href"));
+            // Real 2026 rows carry no `data-pid`: the id is in the link (`…/7936415355.html`,
+            // or the token of the newest `/view/d/<slug>/<token>` links).
+            let data_pid = li.attr("data-pid").map(str::trim).filter(|p| !p.is_empty());
+            if let Some(pid) = data_pid.filter(|p| !p.chars().all(|c| c.is_ascii_digit())) {
                 return Err((
                     Some(pid.to_string()),
                     format!("post id {pid:?} is not a number"),
                 ));
             }
-            let href = li
-                .select(&sel("a[href]"))
-                .next()
-                .and_then(|a| a.attr("href"));
+            let pid = data_pid
+                .map(str::to_string)
+                .or_else(|| href.and_then(post_id_of_link));
+            let Some(pid) = pid else {
+                return Err((None, "result row without a post id".to_string()));
+            };
+            let pid = pid.as_str();
             let url = href
                 .and_then(|h| base.as_ref()?.join(h).ok())
                 .map(|u| u.to_string());
@@ -282,14 +293,34 @@ fn parse_search(page: &Page) -> Result<ParsedSearch, SourceError> {
                 ));
             };
             let price = li
-                .select(&sel(".price"))
+                .select(&sel(".price, .result-price"))
                 .next()
                 .map(text_of)
                 .filter(|p| !p.is_empty());
+            let title = li
+                .attr("title")
+                .map(str::to_string)
+                .or_else(|| li.select(&sel(".title, .result-title")).next().map(text_of))
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty());
+            let location = li
+                .select(&sel(".location, .result-hood"))
+                .next()
+                .map(text_of)
+                .map(|l| {
+                    l.trim()
+                        .trim_start_matches('(')
+                        .trim_end_matches(')')
+                        .trim()
+                        .to_string()
+                })
+                .filter(|l| !l.is_empty());
             Ok(Row {
                 pid: pid.to_string(),
                 url,
                 price,
+                title,
+                location,
             })
         })
         .collect();
@@ -302,6 +333,17 @@ fn parse_search(page: &Page) -> Result<ParsedSearch, SourceError> {
         total,
         has_next,
     })
+}
+
+/// The post id a posting link names: the number of `…/d/<slug>/7936415355.html`, or the
+/// token of `…/view/d/<slug>/<token>`.
+fn post_id_of_link(href: &str) -> Option<String> {
+    let path = href.split(['?', '#']).next()?;
+    let last = path.trim_end_matches('/').rsplit('/').next()?;
+    let id = last.strip_suffix(".html").unwrap_or(last);
+    let plausible = id.len() >= 6 && id.chars().all(|c| c.is_ascii_alphanumeric());
+    let posting = path.contains("/d/") || last.ends_with(".html");
+    (plausible && posting).then(|| id.to_string())
 }
 
 /// The text of `#postingbody` without the QR-code block, `<br>` as line breaks.
@@ -366,6 +408,68 @@ fn condition_from_text(text: &str) -> Condition {
     }
 }
 
+/// One row of a search-results page, as the connector reads it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SearchRow {
+    /// The post id (a number, or the token of a `/view/d/` link).
+    pub external_id: String,
+    /// The posting's URL.
+    pub url: String,
+    /// The price as the row shows it (`$1,325`).
+    pub price: Option<String>,
+    /// The row's title.
+    pub title: Option<String>,
+    /// The neighbourhood or town the row names.
+    pub location: Option<String>,
+}
+
+/// A saved page as the connector reads it: a posting page (it has a posting title) becomes
+/// the listing, or why not; a search page becomes its rows, each read or refused with the
+/// reason. An unreadable search page is an error.
+pub fn read_page(url: &str, html: &str, now: DateTime<Utc>) -> Result<ReadPage, SourceError> {
+    let page = Page {
+        url: url.to_string(),
+        body: html.to_string(),
+    };
+    let posting = Html::parse_document(html)
+        .select(&sel("#titletextonly"))
+        .next()
+        .is_some();
+    if posting {
+        return Ok(ReadPage::Posting(Box::new(parse_posting(
+            &page, None, None, now,
+        ))));
+    }
+    let parsed = parse_search(&page)?;
+    let rows = parsed
+        .rows
+        .into_iter()
+        .map(|row| {
+            row.map(|row| SearchRow {
+                external_id: row.pid,
+                url: row.url,
+                price: row.price,
+                title: row.title,
+                location: row.location,
+            })
+            .map_err(|(id, why)| match id {
+                Some(id) => format!("row {id}: {why}"),
+                None => why,
+            })
+        })
+        .collect();
+    Ok(ReadPage::Search(rows))
+}
+
+/// What [`read_page`] found.
+#[derive(Debug)]
+pub enum ReadPage {
+    /// A posting page: the listing, or why it is not one.
+    Posting(Box<Result<MarketListing, String>>),
+    /// A search page: its rows, each read or refused.
+    Search(Vec<Result<SearchRow, String>>),
+}
+
 /// What the connector makes of one search-results page and one posting page, without a
 /// server: the rows it found (listings or reasons to skip) and the posting as a listing, or
 /// why not. The fuzz targets drive it; any input gives an answer, never a panic.
@@ -420,10 +524,22 @@ fn parse_posting(
         .next()
         .map(posting_body)
         .unwrap_or_default();
+    // The "(Glen Ellyn)" after the title first; then a map address that is text, never a
+    // link's ("google map"); then the older title location.
+    let in_parens = |text: String| {
+        let text = text.trim();
+        text.strip_prefix('(')
+            .and_then(|t| t.strip_suffix(')'))
+            .map(|t| t.trim().to_string())
+    };
     let location = doc
-        .select(&sel(".mapaddress"))
-        .next()
-        .map(text_of)
+        .select(&sel(".postingtitletext > span, .postingtitletext > small"))
+        .find_map(|e| in_parens(text_of(e)))
+        .or_else(|| {
+            doc.select(&sel(".mapaddress"))
+                .find(|e| e.select(&sel("a")).next().is_none())
+                .map(|e| text_of(e).trim().to_string())
+        })
         .or_else(|| {
             doc.select(&sel(".postingtitle-location")).next().map(|e| {
                 text_of(e)
@@ -469,13 +585,26 @@ fn parse_posting(
         })
         .map(|a| a.trim().to_lowercase())
         .filter(|a| a.contains('@'));
-    let condition = doc
-        .select(&sel(".attrgroup span"))
-        .map(text_of)
-        .find_map(|t| {
-            t.to_lowercase()
-                .strip_prefix("condition:")
-                .map(condition_from_text)
+    // 2018: `<span>condition: <b>excellent</b></span>`; 2026: a `.labl` span
+    // ("condition:") beside a `.valu` span ("excellent") in one `.attr`.
+    let labelled = doc.select(&sel(".attrgroup .attr")).find_map(|attr| {
+        let label = attr.select(&sel(".labl")).next().map(text_of)?;
+        if !label.trim().eq_ignore_ascii_case("condition:") {
+            return None;
+        }
+        attr.select(&sel(".valu"))
+            .next()
+            .map(|v| condition_from_text(text_of(v).trim()))
+    });
+    let condition = labelled
+        .or_else(|| {
+            doc.select(&sel(".attrgroup span"))
+                .map(text_of)
+                .find_map(|t| {
+                    t.to_lowercase()
+                        .strip_prefix("condition:")
+                        .map(condition_from_text)
+                })
         })
         .unwrap_or(Condition::Unknown);
     let category = category_from_url(&page.url)

@@ -1,7 +1,8 @@
-//! `bazaar parse email` on real mail: each reply that real mail clients wrote (talon's and
-//! mail-parser's fixtures, `../shared/data/real/email/`) gives its new text and none of the
-//! quoted history, through the same parse the daemon's mailroom uses. The `.html` fixtures
-//! are bare bodies: each is wrapped as a `text/html` message, so it takes the same path.
+//! `bazaar parse` on real pages and mail. Each reply that real mail clients wrote (talon's
+//! and mail-parser's fixtures, `../shared/data/real/email/`) gives its new text and none of
+//! the quoted history, through the same parse the daemon's mailroom uses (the `.html`
+//! fixtures are bare bodies: each is wrapped as a `text/html` message, so it takes the same
+//! path); real Craigslist pages give every row they show.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -11,6 +12,12 @@ const BAZAAR: &str = env!("CARGO_BIN_EXE_bazaar");
 fn real(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../shared/data/real/email")
+        .join(name)
+}
+
+fn real_page(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/data/real/craigslist")
         .join(name)
 }
 
@@ -180,7 +187,11 @@ fn an_unreadable_file_gets_its_own_error_line_and_a_bad_price_is_refused() {
         .arg(real("talon/gmail.eml"))
         .output()
         .unwrap();
-    assert!(out.status.success());
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a file it could not read fails the command"
+    );
     let text = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<serde_json::Value> = text
         .lines()
@@ -203,4 +214,55 @@ fn an_unreadable_file_gets_its_own_error_line_and_a_bad_price_is_refused() {
         .unwrap();
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--listing-price"));
+}
+
+#[test]
+fn craigslist_pages_give_every_row_and_their_postings() {
+    for (name, rows) in [
+        ("wauwatosa_search.html", 37),
+        ("sosedoff_results.html", 120),
+    ] {
+        let out = Command::new(BAZAAR)
+            .args(["parse", "craigslist"])
+            .arg(real_page(name))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text = String::from_utf8(out.stdout).unwrap();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), rows, "{name}");
+        assert!(
+            lines.iter().all(|l| l["row"]["external_id"].is_string()),
+            "{name}"
+        );
+    }
+    let out = Command::new(BAZAAR)
+        .args(["parse", "craigslist"])
+        .arg(real_page("sosedoff_listing1.html"))
+        .arg("/nonexistent/page.html")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[0]["listing"]["title"], "2011 Porsche Cayenne Turbo");
+    assert_eq!(lines[0]["listing"]["location"], "Glen Ellyn");
+    assert!(
+        lines[1]["error"].as_str().unwrap().contains("cannot read"),
+        "{text}"
+    );
+    assert!(lines[1]["file"]
+        .as_str()
+        .unwrap()
+        .contains("/nonexistent/page.html"));
 }
