@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Bounded fuzzing (cargo-fuzz, libFuzzer, nightly Rust): every target in fuzz/ runs for
-# BAZAAR_FUZZ_SECONDS (default 45) from an empty corpus; a crash fails the run and leaves
+# BAZAAR_FUZZ_SECONDS (default 30) from an empty corpus; a crash fails the run and leaves
 # its input in fuzz/artifacts/<target>/ (make it a regression test). Prints the executions
 # per target. Installs cargo-fuzz (and the nightly toolchain) when missing.
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
-seconds="${BAZAAR_FUZZ_SECONDS:-45}"
+seconds="${BAZAAR_FUZZ_SECONDS:-30}"
 
 if ! rustup toolchain list | grep -q '^nightly'; then
   echo "fuzz.sh: installing the nightly toolchain (cargo-fuzz needs it)"
