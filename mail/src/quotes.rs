@@ -192,10 +192,16 @@ const HTML_CUTS: &[&str] = &[
     "id='stopspelling'",
 ];
 
+/// Quote containers removed one by one at most; past this many (no real reply has them)
+/// everything from the next one on is history too, which keeps the work bounded.
+const MOST_QUOTE_ELEMENTS: usize = 64;
+
 /// `html` without its quoted history (see the module doc); the rest untouched.
 pub fn strip_html_quotes(html: &str) -> String {
     let mut html = html.to_string();
-    let lower = html.to_lowercase();
+    // ASCII lowercasing keeps every byte where it was, so positions found in `lower` cut
+    // `html` on the same character boundaries (full lowercasing changes lengths: `İ`).
+    let lower = html.to_ascii_lowercase();
     if let Some(at) = HTML_CUTS
         .iter()
         .filter_map(|marker| lower.find(marker))
@@ -204,21 +210,35 @@ pub fn strip_html_quotes(html: &str) -> String {
         let tag_start = lower[..at].rfind('<').unwrap_or(at);
         html.truncate(tag_start);
     }
-    for (tag, marker) in [
+    let targets = [
         ("div", "class=\"gmail_quote\""),
         ("div", "class=\"moz-cite-prefix\""),
         ("blockquote", ""),
-    ] {
-        while let Some((start, end)) = element_span(&html, tag, marker) {
-            html.replace_range(start..end, "");
+    ];
+    // Kept beside `html`, cut the same way, so it is lowercased once.
+    let mut lower = html.to_ascii_lowercase();
+    let mut removed = 0;
+    loop {
+        let next = targets
+            .iter()
+            .filter_map(|(tag, marker)| element_span(&lower, tag, marker))
+            .min();
+        let Some((start, end)) = next else {
+            return html;
+        };
+        if removed == MOST_QUOTE_ELEMENTS {
+            html.truncate(start);
+            return html;
         }
+        html.replace_range(start..end, "");
+        lower.replace_range(start..end, "");
+        removed += 1;
     }
-    html
 }
 
-/// The byte span of the first `<tag …marker…>…</tag>` element (nesting counted), if any.
-fn element_span(html: &str, tag: &str, marker: &str) -> Option<(usize, usize)> {
-    let lower = html.to_lowercase();
+/// The byte span of the first `<tag …marker…>…</tag>` element (nesting counted) in
+/// ASCII-lowercased HTML, if any.
+fn element_span(lower: &str, tag: &str, marker: &str) -> Option<(usize, usize)> {
     let open = format!("<{tag}");
     let close = format!("</{tag}");
     let mut from = 0;
@@ -232,23 +252,25 @@ fn element_span(html: &str, tag: &str, marker: &str) -> Option<(usize, usize)> {
         }
         from = tag_end;
     };
+    // Each search starts past the last one of its kind: linear however deep the nesting.
+    let after = |from: usize, what: &str| lower[from..].find(what).map(|i| i + from);
     let mut depth = 0usize;
-    let mut at = start;
+    let mut next_open = after(start + 1, &open);
+    let mut next_close = after(start + 1, &close)?;
     loop {
-        let next_open = lower[at + 1..].find(&open).map(|i| i + at + 1);
-        let next_close = lower[at + 1..].find(&close).map(|i| i + at + 1)?;
         match next_open {
             Some(o) if o < next_close => {
                 depth += 1;
-                at = o;
+                next_open = after(o + 1, &open);
             }
             _ => {
-                let end = next_close + lower[next_close..].find('>').map_or(close.len(), |i| i + 1);
                 if depth == 0 {
+                    let end =
+                        next_close + lower[next_close..].find('>').map_or(close.len(), |i| i + 1);
                     return Some((start, end));
                 }
                 depth -= 1;
-                at = next_close;
+                next_close = after(next_close + 1, &close)?;
             }
         }
     }
@@ -302,6 +324,25 @@ mod tests {
             "It comes with:\n- the charger\n- the case",
             "It comes with:\n- the charger\n- the case",
         );
+    }
+
+    #[test]
+    fn html_that_lowercases_to_other_lengths_or_repeats_quotes_is_safe() {
+        // `İ` lowercases to three bytes; positions must still fall on its boundaries.
+        assert_eq!(
+            strip_html_quotes("İ<blockquote>x</blockquote>é ok"),
+            "İé ok"
+        );
+        let started = std::time::Instant::now();
+        let many = format!("new{}", "<blockquote>old</blockquote>".repeat(50_000));
+        assert_eq!(strip_html_quotes(&many), "new");
+        let deep = format!("new{}", "<blockquote>".repeat(50_000));
+        assert_eq!(
+            strip_html_quotes(&deep),
+            deep,
+            "unclosed: nothing to remove"
+        );
+        assert!(started.elapsed().as_secs() < 5, "{:?}", started.elapsed());
     }
 
     #[test]

@@ -881,6 +881,13 @@ impl GateState {
                 recipe.deadline
             )));
         }
+        if self.paused && recipe.kind != ActionKind::WithdrawListing {
+            // Taking a listing down is the one compensation that may run while paused.
+            return Err(GateError::Conflict(format!(
+                "the kill switch is on: undoing action {id} would run {} now; `bazaar resume` first",
+                recipe.kind
+            )));
+        }
         if let Some(reason) = sale_guard::undo_refusal(self.store(), &record)? {
             return Err(GateError::Conflict(format!(
                 "action {id} cannot be undone: {reason}"

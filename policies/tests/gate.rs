@@ -892,3 +892,23 @@ async fn nothing_puts_a_sold_item_back_on_sale() {
     );
     gate.stop().await;
 }
+
+/// Undo is new work too: while paused only a withdrawal may run as one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undo_waits_for_resume_unless_it_takes_a_listing_down() {
+    let (gate, market) = gate(trusting_policy()).await;
+    market.world().prices.insert("SKU-1".into(), "99.00".into());
+    let Outcome::Executed { action } = gate.propose(reprice("SKU-1", "$90.00", "r1")).await else {
+        panic!("a reprice runs");
+    };
+    set_paused(&gate, true).await;
+    let refused = gate.undo(action).await.unwrap_err().to_string();
+    assert!(refused.contains("kill switch"), "{refused}");
+    assert_eq!(market.executions().len(), 1);
+    set_paused(&gate, false).await;
+    assert!(matches!(
+        gate.undo(action).await,
+        Ok(Outcome::Undone { .. })
+    ));
+    gate.stop().await;
+}

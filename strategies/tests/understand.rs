@@ -445,5 +445,12 @@ fn a_yes_must_answer_our_offer() {
     }
     // A yes with a price of its own is that price, not ours.
     check("I accept $800", 100.0, Some(60.0), "counter 800");
+    // ...but not a price of something else.
+    check(
+        "Deal! I paid $300 for it new",
+        100.0,
+        Some(60.0),
+        "accept 60",
+    );
     check("I accept 75", 100.0, Some(60.0), "counter 75");
 }

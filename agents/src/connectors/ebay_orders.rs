@@ -623,7 +623,9 @@ impl EbayOrders {
         )
         .await
         .map_err(|e| NotificationError::KeyUnavailable(e.error.to_string()))?;
-        if answer.status == 404 {
+        // eBay answers 404 for a key id it never issued and 400 for one it cannot read:
+        // either way asking again will not help.
+        if (400..500).contains(&answer.status) && answer.status != 429 {
             self.remember_unknown(kid);
             return Err(NotificationError::UnknownKey(kid.to_string()));
         }
@@ -639,6 +641,21 @@ impl EbayOrders {
             .unwrap_or_else(|p| p.into_inner())
             .insert(kid.to_string(), key.clone());
         Ok(key)
+    }
+
+    /// Whether the notification's key is one eBay already gave us: a notification signed
+    /// with it is verified at no cost, so it is never turned away before verification.
+    pub fn knows_key_of(&self, headers: &HeaderMap) -> bool {
+        let Some(header) = headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok()) else {
+            return false;
+        };
+        let Ok(header) = parse_signature_header(header) else {
+            return false;
+        };
+        self.keys
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(&header.kid)
     }
 
     fn remember_unknown(&self, kid: &str) {

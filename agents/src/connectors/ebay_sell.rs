@@ -1297,6 +1297,11 @@ impl Effector for EbaySell {
     }
 
     fn lookup<'a>(&'a self, action: &'a ActionRecord) -> BoxFuture<'a, Lookup> {
-        Box::pin(self.look(action))
+        // Settling an interrupted withdrawal draws on the withdrawal reserve too.
+        let spend = match action.kind {
+            ActionKind::WithdrawListing => Spend::Withdrawal,
+            _ => Spend::Selling,
+        };
+        Box::pin(spending(spend, self.look(action)))
     }
 }

@@ -139,6 +139,12 @@ impl OperatorSettings {
             .as_ref()
             .map(|t| t.resolve("operator.previous_token"))
             .transpose()?;
+        if let Some(previous) = &previous_token {
+            check_token_strength(previous).map_err(|reason| ConfigError::Secret {
+                key: "operator.previous_token".into(),
+                reason,
+            })?;
+        }
         let webhooks = config
             .webhooks
             .iter()
@@ -308,25 +314,26 @@ impl Inner {
         current | previous
     }
 
-    /// Refuses a client that failed too often lately (429), before its next guess is
-    /// even looked at.
-    pub fn not_throttled(&self, client: IpAddr) -> Result<(), ApiError> {
+    /// A wrong token from `client`: counted, and answered 429 once the client has failed
+    /// too often lately (401 before that).
+    pub fn refuse_guess(&self, client: IpAddr, wrong: &str) -> ApiError {
+        self.failures.failed(client);
         match self.failures.refused(client) {
-            None => Ok(()),
-            Some(wait) => Err(ApiError::new(
+            None => ApiError::new(StatusCode::UNAUTHORIZED, wrong),
+            Some(wait) => ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 format!(
                     "too many failed attempts from this address; wait {}s and check the token",
                     wait.as_secs().max(1)
                 ),
-            )),
+            ),
         }
     }
 
-    /// Whether the request carries `Authorization: Bearer <token>`; a wrong one counts
-    /// against `client` ([`throttle`]).
+    /// Whether the request carries `Authorization: Bearer <token>`. The right token is
+    /// always let in (behind a proxy every client shares one address, and guessing must
+    /// not lock the operator out); a wrong one counts against `client` ([`throttle`]).
     pub fn bearer_ok(&self, headers: &HeaderMap, client: IpAddr) -> Result<(), ApiError> {
-        self.not_throttled(client)?;
         let Some(value) = headers.get(header::AUTHORIZATION) else {
             return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
@@ -339,11 +346,9 @@ impl Inner {
             .or_else(|| value.strip_prefix("bearer "))
             .unwrap_or("");
         if given.is_empty() || !self.token_matches(given.trim()) {
-            self.failures.failed(client);
-            return Err(ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                "bad bearer token: use the value of operator.token",
-            ));
+            return Err(
+                self.refuse_guess(client, "bad bearer token: use the value of operator.token")
+            );
         }
         Ok(())
     }
@@ -508,10 +513,19 @@ pub(crate) fn client_of(extensions: &axum::http::Extensions) -> IpAddr {
         .unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED))
 }
 
+/// How long a throttled client waits for each wrong guess to be answered: what bounds
+/// the guessing rate (the right token is never made to wait).
+pub(crate) const THROTTLED_ANSWER_DELAY: Duration = Duration::from_secs(1);
+
 async fn require_bearer(State(state): State<AppState>, request: Request, next: Next) -> Response {
     match state.bearer_ok(request.headers(), client_of(request.extensions())) {
         Ok(()) => next.run(request).await,
-        Err(error) => error.into_response(),
+        Err(error) => {
+            if error.status == StatusCode::TOO_MANY_REQUESTS {
+                tokio::time::sleep(THROTTLED_ANSWER_DELAY).await;
+            }
+            error.into_response()
+        }
     }
 }
 
@@ -621,6 +635,9 @@ impl Operator {
         if let Some(cell) = &self.credentials {
             let token = settings.token.clone().ok_or(ReloadError::NoToken)?;
             check_token_strength(&token).map_err(ReloadError::WeakToken)?;
+            if let Some(previous) = &settings.previous_token {
+                check_token_strength(previous).map_err(ReloadError::WeakToken)?;
+            }
             cell.replace(Credentials::new(token, settings.previous_token.clone()));
         }
         if !self.serving && settings.token.is_some() {

@@ -373,17 +373,19 @@ async fn login(
         Ok(form) => form,
         Err(response) => return response,
     };
-    if let Err(error) = state.not_throttled(peer.ip()) {
-        return login_page(error.status, Some(&error.message));
-    }
     if !state.token_matches(form.token.trim()) {
-        state.failures.failed(peer.ip());
-        // Slows guessing; the token should be long anyway.
-        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-        return login_page(
-            StatusCode::UNAUTHORIZED,
-            Some("that is not the operator token; paste the value of operator.token"),
+        let error = state.refuse_guess(
+            peer.ip(),
+            "that is not the operator token; paste the value of operator.token",
         );
+        // Slows guessing; the token should be long anyway.
+        let delay = if error.status == StatusCode::TOO_MANY_REQUESTS {
+            super::THROTTLED_ANSWER_DELAY
+        } else {
+            std::time::Duration::from_millis(250)
+        };
+        tokio::time::sleep(delay).await;
+        return login_page(error.status, Some(&error.message));
     }
     let now = state.now_unix();
     let id = match state.sessions.open(now) {
@@ -942,13 +944,29 @@ async fn events(
     }
     let events = state.ctx.events.subscribe();
     let shutdown = state.shutdown.clone();
+    // Checked again before each event: a stream opened by a session that has since logged
+    // out, or by a token since rotated away, ends instead of going on.
+    let still_allowed = move || {
+        session(&state, &headers).is_some()
+            || headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| {
+                    v.strip_prefix("Bearer ")
+                        .or_else(|| v.strip_prefix("bearer "))
+                })
+                .is_some_and(|token| state.token_matches(token.trim()))
+    };
     let stream = futures::stream::unfold(
-        (events, shutdown),
-        |(mut events, mut shutdown)| async move {
+        (events, shutdown, still_allowed),
+        |(mut events, mut shutdown, still_allowed)| async move {
             let event = tokio::select! {
                 _ = stopped(&mut shutdown) => return None,
                 event = events.recv() => event,
             };
+            if !still_allowed() {
+                return None;
+            }
             let data = match event {
                 Ok(event) => serde_json::to_string(&event).unwrap_or_default(),
                 Err(broadcast::error::RecvError::Lagged(missed)) => {
@@ -958,7 +976,7 @@ async fn events(
             };
             Some((
                 Ok::<_, Infallible>(Event::default().data(data)),
-                (events, shutdown),
+                (events, shutdown, still_allowed),
             ))
         },
     );

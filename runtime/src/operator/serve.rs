@@ -86,7 +86,8 @@ pub async fn serve(
             },
             _ = async { shutdown.wait_for(|stop| *stop).await.map(|_| ()) } => break,
         };
-        let Some(slot) = ClientSlot::take(&clients, peer.ip(), limits.max_per_client) else {
+        let Some(slot) = ClientSlot::take(&clients, client_key(peer.ip()), limits.max_per_client)
+        else {
             refuse(stream, peer, "too many connections from this client");
             continue;
         };
@@ -118,6 +119,19 @@ fn refuse(stream: TcpStream, peer: SocketAddr, why: &str) {
     // Best effort and never blocking: a client that does not read gets nothing.
     let _ = stream.try_write(BUSY);
     tracing::debug!(%peer, why, "operator connection refused");
+}
+
+/// What counts as one client: an IPv4 address, or an IPv6 /64 (one host is usually
+/// given a whole /64, and would otherwise be as many clients as it likes).
+pub(crate) fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => {
+            let mut segments = v6.segments();
+            segments[4..].fill(0);
+            IpAddr::V6(segments.into())
+        }
+    }
 }
 
 /// One client's share of the connections, given back when the connection ends.

@@ -25,6 +25,7 @@ pub(crate) struct Throttle {
 impl Throttle {
     /// `Some(wait)` while `client` has used up its failures.
     pub fn refused(&self, client: IpAddr) -> Option<Duration> {
+        let client = super::serve::client_key(client);
         let clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
         let (started, failures) = clients.get(&client)?;
         let left = WINDOW.checked_sub(started.elapsed())?;
@@ -33,6 +34,7 @@ impl Throttle {
 
     /// Counts one failure by `client`.
     pub fn failed(&self, client: IpAddr) {
+        let client = super::serve::client_key(client);
         let mut clients = self.clients.lock().unwrap_or_else(|p| p.into_inner());
         let now = Instant::now();
         if clients.len() >= MAX_CLIENTS && !clients.contains_key(&client) {
@@ -72,5 +74,12 @@ mod tests {
         throttle.failed(guesser);
         assert!(throttle.refused(guesser).is_some_and(|wait| wait <= WINDOW));
         assert_eq!(throttle.refused(other), None);
+        // One IPv6 /64 is one client.
+        let a: IpAddr = "2001:db8::1".parse().unwrap();
+        let b: IpAddr = "2001:db8::ffff:1".parse().unwrap();
+        for _ in 0..MAX_FAILURES {
+            throttle.failed(a);
+        }
+        assert!(throttle.refused(b).is_some());
     }
 }

@@ -187,6 +187,11 @@ impl Harness {
         self.http.get(self.url(path)).bearer_auth(TOKEN)
     }
 
+    /// A GET with `token` as the bearer.
+    pub fn get_as(&self, path: &str, token: &str) -> reqwest::RequestBuilder {
+        self.http.get(self.url(path)).bearer_auth(token)
+    }
+
     pub fn post(&self, path: &str) -> reqwest::RequestBuilder {
         self.http.post(self.url(path)).bearer_auth(TOKEN)
     }

@@ -210,12 +210,23 @@ pub fn understand(reply: &Reply<'_>) -> Reading {
     let found = amounts(&tokens, context);
     let mut signals = Signals::read(&flat, context);
     // "I accept $800" when we offered $60 names its own price: it is not a yes to ours.
+    // Only after an explicit "I accept", and never an amount that is about something else
+    // ("Deal! I paid $300 for it new").
+    let references: Vec<i64> = found
+        .iter()
+        .filter(|a| a.role == Role::Reference)
+        .map(|a| a.hundredths)
+        .collect();
     signals.other_money = tokens
         .iter()
         .find(|t| {
-            t.kind == tokens::Kind::Number && t.money && Some(t.hundredths) != context.last_offer
+            t.kind == tokens::Kind::Number
+                && t.money
+                && Some(t.hundredths) != context.last_offer
+                && !references.contains(&t.hundredths)
         })
-        .map(|t| t.hundredths);
+        .map(|t| t.hundredths)
+        .filter(|_| signals.explicit_accept);
     decide(&found, &signals, context, currency)
 }
 
