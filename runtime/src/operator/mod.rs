@@ -317,8 +317,10 @@ impl Inner {
     /// A wrong token from `client`: counted, and answered 429 once the client has failed
     /// too often lately (401 before that).
     pub fn refuse_guess(&self, client: IpAddr, wrong: &str) -> ApiError {
+        // Over the limit already before this one: the first ten are answered at once.
+        let over = self.failures.refused(client);
         self.failures.failed(client);
-        match self.failures.refused(client) {
+        match over {
             None => ApiError::new(StatusCode::UNAUTHORIZED, wrong),
             Some(wait) => ApiError::new(
                 StatusCode::TOO_MANY_REQUESTS,
