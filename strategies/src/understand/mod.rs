@@ -208,25 +208,7 @@ pub fn understand(reply: &Reply<'_>) -> Reading {
     let tokens = tokens::tokenize(readable_part(reply.text));
     let flat = Flat::new(&tokens);
     let found = amounts(&tokens, context);
-    let mut signals = Signals::read(&flat, context);
-    // "I accept $800" when we offered $60 names its own price: it is not a yes to ours.
-    // Only after an explicit "I accept", and never an amount that is about something else
-    // ("Deal! I paid $300 for it new").
-    let references: Vec<i64> = found
-        .iter()
-        .filter(|a| a.role == Role::Reference)
-        .map(|a| a.hundredths)
-        .collect();
-    signals.other_money = tokens
-        .iter()
-        .find(|t| {
-            t.kind == tokens::Kind::Number
-                && t.money
-                && Some(t.hundredths) != context.last_offer
-                && !references.contains(&t.hundredths)
-        })
-        .map(|t| t.hundredths)
-        .filter(|_| signals.explicit_accept);
+    let signals = Signals::read(&flat, &tokens, &found, context);
     decide(&found, &signals, context, currency)
 }
 
@@ -253,15 +235,16 @@ struct Signals {
     empty: bool,
 }
 
-/// How a reply answers our offer, from its words alone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Agreement {
-    /// No yes.
-    None,
-    /// A yes that only stands when nothing else is going on ("Sounds good!", "Ok.").
-    Soft,
+/// How a reply's words say yes to our offer, each way read once (see [`agreement`]).
+#[derive(Debug, Clone, Copy)]
+struct Agreement {
     /// A yes aimed at the deal ("deal", "it's yours", "I can do that"), whatever follows.
-    Aimed,
+    aimed: bool,
+    /// A soft yes phrase in a short message ("Sounds good!"): it stands only when nothing
+    /// else is going on.
+    soft: bool,
+    /// A short message with a clause that is only a yes ("Ok.", "Sure, my pleasure.").
+    bare: bool,
 }
 
 /// Whether a reply says yes to our offer. A yes must answer the offer: agreeable words in a
@@ -272,13 +255,11 @@ enum Agreement {
 fn agreement(flat: &Flat) -> Agreement {
     // "Sold!" on its own is a yes; "they sold old frames" is not.
     let sold = flat.clauses().iter().any(|clause| clause == "sold");
-    if sold || flat.any_agreed(phrases::AIMED_ACCEPT) {
-        return Agreement::Aimed;
+    Agreement {
+        aimed: sold || flat.any_agreed(phrases::AIMED_ACCEPT),
+        soft: soft_yes(flat),
+        bare: bare_yes(flat),
     }
-    if soft_yes(flat) || bare_yes(flat) {
-        return Agreement::Soft;
-    }
-    Agreement::None
 }
 
 /// A soft yes in a message short enough to be about our offer: "No problem. Thanks." is
@@ -310,7 +291,7 @@ fn bare_yes(flat: &Flat) -> bool {
 }
 
 impl Signals {
-    fn read(flat: &Flat, context: Context) -> Signals {
+    fn read(flat: &Flat, tokens: &[tokens::Token], found: &[Amount], context: Context) -> Signals {
         let first_words: Vec<&str> = flat.words().take(3).collect();
         let sentences = flat.sentences();
         let negated_start = first_words
@@ -356,27 +337,42 @@ impl Signals {
         let talks_availability = flat
             .words()
             .any(|w| ["available", "still", "availability"].contains(&w));
-        let agreement = agreement(flat);
+        let yes = agreement(flat);
         let soft_stands = !asks && !defers;
+        let explicit_accept =
+            flat.any_affirmed(&["i accept", "ill accept", "i will accept", "accepted"]);
+        // "I accept $800" when we offered $60 names its own price: it is not a yes to ours.
+        // Only after an explicit "I accept", and never an amount that is about something
+        // else ("Deal! I paid $300 for it new").
+        let other_money = tokens
+            .iter()
+            .find(|t| {
+                t.kind == tokens::Kind::Number
+                    && t.money
+                    && Some(t.hundredths) != context.last_offer
+                    && !found
+                        .iter()
+                        .any(|a| a.role == Role::Reference && a.hundredths == t.hundredths)
+            })
+            .map(|t| t.hundredths)
+            .filter(|_| explicit_accept);
         Signals {
-            explicit_accept: flat.any_affirmed(&[
-                "i accept",
-                "ill accept",
-                "i will accept",
-                "accepted",
-            ]),
+            explicit_accept,
             sold: flat.any_affirmed(phrases::SOLD_ELSEWHERE),
             available,
-            strong_accept: (agreement == Agreement::Aimed && !defers)
-                || (agreement == Agreement::Soft && soft_stands && soft_yes(flat)),
-            weak_accept: agreement == Agreement::Soft
+            strong_accept: if yes.aimed {
+                !defers
+            } else {
+                yes.soft && soft_stands
+            },
+            weak_accept: !yes.aimed
+                && yes.bare
                 && soft_stands
                 && !talks_availability
-                && !negated_start
-                && bare_yes(flat),
+                && !negated_start,
             bare_agreement,
             defers,
-            other_money: None,
+            other_money,
             reject: flat.any(phrases::REJECT) || flat_no,
             holds_asking: flat.any(phrases::HOLDS_ASKING),
             asks,
