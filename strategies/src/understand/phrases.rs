@@ -250,7 +250,6 @@ pub(crate) const AIMED_ACCEPT: &[&str] = &[
     "sounds like a good deal",
     "sounds like a great deal",
     "doing business with you",
-    "see you then",
     "would be fine",
     "thatll do",
     "that will do",
