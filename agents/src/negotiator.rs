@@ -251,7 +251,7 @@ impl NegotiatorState {
                 for (message_id, from, subject) in &report.to_inbox {
                     let summary = format!("read mail from {from}: {subject:?}");
                     let reason = format!("not part of any negotiation (Message-ID {message_id})");
-                    self.open_task(summary, reason).await?;
+                    crate::tasks::open_task(&self.ctx, summary, reason).await?;
                 }
                 for message_id in report.buyer_offers {
                     let _ = self
@@ -271,7 +271,7 @@ impl NegotiatorState {
                                   it; this is the one alert for this incident, and the log \
                                   says when it can be read again"
                         .to_string();
-                    self.open_task(summary, reason).await?;
+                    crate::tasks::open_task(&self.ctx, summary, reason).await?;
                 } else {
                     tracing::debug!(%error, "cannot read the mailbox, still");
                 }
@@ -480,7 +480,7 @@ impl NegotiatorState {
                     "look at the negotiation with {} about {:?}",
                     negotiation.seller_address, negotiation.subject
                 );
-                self.open_task(summary, reason.clone()).await?;
+                crate::tasks::open_task(&self.ctx, summary, reason.clone()).await?;
             }
             _ => {}
         }
@@ -627,20 +627,6 @@ impl NegotiatorState {
             },
         ));
         self.ctx.store.put(&seller)?;
-        Ok(())
-    }
-
-    /// Puts a task in the operator's inbox.
-    async fn open_task(&self, summary: String, reason: String) -> Result<(), ActorProcessingErr> {
-        self.ctx
-            .addrs
-            .gate
-            .ask(|reply| GateMsg::Task {
-                summary,
-                reason,
-                reply,
-            })
-            .await?;
         Ok(())
     }
 

@@ -24,7 +24,6 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bazaar_policies::GateMsg;
 use rand::Rng;
 
 use crate::analyzer::AnalyzerMsg;
@@ -231,15 +230,12 @@ impl ResearcherState {
             }
         }
         for alert in source.take_alerts() {
-            self.ctx
-                .addrs
-                .gate
-                .ask(|reply| GateMsg::Task {
-                    summary: alert.message.clone(),
-                    reason: format!("{} paused at {}", alert.marketplace, alert.url),
-                    reply,
-                })
-                .await?;
+            crate::tasks::open_task(
+                &self.ctx,
+                alert.message.clone(),
+                format!("{} paused at {}", alert.marketplace, alert.url),
+            )
+            .await?;
         }
         Ok(())
     }
@@ -305,17 +301,14 @@ impl ResearcherState {
             return Ok(());
         }
         tracing::warn!(%marketplace, %query, %error, "saved search failed; the searches carry on as scheduled");
-        self.ctx
-            .addrs
-            .gate
-            .ask(|reply| GateMsg::Task {
-                summary: format!("searches on {marketplace} are failing: {error}"),
-                reason: "the searches carry on as scheduled; this is the one alert for this \
-                         outage, and the log says when they work again"
-                    .to_string(),
-                reply,
-            })
-            .await?;
+        crate::tasks::open_task(
+            &self.ctx,
+            format!("searches on {marketplace} are failing: {error}"),
+            "the searches carry on as scheduled; this is the one alert for this outage, and \
+             the log says when they work again"
+                .to_string(),
+        )
+        .await?;
         Ok(())
     }
 

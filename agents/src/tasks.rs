@@ -2,7 +2,7 @@
 //! assisted channel, an email the gate blocked, an item that cannot be listed) is one task,
 //! however often the actor that found it runs into it again, across restarts.
 
-use bazaar_memory::Store;
+use bazaar_memory::{ApprovalId, Store};
 use bazaar_policies::GateMsg;
 use ractor::ActorProcessingErr;
 
@@ -25,6 +25,19 @@ pub async fn open_task_once(
     if ctx.store.get_meta::<String>(&meta)?.is_some() {
         return Ok(());
     }
+    let approval = open_task(ctx, summary, reason).await?;
+    ctx.store.put_meta(&meta, &approval.to_string())?;
+    ctx.store.flush().await?;
+    Ok(())
+}
+
+/// Puts a task in the operator's inbox (every time: [`open_task_once`] for a problem that
+/// may come back).
+pub async fn open_task(
+    ctx: &AgentContext,
+    summary: String,
+    reason: String,
+) -> Result<ApprovalId, ActorProcessingErr> {
     let approval = ctx
         .addrs
         .gate
@@ -34,7 +47,5 @@ pub async fn open_task_once(
             reply,
         })
         .await?;
-    ctx.store.put_meta(&meta, &approval.to_string())?;
-    ctx.store.flush().await?;
-    Ok(())
+    Ok(approval)
 }

@@ -482,10 +482,6 @@ impl GateState {
         record: &mut ActionRecord,
         why: &str,
     ) -> Result<Outcome, StoreError> {
-        // Checked again here: a sale may have landed while the action waited for approval.
-        if let Some(reason) = self.sale_refusal(record)? {
-            return self.block(record, reason);
-        }
         let usage = Usage {
             action: record.id,
             kind: record.kind,
@@ -762,7 +758,11 @@ impl GateState {
                 "approved",
                 serde_json::json!({ "by": by, "approval": id }),
             )?;
-            self.clear_to_run(&mut record, &format!("approved by {by}"))?
+            // Checked again: a sale may have landed while the action waited for approval.
+            match self.sale_refusal(&record)? {
+                Some(reason) => self.block(&mut record, reason)?,
+                None => self.clear_to_run(&mut record, &format!("approved by {by}"))?,
+            }
         } else {
             rule.rejected += 1;
             self.advance(&mut record, ActionStatus::Rejected, reason);

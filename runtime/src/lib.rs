@@ -12,3 +12,4 @@ pub mod session;
 pub mod simulate;
 pub mod supervisor;
 pub mod system;
+pub mod understand;

@@ -15,8 +15,6 @@ use bazaar_runtime::operator::Operator;
 use bazaar_runtime::system::{index_config, index_dir, store_dir, Shutdown, System, SystemParts};
 use clap::{Parser, Subcommand, ValueEnum};
 
-mod understand;
-
 /// Exit code when the supervisor gave up on a failing actor.
 const EXIT_ESCALATED: u8 = 3;
 
@@ -561,7 +559,11 @@ async fn run(
         }
         Command::Understand => {
             let stdin = std::io::stdin().lock();
-            understand::run(stdin, std::io::stdout().lock(), std::io::stderr().lock())?;
+            bazaar_runtime::understand::run(
+                stdin,
+                std::io::stdout().lock(),
+                std::io::stderr().lock(),
+            )?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Parse(command) => {

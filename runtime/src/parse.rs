@@ -3,8 +3,9 @@
 //!
 //! - `email FILE…`: one JSON line per message, `{"file", "message_id", "in_reply_to",
 //!   "from", "subject", "body", "reading"}`: `body` is the new text, quoted history
-//!   stripped (`MailMessage::body`, what the Negotiator reads); `reading` is `{"intent",
-//!   "price", "confidence"}` (whole dollars) with `--listing-price`, `null` without.
+//!   stripped (`MailMessage::body`, what the Negotiator reads); `reading` is what
+//!   `bazaar understand` writes (`{"intent", "price", "confidence"}`, whole dollars) with
+//!   `--listing-price`, `null` without.
 //! - `craigslist FILE…`: a search page gives one JSON line per row (`external_id`, `url`,
 //!   `price`, `title`, `location`) and `{"error"}` for a row it cannot read; a posting page
 //!   gives the normalized listing.
@@ -19,6 +20,8 @@ use bazaar_memory::{Currency, Money};
 use bazaar_strategies::understand::{understand, Reply};
 use clap::Subcommand;
 use serde_json::{json, Value};
+
+use crate::understand::reading_json;
 
 /// What `bazaar parse` reads.
 #[derive(Debug, Subcommand)]
@@ -70,11 +73,12 @@ pub fn run(command: &ParseCommand, out: &mut dyn std::io::Write) -> anyhow::Resu
             for file in files {
                 let lines = match std::fs::read_to_string(file) {
                     Ok(html) => craigslist(file, &html),
-                    Err(error) => vec![unreadable(file, &error)],
+                    Err(error) => Err(unreadable(file, &error)),
                 };
-                all_read &= !lines
-                    .iter()
-                    .any(|l| l.get("page_error").is_some() || l.get("io_error").is_some());
+                let lines = lines.unwrap_or_else(|line| {
+                    all_read = false;
+                    vec![line]
+                });
                 for line in lines {
                     writeln!(out, "{line}")?;
                 }
@@ -94,27 +98,28 @@ fn dollars(text: &Option<String>, flag: &str) -> anyhow::Result<Option<Money>> {
 }
 
 fn unreadable(file: &Path, error: &std::io::Error) -> Value {
-    json!({ "file": file, "error": format!("cannot read it: {error}"), "io_error": true })
+    json!({ "file": file, "error": format!("cannot read it: {error}") })
 }
 
-/// A saved Craigslist page: its rows, or its posting.
-pub fn craigslist(file: &Path, html: &str) -> Vec<Value> {
+/// A saved Craigslist page: its rows, or its posting; the error line when it is no page
+/// the connector can read.
+pub fn craigslist(file: &Path, html: &str) -> Result<Vec<Value>, Value> {
     use bazaar_agents::connectors::craigslist::{read_page, ReadPage};
     let absolute = std::fs::canonicalize(file).unwrap_or_else(|_| file.to_path_buf());
     let url = format!("file://{}", absolute.display());
     match read_page(&url, html, chrono::Utc::now()) {
-        Err(error) => vec![json!({ "file": file, "error": error.to_string(), "page_error": true })],
-        Ok(ReadPage::Posting(listing)) => vec![match *listing {
+        Err(error) => Err(json!({ "file": file, "error": error.to_string() })),
+        Ok(ReadPage::Posting(listing)) => Ok(vec![match *listing {
             Ok(listing) => json!({ "file": file, "listing": listing }),
             Err(why) => json!({ "file": file, "error": why }),
-        }],
-        Ok(ReadPage::Search(rows)) => rows
+        }]),
+        Ok(ReadPage::Search(rows)) => Ok(rows
             .into_iter()
             .map(|row| match row {
                 Ok(row) => json!({ "file": file, "row": row }),
                 Err(why) => json!({ "file": file, "error": why }),
             })
-            .collect(),
+            .collect()),
     }
 }
 
@@ -123,16 +128,11 @@ pub fn email(file: &Path, raw: Vec<u8>, listing: Option<Money>, ours: Option<Mon
     let message = MailMessage::parse(0, raw);
     let envelope = &message.envelope;
     let reading = listing.map(|listing_price| {
-        let reading = understand(&Reply {
+        reading_json(&understand(&Reply {
             text: &message.body,
             listing_price,
             our_last_offer: ours,
-        });
-        json!({
-            "intent": reading.intent.as_str(),
-            "price": reading.price.map(|p| p.minor as f64 / 100.0),
-            "confidence": (reading.confidence * 100.0).round() / 100.0,
-        })
+        }))
     });
     json!({
         "file": file,

@@ -20,7 +20,7 @@
 use std::io::{BufRead, Write};
 
 use bazaar_memory::Money;
-use bazaar_strategies::understand::{understand, Reply};
+use bazaar_strategies::understand::{understand, Reading, Reply};
 use serde::Serialize;
 use serde_json::value::RawValue;
 
@@ -137,13 +137,24 @@ fn read_line(line: &str) -> Result<Line<'static>, String> {
         listing_price,
         our_last_offer,
     });
-    Ok(Line {
+    Ok(line_of(&reading))
+}
+
+/// A reading as one output line says it: intent, price in whole dollars, confidence to two
+/// places, reason.
+fn line_of(reading: &Reading) -> Line<'static> {
+    Line {
         intent: reading.intent.as_str(),
         price: reading.price.map(json_dollars),
         confidence: (reading.confidence * 100.0).round() / 100.0,
         reason: reading.reason.map(|r| r.as_str()),
         error: None,
-    })
+    }
+}
+
+/// A reading as JSON, the way `bazaar understand` writes it (`bazaar parse email` too).
+pub fn reading_json(reading: &Reading) -> serde_json::Value {
+    serde_json::to_value(line_of(reading)).unwrap_or(serde_json::Value::Null)
 }
 
 /// Whole dollars as a JSON number → cents, rounding half up past the cent; read from the

@@ -322,11 +322,6 @@ impl EbaySellClient {
         self.budget.used()
     }
 
-    /// Notification key fetches counted on the current marketplace day.
-    pub fn key_fetches_today(&self) -> u64 {
-        self.key_budget.used()
-    }
-
     /// Counts one call on the budget this task spends ([`spending`]).
     fn count_call(&self) -> Result<(), SourceError> {
         match SPEND.try_with(|spend| *spend).unwrap_or(Spend::Selling) {

@@ -342,12 +342,8 @@ impl Inner {
                 "missing bearer token: send `Authorization: Bearer <operator.token>`",
             ));
         };
-        let value = value.to_str().unwrap_or("");
-        let given = value
-            .strip_prefix("Bearer ")
-            .or_else(|| value.strip_prefix("bearer "))
-            .unwrap_or("");
-        if given.is_empty() || !self.token_matches(given.trim()) {
+        let given = bearer_token(value).unwrap_or("");
+        if given.is_empty() || !self.token_matches(given) {
             return Err(
                 self.refuse_guess(client, "bad bearer token: use the value of operator.token")
             );
@@ -504,6 +500,15 @@ async fn security_headers(request: Request, next: Next) -> Response {
     );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     response
+}
+
+/// The token of an `Authorization: Bearer <token>` value.
+pub(crate) fn bearer_token(value: &HeaderValue) -> Option<&str> {
+    let value = value.to_str().ok()?;
+    value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .map(str::trim)
 }
 
 /// The address a request came from (the server puts it on each request; a request that

@@ -950,12 +950,8 @@ async fn events(
         session(&state, &headers).is_some()
             || headers
                 .get(header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| {
-                    v.strip_prefix("Bearer ")
-                        .or_else(|| v.strip_prefix("bearer "))
-                })
-                .is_some_and(|token| state.token_matches(token.trim()))
+                .and_then(super::bearer_token)
+                .is_some_and(|token| state.token_matches(token))
     };
     let stream = futures::stream::unfold(
         (events, shutdown, still_allowed),

@@ -187,6 +187,17 @@ impl Harness {
         self.http.get(self.url(path)).bearer_auth(TOKEN)
     }
 
+    /// Whether the kill switch is on, as the gate says.
+    pub async fn paused(&self) -> bool {
+        self.system
+            .addrs
+            .gate
+            .ask(GateMsg::Status)
+            .await
+            .unwrap()
+            .paused
+    }
+
     /// A GET with `token` as the bearer.
     pub fn get_as(&self, path: &str, token: &str) -> reqwest::RequestBuilder {
         self.http.get(self.url(path)).bearer_auth(token)
