@@ -1156,7 +1156,7 @@ pub async fn notify_sales(
 /// value at cost (items bought and not sold) at the end of `day`.
 fn day_point(store: &bazaar_memory::SledStore, day: i64) -> serde_json::Value {
     use bazaar_memory::{InventoryItem, ItemStatus, Store};
-    let cash = crate::books::pnl(store, None)
+    let cash = crate::commands::books::pnl(store, None)
         .map(|p| p.total.profit())
         .unwrap_or_default();
     let inventory: i64 = store
@@ -1199,7 +1199,7 @@ pub fn nearest_rank(sorted: &[u64], percent: usize) -> Option<u64> {
 /// sold.
 fn sold_items(store: &bazaar_memory::SledStore) -> (Vec<i64>, Vec<i64>) {
     use bazaar_memory::{InventoryItem, ItemStatus, Store};
-    let books = crate::books::pnl(store, None).ok();
+    let books = crate::commands::books::pnl(store, None).ok();
     let (mut margins, mut days) = (Vec::new(), Vec::new());
     for item in store.all::<InventoryItem>().unwrap_or_default() {
         let at = |status: ItemStatus| {
@@ -1346,7 +1346,7 @@ fn report(world: &World, system: &crate::system::System, wall: Duration) -> serd
     // Accrual basis, as a reseller's books read: the cost of goods is what the sold items
     // cost; stock still held at the end is reported at cost beside it, and the cash view
     // (every purchase spent) is kept as `cash`.
-    let (books, stock, cash) = crate::books::pnl(store, None)
+    let (books, stock, cash) = crate::commands::books::pnl(store, None)
         .ok()
         .map(|p| (p.sold(), p.stock_at_cost(), p.total.profit()))
         .unwrap_or_default();

@@ -128,67 +128,75 @@ pub enum OperatorCommand {
     Item(ItemCommand),
     /// Cross-list an item (`--channels ebay,craigslist`), show its job, retry one channel or
     /// cancel the job.
-    List {
-        /// The item id (from `bazaar item add` or `bazaar inventory`).
-        item: String,
-        /// Start (or extend) the job on these channels: ebay, craigslist, facebook,
-        /// poshmark, mercari (comma-separated).
-        #[arg(long, value_delimiter = ',')]
-        channels: Vec<String>,
-        /// Publish this failed, rejected or cancelled channel again.
-        #[arg(long, value_name = "CHANNEL", conflicts_with_all = ["channels", "cancel"])]
-        retry: Option<String>,
-        /// Take the item off every channel it is queued or live on.
-        #[arg(long, conflicts_with = "channels")]
-        cancel: bool,
-        /// You put it up on an assisted channel: CHANNEL=URL (e.g. craigslist=https://…).
-        #[arg(long, value_name = "CHANNEL=URL", conflicts_with_all = ["channels", "cancel", "retry"])]
-        confirm: Option<String>,
-        /// Wait up to this many seconds for queued channels to move on.
-        #[arg(long, default_value_t = 10, value_name = "SECS")]
-        wait: u64,
-        /// Where the daemon's API is.
-        #[command(flatten)]
-        api: ApiArgs,
-    },
+    List(ListArgs),
+}
+
+/// `bazaar list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// The item id (from `bazaar item add` or `bazaar inventory`).
+    item: String,
+    /// Start (or extend) the job on these channels: ebay, craigslist, facebook,
+    /// poshmark, mercari (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    channels: Vec<String>,
+    /// Publish this failed, rejected or cancelled channel again.
+    #[arg(long, value_name = "CHANNEL", conflicts_with_all = ["channels", "cancel"])]
+    retry: Option<String>,
+    /// Take the item off every channel it is queued or live on.
+    #[arg(long, conflicts_with = "channels")]
+    cancel: bool,
+    /// You put it up on an assisted channel: CHANNEL=URL (e.g. craigslist=https://…).
+    #[arg(long, value_name = "CHANNEL=URL", conflicts_with_all = ["channels", "cancel", "retry"])]
+    confirm: Option<String>,
+    /// Wait up to this many seconds for queued channels to move on.
+    #[arg(long, default_value_t = 10, value_name = "SECS")]
+    wait: u64,
+    /// Where the daemon's API is.
+    #[command(flatten)]
+    api: ApiArgs,
+}
+
+/// `bazaar item add`.
+#[derive(Debug, Args)]
+pub struct NewItemArgs {
+    /// Title, as buyers will read it.
+    #[arg(long)]
+    title: String,
+    /// new, like_new, good, fair, poor or for_parts.
+    #[arg(long)]
+    condition: String,
+    /// What it cost you, in dollars (e.g. 40 or 39.99).
+    #[arg(long)]
+    cost: String,
+    /// A photo: an http(s) URL or a file path (repeatable).
+    #[arg(long = "photo", value_name = "PATH_OR_URL")]
+    photos: Vec<String>,
+    /// The least it may sell for, in dollars.
+    #[arg(long)]
+    floor: Option<String>,
+    /// The asking price, in dollars (default: from the margin rules).
+    #[arg(long)]
+    price: Option<String>,
+    /// Category (electronics, bike, furniture …).
+    #[arg(long)]
+    category: Option<String>,
+    /// Description.
+    #[arg(long)]
+    description: Option<String>,
+    /// An attribute as key=value (brand, model, size, zip, phone …; repeatable).
+    #[arg(long = "attr", value_name = "KEY=VALUE")]
+    attributes: Vec<String>,
+    /// Where the daemon's API is.
+    #[command(flatten)]
+    api: ApiArgs,
 }
 
 /// `bazaar item …`.
 #[derive(Debug, Subcommand)]
 pub enum ItemCommand {
     /// Add an item you bought yourself: in stock, its cost booked; list it with `bazaar list`.
-    Add {
-        /// Title, as buyers will read it.
-        #[arg(long)]
-        title: String,
-        /// new, like_new, good, fair, poor or for_parts.
-        #[arg(long)]
-        condition: String,
-        /// What it cost you, in dollars (e.g. 40 or 39.99).
-        #[arg(long)]
-        cost: String,
-        /// A photo: an http(s) URL or a file path (repeatable).
-        #[arg(long = "photo", value_name = "PATH_OR_URL")]
-        photos: Vec<String>,
-        /// The least it may sell for, in dollars.
-        #[arg(long)]
-        floor: Option<String>,
-        /// The asking price, in dollars (default: from the margin rules).
-        #[arg(long)]
-        price: Option<String>,
-        /// Category (electronics, bike, furniture …).
-        #[arg(long)]
-        category: Option<String>,
-        /// Description.
-        #[arg(long)]
-        description: Option<String>,
-        /// An attribute as key=value (brand, model, size, zip, phone …; repeatable).
-        #[arg(long = "attr", value_name = "KEY=VALUE")]
-        attributes: Vec<String>,
-        /// Where the daemon's API is.
-        #[command(flatten)]
-        api: ApiArgs,
-    },
+    Add(NewItemArgs),
     /// Show an item and its listing job.
     Show {
         /// The item id.
@@ -528,35 +536,7 @@ pub async fn run(config: &Config, command: OperatorCommand) -> anyhow::Result<Ex
                     .await?;
                 println!("resumed");
             }
-            OperatorCommand::Item(ItemCommand::Add {
-                title,
-                condition,
-                cost,
-                photos,
-                floor,
-                price,
-                category,
-                description,
-                attributes,
-                api,
-            }) => {
-                let client = Client::new(config, &api)?;
-                let body = serde_json::json!({
-                    "title": title,
-                    "condition": condition,
-                    "cost": cost,
-                    "photos": photo_locations(photos)?,
-                    "floor": floor,
-                    "price": price,
-                    "category": category,
-                    "description": description,
-                    "attributes": attribute_map(attributes)?,
-                });
-                let item = client
-                    .call(Method::POST, "/api/v1/items", Some(body))
-                    .await?;
-                print_item(&item);
-            }
+            OperatorCommand::Item(ItemCommand::Add(args)) => add_item(config, args).await?,
             OperatorCommand::Sold {
                 item,
                 channel,
@@ -579,59 +559,7 @@ pub async fn run(config: &Config, command: OperatorCommand) -> anyhow::Result<Ex
                     .await?;
                 print_item(&item);
             }
-            OperatorCommand::List {
-                item,
-                channels,
-                retry,
-                cancel,
-                confirm,
-                wait,
-                api,
-            } => {
-                let client = Client::new(config, &api)?;
-                if let Some(pair) = confirm {
-                    let Some((channel, url)) = pair.split_once('=') else {
-                        return Err(failure(format!("--confirm {pair:?} is not CHANNEL=URL")));
-                    };
-                    client
-                        .call(
-                            Method::POST,
-                            &format!("/api/v1/items/{item}/listings/{channel}/confirm"),
-                            Some(serde_json::json!({ "url": url })),
-                        )
-                        .await?;
-                    println!("{channel} confirmed at {url}");
-                } else if cancel {
-                    client
-                        .call(
-                            Method::DELETE,
-                            &format!("/api/v1/items/{item}/listings"),
-                            None,
-                        )
-                        .await?;
-                    println!("cancelling the listing job of {item}");
-                } else if let Some(channel) = retry {
-                    client
-                        .call(
-                            Method::POST,
-                            &format!("/api/v1/items/{item}/listings/{channel}/retry"),
-                            None,
-                        )
-                        .await?;
-                    println!("retrying {channel} for {item}");
-                } else if !channels.is_empty() {
-                    client
-                        .call(
-                            Method::POST,
-                            &format!("/api/v1/items/{item}/listings"),
-                            Some(serde_json::json!({ "channels": channels })),
-                        )
-                        .await?;
-                }
-                let jobs = settled_jobs(&client, &item, wait).await?;
-                println!("{item}:");
-                print_jobs(&jobs["listings"]);
-            }
+            OperatorCommand::List(args) => list(config, args).await?,
         }
         Ok::<(), Failure>(())
     }
@@ -643,6 +571,78 @@ pub async fn run(config: &Config, command: OperatorCommand) -> anyhow::Result<Ex
             Ok(ExitCode::from(failure.code))
         }
     }
+}
+
+/// `bazaar item add`: the item is created through the API and printed.
+async fn add_item(config: &Config, args: NewItemArgs) -> Result<(), Failure> {
+    let client = Client::new(config, &args.api)?;
+    let body = serde_json::json!({
+        "title": args.title,
+        "condition": args.condition,
+        "cost": args.cost,
+        "photos": photo_locations(args.photos)?,
+        "floor": args.floor,
+        "price": args.price,
+        "category": args.category,
+        "description": args.description,
+        "attributes": attribute_map(args.attributes)?,
+    });
+    let item = client
+        .call(reqwest::Method::POST, "/api/v1/items", Some(body))
+        .await?;
+    print_item(&item);
+    Ok(())
+}
+
+/// `bazaar list`: starts, retries, confirms or cancels a listing job, then prints the job
+/// once its queued channels have moved on (or `--wait` ran out).
+async fn list(config: &Config, args: ListArgs) -> Result<(), Failure> {
+    use reqwest::Method;
+    let client = Client::new(config, &args.api)?;
+    let item = &args.item;
+    if let Some(pair) = &args.confirm {
+        let Some((channel, url)) = pair.split_once('=') else {
+            return Err(failure(format!("--confirm {pair:?} is not CHANNEL=URL")));
+        };
+        client
+            .call(
+                Method::POST,
+                &format!("/api/v1/items/{item}/listings/{channel}/confirm"),
+                Some(serde_json::json!({ "url": url })),
+            )
+            .await?;
+        println!("{channel} confirmed at {url}");
+    } else if args.cancel {
+        client
+            .call(
+                Method::DELETE,
+                &format!("/api/v1/items/{item}/listings"),
+                None,
+            )
+            .await?;
+        println!("cancelling the listing job of {item}");
+    } else if let Some(channel) = &args.retry {
+        client
+            .call(
+                Method::POST,
+                &format!("/api/v1/items/{item}/listings/{channel}/retry"),
+                None,
+            )
+            .await?;
+        println!("retrying {channel} for {item}");
+    } else if !args.channels.is_empty() {
+        client
+            .call(
+                Method::POST,
+                &format!("/api/v1/items/{item}/listings"),
+                Some(serde_json::json!({ "channels": args.channels })),
+            )
+            .await?;
+    }
+    let jobs = settled_jobs(&client, item, args.wait).await?;
+    println!("{item}:");
+    print_jobs(&jobs["listings"]);
+    Ok(())
 }
 
 #[cfg(test)]

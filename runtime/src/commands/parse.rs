@@ -14,6 +14,7 @@
 //! read, and the command then exits 1.
 
 use std::path::{Path, PathBuf};
+use std::process::ExitCode;
 
 use bazaar_agents::mail::MailMessage;
 use bazaar_memory::{Currency, Money};
@@ -21,7 +22,7 @@ use bazaar_strategies::understand::{understand, Reply};
 use clap::Subcommand;
 use serde_json::{json, Value};
 
-use crate::understand::reading_json;
+use super::understand::reading_json;
 
 /// What `bazaar parse` reads.
 #[derive(Debug, Subcommand)]
@@ -46,9 +47,22 @@ pub enum ParseCommand {
     },
 }
 
-/// Runs `command`, one line per file (or per search row) on `out`. Bad prices are an error
-/// (exit 2 at the caller); returns whether every file could be read.
-pub fn run(command: &ParseCommand, out: &mut dyn std::io::Write) -> anyhow::Result<bool> {
+/// Runs `command` on stdout: exit 0 when every file was read, 1 when some could not be,
+/// 2 on a bad price.
+pub fn run(command: &ParseCommand) -> ExitCode {
+    match write(command, &mut std::io::stdout().lock()) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(error) => {
+            eprintln!("bazaar parse: {error:#}");
+            ExitCode::from(super::EXIT_USAGE)
+        }
+    }
+}
+
+/// Writes one line per file (or per search row) on `out`. Bad prices are an error; returns
+/// whether every file could be read.
+pub fn write(command: &ParseCommand, out: &mut dyn std::io::Write) -> anyhow::Result<bool> {
     let mut all_read = true;
     match command {
         ParseCommand::Email {

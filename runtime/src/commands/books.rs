@@ -1,10 +1,13 @@
 //! The books as the operator reads them: `bazaar inventory` (items, their cost and where
 //! they are listed) and `bazaar pnl` (profit and loss per item and overall, from the booked
-//! transactions: sales less cost of goods, fees, postage and refunds).
+//! transactions: sales less cost of goods, fees, postage and refunds) and `bazaar trends`
+//! (price and volume per category over time).
 
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::process::ExitCode;
 
+use bazaar_config::Config;
 use bazaar_memory::{
     ChannelListing, ChannelStatus, Currency, InventoryItem, ItemId, ItemStatus, Money, SledStore,
     Store, Transaction, TransactionKind,
@@ -202,17 +205,66 @@ pub fn write_pnl(store: &SledStore, pnl: &Pnl, out: &mut impl Write) -> anyhow::
     Ok(())
 }
 
-/// What `bazaar trends` shows.
-#[derive(Debug, Clone, Default)]
+/// What `bazaar trends` shows: its arguments.
+#[derive(Debug, Clone, Default, clap::Args)]
 pub struct TrendQuery {
-    /// Only this category.
+    /// Only this category (e.g. electronics, bike).
+    #[arg(long, value_name = "C")]
     pub category: Option<String>,
     /// Only products whose title names this brand (a whole word, any case).
+    #[arg(long, value_name = "B")]
     pub brand: Option<String>,
-    /// Days back from the latest price seen.
+    /// How many days back from the latest price seen.
+    #[arg(long, value_name = "N", default_value_t = 30)]
     pub days: u32,
     /// Days per row.
+    #[arg(long, value_name = "P", default_value_t = 7)]
     pub period_days: u32,
+}
+
+/// `bazaar inventory`.
+#[derive(Debug, clap::Args)]
+pub struct InventoryArgs {
+    /// Only items in this state (draft, in_stock, listed, sold, shipped, returned,
+    /// archived).
+    #[arg(long, value_name = "S", value_parser = super::parse_item_status)]
+    status: Option<ItemStatus>,
+}
+
+/// `bazaar pnl`.
+#[derive(Debug, clap::Args)]
+pub struct PnlArgs {
+    /// Only transactions booked at or after this time (RFC 3339).
+    #[arg(long, value_name = "TIME")]
+    since: Option<DateTime<Utc>>,
+}
+
+/// Prints the items we own.
+pub fn inventory(config: &Config, args: InventoryArgs) -> anyhow::Result<ExitCode> {
+    let store = super::open_store(&config.store.data_dir)?;
+    let shown = write_inventory(&store, args.status, &mut std::io::stdout().lock())?;
+    if shown == 0 {
+        eprintln!("no items");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints profit and loss.
+pub fn profit_and_loss(config: &Config, args: PnlArgs) -> anyhow::Result<ExitCode> {
+    let store = super::open_store(&config.store.data_dir)?;
+    let pnl = pnl(&store, args.since)?;
+    write_pnl(&store, &pnl, &mut std::io::stdout().lock())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Prints price and volume per category over time.
+pub fn trend_report(config: &Config, query: TrendQuery) -> anyhow::Result<ExitCode> {
+    let store = super::open_store(&config.store.data_dir)?;
+    let rows = write_trends(&store, &query, &mut std::io::stdout().lock())?;
+    if rows == 0 {
+        eprintln!("no prices in memory for that selection; `bazaar run` (or `bazaar sim --data-dir DIR`) fills it");
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Writes price and volume per category and period from the product history in memory:

@@ -3,25 +3,56 @@
 //! comparables themselves.
 
 use std::io::Write;
+use std::process::ExitCode;
 
 use bazaar_agents::analyzer::appraise;
+use bazaar_config::Config;
 use bazaar_memory::{Condition, Currency, Marketplace, Money, ProductIndex};
 use bazaar_strategies::valuation::{Candidate, Decision, ValuationConfig};
 use chrono::{DateTime, Utc};
 
-/// What to appraise.
-#[derive(Debug, Clone)]
+/// What to appraise: `bazaar appraise`'s arguments.
+#[derive(Debug, Clone, clap::Args)]
 pub struct AppraiseQuery {
-    /// The title, as a listing would have it.
+    /// The item's title, as a listing would have it.
     pub title: String,
-    /// The category; that of the closest product in memory when absent.
+    /// Its category (electronics, bike …); the closest product's when absent.
+    #[arg(long, value_name = "C")]
     pub category: Option<String>,
-    /// The condition.
+    /// Its condition (new, like_new, good, fair, poor, for_parts).
+    #[arg(long, value_name = "X", value_parser = parse_condition, default_value = "good")]
     pub condition: Condition,
-    /// The asking price; without it there is a value and a ceiling but no decision.
+    /// The asking price in dollars (e.g. 80 or 79.99); a decision needs it.
+    #[arg(long, value_name = "P", value_parser = super::parse_dollars)]
     pub price: Option<Money>,
     /// Where it is listed.
+    #[arg(long, value_name = "M", default_value = "craigslist")]
     pub marketplace: Marketplace,
+}
+
+fn parse_condition(text: &str) -> Result<Condition, String> {
+    serde_json::from_value(serde_json::Value::String(text.to_string())).map_err(|_| {
+        format!("unknown condition {text:?}; use new, like_new, good, fair, poor or for_parts")
+    })
+}
+
+/// Prints the appraisal under the configured strategy, or says why there is none.
+pub fn run(config: &Config, query: AppraiseQuery) -> anyhow::Result<ExitCode> {
+    let index = super::open_index(config)?;
+    let found = write_appraisal(
+        &index,
+        &bazaar_agents::valuation_config(config),
+        &query,
+        Utc::now(),
+        &mut std::io::stdout().lock(),
+    )?;
+    if !found {
+        eprintln!(
+            "nothing like {:?} in memory, so no value (name a --category, or let `bazaar run` collect comparables first)",
+            query.title
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Writes the appraisal under `valuation` (the configured strategy's, within the operator's
