@@ -759,13 +759,17 @@ impl Config {
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
-        let bad = |key: &str, reason: &str| {
-            Err(ConfigError::Key {
-                key: key.to_string(),
-                origin: String::new(),
-                reason: reason.to_string(),
-            })
-        };
+        self.validate_runtime()?;
+        self.validate_searches()?;
+        self.validate_policy()?;
+        self.validate_operator()?;
+        self.validate_connections()?;
+        self.validate_selling()?;
+        self.validate_llm()
+    }
+
+    /// The supervisor, the intake, the index and logging.
+    fn validate_runtime(&self) -> Result<(), ConfigError> {
         let s = &self.supervisor;
         if s.max_restarts == 0 {
             return bad("supervisor.max_restarts", "must be at least 1");
@@ -791,6 +795,11 @@ impl Config {
         if self.researcher.search_timeout_secs == 0 {
             return bad("researcher.search_timeout_secs", "must be at least 1");
         }
+        Ok(())
+    }
+
+    /// Each saved search names something to look for, at a sane pace and price range.
+    fn validate_searches(&self) -> Result<(), ConfigError> {
         for (i, search) in self.researcher.searches.iter().enumerate() {
             let key = |field: &str| format!("researcher.searches[{i}].{field}");
             if search.query.trim().is_empty() && search.category.is_none() && !search.newest_first {
@@ -812,6 +821,11 @@ impl Config {
                 return bad(&key("min_price"), "must not be negative");
             }
         }
+        Ok(())
+    }
+
+    /// Confidence factors and thresholds are shares in order; the day and warnings make sense.
+    fn validate_policy(&self) -> Result<(), ConfigError> {
         let c = &self.policy.confidence;
         for (key, value) in [
             ("policy.confidence.high_value_factor", c.high_value_factor),
@@ -847,6 +861,11 @@ impl Config {
         if self.policy.day_utc_offset_minutes.abs() > 14 * 60 {
             return bad("policy.day_utc_offset_minutes", "must be within -840..=840");
         }
+        Ok(())
+    }
+
+    /// The operator server's address and webhook URLs.
+    fn validate_operator(&self) -> Result<(), ConfigError> {
         if self
             .operator
             .listen
@@ -863,6 +882,11 @@ impl Config {
                 );
             }
         }
+        Ok(())
+    }
+
+    /// Marketplaces and mail that are enabled have what they need to connect, safely.
+    fn validate_connections(&self) -> Result<(), ConfigError> {
         let ebay = &self.marketplaces.ebay;
         if ebay.enabled && (ebay.client_id.is_empty() || ebay.client_secret.is_none()) {
             return bad(
@@ -894,7 +918,11 @@ impl Config {
                 }
             }
         }
-        self.validate_selling()?;
+        Ok(())
+    }
+
+    /// The language model, when enabled, is reachable safely and named.
+    fn validate_llm(&self) -> Result<(), ConfigError> {
         let llm = &self.llm;
         if llm.enabled {
             let Some(host) = url_host(&llm.base_url) else {
@@ -923,13 +951,6 @@ impl Config {
     }
 
     fn validate_selling(&self) -> Result<(), ConfigError> {
-        let bad = |key: &str, reason: String| {
-            Err(ConfigError::Key {
-                key: key.to_string(),
-                origin: String::new(),
-                reason,
-            })
-        };
         let selling = &self.selling;
         for (i, channel) in selling.channels.iter().enumerate() {
             if selling.channels[..i].contains(channel) {
@@ -937,12 +958,12 @@ impl Config {
             }
         }
         if selling.poll_minutes == 0 {
-            return bad("selling.poll_minutes", "must be at least 1".into());
+            return bad("selling.poll_minutes", "must be at least 1");
         }
         if selling.rewrite_copy && !self.llm.enabled {
             return bad(
                 "selling.rewrite_copy",
-                "needs a language model: enable [llm] or set rewrite_copy = false".into(),
+                "needs a language model: enable [llm] or set rewrite_copy = false",
             );
         }
         if !selling.channels.contains(&Marketplace::Ebay) {
@@ -953,13 +974,13 @@ impl Config {
         if app.client_id.is_empty() || app.client_secret.is_none() {
             return bad(
                 "marketplaces.ebay.client_id",
-                "selling on eBay needs the app's client_id and client_secret in [marketplaces.ebay]".into(),
+                "selling on eBay needs the app's client_id and client_secret in [marketplaces.ebay]",
             );
         }
         if ebay.refresh_token.is_none() {
             return bad(
                 "selling.ebay.refresh_token",
-                "selling on eBay needs the seller's refresh token, e.g. { env = \"BAZAAR_EBAY_REFRESH_TOKEN\" }".into(),
+                "selling on eBay needs the seller's refresh token, e.g. { env = \"BAZAAR_EBAY_REFRESH_TOKEN\" }",
             );
         }
         for (key, value) in [
@@ -973,7 +994,7 @@ impl Config {
             if value.trim().is_empty() {
                 return bad(
                     key,
-                    "selling on eBay needs it (Seller Hub > Account > Business policies)".into(),
+                    "selling on eBay needs it (Seller Hub > Account > Business policies)",
                 );
             }
         }
@@ -981,13 +1002,13 @@ impl Config {
             if self.operator.token.is_none() {
                 return bad(
                     "selling.ebay.notifications",
-                    "eBay pushes sales to the operator server, which needs operator.token".into(),
+                    "eBay pushes sales to the operator server, which needs operator.token",
                 );
             }
             if ebay.verification_token.is_none() {
                 return bad(
                     "selling.ebay.verification_token",
-                    "eBay notifications need a verification token (32 to 80 of A-Za-z0-9_-)".into(),
+                    "eBay notifications need a verification token (32 to 80 of A-Za-z0-9_-)",
                 );
             }
             let public = &self.operator.public_url;
@@ -1020,6 +1041,15 @@ fn is_loopback(host: &str) -> bool {
         || host
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// A configuration key that is wrong, and why.
+fn bad(key: &str, reason: impl Into<String>) -> Result<(), ConfigError> {
+    Err(ConfigError::Key {
+        key: key.to_string(),
+        origin: String::new(),
+        reason: reason.into(),
+    })
 }
 
 /// The host of an `http://` or `https://` URL (`[::1]` as `::1`), or `None` when `url` is

@@ -6,21 +6,20 @@
 
 use std::fmt::Write as _;
 
-use serde_json::Value;
+use crate::simulate::report::{Funnel, NegotiationFigures, PnlFigures};
+use crate::simulate::Report;
 
 const WIDTH: f64 = 640.0;
 const HEIGHT: f64 = 220.0;
 const LEFT: f64 = 70.0;
 const BOTTOM: f64 = 30.0;
 
-/// The page for `report` (the `report.json` value).
-pub fn render(report: &Value) -> String {
+/// The page for `report`.
+pub fn render(report: &Report) -> String {
     let mut page = String::new();
     let title = format!(
         "bazaar sim — {} scenario, seed {}, {} days",
-        text(&report["scenario"]),
-        text(&report["seed"]),
-        text(&report["days"])
+        report.scenario, report.seed, report.days
     );
     let _ = write!(
         page,
@@ -33,16 +32,11 @@ pub fn render(report: &Value) -> String {
         escape(&title)
     );
     page.push_str(&summary(report));
-    let daily: Vec<&Value> = report["daily"].as_array().into_iter().flatten().collect();
-    let series = |key: &str| -> Vec<(f64, f64)> {
-        daily
+    let series = |cents: fn(&crate::simulate::report::DayPoint) -> i64| -> Vec<(f64, f64)> {
+        report
+            .daily
             .iter()
-            .map(|d| {
-                (
-                    d["day"].as_f64().unwrap_or(0.0),
-                    d[key].as_f64().unwrap_or(0.0) / 100.0,
-                )
-            })
+            .map(|d| (d.day as f64, cents(d) as f64 / 100.0))
             .collect()
     };
     page.push_str("<h2>Cash and inventory value</h2>");
@@ -50,101 +44,104 @@ pub fn render(report: &Value) -> String {
         (
             "cash (sales less purchases, fees, postage)",
             "#1f77b4",
-            series("cash"),
+            series(|d| d.cash),
         ),
-        ("inventory at cost", "#ff7f0e", series("inventory")),
+        ("inventory at cost", "#ff7f0e", series(|d| d.inventory)),
     ]));
     page.push_str("<h2>Funnel</h2>");
-    let funnel = &report["funnel"];
+    let f = &report.funnel;
     let steps: Vec<(String, f64)> = [
-        "found", "analyzed", "pursued", "agreed", "bought", "listed", "sold",
+        ("found", f.found),
+        ("analyzed", f.analyzed),
+        ("pursued", f.pursued),
+        ("agreed", f.agreed),
+        ("bought", f.bought),
+        ("listed", f.listed),
+        ("sold", f.sold),
     ]
     .iter()
-    .map(|k| (k.to_string(), funnel[*k].as_f64().unwrap_or(0.0)))
+    .map(|(step, count)| (step.to_string(), *count as f64))
     .collect();
     page.push_str(&bar_chart(&steps, true));
-    let numbers = |key: &str| -> Vec<f64> {
-        report["selling"][key]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_f64)
-            .collect()
-    };
+    let selling = &report.selling;
     page.push_str("<h2>Margin of sold items</h2>");
-    let margins: Vec<f64> = numbers("margins_bp").iter().map(|bp| bp / 100.0).collect();
+    let margins: Vec<f64> = selling
+        .margins_bp
+        .iter()
+        .map(|bp| *bp as f64 / 100.0)
+        .collect();
     page.push_str(&histogram(
         &margins,
         &[-50.0, -25.0, 0.0, 10.0, 20.0, 30.0, 50.0],
         "%",
     ));
     page.push_str("<h2>Days to sell</h2>");
-    page.push_str(&histogram(
-        &numbers("days_to_sell"),
-        &[0.0, 3.0, 7.0, 14.0, 21.0, 30.0],
-        " d",
-    ));
-    if let Some(baselines) = report["baselines"].as_object() {
+    let days: Vec<f64> = selling.days_to_sell.iter().map(|d| *d as f64).collect();
+    page.push_str(&histogram(&days, &[0.0, 3.0, 7.0, 14.0, 21.0, 30.0], " d"));
+    if report.baselines.is_some() {
         page.push_str("<h2>Against the baselines, same world and seed</h2>");
-        page.push_str(&comparison(report, baselines));
+        page.push_str(&comparison(report));
     }
     page.push_str("</body></html>\n");
     page
 }
 
 /// Ours and each baseline: profit, ROI, deals bought and sold, deal rate.
-fn comparison(report: &Value, baselines: &serde_json::Map<String, Value>) -> String {
+fn comparison(report: &Report) -> String {
     let mut html = String::from(
         "<table><tr><th>strategy</th><th>profit</th><th>ROI</th><th>stock at cost</th><th>bought</th><th>sold</th><th>deal rate</th></tr>",
     );
-    let ours = report["strategy"].as_str().unwrap_or("ours");
-    let rows =
-        std::iter::once((ours, report)).chain(baselines.iter().map(|(n, b)| (n.as_str(), b)));
-    for (name, r) in rows {
+    let ours = (
+        report.strategy.as_str(),
+        &report.pnl,
+        &report.funnel,
+        &report.negotiation,
+    );
+    let baselines = report
+        .baselines
+        .iter()
+        .flatten()
+        .map(|(name, b)| (name.as_str(), &b.pnl, &b.funnel, &b.negotiation));
+    let rows: Vec<(&str, &PnlFigures, &Funnel, &NegotiationFigures)> =
+        std::iter::once(ours).chain(baselines).collect();
+    for (name, pnl, funnel, negotiation) in rows {
         let _ = write!(
             html,
             "<tr><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td></tr>",
             escape(name),
-            escape(&dollars(&r["pnl"]["profit"])),
-            escape(&percent(&r["pnl"]["roi"])),
-            escape(&dollars(&r["pnl"]["stock_at_cost"])),
-            escape(&text(&r["funnel"]["bought"])),
-            escape(&text(&r["funnel"]["sold"])),
-            escape(&percent(&r["negotiation"]["deal_rate"])),
+            escape(&dollars(pnl.profit)),
+            escape(&percent(pnl.roi)),
+            escape(&dollars(pnl.stock_at_cost)),
+            funnel.bought,
+            funnel.sold,
+            escape(&percent(negotiation.deal_rate)),
         );
     }
     html.push_str("</table>");
     html
 }
 
-fn summary(report: &Value) -> String {
-    let pnl = &report["pnl"];
-    let n = &report["negotiation"];
-    let p = &report["policy"];
+fn summary(report: &Report) -> String {
+    let (pnl, n, p) = (&report.pnl, &report.negotiation, &report.policy);
     let rows = [
-        ("profit", dollars(&pnl["profit"])),
-        ("revenue", dollars(&pnl["revenue"])),
-        ("cost of goods sold", dollars(&pnl["cost_of_goods"])),
-        ("fees", dollars(&pnl["fees"])),
-        ("postage", dollars(&pnl["shipping"])),
-        ("ROI", percent(&pnl["roi"])),
-        ("stock held, at cost", dollars(&pnl["stock_at_cost"])),
-        ("cash (every purchase spent)", dollars(&pnl["cash"])),
-        ("deal rate", percent(&n["deal_rate"])),
-        ("surplus captured", percent(&n["surplus_captured"])),
+        ("profit", dollars(pnl.profit)),
+        ("revenue", dollars(pnl.revenue)),
+        ("cost of goods sold", dollars(pnl.cost_of_goods)),
+        ("fees", dollars(pnl.fees)),
+        ("postage", dollars(pnl.shipping)),
+        ("ROI", percent(pnl.roi)),
+        ("stock held, at cost", dollars(pnl.stock_at_cost)),
+        ("cash (every purchase spent)", dollars(pnl.cash)),
+        ("deal rate", percent(n.deal_rate)),
+        ("surplus captured", percent(n.surplus_captured)),
         (
             "valuation median error",
-            percent(&report["valuation"]["mape"]),
+            report.valuation.mape.map_or("n/a".to_string(), percent),
         ),
-        ("oversells", text(&report["selling"]["oversells"])),
+        ("oversells", report.selling.oversells.to_string()),
         (
             "actions executed / approved / blocked",
-            format!(
-                "{} / {} / {}",
-                text(&p["executed"]),
-                text(&p["approved"]),
-                text(&p["blocked"])
-            ),
+            format!("{} / {} / {}", p.executed, p.approved, p.blocked),
         ),
     ];
     let mut html = String::from("<table>");
@@ -184,7 +181,7 @@ fn line_chart(series: &[Series<'_>]) -> String {
             "<text class=\"axis\" x=\"{:.0}\" y=\"{:.0}\" text-anchor=\"end\">{}</text>",
             LEFT - 4.0,
             sy(value) + 4.0,
-            dollars(&Value::from((label * 100.0).round() as i64))
+            dollars((label * 100.0).round() as i64)
         );
     }
     let _ = write!(
@@ -285,26 +282,14 @@ fn axis_lines(svg: &mut String, zero_y: f64) {
     );
 }
 
-fn text(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        Value::Null => "n/a".to_string(),
-        other => other.to_string(),
-    }
+/// Cents as dollars (`-$12.30`).
+pub(crate) fn dollars(minor: i64) -> String {
+    let sign = if minor < 0 { "-" } else { "" };
+    format!("{sign}${}.{:02}", minor.abs() / 100, minor.abs() % 100)
 }
 
-/// Minor units as dollars (`-$12.30`), `n/a` when not a number.
-pub(crate) fn dollars(minor: &Value) -> String {
-    minor.as_i64().map_or("n/a".to_string(), |m| {
-        let sign = if m < 0 { "-" } else { "" };
-        format!("{sign}${}.{:02}", m.abs() / 100, m.abs() % 100)
-    })
-}
-
-fn percent(share: &Value) -> String {
-    share
-        .as_f64()
-        .map_or("n/a".to_string(), |s| format!("{:.0}%", s * 100.0))
+fn percent(share: f64) -> String {
+    format!("{:.0}%", share * 100.0)
 }
 
 fn escape(raw: &str) -> String {
@@ -320,19 +305,49 @@ mod tests {
 
     #[test]
     fn every_chart_is_drawn_and_text_is_escaped() {
-        let report = serde_json::json!({
-            "scenario": "<default>", "seed": 7, "days": 3,
-            "pnl": {"profit": -1234, "revenue": 10000, "cost_of_goods": 9000, "fees": 1234,
-                    "shipping": 1000, "roi": -0.11},
-            "funnel": {"found": 1000, "analyzed": 900, "pursued": 30, "agreed": 5,
-                       "bought": 5, "listed": 5, "sold": 2},
-            "negotiation": {"deal_rate": 0.4, "surplus_captured": 0.7},
-            "valuation": {"mape": 0.2},
-            "policy": {"executed": 10, "approved": 3, "blocked": 1},
-            "selling": {"oversells": 0, "margins_bp": [1500, -300], "days_to_sell": [2, 9]},
-            "daily": [{"day": 1, "cash": -9000, "inventory": 9000},
-                      {"day": 2, "cash": 1000, "inventory": 0}],
-        });
+        use crate::simulate::report::{DayPoint, SellingFigures};
+        let report = Report {
+            scenario: "<default>".into(),
+            seed: 7,
+            days: 3,
+            pnl: PnlFigures {
+                profit: -1234,
+                revenue: 10000,
+                cost_of_goods: 9000,
+                fees: 1234,
+                shipping: 1000,
+                roi: -0.11,
+                ..PnlFigures::default()
+            },
+            funnel: Funnel {
+                found: 1000,
+                analyzed: 900,
+                pursued: 30,
+                agreed: 5,
+                bought: 5,
+                listed: 5,
+                sold: 2,
+                ..Funnel::default()
+            },
+            selling: SellingFigures {
+                margins_bp: vec![1500, -300],
+                days_to_sell: vec![2, 9],
+                ..SellingFigures::default()
+            },
+            daily: vec![
+                DayPoint {
+                    day: 1,
+                    cash: -9000,
+                    inventory: 9000,
+                },
+                DayPoint {
+                    day: 2,
+                    cash: 1000,
+                    inventory: 0,
+                },
+            ],
+            ..Report::default()
+        };
         let page = render(&report);
         assert!(page.contains("&lt;default&gt;"), "{page}");
         assert!(!page.contains("<default>"));
@@ -340,7 +355,7 @@ mod tests {
         assert_eq!(page.matches("<polyline").count(), 2);
         assert!(page.contains("-$12.34"));
         assert!(!page.contains("<script"));
-        let empty = render(&serde_json::json!({}));
+        let empty = render(&Report::default());
         assert!(empty.contains("none sold in this run"));
     }
 }

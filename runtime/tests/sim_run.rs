@@ -99,7 +99,9 @@ fn sim_runs_the_business_and_writes_a_report() {
         .all(|d| d["cash"].is_i64() && d["inventory"].is_i64()));
     assert!(report["selling"]["oversells"].is_u64(), "{report:#}");
     let html = std::fs::read_to_string(out.join("report.html")).unwrap();
-    assert_eq!(html, bazaar_runtime::report_html::render(&report));
+    let typed: bazaar_runtime::simulate::Report =
+        serde_json::from_value(report.clone()).expect("report.json reads back as a Report");
+    assert_eq!(html, bazaar_runtime::report_html::render(&typed));
     assert!(html.contains("<polyline") && !html.contains("<script"));
 }
 

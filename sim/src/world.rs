@@ -26,7 +26,7 @@ use bazaar_memory::{Clock, Currency, Money, SimClock};
 use chrono::{DateTime, Duration, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::ebay::{CatalogListing, EbayConfig, EbaySim};
@@ -377,21 +377,67 @@ pub struct TruthOversell {
     pub order_id: String,
 }
 
-/// A tally of what happened, for progress lines and tests.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+/// A tally of what happened, for progress lines, tests and `report.json` (fields in
+/// alphabetical order, the order the report has always had).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counts {
+    /// Deals sellers agreed.
+    pub deals: usize,
     /// Events played.
     pub events: usize,
     /// Mail the world's people received.
     pub mail_received: usize,
     /// Mail they sent.
     pub mail_sent: usize,
-    /// Deals sellers agreed.
-    pub deals: usize,
-    /// Agent listings bought.
-    pub sales: usize,
     /// Oversells.
     pub oversells: usize,
+    /// Agent listings bought.
+    pub sales: usize,
+}
+
+/// The sellers' mailboxes (and the agent's, in process): a post office in this process, or
+/// the accounts of a real mail server handed to the sellers of the first Craigslist
+/// listings.
+fn open_mailboxes(
+    mail: WorldMail,
+    scenario: &Scenario,
+    listings: &mut [Listing],
+) -> Result<(Option<PostOffice>, Vec<Mailbox>), WorldError> {
+    let mut post_office = None;
+    let mut mailboxes = Vec::new();
+    match mail {
+        WorldMail::InProcess => {
+            let office = PostOffice::new();
+            office.create_mailbox(&scenario.mail.agent)?;
+            for (index, listing) in listings.iter().enumerate() {
+                let Some(address) = &listing.reply_address else {
+                    continue;
+                };
+                office.create_mailbox(address)?;
+                mailboxes.push(Mailbox::new(
+                    address.clone(),
+                    Owner::Seller(index),
+                    Arc::new(office.transport(address)?),
+                ));
+            }
+            post_office = Some(office);
+        }
+        WorldMail::Accounts { sellers } => {
+            let mut ordered: Vec<usize> = (0..listings.len())
+                .filter(|&i| {
+                    listings[i].venue == Venue::Craigslist
+                        && listings[i].posted_at <= scenario.start
+                })
+                .collect();
+            ordered.sort_by(|a, b| listings[*a].id.cmp(&listings[*b].id));
+            for (index, transport) in ordered.into_iter().zip(sellers) {
+                let address = parse_address(transport.address())?;
+                listings[index].reply_address = Some(address.clone());
+                mailboxes.push(Mailbox::new(address, Owner::Seller(index), transport));
+            }
+        }
+    }
+    Ok((post_office, mailboxes))
 }
 
 impl World {
@@ -428,40 +474,7 @@ impl World {
         let end = scenario.start + Duration::days(i64::from(scenario.days));
         let mut listings = population(&scenario, seed, &mut rng);
 
-        let mut post_office = None;
-        let mut mailboxes = Vec::new();
-        match mail {
-            WorldMail::InProcess => {
-                let office = PostOffice::new();
-                office.create_mailbox(&scenario.mail.agent)?;
-                for (index, listing) in listings.iter().enumerate() {
-                    let Some(address) = &listing.reply_address else {
-                        continue;
-                    };
-                    office.create_mailbox(address)?;
-                    mailboxes.push(Mailbox::new(
-                        address.clone(),
-                        Owner::Seller(index),
-                        Arc::new(office.transport(address)?),
-                    ));
-                }
-                post_office = Some(office);
-            }
-            WorldMail::Accounts { sellers } => {
-                let mut ordered: Vec<usize> = (0..listings.len())
-                    .filter(|&i| {
-                        listings[i].venue == Venue::Craigslist
-                            && listings[i].posted_at <= scenario.start
-                    })
-                    .collect();
-                ordered.sort_by(|a, b| listings[*a].id.cmp(&listings[*b].id));
-                for (index, transport) in ordered.into_iter().zip(sellers) {
-                    let address = parse_address(transport.address())?;
-                    listings[index].reply_address = Some(address.clone());
-                    mailboxes.push(Mailbox::new(address, Owner::Seller(index), transport));
-                }
-            }
-        }
+        let (post_office, mailboxes) = open_mailboxes(mail, &scenario, &mut listings)?;
         let site_listings: Vec<SiteListing> = listings.iter().filter_map(site_listing).collect();
         let (sites, _) = Sites::start(site_listings, shared.clone())
             .await

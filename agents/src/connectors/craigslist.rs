@@ -524,30 +524,10 @@ fn parse_posting(
         .next()
         .map(posting_body)
         .unwrap_or_default();
-    // The "(Glen Ellyn)" after the title first; then a map address that is text, never a
-    // link's ("google map"); then the older title location.
-    let in_parens = |text: String| {
-        let text = text.trim();
-        text.strip_prefix('(')
-            .and_then(|t| t.strip_suffix(')'))
-            .map(|t| t.trim().to_string())
-    };
-    let location = doc
-        .select(&sel(".postingtitletext > span, .postingtitletext > small"))
-        .find_map(|e| in_parens(text_of(e)))
-        .or_else(|| {
-            doc.select(&sel(".mapaddress"))
-                .find(|e| e.select(&sel("a")).next().is_none())
-                .map(|e| text_of(e).trim().to_string())
-        })
-        .or_else(|| {
-            doc.select(&sel(".postingtitle-location")).next().map(|e| {
-                text_of(e)
-                    .trim_matches(|c: char| c == '(' || c == ')' || c.is_whitespace())
-                    .to_string()
-            })
-        })
-        .filter(|l| !l.is_empty());
+    let location = posting_location(&doc);
+    let images = posting_images(&doc, &page.url);
+    let reply = reply_address(&doc);
+    let condition = posting_condition(&doc);
     let listed_at = doc
         .select(&sel("time.date[datetime], .postinginfos time[datetime]"))
         .next()
@@ -558,55 +538,6 @@ fn parse_posting(
                 .ok()
         })
         .map(|t| t.with_timezone(&Utc));
-    let base = reqwest::Url::parse(&page.url).ok();
-    let images = doc
-        .select(&sel("#thumbs a.thumb[href], .gallery img[src]"))
-        .filter_map(|e| e.attr("href").or(e.attr("src")))
-        .filter_map(|h| base.as_ref()?.join(h).ok())
-        .map(|u| u.to_string())
-        .fold(Vec::<String>::new(), |mut all, u| {
-            if !all.contains(&u) {
-                all.push(u);
-            }
-            all
-        });
-    let reply = doc
-        .select(&sel(
-            ".reply-email-address a.mailapp, .reply-email-address a[href^=mailto]",
-        ))
-        .next()
-        .and_then(|a| {
-            let shown = text_of(a);
-            if shown.contains('@') {
-                return Some(shown);
-            }
-            let href = a.attr("href")?.strip_prefix("mailto:")?;
-            Some(href.split('?').next()?.to_string())
-        })
-        .map(|a| a.trim().to_lowercase())
-        .filter(|a| a.contains('@'));
-    // 2018: `<span>condition: <b>excellent</b></span>`; 2026: a `.labl` span
-    // ("condition:") beside a `.valu` span ("excellent") in one `.attr`.
-    let labelled = doc.select(&sel(".attrgroup .attr")).find_map(|attr| {
-        let label = attr.select(&sel(".labl")).next().map(text_of)?;
-        if !label.trim().eq_ignore_ascii_case("condition:") {
-            return None;
-        }
-        attr.select(&sel(".valu"))
-            .next()
-            .map(|v| condition_from_text(text_of(v).trim()))
-    });
-    let condition = labelled
-        .or_else(|| {
-            doc.select(&sel(".attrgroup span"))
-                .map(text_of)
-                .find_map(|t| {
-                    t.to_lowercase()
-                        .strip_prefix("condition:")
-                        .map(condition_from_text)
-                })
-        })
-        .unwrap_or(Condition::Unknown);
     let category = category_from_url(&page.url)
         .map(str::to_string)
         .or_else(|| asked_category.map(str::to_string))
@@ -636,6 +567,91 @@ fn parse_posting(
         last_seen: now,
         raw: page.body.clone(),
     })
+}
+
+/// Where the item is: the "(Glen Ellyn)" after the title first; then a map address that
+/// is text, never a link's ("google map"); then the older title location.
+fn posting_location(doc: &Html) -> Option<String> {
+    let in_parens = |text: String| {
+        let text = text.trim();
+        text.strip_prefix('(')
+            .and_then(|t| t.strip_suffix(')'))
+            .map(|t| t.trim().to_string())
+    };
+    doc.select(&sel(".postingtitletext > span, .postingtitletext > small"))
+        .find_map(|e| in_parens(text_of(e)))
+        .or_else(|| {
+            doc.select(&sel(".mapaddress"))
+                .find(|e| e.select(&sel("a")).next().is_none())
+                .map(|e| text_of(e).trim().to_string())
+        })
+        .or_else(|| {
+            doc.select(&sel(".postingtitle-location")).next().map(|e| {
+                text_of(e)
+                    .trim_matches(|c: char| c == '(' || c == ')' || c.is_whitespace())
+                    .to_string()
+            })
+        })
+        .filter(|l| !l.is_empty())
+}
+
+/// The posting's photos, as absolute URLs, each once.
+fn posting_images(doc: &Html, page_url: &str) -> Vec<String> {
+    let base = reqwest::Url::parse(page_url).ok();
+    doc.select(&sel("#thumbs a.thumb[href], .gallery img[src]"))
+        .filter_map(|e| e.attr("href").or(e.attr("src")))
+        .filter_map(|h| base.as_ref()?.join(h).ok())
+        .map(|u| u.to_string())
+        .fold(Vec::<String>::new(), |mut all, u| {
+            if !all.contains(&u) {
+                all.push(u);
+            }
+            all
+        })
+}
+
+/// The seller's address when the page shows it (older postings did; the reply button
+/// hides it on today's).
+fn reply_address(doc: &Html) -> Option<String> {
+    doc.select(&sel(
+        ".reply-email-address a.mailapp, .reply-email-address a[href^=mailto]",
+    ))
+    .next()
+    .and_then(|a| {
+        let shown = text_of(a);
+        if shown.contains('@') {
+            return Some(shown);
+        }
+        let href = a.attr("href")?.strip_prefix("mailto:")?;
+        Some(href.split('?').next()?.to_string())
+    })
+    .map(|a| a.trim().to_lowercase())
+    .filter(|a| a.contains('@'))
+}
+
+/// The condition attribute. 2018: `<span>condition: <b>excellent</b></span>`; 2026: a
+/// `.labl` span ("condition:") beside a `.valu` span ("excellent") in one `.attr`.
+fn posting_condition(doc: &Html) -> Condition {
+    let labelled = doc.select(&sel(".attrgroup .attr")).find_map(|attr| {
+        let label = attr.select(&sel(".labl")).next().map(text_of)?;
+        if !label.trim().eq_ignore_ascii_case("condition:") {
+            return None;
+        }
+        attr.select(&sel(".valu"))
+            .next()
+            .map(|v| condition_from_text(text_of(v).trim()))
+    });
+    labelled
+        .or_else(|| {
+            doc.select(&sel(".attrgroup span"))
+                .map(text_of)
+                .find_map(|t| {
+                    t.to_lowercase()
+                        .strip_prefix("condition:")
+                        .map(condition_from_text)
+                })
+        })
+        .unwrap_or(Condition::Unknown)
 }
 
 /// The Craigslist-style connector.

@@ -574,6 +574,82 @@ fn label(value: &str) -> String {
         .replace('\n', "\\n")
 }
 
+/// The gate's metrics: up, paused, approvals waiting, audit length, counters, spend and
+/// open commitments.
+fn gate_metrics(metric: &mut impl FnMut(&str, &str, &str, &[(String, f64)]), gate: &GateStatus) {
+    let one = |v: f64| vec![(String::new(), v)];
+    metric(
+        "bazaar_gate_up",
+        "gauge",
+        "Whether the policy gate answered.",
+        &one(1.0),
+    );
+    metric(
+        "bazaar_paused",
+        "gauge",
+        "Whether the kill switch is on (1) or off (0).",
+        &one(if gate.paused { 1.0 } else { 0.0 }),
+    );
+    metric(
+        "bazaar_pending_approvals",
+        "gauge",
+        "Approvals waiting for the operator.",
+        &one(gate.pending_approvals as f64),
+    );
+    metric(
+        "bazaar_audit_entries",
+        "gauge",
+        "Entries in the hash-chained audit log.",
+        &one(gate.audit_len as f64),
+    );
+    // Per-listing counters would be one series per SKU: summed into their marketplace.
+    let mut counters: std::collections::BTreeMap<String, u64> = Default::default();
+    for (name, count) in &gate.counters {
+        let name = match name.strip_prefix("listing:") {
+            Some(rest) => {
+                format!("listing_revisions:{}", rest.split(':').next().unwrap_or(""))
+            }
+            None => name.clone(),
+        };
+        *counters.entry(name).or_default() += count;
+    }
+    let samples: Vec<(String, f64)> = counters
+        .iter()
+        .map(|(name, count)| (format!("{{counter=\"{}\"}}", label(name)), *count as f64))
+        .collect();
+    metric(
+        "bazaar_gate_counter",
+        "gauge",
+        "The gate's counters for the current marketplace day.",
+        &samples,
+    );
+    let currency = gate.spend_day.currency.code();
+    metric(
+        "bazaar_spend",
+        "gauge",
+        "Spend in major currency units by window.",
+        &[
+            (
+                format!("{{window=\"day\",currency=\"{currency}\"}}"),
+                money_units(gate.spend_day),
+            ),
+            (
+                format!("{{window=\"week\",currency=\"{currency}\"}}"),
+                money_units(gate.spend_week),
+            ),
+        ],
+    );
+    metric(
+        "bazaar_open_commitments",
+        "gauge",
+        "Purchases agreed but not settled, in major currency units.",
+        &[(
+            format!("{{currency=\"{currency}\"}}"),
+            money_units(gate.open_commitments),
+        )],
+    );
+}
+
 async fn metrics(State(state): State<AppState>) -> Response {
     let mut out = String::new();
     let mut metric = |name: &str, kind: &str, help: &str, samples: &[(String, f64)]| {
@@ -585,78 +661,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
     };
     let one = |v: f64| vec![(String::new(), v)];
     match gate_status(&state).await {
-        Ok(gate) => {
-            metric(
-                "bazaar_gate_up",
-                "gauge",
-                "Whether the policy gate answered.",
-                &one(1.0),
-            );
-            metric(
-                "bazaar_paused",
-                "gauge",
-                "Whether the kill switch is on (1) or off (0).",
-                &one(if gate.paused { 1.0 } else { 0.0 }),
-            );
-            metric(
-                "bazaar_pending_approvals",
-                "gauge",
-                "Approvals waiting for the operator.",
-                &one(gate.pending_approvals as f64),
-            );
-            metric(
-                "bazaar_audit_entries",
-                "gauge",
-                "Entries in the hash-chained audit log.",
-                &one(gate.audit_len as f64),
-            );
-            // Per-listing counters would be one series per SKU: summed into their marketplace.
-            let mut counters: std::collections::BTreeMap<String, u64> = Default::default();
-            for (name, count) in &gate.counters {
-                let name = match name.strip_prefix("listing:") {
-                    Some(rest) => {
-                        format!("listing_revisions:{}", rest.split(':').next().unwrap_or(""))
-                    }
-                    None => name.clone(),
-                };
-                *counters.entry(name).or_default() += count;
-            }
-            let samples: Vec<(String, f64)> = counters
-                .iter()
-                .map(|(name, count)| (format!("{{counter=\"{}\"}}", label(name)), *count as f64))
-                .collect();
-            metric(
-                "bazaar_gate_counter",
-                "gauge",
-                "The gate's counters for the current marketplace day.",
-                &samples,
-            );
-            let currency = gate.spend_day.currency.code();
-            metric(
-                "bazaar_spend",
-                "gauge",
-                "Spend in major currency units by window.",
-                &[
-                    (
-                        format!("{{window=\"day\",currency=\"{currency}\"}}"),
-                        money_units(gate.spend_day),
-                    ),
-                    (
-                        format!("{{window=\"week\",currency=\"{currency}\"}}"),
-                        money_units(gate.spend_week),
-                    ),
-                ],
-            );
-            metric(
-                "bazaar_open_commitments",
-                "gauge",
-                "Purchases agreed but not settled, in major currency units.",
-                &[(
-                    format!("{{currency=\"{currency}\"}}"),
-                    money_units(gate.open_commitments),
-                )],
-            );
-        }
+        Ok(gate) => gate_metrics(&mut metric, &gate),
         Err(_) => metric(
             "bazaar_gate_up",
             "gauge",

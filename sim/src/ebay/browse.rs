@@ -851,6 +851,37 @@ fn parse_int(
     }
 }
 
+/// `limit` (1 to 200) and `offset` (0 to 10,000), with eBay's errors.
+fn page_window(pairs: &[(String, String)]) -> Result<(u64, u64), ApiError> {
+    let limit = parse_int(pairs, "limit", 50, 12007)?;
+    if !(1..=200).contains(&limit) {
+        return Err(ApiError::bad_request(
+            12006,
+            domain::BROWSE,
+            "The 'limit' value should be between 1 and 200 (inclusive).",
+        )
+        .param("limit", limit.to_string()));
+    }
+    let offset = parse_int(pairs, "offset", 0, 12005)?;
+    if offset < 0 {
+        return Err(ApiError::bad_request(
+            12004,
+            domain::BROWSE,
+            "The 'offset' value cannot be negative.",
+        )
+        .param("offset", offset.to_string()));
+    }
+    if offset > 10_000 {
+        return Err(ApiError::bad_request(
+            12029,
+            domain::BROWSE,
+            "The maximum number of listings that can be retrieved is 10,000, so your offset value must be less than 10,000.",
+        )
+        .param("offset", offset.to_string()));
+    }
+    Ok((limit as u64, offset as u64))
+}
+
 async fn search(
     AxState(sh): AxState<Arc<Shared>>,
     headers: HeaderMap,
@@ -871,33 +902,7 @@ async fn search(
             "The call must have a valid 'q', 'category_ids', 'epid' or 'gtin' query parameter.",
         ));
     }
-    let limit = parse_int(&pairs, "limit", 50, 12007)?;
-    if !(1..=200).contains(&limit) {
-        return Err(ApiError::bad_request(
-            12006,
-            domain::BROWSE,
-            "The 'limit' value should be between 1 and 200 (inclusive).",
-        )
-        .param("limit", limit.to_string()));
-    }
-    let offset = parse_int(&pairs, "offset", 0, 12005)?;
-    if offset < 0 {
-        return Err(ApiError::bad_request(
-            12004,
-            domain::BROWSE,
-            "The 'offset' value cannot be negative.",
-        )
-        .param("offset", offset.to_string()));
-    }
-    if offset > 10_000 {
-        return Err(ApiError::bad_request(
-            12029,
-            domain::BROWSE,
-            "The maximum number of listings that can be retrieved is 10,000, so your offset value must be less than 10,000.",
-        )
-        .param("offset", offset.to_string()));
-    }
-    let (limit, offset) = (limit as u64, offset as u64);
+    let (limit, offset) = page_window(&pairs)?;
     let mut warnings = Vec::new();
     let filter_text = query_get(&pairs, "filter").map(str::to_string);
     let filters = filter_text

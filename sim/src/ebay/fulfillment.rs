@@ -423,6 +423,92 @@ fn in_range(t: DateTime<Utc>, r: &Range) -> bool {
     t >= r.0 && r.1.is_none_or(|e| t <= e)
 }
 
+/// The `filter` of a getOrders call: creation or modification date ranges and
+/// fulfillment statuses.
+struct OrderFilter {
+    created: Option<Range>,
+    modified: Option<Range>,
+    statuses: Option<Vec<String>>,
+}
+
+impl OrderFilter {
+    fn parse(filter_text: Option<&str>, now: DateTime<Utc>) -> Result<OrderFilter, ApiError> {
+        let mut created: Option<Range> = None;
+        let mut modified: Option<Range> = None;
+        let mut statuses: Option<Vec<String>> = None;
+        for part in filter_text.map(split_top_level).unwrap_or_default() {
+            let Some((name, value)) = part.split_once(':') else {
+                return Err(
+                    bad(30700, format!("Invalid filter name: {part}")).param("filter", part)
+                );
+            };
+            match name.trim() {
+                "creationdate" => created = Some(date_range("creationdate", value.trim(), now)?),
+                "lastmodifieddate" => {
+                    modified = Some(date_range("lastmodifieddate", value.trim(), now)?)
+                }
+                "orderfulfillmentstatus" => {
+                    let set = value
+                        .trim()
+                        .strip_prefix('{')
+                        .and_then(|v| v.strip_suffix('}'))
+                        .map(|v| {
+                            v.split('|')
+                                .map(|s| s.trim().to_string())
+                                .collect::<Vec<_>>()
+                        });
+                    match set {
+                        Some(s)
+                            if s.iter().all(|v| {
+                                matches!(v.as_str(), "NOT_STARTED" | "IN_PROGRESS" | "FULFILLED")
+                            }) =>
+                        {
+                            statuses = Some(s)
+                        }
+                        _ => {
+                            return Err(bad(
+                                30800,
+                                format!(
+                                "Invalid filter value {value} for filter orderfulfillmentstatus"
+                            ),
+                            ))
+                        }
+                    }
+                }
+                other => {
+                    return Err(
+                        bad(30700, format!("Invalid filter name: {other}")).param("filter", other)
+                    )
+                }
+            }
+        }
+        // "If creationdate and lastmodifieddate are both included, only creationdate is used."
+        if created.is_some() {
+            modified = None;
+        }
+        Ok(OrderFilter {
+            created,
+            modified,
+            statuses,
+        })
+    }
+
+    /// Every order here is unfulfilled (NOT_STARTED).
+    fn matches(&self, order: &Order) -> bool {
+        self.created
+            .as_ref()
+            .is_none_or(|r| in_range(order.created, r))
+            && self
+                .modified
+                .as_ref()
+                .is_none_or(|r| in_range(order.modified, r))
+            && self
+                .statuses
+                .as_ref()
+                .is_none_or(|s| s.iter().any(|v| v == "NOT_STARTED"))
+    }
+}
+
 async fn get_orders(
     AxState(sh): AxState<Arc<Shared>>,
     headers: HeaderMap,
@@ -468,70 +554,8 @@ async fn get_orders(
                 .filter(|(_, o)| ids.contains(&o.order_id.as_str())),
         );
     } else {
-        let mut created: Option<Range> = None;
-        let mut modified: Option<Range> = None;
-        let mut status_ok: Option<Vec<String>> = None;
-        for part in filter_text
-            .as_deref()
-            .map(split_top_level)
-            .unwrap_or_default()
-        {
-            let Some((name, value)) = part.split_once(':') else {
-                return Err(
-                    bad(30700, format!("Invalid filter name: {part}")).param("filter", part)
-                );
-            };
-            match name.trim() {
-                "creationdate" => created = Some(date_range("creationdate", value.trim(), now)?),
-                "lastmodifieddate" => {
-                    modified = Some(date_range("lastmodifieddate", value.trim(), now)?)
-                }
-                "orderfulfillmentstatus" => {
-                    let set = value
-                        .trim()
-                        .strip_prefix('{')
-                        .and_then(|v| v.strip_suffix('}'))
-                        .map(|v| {
-                            v.split('|')
-                                .map(|s| s.trim().to_string())
-                                .collect::<Vec<_>>()
-                        });
-                    match set {
-                        Some(s)
-                            if s.iter().all(|v| {
-                                matches!(v.as_str(), "NOT_STARTED" | "IN_PROGRESS" | "FULFILLED")
-                            }) =>
-                        {
-                            status_ok = Some(s)
-                        }
-                        _ => {
-                            return Err(bad(
-                                30800,
-                                format!(
-                                "Invalid filter value {value} for filter orderfulfillmentstatus"
-                            ),
-                            ))
-                        }
-                    }
-                }
-                other => {
-                    return Err(
-                        bad(30700, format!("Invalid filter name: {other}")).param("filter", other)
-                    )
-                }
-            }
-        }
-        // "If creationdate and lastmodifieddate are both included, only creationdate is used."
-        if created.is_some() {
-            modified = None;
-        }
-        hits.extend(all.iter().enumerate().filter(|(_, o)| {
-            created.as_ref().is_none_or(|r| in_range(o.created, r))
-                && modified.as_ref().is_none_or(|r| in_range(o.modified, r))
-                && status_ok
-                    .as_ref()
-                    .is_none_or(|s| s.iter().any(|v| v == "NOT_STARTED"))
-        }));
+        let filter = OrderFilter::parse(filter_text.as_deref(), now)?;
+        hits.extend(all.iter().enumerate().filter(|(_, o)| filter.matches(o)));
     }
     // Newest first.
     hits.sort_by_key(|(i, o)| std::cmp::Reverse((o.created, *i)));

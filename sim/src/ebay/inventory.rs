@@ -1090,6 +1090,149 @@ async fn withdraw(
     ))
 }
 
+/// What is wrong with one SKU's update, if anything: every offer must exist, belong to the
+/// SKU and carry valid values, and the quantity must not be negative.
+fn price_quantity_error(st: &State, pq: &PriceQuantity, sku: &str) -> Option<ErrorDetail> {
+    // Every offer must exist, belong to the SKU and carry valid values.
+    let mut bad = None;
+    for o in &pq.offers {
+        let id = o.offer_id.clone().unwrap_or_default();
+        match st.inventory.offers.get(&id) {
+            Some(offer) if offer.sku == *sku => {
+                let price_ok = o.price.as_ref().is_none_or(|p| {
+                    p.money().is_ok_and(|m| {
+                        m.currency == marketplace_currency(&offer.marketplace_id) && m.minor > 0
+                    })
+                });
+                if !price_ok {
+                    bad = Some(invalid_value("price").into_detail());
+                } else if o.available_quantity.is_some_and(|q| q < 0) {
+                    bad = Some(invalid_value("availableQuantity").into_detail());
+                }
+            }
+            _ => bad = Some(offer_not_found(&id).into_detail()),
+        }
+        if bad.is_some() {
+            break;
+        }
+    }
+    let quantity = pq
+        .ship_to_location_availability
+        .as_ref()
+        .and_then(|s| s.quantity);
+    if quantity.is_some_and(|q| q < 0) {
+        bad = Some(invalid_value("shipToLocationAvailability.quantity").into_detail());
+    }
+    bad
+}
+
+/// Applies one SKU's price and quantity update, all or nothing, and answers for each of
+/// its offers.
+fn update_price_quantity(
+    st: &mut State,
+    pq: &PriceQuantity,
+    day: NaiveDate,
+    now: DateTime<Utc>,
+) -> Vec<PriceQuantityResponse> {
+    let mut responses = Vec::new();
+    let sku = pq.sku.clone().unwrap_or_default();
+    let fail = |offer_id: Option<String>, error: ErrorDetail| PriceQuantityResponse {
+        status_code: 400,
+        sku: Some(sku.clone()),
+        offer_id,
+        errors: vec![error],
+    };
+    let fail_all = |error: ErrorDetail| -> Vec<PriceQuantityResponse> {
+        if pq.offers.is_empty() {
+            vec![fail(None, error)]
+        } else {
+            pq.offers
+                .iter()
+                .map(|o| fail(o.offer_id.clone(), error.clone()))
+                .collect()
+        }
+    };
+    if !st.inventory.items.contains_key(&sku) {
+        return fail_all(sku_not_found(&sku).into_detail());
+    }
+    let quantity = pq
+        .ship_to_location_availability
+        .as_ref()
+        .and_then(|s| s.quantity);
+    if let Some(error) = price_quantity_error(st, pq, &sku) {
+        return fail_all(error);
+    }
+    let mut touched: BTreeSet<String> = BTreeSet::new();
+    if quantity.is_some() {
+        touched.extend(st.inventory.live_listings_of_sku(&sku));
+    }
+    for o in &pq.offers {
+        if let Some(live) = o
+            .offer_id
+            .as_ref()
+            .and_then(|id| st.inventory.offers.get(id))
+            .and_then(|offer| offer.live_listing())
+        {
+            touched.insert(live.to_string());
+        }
+    }
+    let touched: Vec<String> = touched.into_iter().collect();
+    if let Err(error) = check_revisions(st, &touched, day) {
+        return fail_all(error);
+    }
+    record_revisions(st, &touched, day);
+    if let Some(q) = quantity {
+        if let Some(item) = st.inventory.items.get_mut(&sku) {
+            item.body
+                .availability
+                .get_or_insert_with(Availability::default)
+                .ship_to_location_availability
+                .get_or_insert_with(ShipToLocationAvailability::default)
+                .quantity = Some(q);
+        }
+    }
+    for o in &pq.offers {
+        let id = o.offer_id.clone().unwrap_or_default();
+        if let Some(offer) = st.inventory.offers.get_mut(&id) {
+            if let Some(q) = o.available_quantity {
+                offer.details.available_quantity = Some(q);
+            }
+            if let Some(price) = &o.price {
+                offer
+                    .details
+                    .pricing_summary
+                    .get_or_insert_with(PricingSummary::default)
+                    .price = Some(price.clone());
+            }
+        }
+        responses.push(PriceQuantityResponse {
+            status_code: 200,
+            sku: Some(sku.clone()),
+            offer_id: Some(id),
+            errors: Vec::new(),
+        });
+    }
+    if pq.offers.is_empty() {
+        responses.push(PriceQuantityResponse {
+            status_code: 200,
+            sku: Some(sku.clone()),
+            offer_id: None,
+            errors: Vec::new(),
+        });
+    }
+    let offer_ids: Vec<String> = st
+        .inventory
+        .offers
+        .values()
+        .filter(|o| o.sku == sku)
+        .map(|o| o.offer_id.clone())
+        .collect();
+    for id in offer_ids {
+        sync_catalog(st, &id, now);
+    }
+    responses
+}
+
 async fn bulk_update_price_quantity(
     AxState(sh): AxState<Arc<Shared>>,
     headers: HeaderMap,
@@ -1104,131 +1247,8 @@ async fn bulk_update_price_quantity(
     }
     let day = st.day(now);
     let mut responses = Vec::new();
-    for pq in req.requests {
-        let sku = pq.sku.clone().unwrap_or_default();
-        let fail = |offer_id: Option<String>, error: ErrorDetail| PriceQuantityResponse {
-            status_code: 400,
-            sku: Some(sku.clone()),
-            offer_id,
-            errors: vec![error],
-        };
-        let fail_all = |error: ErrorDetail| -> Vec<PriceQuantityResponse> {
-            if pq.offers.is_empty() {
-                vec![fail(None, error)]
-            } else {
-                pq.offers
-                    .iter()
-                    .map(|o| fail(o.offer_id.clone(), error.clone()))
-                    .collect()
-            }
-        };
-        if !st.inventory.items.contains_key(&sku) {
-            responses.extend(fail_all(sku_not_found(&sku).into_detail()));
-            continue;
-        }
-        // Every offer must exist, belong to the SKU and carry valid values.
-        let mut bad = None;
-        for o in &pq.offers {
-            let id = o.offer_id.clone().unwrap_or_default();
-            match st.inventory.offers.get(&id) {
-                Some(offer) if offer.sku == sku => {
-                    let price_ok = o.price.as_ref().is_none_or(|p| {
-                        p.money().is_ok_and(|m| {
-                            m.currency == marketplace_currency(&offer.marketplace_id) && m.minor > 0
-                        })
-                    });
-                    if !price_ok {
-                        bad = Some(invalid_value("price").into_detail());
-                    } else if o.available_quantity.is_some_and(|q| q < 0) {
-                        bad = Some(invalid_value("availableQuantity").into_detail());
-                    }
-                }
-                _ => bad = Some(offer_not_found(&id).into_detail()),
-            }
-            if bad.is_some() {
-                break;
-            }
-        }
-        let quantity = pq
-            .ship_to_location_availability
-            .as_ref()
-            .and_then(|s| s.quantity);
-        if quantity.is_some_and(|q| q < 0) {
-            bad = Some(invalid_value("shipToLocationAvailability.quantity").into_detail());
-        }
-        if let Some(error) = bad {
-            responses.extend(fail_all(error));
-            continue;
-        }
-        let mut touched: BTreeSet<String> = BTreeSet::new();
-        if quantity.is_some() {
-            touched.extend(st.inventory.live_listings_of_sku(&sku));
-        }
-        for o in &pq.offers {
-            if let Some(live) = o
-                .offer_id
-                .as_ref()
-                .and_then(|id| st.inventory.offers.get(id))
-                .and_then(|offer| offer.live_listing())
-            {
-                touched.insert(live.to_string());
-            }
-        }
-        let touched: Vec<String> = touched.into_iter().collect();
-        if let Err(error) = check_revisions(&st, &touched, day) {
-            responses.extend(fail_all(error));
-            continue;
-        }
-        record_revisions(&mut st, &touched, day);
-        if let Some(q) = quantity {
-            if let Some(item) = st.inventory.items.get_mut(&sku) {
-                item.body
-                    .availability
-                    .get_or_insert_with(Availability::default)
-                    .ship_to_location_availability
-                    .get_or_insert_with(ShipToLocationAvailability::default)
-                    .quantity = Some(q);
-            }
-        }
-        for o in &pq.offers {
-            let id = o.offer_id.clone().unwrap_or_default();
-            if let Some(offer) = st.inventory.offers.get_mut(&id) {
-                if let Some(q) = o.available_quantity {
-                    offer.details.available_quantity = Some(q);
-                }
-                if let Some(price) = &o.price {
-                    offer
-                        .details
-                        .pricing_summary
-                        .get_or_insert_with(PricingSummary::default)
-                        .price = Some(price.clone());
-                }
-            }
-            responses.push(PriceQuantityResponse {
-                status_code: 200,
-                sku: Some(sku.clone()),
-                offer_id: Some(id),
-                errors: Vec::new(),
-            });
-        }
-        if pq.offers.is_empty() {
-            responses.push(PriceQuantityResponse {
-                status_code: 200,
-                sku: Some(sku.clone()),
-                offer_id: None,
-                errors: Vec::new(),
-            });
-        }
-        let offer_ids: Vec<String> = st
-            .inventory
-            .offers
-            .values()
-            .filter(|o| o.sku == sku)
-            .map(|o| o.offer_id.clone())
-            .collect();
-        for id in offer_ids {
-            sync_catalog(&mut st, &id, now);
-        }
+    for pq in &req.requests {
+        responses.extend(update_price_quantity(&mut st, pq, day, now));
     }
     let status = if responses.iter().all(|r| r.status_code == 200) {
         StatusCode::OK

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::errors::{domain, json_response, ApiError};
 use super::fulfillment::BuyError;
+use super::inventory::Offer;
 use super::oauth::{authorize, scopes};
 use super::{
     ebay_time, header_str, href, parse_body, query_get, query_pairs, Amount, Api, Reply, Shared,
@@ -205,7 +206,7 @@ struct TimeDuration {
     value: Option<i64>,
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct OfferedItemIn {
     #[serde(default)]
@@ -287,41 +288,86 @@ fn masked(username: &str) -> String {
     }
 }
 
-async fn send_offer_to_interested_buyers(
-    AxState(sh): AxState<Arc<Shared>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Reply {
-    let now = sh.now();
-    let mut st = sh.lock();
-    authorize(
-        &mut st,
-        &headers,
-        now,
-        Api::Negotiation,
-        &[scopes::SELL_INVENTORY],
-    )?;
-    marketplace(&headers)?;
-    let empty = || bad(150006, "Request cannot be null/empty.");
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(empty());
+/// The offer's price or discount: one of them, a price at least 5 % under the listing's and
+/// a discount of 5 to 80 %, as eBay checks them.
+fn offer_terms(
+    item: &OfferedItemIn,
+    listed: Money,
+    listing_id: &str,
+) -> Result<(Option<Money>, Option<u32>), ApiError> {
+    match (&item.price, &item.discount_percentage) {
+        (Some(_), Some(_)) => Err(bad(
+            150007,
+            "Both offer price and discount percentage cannot be present in the request.",
+        )),
+        (None, None) => Err(bad(
+            150009,
+            "Invalid value for price. Send a price or a discountPercentage.",
+        )
+        .param("fieldName", "offeredItems.price")),
+        (Some(p), None) => {
+            let money = p
+                .money()
+                .ok()
+                .filter(|m| m.currency == listed.currency && m.minor > 0)
+                .ok_or_else(|| {
+                    bad(150009, "Invalid value for price.").param("fieldName", "offeredItems.price")
+                })?;
+            if money.minor > listed.minor {
+                return Err(refused(
+                    150016,
+                    format!("Invalid price for listing {listing_id}. Price value exceeds the listing price."),
+                ));
+            }
+            if money.minor * 100 > listed.minor * 95 {
+                return Err(bad(
+                    150008,
+                    "Price must be at least 5% less than your Buy It Now price.",
+                ));
+            }
+            Ok((Some(money), None))
+        }
+        (None, Some(d)) => match d.trim().parse::<u32>() {
+            Ok(n) if (5..=80).contains(&n) => Ok((None, Some(n))),
+            _ => Err(bad(
+                150009,
+                "Invalid value for discountPercentage. It must be a whole number from 5 to 80.",
+            )
+            .param("fieldName", "offeredItems.discountPercentage")),
+        },
     }
-    let req: CreateOffersRequest = parse_body(&body, |path, detail| {
-        bad(150009, format!("Invalid value for {path}. {detail}")).param("fieldName", path)
-    })?;
-    let items = req.offered_items.unwrap_or_default();
-    if items.len() > 1 {
-        let ids: Vec<String> = items.iter().filter_map(|i| i.listing_id.clone()).collect();
-        return Err(bad(
-            150005,
-            format!("Offer contains multiple listings {}.", ids.join(",")),
+}
+
+/// The offer's message, once it and the duration pass eBay's checks (no HTML, at most
+/// 2,000 characters; two days).
+fn checked_message(req: &CreateOffersRequest) -> Result<Option<String>, ApiError> {
+    if req
+        .message
+        .as_deref()
+        .is_some_and(|m| m.chars().count() > 2000 || m.contains('<'))
+    {
+        return Err(refused(
+            150010,
+            "Invalid message. Message cannot contain HTML or blocked words and cannot exceed maximum character limit of 2000.",
         ));
     }
-    let Some(item) = items.into_iter().next() else {
-        return Err(empty());
-    };
-    let listing_id = item.listing_id.unwrap_or_default();
-    let Some(offer) = st.inventory.offer_by_listing(&listing_id).cloned() else {
+    let duration = req.offer_duration.clone().unwrap_or(TimeDuration {
+        unit: Some("DAY".into()),
+        value: Some(2),
+    });
+    if duration.unit.as_deref() != Some("DAY") || duration.value != Some(2) {
+        return Err(bad(
+            150027,
+            "Offer is invalid. Please specify a valid duration of 2 DAY",
+        ));
+    }
+    Ok(req.message.clone())
+}
+
+/// The seller's live listing `listing_id` and its price; eBay's errors for one that ended,
+/// never was, or has no price.
+fn live_listing(st: &State, listing_id: &str) -> Result<(Offer, Money), ApiError> {
+    let Some(offer) = st.inventory.offer_by_listing(listing_id).cloned() else {
         let ended = st.inventory.offers.values().any(|o| {
             o.listing
                 .as_ref()
@@ -350,53 +396,45 @@ async fn send_offer_to_interested_buyers(
                 format!("Invalid listingId {listing_id}. It has no price."),
             )
         })?;
-    let (price, discount) = match (&item.price, &item.discount_percentage) {
-        (Some(_), Some(_)) => {
-            return Err(bad(
-                150007,
-                "Both offer price and discount percentage cannot be present in the request.",
-            ))
-        }
-        (None, None) => {
-            return Err(bad(
-                150009,
-                "Invalid value for price. Send a price or a discountPercentage.",
-            )
-            .param("fieldName", "offeredItems.price"))
-        }
-        (Some(p), None) => {
-            let money = p
-                .money()
-                .ok()
-                .filter(|m| m.currency == listed.currency && m.minor > 0)
-                .ok_or_else(|| {
-                    bad(150009, "Invalid value for price.").param("fieldName", "offeredItems.price")
-                })?;
-            if money.minor > listed.minor {
-                return Err(refused(
-                    150016,
-                    format!("Invalid price for listing {listing_id}. Price value exceeds the listing price."),
-                ));
-            }
-            if money.minor * 100 > listed.minor * 95 {
-                return Err(bad(
-                    150008,
-                    "Price must be at least 5% less than your Buy It Now price.",
-                ));
-            }
-            (Some(money), None)
-        }
-        (None, Some(d)) => {
-            match d.trim().parse::<u32>() {
-                Ok(n) if (5..=80).contains(&n) => (None, Some(n)),
-                _ => return Err(bad(
-                    150009,
-                    "Invalid value for discountPercentage. It must be a whole number from 5 to 80.",
-                )
-                .param("fieldName", "offeredItems.discountPercentage")),
-            }
-        }
+    Ok((offer, listed))
+}
+
+async fn send_offer_to_interested_buyers(
+    AxState(sh): AxState<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Reply {
+    let now = sh.now();
+    let mut st = sh.lock();
+    authorize(
+        &mut st,
+        &headers,
+        now,
+        Api::Negotiation,
+        &[scopes::SELL_INVENTORY],
+    )?;
+    marketplace(&headers)?;
+    let empty = || bad(150006, "Request cannot be null/empty.");
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(empty());
+    }
+    let req: CreateOffersRequest = parse_body(&body, |path, detail| {
+        bad(150009, format!("Invalid value for {path}. {detail}")).param("fieldName", path)
+    })?;
+    let items = req.offered_items.clone().unwrap_or_default();
+    if items.len() > 1 {
+        let ids: Vec<String> = items.iter().filter_map(|i| i.listing_id.clone()).collect();
+        return Err(bad(
+            150005,
+            format!("Offer contains multiple listings {}.", ids.join(",")),
+        ));
+    }
+    let Some(item) = items.into_iter().next() else {
+        return Err(empty());
     };
+    let listing_id = item.listing_id.clone().unwrap_or_default();
+    let (offer, listed) = live_listing(&st, &listing_id)?;
+    let (price, discount) = offer_terms(&item, listed, &listing_id)?;
     let quantity = item.quantity.unwrap_or(1);
     let available = st.inventory.available(&offer);
     if quantity < 1 {
@@ -410,26 +448,7 @@ async fn send_offer_to_interested_buyers(
             format!("Current available quantity for this listing {listing_id} is less than the offer quantity."),
         ));
     }
-    let message = req.message.clone();
-    if message
-        .as_deref()
-        .is_some_and(|m| m.chars().count() > 2000 || m.contains('<'))
-    {
-        return Err(refused(
-            150010,
-            "Invalid message. Message cannot contain HTML or blocked words and cannot exceed maximum character limit of 2000.",
-        ));
-    }
-    let duration = req.offer_duration.clone().unwrap_or(TimeDuration {
-        unit: Some("DAY".into()),
-        value: Some(2),
-    });
-    if duration.unit.as_deref() != Some("DAY") || duration.value != Some(2) {
-        return Err(bad(
-            150027,
-            "Offer is invalid. Please specify a valid duration of 2 DAY",
-        ));
-    }
+    let message = checked_message(&req)?;
     let buyers: Vec<String> = st
         .negotiation
         .interests

@@ -486,6 +486,37 @@ async fn update_destination(
 }
 
 /// Creates a destination, or replaces `existing`'s settings.
+/// Whether `endpoint` answers eBay's challenge for `code` with the hash of its
+/// verification token; in a replay, what it answered when the run was recorded.
+async fn answers_challenge(sh: &Arc<Shared>, endpoint: &str, token: &str, code: &str) -> bool {
+    let sep = if endpoint.contains('?') { '&' } else { '?' };
+    let url = format!("{endpoint}{sep}challenge_code={code}");
+    let expected = challenge_response(code, token, endpoint);
+    let journal = sh.journal.get();
+    match journal {
+        // The endpoint belonged to an agent process that is gone: what it answered then.
+        Some(journal) if journal.replaying() => journal.replayed_challenge(),
+        _ => {
+            let answered = match sh.http.get(&url).send().await {
+                Ok(r) if r.status() == StatusCode::OK => r
+                    .json::<serde_json::Value>()
+                    .await
+                    .ok()
+                    .and_then(|v| v.get("challengeResponse")?.as_str().map(str::to_string)),
+                _ => None,
+            };
+            let verified = answered.as_deref() == Some(expected.as_str());
+            if let Some(journal) = journal {
+                let entry = crate::journal::Entry::Challenge { verified };
+                if let Err(error) = journal.record(&entry) {
+                    tracing::error!(%error, "a destination's challenge could not be journaled");
+                }
+            }
+            verified
+        }
+    }
+}
+
 async fn save_destination(
     sh: &Arc<Shared>,
     headers: &HeaderMap,
@@ -560,32 +591,7 @@ async fn save_destination(
         (enabled, endpoint, token, code, destination_id)
     };
     // Phase 2, unlocked: eBay's challenge.
-    let sep = if endpoint.contains('?') { '&' } else { '?' };
-    let url = format!("{endpoint}{sep}challenge_code={code}");
-    let expected = challenge_response(&code, &token, &endpoint);
-    let journal = sh.journal.get();
-    let verified = match journal {
-        // The endpoint belonged to an agent process that is gone: what it answered then.
-        Some(journal) if journal.replaying() => journal.replayed_challenge(),
-        _ => {
-            let answered = match sh.http.get(&url).send().await {
-                Ok(r) if r.status() == StatusCode::OK => r
-                    .json::<serde_json::Value>()
-                    .await
-                    .ok()
-                    .and_then(|v| v.get("challengeResponse")?.as_str().map(str::to_string)),
-                _ => None,
-            };
-            let verified = answered.as_deref() == Some(expected.as_str());
-            if let Some(journal) = journal {
-                let entry = crate::journal::Entry::Challenge { verified };
-                if let Err(error) = journal.record(&entry) {
-                    tracing::error!(%error, "a destination's challenge could not be journaled");
-                }
-            }
-            verified
-        }
-    };
+    let verified = answers_challenge(sh, &endpoint, &token, &code).await;
     if !verified {
         return Err(ApiError::new(
             StatusCode::CONFLICT,

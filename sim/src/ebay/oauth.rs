@@ -246,13 +246,6 @@ fn token_inner(
             "request is missing a required parameter or malformed",
         )
     })?;
-    let missing = |name: &str| {
-        OAuthError::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            format!("request is missing a required parameter or malformed: {name}"),
-        )
-    };
     let grant_type = query_get(&form, "grant_type").ok_or_else(|| missing("grant_type"))?;
     let api = match grant_type {
         "client_credentials" => Api::OAuthApplication,
@@ -272,116 +265,144 @@ fn token_inner(
             "The daily call limit for this grant type has been reached; try again tomorrow",
         ));
     }
-    let access_ttl = st.config.access_token_ttl_secs;
     match grant_type {
-        "client_credentials" => {
-            let scope = query_get(&form, "scope").ok_or_else(|| missing("scope"))?;
-            let scopes = parse_scopes(scope, scopes::APPLICATION)?;
-            let access_token = token_string(st, "p^1#r^0");
-            st.oauth.access.insert(
-                access_token.clone(),
-                AccessToken {
-                    scopes,
-                    expires_at: now + chrono::Duration::seconds(access_ttl),
-                    user: false,
-                },
-            );
-            Ok(TokenResponse {
-                access_token,
-                expires_in: access_ttl,
-                refresh_token: None,
-                refresh_token_expires_in: None,
-                token_type: "Application Access Token",
-            })
-        }
-        "authorization_code" => {
-            let code = query_get(&form, "code").ok_or_else(|| missing("code"))?;
-            let redirect =
-                query_get(&form, "redirect_uri").ok_or_else(|| missing("redirect_uri"))?;
-            let invalid_grant = || {
-                OAuthError::new(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_grant",
-                    "the provided authorization grant code is invalid or was issued to another client",
-                )
-            };
-            if redirect != st.config.ru_name {
-                return Err(invalid_grant());
-            }
-            let scopes = match st.oauth.codes.get_mut(code) {
-                Some(found) if !found.used && now < found.expires_at => {
-                    found.used = true;
-                    found.scopes.clone()
-                }
-                _ => return Err(invalid_grant()),
-            };
-            let access_token = token_string(st, "p^3#r^0");
-            let refresh_token = token_string(st, "p^3#r^1");
-            let refresh_ttl = st.config.refresh_token_ttl_secs;
-            st.oauth.access.insert(
-                access_token.clone(),
-                AccessToken {
-                    scopes: scopes.clone(),
-                    expires_at: now + chrono::Duration::seconds(access_ttl),
-                    user: true,
-                },
-            );
-            st.oauth.refresh.insert(
-                refresh_token.clone(),
-                RefreshToken {
-                    scopes,
-                    expires_at: now + chrono::Duration::seconds(refresh_ttl),
-                },
-            );
-            Ok(TokenResponse {
-                access_token,
-                expires_in: access_ttl,
-                refresh_token: Some(refresh_token),
-                refresh_token_expires_in: Some(refresh_ttl),
-                token_type: "User Access Token",
-            })
-        }
-        _ => {
-            let refresh =
-                query_get(&form, "refresh_token").ok_or_else(|| missing("refresh_token"))?;
-            let granted = match st.oauth.refresh.get(refresh) {
-                Some(found) if now < found.expires_at => found.scopes.clone(),
-                _ => {
-                    return Err(OAuthError::new(
-                        StatusCode::BAD_REQUEST,
-                        "invalid_grant",
-                        "the provided authorization refresh token is invalid or was issued to another client",
-                    ))
-                }
-            };
-            let scopes = match query_get(&form, "scope") {
-                Some(text) => {
-                    let wanted = parse_scopes(text, scopes::USER)?;
-                    if !wanted.is_subset(&granted) {
-                        return Err(invalid_scope());
-                    }
-                    wanted
-                }
-                None => granted,
-            };
-            let access_token = token_string(st, "p^3#r^0");
-            st.oauth.access.insert(
-                access_token.clone(),
-                AccessToken {
-                    scopes,
-                    expires_at: now + chrono::Duration::seconds(access_ttl),
-                    user: true,
-                },
-            );
-            Ok(TokenResponse {
-                access_token,
-                expires_in: access_ttl,
-                refresh_token: None,
-                refresh_token_expires_in: None,
-                token_type: "User Access Token",
-            })
-        }
+        "client_credentials" => client_credentials_grant(st, &form, now),
+        "authorization_code" => authorization_code_grant(st, &form, now),
+        _ => refresh_token_grant(st, &form, now),
     }
+}
+
+fn missing(name: &str) -> OAuthError {
+    OAuthError::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_request",
+        format!("request is missing a required parameter or malformed: {name}"),
+    )
+}
+
+/// An application token for the scopes asked.
+fn client_credentials_grant(
+    st: &mut State,
+    form: &[(String, String)],
+    now: DateTime<Utc>,
+) -> Result<TokenResponse, OAuthError> {
+    let access_ttl = st.config.access_token_ttl_secs;
+    let scope = query_get(form, "scope").ok_or_else(|| missing("scope"))?;
+    let scopes = parse_scopes(scope, scopes::APPLICATION)?;
+    let access_token = token_string(st, "p^1#r^0");
+    st.oauth.access.insert(
+        access_token.clone(),
+        AccessToken {
+            scopes,
+            expires_at: now + chrono::Duration::seconds(access_ttl),
+            user: false,
+        },
+    );
+    Ok(TokenResponse {
+        access_token,
+        expires_in: access_ttl,
+        refresh_token: None,
+        refresh_token_expires_in: None,
+        token_type: "Application Access Token",
+    })
+}
+
+/// A seller's consent (a code issued once, to the registered RuName) for a user token and
+/// a refresh token.
+fn authorization_code_grant(
+    st: &mut State,
+    form: &[(String, String)],
+    now: DateTime<Utc>,
+) -> Result<TokenResponse, OAuthError> {
+    let access_ttl = st.config.access_token_ttl_secs;
+    let code = query_get(form, "code").ok_or_else(|| missing("code"))?;
+    let redirect = query_get(form, "redirect_uri").ok_or_else(|| missing("redirect_uri"))?;
+    let invalid_grant = || {
+        OAuthError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "the provided authorization grant code is invalid or was issued to another client",
+        )
+    };
+    if redirect != st.config.ru_name {
+        return Err(invalid_grant());
+    }
+    let scopes = match st.oauth.codes.get_mut(code) {
+        Some(found) if !found.used && now < found.expires_at => {
+            found.used = true;
+            found.scopes.clone()
+        }
+        _ => return Err(invalid_grant()),
+    };
+    let access_token = token_string(st, "p^3#r^0");
+    let refresh_token = token_string(st, "p^3#r^1");
+    let refresh_ttl = st.config.refresh_token_ttl_secs;
+    st.oauth.access.insert(
+        access_token.clone(),
+        AccessToken {
+            scopes: scopes.clone(),
+            expires_at: now + chrono::Duration::seconds(access_ttl),
+            user: true,
+        },
+    );
+    st.oauth.refresh.insert(
+        refresh_token.clone(),
+        RefreshToken {
+            scopes,
+            expires_at: now + chrono::Duration::seconds(refresh_ttl),
+        },
+    );
+    Ok(TokenResponse {
+        access_token,
+        expires_in: access_ttl,
+        refresh_token: Some(refresh_token),
+        refresh_token_expires_in: Some(refresh_ttl),
+        token_type: "User Access Token",
+    })
+}
+
+/// A new user token from a refresh token, for the scopes granted or fewer.
+fn refresh_token_grant(
+    st: &mut State,
+    form: &[(String, String)],
+    now: DateTime<Utc>,
+) -> Result<TokenResponse, OAuthError> {
+    let access_ttl = st.config.access_token_ttl_secs;
+    let refresh = query_get(form, "refresh_token").ok_or_else(|| missing("refresh_token"))?;
+    let granted = match st.oauth.refresh.get(refresh) {
+        Some(found) if now < found.expires_at => found.scopes.clone(),
+        _ => return Err(OAuthError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_grant",
+            "the provided authorization refresh token is invalid or was issued to another client",
+        )),
+    };
+    let scopes = match query_get(form, "scope") {
+        Some(text) => {
+            let wanted = parse_scopes(text, scopes::USER)?;
+            if !wanted.is_subset(&granted) {
+                return Err(invalid_scope());
+            }
+            wanted
+        }
+        None => granted,
+    };
+    let access_token = token_string(st, "p^3#r^0");
+    st.oauth.access.insert(
+        access_token.clone(),
+        AccessToken {
+            scopes,
+            expires_at: now + chrono::Duration::seconds(access_ttl),
+            user: true,
+        },
+    );
+    Ok(TokenResponse {
+        access_token,
+        expires_in: access_ttl,
+        refresh_token: None,
+        refresh_token_expires_in: None,
+        token_type: "User Access Token",
+    })
 }
 
 /// `GET /oauth2/authorize?client_id&redirect_uri=<RuName>&response_type=code&scope&state`:

@@ -34,7 +34,9 @@ use axum::routing::get;
 use axum::Router;
 use chrono::{DateTime, Utc};
 
-use super::{dollars_param, escape_html as esc, Category, Filter, ListingState, Shared, Site};
+use super::{
+    dollars_param, escape_html as esc, Category, Filter, ListingState, Shared, Site, SiteListing,
+};
 
 const AREA_NAME: &str = "SF bay area";
 
@@ -98,6 +100,51 @@ async fn home() -> Html<String> {
     Html(page("craigslist: SF bay area", "homepage", &body))
 }
 
+/// The heading and the search form, as the page was asked for.
+fn search_form(code: &str, label: &str, query: &str, params: &HashMap<String, String>) -> String {
+    let mut body = String::new();
+    let _ = write!(
+        body,
+        "<section class=\"body\">\n<h1 class=\"search-title\">{}</h1>\n\
+         <form id=\"searchform\" class=\"search-form\" action=\"/search/{}\" method=\"get\">\n\
+         <input type=\"text\" name=\"query\" id=\"query\" value=\"{}\" placeholder=\"search {}\">\n\
+         <input type=\"number\" name=\"min_price\" class=\"min\" value=\"{}\" placeholder=\"min\">\n\
+         <input type=\"number\" name=\"max_price\" class=\"max\" value=\"{}\" placeholder=\"max\">\n\
+         <button type=\"submit\" class=\"searchbtn\">search</button>\n</form>\n",
+        esc(label),
+        esc(code),
+        esc(query),
+        esc(label),
+        esc(params.get("min_price").map(String::as_str).unwrap_or("")),
+        esc(params.get("max_price").map(String::as_str).unwrap_or("")),
+    );
+    body
+}
+
+/// One result row per listing.
+fn write_rows(body: &mut String, shown: &[SiteListing]) {
+    for listing in shown {
+        let title = esc(&listing.title);
+        let _ = write!(
+            body,
+            "<li class=\"cl-static-search-result result-row\" data-pid=\"{id}\" title=\"{title}\">\n\
+             <a href=\"{href}\" class=\"result-title hdrlnk\" data-id=\"{id}\">\n\
+             <div class=\"title\">{title}</div>\n<div class=\"details\">\n\
+             <span class=\"price result-price\">{price}</span>\n\
+             <span class=\"location result-hood\">{location}</span>\n\
+             <time class=\"result-date\" datetime=\"{datetime}\" title=\"{long}\">{short}</time>\n\
+             </div>\n</a>\n</li>\n",
+            id = listing.id,
+            href = esc(&listing.craigslist_path()),
+            price = esc(&listing.price_text()),
+            location = esc(&listing.location),
+            datetime = datetime_attr(listing.posted_at),
+            long = listing.posted_at.format("%a %d %b %H:%M:%S %Y"),
+            short = listing.posted_at.format("%b %-d"),
+        );
+    }
+}
+
 async fn search(
     State(shared): State<Arc<Shared>>,
     Path(code): Path<String>,
@@ -151,22 +198,7 @@ async fn search(
         esc(&url)
     };
 
-    let mut body = String::new();
-    let _ = write!(
-        body,
-        "<section class=\"body\">\n<h1 class=\"search-title\">{}</h1>\n\
-         <form id=\"searchform\" class=\"search-form\" action=\"/search/{}\" method=\"get\">\n\
-         <input type=\"text\" name=\"query\" id=\"query\" value=\"{}\" placeholder=\"search {}\">\n\
-         <input type=\"number\" name=\"min_price\" class=\"min\" value=\"{}\" placeholder=\"min\">\n\
-         <input type=\"number\" name=\"max_price\" class=\"max\" value=\"{}\" placeholder=\"max\">\n\
-         <button type=\"submit\" class=\"searchbtn\">search</button>\n</form>\n",
-        esc(label),
-        esc(&code),
-        esc(query),
-        esc(label),
-        esc(params.get("min_price").map(String::as_str).unwrap_or("")),
-        esc(params.get("max_price").map(String::as_str).unwrap_or("")),
-    );
+    let mut body = search_form(&code, label, query, &params);
     let (from, to) = if shown.is_empty() {
         (0, 0)
     } else {
@@ -194,26 +226,7 @@ async fn search(
         );
     }
     body.push_str("</span>\n</div>\n</div>\n<ol class=\"cl-static-search-results\">\n");
-    for listing in shown {
-        let title = esc(&listing.title);
-        let _ = write!(
-            body,
-            "<li class=\"cl-static-search-result result-row\" data-pid=\"{id}\" title=\"{title}\">\n\
-             <a href=\"{href}\" class=\"result-title hdrlnk\" data-id=\"{id}\">\n\
-             <div class=\"title\">{title}</div>\n<div class=\"details\">\n\
-             <span class=\"price result-price\">{price}</span>\n\
-             <span class=\"location result-hood\">{location}</span>\n\
-             <time class=\"result-date\" datetime=\"{datetime}\" title=\"{long}\">{short}</time>\n\
-             </div>\n</a>\n</li>\n",
-            id = listing.id,
-            href = esc(&listing.craigslist_path()),
-            price = esc(&listing.price_text()),
-            location = esc(&listing.location),
-            datetime = datetime_attr(listing.posted_at),
-            long = listing.posted_at.format("%a %d %b %H:%M:%S %Y"),
-            short = listing.posted_at.format("%b %-d"),
-        );
-    }
+    write_rows(&mut body, shown);
     body.push_str("</ol>\n");
     if shown.is_empty() {
         body.push_str(

@@ -1,0 +1,277 @@
+//! `bazaar sim serve`: the simulated world alone, on accelerated simulated time, for
+//! exploring with curl, a browser or a mail client. The world's code lives in `bazaar-sim`;
+//! this module only starts it, prints where it is, advances its clock and writes its files.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bazaar_agents::mail::{MailTransport, SmtpImapConfig, SmtpImapTransport};
+use bazaar_sim::scenario::{Scenario, ScenarioError};
+use bazaar_sim::world::{World, WorldConfig, WorldError, WorldMail};
+
+/// How often the clock moves, in wall time.
+const TICK: Duration = Duration::from_millis(200);
+
+/// What `bazaar sim serve` was asked for.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// A built-in scenario name or a TOML file.
+    pub scenario: String,
+    /// The seed (the scenario's when `None`).
+    pub seed: Option<u64>,
+    /// Simulated seconds per wall-clock second.
+    pub speed: u32,
+    /// Where `events.jsonl` and `ground_truth.json` go.
+    pub out: PathBuf,
+    /// The `env` file `sim/scripts/mail-server.sh start` wrote: sellers then use that
+    /// server's accounts, reachable with any mail client.
+    pub mail_env: Option<PathBuf>,
+}
+
+/// Why the world could not be served.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The scenario is unknown or invalid.
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
+    /// The world failed.
+    #[error(transparent)]
+    World(#[from] WorldError),
+    /// The mail server's env file is missing or incomplete.
+    #[error("mail env {path}: {message} (start the server with `sudo sim/scripts/mail-server.sh start`; it writes $BAZAAR_MAIL_DIR/env)")]
+    MailEnv {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// The output directory could not be created.
+    #[error("cannot create {path}: {source}")]
+    Out {
+        /// The directory.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// `--speed 0` would never move.
+    #[error("--speed must be at least 1 (simulated seconds per second)")]
+    Speed,
+}
+
+/// A real mail server's accounts, from `mail-server.sh`'s env file.
+struct MailServer {
+    domain: String,
+    users: Vec<String>,
+    password: String,
+    smtp_port: u16,
+    imap_port: u16,
+}
+
+impl MailServer {
+    fn read(path: &Path) -> Result<MailServer, ServeError> {
+        let error = |message: String| ServeError::MailEnv {
+            path: path.display().to_string(),
+            message,
+        };
+        let text = std::fs::read_to_string(path).map_err(|e| error(e.to_string()))?;
+        let env: BTreeMap<&str, &str> = text
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.trim(), v.trim().trim_matches('"')))
+            .collect();
+        let get = |key: &str| {
+            env.get(key)
+                .map(|v| v.to_string())
+                .ok_or_else(|| error(format!("no {key}")))
+        };
+        let port = |key: &str| {
+            get(key)?
+                .parse::<u16>()
+                .map_err(|_| error(format!("{key} is not a port")))
+        };
+        Ok(MailServer {
+            domain: get("BAZAAR_MAIL_DOMAIN")?,
+            // Full addresses (`agent@bazaar.test`); bare names get the domain.
+            users: get("BAZAAR_MAIL_USERS")?
+                .split_whitespace()
+                .map(|u| u.split('@').next().unwrap_or(u).to_string())
+                .collect(),
+            password: get("BAZAAR_MAIL_PASSWORD")?,
+            smtp_port: port("BAZAAR_SMTP_PORT")?,
+            imap_port: port("BAZAAR_IMAP_PORT")?,
+        })
+    }
+
+    fn transport(&self, user: &str) -> Result<SmtpImapTransport, ServeError> {
+        let address = format!("{user}@{}", self.domain);
+        let config =
+            SmtpImapConfig::loopback(&address, &self.password, self.smtp_port, self.imap_port);
+        SmtpImapTransport::new(config).map_err(|e| ServeError::World(WorldError::Mail(e)))
+    }
+}
+
+/// Starts the world, prints its endpoints and accounts to `out`, and advances its clock at
+/// `speed` until `stop` resolves; then writes the ground truth. The event log is written as
+/// the world runs.
+pub async fn serve(
+    config: ServeConfig,
+    stop: impl Future<Output = ()>,
+    out: &mut dyn Write,
+) -> Result<(), ServeError> {
+    if config.speed == 0 {
+        return Err(ServeError::Speed);
+    }
+    let mut scenario = Scenario::load(&config.scenario)?;
+    std::fs::create_dir_all(&config.out).map_err(|source| ServeError::Out {
+        path: config.out.display().to_string(),
+        source,
+    })?;
+    let server = config
+        .mail_env
+        .as_deref()
+        .map(MailServer::read)
+        .transpose()?;
+    let mail = match &server {
+        None => WorldMail::InProcess,
+        Some(server) => {
+            scenario.mail.agent = format!("agent@{}", server.domain);
+            let mut sellers: Vec<Arc<dyn MailTransport>> = Vec::new();
+            for user in server.users.iter().filter(|u| u.as_str() != "agent") {
+                sellers.push(Arc::new(server.transport(user)?));
+            }
+            WorldMail::Accounts { sellers }
+        }
+    };
+    let world_config = WorldConfig {
+        scenario,
+        seed: config.seed,
+        mail,
+        event_log: Some(config.out.join("events.jsonl")),
+        journal: None,
+    };
+    let mut world = World::start(world_config).await?;
+    print_endpoints(&world, server.as_ref(), &config, out);
+
+    tokio::pin!(stop);
+    let mut ticker = tokio::time::interval(TICK);
+    let step = chrono::Duration::milliseconds(TICK.as_millis() as i64 * i64::from(config.speed));
+    let mut day = 0;
+    let mut over = false;
+    loop {
+        tokio::select! {
+            () = &mut stop => break,
+            _ = ticker.tick() => {}
+        }
+        if over {
+            continue;
+        }
+        let until = (world.now() + step).min(world.end());
+        world.run_until(until).await?;
+        let today = (world.now() - world.scenario().start).num_days();
+        if today > day {
+            day = today;
+            let c = world.counts();
+            let _ = writeln!(
+                out,
+                "day {day}: {} events, {} mails read, {} sent, {} deals, {} sales, {} oversells",
+                c.events, c.mail_received, c.mail_sent, c.deals, c.sales, c.oversells
+            );
+        }
+        if world.now() >= world.end() {
+            over = true;
+            let _ = writeln!(
+                out,
+                "scenario over at {}; still serving, Ctrl-C to stop",
+                world.now()
+            );
+        }
+    }
+    let truth = config.out.join("ground_truth.json");
+    world.write_ground_truth(&truth)?;
+    let _ = writeln!(
+        out,
+        "wrote {} and {}",
+        config.out.join("events.jsonl").display(),
+        truth.display()
+    );
+    world.shutdown().await?;
+    Ok(())
+}
+
+fn print_endpoints(
+    world: &World,
+    server: Option<&MailServer>,
+    config: &ServeConfig,
+    out: &mut dyn Write,
+) {
+    let e = world.endpoints();
+    let s = world.scenario();
+    let lines = [
+        format!(
+            "bazaar sim: scenario {} seed {}, {} days from {} at {}x",
+            s.name,
+            world.seed(),
+            s.days,
+            s.start.to_rfc3339(),
+            config.speed
+        ),
+        format!(
+            "ebay        {}  (client id {}, secret {})",
+            e.ebay, e.ebay_client_id, e.ebay_client_secret
+        ),
+        format!("craigslist  {}", e.craigslist),
+        format!(
+            "marketplace {}  (rendered by JavaScript: use a browser)",
+            e.marketplace
+        ),
+        format!("llm         {}  (api key {})", e.llm, e.llm_api_key),
+    ];
+    for line in lines {
+        let _ = writeln!(out, "{line}");
+    }
+    match server {
+        Some(server) => {
+            let _ = writeln!(
+                out,
+                "mail        smtp 127.0.0.1:{}  imap 127.0.0.1:{}  password {:?}",
+                server.smtp_port, server.imap_port, server.password
+            );
+            let _ = writeln!(out, "  agent     {}", e.agent_mail);
+            let truth = world.ground_truth();
+            for listing in truth["listings"].as_array().into_iter().flatten() {
+                let Some(address) = listing["reply_address"].as_str() else {
+                    continue;
+                };
+                if !address.ends_with(&format!("@{}", server.domain)) {
+                    continue;
+                }
+                let _ = writeln!(
+                    out,
+                    "  seller    {address}  sells {:?} (craigslist {}) asking ${}",
+                    listing["title"].as_str().unwrap_or_default(),
+                    listing["id"].as_str().unwrap_or_default(),
+                    listing["asking"].as_str().unwrap_or_default()
+                );
+            }
+        }
+        None => {
+            let _ = writeln!(
+                out,
+                "mail        in-process (agent {}); for a mail client, start \
+                 sim/scripts/mail-server.sh and pass --mail-env $BAZAAR_MAIL_DIR/env",
+                e.agent_mail
+            );
+        }
+    }
+    let _ = writeln!(
+        out,
+        "events      {}",
+        config.out.join("events.jsonl").display()
+    );
+    let _ = writeln!(out, "ready");
+    let _ = out.flush();
+}
