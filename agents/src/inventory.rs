@@ -21,9 +21,10 @@ use std::time::Instant;
 
 use bazaar_memory::{
     ActionKind, ActionRecord, ActionStatus, ChannelListing, ChannelListingId, ChannelStatus,
-    Condition, Envelope, InventoryItem, ItemId, ItemStatus, Lifecycle, MarketListing, Marketplace,
-    Money, Negotiation, NegotiationId, NegotiationStatus, Opportunity, OpportunityStatus, Order,
-    OrderId, OrderStatus, Status, Store, Transaction, TransactionId, TransactionKind,
+    Condition, Envelope, InventoryItem, ItemId, ItemSource, ItemStatus, Lifecycle, MarketListing,
+    Marketplace, Money, Negotiation, NegotiationId, NegotiationStatus, Opportunity,
+    OpportunityStatus, Order, OrderId, OrderStatus, SellingPlan, Status, Store, Transaction,
+    TransactionId, TransactionKind,
 };
 use bazaar_policies::{Action, GateMsg, Outcome};
 use bazaar_strategies::listing::{channel_fee, shipping_minor};
@@ -225,16 +226,8 @@ impl NewItem {
         if description.chars().count() > 10_000 {
             problems.push("description is over 10,000 characters".to_string());
         }
-        const RESERVED: [&str; 4] = [
-            crate::lister::FLOOR_ATTRIBUTE,
-            crate::lister::PRICE_ATTRIBUTE,
-            crate::lister::CHANNELS_ATTRIBUTE,
-            crate::lister::SOURCE_ATTRIBUTE,
-        ];
         for (key, value) in &self.attributes {
-            if RESERVED.contains(&key.as_str()) {
-                problems.push(format!("attribute {key:?} is set by its own field"));
-            } else if key.len() > 64 || value.chars().count() > 500 {
+            if key.len() > 64 || value.chars().count() > 500 {
                 problems.push(format!("attribute {key:?} is too long"));
             }
         }
@@ -243,20 +236,6 @@ impl NewItem {
         };
         if !problems.is_empty() {
             return Err(problems);
-        }
-        let mut attributes = self.attributes;
-        attributes.insert(crate::lister::SOURCE_ATTRIBUTE.into(), "operator".into());
-        if let Some(floor) = floor {
-            attributes.insert(
-                crate::lister::FLOOR_ATTRIBUTE.into(),
-                floor.to_decimal_string(),
-            );
-        }
-        if let Some(price) = price {
-            attributes.insert(
-                crate::lister::PRICE_ATTRIBUTE.into(),
-                price.to_decimal_string(),
-            );
         }
         let mut lifecycle = Lifecycle::new(ItemStatus::Draft);
         lifecycle
@@ -271,9 +250,15 @@ impl NewItem {
             condition,
             cost_basis: cost,
             images: self.photos,
-            attributes,
+            attributes: self.attributes,
             lifecycle,
             acquired_at: now,
+            source: ItemSource::Operator,
+            selling: SellingPlan {
+                floor,
+                price,
+                channels: None,
+            },
         })
     }
 }
@@ -524,6 +509,8 @@ impl InventoryState {
             attributes,
             lifecycle,
             acquired_at: now,
+            source: ItemSource::Bought,
+            selling: SellingPlan::default(),
         };
         let purchase = Transaction {
             id: TransactionId::new_at(now),

@@ -23,8 +23,8 @@ use chrono::{DateTime, Utc};
 
 use bazaar_memory::{
     ActionKind, ActionRecord, ActionStatus, ChannelListing, ChannelListingId, ChannelStatus,
-    Envelope, InventoryItem, ItemId, ItemStatus, Lifecycle, Marketplace, Opportunity, Order,
-    OrderId, SledStore, Status, Store, StoreError, Transaction, TransactionKind,
+    Envelope, InventoryItem, ItemId, ItemSource, ItemStatus, Lifecycle, Marketplace, Opportunity,
+    Order, OrderId, SledStore, Status, Store, StoreError, Transaction, TransactionKind,
 };
 use bazaar_policies::{Action, GateMsg, Outcome};
 use bazaar_strategies::listing::{draft, ebay_category_id, template, ItemFacts, ListingDraft};
@@ -177,10 +177,10 @@ pub(crate) fn listing_draft(
     };
     let mut copy = draft(&facts, marketplace, valuation, margin_bp);
     // The operator's own floor and price for an item they brought.
-    if let Some(floor) = money_attribute(item, FLOOR_ATTRIBUTE) {
+    if let Some(floor) = item.selling.floor {
         copy.floor = copy.floor.max(floor);
     }
-    if let Some(price) = money_attribute(item, PRICE_ATTRIBUTE) {
+    if let Some(price) = item.selling.price {
         copy.price = price;
     }
     if copy.price < copy.floor {
@@ -195,20 +195,6 @@ pub fn copy_key(listing: ChannelListingId) -> String {
     format!("lister.copy.{listing}")
 }
 
-/// The attribute holding the operator's floor price (decimal, the cost's currency).
-pub const FLOOR_ATTRIBUTE: &str = "floor";
-/// The attribute holding the operator's asking price (decimal, the cost's currency).
-pub const PRICE_ATTRIBUTE: &str = "price";
-/// The attribute listing the channels an item is to be listed on (`ebay,craigslist`).
-pub const CHANNELS_ATTRIBUTE: &str = "channels";
-/// The attribute naming where an item came from (`operator` for items brought by hand).
-pub const SOURCE_ATTRIBUTE: &str = "source";
-
-fn money_attribute(item: &InventoryItem, name: &str) -> Option<bazaar_memory::Money> {
-    let text = item.attributes.get(name)?;
-    bazaar_memory::Money::from_decimal_str(text, item.cost_basis.currency).ok()
-}
-
 /// The channels `item` is listed on: those recorded on it by `bazaar list`, else — for an
 /// item the agent bought — every configured channel. An item the operator brought waits
 /// for `bazaar list`.
@@ -219,18 +205,15 @@ pub fn channels_of(item: &InventoryItem, configured: &[SellingChannel]) -> Vec<S
             .find(|c| c.marketplace == marketplace)
             .map_or(ChannelMode::Assisted, |c| c.mode)
     };
-    match item.attributes.get(CHANNELS_ATTRIBUTE) {
-        Some(list) => list
-            .split(',')
-            .filter_map(|name| name.trim().parse::<Marketplace>().ok())
-            .map(|marketplace| SellingChannel {
+    match &item.selling.channels {
+        Some(chosen) => chosen
+            .iter()
+            .map(|&marketplace| SellingChannel {
                 marketplace,
                 mode: mode(marketplace),
             })
             .collect(),
-        None if item.attributes.get(SOURCE_ATTRIBUTE).map(String::as_str) == Some("operator") => {
-            Vec::new()
-        }
+        None if item.source == ItemSource::Operator => Vec::new(),
         None => configured.to_vec(),
     }
 }
@@ -246,9 +229,7 @@ pub fn add_channels(item: &mut InventoryItem, configured: &[SellingChannel], mor
             wanted.push(*marketplace);
         }
     }
-    let names: Vec<&str> = wanted.iter().map(|m| m.name()).collect();
-    item.attributes
-        .insert(CHANNELS_ATTRIBUTE.to_string(), names.join(","));
+    item.selling.channels = Some(wanted);
 }
 
 /// Where one channel of a cross-listing job stands.
@@ -526,7 +507,7 @@ impl ListerState {
         add_channels(&mut item, &self.ctx.selling.channels, &channels);
         self.ctx.store.put(&item)?;
         self.ctx.store.flush().await?;
-        tracing::info!(item = %id, channels = %item.attributes[CHANNELS_ATTRIBUTE], "cross-listing job started");
+        tracing::info!(item = %id, channels = ?item.selling.channels.as_deref().unwrap_or_default(), "cross-listing job started");
         self.list_item(id).await
     }
 
@@ -605,8 +586,7 @@ impl ListerState {
             return Ok(());
         }
         // First, so that a resume does not list it again.
-        item.attributes
-            .insert(CHANNELS_ATTRIBUTE.to_string(), String::new());
+        item.selling.channels = Some(Vec::new());
         if item.lifecycle.status == ItemStatus::Listed {
             item.lifecycle.advance(
                 ItemStatus::InStock,

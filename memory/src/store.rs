@@ -13,7 +13,7 @@ use crate::model::*;
 
 /// The on-disk format version. Bump it when a record changes shape, and migrate with
 /// `bazaar export` (old binary) + `bazaar import` (new binary).
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
 
 const SCHEMA_KEY: &[u8] = b"bazaar.schema_version";
 const META_TREE: &str = "meta";
@@ -537,7 +537,9 @@ impl SledStore {
                 let found = <[u8; 4]>::try_from(bytes.as_ref())
                     .map(u32::from_be_bytes)
                     .unwrap_or(0);
-                if found != SCHEMA_VERSION {
+                if (crate::migrate::OLDEST_UPGRADABLE..SCHEMA_VERSION).contains(&found) {
+                    self.upgrade_from(found)?;
+                } else if found != SCHEMA_VERSION {
                     return Err(StoreError::SchemaMismatch {
                         path: self.path.clone(),
                         found,
@@ -558,6 +560,46 @@ impl SledStore {
                     .map_err(|e| self.sled_err(e))?;
             }
         }
+        Ok(())
+    }
+
+    /// Rewrites every record an older schema wrote in the current shape (see
+    /// [`crate::migrate`]), then records the new version and flushes. A crash part way
+    /// leaves the old version recorded, and the next open runs the (idempotent) steps again.
+    /// Index entries are unchanged by every step so far, so records are rewritten in place.
+    fn upgrade_from(&self, found: u32) -> Result<(), StoreError> {
+        let mut rewritten = 0usize;
+        macro_rules! upgrade_tree {
+            ($t:ty) => {
+                let tree = self.tree(<$t as Record>::TREE)?;
+                let mut batch = sled::Batch::default();
+                for item in tree.iter() {
+                    let (key, value) = item.map_err(|e| self.sled_err(e))?;
+                    let mut record: serde_json::Value =
+                        serde_json::from_slice(&value).map_err(|source| StoreError::Codec {
+                            tree: <$t as Record>::TREE,
+                            source,
+                        })?;
+                    if crate::migrate::upgrade(<$t as Record>::TREE, found, &mut record) {
+                        let bytes =
+                            serde_json::to_vec(&record).map_err(|source| StoreError::Codec {
+                                tree: <$t as Record>::TREE,
+                                source,
+                            })?;
+                        batch.insert(key, bytes);
+                        rewritten += 1;
+                    }
+                }
+                tree.apply_batch(batch).map_err(|e| self.sled_err(e))?;
+            };
+        }
+        for_each_record!(upgrade_tree);
+        self.db.flush().map_err(|e| self.sled_err(e))?;
+        self.tree(META_TREE)?
+            .insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())
+            .map_err(|e| self.sled_err(e))?;
+        self.db.flush().map_err(|e| self.sled_err(e))?;
+        tracing::info!(path = %self.path.display(), from = found, to = SCHEMA_VERSION, rewritten, "store upgraded to this bazaar's schema");
         Ok(())
     }
 
@@ -644,6 +686,7 @@ impl SledStore {
         }
         type Write = Box<dyn FnOnce(&SledStore) -> Result<(), StoreError>>;
         let mut pending: Vec<Write> = Vec::new();
+        let mut exported_by = SCHEMA_VERSION;
         for (n, line) in input.lines().enumerate() {
             let line_no = n + 1;
             let line = line?;
@@ -663,10 +706,16 @@ impl SledStore {
                     ));
                 }
                 let version = header.get("schema_version").and_then(|v| v.as_u64());
-                if version != Some(u64::from(SCHEMA_VERSION)) {
-                    return Err(bad(format!(
-                        "export has schema version {version:?}, this bazaar understands {SCHEMA_VERSION}"
-                    )));
+                match version.and_then(|v| u32::try_from(v).ok()) {
+                    Some(v) if (crate::migrate::OLDEST_UPGRADABLE..=SCHEMA_VERSION).contains(&v) => {
+                        exported_by = v;
+                    }
+                    _ => {
+                        return Err(bad(format!(
+                            "export has schema version {version:?}, this bazaar reads {} to {SCHEMA_VERSION}; import it with a bazaar of its version",
+                            crate::migrate::OLDEST_UPGRADABLE
+                        )))
+                    }
                 }
                 continue;
             }
@@ -692,8 +741,16 @@ impl SledStore {
                 ($t:ty) => {
                     if !matched && kind == <$t as Record>::TREE {
                         matched = true;
-                        let typed: $t = serde_json::from_str(parsed.record.get())
-                            .map_err(|e| bad(format!("{kind} record: {e}")))?;
+                        let typed: $t = if exported_by < SCHEMA_VERSION {
+                            let mut record: serde_json::Value =
+                                serde_json::from_str(parsed.record.get())
+                                    .map_err(|e| bad(format!("{kind} record: {e}")))?;
+                            crate::migrate::upgrade(&kind, exported_by, &mut record);
+                            serde_json::from_value(record)
+                        } else {
+                            serde_json::from_str(parsed.record.get())
+                        }
+                        .map_err(|e| bad(format!("{kind} record: {e}")))?;
                         pending.push(Box::new(move |store: &SledStore| store.put(&typed)));
                     }
                 };

@@ -238,6 +238,8 @@ fn item(n: u64, status_path: &[ItemStatus]) -> InventoryItem {
         ]),
         lifecycle,
         acquired_at: t(100),
+        source: Default::default(),
+        selling: Default::default(),
     }
 }
 
@@ -1573,4 +1575,118 @@ async fn import_that_clashes_on_a_unique_index_leaves_the_store_empty() {
     // Still usable: a clean import now succeeds.
     let clean = target.import(exported.as_bytes()).await.unwrap();
     assert!(clean > 0);
+}
+
+// ---------------------------------------------------------------------------------------
+// upgrades from older schemas
+
+/// An item as schema 1 wrote it: the operator's floor, price, channels and source as
+/// string attributes.
+fn schema_1_item(item: &InventoryItem) -> serde_json::Value {
+    let mut record = serde_json::to_value(item).unwrap();
+    let object = record.as_object_mut().unwrap();
+    object.remove("source");
+    object.remove("selling");
+    let attributes = object["attributes"].as_object_mut().unwrap();
+    for (key, value) in [
+        ("floor", "150.00"),
+        ("price", "249.99"),
+        ("channels", "ebay,craigslist"),
+        ("source", "operator"),
+    ] {
+        attributes.insert(key.into(), value.into());
+    }
+    record
+}
+
+fn assert_upgraded(upgraded: &InventoryItem, original: &InventoryItem) {
+    assert_eq!(upgraded.source, ItemSource::Operator);
+    assert_eq!(
+        upgraded.selling,
+        SellingPlan {
+            floor: Some(Money::usd(15_000)),
+            price: Some(Money::usd(24_999)),
+            channels: Some(vec![Marketplace::Ebay, Marketplace::Craigslist]),
+        }
+    );
+    assert_eq!(
+        upgraded.attributes, original.attributes,
+        "only the brand, model, size stay"
+    );
+}
+
+#[tokio::test]
+async fn a_store_written_by_schema_1_opens_upgraded_and_keeps_its_indexes() {
+    let dir = tempdir();
+    let original = item(7, &[ItemStatus::InStock]);
+    {
+        let store = SledStore::open(dir.path()).unwrap();
+        store.put(&original).unwrap();
+        store.put(&order()).unwrap();
+        store.flush().await.unwrap();
+    }
+    {
+        // Turn it into what the previous version left on disk.
+        let db = open_raw(dir.path());
+        db.open_tree("item")
+            .unwrap()
+            .insert(
+                original.id.to_bytes(),
+                serde_json::to_vec(&schema_1_item(&original)).unwrap(),
+            )
+            .unwrap();
+        db.open_tree("meta")
+            .unwrap()
+            .insert(b"bazaar.schema_version", &1u32.to_be_bytes())
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let store = SledStore::open(dir.path()).expect("a schema 1 store opens");
+    let upgraded = store.get::<InventoryItem>(&original.id).unwrap().unwrap();
+    assert_upgraded(&upgraded, &original);
+    let in_stock = store
+        .find::<InventoryItem>("by_status", ItemStatus::InStock.to_string().as_bytes())
+        .unwrap();
+    assert_eq!(in_stock.len(), 1, "the status index still finds it");
+    assert_eq!(store.count::<Order>(), 1, "other records are untouched");
+    drop(store);
+    let db = open_raw(dir.path());
+    let stamp = db
+        .open_tree("meta")
+        .unwrap()
+        .get(b"bazaar.schema_version")
+        .unwrap();
+    assert_eq!(stamp.as_deref(), Some(&SCHEMA_VERSION.to_be_bytes()[..]));
+}
+
+#[tokio::test]
+async fn an_export_from_schema_1_imports_upgraded() {
+    let source = tempdir();
+    let original = item(7, &[ItemStatus::InStock]);
+    let store = SledStore::open(source.path()).unwrap();
+    store.put(&original).unwrap();
+    let exported = String::from_utf8(export_bytes(&store)).unwrap();
+    let old: Vec<String> = exported
+        .lines()
+        .map(|line| {
+            let mut value: serde_json::Value = serde_json::from_str(line).unwrap();
+            if value.get("bazaar_export").is_some() {
+                value["schema_version"] = json!(1);
+            } else if value["kind"] == "item" {
+                value["record"] = schema_1_item(&original);
+            }
+            value.to_string()
+        })
+        .collect();
+    let target = tempdir();
+    let imported = SledStore::open(target.path()).unwrap();
+    imported
+        .import(old.join("\n").as_bytes())
+        .await
+        .expect("a schema 1 export imports");
+    let upgraded = imported
+        .get::<InventoryItem>(&original.id)
+        .unwrap()
+        .unwrap();
+    assert_upgraded(&upgraded, &original);
 }

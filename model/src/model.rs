@@ -500,6 +500,40 @@ pub struct InventoryItem {
     pub lifecycle: Lifecycle<ItemStatus>,
     /// When we acquired it.
     pub acquired_at: DateTime<Utc>,
+    /// Where it came from.
+    #[serde(default)]
+    pub source: ItemSource,
+    /// How it is to be sold, where the operator said.
+    #[serde(default)]
+    pub selling: SellingPlan,
+}
+
+/// Where an item came from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemSource {
+    /// Bought by the agent from a deal it negotiated.
+    #[default]
+    Bought,
+    /// Brought by the operator (`bazaar item add`).
+    Operator,
+}
+
+/// What the operator decided about selling an item; what they left out the Lister works out.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SellingPlan {
+    /// The least it may sell for, when the operator set it (the Lister's floor from cost,
+    /// fees and margin still holds if it is higher).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub floor: Option<Money>,
+    /// The asking price the operator set, instead of the Lister's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub price: Option<Money>,
+    /// The channels to list it on, in order, once the operator chose them (`bazaar list`;
+    /// empty after a cancel). `None`: a bought item goes on every configured channel, an
+    /// item the operator brought waits for `bazaar list`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channels: Option<Vec<Marketplace>>,
 }
 
 status_machine! {

@@ -809,6 +809,8 @@ fn listed_item(store: &SledStore) -> InventoryItem {
         attributes: Default::default(),
         lifecycle,
         acquired_at: now,
+        source: Default::default(),
+        selling: Default::default(),
     };
     store.put(&item).unwrap();
     let mut lifecycle = Lifecycle::new(ChannelStatus::Draft);

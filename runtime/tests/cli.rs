@@ -41,7 +41,7 @@ fn operator_config(dir: &Path, token: &str, mode: u32) -> std::path::PathBuf {
 
 /// A small export: one listing, one seller, one product, written by hand as a user's backup
 /// would look.
-const EXPORT: &str = r#"{"bazaar_export":1,"schema_version":1}
+const EXPORT: &str = r#"{"bazaar_export":1,"schema_version":2}
 {"kind":"listing","record":{"id":"01JD0000000000000000000001","marketplace":"craigslist","external_id":"7712","url":"http://127.0.0.1/p/7712","title":"Bose SoundLink Mini","description":"works","price":{"minor":8000,"currency":"USD"},"condition":"good","category":"electronics","seller":{"external_id":"s-1","display_name":null},"location":null,"images":[],"listed_at":null,"first_seen":"2026-05-01T09:00:00Z","last_seen":"2026-05-01T09:00:00Z","raw":"<html/>"}}
 {"kind":"seller","record":{"id":"01JD0000000000000000000002","marketplace":"craigslist","external_id":"s-1","display_name":"Pat Quimby","contact":null,"first_seen":"2026-05-01T09:00:00Z","history":[]}}
 {"kind":"product","record":{"id":"01JD0000000000000000000003","title":"Bose SoundLink Mini","category":"electronics","condition":"good","marketplace":"craigslist","listing":"01JD0000000000000000000001","seller":"01JD0000000000000000000002","asking":{"minor":8000,"currency":"USD"},"sold":{"minor":6500,"currency":"USD"},"price_history":[],"first_seen":"2026-05-01T09:00:00Z","last_seen":"2026-05-01T09:00:00Z"}}
@@ -300,7 +300,7 @@ fn audit_export(tamper: bool) -> String {
     if tamper {
         entries[1].detail = serde_json::json!({ "target": "SKU-9" });
     }
-    let mut export = String::from("{\"bazaar_export\":1,\"schema_version\":1}\n");
+    let mut export = String::from("{\"bazaar_export\":1,\"schema_version\":2}\n");
     for entry in entries {
         export.push_str(&format!(
             "{{\"kind\":\"audit\",\"record\":{}}}\n",
@@ -435,7 +435,7 @@ fn trends_show_price_and_volume_per_category_and_period() {
     let dir = tempfile::tempdir().unwrap();
     let backup = dir.path().join("backup.jsonl");
     let lines = [
-        r#"{"bazaar_export":1,"schema_version":1}"#.to_string(),
+        r#"{"bazaar_export":1,"schema_version":2}"#.to_string(),
         product_line(
             1,
             "Bose SoundLink Mini",
@@ -532,7 +532,7 @@ fn trends_show_price_and_volume_per_category_and_period() {
 fn appraise_values_a_title_from_memory_and_decides_at_a_price() {
     let dir = tempfile::tempdir().unwrap();
     let backup = dir.path().join("backup.jsonl");
-    let mut lines = vec![r#"{"bazaar_export":1,"schema_version":1}"#.to_string()];
+    let mut lines = vec![r#"{"bazaar_export":1,"schema_version":2}"#.to_string()];
     for (n, dollars) in [95, 100, 105, 98, 102, 110, 90, 100]
         .into_iter()
         .enumerate()

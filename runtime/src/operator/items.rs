@@ -21,7 +21,8 @@ use axum::{Json, Router};
 use bazaar_agents::inventory::{InventoryMsg, NewItem, Sale, SoldListing};
 use bazaar_agents::lister::{add_channels, channel_jobs, ChannelJob, ListerMsg};
 use bazaar_memory::{
-    Addr, InventoryItem, ItemId, ItemStatus, Marketplace, Money, SendError, Store,
+    Addr, InventoryItem, ItemId, ItemSource, ItemStatus, Marketplace, Money, SellingPlan,
+    SendError, Store,
 };
 use serde::{Deserialize, Serialize};
 
@@ -71,8 +72,12 @@ pub struct ItemView {
     pub cost: Money,
     /// Photos.
     pub photos: Vec<String>,
-    /// Attributes (floor, price, source, channels …).
+    /// Attributes (brand, model, size …).
     pub attributes: std::collections::BTreeMap<String, String>,
+    /// `operator` for an item brought in by hand, `bought` for one the agent bought.
+    pub source: ItemSource,
+    /// The operator's floor, price and channels, where set.
+    pub selling: SellingPlan,
     /// Each channel of its listing job.
     pub listings: Vec<ChannelJob>,
 }
@@ -89,6 +94,8 @@ fn view(state: &AppState, item: &InventoryItem) -> Result<ItemView, ApiError> {
         cost: item.cost_basis,
         photos: item.images.clone(),
         attributes: item.attributes.clone(),
+        source: item.source,
+        selling: item.selling.clone(),
         listings,
     })
 }
