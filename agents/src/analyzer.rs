@@ -129,9 +129,7 @@ impl AnalyzerState {
     fn report(&self) -> Result<ActorReport, ActorProcessingErr> {
         let store = &self.ctx.store;
         let count = |status: OpportunityStatus| -> Result<usize, ActorProcessingErr> {
-            Ok(store
-                .find::<Opportunity>("by_status", status.to_string().as_bytes())?
-                .len())
+            Ok(store.with_status::<Opportunity>(status)?.len())
         };
         let total = store.count::<Opportunity>();
         Ok(ActorReport {
@@ -152,11 +150,15 @@ impl AnalyzerState {
             tracing::warn!(listing = %id, "listing to analyze is not in the store");
             return Ok(());
         };
-        let own: Option<ProductRecord> =
-            store.find("by_listing", &id.to_bytes())?.into_iter().next();
+        let own: Option<ProductRecord> = store
+            .find(ProductRecord::BY_LISTING, &id.to_bytes())?
+            .into_iter()
+            .next();
         let now = self.ctx.clock.now();
-        let earlier: Option<Opportunity> =
-            store.find("by_listing", &id.to_bytes())?.into_iter().next();
+        let earlier: Option<Opportunity> = store
+            .find(Opportunity::BY_LISTING, &id.to_bytes())?
+            .into_iter()
+            .next();
         let (mut opportunity, again) = match earlier {
             None => {
                 let first = Opportunity {
@@ -266,7 +268,7 @@ impl AnalyzerState {
             OpportunityStatus::Passed => {}
             OpportunityStatus::Pursuing => {
                 let negotiations: Vec<Negotiation> =
-                    store.find("by_opportunity", &last.id.to_bytes())?;
+                    store.find(Negotiation::BY_OPPORTUNITY, &last.id.to_bytes())?;
                 let walked_away = !negotiations.is_empty()
                     && negotiations
                         .iter()
@@ -304,11 +306,7 @@ impl AnalyzerState {
             listing.marketplace.name(),
             &listing.seller.external_id,
         ]);
-        let Some(seller) = store
-            .find::<Seller>("by_source", &source)?
-            .into_iter()
-            .next()
-        else {
+        let Some(seller) = store.find(Seller::BY_SOURCE, &source)?.into_iter().next() else {
             tracing::warn!(listing = %listing.id, "no seller record; cannot negotiate");
             return Ok(());
         };

@@ -133,22 +133,20 @@ fn first_listed_at(listing: &ChannelListing) -> Option<DateTime<Utc>> {
 /// Live comparables needed before their median asking price counts as the competition.
 const MIN_COMPETITORS: usize = 5;
 
-/// The store meta key holding a channel listing's price history.
-fn price_history_key(listing: &ChannelListing) -> String {
-    format!("autopilot.prices.{}", listing.id)
-}
-
 impl AutopilotState {
     fn report(&self) -> Result<ActorReport, ActorProcessingErr> {
         let live = self
             .ctx
             .store
-            .find::<ChannelListing>("by_status", ChannelStatus::Live.to_string().as_bytes())?
+            .with_status::<ChannelListing>(ChannelStatus::Live)?
             .len();
         let offers = self
             .ctx
             .store
-            .find::<MailRecord>("by_route", MailRoute::BuyerOffer.as_str().as_bytes())?
+            .find(
+                MailRecord::BY_ROUTE,
+                MailRoute::BuyerOffer.as_str().as_bytes(),
+            )?
             .iter()
             .filter(|m| m.direction == MailDirection::Inbound)
             .count();
@@ -171,7 +169,10 @@ impl AutopilotState {
             let received: Vec<String> = self
                 .ctx
                 .store
-                .find::<MailRecord>("by_route", MailRoute::BuyerOffer.as_str().as_bytes())?
+                .find(
+                    MailRecord::BY_ROUTE,
+                    MailRoute::BuyerOffer.as_str().as_bytes(),
+                )?
                 .into_iter()
                 .filter(|m| m.direction == MailDirection::Inbound)
                 .map(|m| m.message_id)
@@ -185,7 +186,7 @@ impl AutopilotState {
         let live = self
             .ctx
             .store
-            .find::<ChannelListing>("by_status", ChannelStatus::Live.to_string().as_bytes())?;
+            .with_status::<ChannelListing>(ChannelStatus::Live)?;
         let watched = self.watched().await;
         let now = self.ctx.clock.now();
         for listing in live {
@@ -220,10 +221,9 @@ impl AutopilotState {
     async fn archive_stale(&mut self) -> Result<(), ActorProcessingErr> {
         let store = self.ctx.store.clone();
         let now = self.ctx.clock.now();
-        let listed =
-            store.find::<InventoryItem>("by_status", ItemStatus::Listed.to_string().as_bytes())?;
+        let listed = store.with_status::<InventoryItem>(ItemStatus::Listed)?;
         for mut item in listed {
-            let channels = store.find::<ChannelListing>("by_item", &item.id.to_bytes())?;
+            let channels = store.find(ChannelListing::BY_ITEM, &item.id.to_bytes())?;
             let first_listed = channels.iter().filter_map(first_listed_at).min();
             let Some(first_listed) = first_listed else {
                 continue;
@@ -305,7 +305,10 @@ impl AutopilotState {
         for (marketplace, external) in watched {
             let marketplace = *marketplace;
             let listing = store
-                .find::<ChannelListing>("by_source", &index_value(&[marketplace.name(), external]))?
+                .find(
+                    ChannelListing::BY_SOURCE,
+                    &index_value(&[marketplace.name(), external]),
+                )?
                 .into_iter()
                 .next();
             let Some(listing) = listing else {
@@ -317,7 +320,7 @@ impl AutopilotState {
             let Some(floor) = self.floor_of(&listing)? else {
                 continue;
             };
-            let key = format!("autopilot.watcher_offers.{}", listing.id);
+            let key = bazaar_memory::meta_keys::watcher_offers(listing.id);
             let mut sent: Vec<DateTime<Utc>> = store.get_meta(&key)?.unwrap_or_default();
             let Some(price) = watcher_offer(
                 &self.ctx.selling.watcher_offers,
@@ -407,7 +410,10 @@ impl AutopilotState {
         };
         let exclude = match source {
             Some(listing) => store
-                .find::<bazaar_memory::ProductRecord>("by_listing", &listing.to_bytes())?
+                .find(
+                    bazaar_memory::ProductRecord::BY_LISTING,
+                    &listing.to_bytes(),
+                )?
                 .into_iter()
                 .next()
                 .map(|p| p.id.to_string()),
@@ -436,7 +442,7 @@ impl AutopilotState {
     async fn relist(&mut self, mut listing: ChannelListing) -> Result<(), ActorProcessingErr> {
         let store = self.ctx.store.clone();
         let now = self.ctx.clock.now();
-        let key = format!("autopilot.relists.{}", listing.id);
+        let key = bazaar_memory::meta_keys::relists(listing.id);
         let done: u32 = store.get_meta(&key)?.unwrap_or(0);
         let days = self.ctx.selling.stale.relist_after_days;
         let step = |kind: ActionKind, name: &str| Action {
@@ -498,7 +504,7 @@ impl AutopilotState {
             return Ok(());
         };
         let listed_at = listed_at(&listing, now);
-        let key = price_history_key(&listing);
+        let key = bazaar_memory::meta_keys::price_history(listing.id);
         let mut history: Vec<(DateTime<Utc>, Money)> = store
             .get_meta(&key)?
             .unwrap_or_else(|| vec![(listed_at, listing.price)]);
@@ -564,7 +570,7 @@ impl AutopilotState {
         }
         let key = offer_key(message_id);
         if !store
-            .find::<ActionRecord>("by_idempotency_key", key.as_bytes())?
+            .find(ActionRecord::BY_IDEMPOTENCY_KEY, key.as_bytes())?
             .is_empty()
         {
             return Ok(());
@@ -575,7 +581,10 @@ impl AutopilotState {
                 .await;
         };
         let listing = store
-            .find::<ChannelListing>("by_source", &index_value(&["ebay", listing_id]))?
+            .find(
+                ChannelListing::BY_SOURCE,
+                &index_value(&["ebay", listing_id]),
+            )?
             .into_iter()
             .next();
         let Some(listing) = listing else {
@@ -590,8 +599,10 @@ impl AutopilotState {
         // Our counters earlier in this thread: their number and the last price.
         let mut counters: Vec<Money> = Vec::new();
         for earlier in &mail.references {
-            let answers =
-                store.find::<ActionRecord>("by_idempotency_key", offer_key(earlier).as_bytes())?;
+            let answers = store.find(
+                ActionRecord::BY_IDEMPOTENCY_KEY,
+                offer_key(earlier).as_bytes(),
+            )?;
             counters.extend(
                 answers
                     .iter()

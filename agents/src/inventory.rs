@@ -263,11 +263,6 @@ impl NewItem {
     }
 }
 
-/// The meta key of a marketplace's order-poll high-water mark.
-pub fn orders_since_key(marketplace: Marketplace) -> String {
-    format!("selling.orders_since.{marketplace}")
-}
-
 /// The Inventory actor.
 #[derive(Debug, Default)]
 pub struct Inventory;
@@ -566,10 +561,10 @@ impl InventoryState {
 
     /// Agreed deals without an item; sold items still listed elsewhere.
     async fn resume(&mut self) -> Result<(), ActorProcessingErr> {
-        let agreed = self.ctx.store.find::<Negotiation>(
-            "by_status",
-            NegotiationStatus::Agreed.to_string().as_bytes(),
-        )?;
+        let agreed = self
+            .ctx
+            .store
+            .with_status::<Negotiation>(NegotiationStatus::Agreed)?;
         for negotiation in agreed {
             if self.item_of(negotiation.opportunity)?.is_none() {
                 self.deal_agreed(negotiation.id).await?;
@@ -584,7 +579,7 @@ impl InventoryState {
         let feeds = self.ctx.selling.orders.clone();
         for feed in feeds {
             let marketplace = feed.marketplace();
-            let key = orders_since_key(marketplace);
+            let key = bazaar_memory::meta_keys::orders_since(marketplace);
             let started = self.ctx.clock.now();
             let since = self
                 .ctx
@@ -644,8 +639,8 @@ impl InventoryState {
             SoldListing::Sku { marketplace, sku } => self
                 .ctx
                 .store
-                .find::<ChannelListing>(
-                    "by_sku",
+                .find(
+                    ChannelListing::BY_SKU,
                     &bazaar_memory::store::index_value(&[marketplace.name(), sku]),
                 )?
                 .into_iter()
@@ -667,8 +662,8 @@ impl InventoryState {
         let now = sale.at.filter(|at| *at <= clock_now).unwrap_or(clock_now);
         let marketplace = channel.marketplace;
         let total = sale.total.unwrap_or(channel.price);
-        let existing = store.find::<Order>(
-            "by_source",
+        let existing = store.find(
+            Order::BY_SOURCE,
             &bazaar_memory::store::index_value(&[marketplace.name(), &sale.order]),
         )?;
         let order = match existing.into_iter().next() {
@@ -696,7 +691,7 @@ impl InventoryState {
             tracing::warn!(item = %channel.item, "sold channel listing has no item");
             return Ok(());
         };
-        let books = store.find::<Transaction>("by_item", &item.id.to_bytes())?;
+        let books = store.find(Transaction::BY_ITEM, &item.id.to_bytes())?;
         let sold_by = books
             .iter()
             .find(|t| t.kind == TransactionKind::Sale)

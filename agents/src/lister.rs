@@ -21,6 +21,7 @@ use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 
+use bazaar_memory::meta_keys;
 use bazaar_memory::{
     ActionKind, ActionRecord, ActionStatus, ChannelListing, ChannelListingId, ChannelStatus,
     Envelope, InventoryItem, ItemId, ItemSource, ItemStatus, Lifecycle, Marketplace, Opportunity,
@@ -190,11 +191,6 @@ pub(crate) fn listing_draft(
     Ok(copy)
 }
 
-/// Where the copy a listing goes out with is decided (the model's rewrite, or none).
-pub fn copy_key(listing: ChannelListingId) -> String {
-    format!("lister.copy.{listing}")
-}
-
 /// The channels `item` is listed on: those recorded on it by `bazaar list`, else — for an
 /// item the agent bought — every configured channel. An item the operator brought waits
 /// for `bazaar list`.
@@ -255,7 +251,7 @@ pub fn channel_jobs(
     item: &InventoryItem,
     configured: &[SellingChannel],
 ) -> Result<Vec<ChannelJob>, StoreError> {
-    let listings = store.find::<ChannelListing>("by_item", &item.id.to_bytes())?;
+    let listings = store.find(ChannelListing::BY_ITEM, &item.id.to_bytes())?;
     let mut jobs = Vec::new();
     let mut wanted: Vec<Marketplace> = channels_of(item, configured)
         .iter()
@@ -286,7 +282,7 @@ pub fn channel_jobs(
                     Some("the operator rejected publishing it; retry to propose it again".into()),
                 ),
                 None if store
-                    .get_meta::<String>(&crate::tasks::task_key(&format!(
+                    .get_meta::<String>(&meta_keys::task_opened(&format!(
                         "missing:{}",
                         listing.id
                     )))?
@@ -364,7 +360,7 @@ fn current_publish(
 ) -> Result<Option<ActionRecord>, StoreError> {
     let key = current_publish_key(store, listing)?;
     Ok(store
-        .find::<ActionRecord>("by_idempotency_key", key.as_bytes())?
+        .find(ActionRecord::BY_IDEMPOTENCY_KEY, key.as_bytes())?
         .into_iter()
         .next())
 }
@@ -374,16 +370,11 @@ fn current_publish(
 /// have changed.
 const BLOCKED_PUBLISH_RETRY: chrono::Duration = chrono::Duration::hours(24);
 
-/// The meta key counting publication attempts of a channel listing (retries, relists).
-fn attempt_key(listing: ChannelListingId) -> String {
-    format!("lister.attempt.{listing}")
-}
-
 /// The idempotency key of the current publication attempt of `listing`: the first is
 /// [`publish_key`]; each retry gets its own.
 fn current_publish_key(store: &SledStore, listing: &ChannelListing) -> Result<String, StoreError> {
     let attempt = store
-        .get_meta::<u32>(&attempt_key(listing.id))?
+        .get_meta::<u32>(&meta_keys::publish_attempt(listing.id))?
         .unwrap_or(0);
     let key = publish_key(listing.item, listing.marketplace);
     Ok(if attempt == 0 {
@@ -408,13 +399,11 @@ pub fn withdraw_key(channel_listing: ChannelListingId, order: OrderId) -> String
     format!("withdraw:{channel_listing}:{order}")
 }
 
-/// The meta key of delist latencies: order id → milliseconds from the sale's notification
-/// to the last withdrawal done.
-pub const DELIST_LATENCY_KEY: &str = "selling.delist_ms";
-
 /// Every delist latency recorded (milliseconds, by order).
 pub fn delist_latencies(store: &SledStore) -> Result<BTreeMap<String, u64>, StoreError> {
-    Ok(store.get_meta(DELIST_LATENCY_KEY)?.unwrap_or_default())
+    Ok(store
+        .get_meta(meta_keys::DELIST_LATENCIES)?
+        .unwrap_or_default())
 }
 
 impl ListerState {
@@ -430,7 +419,9 @@ impl ListerState {
             return Ok(());
         }
         latencies.insert(order.to_string(), ms);
-        self.ctx.store.put_meta(DELIST_LATENCY_KEY, &latencies)?;
+        self.ctx
+            .store
+            .put_meta(meta_keys::DELIST_LATENCIES, &latencies)?;
         self.ctx.store.flush().await?;
         tracing::info!(%order, delist_ms = ms, "delisted everywhere after the sale");
         Ok(())
@@ -440,7 +431,7 @@ impl ListerState {
         let live = self
             .ctx
             .store
-            .find::<ChannelListing>("by_status", ChannelStatus::Live.to_string().as_bytes())?
+            .with_status::<ChannelListing>(ChannelStatus::Live)?
             .len();
         let idle = (live == 0).then(|| {
             if self.ctx.selling.channels.is_empty() {
@@ -519,8 +510,8 @@ impl ListerState {
         Ok(self
             .ctx
             .store
-            .find::<ChannelListing>(
-                "by_sku",
+            .find(
+                ChannelListing::BY_SKU,
                 &bazaar_memory::store::index_value(&[marketplace.name(), &sku_of(item)]),
             )?
             .into_iter()
@@ -529,7 +520,7 @@ impl ListerState {
 
     /// Starts a new publication attempt of a channel listing (its own idempotency key).
     async fn next_attempt(&mut self, listing: ChannelListingId) -> Result<(), ActorProcessingErr> {
-        let key = attempt_key(listing);
+        let key = meta_keys::publish_attempt(listing);
         let attempt = self.ctx.store.get_meta::<u32>(&key)?.unwrap_or(0) + 1;
         self.ctx.store.put_meta(&key, &attempt)?;
         self.ctx.store.flush().await?;
@@ -599,7 +590,7 @@ impl ListerState {
         let listings = self
             .ctx
             .store
-            .find::<ChannelListing>("by_item", &id.to_bytes())?;
+            .find(ChannelListing::BY_ITEM, &id.to_bytes())?;
         for listing in listings {
             let mode = self
                 .ctx
@@ -609,7 +600,7 @@ impl ListerState {
             let attempt = self
                 .ctx
                 .store
-                .get_meta::<u32>(&attempt_key(listing.id))?
+                .get_meta::<u32>(&meta_keys::publish_attempt(listing.id))?
                 .unwrap_or(0);
             let key = format!("cancel:{}:{attempt}", listing.id);
             match (listing.lifecycle.status, mode) {
@@ -675,7 +666,7 @@ impl ListerState {
             && self
                 .ctx
                 .store
-                .get_meta::<u32>(&attempt_key(listing.id))?
+                .get_meta::<u32>(&meta_keys::publish_attempt(listing.id))?
                 .unwrap_or(0)
                 > 0
             && !self.attempt_done(&listing)?;
@@ -706,7 +697,7 @@ impl ListerState {
         else {
             return Ok(copy);
         };
-        let key = copy_key(listing.id);
+        let key = meta_keys::listing_copy(listing.id);
         let rewrite = match self.ctx.store.get_meta::<Option<(String, String)>>(&key)? {
             Some(decided) => decided,
             None => {
@@ -733,13 +724,13 @@ impl ListerState {
         let published = self
             .ctx
             .store
-            .find::<ActionRecord>("by_idempotency_key", key.as_bytes())?
+            .find(ActionRecord::BY_IDEMPOTENCY_KEY, key.as_bytes())?
             .iter()
             .any(|r| r.lifecycle.status != ActionStatus::Failed);
         let asked = self
             .ctx
             .store
-            .get_meta::<String>(&crate::tasks::task_key(&format!("list:{key}")))?
+            .get_meta::<String>(&meta_keys::task_opened(&format!("list:{key}")))?
             .is_some();
         Ok(published || asked)
     }
@@ -954,7 +945,7 @@ impl ListerState {
         let listings = self
             .ctx
             .store
-            .find::<ChannelListing>("by_item", &item.to_bytes())?;
+            .find(ChannelListing::BY_ITEM, &item.to_bytes())?;
         let title = self
             .ctx
             .store
@@ -982,7 +973,7 @@ impl ListerState {
                     let proposed = !self
                         .ctx
                         .store
-                        .find::<ActionRecord>("by_idempotency_key", key.as_bytes())?
+                        .find(ActionRecord::BY_IDEMPOTENCY_KEY, key.as_bytes())?
                         .is_empty();
                     // A publish in flight may still go live; the next resume takes it down.
                     if !proposed {
@@ -1110,14 +1101,12 @@ impl ListerState {
     async fn resume(&mut self) -> Result<(), ActorProcessingErr> {
         let store = self.ctx.store.clone();
         for status in [ItemStatus::InStock, ItemStatus::Listed] {
-            for item in store.find::<InventoryItem>("by_status", status.to_string().as_bytes())? {
+            for item in store.with_status::<InventoryItem>(status)? {
                 self.list_item(item.id).await?;
             }
         }
-        for item in
-            store.find::<InventoryItem>("by_status", ItemStatus::Sold.to_string().as_bytes())?
-        {
-            let listings = store.find::<ChannelListing>("by_item", &item.id.to_bytes())?;
+        for item in store.with_status::<InventoryItem>(ItemStatus::Sold)? {
+            let listings = store.find(ChannelListing::BY_ITEM, &item.id.to_bytes())?;
             let up = listings.iter().any(|l| {
                 matches!(
                     l.lifecycle.status,
@@ -1128,7 +1117,7 @@ impl ListerState {
                 continue;
             }
             let sale = store
-                .find::<Transaction>("by_item", &item.id.to_bytes())?
+                .find(Transaction::BY_ITEM, &item.id.to_bytes())?
                 .into_iter()
                 .find(|t| t.kind == TransactionKind::Sale)
                 .and_then(|t| t.order);

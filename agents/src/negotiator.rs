@@ -139,7 +139,7 @@ impl NegotiatorState {
         Ok(self
             .ctx
             .store
-            .find::<Negotiation>("by_status", NegotiationStatus::Open.to_string().as_bytes())?)
+            .with_status::<Negotiation>(NegotiationStatus::Open)?)
     }
 
     fn report(&self) -> Result<ActorReport, ActorProcessingErr> {
@@ -160,8 +160,7 @@ impl NegotiatorState {
         let store = &self.ctx.store;
         // An ended negotiation does not stop a new one: the DealAnalyzer pursues a listing
         // again after its price came down.
-        let existing =
-            store.find::<Negotiation>("by_opportunity", &start.opportunity.to_bytes())?;
+        let existing = store.find(Negotiation::BY_OPPORTUNITY, &start.opportunity.to_bytes())?;
         if existing.iter().any(|n| {
             matches!(
                 n.lifecycle.status,
@@ -341,7 +340,7 @@ impl NegotiatorState {
         let mut replies: Vec<MailRecord> = self
             .ctx
             .store
-            .find::<MailRecord>("by_negotiation", &negotiation.id.to_bytes())?
+            .find(MailRecord::BY_NEGOTIATION, &negotiation.id.to_bytes())?
             .into_iter()
             .filter(|m| m.direction == MailDirection::Inbound && m.route == MailRoute::Negotiation)
             .filter(|m| {
@@ -669,10 +668,10 @@ impl NegotiatorState {
             return Ok(());
         };
         let key = format!("negotiation:{}:mail:{last}", negotiation.id);
-        let already = self
-            .ctx
-            .store
-            .find::<bazaar_memory::ActionRecord>("by_idempotency_key", key.as_bytes())?;
+        let already = self.ctx.store.find(
+            bazaar_memory::ActionRecord::BY_IDEMPOTENCY_KEY,
+            key.as_bytes(),
+        )?;
         if !already.is_empty() {
             return Ok(());
         }

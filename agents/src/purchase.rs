@@ -15,9 +15,6 @@ use bazaar_policies::{BoxFuture, Effect, EffectError, Effector, Lookup};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// The meta key prefix arrangements are recorded under (followed by the idempotency key).
-pub const ARRANGEMENT_META: &str = "purchase.arrangement:";
-
 /// A `Purchase` action's parameters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PurchaseParams {
@@ -85,7 +82,7 @@ impl Arrangement {
         store: &SledStore,
         key: &str,
     ) -> Result<Option<ArrangementRecord>, bazaar_memory::StoreError> {
-        store.get_meta(&format!("{ARRANGEMENT_META}{key}"))
+        store.get_meta(&bazaar_memory::meta_keys::purchase_arrangement(key))
     }
 
     fn arrange(&self, action: &ActionRecord) -> Result<Effect, EffectError> {
@@ -130,7 +127,7 @@ impl Arrangement {
         };
         self.store
             .put_meta(
-                &format!("{ARRANGEMENT_META}{}", action.idempotency_key),
+                &bazaar_memory::meta_keys::purchase_arrangement(&action.idempotency_key),
                 &record,
             )
             .map_err(|e| EffectError::Failed(format!("store: {e}")))?;

@@ -112,7 +112,10 @@ impl ResearcherState {
         let mut observed = Observed::default();
         for mut listing in listings {
             let source = index_value(&[listing.marketplace.name(), &listing.external_id]);
-            let known: Option<MarketListing> = store.find("by_source", &source)?.into_iter().next();
+            let known: Option<MarketListing> = store
+                .find(MarketListing::BY_SOURCE, &source)?
+                .into_iter()
+                .next();
             match &known {
                 Some(old) => {
                     listing.id = old.id;
@@ -152,7 +155,7 @@ impl ResearcherState {
             let valued = !self
                 .ctx
                 .store
-                .find::<Opportunity>("by_listing", &id.to_bytes())?
+                .find(Opportunity::BY_LISTING, &id.to_bytes())?
                 .is_empty();
             if valued {
                 to_analyze.push(id);
@@ -358,11 +361,7 @@ impl ResearcherState {
     ) -> Result<SellerId, ActorProcessingErr> {
         let store = &self.ctx.store;
         let source = index_value(&[listing.marketplace.name(), &listing.seller.external_id]);
-        let mut seller = match store
-            .find::<Seller>("by_source", &source)?
-            .into_iter()
-            .next()
-        {
+        let mut seller = match store.find(Seller::BY_SOURCE, &source)?.into_iter().next() {
             Some(seller) => seller,
             None => Seller {
                 id: SellerId::new_at(now),
@@ -399,7 +398,7 @@ impl ResearcherState {
     ) -> Result<ProductRecord, ActorProcessingErr> {
         let store = &self.ctx.store;
         let mut product = match store
-            .find::<ProductRecord>("by_listing", &listing.id.to_bytes())?
+            .find(ProductRecord::BY_LISTING, &listing.id.to_bytes())?
             .into_iter()
             .next()
         {

@@ -8,11 +8,6 @@ use ractor::ActorProcessingErr;
 
 use crate::AgentContext;
 
-/// The meta key recording that a once-only inbox task was opened.
-pub fn task_key(key: &str) -> String {
-    format!("selling.task:{key}")
-}
-
 /// Opens an inbox task unless one was opened under `key` before (recorded in the store's
 /// meta tree after the gate made it durable).
 pub async fn open_task_once(
@@ -21,7 +16,7 @@ pub async fn open_task_once(
     summary: String,
     reason: String,
 ) -> Result<(), ActorProcessingErr> {
-    let meta = task_key(key);
+    let meta = bazaar_memory::meta_keys::task_opened(key);
     if ctx.store.get_meta::<String>(&meta)?.is_some() {
         return Ok(());
     }

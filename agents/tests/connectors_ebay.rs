@@ -6,10 +6,10 @@ mod connectors_common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bazaar_agents::connectors::ebay::BUDGET_KEY;
 use bazaar_agents::connectors::{
     EbayBrowse, EbaySettings, SearchQuery, SortOrder, Source, SourceError,
 };
+use bazaar_memory::meta_keys::EBAY_BROWSE_CALLS;
 use bazaar_memory::{Clock, Condition, Currency, Money, SimClock, SledStore, Store};
 use bazaar_sim::ebay::{
     Api, CatalogListing, Condition as EbayCondition, DailyLimits, EbayConfig, EbaySim,
@@ -290,7 +290,7 @@ async fn the_daily_budget_counts_every_call_survives_a_restart_and_resets_the_ne
     clock.advance_by(Duration::from_secs(24 * 3600));
     ebay.search(&query).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(ebay.calls_today(), 2);
-    let stored: Option<serde_json::Value> = store.get_meta(BUDGET_KEY).unwrap_or(None);
+    let stored: Option<serde_json::Value> = store.get_meta(EBAY_BROWSE_CALLS).unwrap_or(None);
     assert_eq!(
         stored.map(|v| v["used"].clone()),
         Some(serde_json::json!(2))

@@ -19,9 +19,9 @@ use bazaar_agents::connectors::ebay_orders::{
 };
 use bazaar_agents::connectors::ebay_sell::{
     exchange_authorization_code, EbaySell, EbaySellClient, EbaySellSettings, ListingPolicyIds,
-    SELL_BUDGET_KEY,
 };
 use bazaar_agents::connectors::{EbayBrowse, EbaySettings, SourceError};
+use bazaar_memory::meta_keys::EBAY_SELL_CALLS;
 use bazaar_memory::{
     ActionId, ActionKind, ActionRecord, ActionStatus, Currency, Lifecycle, Marketplace, Money,
     SharedClock, SimClock, SledStore, Store,
@@ -310,7 +310,7 @@ async fn publish_revise_withdraw_relist_each_idempotent_and_found_by_lookup() {
     assert!(w.client.calls_today() > 10);
     assert!(w
         .store
-        .get_meta::<Value>(SELL_BUDGET_KEY)
+        .get_meta::<Value>(EBAY_SELL_CALLS)
         .unwrap_or_default()
         .is_some());
 }

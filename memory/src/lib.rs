@@ -12,6 +12,7 @@
 pub mod clock;
 pub mod index;
 pub mod mailbox;
+pub mod meta_keys;
 pub mod migrate;
 pub mod store;
 

@@ -10,6 +10,7 @@ use sled::Transactional;
 
 use crate::ids::*;
 use crate::model::*;
+use crate::{IndexName, StatusIndexed};
 
 /// The on-disk format version. Bump it when a record changes shape, and migrate with
 /// `bazaar export` (old binary) + `bazaar import` (new binary).
@@ -142,16 +143,16 @@ pub struct IndexEntry {
 
 impl IndexEntry {
     /// A non-unique entry.
-    pub fn new(index: &'static str, value: impl AsRef<[u8]>) -> Self {
+    pub fn new<R>(index: IndexName<R>, value: impl AsRef<[u8]>) -> Self {
         IndexEntry {
-            index,
+            index: index.name(),
             value: value.as_ref().to_vec(),
             unique: false,
         }
     }
 
     /// A unique entry.
-    pub fn unique(index: &'static str, value: impl AsRef<[u8]>) -> Self {
+    pub fn unique<R>(index: IndexName<R>, value: impl AsRef<[u8]>) -> Self {
         IndexEntry {
             unique: true,
             ..IndexEntry::new(index, value)
@@ -189,7 +190,7 @@ impl Record for MarketListing {
     }
     fn index_entries(&self) -> Vec<IndexEntry> {
         vec![IndexEntry::unique(
-            "by_source",
+            Self::BY_SOURCE,
             index_value(&[self.marketplace.name(), &self.external_id]),
         )]
     }
@@ -203,7 +204,7 @@ impl Record for Seller {
     }
     fn index_entries(&self) -> Vec<IndexEntry> {
         vec![IndexEntry::unique(
-            "by_source",
+            Self::BY_SOURCE,
             index_value(&[self.marketplace.name(), &self.external_id]),
         )]
     }
@@ -216,9 +217,9 @@ impl Record for ProductRecord {
         self.id
     }
     fn index_entries(&self) -> Vec<IndexEntry> {
-        let mut entries = vec![IndexEntry::new("by_category", &self.category)];
+        let mut entries = vec![IndexEntry::new(Self::BY_CATEGORY, &self.category)];
         if let Some(listing) = self.listing {
-            entries.push(IndexEntry::unique("by_listing", listing.to_bytes()));
+            entries.push(IndexEntry::unique(Self::BY_LISTING, listing.to_bytes()));
         }
         entries
     }
@@ -232,8 +233,8 @@ impl Record for Opportunity {
     }
     fn index_entries(&self) -> Vec<IndexEntry> {
         vec![
-            IndexEntry::new("by_status", self.lifecycle.status.to_string()),
-            IndexEntry::unique("by_listing", self.listing.to_bytes()),
+            IndexEntry::new(Self::BY_STATUS, self.lifecycle.status.to_string()),
+            IndexEntry::unique(Self::BY_LISTING, self.listing.to_bytes()),
         ]
     }
 }
@@ -246,9 +247,9 @@ impl Record for Negotiation {
     }
     fn index_entries(&self) -> Vec<IndexEntry> {
         vec![
-            IndexEntry::new("by_status", self.lifecycle.status.to_string()),
-            IndexEntry::new("by_opportunity", self.opportunity.to_bytes()),
-            IndexEntry::new("by_seller", self.seller.to_bytes()),
+            IndexEntry::new(Self::BY_STATUS, self.lifecycle.status.to_string()),
+            IndexEntry::new(Self::BY_OPPORTUNITY, self.opportunity.to_bytes()),
+            IndexEntry::new(Self::BY_SELLER, self.seller.to_bytes()),
         ]
     }
 }
@@ -261,7 +262,7 @@ impl Record for InventoryItem {
     }
     fn index_entries(&self) -> Vec<IndexEntry> {
         vec![IndexEntry::new(
-            "by_status",
+            Self::BY_STATUS,
             self.lifecycle.status.to_string(),
         )]
     }
@@ -275,13 +276,16 @@ impl Record for ChannelListing {
     }
     fn index_entries(&self) -> Vec<IndexEntry> {
         let mut entries = vec![
-            IndexEntry::new("by_item", self.item.to_bytes()),
-            IndexEntry::new("by_status", self.lifecycle.status.to_string()),
-            IndexEntry::unique("by_sku", index_value(&[self.marketplace.name(), &self.sku])),
+            IndexEntry::new(Self::BY_ITEM, self.item.to_bytes()),
+            IndexEntry::new(Self::BY_STATUS, self.lifecycle.status.to_string()),
+            IndexEntry::unique(
+                Self::BY_SKU,
+                index_value(&[self.marketplace.name(), &self.sku]),
+            ),
         ];
         if let Some(external) = &self.external_id {
             entries.push(IndexEntry::unique(
-                "by_source",
+                Self::BY_SOURCE,
                 index_value(&[self.marketplace.name(), external]),
             ));
         }
@@ -298,10 +302,10 @@ impl Record for Order {
     fn index_entries(&self) -> Vec<IndexEntry> {
         vec![
             IndexEntry::unique(
-                "by_source",
+                Self::BY_SOURCE,
                 index_value(&[self.marketplace.name(), &self.external_id]),
             ),
-            IndexEntry::new("by_status", self.lifecycle.status.to_string()),
+            IndexEntry::new(Self::BY_STATUS, self.lifecycle.status.to_string()),
         ]
     }
 }
@@ -314,7 +318,7 @@ impl Record for Transaction {
     }
     fn index_entries(&self) -> Vec<IndexEntry> {
         match self.item {
-            Some(item) => vec![IndexEntry::new("by_item", item.to_bytes())],
+            Some(item) => vec![IndexEntry::new(Self::BY_ITEM, item.to_bytes())],
             None => Vec::new(),
         }
     }
@@ -328,8 +332,8 @@ impl Record for ActionRecord {
     }
     fn index_entries(&self) -> Vec<IndexEntry> {
         vec![
-            IndexEntry::unique("by_idempotency_key", &self.idempotency_key),
-            IndexEntry::new("by_status", self.lifecycle.status.to_string()),
+            IndexEntry::unique(Self::BY_IDEMPOTENCY_KEY, &self.idempotency_key),
+            IndexEntry::new(Self::BY_STATUS, self.lifecycle.status.to_string()),
         ]
     }
 }
@@ -351,7 +355,7 @@ impl Record for Approval {
     }
     fn index_entries(&self) -> Vec<IndexEntry> {
         vec![IndexEntry::new(
-            "by_status",
+            Self::BY_STATUS,
             self.lifecycle.status.to_string(),
         )]
     }
@@ -364,9 +368,12 @@ impl Record for MailRecord {
         self.message_id.clone()
     }
     fn index_entries(&self) -> Vec<IndexEntry> {
-        let mut entries = vec![IndexEntry::new("by_route", self.route.as_str())];
+        let mut entries = vec![IndexEntry::new(Self::BY_ROUTE, self.route.as_str())];
         if let Some(negotiation) = self.negotiation {
-            entries.push(IndexEntry::new("by_negotiation", negotiation.to_bytes()));
+            entries.push(IndexEntry::new(
+                Self::BY_NEGOTIATION,
+                negotiation.to_bytes(),
+            ));
         }
         entries
     }
@@ -403,7 +410,14 @@ pub trait Store: Clone + Send + Sync + 'static {
     /// Every record of a type, in key order.
     fn all<R: Record>(&self) -> Result<Vec<R>, StoreError>;
     /// Records whose `index` holds `value`, in key order.
-    fn find<R: Record>(&self, index: &'static str, value: &[u8]) -> Result<Vec<R>, StoreError>;
+    fn find<R: Record>(&self, index: IndexName<R>, value: &[u8]) -> Result<Vec<R>, StoreError>;
+    /// Records whose status is `status`, through their status index.
+    fn with_status<R: Record + StatusIndexed>(
+        &self,
+        status: R::Status,
+    ) -> Result<Vec<R>, StoreError> {
+        self.find(R::BY_STATUS, status.to_string().as_bytes())
+    }
     /// How many records of a type there are.
     fn count<R: Record>(&self) -> usize;
     /// Small named state (cursors, counters, high-water marks) as JSON.
@@ -945,7 +959,8 @@ impl Store for SledStore {
             .collect()
     }
 
-    fn find<R: Record>(&self, index: &'static str, value: &[u8]) -> Result<Vec<R>, StoreError> {
+    fn find<R: Record>(&self, index: IndexName<R>, value: &[u8]) -> Result<Vec<R>, StoreError> {
+        let index = index.name();
         let records = self.tree(R::TREE)?;
         let index_tree = self.tree(&index_tree_name(R::TREE))?;
         let prefix = index_prefix(index, value);

@@ -442,10 +442,7 @@ fn every_record_type_round_trips() {
         Some(order())
     );
     assert_eq!(store.get::<Order>(&OrderId(ulid(8))).unwrap(), None);
-    assert!(store
-        .find::<Order>("by_status", b"shipped")
-        .unwrap()
-        .is_empty());
+    assert!(store.find(Order::BY_STATUS, b"shipped").unwrap().is_empty());
 }
 
 #[test]
@@ -639,13 +636,11 @@ fn a_full_path_keeps_its_history_through_the_store() {
         ]
     );
     assert_eq!(
-        store
-            .find::<Opportunity>("by_status", b"purchased")
-            .unwrap(),
+        store.find(Opportunity::BY_STATUS, b"purchased").unwrap(),
         vec![back]
     );
     assert!(store
-        .find::<Opportunity>("by_status", b"agreed")
+        .find(Opportunity::BY_STATUS, b"agreed")
         .unwrap()
         .is_empty());
 }
@@ -708,7 +703,7 @@ fn unique_index_violation_is_refused_and_changes_nothing() {
     store.put(&clash).unwrap();
     let source = index_value(&["craigslist", "7712345678"]);
     assert_eq!(
-        store.find::<MarketListing>("by_source", &source).unwrap(),
+        store.find(MarketListing::BY_SOURCE, &source).unwrap(),
         vec![clash]
     );
     assert_eq!(store.verify_indexes().unwrap(), Vec::<String>::new());
@@ -1020,7 +1015,9 @@ fn check_indexes(store: &SledStore, model: &Model) {
             .filter(|o| o.lifecycle.status == *status)
             .cloned()
             .collect();
-        let found: Vec<Opportunity> = store.find("by_status", status.name().as_bytes()).unwrap();
+        let found: Vec<Opportunity> = store
+            .find(Opportunity::BY_STATUS, status.name().as_bytes())
+            .unwrap();
         assert_eq!(found, expected, "opportunities by_status {status}");
     }
     for listing in 900..904 {
@@ -1032,9 +1029,7 @@ fn check_indexes(store: &SledStore, model: &Model) {
             .collect();
         assert!(expected.len() <= 1);
         assert_eq!(
-            store
-                .find::<Opportunity>("by_listing", &id.to_bytes())
-                .unwrap(),
+            store.find(Opportunity::BY_LISTING, &id.to_bytes()).unwrap(),
             expected
         );
     }
@@ -1047,7 +1042,9 @@ fn check_indexes(store: &SledStore, model: &Model) {
             .filter(|i| i.lifecycle.status == *status)
             .cloned()
             .collect();
-        let found: Vec<InventoryItem> = store.find("by_status", status.name().as_bytes()).unwrap();
+        let found: Vec<InventoryItem> = store
+            .find(InventoryItem::BY_STATUS, status.name().as_bytes())
+            .unwrap();
         assert_eq!(found, expected, "items by_status {status}");
     }
 
@@ -1062,16 +1059,16 @@ fn check_indexes(store: &SledStore, model: &Model) {
             .filter(|c| c.lifecycle.status == *status)
             .cloned()
             .collect();
-        let found: Vec<ChannelListing> = store.find("by_status", status.name().as_bytes()).unwrap();
+        let found: Vec<ChannelListing> = store
+            .find(ChannelListing::BY_STATUS, status.name().as_bytes())
+            .unwrap();
         assert_eq!(found, expected, "channel listings by_status {status}");
     }
     for item in 200..203 {
         let id = ItemId(ulid(item));
         let expected: Vec<_> = channels.iter().filter(|c| c.item == id).cloned().collect();
         assert_eq!(
-            store
-                .find::<ChannelListing>("by_item", &id.to_bytes())
-                .unwrap(),
+            store.find(ChannelListing::BY_ITEM, &id.to_bytes()).unwrap(),
             expected
         );
     }
@@ -1079,8 +1076,9 @@ fn check_indexes(store: &SledStore, model: &Model) {
         let sku = format!("sku-{n}");
         let expected: Vec<_> = channels.iter().filter(|c| c.sku == sku).cloned().collect();
         assert!(expected.len() <= 1, "two channel listings share {sku}");
-        let found: Vec<ChannelListing> =
-            store.find("by_sku", &index_value(&["ebay", &sku])).unwrap();
+        let found: Vec<ChannelListing> = store
+            .find(ChannelListing::BY_SKU, &index_value(&["ebay", &sku]))
+            .unwrap();
         assert_eq!(found, expected);
         let external = format!("ext-{n}");
         let expected: Vec<_> = channels
@@ -1090,7 +1088,10 @@ fn check_indexes(store: &SledStore, model: &Model) {
             .collect();
         assert!(expected.len() <= 1, "two channel listings share {external}");
         let found: Vec<ChannelListing> = store
-            .find("by_source", &index_value(&["ebay", &external]))
+            .find(
+                ChannelListing::BY_SOURCE,
+                &index_value(&["ebay", &external]),
+            )
             .unwrap();
         assert_eq!(found, expected);
     }
@@ -1113,7 +1114,10 @@ fn check_indexes(store: &SledStore, model: &Model) {
                 "two listings share {market}/{external}"
             );
             let found: Vec<MarketListing> = store
-                .find("by_source", &index_value(&[market.name(), &external]))
+                .find(
+                    MarketListing::BY_SOURCE,
+                    &index_value(&[market.name(), &external]),
+                )
                 .unwrap();
             assert_eq!(found, expected);
         }
@@ -1260,7 +1264,7 @@ async fn export_wipe_import_gives_identical_data() {
         Some(json!({"offset": 200, "since": "2026-03-14T09:00:00Z"}))
     );
     // indexes were rebuilt, not copied: they answer queries
-    let live: Vec<InventoryItem> = b.find("by_status", b"listed").unwrap();
+    let live: Vec<InventoryItem> = b.with_status::<InventoryItem>(ItemStatus::Listed).unwrap();
     assert_eq!(live.len(), 1);
     let chain: Vec<AuditEntry> = b.all().unwrap();
     assert_eq!(AuditEntry::verify_chain(&chain), Ok(5));
@@ -1645,7 +1649,7 @@ async fn a_store_written_by_schema_1_opens_upgraded_and_keeps_its_indexes() {
     let upgraded = store.get::<InventoryItem>(&original.id).unwrap().unwrap();
     assert_upgraded(&upgraded, &original);
     let in_stock = store
-        .find::<InventoryItem>("by_status", ItemStatus::InStock.to_string().as_bytes())
+        .with_status::<InventoryItem>(ItemStatus::InStock)
         .unwrap();
     assert_eq!(in_stock.len(), 1, "the status index still finds it");
     assert_eq!(store.count::<Order>(), 1, "other records are untouched");

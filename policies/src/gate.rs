@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bazaar_config::PolicyConfig;
+use bazaar_memory::meta_keys::{POLICY_LIMITS, POLICY_OPERATOR_SEEN, POLICY_PAUSED, POLICY_RULES};
 use bazaar_memory::{
     ActionId, ActionKind, ActionRecord, ActionStatus, Addr, Approval, ApprovalId, ApprovalStatus,
     AuditEntry, Envelope, Lifecycle, Marketplace, Money, SharedClock, SledStore, Store, StoreError,
@@ -369,11 +370,6 @@ pub struct GateState {
     policy_dirty: bool,
 }
 
-const META_LIMITS: &str = "policy.limits";
-const META_RULES: &str = "policy.rules";
-const META_PAUSED: &str = "policy.paused";
-const META_OPERATOR_SEEN: &str = "policy.operator_seen";
-
 /// Approvals expire after a day; the action is then blocked.
 const APPROVAL_TTL_HOURS: i64 = 24;
 
@@ -423,10 +419,10 @@ impl GateState {
             return Ok(());
         }
         let store = self.store();
-        store.put_meta(META_LIMITS, &self.limits)?;
-        store.put_meta(META_RULES, &self.rules)?;
-        store.put_meta(META_PAUSED, &self.paused)?;
-        store.put_meta(META_OPERATOR_SEEN, &self.operator_seen)?;
+        store.put_meta(POLICY_LIMITS, &self.limits)?;
+        store.put_meta(POLICY_RULES, &self.rules)?;
+        store.put_meta(POLICY_PAUSED, &self.paused)?;
+        store.put_meta(POLICY_OPERATOR_SEEN, &self.operator_seen)?;
         Ok(())
     }
 
@@ -557,9 +553,10 @@ impl GateState {
     }
 
     fn propose(&mut self, action: Action) -> Result<Outcome, StoreError> {
-        let earlier: Vec<ActionRecord> = self
-            .store()
-            .find("by_idempotency_key", action.idempotency_key.as_bytes())?;
+        let earlier: Vec<ActionRecord> = self.store().find(
+            ActionRecord::BY_IDEMPOTENCY_KEY,
+            action.idempotency_key.as_bytes(),
+        )?;
         if let Some(earlier) = earlier.first() {
             return Ok(Outcome::Duplicate {
                 action: earlier.id,
@@ -896,7 +893,7 @@ impl GateState {
         let key = format!("undo:{id}");
         if !self
             .store()
-            .find::<ActionRecord>("by_idempotency_key", key.as_bytes())?
+            .find(ActionRecord::BY_IDEMPOTENCY_KEY, key.as_bytes())?
             .is_empty()
         {
             return Err(GateError::Conflict(format!(
@@ -956,7 +953,9 @@ impl GateState {
     /// Expires approvals nobody answered in time: their actions are blocked.
     fn expire_approvals(&mut self) -> Result<(), StoreError> {
         let now = self.now();
-        let pending: Vec<Approval> = self.store().find("by_status", b"pending")?;
+        let pending: Vec<Approval> = self
+            .store()
+            .with_status::<Approval>(ApprovalStatus::Pending)?;
         for mut approval in pending {
             if approval.deadline.is_none_or(|deadline| deadline > now) {
                 continue;
@@ -996,7 +995,9 @@ impl GateState {
             return Ok(());
         }
         let now = self.now();
-        let scheduled: Vec<ActionRecord> = self.store().find("by_status", b"scheduled")?;
+        let scheduled: Vec<ActionRecord> = self
+            .store()
+            .with_status::<ActionRecord>(ActionStatus::Scheduled)?;
         for mut record in scheduled {
             if record.release_at.is_some_and(|at| at <= now) {
                 self.start_execution(&mut record)?;
@@ -1224,8 +1225,12 @@ impl GateState {
     /// At start-up: every intent whose result was never recorded is looked up, never
     /// blindly repeated.
     async fn reconcile(&mut self) -> Result<(), StoreError> {
-        let open: Vec<ActionRecord> = self.store().find("by_status", b"executing")?;
-        let approved: Vec<ActionRecord> = self.store().find("by_status", b"approved")?;
+        let open: Vec<ActionRecord> = self
+            .store()
+            .with_status::<ActionRecord>(ActionStatus::Executing)?;
+        let approved: Vec<ActionRecord> = self
+            .store()
+            .with_status::<ActionRecord>(ActionStatus::Approved)?;
         for mut record in open.into_iter().chain(approved) {
             let effector = self.args.effector.clone();
             match effector.lookup(&record).await {
@@ -1261,13 +1266,17 @@ impl GateState {
                 }
             }
         }
-        let scheduled: Vec<ActionRecord> = self.store().find("by_status", b"scheduled")?;
+        let scheduled: Vec<ActionRecord> = self
+            .store()
+            .with_status::<ActionRecord>(ActionStatus::Scheduled)?;
         for record in scheduled {
             if let Some(at) = record.release_at {
                 self.schedule_release(at);
             }
         }
-        let pending: Vec<Approval> = self.store().find("by_status", b"pending")?;
+        let pending: Vec<Approval> = self
+            .store()
+            .with_status::<Approval>(ApprovalStatus::Pending)?;
         for deadline in pending.iter().filter_map(|a| a.deadline) {
             self.schedule_release(deadline);
         }
@@ -1279,7 +1288,9 @@ impl GateState {
     }
 
     fn status(&self) -> Result<GateStatus, StoreError> {
-        let pending: Vec<Approval> = self.store().find("by_status", b"pending")?;
+        let pending: Vec<Approval> = self
+            .store()
+            .with_status::<Approval>(ApprovalStatus::Pending)?;
         let usd = |minor| Money::usd(minor);
         Ok(GateStatus {
             paused: self.paused,
@@ -1357,13 +1368,13 @@ impl Actor for PolicyGate {
     ) -> Result<GateState, ActorProcessingErr> {
         let store = args.store.clone();
         let head = store.all::<AuditEntry>()?.pop();
-        let paused = store.get_meta(META_PAUSED)?.unwrap_or(args.config.paused);
+        let paused = store.get_meta(POLICY_PAUSED)?.unwrap_or(args.config.paused);
         let mut state = GateState {
             head,
-            limits: store.get_meta(META_LIMITS)?.unwrap_or_default(),
-            rules: store.get_meta(META_RULES)?.unwrap_or_default(),
+            limits: store.get_meta(POLICY_LIMITS)?.unwrap_or_default(),
+            rules: store.get_meta(POLICY_RULES)?.unwrap_or_default(),
             paused,
-            operator_seen: store.get_meta(META_OPERATOR_SEEN)?.flatten(),
+            operator_seen: store.get_meta(POLICY_OPERATOR_SEEN)?.flatten(),
             args,
             to_execute: Vec::new(),
             compensations: Vec::new(),

@@ -28,7 +28,10 @@ pub fn refusal(
         return Ok(None);
     };
     let Some(listing) = store
-        .find::<ChannelListing>("by_sku", &index_value(&[marketplace.name(), target]))?
+        .find(
+            ChannelListing::BY_SKU,
+            &index_value(&[marketplace.name(), target]),
+        )?
         .into_iter()
         .next()
     else {

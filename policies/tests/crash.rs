@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use bazaar_memory::ApprovalStatus;
 use bazaar_memory::{ActionRecord, ActionStatus, Approval, AuditEntry, SledStore, Store};
 use rand::Rng;
 
@@ -96,7 +97,9 @@ fn no_action_runs_twice_and_none_is_lost_across_kills() {
 
     let store = SledStore::open(&store_dir).unwrap();
     let actions: Vec<ActionRecord> = store.all().unwrap();
-    let inbox: Vec<Approval> = store.find("by_status", b"pending").unwrap();
+    let inbox: Vec<Approval> = store
+        .with_status::<Approval>(ApprovalStatus::Pending)
+        .unwrap();
     let mut executed = BTreeSet::new();
     for n in 0..ACTIONS {
         let key = format!("a{n}");

@@ -42,7 +42,10 @@ async fn a_new_rule_asks_first_and_then_earns_automatic_execution() {
         panic!("a rule's first action with the operator never seen needs approval: {first:?}");
     };
     assert_eq!(market.executions().len(), 0, "nothing runs before approval");
-    let pending: Vec<Approval> = gate.store.find("by_status", b"pending").unwrap();
+    let pending: Vec<Approval> = gate
+        .store
+        .with_status::<Approval>(ApprovalStatus::Pending)
+        .unwrap();
     assert_eq!(pending.len(), 1);
     assert!(
         pending[0].summary.contains("revise_price SKU-1 for $60.00"),
@@ -95,7 +98,10 @@ async fn a_first_run_low_only_for_want_of_oversight_asks_the_operator() {
     let Outcome::PendingApproval { action, approval } = outcome else {
         panic!("expected the operator to decide: {outcome:?}");
     };
-    let pending: Vec<Approval> = gate.store.find("by_status", b"pending").unwrap();
+    let pending: Vec<Approval> = gate
+        .store
+        .with_status::<Approval>(ApprovalStatus::Pending)
+        .unwrap();
     assert!(
         pending[0].reason.contains("confidence 0.38")
             && pending[0].reason.contains("a person decides"),
@@ -129,7 +135,10 @@ async fn low_confidence_is_blocked_and_high_value_always_asks() {
         matches!(outcome, Outcome::PendingApproval { .. }),
         "{outcome:?}"
     );
-    let pending: Vec<Approval> = gate.store.find("by_status", b"pending").unwrap();
+    let pending: Vec<Approval> = gate
+        .store
+        .with_status::<Approval>(ApprovalStatus::Pending)
+        .unwrap();
     assert!(
         pending[0].reason.contains("high-value line $500.00"),
         "{}",
@@ -548,7 +557,9 @@ async fn open_intents_are_reconciled_at_start_not_repeated() {
         ["not-done"],
         "only the action the world had not seen runs"
     );
-    let inbox: Vec<Approval> = store.find("by_status", b"pending").unwrap();
+    let inbox: Vec<Approval> = store
+        .with_status::<Approval>(ApprovalStatus::Pending)
+        .unwrap();
     assert_eq!(inbox.len(), 1);
     assert!(inbox[0].summary.contains("unknown"), "{}", inbox[0].summary);
     let chain: Vec<AuditEntry> = store.all().unwrap();

@@ -140,10 +140,7 @@ async fn run() -> anyhow::Result<()> {
     }
     system.quiet.wait_quiet().await;
     // The operator confirms the assisted listings.
-    let waiting = store.find::<ChannelListing>(
-        "by_status",
-        ChannelStatus::AwaitingOperator.to_string().as_bytes(),
-    )?;
+    let waiting = store.with_status::<ChannelListing>(ChannelStatus::AwaitingOperator)?;
     for listing in &waiting {
         system.addrs.lister.send(ListerMsg::Confirm {
             channel_listing: listing.id,
@@ -151,8 +148,7 @@ async fn run() -> anyhow::Result<()> {
         })?;
     }
     system.quiet.wait_quiet().await;
-    let live =
-        store.find::<ChannelListing>("by_status", ChannelStatus::Live.to_string().as_bytes())?;
+    let live = store.with_status::<ChannelListing>(ChannelStatus::Live)?;
     if live.len() != sales * 3 {
         for record in store.all::<bazaar_memory::ActionRecord>()? {
             if record.lifecycle.status != bazaar_memory::ActionStatus::Executed {
@@ -246,7 +242,7 @@ async fn run() -> anyhow::Result<()> {
     let oversells = world.ebay().oversells().len();
     anyhow::ensure!(oversells == 0, "{oversells} oversells");
     let still_up = store
-        .find::<ChannelListing>("by_status", ChannelStatus::Live.to_string().as_bytes())?
+        .with_status::<ChannelListing>(ChannelStatus::Live)?
         .len();
     anyhow::ensure!(
         still_up == 0,

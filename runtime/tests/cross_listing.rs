@@ -241,7 +241,7 @@ impl Setup {
     fn books(&self, item: ItemId, kind: TransactionKind) -> Vec<Money> {
         self.system
             .store
-            .find::<Transaction>("by_item", &item.to_bytes())
+            .find(Transaction::BY_ITEM, &item.to_bytes())
             .unwrap()
             .into_iter()
             .filter(|t| t.kind == kind)
@@ -781,7 +781,7 @@ async fn forged_notifications_spend_no_selling_call() {
             .map(|record| record["used"].as_u64().unwrap())
             .unwrap_or(0)
     };
-    let selling_before = used(bazaar_agents::connectors::ebay_sell::SELL_BUDGET_KEY);
+    let selling_before = used(bazaar_memory::meta_keys::EBAY_SELL_CALLS);
     let body = r#"{"metadata":{"topic":"ORDER_CONFIRMATION"},"notification":{"data":{}}}"#;
     let mut refused = 0;
     // Twenty at a time: one client's connections are capped (64) as well.
@@ -810,11 +810,11 @@ async fn forged_notifications_spend_no_selling_call() {
     }
     assert_eq!(refused, 5_000);
     assert_eq!(
-        used(bazaar_agents::connectors::ebay_sell::SELL_BUDGET_KEY),
+        used(bazaar_memory::meta_keys::EBAY_SELL_CALLS),
         selling_before,
         "forged notifications spent selling calls"
     );
-    let key_fetches = used(bazaar_agents::connectors::ebay_sell::KEY_BUDGET_KEY);
+    let key_fetches = used(bazaar_memory::meta_keys::EBAY_NOTIFICATION_KEY_CALLS);
     assert!(
         key_fetches <= bazaar_agents::connectors::ebay_sell::KEY_FETCHES_PER_DAY,
         "{key_fetches} key fetches"

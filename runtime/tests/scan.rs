@@ -152,10 +152,11 @@ async fn a_scan_values_listings_near_their_hidden_market_values() {
         let Some((value, asking)) = hidden.get(&listing.external_id).copied() else {
             continue;
         };
-        let opportunity: Opportunity = match store.find("by_listing", &listing.id.to_bytes()) {
-            Ok(mut found) if !found.is_empty() => found.remove(0),
-            _ => continue,
-        };
+        let opportunity: Opportunity =
+            match store.find(Opportunity::BY_LISTING, &listing.id.to_bytes()) {
+                Ok(mut found) if !found.is_empty() => found.remove(0),
+                _ => continue,
+            };
         if let Some(valuation) = &opportunity.valuation {
             let estimate = valuation.market_value.minor as f64 / 100.0;
             errors.push((estimate - value).abs() / value);
@@ -171,7 +172,10 @@ async fn a_scan_values_listings_near_their_hidden_market_values() {
             .comparables(&listing.title, Some(&listing.category), None, 21)
             .unwrap();
         let product: Option<bazaar_memory::ProductRecord> = store
-            .find("by_listing", &listing.id.to_bytes())
+            .find(
+                bazaar_memory::ProductRecord::BY_LISTING,
+                &listing.id.to_bytes(),
+            )
             .unwrap()
             .into_iter()
             .next();

@@ -265,7 +265,7 @@ async fn a_deal_is_bought_listed_sold_delisted_and_booked_once_across_restarts()
     let store = &system.store;
     let purchase: Vec<ActionRecord> = store
         .find(
-            "by_idempotency_key",
+            ActionRecord::BY_IDEMPOTENCY_KEY,
             format!("purchase:{negotiation}").as_bytes(),
         )
         .unwrap();
@@ -337,7 +337,7 @@ async fn a_deal_is_bought_listed_sold_delisted_and_booked_once_across_restarts()
     assert_eq!(market.sim.agent_listings().len(), 1);
     let publishes: Vec<ActionRecord> = store
         .find(
-            "by_idempotency_key",
+            ActionRecord::BY_IDEMPOTENCY_KEY,
             publish_key(item_id, Marketplace::Ebay).as_bytes(),
         )
         .unwrap();
@@ -548,7 +548,10 @@ async fn answered(
 fn answers(store: &SledStore, message_id: &MailMessage) -> Vec<ActionRecord> {
     let id = message_id.envelope.message_id.as_ref().unwrap();
     store
-        .find("by_idempotency_key", offer_key(id.as_str()).as_bytes())
+        .find(
+            ActionRecord::BY_IDEMPOTENCY_KEY,
+            offer_key(id.as_str()).as_bytes(),
+        )
         .unwrap()
 }
 

@@ -94,18 +94,20 @@ async fn listings_flow_into_memory_and_opportunities() {
     assert_eq!(store.count::<MarketListing>(), 2);
     assert_eq!(store.count::<Seller>(), 2);
     // Nothing to compare them with yet: both are passed, and say why.
-    let passed: Vec<Opportunity> = store.find("by_status", b"passed").unwrap();
+    let passed: Vec<Opportunity> = store
+        .with_status::<Opportunity>(OpportunityStatus::Passed)
+        .unwrap();
     assert_eq!(passed.len(), 2);
     for opportunity in &passed {
         let reason = &opportunity.lifecycle.history.last().unwrap().reason;
         assert!(reason.contains("too few comparables"), "{reason}");
         assert_eq!(opportunity.valuation, None, "no value is invented");
     }
-    let bose: MarketListing = on_craigslist(store, "a1");
+    let bose: MarketListing = on_craigslist(store, MarketListing::BY_SOURCE, "a1");
     assert_eq!(bose.price, Money::usd(7_000));
     assert_eq!(bose.first_seen, now);
     let product: ProductRecord = store
-        .find("by_listing", &bose.id.to_bytes())
+        .find(ProductRecord::BY_LISTING, &bose.id.to_bytes())
         .unwrap()
         .remove(0);
     let history: Vec<Money> = product.price_history.iter().map(|p| p.price).collect();
@@ -301,10 +303,10 @@ async fn observe(system: &System, listings: Vec<MarketListing>) {
 
 /// Every opportunity opened for the Craigslist listing `external`, oldest first.
 /// The record (listing or seller) known on Craigslist as `external`.
-fn on_craigslist<R: Record>(store: &SledStore, external: &str) -> R {
+fn on_craigslist<R: Record>(store: &SledStore, index: IndexName<R>, external: &str) -> R {
     store
         .find(
-            "by_source",
+            index,
             &bazaar_memory::store::index_value(&["craigslist", external]),
         )
         .unwrap()
@@ -312,9 +314,10 @@ fn on_craigslist<R: Record>(store: &SledStore, external: &str) -> R {
 }
 
 fn opportunities_of(store: &SledStore, external: &str) -> Vec<Opportunity> {
-    let listing: MarketListing = on_craigslist(store, external);
-    let mut opportunities: Vec<Opportunity> =
-        store.find("by_listing", &listing.id.to_bytes()).unwrap();
+    let listing: MarketListing = on_craigslist(store, MarketListing::BY_SOURCE, external);
+    let mut opportunities: Vec<Opportunity> = store
+        .find(Opportunity::BY_LISTING, &listing.id.to_bytes())
+        .unwrap();
     opportunities.sort_by_key(|o| (o.created_at, o.id));
     opportunities
 }
@@ -409,7 +412,7 @@ async fn a_listing_passed_on_or_walked_away_from_is_valued_again_when_its_price_
     observe(&system, vec![seen("deal", 125)]).await;
     assert_eq!(looks("deal"), (Pursuing, 1));
     let pursued = opportunities_of(store, "deal").remove(0);
-    let seller: Seller = on_craigslist(store, "deal@reply.sim.bazaar.test");
+    let seller: Seller = on_craigslist(store, Seller::BY_SOURCE, "deal@reply.sim.bazaar.test");
     let mut talk = Negotiation {
         id: NegotiationId::new_at(clock.now()),
         opportunity: pursued.id,

@@ -5,7 +5,7 @@
 //!   limit).
 //! - Every HTTP call, token requests included, counts against the daily budget
 //!   ([`EbaySettings::daily_budget`], `policy.limits.api_calls_per_day`) before it is sent.
-//!   The count lives in the store's meta tree under [`BUDGET_KEY`], keyed by the marketplace
+//!   The count lives in the store's meta tree under [`EBAY_BROWSE_CALLS`](bazaar_memory::meta_keys::EBAY_BROWSE_CALLS), keyed by the marketplace
 //!   day (`policy.day_utc_offset_minutes`), so a restart keeps it and a new day resets it.
 //! - Retries by eBay's error category: a 401 drops the token, refreshes it and retries once;
 //!   429, 5xx, network failures and `APPLICATION` errors back off and retry a few times
@@ -31,9 +31,6 @@ use super::{
     check_price, money_from, shorten, skip, SearchPage, SearchQuery, SortOrder, Source,
     SourceAlert, SourceError, SourceFuture,
 };
-
-/// The meta key holding today's call count.
-pub const BUDGET_KEY: &str = "connector.ebay.calls";
 
 /// The scope of an application token for Browse.
 const API_SCOPE: &str = "https://api.ebay.com/oauth/api_scope";
@@ -415,7 +412,7 @@ impl EbayBrowse {
         let host = host_of(&settings.base_url)?;
         let http = http_client(polite.timeout)?;
         let budget = CallBudget::new(
-            BUDGET_KEY,
+            bazaar_memory::meta_keys::EBAY_BROWSE_CALLS,
             settings.daily_budget,
             settings.day_utc_offset_minutes,
             store,

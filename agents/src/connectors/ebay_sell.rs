@@ -15,7 +15,7 @@
 //!   drops it and refreshes once. [`exchange_authorization_code`] turns the seller's one-time
 //!   consent into that refresh token.
 //! - Every call goes through the host's [`PoliteGate`] and counts against the daily budget
-//!   under [`SELL_BUDGET_KEY`]; retries follow eBay's error categories as for Browse.
+//!   under [`EBAY_SELL_CALLS`](bazaar_memory::meta_keys::EBAY_SELL_CALLS); retries follow eBay's error categories as for Browse.
 //! - Errors: `REQUEST`/`BUSINESS` refusals, budget, credentials and anything before the
 //!   deciding call are [`EffectError::Failed`] (definitely not done). When the deciding call
 //!   (publish, withdraw, price update) may have reached eBay without an answer (a timeout,
@@ -40,13 +40,6 @@ use super::ebay::{
 };
 use super::polite::{retry_after, Outcome, PoliteConfig, PoliteGate};
 use super::{money_from, SourceError};
-
-/// The meta key holding today's count of selling calls (token refreshes included).
-pub const SELL_BUDGET_KEY: &str = "connector.ebay.sell.calls";
-
-/// The meta key of the day's count of notification key fetches: a budget of their own, so
-/// forged notifications (anyone can POST to the endpoint) never spend a selling call.
-pub const KEY_BUDGET_KEY: &str = "connector.ebay.notification_keys.calls";
 
 /// Notification public keys fetched a day at most (eBay rotates its keys rarely).
 pub const KEY_FETCHES_PER_DAY: u64 = 50;
@@ -282,14 +275,14 @@ impl EbaySellClient {
             .max(MIN_WITHDRAW_RESERVE)
             .min(daily / 2);
         let budget = CallBudget::new(
-            SELL_BUDGET_KEY,
+            bazaar_memory::meta_keys::EBAY_SELL_CALLS,
             daily,
             settings.api.day_utc_offset_minutes,
             store.clone(),
             clock.clone(),
         );
         let key_budget = CallBudget::new(
-            KEY_BUDGET_KEY,
+            bazaar_memory::meta_keys::EBAY_NOTIFICATION_KEY_CALLS,
             KEY_FETCHES_PER_DAY,
             settings.api.day_utc_offset_minutes,
             store,

@@ -9,6 +9,7 @@
 
 use std::sync::Arc;
 
+use bazaar_memory::meta_keys;
 use bazaar_memory::{
     MailDirection, MailRecord, MailRoute, Negotiation, NegotiationId, NegotiationStatus,
     SharedClock, SledStore, Store, StoreError,
@@ -16,9 +17,6 @@ use bazaar_memory::{
 use sha2::{Digest, Sha256};
 
 use super::{HighWaterMark, MailError, MailMessage, MailTransport};
-
-/// The store meta key holding the mailbox's high-water mark.
-pub const MARK_KEY: &str = "mail.inbox_mark";
 
 /// Messages fetched per round trip.
 const BATCH: usize = 50;
@@ -86,7 +84,7 @@ impl Mailroom {
     /// Fetches everything new, records and routes it, then stores the mark.
     pub async fn poll(&self) -> Result<PollReport, MailroomError> {
         let mut report = PollReport::default();
-        let mut mark: Option<HighWaterMark> = self.store.get_meta(MARK_KEY)?;
+        let mut mark: Option<HighWaterMark> = self.store.get_meta(meta_keys::MAIL_INBOX_MARK)?;
         loop {
             let batch = self.transport.fetch_new(mark, BATCH).await?;
             if batch.validity_changed {
@@ -101,7 +99,8 @@ impl Mailroom {
             }
             // Durable before the mark moves past these messages.
             self.store.flush().await?;
-            self.store.put_meta(MARK_KEY, &batch.mark)?;
+            self.store
+                .put_meta(meta_keys::MAIL_INBOX_MARK, &batch.mark)?;
             mark = Some(batch.mark);
             if !batch.more {
                 break;
@@ -215,7 +214,7 @@ impl Mailroom {
         }
         let open = self
             .store
-            .find::<Negotiation>("by_status", NegotiationStatus::Open.to_string().as_bytes())?;
+            .with_status::<Negotiation>(NegotiationStatus::Open)?;
         Ok(open
             .into_iter()
             .filter(|n| n.seller_address.eq_ignore_ascii_case(from))

@@ -22,13 +22,13 @@ pub fn write_inventory(
     out: &mut impl Write,
 ) -> anyhow::Result<usize> {
     let mut items = match status {
-        Some(status) => store.find::<InventoryItem>("by_status", status.to_string().as_bytes())?,
+        Some(status) => store.with_status::<InventoryItem>(status)?,
         None => store.all::<InventoryItem>()?,
     };
     items.sort_by(|a, b| b.acquired_at.cmp(&a.acquired_at).then(b.id.cmp(&a.id)));
     for item in &items {
         let channels: Vec<String> = store
-            .find::<ChannelListing>("by_item", &item.id.to_bytes())?
+            .find(ChannelListing::BY_ITEM, &item.id.to_bytes())?
             .iter()
             .filter(|c| {
                 matches!(

@@ -130,7 +130,7 @@ fn print_decisions(store: &SledStore, found: &[MarketListing]) -> anyhow::Result
     let mut tally = Tally::default();
     for listing in found {
         let opportunity = store
-            .find::<Opportunity>("by_listing", &listing.id.to_bytes())?
+            .find(Opportunity::BY_LISTING, &listing.id.to_bytes())?
             .into_iter()
             .next();
         let decision = match &opportunity {

@@ -264,7 +264,7 @@ pub(crate) fn pending(state: &AppState) -> Result<Vec<ApprovalView>, ApiError> {
     let approvals: Vec<Approval> = state
         .ctx
         .store
-        .find("by_status", ApprovalStatus::Pending.to_string().as_bytes())
+        .with_status::<Approval>(ApprovalStatus::Pending)
         .map_err(ApiError::store)?;
     approvals.iter().map(|a| approval_view(state, a)).collect()
 }

@@ -150,7 +150,7 @@ async fn list_items(
             state
                 .ctx
                 .store
-                .find("by_status", status.to_string().as_bytes())
+                .with_status::<InventoryItem>(status)
         }
         None => state.ctx.store.all(),
     }

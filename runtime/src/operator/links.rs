@@ -12,12 +12,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use bazaar_memory::meta_keys::OPERATOR_LINKS_USED;
 use bazaar_memory::{ApprovalId, SharedClock, SledStore, Store};
 use bazaar_policies::signing::{self, Decision, LinkClaims, LinkError};
 use chrono::{DateTime, Utc};
-
-/// Meta key holding used nonces (nonce → expiry, unix seconds).
-pub const META_USED: &str = "operator.links.used";
 
 /// Used nonces are forgotten this long after their link expired (an expired link is refused
 /// anyway; the margin covers a clock that steps back).
@@ -118,7 +116,7 @@ impl Links {
 
     fn used(&self) -> Result<BTreeMap<String, i64>, LinkRefusal> {
         self.store
-            .get_meta(META_USED)
+            .get_meta(OPERATOR_LINKS_USED)
             .map(Option::unwrap_or_default)
             .map_err(|e| LinkRefusal::Store(e.to_string()))
     }
@@ -158,7 +156,7 @@ impl Links {
         used.retain(|_, expires| *expires + FORGET_AFTER_SECS >= now);
         used.insert(claims.nonce.clone(), claims.expires);
         self.store
-            .put_meta(META_USED, &used)
+            .put_meta(OPERATOR_LINKS_USED, &used)
             .map_err(|e| LinkRefusal::Store(e.to_string()))?;
         self.store
             .flush()

@@ -27,6 +27,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
+use bazaar_memory::meta_keys::OPERATOR_SESSIONS;
 use bazaar_memory::{ActionRecord, Approval, ApprovalStatus, SledStore, Store};
 use bazaar_policies::signing::{self, Decision};
 use bazaar_policies::{GateError, GateMsg, Outcome};
@@ -199,9 +200,6 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(|(_, value)| value.to_string())
 }
 
-/// Meta key of the open sessions (id → issued, unix seconds).
-pub const META_SESSIONS: &str = "operator.sessions";
-
 /// The open inbox sessions, kept in the store so a restart keeps them and logout ends one
 /// for every copy of its cookie.
 pub(crate) struct Sessions {
@@ -219,7 +217,7 @@ impl Sessions {
 
     fn open_ids(&self) -> std::collections::BTreeMap<String, i64> {
         self.store
-            .get_meta(META_SESSIONS)
+            .get_meta(OPERATOR_SESSIONS)
             .unwrap_or_else(|error| {
                 tracing::warn!(%error, "open sessions unreadable; everyone logs in again");
                 None
@@ -236,7 +234,7 @@ impl Sessions {
         open.retain(|_, issued| now - *issued <= SESSION_MAX_AGE_SECS);
         open.insert(id.clone(), now);
         self.store
-            .put_meta(META_SESSIONS, &open)
+            .put_meta(OPERATOR_SESSIONS, &open)
             .map_err(ApiError::store)?;
         Ok(id)
     }
@@ -250,7 +248,7 @@ impl Sessions {
         let mut open = self.open_ids();
         if open.remove(id).is_some() {
             self.store
-                .put_meta(META_SESSIONS, &open)
+                .put_meta(OPERATOR_SESSIONS, &open)
                 .map_err(ApiError::store)?;
         }
         Ok(())

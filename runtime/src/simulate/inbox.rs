@@ -28,7 +28,7 @@ pub(super) async fn answer_inbox(system: &System, operator: Option<&mut Scripted
     use rand::Rng;
     let Ok(pending) = system
         .store
-        .find::<Approval>("by_status", ApprovalStatus::Pending.to_string().as_bytes())
+        .with_status::<Approval>(ApprovalStatus::Pending)
     else {
         return;
     };
@@ -101,7 +101,7 @@ pub(super) async fn answer_inbox(system: &System, operator: Option<&mut Scripted
 /// Actions the operator approved (tasks settled are not counted).
 pub(super) fn approved_by_operator(store: &SledStore) -> usize {
     store
-        .find::<Approval>("by_status", ApprovalStatus::Approved.to_string().as_bytes())
+        .with_status::<Approval>(ApprovalStatus::Approved)
         .map(|a| a.iter().filter(|a| a.action.is_some()).count())
         .unwrap_or(0)
 }
@@ -147,7 +147,7 @@ pub(super) async fn serve_inbox(
 pub(super) fn waiting_approvals(system: &System) -> usize {
     system
         .store
-        .find::<Approval>("by_status", ApprovalStatus::Pending.to_string().as_bytes())
+        .with_status::<Approval>(ApprovalStatus::Pending)
         .map(|pending| pending.iter().filter(|a| a.action.is_some()).count())
         .unwrap_or(0)
 }
