@@ -2,15 +2,16 @@
 # Bounded fuzzing (cargo-fuzz, libFuzzer, nightly Rust): every target in fuzz/ runs for
 # BAZAAR_FUZZ_SECONDS (default 30) from an empty corpus; a crash fails the run and leaves
 # its input in fuzz/artifacts/<target>/ (make it a regression test). Prints the executions
-# per target. Installs cargo-fuzz (and the nightly toolchain) when missing.
+# per target. Installs cargo-fuzz and the nightly fuzz/rust-toolchain.toml pins when missing.
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"
 [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
 seconds="${BAZAAR_FUZZ_SECONDS:-30}"
 
-if ! rustup toolchain list | grep -q '^nightly'; then
-  echo "fuzz.sh: installing the nightly toolchain (cargo-fuzz needs it)"
-  rustup toolchain install nightly --profile minimal
+nightly="$(sed -n 's/^channel = "\(.*\)"/\1/p' rust-toolchain.toml)"
+if ! rustup toolchain list | grep -q "^$nightly"; then
+  echo "fuzz.sh: installing $nightly (pinned in fuzz/rust-toolchain.toml; cargo-fuzz needs a nightly)"
+  rustup toolchain install "$nightly" --profile minimal
 fi
 if ! command -v cargo-fuzz >/dev/null 2>&1; then
   echo "fuzz.sh: installing cargo-fuzz"
@@ -18,12 +19,12 @@ if ! command -v cargo-fuzz >/dev/null 2>&1; then
 fi
 
 echo "fuzz.sh: building the targets"
-cargo +nightly fuzz build -O
+cargo fuzz build -O
 summary=()
-for target in $(cargo +nightly fuzz list); do
+for target in $(cargo fuzz list); do
   echo "fuzz.sh: $target for ${seconds}s"
   log="$(mktemp)"
-  if ! cargo +nightly fuzz run -O "$target" -- -max_total_time="$seconds" -rss_limit_mb=2048 >"$log" 2>&1; then
+  if ! cargo fuzz run -O "$target" -- -max_total_time="$seconds" -rss_limit_mb=2048 >"$log" 2>&1; then
     tail -n 40 "$log" >&2
     echo "fuzz.sh: $target crashed; the input is in fuzz/artifacts/$target/" >&2
     exit 1
