@@ -37,7 +37,7 @@ use bazaar_strategies::valuation::ValuationConfig;
 use chrono::{DateTime, Utc};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
-use crate::connectors::ebay_sell::{RevisePriceParams, WatcherOfferParams};
+use crate::channel::ChannelRequest;
 use crate::lister::listing_draft;
 use crate::mail::{offered_listing, SendEmailParams};
 use crate::selling::{arm_once, ChannelMode};
@@ -244,11 +244,16 @@ impl AutopilotState {
                 let native = self.ctx.selling.mode(listing.marketplace)
                     == Some(ChannelMode::Native)
                     && listing.lifecycle.status == ChannelStatus::Live;
-                if native {
+                let request = self
+                    .ctx
+                    .selling
+                    .channel(listing.marketplace)
+                    .withdraw(&listing);
+                if let (true, ChannelRequest::Native { kind, params }) = (native, request) {
                     let action = Action {
-                        kind: ActionKind::WithdrawListing,
+                        kind,
                         target: listing.sku.clone(),
-                        params: serde_json::json!({ "sku": listing.sku }),
+                        params,
                         proposer: "autopilot".into(),
                         rule: "autopilot.archive_stale".into(),
                         value: None,
@@ -332,16 +337,18 @@ impl AutopilotState {
             ) else {
                 continue;
             };
-            let params = WatcherOfferParams {
-                listing_id: external.to_string(),
-                price,
-                days: 2,
-                message: Some("Thanks for watching — here is a better price.".into()),
+            let ChannelRequest::Native { kind, params } = self
+                .ctx
+                .selling
+                .channel(marketplace)
+                .offer_to_watchers(external, price)
+            else {
+                continue;
             };
             let action = Action {
-                kind: ActionKind::SendOfferToBuyers,
+                kind,
                 target: listing.sku.clone(),
-                params: serde_json::to_value(params)?,
+                params,
                 proposer: "autopilot".into(),
                 rule: "autopilot.watcher_offer".into(),
                 value: Some(price),
@@ -445,10 +452,24 @@ impl AutopilotState {
         let key = bazaar_memory::meta_keys::relists(listing.id);
         let done: u32 = store.get_meta(&key)?.unwrap_or(0);
         let days = self.ctx.selling.stale.relist_after_days;
-        let step = |kind: ActionKind, name: &str| Action {
+        let channel = self.ctx.selling.channel(listing.marketplace);
+        let (
+            ChannelRequest::Native {
+                kind: end_kind,
+                params: end_params,
+            },
+            ChannelRequest::Native {
+                kind: relist_kind,
+                params: relist_params,
+            },
+        ) = (channel.withdraw(&listing), channel.relist(&listing))
+        else {
+            return Ok(());
+        };
+        let step = |kind: ActionKind, params: serde_json::Value, name: &str| Action {
             kind,
             target: listing.sku.clone(),
-            params: serde_json::json!({ "sku": listing.sku }),
+            params,
             proposer: "autopilot".into(),
             rule: "autopilot.relist_stale".into(),
             value: None,
@@ -457,13 +478,16 @@ impl AutopilotState {
             idempotency_key: format!("{name}:{}:{done}", listing.id),
         };
         if self
-            .propose(step(ActionKind::WithdrawListing, "relist-end"))
+            .propose(step(end_kind, end_params, "relist-end"))
             .await?
             .is_none()
         {
             return Ok(());
         }
-        let Some(record) = self.propose(step(ActionKind::Relist, "relist")).await? else {
+        let Some(record) = self
+            .propose(step(relist_kind, relist_params, "relist"))
+            .await?
+        else {
             // Ended but not up again: the next tick retries the relist (same key).
             return Ok(());
         };
@@ -481,9 +505,7 @@ impl AutopilotState {
             .lifecycle
             .advance(ChannelStatus::Live, now, "relisted")?;
         if let Some(external) = external {
-            listing.url = Some(format!("https://www.ebay.com/itm/{external}"))
-                .filter(|_| listing.marketplace == Marketplace::Ebay)
-                .or(listing.url);
+            listing.url = channel.listing_url(&external).or(listing.url);
             listing.external_id = Some(external);
         }
         store.put(&listing)?;
@@ -528,15 +550,18 @@ impl AutopilotState {
             }
             Reprice::Lower { to } => to,
         };
-        let params = RevisePriceParams {
-            sku: Some(listing.sku.clone()),
-            price: to,
-            from: Some(listing.price),
+        let ChannelRequest::Native { kind, params } = self
+            .ctx
+            .selling
+            .channel(listing.marketplace)
+            .revise_price(&listing, to)
+        else {
+            return Ok(());
         };
         let action = Action {
-            kind: ActionKind::RevisePrice,
+            kind,
             target: listing.sku.clone(),
-            params: serde_json::to_value(params)?,
+            params,
             proposer: "autopilot".into(),
             rule: "autopilot.reprice.time_decay".into(),
             value: Some(to),

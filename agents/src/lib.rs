@@ -17,6 +17,7 @@
 
 pub mod analyzer;
 pub mod autopilot;
+pub mod channel;
 pub mod connectors;
 pub mod incident;
 pub mod inventory;

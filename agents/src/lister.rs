@@ -23,15 +23,16 @@ use chrono::{DateTime, Utc};
 
 use bazaar_memory::meta_keys;
 use bazaar_memory::{
-    ActionKind, ActionRecord, ActionStatus, ChannelListing, ChannelListingId, ChannelStatus,
-    Envelope, InventoryItem, ItemId, ItemSource, ItemStatus, Lifecycle, Marketplace, Opportunity,
-    Order, OrderId, SledStore, Status, Store, StoreError, Transaction, TransactionKind,
+    ActionRecord, ActionStatus, ChannelListing, ChannelListingId, ChannelStatus, Envelope,
+    InventoryItem, ItemId, ItemSource, ItemStatus, Lifecycle, Marketplace, Opportunity, Order,
+    OrderId, SledStore, Status, Store, StoreError, Transaction, TransactionKind,
 };
 use bazaar_policies::{Action, GateMsg, Outcome};
-use bazaar_strategies::listing::{draft, ebay_category_id, template, ItemFacts, ListingDraft};
+use bazaar_strategies::listing::{draft, template, ItemFacts, ListingDraft};
 use bazaar_strategies::valuation::ValuationConfig;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
+use crate::channel::{ChannelRequest, PublishRequest};
 use crate::selling::{ChannelMode, SellingChannel};
 use crate::tasks::open_task_once;
 use crate::{ActorReport, AgentContext};
@@ -763,30 +764,18 @@ impl ListerState {
             tracing::info!(item = %item.id, %marketplace, "proposing a blocked publication again");
             self.next_attempt(listing.id).await?;
         }
-        let aspects: std::collections::BTreeMap<String, Vec<String>> = item
-            .attributes
-            .iter()
-            .filter(|(k, _)| matches!(k.as_str(), "brand" | "model" | "size" | "color"))
-            .map(|(k, v)| (capitalize(k), vec![v.clone()]))
-            .collect();
-        let description = if copy.description.is_empty() {
-            copy.title.clone()
-        } else {
-            copy.description.clone()
+        let channel = self.ctx.selling.channel(marketplace);
+        let request = PublishRequest {
+            item,
+            sku: &listing.sku,
+            copy,
+            price: listing.price,
         };
-        let params = serde_json::json!({
-            "sku": listing.sku,
-            "title": copy.title,
-            "description": description,
-            "condition": copy.condition.name(),
-            "category_id": ebay_category_id(&item.category),
-            "price": listing.price,
-            "quantity": 1,
-            "images": copy.images,
-            "aspects": aspects,
-        });
+        let ChannelRequest::Native { kind, params } = channel.publish(&request) else {
+            return self.ask_operator_to_list(listing, copy).await;
+        };
         let action = Action {
-            kind: ActionKind::PublishListing,
+            kind,
             target: listing.sku.clone(),
             params,
             proposer: "lister".into(),
@@ -836,10 +825,7 @@ impl ListerState {
             .and_then(|a| a.result)
             .unwrap_or_default();
         let external = result["listing_id"].as_str().map(str::to_string);
-        let url = external
-            .as_deref()
-            .filter(|_| marketplace == Marketplace::Ebay)
-            .map(|id| format!("https://www.ebay.com/itm/{id}"));
+        let url = external.as_deref().and_then(|id| channel.listing_url(id));
         self.went_live(listing.id, external, url, "published").await
     }
 
@@ -1031,10 +1017,21 @@ impl ListerState {
         rule: &str,
     ) -> Result<(), ActorProcessingErr> {
         let marketplace = listing.marketplace;
+        let ChannelRequest::Native { kind, params } =
+            self.ctx.selling.channel(marketplace).withdraw(&listing)
+        else {
+            return open_task_once(
+                &self.ctx,
+                &format!("withdraw-by-hand:{key}"),
+                format!("URGENT: take {title:?} down on {marketplace} by hand"),
+                format!("{marketplace} has no API to take it down"),
+            )
+            .await;
+        };
         let action = Action {
-            kind: ActionKind::WithdrawListing,
+            kind,
             target: listing.sku.clone(),
-            params: serde_json::json!({ "sku": listing.sku }),
+            params,
             proposer: "lister".into(),
             rule: rule.into(),
             value: None,
@@ -1130,13 +1127,5 @@ impl ListerState {
             self.delist(item.id, sold, order.id).await?;
         }
         Ok(())
-    }
-}
-
-fn capitalize(text: &str) -> String {
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => first.to_uppercase().chain(chars).collect(),
-        None => String::new(),
     }
 }

@@ -213,4 +213,12 @@ impl Selling {
             .find(|c| c.marketplace == marketplace)
             .map(|c| c.mode)
     }
+
+    /// The operations on `marketplace`'s listings (assisted when it is not configured).
+    pub fn channel(&self, marketplace: Marketplace) -> &'static dyn crate::channel::Channel {
+        crate::channel::channel_for(SellingChannel {
+            marketplace,
+            mode: self.mode(marketplace).unwrap_or(ChannelMode::Assisted),
+        })
+    }
 }
