@@ -39,7 +39,6 @@ pub enum ChannelRequest {
 /// What publishing one listing of an item needs.
 #[derive(Debug, Clone, Copy)]
 pub struct PublishRequest<'a> {
-    /// The item.
     pub item: &'a InventoryItem,
     /// The channel listing's SKU.
     pub sku: &'a str,
@@ -51,7 +50,6 @@ pub struct PublishRequest<'a> {
 
 /// The operations on a channel's listings.
 pub trait Channel: Send + Sync {
-    /// The marketplace.
     fn marketplace(&self) -> Marketplace;
     /// Puts an item up for sale.
     fn publish(&self, request: &PublishRequest<'_>) -> ChannelRequest;

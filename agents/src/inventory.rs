@@ -48,7 +48,6 @@ pub enum InventoryMsg {
     Sold(Box<Sale>),
     /// A marketplace pushed an order line (a verified notification) at `received`.
     Notified {
-        /// The marketplace.
         marketplace: Marketplace,
         /// The order line.
         event: Box<OrderEvent>,
@@ -74,9 +73,7 @@ pub enum SoldListing {
     ChannelListing(ChannelListingId),
     /// Our SKU on a marketplace.
     Sku {
-        /// The marketplace.
         marketplace: Marketplace,
-        /// The SKU.
         sku: String,
     },
 }

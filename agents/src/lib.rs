@@ -13,8 +13,6 @@
 //! `pre_start`. Messages arrive in an [`Envelope`](bazaar_memory::Envelope) so the system
 //! can tell when it is quiet.
 
-#![warn(missing_docs)]
-
 pub mod analyzer;
 pub mod autopilot;
 pub mod channel;
@@ -40,17 +38,12 @@ use bazaar_policies::GateMsg;
 /// The addresses of every actor in one system; stable across restarts.
 #[derive(Debug, Clone)]
 pub struct Addresses {
-    /// Researcher.
     pub researcher: Addr<researcher::ResearcherMsg>,
     /// DealAnalyzer.
     pub analyzer: Addr<analyzer::AnalyzerMsg>,
-    /// Negotiator.
     pub negotiator: Addr<negotiator::NegotiatorMsg>,
-    /// Inventory.
     pub inventory: Addr<inventory::InventoryMsg>,
-    /// Lister.
     pub lister: Addr<lister::ListerMsg>,
-    /// Autopilot.
     pub autopilot: Addr<autopilot::AutopilotMsg>,
     /// PolicyGate.
     pub gate: Addr<GateMsg>,
@@ -75,11 +68,9 @@ impl Addresses {
 /// What every agent actor is started with.
 #[derive(Debug, Clone)]
 pub struct AgentContext {
-    /// The store.
     pub store: SledStore,
     /// The search index.
     pub index: ProductIndex,
-    /// The clock.
     pub clock: SharedClock,
     /// Everyone's address.
     pub addrs: Addresses,
@@ -98,7 +89,6 @@ pub struct AgentContext {
 /// An actor's one-line account of itself, for `bazaar status` and start-up logs.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ActorReport {
-    /// The actor.
     pub actor: &'static str,
     /// What it holds.
     pub summary: String,

@@ -44,11 +44,9 @@ pub enum ListerMsg {
     ListItem(ItemId),
     /// The item sold through `sold` (order `order`): take every other listing down.
     Delist {
-        /// The item.
         item: ItemId,
         /// The channel listing it sold through.
         sold: ChannelListingId,
-        /// The order.
         order: OrderId,
         /// When a notification announced the sale (wall time): the delist latency is
         /// recorded from it.
@@ -56,7 +54,6 @@ pub enum ListerMsg {
     },
     /// The operator put an assisted listing up at `url`.
     Confirm {
-        /// The channel listing.
         channel_listing: ChannelListingId,
         /// Where buyers see it.
         url: String,
@@ -64,14 +61,11 @@ pub enum ListerMsg {
     /// Cross-list an item on these channels too (the operator's `bazaar list`): they are
     /// recorded on the item, so a restart carries on.
     ListOn {
-        /// The item.
         item: ItemId,
-        /// The channels.
         channels: Vec<Marketplace>,
     },
     /// Publish again on a channel whose publication failed, or that was cancelled.
     Retry {
-        /// The item.
         item: ItemId,
         /// The channel.
         marketplace: Marketplace,

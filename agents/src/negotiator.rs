@@ -59,7 +59,6 @@ pub enum NegotiatorMsg {
 pub struct StartNegotiation {
     /// The opportunity it is for.
     pub opportunity: OpportunityId,
-    /// The seller.
     pub seller: SellerId,
     /// The seller's email address.
     pub seller_address: String,

@@ -25,7 +25,6 @@ pub enum ChannelMode {
 /// One channel items are listed on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SellingChannel {
-    /// The marketplace.
     pub marketplace: Marketplace,
     /// Native or assisted.
     pub mode: ChannelMode,
@@ -72,7 +71,6 @@ pub(crate) fn arm_once<M: Send + 'static>(
 
 /// Where a marketplace's sales are polled from.
 pub trait OrderFeed: Send + Sync + 'static {
-    /// The marketplace.
     fn marketplace(&self) -> Marketplace;
     /// Every order line modified since `since`.
     fn poll<'a>(&'a self, since: DateTime<Utc>) -> BoxFuture<'a, Result<Vec<OrderEvent>, String>>;
@@ -90,7 +88,6 @@ impl OrderFeed for EbayOrders {
 
 /// Where a marketplace says which of our listings buyers are watching (their ids there).
 pub trait InterestFeed: Send + Sync + 'static {
-    /// The marketplace.
     fn marketplace(&self) -> Marketplace;
     /// Our listings with interested buyers.
     fn interested<'a>(&'a self) -> BoxFuture<'a, Result<Vec<String>, String>>;

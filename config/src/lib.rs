@@ -8,8 +8,6 @@
 //! assert_eq!(config.supervisor.max_restarts, 5);
 //! ```
 
-#![warn(missing_docs)]
-
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -125,9 +123,7 @@ pub struct EbaySellingConfig {
     pub refresh_token: Option<Secret>,
     /// Business policies every listing uses (Seller Hub > Business policies).
     pub fulfillment_policy_id: String,
-    /// Payment policy id.
     pub payment_policy_id: String,
-    /// Return policy id.
     pub return_policy_id: String,
     /// The inventory location's `merchantLocationKey` (empty: none).
     pub merchant_location_key: String,
@@ -464,7 +460,6 @@ pub struct SavedSearch {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MarketplacesConfig {
-    /// eBay.
     pub ebay: EbayConfig,
     /// A Craigslist site.
     pub craigslist: CraigslistConfig,
@@ -518,13 +513,9 @@ pub enum MailTls {
 pub struct MailConfig {
     /// Whether to use mail at all.
     pub enabled: bool,
-    /// SMTP host.
     pub smtp_host: String,
-    /// SMTP port.
     pub smtp_port: u16,
-    /// IMAP host.
     pub imap_host: String,
-    /// IMAP port.
     pub imap_port: u16,
     /// Transport security.
     pub tls: MailTls,

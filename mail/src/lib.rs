@@ -14,8 +14,6 @@
 //! and [`OutgoingMail::reply_to`] sets In-Reply-To to the parent's Message-ID and References to
 //! the parent's References followed by the parent's Message-ID.
 
-#![warn(missing_docs)]
-
 mod message;
 mod quotes;
 mod smtp_imap;

@@ -61,7 +61,6 @@ pub struct SmtpImapConfig {
     pub imap_security: ImapSecurity,
     /// IMAP login.
     pub imap_user: String,
-    /// IMAP password.
     pub imap_password: String,
     /// The mailbox to read.
     pub mailbox: String,

@@ -112,7 +112,6 @@ pub struct Hit {
     pub asking: Option<Money>,
     /// Sold price, for products.
     pub sold: Option<Money>,
-    /// Score.
     pub score: f32,
 }
 

@@ -7,8 +7,6 @@
 //!
 //! Money is [`Money`] (integer minor units), ids are ULIDs, times are UTC.
 
-#![warn(missing_docs)]
-
 pub mod clock;
 pub mod index;
 pub mod mailbox;

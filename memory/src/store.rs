@@ -40,7 +40,6 @@ pub enum StoreError {
     /// A record could not be encoded or decoded.
     #[error("{tree} record is not valid: {source}")]
     Codec {
-        /// The tree.
         tree: &'static str,
         /// serde's error.
         #[source]
@@ -59,9 +58,7 @@ pub enum StoreError {
     /// A unique index already maps this value to another record.
     #[error("{tree}: {index} {value:?} already belongs to another record")]
     Duplicate {
-        /// The tree.
         tree: &'static str,
-        /// The index.
         index: &'static str,
         /// The clashing value.
         value: String,

@@ -12,8 +12,6 @@
 //! (`bazaar-strategies`) and the configuration (`bazaar-config`) read them without linking
 //! the store, the index or the actor runtime.
 
-#![warn(missing_docs)]
-
 pub mod ids;
 pub mod index_names;
 pub mod model;

@@ -229,7 +229,6 @@ pub struct PricePoint {
 pub struct ProductRecord {
     /// Our id.
     pub id: ProductId,
-    /// Title.
     pub title: String,
     /// Normalized category.
     pub category: String,
@@ -247,9 +246,7 @@ pub struct ProductRecord {
     pub sold: Option<Money>,
     /// Every price seen, oldest first.
     pub price_history: Vec<PricePoint>,
-    /// First seen.
     pub first_seen: DateTime<Utc>,
-    /// Last seen.
     pub last_seen: DateTime<Utc>,
 }
 
@@ -299,7 +296,6 @@ pub struct Valuation {
 pub struct Opportunity {
     /// Our id.
     pub id: OpportunityId,
-    /// The listing.
     pub listing: ListingId,
     /// Where it stands, and why.
     pub lifecycle: Lifecycle<OpportunityStatus>,
@@ -431,7 +427,6 @@ pub struct MailRecord {
     pub from: String,
     /// The recipients.
     pub to: Vec<String>,
-    /// The subject.
     pub subject: String,
     /// The text, quoted history stripped.
     pub text: String,
@@ -482,9 +477,7 @@ pub struct InventoryItem {
     pub id: ItemId,
     /// The opportunity it was bought from, if any.
     pub opportunity: Option<OpportunityId>,
-    /// Title.
     pub title: String,
-    /// Description.
     pub description: String,
     /// Normalized category.
     pub category: String,
@@ -1017,9 +1010,7 @@ pub struct Approval {
 pub struct Comparable {
     /// The product's id (ULID text).
     pub product_id: String,
-    /// Title.
     pub title: String,
-    /// Category.
     pub category: String,
     /// Condition name.
     pub condition: String,

@@ -82,7 +82,6 @@ impl Currency {
 pub struct Money {
     /// The amount in minor units (e.g. cents).
     pub minor: i64,
-    /// The currency.
     pub currency: Currency,
 }
 

@@ -56,34 +56,27 @@ pub struct Action {
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum Outcome {
     /// It ran.
-    Executed {
-        /// The action.
-        action: ActionId,
-    },
+    Executed { action: ActionId },
     /// It ran and failed; nothing changed outside.
     Failed {
-        /// The action.
         action: ActionId,
         /// Why.
         reason: String,
     },
     /// A rule refused it.
     Blocked {
-        /// The action.
         action: ActionId,
         /// Why.
         reason: String,
     },
     /// It waits for the operator.
     PendingApproval {
-        /// The action.
         action: ActionId,
         /// The inbox item.
         approval: ApprovalId,
     },
     /// It waits in the outbox until `release_at`; undo cancels it.
     Scheduled {
-        /// The action.
         action: ActionId,
         /// When it leaves.
         release_at: DateTime<Utc>,
@@ -97,21 +90,14 @@ pub enum Outcome {
     },
     /// Nobody can tell whether it happened; the operator has an inbox item.
     Unknown {
-        /// The action.
         action: ActionId,
         /// The inbox item.
         approval: ApprovalId,
     },
     /// The operator rejected it.
-    Rejected {
-        /// The action.
-        action: ActionId,
-    },
+    Rejected { action: ActionId },
     /// Cancelled in the outbox before it left.
-    Cancelled {
-        /// The action.
-        action: ActionId,
-    },
+    Cancelled { action: ActionId },
     /// An inbox task was resolved by the operator.
     Resolved {
         /// The inbox item.
@@ -154,14 +140,12 @@ pub enum GateEvent {
     ApprovalNeeded {
         /// The inbox item.
         approval: ApprovalId,
-        /// The action.
         action: ActionId,
         /// What it is.
         summary: String,
     },
     /// An action ran.
     ActionExecuted {
-        /// The action.
         action: ActionId,
         /// Its kind.
         kind: ActionKind,
@@ -170,7 +154,6 @@ pub enum GateEvent {
     },
     /// An action was refused.
     ActionBlocked {
-        /// The action.
         action: ActionId,
         /// Why.
         reason: String,
@@ -307,9 +290,7 @@ pub enum GateMsg {
 /// What the gate needs to start.
 #[derive(Clone)]
 pub struct PolicyGateArgs {
-    /// The store.
     pub store: SledStore,
-    /// The clock.
     pub clock: SharedClock,
     /// Policy configuration.
     pub config: Arc<PolicyConfig>,

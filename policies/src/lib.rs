@@ -8,8 +8,6 @@
 //! - [`sale_guard`]: a sold or archived item is never put back on sale (read from the store);
 //! - [`signing`]: webhook signatures, one-click link tokens and inbox sessions (pure).
 
-#![warn(missing_docs)]
-
 pub mod confidence;
 pub mod effector;
 pub mod gate;

@@ -27,7 +27,6 @@ pub enum Next {
 pub struct Execution {
     /// The idempotency key.
     pub key: String,
-    /// The kind.
     pub kind: ActionKind,
     /// The parameters.
     pub params: serde_json::Value,

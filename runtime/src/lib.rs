@@ -1,7 +1,5 @@
 //! The `bazaar` runtime: system assembly, the supervision tree, and the CLI's commands.
 
-#![warn(missing_docs)]
-
 pub mod commands;
 pub mod ebay_notifications;
 pub mod operator;

@@ -87,7 +87,6 @@ pub enum Escalation {
     None,
     /// A child failed more than the intensity allows.
     GaveUp {
-        /// The child.
         child: &'static str,
         /// Its last error.
         error: String,

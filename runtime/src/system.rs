@@ -90,11 +90,9 @@ pub fn index_config(config: &Config) -> IndexConfig {
 pub struct SystemParts {
     /// The configuration.
     pub config: Arc<Config>,
-    /// The store.
     pub store: SledStore,
     /// The search index.
     pub index: ProductIndex,
-    /// The clock.
     pub clock: SharedClock,
     /// Where the gate carries actions out.
     pub effector: Arc<dyn Effector>,
@@ -190,11 +188,9 @@ impl SystemParts {
 
 /// A running Bazaar: six agents and the policy gate under one supervisor.
 pub struct System {
-    /// The store.
     pub store: SledStore,
     /// The search index.
     pub index: ProductIndex,
-    /// The clock.
     pub clock: SharedClock,
     /// In-flight accounting; quiet when no message is being handled or waiting.
     pub quiet: Quiescence,

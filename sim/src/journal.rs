@@ -32,7 +32,6 @@ pub enum Entry {
     Header {
         /// The scenario's name.
         scenario: String,
-        /// The seed.
         seed: u64,
         /// The scenario's length in days.
         days: u32,
@@ -51,7 +50,6 @@ pub enum Entry {
         at: DateTime<Utc>,
         /// How many world events had started playing when it arrived.
         started: u64,
-        /// The method.
         method: String,
         /// Path and query.
         uri: String,

@@ -12,8 +12,6 @@
 //! - [`journal`]: the world's write-ahead journal of the agent's inputs, so a world outlives
 //!   the process that runs it.
 
-#![warn(missing_docs)]
-
 pub mod ebay;
 pub mod journal;
 pub mod llm;

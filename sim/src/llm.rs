@@ -134,7 +134,6 @@ pub struct ChatMessage {
 /// The request body (fields the sim does not use are accepted and ignored).
 #[derive(Debug, Deserialize)]
 pub struct ChatRequest {
-    /// The model.
     pub model: String,
     /// The conversation.
     pub messages: Vec<ChatMessage>,

@@ -61,7 +61,6 @@ pub enum WorldMail {
 
 /// What [`World::start`] needs.
 pub struct WorldConfig {
-    /// The scenario.
     pub scenario: Scenario,
     /// The seed (the scenario's own when `None`).
     pub seed: Option<u64>,
@@ -389,7 +388,6 @@ pub struct Counts {
     pub mail_received: usize,
     /// Mail they sent.
     pub mail_sent: usize,
-    /// Oversells.
     pub oversells: usize,
     /// Agent listings bought.
     pub sales: usize,
@@ -721,7 +719,6 @@ impl World {
         self.post_office.as_ref()
     }
 
-    /// The scenario.
     pub fn scenario(&self) -> &Scenario {
         &self.scenario
     }

@@ -12,8 +12,6 @@
 //!   offering to watchers.
 //! - [`trends`]: price quartiles and volume per category and period.
 
-#![warn(missing_docs)]
-
 pub mod autopilot;
 pub mod listing;
 pub mod negotiation;

@@ -41,7 +41,6 @@ use crate::valuation::{fee_minor, quote, share_bp, ListingPrice, ResaleChannel, 
 /// What a channel accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ChannelRules {
-    /// The marketplace.
     pub marketplace: Marketplace,
     /// Most characters in a title.
     pub title_max: usize,
@@ -160,11 +159,9 @@ pub struct ListingDraft {
     pub marketplace: Marketplace,
     /// The title, within the channel's limit.
     pub title: String,
-    /// The description.
     pub description: String,
     /// Photos, within the channel's limit.
     pub images: Vec<String>,
-    /// The condition.
     pub condition: Condition,
     /// The asking price.
     pub price: Money,

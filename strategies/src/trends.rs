@@ -29,7 +29,6 @@ pub struct PriceObservation {
     pub category: String,
     /// When it was seen.
     pub at: DateTime<Utc>,
-    /// The price.
     pub price: Money,
     /// Asked or paid.
     pub kind: PriceKind,
@@ -42,7 +41,6 @@ pub struct PriceStats {
     pub count: usize,
     /// The 25th percentile.
     pub p25: Money,
-    /// The median.
     pub median: Money,
     /// The 75th percentile.
     pub p75: Money,
@@ -51,7 +49,6 @@ pub struct PriceStats {
 /// One category over one period.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrendRow {
-    /// The category.
     pub category: String,
     /// The period's first instant.
     pub period_start: DateTime<Utc>,

@@ -300,7 +300,6 @@ impl EbaySellClient {
         })
     }
 
-    /// The settings.
     pub fn settings(&self) -> &EbaySellSettings {
         &self.settings
     }
@@ -324,7 +323,6 @@ impl EbaySellClient {
         }
     }
 
-    /// The clock.
     pub(crate) fn clock(&self) -> &SharedClock {
         &self.clock
     }
@@ -725,7 +723,6 @@ impl EbaySell {
         EbaySell { client }
     }
 
-    /// The client.
     pub fn client(&self) -> &Arc<EbaySellClient> {
         &self.client
     }

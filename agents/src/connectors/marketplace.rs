@@ -198,7 +198,6 @@ pub struct Session {
     pub marketplace: Marketplace,
     /// When they were imported.
     pub imported_at: DateTime<Utc>,
-    /// The cookies.
     pub cookies: Vec<SessionCookie>,
 }
 

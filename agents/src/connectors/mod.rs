@@ -199,7 +199,6 @@ pub enum SourceError {
     /// The source was paused earlier (login wall or CAPTCHA); nothing was sent.
     #[error("{host} is paused after a {}; resume it once it is cleared", .kind.name())]
     Paused {
-        /// The host.
         host: String,
         /// Why it was paused.
         kind: BlockKind,
@@ -207,7 +206,6 @@ pub enum SourceError {
     /// An HTTP status the connector does not retry (or stopped retrying).
     #[error("http {status}: {detail}")]
     Http {
-        /// The status.
         status: u16,
         /// What the server said, shortened.
         detail: String,

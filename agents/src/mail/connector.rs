@@ -22,7 +22,6 @@ use super::{MailError, MailTransport, MessageId, OutgoingMail};
 pub struct SendEmailParams {
     /// The recipient.
     pub to: String,
-    /// The subject.
     pub subject: String,
     /// The text/plain body.
     pub text: String,

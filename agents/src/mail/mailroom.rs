@@ -35,7 +35,6 @@ pub enum MailroomError {
 /// A message the Mailroom routed to a negotiation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Delivered {
-    /// The negotiation.
     pub negotiation: NegotiationId,
     /// The message's id (its [`MailRecord`] key).
     pub message_id: String,

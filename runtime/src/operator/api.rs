@@ -115,7 +115,6 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 /// An action as the API shows it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ActionView {
-    /// Id.
     pub id: ActionId,
     /// Kind (`revise_price` …).
     pub kind: String,
@@ -133,7 +132,6 @@ pub struct ActionView {
     pub rule: String,
     /// The proposing actor.
     pub proposer: String,
-    /// The marketplace.
     pub marketplace: Option<String>,
     /// Where it stands.
     pub status: String,
@@ -165,7 +163,6 @@ pub struct UndoView {
 /// An approval as the API shows it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ApprovalView {
-    /// Id.
     pub id: ApprovalId,
     /// `pending`, `approved`, `rejected`, `expired`.
     pub status: String,

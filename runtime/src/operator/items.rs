@@ -58,19 +58,14 @@ pub(crate) fn routes() -> Router<AppState> {
 /// An item as the API shows it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ItemView {
-    /// Id.
     pub id: ItemId,
-    /// Title.
     pub title: String,
     /// `in_stock`, `listed`, `sold` …
     pub status: String,
-    /// Condition.
     pub condition: String,
-    /// Category.
     pub category: String,
     /// Cost basis.
     pub cost: Money,
-    /// Photos.
     pub photos: Vec<String>,
     /// Attributes (brand, model, size …).
     pub attributes: std::collections::BTreeMap<String, String>,

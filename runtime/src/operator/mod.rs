@@ -373,7 +373,6 @@ impl Inner {
 /// An error answer: `{"error": "..."}` with a status code.
 #[derive(Debug, Clone)]
 pub struct ApiError {
-    /// The status.
     pub status: StatusCode,
     /// What went wrong and what to do (lowercase).
     pub message: String,

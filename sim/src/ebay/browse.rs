@@ -190,18 +190,15 @@ pub struct SellerProfile {
     pub username: String,
     /// Positive feedback percentage as eBay writes it (`"99.6"`).
     pub feedback_percentage: String,
-    /// Feedback score.
     pub feedback_score: u32,
 }
 
 /// Where the item is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ItemLocation {
-    /// City.
     pub city: String,
     /// State or province code.
     pub state_or_province: String,
-    /// Postal code.
     pub postal_code: String,
     /// Two-letter country code.
     pub country: String,
@@ -216,7 +213,6 @@ pub struct CatalogListing {
     pub description: String,
     /// Asking price.
     pub price: Money,
-    /// Condition.
     pub condition: Condition,
     /// How it can be bought.
     pub buying_options: Vec<BuyingOption>,
@@ -232,7 +228,6 @@ pub struct CatalogListing {
     pub shipping_cost: Option<Money>,
     /// Picture URL.
     pub image_url: Option<String>,
-    /// Brand.
     pub brand: Option<String>,
     /// Item specifics, as name/value pairs.
     pub aspects: Vec<(String, String)>,

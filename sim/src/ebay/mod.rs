@@ -47,7 +47,6 @@ pub use oauth::scopes;
 /// One of the agent's live eBay listings, as the simulated buyers see it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AgentListing {
-    /// The listing id.
     pub listing_id: String,
     /// The agent's SKU.
     pub sku: String,
@@ -64,7 +63,6 @@ pub struct AgentListing {
 /// One of the agent's offers (ground truth).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct AgentOffer {
-    /// The offer id.
     pub offer_id: String,
     /// The agent's SKU.
     pub sku: String,

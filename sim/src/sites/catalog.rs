@@ -269,7 +269,6 @@ pub struct SiteListing {
     pub id: u64,
     /// The site that shows it.
     pub site: Site,
-    /// The title.
     pub title: String,
     /// The asking price.
     pub price: Money,

@@ -78,7 +78,6 @@ pub enum ListingState {
 /// A listing the sites were given and what has become of it.
 #[derive(Debug, Clone)]
 pub struct Entry {
-    /// The listing.
     pub listing: SiteListing,
     /// Its state.
     pub state: ListingState,

@@ -7,7 +7,6 @@ use super::config::{ChannelTerms, ResaleChannel, ValuationConfig};
 /// What selling at a market value on one channel brings in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ChannelQuote {
-    /// The channel.
     pub channel: ResaleChannel,
     /// The price we expect to sell at there (the value times the channel's price share).
     pub sale_price: Money,

@@ -212,17 +212,11 @@ impl ValuationConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ConditionValues {
-    /// New.
     pub new: i64,
-    /// Like new.
     pub like_new: i64,
-    /// Good.
     pub good: i64,
-    /// Fair.
     pub fair: i64,
-    /// Poor.
     pub poor: i64,
-    /// For parts.
     pub for_parts: i64,
 }
 

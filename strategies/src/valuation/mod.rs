@@ -127,7 +127,6 @@ impl<'a> Candidate<'a> {
 /// A comparable item's price.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Comp {
-    /// The price.
     pub price: Money,
     /// Sold or asked.
     pub kind: PriceKind,
@@ -273,7 +272,6 @@ pub struct Spread {
 pub struct Risk {
     /// The weighted sum of the factors, capped at 1.
     pub score: f64,
-    /// Few comparables.
     pub few_comparables: f64,
     /// Scattered comparables.
     pub scattered: f64,
@@ -315,20 +313,14 @@ pub enum PassReason {
     /// The asking price is zero or negative: no real price to act on.
     NoAskingPrice,
     /// The asking price is above the configured limit.
-    AskingAboveLimit {
-        /// The limit.
-        limit: Money,
-    },
+    AskingAboveLimit { limit: Money },
     /// Even a hard bargain would cost more than we may pay for one item.
     OverPriceCap {
         /// The most we may pay for one item.
         cap: Money,
     },
     /// We do not resell this category.
-    UnsellableCategory {
-        /// The category.
-        category: String,
-    },
+    UnsellableCategory { category: String },
     /// Too few comparables to value it (cold start).
     TooFewComparables {
         /// How many were usable.
@@ -338,10 +330,7 @@ pub enum PassReason {
     },
     /// No enabled channel sells the category (e.g. local-only items with only shipped
     /// channels).
-    NoChannel {
-        /// The category.
-        category: String,
-    },
+    NoChannel { category: String },
     /// Even at a price of zero the target margin is out of reach.
     NoProfit,
     /// The asking price leaves less than the target margin, beyond negotiation headroom.
@@ -359,12 +348,7 @@ pub enum PassReason {
         max: f64,
     },
     /// The seed's score is below its threshold.
-    ScoreBelowThreshold {
-        /// The score.
-        score: f64,
-        /// The threshold.
-        threshold: f64,
-    },
+    ScoreBelowThreshold { score: f64, threshold: f64 },
 }
 
 impl std::fmt::Display for PassReason {
@@ -469,7 +453,6 @@ pub struct Analysis {
     pub profit_score: f64,
     /// How sure we are of a pursue, 0..=1.
     pub confidence: f64,
-    /// The decision.
     pub decision: Decision,
 }
 
