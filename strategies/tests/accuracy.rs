@@ -53,8 +53,7 @@ fn dollars(value: &serde_json::Value) -> Option<Money> {
     Some(Money::usd((number * 100.0).round() as i64))
 }
 
-fn labels() -> Vec<Label> {
-    let text = include_str!("data/seller_labels.jsonl");
+fn labels(text: &str) -> Vec<Label> {
     text.lines()
         .filter(|line| !line.trim().is_empty())
         .map(|line| {
@@ -94,7 +93,8 @@ fn score(name: &str, labels: &[Label]) -> Score {
         let intent_ok = reading.intent.as_str() == label.intent;
         score.price += usize::from(price_ok);
         score.intent += usize::from(intent_ok);
-        if !price_ok || !intent_ok {
+        // A blind part stays blind: its misses are counted, never shown.
+        if (!price_ok || !intent_ok) && !name.ends_with("blind") {
             println!(
                 "{name} {}: {:?}\n    listing {} last {:?}\n    want {} {:?}, got {} {:?} ({:.2})",
                 label.id,
@@ -126,7 +126,7 @@ fn report(name: &str, score: &Score) -> (f64, f64) {
 
 #[test]
 fn reads_hand_labeled_seller_messages() {
-    let labels = labels();
+    let labels = labels(include_str!("data/seller_labels.jsonl"));
     assert!(labels.len() >= 300, "only {} labels", labels.len());
     let mut all = Score {
         total: 0,
@@ -154,4 +154,46 @@ fn reads_hand_labeled_seller_messages() {
         "intent accuracy {:.1}% < 90%",
         intent * 100.0
     );
+}
+
+/// 297 more real seller messages (`data/more_seller_labels.jsonl`, from
+/// `../shared/data/craigslist/more_seller_messages.jsonl`; picked, labelled and joined as
+/// `data/merge_more_labels.py` says), labelled before the reader ever ran on them. Each
+/// stands alone: no earlier turn, no offer of ours. `more_dev` (198) is to develop against;
+/// `more_blind` (99) shows only its score.
+///
+/// The first run, before any change for them:
+///
+/// | part        | messages | price  | intent |
+/// |-------------|----------|--------|--------|
+/// | more_dev    |      198 |  99.0% |  77.8% |
+/// | more_blind  |       99 |  96.0% |  70.7% |
+///
+/// The goal is the first labels' (97 % price, 90 % intent on each part); until the reader
+/// gets there (issue 26), the floors below are those first figures, so it can only get
+/// better.
+#[test]
+fn reads_more_real_seller_messages() {
+    let labels = labels(include_str!("data/more_seller_labels.jsonl"));
+    assert!(labels.len() >= 290, "only {} labels", labels.len());
+    for (part, floor_price, floor_intent) in [
+        ("more_dev", 0.989, 0.777),
+        ("more_blind", 0.959, 0.706),
+    ] {
+        let labels: Vec<Label> = labels.iter().filter(|l| l.part == part).cloned().collect();
+        assert!(!labels.is_empty(), "no {part} labels");
+        let (price, intent) = report(part, &score(part, &labels));
+        assert!(
+            price >= floor_price,
+            "{part}: price accuracy {:.1}% fell below {:.1}%",
+            price * 100.0,
+            floor_price * 100.0
+        );
+        assert!(
+            intent >= floor_intent,
+            "{part}: intent accuracy {:.1}% fell below {:.1}%",
+            intent * 100.0,
+            floor_intent * 100.0
+        );
+    }
 }
