@@ -156,9 +156,7 @@ impl LlmClient {
                 reason: "contains spaces or characters that cannot be sent in a header".into(),
             });
         }
-        // reqwest is built without a default crypto provider: use ring, as the rest of the
-        // agent does (an error only means one is installed already).
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        bazaar_mail::install_crypto_provider();
         // Every field is set: nothing comes from OPENAI_* environment variables.
         let config = OpenAIConfig::new()
             .with_api_base(settings.base_url.trim_end_matches('/'))

@@ -535,6 +535,7 @@ async fn receiver(orders: Arc<EbayOrders>) -> Receiver {
 
 /// Registers the receiver with eBay (answering its challenge) and subscribes it to orders.
 async fn subscribe(w: &World, r: &Receiver) {
+    bazaar_mail::install_crypto_provider();
     let http = reqwest::Client::builder()
         .no_proxy()
         .build()

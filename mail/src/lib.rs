@@ -13,10 +13,13 @@
 //! Threading: [`MessageId::derive`] gives a deterministic Message-ID from a seed (an action id),
 //! and [`OutgoingMail::reply_to`] sets In-Reply-To to the parent's Message-ID and References to
 //! the parent's References followed by the parent's Message-ID.
+//!
+//! [`install_crypto_provider`] sets the TLS every connection shares, mail and HTTP alike.
 
 mod message;
 mod quotes;
 mod smtp_imap;
+mod tls;
 mod transport;
 
 pub use message::{
@@ -24,4 +27,5 @@ pub use message::{
 };
 pub use quotes::{new_text, strip_html_quotes};
 pub use smtp_imap::{ImapSecurity, SmtpImapConfig, SmtpImapTransport, SmtpSecurity};
+pub use tls::install_crypto_provider;
 pub use transport::{plan, FetchBatch, HighWaterMark, MailError, MailFuture, MailTransport, Plan};

@@ -171,6 +171,7 @@ async fn run() -> anyhow::Result<()> {
 
     // Baseline: a bare eBay API call on loopback.
     let baseline_ms = {
+        bazaar_mail::install_crypto_provider();
         let http = reqwest::Client::new();
         let url = format!("{}/identity/v1/oauth2/token", endpoints.ebay);
         let t = Instant::now();

@@ -195,6 +195,7 @@ async fn run() -> anyhow::Result<()> {
     // Keep reading the sim's output so it never blocks on a full pipe.
     let drain = tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
 
+    bazaar_mail::install_crypto_provider();
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(connections + 2)
         .build()?;

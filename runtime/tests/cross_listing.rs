@@ -91,6 +91,7 @@ async fn setup_with(high_value: Money) -> Setup {
     let (endpoint, notifications) = notify_sales(&system, ebay.orders.clone()).await.unwrap();
     assert_ne!(first, endpoint);
     first_server.abort();
+    bazaar_mail::install_crypto_provider();
     Setup {
         sim,
         system,
@@ -693,6 +694,7 @@ async fn a_sold_item_stays_down_whatever_undo_is_tried() {
     assert!(said.contains("sold"), "{said}");
 
     // The inbox page: no undo button, and the form posted by hand is refused.
+    bazaar_mail::install_crypto_provider();
     let browser = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

@@ -875,6 +875,7 @@ fn bazaar_run_serves_the_api_when_a_token_is_set_and_stops_cleanly() {
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
+        bazaar_mail::install_crypto_provider();
         let client = reqwest::Client::new();
         let health = client
             .get(format!("http://127.0.0.1:{port}/healthz"))
@@ -926,6 +927,7 @@ fn the_operator_token_rotates_on_sighup_without_a_restart() {
     let mut daemon = Daemon::start(&config, &dir.path().join("data"));
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
+    bazaar_mail::install_crypto_provider();
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

@@ -240,6 +240,7 @@ verification_token = {verification_token}
     daemon.wait_log("bazaar is running").await;
     daemon.wait_log("ebay pushes sales here").await;
 
+    bazaar_mail::install_crypto_provider();
     let api = Api {
         base,
         http: reqwest::Client::new(),

@@ -240,6 +240,7 @@ async fn an_interactive_sim_waits_for_the_operators_approvals() {
         .spawn()
         .unwrap();
     let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    bazaar_mail::install_crypto_provider();
     let http = reqwest::Client::new();
     let mut base = None;
     let mut approved = 0;

@@ -113,6 +113,7 @@ mod reqwest {
             .build()
             .unwrap()
             .block_on(async {
+                bazaar_mail::install_crypto_provider();
                 let client = ::reqwest::Client::builder().no_proxy().build().unwrap();
                 let response = client.get(url).send().await.unwrap();
                 let status = response.status().as_u16();

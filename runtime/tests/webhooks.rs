@@ -192,6 +192,7 @@ async fn approval_needed_arrives_signed_and_forged_or_replayed_signatures_are_re
         Err(SignatureError::Stale { .. })
     ));
     // And the receiver refuses a forged request sent to it.
+    bazaar_mail::install_crypto_provider();
     let forged = reqwest::Client::new()
         .post(&url)
         .header(

@@ -23,6 +23,7 @@ async fn start(seed: u64) -> LlmSim {
 }
 
 async fn complete(sim: &LlmSim, key: &str, body: Value) -> (u16, String) {
+    bazaar_mail::install_crypto_provider();
     let response = reqwest::Client::new()
         .post(format!("{}/chat/completions", sim.base_url()))
         .bearer_auth(key)
@@ -123,6 +124,7 @@ async fn errors_use_openais_error_shape() {
         400,
         Value::Null,
     );
+    bazaar_mail::install_crypto_provider();
     let models: Value = reqwest::Client::new()
         .get(format!("{}/models", sim.base_url()))
         .bearer_auth(KEY)
@@ -202,6 +204,7 @@ async fn the_liar_model_invents_prices_and_spoils_every_rewrite() {
     let (status, body) = complete(&sim, KEY, rewrite_request(LIAR_MODEL, text)).await;
     assert_eq!(status, 200, "{body}");
     assert!(validate_rewrite(text, Money::usd(8_500), &content(&body)).is_err());
+    bazaar_mail::install_crypto_provider();
     let models: Value = reqwest::Client::new()
         .get(format!("{}/models", sim.base_url()))
         .bearer_auth(KEY)

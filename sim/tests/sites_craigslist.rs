@@ -28,6 +28,7 @@ async fn start(listings: Vec<SiteListing>, page_size: usize) -> (Sites, SimClock
     let (sites, _) = Sites::start_with(config, listings, Arc::new(clock.clone()))
         .await
         .unwrap();
+    bazaar_mail::install_crypto_provider();
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(20))

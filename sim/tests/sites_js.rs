@@ -36,6 +36,7 @@ async fn start(listings: Vec<SiteListing>, page_size: usize) -> (Sites, SimClock
 }
 
 async fn graphql(base: &str, name: &str, variables: Value) -> (u16, Value) {
+    bazaar_mail::install_crypto_provider();
     let response = reqwest::Client::new()
         .post(format!("{base}/api/graphql/"))
         .form(&[
@@ -90,6 +91,7 @@ async fn the_raw_html_holds_no_listing() {
     let all = marketplace(11, 665);
     let (sites, _clock) = start(all.clone(), 24).await;
     let base = sites.base_url().to_string();
+    bazaar_mail::install_crypto_provider();
     let client = reqwest::Client::new();
     let some_word = all[0].title.split_whitespace().next().unwrap().to_string();
     let mut paths = vec![

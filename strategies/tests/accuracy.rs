@@ -176,10 +176,9 @@ fn reads_hand_labeled_seller_messages() {
 fn reads_more_real_seller_messages() {
     let labels = labels(include_str!("data/more_seller_labels.jsonl"));
     assert!(labels.len() >= 290, "only {} labels", labels.len());
-    for (part, floor_price, floor_intent) in [
-        ("more_dev", 0.989, 0.777),
-        ("more_blind", 0.959, 0.706),
-    ] {
+    for (part, floor_price, floor_intent) in
+        [("more_dev", 0.989, 0.777), ("more_blind", 0.959, 0.706)]
+    {
         let labels: Vec<Label> = labels.iter().filter(|l| l.part == part).cloned().collect();
         assert!(!labels.is_empty(), "no {part} labels");
         let (price, intent) = report(part, &score(part, &labels));

@@ -695,6 +695,7 @@ impl Craigslist {
                 attempt.follow()
             }
         });
+        bazaar_mail::install_crypto_provider();
         let http = reqwest::Client::builder()
             .redirect(redirects)
             .timeout(polite.timeout)

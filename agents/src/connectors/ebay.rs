@@ -218,6 +218,7 @@ impl CallBudget {
 
 /// The reqwest client every eBay connector uses: no redirects, the gate's timeout.
 pub(crate) fn http_client(timeout: Duration) -> Result<reqwest::Client, SourceError> {
+    bazaar_mail::install_crypto_provider();
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(timeout)

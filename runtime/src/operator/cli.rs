@@ -351,6 +351,7 @@ impl Client {
                 code: 2,
             });
         }
+        bazaar_mail::install_crypto_provider();
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(60))

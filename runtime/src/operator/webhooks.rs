@@ -309,6 +309,7 @@ async fn send_all(
     stats: Arc<WebhookStats>,
     stopped: watch::Receiver<bool>,
 ) {
+    bazaar_mail::install_crypto_provider();
     let client = match reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .connect_timeout(Duration::from_secs(5))

@@ -139,6 +139,7 @@ impl Harness {
             .unwrap();
         // No connection reuse: tests that send oversized bodies make the server close
         // connections, and a pooled one would fail the next request at random.
+        bazaar_mail::install_crypto_provider();
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(0)
             .redirect(reqwest::redirect::Policy::none())

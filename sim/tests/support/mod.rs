@@ -70,6 +70,7 @@ pub struct Ebay {
 
 impl Ebay {
     pub fn new(addr: std::net::SocketAddr, config: &EbayConfig) -> Ebay {
+        bazaar_mail::install_crypto_provider();
         Ebay {
             base: format!("http://{addr}"),
             http: reqwest::Client::builder()
