@@ -163,10 +163,20 @@ impl LlmClient {
             .with_api_key(key)
             .with_org_id("")
             .with_project_id("");
-        Ok(LlmClient {
-            client: Client::with_config(config),
-            settings,
-        })
+        // async-openai builds a client of its own first (hence the provider); ours trusts the
+        // same compiled-in roots as every other connection.
+        let client = Client::with_config(config);
+        let client = match reqwest::Client::builder()
+            .tls_backend_preconfigured(bazaar_mail::tls_client_config())
+            .build()
+        {
+            Ok(http) => client.with_http_client(http),
+            Err(error) => {
+                tracing::warn!(%error, "llm: the shared tls setup failed; using the system's roots");
+                client
+            }
+        };
+        Ok(LlmClient { client, settings })
     }
 
     /// The client `[llm]` describes, or `None` when it is disabled. Resolves the key.

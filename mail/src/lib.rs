@@ -14,7 +14,8 @@
 //! and [`OutgoingMail::reply_to`] sets In-Reply-To to the parent's Message-ID and References to
 //! the parent's References followed by the parent's Message-ID.
 //!
-//! [`install_crypto_provider`] sets the TLS every connection shares, mail and HTTP alike.
+//! [`tls_client_config`] is the TLS every connection shares, mail and HTTP alike (compiled-in
+//! roots); [`install_crypto_provider`] sets ring for the HTTP clients built without it.
 
 mod message;
 mod quotes;
@@ -27,5 +28,5 @@ pub use message::{
 };
 pub use quotes::{new_text, strip_html_quotes};
 pub use smtp_imap::{ImapSecurity, SmtpImapConfig, SmtpImapTransport, SmtpSecurity};
-pub use tls::install_crypto_provider;
+pub use tls::{client_config as tls_client_config, install_crypto_provider};
 pub use transport::{plan, FetchBatch, HighWaterMark, MailError, MailFuture, MailTransport, Plan};

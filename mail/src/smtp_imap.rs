@@ -251,9 +251,7 @@ fn tls_stream(config: &SmtpImapConfig, tcp: TcpStream) -> Result<ImapStream, Mai
             .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider)))
             .with_no_client_auth()
     } else {
-        let roots =
-            rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-        builder.with_root_certificates(roots).with_no_client_auth()
+        crate::tls::client_config()
     };
     let name = rustls::pki_types::ServerName::try_from(config.imap_host.clone())
         .map_err(|e| MailError::Imap(format!("tls server name {:?}: {e}", config.imap_host)))?;

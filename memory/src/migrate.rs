@@ -17,14 +17,18 @@ use crate::{Currency, Marketplace, Money};
 /// The oldest schema this Bazaar can upgrade.
 pub const OLDEST_UPGRADABLE: u32 = 1;
 
+/// Whether any step from schema `from` changes records of `tree`.
+pub fn changes(tree: &str, from: u32) -> bool {
+    from < 2 && tree == "item"
+}
+
 /// Upgrades one record of `tree`, written by schema `from`, to the current schema's shape.
 /// Returns whether it changed.
 pub fn upgrade(tree: &str, from: u32, record: &mut Value) -> bool {
-    let mut changed = false;
-    if from < 2 && tree == "item" {
-        changed |= selling_plan_out_of_attributes(record);
+    if !changes(tree, from) {
+        return false;
     }
-    changed
+    selling_plan_out_of_attributes(record)
 }
 
 /// Schema 2: the attributes `floor`, `price` (decimals in the cost's currency), `channels`

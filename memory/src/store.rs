@@ -12,8 +12,8 @@ use crate::ids::*;
 use crate::model::*;
 use crate::{IndexName, StatusIndexed};
 
-/// The on-disk format version. Bump it when a record changes shape, and migrate with
-/// `bazaar export` (old binary) + `bazaar import` (new binary).
+/// The on-disk format version. Bump it when a record changes shape, with a step in
+/// [`crate::migrate`] that upgrades stores and exports of the version before.
 pub const SCHEMA_VERSION: u32 = 2;
 
 const SCHEMA_KEY: &[u8] = b"bazaar.schema_version";
@@ -575,33 +575,35 @@ impl SledStore {
     }
 
     /// Rewrites every record an older schema wrote in the current shape (see
-    /// [`crate::migrate`]), then records the new version and flushes. A crash part way
-    /// leaves the old version recorded, and the next open runs the (idempotent) steps again.
-    /// Index entries are unchanged by every step so far, so records are rewritten in place.
+    /// [`crate::migrate`]), after saving the store as it was, as an export the older Bazaar
+    /// imports (`<store>.schema-<n>.jsonl` beside it: the way back); then records the new
+    /// version and flushes. Each upgraded record must read as the current type, or nothing
+    /// is changed. A crash part way leaves the old version recorded, and the next open runs
+    /// the (idempotent) steps again. No step so far changes an index entry, so records are
+    /// rewritten in place.
     fn upgrade_from(&self, found: u32) -> Result<(), StoreError> {
+        let backup = self.save_before_upgrade(found)?;
         let mut rewritten = 0usize;
         macro_rules! upgrade_tree {
             ($t:ty) => {
-                let tree = self.tree(<$t as Record>::TREE)?;
-                let mut batch = sled::Batch::default();
-                for item in tree.iter() {
-                    let (key, value) = item.map_err(|e| self.sled_err(e))?;
-                    let mut record: serde_json::Value =
-                        serde_json::from_slice(&value).map_err(|source| StoreError::Codec {
-                            tree: <$t as Record>::TREE,
-                            source,
-                        })?;
-                    if crate::migrate::upgrade(<$t as Record>::TREE, found, &mut record) {
-                        let bytes =
-                            serde_json::to_vec(&record).map_err(|source| StoreError::Codec {
-                                tree: <$t as Record>::TREE,
-                                source,
-                            })?;
-                        batch.insert(key, bytes);
-                        rewritten += 1;
+                let name = <$t as Record>::TREE;
+                if crate::migrate::changes(name, found) {
+                    let codec = |source| StoreError::Codec { tree: name, source };
+                    let tree = self.tree(name)?;
+                    let mut batch = sled::Batch::default();
+                    for item in tree.iter() {
+                        let (key, value) = item.map_err(|e| self.sled_err(e))?;
+                        let mut record: serde_json::Value =
+                            serde_json::from_slice(&value).map_err(codec)?;
+                        if crate::migrate::upgrade(name, found, &mut record) {
+                            // Written as `put` writes the current type, fields in order.
+                            let typed: $t = serde_json::from_value(record).map_err(codec)?;
+                            batch.insert(key, serde_json::to_vec(&typed).map_err(codec)?);
+                            rewritten += 1;
+                        }
                     }
+                    tree.apply_batch(batch).map_err(|e| self.sled_err(e))?;
                 }
-                tree.apply_batch(batch).map_err(|e| self.sled_err(e))?;
             };
         }
         for_each_record!(upgrade_tree);
@@ -610,8 +612,33 @@ impl SledStore {
             .insert(SCHEMA_KEY, &SCHEMA_VERSION.to_be_bytes())
             .map_err(|e| self.sled_err(e))?;
         self.db.flush().map_err(|e| self.sled_err(e))?;
-        tracing::info!(path = %self.path.display(), from = found, to = SCHEMA_VERSION, rewritten, "store upgraded to this bazaar's schema");
+        tracing::info!(path = %self.path.display(), from = found, to = SCHEMA_VERSION, rewritten, backup = %backup.display(), "store upgraded to this bazaar's schema; the store as it was is saved in the backup");
         Ok(())
+    }
+
+    /// Writes the store as an export of schema `found` beside it, unless one is there
+    /// already (from an upgrade a crash interrupted: that one holds the records as they
+    /// were before any step ran).
+    fn save_before_upgrade(&self, found: u32) -> Result<PathBuf, StoreError> {
+        let name = self
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "store".into());
+        let backup = self
+            .path
+            .with_file_name(format!("{name}.schema-{found}.jsonl"));
+        if backup.exists() {
+            return Ok(backup);
+        }
+        let partial = backup.with_extension("jsonl.partial");
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&partial)?);
+        self.export_as(&mut out, found)?;
+        out.flush()?;
+        out.get_ref().sync_all()?;
+        drop(out);
+        std::fs::rename(&partial, &backup)?;
+        Ok(backup)
     }
 
     fn tree(&self, name: &str) -> Result<sled::Tree, StoreError> {
@@ -638,10 +665,16 @@ impl SledStore {
     /// `{"kind": tree, "record": …}` per record in tree and key order. Records are written
     /// exactly as stored, so export → import → export reproduces the same bytes.
     pub fn export(&self, out: &mut impl Write) -> Result<usize, StoreError> {
+        self.export_as(out, SCHEMA_VERSION)
+    }
+
+    /// [`export`](SledStore::export) under a header naming `schema_version`: the records are
+    /// written as stored, so before an upgrade this is an export the older Bazaar imports.
+    fn export_as(&self, out: &mut impl Write, schema_version: u32) -> Result<usize, StoreError> {
         writeln!(
             out,
             "{}",
-            serde_json::json!({ "bazaar_export": 1, "schema_version": SCHEMA_VERSION })
+            serde_json::json!({ "bazaar_export": 1, "schema_version": schema_version })
         )?;
         let mut lines = 0;
         let mut write_tree = |out: &mut dyn Write, name: &'static str| -> Result<(), StoreError> {

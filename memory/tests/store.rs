@@ -1648,6 +1648,28 @@ async fn a_store_written_by_schema_1_opens_upgraded_and_keeps_its_indexes() {
     let store = SledStore::open(dir.path()).expect("a schema 1 store opens");
     let upgraded = store.get::<InventoryItem>(&original.id).unwrap().unwrap();
     assert_upgraded(&upgraded, &original);
+    // The store as it was, saved beside it as an export the previous version imports.
+    let name = dir
+        .path()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let backup = dir.path().with_file_name(format!("{name}.schema-1.jsonl"));
+    let saved = std::fs::read_to_string(&backup).expect("the schema 1 store is saved");
+    std::fs::remove_file(&backup).unwrap();
+    let header: serde_json::Value = serde_json::from_str(saved.lines().next().unwrap()).unwrap();
+    assert_eq!(header["schema_version"], 1);
+    let item_line: serde_json::Value = saved
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|l| l["kind"] == "item")
+        .unwrap();
+    assert_eq!(
+        item_line["record"],
+        schema_1_item(&original),
+        "saved as it was"
+    );
     let in_stock = store
         .with_status::<InventoryItem>(ItemStatus::InStock)
         .unwrap();

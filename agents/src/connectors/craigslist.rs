@@ -695,8 +695,8 @@ impl Craigslist {
                 attempt.follow()
             }
         });
-        bazaar_mail::install_crypto_provider();
         let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(bazaar_mail::tls_client_config())
             .redirect(redirects)
             .timeout(polite.timeout)
             .user_agent(concat!(

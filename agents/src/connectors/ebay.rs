@@ -218,8 +218,8 @@ impl CallBudget {
 
 /// The reqwest client every eBay connector uses: no redirects, the gate's timeout.
 pub(crate) fn http_client(timeout: Duration) -> Result<reqwest::Client, SourceError> {
-    bazaar_mail::install_crypto_provider();
     reqwest::Client::builder()
+        .tls_backend_preconfigured(bazaar_mail::tls_client_config())
         .redirect(reqwest::redirect::Policy::none())
         .timeout(timeout)
         .user_agent(concat!("bazaar/", env!("CARGO_PKG_VERSION")))

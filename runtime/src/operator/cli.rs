@@ -351,8 +351,8 @@ impl Client {
                 code: 2,
             });
         }
-        bazaar_mail::install_crypto_provider();
         let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(bazaar_mail::tls_client_config())
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(60))
             .build()

@@ -309,8 +309,8 @@ async fn send_all(
     stats: Arc<WebhookStats>,
     stopped: watch::Receiver<bool>,
 ) {
-    bazaar_mail::install_crypto_provider();
     let client = match reqwest::Client::builder()
+        .tls_backend_preconfigured(bazaar_mail::tls_client_config())
         .timeout(Duration::from_secs(10))
         .connect_timeout(Duration::from_secs(5))
         .redirect(reqwest::redirect::Policy::none())

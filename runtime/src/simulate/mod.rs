@@ -535,10 +535,11 @@ async fn run_one(config: SimConfig, out: &mut dyn Write) -> Result<Report, SimEr
     )?;
     report::print_summary(&report, &config.out, out);
     print_timing(&timing, out);
-    agent.stop().await?;
+    // The inbox page first, so nobody approves against stopping actors.
     if let Some(inbox) = operator.inbox {
         inbox.stop().await;
     }
+    agent.stop().await?;
     world.shutdown().await?;
     Ok(report)
 }
@@ -592,9 +593,11 @@ async fn run_days(
     let mut daily = read_daily_points(files.daily.as_deref(), day);
     // Stopped between the world reaching a day and its point being written: today's books.
     if daily.last().map(|p| p.day) != Some(day) {
+        let books = std::time::Instant::now();
         let point = DayPoint::of(&system.store, day);
         write_daily_point(files.daily.as_deref(), &point)?;
         daily.push(point);
+        timing.report += books.elapsed();
     }
     let mut next_commit = world.now();
     loop {

@@ -434,8 +434,8 @@ impl EbaySim {
             .unwrap_or_else(|| format!("http://{addr}"))
             .trim_end_matches('/')
             .to_string();
-        bazaar_mail::install_crypto_provider();
         let http = reqwest::Client::builder()
+            .tls_backend_preconfigured(bazaar_mail::tls_client_config())
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(10))

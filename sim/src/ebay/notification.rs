@@ -485,7 +485,6 @@ async fn update_destination(
     save_destination(&sh, &headers, &body, Some(destination_id)).await
 }
 
-/// Creates a destination, or replaces `existing`'s settings.
 /// Whether `endpoint` answers eBay's challenge for `code` with the hash of its
 /// verification token; in a replay, what it answered when the run was recorded.
 async fn answers_challenge(sh: &Arc<Shared>, endpoint: &str, token: &str, code: &str) -> bool {
@@ -517,6 +516,7 @@ async fn answers_challenge(sh: &Arc<Shared>, endpoint: &str, token: &str, code: 
     }
 }
 
+/// Creates a destination, or replaces `existing`'s settings.
 async fn save_destination(
     sh: &Arc<Shared>,
     headers: &HeaderMap,
