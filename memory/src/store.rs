@@ -460,6 +460,35 @@ fn index_prefix(index: &str, value: &[u8]) -> Vec<u8> {
     key
 }
 
+/// Removes the snapshots a killed process left half written. sled writes a snapshot to
+/// `snap.<lsn>.generating` and renames it when complete; 0.34.7 takes a leftover
+/// `.generating` file for the newest snapshot and refuses to open ("Read corrupted data",
+/// sled issue #1527). Such a file is unfinished by construction, and sled recovers without
+/// it from the snapshot before it and the log.
+///
+/// Only while no process has the store open (sled's lock on `db` is free): a running
+/// Bazaar may be writing one right now.
+fn remove_unfinished_snapshots(dir: &Path) -> Result<(), StoreError> {
+    let Ok(db) = std::fs::File::open(dir.join("db")) else {
+        return Ok(()); // a store not created yet
+    };
+    if db.try_lock().is_err() {
+        return Ok(()); // open elsewhere: sled says so
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("snap.") && name.ends_with(".generating") {
+            std::fs::remove_file(entry.path())?;
+            tracing::warn!(path = %entry.path().display(), "removed a snapshot a crash left half written");
+        }
+    }
+    Ok(())
+}
+
 fn index_tree_name(tree: &str) -> String {
     format!("{tree}.idx")
 }
@@ -484,6 +513,7 @@ impl SledStore {
 
     fn open_once(dir: &Path) -> Result<SledStore, StoreError> {
         let path = dir.to_path_buf();
+        remove_unfinished_snapshots(dir)?;
         let db = sled::Config::new()
             .path(dir)
             .open()
