@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use bazaar_agents::mail::{MailTransport, SmtpImapConfig, SmtpImapTransport};
 use bazaar_config::Config;
-use bazaar_memory::{SledStore, SystemClock};
+use bazaar_memory::{ProductIndex, SledStore, SystemClock};
 
 use super::{open_index, open_store, system_clock, EXIT_USAGE};
 use crate::ebay_notifications::{self, NotificationEndpoint};
@@ -28,9 +28,17 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result
     let mut terminate = signal(SignalKind::terminate())?;
     let mut hangup = signal(SignalKind::hangup())?;
     let store = open_store(&config.store.data_dir)?;
+    let index = open_index(&config)?;
+    if index.was_reset() {
+        // An index from another version of bazaar: it is derived data, rebuild it.
+        tracing::warn!("search index was from another version; rebuilding it from the store");
+        let products = index.rebuild(&store).await?;
+        tracing::info!(products, "search index rebuilt");
+    }
     let drain = Duration::from_secs(config.shutdown.drain_timeout_secs);
     let config = Arc::new(config);
-    let (parts, push) = match assemble(config.clone(), store).await? {
+    // Secrets that cannot be read are configuration errors: say so before starting anything.
+    let (parts, push) = match assemble(config.clone(), store, index) {
         Ok(assembled) => assembled,
         Err(problem) => {
             eprintln!("bazaar: {problem:#}");
@@ -99,32 +107,17 @@ struct PushSales {
 }
 
 /// The system's parts from the configuration, and what eBay needs to push sales when it
-/// can: the inner `Err` is a configuration problem (exit 2, nothing started), the outer one
-/// a failure to open or rebuild the index.
-async fn assemble(
+/// can; an error is a configuration problem (exit 2, nothing started).
+fn assemble(
     config: Arc<Config>,
     store: SledStore,
-) -> anyhow::Result<Result<(SystemParts, Option<PushSales>), anyhow::Error>> {
-    let index = open_index(&config)?;
-    if index.was_reset() {
-        // An index from another version of bazaar: it is derived data, rebuild it.
-        tracing::warn!("search index was from another version; rebuilding it from the store");
-        let products = index.rebuild(&store).await?;
-        tracing::info!(products, "search index rebuilt");
-    }
-    // Secrets that cannot be read are configuration errors: say so before starting anything.
-    let checked = (|| -> anyhow::Result<_> {
-        OperatorSettings::from_config(&config.operator)?;
-        bazaar_agents::llm::LlmClient::from_config(&config.llm)?;
-        let sources = sources_from_config(&config, &store, &system_clock())?;
-        let selling = selling_from_config(&config, &store, &system_clock())?;
-        let mail = mail_transport(&config)?;
-        Ok((sources, selling, mail))
-    })();
-    let (sources, selling, mail) = match checked {
-        Ok(checked) => checked,
-        Err(problem) => return Ok(Err(problem)),
-    };
+    index: ProductIndex,
+) -> anyhow::Result<(SystemParts, Option<PushSales>)> {
+    OperatorSettings::from_config(&config.operator)?;
+    bazaar_agents::llm::LlmClient::from_config(&config.llm)?;
+    let sources = sources_from_config(&config, &store, &system_clock())?;
+    let selling = selling_from_config(&config, &store, &system_clock())?;
+    let mail = mail_transport(&config)?;
     let ConfiguredSelling {
         selling,
         marketplace,
@@ -147,7 +140,7 @@ async fn assemble(
         selling,
     );
     parts.sources = sources;
-    Ok(Ok((parts, push)))
+    Ok((parts, push))
 }
 
 /// The SMTP + IMAP transport when `[mail]` is enabled.

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use bazaar_agents::mail::MailMessage;
-use bazaar_memory::{Currency, Money};
+use bazaar_memory::Money;
 use bazaar_strategies::understand::{understand, Reply};
 use clap::Subcommand;
 use serde_json::{json, Value};
@@ -33,11 +33,11 @@ pub enum ParseCommand {
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
         /// The listing's asking price in dollars (turns on the reading).
-        #[arg(long, value_name = "DOLLARS")]
-        listing_price: Option<String>,
+        #[arg(long, value_name = "DOLLARS", value_parser = super::parse_dollars)]
+        listing_price: Option<Money>,
         /// Our last offer in dollars, if we made one.
-        #[arg(long, value_name = "DOLLARS")]
-        our_offer: Option<String>,
+        #[arg(long, value_name = "DOLLARS", value_parser = super::parse_dollars)]
+        our_offer: Option<Money>,
     },
     /// Saved Craigslist pages (search results or a posting), as the scan reads them.
     Craigslist {
@@ -47,21 +47,21 @@ pub enum ParseCommand {
     },
 }
 
-/// Runs `command` on stdout: exit 0 when every file was read, 1 when some could not be,
-/// 2 on a bad price.
+/// Runs `command` on stdout: exit 0 when every file was read, 1 when some could not be (or
+/// stdout could not be written). A bad price never gets here: the command line refuses it.
 pub fn run(command: &ParseCommand) -> ExitCode {
     match write(command, &mut std::io::stdout().lock()) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::FAILURE,
         Err(error) => {
             eprintln!("bazaar parse: {error:#}");
-            ExitCode::from(super::EXIT_USAGE)
+            ExitCode::FAILURE
         }
     }
 }
 
-/// Writes one line per file (or per search row) on `out`. Bad prices are an error; returns
-/// whether every file could be read.
+/// Writes one line per file (or per search row) on `out`; returns whether every file could
+/// be read.
 pub fn write(command: &ParseCommand, out: &mut dyn std::io::Write) -> anyhow::Result<bool> {
     let mut all_read = true;
     match command {
@@ -70,11 +70,9 @@ pub fn write(command: &ParseCommand, out: &mut dyn std::io::Write) -> anyhow::Re
             listing_price,
             our_offer,
         } => {
-            let listing = dollars(listing_price, "--listing-price")?;
-            let ours = dollars(our_offer, "--our-offer")?;
             for file in files {
                 let line = match std::fs::read(file) {
-                    Ok(raw) => email(file, raw, listing, ours),
+                    Ok(raw) => email(file, raw, *listing_price, *our_offer),
                     Err(error) => {
                         all_read = false;
                         unreadable(file, &error)
@@ -100,15 +98,6 @@ pub fn write(command: &ParseCommand, out: &mut dyn std::io::Write) -> anyhow::Re
         }
     }
     Ok(all_read)
-}
-
-fn dollars(text: &Option<String>, flag: &str) -> anyhow::Result<Option<Money>> {
-    text.as_deref()
-        .map(|t| {
-            Money::from_decimal_str(t.trim().trim_start_matches('$'), Currency::Usd)
-                .map_err(|e| anyhow::anyhow!("{flag} {t:?}: {e}; write dollars, e.g. 120 or 99.50"))
-        })
-        .transpose()
 }
 
 fn unreadable(file: &Path, error: &std::io::Error) -> Value {
