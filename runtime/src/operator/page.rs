@@ -15,10 +15,10 @@
 //! - `GET /a/<token>` confirms a one-click link from a webhook; `POST /a/<token>` performs it
 //!   once (see [`super::links`]).
 //!
-//! Everything shown is escaped: summaries contain seller-provided text.
+//! Everything shown is escaped by construction: pages are [`maud`] templates, and
+//! summaries contain seller-provided text.
 
 use std::convert::Infallible;
-use std::fmt::Write as _;
 
 use axum::extract::rejection::FormRejection;
 use axum::extract::{ConnectInfo, Path, State};
@@ -32,6 +32,7 @@ use bazaar_memory::{ActionRecord, Approval, ApprovalStatus, SledStore, Store};
 use bazaar_policies::signing::{self, Decision};
 use bazaar_policies::{GateError, GateMsg, Outcome};
 use chrono::{DateTime, Utc};
+use maud::{html, Markup, PreEscaped, DOCTYPE};
 use ractor::RpcReplyPort;
 use serde::Deserialize;
 use tokio::sync::{broadcast, watch};
@@ -67,22 +68,6 @@ pub(crate) fn routes() -> Router<AppState> {
 // ---------------------------------------------------------------------------------------
 // HTML helpers
 
-/// Escapes text for HTML element content and quoted attribute values.
-pub fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 const STYLE: &str = "
 body{font:15px/1.45 system-ui,sans-serif;margin:0 auto;max-width:60rem;padding:1rem;color:#1a1a1a}
 header{display:flex;gap:1rem;align-items:center;flex-wrap:wrap}
@@ -108,18 +93,25 @@ fn nonce() -> String {
 }
 
 /// A whole page with the security headers for it.
-fn page(status: StatusCode, title: &str, body: &str, script: Option<&str>) -> Response {
+fn page(status: StatusCode, title: &str, body: Markup, script: Option<&'static str>) -> Response {
     let nonce = nonce();
-    let script = script
-        .map(|s| format!("<script nonce=\"{nonce}\">{s}</script>"))
-        .unwrap_or_default();
-    let html = format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{}</title><style nonce=\"{nonce}\">{STYLE}</style></head>\
-         <body>{body}{script}</body></html>\n",
-        esc(title)
-    );
+    let html = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) }
+                style nonce=(nonce) { (PreEscaped(STYLE)) }
+            }
+            body {
+                (body)
+                @if let Some(script) = script {
+                    script nonce=(nonce) { (PreEscaped(script)) }
+                }
+            }
+        }
+    };
     let csp = format!(
         "default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; \
          connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
@@ -127,7 +119,7 @@ fn page(status: StatusCode, title: &str, body: &str, script: Option<&str>) -> Re
     let mut response = (
         status,
         [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        html,
+        html.into_string(),
     )
         .into_response();
     if let Ok(csp) = HeaderValue::from_str(&csp) {
@@ -140,12 +132,12 @@ fn page(status: StatusCode, title: &str, body: &str, script: Option<&str>) -> Re
 
 /// An error page: what went wrong and a way back.
 pub(crate) fn error_page(status: StatusCode, message: &str) -> Response {
-    let body = format!(
-        "<header><h1>Bazaar inbox</h1></header><p class=\"error\" role=\"alert\">{}</p>\
-         <p><a href=\"/\">Back to the inbox</a></p>",
-        esc(message)
-    );
-    page(status, "Bazaar: not done", &body, None)
+    let body = html! {
+        header { h1 { "Bazaar inbox" } }
+        p.error role="alert" { (message) }
+        p { a href="/" { "Back to the inbox" } }
+    };
+    page(status, "Bazaar: not done", body, None)
 }
 
 fn api_error_page(error: ApiError) -> Response {
@@ -178,12 +170,8 @@ fn relative(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
     }
 }
 
-fn when(at: DateTime<Utc>) -> String {
-    format!(
-        "<time datetime=\"{}\">{}</time>",
-        at.to_rfc3339(),
-        at.format("%Y-%m-%d %H:%M UTC")
-    )
+fn when(at: DateTime<Utc>) -> Markup {
+    html! { time datetime=(at.to_rfc3339()) { (at.format("%Y-%m-%d %H:%M UTC")) } }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -283,11 +271,15 @@ fn csrf(state: &AppState, session: &str) -> String {
     signing::csrf_token(&state.credentials().keys.csrf, session)
 }
 
-fn csrf_input(token: &str) -> String {
-    format!(
-        "<input type=\"hidden\" name=\"csrf\" value=\"{}\">",
-        esc(token)
-    )
+fn csrf_input(token: &str) -> Markup {
+    html! { input type="hidden" name="csrf" value=(token); }
+}
+
+/// A form of one button (and whatever `fields` it carries) posting to `action`.
+fn button_form(action: &str, csrf: &str, fields: Markup, button: Markup) -> Markup {
+    html! {
+        form.inline method="post" action=(action) { (csrf_input(csrf)) (fields) (button) }
+    }
 }
 
 /// For form POSTs: the session, checked against the form's CSRF token.
@@ -330,19 +322,27 @@ fn form_or_error<T>(form: Result<Form<T>, FormRejection>) -> Result<T, Response>
 // Login
 
 fn login_page(status: StatusCode, problem: Option<&str>) -> Response {
-    let problem = problem
-        .map(|p| format!("<p class=\"error\" role=\"alert\">{}</p>", esc(p)))
-        .unwrap_or_default();
-    let body = format!(
-        "<header><h1>Bazaar inbox</h1></header>{problem}\
-         <form method=\"post\" action=\"/login\" id=\"login\">\
-         <p><label>Operator token <input type=\"password\" name=\"token\" id=\"token\" \
-         autocomplete=\"current-password\" required autofocus></label></p>\
-         <p class=\"muted\">The value of <code>operator.token</code> in the daemon's \
-         configuration. It is not stored in the browser; a session cookie derived from it is.</p>\
-         <p><button type=\"submit\" id=\"login-submit\">Log in</button></p></form>"
-    );
-    page(status, "Bazaar: log in", &body, None)
+    let body = html! {
+        header { h1 { "Bazaar inbox" } }
+        @if let Some(problem) = problem {
+            p.error role="alert" { (problem) }
+        }
+        form method="post" action="/login" id="login" {
+            p {
+                label {
+                    "Operator token "
+                    input type="password" name="token" id="token"
+                        autocomplete="current-password" required autofocus;
+                }
+            }
+            p.muted {
+                "The value of " code { "operator.token" } " in the daemon's configuration. \
+                 It is not stored in the browser; a session cookie derived from it is."
+            }
+            p { button type="submit" id="login-submit" { "Log in" } }
+        }
+    };
+    page(status, "Bazaar: log in", body, None)
 }
 
 async fn login_form() -> Response {
@@ -459,7 +459,7 @@ const LIVE_SCRIPT: &str = r#"
 })();
 "#;
 
-fn approval_html(out: &mut String, view: &ApprovalView, csrf: &str, now: DateTime<Utc>) {
+fn approval_html(view: &ApprovalView, csrf: &str, now: DateTime<Utc>) -> Markup {
     let id = view.id.to_string();
     let action = view.action.as_ref();
     let confidence = action
@@ -469,149 +469,126 @@ fn approval_html(out: &mut String, view: &ApprovalView, csrf: &str, now: DateTim
     let money = action
         .and_then(|a| a.value_text.clone())
         .unwrap_or_else(|| "none".into());
-    let deadline = view
-        .deadline
-        .map(|d| format!("{} ({})", when(d), relative(d, now)))
-        .unwrap_or_else(|| "none".into());
-    let _ = write!(
-        out,
-        "<article class=\"approval\" id=\"approval-{id}\" data-approval-id=\"{id}\">\
-         <h3 class=\"what\">{}</h3><dl>\
-         <dt>Why</dt><dd class=\"why\">{}</dd>\
-         <dt>Confidence</dt><dd class=\"confidence\">{confidence}</dd>\
-         <dt>Money at stake</dt><dd class=\"money\">{}</dd>\
-         <dt>Deadline</dt><dd class=\"deadline\">{deadline}</dd>\
-         <dt>Asked</dt><dd>{} <span class=\"muted\">({})</span></dd></dl>",
-        esc(&view.summary),
-        esc(&view.reason),
-        esc(&money),
-        when(view.requested_at),
-        relative(view.requested_at, now),
-    );
     let decision = action.is_some_and(|a| a.status == "pending_approval");
-    if action.is_some() && !decision {
-        // The gate could not tell whether this action happened: the operator looks and says.
-        let _ = write!(
-            out,
-            "<form class=\"inline\" method=\"post\" action=\"/inbox/approvals/{id}/resolve\">{csrf}\
-             <input type=\"hidden\" name=\"happened\" value=\"true\">\
-             <button type=\"submit\" class=\"resolve-happened\">It happened</button></form>\
-             <form class=\"inline\" method=\"post\" action=\"/inbox/approvals/{id}/resolve\">{csrf}\
-             <input type=\"hidden\" name=\"happened\" value=\"false\">\
-             <button type=\"submit\" class=\"resolve-not\">It did not happen</button></form>",
-            csrf = csrf_input(csrf),
-        );
-    } else if decision {
-        let _ = write!(
-            out,
-            "<form class=\"inline\" method=\"post\" action=\"/inbox/approvals/{id}/approve\">{csrf}\
-             <button type=\"submit\" class=\"approve\">Approve</button></form>\
-             <form class=\"inline\" method=\"post\" action=\"/inbox/approvals/{id}/reject\">{csrf}\
-             <label>Reason <input type=\"text\" name=\"reason\" required maxlength=\"500\" \
-             placeholder=\"why not\"></label>\
-             <button type=\"submit\" class=\"reject\">Reject</button></form>",
-            csrf = csrf_input(csrf),
-        );
-    } else {
-        out.push_str(
-            "<p class=\"muted\">A task for you outside Bazaar: check the outside world, \
-             then resolve it there.</p>",
-        );
+    let to = |verb: &str| format!("/inbox/approvals/{id}/{verb}");
+    html! {
+        article.approval id={ "approval-" (id) } data-approval-id=(id) {
+            h3.what { (view.summary) }
+            dl {
+                dt { "Why" } dd.why { (view.reason) }
+                dt { "Confidence" } dd.confidence { (confidence) }
+                dt { "Money at stake" } dd.money { (money) }
+                dt { "Deadline" }
+                dd.deadline {
+                    @match view.deadline {
+                        Some(d) => { (when(d)) " (" (relative(d, now)) ")" }
+                        None => "none",
+                    }
+                }
+                dt { "Asked" }
+                dd { (when(view.requested_at)) " " span.muted { "(" (relative(view.requested_at, now)) ")" } }
+            }
+            @if action.is_some() && !decision {
+                // The gate could not tell whether this action happened: the operator looks and says.
+                (button_form(&to("resolve"), csrf,
+                    html! { input type="hidden" name="happened" value="true"; },
+                    html! { button type="submit" class="resolve-happened" { "It happened" } }))
+                (button_form(&to("resolve"), csrf,
+                    html! { input type="hidden" name="happened" value="false"; },
+                    html! { button type="submit" class="resolve-not" { "It did not happen" } }))
+            } @else if decision {
+                (button_form(&to("approve"), csrf, html! {},
+                    html! { button type="submit" class="approve" { "Approve" } }))
+                (button_form(&to("reject"), csrf,
+                    html! {
+                        label {
+                            "Reason "
+                            input type="text" name="reason" required maxlength="500" placeholder="why not";
+                        }
+                    },
+                    html! { button type="submit" class="reject" { "Reject" } }))
+            } @else {
+                p.muted {
+                    "A task for you outside Bazaar: check the outside world, then resolve it there."
+                }
+            }
+        }
     }
-    out.push_str("</article>");
 }
 
-fn action_row(
-    out: &mut String,
-    store: &SledStore,
-    record: &ActionRecord,
-    csrf: &str,
-    now: DateTime<Utc>,
-) {
+fn action_row(store: &SledStore, record: &ActionRecord, csrf: &str, now: DateTime<Utc>) -> Markup {
     let id = record.id.to_string();
     let status = record.lifecycle.status.to_string();
-    let value = record.value.map(|v| v.to_string()).unwrap_or_default();
-    let what = match record.undoes {
-        Some(original) => format!(
-            "{} {} <span class=\"muted\">(undo of {})</span>",
-            esc(record.kind.name()),
-            esc(&record.target),
-            esc(&original.to_string())
+    let undo = api::undo_possible(store, record, now).map(|kind| match kind {
+        "cancel" => (
+            "Cancel",
+            record
+                .release_at
+                .map(|at| format!("leaves {}", relative(at, now)))
+                .unwrap_or_default(),
         ),
-        None => format!("{} {}", esc(record.kind.name()), esc(&record.target)),
-    };
-    let button = match api::undo_possible(store, record, now) {
-        Some(kind) => {
-            let (label, hint) = match kind {
-                "cancel" => (
-                    "Cancel",
-                    record
-                        .release_at
-                        .map(|at| format!("leaves {}", relative(at, now)))
-                        .unwrap_or_default(),
-                ),
-                _ => (
-                    "Undo",
-                    record
-                        .undo
-                        .as_ref()
-                        .map(|u| format!("until {}", relative(u.deadline, now)))
-                        .unwrap_or_default(),
-                ),
-            };
-            format!(
-                "<form class=\"inline\" method=\"post\" action=\"/inbox/actions/{id}/undo\">{}\
-                 <button type=\"submit\" class=\"undo\">{label}</button></form>\
-                 <span class=\"muted\">{}</span>",
-                csrf_input(csrf),
-                esc(&hint)
-            )
+        _ => (
+            "Undo",
+            record
+                .undo
+                .as_ref()
+                .map(|u| format!("until {}", relative(u.deadline, now)))
+                .unwrap_or_default(),
+        ),
+    });
+    html! {
+        tr class={ "action status-" (status) } id={ "action-" (id) } data-action-id=(id) {
+            td { (when(record.proposed_at)) }
+            td {
+                (record.kind.name()) " " (record.target)
+                @if let Some(original) = record.undoes {
+                    " " span.muted { "(undo of " (original) ")" }
+                }
+            }
+            td { @if let Some(value) = record.value { (value) } }
+            td.status { (status) }
+            td {
+                @if let Some((label, hint)) = undo {
+                    (button_form(&format!("/inbox/actions/{id}/undo"), csrf, html! {},
+                        html! { button type="submit" class="undo" { (label) } }))
+                    span.muted { (hint) }
+                }
+            }
         }
-        None => String::new(),
-    };
-    let _ = write!(
-        out,
-        "<tr class=\"action status-{status}\" id=\"action-{id}\" data-action-id=\"{id}\">\
-         <td>{}</td><td>{what}</td><td>{}</td><td class=\"status\">{}</td><td>{button}</td></tr>",
-        when(record.proposed_at),
-        esc(&value),
-        esc(&status),
-    );
+    }
 }
 
-fn lists_html(state: &AppState, session: &str) -> Result<String, ApiError> {
+/// The two lists the page shows and the live script refreshes, and how many approvals wait.
+fn lists_html(state: &AppState, session: &str) -> Result<(Markup, usize), ApiError> {
     let now = state.ctx.clock.now();
     let csrf = csrf(state, session);
     let approvals = api::pending(state)?;
     let recent = api::recent(state, RECENT)?;
-    let mut out = String::new();
-    let _ = write!(
-        out,
-        "<section id=\"approvals\" data-pending=\"{}\"><h2>Waiting for you ({})</h2>",
-        approvals.len(),
-        approvals.len()
-    );
-    if approvals.is_empty() {
-        out.push_str("<p class=\"muted\" id=\"inbox-empty\">Nothing waits for you.</p>");
-    }
-    for view in &approvals {
-        approval_html(&mut out, view, &csrf, now);
-    }
-    out.push_str("</section><section id=\"actions\"><h2>Recent actions</h2>");
-    if recent.is_empty() {
-        out.push_str("<p class=\"muted\">No actions yet.</p>");
-    } else {
-        out.push_str(
-            "<table><thead><tr><th>Proposed</th><th>What</th><th>Value</th><th>Status</th>\
-             <th></th></tr></thead><tbody>",
-        );
-        for record in &recent {
-            action_row(&mut out, &state.ctx.store, record, &csrf, now);
+    let lists = html! {
+        section #approvals data-pending=(approvals.len()) {
+            h2 { "Waiting for you (" (approvals.len()) ")" }
+            @if approvals.is_empty() {
+                p.muted #inbox-empty { "Nothing waits for you." }
+            }
+            @for view in &approvals { (approval_html(view, &csrf, now)) }
         }
-        out.push_str("</tbody></table>");
-    }
-    out.push_str("</section>");
-    Ok(out)
+        section #actions {
+            h2 { "Recent actions" }
+            @if recent.is_empty() {
+                p.muted { "No actions yet." }
+            } @else {
+                table {
+                    thead {
+                        tr { th { "Proposed" } th { "What" } th { "Value" } th { "Status" } th {} }
+                    }
+                    tbody {
+                        @for record in &recent { (action_row(&state.ctx.store, record, &csrf, now)) }
+                    }
+                }
+            }
+        }
+    };
+    Ok((lists, approvals.len()))
 }
 
 #[derive(Debug, Deserialize)]
@@ -641,7 +618,7 @@ async fn inbox(
     let Some(session) = session(&state, &headers) else {
         return see_other("/login");
     };
-    let lists = match lists_html(&state, &session) {
+    let (lists, pending) = match lists_html(&state, &session) {
         Ok(lists) => lists,
         Err(error) => return api_error_page(error),
     };
@@ -649,37 +626,33 @@ async fn inbox(
         Ok(status) => Some(status.paused),
         Err(_) => None,
     };
-    let csrf = csrf_input(&csrf(&state, &session));
-    let switch = match paused {
-        Some(true) => format!(
-            "<form class=\"inline\" method=\"post\" action=\"/inbox/resume\">{csrf}\
-             <button type=\"submit\" id=\"resume\">Resume</button></form>"
-        ),
-        Some(false) => format!(
-            "<form class=\"inline\" method=\"post\" action=\"/inbox/pause\">{csrf}\
-             <button type=\"submit\" id=\"pause\">Pause everything</button></form>"
-        ),
-        None => "<span class=\"muted\">policy gate not answering</span>".into(),
+    let csrf = csrf(&state, &session);
+    let body = html! {
+        header {
+            h1 { "Bazaar inbox" }
+            @match paused {
+                Some(true) => (button_form("/inbox/resume", &csrf, html! {},
+                    html! { button type="submit" id="resume" { "Resume" } })),
+                Some(false) => (button_form("/inbox/pause", &csrf, html! {},
+                    html! { button type="submit" id="pause" { "Pause everything" } })),
+                None => span.muted { "policy gate not answering" },
+            }
+            (button_form("/logout", &csrf, html! {}, html! { button type="submit" { "Log out" } }))
+        }
+        @if paused == Some(true) {
+            p.paused role="status" {
+                "Paused: the kill switch is on; every new action is blocked."
+            }
+        }
+        @if let Some(notice) = notice(query.done.as_deref()) {
+            p.notice role="status" #notice { (notice) }
+        }
+        div #lists { (lists) }
     };
-    let banner = if paused == Some(true) {
-        "<p class=\"paused\" role=\"status\">Paused: the kill switch is on; every new action is blocked.</p>"
-    } else {
-        ""
-    };
-    let notice = notice(query.done.as_deref())
-        .map(|n| format!("<p class=\"notice\" role=\"status\" id=\"notice\">{n}</p>"))
-        .unwrap_or_default();
-    let body = format!(
-        "<header><h1>Bazaar inbox</h1>{switch}\
-         <form class=\"inline\" method=\"post\" action=\"/logout\">{csrf}\
-         <button type=\"submit\">Log out</button></form></header>\
-         {banner}{notice}<div id=\"lists\">{lists}</div>"
-    );
-    let pending = lists.matches("<article class=\"approval\"").count();
     page(
         StatusCode::OK,
         &format!("Bazaar inbox ({pending})"),
-        &body,
+        body,
         Some(LIVE_SCRIPT),
     )
 }
@@ -689,10 +662,10 @@ async fn lists(State(state): State<AppState>, headers: HeaderMap) -> Response {
         return error_page(StatusCode::UNAUTHORIZED, "log in again at /login");
     };
     match lists_html(&state, &session) {
-        Ok(html) => (
+        Ok((lists, _)) => (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-            html,
+            lists.into_string(),
         )
             .into_response(),
         Err(error) => api_error_page(error),
@@ -1016,30 +989,29 @@ async fn link_confirm(State(state): State<AppState>, Path(token): Path<String>) 
             ),
         );
     }
-    let (verb, extra) = match claims.decision {
-        Decision::Approve => ("Approve", String::new()),
-        Decision::Reject => (
-            "Reject",
-            format!(
-                "<p><label>Reason <input type=\"text\" name=\"reason\" value=\"{}\" \
-                 maxlength=\"500\"></label></p>",
-                esc(LINK_REJECT_REASON)
-            ),
-        ),
+    let verb = match claims.decision {
+        Decision::Approve => "Approve",
+        Decision::Reject => "Reject",
     };
-    let body = format!(
-        "<header><h1>Bazaar</h1></header>\
-         <p><strong>{verb}</strong> this?</p><p class=\"what\">{}</p>\
-         <p class=\"muted\">Why it was asked: {}</p>\
-         <form method=\"post\" action=\"/a/{}\">{extra}\
-         <button type=\"submit\" class=\"{}\" id=\"confirm\">{verb}</button></form>\
-         <p class=\"muted\">This link works once.</p>",
-        esc(&approval.summary),
-        esc(&approval.reason),
-        esc(&token),
-        verb.to_lowercase(),
-    );
-    page(StatusCode::OK, &format!("Bazaar: {verb}?"), &body, None)
+    let body = html! {
+        header { h1 { "Bazaar" } }
+        p { strong { (verb) } " this?" }
+        p.what { (approval.summary) }
+        p.muted { "Why it was asked: " (approval.reason) }
+        form method="post" action={ "/a/" (token) } {
+            @if claims.decision == Decision::Reject {
+                p {
+                    label {
+                        "Reason "
+                        input type="text" name="reason" value=(LINK_REJECT_REASON) maxlength="500";
+                    }
+                }
+            }
+            button type="submit" class=(verb.to_lowercase()) #confirm { (verb) }
+        }
+        p.muted { "This link works once." }
+    };
+    page(StatusCode::OK, &format!("Bazaar: {verb}?"), body, None)
 }
 
 async fn link_perform(
@@ -1097,12 +1069,12 @@ async fn link_perform(
                 Outcome::Rejected { .. } => "Rejected.",
                 _ => "Done.",
             };
-            let body = format!(
-                "<header><h1>Bazaar</h1></header><p class=\"notice\" role=\"status\" id=\"result\">{}</p>\
-                 <p><a href=\"/\">Open the inbox</a></p>",
-                esc(what)
-            );
-            page(StatusCode::OK, "Bazaar: done", &body, None)
+            let body = html! {
+                header { h1 { "Bazaar" } }
+                p.notice role="status" #result { (what) }
+                p { a href="/" { "Open the inbox" } }
+            };
+            page(StatusCode::OK, "Bazaar: done", body, None)
         }
         Err(error) => api_error_page(error),
     }
