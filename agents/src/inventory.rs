@@ -99,6 +99,7 @@ pub struct Sale {
 /// add` take it. Amounts are decimal strings in US dollars (`"40"`, `"39.99"`, `"$40"`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewItem {
     /// Title, as buyers will read it.
     pub title: String,

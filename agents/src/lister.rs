@@ -225,6 +225,7 @@ pub fn add_channels(item: &mut InventoryItem, configured: &[SellingChannel], mor
 
 /// Where one channel of a cross-listing job stands.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ChannelJob {
     /// The channel.
     pub marketplace: Marketplace,

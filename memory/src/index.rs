@@ -578,7 +578,10 @@ impl ProductIndex {
             ));
         }
         let searcher = self.reader.searcher();
-        let top = searcher.search(&BooleanQuery::new(clauses), &TopDocs::with_limit(k).order_by_score())?;
+        let top = searcher.search(
+            &BooleanQuery::new(clauses),
+            &TopDocs::with_limit(k).order_by_score(),
+        )?;
         self.load(&searcher, top, 0.0)
     }
 
@@ -632,7 +635,10 @@ impl ProductIndex {
             clauses.push((Occur::Must, term_query(f.kind, kind)));
         }
         let searcher = self.reader.searcher();
-        let top = searcher.search(&BooleanQuery::new(clauses), &TopDocs::with_limit(k.max(1)).order_by_score())?;
+        let top = searcher.search(
+            &BooleanQuery::new(clauses),
+            &TopDocs::with_limit(k.max(1)).order_by_score(),
+        )?;
         let mut hits = Vec::with_capacity(top.len());
         for (score, address) in top {
             let doc: TantivyDocument = searcher.doc(address)?;

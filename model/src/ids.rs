@@ -12,6 +12,11 @@ macro_rules! define_id {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(transparent)]
+        #[cfg_attr(
+            feature = "openapi",
+            derive(utoipa::ToSchema),
+            schema(value_type = String, example = "01KJPZV28035A2ZCGC4PATKDJP")
+        )]
         pub struct $name(pub Ulid);
 
         impl $name {

@@ -15,6 +15,7 @@ use crate::Money;
 /// A place where things are bought or sold.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Marketplace {
     /// eBay, through its REST APIs.
     Ebay,
@@ -504,6 +505,7 @@ pub struct InventoryItem {
 /// Where an item came from.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ItemSource {
     /// Bought by the agent from a deal it negotiated.
     #[default]
@@ -514,6 +516,7 @@ pub enum ItemSource {
 
 /// What the operator decided about selling an item; what they left out the Lister works out.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SellingPlan {
     /// The least it may sell for, when the operator set it (the Lister's floor from cost,
     /// fees and margin still holds if it is higher).
@@ -858,6 +861,7 @@ pub struct ActionRecord {
 
 /// One entry of the append-only, hash-chained audit log.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditEntry {
     /// Position in the log, from 0.
     pub seq: u64,

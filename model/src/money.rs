@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 /// An ISO 4217 currency Bazaar knows how to format and parse.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Currency {
     /// US dollar, 2 decimals.
     Usd,
@@ -79,6 +80,11 @@ impl Currency {
 /// assert_eq!(price.to_string(), "$1,234.50");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(
+    feature = "openapi",
+    derive(utoipa::ToSchema),
+    schema(description = "An amount: `minor` units (cents for USD) of `currency`.")
+)]
 pub struct Money {
     /// The amount in minor units (e.g. cents).
     pub minor: i64,

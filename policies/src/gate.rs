@@ -54,6 +54,7 @@ pub struct Action {
 /// What became of a proposal (or an operator's command).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "outcome", rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Outcome {
     /// It ran.
     Executed { action: ActionId },
@@ -191,6 +192,7 @@ impl GateEvent {
 
 /// What the gate holds, for status pages.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GateStatus {
     /// Whether the kill switch is on.
     pub paused: bool,

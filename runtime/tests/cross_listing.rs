@@ -35,6 +35,8 @@ struct Setup {
     notifications: tokio::task::JoinHandle<()>,
     base: String,
     http: reqwest::Client,
+    /// The served OpenAPI document: every answer [`Setup::call`] gets is checked against it.
+    document: Value,
     _dir: tempfile::TempDir,
 }
 
@@ -92,6 +94,15 @@ async fn setup_with(high_value: Money) -> Setup {
     assert_ne!(first, endpoint);
     first_server.abort();
     bazaar_mail::install_crypto_provider();
+    let http = reqwest::Client::new();
+    let document = http
+        .get(format!("{base}/api/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     Setup {
         sim,
         system,
@@ -99,7 +110,8 @@ async fn setup_with(high_value: Money) -> Setup {
         endpoint,
         notifications,
         base,
-        http: reqwest::Client::new(),
+        http,
+        document,
         _dir: dir,
     }
 }
@@ -113,14 +125,22 @@ impl Setup {
     ) -> (StatusCode, Value) {
         let mut request = self
             .http
-            .request(method, format!("{}{path}", self.base))
+            .request(method.clone(), format!("{}{path}", self.base))
             .bearer_auth(TOKEN);
         if let Some(body) = body {
             request = request.json(&body);
         }
         let response = request.send().await.unwrap();
         let status = response.status();
-        (status, response.json().await.unwrap_or(Value::Null))
+        let body = response.json().await.unwrap_or(Value::Null);
+        support::openapi::assert_conforms(
+            &self.document,
+            method.as_str(),
+            path,
+            status.as_u16(),
+            &body,
+        );
+        (status, body)
     }
 
     async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {

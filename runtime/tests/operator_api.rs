@@ -9,9 +9,10 @@ use std::time::Duration;
 use bazaar_memory::{ActionKind, ActionRecord, ActionStatus, Store};
 use bazaar_policies::testing::Execution;
 use bazaar_policies::Outcome;
-use bazaar_runtime::operator::api::ROUTES;
+use bazaar_runtime::operator::api::{document, operations};
 use reqwest::StatusCode;
 use serde_json::Value;
+use support::openapi::{assert_conforms, problems};
 use support::{reprice, Harness, Options, TOKEN};
 
 async fn json(response: reqwest::Response) -> (StatusCode, Value) {
@@ -26,13 +27,13 @@ async fn every_api_route_needs_the_bearer_token() {
     let (_, approval) = h.pending_reprice("BZ-1", "60.00").await;
     let mut guesses_refused = 0;
     let mut wrong_sent = 0;
-    for (method, path) in ROUTES {
+    for (method, path) in operations() {
         let path = path
             .replace("{id}", &approval.to_string())
             .replace("{channel}", "ebay");
         let public = matches!(path.as_str(), "/healthz" | "/api/openapi.json");
         let request = |token: Option<&str>| {
-            let builder = match *method {
+            let builder = match method {
                 "get" => h.http.get(h.url(&path)),
                 "delete" => h.http.delete(h.url(&path)),
                 _ => h.http.post(h.url(&path)),
@@ -531,55 +532,158 @@ async fn status_audit_and_metrics() {
     h.stop().await;
 }
 
+/// Sends `request` and checks its answer against the served OpenAPI document.
+async fn checked(
+    document: &Value,
+    method: &str,
+    path: &str,
+    request: reqwest::RequestBuilder,
+) -> (StatusCode, Value) {
+    let (status, body) = json(request.send().await.unwrap()).await;
+    assert_conforms(document, method, path, status.as_u16(), &body);
+    (status, body)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_openapi_document_lists_every_route_and_every_route_is_served() {
     let h = Harness::start(Options::default()).await;
     let (action, approval) = h.pending_reprice("BZ-6", "40.00").await;
     let (status, doc) = json(h.http.get(h.url("/api/openapi.json")).send().await.unwrap()).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(doc["openapi"].as_str().unwrap().starts_with("3.0"));
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3."),
+        "{}",
+        doc["openapi"]
+    );
+    assert_eq!(
+        doc,
+        serde_json::to_value(document()).unwrap(),
+        "served is generated"
+    );
     let paths = doc["paths"].as_object().unwrap();
-    for (method, path) in ROUTES {
-        let operation = &paths
-            .get(*path)
-            .unwrap_or_else(|| panic!("{path} is not in the OpenAPI document"))[*method];
-        assert!(operation.is_object(), "{method} {path} is not documented");
+    let operations = operations();
+    // The routes the issue tracker, the CLI and the docs name: if one goes, this says so.
+    for wanted in [
+        "/api/approvals/{id}/approve",
+        "/api/audit",
+        "/api/v1/items/{id}/listings/{channel}/sold",
+        "/metrics",
+    ] {
+        assert!(
+            paths.contains_key(wanted),
+            "{wanted} is not in the document"
+        );
+    }
+    for (method, path) in &operations {
+        let operation = &paths[path.as_str()][*method];
         let success = operation["responses"]
             .as_object()
             .unwrap()
             .keys()
             .any(|code| code.starts_with('2'));
         assert!(success, "{method} {path} documents no success answer");
+        assert!(
+            operation["summary"].is_string(),
+            "{method} {path} says nothing of itself"
+        );
+        let public = matches!(path.as_str(), "/healthz" | "/api/openapi.json");
+        let needs_token = operation.get("security").is_none();
+        assert_eq!(public, !needs_token, "{method} {path}: who may call it");
     }
-    let documented: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
-    assert_eq!(
-        documented,
-        ROUTES.len(),
-        "the document has routes the server lacks"
-    );
     // Every listed route is really served: nothing answers axum's bodiless 404 (no such
-    // endpoint) or 405. (An unknown item is a 404 with an error message.)
-    for (method, path) in ROUTES {
+    // endpoint) or 405; and what it answers (here mostly errors: the ids are of the wrong
+    // kind for the item routes) is as documented.
+    for (method, path) in &operations {
         let id = if path.contains("actions") {
             action.to_string()
         } else {
             approval.to_string()
         };
-        let path = path.replace("{id}", &id).replace("{channel}", "ebay");
+        let concrete = path.replace("{id}", &id).replace("{channel}", "ebay");
         let request = match *method {
-            "get" => h.get(&path),
-            "delete" => h.http.delete(h.url(&path)).bearer_auth(support::TOKEN),
+            "get" => h.get(&concrete),
+            "delete" => h.http.delete(h.url(&concrete)).bearer_auth(support::TOKEN),
             _ => h
-                .post(&path)
+                .post(&concrete)
                 .json(&serde_json::json!({ "reason": "checking the route" })),
         };
-        let (status, body) = json(request.send().await.unwrap()).await;
-        let no_route = status == StatusCode::NOT_FOUND && body["error"].is_null();
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
         assert!(
-            !no_route && status != StatusCode::METHOD_NOT_ALLOWED,
-            "{method} {path}: {status}"
+            status != StatusCode::NOT_FOUND || !text.is_empty(),
+            "{method} {concrete}: axum's 404, no such route"
         );
+        assert_ne!(
+            status,
+            StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {concrete}"
+        );
+        if *path != "/metrics" {
+            let body: Value = serde_json::from_str(&text).unwrap_or_else(|_| {
+                panic!("{method} {concrete} answered {status} not JSON: {text}")
+            });
+            assert_conforms(&doc, method, &concrete, status.as_u16(), &body);
+        }
     }
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_answers_are_as_the_openapi_document_says() {
+    let h = Harness::start(Options::default()).await;
+    let (_, doc) = json(h.http.get(h.url("/api/openapi.json")).send().await.unwrap()).await;
+    let (action, approval) = h.pending_reprice("BZ-8", "40.00").await;
+    let (_, other) = h.pending_reprice("BZ-9", "45.00").await;
+    for path in [
+        "/healthz".to_string(),
+        "/api/status".into(),
+        "/api/approvals".into(),
+        format!("/api/approvals/{approval}"),
+        "/api/actions?limit=5".into(),
+        format!("/api/actions/{action}"),
+        "/api/audit?verify=true".into(),
+        "/api/audit?item=BZ-8&limit=2".into(),
+    ] {
+        let (status, _) = checked(&doc, "get", &path, h.get(&path)).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+    }
+    let approve = format!("/api/approvals/{approval}/approve");
+    let (status, outcome) = checked(&doc, "post", &approve, h.post(&approve)).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(outcome["outcome"], "executed", "{outcome}");
+    // Approving twice is a documented error.
+    let (status, _) = checked(&doc, "post", &approve, h.post(&approve)).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let reject = format!("/api/approvals/{other}/reject");
+    let body = serde_json::json!({ "reason": "too low" });
+    let (status, outcome) = checked(&doc, "post", &reject, h.post(&reject).json(&body)).await;
+    assert_eq!(
+        (status, outcome["outcome"].as_str()),
+        (StatusCode::OK, Some("rejected"))
+    );
+    let undo = format!("/api/actions/{action}/undo");
+    let (status, outcome) = checked(&doc, "post", &undo, h.post(&undo)).await;
+    assert_eq!(
+        (status, outcome["outcome"].as_str()),
+        (StatusCode::OK, Some("undone")),
+        "{outcome}"
+    );
+    for path in ["/api/pause", "/api/resume"] {
+        let (status, _) = checked(&doc, "post", path, h.post(path)).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+    }
+    for (path, want) in [
+        ("/api/actions?limit=0", StatusCode::BAD_REQUEST),
+        ("/api/approvals/not-an-id", StatusCode::BAD_REQUEST),
+        ("/api/audit?since=yesterday", StatusCode::BAD_REQUEST),
+        ("/api/v1/items?status=lost", StatusCode::BAD_REQUEST),
+    ] {
+        let (status, _) = checked(&doc, "get", path, h.get(path)).await;
+        assert_eq!(status, want, "{path}");
+    }
+    let (status, _) = checked(&doc, "get", "/api/status", h.get_as("/api/status", "wrong")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
     h.stop().await;
 }
 
@@ -1332,4 +1436,75 @@ async fn hostile_requests_are_refused_and_change_nothing() {
     assert_eq!(pending.lifecycle.status.to_string(), "pending");
     assert!(!h.paused().await);
     h.stop().await;
+}
+
+/// The checker the document tests rely on finds each kind of mismatch.
+#[test]
+fn the_openapi_checker_finds_what_is_wrong() {
+    let document = serde_json::json!({
+        "paths": {"/x": {"get": {"responses": {
+            "200": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/X"}}}},
+            "default": {"content": {"application/json": {"schema": {
+                "type": "object", "required": ["error"],
+                "properties": {"error": {"type": "string"}}}}}}
+        }}}},
+        "components": {"schemas": {
+            "X": {"type": "object", "required": ["n", "kind"], "properties": {
+                "n": {"type": "integer"},
+                "note": {"type": ["string", "null"]},
+                "kind": {"oneOf": [
+                    {"type": "string", "enum": ["a"]},
+                    {"type": "object", "required": ["b"], "properties": {"b": {"type": "boolean"}}}
+                ]},
+                "tags": {"type": "array", "items": {"type": "string"}}
+            }}
+        }}
+    });
+    let check = |status: u16, body: Value, want: &[&str]| {
+        let got = problems(&document, "get", "/x", status, &body);
+        assert_eq!(got.len(), want.len(), "{body}: {got:?}");
+        for (got, want) in got.iter().zip(want) {
+            assert!(got.contains(want), "{got:?} should say {want:?}");
+        }
+    };
+    check(
+        200,
+        serde_json::json!({"n": 1, "kind": "a", "note": null}),
+        &[],
+    );
+    check(
+        200,
+        serde_json::json!({"n": 1, "kind": {"b": true}, "tags": ["t"]}),
+        &[],
+    );
+    check(
+        200,
+        serde_json::json!({"n": "1", "kind": "a"}),
+        &["$.n: \"1\" is not integer"],
+    );
+    check(
+        200,
+        serde_json::json!({"kind": "c"}),
+        &["\"n\" is missing", "$.kind: \"c\" matches 0 of oneOf"],
+    );
+    check(
+        200,
+        serde_json::json!({"n": 1, "kind": "a", "extra": 2}),
+        &["\"extra\" is sent but not documented"],
+    );
+    check(
+        200,
+        serde_json::json!({"n": 1, "kind": "a", "tags": [3]}),
+        &["$.tags[0]: 3 is not string"],
+    );
+    check(404, serde_json::json!({"error": "no such x"}), &[]);
+    check(
+        404,
+        serde_json::json!({"message": "no such x"}),
+        &["\"error\" is missing", "\"message\" is sent"],
+    );
+    assert_eq!(
+        problems(&document, "post", "/x", 200, &Value::Null),
+        vec!["post /x is not in the document".to_string()]
+    );
 }

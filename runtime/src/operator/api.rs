@@ -1,5 +1,6 @@
 //! The JSON API under `/api`, `/healthz` and `/metrics`. Its OpenAPI document is
-//! `openapi.json` next to this file, served at `/api/openapi.json`.
+//! generated from the handlers and the types they take and answer ([`document`]), and
+//! served at `/api/openapi.json`: a route is in the document exactly when it is served.
 //!
 //! Every route but `/healthz` and `/api/openapi.json` needs `Authorization: Bearer <token>`,
 //! `/metrics` included: the numbers (spend, pending approvals) are business data, and
@@ -7,14 +8,14 @@
 
 use std::fmt::Write as _;
 use std::sync::atomic::Ordering;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use bazaar_memory::{
     ActionId, ActionRecord, ActionStatus, Approval, ApprovalId, ApprovalStatus, AuditEntry, Money,
     SledStore, Store,
@@ -25,69 +26,127 @@ use bazaar_policies::{GateMsg, GateStatus, Outcome};
 use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{IntoParams, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-use super::{ApiError, ApiJson, AppState};
+use super::{ApiError, ApiJson, AppState, ErrorBody};
 use crate::system::actor_reports;
-
-/// The hand-written OpenAPI 3.0 document.
-pub const OPENAPI: &str = include_str!("openapi.json");
-
-/// Every route the operator server answers, as `(method, path)` in the OpenAPI spelling.
-/// `operator_api.rs` checks each is in [`OPENAPI`] and is really served.
-pub const ROUTES: &[(&str, &str)] = &[
-    ("get", "/healthz"),
-    ("get", "/metrics"),
-    ("get", "/api/openapi.json"),
-    ("get", "/api/status"),
-    ("get", "/api/approvals"),
-    ("get", "/api/approvals/{id}"),
-    ("post", "/api/approvals/{id}/approve"),
-    ("post", "/api/approvals/{id}/reject"),
-    ("post", "/api/approvals/{id}/resolve"),
-    ("get", "/api/actions"),
-    ("get", "/api/actions/{id}"),
-    ("post", "/api/actions/{id}/undo"),
-    ("get", "/api/audit"),
-    ("post", "/api/pause"),
-    ("post", "/api/resume"),
-    ("get", "/api/v1/items"),
-    ("post", "/api/v1/items"),
-    ("get", "/api/v1/items/{id}"),
-    ("get", "/api/v1/items/{id}/listings"),
-    ("post", "/api/v1/items/{id}/listings"),
-    ("delete", "/api/v1/items/{id}/listings"),
-    ("post", "/api/v1/items/{id}/listings/{channel}/retry"),
-    ("post", "/api/v1/items/{id}/listings/{channel}/confirm"),
-    ("post", "/api/v1/items/{id}/listings/{channel}/sold"),
-];
 
 /// Who the gate records for API commands.
 const BY: &str = "operator (api)";
 
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Bazaar operator API",
+        version = "1",
+        description = "Approve, reject and undo what the policy gate asks about; read the audit \
+            log; pause and resume; bring items and cross-list them. Every endpoint except \
+            /healthz and /api/openapi.json needs `Authorization: Bearer <operator.token>`. \
+            Errors are `{\"error\": \"...\"}` saying what was wrong and what to do, with 400 \
+            (bad input), 401 (missing or bad token), 404 (unknown id), 409 (already decided, \
+            not undoable, blocked), 413 (body over 64 KiB), 422 (an item that does not add \
+            up), 429 (too many failed tokens), 503 (an actor is restarting). Mutations go \
+            through the policy gate and are in the audit log."
+    ),
+    security(("bearer" = []))
+)]
+struct ApiDoc;
+
+/// What every operation shares, added once the routes are in: the bearer scheme, and an
+/// error answer ([`ErrorBody`]) for every status an operation does not list.
+struct Conventions;
+
+impl utoipa::Modify for Conventions {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let mut bearer = Http::new(HttpAuthScheme::Bearer);
+        bearer.description = Some("The value of operator.token.".into());
+        components.add_security_scheme("bearer", SecurityScheme::Http(bearer));
+        let name = ErrorBody::name().to_string();
+        components
+            .schemas
+            .insert(name.clone(), <ErrorBody as utoipa::PartialSchema>::schema());
+        let error = utoipa::openapi::ResponseBuilder::new()
+            .description("An error: what was wrong and what to do.")
+            .content(
+                "application/json",
+                utoipa::openapi::ContentBuilder::new()
+                    .schema(Some(utoipa::openapi::Ref::from_schema_name(name)))
+                    .build(),
+            )
+            .build();
+        for item in openapi.paths.paths.values_mut() {
+            for operation in [&mut item.get, &mut item.post, &mut item.delete]
+                .into_iter()
+                .flatten()
+            {
+                operation
+                    .responses
+                    .responses
+                    .entry("default".into())
+                    .or_insert_with(|| error.clone().into());
+            }
+        }
+    }
+}
+
+/// The operator API's OpenAPI document, generated from the routes (built once).
+pub fn document() -> &'static utoipa::openapi::OpenApi {
+    static DOCUMENT: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
+    DOCUMENT.get_or_init(|| {
+        let (_, mut document) = OpenApiRouter::<AppState>::with_openapi(ApiDoc::openapi())
+            .merge(routes())
+            .merge(public_routes())
+            .split_for_parts();
+        utoipa::Modify::modify(&Conventions, &mut document);
+        document
+    })
+}
+
+/// Every operation in [`document`], as `(method, path)`: `("get", "/api/status")` ….
+pub fn operations() -> Vec<(&'static str, String)> {
+    let mut operations = Vec::new();
+    for (path, item) in &document().paths.paths {
+        for (method, operation) in [
+            ("get", &item.get),
+            ("post", &item.post),
+            ("delete", &item.delete),
+        ] {
+            if operation.is_some() {
+                operations.push((method, path.clone()));
+            }
+        }
+    }
+    operations
+}
+
 /// Routes behind the bearer token.
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/metrics", get(metrics))
-        .route("/api/status", get(status))
-        .route("/api/approvals", get(list_approvals))
-        .route("/api/approvals/{id}", get(get_approval))
-        .route("/api/approvals/{id}/approve", post(approve))
-        .route("/api/approvals/{id}/reject", post(reject))
-        .route("/api/approvals/{id}/resolve", post(resolve))
-        .route("/api/actions", get(list_actions))
-        .route("/api/actions/{id}", get(get_action))
-        .route("/api/actions/{id}/undo", post(undo))
-        .route("/api/audit", get(audit))
-        .route("/api/pause", post(pause))
-        .route("/api/resume", post(resume))
+pub(crate) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(metrics))
+        .routes(routes!(status))
+        .routes(routes!(list_approvals))
+        .routes(routes!(get_approval))
+        .routes(routes!(approve))
+        .routes(routes!(reject))
+        .routes(routes!(resolve))
+        .routes(routes!(list_actions))
+        .routes(routes!(get_action))
+        .routes(routes!(undo))
+        .routes(routes!(audit))
+        .routes(routes!(pause))
+        .routes(routes!(resume))
         .merge(super::items::routes())
 }
 
 /// Routes anyone may call.
-pub(crate) fn public_routes() -> Router<AppState> {
-    Router::new()
-        .route("/healthz", get(healthz))
-        .route("/api/openapi.json", get(openapi))
+pub(crate) fn public_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(openapi))
 }
 
 /// `Query<T>` whose rejections are JSON 400s.
@@ -113,14 +172,16 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 // Views
 
 /// An action as the API shows it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = Action)]
 pub struct ActionView {
     pub id: ActionId,
     /// Kind (`revise_price` …).
     pub kind: String,
     /// What it acts on.
     pub target: String,
-    /// Parameters.
+    /// Parameters (their shape depends on the kind).
+    #[schema(value_type = Object)]
     pub params: serde_json::Value,
     /// Money at stake.
     pub value: Option<Money>,
@@ -142,6 +203,7 @@ pub struct ActionView {
     /// When a scheduled action leaves the outbox.
     pub release_at: Option<DateTime<Utc>>,
     /// What the connector answered.
+    #[schema(value_type = Option<Object>)]
     pub result: Option<serde_json::Value>,
     /// The compensation available, if any.
     pub undo: Option<UndoView>,
@@ -152,7 +214,8 @@ pub struct ActionView {
 }
 
 /// An undo recipe as the API shows it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = Undo)]
 pub struct UndoView {
     /// The compensating kind.
     pub kind: String,
@@ -161,7 +224,8 @@ pub struct UndoView {
 }
 
 /// An approval as the API shows it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = Approval)]
 pub struct ApprovalView {
     pub id: ApprovalId,
     /// `pending`, `approved`, `rejected`, `expired`.
@@ -291,21 +355,53 @@ pub(crate) fn parse_action_id(text: &str) -> Result<ActionId, ApiError> {
 // ---------------------------------------------------------------------------------------
 // Handlers
 
-async fn healthz() -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "ok": true }))
+/// `GET /healthz`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Health {
+    /// Always true: the server answered.
+    pub ok: bool,
 }
 
+/// Liveness: the server answers.
+#[utoipa::path(get, path = "/healthz", security(()), responses((status = 200, description = "Alive.", body = Health)))]
+async fn healthz() -> Json<Health> {
+    Json(Health { ok: true })
+}
+
+/// This document.
+#[utoipa::path(
+    get,
+    path = "/api/openapi.json",
+    security(()),
+    responses((status = 200, description = "The OpenAPI document.", body = Object))
+)]
 async fn openapi() -> Response {
-    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+    static JSON: OnceLock<String> = OnceLock::new();
+    let json = JSON.get_or_init(|| document().to_pretty_json().unwrap_or_default());
+    ([(header::CONTENT_TYPE, "application/json")], json.as_str()).into_response()
 }
 
-async fn list_approvals(
-    State(state): State<AppState>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+/// `GET /api/approvals`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ApprovalList {
+    /// Oldest first.
+    pub approvals: Vec<ApprovalView>,
+}
+
+/// Pending approvals, oldest first, with the action each is about.
+#[utoipa::path(get, path = "/api/approvals", responses((status = 200, description = "Pending approvals.", body = ApprovalList)))]
+async fn list_approvals(State(state): State<AppState>) -> Result<Json<ApprovalList>, ApiError> {
     let approvals = pending(&state)?;
-    Ok(Json(serde_json::json!({ "approvals": approvals })))
+    Ok(Json(ApprovalList { approvals }))
 }
 
+/// One approval, in any status.
+#[utoipa::path(
+    get,
+    path = "/api/approvals/{id}",
+    params(("id" = String, Path, description = "The approval id (a 26-character ULID).")),
+    responses((status = 200, description = "The approval.", body = ApprovalView))
+)]
 async fn get_approval(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -324,6 +420,14 @@ async fn get_approval(
     Ok(Json(approval_view(&state, &approval)?))
 }
 
+/// Approve: the gate checks the hard limits and executes the action (or puts email in the
+/// outbox).
+#[utoipa::path(
+    post,
+    path = "/api/approvals/{id}/approve",
+    params(("id" = String, Path, description = "The approval id (a 26-character ULID).")),
+    responses((status = 200, description = "What became of it.", body = Outcome))
+)]
 async fn approve(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -340,12 +444,20 @@ async fn approve(
 }
 
 /// `POST /api/approvals/{id}/reject` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct RejectBody {
     /// Why (required).
     pub reason: Option<String>,
 }
 
+/// Reject, with a reason (required; the rule's accuracy learns from it).
+#[utoipa::path(
+    post,
+    path = "/api/approvals/{id}/reject",
+    params(("id" = String, Path, description = "The approval id (a 26-character ULID).")),
+    request_body = RejectBody,
+    responses((status = 200, description = "What became of it.", body = Outcome))
+)]
 async fn reject(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -370,7 +482,7 @@ async fn reject(
 }
 
 /// `POST /api/approvals/{id}/resolve` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 pub struct ResolveBody {
     /// For an action whose outcome was unknown: did it happen? (required)
     pub happened: Option<bool>,
@@ -379,6 +491,15 @@ pub struct ResolveBody {
     pub note: String,
 }
 
+/// Resolve an inbox task the gate could not: whether an action whose outcome was unknown
+/// happened (it is then recorded executed or failed), or that a manual task is done.
+#[utoipa::path(
+    post,
+    path = "/api/approvals/{id}/resolve",
+    params(("id" = String, Path, description = "The approval id (a 26-character ULID).")),
+    request_body = ResolveBody,
+    responses((status = 200, description = "What became of it.", body = Outcome))
+)]
 async fn resolve(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -402,6 +523,14 @@ async fn resolve(
     Ok(Json(outcome))
 }
 
+/// Undo an executed action with its compensating action (before its undo deadline), or
+/// cancel a scheduled one in the outbox.
+#[utoipa::path(
+    post,
+    path = "/api/actions/{id}/undo",
+    params(("id" = String, Path, description = "The action id (a 26-character ULID).")),
+    responses((status = 200, description = "What became of it.", body = Outcome))
+)]
 async fn undo(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -417,15 +546,31 @@ async fn undo(
     Ok(Json(outcome))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ActionsQuery {
+    /// How many (1..1000, default 20).
     limit: Option<usize>,
 }
 
+/// `GET /api/actions`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ActionList {
+    /// Newest first.
+    pub actions: Vec<ActionView>,
+}
+
+/// Recent actions, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/actions",
+    params(ActionsQuery),
+    responses((status = 200, description = "Actions.", body = ActionList))
+)]
 async fn list_actions(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<ActionsQuery>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<ActionList>, ApiError> {
     let limit = query.limit.unwrap_or(20);
     if limit == 0 || limit > 1000 {
         return Err(ApiError::bad_request("limit must be between 1 and 1000"));
@@ -435,9 +580,16 @@ async fn list_actions(
         .iter()
         .map(|r| action_view(&state.ctx.store, r, now))
         .collect();
-    Ok(Json(serde_json::json!({ "actions": actions })))
+    Ok(Json(ActionList { actions }))
 }
 
+/// One action.
+#[utoipa::path(
+    get,
+    path = "/api/actions/{id}",
+    params(("id" = String, Path, description = "The action id (a 26-character ULID).")),
+    responses((status = 200, description = "The action.", body = ActionView))
+)]
 async fn get_action(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -460,18 +612,56 @@ async fn get_action(
     )))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct AuditQuery {
+    /// Only entries at or after this RFC 3339 time.
     since: Option<String>,
+    /// Only entries about this id or target (action id, approval id, SKU).
     item: Option<String>,
+    /// Also check the whole hash chain.
     verify: Option<bool>,
+    /// At most this many entries (default 1000, at most 100000).
     limit: Option<usize>,
 }
 
+/// `GET /api/audit`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AuditPage {
+    /// The last `limit` matching entries, oldest first.
+    pub entries: Vec<AuditEntry>,
+    /// Whether older matching entries were left out.
+    pub truncated: bool,
+    /// The whole chain checked, with `verify=true`.
+    pub verified: Option<ChainCheck>,
+}
+
+/// Whether the audit log's hash chain holds.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ChainCheck {
+    pub ok: bool,
+    /// Entries checked, when it holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entries: Option<u64>,
+    /// What is wrong, when it does not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The first bad entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
+}
+
+/// The audit log, oldest first (the last `limit` matching entries).
+#[utoipa::path(
+    get,
+    path = "/api/audit",
+    params(AuditQuery),
+    responses((status = 200, description = "Entries.", body = AuditPage))
+)]
 async fn audit(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<AuditQuery>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<AuditPage>, ApiError> {
     let since = match &query.since {
         Some(text) => Some(
             DateTime::parse_from_rfc3339(text)
@@ -489,16 +679,26 @@ async fn audit(
         return Err(ApiError::bad_request("limit must be between 1 and 100000"));
     }
     let entries: Vec<AuditEntry> = state.ctx.store.all().map_err(ApiError::store)?;
-    let verified = query.verify.unwrap_or(false).then(|| {
-        match AuditEntry::verify_chain(&entries) {
-            Ok(n) => serde_json::json!({ "ok": true, "entries": n }),
-            Err(broken) => {
-                serde_json::json!({ "ok": false, "error": broken.to_string(), "seq": broken.seq })
-            }
-        }
-    });
-    let mut matching: Vec<&AuditEntry> = entries
-        .iter()
+    let verified =
+        query
+            .verify
+            .unwrap_or(false)
+            .then(|| match AuditEntry::verify_chain(&entries) {
+                Ok(n) => ChainCheck {
+                    ok: true,
+                    entries: Some(n),
+                    error: None,
+                    seq: None,
+                },
+                Err(broken) => ChainCheck {
+                    ok: false,
+                    entries: None,
+                    error: Some(broken.to_string()),
+                    seq: Some(broken.seq),
+                },
+            });
+    let mut matching: Vec<AuditEntry> = entries
+        .into_iter()
         .filter(|e| since.is_none_or(|since| e.at >= since))
         .filter(|e| query.item.as_deref().is_none_or(|item| e.concerns(item)))
         .collect();
@@ -506,14 +706,21 @@ async fn audit(
     if truncated {
         matching.drain(..matching.len() - limit);
     }
-    Ok(Json(serde_json::json!({
-        "entries": matching,
-        "truncated": truncated,
-        "verified": verified,
-    })))
+    Ok(Json(AuditPage {
+        entries: matching,
+        truncated,
+        verified,
+    }))
 }
 
-async fn set_paused(state: &AppState, paused: bool) -> Result<Json<serde_json::Value>, ApiError> {
+/// `POST /api/pause` and `/api/resume`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Paused {
+    /// Whether the kill switch is now on.
+    pub paused: bool,
+}
+
+async fn set_paused(state: &AppState, paused: bool) -> Result<Json<Paused>, ApiError> {
     state
         .ask_gate(|reply| GateMsg::SetPaused {
             paused,
@@ -521,14 +728,18 @@ async fn set_paused(state: &AppState, paused: bool) -> Result<Json<serde_json::V
             reply,
         })
         .await??;
-    Ok(Json(serde_json::json!({ "paused": paused })))
+    Ok(Json(Paused { paused }))
 }
 
-async fn pause(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+/// Kill switch on: every new proposal is blocked until resume.
+#[utoipa::path(post, path = "/api/pause", responses((status = 200, description = "Paused.", body = Paused)))]
+async fn pause(State(state): State<AppState>) -> Result<Json<Paused>, ApiError> {
     set_paused(&state, true).await
 }
 
-async fn resume(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+/// Kill switch off.
+#[utoipa::path(post, path = "/api/resume", responses((status = 200, description = "Resumed.", body = Paused)))]
+async fn resume(State(state): State<AppState>) -> Result<Json<Paused>, ApiError> {
     set_paused(&state, false).await
 }
 
@@ -536,27 +747,65 @@ async fn gate_status(state: &AppState) -> Result<GateStatus, ApiError> {
     state.ask_gate(GateMsg::Status).await
 }
 
-async fn status(State(state): State<AppState>) -> Result<Json<serde_json::Value>, ApiError> {
+/// `GET /api/status`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Status {
+    /// What the gate holds.
+    pub gate: GateStatus,
+    /// Every actor's account of itself (none if they did not answer in 5 s).
+    pub actors: Vec<ActorStatus>,
+    /// Webhook deliveries since start.
+    pub webhooks: WebhookCounts,
+}
+
+/// One actor's account of itself.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ActorStatus {
+    pub actor: String,
+    /// What it holds.
+    pub summary: String,
+    /// Why it has nothing to do, if it has nothing to do.
+    pub idle: Option<String>,
+}
+
+/// Webhook deliveries since start.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct WebhookCounts {
+    /// Webhooks configured.
+    pub configured: usize,
+    pub delivered: u64,
+    pub failed: u64,
+    /// Given up on.
+    pub dropped: u64,
+    pub retried: u64,
+}
+
+/// What the gate holds and every actor's account of itself.
+#[utoipa::path(get, path = "/api/status", responses((status = 200, description = "Status.", body = Status)))]
+async fn status(State(state): State<AppState>) -> Result<Json<Status>, ApiError> {
     let gate = gate_status(&state).await?;
     let actors = tokio::time::timeout(Duration::from_secs(5), actor_reports(&state.ctx.addrs))
         .await
-        .unwrap_or_default();
-    let actors: Vec<serde_json::Value> = actors
-        .iter()
-        .map(|r| serde_json::json!({ "actor": r.actor, "summary": r.summary, "idle": r.idle }))
+        .unwrap_or_default()
+        .into_iter()
+        .map(|r| ActorStatus {
+            actor: r.actor.to_string(),
+            summary: r.summary,
+            idle: r.idle,
+        })
         .collect();
     let stats = &state.webhook_stats;
-    Ok(Json(serde_json::json!({
-        "gate": gate,
-        "actors": actors,
-        "webhooks": {
-            "configured": state.webhook_count,
-            "delivered": stats.delivered.load(Ordering::Relaxed),
-            "failed": stats.failed.load(Ordering::Relaxed),
-            "dropped": stats.dropped.load(Ordering::Relaxed),
-            "retried": stats.retried.load(Ordering::Relaxed),
+    Ok(Json(Status {
+        gate,
+        actors,
+        webhooks: WebhookCounts {
+            configured: state.webhook_count,
+            delivered: stats.delivered.load(Ordering::Relaxed),
+            failed: stats.failed.load(Ordering::Relaxed),
+            dropped: stats.dropped.load(Ordering::Relaxed),
+            retried: stats.retried.load(Ordering::Relaxed),
         },
-    })))
+    }))
 }
 
 fn money_units(money: Money) -> f64 {
@@ -647,6 +896,13 @@ fn gate_metrics(metric: &mut impl FnMut(&str, &str, &str, &[(String, f64)]), gat
     );
 }
 
+/// Prometheus metrics (text format 0.0.4): gate up, paused, pending approvals, audit
+/// entries, today's counters, spend, webhook deliveries. Needs the bearer token.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    responses((status = 200, description = "Metrics.", body = String, content_type = "text/plain"))
+)]
 async fn metrics(State(state): State<AppState>) -> Response {
     let mut out = String::new();
     let mut metric = |name: &str, kind: &str, help: &str, samples: &[(String, f64)]| {

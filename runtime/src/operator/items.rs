@@ -16,8 +16,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use bazaar_agents::inventory::{InventoryMsg, NewItem, Sale, SoldListing};
 use bazaar_agents::lister::{add_channels, channel_jobs, ChannelJob, ListerMsg};
 use bazaar_memory::{
@@ -25,6 +24,9 @@ use bazaar_memory::{
     SendError, Store,
 };
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::api::ApiQuery;
 use super::{ApiError, ApiJson, AppState};
@@ -33,30 +35,19 @@ use super::{ApiError, ApiJson, AppState};
 const ACTOR_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// The item routes (behind the bearer token).
-pub(crate) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/api/v1/items", get(list_items).post(add_item))
-        .route("/api/v1/items/{id}", get(get_item))
-        .route(
-            "/api/v1/items/{id}/listings",
-            get(get_listings).post(start_listing).delete(cancel_listing),
-        )
-        .route(
-            "/api/v1/items/{id}/listings/{channel}/retry",
-            post(retry_channel),
-        )
-        .route(
-            "/api/v1/items/{id}/listings/{channel}/confirm",
-            post(confirm_channel),
-        )
-        .route(
-            "/api/v1/items/{id}/listings/{channel}/sold",
-            post(sold_on_channel),
-        )
+pub(crate) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_items, add_item))
+        .routes(routes!(get_item))
+        .routes(routes!(get_listings, start_listing, cancel_listing))
+        .routes(routes!(retry_channel))
+        .routes(routes!(confirm_channel))
+        .routes(routes!(sold_on_channel))
 }
 
 /// An item as the API shows it.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[schema(as = Item)]
 pub struct ItemView {
     pub id: ItemId,
     pub title: String,
@@ -125,16 +116,30 @@ fn send<M: Send + 'static>(addr: &Addr<M>, msg: M) -> Result<(), ApiError> {
 }
 
 /// `GET /api/v1/items?status=` query.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ItemsQuery {
-    /// Only items in this state.
+    /// Only items in this state (draft, in_stock, listed, sold, shipped, returned, archived).
     pub status: Option<String>,
 }
 
+/// `GET /api/v1/items`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ItemList {
+    pub items: Vec<ItemView>,
+}
+
+/// Items we own, with each channel of their listing jobs.
+#[utoipa::path(
+    get,
+    path = "/api/v1/items",
+    params(ItemsQuery),
+    responses((status = 200, description = "The items.", body = ItemList))
+)]
 async fn list_items(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<ItemsQuery>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<ItemList>, ApiError> {
     let items: Vec<InventoryItem> = match &query.status {
         Some(text) => {
             let status = ItemStatus::parse(text).ok_or_else(|| {
@@ -154,9 +159,17 @@ async fn list_items(
         .iter()
         .map(|i| view(&state, i))
         .collect::<Result<_, _>>()?;
-    Ok(Json(serde_json::json!({ "items": views })))
+    Ok(Json(ItemList { items: views }))
 }
 
+/// Add an item the operator brought (sourced offline): in stock, its cost booked. It is
+/// listed only when a listing job is started.
+#[utoipa::path(
+    post,
+    path = "/api/v1/items",
+    request_body = NewItem,
+    responses((status = 201, description = "The item.", body = ItemView))
+)]
 async fn add_item(
     State(state): State<AppState>,
     ApiJson(new): ApiJson<NewItem>,
@@ -186,6 +199,13 @@ async fn add_item(
     Ok((StatusCode::CREATED, Json(view(&state, &item)?)))
 }
 
+/// One item and its listing job.
+#[utoipa::path(
+    get,
+    path = "/api/v1/items/{id}",
+    params(("id" = String, Path, description = "The item id (a 26-character ULID).")),
+    responses((status = 200, description = "The item.", body = ItemView))
+)]
 async fn get_item(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -194,20 +214,36 @@ async fn get_item(
     Ok(Json(view(&state, &item)?))
 }
 
+/// An item's cross-listing job.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ListingJob {
+    pub item: ItemId,
+    /// Each channel and where it stands.
+    pub listings: Vec<ChannelJob>,
+}
+
+/// Each channel of the item's cross-listing job and where it stands.
+#[utoipa::path(
+    get,
+    path = "/api/v1/items/{id}/listings",
+    params(("id" = String, Path, description = "The item id (a 26-character ULID).")),
+    responses((status = 200, description = "The job.", body = ListingJob))
+)]
 async fn get_listings(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<ListingJob>, ApiError> {
     let item = item(&state, &id)?;
-    let jobs = channel_jobs(&state.ctx.store, &item, &state.ctx.selling_channels)
+    let listings = channel_jobs(&state.ctx.store, &item, &state.ctx.selling_channels)
         .map_err(ApiError::store)?;
-    Ok(Json(
-        serde_json::json!({ "item": item.id, "listings": jobs }),
-    ))
+    Ok(Json(ListingJob {
+        item: item.id,
+        listings,
+    }))
 }
 
 /// `POST /api/v1/items/{id}/listings` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListingRequest {
     /// The channels: ebay, craigslist, facebook, poshmark, mercari.
@@ -230,11 +266,20 @@ fn listable(item: &InventoryItem) -> Result<(), ApiError> {
     ))
 }
 
+/// Start (or extend) the item's cross-listing job on these channels. Native channels are
+/// published through the gate; assisted ones become inbox tasks with a copy-paste template.
+#[utoipa::path(
+    post,
+    path = "/api/v1/items/{id}/listings",
+    params(("id" = String, Path, description = "The item id (a 26-character ULID).")),
+    request_body = ListingRequest,
+    responses((status = 202, description = "The job as the Lister takes it.", body = ListingJob))
+)]
 async fn start_listing(
     State(state): State<AppState>,
     Path(id): Path<String>,
     ApiJson(request): ApiJson<ListingRequest>,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+) -> Result<(StatusCode, Json<ListingJob>), ApiError> {
     let mut item = item(&state, &id)?;
     listable(&item)?;
     if request.channels.is_empty() {
@@ -256,24 +301,68 @@ async fn start_listing(
     )?;
     // The job as it stands once the Lister takes it: the new channels queued.
     add_channels(&mut item, &state.ctx.selling_channels, &channels);
-    let jobs = channel_jobs(&state.ctx.store, &item, &state.ctx.selling_channels)
+    let listings = channel_jobs(&state.ctx.store, &item, &state.ctx.selling_channels)
         .map_err(ApiError::store)?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(serde_json::json!({ "item": item.id, "listings": jobs })),
+        Json(ListingJob {
+            item: item.id,
+            listings,
+        }),
     ))
 }
 
+/// What a change to one item's job was taken as: exactly one of the fields besides `item`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct JobChange {
+    pub item: ItemId,
+    /// The job is being cancelled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cancelled: Option<bool>,
+    /// The assisted channel recorded live.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmed: Option<Marketplace>,
+    /// The channel whose sale is being booked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sold_on: Option<Marketplace>,
+    /// The channel being published again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retrying: Option<Marketplace>,
+}
+
+impl JobChange {
+    fn about(item: ItemId) -> JobChange {
+        JobChange {
+            item,
+            cancelled: None,
+            confirmed: None,
+            sold_on: None,
+            retrying: None,
+        }
+    }
+}
+
+/// Cancel the job: queued channels are dropped, live ones withdrawn (assisted ones become
+/// tasks); the item goes back in stock.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/items/{id}/listings",
+    params(("id" = String, Path, description = "The item id (a 26-character ULID).")),
+    responses((status = 202, description = "Cancelling.", body = JobChange))
+)]
 async fn cancel_listing(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+) -> Result<(StatusCode, Json<JobChange>), ApiError> {
     let item = item(&state, &id)?;
     listable(&item)?;
     send(&state.ctx.addrs.lister, ListerMsg::Cancel(item.id))?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(serde_json::json!({ "item": item.id, "cancelled": true })),
+        Json(JobChange {
+            cancelled: Some(true),
+            ..JobChange::about(item.id)
+        }),
     ))
 }
 
@@ -303,18 +392,29 @@ fn job_on(
 }
 
 /// `POST .../confirm` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConfirmRequest {
     /// Where buyers see the listing.
     pub url: String,
 }
 
+/// The operator put the item up on an assisted channel: record its URL; the channel is live.
+#[utoipa::path(
+    post,
+    path = "/api/v1/items/{id}/listings/{channel}/confirm",
+    params(
+        ("id" = String, Path, description = "The item id (a 26-character ULID)."),
+        ("channel" = String, Path, description = "The channel (ebay, craigslist, facebook …).")
+    ),
+    request_body = ConfirmRequest,
+    responses((status = 202, description = "Recorded.", body = JobChange))
+)]
 async fn confirm_channel(
     State(state): State<AppState>,
     Path((id, channel)): Path<(String, String)>,
     ApiJson(request): ApiJson<ConfirmRequest>,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+) -> Result<(StatusCode, Json<JobChange>), ApiError> {
     let item = item(&state, &id)?;
     let marketplace = channel_of(&channel)?;
     let job = job_on(&state, &item, marketplace)?;
@@ -346,12 +446,15 @@ async fn confirm_channel(
     )?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(serde_json::json!({ "item": item.id, "confirmed": marketplace.name() })),
+        Json(JobChange {
+            confirmed: Some(marketplace),
+            ..JobChange::about(item.id)
+        }),
     ))
 }
 
 /// `POST .../sold` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SoldRequest {
     /// The marketplace's order or a note that identifies the sale (unique per channel).
@@ -362,11 +465,23 @@ pub struct SoldRequest {
     pub buyer: Option<String>,
 }
 
+/// The item sold on a channel without an API: book the sale and take every other listing
+/// down.
+#[utoipa::path(
+    post,
+    path = "/api/v1/items/{id}/listings/{channel}/sold",
+    params(
+        ("id" = String, Path, description = "The item id (a 26-character ULID)."),
+        ("channel" = String, Path, description = "The channel (ebay, craigslist, facebook …).")
+    ),
+    request_body = SoldRequest,
+    responses((status = 202, description = "Booking.", body = JobChange))
+)]
 async fn sold_on_channel(
     State(state): State<AppState>,
     Path((id, channel)): Path<(String, String)>,
     ApiJson(request): ApiJson<SoldRequest>,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+) -> Result<(StatusCode, Json<JobChange>), ApiError> {
     let item = item(&state, &id)?;
     let marketplace = channel_of(&channel)?;
     let job = job_on(&state, &item, marketplace)?;
@@ -415,14 +530,28 @@ async fn sold_on_channel(
     )?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(serde_json::json!({ "item": item.id, "sold_on": marketplace.name() })),
+        Json(JobChange {
+            sold_on: Some(marketplace),
+            ..JobChange::about(item.id)
+        }),
     ))
 }
 
+/// Publish one failed, rejected or cancelled channel again (a new attempt, its own
+/// idempotency key).
+#[utoipa::path(
+    post,
+    path = "/api/v1/items/{id}/listings/{channel}/retry",
+    params(
+        ("id" = String, Path, description = "The item id (a 26-character ULID)."),
+        ("channel" = String, Path, description = "The channel (ebay, craigslist, facebook …).")
+    ),
+    responses((status = 202, description = "Retrying.", body = JobChange))
+)]
 async fn retry_channel(
     State(state): State<AppState>,
     Path((id, channel)): Path<(String, String)>,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+) -> Result<(StatusCode, Json<JobChange>), ApiError> {
     let item = item(&state, &id)?;
     listable(&item)?;
     let marketplace = channel_of(&channel)?;
@@ -445,6 +574,9 @@ async fn retry_channel(
     )?;
     Ok((
         StatusCode::ACCEPTED,
-        Json(serde_json::json!({ "item": item.id, "retrying": marketplace.name() })),
+        Json(JobChange {
+            retrying: Some(marketplace),
+            ..JobChange::about(item.id)
+        }),
     ))
 }

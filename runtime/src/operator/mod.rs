@@ -370,7 +370,15 @@ impl Inner {
     }
 }
 
-/// An error answer: `{"error": "..."}` with a status code.
+/// The body of every error answer.
+#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody {
+    /// What went wrong and what to do (lowercase).
+    pub error: String,
+}
+
+/// An error answer: [`ErrorBody`] with a status code.
 #[derive(Debug, Clone)]
 pub struct ApiError {
     pub status: StatusCode,
@@ -421,7 +429,9 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut response = (
             self.status,
-            axum::Json(serde_json::json!({ "error": self.message })),
+            axum::Json(ErrorBody {
+                error: self.message,
+            }),
         )
             .into_response();
         if self.status == StatusCode::UNAUTHORIZED {
@@ -536,13 +546,15 @@ async fn require_bearer(State(state): State<AppState>, request: Request, next: N
 }
 
 fn router(state: AppState) -> Router {
-    let protected = api::routes().route_layer(middleware::from_fn_with_state(
+    let (protected, _) = api::routes().split_for_parts();
+    let (public, _) = api::public_routes().split_for_parts();
+    let protected = protected.route_layer(middleware::from_fn_with_state(
         state.clone(),
         require_bearer,
     ));
     Router::new()
         .merge(protected)
-        .merge(api::public_routes())
+        .merge(public)
         .merge(page::routes())
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)

@@ -17,6 +17,8 @@ use bazaar_runtime::operator::{Operator, OperatorContext, OperatorSettings};
 use bazaar_runtime::system::{System, SystemParts};
 use chrono::{DateTime, Utc};
 
+pub mod openapi;
+
 pub use bazaar_policies::testing::MemoryMarket as TestMarket;
 
 pub fn at(text: &str) -> DateTime<Utc> {
