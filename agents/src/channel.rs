@@ -51,6 +51,10 @@ pub struct PublishRequest<'a> {
 /// The operations on a channel's listings.
 pub trait Channel: Send + Sync {
     fn marketplace(&self) -> Marketplace;
+    /// Native when Bazaar does the work through the channel's API, assisted when the
+    /// operator does it by hand. What the Lister and the Autopilot act on: a channel
+    /// configured native that has no connector here is assisted.
+    fn mode(&self) -> ChannelMode;
     /// Puts an item up for sale.
     fn publish(&self, request: &PublishRequest<'_>) -> ChannelRequest;
     /// Changes a live listing's price to `to`.
@@ -89,6 +93,10 @@ static EBAY: Ebay = Ebay;
 impl Channel for Ebay {
     fn marketplace(&self) -> Marketplace {
         Marketplace::Ebay
+    }
+
+    fn mode(&self) -> ChannelMode {
+        ChannelMode::Native
     }
 
     fn publish(&self, request: &PublishRequest<'_>) -> ChannelRequest {
@@ -193,6 +201,10 @@ fn assisted(marketplace: Marketplace) -> &'static Assisted {
 impl Channel for Assisted {
     fn marketplace(&self) -> Marketplace {
         self.0
+    }
+
+    fn mode(&self) -> ChannelMode {
+        ChannelMode::Assisted
     }
 
     fn publish(&self, _: &PublishRequest<'_>) -> ChannelRequest {
@@ -349,6 +361,24 @@ mod tests {
     }
 
     #[test]
+    fn a_channel_configured_native_without_a_connector_is_assisted() {
+        assert_eq!(
+            channel_for(SellingChannel::native(Marketplace::Ebay)).mode(),
+            ChannelMode::Native
+        );
+        for marketplace in Marketplace::ALL
+            .into_iter()
+            .filter(|m| *m != Marketplace::Ebay)
+        {
+            let channel = channel_for(SellingChannel::native(marketplace));
+            assert_eq!(
+                (channel.marketplace(), channel.mode()),
+                (marketplace, ChannelMode::Assisted)
+            );
+        }
+    }
+
+    #[test]
     fn a_channel_without_an_api_asks_the_operator() {
         let (item, copy) = (item(), draft());
         let listing = listing(&item);
@@ -358,6 +388,7 @@ mod tests {
                 mode: ChannelMode::Assisted,
             });
             assert_eq!(channel.marketplace(), marketplace);
+            assert_eq!(channel.mode(), ChannelMode::Assisted);
             let request = PublishRequest {
                 item: &item,
                 sku: &listing.sku,

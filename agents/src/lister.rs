@@ -194,7 +194,9 @@ pub fn channels_of(item: &InventoryItem, configured: &[SellingChannel]) -> Vec<S
         configured
             .iter()
             .find(|c| c.marketplace == marketplace)
-            .map_or(ChannelMode::Assisted, |c| c.mode)
+            .map_or(ChannelMode::Assisted, |c| {
+                crate::channel::channel_for(*c).mode()
+            })
     };
     match &item.selling.channels {
         Some(chosen) => chosen

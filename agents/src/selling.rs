@@ -208,7 +208,7 @@ impl Selling {
         self.channels
             .iter()
             .find(|c| c.marketplace == marketplace)
-            .map(|c| c.mode)
+            .map(|c| crate::channel::channel_for(*c).mode())
     }
 
     /// The operations on `marketplace`'s listings (assisted when it is not configured).
