@@ -169,15 +169,29 @@ fn reads_hand_labeled_seller_messages() {
 /// | more_dev    |      198 |  99.0% |  77.8% |
 /// | more_blind  |       99 |  96.0% |  70.7% |
 ///
+/// Most misses were replies read with no offer of ours to answer (each message here stands
+/// alone): "You have a deal!", "I cannot go any lower." read as other, because the reader
+/// took a yes or a no only as an answer to a known offer. It now reads an aimed yes as
+/// agreeing to something it cannot name (asked about before anything is done), a yes with
+/// a price as that price agreed, and a refusal about a price as a refusal; a bare "yes", a
+/// warning ("no lowballers") or an invitation ("let's make a deal") stays other. After that
+/// (the first labels moved: dev 99.2 % intent as before, held_out 97.6 % from 98.4 %, blind
+/// 95.6 % from 96.7 %):
+///
+/// | part        | messages | price  | intent |
+/// |-------------|----------|--------|--------|
+/// | more_dev    |      198 |  99.0% |  92.4% |
+/// | more_blind  |       99 |  96.0% |  82.8% |
+///
 /// The goal is the first labels' (97 % price, 90 % intent on each part); until the reader
-/// gets there (issue 26), the floors below are those first figures, so it can only get
+/// gets there (issue 26), the floors below are the latest figures, so it can only get
 /// better.
 #[test]
 fn reads_more_real_seller_messages() {
     let labels = labels(include_str!("data/more_seller_labels.jsonl"));
     assert!(labels.len() >= 290, "only {} labels", labels.len());
     for (part, floor_price, floor_intent) in
-        [("more_dev", 0.989, 0.777), ("more_blind", 0.959, 0.706)]
+        [("more_dev", 0.989, 0.923), ("more_blind", 0.959, 0.827)]
     {
         let labels: Vec<Label> = labels.iter().filter(|l| l.part == part).cloned().collect();
         assert!(!labels.is_empty(), "no {part} labels");

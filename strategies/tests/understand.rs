@@ -454,3 +454,52 @@ fn a_yes_must_answer_our_offer() {
     );
     check("I accept 75", 100.0, Some(60.0), "counter 75");
 }
+
+/// A reply read with no offer of ours to answer (the seller writes first, or the offer is
+/// not known): an agreement aimed at a deal is a yes to something we cannot name, so it is
+/// asked about before anything is done; a price with one is the price agreed; a price on
+/// terms is a counter; a yes to a question, a warning and an invitation are none.
+#[test]
+fn a_reply_to_no_offer_of_ours() {
+    for (text, expected) in [
+        ("You have a deal!", "accept -"),
+        ("Absolutely, you've got yourself a deal!", "accept -"),
+        ("Sure I can do that", "accept -"),
+        ("Deal! 250!", "accept 250"),
+        ("$230 is agreeable to me. Sounds like a deal!", "accept 230"),
+        ("$280 is a deal!", "accept 280"),
+        ("$240 and we have a deal", "counter 240"),
+        ("139 and you got a deal", "counter 139"),
+        (
+            "I'll drive them to your house for $150, deal?",
+            "counter 150",
+        ),
+        ("I cannot go any lower.", "reject -"),
+        ("That is too low of an offer for me to accept.", "reject -"),
+        ("I am open to negotiation, but no lowballers!", "other -"),
+        ("Lets make a deal! I hate to get rid of it", "other -"),
+        (
+            "You'll have to deal with the stairs on your own.",
+            "other -",
+        ),
+        ("yes", "other -"),
+        ("Yes, I do", "other -"),
+        ("are you ok with that?", "question -"),
+        (
+            "Yes, I still have it. do you have any questions?",
+            "question -",
+        ),
+        ("I'm afraid there is no garage.", "other -"),
+    ] {
+        check(text, 300.0, None, expected);
+    }
+    let reading = understand(&Reply {
+        text: "You have a deal!",
+        listing_price: dollars(300.0),
+        our_last_offer: None,
+    });
+    assert!(
+        reading.next_step() != NextStep::Proceed,
+        "a yes to nothing we can name is asked about first"
+    );
+}

@@ -31,6 +31,12 @@
 //! "great") only in a short message that neither asks, defers ("let me think about it"),
 //! talks availability nor describes ("perfect condition", "good morning", "the repairs are
 //! done"). "I accept $800" when we offered $60 is a counter at $800.
+//!
+//! With no offer of ours to answer (the seller writes first), an aimed yes ("You have a
+//! deal!") agrees to something we cannot name: it reads as accept without a price, never
+//! sure enough to act on; an aimed yes with an amount ("Deal! 250!") agrees to that amount;
+//! a price on terms ("$40 and we have a deal") is a counter; a bare "yes" answers some other
+//! question; and only a refusal about a price ("I cannot go any lower") is a refusal.
 
 mod amounts;
 mod phrases;
@@ -219,7 +225,8 @@ struct Signals {
     /// A yes to our offer (see `agreement`): aimed at the deal, or soft with nothing
     /// against it.
     strong_accept: bool,
-    explicit_accept: bool,
+    /// A yes aimed at the deal ("deal", "it's yours", "$20 works"), not put off.
+    aimed_accept: bool,
     /// A message that is little more than a yes ("Ok.", "Sure, my pleasure.").
     weak_accept: bool,
     /// The whole reply is a few agreement words ("Ok great.", "yes sure"): a plain yes.
@@ -338,6 +345,8 @@ impl Signals {
             .words()
             .any(|w| ["available", "still", "availability"].contains(&w));
         let yes = agreement(flat);
+        // "$40 and we have a deal" proposes $40; it says yes to nothing.
+        let on_terms = flat.any(phrases::OFFER_ON_TERMS);
         let soft_stands = !asks && !defers;
         let explicit_accept =
             flat.any_affirmed(&["i accept", "ill accept", "i will accept", "accepted"]);
@@ -357,14 +366,15 @@ impl Signals {
             .map(|t| t.hundredths)
             .filter(|_| explicit_accept);
         Signals {
-            explicit_accept,
             sold: flat.any_affirmed(phrases::SOLD_ELSEWHERE),
             available,
-            strong_accept: if yes.aimed {
-                !defers
-            } else {
-                yes.soft && soft_stands
-            },
+            strong_accept: !on_terms
+                && if yes.aimed {
+                    !defers
+                } else {
+                    yes.soft && soft_stands
+                },
+            aimed_accept: yes.aimed && !defers && !on_terms,
             weak_accept: !yes.aimed
                 && yes.bare
                 && soft_stands
@@ -373,7 +383,13 @@ impl Signals {
             bare_agreement,
             defers,
             other_money,
-            reject: flat.any(phrases::REJECT) || flat_no,
+            // "No lowballers" warns off offers to come; it refuses none. With no offer of
+            // ours, only a refusal about a price is one ("I cannot go any lower").
+            reject: (if context.last_offer.is_some() {
+                flat.any(phrases::REJECT) || flat_no
+            } else {
+                flat.any(phrases::REFUSES_PRICE)
+            }) && !flat.any(phrases::WARNS_OFF),
             holds_asking: flat.any(phrases::HOLDS_ASKING),
             asks,
             asks_price,
@@ -383,6 +399,24 @@ impl Signals {
 }
 
 fn decide(found: &[Amount], signals: &Signals, context: Context, currency: Currency) -> Reading {
+    let reading = decide_on_words(found, signals, context, currency);
+    // A yes to no offer of ours ("You have a deal!" out of context) agrees to something we
+    // cannot name: never sure enough to act on without asking.
+    if reading.intent == Intent::Accept && reading.price.is_none() {
+        return Reading {
+            confidence: reading.confidence.min(0.6),
+            ..reading
+        };
+    }
+    reading
+}
+
+fn decide_on_words(
+    found: &[Amount],
+    signals: &Signals,
+    context: Context,
+    currency: Currency,
+) -> Reading {
     let money = |hundredths: i64| from_hundredths(hundredths, currency);
     let last = context.last_offer;
     let proposals: Vec<&Amount> = found.iter().filter(|a| a.role == Role::Proposal).collect();
@@ -414,6 +448,12 @@ fn decide(found: &[Amount], signals: &Signals, context: Context, currency: Curre
     }
 
     if let Some(best) = best {
+        // With no offer of ours to answer, a yes with an amount agrees to that amount
+        // ("Deal! 250!", "$230 is agreeable to me"); with one, a yes to another amount is
+        // a counter ("I accept $800" when we offered $60).
+        if last.is_none() && signals.aimed_accept && !signals.asks && !signals.reject {
+            return Reading::new(Intent::Accept, Some(money(best.hundredths)), 0.7);
+        }
         if Some(best.hundredths) == last {
             let sure = if signals.strong_accept || signals.weak_accept {
                 0.95
@@ -456,13 +496,6 @@ fn decide(found: &[Amount], signals: &Signals, context: Context, currency: Curre
     if refused || echoed {
         return Reading::new(Intent::Reject, None, 0.85);
     }
-    if last.is_none() {
-        // nothing of ours to accept or refuse
-        if signals.explicit_accept {
-            return Reading::new(Intent::Accept, None, 0.55);
-        }
-        return ask_or_tell(signals);
-    }
     if let Some(theirs) = signals.other_money.filter(|_| signals.strong_accept) {
         // A yes with a price of its own ("I accept $800" when we offered $60) is that price,
         // however unlikely it looks beside the listing: confirm it with the seller.
@@ -471,7 +504,8 @@ fn decide(found: &[Amount], signals: &Signals, context: Context, currency: Curre
     if signals.defers {
         return ask_or_tell(signals);
     }
-    if signals.strong_accept && !signals.reject {
+    // With no offer of ours, a yes in a question ("are you ok with that?") asks.
+    if signals.strong_accept && !signals.reject && (last.is_some() || !signals.asks) {
         return Reading::new(Intent::Accept, last.map(money), 0.9);
     }
     if signals.reject && !signals.strong_accept {
@@ -481,7 +515,8 @@ fn decide(found: &[Amount], signals: &Signals, context: Context, currency: Curre
     if signals.reject && signals.strong_accept {
         return Reading::new(Intent::Reject, None, 0.5);
     }
-    if signals.weak_accept {
+    if signals.weak_accept && last.is_some() {
+        // With no offer of ours, a bare "yes" answers some other question.
         let sure = if signals.bare_agreement && !signals.asks {
             0.8
         } else {
@@ -494,13 +529,17 @@ fn decide(found: &[Amount], signals: &Signals, context: Context, currency: Curre
 
 /// A reply that neither settles nor refuses a price: a question, or something else.
 fn ask_or_tell(signals: &Signals) -> Reading {
-    if signals.available && !signals.asks_price {
+    if signals.available && !signals.asks {
         return Reading::new(Intent::Other, None, 0.85).because(Reason::StillAvailable);
     }
     if signals.asks {
         let reading = Reading::new(Intent::Question, None, 0.8);
         if signals.asks_price {
             return reading.because(Reason::NeedsInfo);
+        }
+        if signals.available {
+            // "Yes, I still have it. Any questions?"
+            return reading.because(Reason::StillAvailable);
         }
         return reading;
     }

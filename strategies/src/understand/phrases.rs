@@ -74,7 +74,11 @@ impl Flat {
         self.find(phrase).any(|at| {
             let before = self.text[..at].split_whitespace().next_back();
             let after = self.text[at + phrase.len() + 1..].split_whitespace().next();
-            let praised = phrase.starts_with("deal") && before.is_some_and(|w| PRAISE.contains(&w));
+            // "a deal" alone is an invitation ("let's make a deal"); "have a deal", "got a
+            // deal" … are phrases of their own.
+            let praised = phrase.starts_with("deal")
+                && before.is_some_and(|w| PRAISE.contains(&w) || (phrase == "deal" && w == "a"))
+                || phrase == "deal" && after == Some("with");
             let participle = phrase == "done"
                 && (before.is_some_and(|w| BEFORE_PARTICIPLE.contains(&w))
                     || after.is_some_and(|w| AFTER_PARTICIPLE.contains(&w)));
@@ -248,6 +252,12 @@ pub(crate) const AIMED_ACCEPT: &[&str] = &[
     "seems fair",
     "seems like a fair price",
     "sounds like a good deal",
+    "# is fine",
+    "# works",
+    "# is good",
+    "# it is",
+    "is agreeable",
+    "settled at",
     "sounds like a great deal",
     "doing business with you",
     "would be fine",
@@ -411,6 +421,72 @@ pub(crate) const WEAK_ACCEPT: &[&str] = &[
     "wonderful",
     "fantastic",
     "good",
+];
+
+/// A price offered on terms: "$40 and we have a deal" proposes $40, it agrees to nothing.
+pub(crate) const OFFER_ON_TERMS: &[&str] = &[
+    "# and you have a deal",
+    "# and we have a deal",
+    "# and you got a deal",
+    "# and youve got a deal",
+    "# and we got a deal",
+    "# and its a deal",
+    "# and its yours",
+    "# and it is yours",
+    "# and deal",
+];
+
+/// Refusals that are about a price even when we have offered none ("I cannot go any
+/// lower"); the rest of [`REJECT`] ("sorry", "unfortunately", "more than") refuses only
+/// an offer.
+pub(crate) const REFUSES_PRICE: &[&str] = &[
+    "too low",
+    "to low",
+    "way low",
+    "far too low",
+    "lowball",
+    "lowballing",
+    "low balling",
+    "low ball",
+    "low offer",
+    "that low",
+    "this low",
+    "go lower",
+    "any lower",
+    "cant go",
+    "cannot go",
+    "cant accept",
+    "cannot accept",
+    "not enough",
+    "not low enough",
+    "no deal",
+    "not budge",
+    "wont budge",
+    "not budging",
+    "not negotiable",
+    "non negotiable",
+    "nonnegotiable",
+    "is firm",
+    "firm on",
+    "hold firm",
+    "stay firm",
+    "lower than i",
+    "less than i",
+    "than i was hoping",
+];
+
+/// Warnings against offers to come, not refusals of one: "open to offers, but no
+/// lowballers".
+pub(crate) const WARNS_OFF: &[&str] = &[
+    "no lowball",
+    "no lowballs",
+    "no lowballers",
+    "no lowballing",
+    "no low ball",
+    "no low balls",
+    "no low balling",
+    "no low ballers",
+    "no low-balling",
 ];
 
 /// Refusals of the buyer's offer.
