@@ -503,3 +503,62 @@ fn a_reply_to_no_offer_of_ours() {
         "a yes to nothing we can name is asked about first"
     );
 }
+
+/// The real misses: prices written short, a price inside a question, what the seller
+/// paid; and the numbers that look like shorthand but are not prices.
+#[test]
+fn prices_said_short_asked_or_paid() {
+    check(
+        "I will go to 9 if you pick it up",
+        10_500.0,
+        Some(8000.0),
+        "counter 9000",
+    );
+    check("35 is fair", 3500.0, Some(3000.0), "counter 3500");
+    check(
+        "I could do $150 for it",
+        1825.0,
+        Some(1200.0),
+        "counter 1500",
+    );
+    check(
+        "Are you sure you can't go 260?",
+        300.0,
+        Some(220.0),
+        "counter 260",
+    );
+    check(
+        "How about we meet you in the middle and do $260",
+        300.0,
+        Some(220.0),
+        "counter 260",
+    );
+    check(
+        "That's a steal already. The lowest I can go is $8",
+        10.0,
+        Some(5.0),
+        "counter 8",
+    );
+    check(
+        "I got it for $80 and it's barely used",
+        100.0,
+        Some(60.0),
+        "other -",
+    );
+    check("it is recommended for ages 4 to 8", 100.0, None, "other -");
+    check(
+        "i get about 25 mpg in town and about 32 on the highway.",
+        4000.0,
+        None,
+        "other -",
+    );
+    check(
+        "I can toss in 2 cables, just for you!",
+        300.0,
+        Some(220.0),
+        "other -",
+    );
+    for yes in ["No problem!", "That can work", "Okay."] {
+        check(yes, 300.0, Some(220.0), "accept 220");
+    }
+}

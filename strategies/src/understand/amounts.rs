@@ -866,7 +866,10 @@ pub(crate) fn amounts(tokens: &[Token], context: Context) -> Vec<Amount> {
         let range_end = range_end(tokens, i, context);
         let money = token.money || range_end.is_some_and(|end| tokens[end].money);
         if !plausible(value, money, context) {
-            continue;
+            match shorthand(tokens, i, value, context) {
+                Some(scaled) => value = scaled,
+                None => continue,
+            }
         }
         let role = role(tokens, i, value, context);
         let range = range_end.is_some();
@@ -936,6 +939,45 @@ fn has_phrase(text: &str, phrases: &[&str]) -> bool {
 
 fn starts_with_phrase(text: &str, phrases: &[&str]) -> bool {
     phrases.iter().any(|p| text.starts_with(&format!(" {p} ")))
+}
+
+/// A price written short ("will go to 9" on a $10,500 car, "35 is fair" on $3,500, "I could
+/// do $150" meaning $1,500 on $1,825): implausible as written, the only one of ×10 (with a
+/// currency sign), ×100 and ×1000 near the listing (half to 1.2 times it), and said as a
+/// price ("go to 9", "do $150", "35 is fair", not "toss in 2", "ages 4 to 8"). Whole
+/// numbers only.
+fn shorthand(tokens: &[Token], i: usize, value: i64, context: Context) -> Option<i64> {
+    const CENTS: i64 = 100;
+    let token = &tokens[i];
+    if value % CENTS != 0 || token.spelled || token.buck_slang || value >= 1_000 * CENTS {
+        return None;
+    }
+    let before = clause_before(tokens, i, 2);
+    let after = sentence_after(tokens, i, 6);
+    let said_as_price = before
+        .last()
+        .is_some_and(|w| ["do", "take", "accept", "pay", "sell"].contains(w))
+        || before.ends_with(&["go", "to"])
+        || before.ends_with(&["down", "to"])
+        || starts_with_phrase(&after, FIRM_AFTER) && !after.starts_with(" and ");
+    if !said_as_price {
+        return None;
+    }
+    let listing = context.listing;
+    let near = |scaled: i64| scaled * 2 >= listing && scaled * 10 <= listing * 12;
+    // "$150" for $1,500 is a dropped zero; a bare "150" is more likely something else.
+    let factors: &[i64] = if token.money {
+        &[10, 100, 1_000]
+    } else {
+        &[100, 1_000]
+    };
+    let mut fits = factors
+        .iter()
+        .copied()
+        .map(|factor| value * factor)
+        .filter(|scaled| near(*scaled));
+    let scaled = fits.next()?;
+    fits.next().is_none().then_some(scaled)
 }
 
 /// Is `value` a believable price for this listing and this offer?
@@ -1109,6 +1151,12 @@ fn is_time(tokens: &[Token], i: usize, context: Context) -> bool {
     let after_time_word = prev_word.is_some_and(|w| TIME_PREPOSITIONS.contains(&w));
     let before_time_word = next_word.is_some_and(|w| TIME_FOLLOWERS.contains(&w));
     let small_for_listing = token.hundredths * 4 < context.listing;
+    // "I'll go to 9 if you pick it up" is a price said short, not a time.
+    let price_verb = clause_before(tokens, i, 2).ends_with(&["go", "to"])
+        || clause_before(tokens, i, 2).ends_with(&["down", "to"]);
+    if price_verb {
+        return false;
+    }
     (after_time_word && (before_time_word || small_for_listing))
         || (before_time_word && small_for_listing)
 }
@@ -1260,8 +1308,19 @@ fn role(tokens: &[Token], i: usize, value: i64, context: Context) -> Role {
     if starts_with_phrase(&after, SURE_AFTER) {
         return Role::Proposal;
     }
+    // What the seller paid ("I got it for $80") is no price of theirs.
+    if before.ends_with(&["i", "got", "it", "for"])
+        || before.ends_with(&["i", "got", "them", "for"])
+    {
+        return Role::Reference;
+    }
     let negated = near.iter().any(|w| NEGATORS.contains(w));
-    if negated && !floor_before {
+    // "Are you sure you can't go 260?" asks the buyer up to 260: the seller's price.
+    let asks_buyer = near
+        .windows(2)
+        .any(|pair| pair[0] == "you" && NEGATORS.contains(&pair[1]))
+        && tokens.get(i + 1).is_some_and(|t| t.is_punct('?'));
+    if negated && !floor_before && !asks_buyer {
         return Role::Rejected;
     }
     if has_phrase(&after, REJECT_AFTER)
