@@ -252,6 +252,8 @@ pub(crate) const AIMED_ACCEPT: &[&str] = &[
     "seems fair",
     "seems like a fair price",
     "sounds like a good deal",
+    "make that deal",
+    "make the deal",
     "# is fine",
     "# works",
     "# is good",
