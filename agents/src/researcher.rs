@@ -67,6 +67,8 @@ pub struct ResearcherState {
     due: Vec<Option<chrono::DateTime<chrono::Utc>>>,
     /// Marketplaces whose searches are failing: since when, and how many runs failed.
     outages: Incidents<bazaar_memory::Marketplace>,
+    /// Sources whose pages stopped reading (layout drift), one alert per incident.
+    drifts: Incidents<bazaar_memory::Marketplace>,
 }
 
 impl ResearcherState {
@@ -222,6 +224,8 @@ impl ResearcherState {
             for skipped in &page.skipped {
                 tracing::debug!(marketplace = %search.marketplace, reason = %skipped.reason, "listing skipped");
             }
+            self.check_layout(search.marketplace, page.degraded.as_ref())
+                .await?;
             let next = page.next_offset;
             let shown = page.listings.len();
             let observed = self.observe(page.listings).await?;
@@ -310,6 +314,42 @@ impl ResearcherState {
             "the searches carry on as scheduled; this is the one alert for this outage, and \
              the log says when they work again"
                 .to_string(),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// A page read short is an incident: the first one opens a task and announces
+    /// `source_degraded`; the next ones only count, until a page reads well again.
+    async fn check_layout(
+        &mut self,
+        marketplace: bazaar_memory::Marketplace,
+        degraded: Option<&crate::connectors::Degradation>,
+    ) -> Result<(), ActorProcessingErr> {
+        let Some(degraded) = degraded else {
+            if let Some(drift) = self.drifts.recovered(&marketplace) {
+                tracing::info!(%marketplace, pages = drift.failures, "search pages read again");
+            }
+            return Ok(());
+        };
+        if !self.drifts.failed(marketplace, self.ctx.clock.now()) {
+            return Ok(());
+        }
+        let message = degraded.message();
+        tracing::error!(%marketplace, url = %degraded.url, read = degraded.read, expected = ?degraded.expected, "source degraded: search page layout changed");
+        crate::tasks::open_incident(
+            &self.ctx,
+            message.clone(),
+            "a page the connector could not read is not an empty result; searches on it \
+             find nothing until the connector is fixed"
+                .to_string(),
+            Some(bazaar_policies::GateEvent::SourceDegraded {
+                marketplace: marketplace.to_string(),
+                url: degraded.url.clone(),
+                read: degraded.read,
+                expected: degraded.expected,
+                message,
+            }),
         )
         .await?;
         Ok(())
@@ -515,6 +555,7 @@ impl Actor for Researcher {
                 .collect(),
             due: vec![None; searches],
             outages: Incidents::default(),
+            drifts: Incidents::default(),
         };
         for n in 0..state.ctx.config.researcher.searches.len() {
             state.schedule(n, true);

@@ -3,7 +3,7 @@
 //! however often the actor that found it runs into it again, across restarts.
 
 use bazaar_memory::{ApprovalId, Store};
-use bazaar_policies::GateMsg;
+use bazaar_policies::{GateEvent, GateMsg};
 use ractor::ActorProcessingErr;
 
 use crate::AgentContext;
@@ -27,11 +27,21 @@ pub async fn open_task_once(
 }
 
 /// Puts a task in the operator's inbox (every time: [`open_task_once`] for a problem that
-/// may come back).
+/// may come back), announced as an `error` event.
 pub async fn open_task(
     ctx: &AgentContext,
     summary: String,
     reason: String,
+) -> Result<ApprovalId, ActorProcessingErr> {
+    open_incident(ctx, summary, reason, None).await
+}
+
+/// Puts a task in the operator's inbox announced as `event` (an `error` event when `None`).
+pub async fn open_incident(
+    ctx: &AgentContext,
+    summary: String,
+    reason: String,
+    event: Option<GateEvent>,
 ) -> Result<ApprovalId, ActorProcessingErr> {
     let approval = ctx
         .addrs
@@ -39,6 +49,7 @@ pub async fn open_task(
         .ask(|reply| GateMsg::Task {
             summary,
             reason,
+            event,
             reply,
         })
         .await?;

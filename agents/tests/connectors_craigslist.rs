@@ -429,8 +429,11 @@ async fn odd_prices_duplicates_and_broken_pages_are_skipped_one_line_each() {
     );
 }
 
+/// A page that answered 200 with no result list and no "no results" is not an empty
+/// search: the layout changed, and the page comes back degraded (an incident for the
+/// Researcher), with one log line.
 #[tokio::test]
-async fn a_page_without_results_is_malformed_in_one_line() {
+async fn a_page_without_results_is_degraded_in_one_line() {
     let clock = SimClock::new(start_time());
     let fake = FaultServer::start().await;
     fake.script(
@@ -440,10 +443,12 @@ async fn a_page_without_results_is_malformed_in_one_line() {
     let cl = connector(&fake.base, quick(), &clock);
     let logs = Logs::capture();
     let result = cl.search(&SearchQuery::new("desk")).await;
-    assert!(
-        matches!(result, Err(SourceError::Malformed(_))),
-        "{result:?}"
-    );
+    let page = result.unwrap();
+    assert!(page.listings.is_empty());
+    let degraded = page.degraded.expect("a degraded page");
+    assert_eq!((degraded.read, degraded.expected), (0, None));
+    assert!(degraded.url.contains("/search/sss"), "{}", degraded.url);
+    assert!(degraded.message().contains("layout has probably changed"));
     assert_eq!(logs.lines().len(), 1, "{:#?}", logs.lines());
 }
 
@@ -709,4 +714,41 @@ async fn futures_join_all<F: std::future::Future>(
     })
     .await;
     outputs.into_iter().flatten().collect()
+}
+
+/// The posting limit counts requests: with every posting gone, a search with limit 3 asks
+/// for three postings, not all of them, and the next page starts after those three.
+#[tokio::test]
+async fn the_posting_limit_counts_requests_not_listings_read() {
+    let clock = SimClock::new(start_time());
+    let fake = FaultServer::start().await;
+    let ids = ["2001", "2002", "2003", "2004", "2005", "2006"];
+    let rows: Vec<(&str, String, &str)> = ids
+        .iter()
+        .map(|id| (*id, posting_path(id), "$40"))
+        .collect();
+    let rows: Vec<(&str, &str, &str)> = rows
+        .iter()
+        .map(|(id, path, price)| (*id, path.as_str(), *price))
+        .collect();
+    fake.script("/search/sss", vec![Reply::html(200, search_html(&rows))]);
+    for id in ids {
+        fake.script(&posting_path(id), vec![Reply::html(404, "gone")]);
+    }
+    let cl = connector(&fake.base, quick(), &clock);
+    let page = cl
+        .search(&SearchQuery {
+            limit: Some(3),
+            ..SearchQuery::new("")
+        })
+        .await
+        .unwrap();
+    assert!(page.listings.is_empty());
+    let asked: usize = ids.iter().map(|id| fake.hits(&posting_path(id))).sum();
+    assert_eq!(asked, 3, "posting requests");
+    assert_eq!(page.next_offset, Some(3));
+    assert!(
+        page.degraded.is_none(),
+        "rows were read; the postings are gone"
+    );
 }

@@ -169,6 +169,20 @@ pub enum GateEvent {
         /// What sold.
         summary: String,
     },
+    /// A source answered with pages the connector could not read: its layout changed
+    /// (see `bazaar_agents::connectors::Degradation`).
+    SourceDegraded {
+        /// Which marketplace.
+        marketplace: String,
+        /// The page.
+        url: String,
+        /// Listings read from it.
+        read: usize,
+        /// Listings the page itself names, when it says.
+        expected: Option<usize>,
+        /// What to tell the operator.
+        message: String,
+    },
     /// Something needs a person.
     Error {
         /// What.
@@ -185,6 +199,7 @@ impl GateEvent {
             GateEvent::ActionBlocked { .. } => "action_blocked",
             GateEvent::LimitWarning { .. } => "limit_warning",
             GateEvent::SaleDetected { .. } => "sale_detected",
+            GateEvent::SourceDegraded { .. } => "source_degraded",
             GateEvent::Error { .. } => "error",
         }
     }
@@ -278,6 +293,8 @@ pub enum GateMsg {
         summary: String,
         /// Why it needs a person.
         reason: String,
+        /// The event announcing it (to webhooks and the page); an `error` event when none.
+        event: Option<GateEvent>,
         /// The inbox item.
         reply: RpcReplyPort<ApprovalId>,
     },
@@ -1142,7 +1159,12 @@ impl GateState {
         }
     }
 
-    fn open_task(&mut self, summary: String, reason: String) -> Result<ApprovalId, StoreError> {
+    fn open_task(
+        &mut self,
+        summary: String,
+        reason: String,
+        event: Option<GateEvent>,
+    ) -> Result<ApprovalId, StoreError> {
         let now = self.now();
         let approval = Approval {
             id: ApprovalId::new_at(now),
@@ -1155,14 +1177,20 @@ impl GateState {
             decided_by: None,
         };
         self.store().put(&approval)?;
+        let event = event.unwrap_or_else(|| GateEvent::Error {
+            message: format!("{summary} ({reason}); see the inbox"),
+        });
         self.audit(
             None,
             "task_opened",
-            serde_json::json!({ "approval": approval.id, "summary": summary, "reason": reason }),
+            serde_json::json!({
+                "approval": approval.id,
+                "summary": summary,
+                "reason": reason,
+                "event": event.name(),
+            }),
         )?;
-        self.events.push(GateEvent::Error {
-            message: format!("{summary} ({reason}); see the inbox"),
-        });
+        self.events.push(event);
         self.request_commit();
         Ok(approval.id)
     }
@@ -1427,9 +1455,10 @@ impl Actor for PolicyGate {
                 GateMsg::Task {
                     summary,
                     reason,
+                    event,
                     reply,
                 } => {
-                    let approval = state.open_task(summary, reason)?;
+                    let approval = state.open_task(summary, reason, event)?;
                     state.replies.push(Reply {
                         port: Port::Task(reply, approval),
                         action: None,

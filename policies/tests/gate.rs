@@ -684,6 +684,7 @@ async fn tasks_reach_the_inbox_audited_and_are_resolved_by_the_operator() {
         .ask(|reply| GateMsg::Task {
             summary: "read mail from pat@example.com: \"is the desk still there?\"".into(),
             reason: "not part of any negotiation".into(),
+            event: None,
             reply,
         })
         .await

@@ -781,3 +781,82 @@ fn the_cli_keeps_the_token_off_plain_http_to_another_host() {
     );
     assert!(!stderr.contains("0123456789"), "the token leaked: {stderr}");
 }
+
+/// Serves `search_page` at every `/search/…` path on 127.0.0.1 (every other path is a 404,
+/// so each posting is "gone"); returns the base URL and the server task.
+async fn serve_search_page(search_page: String) -> (String, tokio::task::JoinHandle<()>) {
+    use axum::response::Html;
+    let app = axum::Router::new()
+        .route(
+            "/search/{*rest}",
+            axum::routing::get(move || {
+                let page = search_page.clone();
+                async move { Html(page) }
+            }),
+        )
+        .fallback(|| async { (axum::http::StatusCode::NOT_FOUND, "not found") });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app).await.unwrap();
+    });
+    (base, server)
+}
+
+/// Issue 25: a real Craigslist search page whose layout drifted (its row class renamed, its
+/// JSON-LD item list removed) is an incident — a `source_degraded` task and exit 1 — and
+/// the page as served is not. Its links are made relative so no request leaves 127.0.0.1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_search_page_whose_layout_drifted_fails_the_scan() {
+    let real = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../shared/data/real/craigslist/wauwatosa_search.html"
+    ))
+    .unwrap()
+    .replace("https://milwaukee.craigslist.org", "");
+    assert_eq!(real.matches("cl-static-search-result\"").count(), 37);
+    let drifted = real
+        .replace("cl-static-search-result\"", "cl-search-row\"")
+        .replace(
+            "id=\"ld_searchpage_results\"",
+            "id=\"ld_searchpage_results_gone\"",
+        );
+    for (page, drift) in [(real, false), (drifted, true)] {
+        let (base, server) = serve_search_page(page).await;
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("bazaar.toml");
+        std::fs::write(
+            &config,
+            format!(
+                "[marketplaces.craigslist]\nenabled = true\nbase_url = \"{base}\"\n\
+                 request_spacing_ms = 0\n\n[[researcher.searches]]\nmarketplace = \
+                 \"craigslist\"\nquery = \"\"\ncategory = \"housing\"\nevery_minutes = 60\n"
+            ),
+        )
+        .unwrap();
+        let data = dir.path().join("data");
+        let config = config.to_str().unwrap().to_string();
+        let out = tokio::task::spawn_blocking(move || {
+            bazaar(&data, &["--config", &config, "scan", "--once"])
+        })
+        .await
+        .unwrap();
+        let stderr = text(&out.stderr);
+        if drift {
+            assert_eq!(out.status.code(), Some(1), "{stderr}");
+            assert!(
+                stderr.contains("craigslist search page read 0 listings")
+                    && stderr.contains("layout has probably changed"),
+                "{stderr}"
+            );
+        } else {
+            assert!(out.status.success(), "{stderr}");
+            assert!(!stderr.contains("layout"), "{stderr}");
+            assert!(
+                stderr.contains("scan: 1 searches, 0 new listings"),
+                "{stderr}"
+            );
+        }
+        server.abort();
+    }
+}

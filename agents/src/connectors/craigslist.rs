@@ -7,9 +7,14 @@
 //!   "QR Code Link to This Post" block), `.mapaddress`, `time[datetime]`, photos in
 //!   `#thumbs a.thumb`, the reply address in `.reply-email-address a.mailapp`.
 //!
-//! A search returns full listings: for each result (up to the query's `limit`) the posting
-//! page is fetched too, since only it holds the description and the seller's reply address.
-//! `next_offset` continues where the page (or the limit) stopped.
+//! A search returns full listings: for each result (up to the query's `limit` posting
+//! requests) the posting page is fetched too, since only it holds the description and the
+//! seller's reply address. `next_offset` continues where the page (or the limit) stopped.
+//!
+//! A search page that answered but gave no listing (and does not say "no results"), or
+//! fewer than half of those its JSON-LD item list names, comes back with
+//! [`SearchPage::degraded`](super::SearchPage::degraded) set: the layout changed, and the
+//! Researcher raises it as an incident.
 //!
 //! Prices are written by people ([`parse_price`]): `"$1,200"`, `"$1.2k"`, `"$500 OBO"` are
 //! prices; `"free"` is $0 and kept (free things are real finds); `"OBO"` alone, `"call"` or no
@@ -230,6 +235,17 @@ struct ParsedSearch {
     rows: Vec<Result<Row, (Option<String>, String)>>,
     total: Option<u64>,
     has_next: bool,
+    /// The page says it found nothing.
+    no_results: bool,
+    /// Items the page's JSON-LD item list names.
+    named: Option<usize>,
+}
+
+/// How many items the page's JSON-LD result list (`script#ld_searchpage_results`) names.
+fn named_in_json_ld(doc: &Html) -> Option<usize> {
+    let script = doc.select(&sel("script#ld_searchpage_results")).next()?;
+    let data: serde_json::Value = serde_json::from_str(&script.text().collect::<String>()).ok()?;
+    data["itemListElement"].as_array().map(Vec::len)
 }
 
 fn parse_search(page: &Page) -> Result<ParsedSearch, SourceError> {
@@ -246,12 +262,15 @@ fn parse_search(page: &Page) -> Result<ParsedSearch, SourceError> {
         .select(&sel("span.totalcount"))
         .next()
         .and_then(|e| text_of(e).replace(',', "").parse::<u64>().ok());
+    let named = named_in_json_ld(&doc);
     let Some(list) = list else {
         if no_results {
             return Ok(ParsedSearch {
                 rows: Vec::new(),
                 total: Some(0),
                 has_next: false,
+                no_results,
+                named,
             });
         }
         return Err(SourceError::Malformed(format!(
@@ -332,6 +351,21 @@ fn parse_search(page: &Page) -> Result<ParsedSearch, SourceError> {
         rows,
         total,
         has_next,
+        no_results,
+        named,
+    })
+}
+
+/// Whether a search page that parsed was read as well as it should be (see
+/// [`Degradation`](super::Degradation)).
+fn degradation(parsed: &ParsedSearch, url: &str) -> Option<super::Degradation> {
+    let read = parsed.rows.iter().filter(|row| row.is_ok()).count();
+    let too_few = read == 0 || parsed.named.is_some_and(|named| read * 2 < named);
+    (!parsed.no_results && too_few).then(|| super::Degradation {
+        marketplace: Marketplace::Craigslist,
+        url: url.to_string(),
+        read,
+        expected: parsed.named,
     })
 }
 
@@ -792,6 +826,15 @@ impl Craigslist {
                 url: final_url,
                 body,
             }),
+            // A posting that is gone was sold or deleted; a search page that is gone is a
+            // wrong address (a category or area the site no longer has).
+            404 | 410 if kind == PageKind::Search => Outcome::Fail(SourceError::Http {
+                status,
+                detail: format!(
+                    "no search page at {final_url}; check the area and category in the \
+                     saved search"
+                ),
+            }),
             404 | 410 => Outcome::Fail(SourceError::NotFound(final_url)),
             429 => Outcome::Retry {
                 error: SourceError::RateLimited { retry_after: after },
@@ -864,9 +907,29 @@ impl Craigslist {
     pub async fn search(&self, query: &SearchQuery) -> Result<SearchPage, SourceError> {
         let url = self.search_url(query, query.offset)?;
         let page = self.get("search", &url, PageKind::Search).await?;
-        let parsed = parse_search(&page).inspect_err(|error| {
-            tracing::warn!(marketplace = "craigslist", %url, %error, "search page skipped");
-        })?;
+        let parsed = match parse_search(&page) {
+            Ok(parsed) => parsed,
+            // A page that answered with no result list at all: the layout changed.
+            Err(SourceError::Malformed(reason)) => {
+                tracing::warn!(marketplace = "craigslist", %url, %reason, "search page unreadable");
+                let doc = Html::parse_document(&page.body);
+                let degraded = super::Degradation {
+                    marketplace: Marketplace::Craigslist,
+                    url,
+                    read: 0,
+                    expected: named_in_json_ld(&doc),
+                };
+                return Ok(SearchPage {
+                    degraded: Some(degraded),
+                    ..SearchPage::default()
+                });
+            }
+            Err(error) => return Err(error),
+        };
+        let degraded = degradation(&parsed, &url);
+        if let Some(degraded) = &degraded {
+            tracing::warn!(marketplace = "craigslist", %url, read = degraded.read, expected = ?degraded.expected, "search page read short");
+        }
         let limit = query
             .limit
             .unwrap_or(self.settings.postings_per_search)
@@ -874,13 +937,17 @@ impl Craigslist {
         let now = self.clock.now();
         let mut out = SearchPage {
             total: parsed.total,
+            degraded,
             ..SearchPage::default()
         };
         let mut seen = HashSet::new();
         let rows_on_page = parsed.rows.len();
         let mut consumed = 0usize;
+        // The limit counts posting requests, not listings read: when postings fail to
+        // read, a search still stops after `limit` of them.
+        let mut fetched = 0usize;
         for row in parsed.rows {
-            if out.listings.len() >= limit {
+            if fetched >= limit {
                 break;
             }
             consumed += 1;
@@ -911,6 +978,7 @@ impl Craigslist {
                 );
                 continue;
             }
+            fetched += 1;
             let posting = match self.get("posting", &row.url, PageKind::Posting).await {
                 Ok(posting) => posting,
                 Err(SourceError::NotFound(_)) => {

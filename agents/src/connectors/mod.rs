@@ -136,6 +136,39 @@ pub struct SearchPage {
     pub next_offset: Option<u32>,
     /// How many results the marketplace says match, when it says.
     pub total: Option<u64>,
+    /// Set when the page answered but could not be read as expected (see [`Degradation`]).
+    pub degraded: Option<Degradation>,
+}
+
+/// A search page that answered, is not a "no results" page, and gave no listing — or
+/// fewer than half of the items the page itself lists in its structured data: the site's
+/// layout has most likely changed under the connector. An incident for the operator, never
+/// an empty result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Degradation {
+    pub marketplace: Marketplace,
+    /// The search page.
+    pub url: String,
+    /// Rows read from it.
+    pub read: usize,
+    /// Items the page's own structured data names (Craigslist's JSON-LD item list), when
+    /// it has any.
+    pub expected: Option<usize>,
+}
+
+impl Degradation {
+    /// What to tell the operator.
+    pub fn message(&self) -> String {
+        let counts = match self.expected {
+            Some(expected) => format!("{} of the {expected} listings it names", self.read),
+            None => format!("{} listings", self.read),
+        };
+        format!(
+            "{} search page read {counts}: the site's layout has probably changed; \
+             run `bazaar parse {} <saved page>` on a copy of {} and report it",
+            self.marketplace, self.marketplace, self.url
+        )
+    }
 }
 
 /// Why a source stopped answering.

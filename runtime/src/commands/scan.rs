@@ -1,5 +1,6 @@
 //! `bazaar scan --once`: every saved search of the enabled sources runs once, and what was
-//! found and what the DealAnalyzer decided is printed.
+//! found and what the DealAnalyzer decided is printed. A source whose pages could not be
+//! read (its layout changed: an inbox task and a `source_degraded` event) makes it exit 1.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -8,7 +9,10 @@ use std::time::Duration;
 
 use bazaar_agents::researcher::ResearcherMsg;
 use bazaar_config::{Config, SavedSearch};
-use bazaar_memory::{MarketListing, Marketplace, Opportunity, OpportunityStatus, SledStore, Store};
+use bazaar_memory::{
+    AuditEntry, MarketListing, Marketplace, Opportunity, OpportunityStatus, SledStore, Store,
+};
+use chrono::{DateTime, Utc};
 
 use super::{open_index, open_store, system_clock, EXIT_USAGE};
 use crate::system::{sources_from_config, System, SystemParts};
@@ -99,10 +103,30 @@ pub async fn run(config: Config, args: ScanArgs) -> anyhow::Result<ExitCode> {
         tally.pursued,
         tally.passed
     );
+    let degraded = degraded_since(&system.store, started)?;
     system
         .shutdown(Duration::from_secs(config.shutdown.drain_timeout_secs))
         .await?;
-    Ok(ExitCode::SUCCESS)
+    if degraded.is_empty() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    for message in &degraded {
+        eprintln!("bazaar: {message}");
+    }
+    eprintln!("scan: a source's pages could not be read; the task is in the inbox");
+    Ok(ExitCode::FAILURE)
+}
+
+/// What the `source_degraded` incidents opened at or after `started` say (read from the
+/// audit log, where the gate records each task and the event that announced it).
+fn degraded_since(store: &SledStore, started: DateTime<Utc>) -> anyhow::Result<Vec<String>> {
+    let entries: Vec<AuditEntry> = store.all()?;
+    Ok(entries
+        .iter()
+        .filter(|e| e.at >= started && e.event == "task_opened")
+        .filter(|e| e.detail["event"] == "source_degraded")
+        .map(|e| e.detail["summary"].as_str().unwrap_or_default().to_string())
+        .collect())
 }
 
 /// The listings first seen at or after `started`, by marketplace and title.

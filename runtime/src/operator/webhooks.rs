@@ -112,6 +112,7 @@ pub fn event_text(event: &GateEvent) -> String {
         }
         GateEvent::LimitWarning { message } => format!("Limit warning: {message}"),
         GateEvent::SaleDetected { summary } => format!("Sale: {summary}"),
+        GateEvent::SourceDegraded { message, .. } => format!("Source degraded: {message}"),
         GateEvent::Error { message } => format!("Error: {message}"),
     }
 }
