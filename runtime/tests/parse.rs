@@ -266,3 +266,92 @@ fn craigslist_pages_give_every_row_and_their_postings() {
         .unwrap()
         .contains("/nonexistent/page.html"));
 }
+
+/// `bazaar parse ebay` on eBay's real Browse answers: one line per item the answer holds,
+/// the multi-variation listings marked with their group (a search passes them over: their
+/// one display price is no variant's price), each leaf category mapped through its
+/// ancestors, and the first item of each file read field by field.
+#[test]
+fn ebay_answers_give_every_item_with_variation_groups_marked() {
+    #[track_caller]
+    fn check(name: &str, items: usize, groups: usize, first: &[(&str, serde_json::Value)]) {
+        let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../shared/data/real/ebay")
+            .join(name);
+        let out = Command::new(BAZAAR)
+            .args(["parse", "ebay"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let lines: Vec<serde_json::Value> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let on_page =
+            serde_json::from_str::<serde_json::Value>(&std::fs::read_to_string(&file).unwrap())
+                .unwrap()["itemSummaries"]
+                .as_array()
+                .map_or(1, Vec::len);
+        assert_eq!((lines.len(), on_page), (items, items), "{name}: items read");
+        let grouped: Vec<&serde_json::Value> = lines
+            .iter()
+            .filter(|l| l["item_group"].is_string())
+            .collect();
+        assert_eq!(grouped.len(), groups, "{name}: variation groups");
+        assert!(grouped
+            .iter()
+            .all(|l| l["passed"].as_str().unwrap().contains("passed")));
+        assert!(
+            lines.iter().all(|l| l["error"].is_null()),
+            "{name}: {lines:?}"
+        );
+        for (field, want) in first {
+            assert_eq!(&lines[0]["listing"][field], want, "{name}: {field}");
+        }
+    }
+    use serde_json::json;
+    check(
+        "ealerts_sample_response_100.json",
+        100,
+        96,
+        &[
+            ("external_id", json!("v1|385462201428|653317790198")),
+            ("price", json!({"minor": 75, "currency": "USD"})),
+            ("condition", json!("new")),
+            ("category", json!("phone")),
+            ("location", json!("CN")),
+            ("listed_at", json!("2023-03-07T12:04:38Z")),
+        ],
+    );
+    check(
+        "gpuagent_api-browse-search-NVIDIA_RTX_A5000.json",
+        3,
+        0,
+        &[
+            ("external_id", json!("v1|296057072805|0")),
+            ("title", json!("NVIDIA RTX A5000 24GB GDDR6 Graphics Card")),
+            ("price", json!({"minor": 150000, "currency": "USD"})),
+            ("condition", json!("good")),
+            ("category", json!("electronics")),
+            ("location", json!("AE")),
+        ],
+    );
+    check(
+        "gpuagent_api-browse-getItem-176033835717.json",
+        1,
+        0,
+        &[
+            ("external_id", json!("v1|176033835717|0")),
+            ("price", json!({"minor": 137000, "currency": "USD"})),
+            ("condition", json!("new")),
+            ("category", json!("electronics")),
+            ("location", json!("JERUSALEM, IL")),
+        ],
+    );
+}

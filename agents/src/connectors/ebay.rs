@@ -648,6 +648,15 @@ impl EbayBrowse {
                     continue;
                 }
             }
+            if let Some(group) = variation_group(&item) {
+                skip(
+                    &mut page.skipped,
+                    Marketplace::Ebay,
+                    id,
+                    group_passed(&group),
+                );
+                continue;
+            }
             match to_listing(&item, query.category.as_deref(), now) {
                 Ok(listing) => page.listings.push(listing),
                 Err(reason) => skip(&mut page.skipped, Marketplace::Ebay, id, reason),
@@ -704,12 +713,45 @@ const CATEGORIES: &[(&str, &str)] = &[
     ("car", "6001"),
 ];
 
+/// Ours for the item's category: eBay names the leaf (`58540`, screen protectors) and, in a
+/// search summary's `categories` or an item's `categoryIdPath`, its ancestors; the first
+/// of those we trade in (`15032`, phones) is it. A leaf with no known ancestor keeps eBay's
+/// id (`ebay:58540`) unless the search asked for a category.
+/// eBay categories whose items we trade, beyond the ones searched in ([`CATEGORIES`]):
+/// the top of a branch, so every leaf under it maps. From eBay's own answers in
+/// `../shared/data/real/ebay/` (`categories` of search summaries, `categoryIdPath` and
+/// `categoryPath` of an item).
+const ANCESTORS: &[(&str, &str)] = &[
+    // "Computers/Tablets & Networking" (graphics cards, parts, laptops)
+    ("electronics", "58058"),
+    // "Video Games & Consoles"
+    ("electronics", "1249"),
+    // "Cell Phones & Smartphones"
+    ("phone", "9355"),
+];
+
 fn normalized_category(item: &Value, asked: Option<&str>) -> String {
     let id = item["categoryId"]
         .as_str()
         .or_else(|| item["categories"][0]["categoryId"].as_str());
-    if let Some(id) = id {
-        if let Some((name, _)) = CATEGORIES.iter().find(|(_, cid)| *cid == id) {
+    let ancestry = id
+        .into_iter()
+        .chain(
+            item["categories"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|c| c["categoryId"].as_str()),
+        )
+        .chain(
+            item["categoryIdPath"]
+                .as_str()
+                .into_iter()
+                .flat_map(|p| p.split('|')),
+        );
+    for category in ancestry {
+        let ours = CATEGORIES.iter().chain(ANCESTORS);
+        if let Some((name, _)) = ours.into_iter().find(|(_, cid)| *cid == category) {
             return (*name).to_string();
         }
     }
@@ -758,20 +800,71 @@ fn plain_text(html: &str) -> String {
     text.join("\n")
 }
 
-/// A Browse API answer (a search page's `itemSummaries`, or one item) as listings, each or
-/// why not: what the connector makes of eBay's JSON, without a server. The fuzz targets
-/// drive it; any input gives an answer, never a panic.
-pub fn listings_from_json(
-    body: &str,
-    now: DateTime<Utc>,
-) -> Result<Vec<Result<MarketListing, String>>, String> {
+/// The item group a search summary stands for, when it is one: a multi-variation listing
+/// (`itemGroupType`, or an id `v1|<group>|<variant>` with a variant) shows one display
+/// price for variants that sell at others ("iPhone SE 16/32/64/128GB" at $78.99), so it is
+/// no item's price. Its id is the group's legacy id.
+pub fn variation_group(item: &Value) -> Option<String> {
+    let id = item["itemId"].as_str().unwrap_or_default();
+    let mut parts = id.split('|');
+    let (legacy, variant) = (parts.nth(1), parts.next());
+    let grouped = item["itemGroupType"]
+        .as_str()
+        .is_some_and(|t| !t.is_empty())
+        || item["itemGroupHref"].as_str().is_some()
+        || variant.is_some_and(|v| v != "0");
+    if !grouped {
+        return None;
+    }
+    item["primaryItemGroup"]["itemGroupId"]
+        .as_str()
+        .or(item["legacyItemId"].as_str())
+        .or(legacy)
+        .map(str::to_string)
+}
+
+/// Why a variation group is passed over rather than valued.
+fn group_passed(group: &str) -> String {
+    format!(
+        "a multi-variation listing (item group {group}): its one display price is no \
+         variant's price, so it is passed"
+    )
+}
+
+/// One item of a Browse answer as the connector reads it.
+#[derive(Debug, Clone)]
+pub struct BrowseItem {
+    /// The normalized listing, or why it could not be made.
+    pub listing: Result<MarketListing, String>,
+    /// The variation group it stands for, if it is one ([`variation_group`]): a search
+    /// passes it over.
+    pub item_group: Option<String>,
+}
+
+impl BrowseItem {
+    /// Why a search passes it over, when it does.
+    pub fn passed(&self) -> Option<String> {
+        self.item_group.as_deref().map(group_passed)
+    }
+}
+
+/// A Browse API answer (a search page's `itemSummaries`, or one item) read item by item:
+/// what the connector makes of eBay's JSON, without a server (`bazaar parse ebay`, the fuzz
+/// targets). Any input gives an answer, never a panic.
+pub fn browse_items(body: &str, now: DateTime<Utc>) -> Result<Vec<BrowseItem>, String> {
     let value: Value = serde_json::from_str(body).map_err(|e| format!("not json: {e}"))?;
+    let read = |item: &Value| BrowseItem {
+        listing: to_listing(item, None, now),
+        item_group: variation_group(item),
+    };
     Ok(match value["itemSummaries"].as_array() {
-        Some(items) => items
-            .iter()
-            .map(|item| to_listing(item, None, now))
-            .collect(),
-        None => vec![to_listing(&value, None, now)],
+        Some(items) => items.iter().map(read).collect(),
+        None if value.get("itemId").is_some() => vec![read(&value)],
+        // A search with no results has no `itemSummaries` at all.
+        None if value.get("total").is_some() => Vec::new(),
+        None => {
+            return Err("neither a Browse search page (itemSummaries) nor an item (itemId)".into())
+        }
     })
 }
 
@@ -887,6 +980,28 @@ mod tests {
     use bazaar_memory::{SimClock, SledStore};
 
     use super::*;
+
+    #[test]
+    fn a_variation_group_is_known_by_its_type_or_its_variant_id() {
+        let check = |item: serde_json::Value, want: Option<&str>| {
+            assert_eq!(variation_group(&item).as_deref(), want, "{item}");
+        };
+        check(serde_json::json!({"itemId": "v1|296057072805|0"}), None);
+        check(
+            serde_json::json!({"itemId": "v1|385462201428|653317790198"}),
+            Some("385462201428"),
+        );
+        check(
+            serde_json::json!({"itemId": "v1|1|0", "itemGroupType": "SELLER_DEFINED_VARIATIONS", "legacyItemId": "1"}),
+            Some("1"),
+        );
+        check(
+            serde_json::json!({"itemId": "v1|2|3", "primaryItemGroup": {"itemGroupId": "9"}}),
+            Some("9"),
+        );
+        check(serde_json::json!({"itemId": "garbage"}), None);
+        check(serde_json::json!({}), None);
+    }
 
     #[test]
     fn the_reserve_is_kept_for_the_calls_that_may_spend_it() {

@@ -9,6 +9,10 @@
 //! - `craigslist FILE…`: a search page gives one JSON line per row (`external_id`, `url`,
 //!   `price`, `title`, `location`) and `{"error"}` for a row it cannot read; a posting page
 //!   gives the normalized listing.
+//! - `ebay FILE…`: a saved Browse answer (a search page or one item) gives one JSON line per
+//!   item: `{"file", "listing", "item_group"}` (the normalized listing; the item group of a
+//!   multi-variation listing, which a search passes over, with `"passed"` saying why) or
+//!   `{"file", "error"}` for an item it cannot read.
 //!
 //! A file that cannot be read gets `{"file", "error"}` on its line; the others are still
 //! read, and the command then exits 1.
@@ -41,6 +45,12 @@ pub enum ParseCommand {
     },
     /// Saved Craigslist pages (search results or a posting), as the scan reads them.
     Craigslist {
+        /// The files.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+    /// Saved eBay Browse answers (a search's JSON or one item's), as the scan reads them.
+    Ebay {
         /// The files.
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
@@ -81,10 +91,14 @@ pub fn write(command: &ParseCommand, out: &mut dyn std::io::Write) -> anyhow::Re
                 writeln!(out, "{line}")?;
             }
         }
-        ParseCommand::Craigslist { files } => {
+        ParseCommand::Craigslist { files } | ParseCommand::Ebay { files } => {
+            let read: fn(&Path, &str) -> Result<Vec<Value>, Value> = match command {
+                ParseCommand::Ebay { .. } => ebay,
+                _ => craigslist,
+            };
             for file in files {
                 let lines = match std::fs::read_to_string(file) {
-                    Ok(html) => craigslist(file, &html),
+                    Ok(text) => read(file, &text),
                     Err(error) => Err(unreadable(file, &error)),
                 };
                 let lines = lines.unwrap_or_else(|line| {
@@ -124,6 +138,28 @@ pub fn craigslist(file: &Path, html: &str) -> Result<Vec<Value>, Value> {
             })
             .collect()),
     }
+}
+
+/// A saved Browse answer: one line per item; the error line when it is no Browse answer.
+pub fn ebay(file: &Path, json: &str) -> Result<Vec<Value>, Value> {
+    use bazaar_agents::connectors::ebay::browse_items;
+    let items = browse_items(json, chrono::Utc::now())
+        .map_err(|error| json!({ "file": file, "error": error }))?;
+    Ok(items
+        .into_iter()
+        .map(|item| {
+            let passed = item.passed();
+            match item.listing {
+                Err(why) => json!({ "file": file, "error": why }),
+                Ok(listing) => json!({
+                    "file": file,
+                    "listing": listing,
+                    "item_group": item.item_group,
+                    "passed": passed,
+                }),
+            }
+        })
+        .collect())
 }
 
 /// One message as the daemon reads it.
