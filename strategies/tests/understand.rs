@@ -490,6 +490,7 @@ fn a_reply_to_no_offer_of_ours() {
             "question -",
         ),
         ("I'm afraid there is no garage.", "other -"),
+        ("If you can pick them up today, absolutely!", "accept -"),
     ] {
         check(text, 300.0, None, expected);
     }

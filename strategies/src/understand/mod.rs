@@ -229,6 +229,8 @@ struct Signals {
     aimed_accept: bool,
     /// A message that is little more than a yes ("Ok.", "Sure, my pleasure.").
     weak_accept: bool,
+    /// A clause sets a condition ("if you can pick it up today"): terms of a deal.
+    conditional: bool,
     /// The whole reply is a few agreement words ("Ok great.", "yes sure"): a plain yes.
     bare_agreement: bool,
     /// The seller puts the decision off ("let me think about it", "I'll check with my wife").
@@ -276,11 +278,22 @@ fn soft_yes(flat: &Flat) -> bool {
     flat.words().count() <= MOST_WORDS && flat.any_agreed(phrases::SOFT_ACCEPT)
 }
 
+/// How a clause that sets a condition starts.
+const CONDITIONS: &[&str] = &["if ", "as long as ", "only if ", "provided ", "once "];
+
 /// A short message with a clause that is only a yes ("Ok.", "Alright, you won't regret
 /// it!", "I can deliver. Great!"); a longer one talks about something else.
 fn bare_yes(flat: &Flat) -> bool {
     const MOST_WORDS: usize = 6;
-    if flat.words().count() > MOST_WORDS {
+    // A condition beside the yes ("If you can pick them up today, absolutely!") is part of
+    // the answer, not something else talked about.
+    let conditions: usize = flat
+        .clauses()
+        .iter()
+        .filter(|clause| CONDITIONS.iter().any(|c| clause.starts_with(c)))
+        .map(|clause| clause.split_whitespace().count())
+        .sum();
+    if flat.words().count().saturating_sub(conditions) > MOST_WORDS {
         return false;
     }
     flat.clauses().iter().any(|clause| {
@@ -381,6 +394,10 @@ impl Signals {
                 && !talks_availability
                 && !negated_start,
             bare_agreement,
+            conditional: flat
+                .clauses()
+                .iter()
+                .any(|clause| CONDITIONS.iter().any(|c| clause.starts_with(c))),
             defers,
             other_money,
             // "No lowballers" warns off offers to come; it refuses none. With no offer of
@@ -515,8 +532,9 @@ fn decide_on_words(
     if signals.reject && signals.strong_accept {
         return Reading::new(Intent::Reject, None, 0.5);
     }
-    if signals.weak_accept && last.is_some() {
-        // With no offer of ours, a bare "yes" answers some other question.
+    if signals.weak_accept && (last.is_some() || signals.conditional) {
+        // With no offer of ours, a bare "yes" answers some other question, unless it sets
+        // terms ("If you can pick them up today, absolutely!").
         let sure = if signals.bare_agreement && !signals.asks {
             0.8
         } else {

@@ -258,6 +258,8 @@ pub(crate) const AIMED_ACCEPT: &[&str] = &[
     "# works",
     "# is good",
     "# it is",
+    "# bucks it is",
+    "# dollars it is",
     "is agreeable",
     "settled at",
     "sounds like a great deal",
