@@ -355,6 +355,22 @@ pub(crate) fn parse_action_id(text: &str) -> Result<ActionId, ApiError> {
 // ---------------------------------------------------------------------------------------
 // Handlers
 
+/// `/api/approvals/{id}/…`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+struct ApprovalPath {
+    /// The approval id (a 26-character ULID).
+    id: String,
+}
+
+/// `/api/actions/{id}/…`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+struct ActionPath {
+    /// The action id (a 26-character ULID).
+    id: String,
+}
+
 /// `GET /healthz`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Health {
@@ -399,12 +415,12 @@ async fn list_approvals(State(state): State<AppState>) -> Result<Json<ApprovalLi
 #[utoipa::path(
     get,
     path = "/api/approvals/{id}",
-    params(("id" = String, Path, description = "The approval id (a 26-character ULID).")),
+    params(ApprovalPath),
     responses((status = 200, description = "The approval.", body = ApprovalView))
 )]
 async fn get_approval(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    Path(ApprovalPath { id }): Path<ApprovalPath>,
 ) -> Result<Json<ApprovalView>, ApiError> {
     let id = parse_approval_id(&id)?;
     let approval: Approval = state
@@ -425,12 +441,12 @@ async fn get_approval(
 #[utoipa::path(
     post,
     path = "/api/approvals/{id}/approve",
-    params(("id" = String, Path, description = "The approval id (a 26-character ULID).")),
+    params(ApprovalPath),
     responses((status = 200, description = "What became of it.", body = Outcome))
 )]
 async fn approve(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    Path(ApprovalPath { id }): Path<ApprovalPath>,
 ) -> Result<Json<Outcome>, ApiError> {
     let approval = parse_approval_id(&id)?;
     let outcome = state
@@ -454,13 +470,13 @@ pub struct RejectBody {
 #[utoipa::path(
     post,
     path = "/api/approvals/{id}/reject",
-    params(("id" = String, Path, description = "The approval id (a 26-character ULID).")),
+    params(ApprovalPath),
     request_body = RejectBody,
     responses((status = 200, description = "What became of it.", body = Outcome))
 )]
 async fn reject(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    Path(ApprovalPath { id }): Path<ApprovalPath>,
     ApiJson(body): ApiJson<RejectBody>,
 ) -> Result<Json<Outcome>, ApiError> {
     let approval = parse_approval_id(&id)?;
@@ -496,13 +512,13 @@ pub struct ResolveBody {
 #[utoipa::path(
     post,
     path = "/api/approvals/{id}/resolve",
-    params(("id" = String, Path, description = "The approval id (a 26-character ULID).")),
+    params(ApprovalPath),
     request_body = ResolveBody,
     responses((status = 200, description = "What became of it.", body = Outcome))
 )]
 async fn resolve(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    Path(ApprovalPath { id }): Path<ApprovalPath>,
     ApiJson(body): ApiJson<ResolveBody>,
 ) -> Result<Json<Outcome>, ApiError> {
     let approval = parse_approval_id(&id)?;
@@ -528,12 +544,12 @@ async fn resolve(
 #[utoipa::path(
     post,
     path = "/api/actions/{id}/undo",
-    params(("id" = String, Path, description = "The action id (a 26-character ULID).")),
+    params(ActionPath),
     responses((status = 200, description = "What became of it.", body = Outcome))
 )]
 async fn undo(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    Path(ActionPath { id }): Path<ActionPath>,
 ) -> Result<Json<Outcome>, ApiError> {
     let action = parse_action_id(&id)?;
     let outcome = state
@@ -587,12 +603,12 @@ async fn list_actions(
 #[utoipa::path(
     get,
     path = "/api/actions/{id}",
-    params(("id" = String, Path, description = "The action id (a 26-character ULID).")),
+    params(ActionPath),
     responses((status = 200, description = "The action.", body = ActionView))
 )]
 async fn get_action(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    Path(ActionPath { id }): Path<ActionPath>,
 ) -> Result<Json<ActionView>, ApiError> {
     let id = parse_action_id(&id)?;
     let record: ActionRecord = state

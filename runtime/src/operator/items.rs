@@ -45,6 +45,24 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(sold_on_channel))
 }
 
+/// `/api/v1/items/{id}/…`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+struct ItemPath {
+    /// The item id (a 26-character ULID).
+    id: String,
+}
+
+/// `/api/v1/items/{id}/listings/{channel}/…`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+struct ItemChannelPath {
+    /// The item id (a 26-character ULID).
+    id: String,
+    /// The channel (ebay, craigslist, facebook …).
+    channel: String,
+}
+
 /// An item as the API shows it.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[schema(as = Item)]
@@ -203,12 +221,12 @@ async fn add_item(
 #[utoipa::path(
     get,
     path = "/api/v1/items/{id}",
-    params(("id" = String, Path, description = "The item id (a 26-character ULID).")),
+    params(ItemPath),
     responses((status = 200, description = "The item.", body = ItemView))
 )]
 async fn get_item(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    Path(ItemPath { id }): Path<ItemPath>,
 ) -> Result<Json<ItemView>, ApiError> {
     let item = item(&state, &id)?;
     Ok(Json(view(&state, &item)?))
@@ -226,12 +244,12 @@ pub struct ListingJob {
 #[utoipa::path(
     get,
     path = "/api/v1/items/{id}/listings",
-    params(("id" = String, Path, description = "The item id (a 26-character ULID).")),
+    params(ItemPath),
     responses((status = 200, description = "The job.", body = ListingJob))
 )]
 async fn get_listings(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    Path(ItemPath { id }): Path<ItemPath>,
 ) -> Result<Json<ListingJob>, ApiError> {
     let item = item(&state, &id)?;
     let listings = channel_jobs(&state.ctx.store, &item, &state.ctx.selling_channels)
@@ -271,13 +289,13 @@ fn listable(item: &InventoryItem) -> Result<(), ApiError> {
 #[utoipa::path(
     post,
     path = "/api/v1/items/{id}/listings",
-    params(("id" = String, Path, description = "The item id (a 26-character ULID).")),
+    params(ItemPath),
     request_body = ListingRequest,
     responses((status = 202, description = "The job as the Lister takes it.", body = ListingJob))
 )]
 async fn start_listing(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    Path(ItemPath { id }): Path<ItemPath>,
     ApiJson(request): ApiJson<ListingRequest>,
 ) -> Result<(StatusCode, Json<ListingJob>), ApiError> {
     let mut item = item(&state, &id)?;
@@ -347,12 +365,12 @@ impl JobChange {
 #[utoipa::path(
     delete,
     path = "/api/v1/items/{id}/listings",
-    params(("id" = String, Path, description = "The item id (a 26-character ULID).")),
+    params(ItemPath),
     responses((status = 202, description = "Cancelling.", body = JobChange))
 )]
 async fn cancel_listing(
     State(state): State<AppState>,
-    Path(id): Path<String>,
+    Path(ItemPath { id }): Path<ItemPath>,
 ) -> Result<(StatusCode, Json<JobChange>), ApiError> {
     let item = item(&state, &id)?;
     listable(&item)?;
@@ -403,16 +421,13 @@ pub struct ConfirmRequest {
 #[utoipa::path(
     post,
     path = "/api/v1/items/{id}/listings/{channel}/confirm",
-    params(
-        ("id" = String, Path, description = "The item id (a 26-character ULID)."),
-        ("channel" = String, Path, description = "The channel (ebay, craigslist, facebook …).")
-    ),
+    params(ItemChannelPath),
     request_body = ConfirmRequest,
     responses((status = 202, description = "Recorded.", body = JobChange))
 )]
 async fn confirm_channel(
     State(state): State<AppState>,
-    Path((id, channel)): Path<(String, String)>,
+    Path(ItemChannelPath { id, channel }): Path<ItemChannelPath>,
     ApiJson(request): ApiJson<ConfirmRequest>,
 ) -> Result<(StatusCode, Json<JobChange>), ApiError> {
     let item = item(&state, &id)?;
@@ -470,16 +485,13 @@ pub struct SoldRequest {
 #[utoipa::path(
     post,
     path = "/api/v1/items/{id}/listings/{channel}/sold",
-    params(
-        ("id" = String, Path, description = "The item id (a 26-character ULID)."),
-        ("channel" = String, Path, description = "The channel (ebay, craigslist, facebook …).")
-    ),
+    params(ItemChannelPath),
     request_body = SoldRequest,
     responses((status = 202, description = "Booking.", body = JobChange))
 )]
 async fn sold_on_channel(
     State(state): State<AppState>,
-    Path((id, channel)): Path<(String, String)>,
+    Path(ItemChannelPath { id, channel }): Path<ItemChannelPath>,
     ApiJson(request): ApiJson<SoldRequest>,
 ) -> Result<(StatusCode, Json<JobChange>), ApiError> {
     let item = item(&state, &id)?;
@@ -542,15 +554,12 @@ async fn sold_on_channel(
 #[utoipa::path(
     post,
     path = "/api/v1/items/{id}/listings/{channel}/retry",
-    params(
-        ("id" = String, Path, description = "The item id (a 26-character ULID)."),
-        ("channel" = String, Path, description = "The channel (ebay, craigslist, facebook …).")
-    ),
+    params(ItemChannelPath),
     responses((status = 202, description = "Retrying.", body = JobChange))
 )]
 async fn retry_channel(
     State(state): State<AppState>,
-    Path((id, channel)): Path<(String, String)>,
+    Path(ItemChannelPath { id, channel }): Path<ItemChannelPath>,
 ) -> Result<(StatusCode, Json<JobChange>), ApiError> {
     let item = item(&state, &id)?;
     listable(&item)?;

@@ -402,11 +402,9 @@ impl Signals {
             other_money,
             // "No lowballers" warns off offers to come; it refuses none. With no offer of
             // ours, only a refusal about a price is one ("I cannot go any lower").
-            reject: (if context.last_offer.is_some() {
-                flat.any(phrases::REJECT) || flat_no
-            } else {
-                flat.any(phrases::REFUSES_PRICE)
-            }) && !flat.any(phrases::WARNS_OFF),
+            reject: (flat.any(phrases::REFUSES_PRICE)
+                || context.last_offer.is_some() && (flat.any(phrases::REFUSES_OFFER) || flat_no))
+                && !flat.any(phrases::WARNS_OFF),
             holds_asking: flat.any(phrases::HOLDS_ASKING),
             asks,
             asks_price,

@@ -440,9 +440,8 @@ pub(crate) const OFFER_ON_TERMS: &[&str] = &[
     "# and deal",
 ];
 
-/// Refusals that are about a price even when we have offered none ("I cannot go any
-/// lower"); the rest of [`REJECT`] ("sorry", "unfortunately", "more than") refuses only
-/// an offer.
+/// Refusals about a price, a refusal even when we have offered none ("I cannot go any
+/// lower").
 pub(crate) const REFUSES_PRICE: &[&str] = &[
     "too low",
     "to low",
@@ -493,11 +492,9 @@ pub(crate) const WARNS_OFF: &[&str] = &[
     "no low-balling",
 ];
 
-/// Refusals of the buyer's offer.
-pub(crate) const REJECT: &[&str] = &[
-    "too low",
-    "to low",
-    "way low",
+/// Refusals of the buyer's offer that are not about a price ("sorry", "unfortunately",
+/// "more than"): read as a refusal only when we have offered; [`REFUSES_PRICE`] always.
+pub(crate) const REFUSES_OFFER: &[&str] = &[
     "very low",
     "so low",
     "pretty low",
@@ -508,36 +505,18 @@ pub(crate) const REJECT: &[&str] = &[
     "kinda low",
     "rather low",
     "a little lower than",
-    "far too low",
-    "lowball",
-    "lowballing",
-    "low balling",
-    "low ball",
-    "low offer",
-    "that low",
-    "this low",
-    "go lower",
-    "any lower",
-    "cant go",
-    "cannot go",
     "cant do that",
     "cannot do that",
     "cant do it",
-    "cant accept",
-    "cannot accept",
     "can not",
     "cant take",
     "couldnt",
     "wouldnt",
     "no way",
-    "not enough",
     "need more",
     "more than that",
-    "lower than i",
-    "less than i",
     "lower than what",
     "less than what",
-    "than i was hoping",
     "than i was wanting",
     "than i wanted",
     "than id like",
@@ -551,13 +530,6 @@ pub(crate) const REJECT: &[&str] = &[
     "not willing",
     "too little",
     "insult",
-    "no deal",
-    "not budge",
-    "wont budge",
-    "not budging",
-    "not negotiable",
-    "non negotiable",
-    "nonnegotiable",
     "i dont think so",
     "dont think i can",
     "i am afraid",
@@ -565,13 +537,8 @@ pub(crate) const REJECT: &[&str] = &[
     "unfortunately",
     "sorry",
     "pretty firm",
-    "is firm",
-    "firm on",
-    "stay firm",
-    "hold firm",
     "stick with",
     "stick to",
-    "not low enough",
     "need to get more",
     "have to get more",
     "more than",
