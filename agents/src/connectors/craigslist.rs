@@ -361,12 +361,31 @@ fn parse_search(page: &Page) -> Result<ParsedSearch, SourceError> {
 fn degradation(parsed: &ParsedSearch, url: &str) -> Option<super::Degradation> {
     let read = parsed.rows.iter().filter(|row| row.is_ok()).count();
     let too_few = read == 0 || parsed.named.is_some_and(|named| read * 2 < named);
-    (!parsed.no_results && too_few).then(|| super::Degradation {
+    if parsed.no_results || !too_few {
+        return None;
+    }
+    tracing::warn!(marketplace = "craigslist", %url, read, expected = ?parsed.named, "search page read short");
+    Some(super::Degradation {
         marketplace: Marketplace::Craigslist,
         url: url.to_string(),
         read,
         expected: parsed.named,
     })
+}
+
+/// A search page with no result list at all (nor a "no results"): nothing read, degraded.
+fn unreadable_search(page: &Page, reason: &str) -> SearchPage {
+    tracing::warn!(marketplace = "craigslist", url = %page.url, %reason, "search page unreadable");
+    let doc = Html::parse_document(&page.body);
+    SearchPage {
+        degraded: Some(super::Degradation {
+            marketplace: Marketplace::Craigslist,
+            url: page.url.clone(),
+            read: 0,
+            expected: named_in_json_ld(&doc),
+        }),
+        ..SearchPage::default()
+    }
 }
 
 /// The post id a posting link names: the number of `…/d/<slug>/7936415355.html`, or the
@@ -910,26 +929,10 @@ impl Craigslist {
         let parsed = match parse_search(&page) {
             Ok(parsed) => parsed,
             // A page that answered with no result list at all: the layout changed.
-            Err(SourceError::Malformed(reason)) => {
-                tracing::warn!(marketplace = "craigslist", %url, %reason, "search page unreadable");
-                let doc = Html::parse_document(&page.body);
-                let degraded = super::Degradation {
-                    marketplace: Marketplace::Craigslist,
-                    url,
-                    read: 0,
-                    expected: named_in_json_ld(&doc),
-                };
-                return Ok(SearchPage {
-                    degraded: Some(degraded),
-                    ..SearchPage::default()
-                });
-            }
+            Err(SourceError::Malformed(reason)) => return Ok(unreadable_search(&page, &reason)),
             Err(error) => return Err(error),
         };
         let degraded = degradation(&parsed, &url);
-        if let Some(degraded) = &degraded {
-            tracing::warn!(marketplace = "craigslist", %url, read = degraded.read, expected = ?degraded.expected, "search page read short");
-        }
         let limit = query
             .limit
             .unwrap_or(self.settings.postings_per_search)
