@@ -546,15 +546,13 @@ async fn require_bearer(State(state): State<AppState>, request: Request, next: N
 }
 
 fn router(state: AppState) -> Router {
-    let (protected, _) = api::routes().split_for_parts();
-    let (public, _) = api::public_routes().split_for_parts();
-    let protected = protected.route_layer(middleware::from_fn_with_state(
+    let protected = Router::from(api::routes()).route_layer(middleware::from_fn_with_state(
         state.clone(),
         require_bearer,
     ));
     Router::new()
         .merge(protected)
-        .merge(public)
+        .merge(Router::from(api::public_routes()))
         .merge(page::routes())
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)

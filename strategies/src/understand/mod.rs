@@ -281,19 +281,22 @@ fn soft_yes(flat: &Flat) -> bool {
 /// How a clause that sets a condition starts.
 const CONDITIONS: &[&str] = &["if ", "as long as ", "only if ", "provided ", "once "];
 
+/// The words of the clauses that set a condition ("if you can pick it up today").
+fn condition_words(flat: &Flat) -> usize {
+    flat.clauses()
+        .iter()
+        .filter(|clause| CONDITIONS.iter().any(|c| clause.starts_with(c)))
+        .map(|clause| clause.split_whitespace().count())
+        .sum()
+}
+
 /// A short message with a clause that is only a yes ("Ok.", "Alright, you won't regret
 /// it!", "I can deliver. Great!"); a longer one talks about something else.
 fn bare_yes(flat: &Flat) -> bool {
     const MOST_WORDS: usize = 6;
     // A condition beside the yes ("If you can pick them up today, absolutely!") is part of
     // the answer, not something else talked about.
-    let conditions: usize = flat
-        .clauses()
-        .iter()
-        .filter(|clause| CONDITIONS.iter().any(|c| clause.starts_with(c)))
-        .map(|clause| clause.split_whitespace().count())
-        .sum();
-    if flat.words().count().saturating_sub(conditions) > MOST_WORDS {
+    if flat.words().count().saturating_sub(condition_words(flat)) > MOST_WORDS {
         return false;
     }
     flat.clauses().iter().any(|clause| {
@@ -394,10 +397,7 @@ impl Signals {
                 && !talks_availability
                 && !negated_start,
             bare_agreement,
-            conditional: flat
-                .clauses()
-                .iter()
-                .any(|clause| CONDITIONS.iter().any(|c| clause.starts_with(c))),
+            conditional: condition_words(flat) > 0,
             defers,
             other_money,
             // "No lowballers" warns off offers to come; it refuses none. With no offer of
