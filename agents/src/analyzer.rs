@@ -3,7 +3,11 @@
 //! For each new listing it opens an [`Opportunity`], asks the index for comparables (never the
 //! listing itself), runs the pure `bazaar_strategies::valuation::analyze`, records the
 //! valuation and the decision with its reason, and — for a pursue whose seller can be
-//! emailed — starts a negotiation with the ceiling the analysis set. A cold start (too few
+//! emailed — starts a negotiation with the ceiling the analysis set. A seller the listing
+//! does not name an address for (Craigslist's postings hide it behind the reply button) is
+//! asked of the marketplace first, once the batch is analyzed: one reply page per pursued
+//! listing. A reply page that wants a person (a captcha) opens one inbox task per listing,
+//! and the deal waits for the operator. A cold start (too few
 //! comparables) is a pass that says so: no value is invented. A listing passed on, or one
 //! we walked away from, is valued again when its asking price comes down.
 
@@ -84,6 +88,16 @@ pub fn appraise(
 pub struct AnalyzerState {
     ctx: AgentContext,
     valuation: ValuationConfig,
+    /// Pursued listings whose seller's address must first be read from the marketplace.
+    awaiting_contact: Vec<AwaitingContact>,
+}
+
+/// A negotiation to start once the marketplace gives the seller's address.
+#[derive(Debug)]
+struct AwaitingContact {
+    start: StartNegotiation,
+    listing: MarketListing,
+    contact_url: String,
 }
 
 impl Actor for DealAnalyzer {
@@ -99,6 +113,7 @@ impl Actor for DealAnalyzer {
         Ok(AnalyzerState {
             valuation: crate::valuation_config(&ctx.config),
             ctx,
+            awaiting_contact: Vec::new(),
         })
     }
 
@@ -115,6 +130,7 @@ impl Actor for DealAnalyzer {
                         state.analyze_listing(listing)?;
                     }
                     state.ctx.store.flush().await?;
+                    state.reveal_contacts().await?;
                 }
                 AnalyzerMsg::Status(reply) => {
                     let _ = reply.send(state.report()?);
@@ -296,7 +312,7 @@ impl AnalyzerState {
     }
 
     fn start_negotiation(
-        &self,
+        &mut self,
         listing: &MarketListing,
         opportunity: &Opportunity,
         deal: DealContext,
@@ -314,22 +330,85 @@ impl AnalyzerState {
             .contact
             .clone()
             .or_else(|| Some(seller.external_id.clone()).filter(|id| id.contains('@')));
-        let Some(address) = address else {
-            tracing::info!(listing = %listing.id, "the seller has no email address; not negotiating");
-            return Ok(());
-        };
         let start = StartNegotiation {
             opportunity: opportunity.id,
             seller: seller.id,
-            seller_address: address,
+            seller_address: address.clone().unwrap_or_default(),
             subject: listing.title.clone(),
             deal,
             history: seller_history(&seller),
         };
-        self.ctx
-            .addrs
-            .negotiator
-            .send(NegotiatorMsg::Start(Box::new(start)))?;
+        if address.is_some() {
+            self.ctx
+                .addrs
+                .negotiator
+                .send(NegotiatorMsg::Start(Box::new(start)))?;
+            return Ok(());
+        }
+        let Some(contact_url) = listing.seller.contact_url.clone() else {
+            tracing::info!(listing = %listing.id, "the seller has no email address; not negotiating");
+            return Ok(());
+        };
+        self.awaiting_contact.push(AwaitingContact {
+            start,
+            listing: listing.clone(),
+            contact_url,
+        });
+        Ok(())
+    }
+
+    /// Reads the addresses of the sellers of the listings just pursued from their
+    /// marketplaces' reply pages, records each on its seller, and starts those negotiations.
+    async fn reveal_contacts(&mut self) -> Result<(), ActorProcessingErr> {
+        if self.awaiting_contact.is_empty() {
+            return Ok(());
+        }
+        for mut awaiting in std::mem::take(&mut self.awaiting_contact) {
+            let listing = &awaiting.listing;
+            let source = self
+                .ctx
+                .sources
+                .iter()
+                .find(|s| s.marketplace() == listing.marketplace);
+            let Some(source) = source else {
+                tracing::warn!(listing = %listing.id, marketplace = %listing.marketplace, "no source to ask for the seller's address");
+                continue;
+            };
+            let address = match source.reveal_contact(&awaiting.contact_url).await {
+                Ok(address) => address,
+                Err(error @ crate::connectors::SourceError::ContactHidden { .. }) => {
+                    tracing::info!(listing = %listing.id, %error, "seller's address needs the operator");
+                    crate::tasks::open_task_once(
+                        &self.ctx,
+                        &format!("reply-address:{}", listing.id),
+                        format!("read the seller's reply address for {}", listing.title),
+                        format!(
+                            "{error}; then email the seller from there: the deal (asking {}) \
+                             waits",
+                            listing.price
+                        ),
+                    )
+                    .await?;
+                    continue;
+                }
+                Err(error) => {
+                    tracing::warn!(listing = %listing.id, url = %awaiting.contact_url, %error, "could not read the seller's address; not negotiating");
+                    continue;
+                }
+            };
+            let store = &self.ctx.store;
+            if let Some(mut seller) = store.get::<Seller>(&awaiting.start.seller)? {
+                seller.contact = Some(address.clone());
+                store.put(&seller)?;
+            }
+            tracing::info!(listing = %listing.id, "seller's address read from the reply page");
+            awaiting.start.seller_address = address;
+            self.ctx
+                .addrs
+                .negotiator
+                .send(NegotiatorMsg::Start(Box::new(awaiting.start)))?;
+        }
+        self.ctx.store.flush().await?;
         Ok(())
     }
 }

@@ -116,7 +116,7 @@ fn a_2018_search_page_is_read_row_for_row() {
 #[test]
 fn real_postings_are_read_with_their_location() {
     let now = Utc.with_ymd_and_hms(2026, 12, 6, 12, 0, 0).unwrap();
-    // (page, id, title, price in cents, location, condition)
+    // (page, id, title, price in cents, location, condition, reply page, description's start)
     let cases = [
         (
             "homehunter_detail.html",
@@ -125,6 +125,8 @@ fn real_postings_are_read_with_their_location() {
             385000,
             "Upper West Side",
             Condition::Unknown,
+            "https://newyork.craigslist.org/reply/nyc/apa/7942602776",
+            "NO FEE\n\nLOCATION LOCATION LOCATION - Live a block away from Central Park!\n\nBright",
         ),
         (
             "wauwatosa_detail.html",
@@ -133,6 +135,8 @@ fn real_postings_are_read_with_their_location() {
             132500,
             "Wauwatosa",
             Condition::Unknown,
+            "https://milwaukee.craigslist.org/reply/mil/apa/7936415355",
+            "Beautifully updated, clean, quiet 2 bedroom",
         ),
         (
             "sosedoff_listing1.html",
@@ -141,9 +145,12 @@ fn real_postings_are_read_with_their_location() {
             3900000,
             "Glen Ellyn",
             Condition::LikeNew,
+            "https://chicago.craigslist.org/reply/chi/cto/6569794207",
+            "Proud PCA member selling his 2011 Porsche Cayenne Turbo in Excellent condition.  Fully \
+             loaded with every option you can get.\nOne of the fastest",
         ),
     ];
-    for (name, id, title, cents, location, condition) in cases {
+    for (name, id, title, cents, location, condition, reply_page, description) in cases {
         let (url, html) = page(name);
         let ReadPage::Posting(listing) = read_page(&url, &html, now).unwrap() else {
             panic!("{name} is a posting");
@@ -155,6 +162,27 @@ fn real_postings_are_read_with_their_location() {
         assert_eq!(listing.location.as_deref(), Some(location), "{name}");
         assert_eq!(listing.condition, condition, "{name}");
         assert!(listing.listed_at.is_some(), "{name}");
+        // No real posting shows the seller's address: the reply button leads to it.
+        assert_eq!(
+            listing.seller.external_id,
+            format!("craigslist:{id}"),
+            "{name}"
+        );
+        assert_eq!(
+            listing.seller.contact_url.as_deref(),
+            Some(reply_page),
+            "{name}"
+        );
+        assert!(
+            listing.description.starts_with(description),
+            "{name}: {:?}",
+            listing.description
+        );
+        assert!(
+            listing.url.starts_with("https://"),
+            "{name}: {}",
+            listing.url
+        );
     }
 }
 
@@ -177,4 +205,126 @@ fn the_2026_condition_is_read_from_its_label_and_value() {
     let listing = (*listing).unwrap();
     assert_eq!(listing.condition, Condition::LikeNew);
     assert_eq!(listing.location.as_deref(), Some("Portland"));
+}
+
+// ---------------------------------------------------------------------------------------
+// The simulator's pages against the real ones.
+
+/// The shape of an element: each descendant element as (depth, tag, classes), text left out.
+fn shape(element: scraper::ElementRef<'_>) -> Vec<(usize, String, Vec<String>)> {
+    fn walk(e: scraper::ElementRef<'_>, depth: usize, out: &mut Vec<(usize, String, Vec<String>)>) {
+        let mut classes: Vec<String> = e.value().classes().map(str::to_string).collect();
+        classes.sort();
+        out.push((depth, e.value().name().to_string(), classes));
+        for child in e.children().filter_map(scraper::ElementRef::wrap) {
+            walk(child, depth + 1, out);
+        }
+    }
+    let mut out = Vec::new();
+    walk(element, 0, &mut out);
+    out
+}
+
+/// Which of the posting page's landmarks a page has, in this order.
+const POSTING_LANDMARKS: &[&str] = &[
+    "script#ld_posting_data",
+    "header.dateReplyBar button.reply-button.js-only[data-href]",
+    "div.reply-info.js-only",
+    "h1.postingtitle > span.postingtitletext > span.price",
+    "h1.postingtitle > span.postingtitletext > span#titletextonly",
+    "section.userbody #thumbs a.thumb[href]",
+    "div.mapAndAttrs div.mapbox p.mapaddress a",
+    "section#postingbody > div.print-information.print-qrcode-container",
+    "section#postingbody br",
+    "div.postinginfos p.postinginfo",
+    "div.postinginfos time.date.timeago[datetime]",
+    // Present on neither: real postings show no address.
+    ".reply-email-address",
+    "[data-pid]",
+];
+
+fn landmarks(html: &str) -> Vec<(&'static str, bool)> {
+    let doc = scraper::Html::parse_document(html);
+    POSTING_LANDMARKS
+        .iter()
+        .map(|css| {
+            let selector = scraper::Selector::parse(css).unwrap();
+            (*css, doc.select(&selector).next().is_some())
+        })
+        .collect()
+}
+
+/// What the connector reads off a posting, as which fields it found.
+fn fields_read(url: &str, html: &str) -> Vec<(&'static str, bool)> {
+    let now = Utc.with_ymd_and_hms(2026, 12, 6, 12, 0, 0).unwrap();
+    let ReadPage::Posting(listing) = read_page(url, html, now).unwrap() else {
+        panic!("{url} is a posting");
+    };
+    let listing = (*listing).unwrap_or_else(|why| panic!("{url}: {why}"));
+    vec![
+        ("location", listing.location.is_some()),
+        ("listed_at", listing.listed_at.is_some()),
+        ("images", !listing.images.is_empty()),
+        ("description", !listing.description.is_empty()),
+        ("contact_url", listing.seller.contact_url.is_some()),
+        (
+            "inline address",
+            !listing.seller.external_id.starts_with("craigslist:"),
+        ),
+    ]
+}
+
+#[tokio::test]
+async fn the_simulated_site_has_the_real_2026_structure() {
+    use bazaar_sim::sites::{ListingGenerator, Site, Sites, SitesConfig};
+    let start = Utc.with_ymd_and_hms(2025, 3, 1, 12, 0, 0).unwrap();
+    let clock = bazaar_memory::SimClock::new(start);
+    let mut generator = ListingGenerator::new(3, Site::Craigslist);
+    generator.count = 30;
+    let (sites, _) = Sites::start_with(
+        SitesConfig::default(),
+        generator.generate(start),
+        std::sync::Arc::new(clock),
+    )
+    .await
+    .unwrap();
+    bazaar_mail::install_crypto_provider();
+    let client = reqwest::Client::new();
+    let get = |url: String| {
+        let client = client.clone();
+        async move { client.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    let sim_search = get(format!("{}/search/sss", sites.base_url())).await;
+
+    // A result row: the same elements, classes and nesting as a real 2026 row.
+    let row = |html: &str| {
+        let doc = scraper::Html::parse_document(html);
+        let selector = scraper::Selector::parse("li.cl-static-search-result").unwrap();
+        let first = doc.select(&selector).next().map(shape);
+        first.expect("a result row")
+    };
+    let (_, real_search) = page("wauwatosa_search.html");
+    assert_eq!(row(&sim_search), row(&real_search));
+    // The page's JSON-LD names its rows, as the real page's does.
+    let now = Utc.with_ymd_and_hms(2026, 12, 6, 12, 0, 0).unwrap();
+    let ReadPage::Search(sim_rows) = read_page(sites.base_url(), &sim_search, now).unwrap() else {
+        panic!("a search page");
+    };
+    let ld_items = sim_search.matches("\"@type\":\"ListItem\"").count();
+    assert_eq!(ld_items, sim_rows.len());
+    assert!(sim_rows.iter().all(Result::is_ok));
+
+    // A posting: the real page's landmarks, and the same fields read from both.
+    let first = sim_rows[0].as_ref().unwrap();
+    let sim_posting = get(first.url.clone()).await;
+    for name in ["homehunter_detail.html", "wauwatosa_detail.html"] {
+        let (url, real) = page(name);
+        assert_eq!(landmarks(&sim_posting), landmarks(&real), "{name}");
+        assert_eq!(
+            fields_read(&first.url, &sim_posting),
+            fields_read(&url, &real),
+            "{name}"
+        );
+    }
+    sites.stop().await;
 }

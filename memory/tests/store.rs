@@ -41,6 +41,7 @@ fn listing(n: u64, marketplace: Marketplace, external_id: &str) -> MarketListing
         seller: SellerRef {
             external_id: format!("{external_id}@sale.craigslist.org"),
             display_name: Some("Dana".into()),
+            contact_url: None,
         },
         location: Some("walnut creek".into()),
         images: vec![

@@ -110,6 +110,10 @@ pub struct SellerRef {
     pub external_id: String,
     /// A display name, when the marketplace shows one.
     pub display_name: Option<String>,
+    /// Where the marketplace gives the seller's address when the listing does not show it
+    /// (Craigslist's reply page, behind the posting's reply button).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact_url: Option<String>,
 }
 
 /// The one normalized listing format every source maps to.

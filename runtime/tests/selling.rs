@@ -169,6 +169,7 @@ fn agreed_deal(store: &SledStore) -> NegotiationId {
         seller: SellerRef {
             external_id: "abc123@sale.craigslist.invalid".into(),
             display_name: None,
+            contact_url: None,
         },
         location: Some("Oakland".into()),
         images: (0..15).map(|i| format!("http://127.0.0.1:9/img/{i}.jpg")).collect(),

@@ -33,6 +33,7 @@ fn listing(external_id: &str, title: &str, dollars: i64, now: DateTime<Utc>) -> 
         seller: SellerRef {
             external_id: format!("seller-{external_id}"),
             display_name: None,
+            contact_url: None,
         },
         location: Some("Oakland".into()),
         images: vec![],

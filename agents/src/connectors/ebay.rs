@@ -941,6 +941,7 @@ fn to_listing(
         seller: SellerRef {
             external_id: username.clone(),
             display_name: Some(username),
+            contact_url: None,
         },
         location,
         images,

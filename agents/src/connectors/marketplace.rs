@@ -1423,6 +1423,7 @@ impl MarketplaceBrowser {
             seller: SellerRef {
                 external_id: seller_id,
                 display_name: display,
+                contact_url: None,
             },
             location,
             images: item.photos.iter().map(|p| self.absolute(p)).collect(),

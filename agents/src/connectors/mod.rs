@@ -261,6 +261,15 @@ pub enum SourceError {
     /// The connection failed.
     #[error("network error: {0}")]
     Network(String),
+    /// The marketplace will not show the seller's address to a program: a person must open
+    /// the page (solve its captcha, say) and copy it.
+    #[error("the seller's address at {url} is {why}; open the page in a browser to read it")]
+    ContactHidden {
+        /// The reply page.
+        url: String,
+        /// Why it shows no address (`behind a captcha`).
+        why: String,
+    },
     /// The connector is not set up right.
     #[error("connector misconfigured: {0}")]
     Config(String),
@@ -295,6 +304,20 @@ pub trait Source: Send + Sync {
 
     /// One listing by the marketplace's id for it.
     fn fetch<'a>(&'a self, external_id: &'a str) -> SourceFuture<'a, MarketListing>;
+
+    /// The seller's email address from the page a listing's [`SellerRef::contact_url`]
+    /// names, for listings that do not show it. Sources whose listings always name the
+    /// seller have no such page.
+    ///
+    /// [`SellerRef::contact_url`]: bazaar_memory::SellerRef::contact_url
+    fn reveal_contact<'a>(&'a self, contact_url: &'a str) -> SourceFuture<'a, String> {
+        Box::pin(async move {
+            Err(SourceError::Config(format!(
+                "{} listings name their seller; there is no reply page to read ({contact_url})",
+                self.marketplace()
+            )))
+        })
+    }
 
     /// Alerts raised since the last call (at most one per pause), to forward to the
     /// operator's inbox.

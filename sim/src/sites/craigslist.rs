@@ -1,4 +1,6 @@
-//! The Craigslist-style site: static HTML, no script, Craigslist's URLs and class names.
+//! The Craigslist-style site: static HTML as real Craigslist serves it in 2026 (the saved
+//! pages in `../shared/data/real/craigslist/` are the model; where this and a real page
+//! disagree, the real page wins).
 //!
 //! Routes:
 //! - `GET /` — the area's home page: links to every search.
@@ -9,17 +11,30 @@
 //!   title or body, case-insensitively, as a substring; `-word` excludes), `srchType=T` (titles only), `min_price`, `max_price`
 //!   (whole dollars, inclusive; anything unparsable is ignored), `sort=date|priceasc|pricedsc`,
 //!   `s` (offset; a page holds [`super::SitesConfig::craigslist_page_size`] results, 120 by
-//!   default). Each result is an `li.cl-static-search-result.result-row[data-pid]` holding an
-//!   `a.result-title[href]` with `div.title`, `span.price`, `span.location` and
-//!   `time.result-date[datetime]`; the legend has `span.rangeFrom`, `span.rangeTo`,
-//!   `span.totalcount` and `a.button.next` / `a.button.prev`.
-//! - `GET /<area>/<cat>/d/<slug>/<id>.html` — a posting: `#titletextonly`, `span.price` inside
-//!   `.postingtitletext`, `#postingbody` (after Craigslist's "QR Code Link to This Post"
-//!   block), `.mapaddress`, `time.date.timeago[datetime]`, `p.postinginfo` "post id: …", photos
-//!   in `#thumbs a.thumb`, and the anonymized reply address in `.reply-email-address a.mailapp`.
-//!   Another area, category or slug for a known id redirects (301) to the canonical path. An
-//!   unknown id (or one not posted yet) is a 404 "Page Not Found"; a sold posting is a 404
-//!   page saying "This posting has been deleted by its author.", as Craigslist does.
+//!   default). Each result is, as on the real static page, an `li.cl-static-search-result`
+//!   with a `title` attribute and no `data-pid` or date, holding an absolute `a[href]` with
+//!   `div.title` and `div.details` (`div.price`, `div.location`); postings of the last hour
+//!   link to `/view/d/<slug>/<token>` (no numeric id), older ones to their posting path. The
+//!   page's JSON-LD (`script#ld_searchpage_results`) names every row. The legend
+//!   (`span.totalcount`, `a.button.next` / `a.button.prev`) is the older layout's, kept for
+//!   paging: the real static page's own paging is not among the samples.
+//! - `GET /<area>/<cat>/d/<slug>/<id>.html` and `GET /view/d/<slug>/<token>` — a posting, in
+//!   the real 2026 markup: `ld_posting_data` JSON-LD, `span.price` and `#titletextonly` in
+//!   `.postingtitletext` followed by `<span> (town)</span>`, the gallery's `#thumbs a.thumb`,
+//!   a `.mapaddress` holding only a "google map" link, `#postingbody` (after the "QR Code
+//!   Link to This Post" block, `<br>` line breaks), `p.postinginfo` "post id: …" and
+//!   `time.date.timeago[datetime]`. No address on the page: the reply button
+//!   (`button.reply-button.js-only[data-href=".../reply/<area>/<cat>/<id>/__SERVICE_ID__"]`)
+//!   is the way to the seller, as on the real site. Another area, category or slug for a
+//!   known id redirects (301) to the canonical path. An unknown id (or one not posted yet) is
+//!   a 404 "Page Not Found"; a sold posting is a 404 page saying "This posting has been
+//!   deleted by its author.", as Craigslist does.
+//! - `GET /reply/<area>/<cat>/<id>` (and with a trailing service id, the segment the real
+//!   button's script fills in for `__SERVICE_ID__`) — the reply options. No real reply page is
+//!   among the samples, so this one is assumed and minimal: the relay address in
+//!   `.reply-email-address a.mailapp[href^=mailto]` (the markup older postings carried
+//!   inline), or, for [`super::SitesConfig::craigslist_captcha_permille`] of the postings, an
+//!   hCaptcha box and no address.
 //!
 //! Times in `datetime` attributes are `YYYY-MM-DDTHH:MM:SS+0000` (Craigslist's format, in UTC).
 
@@ -28,7 +43,7 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 
 use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -45,6 +60,9 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         .route("/", get(home))
         .route("/search/{cat}", get(search))
         .route("/{area}/{cat}/d/{slug}/{file}", get(posting))
+        .route("/view/d/{slug}/{token}", get(posting_by_token))
+        .route("/reply/{area}/{cat}/{id}", get(reply))
+        .route("/reply/{area}/{cat}/{id}/{service}", get(reply_for_service))
 }
 
 /// The categories a search code covers, and its label; `None` for an unknown code.
@@ -70,11 +88,12 @@ fn datetime_attr(at: DateTime<Utc>) -> String {
     at.format("%Y-%m-%dT%H:%M:%S%z").to_string()
 }
 
-fn page(title: &str, body_class: &str, body: &str) -> String {
+/// A whole page: `head` goes at the end of `<head>` (the JSON-LD scripts).
+fn page(title: &str, body_class: &str, head: &str, body: &str) -> String {
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"UTF-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\n\
-         <title>{}</title>\n</head>\n<body class=\"{body_class}\">\n\
+         <title>{}</title>\n{head}</head>\n<body class=\"{body_class}\">\n\
          <header class=\"cl-header global-header\"><a class=\"header-logo\" href=\"/\">CL</a> \
          <span class=\"cl-breadcrumb\"><a href=\"/\">{AREA_NAME}</a></span></header>\n\
          {body}\
@@ -97,7 +116,7 @@ async fn home() -> Html<String> {
         );
     }
     body.push_str("</ul>\n</section>\n");
-    Html(page("craigslist: SF bay area", "homepage", &body))
+    Html(page("craigslist: SF bay area", "homepage", "", &body))
 }
 
 /// The heading and the search form, as the page was asked for.
@@ -121,32 +140,117 @@ fn search_form(code: &str, label: &str, query: &str, params: &HashMap<String, St
     body
 }
 
-/// One result row per listing.
-fn write_rows(body: &mut String, shown: &[SiteListing]) {
+/// The site's own origin (`http://127.0.0.1:PORT`), from the request: real pages link with
+/// absolute URLs.
+fn origin(headers: &HeaderMap) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    format!("http://{host}")
+}
+
+/// The token of a `/view/d/` link: the post id in base 36 (real tokens are opaque; the
+/// connector must not need a number).
+fn view_token(id: u64) -> String {
+    let mut digits = Vec::new();
+    let mut rest = id;
+    loop {
+        let digit = (rest % 36) as u32;
+        digits.push(char::from_digit(digit, 36).unwrap_or('0'));
+        rest /= 36;
+        if rest == 0 {
+            break;
+        }
+    }
+    digits.iter().rev().collect()
+}
+
+fn id_of_token(token: &str) -> Option<u64> {
+    u64::from_str_radix(token, 36).ok()
+}
+
+/// Where a row links: postings of the last hour by `/view/d/` token, as the newest real rows
+/// do; older ones by their posting path.
+fn row_href(listing: &SiteListing, now: DateTime<Utc>) -> String {
+    if now - listing.posted_at < chrono::Duration::hours(1) {
+        return format!("/view/d/{}/{}", listing.slug(), view_token(listing.id));
+    }
+    listing.craigslist_path()
+}
+
+/// JSON for a `<script type="application/ld+json">`: `<`, `>` and `&` as JSON escapes, so
+/// no text a seller wrote can close the script or open markup.
+fn json_ld(value: &serde_json::Value) -> String {
+    value
+        .to_string()
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
+}
+
+/// Where a listing is, as schema.org puts it.
+fn postal_address(listing: &SiteListing) -> serde_json::Value {
+    serde_json::json!({
+        "@type": "PostalAddress",
+        "addressCountry": "US",
+        "addressLocality": listing.location,
+        "addressRegion": listing.state,
+        "postalCode": "",
+        "streetAddress": "",
+    })
+}
+
+/// The page's JSON-LD list of its results (`script#ld_searchpage_results`).
+fn results_json_ld(shown: &[SiteListing]) -> String {
+    let items: Vec<serde_json::Value> = shown
+        .iter()
+        .enumerate()
+        .map(|(position, listing)| {
+            serde_json::json!({
+                "@type": "ListItem",
+                "position": position.to_string(),
+                "item": {
+                    "@context": "http://schema.org",
+                    "@type": "Product",
+                    "name": listing.title,
+                    "offers": {
+                        "@type": "Offer",
+                        "price": format!("{}.{:02}", listing.price.minor / 100, listing.price.minor % 100),
+                        "priceCurrency": "USD",
+                        "availableAtOrFrom": {"@type": "Place", "address": postal_address(listing)},
+                    },
+                },
+            })
+        })
+        .collect();
+    let list = serde_json::json!({"@type": "ItemList", "itemListElement": items});
+    format!(
+        "<script type=\"application/ld+json\" id=\"ld_searchpage_results\" >\n    {}\n</script>\n",
+        json_ld(&list)
+    )
+}
+
+/// One result row per listing, in the real static page's markup.
+fn write_rows(body: &mut String, shown: &[SiteListing], origin: &str, now: DateTime<Utc>) {
     for listing in shown {
         let title = esc(&listing.title);
         let _ = write!(
             body,
-            "<li class=\"cl-static-search-result result-row\" data-pid=\"{id}\" title=\"{title}\">\n\
-             <a href=\"{href}\" class=\"result-title hdrlnk\" data-id=\"{id}\">\n\
-             <div class=\"title\">{title}</div>\n<div class=\"details\">\n\
-             <span class=\"price result-price\">{price}</span>\n\
-             <span class=\"location result-hood\">{location}</span>\n\
-             <time class=\"result-date\" datetime=\"{datetime}\" title=\"{long}\">{short}</time>\n\
-             </div>\n</a>\n</li>\n",
-            id = listing.id,
-            href = esc(&listing.craigslist_path()),
+            "        <li class=\"cl-static-search-result\" title=\"{title}\">\n\
+             <a href=\"{href}\">\n<div class=\"title\">{title}</div>\n\n\
+             <div class=\"details\">\n<div class=\"price\">{price}</div>\n\
+             <div class=\"location\">\n{location}\n</div>\n</div>\n</a>\n</li>\n",
+            href = esc(&format!("{origin}{}", row_href(listing, now))),
             price = esc(&listing.price_text()),
             location = esc(&listing.location),
-            datetime = datetime_attr(listing.posted_at),
-            long = listing.posted_at.format("%a %d %b %H:%M:%S %Y"),
-            short = listing.posted_at.format("%b %-d"),
         );
     }
 }
 
 async fn search(
     State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
     Path(code): Path<String>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Response {
@@ -226,7 +330,7 @@ async fn search(
         );
     }
     body.push_str("</span>\n</div>\n</div>\n<ol class=\"cl-static-search-results\">\n");
-    write_rows(&mut body, shown);
+    write_rows(&mut body, shown, &origin(&headers), shared.clock.now());
     body.push_str("</ol>\n");
     if shown.is_empty() {
         body.push_str(
@@ -235,11 +339,12 @@ async fn search(
     }
     body.push_str("</section>\n");
     let title = format!("{AREA_NAME} {label} - craigslist");
-    Html(page(&title, "search", &body)).into_response()
+    Html(page(&title, "search", &results_json_ld(shown), &body)).into_response()
 }
 
 async fn posting(
     State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
     Path((area, cat, slug, file)): Path<(String, String, String, String)>,
 ) -> Response {
     let Some(id) = file
@@ -251,8 +356,7 @@ async fn posting(
     let Some(entry) = shared.visible(Site::Craigslist, id) else {
         return not_found().await.into_response();
     };
-    let listing = &entry.listing;
-    let canonical = listing.craigslist_path();
+    let canonical = entry.listing.craigslist_path();
     if format!("/{area}/{cat}/d/{slug}/{file}") != canonical {
         return (
             StatusCode::MOVED_PERMANENTLY,
@@ -260,88 +364,169 @@ async fn posting(
         )
             .into_response();
     }
+    posting_page(&entry, &origin(&headers))
+}
+
+/// A posting by the token of a `/view/d/` link (any slug: the token names it).
+async fn posting_by_token(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    Path((_slug, token)): Path<(String, String)>,
+) -> Response {
+    let entry = id_of_token(&token).and_then(|id| shared.visible(Site::Craigslist, id));
+    let Some(entry) = entry else {
+        return not_found().await.into_response();
+    };
+    posting_page(&entry, &origin(&headers))
+}
+
+/// The posting page of `entry`, or Craigslist's page for a deleted one.
+fn posting_page(entry: &super::Entry, origin: &str) -> Response {
     if entry.state == ListingState::Sold {
         let body = "<section class=\"body\">\n<div class=\"removed\">\n\
                     <h2>This posting has been deleted by its author.</h2>\n</div>\n</section>\n";
         return (
             StatusCode::NOT_FOUND,
-            Html(page("craigslist | post not found", "posting removed", body)),
+            Html(page(
+                "craigslist | post not found",
+                "posting removed",
+                "",
+                body,
+            )),
         )
             .into_response();
     }
-
+    let listing = &entry.listing;
     let title = esc(&listing.title);
     let mut body = String::new();
     let _ = write!(
         body,
-        "<section class=\"body\">\n\
-         <ul class=\"breadcrumbs\"><li class=\"crumb area\"><a href=\"/\">{AREA_NAME}</a></li>\
-         <li class=\"crumb section\"><a href=\"/search/{search}\">{cat_label}</a></li></ul>\n\
+        "<section class=\"body\">\n<header class=\"dateReplyBar\">\n\
+         <div class=\"reply-button-row\">\n<div class=\"actions-combo\">\n\
+         <button role=\"button\" class=\"reply-button js-only\" data-href=\"{origin}/reply/{area}/{cat}/{id}/__SERVICE_ID__\">\n\
+         reply\n</button>\n<div class=\"reply-info js-only\"></div>\n</div>\n\
+         <p id=\"display-date\" class=\"postinginfo reveal\">Posted\n\
+         <time class=\"date timeago\" datetime=\"{datetime}\">{shown}</time>\n</p>\n\
+         </div>\n</header>\n\
          <h1 class=\"postingtitle\">\n<span class=\"postingtitletext\">\n\
-         <span id=\"titletextonly\">{title}</span>\n\
-         <span class=\"price\">{price}</span>\n\
-         <span class=\"postingtitle-location\"> ({location})</span>\n\
-         </span>\n</h1>\n<section class=\"userbody\">\n\
-         <div class=\"mapAndAttrs\"><div class=\"mapbox\"><div class=\"mapaddress\">{location}, {state}</div></div>\
-         <p class=\"attrgroup\"><span class=\"category\">{cat_label}</span></p></div>\n",
-        search = listing.category.craigslist_search_code(),
-        cat_label = esc(listing.category.craigslist_label()),
+         <span class=\"price\">{price}</span> <span id=\"titletextonly\">{title}</span>\
+         <span> ({location})</span> </span>\n</h1>\n<section class=\"userbody\">\n",
+        area = esc(&listing.area),
+        cat = listing.category.craigslist_posting_code(),
+        id = listing.id,
         price = esc(&listing.price_text()),
         location = esc(&listing.location),
-        state = esc(&listing.state),
+        datetime = datetime_attr(listing.posted_at),
+        shown = listing.posted_at.format("%Y-%m-%d %H:%M"),
     );
     if !listing.images.is_empty() {
-        body.push_str("<div id=\"thumbs\">");
+        body.push_str("<figure class=\"iw multiimage\">\n<div id=\"thumbs\">");
         for (n, image) in listing.images.iter().enumerate() {
             let _ = write!(
                 body,
-                "<a href=\"{src}\" class=\"thumb\" title=\"{n}\"><img src=\"{src}\" alt=\"{title} {n}\"></a>",
+                "<a id=\"{n}_thumb\" class=\"thumb\" href=\"{src}\" title=\"{n}\"><img src=\"{src}\" alt=\"{title} {n} thumbnail\"></a>",
                 src = esc(image),
                 n = n + 1,
             );
         }
-        body.push_str("</div>\n");
+        body.push_str("</div>\n</figure>\n");
     }
-    body.push_str(
-        "<section id=\"postingbody\">\n<div class=\"print-information print-qrcode-container\">\
-         <p class=\"print-qrcode-label\">QR Code Link to This Post</p></div>\n",
-    );
-    let paragraphs: Vec<String> = listing
-        .paragraphs()
-        .map(|p| p.lines().map(esc).collect::<Vec<_>>().join("<br>\n"))
-        .collect();
-    body.push_str(&paragraphs.join("<br>\n<br>\n"));
     let _ = write!(
         body,
-        "\n</section>\n<div class=\"postinginfos\">\n\
+        "<div class=\"mapAndAttrs\">\n<div class=\"mapbox\">\n<p class=\"mapaddress\">\n\
+         <small><a target=\"_blank\" href=\"https://www.google.com/maps/search/{place}\">google map</a></small>\n\
+         </p>\n</div>\n</div>\n\
+         <section id=\"postingbody\">\n<div class=\"print-information print-qrcode-container\">\n\
+         <p class=\"print-qrcode-label\">QR Code Link to This Post</p>\n</div>\n",
+        place = esc(
+            &format!("{}, {}", listing.location, listing.state)
+                .replace(' ', "+")
+        ),
+    );
+    for line in listing.description.trim().lines() {
+        let _ = writeln!(body, "{}<br>", esc(line.trim()));
+    }
+    let _ = write!(
+        body,
+        "</section>\n<div class=\"postinginfos\">\n\
          <p class=\"postinginfo\">post id: {id}</p>\n\
          <p class=\"postinginfo reveal\">posted: <time class=\"date timeago\" datetime=\"{datetime}\">{shown}</time></p>\n\
-         </div>\n</section>\n",
+         </div>\n</section>\n</section>\n",
         id = listing.id,
         datetime = datetime_attr(listing.posted_at),
         shown = listing.posted_at.format("%Y-%m-%d %H:%M"),
-    );
-    let mailto = format!(
-        "mailto:{}?{}",
-        listing.reply_address,
-        serde_urlencoded::to_string([("subject", listing.title.as_str())])
-            .unwrap_or_default()
-            .replace('+', "%20")
-    );
-    let _ = write!(
-        body,
-        "<aside class=\"reply-info\">\n<button class=\"reply-button\" type=\"button\">reply</button>\n\
-         <div class=\"reply-email-address\"><a class=\"mailapp\" href=\"{}\">{}</a></div>\n\
-         </aside>\n</section>\n",
-        esc(&mailto),
-        esc(&listing.reply_address),
     );
     let page_title = format!(
         "{} - {} - by owner - craigslist",
         listing.title,
         listing.category.craigslist_label()
     );
-    let html = page(&page_title, "posting", &body);
+    let ld = serde_json::json!({
+        "@context": "http://schema.org",
+        "@type": "Product",
+        "name": listing.title,
+        "address": postal_address(listing),
+    });
+    let head = format!(
+        "<link rel=\"canonical\" href=\"{origin}{}\">\n\
+         <script type=\"application/ld+json\" id=\"ld_posting_data\" >\n    {}\n</script>\n",
+        esc(&listing.craigslist_path()),
+        json_ld(&ld)
+    );
+    let html = page(&page_title, "posting", &head, &body);
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
+}
+
+/// Whether the reply page of posting `id` asks for a captcha first (a fixed share of the
+/// postings, by id, so a page answers the same every time).
+fn behind_captcha(shared: &Shared, id: u64) -> bool {
+    id % 1000 < u64::from(shared.config.craigslist_captcha_permille)
+}
+
+async fn reply_for_service(
+    state: State<Arc<Shared>>,
+    Path((area, cat, id, _service)): Path<(String, String, String, String)>,
+) -> Response {
+    reply(state, Path((area, cat, id))).await
+}
+
+/// The reply options of a posting (assumed markup, see the module's doc).
+async fn reply(
+    State(shared): State<Arc<Shared>>,
+    Path((_area, _cat, id)): Path<(String, String, String)>,
+) -> Response {
+    let entry = id
+        .parse::<u64>()
+        .ok()
+        .and_then(|id| shared.visible(Site::Craigslist, id));
+    let Some(entry) = entry.filter(|e| e.state == ListingState::Active) else {
+        return not_found().await.into_response();
+    };
+    let listing = &entry.listing;
+    let mut body = String::from("<section class=\"body\">\n<div class=\"reply-info\">\n");
+    if behind_captcha(&shared, listing.id) {
+        body.push_str(
+            "<div class=\"reply-captcha\">\n<p>Please complete the challenge below to see the \
+             contact info.</p>\n<div class=\"h-captcha\" data-sitekey=\"sim-sitekey\"></div>\n</div>\n",
+        );
+    } else {
+        let mailto = format!(
+            "mailto:{}?{}",
+            listing.reply_address,
+            serde_urlencoded::to_string([("subject", listing.title.as_str())])
+                .unwrap_or_default()
+                .replace('+', "%20")
+        );
+        let _ = write!(
+            body,
+            "<div class=\"reply-options\">\n<p class=\"reply-email\">reply by email:</p>\n\
+             <div class=\"reply-email-address\"><a class=\"mailapp\" href=\"{}\">{}</a></div>\n</div>\n",
+            esc(&mailto),
+            esc(&listing.reply_address),
+        );
+    }
+    body.push_str("</div>\n</section>\n");
+    let html = page("craigslist | reply", "reply", "", &body);
     ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
 }
 
@@ -351,6 +536,6 @@ pub(crate) async fn not_found() -> (StatusCode, Html<String>) {
                 <p>Page Not Found</p>\n</div>\n</section>\n";
     (
         StatusCode::NOT_FOUND,
-        Html(page("craigslist | Page Not Found", "not-found", body)),
+        Html(page("craigslist | Page Not Found", "not-found", "", body)),
     )
 }

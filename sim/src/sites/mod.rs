@@ -52,6 +52,10 @@ pub struct SitesConfig {
     /// How long Marketplace's data endpoint takes to answer, in wall time (a real site is
     /// not instant; tests use it to catch a call in flight).
     pub marketplace_latency: std::time::Duration,
+    /// Thousandths of Craigslist's postings whose reply page shows a captcha instead of the
+    /// seller's relay address (by post id; 0 by default: nobody in a simulated month could
+    /// solve one).
+    pub craigslist_captcha_permille: u16,
 }
 
 impl Default for SitesConfig {
@@ -61,6 +65,7 @@ impl Default for SitesConfig {
             marketplace_page_size: 24,
             require_session: None,
             marketplace_latency: std::time::Duration::ZERO,
+            craigslist_captcha_permille: 0,
         }
     }
 }
