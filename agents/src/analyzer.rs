@@ -11,7 +11,7 @@
 //! comparables) is a pass that says so: no value is invented. A listing passed on, or one
 //! we walked away from, is valued again when its asking price comes down.
 
-use bazaar_memory::{Comparable, IndexError, ProductIndex};
+use bazaar_memory::{Comparable, IndexError, ProductIndex, SledStore};
 use bazaar_memory::{
     Envelope, Lifecycle, ListingId, MarketListing, Money, Negotiation, NegotiationStatus,
     Opportunity, OpportunityId, OpportunityStatus, PriceKind, ProductRecord, Seller, Store,
@@ -45,6 +45,13 @@ pub const COMPARABLES: usize = 12;
 pub enum AnalyzerMsg {
     /// Listings seen for the first time, or again at a lower price.
     ListingsFound(Vec<ListingId>),
+    /// The operator read the seller's address of a pursued listing that waits for it (a
+    /// captcha hid it from us): value the listing again and, still worth it, negotiate.
+    ContactGiven {
+        listing: ListingId,
+        /// The seller's address, checked.
+        address: String,
+    },
     /// Report what the analyzer holds.
     Status(RpcReplyPort<ActorReport>),
 }
@@ -132,6 +139,10 @@ impl Actor for DealAnalyzer {
                     state.ctx.store.flush().await?;
                     state.reveal_contacts().await?;
                 }
+                AnalyzerMsg::ContactGiven { listing, address } => {
+                    state.contact_given(listing, address)?;
+                    state.ctx.store.flush().await?;
+                }
                 AnalyzerMsg::Status(reply) => {
                     let _ = reply.send(state.report()?);
                 }
@@ -141,7 +152,120 @@ impl Actor for DealAnalyzer {
     }
 }
 
+/// What the Negotiator needs of a pursued listing's analysis (only a pursue is negotiated:
+/// a pass would give the asking price as the ceiling).
+fn deal_context(listing: &MarketListing, analysis: &Analysis) -> DealContext {
+    let (ceiling, confidence, pay_asking) = match &analysis.decision {
+        Decision::Pursue {
+            ceiling,
+            confidence,
+            strategy,
+        } => (
+            *ceiling,
+            *confidence,
+            *strategy == NegotiationHint::PayAsking,
+        ),
+        Decision::Pass { .. } => (listing.price, 0.0, false),
+    };
+    DealContext {
+        asking: listing.price,
+        ceiling,
+        valuation_confidence: confidence,
+        expected_margin: analysis.roi_bp.unwrap_or(0) as f64 / 10_000.0,
+        pay_asking,
+        category: listing.category.clone(),
+        business_seller: false,
+        time_left: None,
+    }
+}
+
+/// Whether a listing's deal waits for its seller's address: pursued, and no negotiation
+/// started. `Err` says why not, for the operator.
+pub fn waits_for_contact(store: &SledStore, listing: ListingId) -> Result<Opportunity, String> {
+    let found: Option<Opportunity> = store
+        .find(Opportunity::BY_LISTING, &listing.to_bytes())
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .next();
+    let Some(opportunity) = found else {
+        return Err(format!(
+            "listing {listing} was never valued; nothing waits for its seller"
+        ));
+    };
+    if opportunity.lifecycle.status != OpportunityStatus::Pursuing {
+        return Err(format!(
+            "listing {listing} is {:?}, not pursued; nothing waits for its seller",
+            opportunity.lifecycle.status
+        ));
+    }
+    let negotiations: Vec<Negotiation> = store
+        .find(Negotiation::BY_OPPORTUNITY, &opportunity.id.to_bytes())
+        .map_err(|e| e.to_string())?;
+    if !negotiations.is_empty() {
+        return Err(format!(
+            "listing {listing} is already being negotiated; its seller has an address"
+        ));
+    }
+    Ok(opportunity)
+}
+
 impl AnalyzerState {
+    /// The operator gave the address of a seller a captcha hid: recorded on the seller, the
+    /// listing valued again (the market may have moved while it waited), and negotiated when
+    /// still worth it.
+    fn contact_given(&mut self, id: ListingId, address: String) -> Result<(), ActorProcessingErr> {
+        let store = &self.ctx.store;
+        let mut opportunity = match waits_for_contact(store, id) {
+            Ok(opportunity) => opportunity,
+            Err(why) => {
+                tracing::warn!(listing = %id, %why, "seller's address not used");
+                return Ok(());
+            }
+        };
+        let Some(mut listing) = store.get::<MarketListing>(&id)? else {
+            tracing::warn!(listing = %id, "listing with a waiting deal is not in the store");
+            return Ok(());
+        };
+        let source = bazaar_memory::store::index_value(&[
+            listing.marketplace.name(),
+            &listing.seller.external_id,
+        ]);
+        if let Some(mut seller) = store
+            .find::<Seller>(Seller::BY_SOURCE, &source)?
+            .into_iter()
+            .next()
+        {
+            seller.contact = Some(address);
+            store.put(&seller)?;
+        }
+        listing.seller.contact_url = None;
+        let own: Option<ProductRecord> = store
+            .find(ProductRecord::BY_LISTING, &id.to_bytes())?
+            .into_iter()
+            .next();
+        let now = self.ctx.clock.now();
+        let (analysis, _) = appraise(
+            &self.ctx.index,
+            &self.valuation,
+            &Candidate::from_listing(&listing),
+            own.map(|p| p.id.to_string()).as_deref(),
+            now,
+        )?;
+        if let Decision::Pass { reason } = &analysis.decision {
+            tracing::info!(listing = %id, %reason, "no longer worth pursuing once the seller's address came");
+            opportunity.lifecycle.advance(
+                OpportunityStatus::Passed,
+                now,
+                format!("valued again when the seller's address came: {reason}"),
+            )?;
+            store.put(&opportunity)?;
+            return Ok(());
+        }
+        tracing::info!(listing = %id, "seller's address given by the operator; negotiating");
+        let deal = deal_context(&listing, &analysis);
+        self.start_negotiation(&listing, &opportunity, deal)
+    }
+
     fn report(&self) -> Result<ActorReport, ActorProcessingErr> {
         let store = &self.ctx.store;
         let count = |status: OpportunityStatus| -> Result<usize, ActorProcessingErr> {
@@ -222,11 +346,7 @@ impl AnalyzerState {
                 )?;
                 store.put(&opportunity)?;
             }
-            Decision::Pursue {
-                ceiling,
-                confidence,
-                strategy,
-            } => {
+            Decision::Pursue { ceiling, .. } => {
                 tracing::info!(
                     listing = %id,
                     title = %listing.title,
@@ -241,16 +361,7 @@ impl AnalyzerState {
                     format!("asking {} under ceiling {ceiling}", listing.price),
                 )?;
                 store.put(&opportunity)?;
-                let deal = DealContext {
-                    asking: listing.price,
-                    ceiling: *ceiling,
-                    valuation_confidence: *confidence,
-                    expected_margin: analysis.roi_bp.unwrap_or(0) as f64 / 10_000.0,
-                    pay_asking: *strategy == NegotiationHint::PayAsking,
-                    category: listing.category.clone(),
-                    business_seller: false,
-                    time_left: None,
-                };
+                let deal = deal_context(&listing, &analysis);
                 self.start_negotiation(&listing, &opportunity, deal)?;
             }
         }
@@ -363,6 +474,7 @@ impl AnalyzerState {
         if self.awaiting_contact.is_empty() {
             return Ok(());
         }
+        let mut hidden: Vec<(MarketListing, String)> = Vec::new();
         for mut awaiting in std::mem::take(&mut self.awaiting_contact) {
             let listing = &awaiting.listing;
             let source = self
@@ -378,17 +490,7 @@ impl AnalyzerState {
                 Ok(address) => address,
                 Err(error @ crate::connectors::SourceError::ContactHidden { .. }) => {
                     tracing::info!(listing = %listing.id, %error, "seller's address needs the operator");
-                    crate::tasks::open_task_once(
-                        &self.ctx,
-                        &format!("reply-address:{}", listing.id),
-                        format!("read the seller's reply address for {}", listing.title),
-                        format!(
-                            "{error}; then email the seller from there: the deal (asking {}) \
-                             waits",
-                            listing.price
-                        ),
-                    )
-                    .await?;
+                    hidden.push((awaiting.listing, awaiting.contact_url));
                     continue;
                 }
                 Err(error) => {
@@ -409,6 +511,43 @@ impl AnalyzerState {
                 .send(NegotiatorMsg::Start(Box::new(awaiting.start)))?;
         }
         self.ctx.store.flush().await?;
-        Ok(())
+        self.ask_for_contacts(&hidden).await
+    }
+
+    /// One inbox task for every listing of a batch whose seller's address a captcha hid:
+    /// which pages to open, and how to hand the addresses back.
+    async fn ask_for_contacts(
+        &self,
+        hidden: &[(MarketListing, String)],
+    ) -> Result<(), ActorProcessingErr> {
+        let Some((first, _)) = hidden.first() else {
+            return Ok(());
+        };
+        let pages: Vec<String> = hidden
+            .iter()
+            .map(|(listing, url)| {
+                format!(
+                    "{} ({}, asking {}): {url}",
+                    listing.id, listing.title, listing.price
+                )
+            })
+            .collect();
+        let summary = match hidden.len() {
+            1 => format!("read the seller's reply address for {}", first.title),
+            n => format!("read the sellers' reply addresses for {n} listings"),
+        };
+        let reason = format!(
+            "the marketplace shows a captcha before the address; open each page, solve it, and \
+             run `bazaar contact LISTING ADDRESS` (the deals wait): {}",
+            pages.join("; ")
+        );
+        let ids: Vec<String> = hidden.iter().map(|(l, _)| l.id.to_string()).collect();
+        crate::tasks::open_task_once(
+            &self.ctx,
+            &format!("reply-addresses:{}", ids.join(",")),
+            summary,
+            reason,
+        )
+        .await
     }
 }

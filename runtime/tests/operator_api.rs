@@ -1508,3 +1508,40 @@ fn the_openapi_checker_finds_what_is_wrong() {
         vec!["post /x is not in the document".to_string()]
     );
 }
+
+#[tokio::test]
+async fn a_sellers_address_is_refused_plainly_when_nothing_waits_for_it() {
+    let h = Harness::start(Options::default()).await;
+    let (_, doc) = json(h.http.get(h.url("/api/openapi.json")).send().await.unwrap()).await;
+    let listing = bazaar_memory::ListingId::new_at(chrono::Utc::now());
+    let path = format!("/api/v1/listings/{listing}/contact");
+    let give = |address: &str| {
+        h.post(&path)
+            .json(&serde_json::json!({ "address": address }))
+    };
+    // A listing never valued: nothing waits for its seller.
+    let (status, body) = checked(&doc, "post", &path, give("5c1e22@sale.craigslist.org")).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(
+        body["error"].as_str().unwrap().contains("never valued"),
+        "{body}"
+    );
+    // Not an address, and not a listing id: told so before anything else.
+    let (status, body) = checked(&doc, "post", &path, give("not an address")).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    let bad = "/api/v1/listings/42/contact";
+    let (status, body) = checked(
+        &doc,
+        "post",
+        bad,
+        h.post(bad)
+            .json(&serde_json::json!({ "address": "a@b.org" })),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body["error"].as_str().unwrap().contains("not a listing id"),
+        "{body}"
+    );
+    h.stop().await;
+}

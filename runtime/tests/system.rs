@@ -451,3 +451,105 @@ async fn a_listing_passed_on_or_walked_away_from_is_valued_again_when_its_price_
     );
     system.shutdown(Duration::from_secs(5)).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_seller_behind_a_captcha_waits_for_the_operator_then_is_negotiated_with() {
+    use bazaar_agents::analyzer::AnalyzerMsg;
+    use bazaar_agents::connectors::{Craigslist, CraigslistSettings, PoliteConfig, Source};
+    use bazaar_sim::sites::{ListingGenerator, Site, Sites, SitesConfig};
+
+    let clock = SimClock::new(at("2026-05-01T09:00:00Z"));
+    let shared: SharedClock = Arc::new(clock.clone());
+    // Every reply page of this site shows a captcha instead of the address.
+    let mut generator = ListingGenerator::new(11, Site::Craigslist);
+    generator.count = 5;
+    let posted = generator.generate(clock.now());
+    let config = SitesConfig {
+        craigslist_captcha_permille: 1000,
+        ..SitesConfig::default()
+    };
+    let (sites, _) = Sites::start_with(config, posted.clone(), shared.clone())
+        .await
+        .unwrap();
+    let craigslist = Craigslist::new(
+        CraigslistSettings::new(sites.base_url()),
+        PoliteConfig::simulated(),
+        shared.clone(),
+    )
+    .unwrap();
+    let mut parts = SystemParts::without_connectors(
+        Arc::new(Config::load(None, std::iter::empty()).unwrap()),
+        SledStore::temporary().unwrap(),
+        ProductIndex::in_memory(IndexConfig::default()).unwrap(),
+        shared,
+    );
+    parts.sources = vec![Arc::new(craigslist) as Arc<dyn Source>];
+    // A mailbox, so a negotiation can start (its first email waits for the gate).
+    let office = bazaar_sim::mail::PostOffice::with_mailboxes(["agent@bazaar.test"]).unwrap();
+    parts.mail = Some(Arc::new(office.transport("agent@bazaar.test").unwrap()));
+    let system = System::start(parts).await.unwrap();
+    let now = clock.now();
+    observe(&system, iphone_market(now)).await;
+
+    // A bargain whose posting names no address, only its reply page.
+    let page = &posted[0];
+    let mut bargain = listing("deal", "Apple iPhone 7 32GB unlocked", 120, now);
+    bargain.seller.external_id = "craigslist:deal".into();
+    bargain.seller.contact_url = Some(format!(
+        "{}/reply/{}/{}/{}",
+        sites.base_url(),
+        page.area,
+        page.category.craigslist_posting_code(),
+        page.id
+    ));
+    observe(&system, vec![bargain]).await;
+
+    let store = &system.store;
+    let deal = opportunities_of(store, "deal").remove(0);
+    assert_eq!(deal.lifecycle.status, OpportunityStatus::Pursuing);
+    let negotiations = |store: &SledStore| -> Vec<Negotiation> {
+        store
+            .find(Negotiation::BY_OPPORTUNITY, &deal.id.to_bytes())
+            .unwrap()
+    };
+    assert!(negotiations(store).is_empty(), "no address, no negotiation");
+    let tasks: Vec<Approval> = store
+        .all::<Approval>()
+        .unwrap()
+        .into_iter()
+        .filter(|a| a.action.is_none() && a.summary.contains("reply address"))
+        .collect();
+    assert_eq!(tasks.len(), 1, "one task asks the operator for the address");
+    let listing_id = deal.listing;
+    assert!(
+        tasks[0].reason.contains(&listing_id.to_string())
+            && tasks[0].reason.contains("/reply/")
+            && tasks[0].reason.contains("bazaar contact"),
+        "{}",
+        tasks[0].reason
+    );
+
+    // The operator solved the captcha and gives the address: the deal goes on.
+    system
+        .addrs
+        .analyzer
+        .send(AnalyzerMsg::ContactGiven {
+            listing: listing_id,
+            address: "5c1e22@sale.craigslist.org".into(),
+        })
+        .unwrap();
+    system.quiet.wait_quiet().await;
+    let started = negotiations(store);
+    assert_eq!(started.len(), 1, "{:#?}", opportunities_of(store, "deal"));
+    assert_eq!(started[0].seller_address, "5c1e22@sale.craigslist.org");
+    let seller: Seller = on_craigslist(store, Seller::BY_SOURCE, "craigslist:deal");
+    assert_eq!(
+        seller.contact.as_deref(),
+        Some("5c1e22@sale.craigslist.org")
+    );
+    // Given again, it is refused: the seller is being negotiated with.
+    assert!(bazaar_agents::analyzer::waits_for_contact(store, listing_id).is_err());
+
+    system.shutdown(Duration::from_secs(5)).await.unwrap();
+    sites.stop().await;
+}

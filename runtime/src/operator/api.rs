@@ -140,6 +140,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(pause))
         .routes(routes!(resume))
         .merge(super::items::routes())
+        .merge(super::contacts::routes())
 }
 
 /// Routes anyone may call.

@@ -1,4 +1,4 @@
-//! `bazaar inbox | approve | reject | resolve | undo | pause | resume | item | list`: the
+//! `bazaar inbox | approve | reject | resolve | contact | undo | pause | resume | item | list`: the
 //! operator API from the command line. They talk to the running daemon (`--api`, default `operator.public_url`)
 //! with the token from the configuration, print what happened, and exit 1 with the API's
 //! message when it refuses (2 when the token is not configured).
@@ -81,6 +81,17 @@ pub enum OperatorCommand {
         /// What you found.
         #[arg(long, default_value = "")]
         note: String,
+        /// Where the daemon's API is.
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Give the seller's address of a listing whose deal waits for it (the inbox task names
+    /// the listing when the marketplace showed the address only behind a captcha).
+    Contact {
+        /// The listing id (from the inbox task).
+        listing: String,
+        /// The seller's email address, as the marketplace's reply page showed it.
+        address: String,
         /// Where the daemon's API is.
         #[command(flatten)]
         api: ApiArgs,
@@ -518,6 +529,23 @@ pub async fn run(config: &Config, command: OperatorCommand) -> anyhow::Result<Ex
                     "it did not happen"
                 };
                 println!("resolved {id}: {what}");
+            }
+            OperatorCommand::Contact {
+                listing,
+                address,
+                api,
+            } => {
+                let value = Client::new(config, &api)?
+                    .call(
+                        Method::POST,
+                        &format!("/api/v1/listings/{listing}/contact"),
+                        Some(serde_json::json!({ "address": address })),
+                    )
+                    .await?;
+                println!(
+                    "recorded {} for listing {listing}; it is valued again and negotiated if still worth it",
+                    value["address"].as_str().unwrap_or(&address)
+                );
             }
             OperatorCommand::Undo { id, api } => {
                 let value = Client::new(config, &api)?

@@ -19,6 +19,7 @@
 
 pub mod api;
 pub mod cli;
+pub mod contacts;
 pub mod items;
 pub mod links;
 pub mod page;
