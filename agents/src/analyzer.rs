@@ -52,6 +52,9 @@ pub enum AnalyzerMsg {
         /// The seller's address, checked.
         address: String,
     },
+    /// Take up the deals pursued before a restart whose negotiation never started (sent to
+    /// itself when it starts, so the work counts as the system's: it is not quiet before).
+    ResumeWaiting,
     /// Report what the analyzer holds.
     Status(RpcReplyPort<ActorReport>),
 }
@@ -124,6 +127,15 @@ impl Actor for DealAnalyzer {
         })
     }
 
+    async fn post_start(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        state: &mut AnalyzerState,
+    ) -> Result<(), ActorProcessingErr> {
+        state.ctx.addrs.analyzer.send(AnalyzerMsg::ResumeWaiting)?;
+        Ok(())
+    }
+
     async fn handle(
         &self,
         _myself: ActorRef<Self::Msg>,
@@ -142,6 +154,10 @@ impl Actor for DealAnalyzer {
                 AnalyzerMsg::ContactGiven { listing, address } => {
                     state.contact_given(listing, address)?;
                     state.ctx.store.flush().await?;
+                }
+                AnalyzerMsg::ResumeWaiting => {
+                    state.resume_waiting_deals()?;
+                    state.reveal_contacts().await?;
                 }
                 AnalyzerMsg::Status(reply) => {
                     let _ = reply.send(state.report()?);
@@ -210,6 +226,39 @@ pub fn waits_for_contact(store: &SledStore, listing: ListingId) -> Result<Opport
 }
 
 impl AnalyzerState {
+    /// Deals pursued before a restart whose negotiation never started (the process stopped
+    /// between the decision and the seller's address, or before the Negotiator recorded it):
+    /// valued again and started, or their sellers' addresses asked for again.
+    fn resume_waiting_deals(&mut self) -> Result<(), ActorProcessingErr> {
+        let store = self.ctx.store.clone();
+        for opportunity in store.with_status::<Opportunity>(OpportunityStatus::Pursuing)? {
+            if waits_for_contact(&store, opportunity.listing).is_err() {
+                continue;
+            }
+            let Some(listing) = store.get::<MarketListing>(&opportunity.listing)? else {
+                continue;
+            };
+            let own: Option<ProductRecord> = store
+                .find(ProductRecord::BY_LISTING, &listing.id.to_bytes())?
+                .into_iter()
+                .next();
+            let (analysis, _) = appraise(
+                &self.ctx.index,
+                &self.valuation,
+                &Candidate::from_listing(&listing),
+                own.map(|p| p.id.to_string()).as_deref(),
+                self.ctx.clock.now(),
+            )?;
+            if matches!(analysis.decision, Decision::Pass { .. }) {
+                continue;
+            }
+            tracing::info!(listing = %listing.id, "pursued before the restart; taking it up again");
+            let deal = deal_context(&listing, &analysis);
+            self.start_negotiation(&listing, &opportunity, deal)?;
+        }
+        Ok(())
+    }
+
     /// The operator gave the address of a seller a captcha hid: recorded on the seller, the
     /// listing valued again (the market may have moved while it waited), and negotiated when
     /// still worth it.

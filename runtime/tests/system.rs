@@ -471,75 +471,108 @@ async fn a_seller_behind_a_captcha_waits_for_the_operator_then_is_negotiated_wit
     let (sites, _) = Sites::start_with(config, posted.clone(), shared.clone())
         .await
         .unwrap();
-    let craigslist = Craigslist::new(
-        CraigslistSettings::new(sites.base_url()),
-        PoliteConfig::simulated(),
-        shared.clone(),
-    )
-    .unwrap();
-    let mut parts = SystemParts::without_connectors(
-        Arc::new(Config::load(None, std::iter::empty()).unwrap()),
-        SledStore::temporary().unwrap(),
-        ProductIndex::in_memory(IndexConfig::default()).unwrap(),
-        shared,
-    );
-    parts.sources = vec![Arc::new(craigslist) as Arc<dyn Source>];
+    let store = SledStore::temporary().unwrap();
+    let index_dir = tempfile::tempdir().unwrap();
     // A mailbox, so a negotiation can start (its first email waits for the gate).
     let office = bazaar_sim::mail::PostOffice::with_mailboxes(["agent@bazaar.test"]).unwrap();
-    parts.mail = Some(Arc::new(office.transport("agent@bazaar.test").unwrap()));
-    let system = System::start(parts).await.unwrap();
+    let start = || async {
+        let craigslist = Craigslist::new(
+            CraigslistSettings::new(sites.base_url()),
+            PoliteConfig::simulated(),
+            shared.clone(),
+        )
+        .unwrap();
+        let mut parts = SystemParts::without_connectors(
+            Arc::new(Config::load(None, std::iter::empty()).unwrap()),
+            store.clone(),
+            ProductIndex::open(index_dir.path(), IndexConfig::default()).unwrap(),
+            shared.clone(),
+        );
+        parts.sources = vec![Arc::new(craigslist) as Arc<dyn Source>];
+        parts.mail = Some(Arc::new(office.transport("agent@bazaar.test").unwrap()));
+        System::start(parts).await.unwrap()
+    };
+    let system = start().await;
     let now = clock.now();
     observe(&system, iphone_market(now)).await;
 
-    // A bargain whose posting names no address, only its reply page.
-    let page = &posted[0];
-    let mut bargain = listing("deal", "Apple iPhone 7 32GB unlocked", 120, now);
-    bargain.seller.external_id = "craigslist:deal".into();
-    bargain.seller.contact_url = Some(format!(
-        "{}/reply/{}/{}/{}",
-        sites.base_url(),
-        page.area,
-        page.category.craigslist_posting_code(),
-        page.id
-    ));
-    observe(&system, vec![bargain]).await;
+    // Two bargains whose postings name no address, only their reply pages.
+    let bargain = |external: &str, page: &bazaar_sim::sites::SiteListing| {
+        let mut bargain = listing(external, "Apple iPhone 7 32GB unlocked", 120, now);
+        bargain.seller.external_id = format!("craigslist:{external}");
+        bargain.seller.contact_url = Some(format!(
+            "{}/reply/{}/{}/{}",
+            sites.base_url(),
+            page.area,
+            page.category.craigslist_posting_code(),
+            page.id
+        ));
+        bargain
+    };
+    observe(
+        &system,
+        vec![bargain("deal", &posted[0]), bargain("deal2", &posted[1])],
+    )
+    .await;
 
     let store = &system.store;
     let deal = opportunities_of(store, "deal").remove(0);
+    let deal2 = opportunities_of(store, "deal2").remove(0);
     assert_eq!(deal.lifecycle.status, OpportunityStatus::Pursuing);
-    let negotiations = |store: &SledStore| -> Vec<Negotiation> {
+    assert_eq!(deal2.lifecycle.status, OpportunityStatus::Pursuing);
+    let negotiations = |store: &SledStore, of: &Opportunity| -> Vec<Negotiation> {
         store
-            .find(Negotiation::BY_OPPORTUNITY, &deal.id.to_bytes())
+            .find(Negotiation::BY_OPPORTUNITY, &of.id.to_bytes())
             .unwrap()
     };
-    assert!(negotiations(store).is_empty(), "no address, no negotiation");
-    let tasks: Vec<Approval> = store
-        .all::<Approval>()
-        .unwrap()
-        .into_iter()
-        .filter(|a| a.action.is_none() && a.summary.contains("reply address"))
-        .collect();
-    assert_eq!(tasks.len(), 1, "one task asks the operator for the address");
-    let listing_id = deal.listing;
     assert!(
-        tasks[0].reason.contains(&listing_id.to_string())
-            && tasks[0].reason.contains("/reply/")
-            && tasks[0].reason.contains("bazaar contact"),
-        "{}",
-        tasks[0].reason
+        negotiations(store, &deal).is_empty(),
+        "no address, no negotiation"
     );
+    let tasks = |store: &SledStore| -> Vec<Approval> {
+        store
+            .all::<Approval>()
+            .unwrap()
+            .into_iter()
+            .filter(|a| a.action.is_none() && a.summary.contains("reply address"))
+            .collect()
+    };
+    let asked = tasks(store);
+    assert_eq!(asked.len(), 1, "one task for the batch");
+    assert_eq!(
+        asked[0].summary,
+        "read the sellers' reply addresses for 2 listings"
+    );
+    for id in [deal.listing, deal2.listing] {
+        assert!(
+            asked[0].reason.contains(&id.to_string())
+                && asked[0].reason.contains("/reply/")
+                && asked[0].reason.contains("bazaar contact"),
+            "{}",
+            asked[0].reason
+        );
+    }
 
-    // The operator solved the captcha and gives the address: the deal goes on.
+    // A restart in between: the deals still wait, asked for once.
+    system.shutdown(Duration::from_secs(5)).await.unwrap();
+    let system = start().await;
+    system.quiet.wait_quiet().await;
+    let store = &system.store;
+    assert_eq!(tasks(store).len(), 1, "asked once, across the restart");
+    assert!(negotiations(store, &deal).is_empty());
+    assert!(bazaar_agents::analyzer::waits_for_contact(store, deal.listing).is_ok());
+
+    // The operator solved one captcha and gives the address: that deal goes on.
     system
         .addrs
         .analyzer
         .send(AnalyzerMsg::ContactGiven {
-            listing: listing_id,
+            listing: deal.listing,
             address: "5c1e22@sale.craigslist.org".into(),
         })
         .unwrap();
     system.quiet.wait_quiet().await;
-    let started = negotiations(store);
+    let started = negotiations(store, &deal);
     assert_eq!(started.len(), 1, "{:#?}", opportunities_of(store, "deal"));
     assert_eq!(started[0].seller_address, "5c1e22@sale.craigslist.org");
     let seller: Seller = on_craigslist(store, Seller::BY_SOURCE, "craigslist:deal");
@@ -548,7 +581,30 @@ async fn a_seller_behind_a_captcha_waits_for_the_operator_then_is_negotiated_wit
         Some("5c1e22@sale.craigslist.org")
     );
     // Given again, it is refused: the seller is being negotiated with.
-    assert!(bazaar_agents::analyzer::waits_for_contact(store, listing_id).is_err());
+    assert!(bazaar_agents::analyzer::waits_for_contact(store, deal.listing).is_err());
+    assert!(negotiations(store, &deal2).is_empty());
+
+    // The other seller's address was recorded, then the process stopped before the
+    // negotiation started: the restart takes the deal up.
+    let store = store.clone();
+    system.shutdown(Duration::from_secs(5)).await.unwrap();
+    let mut seller: Seller = on_craigslist(&store, Seller::BY_SOURCE, "craigslist:deal2");
+    seller.contact = Some("77ab10@sale.craigslist.org".into());
+    store.put(&seller).unwrap();
+    let system = start().await;
+    system.quiet.wait_quiet().await;
+    let started = negotiations(&system.store, &deal2);
+    assert_eq!(
+        started.len(),
+        1,
+        "the waiting deal was taken up after the restart"
+    );
+    assert_eq!(started[0].seller_address, "77ab10@sale.craigslist.org");
+    assert_eq!(
+        negotiations(&system.store, &deal).len(),
+        1,
+        "not started twice"
+    );
 
     system.shutdown(Duration::from_secs(5)).await.unwrap();
     sites.stop().await;

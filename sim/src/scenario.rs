@@ -104,6 +104,10 @@ pub struct SellersConfig {
     pub price_drop_after_days: u32,
     /// By this many percent.
     pub price_drop_percent: u32,
+    /// Craigslist postings whose reply page shows a captcha instead of the seller's address
+    /// (a person must read it), in thousandths; none when left out.
+    #[serde(default)]
+    pub craigslist_captcha_permille: u16,
 }
 
 /// Demand for the agent's own listings.

@@ -474,7 +474,11 @@ impl World {
 
         let (post_office, mailboxes) = open_mailboxes(mail, &scenario, &mut listings)?;
         let site_listings: Vec<SiteListing> = listings.iter().filter_map(site_listing).collect();
-        let (sites, _) = Sites::start(site_listings, shared.clone())
+        let sites_config = crate::sites::SitesConfig {
+            craigslist_captcha_permille: scenario.sellers.craigslist_captcha_permille,
+            ..crate::sites::SitesConfig::default()
+        };
+        let (sites, _) = Sites::start_with(sites_config, site_listings, shared.clone())
             .await
             .map_err(server("sites"))?;
 
@@ -707,6 +711,15 @@ impl World {
     /// The simulated time now.
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now()
+    }
+
+    /// The relay address a Craigslist posting's reply page gives a person (who can solve its
+    /// captcha), by post id.
+    pub fn craigslist_reply_address(&self, post_id: u64) -> Option<String> {
+        self.sites
+            .get(post_id)
+            .filter(|e| e.listing.site == Site::Craigslist)
+            .map(|e| e.listing.reply_address)
     }
 
     /// The simulated eBay, for tests that act as the agent's buyers or inspect it.

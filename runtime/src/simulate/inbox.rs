@@ -8,6 +8,7 @@ use bazaar_memory::{Approval, ApprovalStatus, SledStore, Store};
 
 use super::{agent_error, SimError};
 use crate::system::System;
+use bazaar_sim::world::World;
 
 /// The scripted operator's memory: its mistakes are drawn from the seed.
 pub(super) struct ScriptedOperator {
@@ -23,8 +24,13 @@ pub(super) struct ScriptedOperator {
 /// lists again; answers each action waiting in the inbox once it has waited the operator's
 /// delay — approves it, or (at the operator's error rate) rejects it by mistake. Other
 /// tasks stay for a person. With no scripted operator (interactive), only the condition
-/// tasks are handled.
-pub(super) async fn answer_inbox(system: &System, operator: Option<&mut ScriptedOperator>) {
+/// tasks are handled. Sellers' addresses behind a captcha the scripted operator reads as a
+/// person would, once they waited its delay, and hands over ([`answer_contact_task`]).
+pub(super) async fn answer_inbox(
+    system: &System,
+    world: &World,
+    operator: Option<&mut ScriptedOperator>,
+) {
     use rand::Rng;
     let Ok(pending) = system
         .store
@@ -63,6 +69,11 @@ pub(super) async fn answer_inbox(system: &System, operator: Option<&mut Scripted
         return;
     };
     let now = system.clock.now();
+    for task in pending.iter().filter(|a| a.action.is_none()) {
+        if now - task.requested_at >= operator.delay {
+            answer_contact_task(system, world, task).await;
+        }
+    }
     for approval in pending.into_iter().filter(|a| a.action.is_some()) {
         if now - approval.requested_at < operator.delay {
             continue;
@@ -152,6 +163,56 @@ pub(super) fn waiting_approvals(system: &System) -> usize {
         .unwrap_or(0)
 }
 
+/// A "read the seller's reply address" task: the operator opens each reply page, solves its
+/// captcha (the world tells the address), and gives it with `bazaar contact`; the task is
+/// then settled.
+async fn answer_contact_task(system: &System, world: &World, task: &Approval) {
+    let listings = contact_task_listings(&task.reason);
+    if !task.summary.starts_with("read the seller") || listings.is_empty() {
+        return;
+    }
+    for id in listings {
+        let Ok(Some(listing)) = system.store.get::<bazaar_memory::MarketListing>(&id) else {
+            continue;
+        };
+        let address = listing
+            .external_id
+            .parse()
+            .ok()
+            .and_then(|post| world.craigslist_reply_address(post));
+        let Some(address) = address else {
+            continue;
+        };
+        let _ = system
+            .addrs
+            .analyzer
+            .send(bazaar_agents::analyzer::AnalyzerMsg::ContactGiven {
+                listing: id,
+                address,
+            });
+    }
+    let _ = system
+        .addrs
+        .gate
+        .ask(|reply| bazaar_policies::GateMsg::Resolve {
+            approval: task.id,
+            by: "sim-operator".into(),
+            happened: true,
+            note: "solved the captchas and gave the addresses".into(),
+            reply,
+        })
+        .await;
+}
+
+/// The listings a reply-address task's reason names (by their ids, 26-character ULIDs).
+fn contact_task_listings(reason: &str) -> Vec<bazaar_memory::ListingId> {
+    reason
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|word| word.len() == 26)
+        .filter_map(|word| word.parse().ok())
+        .collect()
+}
+
 /// The item a "fill in condition for … (item <id>) …" task is about.
 fn condition_task_item(summary: &str) -> Option<bazaar_memory::ItemId> {
     if !summary.starts_with("fill in condition") {
@@ -164,7 +225,7 @@ fn condition_task_item(summary: &str) -> Option<bazaar_memory::ItemId> {
 
 #[cfg(test)]
 mod tests {
-    use super::condition_task_item;
+    use super::{condition_task_item, contact_task_listings};
 
     #[test]
     fn condition_tasks_name_their_item() {
@@ -180,5 +241,21 @@ mod tests {
             condition_task_item("fill in condition for \"x\" (item nonsense)"),
             None
         );
+    }
+
+    #[test]
+    fn reply_address_tasks_name_their_listings() {
+        let now = chrono::Utc::now();
+        let (a, b) = (
+            bazaar_memory::ListingId::new_at(now),
+            bazaar_memory::ListingId::new_at(now),
+        );
+        // A title word of 26 letters that is no id is left out.
+        let reason = format!(
+            "the marketplace shows a captcha before the address; open each page: \
+             {a} (ABCDEFGHJKMNPQRSTVWXYZ0123 sofa, asking $5.00): http://h/reply/x/y/1; \
+             {b} (Table, asking $9.00): http://h/reply/x/y/2"
+        );
+        assert_eq!(contact_task_listings(&reason), vec![a, b]);
     }
 }

@@ -453,14 +453,10 @@ impl Operator {
 
     /// Lets the agent finish, answers the inbox, and with a person at the page waits until
     /// nothing awaits approval.
-    async fn answer(
-        &mut self,
-        system: &System,
-        clock: &bazaar_memory::SimClock,
-        out: &mut dyn Write,
-    ) {
+    async fn answer(&mut self, system: &System, world: &World, out: &mut dyn Write) {
+        let clock = world.clock();
         settle(&system.quiet, clock).await;
-        answer_inbox(system, self.scripted.as_mut()).await;
+        answer_inbox(system, world, self.scripted.as_mut()).await;
         settle(&system.quiet, clock).await;
         if self.inbox.is_none() {
             return;
@@ -602,7 +598,7 @@ async fn run_days(
     let mut next_commit = world.now();
     loop {
         let agent = std::time::Instant::now();
-        operator.answer(system, world.clock(), out).await;
+        operator.answer(system, world, out).await;
         timing.agent += agent.elapsed();
         let now = world.now();
         // The index commits every few hours, with the agent quiet: what the DealAnalyzer sees
