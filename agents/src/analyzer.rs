@@ -586,8 +586,9 @@ impl AnalyzerState {
             n => format!("read the sellers' reply addresses for {n} listings"),
         };
         let reason = format!(
-            "the marketplace shows a captcha before the address; open each page, solve it, and \
-             run `bazaar contact LISTING ADDRESS` (the deals wait): {}",
+            "the marketplace shows these addresses only to a person (behind a captcha, or \
+             written by the page's script); open each page in a browser and run `bazaar contact \
+             LISTING ADDRESS` (the deals wait): {}",
             pages.join("; ")
         );
         let ids: Vec<String> = hidden.iter().map(|(l, _)| l.id.to_string()).collect();

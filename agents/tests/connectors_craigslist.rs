@@ -132,6 +132,26 @@ async fn a_reply_page_behind_a_captcha_hides_the_address_and_pauses_nothing() {
     assert!(cl.take_alerts().is_empty());
     let again = cl.search(&query).await.unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(again.listings.len(), 2);
+    // A reply page whose script writes the address: only a browser shows it.
+    let config = SitesConfig {
+        craigslist_script_reply_permille: 1000,
+        ..SitesConfig::default()
+    };
+    let scripted = sites_with(config, generated(3, vec![Category::Furniture]), &clock).await;
+    let other = connector(scripted.base_url(), quick(), &clock);
+    let page = other.search(&query).await.unwrap_or_else(|e| panic!("{e}"));
+    let reply_page = page.listings[0]
+        .seller
+        .contact_url
+        .clone()
+        .unwrap_or_default();
+    match other.reveal_contact(&reply_page).await {
+        Err(SourceError::ContactHidden { why, .. }) => {
+            assert_eq!(why, "written by the page's script")
+        }
+        got => panic!("expected the address hidden, got {got:?}"),
+    }
+    scripted.stop().await;
     // A reply page on another host is refused before any request.
     let elsewhere = cl
         .reveal_contact("https://example.com/reply/sfo/fuo/1")

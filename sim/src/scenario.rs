@@ -108,6 +108,10 @@ pub struct SellersConfig {
     /// (a person must read it), in thousandths; none when left out.
     #[serde(default)]
     pub craigslist_captcha_permille: u16,
+    /// Craigslist postings whose reply page writes the address with its script (a browser
+    /// shows it), in thousandths; none when left out.
+    #[serde(default)]
+    pub craigslist_script_reply_permille: u16,
 }
 
 /// Demand for the agent's own listings.

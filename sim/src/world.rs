@@ -476,6 +476,7 @@ impl World {
         let site_listings: Vec<SiteListing> = listings.iter().filter_map(site_listing).collect();
         let sites_config = crate::sites::SitesConfig {
             craigslist_captcha_permille: scenario.sellers.craigslist_captcha_permille,
+            craigslist_script_reply_permille: scenario.sellers.craigslist_script_reply_permille,
             ..crate::sites::SitesConfig::default()
         };
         let (sites, _) = Sites::start_with(sites_config, site_listings, shared.clone())

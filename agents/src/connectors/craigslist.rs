@@ -757,6 +757,14 @@ fn read_reply_page(page: &Page) -> Result<String, SourceError> {
             why: "behind a captcha".into(),
         });
     }
+    // Reply options the page's script writes: only a browser shows them.
+    let scripted = doc.select(&sel("noscript, script")).next().is_some();
+    if scripted {
+        return Err(SourceError::ContactHidden {
+            url: page.url.clone(),
+            why: "written by the page's script".into(),
+        });
+    }
     Err(SourceError::Malformed(format!(
         "{}: no reply address on the reply page",
         page.url

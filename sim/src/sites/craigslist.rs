@@ -33,8 +33,9 @@
 //!   button's script fills in for `__SERVICE_ID__`) — the reply options. No real reply page is
 //!   among the samples, so this one is assumed and minimal: the relay address in
 //!   `.reply-email-address a.mailapp[href^=mailto]` (the markup older postings carried
-//!   inline), or, for [`super::SitesConfig::craigslist_captcha_permille`] of the postings, an
-//!   hCaptcha box and no address.
+//!   inline); for [`super::SitesConfig::craigslist_script_reply_permille`] of the postings
+//!   the same markup written by the page's script (a `noscript` note otherwise), and for
+//!   [`super::SitesConfig::craigslist_captcha_permille`] an hCaptcha box and no address.
 //!
 //! Times in `datetime` attributes are `YYYY-MM-DDTHH:MM:SS+0000` (Craigslist's format, in UTC).
 
@@ -477,10 +478,27 @@ fn posting_page(entry: &super::Entry, origin: &str) -> Response {
     ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
 }
 
-/// Whether the reply page of posting `id` asks for a captcha first (a fixed share of the
-/// postings, by id, so a page answers the same every time).
-fn behind_captcha(shared: &Shared, id: u64) -> bool {
-    id % 1000 < u64::from(shared.config.craigslist_captcha_permille)
+/// How the reply page of a posting shows the address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReplyPage {
+    /// In its markup.
+    Markup,
+    /// Only once its script ran (a browser).
+    Script,
+    /// Only to a person who solved its captcha.
+    Captcha,
+}
+
+/// How posting `id`'s reply page shows the address: a fixed share of the postings by id, so
+/// a page answers the same every time.
+fn reply_page_kind(shared: &Shared, id: u64) -> ReplyPage {
+    let captcha = u64::from(shared.config.craigslist_captcha_permille);
+    let script = captcha + u64::from(shared.config.craigslist_script_reply_permille);
+    match id % 1000 {
+        n if n < captcha => ReplyPage::Captcha,
+        n if n < script => ReplyPage::Script,
+        _ => ReplyPage::Markup,
+    }
 }
 
 async fn reply_for_service(
@@ -504,7 +522,19 @@ async fn reply(
     };
     let listing = &entry.listing;
     let mut body = String::from("<section class=\"body\">\n<div class=\"reply-info\">\n");
-    if behind_captcha(&shared, listing.id) {
+    let kind = reply_page_kind(&shared, listing.id);
+    if kind == ReplyPage::Script {
+        use base64::Engine as _;
+        let encoded = base64::engine::general_purpose::STANDARD.encode(&listing.reply_address);
+        let _ = write!(
+            body,
+            "<div class=\"reply-options\" id=\"reply-options\" data-reply=\"{encoded}\"></div>\n\
+             <noscript><p class=\"reply-noscript\">turn on JavaScript to see the reply options</p></noscript>\n\
+             <script>(function () {{ var o = document.getElementById('reply-options'); \
+             var a = atob(o.dataset.reply); o.innerHTML = '<p class=\"reply-email\">reply by email:</p>' + \
+             '<div class=\"reply-email-address\"><a class=\"mailapp\" href=\"mailto:' + a + '\">' + a + '</a></div>'; }})();</script>\n"
+        );
+    } else if kind == ReplyPage::Captcha {
         body.push_str(
             "<div class=\"reply-captcha\">\n<p>Please complete the challenge below to see the \
              contact info.</p>\n<div class=\"h-captcha\" data-sitekey=\"sim-sitekey\"></div>\n</div>\n",

@@ -56,6 +56,9 @@ pub struct SitesConfig {
     /// seller's relay address (by post id; 0 by default: nobody in a simulated month could
     /// solve one).
     pub craigslist_captcha_permille: u16,
+    /// Thousandths of Craigslist's postings whose reply page writes the address with its
+    /// script (only a browser, or a person, sees it); 0 by default.
+    pub craigslist_script_reply_permille: u16,
 }
 
 impl Default for SitesConfig {
@@ -66,6 +69,7 @@ impl Default for SitesConfig {
             require_session: None,
             marketplace_latency: std::time::Duration::ZERO,
             craigslist_captcha_permille: 0,
+            craigslist_script_reply_permille: 0,
         }
     }
 }
