@@ -560,3 +560,63 @@ fn sessions_are_sealed_at_rest_and_an_altered_file_is_refused() {
     let error = Session::load(&path).expect_err("no key, no session");
     assert!(error.to_string().contains("BAZAAR_SECRETS_KEY"), "{error}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_browser_reads_a_craigslist_reply_page_its_script_writes() {
+    use bazaar_agents::connectors::{Craigslist, CraigslistSettings};
+    let Some(chromium) = chromium() else {
+        return;
+    };
+    let clock = SimClock::new(start_time());
+    let mut generator = ListingGenerator::new(4, Site::Craigslist);
+    generator.count = 3;
+    let posted = generator.generate(start_time());
+    // Every reply page writes the address with its script.
+    let config = SitesConfig {
+        craigslist_script_reply_permille: 1000,
+        ..SitesConfig::default()
+    };
+    let site = sites_with(posted.clone(), config, &clock).await;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let browser = Arc::new(connector(&chromium, site.base_url(), dir.path(), &clock));
+    let craigslist = || {
+        Craigslist::new(
+            CraigslistSettings::new(site.base_url()),
+            quick(),
+            Arc::new(clock.clone()),
+        )
+        .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let listing = &posted[0];
+    let reply_page = format!(
+        "{}/reply/{}/{}/{}",
+        site.base_url(),
+        listing.area,
+        listing.category.craigslist_posting_code(),
+        listing.id
+    );
+    // Over plain HTTP the address is not there; the page says so with its script.
+    let plain = craigslist().reveal_contact(&reply_page).await;
+    assert!(
+        matches!(&plain, Err(SourceError::ContactHidden { why, .. }) if why.contains("script")),
+        "{plain:?}"
+    );
+    // In the browser the script runs and writes it.
+    let address = craigslist()
+        .with_renderer(browser.clone())
+        .reveal_contact(&reply_page)
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(address, listing.reply_address);
+    assert!(
+        browser
+            .open_pages()
+            .await
+            .unwrap_or_default()
+            .iter()
+            .all(|u| !u.starts_with("http")),
+        "the tab was closed"
+    );
+    browser.shutdown().await;
+    site.stop().await;
+}

@@ -203,6 +203,8 @@ pub struct System {
     supervisor: ActorRef<SupervisorMsg>,
     supervisor_done: tokio::task::JoinHandle<()>,
     escalation: watch::Receiver<Escalation>,
+    /// Closed at shutdown (a browser they started stops with the system).
+    sources: Vec<Arc<dyn bazaar_agents::connectors::Source>>,
 }
 
 /// How a system ended.
@@ -248,7 +250,7 @@ impl System {
             config: config.clone(),
             mail,
             llm,
-            sources,
+            sources: sources.clone(),
             selling,
         };
         let gate_args = PolicyGateArgs {
@@ -310,6 +312,7 @@ impl System {
             supervisor: supervisor.0,
             supervisor_done: supervisor.1,
             escalation,
+            sources,
         })
     }
 
@@ -347,6 +350,9 @@ impl System {
         }
         let _ = ractor::call!(self.supervisor, SupervisorMsg::Shutdown);
         let _ = self.supervisor_done.await;
+        for source in &self.sources {
+            source.close().await;
+        }
         self.store.flush().await?;
         self.index.close().await?;
         tracing::info!("store flushed and index committed");
@@ -436,15 +442,45 @@ pub fn sources_from_config(
             jitter: spacing / 2,
             ..PoliteConfig::default()
         };
-        let site = Craigslist::new(
+        let mut site = Craigslist::new(
             CraigslistSettings::new(&craigslist.base_url),
             polite,
             clock.clone(),
         )
         .context("[marketplaces.craigslist]")?;
+        if let Some(browser) = reply_page_browser(config, clock)? {
+            site = site.with_renderer(browser);
+        }
         sources.push(Arc::new(site));
     }
     Ok(sources)
+}
+
+/// A headless Chromium for the Craigslist reply pages whose script writes the seller's
+/// address, when Chromium is installed (it starts on the first such page, with its own
+/// profile under `<data_dir>/browser/craigslist`); without one those addresses are asked of
+/// the operator.
+fn reply_page_browser(
+    config: &Config,
+    clock: &SharedClock,
+) -> anyhow::Result<Option<Arc<dyn bazaar_agents::connectors::PageRenderer>>> {
+    use bazaar_agents::connectors::marketplace::{
+        find_chromium, MarketplaceBrowser, MarketplaceSettings,
+    };
+    let Some(chromium) = find_chromium() else {
+        return Ok(None);
+    };
+    let data_dir = &config.store.data_dir;
+    let mut settings = MarketplaceSettings::new(&config.marketplaces.craigslist.base_url, data_dir);
+    settings.chromium = chromium;
+    settings.profile_dir = data_dir.join("browser").join("craigslist");
+    settings.session_file = None;
+    let browser = MarketplaceBrowser::new(
+        settings,
+        bazaar_agents::connectors::PoliteConfig::default(),
+        clock.clone(),
+    )?;
+    Ok(Some(Arc::new(browser)))
 }
 
 /// The selling side `[selling]` configures.

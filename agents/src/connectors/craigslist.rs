@@ -739,6 +739,12 @@ fn reply_page_url(doc: &Html, page_url: &str) -> Option<String> {
     matches!(url.scheme(), "http" | "https").then(|| url.to_string())
 }
 
+/// Why a reply page shows no address to a plain request when its script writes it.
+const WRITTEN_BY_SCRIPT: &str = "written by the page's script";
+
+/// What shows when a reply page's script is done: the address, or a captcha.
+const REPLY_READY: &str = ".reply-email-address a, .h-captcha, .g-recaptcha";
+
 /// What a reply page gives: the seller's relay address, or why it gives none.
 fn read_reply_page(page: &Page) -> Result<String, SourceError> {
     let doc = Html::parse_document(&page.body);
@@ -762,7 +768,7 @@ fn read_reply_page(page: &Page) -> Result<String, SourceError> {
     if scripted {
         return Err(SourceError::ContactHidden {
             url: page.url.clone(),
-            why: "written by the page's script".into(),
+            why: WRITTEN_BY_SCRIPT.into(),
         });
     }
     Err(SourceError::Malformed(format!(
@@ -803,6 +809,8 @@ pub struct Craigslist {
     gate: PoliteGate,
     clock: SharedClock,
     host: String,
+    /// A browser for the reply pages whose script writes the address, when one is at hand.
+    renderer: Option<std::sync::Arc<dyn super::PageRenderer>>,
 }
 
 impl std::fmt::Debug for Craigslist {
@@ -854,7 +862,18 @@ impl Craigslist {
             http,
             clock,
             host,
+            renderer: None,
         })
+    }
+
+    /// Reads the reply pages whose script writes the address in `renderer` (a browser);
+    /// without one they are left to the operator.
+    pub fn with_renderer(
+        mut self,
+        renderer: std::sync::Arc<dyn super::PageRenderer>,
+    ) -> Craigslist {
+        self.renderer = Some(renderer);
+        self
     }
 
     /// The host's politeness gate.
@@ -1157,7 +1176,33 @@ impl Craigslist {
         let page = self
             .get("reply page", url.as_str(), PageKind::Reply)
             .await?;
-        read_reply_page(&page)
+        let hidden = match read_reply_page(&page) {
+            Err(hidden @ SourceError::ContactHidden { .. }) => hidden,
+            read => return read,
+        };
+        let scripted =
+            matches!(&hidden, SourceError::ContactHidden { why, .. } if why == WRITTEN_BY_SCRIPT);
+        let (Some(renderer), true) = (&self.renderer, scripted) else {
+            return Err(hidden);
+        };
+        // The page's script writes the address: show it in the browser, as politely.
+        let rendered = self
+            .gate
+            .run("reply page in the browser", || async {
+                match renderer.render(url.as_str(), REPLY_READY).await {
+                    Ok(body) => Outcome::Done(body),
+                    Err(error @ SourceError::Network(_)) => Outcome::Retry {
+                        error,
+                        retry_after: None,
+                    },
+                    Err(error) => Outcome::Fail(error),
+                }
+            })
+            .await?;
+        read_reply_page(&Page {
+            url: page.url,
+            body: rendered,
+        })
     }
 
     /// One posting by its post id (or URL on this site).
@@ -1194,5 +1239,13 @@ impl Source for Craigslist {
 
     fn resume(&self) {
         self.gate.resume();
+    }
+
+    fn close(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+        Box::pin(async {
+            if let Some(renderer) = &self.renderer {
+                renderer.close().await;
+            }
+        })
     }
 }

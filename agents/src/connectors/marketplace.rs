@@ -49,8 +49,8 @@ use tokio::task::JoinHandle;
 use super::craigslist::{parse_price, PriceProblem};
 use super::polite::{detect_block, looks_like_login_url, Outcome, PoliteConfig, PoliteGate};
 use super::{
-    shorten, skip, BlockKind, SearchPage, SearchQuery, SortOrder, Source, SourceAlert, SourceError,
-    SourceFuture,
+    shorten, skip, BlockKind, PageRenderer, SearchPage, SearchQuery, SortOrder, Source,
+    SourceAlert, SourceError, SourceFuture,
 };
 
 /// Where Debian and others install Chromium; the first is the real binary (`/usr/bin/chromium`
@@ -569,6 +569,8 @@ enum Job {
     },
     /// One item page.
     Item { url: String },
+    /// Any page, rendered: its markup once `ready` matches (for [`PageRenderer`]).
+    Render { url: String, ready: String },
 }
 
 /// What a feed visit read.
@@ -586,6 +588,7 @@ struct Feed {
 enum Visited {
     Feed(Feed),
     Item(Box<Item>),
+    Html(String),
 }
 
 /// Why a visit failed.
@@ -1022,6 +1025,9 @@ impl MarketplaceBrowser {
                     Ok(Visited::Feed(feed))
                 }
                 Job::Item { url } => Ok(Visited::Item(Box::new(self.read_item(&page, url).await?))),
+                Job::Render { url, ready } => {
+                    Ok(Visited::Html(self.read_rendered(&page, url, ready).await?))
+                }
             }
         }
         .await;
@@ -1165,6 +1171,24 @@ impl MarketplaceBrowser {
     }
 
     /// Navigates to an item page and reads it.
+    /// The markup of `url` once an element matching `ready` shows (or the render timeout
+    /// passed: the page as it is then).
+    async fn read_rendered(&self, page: &Page, url: &str, ready: &str) -> Result<String, Failure> {
+        page.goto(url).await.map_err(browser_failure)?;
+        let probe = format!(
+            "JSON.stringify(document.querySelector({}) !== null)",
+            serde_json::Value::from(ready)
+        );
+        let deadline = tokio::time::Instant::now() + self.settings.render_timeout;
+        while !Self::eval::<bool>(page, &probe).await? {
+            if tokio::time::Instant::now() > deadline {
+                break;
+            }
+            tokio::time::sleep(POLL).await;
+        }
+        Self::eval(page, "JSON.stringify(document.documentElement.outerHTML)").await
+    }
+
     async fn read_item(&self, page: &Page, url: &str) -> Result<Item, Failure> {
         page.goto(url).await.map_err(browser_failure)?;
         let deadline = tokio::time::Instant::now() + self.settings.render_timeout;
@@ -1279,7 +1303,7 @@ impl MarketplaceBrowser {
         };
         match self.gate.run("search", || self.attempt(&job)).await? {
             Visited::Feed(feed) => Ok(feed),
-            Visited::Item(_) => Err(SourceError::Malformed("an item page for a feed".into())),
+            _ => Err(SourceError::Malformed("not a feed".into())),
         }
     }
 
@@ -1289,7 +1313,7 @@ impl MarketplaceBrowser {
         };
         match self.gate.run("item", || self.attempt(&job)).await? {
             Visited::Item(item) => Ok(*item),
-            Visited::Feed(_) => Err(SourceError::Malformed("a feed for an item page".into())),
+            _ => Err(SourceError::Malformed("not an item page".into())),
         }
     }
 
@@ -1669,6 +1693,41 @@ fn listed_ago(text: &str, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
     Some(now - chrono::Duration::seconds(n.checked_mul(secs)?))
 }
 
+/// The connector's browser renders other sites' pages too (their own connector keeps its
+/// politeness); a wall in front of such a page is that site's, so it pauses nothing here.
+impl PageRenderer for MarketplaceBrowser {
+    fn render<'a>(&'a self, url: &'a str, ready: &'a str) -> SourceFuture<'a, String> {
+        Box::pin(async move {
+            let job = Job::Render {
+                url: url.to_string(),
+                ready: ready.to_string(),
+            };
+            let started = std::time::Instant::now();
+            let visited = self.visit(&job).await;
+            let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+            self.busy_micros.fetch_add(micros, Ordering::Relaxed);
+            match visited {
+                Ok(Visited::Html(html)) => Ok(html),
+                Ok(_) => Err(SourceError::Malformed(format!(
+                    "{url}: not a rendered page"
+                ))),
+                Err(Failure::Retry(error) | Failure::Fail(error)) => Err(error),
+                Err(Failure::Browser(error)) => {
+                    Err(SourceError::Network(format!("browser: {error}")))
+                }
+                Err(Failure::Blocked(BlockKind::Captcha, url)) => Err(SourceError::Captcha { url }),
+                Err(Failure::Blocked(BlockKind::LoginWall, url)) => {
+                    Err(SourceError::LoginWall { url })
+                }
+            }
+        })
+    }
+
+    fn close(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+        Box::pin(self.shutdown())
+    }
+}
+
 impl Source for MarketplaceBrowser {
     fn marketplace(&self) -> Marketplace {
         Marketplace::Facebook
@@ -1711,6 +1770,10 @@ impl Source for MarketplaceBrowser {
     fn resume(&self) {
         self.reload_session.store(true, Ordering::Relaxed);
         self.gate.resume();
+    }
+
+    fn close(&self) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + '_>> {
+        Box::pin(self.shutdown())
     }
 }
 

@@ -325,6 +325,22 @@ pub trait Source: Send + Sync {
 
     /// Lifts a pause after the operator cleared the login wall or CAPTCHA.
     fn resume(&self);
+
+    /// Stops what the source runs besides requests (a browser), at shutdown.
+    fn close(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        Box::pin(async {})
+    }
+}
+
+/// Shows a page as a browser does — its scripts run — and gives back the markup, for pages
+/// a plain request cannot read (Craigslist's reply page when its script writes the address).
+pub trait PageRenderer: Send + Sync {
+    /// The page at `url` once an element matching the CSS selector `ready` is in it (or the
+    /// wait ran out), as HTML.
+    fn render<'a>(&'a self, url: &'a str, ready: &'a str) -> SourceFuture<'a, String>;
+
+    /// Stops the browser (it starts again on the next page).
+    fn close(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
 }
 
 impl std::fmt::Debug for dyn Source {

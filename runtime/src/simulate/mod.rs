@@ -348,13 +348,6 @@ impl Agent {
             clock.clone(),
         )
         .map_err(agent_error)?;
-        let craigslist = Craigslist::new(
-            CraigslistSettings::new(endpoints.craigslist.trim_end_matches('/')),
-            PoliteConfig::simulated(),
-            clock.clone(),
-        )
-        .map_err(agent_error)?;
-        let mut sources: Vec<Arc<dyn Source>> = vec![Arc::new(ebay), Arc::new(craigslist)];
         let browser = match chromium {
             Some(chromium) => {
                 use bazaar_agents::connectors::marketplace::MarketplaceSettings;
@@ -372,6 +365,17 @@ impl Agent {
             }
             None => None,
         };
+        let mut craigslist = Craigslist::new(
+            CraigslistSettings::new(endpoints.craigslist.trim_end_matches('/')),
+            PoliteConfig::simulated(),
+            clock.clone(),
+        )
+        .map_err(agent_error)?;
+        if let Some(browser) = &browser {
+            // The same browser shows the reply pages whose script writes the address.
+            craigslist = craigslist.with_renderer(browser.clone());
+        }
+        let mut sources: Vec<Arc<dyn Source>> = vec![Arc::new(ebay), Arc::new(craigslist)];
         if let Some(browser) = &browser {
             sources.push(browser.clone());
         }
