@@ -64,8 +64,13 @@ fn rand_bits() -> u128 {
     Ulid::new().random()
 }
 
-/// The time and random parts of the last id made in this process.
-static LAST: std::sync::Mutex<(u64, u128)> = std::sync::Mutex::new((0, 0));
+/// The random part of the last id made in each recent millisecond, in this process. Kept
+/// per millisecond, not just for the last one: ids made on a simulated clock and on the wall
+/// clock interleave, and each millisecond's ids must still sort in the order they were made.
+static LAST: std::sync::Mutex<Vec<(u64, u128)>> = std::sync::Mutex::new(Vec::new());
+
+/// Milliseconds remembered; the oldest is forgotten past this.
+const REMEMBERED_MILLIS: usize = 64;
 
 /// The random part of an id made at `millis`: fresh for a new millisecond, the last one
 /// plus one within the same millisecond. Ids made in one millisecond then sort in the
@@ -74,11 +79,18 @@ static LAST: std::sync::Mutex<(u64, u128)> = std::sync::Mutex::new((0, 0));
 fn random_part(millis: u64) -> u128 {
     const MAX: u128 = (1 << 80) - 1;
     let mut last = LAST.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    let random = match *last {
-        (at, previous) if at == millis && previous < MAX => previous + 1,
-        _ => rand_bits() >> 1,
-    };
-    *last = (millis, random);
+    if let Some(entry) = last.iter_mut().find(|(at, _)| *at == millis) {
+        if entry.1 < MAX {
+            entry.1 += 1;
+            return entry.1;
+        }
+    }
+    let random = rand_bits() >> 1;
+    last.retain(|(at, _)| *at != millis);
+    if last.len() >= REMEMBERED_MILLIS {
+        last.remove(0);
+    }
+    last.push((millis, random));
     random
 }
 
@@ -136,7 +148,14 @@ mod tests {
         let at = DateTime::parse_from_rfc3339("2026-03-02T08:00:00Z")
             .unwrap()
             .with_timezone(&Utc);
-        let made: Vec<ItemId> = (0..1_000).map(|_| ItemId::new_at(at)).collect();
+        // Ids on another clock in between (the wall clock beside a simulated one) do not
+        // break the order.
+        let made: Vec<ItemId> = (0..1_000)
+            .map(|_| {
+                ListingId::new_at(Utc::now());
+                ItemId::new_at(at)
+            })
+            .collect();
         let mut sorted = made.clone();
         sorted.sort_by_key(|id| id.to_bytes());
         assert_eq!(made, sorted);
