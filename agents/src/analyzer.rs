@@ -238,17 +238,7 @@ impl AnalyzerState {
             let Some(listing) = store.get::<MarketListing>(&opportunity.listing)? else {
                 continue;
             };
-            let own: Option<ProductRecord> = store
-                .find(ProductRecord::BY_LISTING, &listing.id.to_bytes())?
-                .into_iter()
-                .next();
-            let (analysis, _) = appraise(
-                &self.ctx.index,
-                &self.valuation,
-                &Candidate::from_listing(&listing),
-                own.map(|p| p.id.to_string()).as_deref(),
-                self.ctx.clock.now(),
-            )?;
+            let analysis = self.value_again(&listing)?;
             if matches!(analysis.decision, Decision::Pass { .. }) {
                 continue;
             }
@@ -271,35 +261,16 @@ impl AnalyzerState {
                 return Ok(());
             }
         };
-        let Some(mut listing) = store.get::<MarketListing>(&id)? else {
+        let Some(listing) = store.get::<MarketListing>(&id)? else {
             tracing::warn!(listing = %id, "listing with a waiting deal is not in the store");
             return Ok(());
         };
-        let source = bazaar_memory::store::index_value(&[
-            listing.marketplace.name(),
-            &listing.seller.external_id,
-        ]);
-        if let Some(mut seller) = store
-            .find::<Seller>(Seller::BY_SOURCE, &source)?
-            .into_iter()
-            .next()
-        {
+        if let Some(mut seller) = self.seller_of(&listing)? {
             seller.contact = Some(address);
             store.put(&seller)?;
         }
-        listing.seller.contact_url = None;
-        let own: Option<ProductRecord> = store
-            .find(ProductRecord::BY_LISTING, &id.to_bytes())?
-            .into_iter()
-            .next();
         let now = self.ctx.clock.now();
-        let (analysis, _) = appraise(
-            &self.ctx.index,
-            &self.valuation,
-            &Candidate::from_listing(&listing),
-            own.map(|p| p.id.to_string()).as_deref(),
-            now,
-        )?;
+        let analysis = self.value_again(&listing)?;
         if let Decision::Pass { reason } = &analysis.decision {
             tracing::info!(listing = %id, %reason, "no longer worth pursuing once the seller's address came");
             opportunity.lifecycle.advance(
@@ -471,18 +442,45 @@ impl AnalyzerState {
         Ok(Some((last, why)))
     }
 
+    /// The seller record of `listing`'s seller.
+    fn seller_of(&self, listing: &MarketListing) -> Result<Option<Seller>, ActorProcessingErr> {
+        let source = bazaar_memory::store::index_value(&[
+            listing.marketplace.name(),
+            &listing.seller.external_id,
+        ]);
+        Ok(self
+            .ctx
+            .store
+            .find(Seller::BY_SOURCE, &source)?
+            .into_iter()
+            .next())
+    }
+
+    /// A listing already analyzed, valued again now (the market may have moved).
+    fn value_again(&self, listing: &MarketListing) -> Result<Analysis, ActorProcessingErr> {
+        let own: Option<ProductRecord> = self
+            .ctx
+            .store
+            .find(ProductRecord::BY_LISTING, &listing.id.to_bytes())?
+            .into_iter()
+            .next();
+        let (analysis, _) = appraise(
+            &self.ctx.index,
+            &self.valuation,
+            &Candidate::from_listing(listing),
+            own.map(|p| p.id.to_string()).as_deref(),
+            self.ctx.clock.now(),
+        )?;
+        Ok(analysis)
+    }
+
     fn start_negotiation(
         &mut self,
         listing: &MarketListing,
         opportunity: &Opportunity,
         deal: DealContext,
     ) -> Result<(), ActorProcessingErr> {
-        let store = &self.ctx.store;
-        let source = bazaar_memory::store::index_value(&[
-            listing.marketplace.name(),
-            &listing.seller.external_id,
-        ]);
-        let Some(seller) = store.find(Seller::BY_SOURCE, &source)?.into_iter().next() else {
+        let Some(seller) = self.seller_of(listing)? else {
             tracing::warn!(listing = %listing.id, "no seller record; cannot negotiate");
             return Ok(());
         };

@@ -495,15 +495,13 @@ pub fn read_page(url: &str, html: &str, now: DateTime<Utc>) -> Result<ReadPage, 
     let doc = Html::parse_document(html);
     // A saved page (a `file://` URL) is where the site served it: its canonical link, so
     // links and the listing's URL resolve as on the site.
-    let served_at = (!url.starts_with("http://") && !url.starts_with("https://"))
-        .then(|| {
-            doc.select(&sel("link[rel=canonical][href]"))
-                .find_map(|l| l.attr("href"))
-                .filter(|h| h.starts_with("https://") || h.starts_with("http://"))
-        })
-        .flatten();
+    let served = url.starts_with("http://") || url.starts_with("https://");
     let page = Page {
-        url: served_at.unwrap_or(url).to_string(),
+        url: if served {
+            url.to_string()
+        } else {
+            canonical_url(&doc, url)
+        },
         body: html.to_string(),
     };
     let posting = doc.select(&sel("#titletextonly")).next().is_some();

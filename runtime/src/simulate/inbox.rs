@@ -49,17 +49,7 @@ pub(super) async fn answer_inbox(
         if system.store.put(&record).is_err() {
             continue;
         }
-        let _ = system
-            .addrs
-            .gate
-            .ask(|reply| bazaar_policies::GateMsg::Resolve {
-                approval: task.id,
-                by: "sim-operator".into(),
-                happened: true,
-                note: "inspected at pickup: good condition".into(),
-                reply,
-            })
-            .await;
+        settle_task(system, task, "inspected at pickup: good condition").await;
         let _ = system
             .addrs
             .lister
@@ -191,6 +181,11 @@ async fn answer_contact_task(system: &System, world: &World, task: &Approval) {
                 address,
             });
     }
+    settle_task(system, task, "solved the captchas and gave the addresses").await;
+}
+
+/// Marks an inbox task done by the scripted operator.
+async fn settle_task(system: &System, task: &Approval, note: &str) {
     let _ = system
         .addrs
         .gate
@@ -198,7 +193,7 @@ async fn answer_contact_task(system: &System, world: &World, task: &Approval) {
             approval: task.id,
             by: "sim-operator".into(),
             happened: true,
-            note: "solved the captchas and gave the addresses".into(),
+            note: note.into(),
             reply,
         })
         .await;
