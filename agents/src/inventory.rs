@@ -62,8 +62,34 @@ pub enum InventoryMsg {
     PollOrders,
     /// Redo unfinished purchases and delistings (sent at start).
     Resume,
+    /// The operator shipped a sold item: tell its marketplace (carrier and tracking), mark
+    /// the item and its order shipped. Answers what happened, or why it cannot.
+    Shipped(Box<Shipment>, RpcReplyPort<Result<Shipped, String>>),
     /// Report what the actor holds.
     Status(RpcReplyPort<ActorReport>),
+}
+
+/// A sold item the operator sent to its buyer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shipment {
+    pub item: ItemId,
+    /// The marketplace's carrier code (`USPS`, `UPS`, `FedEx` …).
+    pub carrier: String,
+    pub tracking: String,
+}
+
+/// What became of a [`Shipment`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Shipped {
+    pub item: ItemId,
+    /// The marketplace's order id.
+    pub order: String,
+    pub marketplace: Marketplace,
+    /// `shipped`, or `pending_approval` while the gate waits for the operator.
+    pub status: String,
+    /// What was done, in a sentence.
+    pub note: String,
 }
 
 /// Which of our listings sold.
@@ -320,6 +346,10 @@ impl Actor for Inventory {
                     state.arm_timer();
                 }
                 InventoryMsg::Resume => state.resume().await?,
+                InventoryMsg::Shipped(shipment, reply) => {
+                    let shipped = state.ship(*shipment).await?;
+                    let _ = reply.send(shipped);
+                }
                 InventoryMsg::Status(reply) => {
                     let _ = reply.send(state.report()?);
                 }
@@ -359,6 +389,120 @@ impl InventoryState {
             &self.ctx.addrs.inventory,
             InventoryMsg::PollOrders,
         );
+    }
+
+    /// The operator shipped `shipment.item`: a native channel's order is marked shipped
+    /// through the gate (`MarkShipped`, keyed by order and tracking number, so asking again
+    /// after an approval or a crash does it once); an assisted channel's sale is recorded
+    /// here only. The item and its order move to shipped once the marketplace has it.
+    async fn ship(
+        &mut self,
+        shipment: Shipment,
+    ) -> Result<Result<Shipped, String>, ActorProcessingErr> {
+        let store = &self.ctx.store;
+        let Some(mut item) = store.get::<InventoryItem>(&shipment.item)? else {
+            return Ok(Err(format!("no item {}", shipment.item)));
+        };
+        let already = item.lifecycle.status == ItemStatus::Shipped;
+        if item.lifecycle.status != ItemStatus::Sold && !already {
+            return Ok(Err(format!(
+                "item {} is {}; only a sold item ships",
+                item.id, item.lifecycle.status
+            )));
+        }
+        let order_id = store
+            .find(Transaction::BY_ITEM, &item.id.to_bytes())?
+            .into_iter()
+            .filter(|t: &Transaction| t.kind == TransactionKind::Sale)
+            .find_map(|t| t.order);
+        let Some(mut order) = order_id
+            .map(|id| store.get::<Order>(&id))
+            .transpose()?
+            .flatten()
+        else {
+            return Ok(Err(format!(
+                "item {} has no recorded order to ship",
+                item.id
+            )));
+        };
+        let native =
+            self.ctx.selling.mode(order.marketplace) == Some(crate::selling::ChannelMode::Native);
+        let mut shipped = Shipped {
+            item: item.id,
+            order: order.external_id.clone(),
+            marketplace: order.marketplace,
+            status: "shipped".into(),
+            note: format!("recorded as handed to {}", shipment.carrier),
+        };
+        if already && !native {
+            shipped.note = "already recorded as shipped".into();
+            return Ok(Ok(shipped));
+        }
+        if native {
+            let params = match crate::connectors::ebay_sell::ShipParams::new(
+                &order.external_id,
+                &shipment.carrier,
+                &shipment.tracking,
+            ) {
+                Ok(params) => params,
+                Err(why) => return Ok(Err(why)),
+            };
+            let action = Action {
+                kind: ActionKind::MarkShipped,
+                target: order.external_id.clone(),
+                idempotency_key: format!("ship:{}:{}", order.external_id, params.tracking),
+                params: serde_json::to_value(&params)?,
+                proposer: "operator".into(),
+                rule: "operator.shipped".into(),
+                value: None,
+                marketplace: Some(order.marketplace),
+                pattern_match: 1.0,
+            };
+            let outcome = self
+                .ctx
+                .addrs
+                .gate
+                .ask(|reply| GateMsg::Propose(action, reply))
+                .await?;
+            match outcome {
+                Outcome::Executed { .. }
+                | Outcome::Duplicate {
+                    status: ActionStatus::Executed,
+                    ..
+                } => {
+                    shipped.note = format!(
+                        "{} order {} marked shipped with {} {}",
+                        order.marketplace, order.external_id, params.carrier, params.tracking
+                    );
+                }
+                Outcome::PendingApproval { approval, .. } => {
+                    shipped.status = "pending_approval".into();
+                    shipped.note = format!(
+                        "waits for approval {approval} in the inbox; run the same command again once it is approved"
+                    );
+                    return Ok(Ok(shipped));
+                }
+                Outcome::Failed { reason, .. } => {
+                    return Ok(Err(format!("{} refused: {reason}", order.marketplace)))
+                }
+                other => return Ok(Err(format!("the marketplace was not told: {other:?}"))),
+            }
+        }
+        if already {
+            return Ok(Ok(shipped));
+        }
+        let now = self.ctx.clock.now();
+        let why = format!("shipped with {} {}", shipment.carrier, shipment.tracking);
+        item.lifecycle
+            .advance(ItemStatus::Shipped, now, why.clone())?;
+        if order.lifecycle.status == OrderStatus::Paid {
+            order.lifecycle.advance(OrderStatus::Shipped, now, why)?;
+        }
+        store.put(&item)?;
+        store.put(&order)?;
+        store.flush().await?;
+        tracing::info!(item = %item.id, order = %order.external_id, marketplace = %order.marketplace, "item shipped");
+        Ok(Ok(shipped))
     }
 
     /// The item bought through `opportunity`, if there is one.

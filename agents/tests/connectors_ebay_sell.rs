@@ -19,6 +19,7 @@ use bazaar_agents::connectors::ebay_orders::{
 };
 use bazaar_agents::connectors::ebay_sell::{
     exchange_authorization_code, EbaySell, EbaySellClient, EbaySellSettings, ListingPolicyIds,
+    ShipParams,
 };
 use bazaar_agents::connectors::{EbayBrowse, EbaySettings, SourceError};
 use bazaar_memory::meta_keys::EBAY_SELL_CALLS;
@@ -88,6 +89,10 @@ async fn world_with(config: EbayConfig, separate_clocks: bool, refresh: Option<&
         return_policy_id: "6196946000".into(),
     };
     settings.merchant_location_key = Some("home".into());
+    settings.location_address = Some(bazaar_agents::connectors::ebay_sell::LocationAddress {
+        postal_code: "95125".into(),
+        country: "US".into(),
+    });
     let store = SledStore::temporary().unwrap_or_else(|e| panic!("{e}"));
     let client = Arc::new(
         EbaySellClient::new(settings, quick(), store.clone(), shared.clone())
@@ -313,6 +318,139 @@ async fn publish_revise_withdraw_relist_each_idempotent_and_found_by_lookup() {
         .get_meta::<Value>(EBAY_SELL_CALLS)
         .unwrap_or_default()
         .is_some());
+}
+
+/// eBay publishes nothing without an inventory location: the connector creates the
+/// configured one on the first publish (once), and without an address to create it from
+/// or a key at all, the publish fails saying which setting to fill in.
+#[tokio::test]
+async fn the_first_publish_creates_the_inventory_location_and_a_missing_one_is_explained() {
+    let w = world().await;
+    let location = || async {
+        reqwest::Client::new()
+            .get(format!(
+                "{}/sell/inventory/v1/location/home",
+                w.sim.base_url()
+            ))
+            .bearer_auth(&w.user_access)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    assert_eq!(location().await.status(), 404);
+    let publish = action(
+        ActionKind::PublishListing,
+        "item:1:publish",
+        publish_params(usd(7_999)),
+    );
+    ok(&w.sell, &publish).await;
+    let answer = location().await;
+    assert_eq!(answer.status(), 200);
+    let body: Value = answer.json().await.unwrap_or_default();
+    assert_eq!(body["location"]["address"]["postalCode"], "95125");
+    let calls = w.sim.calls_today(Api::Inventory);
+    let mut second = publish_params(usd(5_000));
+    second["sku"] = json!("BZ-0002");
+    ok(
+        &w.sell,
+        &action(ActionKind::PublishListing, "item:2:publish", second.clone()),
+    )
+    .await;
+    assert_eq!(
+        w.sim.calls_today(Api::Inventory) - calls,
+        5,
+        "get offers, put item, create offer, publish, read back: the location is not asked again"
+    );
+
+    for (key, expected) in [
+        (Some("warehouse-2"), "location_postal_code"),
+        (None, "merchant_location_key"),
+    ] {
+        let mut settings = w.client.settings().clone();
+        settings.merchant_location_key = key.map(str::to_string);
+        settings.location_address = None;
+        let clock: SharedClock = Arc::new(w.clock.clone());
+        let client = EbaySellClient::new(settings, quick(), w.store.clone(), clock)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let sell = EbaySell::new(Arc::new(client));
+        second["sku"] = json!("BZ-0003");
+        match sell
+            .execute(&action(
+                ActionKind::PublishListing,
+                "item:3:publish",
+                second.clone(),
+            ))
+            .await
+        {
+            Err(EffectError::Failed(why)) => assert!(why.contains(expected), "{why}"),
+            other => panic!("published without a location: {other:?}"),
+        }
+    }
+    assert_eq!(w.sim.agent_listings().len(), 2);
+}
+
+/// `MarkShipped` records the tracking number on the sold line of eBay's order once: found
+/// by lookup afterwards (crash recovery), harmless when repeated; a bad tracking number is
+/// refused before any call.
+#[tokio::test]
+async fn a_sold_order_is_marked_shipped_once() {
+    let w = world().await;
+    ok(
+        &w.sell,
+        &action(
+            ActionKind::PublishListing,
+            "item:1:publish",
+            publish_params(usd(7_999)),
+        ),
+    )
+    .await;
+    let listing = w.sim.agent_listings()[0].listing_id.clone();
+    let sale = w
+        .sim
+        .buy(&listing, "buyer")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(ShipParams::new("1", "USPS", "94-00").is_err());
+    assert!(ShipParams::new("1", "U S P S", "9400").is_err());
+    let params = ShipParams::new(
+        &format!("{}:{}", sale.order_id, sale.line_item_id),
+        " USPS ",
+        "9400 1118 9922",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(
+        (params.carrier.as_str(), params.tracking.as_str()),
+        ("USPS", "940011189922")
+    );
+    let ship = action(
+        ActionKind::MarkShipped,
+        "ship:1",
+        serde_json::to_value(&params).unwrap_or_default(),
+    );
+    assert_eq!(w.sell.lookup(&ship).await, Lookup::NotDone);
+    let effect = ok(&w.sell, &ship).await;
+    assert_eq!(effect.result["fulfillment_id"], "940011189922");
+    assert_eq!(effect.undo_params, None, "a package cannot be called back");
+    assert_eq!(
+        done(w.sell.lookup(&ship).await).result["tracking"],
+        "940011189922"
+    );
+    let again = ok(&w.sell, &ship).await;
+    assert_eq!(again.result, effect.result);
+    let fulfillments: Value = reqwest::Client::new()
+        .get(format!(
+            "{}/sell/fulfillment/v1/order/{}/shipping_fulfillment",
+            w.sim.base_url(),
+            sale.order_id
+        ))
+        .bearer_auth(&w.user_access)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"))
+        .json()
+        .await
+        .unwrap_or_default();
+    assert_eq!(fulfillments["total"], 1, "{fulfillments}");
 }
 
 #[tokio::test]

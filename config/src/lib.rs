@@ -125,14 +125,25 @@ pub struct EbaySellingConfig {
     pub fulfillment_policy_id: String,
     pub payment_policy_id: String,
     pub return_policy_id: String,
-    /// The inventory location's `merchantLocationKey` (empty: none).
+    /// The inventory location's `merchantLocationKey`: eBay publishes no offer without one.
     pub merchant_location_key: String,
+    /// Where items ship from, to create that location when the account lacks it (empty:
+    /// it was created in Seller Hub and is only named here).
+    #[serde(default)]
+    pub location_postal_code: String,
+    /// The location's country (ISO 3166 two letters).
+    #[serde(default = "default_location_country")]
+    pub location_country: String,
     /// Have eBay push sales to `<operator.public_url>/ebay/notifications` (the operator
     /// server must run and eBay must reach it over https).
     pub notifications: bool,
     /// The notification destination's verification token (32 to 80 of `A-Za-z0-9_-`).
     #[serde(default)]
     pub verification_token: Option<Secret>,
+}
+
+fn default_location_country() -> String {
+    "US".to_string()
 }
 
 /// `[strategy]`.
@@ -989,6 +1000,19 @@ impl Config {
                 );
             }
         }
+        if ebay.merchant_location_key.trim().is_empty() {
+            return bad(
+                "selling.ebay.merchant_location_key",
+                "eBay publishes no listing without an inventory location: name it here (and set \
+                 location_postal_code to have bazaar create it)",
+            );
+        }
+        if ebay.location_country.trim().len() != 2 {
+            return bad(
+                "selling.ebay.location_country",
+                "a country's two-letter code, e.g. \"US\"",
+            );
+        }
         if ebay.notifications {
             if self.operator.token.is_none() {
                 return bad(
@@ -1334,7 +1358,7 @@ mod tests {
         assert!(config.selling.channels.is_empty() && !config.selling.rewrite_copy);
         const APP: &str =
             "[marketplaces.ebay]\nclient_id = \"app\"\nclient_secret = { env = \"S\" }\n";
-        const SELLER: &str = "[selling.ebay]\nrefresh_token = { env = \"R\" }\nfulfillment_policy_id = \"1\"\npayment_policy_id = \"2\"\nreturn_policy_id = \"3\"\n";
+        const SELLER: &str = "[selling.ebay]\nrefresh_token = { env = \"R\" }\nfulfillment_policy_id = \"1\"\npayment_policy_id = \"2\"\nreturn_policy_id = \"3\"\nmerchant_location_key = \"home\"\n";
         let assisted = load(
             "[selling]\nchannels = [\"craigslist\", \"poshmark\"]\n",
             &[],
@@ -1364,6 +1388,14 @@ mod tests {
             (
                 &format!("{APP}{SELLER}[selling]\nchannels = [\"ebay\"]\n").replace("\"2\"", "\"\""),
                 &["selling.ebay.payment_policy_id", "Business policies"],
+            ),
+            (
+                &format!("{APP}{SELLER}[selling]\nchannels = [\"ebay\"]\n").replace("\"home\"", "\"\""),
+                &["selling.ebay.merchant_location_key", "inventory location"],
+            ),
+            (
+                &format!("{APP}{SELLER}location_country = \"USA\"\n[selling]\nchannels = [\"ebay\"]\n"),
+                &["selling.ebay.location_country", "two-letter"],
             ),
             (
                 &format!("{APP}{SELLER}notifications = true\n[selling]\nchannels = [\"ebay\"]\n"),

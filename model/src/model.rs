@@ -702,11 +702,13 @@ pub enum ActionKind {
     Archive,
     /// Bring an archived item back.
     Unarchive,
+    /// Tell the marketplace a sold item was shipped, with its carrier and tracking number.
+    MarkShipped,
 }
 
 impl ActionKind {
     /// Every kind.
-    pub const ALL: [ActionKind; 12] = [
+    pub const ALL: [ActionKind; 13] = [
         ActionKind::SendEmail,
         ActionKind::Purchase,
         ActionKind::PublishListing,
@@ -719,6 +721,7 @@ impl ActionKind {
         ActionKind::SendOfferToBuyers,
         ActionKind::Archive,
         ActionKind::Unarchive,
+        ActionKind::MarkShipped,
     ];
 
     /// Lowercase name, as in the API and the audit log.
@@ -736,6 +739,7 @@ impl ActionKind {
             ActionKind::SendOfferToBuyers => "send_offer_to_buyers",
             ActionKind::Archive => "archive",
             ActionKind::Unarchive => "unarchive",
+            ActionKind::MarkShipped => "mark_shipped",
         }
     }
 
@@ -753,7 +757,8 @@ impl ActionKind {
             | ActionKind::AcceptOffer
             | ActionKind::DeclineOffer
             | ActionKind::CounterOffer
-            | ActionKind::SendOfferToBuyers => None,
+            | ActionKind::SendOfferToBuyers
+            | ActionKind::MarkShipped => None,
         }
     }
 

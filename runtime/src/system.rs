@@ -506,7 +506,7 @@ pub fn selling_from_config(
     use bazaar_agents::connectors::ebay::EbaySettings;
     use bazaar_agents::connectors::ebay_orders::EbayOrders;
     use bazaar_agents::connectors::ebay_sell::{
-        EbaySell, EbaySellClient, EbaySellSettings, ListingPolicyIds,
+        EbaySell, EbaySellClient, EbaySellSettings, ListingPolicyIds, LocationAddress,
     };
     use bazaar_agents::connectors::PoliteConfig;
     use bazaar_agents::selling::{OrderFeed, SellingChannel};
@@ -551,6 +551,12 @@ pub fn selling_from_config(
     };
     settings.merchant_location_key =
         Some(ebay.merchant_location_key.clone()).filter(|key| !key.trim().is_empty());
+    settings.location_address = Some(ebay.location_postal_code.trim())
+        .filter(|code| !code.is_empty())
+        .map(|code| LocationAddress {
+            postal_code: code.to_string(),
+            country: ebay.location_country.trim().to_ascii_uppercase(),
+        });
     let client = Arc::new(
         EbaySellClient::new(
             settings,

@@ -220,6 +220,7 @@ fulfillment_policy_id = "6196944000"
 payment_policy_id = "6196945000"
 return_policy_id = "6196946000"
 merchant_location_key = "home"
+location_postal_code = "95125"
 notifications = true
 verification_token = {verification_token}
 "#,
@@ -299,6 +300,69 @@ verification_token = {verification_token}
     api.wait_listings(&item, &[("ebay", "sold"), ("craigslist", "withdrawn")])
         .await;
     assert!(sim.oversells().is_empty());
+
+    // The operator ships it and records the tracking number from the command line: eBay's
+    // order is marked shipped once, however often it is said.
+    let shipped = |tracking: &str| {
+        Command::new(BAZAAR)
+            .arg("--config")
+            .arg(&config)
+            .args([
+                "shipped",
+                &item,
+                "--carrier",
+                "USPS",
+                "--tracking",
+                tracking,
+            ])
+            .output()
+            .unwrap()
+    };
+    let out = shipped("9400 1118 9922 3033 0000 00");
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success() && said.contains("marked shipped with USPS 9400111899223033000000"),
+        "{said} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        shipped("9400111899223033000000").status.success(),
+        "the same again"
+    );
+    let order = reqwest::Client::new()
+        .get(format!(
+            "{}/sell/fulfillment/v1/order/{}/shipping_fulfillment",
+            sim.base_url(),
+            purchase.order_id
+        ))
+        .bearer_auth(
+            exchange_authorization_code(
+                &EbaySettings::new(sim.base_url(), &app.client_id, &app.client_secret, 1_000),
+                &sim.authorization_code(&[scopes::SELL_FULFILLMENT]),
+                &app.ru_name,
+                &clock,
+            )
+            .await
+            .unwrap()
+            .access_token,
+        )
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(order["total"], 1, "{order}");
+    assert_eq!(order["fulfillments"][0]["shippingCarrierCode"], "USPS");
+    let status = api
+        .call(reqwest::Method::GET, &format!("/api/v1/items/{item}"), None)
+        .await;
+    assert_eq!(status["status"], "shipped", "{status}");
+    let refused = shipped("1Z999");
+    assert!(
+        !refused.status.success(),
+        "a shipped item is not shipped again under another number"
+    );
 
     let (status, log) = daemon.stop();
     assert!(status.success(), "{status}: {log:#?}");

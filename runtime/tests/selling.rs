@@ -122,6 +122,10 @@ async fn start_system_with_mail(
         return_policy_id: "6196946000".into(),
     };
     settings.merchant_location_key = Some("home".into());
+    settings.location_address = Some(bazaar_agents::connectors::ebay_sell::LocationAddress {
+        postal_code: "95125".into(),
+        country: "US".into(),
+    });
     let client =
         Arc::new(EbaySellClient::new(settings, quick(), store.clone(), clock.clone()).unwrap());
     let orders: Arc<dyn OrderFeed> = Arc::new(EbayOrders::new(client.clone()));

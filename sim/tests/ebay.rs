@@ -316,7 +316,7 @@ fn the_validator_rejects_what_ebay_would_not_send() {
     );
     expect_err(
         "DELETE",
-        "/sell/inventory/v1/offer/1",
+        "/sell/inventory/v1/inventory_item/1",
         204,
         Vec::new(),
         "no such operation",
@@ -1566,6 +1566,313 @@ async fn missing_headers_and_bad_requests_get_ebay_errors() {
     assert_eq!(r.status(), 404);
     let v: Value = r.json().await.unwrap_or_default();
     assert_eq!(v["errors"][0]["errorId"], 2002);
+}
+
+/// What a seller integration needs before and after its listings, as eBay does it: a
+/// location and the account's own policies before publishing, inventory items listed a
+/// page at a time (offset is a page number there), offers deleted, methods refused in
+/// eBay's envelope, language tags in any case, token lifetimes in wall-clock time.
+#[tokio::test]
+async fn a_seller_needs_a_location_and_its_own_policies_to_publish() {
+    let w = world(EbayConfig::default()).await;
+    let api = &w.api;
+    let (user, _) = api.user_tokens(&w.sim, &seller_scopes()).await;
+    let publish = |offer_id: String| {
+        let user = user.clone();
+        async move {
+            api.call(
+                "POST",
+                &format!("/sell/inventory/v1/offer/{offer_id}/publish"),
+                Some(&user),
+                &[],
+                None,
+            )
+            .await
+        }
+    };
+    for (n, sku) in ["BZ-1", "BZ-2", "BZ-3"].iter().enumerate() {
+        // Content-Language is a language tag: any case names the same locale.
+        let r = api
+            .call(
+                "PUT",
+                &format!("/sell/inventory/v1/inventory_item/{sku}"),
+                Some(&user),
+                &[("Content-Language", "en-us")],
+                Some(&inventory_item(&format!("Bose Speaker {n}"), 1)),
+            )
+            .await;
+        assert_eq!(r.status, 204, "{}", r.text());
+    }
+    let r = api
+        .get("/sell/inventory/v1/inventory_item/BZ-1", &user)
+        .await;
+    assert_eq!(r.json["locale"], "en_US");
+
+    // Without a location, and with one never created.
+    let mut body = offer_body("BZ-1", "50.00", 1);
+    body.as_object_mut()
+        .map(|o| o.remove("merchantLocationKey"));
+    let r = api
+        .inv("POST", "/sell/inventory/v1/offer", &user, Some(&body))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let offer_id = r.json["offerId"].as_str().unwrap_or_default().to_string();
+    let r = publish(offer_id.clone()).await;
+    assert_eq!((r.status, r.error_id()), (400, 25002), "{}", r.text());
+    assert!(r.text().contains("Item.Country"), "{}", r.text());
+    let r = api
+        .inv(
+            "PUT",
+            &format!("/sell/inventory/v1/offer/{offer_id}"),
+            &user,
+            Some(&offer_body("BZ-1", "50.00", 1)),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    let r = publish(offer_id.clone()).await;
+    assert_eq!((r.status, r.error_id()), (400, 25012), "{}", r.text());
+
+    // The location: created once (then 409 in the error envelope), read, listed.
+    let r = api.get("/sell/inventory/v1/location/home", &user).await;
+    assert_eq!((r.status, r.error_id()), (404, 25805), "{}", r.text());
+    let bad = api
+        .call(
+            "POST",
+            "/sell/inventory/v1/location/home",
+            Some(&user),
+            &[],
+            Some(&json!({"location": {"address": {"country": "US"}}})),
+        )
+        .await;
+    assert_eq!((bad.status, bad.error_id()), (400, 25801), "{}", bad.text());
+    assert!(support::create_location(api, &user, "home").await);
+    assert!(!support::create_location(api, &user, "home").await);
+    let r = api.get("/sell/inventory/v1/location/home", &user).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        (
+            r.json["merchantLocationStatus"].clone(),
+            r.json["locationTypes"].clone(),
+            r.json["location"]["address"]["postalCode"].clone()
+        ),
+        (json!("ENABLED"), json!(["WAREHOUSE"]), json!("95125"))
+    );
+    let r = api.get("/sell/inventory/v1/location", &user).await;
+    assert_eq!((r.status, r.json["total"].clone()), (200, json!(1)));
+
+    // Policies: an id the account does not have, and one of another kind.
+    for (policies, id) in [
+        (
+            json!({"fulfillmentPolicyId": "1", "paymentPolicyId": "6196945000", "returnPolicyId": "6196946000"}),
+            25035,
+        ),
+        (
+            json!({"fulfillmentPolicyId": "6196944000", "paymentPolicyId": "6196946000", "returnPolicyId": "6196946000"}),
+            25036,
+        ),
+    ] {
+        let mut body = offer_body("BZ-1", "50.00", 1);
+        body["listingPolicies"] = policies;
+        body.as_object_mut().map(|o| o.remove("sku"));
+        body.as_object_mut().map(|o| o.remove("marketplaceId"));
+        body.as_object_mut().map(|o| o.remove("format"));
+        let r = api
+            .inv(
+                "PUT",
+                &format!("/sell/inventory/v1/offer/{offer_id}"),
+                &user,
+                Some(&body),
+            )
+            .await;
+        assert_eq!(r.status, 204, "{}", r.text());
+        let r = publish(offer_id.clone()).await;
+        assert_eq!((r.status, r.error_id()), (400, id), "{}", r.text());
+    }
+    let r = api
+        .inv(
+            "PUT",
+            &format!("/sell/inventory/v1/offer/{offer_id}"),
+            &user,
+            Some(&offer_body("BZ-1", "50.00", 1)),
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    let r = publish(offer_id.clone()).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let listing_id = r.json["listingId"].as_str().unwrap_or_default().to_string();
+
+    // getOffers answers up to 100 by default; getInventoryItems 25, offset a page number.
+    let r = api.get("/sell/inventory/v1/offer?sku=BZ-1", &user).await;
+    assert_eq!((r.status, r.json["limit"].clone()), (200, json!(100)));
+    let r = api
+        .get("/sell/inventory/v1/inventory_item?limit=2&offset=1", &user)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        (r.json["total"].clone(), r.json["size"].clone()),
+        (json!(3), json!(2)),
+        "three items, two pages of two"
+    );
+    assert_eq!(r.json["inventoryItems"][0]["sku"], "BZ-3");
+    assert!(r.json["prev"].is_string() && r.json.get("next").is_none());
+    let r = api.get("/sell/inventory/v1/inventory_item", &user).await;
+    assert_eq!(
+        (
+            r.json["limit"].clone(),
+            r.json["inventoryItems"].as_array().map(Vec::len)
+        ),
+        (json!(25), Some(3))
+    );
+
+    // Deleting a published offer ends its listing.
+    let r = api
+        .call(
+            "DELETE",
+            &format!("/sell/inventory/v1/offer/{offer_id}"),
+            Some(&user),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    assert!(w
+        .sim
+        .agent_listings()
+        .iter()
+        .all(|l| l.listing_id != listing_id));
+    let r = api
+        .call(
+            "DELETE",
+            &format!("/sell/inventory/v1/offer/{offer_id}"),
+            Some(&user),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!((r.status, r.error_id()), (404, 25713));
+
+    // A method eBay does not take on a path it serves: 405, in the error envelope.
+    let r = api
+        .http
+        .delete(format!("{}/sell/inventory/v1/offer", api.base))
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.status(), 405);
+    let v: Value = r.json().await.unwrap_or_default();
+    assert_eq!(v["errors"][0]["errorId"], 2004, "{v}");
+}
+
+/// The seller records the shipment (`createShippingFulfillment`): the order and its line
+/// are FULFILLED, the fulfillment is listed and linked from the order, a second record for
+/// the same line is refused as eBay does, and bad carriers, lines and orders get eBay's ids.
+#[tokio::test]
+async fn a_shipment_with_tracking_fulfills_the_order() {
+    let w = world(EbayConfig::default()).await;
+    let api = &w.api;
+    let (user, _) = api.user_tokens(&w.sim, &seller_scopes()).await;
+    let (_, listing_id) = list_item(api, &user, "SHIP-1", "Bose SoundLink Mini", "80.00", 1).await;
+    let sale = w
+        .sim
+        .buy(&listing_id, "buyer")
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let path = format!(
+        "/sell/fulfillment/v1/order/{}/shipping_fulfillment",
+        sale.order_id
+    );
+    let ship = |carrier: &str, tracking: &str, line: &str| {
+        json!({
+            "lineItems": [{"lineItemId": line, "quantity": 1}],
+            "shippedDate": "2026-03-02T16:00:00.000Z",
+            "shippingCarrierCode": carrier,
+            "trackingNumber": tracking,
+        })
+    };
+    for (body, id) in [
+        (ship("USPS", "9400 1118", &sale.line_item_id), 32300),
+        (ship("USPS", "9400111899223033", "1"), 32200),
+    ] {
+        let r = api.call("POST", &path, Some(&user), &[], Some(&body)).await;
+        assert_eq!((r.status, r.error_id()), (400, id), "{}", r.text());
+    }
+    let r = api.get(&path, &user).await;
+    assert_eq!((r.status, r.json["total"].clone()), (200, json!(0)));
+    let body = ship("USPS", "9400111899223033", &sale.line_item_id);
+    let r = api.call("POST", &path, Some(&user), &[], Some(&body)).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let location = r
+        .headers
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    assert!(
+        location.ends_with(&format!("{path}/9400111899223033")),
+        "{location}"
+    );
+    let r = api.get(&path, &user).await;
+    assert_eq!(r.json["total"], 1);
+    assert_eq!(
+        (
+            r.json["fulfillments"][0]["shipmentTrackingNumber"].clone(),
+            r.json["fulfillments"][0]["shippingCarrierCode"].clone(),
+            r.json["fulfillments"][0]["shippedDate"].clone()
+        ),
+        (
+            json!("9400111899223033"),
+            json!("USPS"),
+            json!("2026-03-02T16:00:00.000Z")
+        )
+    );
+    let r = api
+        .get(
+            &format!("/sell/fulfillment/v1/order/{}", sale.order_id),
+            &user,
+        )
+        .await;
+    assert_eq!(r.json["orderFulfillmentStatus"], "FULFILLED");
+    assert_eq!(
+        r.json["lineItems"][0]["lineItemFulfillmentStatus"],
+        "FULFILLED"
+    );
+    assert_eq!(r.json["fulfillmentHrefs"][0], location);
+    let r = api.call("POST", &path, Some(&user), &[], Some(&body)).await;
+    assert_eq!((r.status, r.error_id()), (400, 34500), "{}", r.text());
+    let r = api
+        .call(
+            "POST",
+            "/sell/fulfillment/v1/order/12-34567-89012/shipping_fulfillment",
+            Some(&user),
+            &[],
+            Some(&body),
+        )
+        .await;
+    assert_eq!((r.status, r.error_id()), (400, 32100));
+}
+
+/// At `sim serve --speed 600` a token keeps its two hours of the agent's (wall-clock)
+/// time: 7,200 × 600 simulated seconds.
+#[tokio::test]
+async fn token_lifetimes_are_wall_clock_time_at_any_speed() {
+    let w = world(EbayConfig::default()).await;
+    w.sim.set_speed(600);
+    let api = &w.api;
+    let search = "/buy/browse/v1/item_summary/search?q=anything";
+    let r = api
+        .token(&[("grant_type", "client_credentials"), ("scope", scopes::API)])
+        .await;
+    assert_eq!(
+        r.json["expires_in"], 7200,
+        "the client is told wall-clock seconds"
+    );
+    let token = r.json["access_token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    w.clock.advance_by(Duration::from_secs(7_200 * 599));
+    assert_eq!(api.get(search, &token).await.status, 200);
+    w.clock.advance_by(Duration::from_secs(7_200));
+    assert_eq!(api.get(search, &token).await.error_id(), 1001);
 }
 
 #[tokio::test]

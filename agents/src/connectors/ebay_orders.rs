@@ -35,7 +35,7 @@ use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
 use super::ebay::encode_path_segment;
-use super::ebay_sell::{spending, EbaySellClient, Spend};
+use super::ebay_sell::{spending, EbaySellClient, Spend, FULFILLMENT};
 use super::{money_from, SourceError};
 
 const NOTIFICATION: &str = "/commerce/notification/v1";
@@ -347,7 +347,7 @@ fn parse_time(text: &str) -> Option<DateTime<Utc>> {
 }
 
 /// eBay's timestamp format: `2026-01-01T00:00:00.000Z`.
-fn ebay_time(t: DateTime<Utc>) -> String {
+pub(crate) fn ebay_time(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
@@ -546,10 +546,7 @@ impl EbayOrders {
 
     /// The lines of one order (`GET /sell/fulfillment/v1/order/{orderId}`).
     pub async fn order(&self, order_id: &str) -> Result<Vec<OrderEvent>, SourceError> {
-        let path = format!(
-            "/sell/fulfillment/v1/order/{}",
-            encode_path_segment(order_id)
-        );
+        let path = format!("{FULFILLMENT}/order/{}", encode_path_segment(order_id));
         let answer = self.client.get_json("get order", &path, Vec::new()).await?;
         Ok(order_events(&answer.json))
     }
@@ -572,7 +569,7 @@ impl EbayOrders {
             ];
             let answer = self
                 .client
-                .get_json("poll orders", "/sell/fulfillment/v1/order", query)
+                .get_json("poll orders", &format!("{FULFILLMENT}/order"), query)
                 .await?;
             let orders = answer.json["orders"]
                 .as_array()

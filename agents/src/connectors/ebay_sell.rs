@@ -84,6 +84,7 @@ pub const SELL_SCOPES: [&str; 3] = [
 
 const INVENTORY: &str = "/sell/inventory/v1";
 const NEGOTIATION: &str = "/sell/negotiation/v1";
+pub(crate) const FULFILLMENT: &str = "/sell/fulfillment/v1";
 
 /// The seller's business policies an offer needs before it can be published.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -109,8 +110,20 @@ pub struct EbaySellSettings {
     pub content_language: String,
     /// Policies used when an action names none.
     pub policies: ListingPolicyIds,
-    /// The seller's inventory location (`merchantLocationKey`), if they set one up.
+    /// The seller's inventory location (`merchantLocationKey`): eBay publishes no offer
+    /// without one.
     pub merchant_location_key: Option<String>,
+    /// Where that location is, to create it on the first publish when the account lacks
+    /// it; `None` when it exists already (made in Seller Hub).
+    pub location_address: Option<LocationAddress>,
+}
+
+/// A warehouse location's address, as little of it as eBay needs: postal code and country.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LocationAddress {
+    pub postal_code: String,
+    /// ISO 3166 two letters (`US`).
+    pub country: String,
 }
 
 impl std::fmt::Debug for EbaySellSettings {
@@ -122,6 +135,7 @@ impl std::fmt::Debug for EbaySellSettings {
             .field("content_language", &self.content_language)
             .field("policies", &self.policies)
             .field("merchant_location_key", &self.merchant_location_key)
+            .field("location_address", &self.location_address)
             .finish()
     }
 }
@@ -137,6 +151,7 @@ impl EbaySellSettings {
             content_language: "en-US".into(),
             policies: ListingPolicyIds::default(),
             merchant_location_key: None,
+            location_address: None,
         }
     }
 }
@@ -245,6 +260,8 @@ pub struct EbaySellClient {
     key_budget: CallBudget,
     clock: SharedClock,
     token: tokio::sync::Mutex<Option<Token>>,
+    /// The inventory location was seen or created by this process: no need to ask again.
+    location_ready: AtomicBool,
 }
 
 impl std::fmt::Debug for EbaySellClient {
@@ -297,6 +314,7 @@ impl EbaySellClient {
             budget,
             clock,
             token: tokio::sync::Mutex::new(None),
+            location_ready: AtomicBool::new(false),
         })
     }
 
@@ -580,6 +598,55 @@ pub struct PublishParams {
 
 fn one() -> u32 {
     1
+}
+
+/// A `MarkShipped` action's parameters: which order went out, with whom, under which
+/// tracking number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShipParams {
+    /// eBay's order id (`12-34567-89012`).
+    pub order_id: String,
+    /// The order's line that shipped; every line of the order when absent.
+    #[serde(default)]
+    pub line_item_id: Option<String>,
+    /// eBay's carrier code (`USPS`, `UPS`, `FedEx` …).
+    pub carrier: String,
+    /// The carrier's tracking number.
+    pub tracking: String,
+}
+
+impl ShipParams {
+    /// The carrier and tracking number as eBay takes them: trimmed, the tracking number
+    /// without the spaces people copy from a label. `order` is eBay's order id, or
+    /// `<order id>:<line item id>` as sales are recorded. `Err` says what is wrong.
+    pub fn new(order: &str, carrier: &str, tracking: &str) -> Result<ShipParams, String> {
+        let carrier = carrier.trim();
+        let tracking: String = tracking.chars().filter(|c| !c.is_whitespace()).collect();
+        if carrier.is_empty()
+            || !carrier
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        {
+            return Err(format!(
+                "carrier {carrier:?} is not a carrier code such as USPS, UPS or FedEx"
+            ));
+        }
+        if tracking.is_empty() || !tracking.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(format!(
+                "tracking number {tracking:?} must be the carrier's letters and digits"
+            ));
+        }
+        let (order_id, line_item_id) = match order.trim().split_once(':') {
+            Some((order, line)) => (order, Some(line.to_string())),
+            None => (order.trim(), None),
+        };
+        Ok(ShipParams {
+            order_id: order_id.to_string(),
+            line_item_id,
+            carrier: carrier.to_string(),
+            tracking,
+        })
+    }
 }
 
 /// A `SendOfferToBuyers` action's parameters: one listing, one price for every interested
@@ -880,6 +947,67 @@ impl EbaySell {
             .await
     }
 
+    /// The inventory location offers name, created when the account lacks it and its
+    /// address is configured (once per process; creating is idempotent: eBay answers 409
+    /// for a key that exists).
+    async fn ensure_location(&self) -> Result<(), EffectError> {
+        let settings = &self.client.settings;
+        let Some(key) = settings.merchant_location_key.as_deref() else {
+            return Err(EffectError::Failed(
+                "ebay publishes no listing without an inventory location: set \
+                 selling.ebay.merchant_location_key (and location_postal_code to create it)"
+                    .into(),
+            ));
+        };
+        if self.client.location_ready.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        let path = format!("{INVENTORY}/location/{}", encode_path_segment(key));
+        let answer = self
+            .client
+            .call(
+                "get inventory location",
+                Method::GET,
+                &path,
+                Vec::new(),
+                None,
+            )
+            .await
+            .map_err(|e| not_done(e.error))?;
+        if answer.ok() {
+            self.client.location_ready.store(true, Ordering::Relaxed);
+            return Ok(());
+        }
+        if answer.status != 404 {
+            return Err(not_done(answer.refusal("get inventory location")));
+        }
+        let Some(address) = &settings.location_address else {
+            return Err(EffectError::Failed(format!(
+                "the ebay account has no inventory location {key:?}: create it in Seller Hub, \
+                 or set selling.ebay.location_postal_code and location_country for bazaar to"
+            )));
+        };
+        let body = json!({
+            "location": {"address": {
+                "postalCode": address.postal_code,
+                "country": address.country,
+            }},
+            "locationTypes": ["WAREHOUSE"],
+            "merchantLocationStatus": "ENABLED",
+            "name": key,
+        });
+        let answer = self
+            .write("create inventory location", Method::POST, path, Some(body))
+            .await
+            .map_err(|e| not_done(e.error))?;
+        if !answer.ok() && answer.status != 409 {
+            return Err(not_done(answer.refusal("create inventory location")));
+        }
+        tracing::info!(key, "ebay inventory location created");
+        self.client.location_ready.store(true, Ordering::Relaxed);
+        Ok(())
+    }
+
     /// `PUT inventory_item/{sku}`, then the offer (`existing`, brought up to date, or a
     /// new one).
     async fn prepare(
@@ -889,6 +1017,7 @@ impl EbaySell {
         existing: Option<OfferView>,
     ) -> Result<String, EffectError> {
         let condition = inventory_condition(&params.condition).map_err(EffectError::Failed)?;
+        self.ensure_location().await?;
         let answer = self
             .write(
                 "put inventory item",
@@ -1185,7 +1314,118 @@ impl EbaySell {
         })
     }
 
+    /// The shipment eBay has for the order under this tracking number, if any.
+    async fn find_shipment(&self, params: &ShipParams) -> Result<Option<Value>, SourceError> {
+        let answer = self
+            .client
+            .get_json(
+                "get shipping fulfillments",
+                &format!(
+                    "{FULFILLMENT}/order/{}/shipping_fulfillment",
+                    encode_path_segment(&params.order_id)
+                ),
+                Vec::new(),
+            )
+            .await?;
+        Ok(answer.json["fulfillments"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|f| {
+                f["shipmentTrackingNumber"]
+                    .as_str()
+                    .is_some_and(|t| t.eq_ignore_ascii_case(&params.tracking))
+            })
+            .cloned())
+    }
+
+    /// `createShippingFulfillment` for every line item of the order, once: a shipment
+    /// already recorded under this tracking number is the effect.
+    async fn mark_shipped(&self, action: &ActionRecord) -> Result<Effect, EffectError> {
+        let params: ShipParams = serde_json::from_value(action.params.clone())
+            .map_err(|e| bad_params(action.kind, e))?;
+        if let Some(found) = self.find_shipment(&params).await.map_err(not_done)? {
+            return Ok(shipment_effect(&params, &found));
+        }
+        let path = format!(
+            "{FULFILLMENT}/order/{}",
+            encode_path_segment(&params.order_id)
+        );
+        let order = self
+            .client
+            .get_json("get order", &path, Vec::new())
+            .await
+            .map_err(not_done)?;
+        let line_items: Vec<Value> = order.json["lineItems"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|line| {
+                params
+                    .line_item_id
+                    .as_deref()
+                    .is_none_or(|id| line["lineItemId"].as_str() == Some(id))
+            })
+            .filter_map(|line| {
+                Some(json!({
+                    "lineItemId": line["lineItemId"].as_str()?,
+                    "quantity": line["quantity"].as_u64().unwrap_or(1),
+                }))
+            })
+            .collect();
+        if line_items.is_empty() {
+            return Err(EffectError::Failed(format!(
+                "ebay order {} has no line items to ship",
+                params.order_id
+            )));
+        }
+        let body = json!({
+            "lineItems": line_items,
+            "shippedDate": super::ebay_orders::ebay_time(self.client.clock().now()),
+            "shippingCarrierCode": params.carrier,
+            "trackingNumber": params.tracking,
+        });
+        let sent = self
+            .write(
+                "create shipping fulfillment",
+                Method::POST,
+                format!("{path}/shipping_fulfillment"),
+                Some(body),
+            )
+            .await;
+        let refusal = match sent {
+            Ok(answer) if answer.ok() => {
+                tracing::info!(order = %params.order_id, carrier = %params.carrier, "ebay order marked shipped");
+                let id = answer
+                    .location
+                    .as_deref()
+                    .and_then(|l| l.rsplit('/').next())
+                    .unwrap_or(&params.tracking);
+                return Ok(shipment_effect(&params, &json!({"fulfillmentId": id})));
+            }
+            Ok(answer) => not_done(answer.refusal("create shipping fulfillment")),
+            Err(error) if !error.maybe_sent => not_done(error.error),
+            Err(error) => EffectError::Unknown(error.error.to_string()),
+        };
+        // A lost answer, or a refusal because it was recorded meanwhile: eBay's record decides.
+        match self.find_shipment(&params).await {
+            Ok(Some(found)) => Ok(shipment_effect(&params, &found)),
+            _ => Err(refusal),
+        }
+    }
+
     async fn look(&self, action: &ActionRecord) -> Lookup {
+        if action.kind == ActionKind::MarkShipped {
+            let params: ShipParams = match serde_json::from_value(action.params.clone()) {
+                Ok(params) => params,
+                Err(error) => return Lookup::Unknown(format!("bad parameters: {error}")),
+            };
+            return match self.find_shipment(&params).await {
+                Ok(Some(found)) => Lookup::Done(shipment_effect(&params, &found)),
+                Ok(None) => Lookup::NotDone,
+                Err(error) => Lookup::Unknown(format!("reading the order's shipments: {error}")),
+            };
+        }
         let sku = match Self::action_sku(action) {
             Ok(sku) => sku,
             Err(error) => return Lookup::Unknown(error.to_string()),
@@ -1221,6 +1461,19 @@ impl EbaySell {
             }
             other => Lookup::Unknown(format!("the ebay selling connector cannot {other}")),
         }
+    }
+}
+
+/// A shipment recorded: no undo (a package cannot be called back through the API).
+fn shipment_effect(params: &ShipParams, fulfillment: &Value) -> Effect {
+    Effect {
+        result: json!({
+            "order_id": params.order_id,
+            "fulfillment_id": fulfillment["fulfillmentId"],
+            "carrier": params.carrier,
+            "tracking": params.tracking,
+        }),
+        ..Effect::default()
     }
 }
 
@@ -1274,6 +1527,7 @@ impl Effector for EbaySell {
                 }
                 ActionKind::Relist => self.relist(action).await,
                 ActionKind::SendOfferToBuyers => self.send_offer_to_buyers(action).await,
+                ActionKind::MarkShipped => self.mark_shipped(action).await,
                 other => Err(EffectError::Failed(format!(
                     "the ebay selling connector cannot {other}"
                 ))),

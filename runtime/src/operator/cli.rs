@@ -1,4 +1,5 @@
-//! `bazaar inbox | approve | reject | resolve | contact | undo | pause | resume | item | list`: the
+//! `bazaar inbox | approve | reject | resolve | contact | undo | pause | resume | item | list |
+//! sold | shipped`: the
 //! operator API from the command line. They talk to the running daemon (`--api`, default `operator.public_url`)
 //! with the token from the configuration, print what happened, and exit 1 with the API's
 //! message when it refuses (2 when the token is not configured).
@@ -130,6 +131,21 @@ pub enum OperatorCommand {
         /// What the buyer paid, in dollars (default: the listing's price).
         #[arg(long)]
         total: Option<String>,
+        /// Where the daemon's API is.
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// A sold item went out to its buyer: the marketplace is told (eBay: the order is
+    /// marked shipped with this carrier and tracking number) and the item is shipped.
+    Shipped {
+        /// The item id.
+        item: String,
+        /// The carrier's code as the marketplace names it: USPS, UPS, FedEx …
+        #[arg(long)]
+        carrier: String,
+        /// The tracking number on the label.
+        #[arg(long)]
+        tracking: String,
         /// Where the daemon's API is.
         #[command(flatten)]
         api: ApiArgs,
@@ -480,6 +496,46 @@ fn print_inbox(value: &Value) -> std::io::Result<()> {
     Ok(())
 }
 
+/// `bazaar contact LISTING ADDRESS`.
+async fn contact(
+    config: &Config,
+    listing: &str,
+    address: &str,
+    api: &ApiArgs,
+) -> Result<(), Failure> {
+    let value = Client::new(config, api)?
+        .call(
+            reqwest::Method::POST,
+            &format!("/api/v1/listings/{listing}/contact"),
+            Some(serde_json::json!({ "address": address })),
+        )
+        .await?;
+    println!(
+        "recorded {} for listing {listing}; it is valued again and negotiated if still worth it",
+        value["address"].as_str().unwrap_or(address)
+    );
+    Ok(())
+}
+
+/// `bazaar shipped ITEM --carrier C --tracking T`.
+async fn shipped(
+    config: &Config,
+    item: &str,
+    carrier: &str,
+    tracking: &str,
+    api: &ApiArgs,
+) -> Result<(), Failure> {
+    let value = Client::new(config, api)?
+        .call(
+            reqwest::Method::POST,
+            &format!("/api/v1/items/{item}/shipped"),
+            Some(serde_json::json!({ "carrier": carrier, "tracking": tracking })),
+        )
+        .await?;
+    println!("{item}: {}", value["note"].as_str().unwrap_or("shipped"));
+    Ok(())
+}
+
 /// Runs one of the commands.
 pub async fn run(config: &Config, command: OperatorCommand) -> anyhow::Result<ExitCode> {
     use reqwest::Method;
@@ -534,19 +590,7 @@ pub async fn run(config: &Config, command: OperatorCommand) -> anyhow::Result<Ex
                 listing,
                 address,
                 api,
-            } => {
-                let value = Client::new(config, &api)?
-                    .call(
-                        Method::POST,
-                        &format!("/api/v1/listings/{listing}/contact"),
-                        Some(serde_json::json!({ "address": address })),
-                    )
-                    .await?;
-                println!(
-                    "recorded {} for listing {listing}; it is valued again and negotiated if still worth it",
-                    value["address"].as_str().unwrap_or(&address)
-                );
-            }
+            } => contact(config, &listing, &address, &api).await?,
             OperatorCommand::Undo { id, api } => {
                 let value = Client::new(config, &api)?
                     .call(Method::POST, &format!("/api/actions/{id}/undo"), None)
@@ -573,15 +617,19 @@ pub async fn run(config: &Config, command: OperatorCommand) -> anyhow::Result<Ex
                 total,
                 api,
             } => {
+                let body = serde_json::json!({ "order": order, "total": total });
+                let path = format!("/api/v1/items/{item}/listings/{channel}/sold");
                 Client::new(config, &api)?
-                    .call(
-                        Method::POST,
-                        &format!("/api/v1/items/{item}/listings/{channel}/sold"),
-                        Some(serde_json::json!({ "order": order, "total": total })),
-                    )
+                    .call(Method::POST, &path, Some(body))
                     .await?;
                 println!("booked the sale of {item} on {channel}; taking it down everywhere else");
             }
+            OperatorCommand::Shipped {
+                item,
+                carrier,
+                tracking,
+                api,
+            } => shipped(config, &item, &carrier, &tracking, &api).await?,
             OperatorCommand::Item(ItemCommand::Show { id, api }) => {
                 let item = Client::new(config, &api)?
                     .call(Method::GET, &format!("/api/v1/items/{id}"), None)

@@ -17,7 +17,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use bazaar_agents::inventory::{InventoryMsg, NewItem, Sale, SoldListing};
+use bazaar_agents::inventory::{InventoryMsg, NewItem, Sale, Shipment, Shipped, SoldListing};
 use bazaar_agents::lister::{add_channels, channel_jobs, ChannelJob, ListerMsg};
 use bazaar_memory::{
     Addr, InventoryItem, ItemId, ItemSource, ItemStatus, Marketplace, Money, SellingPlan,
@@ -43,6 +43,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(retry_channel))
         .routes(routes!(confirm_channel))
         .routes(routes!(sold_on_channel))
+        .routes(routes!(ship_item))
 }
 
 /// `/api/v1/items/{id}/…`.
@@ -588,4 +589,55 @@ async fn retry_channel(
             ..JobChange::about(item.id)
         }),
     ))
+}
+
+/// `POST /api/v1/items/{id}/shipped` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShippedRequest {
+    /// The carrier's code as the marketplace names it (`USPS`, `UPS`, `FedEx` …).
+    pub carrier: String,
+    /// The tracking number on the label (spaces are dropped).
+    pub tracking: String,
+}
+
+/// The sold item went out: its marketplace is told (eBay: the order is marked shipped with
+/// the carrier and tracking number, through the gate), and the item and its order are
+/// shipped. Asking again with the same tracking number does nothing twice.
+#[utoipa::path(
+    post,
+    path = "/api/v1/items/{id}/shipped",
+    params(ItemPath),
+    request_body = ShippedRequest,
+    responses((status = 200, description = "Shipped, or waiting for an approval.", body = Shipped))
+)]
+async fn ship_item(
+    State(state): State<AppState>,
+    Path(ItemPath { id }): Path<ItemPath>,
+    ApiJson(request): ApiJson<ShippedRequest>,
+) -> Result<Json<Shipped>, ApiError> {
+    let item = item(&state, &id)?;
+    let shipment = Shipment {
+        item: item.id,
+        carrier: request.carrier,
+        tracking: request.tracking,
+    };
+    let asked = state
+        .ctx
+        .addrs
+        .inventory
+        .ask(|reply| InventoryMsg::Shipped(Box::new(shipment), reply));
+    let shipped = match tokio::time::timeout(ACTOR_TIMEOUT, asked).await {
+        Ok(Ok(shipped)) => shipped,
+        Ok(Err(error)) => return Err(unavailable(error)),
+        Err(_) => {
+            return Err(ApiError::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "the inventory did not answer in 30s; check `bazaar status` and the logs",
+            ))
+        }
+    };
+    shipped
+        .map(Json)
+        .map_err(|why| ApiError::new(StatusCode::CONFLICT, why))
 }

@@ -803,6 +803,10 @@ pub async fn ebay_selling(
         return_policy_id: "6196946000".into(),
     };
     settings.merchant_location_key = Some("home".into());
+    settings.location_address = Some(bazaar_agents::connectors::ebay_sell::LocationAddress {
+        postal_code: "95125".into(),
+        country: "US".into(),
+    });
     let client = Arc::new(
         EbaySellClient::new(
             settings,

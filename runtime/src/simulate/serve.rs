@@ -154,6 +154,8 @@ pub async fn serve(
         journal: None,
     };
     let mut world = World::start(world_config).await?;
+    // eBay's tokens last two hours of the agent's time, not of the world's.
+    world.ebay().set_speed(config.speed);
     print_endpoints(&world, server.as_ref(), &config, out);
 
     tokio::pin!(stop);

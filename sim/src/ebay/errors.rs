@@ -246,6 +246,21 @@ impl ApiError {
         )
     }
 
+    /// 405 in eBay's error envelope: a path eBay serves, with a method it does not take
+    /// there. The contracts name no id for it; 2004 ("Invalid request") is the gateway's
+    /// id for requests it refuses before any API sees them.
+    pub fn method_not_allowed(method: &str, path: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            ErrorDetail::new(2004, domain::ACCESS, Category::Request, "Invalid request")
+                .long(format!(
+                    "The method {method} is not allowed on this resource."
+                ))
+                .param("method", method)
+                .param("path", path),
+        )
+    }
+
     /// 400, errorId 2004: a body that is not the JSON the operation takes.
     pub fn invalid_request(detail: impl Into<String>) -> ApiError {
         ApiError::new(

@@ -1,6 +1,8 @@
 //! Sell Fulfillment: the orders buyers create ([`buy`]) and `GET /sell/fulfillment/v1/order`
 //! (`creationdate`, `lastmodifieddate`, `orderfulfillmentstatus` filters; `orderIds`;
-//! `limit`/`offset`, newest first) and `GET /sell/fulfillment/v1/order/{orderId}`.
+//! `limit`/`offset`, newest first), `GET /sell/fulfillment/v1/order/{orderId}`, and the
+//! seller's shipments with tracking (`createShippingFulfillment`, `getShippingFulfillments`),
+//! which make the order FULFILLED.
 //!
 //! A sold listing stays live until the agent withdraws it (the quantity is not taken
 //! down), so a buyer can buy a unit that no longer exists: that order is an oversell, and
@@ -10,11 +12,12 @@ use std::sync::Arc;
 
 use axum::extract::{Path, RawQuery, State as AxState};
 use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::Router;
 use bazaar_memory::Money;
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::browse::split_top_level;
 use super::errors::{domain, json_response, ApiError};
@@ -91,6 +94,28 @@ struct Order {
     delivery: Money,
     fee: Money,
     payment_ref: String,
+    /// Shipments the seller recorded (`createShippingFulfillment`), oldest first.
+    shipments: Vec<Shipment>,
+}
+
+/// One package the seller shipped, with its tracking.
+#[derive(Debug, Clone)]
+struct Shipment {
+    fulfillment_id: String,
+    shipped: DateTime<Utc>,
+    carrier: String,
+    tracking: String,
+}
+
+impl Order {
+    /// `FULFILLED` once a shipment covers its one line item.
+    fn fulfillment_status(&self) -> &'static str {
+        if self.shipments.is_empty() {
+            "NOT_STARTED"
+        } else {
+            "FULFILLED"
+        }
+    }
 }
 
 /// Every order, in creation order, and the oversells.
@@ -155,6 +180,7 @@ pub(crate) async fn buy(
             delivery,
             fee: Money::new(fee_minor, price.currency),
             payment_ref,
+            shipments: Vec::new(),
         };
         st.orders.orders.push(order);
         let available = st.inventory.available(&offer);
@@ -312,14 +338,18 @@ struct OrderSearchPagedCollection {
     orders: Vec<OrderOut>,
 }
 
-fn order_out(o: &Order, index: usize) -> OrderOut {
+fn shipment_href(base: &str, order_id: &str, fulfillment_id: &str) -> String {
+    format!("{base}/sell/fulfillment/v1/order/{order_id}/shipping_fulfillment/{fulfillment_id}")
+}
+
+fn order_out(o: &Order, index: usize, base: &str) -> OrderOut {
     let total = Money::new(o.price.minor + o.delivery.minor, o.price.currency);
     let due = Money::new(total.minor - o.fee.minor, total.currency);
     OrderOut {
         order_id: o.order_id.clone(),
         creation_date: ebay_time(o.created),
         last_modified_date: ebay_time(o.modified),
-        order_fulfillment_status: "NOT_STARTED",
+        order_fulfillment_status: o.fulfillment_status(),
         order_payment_status: "PAID",
         seller_id: o.seller.clone(),
         buyer: BuyerOut {
@@ -345,7 +375,11 @@ fn order_out(o: &Order, index: usize) -> OrderOut {
                 payment_status: "PAID",
             }],
         },
-        fulfillment_hrefs: Vec::new(),
+        fulfillment_hrefs: o
+            .shipments
+            .iter()
+            .map(|s| shipment_href(base, &o.order_id, &s.fulfillment_id))
+            .collect(),
         line_items: vec![LineItemOut {
             line_item_id: o.line_item_id.clone(),
             legacy_item_id: o.listing_id.clone(),
@@ -356,7 +390,7 @@ fn order_out(o: &Order, index: usize) -> OrderOut {
             sold_format: "FIXED_PRICE",
             listing_marketplace_id: o.marketplace.clone(),
             purchase_marketplace_id: o.marketplace.clone(),
-            line_item_fulfillment_status: "NOT_STARTED",
+            line_item_fulfillment_status: o.fulfillment_status(),
             total: Amount::of(total),
             delivery_cost: DeliveryCostOut {
                 shipping_cost: Amount::of(o.delivery),
@@ -374,6 +408,10 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
     Router::new()
         .route("/sell/fulfillment/v1/order", get(get_orders))
         .route("/sell/fulfillment/v1/order/{order_id}", get(get_order))
+        .route(
+            "/sell/fulfillment/v1/order/{order_id}/shipping_fulfillment",
+            get(get_shipping_fulfillments).post(create_shipping_fulfillment),
+        )
 }
 
 fn bad(error_id: u32, message: impl Into<String>) -> ApiError {
@@ -493,7 +531,6 @@ impl OrderFilter {
         })
     }
 
-    /// Every order here is unfulfilled (NOT_STARTED).
     fn matches(&self, order: &Order) -> bool {
         self.created
             .as_ref()
@@ -505,7 +542,7 @@ impl OrderFilter {
             && self
                 .statuses
                 .as_ref()
-                .is_none_or(|s| s.iter().any(|v| v == "NOT_STARTED"))
+                .is_none_or(|s| s.iter().any(|v| v == order.fulfillment_status()))
     }
 }
 
@@ -564,7 +601,7 @@ async fn get_orders(
         .iter()
         .skip(offset as usize)
         .take(limit as usize)
-        .map(|(i, o)| order_out(o, *i))
+        .map(|(i, o)| order_out(o, *i, &st.base_url))
         .collect();
     let base = &st.base_url;
     let link = |offset: u64| {
@@ -605,7 +642,10 @@ async fn get_order(
         .enumerate()
         .find(|(_, o)| o.order_id == order_id);
     match found {
-        Some((i, o)) => Ok(json_response(StatusCode::OK, &order_out(o, i))),
+        Some((i, o)) => Ok(json_response(
+            StatusCode::OK,
+            &order_out(o, i, &st.base_url),
+        )),
         None => Err(ApiError::not_found(
             32100,
             domain::FULFILLMENT,
@@ -613,4 +653,172 @@ async fn get_order(
         )
         .param("orderId", order_id)),
     }
+}
+
+const WRITE: &[&str] = &[scopes::SELL_FULFILLMENT];
+
+/// `ShippingFulfillmentDetails`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ShippingFulfillmentDetails {
+    #[serde(default)]
+    line_items: Vec<LineItemReference>,
+    #[serde(default)]
+    shipped_date: Option<String>,
+    #[serde(default)]
+    shipping_carrier_code: Option<String>,
+    #[serde(default)]
+    tracking_number: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LineItemReference {
+    #[serde(default)]
+    line_item_id: Option<String>,
+    #[serde(default)]
+    quantity: Option<u32>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LineItemReferenceOut {
+    line_item_id: String,
+    quantity: u32,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ShippingFulfillmentOut {
+    fulfillment_id: String,
+    line_items: Vec<LineItemReferenceOut>,
+    shipment_tracking_number: String,
+    shipped_date: String,
+    shipping_carrier_code: String,
+}
+
+#[derive(Serialize)]
+struct ShippingFulfillmentPagedCollection {
+    fulfillments: Vec<ShippingFulfillmentOut>,
+    total: u64,
+}
+
+/// The shipping-fulfillment calls declare an unknown order a 400 (getOrder a 404).
+fn order_not_found(order_id: &str) -> ApiError {
+    bad(32100, format!("Invalid Order Id: {order_id}")).param("orderId", order_id)
+}
+
+/// A carrier code or tracking number eBay would take: letters and digits (and `-`, `_` in
+/// carrier codes such as `USPS` or `UPS_MI`), no spaces.
+fn valid_token(text: &str, extra: &[char]) -> bool {
+    !text.is_empty()
+        && text.len() <= 64
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || extra.contains(&c))
+}
+
+/// `POST /order/{orderId}/shipping_fulfillment`: the seller shipped the order's line
+/// items with this carrier and tracking number. 201 with the fulfillment's `Location`.
+async fn create_shipping_fulfillment(
+    AxState(sh): AxState<Arc<Shared>>,
+    headers: HeaderMap,
+    Path(order_id): Path<String>,
+    body: axum::body::Bytes,
+) -> Reply {
+    let now = sh.now();
+    let mut st = sh.lock();
+    authorize(&mut st, &headers, now, Api::Fulfillment, WRITE)?;
+    let details: ShippingFulfillmentDetails = super::parse_body(&body, |path, detail| {
+        ApiError::invalid_request(format!("{path}: {detail}"))
+    })?;
+    let Some(index) = st.orders.orders.iter().position(|o| o.order_id == order_id) else {
+        return Err(order_not_found(&order_id));
+    };
+    let line_item_id = st.orders.orders[index].line_item_id.clone();
+    if details.line_items.is_empty() {
+        return Err(bad(32200, "Invalid line item id: (none)").param("lineItemId", ""));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for line in &details.line_items {
+        let id = line.line_item_id.clone().unwrap_or_default();
+        if id != line_item_id || line.quantity.is_some_and(|q| q != 1) {
+            return Err(bad(32200, format!("Invalid line item id: {id}")).param("lineItemId", id));
+        }
+        if !seen.insert(id) {
+            return Err(bad(32210, "Duplicate line item in the request"));
+        }
+    }
+    let carrier = details.shipping_carrier_code.unwrap_or_default();
+    let tracking = details.tracking_number.unwrap_or_default();
+    if !valid_token(&carrier, &['-', '_']) || !valid_token(&tracking, &[]) {
+        return Err(bad(32300, "Invalid shipment tracking number or carrier")
+            .param("shippingCarrierCode", carrier)
+            .param("trackingNumber", tracking));
+    }
+    let shipped = match details.shipped_date.as_deref() {
+        None => now,
+        Some(text) => DateTime::parse_from_rfc3339(text)
+            .map(|d| d.with_timezone(&Utc))
+            .map_err(|_| bad(32500, "Invalid shipped date").param("shippedDate", text))?,
+    };
+    let fulfillment_id = tracking.clone();
+    let order = &mut st.orders.orders[index];
+    if !order.shipments.is_empty() {
+        // The order's one line item is shipped already: eBay wants that record changed,
+        // not a second one.
+        return Err(bad(
+            34500,
+            "Please use PUT operation for updating shipping fulfillment",
+        )
+        .param("orderId", order_id));
+    }
+    order.shipments.push(Shipment {
+        fulfillment_id: fulfillment_id.clone(),
+        shipped,
+        carrier,
+        tracking,
+    });
+    order.modified = now;
+    let location = shipment_href(&st.base_url, &order_id, &fulfillment_id);
+    let mut response = StatusCode::CREATED.into_response();
+    if let Ok(value) = axum::http::HeaderValue::from_str(&location) {
+        response
+            .headers_mut()
+            .insert(axum::http::header::LOCATION, value);
+    }
+    Ok(response)
+}
+
+/// `GET /order/{orderId}/shipping_fulfillment`: every shipment recorded for the order.
+async fn get_shipping_fulfillments(
+    AxState(sh): AxState<Arc<Shared>>,
+    headers: HeaderMap,
+    Path(order_id): Path<String>,
+) -> Reply {
+    let now = sh.now();
+    let mut st = sh.lock();
+    authorize(&mut st, &headers, now, Api::Fulfillment, READ)?;
+    let Some(order) = st.orders.orders.iter().find(|o| o.order_id == order_id) else {
+        return Err(order_not_found(&order_id));
+    };
+    let fulfillments: Vec<ShippingFulfillmentOut> = order
+        .shipments
+        .iter()
+        .map(|s| ShippingFulfillmentOut {
+            fulfillment_id: s.fulfillment_id.clone(),
+            line_items: vec![LineItemReferenceOut {
+                line_item_id: order.line_item_id.clone(),
+                quantity: 1,
+            }],
+            shipment_tracking_number: s.tracking.clone(),
+            shipped_date: ebay_time(s.shipped),
+            shipping_carrier_code: s.carrier.clone(),
+        })
+        .collect();
+    let body = ShippingFulfillmentPagedCollection {
+        total: fulfillments.len() as u64,
+        fulfillments,
+    };
+    Ok(json_response(StatusCode::OK, &body))
 }

@@ -339,6 +339,8 @@ pub(crate) struct InventoryState {
     pub(crate) items: BTreeMap<String, StoredItem>,
     pub(crate) offers: BTreeMap<String, Offer>,
     revisions: BTreeMap<(String, NaiveDate), u32>,
+    /// Where the seller ships from.
+    pub(crate) locations: super::location::LocationState,
 }
 
 impl InventoryState {
@@ -496,7 +498,11 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
         )
         .route(
             "/sell/inventory/v1/offer/{offer_id}",
-            get(get_offer).put(update_offer),
+            get(get_offer).put(update_offer).delete(delete_offer),
+        )
+        .route(
+            "/sell/inventory/v1/inventory_item",
+            get(get_inventory_items),
         )
         .route("/sell/inventory/v1/offer/{offer_id}/publish", post(publish))
         .route(
@@ -526,11 +532,18 @@ fn body_error(path: String, detail: String) -> ApiError {
     }
 }
 
-/// The locale `Content-Language` names, as eBay stores it (`en_US`).
+/// The locale `Content-Language` names, as eBay stores it (`en_US`). Language tags are
+/// case-insensitive (RFC 5646), so `en-us` names the same locale as `en-US`.
 fn content_language(headers: &HeaderMap) -> Result<String, ApiError> {
-    match header_str(headers, "content-language") {
-        Some(lang) if LANGUAGES.contains(&lang) => Ok(lang.replace('-', "_")),
-        other => Err(ApiError::bad_request(
+    let header = header_str(headers, "content-language");
+    let known = header.and_then(|lang| {
+        LANGUAGES
+            .iter()
+            .find(|known| known.eq_ignore_ascii_case(lang.trim()))
+    });
+    match known {
+        Some(lang) => Ok(lang.replace('-', "_")),
+        None => Err(ApiError::bad_request(
             25709,
             domain::INVENTORY,
             "Invalid value for header Content-Language.",
@@ -539,7 +552,7 @@ fn content_language(headers: &HeaderMap) -> Result<String, ApiError> {
             "The Content-Language header is required and must name a supported locale, e.g. en-US.",
         )
         .param("fieldName", "Content-Language")
-        .param("value", other.unwrap_or(""))),
+        .param("value", header.unwrap_or(""))),
     }
 }
 
@@ -788,6 +801,129 @@ fn offer_out(offer: &Offer) -> OfferOut<'_> {
     }
 }
 
+/// `limit` and `offset` of the Inventory API's lists, where `offset` is a page number
+/// ("the first page of records has a value of 0, the second page of records has a value
+/// of 1"), not a record count as in Browse.
+struct Paging {
+    limit: u64,
+    page: u64,
+}
+
+impl Paging {
+    fn from_query(pairs: &[(String, String)], default_limit: u64) -> Result<Paging, ApiError> {
+        let invalid = |name: &str, value: &str| {
+            ApiError::bad_request(
+                25706,
+                domain::INVENTORY,
+                "You have provided invalid pagination values.",
+            )
+            .param(name, value)
+        };
+        let read = |name: &str, default: u64| match query_get(pairs, name) {
+            None => Ok(default),
+            Some(t) => t.parse::<u64>().map_err(|_| invalid(name, t)),
+        };
+        let limit = read("limit", default_limit)?;
+        if limit == 0 || limit > 200 {
+            return Err(invalid("limit", &limit.to_string()));
+        }
+        Ok(Paging {
+            limit,
+            page: read("offset", 0)?,
+        })
+    }
+
+    fn page<'a, T>(&self, all: &'a [T]) -> impl Iterator<Item = &'a T> {
+        let skip = self.page.saturating_mul(self.limit);
+        all.iter()
+            .skip(usize::try_from(skip).unwrap_or(usize::MAX))
+            .take(self.limit as usize)
+    }
+
+    fn has_next(&self, total: u64) -> bool {
+        (self.page + 1).saturating_mul(self.limit) < total
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct InventoryItems<'a> {
+    href: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    prev: Option<String>,
+    limit: u64,
+    /// The contract: "the total number of pages of results that are available".
+    size: u64,
+    total: u64,
+    inventory_items: Vec<InventoryItemOut<'a>>,
+}
+
+/// `GET /inventory_item`: every inventory item of the seller, a page at a time (25 by
+/// default): how a seller finds SKUs it lost track of.
+async fn get_inventory_items(
+    AxState(sh): AxState<Arc<Shared>>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Reply {
+    let now = sh.now();
+    let pairs = query_pairs(raw.as_deref());
+    let mut st = sh.lock();
+    authorize(&mut st, &headers, now, Api::Inventory, READ)?;
+    let paging = Paging::from_query(&pairs, 25)?;
+    let all: Vec<(&String, &StoredItem)> = st.inventory.items.iter().collect();
+    let total = all.len() as u64;
+    let items = paging
+        .page(&all)
+        .map(|(sku, item)| InventoryItemOut {
+            sku,
+            locale: &item.locale,
+            body: &item.body,
+        })
+        .collect();
+    let link = |page: u64| {
+        href(
+            &st.base_url,
+            "/sell/inventory/v1/inventory_item",
+            &[
+                ("limit", paging.limit.to_string()),
+                ("offset", page.to_string()),
+            ],
+        )
+    };
+    let body = InventoryItems {
+        href: link(paging.page),
+        next: paging.has_next(total).then(|| link(paging.page + 1)),
+        prev: (paging.page > 0).then(|| link(paging.page - 1)),
+        limit: paging.limit,
+        size: total.div_ceil(paging.limit),
+        total,
+        inventory_items: items,
+    };
+    Ok(json_response(StatusCode::OK, &body))
+}
+
+/// `DELETE /offer/{offerId}`: the offer is gone, and its listing ends if it was live.
+async fn delete_offer(
+    AxState(sh): AxState<Arc<Shared>>,
+    headers: HeaderMap,
+    Path(offer_id): Path<String>,
+) -> Reply {
+    let now = sh.now();
+    let mut st = sh.lock();
+    authorize(&mut st, &headers, now, Api::Inventory, WRITE)?;
+    let offer = st
+        .inventory
+        .offers
+        .remove(&offer_id)
+        .ok_or_else(|| offer_not_found(&offer_id))?;
+    if let Some(listing_id) = offer.live_listing() {
+        st.catalog.end(listing_id, now);
+    }
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
 async fn get_offers(
     AxState(sh): AxState<Arc<Shared>>,
     headers: HeaderMap,
@@ -800,29 +936,8 @@ async fn get_offers(
     let sku = query_get(&pairs, "sku")
         .map(str::to_string)
         .ok_or_else(|| invalid_value("sku"))?;
-    let pagination = |name: &str, default: u64| -> Result<u64, ApiError> {
-        match query_get(&pairs, name) {
-            None => Ok(default),
-            Some(t) => t.parse::<u64>().map_err(|_| {
-                ApiError::bad_request(
-                    25706,
-                    domain::INVENTORY,
-                    "You have provided invalid pagination values.",
-                )
-                .param(name, t)
-            }),
-        }
-    };
-    let limit = pagination("limit", 25)?;
-    let offset = pagination("offset", 0)?;
-    if limit == 0 || limit > 200 {
-        return Err(ApiError::bad_request(
-            25706,
-            domain::INVENTORY,
-            "You have provided invalid pagination values.",
-        )
-        .param("limit", limit.to_string()));
-    }
+    // getOffers: "If this query parameter is not set, up to 100 records will be returned".
+    let paging = Paging::from_query(&pairs, 100)?;
     if !st.inventory.items.contains_key(&sku) {
         return Err(sku_not_found(&sku));
     }
@@ -845,29 +960,24 @@ async fn get_offers(
         .param("sku", sku));
     }
     let total = matching.len() as u64;
-    let page: Vec<OfferOut<'_>> = matching
-        .iter()
-        .skip(offset as usize)
-        .take(limit as usize)
-        .map(|o| offer_out(o))
-        .collect();
+    let page: Vec<OfferOut<'_>> = paging.page(&matching).map(|o| offer_out(o)).collect();
     let base = &st.base_url;
-    let link = |offset: u64| {
+    let link = |page: u64| {
         href(
             base,
             "/sell/inventory/v1/offer",
             &[
                 ("sku", sku.clone()),
-                ("limit", limit.to_string()),
-                ("offset", offset.to_string()),
+                ("limit", paging.limit.to_string()),
+                ("offset", page.to_string()),
             ],
         )
     };
     let body = Offers {
-        href: link(offset),
-        next: (offset + limit < total).then(|| link(offset + limit)),
-        prev: (offset > 0).then(|| link(offset.saturating_sub(limit))),
-        limit,
+        href: link(paging.page),
+        next: paging.has_next(total).then(|| link(paging.page + 1)),
+        prev: (paging.page > 0).then(|| link(paging.page - 1)),
+        limit: paging.limit,
         size: page.len() as u64,
         total,
         offers: page,
@@ -989,24 +1099,92 @@ fn publish_ready(st: &State, offer: &Offer) -> Result<(), ApiError> {
             "The eBay listing associated with the inventory item, or the unpublished offer has an invalid category ID.",
         ));
     }
+    check_policies(st, offer)?;
+    check_location(st, offer)
+}
+
+/// Each policy named, and a policy of the seller's of that kind.
+fn check_policies(st: &State, offer: &Offer) -> Result<(), ApiError> {
     let policies = offer.details.listing_policies.clone().unwrap_or_default();
-    let missing = |v: &Option<String>| v.as_deref().unwrap_or("").is_empty();
-    for (gone, id, what) in [
+    let account = &st.config.seller_policies;
+    let all: Vec<&String> = account
+        .fulfillment
+        .iter()
+        .chain(&account.payment)
+        .chain(&account.returns)
+        .collect();
+    for (named, of_kind, error_id, what, kind) in [
         (
-            missing(&policies.fulfillment_policy_id),
+            &policies.fulfillment_policy_id,
+            &account.fulfillment,
             25007,
             "Fulfillment",
+            "FULFILLMENT_POLICY",
         ),
-        (missing(&policies.payment_policy_id), 25008, "Payment"),
-        (missing(&policies.return_policy_id), 25009, "Return"),
+        (
+            &policies.payment_policy_id,
+            &account.payment,
+            25008,
+            "Payment",
+            "PAYMENT_POLICY",
+        ),
+        (
+            &policies.return_policy_id,
+            &account.returns,
+            25009,
+            "Return",
+            "RETURN_POLICY",
+        ),
     ] {
-        if gone {
+        let id = named.as_deref().unwrap_or("");
+        if id.is_empty() {
             return Err(ApiError::bad_request(
-                id,
+                error_id,
                 domain::INVENTORY,
                 format!("The eBay listing associated with the inventory item, or the unpublished offer has invalid data in the associated {what} policy."),
             ));
         }
+        if of_kind.iter().any(|p| p == id) {
+            continue;
+        }
+        if all.iter().any(|p| *p == id) {
+            return Err(ApiError::bad_request(
+                25036,
+                domain::INVENTORY,
+                format!("The policy(ies) {id} is not of type {kind}"),
+            )
+            .param("PolicyId", id)
+            .param("PolicyEnum", kind));
+        }
+        return Err(ApiError::bad_request(
+            25035,
+            domain::INVENTORY,
+            "The specified policy is not found for the market place",
+        )
+        .param("policyId", id));
+    }
+    Ok(())
+}
+
+/// A location the seller created and has not disabled. Without one eBay cannot tell
+/// where the item ships from and answers with the Trading API's words for it.
+fn check_location(st: &State, offer: &Offer) -> Result<(), ApiError> {
+    let key = offer.details.merchant_location_key.as_deref().unwrap_or("");
+    if key.is_empty() {
+        return Err(ApiError::bad_request(
+            25002,
+            domain::INVENTORY,
+            "A user error has occurred. No <Item.Country> exists or <Item.Country> is specified as an empty tag in the request.",
+        )
+        .long("Set merchantLocationKey on the offer to an inventory location created with createInventoryLocation."));
+    }
+    if !st.inventory.locations.usable(key) {
+        return Err(ApiError::bad_request(
+            25012,
+            domain::INVENTORY,
+            "Invalid inventory location. No enabled location has this merchantLocationKey.",
+        )
+        .param("merchantLocationKey", key));
     }
     Ok(())
 }

@@ -16,6 +16,7 @@ mod browse;
 mod errors;
 mod fulfillment;
 mod inventory;
+mod location;
 mod negotiation;
 mod notification;
 mod oauth;
@@ -191,6 +192,13 @@ pub struct EbayConfig {
     pub final_value_fee_bps: i64,
     /// Per-order fee in minor units of the order currency (30 = $0.30).
     pub per_order_fee_minor: i64,
+    /// The business policies on the seller's account (Seller Hub > Business policies),
+    /// by kind: an offer naming another id is refused at publish time, as eBay does.
+    pub seller_policies: SellerPolicies,
+    /// Simulated seconds per wall-clock second (`sim serve --speed`). eBay's token and
+    /// code lifetimes are wall-clock time: at 600× a 7,200 s token lasts 7,200 × 600
+    /// simulated seconds, so an agent on the real clock keeps it its two hours.
+    pub speed: u32,
 }
 
 impl Default for EbayConfig {
@@ -212,6 +220,30 @@ impl Default for EbayConfig {
             revisions_per_listing_per_day: 250,
             final_value_fee_bps: 1_325,
             per_order_fee_minor: 30,
+            speed: 1,
+            seller_policies: SellerPolicies::default(),
+        }
+    }
+}
+
+/// The ids of the seller's business policies, by kind.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SellerPolicies {
+    /// Shipping policies (`fulfillmentPolicyId`).
+    pub fulfillment: Vec<String>,
+    /// Payment policies (`paymentPolicyId`).
+    pub payment: Vec<String>,
+    /// Return policies (`returnPolicyId`).
+    pub returns: Vec<String>,
+}
+
+impl Default for SellerPolicies {
+    /// One policy of each kind, with ids shaped as eBay's are.
+    fn default() -> Self {
+        SellerPolicies {
+            fulfillment: vec!["6196944000".into()],
+            payment: vec!["6196945000".into()],
+            returns: vec!["6196946000".into()],
         }
     }
 }
@@ -276,6 +308,12 @@ impl State {
         }
         *used += 1;
         Ok(())
+    }
+
+    /// How long, in simulated time, a lifetime of `wall_secs` wall-clock seconds lasts.
+    pub(crate) fn lifetime(&self, wall_secs: i64) -> chrono::Duration {
+        let secs = wall_secs.saturating_mul(i64::from(self.config.speed.max(1)));
+        chrono::Duration::try_seconds(secs).unwrap_or(chrono::Duration::MAX)
     }
 
     /// `n` decimal digits, the first not zero.
@@ -600,6 +638,12 @@ impl EbaySim {
         oauth::issue_code(&mut st, scopes.iter().map(|s| s.to_string()).collect(), now)
     }
 
+    /// Runs token and code lifetimes at `speed` simulated seconds per wall-clock second
+    /// from now on (see [`EbayConfig::speed`]).
+    pub fn set_speed(&self, speed: u32) {
+        self.shared.lock().config.speed = speed.max(1);
+    }
+
     /// Calls counted against `api`'s limit on the current (simulated) day.
     pub fn calls_today(&self, api: Api) -> u64 {
         let now = self.shared.now();
@@ -704,10 +748,14 @@ fn router(shared: Arc<Shared>) -> Router {
         .merge(oauth::routes())
         .merge(browse::routes())
         .merge(inventory::routes())
+        .merge(location::routes())
         .merge(fulfillment::routes())
         .merge(negotiation::routes())
         .merge(notification::routes())
         .fallback(|uri: Uri| async move { ApiError::no_such_resource(uri.path()).into_response() })
+        .method_not_allowed_fallback(|method: axum::http::Method, uri: Uri| async move {
+            ApiError::method_not_allowed(method.as_str(), uri.path()).into_response()
+        })
         .layer(axum::middleware::from_fn_with_state(
             shared.clone(),
             journal_requests,

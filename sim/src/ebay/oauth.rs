@@ -142,7 +142,7 @@ pub(crate) fn issue_code(st: &mut State, scopes: BTreeSet<String>, now: DateTime
         code.clone(),
         AuthCode {
             scopes,
-            expires_at: now + chrono::Duration::seconds(ttl),
+            expires_at: now + st.lifetime(ttl),
             used: false,
         },
     );
@@ -294,7 +294,7 @@ fn client_credentials_grant(
         access_token.clone(),
         AccessToken {
             scopes,
-            expires_at: now + chrono::Duration::seconds(access_ttl),
+            expires_at: now + st.lifetime(access_ttl),
             user: false,
         },
     );
@@ -341,7 +341,7 @@ fn authorization_code_grant(
         access_token.clone(),
         AccessToken {
             scopes: scopes.clone(),
-            expires_at: now + chrono::Duration::seconds(access_ttl),
+            expires_at: now + st.lifetime(access_ttl),
             user: true,
         },
     );
@@ -349,7 +349,7 @@ fn authorization_code_grant(
         refresh_token.clone(),
         RefreshToken {
             scopes,
-            expires_at: now + chrono::Duration::seconds(refresh_ttl),
+            expires_at: now + st.lifetime(refresh_ttl),
         },
     );
     Ok(TokenResponse {
@@ -392,7 +392,7 @@ fn refresh_token_grant(
         access_token.clone(),
         AccessToken {
             scopes,
-            expires_at: now + chrono::Duration::seconds(access_ttl),
+            expires_at: now + st.lifetime(access_ttl),
             user: true,
         },
     );

@@ -332,6 +332,26 @@ pub fn offer_body(sku: &str, price: &str, quantity: i64) -> Value {
     })
 }
 
+/// Creates the warehouse location `key` (the offers of [`offer_body`] ship from "home");
+/// true when it was new, false when it existed (409).
+pub async fn create_location(api: &Ebay, token: &str, key: &str) -> bool {
+    let r = api
+        .call(
+            "POST",
+            &format!("/sell/inventory/v1/location/{key}"),
+            Some(token),
+            &[],
+            Some(&json!({
+                "location": {"address": {"postalCode": "95125", "country": "US"}},
+                "locationTypes": ["WAREHOUSE"],
+                "name": "Home"
+            })),
+        )
+        .await;
+    assert!(matches!(r.status, 204 | 409), "{}", r.text());
+    r.status == 204
+}
+
 /// Puts an item up: inventory item, offer (idempotent through `GET /offer?sku=`), publish.
 /// Returns (offerId, listingId).
 pub async fn list_item(
@@ -351,6 +371,7 @@ pub async fn list_item(
         )
         .await;
     assert_eq!(r.status, 204, "{}", r.text());
+    create_location(api, token, "home").await;
     let existing = api
         .get(&format!("/sell/inventory/v1/offer?sku={sku}"), token)
         .await;
