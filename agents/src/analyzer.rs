@@ -100,6 +100,9 @@ pub struct AnalyzerState {
     valuation: ValuationConfig,
     /// Pursued listings whose seller's address must first be read from the marketplace.
     awaiting_contact: Vec<AwaitingContact>,
+    /// Pursued listings a search gave only in summary: read whole and valued again
+    /// before a deal starts.
+    awaiting_detail: Vec<(ListingId, OpportunityId)>,
 }
 
 /// A negotiation to start once the marketplace gives the seller's address.
@@ -124,6 +127,7 @@ impl Actor for DealAnalyzer {
             valuation: crate::valuation_config(&ctx.config),
             ctx,
             awaiting_contact: Vec::new(),
+            awaiting_detail: Vec::new(),
         })
     }
 
@@ -149,6 +153,7 @@ impl Actor for DealAnalyzer {
                         state.analyze_listing(listing)?;
                     }
                     state.ctx.store.flush().await?;
+                    state.read_whole_listings().await?;
                     state.reveal_contacts().await?;
                 }
                 AnalyzerMsg::ContactGiven { listing, address } => {
@@ -381,10 +386,87 @@ impl AnalyzerState {
                     format!("asking {} under ceiling {ceiling}", listing.price),
                 )?;
                 store.put(&opportunity)?;
+                if self
+                    .source_of(&listing)
+                    .is_some_and(|s| s.lists_summaries())
+                {
+                    self.awaiting_detail.push((listing.id, opportunity.id));
+                    return Ok(());
+                }
                 let deal = deal_context(&listing, &analysis);
                 self.start_negotiation(&listing, &opportunity, deal)?;
             }
         }
+        Ok(())
+    }
+
+    /// The source `listing` came from.
+    fn source_of(
+        &self,
+        listing: &MarketListing,
+    ) -> Option<&std::sync::Arc<dyn crate::connectors::Source>> {
+        self.ctx
+            .sources
+            .iter()
+            .find(|s| s.marketplace() == listing.marketplace)
+    }
+
+    /// Reads each pursued listing a search gave in summary whole (eBay's `getItem`:
+    /// description, condition, item specifics, today's price), values it again, and starts
+    /// its deal when it is still worth it; a listing gone meanwhile is passed.
+    async fn read_whole_listings(&mut self) -> Result<(), ActorProcessingErr> {
+        for (id, opportunity_id) in std::mem::take(&mut self.awaiting_detail) {
+            let store = self.ctx.store.clone();
+            let (Some(summary), Some(mut opportunity)) = (
+                store.get::<MarketListing>(&id)?,
+                store.get::<Opportunity>(&opportunity_id)?,
+            ) else {
+                continue;
+            };
+            let Some(source) = self.source_of(&summary).cloned() else {
+                continue;
+            };
+            let now = self.ctx.clock.now();
+            let whole = match source.fetch(&summary.external_id).await {
+                Ok(whole) => whole,
+                Err(crate::connectors::SourceError::NotFound(_)) => {
+                    opportunity.lifecycle.advance(
+                        OpportunityStatus::Passed,
+                        now,
+                        "the listing ended before it could be read whole",
+                    )?;
+                    store.put(&opportunity)?;
+                    continue;
+                }
+                Err(error) => {
+                    tracing::warn!(listing = %id, %error, "could not read the whole listing; valued on its summary");
+                    summary.clone()
+                }
+            };
+            let listing = MarketListing {
+                id: summary.id,
+                category: summary.category.clone(),
+                seller: summary.seller.clone(),
+                first_seen: summary.first_seen,
+                last_seen: now,
+                ..whole
+            };
+            store.put(&listing)?;
+            let analysis = self.value_again(&listing)?;
+            if let Decision::Pass { reason } = &analysis.decision {
+                tracing::info!(listing = %id, %reason, "passed once read whole");
+                opportunity.lifecycle.advance(
+                    OpportunityStatus::Passed,
+                    now,
+                    format!("read whole on the marketplace: {reason}"),
+                )?;
+                store.put(&opportunity)?;
+                continue;
+            }
+            let deal = deal_context(&listing, &analysis);
+            self.start_negotiation(&listing, &opportunity, deal)?;
+        }
+        self.ctx.store.flush().await?;
         Ok(())
     }
 
@@ -524,12 +606,7 @@ impl AnalyzerState {
         let mut hidden: Vec<(MarketListing, String)> = Vec::new();
         for mut awaiting in std::mem::take(&mut self.awaiting_contact) {
             let listing = &awaiting.listing;
-            let source = self
-                .ctx
-                .sources
-                .iter()
-                .find(|s| s.marketplace() == listing.marketplace);
-            let Some(source) = source else {
+            let Some(source) = self.source_of(listing).cloned() else {
                 tracing::warn!(listing = %listing.id, marketplace = %listing.marketplace, "no source to ask for the seller's address");
                 continue;
             };

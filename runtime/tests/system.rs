@@ -609,3 +609,84 @@ async fn a_seller_behind_a_captcha_waits_for_the_operator_then_is_negotiated_wit
     system.shutdown(Duration::from_secs(5)).await.unwrap();
     sites.stop().await;
 }
+
+/// eBay's search gives summaries: a listing worth pursuing is read whole (`getItem`) and
+/// valued again before its deal goes on; one that ended meanwhile is passed with the reason.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ebay_summary_worth_pursuing_is_read_whole_first() {
+    use bazaar_agents::connectors::{EbayBrowse, EbaySettings, PoliteConfig, Source};
+    use bazaar_sim::ebay::{CatalogListing, EbayConfig, EbaySim};
+
+    let clock = SimClock::new(at("2026-05-01T09:00:00Z"));
+    let shared: SharedClock = Arc::new(clock.clone());
+    let app = EbayConfig::default();
+    let (ebay, _) = EbaySim::start(app.clone(), shared.clone()).await.unwrap();
+    let mut whole = CatalogListing::new("Apple iPhone 7 32GB unlocked", Money::usd(12_000));
+    whole.description = "Unlocked, battery replaced last year, no scratches.".into();
+    let kept = ebay.add_listing(whole);
+    let ended = ebay.add_listing(CatalogListing::new(
+        "Apple iPhone 7 32GB unlocked",
+        Money::usd(12_500),
+    ));
+    let store = SledStore::temporary().unwrap();
+    let browse = EbayBrowse::new(
+        EbaySettings::new(ebay.base_url(), &app.client_id, &app.client_secret, 1_000),
+        PoliteConfig::simulated(),
+        store.clone(),
+        shared.clone(),
+    )
+    .unwrap();
+    let mut parts = SystemParts::without_connectors(
+        Arc::new(Config::load(None, std::iter::empty()).unwrap()),
+        store,
+        ProductIndex::in_memory(IndexConfig::default()).unwrap(),
+        shared,
+    );
+    parts.sources = vec![Arc::new(browse) as Arc<dyn Source>];
+    let system = System::start(parts).await.unwrap();
+    let now = clock.now();
+    observe(&system, iphone_market(now)).await;
+
+    // Both as search summaries: no description; one ends before it is read whole.
+    let summary = |external: &str, dollars: i64| {
+        let mut l = listing(external, "Apple iPhone 7 32GB unlocked", dollars, now);
+        l.marketplace = Marketplace::Ebay;
+        l.description = String::new();
+        l
+    };
+    assert!(ebay.end_listing(&ended));
+    observe(&system, vec![summary(&kept, 120), summary(&ended, 125)]).await;
+
+    let store = &system.store;
+    let on_ebay = |external: &str| -> (MarketListing, Opportunity) {
+        let listing: MarketListing = store
+            .find(
+                MarketListing::BY_SOURCE,
+                &bazaar_memory::store::index_value(&["ebay", external]),
+            )
+            .unwrap()
+            .remove(0);
+        let opportunity = store
+            .find(Opportunity::BY_LISTING, &listing.id.to_bytes())
+            .unwrap()
+            .remove(0);
+        (listing, opportunity)
+    };
+    let (read, opportunity) = on_ebay(&kept);
+    assert_eq!(
+        read.description,
+        "Unlocked, battery replaced last year, no scratches."
+    );
+    assert_eq!(opportunity.lifecycle.status, OpportunityStatus::Pursuing);
+    let (_, gone) = on_ebay(&ended);
+    assert_eq!(gone.lifecycle.status, OpportunityStatus::Passed);
+    assert!(
+        gone.lifecycle
+            .history
+            .last()
+            .is_some_and(|h| h.reason.contains("ended before it could be read whole")),
+        "{:#?}",
+        gone.lifecycle
+    );
+    system.shutdown(Duration::from_secs(5)).await.unwrap();
+}

@@ -112,6 +112,11 @@ pub struct SellersConfig {
     /// shows it), in thousandths; none when left out.
     #[serde(default)]
     pub craigslist_script_reply_permille: u16,
+    /// eBay postings listed as a multi-variation group (the real searches are full of
+    /// them): search shows the cheapest variant's price, the item itself is the dearest;
+    /// in thousandths, none when left out.
+    #[serde(default)]
+    pub ebay_variation_permille: u16,
 }
 
 /// Demand for the agent's own listings.

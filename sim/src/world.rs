@@ -438,6 +438,22 @@ fn open_mailboxes(
     Ok((post_office, mailboxes))
 }
 
+/// A multi-variation group whose dearest variant is the item posted at `asking` and whose
+/// cheaper, lesser variants come first, so search shows the cheapest one's price: the trap
+/// real eBay searches set (an "iPhone SE 16/32/64/128GB" at the 16 GB price).
+fn variation_group(asking: Money) -> Vec<crate::ebay::Variation> {
+    [("Basic", 55), ("Standard", 75), ("Complete", 100)]
+        .into_iter()
+        .map(|(option, percent)| crate::ebay::Variation {
+            aspects: vec![("Option".to_string(), option.to_string())],
+            price: Money::new(
+                round_dollars(asking.minor * percent / 100).max(100),
+                asking.currency,
+            ),
+        })
+        .collect()
+}
+
 impl World {
     /// Builds the population and starts every server on 127.0.0.1.
     pub async fn start(config: WorldConfig) -> Result<World, WorldError> {
@@ -965,6 +981,10 @@ impl World {
             item.category_path = ebay_category(listing.category).1.into();
             item.seller.username = format!("seller_{index}");
             item.listed_at = Some(listing.posted_at);
+            let permille = u64::from(self.scenario.sellers.ebay_variation_permille);
+            if (index as u64).wrapping_mul(7_919).wrapping_add(self.seed) % 1000 < permille {
+                item.variations = variation_group(listing.asking);
+            }
             listing.id = self.ebay.add_listing(item);
         }
         let (venue, id, price) = (listing.venue, listing.id.clone(), listing.asking);

@@ -10,7 +10,7 @@ use std::time::Duration;
 use bazaar_memory::{Clock, Money};
 use bazaar_sim::ebay::{
     scopes, BuyError, BuyingOption, CatalogListing, Condition, EbayConfig, SellerProfile,
-    ORDER_CONFIRMATION,
+    Variation, ORDER_CONFIRMATION,
 };
 use serde_json::{json, Value};
 
@@ -1761,6 +1761,150 @@ async fn a_seller_needs_a_location_and_its_own_policies_to_publish() {
     assert_eq!(r.status(), 405);
     let v: Value = r.json().await.unwrap_or_default();
     assert_eq!(v["errors"][0]["errorId"], 2004, "{v}");
+}
+
+/// A multi-variation listing, as real searches are full of: search shows it once, as its
+/// first variant at that variant's price with the group's href; the group gives every
+/// variant at its own price; legacy ids need the variation for a group.
+#[tokio::test]
+async fn a_variation_group_shows_once_and_gives_each_variant_its_price() {
+    let w = world(EbayConfig::default()).await;
+    let api = &w.api;
+    let app = api.app_token().await;
+    let single = w
+        .sim
+        .add_listing(listing("Apple iPhone SE 2nd Gen", "180.00", "phones_r_us"));
+    let mut group = listing(
+        "Apple iPhone SE 16/64/128GB Unlocked",
+        "0.01",
+        "phones_r_us",
+    );
+    group.variations = ["64.00", "99.00", "139.00"]
+        .iter()
+        .zip(["16 GB", "64 GB", "128 GB"])
+        .map(|(price, size)| Variation {
+            aspects: vec![("Storage Capacity".into(), size.into())],
+            price: usd(price),
+        })
+        .collect();
+    let group_id = w.sim.add_listing(group);
+    let legacy = group_id.split('|').nth(1).unwrap_or_default().to_string();
+    let variation = group_id.split('|').nth(2).unwrap_or_default().to_string();
+    assert_ne!(variation, "0", "{group_id}");
+
+    let r = api
+        .get(
+            &format!("/buy/browse/v1/item_summary/search?q={}", enc("iphone se")),
+            &app,
+        )
+        .await;
+    assert_eq!(r.json["total"], 2, "{}", r.text());
+    let shown = r.json["itemSummaries"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|i| i["legacyItemId"] == legacy.as_str())
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(shown["itemId"], group_id.as_str());
+    assert_eq!(shown["itemGroupType"], "SELLER_DEFINED_VARIATIONS");
+    assert_eq!(
+        shown["price"]["value"], "64.00",
+        "the display price is one variant's"
+    );
+    let href = shown["itemGroupHref"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        href.ends_with(&format!("get_items_by_item_group?item_group_id={legacy}")),
+        "{href}"
+    );
+
+    let r = api
+        .get(
+            &format!("/buy/browse/v1/item/get_items_by_item_group?item_group_id={legacy}"),
+            &app,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let prices: Vec<Value> = r.json["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|i| i["price"]["value"].clone())
+        .collect();
+    assert_eq!(prices, [json!("64.00"), json!("99.00"), json!("139.00")]);
+    assert_eq!(
+        r.json["items"][2]["primaryItemGroup"]["itemGroupId"],
+        legacy.as_str()
+    );
+    assert_eq!(r.json["items"][2]["localizedAspects"][1]["value"], "128 GB");
+    assert_eq!(
+        r.json["commonDescriptions"][0]["itemIds"]
+            .as_array()
+            .map(Vec::len),
+        Some(3)
+    );
+    let third = r.json["items"][2]["itemId"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let r = api
+        .get(&format!("/buy/browse/v1/item/{}", enc(&third)), &app)
+        .await;
+    assert_eq!(
+        (r.status, r.json["price"]["value"].clone()),
+        (200, json!("139.00"))
+    );
+    let r = api
+        .get(
+            &format!("/buy/browse/v1/item/{}", enc(&format!("v1|{legacy}|0"))),
+            &app,
+        )
+        .await;
+    assert_eq!(r.status, 404, "a group has no item without a variant");
+
+    let by_legacy = |query: String| {
+        let app = app.clone();
+        async move {
+            api.get(
+                &format!("/buy/browse/v1/item/get_item_by_legacy_id?{query}"),
+                &app,
+            )
+            .await
+        }
+    };
+    let r = by_legacy(format!("legacy_item_id={legacy}")).await;
+    assert_eq!((r.status, r.error_id()), (400, 11006), "{}", r.text());
+    let third_variation = third.split('|').nth(2).unwrap_or_default();
+    let r = by_legacy(format!(
+        "legacy_item_id={legacy}&legacy_variation_id={third_variation}"
+    ))
+    .await;
+    assert_eq!((r.status, r.json["itemId"].clone()), (200, json!(third)));
+    let single_legacy = single.split('|').nth(1).unwrap_or_default();
+    let r = by_legacy(format!("legacy_item_id={single_legacy}")).await;
+    assert_eq!(
+        (r.status, r.json["price"]["value"].clone()),
+        (200, json!("180.00"))
+    );
+    let r = by_legacy("legacy_item_id=999".into()).await;
+    assert_eq!((r.status, r.error_id()), (400, 11003));
+    let r = api
+        .get(
+            &format!("/buy/browse/v1/item/get_items_by_item_group?item_group_id={single_legacy}"),
+            &app,
+        )
+        .await;
+    assert_eq!((r.status, r.error_id()), (400, 11005));
+    let r = api
+        .get(
+            "/buy/browse/v1/item/get_items_by_item_group?item_group_id=999",
+            &app,
+        )
+        .await;
+    assert_eq!((r.status, r.error_id()), (400, 11002));
 }
 
 /// The seller records the shipment (`createShippingFulfillment`): the order and its line

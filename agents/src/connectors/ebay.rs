@@ -965,6 +965,10 @@ impl Source for EbayBrowse {
         Box::pin(EbayBrowse::fetch(self, external_id))
     }
 
+    fn lists_summaries(&self) -> bool {
+        true
+    }
+
     fn take_alerts(&self) -> Vec<SourceAlert> {
         self.gate.take_alerts()
     }

@@ -305,6 +305,13 @@ pub trait Source: Send + Sync {
     /// One listing by the marketplace's id for it.
     fn fetch<'a>(&'a self, external_id: &'a str) -> SourceFuture<'a, MarketListing>;
 
+    /// Whether its search answers with summaries (eBay's item summaries: no description,
+    /// no item specifics), so a listing worth pursuing is read whole ([`Source::fetch`])
+    /// and valued again before a deal is started on it.
+    fn lists_summaries(&self) -> bool {
+        false
+    }
+
     /// The seller's email address from the page a listing's [`SellerRef::contact_url`]
     /// names, for listings that do not show it. Sources whose listings always name the
     /// seller have no such page.

@@ -235,6 +235,18 @@ pub struct CatalogListing {
     pub quantity: u32,
     /// When it was listed; the clock's now when `None`.
     pub listed_at: Option<DateTime<Utc>>,
+    /// A multi-variation listing's variants (empty: one item). Search shows the group
+    /// once, at its first variant's price (eBay's one display price), with `itemGroupHref`;
+    /// `getItemsByItemGroup` gives every variant at its own price.
+    pub variations: Vec<Variation>,
+}
+
+/// One variant of a multi-variation listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Variation {
+    /// What sets it apart (`Storage Capacity` = `64 GB`).
+    pub aspects: Vec<(String, String)>,
+    pub price: Money,
 }
 
 impl CatalogListing {
@@ -266,6 +278,7 @@ impl CatalogListing {
             aspects: Vec::new(),
             quantity: 1,
             listed_at: None,
+            variations: Vec::new(),
         }
     }
 }
@@ -273,6 +286,8 @@ impl CatalogListing {
 #[derive(Debug, Clone)]
 struct CatalogItem {
     legacy_id: String,
+    /// Each variation's `legacyVariationId`, in the order of `listing.variations`.
+    variation_ids: Vec<String>,
     listing: CatalogListing,
     listed_at: DateTime<Utc>,
     ended_at: Option<DateTime<Utc>>,
@@ -287,11 +302,21 @@ pub(crate) struct Catalog {
 }
 
 impl Catalog {
-    fn insert(&mut self, legacy_id: String, listing: CatalogListing, now: DateTime<Utc>) {
+    fn insert(
+        &mut self,
+        legacy_id: String,
+        variation_ids: Vec<String>,
+        mut listing: CatalogListing,
+        now: DateTime<Utc>,
+    ) {
         let listed_at = listing.listed_at.unwrap_or(now);
+        if let Some(first) = listing.variations.first() {
+            listing.price = first.price;
+        }
         self.by_legacy.insert(legacy_id.clone(), self.items.len());
         self.items.push(CatalogItem {
             legacy_id,
+            variation_ids,
             listing,
             listed_at,
             ended_at: None,
@@ -321,7 +346,7 @@ impl Catalog {
                 item.listing = listing;
                 item.ended_at = None;
             }
-            None => self.insert(listing_id.to_string(), listing, now),
+            None => self.insert(listing_id.to_string(), Vec::new(), listing, now),
         }
     }
 
@@ -361,8 +386,18 @@ pub(crate) fn add_listing(st: &mut State, listing: CatalogListing, now: DateTime
             break id;
         }
     };
-    st.catalog.insert(legacy.clone(), listing, now);
-    item_id(&legacy)
+    let variation_ids = listing
+        .variations
+        .iter()
+        .map(|_| st.catalog_digits(12))
+        .collect::<Vec<_>>();
+    let first = variation_ids.first().cloned();
+    st.catalog
+        .insert(legacy.clone(), variation_ids, listing, now);
+    match first {
+        Some(variation) => format!("v1|{legacy}|{variation}"),
+        None => item_id(&legacy),
+    }
 }
 
 pub(crate) fn end_listing(st: &mut State, item_id: &str, now: DateTime<Utc>) -> bool {
@@ -376,19 +411,33 @@ pub(crate) fn item_id(legacy: &str) -> String {
 }
 
 fn parse_item_id(item_id: &str) -> Option<String> {
+    parse_item_variation(item_id).map(|(legacy, _)| legacy)
+}
+
+/// `v1|<legacy>|<variation>` → (legacy, variation), `0` for a listing without variations.
+fn parse_item_variation(item_id: &str) -> Option<(String, String)> {
     let mut parts = item_id.split('|');
-    let (Some("v1"), Some(legacy), Some(_variation), None) =
+    let (Some("v1"), Some(legacy), Some(variation), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return None;
     };
-    (!legacy.is_empty() && legacy.chars().all(|c| c.is_ascii_digit())).then(|| legacy.to_string())
+    let digits = |t: &str| !t.is_empty() && t.chars().all(|c| c.is_ascii_digit());
+    (digits(legacy) && digits(variation)).then(|| (legacy.to_string(), variation.to_string()))
 }
 
 pub(crate) fn routes() -> Router<Arc<Shared>> {
     Router::new()
         .route("/buy/browse/v1/item_summary/search", get(search))
         .route("/buy/browse/v1/item/{item_id}", get(get_item))
+        .route(
+            "/buy/browse/v1/item/get_item_by_legacy_id",
+            get(get_item_by_legacy_id),
+        )
+        .route(
+            "/buy/browse/v1/item/get_items_by_item_group",
+            get(get_items_by_item_group),
+        )
 }
 
 fn check_marketplace(headers: &HeaderMap) -> Result<(), ApiError> {
@@ -486,6 +535,10 @@ struct ItemSummary {
     item_location: LocationOut,
     categories: Vec<CategoryRef>,
     adult_only: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    item_group_href: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    item_group_type: Option<&'static str>,
 }
 
 #[derive(Serialize)]
@@ -523,6 +576,7 @@ struct ItemOut {
     #[serde(skip_serializing_if = "Option::is_none")]
     brand: Option<String>,
     seller: SellerOut,
+    #[serde(skip_serializing_if = "String::is_empty")]
     description: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     localized_aspects: Vec<TypedNameValue>,
@@ -535,6 +589,41 @@ struct ItemOut {
     adult_only: bool,
     enabled_for_guest_checkout: bool,
     eligible_for_inline_checkout: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    primary_item_group: Option<ItemGroupSummary>,
+}
+
+/// `ItemGroupSummary`: the group a variant belongs to.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ItemGroupSummary {
+    item_group_id: String,
+    item_group_type: &'static str,
+    item_group_href: String,
+    item_group_title: String,
+}
+
+/// `CommonDescriptions`: one description shared by the variants named.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CommonDescriptions {
+    description: String,
+    item_ids: Vec<String>,
+}
+
+/// `ItemGroup`: getItemsByItemGroup's answer.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ItemGroup {
+    items: Vec<ItemOut>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    common_descriptions: Vec<CommonDescriptions>,
+}
+
+const GROUP_TYPE: &str = "SELLER_DEFINED_VARIATIONS";
+
+fn group_href(base: &str, legacy: &str) -> String {
+    format!("{base}/buy/browse/v1/item/get_items_by_item_group?item_group_id={legacy}")
 }
 
 fn seller_out(s: &SellerProfile) -> SellerOut {
@@ -563,15 +652,24 @@ fn shipping_out(cost: Option<Money>) -> Vec<ShippingOptionOut> {
     .collect()
 }
 
+/// A search result: a multi-variation listing shows as its first variant, with the
+/// group's href, as eBay's do.
 fn summary(base: &str, item: &CatalogItem) -> ItemSummary {
     let l = &item.listing;
+    let variation = item.variation_ids.first().map_or("0", String::as_str);
+    let grouped = !item.variation_ids.is_empty();
     ItemSummary {
-        item_id: item_id(&item.legacy_id),
+        item_id: format!("v1|{}|{variation}", item.legacy_id),
         title: l.title.clone(),
         legacy_item_id: item.legacy_id.clone(),
         image: l.image_url.clone().map(|image_url| Image { image_url }),
         price: Amount::of(l.price),
-        item_href: format!("{base}/buy/browse/v1/item/v1%7C{}%7C0", item.legacy_id),
+        item_href: format!(
+            "{base}/buy/browse/v1/item/v1%7C{}%7C{variation}",
+            item.legacy_id
+        ),
+        item_group_href: grouped.then(|| group_href(base, &item.legacy_id)),
+        item_group_type: grouped.then_some(GROUP_TYPE),
         seller: seller_out(&l.seller),
         condition: l.condition.label(),
         condition_id: l.condition.id().to_string(),
@@ -978,45 +1076,20 @@ async fn search(
     Ok(json_response(StatusCode::OK, &body))
 }
 
-async fn get_item(
-    AxState(sh): AxState<Arc<Shared>>,
-    headers: HeaderMap,
-    Path(item_id_text): Path<String>,
-) -> Reply {
-    let now = sh.now();
-    let mut st = sh.lock();
-    authorize(&mut st, &headers, now, Api::Browse, &[scopes::API])?;
-    check_marketplace(&headers)?;
-    let Some(legacy) = parse_item_id(&item_id_text) else {
-        return Err(ApiError::bad_request(
-            11012,
-            domain::BROWSE,
-            "The specified item IDs are invalid, or the format of the specified values are invalid.",
-        )
-        .param("itemId", item_id_text));
-    };
-    let not_found = || {
-        ApiError::not_found(
-            11001,
-            domain::BROWSE,
-            "The specified item ID was not found.",
-        )
-        .param("itemId", item_id_text.clone())
-    };
-    let Some(&index) = st.catalog.by_legacy.get(&legacy) else {
-        return Err(not_found());
-    };
-    let item = &st.catalog.items[index];
-    if item.ended_at.is_some() {
-        return Err(not_found());
-    }
+/// Browse's `Item` for one listing, or for variant `variant` of a multi-variation one.
+fn item_out(base: &str, item: &CatalogItem, variant: Option<usize>) -> ItemOut {
     let l = &item.listing;
-    let base = &st.base_url;
-    let body = ItemOut {
-        item_id: item_id(&item.legacy_id),
+    let chosen = variant.and_then(|v| Some((v, l.variations.get(v)?)));
+    let variation_id = chosen.map_or("0", |(v, _)| item.variation_ids[v].as_str());
+    let aspects = l
+        .aspects
+        .iter()
+        .chain(chosen.iter().flat_map(|(_, var)| var.aspects.iter()));
+    ItemOut {
+        item_id: format!("v1|{}|{variation_id}", item.legacy_id),
         title: l.title.clone(),
         short_description: None,
-        price: Amount::of(l.price),
+        price: Amount::of(chosen.map_or(l.price, |(_, var)| var.price)),
         category_path: l.category_path.clone(),
         category_id: l.category_id.clone(),
         condition: l.condition.label(),
@@ -1026,9 +1099,7 @@ async fn get_item(
         brand: l.brand.clone(),
         seller: seller_out(&l.seller),
         description: l.description.clone(),
-        localized_aspects: l
-            .aspects
-            .iter()
+        localized_aspects: aspects
             .map(|(name, value)| TypedNameValue {
                 kind: "STRING",
                 name: name.clone(),
@@ -1051,6 +1122,158 @@ async fn get_item(
         adult_only: false,
         enabled_for_guest_checkout: false,
         eligible_for_inline_checkout: false,
+        primary_item_group: chosen.map(|_| ItemGroupSummary {
+            item_group_id: item.legacy_id.clone(),
+            item_group_type: GROUP_TYPE,
+            item_group_href: group_href(base, &item.legacy_id),
+            item_group_title: l.title.clone(),
+        }),
+    }
+}
+
+/// The live catalog entry for `legacy`, if any.
+fn live<'a>(st: &'a State, legacy: &str) -> Option<&'a CatalogItem> {
+    let index = *st.catalog.by_legacy.get(legacy)?;
+    st.catalog.items.get(index).filter(|i| i.ended_at.is_none())
+}
+
+async fn get_item(
+    AxState(sh): AxState<Arc<Shared>>,
+    headers: HeaderMap,
+    Path(item_id_text): Path<String>,
+) -> Reply {
+    let now = sh.now();
+    let mut st = sh.lock();
+    authorize(&mut st, &headers, now, Api::Browse, &[scopes::API])?;
+    check_marketplace(&headers)?;
+    let Some((legacy, variation)) = parse_item_variation(&item_id_text) else {
+        return Err(ApiError::bad_request(
+            11012,
+            domain::BROWSE,
+            "The specified item IDs are invalid, or the format of the specified values are invalid.",
+        )
+        .param("itemId", item_id_text));
+    };
+    let not_found = || {
+        ApiError::not_found(
+            11001,
+            domain::BROWSE,
+            "The specified item ID was not found.",
+        )
+        .param("itemId", item_id_text.clone())
+    };
+    let item = live(&st, &legacy).ok_or_else(not_found)?;
+    // A variant by its id; a multi-variation listing has no item without one.
+    let variant = match item.variation_ids.iter().position(|v| *v == variation) {
+        Some(v) => Some(v),
+        None if item.variation_ids.is_empty() => None,
+        None => return Err(not_found()),
+    };
+    let body = item_out(&st.base_url, item, variant);
+    Ok(json_response(StatusCode::OK, &body))
+}
+
+/// `GET /item/get_item_by_legacy_id?legacy_item_id=&legacy_variation_id=`: the item a
+/// Trading-API id names; a multi-variation listing needs the variation too.
+async fn get_item_by_legacy_id(
+    AxState(sh): AxState<Arc<Shared>>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Reply {
+    let now = sh.now();
+    let pairs = query_pairs(raw.as_deref());
+    let mut st = sh.lock();
+    authorize(&mut st, &headers, now, Api::Browse, &[scopes::API])?;
+    check_marketplace(&headers)?;
+    let legacy = query_get(&pairs, "legacy_item_id")
+        .unwrap_or("")
+        .to_string();
+    let variation = query_get(&pairs, "legacy_variation_id");
+    if variation.is_some() && query_get(&pairs, "legacy_variation_sku").is_some() {
+        return Err(ApiError::bad_request(
+            11010,
+            domain::BROWSE,
+            "You cannot submit legacy_variation_sku and legacy_variation_id in the same request. For help, see the documentation.",
+        ));
+    }
+    let not_found = || {
+        ApiError::bad_request(
+            11003,
+            domain::BROWSE,
+            "The specified legacy item ID was not found.",
+        )
+        .param("legacyItemId", legacy.clone())
+    };
+    let item = live(&st, &legacy).ok_or_else(not_found)?;
+    let base = &st.base_url;
+    let variant = match variation {
+        None if item.variation_ids.is_empty() => None,
+        None => {
+            let href = group_href(base, &legacy);
+            return Err(ApiError::bad_request(
+                11006,
+                domain::BROWSE,
+                format!("The legacy ID is invalid. Use {href} to get the item group details."),
+            )
+            .param("itemGroupHref", href));
+        }
+        Some(v) => Some(
+            item.variation_ids
+                .iter()
+                .position(|id| id == v)
+                .ok_or_else(not_found)?,
+        ),
+    };
+    Ok(json_response(
+        StatusCode::OK,
+        &item_out(base, item, variant),
+    ))
+}
+
+/// `GET /item/get_items_by_item_group?item_group_id=`: every variant of a multi-variation
+/// listing, each at its own price, and the description they share.
+async fn get_items_by_item_group(
+    AxState(sh): AxState<Arc<Shared>>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Reply {
+    let now = sh.now();
+    let pairs = query_pairs(raw.as_deref());
+    let mut st = sh.lock();
+    authorize(&mut st, &headers, now, Api::Browse, &[scopes::API])?;
+    check_marketplace(&headers)?;
+    let group = query_get(&pairs, "item_group_id").unwrap_or("").to_string();
+    let Some(item) = live(&st, &group) else {
+        return Err(ApiError::bad_request(
+            11002,
+            domain::BROWSE,
+            "The specified item group was not found.",
+        )
+        .param("itemGroupId", group));
+    };
+    let base = &st.base_url;
+    if item.variation_ids.is_empty() {
+        let href = format!("{base}/buy/browse/v1/item/v1%7C{group}%7C0");
+        return Err(ApiError::bad_request(
+            11005,
+            domain::BROWSE,
+            format!("Item Group Id is invalid. Use {href} to get the item details."),
+        )
+        .param("itemHref", href));
+    }
+    let mut items: Vec<ItemOut> = (0..item.variation_ids.len())
+        .map(|v| item_out(base, item, Some(v)))
+        .collect();
+    // The shared description is given once, in commonDescriptions.
+    for out in &mut items {
+        out.description = String::new();
+    }
+    let body = ItemGroup {
+        common_descriptions: vec![CommonDescriptions {
+            description: item.listing.description.clone(),
+            item_ids: items.iter().map(|i| i.item_id.clone()).collect(),
+        }],
+        items,
     };
     Ok(json_response(StatusCode::OK, &body))
 }

@@ -482,6 +482,7 @@ fn sync_catalog(st: &mut State, offer_id: &str, now: DateTime<Utc>) {
             .collect(),
         quantity: available,
         listed_at: None,
+        variations: Vec::new(),
     };
     st.catalog.upsert_own(&listing_id, listing, now);
 }

@@ -38,7 +38,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::de::DeserializeOwned;
 
-pub use browse::{BuyingOption, CatalogListing, Condition, ItemLocation, SellerProfile};
+pub use browse::{BuyingOption, CatalogListing, Condition, ItemLocation, SellerProfile, Variation};
 pub use errors::{ApiError, Category, ErrorDetail, ErrorParameter, OAuthError};
 pub use fulfillment::{BuyError, Oversell, Purchase};
 pub use negotiation::SellerOffer;
