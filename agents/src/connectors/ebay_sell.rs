@@ -692,8 +692,13 @@ pub struct SkuParams {
 }
 
 /// The Inventory API's condition for a normalized condition or an Inventory API name.
+/// `MANUFACTURER_REFURBISHED` is "no longer a valid item condition on any eBay
+/// marketplace" (Sell Inventory 1.13.0): it is sent as `CERTIFIED_REFURBISHED`.
 pub fn inventory_condition(text: &str) -> Result<String, String> {
     let text = text.trim();
+    if text == "MANUFACTURER_REFURBISHED" {
+        return Ok("CERTIFIED_REFURBISHED".to_string());
+    }
     if !text.is_empty()
         && text
             .chars()
@@ -1542,5 +1547,27 @@ impl Effector for EbaySell {
             _ => Spend::Selling,
         };
         Box::pin(spending(spend, self.look(action)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::inventory_condition;
+
+    #[test]
+    fn conditions_are_named_as_the_inventory_api_takes_them() {
+        let check = |text: &str, want: Result<&str, ()>| {
+            assert_eq!(
+                inventory_condition(text).map_err(|_| ()),
+                want.map(str::to_string),
+                "{text:?}"
+            );
+        };
+        check("good", Ok("USED_GOOD"));
+        check(" Like_New ", Ok("LIKE_NEW"));
+        check("USED_EXCELLENT", Ok("USED_EXCELLENT"));
+        check("MANUFACTURER_REFURBISHED", Ok("CERTIFIED_REFURBISHED"));
+        check("unknown", Err(()));
+        check("", Err(()));
     }
 }
