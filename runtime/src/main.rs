@@ -11,9 +11,24 @@ use bazaar_runtime::commands::{
 use bazaar_runtime::operator::cli::OperatorCommand;
 use clap::{Parser, Subcommand, ValueEnum};
 
+/// The version, the commit it was built from and the day it was built.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("BAZAAR_COMMIT"),
+    ", built ",
+    env!("BAZAAR_BUILD_DATE"),
+    ")"
+);
+
 /// Bazaar: an autonomous reselling agent.
+///
+/// It finds underpriced items on marketplaces, values them against what comparable items sell for, negotiates with their sellers by
+/// email, buys, lists on several marketplaces, reprices, answers buyers and delists the
+/// moment something sells, every outside action through a policy gate you can watch and
+/// undo. `bazaar sim` runs it all against a simulated market; `bazaar run` is the daemon.
 #[derive(Debug, Parser)]
-#[command(name = "bazaar", version)]
+#[command(name = "bazaar", version = VERSION)]
 struct Cli {
     /// Configuration file layered over the shipped defaults.
     #[arg(long, global = true, value_name = "PATH")]
@@ -83,6 +98,13 @@ enum Command {
     Session(session::SessionCommand),
     #[command(flatten)]
     Operator(OperatorCommand),
+    /// Print a shell completion script: `bazaar completions bash > /etc/bash_completion.d/bazaar`.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff): `bazaar man > /usr/local/share/man/man1/bazaar.1`.
+    Man,
 }
 
 fn main() -> ExitCode {
@@ -93,6 +115,12 @@ fn main() -> ExitCode {
         libc::umask(0o077);
     }
     let cli = Cli::parse();
+    // These describe the command line itself: no configuration to load.
+    match &cli.command {
+        Command::Completions { shell } => return print_completions(*shell),
+        Command::Man => return print_man(),
+        _ => {}
+    }
     let config = match load_config(&cli) {
         Ok(config) => config,
         Err(error) => {
@@ -117,6 +145,36 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(error) => {
             eprintln!("bazaar: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn print_completions(shell: clap_complete::Shell) -> ExitCode {
+    use clap::CommandFactory;
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "bazaar", &mut script);
+    print_bytes(&script, "completion script")
+}
+
+fn print_man() -> ExitCode {
+    use clap::CommandFactory;
+    let mut page = Vec::new();
+    if let Err(error) = clap_mangen::Man::new(Cli::command()).render(&mut page) {
+        eprintln!("bazaar: cannot write the manual page: {error}");
+        return ExitCode::FAILURE;
+    }
+    print_bytes(&page, "manual page")
+}
+
+/// Writes `bytes` to stdout; a reader that stops early (`| head`) is no error.
+fn print_bytes(bytes: &[u8], what: &str) -> ExitCode {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(bytes) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) if error.kind() == std::io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("bazaar: cannot write the {what}: {error}");
             ExitCode::FAILURE
         }
     }
@@ -198,5 +256,6 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<ExitCode> {
             &mut std::io::stderr().lock(),
         )),
         Command::Operator(command) => bazaar_runtime::operator::cli::run(&config, command).await,
+        Command::Completions { .. } | Command::Man => Ok(ExitCode::SUCCESS),
     }
 }

@@ -860,3 +860,63 @@ async fn a_search_page_whose_layout_drifted_fails_the_scan() {
         server.abort();
     }
 }
+
+/// What an operator installs beside the binary: the version names the commit and the
+/// build day, completions and the manual page cover every command (`shipped` among them),
+/// and neither needs a configuration or stops on a reader that closes early.
+#[test]
+fn version_completions_and_the_manual_page_describe_the_binary() {
+    let dir = tempfile::tempdir().unwrap();
+    let version = text(&bazaar(dir.path(), &["--version"]).stdout);
+    let shape = is_version_line(&version);
+    assert!(shape, "{version}");
+    for shell in ["bash", "zsh", "fish"] {
+        let out = bazaar(dir.path(), &["completions", shell]);
+        let script = text(&out.stdout);
+        assert!(
+            out.status.success() && script.contains("shipped") && script.contains("sim"),
+            "{shell}: {script:.200}"
+        );
+    }
+    let out = bazaar(dir.path(), &["completions", "tcsh"]);
+    assert!(!out.status.success(), "an unknown shell is refused");
+    let man = text(&bazaar(dir.path(), &["man"]).stdout);
+    assert!(
+        man.contains(".TH bazaar 1") && man.contains("autonomous reselling agent"),
+        "{man:.300}"
+    );
+    assert!(
+        man.contains("shipped") && man.contains("completions"),
+        "every command is listed"
+    );
+    // A broken configuration does not stand in the way.
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[nonsense\n").unwrap();
+    let out = bazaar(dir.path(), &["--config", bad.to_str().unwrap(), "man"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+}
+
+/// `bazaar 0.1.0 (commit <12 hex or unknown>, built YYYY-MM-DD)`.
+fn is_version_line(line: &str) -> bool {
+    let Some(rest) = line.trim().strip_prefix("bazaar ") else {
+        return false;
+    };
+    let Some((_, inside)) = rest.split_once(" (commit ") else {
+        return false;
+    };
+    let Some((commit, built)) = inside.split_once(", built ") else {
+        return false;
+    };
+    let commit_ok = commit == "unknown"
+        || (commit.len() == 12 && commit.chars().all(|c| c.is_ascii_hexdigit()));
+    let date = built.trim_end_matches(')');
+    let date_ok = date.len() == 10
+        && date.chars().enumerate().all(|(i, c)| {
+            if i == 4 || i == 7 {
+                c == '-'
+            } else {
+                c.is_ascii_digit()
+            }
+        });
+    commit_ok && date_ok && built.ends_with(')')
+}
