@@ -400,6 +400,22 @@ impl AnalyzerState {
         Ok(())
     }
 
+    /// A pursued deal that cannot go on, passed with `why`.
+    fn pass_pursued(&self, id: OpportunityId, why: String) -> Result<(), ActorProcessingErr> {
+        let store = &self.ctx.store;
+        let Some(mut opportunity) = store.get::<Opportunity>(&id)? else {
+            return Ok(());
+        };
+        if opportunity.lifecycle.status != OpportunityStatus::Pursuing {
+            return Ok(());
+        }
+        opportunity
+            .lifecycle
+            .advance(OpportunityStatus::Passed, self.ctx.clock.now(), why)?;
+        store.put(&opportunity)?;
+        Ok(())
+    }
+
     /// The source `listing` came from.
     fn source_of(
         &self,
@@ -417,7 +433,7 @@ impl AnalyzerState {
     async fn read_whole_listings(&mut self) -> Result<(), ActorProcessingErr> {
         for (id, opportunity_id) in std::mem::take(&mut self.awaiting_detail) {
             let store = self.ctx.store.clone();
-            let (Some(summary), Some(mut opportunity)) = (
+            let (Some(summary), Some(opportunity)) = (
                 store.get::<MarketListing>(&id)?,
                 store.get::<Opportunity>(&opportunity_id)?,
             ) else {
@@ -430,12 +446,8 @@ impl AnalyzerState {
             let whole = match source.fetch(&summary.external_id).await {
                 Ok(whole) => whole,
                 Err(crate::connectors::SourceError::NotFound(_)) => {
-                    opportunity.lifecycle.advance(
-                        OpportunityStatus::Passed,
-                        now,
-                        "the listing ended before it could be read whole",
-                    )?;
-                    store.put(&opportunity)?;
+                    let why = "the listing ended before it could be read whole";
+                    self.pass_pursued(opportunity_id, why.into())?;
                     continue;
                 }
                 Err(error) => {
@@ -455,12 +467,8 @@ impl AnalyzerState {
             let analysis = self.value_again(&listing)?;
             if let Decision::Pass { reason } = &analysis.decision {
                 tracing::info!(listing = %id, %reason, "passed once read whole");
-                opportunity.lifecycle.advance(
-                    OpportunityStatus::Passed,
-                    now,
-                    format!("read whole on the marketplace: {reason}"),
-                )?;
-                store.put(&opportunity)?;
+                let why = format!("read whole on the marketplace: {reason}");
+                self.pass_pursued(opportunity_id, why)?;
                 continue;
             }
             let deal = deal_context(&listing, &analysis);
@@ -615,6 +623,14 @@ impl AnalyzerState {
                 Err(error @ crate::connectors::SourceError::ContactHidden { .. }) => {
                     tracing::info!(listing = %listing.id, %error, "seller's address needs the operator");
                     hidden.push((awaiting.listing, awaiting.contact_url));
+                    continue;
+                }
+                Err(crate::connectors::SourceError::PhoneOnly { phone, .. }) => {
+                    tracing::info!(listing = %listing.id, "the seller takes calls or texts only; passed");
+                    self.pass_pursued(
+                        awaiting.start.opportunity,
+                        format!("the seller takes calls or texts only ({phone}); bazaar negotiates by email"),
+                    )?;
                     continue;
                 }
                 Err(error) => {

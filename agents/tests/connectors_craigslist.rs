@@ -152,6 +152,27 @@ async fn a_reply_page_behind_a_captcha_hides_the_address_and_pauses_nothing() {
         got => panic!("expected the address hidden, got {got:?}"),
     }
     scripted.stop().await;
+    // A seller who takes calls or texts only: the number, and no address to mail.
+    let config = SitesConfig {
+        craigslist_phone_only_permille: 1000,
+        ..SitesConfig::default()
+    };
+    let phoned = sites_with(config, generated(3, vec![Category::Furniture]), &clock).await;
+    let other = connector(phoned.base_url(), quick(), &clock);
+    let page = other.search(&query).await.unwrap_or_else(|e| panic!("{e}"));
+    let reply_page = page.listings[0]
+        .seller
+        .contact_url
+        .clone()
+        .unwrap_or_default();
+    match other.reveal_contact(&reply_page).await {
+        Err(SourceError::PhoneOnly { url, phone }) => {
+            assert_eq!(url, reply_page);
+            assert!(phone.starts_with("(555) 555-01"), "{phone}");
+        }
+        got => panic!("expected a phone-only seller, got {got:?}"),
+    }
+    phoned.stop().await;
     // A reply page on another host is refused before any request.
     let elsewhere = cl
         .reveal_contact("https://example.com/reply/sfo/fuo/1")

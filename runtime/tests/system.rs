@@ -690,3 +690,69 @@ async fn an_ebay_summary_worth_pursuing_is_read_whole_first() {
     );
     system.shutdown(Duration::from_secs(5)).await.unwrap();
 }
+
+/// A seller who takes calls or texts only gives no address to mail: the pursued deal is
+/// passed with the number in the reason, and nobody is asked for an address.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_seller_who_takes_calls_only_is_passed_with_the_reason() {
+    use bazaar_agents::connectors::{Craigslist, CraigslistSettings, PoliteConfig, Source};
+    use bazaar_sim::sites::{ListingGenerator, Site, Sites, SitesConfig};
+
+    let clock = SimClock::new(at("2026-05-01T09:00:00Z"));
+    let shared: SharedClock = Arc::new(clock.clone());
+    let mut generator = ListingGenerator::new(11, Site::Craigslist);
+    generator.count = 2;
+    let posted = generator.generate(clock.now());
+    let config = SitesConfig {
+        craigslist_phone_only_permille: 1000,
+        ..SitesConfig::default()
+    };
+    let (sites, _) = Sites::start_with(config, posted.clone(), shared.clone())
+        .await
+        .unwrap();
+    let craigslist = Craigslist::new(
+        CraigslistSettings::new(sites.base_url()),
+        PoliteConfig::simulated(),
+        shared.clone(),
+    )
+    .unwrap();
+    let mut parts = SystemParts::without_connectors(
+        Arc::new(Config::load(None, std::iter::empty()).unwrap()),
+        SledStore::temporary().unwrap(),
+        ProductIndex::in_memory(IndexConfig::default()).unwrap(),
+        shared,
+    );
+    parts.sources = vec![Arc::new(craigslist) as Arc<dyn Source>];
+    let system = System::start(parts).await.unwrap();
+    let now = clock.now();
+    observe(&system, iphone_market(now)).await;
+    let mut bargain = listing("deal", "Apple iPhone 7 32GB unlocked", 120, now);
+    bargain.seller.external_id = "craigslist:deal".into();
+    bargain.seller.contact_url = Some(format!(
+        "{}/reply/{}/{}/{}",
+        sites.base_url(),
+        posted[0].area,
+        posted[0].category.craigslist_posting_code(),
+        posted[0].id
+    ));
+    observe(&system, vec![bargain]).await;
+
+    let store = &system.store;
+    let deal = opportunities_of(store, "deal").remove(0);
+    assert_eq!(deal.lifecycle.status, OpportunityStatus::Passed);
+    let why = &deal.lifecycle.history.last().unwrap().reason;
+    assert!(
+        why.contains("calls or texts only") && why.contains("(555) 555-01"),
+        "{why}"
+    );
+    assert!(store
+        .find::<Negotiation>(Negotiation::BY_OPPORTUNITY, &deal.id.to_bytes())
+        .unwrap()
+        .is_empty());
+    assert!(
+        store.all::<Approval>().unwrap().is_empty(),
+        "no one is asked for an address"
+    );
+    system.shutdown(Duration::from_secs(5)).await.unwrap();
+    sites.stop().await;
+}

@@ -117,6 +117,10 @@ pub struct SellersConfig {
     /// in thousandths, none when left out.
     #[serde(default)]
     pub ebay_variation_permille: u16,
+    /// Craigslist postings whose seller takes calls or texts only (the reply page shows a
+    /// phone number, no address), in thousandths; none when left out.
+    #[serde(default)]
+    pub craigslist_phone_only_permille: u16,
 }
 
 /// Demand for the agent's own listings.

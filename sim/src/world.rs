@@ -493,6 +493,7 @@ impl World {
         let sites_config = crate::sites::SitesConfig {
             craigslist_captcha_permille: scenario.sellers.craigslist_captcha_permille,
             craigslist_script_reply_permille: scenario.sellers.craigslist_script_reply_permille,
+            craigslist_phone_only_permille: scenario.sellers.craigslist_phone_only_permille,
             ..crate::sites::SitesConfig::default()
         };
         let (sites, _) = Sites::start_with(sites_config, site_listings, shared.clone())

@@ -749,6 +749,23 @@ fn read_reply_page(page: &Page) -> Result<String, SourceError> {
     if let Some(address) = reply_address(&doc) {
         return Ok(address);
     }
+    if let Some(phone) = doc.select(&sel("a[href^='tel:']")).next() {
+        let shown = text_of(phone).trim().to_string();
+        let phone = if shown.is_empty() {
+            phone
+                .value()
+                .attr("href")
+                .unwrap_or("")
+                .trim_start_matches("tel:")
+                .to_string()
+        } else {
+            shown
+        };
+        return Err(SourceError::PhoneOnly {
+            url: page.url.clone(),
+            phone,
+        });
+    }
     let captcha = doc
         .select(&sel(
             ".h-captcha, .g-recaptcha, [data-sitekey], iframe[src*=captcha]",

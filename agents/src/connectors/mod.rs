@@ -270,6 +270,15 @@ pub enum SourceError {
         /// Why it shows no address (`behind a captcha`).
         why: String,
     },
+    /// The seller takes calls or texts only: the reply page names a phone number and no
+    /// address, and deals are negotiated by email.
+    #[error("the seller at {url} takes calls or texts only ({phone}); bazaar negotiates by email")]
+    PhoneOnly {
+        /// The reply page.
+        url: String,
+        /// The number as the page shows it.
+        phone: String,
+    },
     /// The connector is not set up right.
     #[error("connector misconfigured: {0}")]
     Config(String),

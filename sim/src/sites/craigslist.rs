@@ -35,7 +35,9 @@
 //!   `.reply-email-address a.mailapp[href^=mailto]` (the markup older postings carried
 //!   inline); for [`super::SitesConfig::craigslist_script_reply_permille`] of the postings
 //!   the same markup written by the page's script (a `noscript` note otherwise), and for
-//!   [`super::SitesConfig::craigslist_captcha_permille`] an hCaptcha box and no address.
+//!   [`super::SitesConfig::craigslist_captcha_permille`] an hCaptcha box and no address; for
+//!   [`super::SitesConfig::craigslist_phone_only_permille`] a seller who takes calls or texts
+//!   only: "contact by: call, text" and a `tel:` link, no address.
 //!
 //! Times in `datetime` attributes are `YYYY-MM-DDTHH:MM:SS+0000` (Craigslist's format, in UTC).
 
@@ -487,6 +489,8 @@ enum ReplyPage {
     Script,
     /// Only to a person who solved its captcha.
     Captcha,
+    /// Never: the seller takes calls or texts only.
+    PhoneOnly,
 }
 
 /// How posting `id`'s reply page shows the address: a fixed share of the postings by id, so
@@ -494,9 +498,11 @@ enum ReplyPage {
 fn reply_page_kind(shared: &Shared, id: u64) -> ReplyPage {
     let captcha = u64::from(shared.config.craigslist_captcha_permille);
     let script = captcha + u64::from(shared.config.craigslist_script_reply_permille);
+    let phone = script + u64::from(shared.config.craigslist_phone_only_permille);
     match id % 1000 {
         n if n < captcha => ReplyPage::Captcha,
         n if n < script => ReplyPage::Script,
+        n if n < phone => ReplyPage::PhoneOnly,
         _ => ReplyPage::Markup,
     }
 }
@@ -533,6 +539,14 @@ async fn reply(
              <script>(function () {{ var o = document.getElementById('reply-options'); \
              var a = atob(o.dataset.reply); o.innerHTML = '<p class=\"reply-email\">reply by email:</p>' + \
              '<div class=\"reply-email-address\"><a class=\"mailapp\" href=\"mailto:' + a + '\">' + a + '</a></div>'; }})();</script>\n"
+        );
+    } else if kind == ReplyPage::PhoneOnly {
+        // 555-01xx numbers are reserved for fiction.
+        let line = 100 + listing.id % 100;
+        let _ = write!(
+            body,
+            "<div class=\"reply-options\">\n<p class=\"reply-contact-by\">contact by: call, text</p>\n\
+             <div class=\"reply-tel\"><a class=\"reply-tel-link\" href=\"tel:+1555555{line:04}\">(555) 555-{line:04}</a></div>\n</div>\n"
         );
     } else if kind == ReplyPage::Captcha {
         body.push_str(

@@ -59,6 +59,9 @@ pub struct SitesConfig {
     /// Thousandths of Craigslist's postings whose reply page writes the address with its
     /// script (only a browser, or a person, sees it); 0 by default.
     pub craigslist_script_reply_permille: u16,
+    /// Thousandths of Craigslist's postings whose seller takes calls or texts only: the
+    /// reply page gives a phone number and no address; 0 by default.
+    pub craigslist_phone_only_permille: u16,
 }
 
 impl Default for SitesConfig {
@@ -70,6 +73,7 @@ impl Default for SitesConfig {
             marketplace_latency: std::time::Duration::ZERO,
             craigslist_captcha_permille: 0,
             craigslist_script_reply_permille: 0,
+            craigslist_phone_only_permille: 0,
         }
     }
 }
