@@ -920,3 +920,79 @@ fn is_version_line(line: &str) -> bool {
         });
     commit_ok && date_ok && built.ends_with(')')
 }
+
+/// Every command a message, a doc comment or the docs tell the operator to run exists:
+/// each "`bazaar WORD [WORD]`" found in the sources and the docs parses as a command line
+/// (`--help` added), so a hint can never name a command that was renamed or never was.
+#[test]
+fn every_command_the_hints_and_docs_name_exists() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut files = Vec::new();
+    for dir in [
+        "agents/src",
+        "runtime/src",
+        "policies/src",
+        "memory/src",
+        "config/src",
+        "strategies/src",
+        "mail/src",
+        "model/src",
+        "sim/src",
+        "docs",
+    ] {
+        collect(&root.join(dir), &mut files);
+    }
+    for file in ["README.md", "ARCHITECTURE.md", "config/bazaar.toml"] {
+        files.push(root.join(file));
+    }
+    let mut named = std::collections::BTreeSet::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        for (at, _) in text.match_indices("`bazaar ") {
+            // Options first (`bazaar --config FILE run`) name no command here.
+            let words: Vec<&str> = text[at + "`bazaar ".len()..]
+                .split(|c: char| !(c.is_ascii_lowercase() || c == '-' || c == ' '))
+                .next()
+                .unwrap_or("")
+                .split(' ')
+                .take(2)
+                .take_while(|w| !w.is_empty() && !w.starts_with('-'))
+                .collect();
+            if !words.is_empty() {
+                named.insert(words.join(" "));
+            }
+        }
+    }
+    assert!(
+        named.len() >= 20,
+        "only {} commands named: {named:?}",
+        named.len()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let missing: Vec<&String> = named
+        .iter()
+        .filter(|line| {
+            let mut args: Vec<&str> = line.split(' ').collect();
+            args.push("--help");
+            !bazaar(dir.path(), &args).status.success()
+        })
+        .collect();
+    assert!(missing.is_empty(), "named but not commands: {missing:?}");
+}
+
+fn collect(dir: &Path, files: &mut Vec<std::path::PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            collect(&path, files);
+        } else if path
+            .extension()
+            .is_some_and(|e| e == "rs" || e == "md" || e == "js")
+        {
+            files.push(path);
+        }
+    }
+}
