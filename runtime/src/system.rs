@@ -364,19 +364,33 @@ impl System {
 }
 
 /// Every agent's account of itself, in a fixed order (what `System::reports` and the
-/// operator API's status show).
+/// operator API's status show); an agent that could not answer is reported by its error.
 pub async fn actor_reports(a: &Addresses) -> Vec<ActorReport> {
+    ask_actors(a)
+        .await
+        .into_iter()
+        .map(|answer| {
+            answer.unwrap_or_else(|(actor, error)| ActorReport {
+                actor,
+                summary: error,
+                idle: None,
+            })
+        })
+        .collect()
+}
+
+/// Asks every agent for its report, in a fixed order: the report, or the agent's name and
+/// why it could not answer.
+pub async fn ask_actors(a: &Addresses) -> Vec<Result<ActorReport, (&'static str, String)>> {
     let mut reports = Vec::new();
     macro_rules! ask {
         ($addr:expr, $msg:path) => {
-            match $addr.ask($msg).await {
-                Ok(report) => reports.push(report),
-                Err(error) => reports.push(ActorReport {
-                    actor: $addr.name(),
-                    summary: error.to_string(),
-                    idle: None,
-                }),
-            }
+            reports.push(
+                $addr
+                    .ask($msg)
+                    .await
+                    .map_err(|error| ($addr.name(), error.to_string())),
+            )
         };
     }
     ask!(a.researcher, ResearcherMsg::Status);

@@ -72,6 +72,32 @@ async fn every_api_route_needs_the_bearer_token() {
     assert!(h.market.executions().is_empty());
     let (status, body) = json(h.get("/healthz").send().await.unwrap()).await;
     assert_eq!((status, body["ok"].as_bool()), (StatusCode::OK, Some(true)));
+    // The store, the gate and each agent were asked, and each answered.
+    let parts: Vec<(&str, bool)> = body["checks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            (
+                c["part"].as_str().unwrap_or(""),
+                c["ok"].as_bool() == Some(true),
+            )
+        })
+        .collect();
+    assert_eq!(
+        parts,
+        [
+            ("store", true),
+            ("gate", true),
+            ("researcher", true),
+            ("deal_analyzer", true),
+            ("negotiator", true),
+            ("inventory", true),
+            ("lister", true),
+            ("autopilot", true)
+        ],
+        "{body}"
+    );
     h.stop().await;
 }
 

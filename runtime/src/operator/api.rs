@@ -375,14 +375,76 @@ struct ActionPath {
 /// `GET /healthz`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Health {
-    /// Always true: the server answered.
+    /// True when the store, the gate and every agent answered in time.
     pub ok: bool,
+    /// Each part checked, in order: `store`, `gate`, then each agent by name.
+    pub checks: Vec<HealthCheck>,
 }
 
-/// Liveness: the server answers.
-#[utoipa::path(get, path = "/healthz", security(()), responses((status = 200, description = "Alive.", body = Health)))]
-async fn healthz() -> Json<Health> {
-    Json(Health { ok: true })
+/// One part of [`Health`].
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct HealthCheck {
+    pub part: String,
+    pub ok: bool,
+    /// What is wrong, when something is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
+}
+
+/// How long each part of a health check may take to answer.
+const HEALTH_WAIT: Duration = Duration::from_secs(2);
+
+/// Health: the store reaches its disk, the gate answers, and every agent answers its
+/// supervisor's status question, each within 2 s. 503 with the failing parts otherwise.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    security(()),
+    responses(
+        (status = 200, description = "Healthy.", body = Health),
+        (status = 503, description = "A part did not answer; `checks` says which.", body = Health)
+    )
+)]
+async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
+    let late = || "did not answer in 2 s".to_string();
+    let mut checks = Vec::new();
+    let mut check = |part: &str, problem: Option<String>| {
+        checks.push(HealthCheck {
+            part: part.to_string(),
+            ok: problem.is_none(),
+            problem,
+        })
+    };
+    let store = match tokio::time::timeout(HEALTH_WAIT, state.ctx.store.flush()).await {
+        Ok(Ok(())) => None,
+        Ok(Err(error)) => Some(error.to_string()),
+        Err(_) => Some(late()),
+    };
+    check("store", store);
+    let gate = match tokio::time::timeout(HEALTH_WAIT, gate_status(&state)).await {
+        Ok(Ok(_)) => None,
+        Ok(Err(error)) => Some(error.message),
+        Err(_) => Some(late()),
+    };
+    check("gate", gate);
+    match tokio::time::timeout(HEALTH_WAIT, crate::system::ask_actors(&state.ctx.addrs)).await {
+        Ok(answers) => {
+            for answer in answers {
+                match answer {
+                    Ok(report) => check(report.actor, None),
+                    Err((actor, error)) => check(actor, Some(error)),
+                }
+            }
+        }
+        Err(_) => check("agents", Some(late())),
+    }
+    let ok = checks.iter().all(|c| c.ok);
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(Health { ok, checks }))
 }
 
 /// This document.
