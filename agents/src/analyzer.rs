@@ -431,8 +431,8 @@ impl AnalyzerState {
     /// description, condition, item specifics, today's price), values it again, and starts
     /// its deal when it is still worth it; a listing gone meanwhile is passed.
     async fn read_whole_listings(&mut self) -> Result<(), ActorProcessingErr> {
+        let store = self.ctx.store.clone();
         for (id, opportunity_id) in std::mem::take(&mut self.awaiting_detail) {
-            let store = self.ctx.store.clone();
             let (Some(summary), Some(opportunity)) = (
                 store.get::<MarketListing>(&id)?,
                 store.get::<Opportunity>(&opportunity_id)?,

@@ -102,6 +102,27 @@ fn prices_as_people_write_them() {
 // ---------------------------------------------------------------------------------------
 // Against the simulated site.
 
+/// The first posting's reply page on a site of three postings configured so, and what
+/// reading it for the seller's address gives.
+async fn first_reply(
+    config: SitesConfig,
+    clock: &SimClock,
+) -> (String, Result<String, SourceError>) {
+    let site = sites_with(config, generated(3, vec![Category::Furniture]), clock).await;
+    let cl = connector(site.base_url(), quick(), clock);
+    let mut query = SearchQuery::new("");
+    query.limit = Some(2);
+    let page = cl.search(&query).await.unwrap_or_else(|e| panic!("{e}"));
+    let reply_page = page.listings[0]
+        .seller
+        .contact_url
+        .clone()
+        .unwrap_or_default();
+    let read = cl.reveal_contact(&reply_page).await;
+    site.stop().await;
+    (reply_page, read)
+}
+
 #[tokio::test]
 async fn a_reply_page_behind_a_captcha_hides_the_address_and_pauses_nothing() {
     let clock = SimClock::new(start_time());
@@ -137,42 +158,24 @@ async fn a_reply_page_behind_a_captcha_hides_the_address_and_pauses_nothing() {
         craigslist_script_reply_permille: 1000,
         ..SitesConfig::default()
     };
-    let scripted = sites_with(config, generated(3, vec![Category::Furniture]), &clock).await;
-    let other = connector(scripted.base_url(), quick(), &clock);
-    let page = other.search(&query).await.unwrap_or_else(|e| panic!("{e}"));
-    let reply_page = page.listings[0]
-        .seller
-        .contact_url
-        .clone()
-        .unwrap_or_default();
-    match other.reveal_contact(&reply_page).await {
-        Err(SourceError::ContactHidden { why, .. }) => {
+    match first_reply(config, &clock).await {
+        (_, Err(SourceError::ContactHidden { why, .. })) => {
             assert_eq!(why, "written by the page's script")
         }
         got => panic!("expected the address hidden, got {got:?}"),
     }
-    scripted.stop().await;
     // A seller who takes calls or texts only: the number, and no address to mail.
     let config = SitesConfig {
         craigslist_phone_only_permille: 1000,
         ..SitesConfig::default()
     };
-    let phoned = sites_with(config, generated(3, vec![Category::Furniture]), &clock).await;
-    let other = connector(phoned.base_url(), quick(), &clock);
-    let page = other.search(&query).await.unwrap_or_else(|e| panic!("{e}"));
-    let reply_page = page.listings[0]
-        .seller
-        .contact_url
-        .clone()
-        .unwrap_or_default();
-    match other.reveal_contact(&reply_page).await {
-        Err(SourceError::PhoneOnly { url, phone }) => {
+    match first_reply(config, &clock).await {
+        (reply_page, Err(SourceError::PhoneOnly { url, phone })) => {
             assert_eq!(url, reply_page);
             assert!(phone.starts_with("(555) 555-01"), "{phone}");
         }
         got => panic!("expected a phone-only seller, got {got:?}"),
     }
-    phoned.stop().await;
     // A reply page on another host is refused before any request.
     let elsewhere = cl
         .reveal_contact("https://example.com/reply/sfo/fuo/1")

@@ -35,7 +35,7 @@ use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
 use super::ebay::encode_path_segment;
-use super::ebay_sell::{spending, EbaySellClient, Spend, FULFILLMENT};
+use super::ebay_sell::{order_path, spending, EbaySellClient, Spend, FULFILLMENT};
 use super::{money_from, SourceError};
 
 const NOTIFICATION: &str = "/commerce/notification/v1";
@@ -546,7 +546,7 @@ impl EbayOrders {
 
     /// The lines of one order (`GET /sell/fulfillment/v1/order/{orderId}`).
     pub async fn order(&self, order_id: &str) -> Result<Vec<OrderEvent>, SourceError> {
-        let path = format!("{FULFILLMENT}/order/{}", encode_path_segment(order_id));
+        let path = order_path(order_id);
         let answer = self.client.get_json("get order", &path, Vec::new()).await?;
         Ok(order_events(&answer.json))
     }

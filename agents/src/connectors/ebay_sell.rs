@@ -1325,10 +1325,7 @@ impl EbaySell {
             .client
             .get_json(
                 "get shipping fulfillments",
-                &format!(
-                    "{FULFILLMENT}/order/{}/shipping_fulfillment",
-                    encode_path_segment(&params.order_id)
-                ),
+                &format!("{}/shipping_fulfillment", order_path(&params.order_id)),
                 Vec::new(),
             )
             .await?;
@@ -1352,10 +1349,7 @@ impl EbaySell {
         if let Some(found) = self.find_shipment(&params).await.map_err(not_done)? {
             return Ok(shipment_effect(&params, &found));
         }
-        let path = format!(
-            "{FULFILLMENT}/order/{}",
-            encode_path_segment(&params.order_id)
-        );
+        let path = order_path(&params.order_id);
         let order = self
             .client
             .get_json("get order", &path, Vec::new())
@@ -1467,6 +1461,11 @@ impl EbaySell {
             other => Lookup::Unknown(format!("the ebay selling connector cannot {other}")),
         }
     }
+}
+
+/// Fulfillment's path of one order.
+pub(crate) fn order_path(order_id: &str) -> String {
+    format!("{FULFILLMENT}/order/{}", encode_path_segment(order_id))
 }
 
 /// A shipment recorded: no undo (a package cannot be called back through the API).

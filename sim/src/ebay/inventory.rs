@@ -841,8 +841,27 @@ impl Paging {
             .take(self.limit as usize)
     }
 
-    fn has_next(&self, total: u64) -> bool {
-        (self.page + 1).saturating_mul(self.limit) < total
+    /// `href`, `next` and `prev` of this page of `total` records: `path` with the query's
+    /// own `filters`, then this page's `limit` and `offset`.
+    fn links(
+        &self,
+        base: &str,
+        path: &str,
+        filters: &[(&str, String)],
+        total: u64,
+    ) -> (String, Option<String>, Option<String>) {
+        let link = |page: u64| {
+            let mut pairs = filters.to_vec();
+            pairs.push(("limit", self.limit.to_string()));
+            pairs.push(("offset", page.to_string()));
+            href(base, path, &pairs)
+        };
+        let has_next = (self.page + 1).saturating_mul(self.limit) < total;
+        (
+            link(self.page),
+            has_next.then(|| link(self.page + 1)),
+            (self.page > 0).then(|| link(self.page - 1)),
+        )
     }
 }
 
@@ -883,20 +902,16 @@ async fn get_inventory_items(
             body: &item.body,
         })
         .collect();
-    let link = |page: u64| {
-        href(
-            &st.base_url,
-            "/sell/inventory/v1/inventory_item",
-            &[
-                ("limit", paging.limit.to_string()),
-                ("offset", page.to_string()),
-            ],
-        )
-    };
+    let (href, next, prev) = paging.links(
+        &st.base_url,
+        "/sell/inventory/v1/inventory_item",
+        &[],
+        total,
+    );
     let body = InventoryItems {
-        href: link(paging.page),
-        next: paging.has_next(total).then(|| link(paging.page + 1)),
-        prev: (paging.page > 0).then(|| link(paging.page - 1)),
+        href,
+        next,
+        prev,
         limit: paging.limit,
         size: total.div_ceil(paging.limit),
         total,
@@ -962,22 +977,16 @@ async fn get_offers(
     }
     let total = matching.len() as u64;
     let page: Vec<OfferOut<'_>> = paging.page(&matching).map(|o| offer_out(o)).collect();
-    let base = &st.base_url;
-    let link = |page: u64| {
-        href(
-            base,
-            "/sell/inventory/v1/offer",
-            &[
-                ("sku", sku.clone()),
-                ("limit", paging.limit.to_string()),
-                ("offset", page.to_string()),
-            ],
-        )
-    };
+    let (href, next, prev) = paging.links(
+        &st.base_url,
+        "/sell/inventory/v1/offer",
+        &[("sku", sku.clone())],
+        total,
+    );
     let body = Offers {
-        href: link(paging.page),
-        next: paging.has_next(total).then(|| link(paging.page + 1)),
-        prev: (paging.page > 0).then(|| link(paging.page - 1)),
+        href,
+        next,
+        prev,
         limit: paging.limit,
         size: page.len() as u64,
         total,
