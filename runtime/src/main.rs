@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use bazaar_config::{Config, LogFormat};
 use bazaar_runtime::commands::{
-    appraise, audit, books, daemon, data, parse, scan, session, sim, status, understand, EXIT_USAGE,
+    daemon, data, parse, read, read::ReadCommand, scan, session, sim, understand, EXIT_USAGE,
 };
 use bazaar_runtime::operator::cli::OperatorCommand;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -53,36 +53,17 @@ enum LogFormatArg {
 enum Command {
     /// Run the daemon until SIGINT or SIGTERM.
     Run,
-    /// Show what the store holds and what is configured.
-    Status,
-    /// Write the whole store as JSON lines (to stdout, or --out).
-    Export(data::ExportArgs),
+    #[command(flatten)]
+    Read(ReadCommand),
     /// Load a `bazaar export` file into an empty data directory (from stdin, or --input).
     Import(data::ImportArgs),
     /// Rebuild the search index from the store.
     Reindex,
-    /// Search products and sellers.
-    Search(data::SearchArgs),
     /// Run every saved search once now (of the enabled marketplaces, or of one) and print
     /// what was found and what the DealAnalyzer decided.
     Scan(scan::ScanArgs),
-    /// Value an item against the comparables in memory: the value, the best channel, the
-    /// most to pay, the decision at a price, and the comparables used.
-    Appraise(appraise::AppraiseQuery),
     /// Print the example systemd unit.
     SystemdUnit,
-    /// Show the audit log (read from the store; stop the daemon or use GET /api/audit).
-    Audit(audit::AuditArgs),
-    /// List the items we own (read from the store).
-    Inventory(books::InventoryArgs),
-    /// Profit and loss per item and overall: sales less cost of goods, fees, postage and
-    /// refunds (read from the store); the total in cash, and on the goods sold with the
-    /// stock still held at cost.
-    Pnl(books::PnlArgs),
-    /// Price and volume per category over time, from the prices memory has seen (asking
-    /// prices of listings and their changes, prices paid); the window ends at the latest
-    /// price seen.
-    Trends(books::TrendQuery),
     /// Run the whole business against the simulated market and write a report (`bazaar sim
     /// serve` runs the world alone).
     Sim(sim::SimArgs),
@@ -224,21 +205,13 @@ fn init_logging(config: &Config, quiet: bool) {
 async fn run(cli: Cli, config: Config) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run => daemon::run(config, cli.config).await,
-        Command::Status => status::run(&config),
-        Command::Export(args) => data::export(&config, args),
         Command::Import(args) => data::import(&config, args).await,
         Command::Reindex => data::reindex(&config).await,
-        Command::Search(args) => data::search(&config, args),
         Command::Scan(args) => scan::run(config, args).await,
-        Command::Appraise(query) => appraise::run(&config, query),
         Command::SystemdUnit => {
             print!("{}", bazaar_config::SYSTEMD_UNIT);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Audit(args) => audit::run(&config, args),
-        Command::Inventory(args) => books::inventory(&config, args),
-        Command::Pnl(args) => books::profit_and_loss(&config, args),
-        Command::Trends(query) => books::trend_report(&config, query),
         Command::Sim(args) => sim::run(args, cli.data_dir, cli.config).await,
         Command::Understand => {
             understand::run(
@@ -255,6 +228,7 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<ExitCode> {
             &mut std::io::stdout().lock(),
             &mut std::io::stderr().lock(),
         )),
+        Command::Read(command) => read::run(config, command),
         Command::Operator(command) => bazaar_runtime::operator::cli::run(&config, command).await,
         Command::Completions { .. } | Command::Man => Ok(ExitCode::SUCCESS),
     }

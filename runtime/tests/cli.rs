@@ -225,8 +225,8 @@ fn run_says_what_is_idle_and_stops_cleanly_on_sigterm_and_sigint() {
             .iter()
             .any(|l| l.contains("no saved searches configured")));
 
-        // While the daemon holds the store, other commands say so plainly.
-        let busy = bazaar(&data, &["status"]);
+        // While the daemon holds the store, commands that write say so plainly.
+        let busy = bazaar(&data, &["reindex"]);
         assert_eq!(busy.status.code(), Some(1));
         assert!(
             text(&busy.stderr).contains("in use by another bazaar process"),
@@ -995,4 +995,92 @@ fn collect(dir: &Path, files: &mut Vec<std::path::PathBuf>) {
             files.push(path);
         }
     }
+}
+
+/// Issue 27: the read commands answer while the daemon holds the store, through its control
+/// socket, with no configuration; commands that write still say the store is in use.
+#[test]
+fn read_commands_answer_while_the_daemon_runs() {
+    const BOOKS: &str = r#"{"kind":"item","record":{"id":"01JD0000000000000000000010","opportunity":null,"title":"Bose SoundLink Mini","description":"works","category":"electronics","condition":"good","cost_basis":{"minor":6000,"currency":"USD"},"images":[],"attributes":{},"lifecycle":{"status":"in_stock","history":[]},"acquired_at":"2026-05-02T09:00:00Z"}}
+{"kind":"transaction","record":{"id":"01JD0000000000000000000011","kind":"purchase","amount":{"minor":6000,"currency":"USD"},"item":"01JD0000000000000000000010","order":null,"at":"2026-05-02T09:00:00Z","memo":"bought"}}
+"#;
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let backup = dir.path().join("backup.jsonl");
+    std::fs::write(&backup, format!("{EXPORT}{BOOKS}")).unwrap();
+    let data = dir.path().join("data");
+    let import = bazaar(&data, &["import", "--input", backup.to_str().unwrap()]);
+    assert!(import.status.success(), "{}", text(&import.stderr));
+
+    let mut child = Command::new(BAZAAR)
+        .args(["--data-dir", data.to_str().unwrap(), "run"])
+        .env_remove("RUST_LOG")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    for line in lines.by_ref() {
+        if line.unwrap().contains("bazaar is running") {
+            break;
+        }
+    }
+    let socket = data.join("control.sock");
+    let mode = std::fs::metadata(&socket).unwrap().permissions().mode();
+    assert_eq!(
+        mode & 0o777,
+        0o600,
+        "the control socket is the owner's alone"
+    );
+
+    let pnl = bazaar(&data, &["pnl", "--output", "json"]);
+    assert!(pnl.status.success(), "{}", text(&pnl.stderr));
+    let pnl: serde_json::Value = serde_json::from_slice(&pnl.stdout).unwrap();
+    assert_eq!(pnl["total"]["cost"], 6000, "{pnl}");
+    assert_eq!(pnl["stock_at_cost"], 6000, "{pnl}");
+    assert_eq!(pnl["items"][0]["title"], "Bose SoundLink Mini", "{pnl}");
+
+    let inventory = bazaar(&data, &["inventory"]);
+    assert!(inventory.status.success(), "{}", text(&inventory.stderr));
+    let listed = text(&inventory.stdout);
+    assert!(
+        listed.contains("01JD0000000000000000000010")
+            && listed.contains("in_stock")
+            && listed.contains("$60.00"),
+        "{listed}"
+    );
+    let csv = bazaar(&data, &["inventory", "--output", "csv", "--status", "sold"]);
+    assert_eq!(
+        text(&csv.stdout),
+        "id,status,title,cost_minor,currency,acquired_at,channels\n"
+    );
+
+    let status = bazaar(&data, &["status", "--output", "json"]);
+    assert!(status.status.success(), "{}", text(&status.stderr));
+    let status: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
+    assert_eq!(status["records"]["item"], 1, "{status}");
+    let search = bazaar(&data, &["search", "soundlink"]);
+    assert!(text(&search.stdout).contains("Bose SoundLink Mini"));
+    let export = bazaar(&data, &["export"]);
+    let export = text(&export.stdout);
+    assert!(export.starts_with(r#"{"bazaar_export":1"#), "{export}");
+    assert!(export.contains(r#""kind":"transaction""#), "{export}");
+    let refused = bazaar(&data, &["status", "--output", "csv"]);
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(text(&refused.stderr).contains("no csv output"));
+
+    // Writing is the daemon's alone.
+    let busy = bazaar(&data, &["reindex"]);
+    assert_eq!(busy.status.code(), Some(1));
+    assert!(text(&busy.stderr).contains("in use by another bazaar process"));
+
+    signal(child.id(), libc::SIGTERM);
+    assert!(child.wait().unwrap().success());
+    assert!(!socket.exists(), "the socket goes with the daemon");
+    let after = bazaar(&data, &["pnl", "--output", "csv"]);
+    assert!(
+        text(&after.stdout).contains("total,cash,USD,0,6000,0,0,0,-6000"),
+        "{}",
+        text(&after.stdout)
+    );
 }

@@ -3,16 +3,16 @@
 //! comparables themselves.
 
 use std::io::Write;
-use std::process::ExitCode;
 
 use bazaar_agents::analyzer::appraise;
-use bazaar_config::Config;
 use bazaar_memory::{Condition, Currency, Marketplace, Money, ProductIndex};
 use bazaar_strategies::valuation::{Candidate, Decision, ValuationConfig};
 use chrono::{DateTime, Utc};
 
+use super::read::ReadContext;
+
 /// What to appraise: `bazaar appraise`'s arguments.
-#[derive(Debug, Clone, clap::Args)]
+#[derive(Debug, Clone, clap::Args, serde::Serialize, serde::Deserialize)]
 pub struct AppraiseQuery {
     /// The item's title, as a listing would have it.
     pub title: String,
@@ -36,23 +36,28 @@ fn parse_condition(text: &str) -> Result<Condition, String> {
     })
 }
 
-/// Prints the appraisal under the configured strategy, or says why there is none.
-pub fn run(config: &Config, query: AppraiseQuery) -> anyhow::Result<ExitCode> {
-    let index = super::open_index(config)?;
+/// Writes the appraisal under the configured strategy, or says why there is none.
+pub fn run(
+    context: &ReadContext,
+    query: &AppraiseQuery,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<u8> {
     let found = write_appraisal(
-        &index,
-        &bazaar_agents::valuation_config(config),
-        &query,
+        context.index()?,
+        &bazaar_agents::valuation_config(context.config()),
+        query,
         Utc::now(),
-        &mut std::io::stdout().lock(),
+        out,
     )?;
     if !found {
-        eprintln!(
+        writeln!(
+            err,
             "nothing like {:?} in memory, so no value (name a --category, or let `bazaar run` collect comparables first)",
             query.title
-        );
+        )?;
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(0)
 }
 
 /// Writes the appraisal under `valuation` (the configured strategy's, within the operator's
@@ -62,7 +67,7 @@ pub fn write_appraisal(
     valuation: &ValuationConfig,
     query: &AppraiseQuery,
     now: DateTime<Utc>,
-    out: &mut impl Write,
+    out: &mut dyn Write,
 ) -> anyhow::Result<bool> {
     let category = match &query.category {
         Some(category) => category.clone(),

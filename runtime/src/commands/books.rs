@@ -5,58 +5,138 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::process::ExitCode;
 
-use bazaar_config::Config;
 use bazaar_memory::{
     ChannelListing, ChannelStatus, Currency, InventoryItem, ItemId, ItemStatus, Money, SledStore,
     Store, Transaction, TransactionKind,
 };
 use chrono::{DateTime, Utc};
 
-/// Writes one line per item (newest first), only those in `status` when given; returns how
-/// many were written.
-pub fn write_inventory(
+use super::read::{write_csv_row, OutputFormat, ReadContext};
+
+/// An item as `bazaar inventory` shows it: where it is listed, live or waiting.
+#[derive(Debug, serde::Serialize)]
+struct InventoryRow {
+    id: ItemId,
+    status: ItemStatus,
+    title: String,
+    cost_basis: Money,
+    acquired_at: DateTime<Utc>,
+    channels: Vec<ChannelRow>,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct ChannelRow {
+    marketplace: String,
+    status: ChannelStatus,
+    price: Money,
+}
+
+/// The items (newest first), only those in `status` when given.
+fn inventory_rows(
     store: &SledStore,
     status: Option<ItemStatus>,
-    out: &mut impl Write,
-) -> anyhow::Result<usize> {
+) -> anyhow::Result<Vec<InventoryRow>> {
     let mut items = match status {
         Some(status) => store.with_status::<InventoryItem>(status)?,
         None => store.all::<InventoryItem>()?,
     };
     items.sort_by(|a, b| b.acquired_at.cmp(&a.acquired_at).then(b.id.cmp(&a.id)));
-    for item in &items {
-        let channels: Vec<String> = store
+    let mut rows = Vec::with_capacity(items.len());
+    for item in items {
+        let channels = store
             .find(ChannelListing::BY_ITEM, &item.id.to_bytes())?
-            .iter()
+            .into_iter()
             .filter(|c| {
                 matches!(
                     c.lifecycle.status,
                     ChannelStatus::Live | ChannelStatus::AwaitingOperator | ChannelStatus::Sold
                 )
             })
-            .map(|c| format!("{}:{}@{}", c.marketplace, c.lifecycle.status, c.price))
+            .map(|c| ChannelRow {
+                marketplace: c.marketplace.to_string(),
+                status: c.lifecycle.status,
+                price: c.price,
+            })
             .collect();
-        writeln!(
-            out,
-            "{}  {:<9} {:>10}  {}  {}",
-            item.id,
-            item.lifecycle.status.to_string(),
-            item.cost_basis.to_string(),
-            item.title,
-            if channels.is_empty() {
-                "-".to_string()
-            } else {
-                channels.join(" ")
-            }
-        )?;
+        rows.push(InventoryRow {
+            id: item.id,
+            status: item.lifecycle.status,
+            title: item.title,
+            cost_basis: item.cost_basis,
+            acquired_at: item.acquired_at,
+            channels,
+        });
     }
-    Ok(items.len())
+    Ok(rows)
+}
+
+fn write_inventory(
+    rows: &[InventoryRow],
+    format: OutputFormat,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let channels = |row: &InventoryRow, sep: &str| {
+        let channels: Vec<String> = row
+            .channels
+            .iter()
+            .map(|c| format!("{}:{}@{}", c.marketplace, c.status, c.price))
+            .collect();
+        if channels.is_empty() {
+            "-".to_string()
+        } else {
+            channels.join(sep)
+        }
+    };
+    match format {
+        OutputFormat::Text => {
+            for row in rows {
+                writeln!(
+                    out,
+                    "{}  {:<9} {:>10}  {}  {}",
+                    row.id,
+                    row.status.to_string(),
+                    row.cost_basis.to_string(),
+                    row.title,
+                    channels(row, " ")
+                )?;
+            }
+        }
+        OutputFormat::Json => writeln!(out, "{}", serde_json::to_string(rows)?)?,
+        OutputFormat::Csv => {
+            write_csv_row(
+                out,
+                &[
+                    "id",
+                    "status",
+                    "title",
+                    "cost_minor",
+                    "currency",
+                    "acquired_at",
+                    "channels",
+                ],
+            )?;
+            for row in rows {
+                write_csv_row(
+                    out,
+                    &[
+                        &row.id.to_string(),
+                        &row.status.to_string(),
+                        &row.title,
+                        &row.cost_basis.minor.to_string(),
+                        row.cost_basis.currency.code(),
+                        &row.acquired_at.to_rfc3339(),
+                        &channels(row, ";"),
+                    ],
+                )?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// One item's profit and loss, in minor units of its currency.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
 pub struct ItemPnl {
     /// What buyers paid.
     pub revenue: i64,
@@ -158,9 +238,86 @@ pub fn pnl(store: &SledStore, since: Option<DateTime<Utc>>) -> anyhow::Result<Pn
     })
 }
 
-/// Writes the P&L: one line per item, then the total.
-pub fn write_pnl(store: &SledStore, pnl: &Pnl, out: &mut impl Write) -> anyhow::Result<()> {
+/// Writes the P&L: one line (or row, or JSON object) per item, then the totals.
+pub fn write_pnl(
+    store: &SledStore,
+    pnl: &Pnl,
+    format: OutputFormat,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let mut rows = Vec::with_capacity(pnl.items.len() + 2);
+    for (item, p) in &pnl.items {
+        let (name, title) = match item {
+            Some(id) => (
+                id.to_string(),
+                store
+                    .get::<InventoryItem>(id)?
+                    .map(|i| i.title)
+                    .unwrap_or_default(),
+            ),
+            None => ("-".to_string(), "(no item)".to_string()),
+        };
+        rows.push((name, p.clone(), title));
+    }
+    let sold = pnl.sold();
     let money = |minor: i64| Money::new(minor, pnl.currency).to_string();
+    match format {
+        OutputFormat::Json => {
+            let items: Vec<serde_json::Value> = rows
+                .iter()
+                .map(|(item, p, title)| {
+                    serde_json::json!({
+                        "item": item, "title": title, "revenue": p.revenue, "cost": p.cost,
+                        "fees": p.fees, "shipping": p.shipping, "refunds": p.refunds,
+                        "profit": p.profit(),
+                    })
+                })
+                .collect();
+            let totals = |p: &ItemPnl| {
+                let mut value = serde_json::to_value(p).unwrap_or_default();
+                value["profit"] = p.profit().into();
+                value
+            };
+            let report = serde_json::json!({
+                "currency": pnl.currency.code(),
+                "items": items,
+                "total": totals(&pnl.total),
+                "sold": totals(&sold),
+                "stock_at_cost": pnl.stock_at_cost(),
+            });
+            writeln!(out, "{report}")?;
+            return Ok(());
+        }
+        OutputFormat::Csv => {
+            write_csv_row(
+                out,
+                &[
+                    "item", "title", "currency", "revenue", "cost", "fees", "shipping", "refunds",
+                    "profit",
+                ],
+            )?;
+            rows.push(("total".into(), pnl.total.clone(), "cash".into()));
+            rows.push(("sold".into(), sold, "accrual".into()));
+            for (item, p, title) in &rows {
+                write_csv_row(
+                    out,
+                    &[
+                        item,
+                        title,
+                        pnl.currency.code(),
+                        &p.revenue.to_string(),
+                        &p.cost.to_string(),
+                        &p.fees.to_string(),
+                        &p.shipping.to_string(),
+                        &p.refunds.to_string(),
+                        &p.profit().to_string(),
+                    ],
+                )?;
+            }
+            return Ok(());
+        }
+        OutputFormat::Text => {}
+    }
     writeln!(
         out,
         "{:<26}  {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}  title",
@@ -179,24 +336,14 @@ pub fn write_pnl(store: &SledStore, pnl: &Pnl, out: &mut impl Write) -> anyhow::
             money(p.profit()),
         )
     };
-    for (item, p) in &pnl.items {
-        let (name, title) = match item {
-            Some(id) => (
-                id.to_string(),
-                store
-                    .get::<InventoryItem>(id)?
-                    .map(|i| i.title)
-                    .unwrap_or_default(),
-            ),
-            None => ("-".to_string(), "(no item)".to_string()),
-        };
-        line(out, &name, p, &title)?;
+    for (name, p, title) in &rows {
+        line(out, name, p, title)?;
     }
     line(out, "total", &pnl.total, "(cash: every purchase spent)")?;
     line(
         out,
         "sold",
-        &pnl.sold(),
+        &sold,
         &format!(
             "(accrual: {} of stock held at cost)",
             money(pnl.stock_at_cost())
@@ -206,7 +353,7 @@ pub fn write_pnl(store: &SledStore, pnl: &Pnl, out: &mut impl Write) -> anyhow::
 }
 
 /// What `bazaar trends` shows: its arguments.
-#[derive(Debug, Clone, Default, clap::Args)]
+#[derive(Debug, Clone, Default, clap::Args, serde::Serialize, serde::Deserialize)]
 pub struct TrendQuery {
     /// Only this category (e.g. electronics, bike).
     #[arg(long, value_name = "C")]
@@ -223,48 +370,67 @@ pub struct TrendQuery {
 }
 
 /// `bazaar inventory`.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args, serde::Serialize, serde::Deserialize)]
 pub struct InventoryArgs {
     /// Only items in this state (draft, in_stock, listed, sold, shipped, returned,
     /// archived).
     #[arg(long, value_name = "S", value_parser = super::parse_item_status)]
     status: Option<ItemStatus>,
+    /// text, json (money in minor units) or csv.
+    #[arg(long, value_enum, default_value_t)]
+    output: OutputFormat,
 }
 
 /// `bazaar pnl`.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args, serde::Serialize, serde::Deserialize)]
 pub struct PnlArgs {
     /// Only transactions booked at or after this time (RFC 3339).
     #[arg(long, value_name = "TIME")]
     since: Option<DateTime<Utc>>,
+    /// text, json or csv (amounts in minor units: cents).
+    #[arg(long, value_enum, default_value_t)]
+    output: OutputFormat,
 }
 
-/// Prints the items we own.
-pub fn inventory(config: &Config, args: InventoryArgs) -> anyhow::Result<ExitCode> {
-    let store = super::open_store(&config.store.data_dir)?;
-    let shown = write_inventory(&store, args.status, &mut std::io::stdout().lock())?;
-    if shown == 0 {
-        eprintln!("no items");
+/// Writes the items we own.
+pub fn inventory(
+    context: &ReadContext,
+    args: &InventoryArgs,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<u8> {
+    let rows = inventory_rows(context.store()?, args.status)?;
+    write_inventory(&rows, args.output, out)?;
+    if rows.is_empty() && args.output == OutputFormat::Text {
+        writeln!(err, "no items")?;
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(0)
 }
 
-/// Prints profit and loss.
-pub fn profit_and_loss(config: &Config, args: PnlArgs) -> anyhow::Result<ExitCode> {
-    let store = super::open_store(&config.store.data_dir)?;
-    let pnl = pnl(&store, args.since)?;
-    write_pnl(&store, &pnl, &mut std::io::stdout().lock())?;
-    Ok(ExitCode::SUCCESS)
+/// Writes profit and loss.
+pub fn profit_and_loss(
+    context: &ReadContext,
+    args: &PnlArgs,
+    out: &mut dyn Write,
+) -> anyhow::Result<u8> {
+    let store = context.store()?;
+    let pnl = pnl(store, args.since)?;
+    write_pnl(store, &pnl, args.output, out)?;
+    Ok(0)
 }
 
-/// Prints price and volume per category over time.
-pub fn trend_report(config: &Config, query: TrendQuery) -> anyhow::Result<ExitCode> {
-    let store = super::open_store(&config.store.data_dir)?;
-    let rows = write_trends(&store, &query, &mut std::io::stdout().lock())?;
+/// Writes price and volume per category over time.
+pub fn trend_report(
+    context: &ReadContext,
+    query: &TrendQuery,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<u8> {
+    let rows = write_trends(context.store()?, query, out)?;
     if rows == 0 {
-        eprintln!("no prices in memory for that selection; `bazaar run` (or `bazaar sim --data-dir DIR`) fills it");
+        writeln!(err, "no prices in memory for that selection; `bazaar run` (or `bazaar sim --data-dir DIR`) fills it")?;
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(0)
 }
 
 /// Writes price and volume per category and period from the product history in memory:
@@ -274,7 +440,7 @@ pub fn trend_report(config: &Config, query: TrendQuery) -> anyhow::Result<ExitCo
 pub fn write_trends(
     store: &SledStore,
     query: &TrendQuery,
-    out: &mut impl Write,
+    out: &mut dyn Write,
 ) -> anyhow::Result<usize> {
     use bazaar_memory::ProductRecord;
     use bazaar_strategies::trends::{trends, PriceObservation, PriceStats};

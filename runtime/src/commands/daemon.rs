@@ -11,7 +11,9 @@ use bazaar_agents::mail::{MailTransport, SmtpImapConfig, SmtpImapTransport};
 use bazaar_config::Config;
 use bazaar_memory::{ProductIndex, SledStore, SystemClock};
 
+use super::read::ReadContext;
 use super::{open_index, open_store, system_clock, EXIT_USAGE};
+use crate::control::ControlSocket;
 use crate::ebay_notifications::{self, NotificationEndpoint};
 use crate::operator::{Operator, OperatorSettings};
 use crate::system::{
@@ -56,6 +58,21 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result
             return Err(error);
         }
     };
+    // Read commands answer through the daemon while it holds the store.
+    let control = match ControlSocket::serve(
+        &config.store.data_dir,
+        Arc::new(ReadContext::held(
+            config.clone(),
+            system.store.clone(),
+            system.index.clone(),
+        )),
+    ) {
+        Ok(control) => Some(control),
+        Err(error) => {
+            tracing::warn!(error = %format!("{error:#}"), "read commands (status, pnl, …) cannot answer while the daemon runs");
+            None
+        }
+    };
     if let Some(endpoint) = notifications {
         subscribe_to_sales(&endpoint, config.selling.poll_minutes).await;
     }
@@ -86,6 +103,9 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result
         }
     }
     operator.stop().await;
+    if let Some(control) = control {
+        control.stop().await;
+    }
     match system.shutdown(drain).await? {
         Shutdown::Requested { abandoned } => {
             tracing::info!(abandoned, "stopped");

@@ -9,14 +9,22 @@ use anyhow::Context;
 use bazaar_config::Config;
 use bazaar_memory::Money;
 
+use super::read::ReadContext;
 use super::{open_index, open_store};
 
 /// `bazaar export`.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args, serde::Serialize, serde::Deserialize)]
 pub struct ExportArgs {
     /// File to write instead of stdout.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
+}
+
+impl ExportArgs {
+    /// The file to write, when not stdout (this process writes it, never a daemon).
+    pub fn out_file(&self) -> Option<&std::path::Path> {
+        self.out.as_deref()
+    }
 }
 
 /// `bazaar import`.
@@ -28,7 +36,7 @@ pub struct ImportArgs {
 }
 
 /// `bazaar search`.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args, serde::Serialize, serde::Deserialize)]
 pub struct SearchArgs {
     /// The query (tantivy syntax; plain words work).
     query: String,
@@ -38,21 +46,10 @@ pub struct SearchArgs {
 }
 
 /// Writes every record of the store, one JSON line each.
-pub fn export(config: &Config, args: ExportArgs) -> anyhow::Result<ExitCode> {
-    let store = open_store(&config.store.data_dir)?;
-    let lines = match args.out {
-        Some(path) => {
-            let file = std::fs::File::create(&path)
-                .with_context(|| format!("cannot create {}", path.display()))?;
-            let mut writer = std::io::BufWriter::new(file);
-            let lines = store.export(&mut writer)?;
-            writer.flush()?;
-            lines
-        }
-        None => store.export(&mut std::io::stdout().lock())?,
-    };
+pub fn export(context: &ReadContext, out: &mut dyn Write) -> anyhow::Result<u8> {
+    let lines = context.store()?.export(&mut &mut *out)?;
     tracing::info!(lines, "export written");
-    Ok(ExitCode::SUCCESS)
+    Ok(0)
 }
 
 /// Loads an export into an empty store and indexes it.
@@ -85,18 +82,22 @@ pub async fn reindex(config: &Config) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Prints the products and sellers the index finds for a query.
-pub fn search(config: &Config, args: SearchArgs) -> anyhow::Result<ExitCode> {
-    let index = open_index(config)?;
-    let hits = index.search(&args.query, args.limit)?;
+/// Writes the products and sellers the index finds for a query.
+pub fn search(
+    context: &ReadContext,
+    args: &SearchArgs,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<u8> {
+    let hits = context.index()?.search(&args.query, args.limit)?;
     if hits.is_empty() {
-        eprintln!(
+        writeln!(
+            err,
             "no matches for {:?} (empty index? run `bazaar reindex`)",
             args.query
-        );
+        )?;
     }
     let price = |m: Option<Money>| m.map(|m| m.to_string()).unwrap_or_else(|| "-".into());
-    let mut out = std::io::stdout().lock();
     for hit in hits {
         writeln!(
             out,
@@ -110,5 +111,5 @@ pub fn search(config: &Config, args: SearchArgs) -> anyhow::Result<ExitCode> {
             hit.category
         )?;
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(0)
 }

@@ -8,6 +8,7 @@ pub mod books;
 pub mod daemon;
 pub mod data;
 pub mod parse;
+pub mod read;
 pub mod scan;
 pub mod session;
 pub mod sim;
