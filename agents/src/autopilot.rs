@@ -522,12 +522,15 @@ impl AutopilotState {
     ) -> Result<(), ActorProcessingErr> {
         let store = self.ctx.store.clone();
         let now = self.ctx.clock.now();
+        if catch_up_revision(&self.ctx, &mut listing)? {
+            tracing::info!(channel_listing = %listing.id, price = %listing.price, "approved price change recorded");
+        }
         let Some(floor) = self.floor_of(&listing)? else {
             return Ok(());
         };
         let listed_at = listed_at(&listing, now);
         let key = bazaar_memory::meta_keys::price_history(listing.id);
-        let mut history: Vec<(DateTime<Utc>, Money)> = store
+        let history: Vec<(DateTime<Utc>, Money)> = store
             .get_meta(&key)?
             .unwrap_or_else(|| vec![(listed_at, listing.price)]);
         // Watched: it sells at its price; no need to chase cheaper competitors.
@@ -550,40 +553,127 @@ impl AutopilotState {
             }
             Reprice::Lower { to } => to,
         };
-        let ChannelRequest::Native { kind, params } = self
-            .ctx
-            .selling
-            .channel(listing.marketplace)
-            .revise_price(&listing, to)
-        else {
-            return Ok(());
-        };
-        let action = Action {
-            kind,
-            target: listing.sku.clone(),
-            params,
-            proposer: "autopilot".into(),
-            rule: "autopilot.reprice.time_decay".into(),
-            value: Some(to),
-            marketplace: Some(listing.marketplace),
-            pattern_match: 1.0,
-            idempotency_key: format!("reprice:{}:{}", listing.id, history.len()),
-        };
-        match self.propose(action).await? {
-            Some(_) => {
-                tracing::info!(channel_listing = %listing.id, from = %listing.price, %to, %floor, "price lowered");
-                listing.price = to;
-                store.put(&listing)?;
-                history.push((now, to));
-                store.put_meta(&key, &history)?;
-            }
-            None => {
-                tracing::debug!(channel_listing = %listing.id, %to, "price change not executed yet")
-            }
+        let from = listing.price;
+        if revise_listing_price(&self.ctx, &mut listing, to, "autopilot.reprice.time_decay").await?
+            == Revision::Executed
+        {
+            tracing::info!(channel_listing = %listing.id, %from, %to, %floor, "price lowered");
         }
         Ok(())
     }
+}
 
+/// What became of a price revision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Revision {
+    /// The channel has the new price (and the listing and its price history say so).
+    Executed,
+    /// The gate holds it (for the operator) or it failed; the listing keeps its price.
+    NotYet,
+    /// The channel has no API to change a price: the operator must.
+    Assisted,
+}
+
+/// Proposes `listing`'s price `to` on its channel through the gate under `rule` (keyed by the
+/// listing and its price history, so a repeat after a crash is one revision); once executed
+/// the listing and its price history record it.
+pub(crate) async fn revise_listing_price(
+    ctx: &AgentContext,
+    listing: &mut ChannelListing,
+    to: Money,
+    rule: &str,
+) -> Result<Revision, ActorProcessingErr> {
+    let store = &ctx.store;
+    let now = ctx.clock.now();
+    let ChannelRequest::Native { kind, params } = ctx
+        .selling
+        .channel(listing.marketplace)
+        .revise_price(listing, to)
+    else {
+        return Ok(Revision::Assisted);
+    };
+    let key = bazaar_memory::meta_keys::price_history(listing.id);
+    let history: Vec<(DateTime<Utc>, Money)> = store
+        .get_meta(&key)?
+        .unwrap_or_else(|| vec![(listed_at(listing, now), listing.price)]);
+    let proposer = rule.split('.').next().unwrap_or(rule);
+    let action = Action {
+        kind,
+        target: listing.sku.clone(),
+        params,
+        proposer: proposer.into(),
+        rule: rule.into(),
+        value: Some(to),
+        marketplace: Some(listing.marketplace),
+        pattern_match: 1.0,
+        idempotency_key: format!("reprice:{}:{}", listing.id, history.len()),
+    };
+    if propose(ctx, action).await?.is_none() {
+        tracing::debug!(channel_listing = %listing.id, %to, "price change not executed yet");
+        return Ok(Revision::NotYet);
+    }
+    catch_up_revision(ctx, listing)?;
+    Ok(Revision::Executed)
+}
+
+/// Records on `listing` the price revision keyed by its price history, if it executed —
+/// at once, or since it was proposed (the operator approved it). The price is the one the
+/// executed action carried, whatever was proposed since under the same key.
+pub(crate) fn catch_up_revision(
+    ctx: &AgentContext,
+    listing: &mut ChannelListing,
+) -> Result<bool, ActorProcessingErr> {
+    let store = &ctx.store;
+    let now = ctx.clock.now();
+    let key = bazaar_memory::meta_keys::price_history(listing.id);
+    let mut history: Vec<(DateTime<Utc>, Money)> = store
+        .get_meta(&key)?
+        .unwrap_or_else(|| vec![(listed_at(listing, now), listing.price)]);
+    let action_key = format!("reprice:{}:{}", listing.id, history.len());
+    let Some(to) = store
+        .find(ActionRecord::BY_IDEMPOTENCY_KEY, action_key.as_bytes())?
+        .into_iter()
+        .find(|r| r.lifecycle.status == ActionStatus::Executed)
+        .and_then(|r| r.value)
+    else {
+        return Ok(false);
+    };
+    listing.price = to;
+    store.put(listing)?;
+    history.push((now, to));
+    store.put_meta(&key, &history)?;
+    Ok(true)
+}
+
+/// Proposes `action`; the executed record, or `None` while it waits or when it failed.
+async fn propose(
+    ctx: &AgentContext,
+    action: Action,
+) -> Result<Option<ActionRecord>, ActorProcessingErr> {
+    let outcome = ctx
+        .addrs
+        .gate
+        .ask(|reply| GateMsg::Propose(action, reply))
+        .await?;
+    let id = match outcome {
+        Outcome::Executed { action }
+        | Outcome::Duplicate {
+            action,
+            status: ActionStatus::Executed,
+        } => action,
+        Outcome::Failed { reason, .. } => {
+            tracing::warn!(%reason, "price or offer action failed");
+            return Ok(None);
+        }
+        other => {
+            tracing::debug!(outcome = ?other, "action not executed yet");
+            return Ok(None);
+        }
+    };
+    Ok(ctx.store.get::<ActionRecord>(&id)?)
+}
+
+impl AutopilotState {
     /// Answers the buyer mail `message_id` once.
     async fn buyer_offer(&mut self, message_id: &str) -> Result<(), ActorProcessingErr> {
         let store = self.ctx.store.clone();
@@ -737,28 +827,7 @@ impl AutopilotState {
 
     /// Proposes `action`; its record when executed (now or before).
     async fn propose(&self, action: Action) -> Result<Option<ActionRecord>, ActorProcessingErr> {
-        let outcome = self
-            .ctx
-            .addrs
-            .gate
-            .ask(|reply| GateMsg::Propose(action, reply))
-            .await?;
-        let id = match outcome {
-            Outcome::Executed { action }
-            | Outcome::Duplicate {
-                action,
-                status: ActionStatus::Executed,
-            } => action,
-            Outcome::Failed { reason, .. } => {
-                tracing::warn!(%reason, "autopilot action failed");
-                return Ok(None);
-            }
-            other => {
-                tracing::debug!(outcome = ?other, "autopilot action not executed yet");
-                return Ok(None);
-            }
-        };
-        Ok(self.ctx.store.get::<ActionRecord>(&id)?)
+        propose(&self.ctx, action).await
     }
 
     /// An offer the rules cannot answer goes to the operator, once.

@@ -21,10 +21,9 @@ use std::time::Instant;
 
 use bazaar_memory::{
     ActionKind, ActionRecord, ActionStatus, ChannelListing, ChannelListingId, ChannelStatus,
-    Condition, Envelope, InventoryItem, ItemId, ItemSource, ItemStatus, Lifecycle, MarketListing,
-    Marketplace, Money, Negotiation, NegotiationId, NegotiationStatus, Opportunity,
-    OpportunityStatus, Order, OrderId, OrderStatus, SellingPlan, Status, Store, Transaction,
-    TransactionId, TransactionKind,
+    Envelope, InventoryItem, ItemId, ItemSource, ItemStatus, Lifecycle, MarketListing, Marketplace,
+    Money, Negotiation, NegotiationId, NegotiationStatus, Opportunity, OpportunityStatus, Order,
+    OrderId, OrderStatus, SellingPlan, Status, Store, Transaction, TransactionId, TransactionKind,
 };
 use bazaar_policies::{Action, GateMsg, Outcome};
 use bazaar_strategies::listing::{channel_fee, shipping_minor};
@@ -34,6 +33,10 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use serde::{Deserialize, Serialize};
 
 use crate::connectors::ebay_orders::OrderEvent;
+use crate::item_fields::{
+    check_attributes, check_category, check_description, check_photos, check_price_over_floor,
+    check_title, parse_amount, parse_condition, ItemEdit,
+};
 use crate::lister::ListerMsg;
 use crate::purchase::PurchaseParams;
 use crate::tasks::open_task_once;
@@ -57,6 +60,14 @@ pub enum InventoryMsg {
     /// The operator brought an item (sourced offline): record it in stock with its cost
     /// booked. Answers the new item's id, or every problem with the request.
     AddItem(Box<NewItem>, RpcReplyPort<Result<ItemId, Vec<String>>>),
+    /// The operator changes an item (condition, price, floor, photos, notes …): stored, and
+    /// the Lister told, so a listing waiting for a field goes out and a live price follows.
+    /// Answers the edited item, or every problem with the change.
+    Edit(
+        ItemId,
+        Box<ItemEdit>,
+        RpcReplyPort<Result<InventoryItem, Vec<String>>>,
+    ),
     /// Read every order feed for sales, then redo unfinished work (sent by the clock timer;
     /// tests send it to poll now).
     PollOrders,
@@ -153,56 +164,13 @@ pub struct NewItem {
     pub attributes: BTreeMap<String, String>,
 }
 
-/// The most photos an item keeps (eBay's limit is the highest of the channels').
-const MAX_PHOTOS: usize = 24;
-/// The most a hand-added item may cost or be priced at, in cents: $1,000,000.
-const MAX_AMOUNT_MINOR: i64 = 100_000_000;
-
-fn parse_amount(field: &str, text: &str, problems: &mut Vec<String>) -> Option<Money> {
-    let trimmed = text.trim().trim_start_matches('$').replace(',', "");
-    match Money::from_decimal_str(&trimmed, bazaar_memory::Currency::Usd) {
-        Ok(money) if money.minor < 0 => {
-            problems.push(format!("{field} {text:?} is negative"));
-            None
-        }
-        Ok(money) if money.minor > MAX_AMOUNT_MINOR => {
-            problems.push(format!("{field} {text:?} is over $1,000,000"));
-            None
-        }
-        Ok(money) => Some(money),
-        Err(_) => {
-            problems.push(format!(
-                "{field} {text:?} is not an amount in dollars (e.g. 40 or 39.99)"
-            ));
-            None
-        }
-    }
-}
-
 impl NewItem {
     /// The inventory item it describes, in stock at `now` under `id`, or every problem
     /// with the request (pure: file paths are not checked here).
     pub fn into_item(self, id: ItemId, now: DateTime<Utc>) -> Result<InventoryItem, Vec<String>> {
         let mut problems = Vec::new();
-        let title = self.title.trim().to_string();
-        if title.is_empty() {
-            problems.push("title is empty".to_string());
-        } else if title.chars().count() > 200 {
-            problems.push("title is over 200 characters".to_string());
-        } else if title.chars().any(char::is_control) {
-            problems.push("title has control characters".to_string());
-        }
-        let condition = serde_json::from_value::<Condition>(serde_json::Value::String(
-            self.condition.trim().to_lowercase(),
-        ))
-        .ok()
-        .filter(|c| *c != Condition::Unknown);
-        if condition.is_none() {
-            problems.push(format!(
-                "condition {:?} is not one of new, like_new, good, fair, poor, for_parts",
-                self.condition
-            ));
-        }
+        let title = check_title(&self.title, &mut problems);
+        let condition = parse_condition(&self.condition, &mut problems);
         let cost = parse_amount("cost", &self.cost, &mut problems);
         let floor = self
             .floor
@@ -212,49 +180,17 @@ impl NewItem {
             .price
             .as_deref()
             .and_then(|p| parse_amount("price", p, &mut problems));
-        if let (Some(floor), Some(price)) = (floor, price) {
-            if price < floor {
-                problems.push(format!("price {price} is below the floor {floor}"));
-            }
-        }
-        if self.photos.len() > MAX_PHOTOS {
-            problems.push(format!(
-                "{} photos; at most {MAX_PHOTOS}",
-                self.photos.len()
-            ));
-        }
-        for photo in &self.photos {
-            let url = photo.starts_with("https://") || photo.starts_with("http://");
-            if !(url || photo.starts_with('/'))
-                || photo.len() > 2_048
-                || photo.contains(char::is_whitespace)
-            {
-                problems.push(format!(
-                    "photo {photo:?} is neither an http(s) URL nor an absolute file path"
-                ));
-            }
-        }
-        let category = self
-            .category
-            .map(|c| c.trim().to_lowercase())
-            .filter(|c| !c.is_empty())
-            .unwrap_or_else(|| "other".to_string());
-        if category.len() > 64
-            || !category
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-        {
-            problems.push(format!("category {category:?} is not a plain word"));
-        }
-        let description = self.description.unwrap_or_default().trim().to_string();
-        if description.chars().count() > 10_000 {
-            problems.push("description is over 10,000 characters".to_string());
-        }
-        for (key, value) in &self.attributes {
-            if key.len() > 64 || value.chars().count() > 500 {
-                problems.push(format!("attribute {key:?} is too long"));
-            }
-        }
+        check_price_over_floor(price, floor, &mut problems);
+        check_photos(&self.photos, &mut problems);
+        let category = match self.category.as_deref().map(str::trim) {
+            Some(category) if !category.is_empty() => check_category(category, &mut problems),
+            _ => "other".to_string(),
+        };
+        let description = check_description(
+            self.description.as_deref().unwrap_or_default(),
+            &mut problems,
+        );
+        check_attributes(&self.attributes, &mut problems);
         let (Some(condition), Some(cost)) = (condition, cost) else {
             return Err(problems);
         };
@@ -330,6 +266,10 @@ impl Actor for Inventory {
                 InventoryMsg::AddItem(new, reply) => {
                     let added = state.add_item(*new).await?;
                     let _ = reply.send(added);
+                }
+                InventoryMsg::Edit(item, edit, reply) => {
+                    let edited = state.edit(item, &edit).await?;
+                    let _ = reply.send(edited);
                 }
                 InventoryMsg::Notified {
                     marketplace,
@@ -699,6 +639,30 @@ impl InventoryState {
         self.ctx.store.flush().await?;
         tracing::info!(item = %item.id, cost = %item.cost_basis, "item added by the operator");
         Ok(Ok(item.id))
+    }
+
+    async fn edit(
+        &mut self,
+        id: ItemId,
+        edit: &ItemEdit,
+    ) -> Result<Result<InventoryItem, Vec<String>>, ActorProcessingErr> {
+        let Some(item) = self.ctx.store.get::<InventoryItem>(&id)? else {
+            return Ok(Err(vec![format!(
+                "item {id} not found; `bazaar inventory` lists them"
+            )]));
+        };
+        let edited = match edit.apply(&item) {
+            Ok(edited) => edited,
+            Err(problems) => return Ok(Err(problems)),
+        };
+        self.ctx.store.put(&edited)?;
+        self.ctx.store.flush().await?;
+        tracing::info!(item = %id, edit = ?edit, "item edited by the operator");
+        let _ = self.ctx.addrs.lister.send(ListerMsg::Edited {
+            item: id,
+            price_changed: edit.changes_price(),
+        });
+        Ok(Ok(edited))
     }
 
     /// Agreed deals without an item; sold items still listed elsewhere.

@@ -19,6 +19,7 @@ pub mod channel;
 pub mod connectors;
 pub mod incident;
 pub mod inventory;
+pub mod item_fields;
 pub mod lister;
 pub mod llm;
 pub mod mail;

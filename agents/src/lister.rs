@@ -32,9 +32,10 @@ use bazaar_strategies::listing::{draft, template, ItemFacts, ListingDraft};
 use bazaar_strategies::valuation::ValuationConfig;
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 
+use crate::autopilot::{revise_listing_price, Revision};
 use crate::channel::{ChannelRequest, PublishRequest};
 use crate::selling::{ChannelMode, SellingChannel};
-use crate::tasks::open_task_once;
+use crate::tasks::{close_task, open_task_once};
 use crate::{ActorReport, AgentContext};
 
 /// Messages to the Lister.
@@ -70,6 +71,9 @@ pub enum ListerMsg {
         /// The channel.
         marketplace: Marketplace,
     },
+    /// The operator edited the item: a listing waiting for a field goes out with it, and
+    /// when the price or floor changed, live listings follow (through the gate).
+    Edited { item: ItemId, price_changed: bool },
     /// Take the item off every channel it is queued or live on (not sold).
     Cancel(ItemId),
     /// Redo unfinished listing and delisting.
@@ -134,6 +138,10 @@ impl Actor for Lister {
                     state.list_on_channels(item, channels).await?
                 }
                 ListerMsg::Retry { item, marketplace } => state.retry(item, marketplace).await?,
+                ListerMsg::Edited {
+                    item,
+                    price_changed,
+                } => state.edited(item, price_changed).await?,
                 ListerMsg::Cancel(item) => state.cancel(item).await?,
                 ListerMsg::Resume => state.resume().await?,
                 ListerMsg::Status(reply) => {
@@ -549,6 +557,10 @@ impl ListerState {
         // it is the change of mind the rejection waits for.
         let failed = failed_publish(&self.ctx.store, &listing)?.is_some()
             || rejected_publish(&self.ctx.store, &listing)?;
+        if listing.lifecycle.status == ChannelStatus::Draft && !failed {
+            // Waiting for a field, or not reached yet: listed as the item is now.
+            return self.list_on_channels(id, vec![marketplace]).await;
+        }
         if !(failed || listing.lifecycle.status == ChannelStatus::Withdrawn) {
             tracing::info!(item = %id, %marketplace, status = %listing.lifecycle.status, "nothing to retry");
             return Ok(());
@@ -559,6 +571,60 @@ impl ListerState {
         }
         // A cancelled (withdrawn) channel gets its new attempt there.
         self.list_on_channels(id, vec![marketplace]).await
+    }
+
+    async fn edited(&mut self, id: ItemId, price_changed: bool) -> Result<(), ActorProcessingErr> {
+        let Some(item) = self.ctx.store.get::<InventoryItem>(&id)? else {
+            return Ok(());
+        };
+        // Drafts take the item as it is now: one that waited for a field goes out.
+        self.list_item(id).await?;
+        if !price_changed {
+            return Ok(());
+        }
+        for mut listing in self
+            .ctx
+            .store
+            .find(ChannelListing::BY_ITEM, &id.to_bytes())?
+        {
+            if listing.lifecycle.status != ChannelStatus::Live {
+                continue;
+            }
+            let to = self.copy(&item, listing.marketplace)?.price;
+            if to == listing.price {
+                continue;
+            }
+            let from = listing.price;
+            match revise_listing_price(&self.ctx, &mut listing, to, "operator.edit.price").await? {
+                Revision::Executed => {
+                    self.ctx.store.flush().await?;
+                    tracing::info!(item = %id, marketplace = %listing.marketplace, %from, %to, "live price changed as the operator edited it");
+                }
+                Revision::NotYet => {}
+                Revision::Assisted => {
+                    open_task_once(
+                        &self.ctx,
+                        &format!("price:{}:{to}", listing.id),
+                        format!(
+                            "change the price of {:?} (item {id}) on {} from {from} to {to}{}",
+                            item.title,
+                            listing.marketplace,
+                            listing
+                                .url
+                                .as_deref()
+                                .map(|u| format!(" ({u})"))
+                                .unwrap_or_default()
+                        ),
+                        "an assisted channel has no API to change a price".to_string(),
+                    )
+                    .await?;
+                    listing.price = to;
+                    self.ctx.store.put(&listing)?;
+                    self.ctx.store.flush().await?;
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Takes the item off every channel it is queued or live on; it goes back in stock.
@@ -671,6 +737,13 @@ impl ListerState {
         if listing.lifecycle.status != ChannelStatus::Draft && !relisting {
             return Ok(());
         }
+        // Not published yet: it goes out at the price the item asks for now.
+        let mut listing = listing;
+        if listing.price != copy.price && !self.attempt_done(&listing)? {
+            listing.price = copy.price;
+            self.ctx.store.put(&listing)?;
+            self.ctx.store.flush().await?;
+        }
         let copy = self.final_copy(item, &listing, copy).await?;
         match channel.mode {
             ChannelMode::Native => self.publish(item, listing, &copy).await,
@@ -740,7 +813,14 @@ impl ListerState {
         copy: &ListingDraft,
     ) -> Result<(), ActorProcessingErr> {
         let marketplace = listing.marketplace;
-        if !copy.missing.is_empty() {
+        if copy.missing.is_empty() {
+            close_task(
+                &self.ctx,
+                &format!("missing:{}", listing.id),
+                "the missing fields were filled in",
+            )
+            .await?;
+        } else {
             return open_task_once(
                 &self.ctx,
                 &format!("missing:{}", listing.id),

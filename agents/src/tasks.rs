@@ -26,6 +26,40 @@ pub async fn open_task_once(
     Ok(())
 }
 
+/// Closes the task opened under `key`, if one is open: what it asked for is done (`note`
+/// says how). A later problem under the same key opens a new task.
+pub async fn close_task(
+    ctx: &AgentContext,
+    key: &str,
+    note: &str,
+) -> Result<(), ActorProcessingErr> {
+    let meta = bazaar_memory::meta_keys::task_opened(key);
+    let Some(approval) = ctx.store.get_meta::<String>(&meta)? else {
+        return Ok(());
+    };
+    let Ok(approval) = approval.parse::<ApprovalId>() else {
+        return Ok(());
+    };
+    let closed = ctx
+        .addrs
+        .gate
+        .ask(|reply| GateMsg::Resolve {
+            approval,
+            by: bazaar_policies::gate::CLOSED_BY_BAZAAR.into(),
+            happened: true,
+            note: note.into(),
+            reply,
+        })
+        .await?;
+    // Already answered by the operator: nothing left to close.
+    if let Err(error) = closed {
+        tracing::debug!(%approval, %error, "task not closed");
+    }
+    ctx.store.remove_meta(&meta)?;
+    ctx.store.flush().await?;
+    Ok(())
+}
+
 /// Puts a task in the operator's inbox (every time: [`open_task_once`] for a problem that
 /// may come back), announced as an `error` event.
 pub async fn open_task(

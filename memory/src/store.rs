@@ -421,6 +421,8 @@ pub trait Store: Clone + Send + Sync + 'static {
     fn put_meta<V: Serialize>(&self, key: &str, value: &V) -> Result<(), StoreError>;
     /// Reads named state back.
     fn get_meta<V: DeserializeOwned>(&self, key: &str) -> Result<Option<V>, StoreError>;
+    /// Forgets named state.
+    fn remove_meta(&self, key: &str) -> Result<(), StoreError>;
     /// Makes everything written so far durable. Call at every durable point.
     fn flush(&self) -> impl std::future::Future<Output = Result<(), StoreError>> + Send;
 }
@@ -1051,6 +1053,13 @@ impl Store for SledStore {
         })?;
         self.tree(META_TREE)?
             .insert(key.as_bytes(), bytes)
+            .map_err(|e| self.sled_err(e))?;
+        Ok(())
+    }
+
+    fn remove_meta(&self, key: &str) -> Result<(), StoreError> {
+        self.tree(META_TREE)?
+            .remove(key.as_bytes())
             .map_err(|e| self.sled_err(e))?;
         Ok(())
     }

@@ -330,6 +330,9 @@ impl std::fmt::Debug for PolicyGateArgs {
     }
 }
 
+/// Who resolves a task that closed itself (what it asked for was done).
+pub const CLOSED_BY_BAZAAR: &str = "bazaar";
+
 /// The gate actor.
 #[derive(Debug, Default)]
 pub struct PolicyGate;
@@ -792,7 +795,10 @@ impl GateState {
                 approval.lifecycle.status
             )));
         }
-        self.operator_seen = Some(self.now());
+        // Bazaar closing a task it opened, once done, says nothing of the operator.
+        if by != CLOSED_BY_BAZAAR {
+            self.operator_seen = Some(self.now());
+        }
         let record = match approval.action {
             Some(action) => self.store().get::<ActionRecord>(&action)?,
             None => None,

@@ -843,3 +843,130 @@ async fn forged_notifications_spend_no_selling_call() {
     );
     s.stop().await;
 }
+
+/// Issue 27: an item that cannot be listed for want of a field is fixed by editing it — the
+/// listing goes out and the inbox task closes itself; a new price reaches the live listing
+/// through the gate; a bad edit changes nothing and names every problem.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn editing_an_item_lists_what_waited_for_a_field_and_moves_the_live_price() {
+    let s = setup().await;
+    // Bought from a posting that never said what condition it is in: eBay needs one.
+    let now = s.system.clock.now();
+    let mut lifecycle = bazaar_memory::Lifecycle::new(bazaar_memory::ItemStatus::InStock);
+    lifecycle.history.clear();
+    let item = ItemId::new_at(now);
+    s.system
+        .store
+        .put(&InventoryItem {
+            id: item,
+            opportunity: None,
+            title: "Sony WH-1000XM4 headphones".into(),
+            description: "noise cancelling".into(),
+            category: "electronics".into(),
+            condition: bazaar_memory::Condition::Unknown,
+            cost_basis: Money::usd(90_00),
+            images: vec!["https://img.example/xm4.jpg".into()],
+            attributes: Default::default(),
+            lifecycle,
+            acquired_at: now,
+            source: bazaar_memory::ItemSource::Bought,
+            selling: Default::default(),
+        })
+        .unwrap();
+    s.post(
+        &format!("/api/v1/items/{item}/listings"),
+        json!({"channels": ["ebay"]}),
+    )
+    .await;
+    s.wait_jobs(item, &[("ebay", "needs_manual_action")]).await;
+    let waiting = s.tasks("fill in condition");
+    assert_eq!(waiting.len(), 1, "one task asks for the photo");
+    let (status, body) = s.retry(item, "ebay").await;
+    assert_eq!(
+        status,
+        StatusCode::ACCEPTED,
+        "a waiting channel can be retried: {body}"
+    );
+
+    let path = format!("/api/v1/items/{item}");
+    let patch = |body: Value| s.call(reqwest::Method::PATCH, &path, Some(body));
+    let (status, body) = patch(json!({"condition": "mint", "price": "1", "floor": "100"})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let error = body["error"].as_str().unwrap();
+    assert!(
+        error.contains("condition \"mint\"") && error.contains("below the floor"),
+        "{error}"
+    );
+    assert_eq!(
+        s.item(item).selling.floor,
+        None,
+        "a refused edit changes nothing"
+    );
+
+    let (status, body) = patch(json!({
+        "condition": "like_new",
+        "notes": "box in the closet",
+    }))
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["condition"], "like_new");
+    assert_eq!(body["attributes"]["notes"], "box in the closet");
+    s.wait_jobs(item, &[("ebay", "live")]).await;
+    let task = s
+        .system
+        .store
+        .get::<Approval>(&waiting[0].id)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        task.lifecycle.status,
+        ApprovalStatus::Approved,
+        "the task closed itself"
+    );
+    assert_eq!(task.decided_by.as_deref(), Some("bazaar"));
+
+    let (status, body) = patch(json!({"price": "249.00"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // Over $200 the gate asks first.
+    let approval = s.wait_approval().await;
+    let (status, body) = s
+        .post(&format!("/api/approvals/{approval}/approve"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    eventually(
+        "the live price follows the edit",
+        Duration::from_secs(20),
+        || {
+            s.sim
+                .agent_listings()
+                .first()
+                .filter(|l| l.price == Money::usd(249_00))
+                .map(|_| ())
+        },
+    )
+    .await;
+    // The Autopilot's next look records the price the approved action carried.
+    s.system
+        .addrs
+        .autopilot
+        .send(bazaar_agents::autopilot::AutopilotMsg::Tick)
+        .unwrap();
+    eventually(
+        "the listing records its new price",
+        Duration::from_secs(20),
+        || {
+            let listing = s
+                .system
+                .store
+                .find::<bazaar_memory::ChannelListing>(
+                    bazaar_memory::ChannelListing::BY_ITEM,
+                    &item.to_bytes(),
+                )
+                .unwrap()
+                .pop()?;
+            (listing.price == Money::usd(249_00)).then_some(())
+        },
+    )
+    .await;
+    s.stop().await;
+}

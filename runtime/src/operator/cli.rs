@@ -1,5 +1,5 @@
-//! `bazaar inbox | approve | reject | resolve | contact | undo | pause | resume | item | list |
-//! sold | shipped`: the
+//! `bazaar inbox | approve | reject | resolve | contact | undo | pause | resume | item (add,
+//! edit, show) | list | sold | shipped`: the
 //! operator API from the command line. They talk to the running daemon (`--api`, default `operator.public_url`)
 //! with the token from the configuration, print what happened, and exit 1 with the API's
 //! message when it refuses (2 when the token is not configured).
@@ -219,11 +219,51 @@ pub struct NewItemArgs {
     api: ApiArgs,
 }
 
+/// `bazaar item edit`.
+#[derive(Debug, Args)]
+pub struct EditItemArgs {
+    /// The item id (from `bazaar inventory`).
+    id: String,
+    /// Title, as buyers will read it.
+    #[arg(long)]
+    title: Option<String>,
+    /// new, like_new, good, fair, poor or for_parts.
+    #[arg(long)]
+    condition: Option<String>,
+    /// The asking price in dollars ("" for the Lister's own).
+    #[arg(long)]
+    price: Option<String>,
+    /// The least it may sell for, in dollars ("" for the Lister's own).
+    #[arg(long)]
+    floor: Option<String>,
+    /// A photo: an http(s) URL or a file path (repeatable; replaces the photos).
+    #[arg(long = "photo", value_name = "PATH_OR_URL")]
+    photos: Vec<String>,
+    /// Category (electronics, bike, furniture …).
+    #[arg(long)]
+    category: Option<String>,
+    /// Description.
+    #[arg(long)]
+    description: Option<String>,
+    /// Your notes (never shown to buyers; "" clears them).
+    #[arg(long)]
+    notes: Option<String>,
+    /// An attribute as key=value (repeatable; key= removes it).
+    #[arg(long = "attr", value_name = "KEY=VALUE")]
+    attributes: Vec<String>,
+    /// Where the daemon's API is.
+    #[command(flatten)]
+    api: ApiArgs,
+}
+
 /// `bazaar item …`.
 #[derive(Debug, Subcommand)]
 pub enum ItemCommand {
     /// Add an item you bought yourself: in stock, its cost booked; list it with `bazaar list`.
     Add(NewItemArgs),
+    /// Change an item: only the options given (a listing that waited for a field goes out;
+    /// a new price reaches its live listings through the gate).
+    Edit(EditItemArgs),
     /// Show an item and its listing job.
     Show {
         /// The item id.
@@ -610,6 +650,7 @@ pub async fn run(config: &Config, command: OperatorCommand) -> anyhow::Result<Ex
                 println!("resumed");
             }
             OperatorCommand::Item(ItemCommand::Add(args)) => add_item(config, args).await?,
+            OperatorCommand::Item(ItemCommand::Edit(args)) => edit_item(config, args).await?,
             OperatorCommand::Sold {
                 item,
                 channel,
@@ -666,6 +707,33 @@ async fn add_item(config: &Config, args: NewItemArgs) -> Result<(), Failure> {
     });
     let item = client
         .call(reqwest::Method::POST, "/api/v1/items", Some(body))
+        .await?;
+    print_item(&item);
+    Ok(())
+}
+
+/// `bazaar item edit`: the change goes through the API; the item is printed as it is now.
+async fn edit_item(config: &Config, args: EditItemArgs) -> Result<(), Failure> {
+    let client = Client::new(config, &args.api)?;
+    let mut body = serde_json::json!({
+        "title": args.title,
+        "condition": args.condition,
+        "price": args.price,
+        "floor": args.floor,
+        "category": args.category,
+        "description": args.description,
+        "notes": args.notes,
+        "attributes": attribute_map(args.attributes)?,
+    });
+    if !args.photos.is_empty() {
+        body["photos"] = photo_locations(args.photos)?.into();
+    }
+    let item = client
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/items/{}", args.id),
+            Some(body),
+        )
         .await?;
     print_item(&item);
     Ok(())

@@ -5,7 +5,10 @@
 //!   extends) its cross-listing job; `GET` shows each channel's status (`queued`, `live`,
 //!   `needs_manual_action`, `failed` with the reason, `withdrawn`, `sold`); `DELETE` cancels
 //!   the job (queued channels dropped, live ones withdrawn); `POST
-//!   .../listings/{channel}/retry` publishes one failed, rejected or cancelled channel again.
+//!   .../listings/{channel}/retry` publishes one failed, rejected or cancelled channel again,
+//!   or one that waited for a field.
+//! - `PATCH /api/v1/items/{id}` ([`ItemEdit`]) changes an item: condition, price, floor,
+//!   photos, notes …
 //! - On an assisted channel the operator reports what the marketplace has no API for:
 //!   `POST .../listings/{channel}/confirm` `{"url"}` once it is up, `POST
 //!   .../listings/{channel}/sold` `{"order", "total"}` when it sold there (the item then
@@ -18,7 +21,9 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use bazaar_agents::inventory::{InventoryMsg, NewItem, Sale, Shipment, Shipped, SoldListing};
+use bazaar_agents::item_fields::ItemEdit;
 use bazaar_agents::lister::{add_channels, channel_jobs, ChannelJob, ListerMsg};
+use bazaar_agents::selling::ChannelMode;
 use bazaar_memory::{
     Addr, InventoryItem, ItemId, ItemSource, ItemStatus, Marketplace, Money, SellingPlan,
     SendError, Store,
@@ -38,7 +43,7 @@ const ACTOR_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 pub(crate) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_items, add_item))
-        .routes(routes!(get_item))
+        .routes(routes!(get_item, edit_item))
         .routes(routes!(get_listings, start_listing, cancel_listing))
         .routes(routes!(retry_channel))
         .routes(routes!(confirm_channel))
@@ -201,12 +206,7 @@ async fn add_item(
     let added = match tokio::time::timeout(ACTOR_TIMEOUT, asked).await {
         Ok(Ok(added)) => added,
         Ok(Err(error)) => return Err(unavailable(error)),
-        Err(_) => {
-            return Err(ApiError::new(
-                StatusCode::GATEWAY_TIMEOUT,
-                "the inventory did not answer in 30s; check `bazaar status` and the logs",
-            ))
-        }
+        Err(_) => return Err(inventory_timeout()),
     };
     let id = added.map_err(|problems| {
         ApiError::new(
@@ -231,6 +231,48 @@ async fn get_item(
 ) -> Result<Json<ItemView>, ApiError> {
     let item = item(&state, &id)?;
     Ok(Json(view(&state, &item)?))
+}
+
+/// Change an item: only the fields given (condition, price, floor, photos, notes …). A
+/// listing that waited for a field goes out with it; a new price or floor reaches the live
+/// listings through the gate (an assisted channel gets an inbox task to change it by hand).
+#[utoipa::path(
+    patch,
+    path = "/api/v1/items/{id}",
+    params(ItemPath),
+    request_body = ItemEdit,
+    responses((status = 200, description = "The edited item; a 422 names every problem with the change, and nothing was changed.", body = ItemView))
+)]
+async fn edit_item(
+    State(state): State<AppState>,
+    Path(ItemPath { id }): Path<ItemPath>,
+    ApiJson(edit): ApiJson<ItemEdit>,
+) -> Result<Json<ItemView>, ApiError> {
+    let found = item(&state, &id)?;
+    let asked = state
+        .ctx
+        .addrs
+        .inventory
+        .ask(|reply| InventoryMsg::Edit(found.id, Box::new(edit), reply));
+    let edited = match tokio::time::timeout(ACTOR_TIMEOUT, asked).await {
+        Ok(Ok(edited)) => edited,
+        Ok(Err(error)) => return Err(unavailable(error)),
+        Err(_) => return Err(inventory_timeout()),
+    };
+    let edited = edited.map_err(|problems| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("the item was not changed: {}", problems.join("; ")),
+        )
+    })?;
+    Ok(Json(view(&state, &edited)?))
+}
+
+fn inventory_timeout() -> ApiError {
+    ApiError::new(
+        StatusCode::GATEWAY_TIMEOUT,
+        "the inventory did not answer in 30s; check `bazaar status` and the logs",
+    )
 }
 
 /// An item's cross-listing job.
@@ -566,11 +608,19 @@ async fn retry_channel(
     listable(&item)?;
     let marketplace = channel_of(&channel)?;
     let job = job_on(&state, &item, marketplace)?;
-    if !matches!(job.status.as_str(), "failed" | "rejected" | "withdrawn") {
+    // A native channel waiting for a field (filled in since with `bazaar item edit`) is
+    // listed again; an assisted one waits for the operator to paste it.
+    let waiting_for_fields = job.status == "needs_manual_action"
+        && state
+            .ctx
+            .selling_channels
+            .iter()
+            .any(|c| c.marketplace == marketplace && c.mode == ChannelMode::Native);
+    if !(waiting_for_fields || matches!(job.status.as_str(), "failed" | "rejected" | "withdrawn")) {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             format!(
-                "{marketplace} is {}; only a failed, rejected or cancelled channel can be retried",
+                "{marketplace} is {}; only a failed, rejected, cancelled or waiting channel can be retried",
                 job.status
             ),
         ));
