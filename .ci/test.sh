@@ -41,6 +41,15 @@ fi
 
 echo "test.sh: running the workspace tests"
 cargo test --workspace --locked
+echo "test.sh: the container image's steps (packaging/container.sh): the daemon as its user"
+if [ "$(id -u)" -eq 0 ]; then
+  bash packaging/container.sh smoke "${CARGO_TARGET_DIR:-target}/debug/bazaar"
+elif [ "${CI:-}" = true ]; then
+  echo "test.sh: the container steps add a user and install the binary: run as root" >&2
+  exit 1
+else
+  echo "test.sh: not root, so the container steps are not tried (packaging/container.sh smoke)"
+fi
 echo "test.sh: checking that the benchmarks build"
 # Built in the test profile, on the dependencies the tests just built (`cargo check` would
 # compile every dependency again as metadata).

@@ -260,6 +260,10 @@ impl AutopilotState {
                         marketplace: Some(listing.marketplace),
                         pattern_match: 1.0,
                         idempotency_key: format!("archive:{}", listing.id),
+                        about: Some(format!(
+                            "take {:?} down on {}: unsold for {} days, archived",
+                            item.title, listing.marketplace, days
+                        )),
                     };
                     if self.propose(action).await?.is_none() {
                         all_down = false;
@@ -355,6 +359,11 @@ impl AutopilotState {
                 marketplace: Some(marketplace),
                 pattern_match: 1.0,
                 idempotency_key: format!("watchers:{}:{}", listing.id, sent.len()),
+                about: Some(format!(
+                    "offer {price} to the buyers watching {:?} on {marketplace} (asking {}, never below {floor})",
+                    title_of(&self.ctx, &listing)?,
+                    listing.price
+                )),
             };
             if self.propose(action).await?.is_some() {
                 tracing::info!(channel_listing = %listing.id, %price, asking = %listing.price, %floor, "offer sent to watchers");
@@ -452,6 +461,7 @@ impl AutopilotState {
         let key = bazaar_memory::meta_keys::relists(listing.id);
         let done: u32 = store.get_meta(&key)?.unwrap_or(0);
         let days = self.ctx.selling.stale.relist_after_days;
+        let title = title_of(&self.ctx, &listing)?;
         let channel = self.ctx.selling.channel(listing.marketplace);
         let (
             ChannelRequest::Native {
@@ -476,6 +486,16 @@ impl AutopilotState {
             marketplace: Some(listing.marketplace),
             pattern_match: 1.0,
             idempotency_key: format!("{name}:{}:{done}", listing.id),
+            about: Some(format!(
+                "{} {title:?} on {} at {}: unsold after {days} days, relisted fresh",
+                if name == "relist-end" {
+                    "end"
+                } else {
+                    "relist"
+                },
+                listing.marketplace,
+                listing.price
+            )),
         };
         if self
             .propose(step(end_kind, end_params, "relist-end"))
@@ -607,6 +627,17 @@ pub(crate) async fn revise_listing_price(
         marketplace: Some(listing.marketplace),
         pattern_match: 1.0,
         idempotency_key: format!("reprice:{}:{}", listing.id, history.len()),
+        about: Some(format!(
+            "change the price of {:?} on {} from {} to {to}{}",
+            title_of(ctx, listing)?,
+            listing.marketplace,
+            listing.price,
+            if rule.starts_with("operator.") {
+                " as the operator set it"
+            } else {
+                ""
+            }
+        )),
     };
     if propose(ctx, action).await?.is_none() {
         tracing::debug!(channel_listing = %listing.id, %to, "price change not executed yet");
@@ -643,6 +674,15 @@ pub(crate) fn catch_up_revision(
     history.push((now, to));
     store.put_meta(&key, &history)?;
     Ok(true)
+}
+
+/// The title of the item `listing` sells, for the words an approval is asked in.
+fn title_of(ctx: &AgentContext, listing: &ChannelListing) -> Result<String, ActorProcessingErr> {
+    Ok(ctx
+        .store
+        .get::<InventoryItem>(&listing.item)?
+        .map(|item| item.title)
+        .unwrap_or_else(|| listing.sku.clone()))
 }
 
 /// Proposes `action`; the executed record, or `None` while it waits or when it failed.
@@ -820,6 +860,18 @@ impl AutopilotState {
             marketplace: Some(listing.marketplace),
             pattern_match: 1.0,
             idempotency_key: key.to_string(),
+            about: Some({
+                let title = title_of(&self.ctx, listing)?;
+                let step = match (kind, value) {
+                    (ActionKind::AcceptOffer, Some(price)) => format!("accept {price}"),
+                    (ActionKind::CounterOffer, Some(price)) => format!("counter at {price}"),
+                    _ => "decline".to_string(),
+                };
+                format!(
+                    "answer {} about {title:?} on {} (asking {}): {step}",
+                    mail.from, listing.marketplace, listing.price
+                )
+            }),
         };
         self.propose(action).await?;
         Ok(())

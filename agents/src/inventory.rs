@@ -25,7 +25,7 @@ use bazaar_memory::{
     Money, Negotiation, NegotiationId, NegotiationStatus, Opportunity, OpportunityStatus, Order,
     OrderId, OrderStatus, SellingPlan, Status, Store, Transaction, TransactionId, TransactionKind,
 };
-use bazaar_policies::{Action, GateMsg, Outcome};
+use bazaar_policies::{Action, GateEvent, GateMsg, Outcome};
 use bazaar_strategies::listing::{channel_fee, shipping_minor};
 use bazaar_strategies::valuation::ValuationConfig;
 use chrono::{DateTime, Utc};
@@ -391,6 +391,14 @@ impl InventoryState {
                 kind: ActionKind::MarkShipped,
                 target: order.external_id.clone(),
                 idempotency_key: format!("ship:{}:{}", order.external_id, params.tracking),
+                about: Some(format!(
+                    "tell {} that {:?} (order {}) shipped with {} tracking {}",
+                    order.marketplace,
+                    item.title,
+                    order.external_id,
+                    params.carrier,
+                    params.tracking
+                )),
                 params: serde_json::to_value(&params)?,
                 proposer: "operator".into(),
                 rule: "operator.shipped".into(),
@@ -508,6 +516,14 @@ impl InventoryState {
             marketplace: Some(listing.marketplace),
             pattern_match: 1.0,
             idempotency_key: key.clone(),
+            about: Some(format!(
+                "buy {:?} from {} on {} for {price}, as agreed by email (asking {}; our limit {})",
+                listing.title,
+                params.seller,
+                listing.marketplace,
+                listing.price,
+                negotiation.ceiling
+            )),
         };
         let outcome = self
             .ctx
@@ -756,6 +772,35 @@ impl InventoryState {
 
     /// Records a sale: the order once, the books once, the item and channel listing sold,
     /// then delisting everywhere else; a second sale of a sold item is an oversell.
+    /// Tells the operator of a new sale (the `sale_detected` webhook, the audit log).
+    fn announce_sale(
+        &self,
+        channel: &ChannelListing,
+        order: &Order,
+    ) -> Result<(), ActorProcessingErr> {
+        let title = self
+            .ctx
+            .store
+            .get::<InventoryItem>(&channel.item)?
+            .map_or_else(|| channel.sku.clone(), |item| item.title);
+        let _ = self.ctx.addrs.gate.send(GateMsg::Announce {
+            event: GateEvent::SaleDetected {
+                summary: format!(
+                    "{title:?} sold on {} for {} (order {})",
+                    order.marketplace, order.total, order.external_id
+                ),
+            },
+            detail: serde_json::json!({
+                "item": channel.item,
+                "order": order.id,
+                "marketplace": order.marketplace,
+                "external_order": order.external_id,
+                "total": order.total,
+            }),
+        });
+        Ok(())
+    }
+
     async fn sold(&mut self, sale: Sale) -> Result<(), ActorProcessingErr> {
         let Some(mut channel) = self.channel_listing(&sale.listing)? else {
             tracing::warn!(listing = ?sale.listing, order = %sale.order, "sale of a listing we do not have; ignored");
@@ -790,6 +835,7 @@ impl InventoryState {
                 };
                 store.put(&order)?;
                 tracing::info!(order = %order.id, external = %sale.order, %marketplace, item = %channel.item, %total, "sale detected");
+                self.announce_sale(&channel, &order)?;
                 order
             }
         };

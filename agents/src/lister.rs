@@ -239,7 +239,8 @@ pub fn add_channels(item: &mut InventoryItem, configured: &[SellingChannel], mor
 pub struct ChannelJob {
     /// The channel.
     pub marketplace: Marketplace,
-    /// `queued`, `live`, `needs_manual_action`, `failed`, `rejected`, `withdrawn` or `sold`.
+    /// `queued`, `awaiting_approval`, `live`, `needs_manual_action`, `failed`, `rejected`,
+    /// `withdrawn` or `sold`.
     pub status: String,
     /// Why it failed, or what the operator must do.
     pub reason: Option<String>,
@@ -297,6 +298,14 @@ pub fn channel_jobs(
                     (
                         "needs_manual_action",
                         Some("required fields are missing; see the inbox".to_string()),
+                    )
+                }
+                None if current_publish(store, listing)?
+                    .is_some_and(|r| r.lifecycle.status == ActionStatus::PendingApproval) =>
+                {
+                    (
+                        "awaiting_approval",
+                        Some("the gate asks you before publishing; see the inbox".to_string()),
                     )
                 }
                 None => ("queued", None),
@@ -861,6 +870,10 @@ impl ListerState {
             marketplace: Some(marketplace),
             pattern_match: 1.0,
             idempotency_key: current_publish_key(&self.ctx.store, &listing)?,
+            about: Some(format!(
+                "list {:?} (item {}, cost {}) on {marketplace} at {}, never below {}",
+                item.title, item.id, item.cost_basis, listing.price, copy.floor
+            )),
         };
         let outcome = self
             .ctx
@@ -1115,6 +1128,12 @@ impl ListerState {
             marketplace: Some(marketplace),
             pattern_match: 1.0,
             idempotency_key: key.to_string(),
+            about: Some(match rule {
+                "listing.withdraw_sold" => {
+                    format!("take {title:?} down on {marketplace}: it sold elsewhere")
+                }
+                _ => format!("take {title:?} down on {marketplace}"),
+            }),
         };
         let outcome = self
             .ctx

@@ -24,9 +24,9 @@ use std::time::Duration;
 
 use bazaar_config::StrategyProfile;
 use bazaar_memory::{
-    ActionKind, Addr, Envelope, Lifecycle, MailDirection, MailRecord, MailRoute, Money,
-    Negotiation, NegotiationId, NegotiationStatus, OpportunityId, Party, Round, Seller,
-    SellerEvent, SellerId, Store,
+    ActionKind, Addr, Envelope, Lifecycle, MailDirection, MailRecord, MailRoute, MarketListing,
+    Money, Negotiation, NegotiationId, NegotiationStatus, Opportunity, OpportunityId, Party, Round,
+    Seller, SellerEvent, SellerId, Store,
 };
 use bazaar_policies::{Action, GateMsg, Outcome};
 use bazaar_strategies::negotiation::{
@@ -506,6 +506,43 @@ impl NegotiatorState {
         Ok(())
     }
 
+    /// The email of round `position` in words: the seller, the item, the step and the money.
+    fn describe_email(
+        &self,
+        negotiation: &Negotiation,
+        position: usize,
+        amount: Option<Money>,
+    ) -> Result<String, ActorProcessingErr> {
+        let store = &self.ctx.store;
+        let listing = match store.get::<Opportunity>(&negotiation.opportunity)? {
+            Some(opportunity) => store.get::<MarketListing>(&opportunity.listing)?,
+            None => None,
+        };
+        let seller = store
+            .get::<Seller>(&negotiation.seller)?
+            .and_then(|s| s.display_name)
+            .unwrap_or_else(|| negotiation.seller_address.clone());
+        let ours = negotiation.rounds[..position]
+            .iter()
+            .filter(|r| r.from == Party::Us)
+            .count();
+        let step = match (ours, amount) {
+            (0, Some(amount)) => format!("first offer {amount}"),
+            (_, Some(amount)) => format!("offer {amount}"),
+            (0, None) => "first email, no price yet".to_string(),
+            (_, None) => "reply without a price".to_string(),
+        };
+        let item = match &listing {
+            Some(l) => format!("{:?} ({}, asking {})", l.title, l.marketplace, l.price),
+            None => format!("{:?}", negotiation.subject),
+        };
+        Ok(format!(
+            "email {seller}, seller of {item}: {step}; our email {}; we pay at most {}",
+            ours + 1,
+            negotiation.ceiling
+        ))
+    }
+
     /// Proposes the email recorded under `key` (the last round of ours).
     async fn propose_email(
         &self,
@@ -560,6 +597,7 @@ impl NegotiatorState {
             marketplace: None,
             pattern_match: 1.0,
             idempotency_key: key.to_string(),
+            about: Some(self.describe_email(negotiation, position, amount)?),
         };
         let outcome = ask_gate(&self.ctx.addrs.gate, action).await?;
         match &outcome {

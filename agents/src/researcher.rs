@@ -14,6 +14,7 @@
 //! while it lasts (the searches carry on as scheduled), one log line when a search works
 //! again.
 
+use bazaar_memory::meta_keys::{self, COLD_START_SEARCHES};
 use bazaar_memory::store::index_value;
 use bazaar_memory::{
     Envelope, ListingId, MarketListing, Opportunity, PriceKind, PricePoint, ProductId,
@@ -45,6 +46,19 @@ pub enum ResearcherMsg {
     RunDue,
     /// Report what the researcher holds.
     Status(RpcReplyPort<ActorReport>),
+    /// Whether each marketplace it searches is working (`/readyz`, `bazaar health --ready`).
+    Sources(RpcReplyPort<Vec<SourceHealth>>),
+}
+
+/// Whether one marketplace's searches work.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SourceHealth {
+    pub marketplace: String,
+    pub ok: bool,
+    /// What is wrong, when something is: searches failing, or pages no longer read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
 }
 
 /// The Researcher actor.
@@ -153,6 +167,8 @@ impl ResearcherState {
     /// A near-duplicate was never valued, so its price drop is no reason to value it now.
     async fn analyze_observed(&mut self, observed: Observed) -> Result<(), ActorProcessingErr> {
         let mut to_analyze = self.not_near_duplicates(observed.new)?;
+        let comparables = self.seek_comparables(&to_analyze).await?;
+        to_analyze.extend(comparables);
         for id in observed.cheaper {
             let valued = !self
                 .ctx
@@ -164,6 +180,103 @@ impl ResearcherState {
             }
         }
         self.hand_to_analyzer(to_analyze).await
+    }
+
+    /// Cold start: for each new listing memory has no comparables for, asks eBay for active
+    /// listings like it (one query per kind of item, each once a week, at most
+    /// `cold_start_searches_per_day`), and records them, so the DealAnalyzer values the
+    /// listing against them. Returns the listings found that way, to be valued too (they are
+    /// for sale like any other).
+    async fn seek_comparables(
+        &mut self,
+        new: &[ListingId],
+    ) -> Result<Vec<ListingId>, ActorProcessingErr> {
+        let per_day = self.ctx.config.researcher.cold_start_searches_per_day;
+        let Some(ebay) = self.source(bazaar_memory::Marketplace::Ebay) else {
+            return Ok(Vec::new());
+        };
+        if per_day == 0 || new.is_empty() {
+            return Ok(Vec::new());
+        }
+        let store = self.ctx.store.clone();
+        let now = self.ctx.clock.now();
+        let today = now.date_naive();
+        let mut done = match store.get_meta::<(chrono::NaiveDate, u32)>(COLD_START_SEARCHES)? {
+            Some((day, count)) if day == today => count,
+            _ => 0,
+        };
+        // What this batch recorded is counted as memory too.
+        self.ctx.index.commit().await?;
+        let needed = crate::valuation_config(&self.ctx.config)
+            .min_comparables
+            .max(1) as usize;
+        let mut asked = std::collections::BTreeSet::new();
+        let mut found = Vec::new();
+        for id in new {
+            let Some(listing) = store.get::<MarketListing>(id)? else {
+                continue;
+            };
+            if listing.marketplace == bazaar_memory::Marketplace::Ebay {
+                continue;
+            }
+            let Some(query) = comparables_query(&listing.title) else {
+                continue;
+            };
+            if asked.contains(&query) {
+                continue;
+            }
+            let own = store
+                .find::<ProductRecord>(ProductRecord::BY_LISTING, &id.to_bytes())?
+                .into_iter()
+                .next()
+                .map(|p| p.id.to_string());
+            let known = self
+                .ctx
+                .index
+                .comparables(&listing.title, Some(&listing.category), None, needed + 1)?
+                .into_iter()
+                .filter(|c| Some(&c.product_id) != own.as_ref())
+                .count();
+            if known >= needed {
+                continue;
+            }
+            let sought = meta_keys::cold_start_query(&query);
+            let fresh = store
+                .get_meta::<chrono::DateTime<chrono::Utc>>(&sought)?
+                .is_some_and(|at| now - at < chrono::Duration::days(COLD_START_REFRESH_DAYS));
+            if fresh {
+                continue;
+            }
+            if done >= per_day {
+                tracing::info!(per_day, listing = %listing.id, "cold start: today's searches for comparables are used up");
+                break;
+            }
+            asked.insert(query.clone());
+            done += 1;
+            store.put_meta(COLD_START_SEARCHES, &(today, done))?;
+            store.put_meta(&sought, &now)?;
+            let search = SearchQuery {
+                text: query.clone(),
+                category: Some(listing.category.clone()),
+                limit: Some(50),
+                ..SearchQuery::default()
+            };
+            match ebay.search(&search).await {
+                Ok(page) => {
+                    let read = page.listings.len();
+                    let observed = self.observe(page.listings).await?;
+                    tracing::info!(listing = %listing.id, %query, read, new = observed.new.len(), "cold start: comparables from ebay");
+                    found.extend(observed.new);
+                }
+                Err(error) => {
+                    tracing::warn!(%query, %error, "cold start: ebay search for comparables failed");
+                }
+            }
+        }
+        if !found.is_empty() {
+            self.ctx.index.commit().await?;
+        }
+        Ok(found)
     }
 
     /// Drops near-duplicates (same title and price seen on another marketplace this week).
@@ -584,6 +697,9 @@ impl Actor for Researcher {
                 }
                 ResearcherMsg::RunSearch(n) => state.run_search(n).await?,
                 ResearcherMsg::RunDue => state.run_due().await?,
+                ResearcherMsg::Sources(reply) => {
+                    let _ = reply.send(state.source_health());
+                }
                 ResearcherMsg::Status(reply) => {
                     let searches = &state.ctx.config.researcher.searches;
                     let runnable = searches
@@ -617,6 +733,94 @@ impl Actor for Researcher {
     }
 }
 
+impl ResearcherState {
+    fn source_health(&self) -> Vec<SourceHealth> {
+        self.ctx
+            .sources
+            .iter()
+            .map(|source| {
+                let marketplace = source.marketplace();
+                let problem = match (
+                    self.outages.get(&marketplace),
+                    self.drifts.get(&marketplace),
+                ) {
+                    (Some(outage), _) => Some(format!(
+                        "searches failing since {} ({} failed runs)",
+                        outage.since.to_rfc3339(),
+                        outage.failures
+                    )),
+                    (None, Some(drift)) => Some(format!(
+                        "pages not read since {} (layout drift, {} runs)",
+                        drift.since.to_rfc3339(),
+                        drift.failures
+                    )),
+                    (None, None) => None,
+                };
+                SourceHealth {
+                    marketplace: marketplace.name().to_string(),
+                    ok: problem.is_none(),
+                    problem,
+                }
+            })
+            .collect()
+    }
+}
+
+/// How long a cold-start query's comparables count as fresh.
+const COLD_START_REFRESH_DAYS: i64 = 7;
+
+/// What to ask eBay for comparables of `title`: its first word that names the thing (often
+/// the brand), and any of the next three (eBay's `(a, b)` is either), lowercase — not
+/// condition, sale talk, bare numbers or punctuation. eBay matches every plain word, so a
+/// whole title finds only itself; the valuation weighs what comes back by similarity.
+fn comparables_query(title: &str) -> Option<String> {
+    const NOISE: &[&str] = &[
+        "a",
+        "an",
+        "and",
+        "the",
+        "for",
+        "with",
+        "in",
+        "of",
+        "on",
+        "or",
+        "to",
+        "new",
+        "used",
+        "like",
+        "great",
+        "good",
+        "excellent",
+        "condition",
+        "mint",
+        "sale",
+        "obo",
+        "firm",
+        "cheap",
+        "nice",
+        "works",
+        "working",
+        "perfect",
+        "brand",
+        "must",
+        "sell",
+        "only",
+    ];
+    let words: Vec<String> = title
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .filter(|w| !NOISE.contains(&w.as_str()) && !w.chars().all(|c| c.is_ascii_digit()))
+        .take(4)
+        .collect();
+    match words.as_slice() {
+        [] => None,
+        [only] => Some(only.clone()),
+        [first, rest @ ..] => Some(format!("{first} ({})", rest.join(", "))),
+    }
+}
+
 /// Lowercase letters and digits only, for matching titles across marketplaces.
 fn normalize_title(title: &str) -> String {
     title
@@ -624,4 +828,27 @@ fn normalize_title(title: &str) -> String {
         .filter(|c| c.is_alphanumeric())
         .flat_map(char::to_lowercase)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::comparables_query;
+
+    #[test]
+    fn comparables_are_asked_by_the_words_that_name_the_thing() {
+        let check = |title: &str, want: Option<&str>| {
+            assert_eq!(comparables_query(title).as_deref(), want, "{title}")
+        };
+        check(
+            "Canon Vixia HF R500 Camcorder",
+            Some("canon (vixia, hf, r500)"),
+        );
+        check("Pioneer Stereo", Some("pioneer (stereo)"));
+        check(
+            "Brand New Television 60 Inch 4K Vizio TV",
+            Some("television (inch, 4k, vizio)"),
+        );
+        check("GoPro", Some("gopro"));
+        check("** 1984 **", None);
+    }
 }

@@ -127,6 +127,7 @@ fn action(kind: ActionKind, key: &str, params: Value) -> ActionRecord {
         value: None,
         marketplace: Some(Marketplace::Ebay),
         idempotency_key: key.into(),
+        about: None,
         confidence: None,
         lifecycle: Lifecycle::new(ActionStatus::Proposed),
         result: None,

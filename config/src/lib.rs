@@ -432,6 +432,9 @@ pub struct ResearcherConfig {
     /// The longest one page of a search may take, in wall seconds: past it the run fails
     /// like any other failure (a connector that hangs must not stop the Researcher).
     pub search_timeout_secs: u64,
+    /// Cold start: at most this many eBay searches a day for comparables of listings that
+    /// memory has none for (each query once a week); 0 turns it off.
+    pub cold_start_searches_per_day: u32,
 }
 
 /// One saved search.

@@ -19,12 +19,24 @@ pub const OPERATOR_SESSIONS: &str = "operator.sessions";
 /// One-click links already used (nonce → expiry, unix seconds).
 pub const OPERATOR_LINKS_USED: &str = "operator.links.used";
 
+/// The webhook dispatcher's counters (delivered, failed, dropped, retried) as of the last
+/// clean stop.
+pub const OPERATOR_WEBHOOK_COUNTS: &str = "operator.webhook_counts";
+
 /// The mailbox's high-water mark (UIDVALIDITY and the next UID).
 pub const MAIL_INBOX_MARK: &str = "mail.inbox_mark";
 
 /// Delist latencies: order id → milliseconds from the sale's notification to the last
 /// withdrawal done.
 pub const DELIST_LATENCIES: &str = "selling.delist_ms";
+
+/// The Researcher's cold-start searches today: (day, count).
+pub const COLD_START_SEARCHES: &str = "researcher.cold_start.today";
+
+/// When the Researcher last asked for comparables of `query` (a cold start).
+pub fn cold_start_query(query: &str) -> String {
+    format!("researcher.cold_start.query.{query}")
+}
 
 /// Today's count of eBay Browse calls.
 pub const EBAY_BROWSE_CALLS: &str = "connector.ebay.calls";

@@ -315,6 +315,7 @@ fn action() -> ActionRecord {
         value: Some(Money::usd(29_999)),
         marketplace: Some(Marketplace::Ebay),
         idempotency_key: "revise:BZ-AERON-0001:3".into(),
+        about: None,
         confidence: Some(0.87),
         lifecycle,
         result: Some(json!({"status": 200, "offer_id": "9876543210"})),

@@ -848,6 +848,10 @@ pub struct ActionRecord {
     pub marketplace: Option<Marketplace>,
     /// Makes a repeat harmless; travels to the outside world as SKU / Message-ID / header.
     pub idempotency_key: String,
+    /// What it is about, in words a person acts on: the item, the other party, the step and
+    /// the money, as its proposer put them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub about: Option<String>,
     /// The confidence score, once scored.
     pub confidence: Option<f64>,
     /// Where it stands.

@@ -49,6 +49,7 @@ fn action(n: usize, run: &str) -> Action {
         marketplace: None,
         pattern_match: 1.0,
         idempotency_key: format!("{run}-{n}"),
+        about: None,
     }
 }
 
@@ -127,6 +128,7 @@ async fn ungated() -> f64 {
         value: None,
         marketplace: None,
         idempotency_key: "k".into(),
+        about: None,
         confidence: None,
         lifecycle: bazaar_memory::Lifecycle::new(bazaar_memory::ActionStatus::Executing),
         result: None,

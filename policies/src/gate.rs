@@ -49,6 +49,9 @@ pub struct Action {
     pub pattern_match: f64,
     /// Makes a repeat harmless.
     pub idempotency_key: String,
+    /// What it is about, in words a person acts on (the item, the other party, the step,
+    /// the money): the inbox shows it first.
+    pub about: Option<String>,
 }
 
 /// What became of a proposal (or an operator's command).
@@ -297,6 +300,13 @@ pub enum GateMsg {
         event: Option<GateEvent>,
         /// The inbox item.
         reply: RpcReplyPort<ApprovalId>,
+    },
+    /// Tell the operator of something that happened outside any action (a sale read from
+    /// a marketplace's orders): recorded in the audit log as `event`'s name with `detail`,
+    /// then announced (webhooks, the inbox page). Nothing is asked of anyone.
+    Announce {
+        event: GateEvent,
+        detail: serde_json::Value,
     },
     /// Report what the gate holds.
     Status(RpcReplyPort<GateStatus>),
@@ -577,6 +587,7 @@ impl GateState {
             value: action.value,
             marketplace: action.marketplace,
             idempotency_key: action.idempotency_key,
+            about: action.about,
             confidence: None,
             lifecycle: Lifecycle::new(ActionStatus::Proposed),
             result: None,
@@ -707,7 +718,7 @@ impl GateState {
         }
         let action_id = approval.action.ok_or_else(|| {
             GateError::Conflict(format!(
-                "approval {id} is a manual task; mark it done instead"
+                "approval {id} is a task, not a decision; once it is done, `bazaar resolve {id} --happened yes`"
             ))
         })?;
         let record: ActionRecord = self
@@ -829,13 +840,15 @@ impl GateState {
         } else {
             "resolved: it did not happen"
         };
+        // "It did not happen" closes the task as not done, not as approved.
+        let closed = if happened {
+            ApprovalStatus::Approved
+        } else {
+            ApprovalStatus::Rejected
+        };
         approval
             .lifecycle
-            .advance(
-                ApprovalStatus::Approved,
-                self.now(),
-                format!("{decided}; {note}"),
-            )
+            .advance(closed, self.now(), format!("{decided}; {note}"))
             .map_err(|e| GateError::Conflict(e.to_string()))?;
         approval.decided_by = Some(by.to_string());
         self.store().put(&approval)?;
@@ -916,6 +929,7 @@ impl GateState {
             value: None,
             marketplace: record.marketplace,
             idempotency_key: key,
+            about: record.about.as_ref().map(|about| format!("undo: {about}")),
             confidence: None,
             lifecycle: Lifecycle::new(ActionStatus::Proposed),
             result: None,
@@ -1367,10 +1381,16 @@ pub fn summarize(record: &ActionRecord) -> String {
     } else {
         "cannot be undone"
     };
-    format!(
-        "{} {}{value} (rule {}, proposed by {}; {reversible})",
-        record.kind, record.target, record.rule, record.proposer
-    )
+    match &record.about {
+        Some(about) => format!(
+            "{about} ({} {}; rule {}; {reversible})",
+            record.kind, record.target, record.rule
+        ),
+        None => format!(
+            "{} {}{value} (rule {}, proposed by {}; {reversible})",
+            record.kind, record.target, record.rule, record.proposer
+        ),
+    }
 }
 
 impl Actor for PolicyGate {
@@ -1471,6 +1491,11 @@ impl Actor for PolicyGate {
                         decided: Outcome::Resolved { approval },
                         on_success: None,
                     });
+                }
+                GateMsg::Announce { event, detail } => {
+                    state.audit(None, event.name(), detail)?;
+                    state.events.push(event);
+                    state.request_commit();
                 }
                 GateMsg::Settle(action) => {
                     if state.limits.settle(action) {

@@ -352,6 +352,7 @@ fn email(key: &str) -> Action {
         marketplace: None,
         pattern_match: 1.0,
         idempotency_key: key.into(),
+        about: None,
     }
 }
 
@@ -463,8 +464,14 @@ async fn failures_release_money_and_unknown_outcomes_go_to_the_inbox() {
         Money::usd(0),
         "money reserved for it is released"
     );
+    let closed: Approval = gate.store.get(&approval).unwrap().unwrap();
+    assert_eq!(
+        closed.lifecycle.status,
+        ApprovalStatus::Rejected,
+        "\"it did not happen\" closes the task as not done"
+    );
     let again = resolve(approval, true).await.unwrap().unwrap_err();
-    assert!(again.to_string().contains("already approved"), "{again}");
+    assert!(again.to_string().contains("already rejected"), "{again}");
 
     market.world().next = Some(Next::Unknown);
     let Outcome::Unknown {
@@ -506,6 +513,7 @@ async fn open_intents_are_reconciled_at_start_not_repeated() {
             value: None,
             marketplace: Some(Marketplace::Ebay),
             idempotency_key: key.into(),
+            about: None,
             confidence: Some(0.95),
             lifecycle,
             result: None,

@@ -85,6 +85,7 @@ async fn run(proposals: Vec<Proposal>) -> Result<(), TestCaseError> {
                 marketplace: Some(Marketplace::Ebay),
                 pattern_match: p.pattern,
                 idempotency_key: format!("p{n}"),
+                about: None,
             };
             gate.propose(action).await
         }));

@@ -3,6 +3,7 @@
 pub mod commands;
 pub mod control;
 pub mod ebay_notifications;
+pub mod health;
 pub mod operator;
 pub mod report_html;
 pub mod simulate;

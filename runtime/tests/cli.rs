@@ -997,6 +997,17 @@ fn collect(dir: &Path, files: &mut Vec<std::path::PathBuf>) {
     }
 }
 
+/// A child process killed when the test ends, passed or failed: a failing assertion leaves
+/// no daemon behind.
+struct Stopped(std::process::Child);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Issue 27: the read commands answer while the daemon holds the store, through its control
 /// socket, with no configuration; commands that write still say the store is in use.
 #[test]
@@ -1012,14 +1023,16 @@ fn read_commands_answer_while_the_daemon_runs() {
     let import = bazaar(&data, &["import", "--input", backup.to_str().unwrap()]);
     assert!(import.status.success(), "{}", text(&import.stderr));
 
-    let mut child = Command::new(BAZAAR)
-        .args(["--data-dir", data.to_str().unwrap(), "run"])
-        .env_remove("RUST_LOG")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut child = Stopped(
+        Command::new(BAZAAR)
+            .args(["--data-dir", data.to_str().unwrap(), "run"])
+            .env_remove("RUST_LOG")
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = BufReader::new(child.0.stderr.take().unwrap()).lines();
     for line in lines.by_ref() {
         if line.unwrap().contains("bazaar is running") {
             break;
@@ -1069,14 +1082,38 @@ fn read_commands_answer_while_the_daemon_runs() {
     assert_eq!(refused.status.code(), Some(1));
     assert!(text(&refused.stderr).contains("no csv output"));
 
+    // The health check a container runs: no token, through the socket.
+    let health = bazaar(&data, &["health"]);
+    assert!(health.status.success(), "{}", text(&health.stderr));
+    assert!(
+        text(&health.stdout).ends_with("healthy\n"),
+        "{}",
+        text(&health.stdout)
+    );
+    let ready = bazaar(&data, &["health", "--ready", "--output", "json"]);
+    let ready: serde_json::Value = serde_json::from_slice(&ready.stdout).unwrap();
+    assert_eq!(ready["ready"], true, "{ready}");
+    assert_eq!(
+        ready["health"]["checks"].as_array().unwrap().len(),
+        8,
+        "{ready}"
+    );
+
     // Writing is the daemon's alone.
     let busy = bazaar(&data, &["reindex"]);
     assert_eq!(busy.status.code(), Some(1));
     assert!(text(&busy.stderr).contains("in use by another bazaar process"));
 
-    signal(child.id(), libc::SIGTERM);
-    assert!(child.wait().unwrap().success());
+    signal(child.0.id(), libc::SIGTERM);
+    assert!(child.0.wait().unwrap().success());
     assert!(!socket.exists(), "the socket goes with the daemon");
+    let down = bazaar(&data, &["health"]);
+    assert_eq!(down.status.code(), Some(1));
+    assert!(
+        text(&down.stderr).contains("no daemon is running"),
+        "{}",
+        text(&down.stderr)
+    );
     let after = bazaar(&data, &["pnl", "--output", "csv"]);
     assert!(
         text(&after.stdout).contains("total,cash,USD,0,6000,0,0,0,-6000"),

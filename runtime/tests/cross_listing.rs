@@ -554,6 +554,18 @@ async fn a_listing_job_is_cancelled_retried_and_an_assisted_sale_withdraws_the_e
         .await;
     assert!(s.sim.agent_listings().is_empty());
     assert_eq!(s.books(item, TransactionKind::Sale), [Money::usd(85_00)]);
+    // The sale is announced once (webhooks, the page) and is in the audit log.
+    let announced: Vec<bazaar_memory::AuditEntry> = s
+        .system
+        .store
+        .all::<bazaar_memory::AuditEntry>()
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.event == "sale_detected")
+        .collect();
+    assert_eq!(announced.len(), 1, "{announced:?}");
+    assert_eq!(announced[0].detail["item"], item.to_string());
+    assert_eq!(announced[0].detail["marketplace"], "craigslist");
     s.stop().await;
 }
 
@@ -649,6 +661,7 @@ async fn a_sold_item_stays_down_whatever_undo_is_tried() {
                     marketplace: Some(Marketplace::Ebay),
                     pattern_match: 1.0,
                     idempotency_key: "before-the-sale".into(),
+                    about: None,
                 },
                 reply,
             )
@@ -927,8 +940,22 @@ async fn editing_an_item_lists_what_waited_for_a_field_and_moves_the_live_price(
 
     let (status, body) = patch(json!({"price": "249.00"})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    // Over $200 the gate asks first.
+    // Over $200 the gate asks first, in words the operator acts on.
     let approval = s.wait_approval().await;
+    let asked = s
+        .system
+        .store
+        .get::<Approval>(&approval.parse().unwrap())
+        .unwrap()
+        .unwrap();
+    assert!(
+        asked
+            .summary
+            .starts_with("change the price of \"Sony WH-1000XM4 headphones\" on ebay from $")
+            && asked.summary.contains(" to $249.00 as the operator set it"),
+        "{}",
+        asked.summary
+    );
     let (status, body) = s
         .post(&format!("/api/approvals/{approval}/approve"), json!({}))
         .await;
@@ -968,5 +995,248 @@ async fn editing_an_item_lists_what_waited_for_a_field_and_moves_the_live_price(
         },
     )
     .await;
+    s.stop().await;
+}
+
+/// A negotiation of two emails over a Craigslist listing, recorded as the Negotiator
+/// would: the console shows it in the pipeline and as a thread.
+fn record_negotiation(store: &SledStore) -> String {
+    let records = [
+        (
+            "listing",
+            r#"{"id":"01JD0000000000000000000101","marketplace":"craigslist","external_id":"7801","url":"http://127.0.0.1/p/7801","title":"Trek FX 3 hybrid bike","description":"rides well","price":{"minor":45000,"currency":"USD"},"condition":"good","category":"bike","seller":{"external_id":"s-7801","display_name":"Dana"},"location":null,"images":[],"listed_at":null,"first_seen":"2026-03-02T09:00:00Z","last_seen":"2026-03-02T09:00:00Z","raw":""}"#,
+        ),
+        (
+            "seller",
+            r#"{"id":"01JD0000000000000000000102","marketplace":"craigslist","external_id":"s-7801","display_name":"Dana","contact":"dana@reply.example","first_seen":"2026-03-02T09:00:00Z","history":[]}"#,
+        ),
+        (
+            "opportunity",
+            r#"{"id":"01JD0000000000000000000103","listing":"01JD0000000000000000000101","lifecycle":{"status":"pursuing","history":[{"from":"discovered","to":"analyzed","at":"2026-03-02T09:01:00Z","reason":"value $610.00 from 4 comparables"},{"from":"analyzed","to":"pursuing","at":"2026-03-02T09:01:00Z","reason":"asking $450.00 under ceiling $380.00"}]},"valuation":null,"created_at":"2026-03-02T09:01:00Z"}"#,
+        ),
+        (
+            "negotiation",
+            r#"{"id":"01JD0000000000000000000104","opportunity":"01JD0000000000000000000103","seller":"01JD0000000000000000000102","ceiling":{"minor":38000,"currency":"USD"},"lifecycle":{"status":"open","history":[]},"rounds":[{"at":"2026-03-02T09:02:00Z","from":"us","message_id":"<a@x>","text":"Hi Dana, would you take $320 for the Trek?","price":{"minor":32000,"currency":"USD"}},{"at":"2026-03-02T10:15:00Z","from":"seller","message_id":"<b@x>","text":"I could do $400, it was serviced last month.","price":{"minor":40000,"currency":"USD"}}],"agreed_price":null,"seller_address":"dana@reply.example","subject":"Trek FX 3","strategy_state":null,"wake_at":null}"#,
+        ),
+    ];
+    fn put<R: bazaar_memory::Record>(store: &SledStore, json: &str) {
+        store
+            .put(&serde_json::from_str::<R>(json).unwrap())
+            .unwrap();
+    }
+    put::<bazaar_memory::MarketListing>(store, records[0].1);
+    put::<bazaar_memory::Seller>(store, records[1].1);
+    put::<bazaar_memory::Opportunity>(store, records[2].1);
+    put::<bazaar_memory::Negotiation>(store, records[3].1);
+    "01JD0000000000000000000104".to_string()
+}
+
+/// Puts a bought item whose condition nobody knows in the store and starts its eBay job,
+/// which then waits for the condition; returns it.
+async fn bought_without_condition(s: &Setup, title: &str) -> ItemId {
+    let now = s.system.clock.now();
+    let item = ItemId::new_at(now);
+    s.system
+        .store
+        .put(&InventoryItem {
+            id: item,
+            opportunity: None,
+            title: title.into(),
+            description: "as found".into(),
+            category: "electronics".into(),
+            condition: bazaar_memory::Condition::Unknown,
+            cost_basis: Money::usd(90_00),
+            images: vec!["https://img.example/item.jpg".into()],
+            attributes: Default::default(),
+            lifecycle: bazaar_memory::Lifecycle::new(bazaar_memory::ItemStatus::InStock),
+            acquired_at: now,
+            source: bazaar_memory::ItemSource::Bought,
+            selling: Default::default(),
+        })
+        .unwrap();
+    s.post(
+        &format!("/api/v1/items/{item}/listings"),
+        json!({"channels": ["ebay"]}),
+    )
+    .await;
+    s.wait_jobs(item, &[("ebay", "needs_manual_action")]).await;
+    item
+}
+
+/// Issue 27: the console in real headless Chromium — the pipeline's counts, a negotiation's
+/// thread, an item waiting for its condition retried and then edited until it is live, and
+/// the price change that edit asks for approved from the inbox.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_in_chromium_shows_the_pipeline_a_thread_and_fixes_an_item() {
+    use support::browser::{launch, log_in_page, wait_for};
+    let s = setup().await;
+    let negotiation = record_negotiation(&s.system.store);
+    let item = bought_without_condition(&s, "Sony WH-1000XM4 headphones").await;
+    // The same through the API (each answer checked against the OpenAPI document).
+    let setup = &s;
+    let get = |path: String| async move { setup.call(reqwest::Method::GET, &path, None).await };
+    let (_, pipeline) = get("/api/v1/pipeline".into()).await;
+    assert_eq!(
+        (
+            pipeline["found"].as_u64(),
+            pipeline["negotiating"].as_u64(),
+            pipeline["bought"].as_u64()
+        ),
+        (Some(1), Some(1), Some(1)),
+        "{pipeline}"
+    );
+    let (_, found) = get("/api/v1/opportunities?status=pursuing".into()).await;
+    assert_eq!(
+        found["opportunities"][0]["negotiation"],
+        negotiation.as_str(),
+        "{found}"
+    );
+    assert!(found["opportunities"][0]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("under ceiling"));
+    let (_, thread) = get(format!("/api/v1/negotiations/{negotiation}")).await;
+    assert_eq!(thread["rounds"][1]["from"], "seller", "{thread}");
+    assert_eq!(thread["rounds"][1]["price"]["minor"], 40_000);
+    let (_, books) = get("/api/v1/pnl".into()).await;
+    assert_eq!(books["currency"], "USD");
+    let Some(chromium) = launch().await else {
+        s.stop().await;
+        return;
+    };
+    let wait = Duration::from_secs(15);
+    let page = chromium
+        .browser
+        .new_page(format!("{}/console", s.base))
+        .await
+        .unwrap();
+    log_in_page(&page, TOKEN).await;
+    // Login lands on the inbox; the console is one link away.
+    wait_for(&page, "nav a[href=\"/console\"]", wait).await[0]
+        .click()
+        .await
+        .unwrap();
+    let count = |stage: &'static str| {
+        let page = &page;
+        async move {
+            wait_for(page, &format!("#stage-{stage} .count"), wait).await[0]
+                .inner_text()
+                .await
+                .unwrap()
+                .unwrap_or_default()
+        }
+    };
+    assert_eq!(count("found").await, "1");
+    assert_eq!(count("pursued").await, "1");
+    assert_eq!(count("negotiating").await, "1");
+    assert_eq!(count("bought").await, "1");
+    let row = wait_for(&page, "#opportunities", wait).await[0]
+        .inner_text()
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert!(
+        row.contains("Trek FX 3 hybrid bike") && row.contains("under ceiling"),
+        "{row}"
+    );
+
+    // The thread, both emails.
+    wait_for(
+        &page,
+        &format!("a[href=\"/console/negotiations/{negotiation}\"]"),
+        wait,
+    )
+    .await[0]
+        .click()
+        .await
+        .unwrap();
+    let rounds = wait_for(&page, "article.round", wait).await;
+    assert_eq!(rounds.len(), 2);
+    let seller = rounds[1].inner_text().await.unwrap().unwrap_or_default();
+    assert!(seller.contains("I could do $400"), "{seller}");
+
+    // The item waits for its condition: Retry is offered (and changes nothing yet), then
+    // the condition is chosen and saved, and eBay has it.
+    page.goto(format!("{}/console/items", s.base))
+        .await
+        .unwrap();
+    let job = format!("#job-{item}-ebay");
+    let status = wait_for(&page, &format!("{job} td.status"), wait).await[0]
+        .inner_text()
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert_eq!(status, "needs_manual_action");
+    wait_for(&page, &format!("{job} button.retry"), wait).await[0]
+        .click()
+        .await
+        .unwrap();
+    // The retry's answer sends the browser back to the item.
+    let deadline = tokio::time::Instant::now() + wait;
+    while !page
+        .url()
+        .await
+        .unwrap()
+        .is_some_and(|url| url.ends_with(&format!("#item-{item}")))
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the retry never answered"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    s.wait_jobs(item, &[("ebay", "needs_manual_action")]).await;
+    wait_for(&page, &format!("#item-{item} form.edit"), wait).await;
+    page.evaluate(format!(
+        "document.querySelector('#item-{item} select[name=condition]').value = 'like_new'"
+    ))
+    .await
+    .unwrap();
+    let price = wait_for(&page, &format!("#item-{item} input[name=price]"), wait).await;
+    price[0].click().await.unwrap();
+    price[0].type_str("249").await.unwrap();
+    wait_for(&page, &format!("#item-{item} form.edit button"), wait).await[0]
+        .click()
+        .await
+        .unwrap();
+    // At $249 the gate asks before publishing, in words; approved from the inbox.
+    s.wait_jobs(item, &[("ebay", "awaiting_approval")]).await;
+    assert_eq!(s.item(item).condition, bazaar_memory::Condition::LikeNew);
+    let approval = s.wait_approval().await;
+    page.goto(format!("{}/", s.base)).await.unwrap();
+    let card = format!("article[data-approval-id=\"{approval}\"]");
+    let text = wait_for(&page, &card, wait).await[0]
+        .inner_text()
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert!(
+        text.contains("list \"Sony WH-1000XM4 headphones\"") && text.contains("on ebay at $249.00"),
+        "{text}"
+    );
+    wait_for(&page, &format!("{card} button.approve"), wait).await[0]
+        .click()
+        .await
+        .unwrap();
+    // The Lister records it live on its next pass (the clock here does not move).
+    eventually("the approved publication ran", wait, || {
+        (s.sim.agent_listings().len() == 1).then_some(())
+    })
+    .await;
+    let _ = s
+        .system
+        .addrs
+        .lister
+        .send(bazaar_agents::lister::ListerMsg::ListItem(item));
+    s.wait_jobs(item, &[("ebay", "live")]).await;
+    eventually("ebay has it at the price set", wait, || {
+        s.sim
+            .agent_listings()
+            .first()
+            .filter(|l| l.price == Money::usd(249_00))
+            .map(|_| ())
+    })
+    .await;
+    chromium.close().await;
     s.stop().await;
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 use bazaar_memory::ActionKind;
 use bazaar_policies::Outcome;
 use reqwest::StatusCode;
+use support::browser::{launch, log_in_page, wait_for};
 use support::{eventually, reprice, Harness, Options, TOKEN};
 
 fn set_cookie(response: &reqwest::Response) -> Option<String> {
@@ -246,101 +247,20 @@ async fn the_event_stream_needs_a_session_and_carries_gate_events() {
 // ---------------------------------------------------------------------------------------
 // Real Chromium
 
-const CHROMIUM: &[&str] = &["/usr/lib/chromium/chromium", "/usr/bin/chromium"];
-
-fn chromium() -> Option<&'static str> {
-    CHROMIUM
-        .iter()
-        .copied()
-        .find(|p| std::path::Path::new(p).exists())
-}
-
-/// Polls `selector` until at least one element matches.
-async fn wait_for(
-    page: &chromiumoxide::Page,
-    selector: &str,
-    within: Duration,
-) -> Vec<chromiumoxide::Element> {
-    let deadline = tokio::time::Instant::now() + within;
-    loop {
-        if let Ok(found) = page.find_elements(selector).await {
-            if !found.is_empty() {
-                return found;
-            }
-        }
-        if tokio::time::Instant::now() > deadline {
-            let html = page.content().await.unwrap_or_default();
-            panic!("{selector} did not appear in time; the page:\n{html}");
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_chromium_an_approval_is_clicked_through_and_undone() {
-    use chromiumoxide::browser::{Browser, BrowserConfig};
-    use futures::StreamExt;
-
-    let Some(executable) = chromium() else {
-        if std::env::var("CI").as_deref() == Ok("true") {
-            panic!(
-                "chromium is not installed, and CI must run the inbox page test: \
-                 `apt-get install -y chromium` (.ci/test.sh does this as root)"
-            );
-        }
-        eprintln!("skipped: chromium is not installed (apt-get install -y chromium)");
-        return;
-    };
     let h = Harness::start(Options::default()).await;
     h.market.set_price("BZ-100", "120.00");
     let (action, approval) = h.pending_reprice("BZ-100", "99.00").await;
-
-    let profile = tempfile::tempdir().unwrap();
-    let config = BrowserConfig::builder()
-        .chrome_executable(executable)
-        .new_headless_mode()
-        .no_sandbox()
-        .user_data_dir(profile.path().join("profile"))
-        .env(
-            "XDG_CONFIG_HOME",
-            profile.path().join("xdg").display().to_string(),
-        )
-        .viewport(None)
-        .window_size(1280, 900)
-        .launch_timeout(Duration::from_secs(60))
-        .request_timeout(Duration::from_secs(30))
-        .args([
-            "disable-gpu",
-            "disable-component-update",
-            "disable-background-networking",
-            "no-first-run",
-            "disable-sync",
-            "no-default-browser-check",
-            "disable-domain-reliability",
-        ])
-        .build()
-        .unwrap();
-    let (mut browser, mut handler) = Browser::launch(config).await.expect("chromium starts");
-    let driver = tokio::spawn(async move {
-        while let Some(event) = handler.next().await {
-            if let Err(chromiumoxide::error::CdpError::Ws(error)) = event {
-                eprintln!("chromium connection ended: {error}");
-                break;
-            }
-        }
-    });
+    let Some(chromium) = launch().await else {
+        h.stop().await;
+        return;
+    };
+    let browser = &chromium.browser;
 
     let page = browser.new_page(h.url("/")).await.unwrap();
     // Not logged in: the login form.
-    let token = wait_for(&page, "#token", Duration::from_secs(15)).await;
-    token[0].click().await.unwrap();
-    token[0].type_str(TOKEN).await.unwrap();
-    page.find_element("#login-submit")
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    log_in_page(&page, TOKEN).await;
 
     // The inbox with the approval: what, why, confidence, money, deadline.
     let article = format!("article[data-approval-id=\"{approval}\"]");
@@ -416,9 +336,7 @@ async fn in_chromium_an_approval_is_clicked_through_and_undone() {
         .unwrap()
         .is_empty());
 
-    browser.close().await.unwrap();
-    browser.wait().await.unwrap();
-    let _ = driver.await;
+    chromium.close().await;
     h.stop().await;
 }
 

@@ -31,7 +31,7 @@ async fn every_api_route_needs_the_bearer_token() {
         let path = path
             .replace("{id}", &approval.to_string())
             .replace("{channel}", "ebay");
-        let public = matches!(path.as_str(), "/healthz" | "/api/openapi.json");
+        let public = matches!(path.as_str(), "/healthz" | "/readyz" | "/api/openapi.json");
         let request = |token: Option<&str>| {
             let builder = match method {
                 "get" => h.http.get(h.url(&path)),
@@ -612,7 +612,7 @@ async fn the_openapi_document_lists_every_route_and_every_route_is_served() {
             operation["summary"].is_string(),
             "{method} {path} says nothing of itself"
         );
-        let public = matches!(path.as_str(), "/healthz" | "/api/openapi.json");
+        let public = matches!(path.as_str(), "/healthz" | "/readyz" | "/api/openapi.json");
         let needs_token = operation.get("security").is_none();
         assert_eq!(public, !needs_token, "{method} {path}: who may call it");
     }
@@ -663,6 +663,7 @@ async fn real_answers_are_as_the_openapi_document_says() {
     let (_, other) = h.pending_reprice("BZ-9", "45.00").await;
     for path in [
         "/healthz".to_string(),
+        "/readyz".into(),
         "/api/status".into(),
         "/api/approvals".into(),
         format!("/api/approvals/{approval}"),

@@ -153,10 +153,25 @@ async fn an_hour_long_outage_is_one_alert_and_the_searches_carry_on() {
         outage_tasks(&system.store)
     );
     assert!(outage_tasks(&system.store)[0].contains("craigslist"));
+    // Healthy (everything answers) but not ready: a marketplace it searches is down.
+    let readiness = bazaar_runtime::health::readiness(&system.store, &system.addrs).await;
+    assert!(readiness.health.ok && !readiness.ready, "{readiness:?}");
+    let source = &readiness.sources[0];
+    assert_eq!(source.marketplace, "craigslist");
+    assert!(
+        source
+            .problem
+            .as_deref()
+            .unwrap()
+            .starts_with("searches failing since"),
+        "{source:?}"
+    );
 
     site.set(WORKING);
     step(&clock, &system, 30).await; // it works again
     assert!(site.hits() > during, "the searches carried on");
+    let readiness = bazaar_runtime::health::readiness(&system.store, &system.addrs).await;
+    assert!(readiness.ready, "ready once it works again: {readiness:?}");
     assert_eq!(
         outage_tasks(&system.store).len(),
         1,

@@ -237,3 +237,145 @@ async fn a_scan_values_listings_near_their_hidden_market_values() {
     system.shutdown(Duration::from_secs(5)).await.unwrap();
     world.shutdown().await.unwrap();
 }
+
+/// The eBay connector, counting the searches asked of it.
+struct CountedEbay {
+    inner: EbayBrowse,
+    searches: std::sync::atomic::AtomicUsize,
+}
+
+impl Source for CountedEbay {
+    fn marketplace(&self) -> Marketplace {
+        self.inner.marketplace()
+    }
+    fn search<'a>(
+        &'a self,
+        query: &'a bazaar_agents::connectors::SearchQuery,
+    ) -> bazaar_agents::connectors::SourceFuture<'a, bazaar_agents::connectors::SearchPage> {
+        self.searches
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Source::search(&self.inner, query)
+    }
+    fn fetch<'a>(
+        &'a self,
+        external_id: &'a str,
+    ) -> bazaar_agents::connectors::SourceFuture<'a, MarketListing> {
+        Source::fetch(&self.inner, external_id)
+    }
+    fn lists_summaries(&self) -> bool {
+        self.inner.lists_summaries()
+    }
+    fn take_alerts(&self) -> Vec<bazaar_agents::connectors::SourceAlert> {
+        self.inner.take_alerts()
+    }
+    fn resume(&self) {
+        self.inner.resume()
+    }
+}
+
+/// What a fresh store made of an hour of Craigslist searches with `budget` cold-start
+/// searches a day: (eBay searches asked, eBay listings recorded, Craigslist listings valued
+/// against comparables, Craigslist listings looked at).
+async fn cold_start_hour(budget: u32) -> (usize, usize, usize, usize) {
+    let scenario = Scenario::builtin("default");
+    let mut world = World::start(WorldConfig::new(scenario)).await.unwrap();
+    let endpoints = world.endpoints();
+    let clock: SharedClock = Arc::new(world.clock().clone());
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(&dir.path().join("store")).unwrap();
+    let index = ProductIndex::in_memory(IndexConfig::default()).unwrap();
+    let mut config = Config::load(None, std::iter::empty()).unwrap();
+    config.researcher.searches = ["electronics", "bike"]
+        .iter()
+        .map(|c| search(Marketplace::Craigslist, c))
+        .collect();
+    config.researcher.cold_start_searches_per_day = budget;
+    let ebay = Arc::new(CountedEbay {
+        inner: EbayBrowse::new(
+            EbaySettings::new(
+                &endpoints.ebay,
+                &endpoints.ebay_client_id,
+                &endpoints.ebay_client_secret,
+                5_000,
+            ),
+            quick(),
+            store.clone(),
+            clock.clone(),
+        )
+        .unwrap(),
+        searches: Default::default(),
+    });
+    let craigslist = Craigslist::new(
+        CraigslistSettings::new(endpoints.craigslist.trim_end_matches('/')),
+        quick(),
+        clock.clone(),
+    )
+    .unwrap();
+    let mut parts = SystemParts::without_connectors(Arc::new(config), store, index, clock);
+    parts.sources = vec![ebay.clone(), Arc::new(craigslist)];
+    let system = System::start(parts).await.unwrap();
+    for _ in 0..6 {
+        for _ in 0..3 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            system.quiet.wait_quiet().await;
+        }
+        let until = world.now() + chrono::Duration::minutes(10);
+        world.run_until(until).await.unwrap();
+    }
+    system.quiet.wait_quiet().await;
+    let store = &system.store;
+    let listings = store.all::<MarketListing>().unwrap();
+    let from_ebay = listings
+        .iter()
+        .filter(|l| l.marketplace == Marketplace::Ebay)
+        .count();
+    let craigslist: Vec<bazaar_memory::ListingId> = listings
+        .iter()
+        .filter(|l| l.marketplace == Marketplace::Craigslist)
+        .map(|l| l.id)
+        .collect();
+    let opportunities: Vec<Opportunity> = store
+        .all::<Opportunity>()
+        .unwrap()
+        .into_iter()
+        .filter(|o| craigslist.contains(&o.listing))
+        .collect();
+    let valued = opportunities
+        .iter()
+        .filter(|o| o.valuation.as_ref().is_some_and(|v| v.comparables > 0))
+        .count();
+    system.shutdown(Duration::from_secs(5)).await.unwrap();
+    (
+        ebay.searches.load(std::sync::atomic::Ordering::Relaxed),
+        from_ebay,
+        valued,
+        opportunities.len(),
+    )
+}
+
+/// Issue 27 (cold start): a fresh store with only Craigslist searches asks eBay for
+/// comparables of what it finds — within the day's budget, never without one — and values
+/// more of its listings than it could without.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_store_asks_ebay_for_comparables_within_its_budget() {
+    const BUDGET: u32 = 12;
+    let (asked_off, from_ebay_off, valued_off, seen) = cold_start_hour(0).await;
+    assert_eq!(
+        (asked_off, from_ebay_off),
+        (0, 0),
+        "no budget, no ebay search"
+    );
+    let (asked, from_ebay, valued, seen_on) = cold_start_hour(BUDGET).await;
+    println!(
+        "cold start: {asked} ebay searches recorded {from_ebay} ebay listings; {valued} of {seen_on} craigslist listings valued against comparables (without: {valued_off} of {seen})"
+    );
+    assert!(
+        asked > 0 && asked <= BUDGET as usize,
+        "{asked} ebay searches (budget {BUDGET})"
+    );
+    assert!(from_ebay > 0, "comparables recorded from ebay");
+    assert!(
+        valued > valued_off,
+        "more listings valued with comparables from ebay: {valued} against {valued_off}"
+    );
+}

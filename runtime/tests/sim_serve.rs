@@ -56,6 +56,31 @@ fn serves_the_world_and_writes_its_files_on_sigint() {
     let craigslist = endpoint("craigslist");
     let ebay = endpoint("ebay");
     assert!(craigslist.starts_with("http://127.0.0.1:"), "{craigslist}");
+    // Everything a separately started `bazaar run` needs, in one file: it loads, and names
+    // this world's marketplaces; its secrets are files of the owner's alone.
+    let config = endpoint("config");
+    let status = Command::new(BAZAAR)
+        .args(["--config", &config, "status"])
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&status.stdout);
+    assert!(
+        status.status.success(),
+        "{}",
+        String::from_utf8_lossy(&status.stderr)
+    );
+    assert!(said.contains("marketplaces    ebay, craigslist"), "{said}");
+    let written = std::fs::read_to_string(&config).unwrap();
+    assert!(
+        written.contains(&format!("base_url = \"{ebay}\"")),
+        "{written}"
+    );
+    assert!(written.contains("refresh_token = { file = "), "{written}");
+    for secret in std::fs::read_dir(out.join("secrets")).unwrap() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = secret.unwrap().metadata().unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
 
     let page = reqwest::blocking_get(&format!("{craigslist}search/sss"));
     assert_eq!(page.0, 200, "{}", page.1);

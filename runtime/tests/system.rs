@@ -150,6 +150,7 @@ async fn without_connectors_an_approved_action_fails_plainly_and_everything_is_a
         marketplace: Some(Marketplace::Ebay),
         pattern_match: 1.0,
         idempotency_key: "reprice/BZ-0001/1".into(),
+        about: None,
     };
     let first = system
         .addrs

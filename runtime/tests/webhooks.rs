@@ -359,7 +359,32 @@ async fn a_failing_receiver_is_retried_and_event_filters_apply() {
     // The other hook only wants action_executed: it got nothing yet.
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(quiet_receiver.all().is_empty());
-    h.stop().await;
+    // The counters survive a restart of the operator side.
+    let settings =
+        bazaar_runtime::operator::OperatorSettings::from_config(&h.config.operator).unwrap();
+    let context = bazaar_runtime::operator::OperatorContext::of(&h.system);
+    // The store's directory stays until the end.
+    let Harness {
+        system,
+        operator,
+        dir: _dir,
+        ..
+    } = h;
+    operator.stop().await;
+    let again = bazaar_runtime::operator::Operator::start(context, settings, None)
+        .await
+        .unwrap();
+    let stats = again.webhook_stats();
+    assert_eq!(
+        (
+            stats.delivered.load(std::sync::atomic::Ordering::Relaxed),
+            stats.retried.load(std::sync::atomic::Ordering::Relaxed)
+        ),
+        (1, 2),
+        "counted as before the restart"
+    );
+    again.stop().await;
+    system.shutdown(Duration::from_secs(5)).await.unwrap();
     server.abort();
     quiet_server.abort();
 }

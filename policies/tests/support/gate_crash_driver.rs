@@ -117,6 +117,7 @@ async fn main() {
             marketplace: None,
             pattern_match: 1.0,
             idempotency_key: format!("a{n}"),
+            about: None,
         };
         let outcome = addr
             .ask(|reply| GateMsg::Propose(action, reply))

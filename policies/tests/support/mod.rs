@@ -153,5 +153,6 @@ pub fn reprice(sku: &str, price: &str, key: &str) -> Action {
         marketplace: Some(bazaar_memory::Marketplace::Ebay),
         pattern_match: 1.0,
         idempotency_key: key.into(),
+        about: None,
     }
 }

@@ -65,6 +65,7 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result
             config.clone(),
             system.store.clone(),
             system.index.clone(),
+            system.addrs.clone(),
         )),
     ) {
         Ok(control) => Some(control),

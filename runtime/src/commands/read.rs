@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use std::sync::{Arc, OnceLock};
 
 use anyhow::Context;
+use bazaar_agents::Addresses;
 use bazaar_config::Config;
 use bazaar_memory::{ProductIndex, SledStore};
 use serde::{Deserialize, Serialize};
@@ -38,6 +39,21 @@ pub enum ReadCommand {
     /// prices of listings and their changes, prices paid); the window ends at the latest
     /// price seen.
     Trends(books::TrendQuery),
+    /// Ask the running daemon whether it is healthy (store, gate, agents answer) or, with
+    /// --ready, also whether every marketplace it searches works; exit 0 if so, 1 if not
+    /// (a container's health check; no token needed).
+    Health(HealthArgs),
+}
+
+/// `bazaar health`.
+#[derive(Debug, Clone, clap::Args, Serialize, Deserialize)]
+pub struct HealthArgs {
+    /// Also require every marketplace searched to work (readiness).
+    #[arg(long)]
+    ready: bool,
+    /// text or json.
+    #[arg(long, value_enum, default_value_t)]
+    output: OutputFormat,
 }
 
 /// How a read command writes what it found.
@@ -85,6 +101,8 @@ pub struct ReadContext {
     config: Arc<Config>,
     store: OnceLock<SledStore>,
     index: OnceLock<ProductIndex>,
+    /// The agents and gate of the daemon answering, for `bazaar health`.
+    system: Option<Addresses>,
 }
 
 impl ReadContext {
@@ -94,15 +112,22 @@ impl ReadContext {
             config,
             store: OnceLock::new(),
             index: OnceLock::new(),
+            system: None,
         }
     }
 
-    /// The store and index a running system holds.
-    pub fn held(config: Arc<Config>, store: SledStore, index: ProductIndex) -> ReadContext {
+    /// The store, index and agents of a running system.
+    pub fn held(
+        config: Arc<Config>,
+        store: SledStore,
+        index: ProductIndex,
+        system: Addresses,
+    ) -> ReadContext {
         ReadContext {
             config,
             store: OnceLock::from(store),
             index: OnceLock::from(index),
+            system: Some(system),
         }
     }
 
@@ -145,8 +170,64 @@ impl ReadCommand {
             ReadCommand::Inventory(args) => books::inventory(context, args, out, err),
             ReadCommand::Pnl(args) => books::profit_and_loss(context, args, out),
             ReadCommand::Trends(query) => books::trend_report(context, query, out, err),
+            ReadCommand::Health(args) => health(context, args, out, err),
         }
     }
+}
+
+/// `bazaar health`: only a running daemon answers it (in a blocking thread of its runtime).
+fn health(
+    context: &ReadContext,
+    args: &HealthArgs,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> anyhow::Result<u8> {
+    let Some(system) = &context.system else {
+        writeln!(
+            err,
+            "bazaar: no daemon is running on {}; start it with `bazaar run`",
+            context.config.store.data_dir.display()
+        )?;
+        return Ok(1);
+    };
+    let store = context.store()?;
+    let runtime = tokio::runtime::Handle::current();
+    let (ok, checks, sources, json) = if args.ready {
+        let readiness = runtime.block_on(crate::health::readiness(store, system));
+        let json = serde_json::to_string(&readiness)?;
+        (
+            readiness.ready,
+            readiness.health.checks,
+            readiness.sources,
+            json,
+        )
+    } else {
+        let health = runtime.block_on(crate::health::health(store, system));
+        let json = serde_json::to_string(&health)?;
+        (health.ok, health.checks, Vec::new(), json)
+    };
+    match args.output {
+        OutputFormat::Json => writeln!(out, "{json}")?,
+        OutputFormat::Csv => return Err(OutputFormat::Csv.unsupported("health")),
+        OutputFormat::Text => {
+            for check in &checks {
+                let state = check.problem.as_deref().unwrap_or("ok");
+                writeln!(out, "{:<14}{state}", check.part)?;
+            }
+            for source in &sources {
+                let state = source.problem.as_deref().unwrap_or("ok");
+                writeln!(out, "{:<14}{state}", source.marketplace)?;
+            }
+            let verdict = match (ok, args.ready) {
+                (true, true) => "ready",
+                (true, false) => "healthy",
+                (false, true) => "not ready",
+                (false, false) => "not healthy",
+            };
+            writeln!(out, "{verdict}")?;
+        }
+    }
+    Ok(if ok { 0 } else { 1 })
 }
 
 /// Runs a read command: in the daemon that holds the data directory when one answers on

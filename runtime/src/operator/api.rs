@@ -2,7 +2,7 @@
 //! generated from the handlers and the types they take and answer ([`document`]), and
 //! served at `/api/openapi.json`: a route is in the document exactly when it is served.
 //!
-//! Every route but `/healthz` and `/api/openapi.json` needs `Authorization: Bearer <token>`,
+//! Every route but `/healthz`, `/readyz` and `/api/openapi.json` needs `Authorization: Bearer <token>`,
 //! `/metrics` included: the numbers (spend, pending approvals) are business data, and
 //! Prometheus sends a bearer token with `authorization: { credentials_file: ... }`.
 
@@ -32,6 +32,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::{ApiError, ApiJson, AppState, ErrorBody};
+use crate::health::{Health, Readiness};
 use crate::system::actor_reports;
 
 /// Who the gate records for API commands.
@@ -44,7 +45,7 @@ const BY: &str = "operator (api)";
         version = "1",
         description = "Approve, reject and undo what the policy gate asks about; read the audit \
             log; pause and resume; bring items and cross-list them. Every endpoint except \
-            /healthz and /api/openapi.json needs `Authorization: Bearer <operator.token>`. \
+            /healthz, /readyz and /api/openapi.json needs `Authorization: Bearer <operator.token>`. \
             Errors are `{\"error\": \"...\"}` saying what was wrong and what to do, with 400 \
             (bad input), 401 (missing or bad token), 404 (unknown id), 409 (already decided, \
             not undoable, blocked), 413 (body over 64 KiB), 422 (an item that does not add \
@@ -145,6 +146,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(pause))
         .routes(routes!(resume))
         .merge(super::items::routes())
+        .merge(super::business::routes())
         .merge(super::contacts::routes())
 }
 
@@ -152,6 +154,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
 pub(crate) fn public_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(healthz))
+        .routes(routes!(readyz))
         .routes(routes!(openapi))
 }
 
@@ -377,28 +380,6 @@ struct ActionPath {
     id: String,
 }
 
-/// `GET /healthz`.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct Health {
-    /// True when the store, the gate and every agent answered in time.
-    pub ok: bool,
-    /// Each part checked, in order: `store`, `gate`, then each agent by name.
-    pub checks: Vec<HealthCheck>,
-}
-
-/// One part of [`Health`].
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct HealthCheck {
-    pub part: String,
-    pub ok: bool,
-    /// What is wrong, when something is.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub problem: Option<String>,
-}
-
-/// How long each part of a health check may take to answer.
-const HEALTH_WAIT: Duration = Duration::from_secs(2);
-
 /// Health: the store reaches its disk, the gate answers, and every agent answers its
 /// supervisor's status question, each within 2 s. 503 with the failing parts otherwise.
 #[utoipa::path(
@@ -411,45 +392,32 @@ const HEALTH_WAIT: Duration = Duration::from_secs(2);
     )
 )]
 async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
-    let late = || "did not answer in 2 s".to_string();
-    let mut checks = Vec::new();
-    let mut check = |part: &str, problem: Option<String>| {
-        checks.push(HealthCheck {
-            part: part.to_string(),
-            ok: problem.is_none(),
-            problem,
-        })
-    };
-    let store = match tokio::time::timeout(HEALTH_WAIT, state.ctx.store.flush()).await {
-        Ok(Ok(())) => None,
-        Ok(Err(error)) => Some(error.to_string()),
-        Err(_) => Some(late()),
-    };
-    check("store", store);
-    let gate = match tokio::time::timeout(HEALTH_WAIT, gate_status(&state)).await {
-        Ok(Ok(_)) => None,
-        Ok(Err(error)) => Some(error.message),
-        Err(_) => Some(late()),
-    };
-    check("gate", gate);
-    match tokio::time::timeout(HEALTH_WAIT, crate::system::ask_actors(&state.ctx.addrs)).await {
-        Ok(answers) => {
-            for answer in answers {
-                match answer {
-                    Ok(report) => check(report.actor, None),
-                    Err((actor, error)) => check(actor, Some(error)),
-                }
-            }
-        }
-        Err(_) => check("agents", Some(late())),
-    }
-    let ok = checks.iter().all(|c| c.ok);
-    let status = if ok {
+    let health = crate::health::health(&state.ctx.store, &state.ctx.addrs).await;
+    (served_if(health.ok), Json(health))
+}
+
+/// Readiness: healthy, and every marketplace searched works (no outage, no layout drift).
+/// 503 naming what is not.
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    security(()),
+    responses(
+        (status = 200, description = "Ready.", body = Readiness),
+        (status = 503, description = "Not ready; `health` and `sources` say why.", body = Readiness)
+    )
+)]
+async fn readyz(State(state): State<AppState>) -> (StatusCode, Json<Readiness>) {
+    let readiness = crate::health::readiness(&state.ctx.store, &state.ctx.addrs).await;
+    (served_if(readiness.ready), Json(readiness))
+}
+
+fn served_if(ok: bool) -> StatusCode {
+    if ok {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
-    };
-    (status, Json(Health { ok, checks }))
+    }
 }
 
 /// This document.

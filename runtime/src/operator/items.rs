@@ -248,7 +248,17 @@ async fn edit_item(
     Path(ItemPath { id }): Path<ItemPath>,
     ApiJson(edit): ApiJson<ItemEdit>,
 ) -> Result<Json<ItemView>, ApiError> {
-    let found = item(&state, &id)?;
+    let edited = edit_of(&state, &id, edit).await?;
+    Ok(Json(view(&state, &edited)?))
+}
+
+/// Has the Inventory apply `edit` to item `id` (the API's and the console's one way).
+pub(super) async fn edit_of(
+    state: &AppState,
+    id: &str,
+    edit: ItemEdit,
+) -> Result<InventoryItem, ApiError> {
+    let found = item(state, id)?;
     let asked = state
         .ctx
         .addrs
@@ -259,13 +269,12 @@ async fn edit_item(
         Ok(Err(error)) => return Err(unavailable(error)),
         Err(_) => return Err(inventory_timeout()),
     };
-    let edited = edited.map_err(|problems| {
+    edited.map_err(|problems| {
         ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             format!("the item was not changed: {}", problems.join("; ")),
         )
-    })?;
-    Ok(Json(view(&state, &edited)?))
+    })
 }
 
 fn inventory_timeout() -> ApiError {
@@ -604,10 +613,27 @@ async fn retry_channel(
     State(state): State<AppState>,
     Path(ItemChannelPath { id, channel }): Path<ItemChannelPath>,
 ) -> Result<(StatusCode, Json<JobChange>), ApiError> {
-    let item = item(&state, &id)?;
+    let (item, marketplace) = retry_of(&state, &id, &channel)?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(JobChange {
+            retrying: Some(marketplace),
+            ..JobChange::about(item)
+        }),
+    ))
+}
+
+/// Asks the Lister to publish `channel` of item `id` again, if it can be (the API's and the
+/// console's one way).
+pub(super) fn retry_of(
+    state: &AppState,
+    id: &str,
+    channel: &str,
+) -> Result<(ItemId, Marketplace), ApiError> {
+    let item = item(state, id)?;
     listable(&item)?;
-    let marketplace = channel_of(&channel)?;
-    let job = job_on(&state, &item, marketplace)?;
+    let marketplace = channel_of(channel)?;
+    let job = job_on(state, &item, marketplace)?;
     // A native channel waiting for a field (filled in since with `bazaar item edit`) is
     // listed again; an assisted one waits for the operator to paste it.
     let waiting_for_fields = job.status == "needs_manual_action"
@@ -632,13 +658,7 @@ async fn retry_channel(
             marketplace,
         },
     )?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(JobChange {
-            retrying: Some(marketplace),
-            ..JobChange::about(item.id)
-        }),
-    ))
+    Ok((item.id, marketplace))
 }
 
 /// `POST /api/v1/items/{id}/shipped` body.

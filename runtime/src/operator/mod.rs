@@ -18,7 +18,9 @@
 //! `previous_token` and send SIGHUP again.
 
 pub mod api;
+pub mod business;
 pub mod cli;
+pub mod console;
 pub mod contacts;
 pub mod items;
 pub mod links;
@@ -208,6 +210,47 @@ pub struct WebhookStats {
     pub dropped: std::sync::atomic::AtomicU64,
     /// Retries made.
     pub retried: std::sync::atomic::AtomicU64,
+}
+
+impl WebhookStats {
+    /// The counters as the last clean stop left them (zero for a new store).
+    fn load(store: &SledStore) -> WebhookStats {
+        use bazaar_memory::Store;
+        use std::sync::atomic::AtomicU64;
+        let [delivered, failed, dropped, retried] = store
+            .get_meta::<[u64; 4]>(bazaar_memory::meta_keys::OPERATOR_WEBHOOK_COUNTS)
+            .unwrap_or_else(|error| {
+                tracing::warn!(%error, "webhook counters unreadable; counting from zero");
+                None
+            })
+            .unwrap_or_default();
+        WebhookStats {
+            delivered: AtomicU64::new(delivered),
+            failed: AtomicU64::new(failed),
+            dropped: AtomicU64::new(dropped),
+            retried: AtomicU64::new(retried),
+        }
+    }
+
+    /// Keeps the counters for the next start.
+    async fn save(&self, store: &SledStore) {
+        use bazaar_memory::Store;
+        use std::sync::atomic::Ordering::Relaxed;
+        let counts = [
+            self.delivered.load(Relaxed),
+            self.failed.load(Relaxed),
+            self.dropped.load(Relaxed),
+            self.retried.load(Relaxed),
+        ];
+        let saved = match store.put_meta(bazaar_memory::meta_keys::OPERATOR_WEBHOOK_COUNTS, &counts)
+        {
+            Ok(()) => store.flush().await,
+            Err(error) => Err(error),
+        };
+        if let Err(error) = saved {
+            tracing::warn!(%error, "webhook counters not kept");
+        }
+    }
 }
 
 /// The credentials in force, shared by the server and the link maker: replaced whole on a
@@ -555,6 +598,7 @@ fn router(state: AppState) -> Router {
         .merge(protected)
         .merge(Router::from(api::public_routes()))
         .merge(page::routes())
+        .merge(console::routes())
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
@@ -595,6 +639,8 @@ pub struct Operator {
     server: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
     webhooks: Option<webhooks::Dispatcher>,
     stats: Arc<WebhookStats>,
+    /// Where the counters are kept across restarts.
+    store: SledStore,
     /// The credentials the server and the links use, for [`Operator::reload_secrets`].
     credentials: Option<CredentialCell>,
     /// Whether the server runs.
@@ -717,7 +763,8 @@ impl Operator {
         also: Option<Router>,
     ) -> anyhow::Result<Operator> {
         let (stop, stopped) = watch::channel(false);
-        let stats = Arc::new(WebhookStats::default());
+        let stats = Arc::new(WebhookStats::load(&ctx.store));
+        let ctx_store = ctx.store.clone();
         let credentials = settings.token.clone().map(|token| {
             CredentialCell::new(Credentials::new(token, settings.previous_token.clone()))
         });
@@ -803,6 +850,7 @@ impl Operator {
             server,
             webhooks: dispatcher,
             stats,
+            store: ctx_store,
             serving: addr.is_some(),
             credentials,
         })
@@ -842,6 +890,7 @@ impl Operator {
         if let Some(webhooks) = self.webhooks {
             webhooks.stop(Duration::from_secs(5)).await;
         }
+        self.stats.save(&self.store).await;
     }
 }
 

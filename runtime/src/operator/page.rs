@@ -86,6 +86,14 @@ button.reject{background:#b71c1c;color:#fff;border:0;border-radius:4px}
 table{border-collapse:collapse;width:100%}
 td,th{text-align:left;padding:.3rem .4rem;border-bottom:1px solid #eee;vertical-align:top}
 .muted{color:#666}
+nav a{margin:0 .15rem}
+ol.pipeline{display:flex;flex-wrap:wrap;gap:.5rem;list-style:none;padding:0}
+ol.pipeline li{border:1px solid #ccc;border-radius:6px;padding:.4rem .7rem}
+ol.pipeline li+li::before{content:'\\2192  ';color:#999}
+article.item,article.round{border:1px solid #ccc;border-radius:6px;padding:.5rem 1rem;margin:.75rem 0}
+article.round.us{background:#f3f7fb}
+pre.mail{white-space:pre-wrap;font:inherit;margin:.25rem 0}
+form.edit label{white-space:nowrap}
 ";
 
 fn nonce() -> String {
@@ -93,7 +101,12 @@ fn nonce() -> String {
 }
 
 /// A whole page with the security headers for it.
-fn page(status: StatusCode, title: &str, body: Markup, script: Option<&'static str>) -> Response {
+pub(super) fn page(
+    status: StatusCode,
+    title: &str,
+    body: Markup,
+    script: Option<&'static str>,
+) -> Response {
     let nonce = nonce();
     let html = html! {
         (DOCTYPE)
@@ -140,15 +153,15 @@ pub(crate) fn error_page(status: StatusCode, message: &str) -> Response {
     page(status, "Bazaar: not done", body, None)
 }
 
-fn api_error_page(error: ApiError) -> Response {
+pub(super) fn api_error_page(error: ApiError) -> Response {
     error_page(error.status, &error.message)
 }
 
-fn see_other(to: &str) -> Response {
+pub(super) fn see_other(to: &str) -> Response {
     Redirect::to(to).into_response()
 }
 
-fn relative(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
+pub(super) fn relative(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
     let secs = (at - now).num_seconds();
     if secs.abs() < 5 {
         return "just now".into();
@@ -170,7 +183,7 @@ fn relative(at: DateTime<Utc>, now: DateTime<Utc>) -> String {
     }
 }
 
-fn when(at: DateTime<Utc>) -> Markup {
+pub(super) fn when(at: DateTime<Utc>) -> Markup {
     html! { time datetime=(at.to_rfc3339()) { (at.format("%Y-%m-%d %H:%M UTC")) } }
 }
 
@@ -263,11 +276,11 @@ fn session_claims(state: &AppState, headers: &HeaderMap) -> Option<(String, Stri
 }
 
 /// The request's valid session, if any.
-fn session(state: &AppState, headers: &HeaderMap) -> Option<String> {
+pub(super) fn session(state: &AppState, headers: &HeaderMap) -> Option<String> {
     session_claims(state, headers).map(|(value, _)| value)
 }
 
-fn csrf(state: &AppState, session: &str) -> String {
+pub(super) fn csrf(state: &AppState, session: &str) -> String {
     signing::csrf_token(&state.credentials().keys.csrf, session)
 }
 
@@ -276,7 +289,7 @@ fn csrf_input(token: &str) -> Markup {
 }
 
 /// A form of one button (and whatever `fields` it carries) posting to `action`.
-fn button_form(action: &str, csrf: &str, fields: Markup, button: Markup) -> Markup {
+pub(super) fn button_form(action: &str, csrf: &str, fields: Markup, button: Markup) -> Markup {
     html! {
         form.inline method="post" action=(action) { (csrf_input(csrf)) (fields) (button) }
     }
@@ -630,6 +643,7 @@ async fn inbox(
     let body = html! {
         header {
             h1 { "Bazaar inbox" }
+            (super::console::nav())
             @match paused {
                 Some(true) => (button_form("/inbox/resume", &csrf, html! {},
                     html! { button type="submit" id="resume" { "Resume" } })),
@@ -690,7 +704,7 @@ fn done(outcome: &Outcome, fallback: &str) -> Response {
 
 /// Checks the form and its CSRF token; the error is the page to answer with.
 #[allow(clippy::result_large_err)] // the error is the response itself, built once
-fn checked_form<T: HasCsrf>(
+pub(super) fn checked_form<T: HasCsrf>(
     state: &AppState,
     headers: &HeaderMap,
     form: Result<Form<T>, FormRejection>,
@@ -701,7 +715,7 @@ fn checked_form<T: HasCsrf>(
 }
 
 /// Forms that carry a CSRF token.
-trait HasCsrf {
+pub(super) trait HasCsrf {
     fn csrf(&self) -> &str;
 }
 

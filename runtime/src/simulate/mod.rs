@@ -155,6 +155,9 @@ fn agent_config(
     }
     config.researcher.searches = searches;
     config.researcher.commit_each_page = false;
+    // The saved searches browse every category on eBay, so memory has comparables; a cold
+    // start's commit would race the DealAnalyzer's reads and make runs differ.
+    config.researcher.cold_start_searches_per_day = 0;
     // The index commits once per simulated hour, while the agent is quiet (see `run_sim`),
     // never on a wall-clock timer or a batch size reached mid-step: what the DealAnalyzer
     // sees then depends on the run, not on the machine's speed.

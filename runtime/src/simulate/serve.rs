@@ -49,6 +49,14 @@ pub enum ServeError {
         /// What is wrong.
         message: String,
     },
+    /// The agent's configuration could not be written (or eBay's consent failed).
+    #[error("cannot write the agent's configuration {path}: {message}")]
+    AgentConfig {
+        /// The file.
+        path: String,
+        /// Why.
+        message: String,
+    },
     /// The output directory could not be created.
     #[error("cannot create {path}: {source}")]
     Out {
@@ -156,7 +164,8 @@ pub async fn serve(
     let mut world = World::start(world_config).await?;
     // eBay's tokens last two hours of the agent's time, not of the world's.
     world.ebay().set_speed(config.speed);
-    print_endpoints(&world, server.as_ref(), &config, out);
+    let agent_config = write_agent_config(&world, server.as_ref(), &config).await?;
+    print_endpoints(&world, server.as_ref(), &config, &agent_config, out);
 
     tokio::pin!(stop);
     let mut ticker = tokio::time::interval(TICK);
@@ -204,10 +213,111 @@ pub async fn serve(
     Ok(())
 }
 
+/// Writes `<out>/bazaar.toml`, the configuration a separately started `bazaar run` needs
+/// to work this world: its eBay (search, and selling with a seller's consent given here),
+/// its Craigslist-style site, its language model, its mail (with `--mail-env`; in-process
+/// mail cannot be reached from another process), saved searches for each category, and an
+/// operator token. Secrets go in files beside it (`<out>/secrets/`, the owner's alone), as
+/// Bazaar's configuration asks.
+async fn write_agent_config(
+    world: &World,
+    server: Option<&MailServer>,
+    config: &ServeConfig,
+) -> Result<PathBuf, ServeError> {
+    use bazaar_agents::connectors::ebay::EbaySettings;
+    use bazaar_agents::connectors::ebay_sell::exchange_authorization_code;
+    use bazaar_sim::ebay::scopes;
+
+    let path = config.out.join("bazaar.toml");
+    let failed = |message: String| ServeError::AgentConfig {
+        path: path.display().to_string(),
+        message,
+    };
+    let e = world.endpoints();
+    // The seller's consent, given once here (it expires within seconds of real time at a
+    // high --speed): the refresh token lasts.
+    let app = bazaar_sim::ebay::EbayConfig::default();
+    let api = EbaySettings::new(&e.ebay, &app.client_id, &app.client_secret, 100_000);
+    let code = world.ebay().authorization_code(&[
+        scopes::API,
+        scopes::SELL_INVENTORY,
+        scopes::SELL_FULFILLMENT,
+        scopes::NOTIFICATION_SUBSCRIPTION,
+    ]);
+    let clock: bazaar_memory::SharedClock = Arc::new(world.clock().clone());
+    let tokens = exchange_authorization_code(&api, &code, &app.ru_name, &clock)
+        .await
+        .map_err(|error| failed(format!("ebay consent: {error}")))?;
+    let secrets = config.out.join("secrets");
+    std::fs::create_dir_all(&secrets).map_err(|error| failed(error.to_string()))?;
+    let secret = |name: &str, value: &str| -> Result<String, ServeError> {
+        use std::os::unix::fs::PermissionsExt;
+        let file = secrets.join(name);
+        std::fs::write(&file, value).map_err(|error| failed(error.to_string()))?;
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+            .map_err(|error| failed(error.to_string()))?;
+        let absolute = std::fs::canonicalize(&file).map_err(|error| failed(error.to_string()))?;
+        Ok(format!("{{ file = {:?} }}", absolute.display().to_string()))
+    };
+    let operator_token = bazaar_policies::signing::to_hex(&rand::random::<[u8; 32]>());
+    let mut text = format!(
+        "# Written by `bazaar sim serve` for this world only: `bazaar --config {path} run`.\n\
+         [store]\ndata_dir = {data:?}\n\n\
+         [marketplaces.ebay]\nenabled = true\nbase_url = {ebay:?}\nclient_id = {id:?}\nclient_secret = {ebay_secret}\n\n\
+         [marketplaces.craigslist]\nenabled = true\nbase_url = {craigslist:?}\nrequest_spacing_ms = 200\n\n\
+         [llm]\nenabled = true\nbase_url = \"{llm}/v1\"\napi_key = {llm_key}\n\n\
+         [selling]\nchannels = [\"ebay\"]\n\n\
+         [selling.ebay]\nrefresh_token = {refresh}\nfulfillment_policy_id = \"6196944000\"\n\
+         payment_policy_id = \"6196945000\"\nreturn_policy_id = \"6196946000\"\n\
+         merchant_location_key = \"home\"\nlocation_postal_code = \"95125\"\nlocation_country = \"US\"\n\n\
+         [operator]\ntoken = {operator}\n\n",
+        path = path.display(),
+        data = config.out.join("agent-data").display().to_string(),
+        ebay = e.ebay,
+        id = e.ebay_client_id,
+        ebay_secret = secret("ebay-client-secret", &e.ebay_client_secret)?,
+        craigslist = e.craigslist.trim_end_matches('/'),
+        llm = e.llm.trim_end_matches('/').trim_end_matches("/v1"),
+        llm_key = secret("llm-api-key", &e.llm_api_key)?,
+        refresh = secret("ebay-refresh-token", &tokens.refresh_token)?,
+        operator = secret("operator-token", &operator_token)?,
+    );
+    match server {
+        Some(server) => text.push_str(&format!(
+            "[mail]\nenabled = true\nsmtp_host = \"127.0.0.1\"\nsmtp_port = {smtp}\n\
+             imap_host = \"127.0.0.1\"\nimap_port = {imap}\ntls = \"none\"\n\
+             username = {user:?}\nfrom_address = {user:?}\npassword = {password}\n\n",
+            smtp = server.smtp_port,
+            imap = server.imap_port,
+            user = e.agent_mail,
+            password = secret("mail-password", &server.password)?,
+        )),
+        None => text.push_str(
+            "# Mail: this world's mail is in-process, out of another process's reach; start it\n\
+             # with --mail-env (sim/scripts/mail-server.sh) to negotiate by email.\n\n",
+        ),
+    }
+    for marketplace in ["ebay", "craigslist"] {
+        for category in world.scenario().categories() {
+            text.push_str(&format!(
+                "[[researcher.searches]]\nmarketplace = \"{marketplace}\"\nquery = \"\"\n\
+                 category = \"{}\"\nevery_minutes = 10\n\n",
+                category.name()
+            ));
+        }
+    }
+    std::fs::write(&path, text).map_err(|error| failed(error.to_string()))?;
+    // What `bazaar run` would say of it, said now.
+    bazaar_config::Config::load(Some(&path), std::iter::empty())
+        .map_err(|error| failed(format!("it does not load: {error}")))?;
+    Ok(path)
+}
+
 fn print_endpoints(
     world: &World,
     server: Option<&MailServer>,
     config: &ServeConfig,
+    agent_config: &Path,
     out: &mut dyn Write,
 ) {
     let e = world.endpoints();
@@ -273,6 +383,12 @@ fn print_endpoints(
         out,
         "events      {}",
         config.out.join("events.jsonl").display()
+    );
+    let _ = writeln!(
+        out,
+        "config      {}  (`bazaar --config {} run` works this world; its secrets are beside it)",
+        agent_config.display(),
+        agent_config.display()
     );
     let _ = writeln!(out, "ready");
     let _ = out.flush();

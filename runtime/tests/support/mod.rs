@@ -17,6 +17,7 @@ use bazaar_runtime::operator::{Operator, OperatorContext, OperatorSettings};
 use bazaar_runtime::system::{System, SystemParts};
 use chrono::{DateTime, Utc};
 
+pub mod browser;
 pub mod openapi;
 
 pub use bazaar_policies::testing::MemoryMarket as TestMarket;
@@ -40,6 +41,7 @@ pub fn reprice(sku: &str, price: &str, key: &str) -> Action {
         marketplace: Some(Marketplace::Ebay),
         pattern_match: 1.0,
         idempotency_key: key.into(),
+        about: None,
     }
 }
 
