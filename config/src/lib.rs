@@ -477,6 +477,19 @@ pub struct MarketplacesConfig {
     pub ebay: EbayConfig,
     /// A Craigslist site.
     pub craigslist: CraigslistConfig,
+    /// Facebook Marketplace, read in a headless Chromium.
+    pub facebook: FacebookConfig,
+}
+
+/// `[marketplaces.facebook]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FacebookConfig {
+    /// Whether to search it (needs Chromium, and the session `bazaar session import
+    /// facebook` keeps: Bazaar never logs in itself).
+    pub enabled: bool,
+    /// The site's root, e.g. `https://www.facebook.com` (its `/marketplace/…` pages are read).
+    pub base_url: String,
 }
 
 /// `[marketplaces.craigslist]`.
@@ -906,6 +919,13 @@ impl Config {
                 "must be an http(s) URL like https://sfbay.craigslist.org",
             );
         }
+        let facebook = &self.marketplaces.facebook;
+        if facebook.enabled && url_host(&facebook.base_url).is_none() {
+            return bad(
+                "marketplaces.facebook.base_url",
+                "must be an http(s) URL like https://www.facebook.com",
+            );
+        }
         let mail = &self.mail;
         if mail.enabled && (mail.smtp_host.is_empty() || mail.imap_host.is_empty()) {
             return bad(
@@ -1049,6 +1069,9 @@ impl Config {
         }
         if self.marketplaces.craigslist.enabled {
             enabled.push(Marketplace::Craigslist);
+        }
+        if self.marketplaces.facebook.enabled {
+            enabled.push(Marketplace::Facebook);
         }
         enabled
     }

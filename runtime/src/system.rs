@@ -467,7 +467,40 @@ pub fn sources_from_config(
         }
         sources.push(Arc::new(site));
     }
+    if config.marketplaces.facebook.enabled {
+        sources.push(facebook_browser(config, clock)?);
+    }
     Ok(sources)
+}
+
+/// Facebook Marketplace in one long-lived headless Chromium, with the imported session's
+/// cookies (`<data_dir>/secrets/sessions/facebook.json`) and its own profile under the data
+/// directory.
+fn facebook_browser(
+    config: &Config,
+    clock: &SharedClock,
+) -> anyhow::Result<Arc<dyn bazaar_agents::connectors::Source>> {
+    use anyhow::Context;
+    use bazaar_agents::connectors::marketplace::{
+        find_chromium, MarketplaceBrowser, MarketplaceSettings,
+    };
+    let Some(chromium) = find_chromium() else {
+        anyhow::bail!(
+            "[marketplaces.facebook] is enabled but Chromium is not installed: `apt-get install chromium`, or set enabled = false"
+        );
+    };
+    let mut settings = MarketplaceSettings::new(
+        &config.marketplaces.facebook.base_url,
+        &config.store.data_dir,
+    );
+    settings.chromium = chromium;
+    let browser = MarketplaceBrowser::new(
+        settings,
+        bazaar_agents::connectors::PoliteConfig::default(),
+        clock.clone(),
+    )
+    .context("[marketplaces.facebook]")?;
+    Ok(Arc::new(browser))
 }
 
 /// A headless Chromium for the Craigslist reply pages whose script writes the seller's

@@ -146,3 +146,64 @@ mod reqwest {
             })
     }
 }
+
+/// Issue 27 (7): the daemon's own sources read the JavaScript marketplace in Chromium, as
+/// `bazaar sim` does: with the configuration `sim serve` wrote, a scan of the "facebook"
+/// searches finds its listings.
+#[test]
+fn the_written_configuration_reads_the_javascript_marketplace_in_chromium() {
+    let chromium = ["/usr/lib/chromium/chromium", "/usr/bin/chromium"]
+        .iter()
+        .any(|p| std::path::Path::new(p).exists());
+    if !chromium {
+        assert_ne!(
+            std::env::var("CI").as_deref(),
+            Ok("true"),
+            "chromium is not installed, and CI must run this test (.ci/test.sh installs it)"
+        );
+        eprintln!("skipped: chromium is not installed");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let mut child = Command::new(BAZAAR)
+        .args(["sim", "serve", "--scenario", "small", "--seed", "5"])
+        .arg("--out")
+        .arg(&out)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut config = None;
+    for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+        if let Some(rest) = line.strip_prefix("config") {
+            config = rest.split_whitespace().next().map(str::to_string);
+        }
+        if line == "ready" {
+            break;
+        }
+    }
+    let config = config.expect("sim serve names the configuration it wrote");
+    let scan = Command::new(BAZAAR)
+        .args([
+            "--config", &config, "scan", "--once", "--source", "facebook",
+        ])
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&scan.stderr).into_owned();
+    let _ = unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let _ = child.wait();
+    assert!(scan.status.success(), "{said}");
+    let new = said
+        .lines()
+        .find_map(|l| l.strip_prefix("scan: 1 searches, "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse::<usize>().ok())
+        .unwrap_or_else(|| panic!("no scan summary: {said}"));
+    assert!(
+        new > 0,
+        "listings read from the JavaScript marketplace: {said}"
+    );
+}

@@ -23,7 +23,7 @@ pub struct ScanArgs {
     /// Once and exit (the daemon, `bazaar run`, scans on schedule).
     #[arg(long)]
     once: bool,
-    /// Only this marketplace's searches (ebay, craigslist).
+    /// Only this marketplace's searches (ebay, craigslist, facebook).
     #[arg(long, value_name = "S")]
     source: Option<Marketplace>,
 }

@@ -297,6 +297,22 @@ async fn write_agent_config(
              # with --mail-env (sim/scripts/mail-server.sh) to negotiate by email.\n\n",
         ),
     }
+    // The JavaScript marketplace, read in Chromium when it is installed.
+    if bazaar_agents::connectors::marketplace::find_chromium().is_some() {
+        let root = e
+            .marketplace
+            .trim_end_matches('/')
+            .trim_end_matches("/marketplace");
+        text.push_str(&format!(
+            "[marketplaces.facebook]\nenabled = true\nbase_url = {root:?}\n\n\
+             [[researcher.searches]]\nmarketplace = \"facebook\"\nquery = \"\"\n\
+             every_minutes = 60\nnewest_first = true\n\n"
+        ));
+    } else {
+        text.push_str(
+            "# The JavaScript marketplace needs Chromium (apt-get install chromium).\n\n",
+        );
+    }
     for marketplace in ["ebay", "craigslist"] {
         for category in world.scenario().categories() {
             text.push_str(&format!(
