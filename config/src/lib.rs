@@ -77,6 +77,8 @@ pub struct Config {
     pub index: IndexSettings,
     /// Graceful shutdown.
     pub shutdown: ShutdownConfig,
+    /// The daemon's time.
+    pub clock: ClockConfig,
     /// Saved searches.
     pub researcher: ResearcherConfig,
     /// Marketplace accounts.
@@ -416,6 +418,22 @@ pub struct IndexSettings {
 pub struct ShutdownConfig {
     /// How long to wait for in-flight work.
     pub drain_timeout_secs: u64,
+}
+
+/// `[clock]`: the daemon's time. The wall clock unless told otherwise; `bazaar sim serve`
+/// writes one that follows its world: simulated time `origin` at the wall-clock instant
+/// `origin_wall`, `speed` simulated seconds per wall-clock second from then on.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClockConfig {
+    /// Simulated seconds per wall-clock second (1: real time).
+    pub speed: u32,
+    /// The time the clock shows at `origin_wall`.
+    #[serde(default)]
+    pub origin: Option<chrono::DateTime<chrono::Utc>>,
+    /// The wall-clock instant at which it shows `origin`.
+    #[serde(default)]
+    pub origin_wall: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// `[researcher]`.
@@ -778,12 +796,27 @@ impl Config {
 
     fn validate(&self) -> Result<(), ConfigError> {
         self.validate_runtime()?;
+        self.validate_clock()?;
         self.validate_searches()?;
         self.validate_policy()?;
         self.validate_operator()?;
         self.validate_connections()?;
         self.validate_selling()?;
         self.validate_llm()
+    }
+
+    fn validate_clock(&self) -> Result<(), ConfigError> {
+        let clock = &self.clock;
+        if clock.speed == 0 {
+            return bad("clock.speed", "must be at least 1 (1 is real time)");
+        }
+        if clock.origin.is_some() != clock.origin_wall.is_some() {
+            return bad(
+                "clock.origin",
+                "origin and origin_wall go together (the time shown at that wall-clock instant)",
+            );
+        }
+        Ok(())
     }
 
     /// The supervisor, the intake, the index and logging.
@@ -1240,6 +1273,12 @@ mod tests {
             &[],
             &["supervisor.max_restarts", "at least 1"],
         );
+        check_error(
+            "[clock]\nspeed = 60\norigin = \"2026-03-02T08:00:00Z\"\n",
+            &[],
+            &["clock.origin", "origin_wall"],
+        );
+        check_error("[clock]\nspeed = 0\n", &[], &["clock.speed"]);
         check_error("[log]\nformat = \"xml\"\n", &[], &["log.format", "xml"]);
         check_error("[supervisor\n", &[], &["not valid TOML"]);
         check_error(

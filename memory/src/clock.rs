@@ -40,6 +40,51 @@ impl Clock for SystemClock {
     }
 }
 
+/// Time that runs `speed` times faster than the wall clock from a chosen origin: it shows
+/// `origin` at the wall-clock instant `origin_wall`. `bazaar run` uses it to follow a world
+/// `bazaar sim serve` runs at the same speed; sleeps are the wall-clock share of the
+/// simulated duration.
+#[derive(Debug, Clone, Copy)]
+pub struct ScaledClock {
+    origin: DateTime<Utc>,
+    origin_wall: DateTime<Utc>,
+    speed: u32,
+}
+
+impl ScaledClock {
+    /// A clock showing `origin` at `origin_wall`, `speed` (at least 1) times faster.
+    pub fn new(origin: DateTime<Utc>, origin_wall: DateTime<Utc>, speed: u32) -> ScaledClock {
+        ScaledClock {
+            origin,
+            origin_wall,
+            speed: speed.max(1),
+        }
+    }
+
+    /// What the clock shows when the wall clock shows `wall`.
+    ///
+    /// ```
+    /// use bazaar_memory::ScaledClock;
+    /// let at = |t: &str| t.parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+    /// let clock = ScaledClock::new(at("2026-03-02T08:00:00Z"), at("2026-12-07T10:00:00Z"), 60);
+    /// // A minute of wall time is an hour of the world's.
+    /// assert_eq!(clock.at(at("2026-12-07T10:01:00Z")), at("2026-03-02T09:00:00Z"));
+    /// ```
+    pub fn at(&self, wall: DateTime<Utc>) -> DateTime<Utc> {
+        self.origin + (wall - self.origin_wall) * self.speed as i32
+    }
+}
+
+impl Clock for ScaledClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.at(Utc::now())
+    }
+
+    fn sleep(&self, duration: Duration) -> Sleep {
+        Box::pin(tokio::time::sleep(duration / self.speed))
+    }
+}
+
 /// Simulated time: it stands still until [`SimClock::advance_to_next`] or
 /// [`SimClock::advance_by`] moves it, and wakes the sleepers whose deadline passed.
 #[derive(Debug, Clone)]

@@ -16,7 +16,7 @@ pub mod store;
 
 pub use bazaar_model::*;
 
-pub use clock::{Clock, SharedClock, SimClock, SystemClock};
+pub use clock::{Clock, ScaledClock, SharedClock, SimClock, SystemClock};
 pub use index::{Hit, IndexConfig, IndexError, ProductIndex};
 pub use mailbox::{Addr, Envelope, Quiescence, SendError};
 pub use store::{Record, SledStore, Store, StoreError};

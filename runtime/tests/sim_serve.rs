@@ -207,3 +207,100 @@ fn the_written_configuration_reads_the_javascript_marketplace_in_chromium() {
         "listings read from the JavaScript marketplace: {said}"
     );
 }
+
+/// Kills a child process when the test ends, passed or failed.
+struct Stopped(std::process::Child);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Issue 27 (5, 6): `bazaar run` started with the configuration `sim serve` wrote works the
+/// world on the world's clock: it finds listings within seconds of wall time, stamps them
+/// with the world's dates, and no request to the world is about a moment it has not reached.
+#[test]
+fn the_daemon_follows_the_worlds_clock_with_the_written_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let mut world = Stopped(
+        Command::new(BAZAAR)
+            .args(["sim", "serve", "--scenario", "small", "--speed", "120"])
+            .arg("--out")
+            .arg(&out)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = world.0.stdout.take().unwrap();
+    let (lines_tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
+    let mut config = None;
+    loop {
+        let line = lines
+            .recv_timeout(Duration::from_secs(30))
+            .expect("sim serve prints its endpoints");
+        if let Some(rest) = line.strip_prefix("config") {
+            config = rest.split_whitespace().next().map(str::to_string);
+        }
+        if line == "ready" {
+            break;
+        }
+    }
+    let config = config.expect("a config line");
+    let log = dir.path().join("daemon.log");
+    let daemon = Stopped(
+        Command::new(BAZAAR)
+            .args(["--config", &config, "--log-format", "json", "run"])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let listings = loop {
+        let status = Command::new(BAZAAR)
+            .args(["--config", &config, "status", "--output", "json"])
+            .output()
+            .unwrap();
+        let found = serde_json::from_slice::<serde_json::Value>(&status.stdout)
+            .ok()
+            .and_then(|s| s["records"]["listing"].as_u64())
+            .unwrap_or(0);
+        if found > 0 {
+            break found;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the daemon found nothing in 60 s: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    let export = Command::new(BAZAAR)
+        .args(["--config", &config, "export"])
+        .output()
+        .unwrap();
+    let export = String::from_utf8_lossy(&export.stdout);
+    let listing = export
+        .lines()
+        .find(|l| l.contains("\"kind\":\"listing\""))
+        .expect("a listing in the export");
+    // The small scenario starts on 2026-03-02: the daemon's "now" is the world's.
+    assert!(listing.contains("\"first_seen\":\"2026-03-0"), "{listing}");
+    drop(daemon);
+    let said = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        !said.contains("in the future") && !said.contains("future"),
+        "a request about a moment the world has not reached: {said}"
+    );
+    println!("the daemon recorded {listings} listings on the world's clock");
+}

@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use bazaar_agents::mail::{MailTransport, SmtpImapConfig, SmtpImapTransport};
 use bazaar_config::Config;
-use bazaar_memory::{ProductIndex, SledStore, SystemClock};
+use bazaar_memory::{ProductIndex, SledStore};
 
 use super::read::ReadContext;
-use super::{open_index, open_store, system_clock, EXIT_USAGE};
+use super::{configured_clock, open_index, open_store, EXIT_USAGE};
 use crate::control::ControlSocket;
 use crate::ebay_notifications::{self, NotificationEndpoint};
 use crate::operator::{Operator, OperatorSettings};
@@ -136,8 +136,9 @@ fn assemble(
 ) -> anyhow::Result<(SystemParts, Option<PushSales>)> {
     OperatorSettings::from_config(&config.operator)?;
     bazaar_agents::llm::LlmClient::from_config(&config.llm)?;
-    let sources = sources_from_config(&config, &store, &system_clock())?;
-    let selling = selling_from_config(&config, &store, &system_clock())?;
+    let clock = configured_clock(&config);
+    let sources = sources_from_config(&config, &store, &clock)?;
+    let selling = selling_from_config(&config, &store, &clock)?;
     let mail = mail_transport(&config)?;
     let ConfiguredSelling {
         selling,
@@ -151,15 +152,8 @@ fn assemble(
             orders,
             verification_token,
         });
-    let mut parts = SystemParts::with_selling(
-        config,
-        store,
-        index,
-        Arc::new(SystemClock),
-        mail,
-        marketplace,
-        selling,
-    );
+    let mut parts =
+        SystemParts::with_selling(config, store, index, clock, mail, marketplace, selling);
     parts.sources = sources;
     Ok((parts, push))
 }

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use bazaar_config::Config;
 use bazaar_memory::{
-    Currency, ItemStatus, Money, ProductIndex, SharedClock, SledStore, SystemClock,
+    Currency, ItemStatus, Money, ProductIndex, ScaledClock, SharedClock, SledStore, SystemClock,
 };
 
 use crate::system::{index_config, index_dir, store_dir};
@@ -75,6 +75,22 @@ pub fn open_index(config: &Config) -> anyhow::Result<ProductIndex> {
 /// The wall clock, as the actors take it.
 pub fn system_clock() -> SharedClock {
     Arc::new(SystemClock)
+}
+
+/// The daemon's clock as `[clock]` sets it: the wall clock, or one that follows a simulated
+/// world (`bazaar sim serve` writes it).
+pub fn configured_clock(config: &Config) -> SharedClock {
+    let clock = &config.clock;
+    match (clock.origin, clock.origin_wall) {
+        (Some(origin), Some(origin_wall)) => {
+            Arc::new(ScaledClock::new(origin, origin_wall, clock.speed))
+        }
+        _ if clock.speed > 1 => {
+            let now = chrono::Utc::now();
+            Arc::new(ScaledClock::new(now, now, clock.speed))
+        }
+        _ => system_clock(),
+    }
 }
 
 /// `--price 79.99` or `$80`: dollars, more than zero.

@@ -164,12 +164,16 @@ pub async fn serve(
     let mut world = World::start(world_config).await?;
     // eBay's tokens last two hours of the agent's time, not of the world's.
     world.ebay().set_speed(config.speed);
-    let agent_config = write_agent_config(&world, server.as_ref(), &config).await?;
+    // The world's time is a function of the wall clock from here: the origin of the clock
+    // the daemon follows.
+    let origin = world.now();
+    let origin_wall = chrono::Utc::now();
+    let agent_config = write_agent_config(&world, server.as_ref(), &config, origin_wall).await?;
     print_endpoints(&world, server.as_ref(), &config, &agent_config, out);
 
     tokio::pin!(stop);
     let mut ticker = tokio::time::interval(TICK);
-    let step = chrono::Duration::milliseconds(TICK.as_millis() as i64 * i64::from(config.speed));
+    let speed = i32::try_from(config.speed).unwrap_or(i32::MAX);
     let mut day = 0;
     let mut over = false;
     loop {
@@ -180,8 +184,10 @@ pub async fn serve(
         if over {
             continue;
         }
-        let until = (world.now() + step).min(world.end());
-        world.run_until(until).await?;
+        let until = (origin + (chrono::Utc::now() - origin_wall) * speed).min(world.end());
+        if until > world.now() {
+            world.run_until(until).await?;
+        }
         let today = (world.now() - world.scenario().start).num_days();
         if today > day {
             day = today;
@@ -223,6 +229,7 @@ async fn write_agent_config(
     world: &World,
     server: Option<&MailServer>,
     config: &ServeConfig,
+    origin_wall: chrono::DateTime<chrono::Utc>,
 ) -> Result<PathBuf, ServeError> {
     use bazaar_agents::connectors::ebay::EbaySettings;
     use bazaar_agents::connectors::ebay_sell::exchange_authorization_code;
@@ -282,6 +289,15 @@ async fn write_agent_config(
         refresh = secret("ebay-refresh-token", &tokens.refresh_token)?,
         operator = secret("operator-token", &operator_token)?,
     );
+    // The daemon's clock follows the world's, a tick behind (the world moves in ticks), so
+    // it never asks the world about a moment the world has not reached.
+    let tick = chrono::Duration::from_std(TICK).unwrap_or_default();
+    text.push_str(&format!(
+        "[clock]\nspeed = {}\norigin = \"{}\"\norigin_wall = \"{}\"\n\n",
+        config.speed,
+        world.now().to_rfc3339(),
+        (origin_wall + tick).to_rfc3339()
+    ));
     match server {
         Some(server) => text.push_str(&format!(
             "[mail]\nenabled = true\nsmtp_host = \"127.0.0.1\"\nsmtp_port = {smtp}\n\
