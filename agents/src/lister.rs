@@ -169,9 +169,22 @@ pub(crate) fn listing_draft(
             .map(|v| v.market_value),
         None => None,
     };
+    // A bought item's description is its previous owner's words: ours replace it.
+    let own_words;
+    let description = match item.source {
+        ItemSource::Bought => {
+            own_words = bazaar_strategies::listing::resale_description(
+                &item.title,
+                item.condition,
+                &item.attributes,
+            );
+            &own_words
+        }
+        ItemSource::Operator => &item.description,
+    };
     let facts = ItemFacts {
         title: &item.title,
-        description: &item.description,
+        description,
         category: &item.category,
         condition: item.condition,
         images: &item.images,

@@ -304,6 +304,22 @@ async fn a_deal_is_bought_listed_sold_delisted_and_booked_once_across_restarts()
     assert!(live[0].title.chars().count() <= 80, "{}", live[0].title);
     assert_eq!(live[0].price, ebay.price);
     assert!(ebay.price >= Money::usd(60_00), "{}", ebay.price);
+    // Described in our words, not the previous owner's.
+    let published = store
+        .all::<bazaar_memory::ActionRecord>()
+        .unwrap()
+        .into_iter()
+        .find(|a| a.kind == bazaar_memory::ActionKind::PublishListing)
+        .expect("the publication");
+    let description = published.params["description"].as_str().unwrap_or_default();
+    assert!(
+        description.starts_with(&item.title) && description.ends_with("Questions welcome."),
+        "{description}"
+    );
+    assert!(
+        item.description.is_empty() || !description.contains(item.description.trim()),
+        "{description}"
+    );
     // A buyer searching eBay finds it.
     let browse = EbayBrowse::new(
         market.api.clone(),

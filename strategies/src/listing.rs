@@ -327,6 +327,55 @@ pub fn ebay_category_id(category: &str) -> &'static str {
     }
 }
 
+/// A description in our own words for an item bought second-hand: what it is, its
+/// condition and the facts we know of it — never the previous owner's first-person text
+/// ("I bought it for my son…"), which would be false in our mouth.
+///
+/// ```
+/// use bazaar_strategies::listing::resale_description;
+/// use bazaar_model::Condition;
+/// let attributes = [("brand".to_string(), "Sony".to_string()), ("zip".to_string(), "97201".to_string())].into();
+/// assert_eq!(
+///     resale_description("Sony WH-1000XM4 headphones", Condition::LikeNew, &attributes),
+///     "Sony WH-1000XM4 headphones, in like-new condition.\nBrand: Sony\nQuestions welcome."
+/// );
+/// ```
+pub fn resale_description(
+    title: &str,
+    condition: Condition,
+    attributes: &BTreeMap<String, String>,
+) -> String {
+    /// What buyers are told of; the rest (notes, zip, phone) is the operator's.
+    const SHOWN: &[&str] = &[
+        "brand", "model", "size", "color", "colour", "year", "material",
+    ];
+    let condition = match condition {
+        Condition::New => Some("new"),
+        Condition::LikeNew => Some("like-new"),
+        Condition::Good => Some("good"),
+        Condition::Fair => Some("fair"),
+        Condition::Poor => Some("worn"),
+        Condition::ForParts => Some("for-parts"),
+        Condition::Unknown => None,
+    };
+    let mut text = title.trim().trim_end_matches('.').to_string();
+    match condition {
+        Some(condition) => text.push_str(&format!(", in {condition} condition.")),
+        None => text.push('.'),
+    }
+    for (key, value) in attributes {
+        if SHOWN.contains(&key.to_ascii_lowercase().as_str()) && !value.trim().is_empty() {
+            let mut label = key.clone();
+            if let Some(first) = label.get_mut(0..1) {
+                first.make_ascii_uppercase();
+            }
+            text.push_str(&format!("\n{label}: {}", value.trim()));
+        }
+    }
+    text.push_str("\nQuestions welcome.");
+    text
+}
+
 /// The text an operator pastes into an assisted channel's listing form.
 pub fn template(draft: &ListingDraft, sku: &str) -> String {
     let mut out = String::new();
