@@ -401,15 +401,21 @@ const BLOCKED_PUBLISH_RETRY: chrono::Duration = chrono::Duration::hours(24);
 /// The idempotency key of the current publication attempt of `listing`: the first is
 /// [`publish_key`]; each retry gets its own.
 fn current_publish_key(store: &SledStore, listing: &ChannelListing) -> Result<String, StoreError> {
-    let attempt = store
+    let mut keys = attempt_keys(store, listing)?;
+    Ok(keys
+        .pop()
+        .unwrap_or_else(|| publish_key(listing.item, listing.marketplace)))
+}
+
+/// The idempotency keys of every publication attempt of `listing` so far, the first first.
+fn attempt_keys(store: &SledStore, listing: &ChannelListing) -> Result<Vec<String>, StoreError> {
+    let attempts = store
         .get_meta::<u32>(&meta_keys::publish_attempt(listing.id))?
         .unwrap_or(0);
     let key = publish_key(listing.item, listing.marketplace);
-    Ok(if attempt == 0 {
-        key
-    } else {
-        format!("{key}:retry-{attempt}")
-    })
+    Ok(std::iter::once(key.clone())
+        .chain((1..=attempts).map(|n| format!("{key}:retry-{n}")))
+        .collect())
 }
 
 /// The SKU of an item on every channel.
@@ -964,6 +970,11 @@ impl ListerState {
         }
         store.flush().await?;
         tracing::info!(item = %listing.item, marketplace = %listing.marketplace, external = ?listing.external_id, "listing live");
+        // What the inbox asked about this listing is done.
+        for key in attempt_keys(&store, &listing)? {
+            close_task(&self.ctx, &format!("list:{key}"), why).await?;
+            close_task(&self.ctx, &format!("publish-failed:{key}"), why).await?;
+        }
         Ok(())
     }
 

@@ -225,6 +225,21 @@ impl Setup {
         .await;
         self.wait_jobs(item, &[("ebay", "live"), ("craigslist", "live")])
             .await;
+        // The inbox task that asked for it closes itself.
+        eventually(
+            "the list-by-hand task closed",
+            Duration::from_secs(10),
+            || {
+                let asked = self.tasks("on craigslist for");
+                (!asked.is_empty()
+                    && asked.iter().all(|t| {
+                        t.lifecycle.status == ApprovalStatus::Approved
+                            && t.decided_by.as_deref() == Some("bazaar")
+                    }))
+                .then_some(())
+            },
+        )
+        .await;
     }
 
     /// Waits for the one approval pending in the inbox for an action; returns its id.
