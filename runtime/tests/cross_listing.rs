@@ -879,36 +879,9 @@ async fn forged_notifications_spend_no_selling_call() {
 async fn editing_an_item_lists_what_waited_for_a_field_and_moves_the_live_price() {
     let s = setup().await;
     // Bought from a posting that never said what condition it is in: eBay needs one.
-    let now = s.system.clock.now();
-    let mut lifecycle = bazaar_memory::Lifecycle::new(bazaar_memory::ItemStatus::InStock);
-    lifecycle.history.clear();
-    let item = ItemId::new_at(now);
-    s.system
-        .store
-        .put(&InventoryItem {
-            id: item,
-            opportunity: None,
-            title: "Sony WH-1000XM4 headphones".into(),
-            description: "noise cancelling".into(),
-            category: "electronics".into(),
-            condition: bazaar_memory::Condition::Unknown,
-            cost_basis: Money::usd(90_00),
-            images: vec!["https://img.example/xm4.jpg".into()],
-            attributes: Default::default(),
-            lifecycle,
-            acquired_at: now,
-            source: bazaar_memory::ItemSource::Bought,
-            selling: Default::default(),
-        })
-        .unwrap();
-    s.post(
-        &format!("/api/v1/items/{item}/listings"),
-        json!({"channels": ["ebay"]}),
-    )
-    .await;
-    s.wait_jobs(item, &[("ebay", "needs_manual_action")]).await;
+    let item = bought_without_condition(&s, "Sony WH-1000XM4 headphones").await;
     let waiting = s.tasks("fill in condition");
-    assert_eq!(waiting.len(), 1, "one task asks for the photo");
+    assert_eq!(waiting.len(), 1, "one task asks for the condition");
     let (status, body) = s.retry(item, "ebay").await;
     assert_eq!(
         status,

@@ -42,6 +42,33 @@ fn search(marketplace: Marketplace, category: &str) -> SavedSearch {
     toml::from_str(&text).expect("a saved search")
 }
 
+/// The world's eBay through the Browse connector.
+fn ebay_of(world: &World, store: &SledStore, clock: &SharedClock) -> EbayBrowse {
+    let endpoints = world.endpoints();
+    EbayBrowse::new(
+        EbaySettings::new(
+            &endpoints.ebay,
+            &endpoints.ebay_client_id,
+            &endpoints.ebay_client_secret,
+            5_000,
+        ),
+        quick(),
+        store.clone(),
+        clock.clone(),
+    )
+    .unwrap()
+}
+
+/// The world's Craigslist-style site through the Craigslist connector.
+fn craigslist_of(world: &World, clock: &SharedClock) -> Craigslist {
+    Craigslist::new(
+        CraigslistSettings::new(world.endpoints().craigslist.trim_end_matches('/')),
+        quick(),
+        clock.clone(),
+    )
+    .unwrap()
+}
+
 /// Median of the values (they are sorted here).
 fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
@@ -52,7 +79,6 @@ fn median(values: &mut [f64]) -> f64 {
 async fn a_scan_values_listings_near_their_hidden_market_values() {
     let scenario = Scenario::builtin("default");
     let mut world = World::start(WorldConfig::new(scenario)).await.unwrap();
-    let endpoints = world.endpoints();
     let clock: SharedClock = Arc::new(world.clock().clone());
     let dir = tempfile::tempdir().unwrap();
     let store = SledStore::open(&dir.path().join("store")).unwrap();
@@ -70,25 +96,10 @@ async fn a_scan_values_listings_near_their_hidden_market_values() {
                 .map(|c| search(Marketplace::Craigslist, c)),
         )
         .collect();
-    let ebay = EbayBrowse::new(
-        EbaySettings::new(
-            &endpoints.ebay,
-            &endpoints.ebay_client_id,
-            &endpoints.ebay_client_secret,
-            5_000,
-        ),
-        quick(),
-        store.clone(),
-        clock.clone(),
-    )
-    .unwrap();
-    let craigslist = Craigslist::new(
-        CraigslistSettings::new(endpoints.craigslist.trim_end_matches('/')),
-        quick(),
-        clock.clone(),
-    )
-    .unwrap();
-    let sources: Vec<Arc<dyn Source>> = vec![Arc::new(ebay), Arc::new(craigslist)];
+    let sources: Vec<Arc<dyn Source>> = vec![
+        Arc::new(ebay_of(&world, &store, &clock)),
+        Arc::new(craigslist_of(&world, &clock)),
+    ];
     let mut parts = SystemParts::without_connectors(Arc::new(config), store, index, clock);
     parts.sources = sources;
     let system = System::start(parts).await.unwrap();
@@ -279,7 +290,6 @@ impl Source for CountedEbay {
 async fn cold_start_hour(budget: u32) -> (usize, usize, usize, usize) {
     let scenario = Scenario::builtin("default");
     let mut world = World::start(WorldConfig::new(scenario)).await.unwrap();
-    let endpoints = world.endpoints();
     let clock: SharedClock = Arc::new(world.clock().clone());
     let dir = tempfile::tempdir().unwrap();
     let store = SledStore::open(&dir.path().join("store")).unwrap();
@@ -291,28 +301,12 @@ async fn cold_start_hour(budget: u32) -> (usize, usize, usize, usize) {
         .collect();
     config.researcher.cold_start_searches_per_day = budget;
     let ebay = Arc::new(CountedEbay {
-        inner: EbayBrowse::new(
-            EbaySettings::new(
-                &endpoints.ebay,
-                &endpoints.ebay_client_id,
-                &endpoints.ebay_client_secret,
-                5_000,
-            ),
-            quick(),
-            store.clone(),
-            clock.clone(),
-        )
-        .unwrap(),
+        inner: ebay_of(&world, &store, &clock),
         searches: Default::default(),
     });
-    let craigslist = Craigslist::new(
-        CraigslistSettings::new(endpoints.craigslist.trim_end_matches('/')),
-        quick(),
-        clock.clone(),
-    )
-    .unwrap();
+    let craigslist = Arc::new(craigslist_of(&world, &clock));
     let mut parts = SystemParts::without_connectors(Arc::new(config), store, index, clock);
-    parts.sources = vec![ebay.clone(), Arc::new(craigslist)];
+    parts.sources = vec![ebay.clone(), craigslist];
     let system = System::start(parts).await.unwrap();
     for _ in 0..6 {
         for _ in 0..3 {

@@ -5,11 +5,11 @@
 use axum::extract::{Path, State};
 use axum::Json;
 use bazaar_memory::{
-    InventoryItem, ItemId, ListingId, MarketListing, Marketplace, Money, Negotiation,
-    NegotiationId, Opportunity, OpportunityId, OpportunityStatus, Party, Seller, Store,
-    Transaction,
+    InventoryItem, ItemId, ItemSource, ItemStatus, ListingId, MarketListing, Marketplace, Money,
+    Negotiation, NegotiationId, NegotiationStatus, Opportunity, OpportunityId, OpportunityStatus,
+    Party, Seller, SledStore, Store, Transaction,
 };
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -27,7 +27,7 @@ pub(crate) fn routes() -> OpenApiRouter<AppState> {
 }
 
 /// `GET /api/v1/pipeline`: how many are at each stage, found to sold.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Pipeline {
     /// Listings recorded.
     pub found: usize,
@@ -56,18 +56,50 @@ pub struct Pipeline {
     responses((status = 200, description = "The counts.", body = Pipeline))
 )]
 async fn pipeline(State(state): State<AppState>) -> Result<Json<Pipeline>, ApiError> {
-    let s = super::console::stages(&state.ctx.store)?;
-    Ok(Json(Pipeline {
-        found: s.found,
-        analyzed: s.analyzed,
-        passed: s.passed,
-        pursued: s.pursued,
-        negotiating: s.negotiating,
-        agreed: s.agreed,
-        bought: s.bought,
-        listed: s.listed,
-        sold: s.sold,
-    }))
+    Ok(Json(pipeline_counts(&state.ctx.store)?))
+}
+
+/// The [`Pipeline`] as the store holds it now (the API's and the console's one count).
+pub(super) fn pipeline_counts(store: &SledStore) -> Result<Pipeline, ApiError> {
+    let opportunities = store.all::<Opportunity>().map_err(ApiError::store)?;
+    let negotiations = store.all::<Negotiation>().map_err(ApiError::store)?;
+    let items = store.all::<InventoryItem>().map_err(ApiError::store)?;
+    let negotiations_in = |status: NegotiationStatus| {
+        negotiations
+            .iter()
+            .filter(|n| n.lifecycle.status == status)
+            .count()
+    };
+    let items_in = |statuses: &[ItemStatus]| {
+        items
+            .iter()
+            .filter(|i| statuses.contains(&i.lifecycle.status))
+            .count()
+    };
+    Ok(Pipeline {
+        found: store.count::<MarketListing>(),
+        analyzed: opportunities.len(),
+        passed: opportunities
+            .iter()
+            .filter(|o| o.lifecycle.status == OpportunityStatus::Passed)
+            .count(),
+        pursued: opportunities
+            .iter()
+            .filter(|o| {
+                o.lifecycle
+                    .last_entered(OpportunityStatus::Pursuing)
+                    .is_some()
+            })
+            .count(),
+        negotiating: negotiations_in(NegotiationStatus::Open),
+        agreed: negotiations_in(NegotiationStatus::Agreed),
+        bought: items
+            .iter()
+            .filter(|i| i.source == ItemSource::Bought)
+            .count(),
+        listed: items_in(&[ItemStatus::Listed]),
+        sold: items_in(&[ItemStatus::Sold, ItemStatus::Shipped]),
+    })
 }
 
 /// `GET /api/v1/opportunities` query.
@@ -99,6 +131,10 @@ pub struct OpportunityView {
     pub reason: Option<String>,
     /// Its negotiation, if one started.
     pub negotiation: Option<NegotiationId>,
+    /// Where that negotiation stands (`open`, `agreed` …).
+    pub negotiation_status: Option<String>,
+    /// Emails in that negotiation so far.
+    pub emails: usize,
     pub created_at: DateTime<Utc>,
 }
 
@@ -123,16 +159,28 @@ async fn opportunities(
     if limit == 0 || limit > 1000 {
         return Err(ApiError::bad_request("limit must be between 1 and 1000"));
     }
-    let store = &state.ctx.store;
-    let mut found = match &query.status {
-        Some(text) => {
-            let status = OpportunityStatus::parse(text).ok_or_else(|| {
-                ApiError::bad_request(format!(
-                    "unknown status {text:?}; use discovered, analyzed, pursuing, agreed, purchased, passed or expired"
-                ))
-            })?;
-            store.with_status::<Opportunity>(status)
-        }
+    let status = match &query.status {
+        Some(text) => Some(OpportunityStatus::parse(text).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "unknown status {text:?}; use discovered, analyzed, pursuing, agreed, purchased, passed or expired"
+            ))
+        })?),
+        None => None,
+    };
+    Ok(Json(OpportunityList {
+        opportunities: opportunity_views(&state.ctx.store, status, limit)?,
+    }))
+}
+
+/// The newest `limit` opportunities (in `status` when given), each with its listing and
+/// negotiation (the API's and the console's one reading).
+pub(super) fn opportunity_views(
+    store: &SledStore,
+    status: Option<OpportunityStatus>,
+    limit: usize,
+) -> Result<Vec<OpportunityView>, ApiError> {
+    let mut found = match status {
+        Some(status) => store.with_status::<Opportunity>(status),
         None => store.all::<Opportunity>(),
     }
     .map_err(ApiError::store)?;
@@ -146,8 +194,7 @@ async fn opportunities(
         let negotiation = store
             .find::<Negotiation>(Negotiation::BY_OPPORTUNITY, &o.id.to_bytes())
             .map_err(ApiError::store)?
-            .pop()
-            .map(|n| n.id);
+            .pop();
         views.push(OpportunityView {
             id: o.id,
             listing: o.listing,
@@ -162,13 +209,13 @@ async fn opportunities(
             ceiling: o.valuation.as_ref().map(|v| v.ceiling),
             status: o.lifecycle.status.to_string(),
             reason: o.lifecycle.last_reason().map(str::to_string),
-            negotiation,
+            negotiation: negotiation.as_ref().map(|n| n.id),
+            negotiation_status: negotiation.as_ref().map(|n| n.lifecycle.status.to_string()),
+            emails: negotiation.as_ref().map_or(0, |n| n.rounds.len()),
             created_at: o.created_at,
         });
     }
-    Ok(Json(OpportunityList {
-        opportunities: views,
-    }))
+    Ok(views)
 }
 
 /// `/api/v1/negotiations/{id}`.
@@ -287,7 +334,7 @@ pub struct PnlLine {
 }
 
 /// Net cash of one week (Monday to Sunday, UTC), in minor units.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct WeekNet {
     pub week: NaiveDate,
     pub net: i64,
@@ -304,6 +351,8 @@ pub struct PnlReport {
     /// Accrual basis: the cost of what sold; stock held is an asset at cost.
     pub sold: PnlLine,
     pub stock_at_cost: i64,
+    /// When the first transaction counted was booked.
+    pub first_booked: Option<DateTime<Utc>>,
     /// Net cash per week, oldest first.
     pub weeks: Vec<WeekNet>,
 }
@@ -319,9 +368,16 @@ async fn profit_and_loss(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<PnlQuery>,
 ) -> Result<Json<PnlReport>, ApiError> {
+    Ok(Json(pnl_report(&state.ctx.store, query.since)?))
+}
+
+/// The books since `since` (the API's and the console's one report).
+pub(super) fn pnl_report(
+    store: &SledStore,
+    since: Option<DateTime<Utc>>,
+) -> Result<PnlReport, ApiError> {
     use crate::commands::books::{pnl, ItemPnl};
-    let store = &state.ctx.store;
-    let books = pnl(store, query.since).map_err(|e| {
+    let books = pnl(store, since).map_err(|e| {
         ApiError::new(
             axum::http::StatusCode::INTERNAL_SERVER_ERROR,
             format!("{e:#}"),
@@ -353,18 +409,63 @@ async fn profit_and_loss(
         .all::<Transaction>()
         .map_err(ApiError::store)?
         .into_iter()
-        .filter(|t| query.since.is_none_or(|since| t.at >= since))
+        .filter(|t| since.is_none_or(|since| t.at >= since))
         .collect();
-    let weeks = super::console::weekly_net(&transactions)
-        .into_iter()
-        .map(|(week, net)| WeekNet { week, net })
-        .collect();
-    Ok(Json(PnlReport {
+    Ok(PnlReport {
         currency: books.currency.code().to_string(),
         items,
         total: line(None, "total".into(), &books.total),
         sold: line(None, "sold".into(), &books.sold()),
         stock_at_cost: books.stock_at_cost(),
-        weeks,
-    }))
+        first_booked: transactions.iter().map(|t| t.at).min(),
+        weeks: weekly_net(&transactions),
+    })
+}
+
+/// Net cash per week (Monday to Sunday, UTC): sales less everything spent, oldest first.
+pub(crate) fn weekly_net(transactions: &[Transaction]) -> Vec<WeekNet> {
+    let mut weeks = std::collections::BTreeMap::new();
+    for t in transactions {
+        let day = t.at.date_naive();
+        let monday = day - chrono::Days::new(u64::from(day.weekday().num_days_from_monday()));
+        *weeks.entry(monday).or_insert(0) += t.signed_amount().minor;
+    }
+    weeks
+        .into_iter()
+        .map(|(week, net)| WeekNet { week, net })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::weekly_net;
+    use bazaar_memory::{Money, Transaction, TransactionId, TransactionKind};
+
+    #[test]
+    fn net_cash_is_summed_per_monday_week() {
+        let at = |day: &str| format!("{day}T12:00:00Z").parse().unwrap();
+        let t = |day: &str, kind, minor| Transaction {
+            id: TransactionId::new_at(at(day)),
+            kind,
+            amount: Money::usd(minor),
+            item: None,
+            order: None,
+            at: at(day),
+            memo: String::new(),
+        };
+        let weeks = weekly_net(&[
+            t("2026-03-02", TransactionKind::Purchase, 6_000), // a Monday
+            t("2026-03-08", TransactionKind::Sale, 10_000),    // its Sunday
+            t("2026-03-09", TransactionKind::Fee, 1_300),      // the next Monday
+        ]);
+        let monday = |d: &str| d.parse::<chrono::NaiveDate>().unwrap();
+        let weeks: Vec<_> = weeks.into_iter().map(|w| (w.week, w.net)).collect();
+        assert_eq!(
+            weeks,
+            [
+                (monday("2026-03-02"), 4_000),
+                (monday("2026-03-09"), -1_300)
+            ]
+        );
+    }
 }

@@ -23,14 +23,13 @@ use bazaar_agents::item_fields::ItemEdit;
 use bazaar_agents::lister::channel_jobs;
 use bazaar_agents::selling::ChannelMode;
 use bazaar_memory::{
-    InventoryItem, ItemSource, ItemStatus, MarketListing, Negotiation, NegotiationId,
-    NegotiationStatus, Opportunity, OpportunityStatus, Party, Seller, SledStore, Store,
-    Transaction,
+    InventoryItem, ItemStatus, MarketListing, Negotiation, NegotiationId, Opportunity, Party,
+    Seller, SledStore, Store,
 };
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use maud::{html, Markup};
 use serde::Deserialize;
 
+use super::business::{opportunity_views, pipeline_counts, pnl_report, WeekNet};
 use super::page::{
     api_error_page, button_form, checked_form, csrf, page, see_other, session, when, HasCsrf,
 };
@@ -122,80 +121,10 @@ fn logged_in(
 // ---------------------------------------------------------------------------------------
 // Pipeline
 
-/// How many records are at each stage, from found to sold.
-#[derive(Debug, Default, PartialEq, Eq)]
-pub(crate) struct Stages {
-    pub found: usize,
-    pub analyzed: usize,
-    pub passed: usize,
-    pub pursued: usize,
-    pub negotiating: usize,
-    pub agreed: usize,
-    pub bought: usize,
-    pub listed: usize,
-    pub sold: usize,
-}
-
-pub(crate) fn stages(store: &SledStore) -> Result<Stages, ApiError> {
-    let opportunities = store.all::<Opportunity>().map_err(ApiError::store)?;
-    let negotiations = store.all::<Negotiation>().map_err(ApiError::store)?;
-    let items = store.all::<InventoryItem>().map_err(ApiError::store)?;
-    let pursued = opportunities
-        .iter()
-        .filter(|o| {
-            o.lifecycle
-                .last_entered(OpportunityStatus::Pursuing)
-                .is_some()
-        })
-        .count();
-    let count = |status: NegotiationStatus| {
-        negotiations
-            .iter()
-            .filter(|n| n.lifecycle.status == status)
-            .count()
-    };
-    let items_in = |statuses: &[ItemStatus]| {
-        items
-            .iter()
-            .filter(|i| statuses.contains(&i.lifecycle.status))
-            .count()
-    };
-    Ok(Stages {
-        found: store.count::<MarketListing>(),
-        analyzed: opportunities.len(),
-        passed: opportunities
-            .iter()
-            .filter(|o| o.lifecycle.status == OpportunityStatus::Passed)
-            .count(),
-        pursued,
-        negotiating: count(NegotiationStatus::Open),
-        agreed: count(NegotiationStatus::Agreed),
-        bought: items
-            .iter()
-            .filter(|i| i.source == ItemSource::Bought)
-            .count(),
-        listed: items_in(&[ItemStatus::Listed]),
-        sold: items_in(&[ItemStatus::Sold, ItemStatus::Shipped]),
-    })
-}
-
 async fn pipeline(State(state): State<AppState>, headers: HeaderMap) -> Response {
     logged_in(&state, &headers, |store, _| {
-        let stages = stages(store)?;
-        let mut opportunities = store.all::<Opportunity>().map_err(ApiError::store)?;
-        opportunities.sort_by_key(|o| std::cmp::Reverse(o.id));
-        opportunities.truncate(LATEST);
-        let mut rows = Vec::with_capacity(opportunities.len());
-        for opportunity in &opportunities {
-            let listing = store
-                .get::<MarketListing>(&opportunity.listing)
-                .map_err(ApiError::store)?;
-            let negotiation = store
-                .find::<Negotiation>(Negotiation::BY_OPPORTUNITY, &opportunity.id.to_bytes())
-                .map_err(ApiError::store)?
-                .pop();
-            rows.push((opportunity, listing, negotiation));
-        }
+        let stages = pipeline_counts(store)?;
+        let rows = opportunity_views(store, None, LATEST)?;
         let stage_list = [
             ("found", "found", stages.found),
             ("analyzed", "analyzed", stages.analyzed),
@@ -219,21 +148,21 @@ async fn pipeline(State(state): State<AppState>, headers: HeaderMap) -> Response
             } @else {
                 table #opportunities {
                     tr { th { "listing" } th { "asking" } th { "value" } th { "decision" } th { "why" } th { "negotiation" } }
-                    @for (opportunity, listing, negotiation) in &rows {
+                    @for row in &rows {
                         tr {
                             td {
-                                @match listing {
-                                    Some(l) => { a href=(l.url) rel="noreferrer" { (l.title) } " " span.muted { (l.marketplace) } },
-                                    None => span.muted { "(listing gone)" },
+                                @match (&row.url, row.marketplace) {
+                                    (Some(url), Some(marketplace)) => { a href=(url) rel="noreferrer" { (row.title) } " " span.muted { (marketplace) } },
+                                    _ => span.muted { "(listing gone)" },
                                 }
                             }
-                            td { (listing.as_ref().map(|l| l.price.to_string()).unwrap_or_default()) }
-                            td { (opportunity.valuation.as_ref().map(|v| v.market_value.to_string()).unwrap_or_else(|| "-".into())) }
-                            td { (opportunity.lifecycle.status) }
-                            td { (opportunity.lifecycle.last_reason().unwrap_or("")) }
+                            td { (row.asking.map(|p| p.to_string()).unwrap_or_default()) }
+                            td { (row.value.map_or_else(|| "-".to_string(), |v| v.to_string())) }
+                            td { (row.status) }
+                            td { (row.reason.as_deref().unwrap_or("")) }
                             td {
-                                @if let Some(n) = negotiation {
-                                    a href={"/console/negotiations/" (n.id)} { (n.lifecycle.status) " · " (n.rounds.len()) " emails" }
+                                @if let (Some(id), Some(status)) = (row.negotiation, &row.negotiation_status) {
+                                    a href={"/console/negotiations/" (id)} { (status) " · " (row.emails) " emails" }
                                 }
                             }
                         }
@@ -470,30 +399,19 @@ async fn form_retry(
 // ---------------------------------------------------------------------------------------
 // Profit and loss
 
-/// Net cash per week (Monday to Sunday, UTC): sales less everything spent, oldest first.
-pub(crate) fn weekly_net(transactions: &[Transaction]) -> Vec<(NaiveDate, i64)> {
-    let mut weeks = std::collections::BTreeMap::new();
-    for t in transactions {
-        let day = t.at.date_naive();
-        let monday = day - chrono::Days::new(u64::from(day.weekday().num_days_from_monday()));
-        *weeks.entry(monday).or_insert(0) += t.signed_amount().minor;
-    }
-    weeks.into_iter().collect()
-}
-
 /// Bars of net cash per week, drawn as SVG (attributes only: the page's CSP allows no
 /// inline styles).
-fn chart(weeks: &[(NaiveDate, i64)], currency: bazaar_memory::Currency) -> Markup {
+fn chart(weeks: &[WeekNet], currency: bazaar_memory::Currency) -> Markup {
     const WIDTH: i64 = 640;
     const HEIGHT: i64 = 160;
-    let most = weeks.iter().map(|(_, v)| v.abs()).max().unwrap_or(0).max(1);
+    let most = weeks.iter().map(|w| w.net.abs()).max().unwrap_or(0).max(1);
     let bar = (WIDTH / (weeks.len() as i64).max(1)).clamp(4, 60);
     let middle = HEIGHT / 2;
     html! {
         svg #chart width=(WIDTH) height=(HEIGHT + 20) viewBox={"0 0 " (WIDTH) " " (HEIGHT + 20)} role="img"
             aria-label="net cash per week" {
             line x1="0" y1=(middle) x2=(WIDTH) y2=(middle) stroke="#999" {}
-            @for (i, (week, net)) in weeks.iter().enumerate() {
+            @for (i, WeekNet { week, net }) in weeks.iter().enumerate() {
                 @let height = (net.abs() * (middle - 4) / most).max(1);
                 @let x = i as i64 * bar + 2;
                 @let y = if *net >= 0 { middle - height } else { middle };
@@ -508,80 +426,33 @@ fn chart(weeks: &[(NaiveDate, i64)], currency: bazaar_memory::Currency) -> Marku
 
 async fn pnl(State(state): State<AppState>, headers: HeaderMap) -> Response {
     logged_in(&state, &headers, |store, _| {
-        let books = crate::commands::books::pnl(store, None)
-            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, format!("{e:#}")))?;
-        let transactions = store.all::<Transaction>().map_err(ApiError::store)?;
-        let weeks = weekly_net(&transactions);
-        let money = |minor: i64| bazaar_memory::Money::new(minor, books.currency).to_string();
-        let sold = books.sold();
-        let mut rows = Vec::new();
-        for (item, p) in &books.items {
-            let title = match item {
-                Some(id) => store
-                    .get::<InventoryItem>(id)
-                    .map_err(ApiError::store)?
-                    .map(|i| i.title)
-                    .unwrap_or_default(),
-                None => "(no item)".to_string(),
-            };
-            rows.push((title, p.clone()));
-        }
-        let since: Option<DateTime<Utc>> = transactions.iter().map(|t| t.at).min();
+        let report = pnl_report(store, None)?;
+        let currency = bazaar_memory::Currency::from_code(&report.currency)
+            .unwrap_or(bazaar_memory::Currency::Usd);
+        let money = |minor: i64| bazaar_memory::Money::new(minor, currency).to_string();
+        let (total, sold) = (&report.total, &report.sold);
         let content = html! {
             dl #totals {
-                dt { "profit on what sold" } dd #profit-sold { (money(sold.profit())) }
-                dt { "cash" } dd #profit-cash { (money(books.total.profit())) }
-                dt { "stock held, at cost" } dd { (money(books.stock_at_cost())) }
-                dt { "revenue" } dd { (money(books.total.revenue)) }
-                dt { "fees and postage" } dd { (money(books.total.fees + books.total.shipping)) }
-                @if let Some(since) = since { dt { "since" } dd { (when(since)) } }
+                dt { "profit on what sold" } dd #profit-sold { (money(sold.profit)) }
+                dt { "cash" } dd #profit-cash { (money(total.profit)) }
+                dt { "stock held, at cost" } dd { (money(report.stock_at_cost)) }
+                dt { "revenue" } dd { (money(total.revenue)) }
+                dt { "fees and postage" } dd { (money(total.fees + total.shipping)) }
+                @if let Some(since) = report.first_booked { dt { "since" } dd { (when(since)) } }
             }
             h2 { "Net cash per week" }
-            @if weeks.is_empty() { p.muted { "Nothing booked yet." } } @else { (chart(&weeks, books.currency)) }
+            @if report.weeks.is_empty() { p.muted { "Nothing booked yet." } } @else { (chart(&report.weeks, currency)) }
             h2 { "Per item" }
             table #per-item {
                 tr { th { "item" } th { "revenue" } th { "cost" } th { "fees" } th { "postage" } th { "profit" } }
-                @for (title, p) in &rows {
+                @for p in &report.items {
                     tr {
-                        td { (title) } td { (money(p.revenue)) } td { (money(p.cost)) }
-                        td { (money(p.fees)) } td { (money(p.shipping)) } td { (money(p.profit())) }
+                        td { (p.title) } td { (money(p.revenue)) } td { (money(p.cost)) }
+                        td { (money(p.fees)) } td { (money(p.shipping)) } td { (money(p.profit)) }
                     }
                 }
             }
         };
         Ok(console_page("Bazaar P&L", content))
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::weekly_net;
-    use bazaar_memory::{Money, Transaction, TransactionId, TransactionKind};
-
-    #[test]
-    fn net_cash_is_summed_per_monday_week() {
-        let at = |day: &str| format!("{day}T12:00:00Z").parse().unwrap();
-        let t = |day: &str, kind, minor| Transaction {
-            id: TransactionId::new_at(at(day)),
-            kind,
-            amount: Money::usd(minor),
-            item: None,
-            order: None,
-            at: at(day),
-            memo: String::new(),
-        };
-        let weeks = weekly_net(&[
-            t("2026-03-02", TransactionKind::Purchase, 6_000), // a Monday
-            t("2026-03-08", TransactionKind::Sale, 10_000),    // its Sunday
-            t("2026-03-09", TransactionKind::Fee, 1_300),      // the next Monday
-        ]);
-        let monday = |d: &str| d.parse::<chrono::NaiveDate>().unwrap();
-        assert_eq!(
-            weeks,
-            [
-                (monday("2026-03-02"), 4_000),
-                (monday("2026-03-09"), -1_300)
-            ]
-        );
-    }
 }
