@@ -191,7 +191,7 @@ fn reads_more_real_seller_messages() {
     let labels = labels(include_str!("data/more_seller_labels.jsonl"));
     assert!(labels.len() >= 290, "only {} labels", labels.len());
     for (part, floor_price, floor_intent) in
-        [("more_dev", 0.989, 0.933), ("more_blind", 0.959, 0.827)]
+        [("more_dev", 0.989, 0.933), ("more_blind", 0.959, 0.827), ("batch4_dev", 0.0, 0.0), ("batch4_blind", 0.0, 0.0)]
     {
         let labels: Vec<Label> = labels.iter().filter(|l| l.part == part).cloned().collect();
         assert!(!labels.is_empty(), "no {part} labels");
