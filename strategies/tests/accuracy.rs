@@ -183,16 +183,44 @@ fn reads_hand_labeled_seller_messages() {
 /// | more_dev    |      198 |  99.0% |  93.4% |
 /// | more_blind  |       99 |  96.0% |  82.8% |
 ///
-/// The goal is the first labels' (97 % price, 90 % intent on each part); until the reader
-/// gets there (issue 26), the floors below are the latest figures, so it can only get
-/// better.
+/// 120 more (`batch4_dev`, 80, and `batch4_blind`, 40: lines not labelled before, picked
+/// at random with a fixed seed) were labelled the same way before the reader ran on them.
+/// Their first run:
+///
+/// | part          | messages | price  | intent |
+/// |---------------|----------|--------|--------|
+/// | batch4_dev    |       80 |  93.8% |  87.5% |
+/// | batch4_blind  |       40 |  97.5% |  90.0% |
+///
+/// Fixes from the dev misses of both batches: "take 2000 off" is a discount, not a year;
+/// "let's meet in the middle at 700" closes over "I want 800 and you want 600"; "$325 for
+/// all 4" is judged against four listings; "that low", "go lower" and "any lower" refuse
+/// only when negated ("I'll only go that low if you have no pets" agrees on terms); "I
+/// can't negotiate on the price" and "on the low side" refuse; "I don't want to go too
+/// low, but what did you have in mind?" is a hedge before a question; "…lower than I was
+/// hoping, but I accept" relents; what the seller once wanted ("I wanted $75") and the
+/// "actual"/"original" price are references; "Any other questions?" asks nothing. Now:
+///
+/// | part          | messages | price  | intent |
+/// |---------------|----------|--------|--------|
+/// | more_dev      |      198 |  99.5% |  94.4% |
+/// | more_blind    |       99 |  96.0% |  82.8% |
+/// | batch4_dev    |       80 |  98.8% |  95.0% |
+/// | batch4_blind  |       40 | 100.0% |  90.0% |
+///
+/// The goal is the first labels' (97 % price, 90 % intent on each part); `more_blind` is
+/// short of it. Until the reader gets there (issue 26), the floors below are the latest
+/// figures, so it can only get better.
 #[test]
 fn reads_more_real_seller_messages() {
     let labels = labels(include_str!("data/more_seller_labels.jsonl"));
-    assert!(labels.len() >= 290, "only {} labels", labels.len());
-    for (part, floor_price, floor_intent) in
-        [("more_dev", 0.989, 0.933), ("more_blind", 0.959, 0.827), ("batch4_dev", 0.0, 0.0), ("batch4_blind", 0.0, 0.0)]
-    {
+    assert!(labels.len() >= 410, "only {} labels", labels.len());
+    for (part, floor_price, floor_intent) in [
+        ("more_dev", 0.994, 0.943),
+        ("more_blind", 0.959, 0.827),
+        ("batch4_dev", 0.987, 0.949),
+        ("batch4_blind", 0.999, 0.899),
+    ] {
         let labels: Vec<Label> = labels.iter().filter(|l| l.part == part).cloned().collect();
         assert!(!labels.is_empty(), "no {part} labels");
         let (price, intent) = report(part, &score(part, &labels));

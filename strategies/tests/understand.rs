@@ -563,3 +563,58 @@ fn prices_said_short_asked_or_paid() {
         check(yes, 300.0, Some(220.0), "accept 220");
     }
 }
+
+/// Kinds the later labels found (batch 4 and more_dev), each as the seller wrote it: a
+/// year-shaped discount, meeting in the middle after restating both numbers, a bundle
+/// price, a refusal that is only a hedge or only negated, a refusal taken back, a price
+/// the seller once wanted, an offer to answer more questions.
+#[test]
+fn what_later_labels_taught() {
+    for (text, listing, expected) in [
+        (
+            "i do understand your concern about the mileage and would be willing to take 2000 off the listed price.",
+            12_500.0,
+            "counter 10500",
+        ),
+        (
+            "Since I want 800 and you want 600, let's meet in the middle at 700.",
+            800.0,
+            "counter 700",
+        ),
+        ("I can accept $325 for all 4", 70.0, "counter 325"),
+        (
+            "Well they are in good condition so I don't want to go too low but what did you have in mind?",
+            70.0,
+            "question -",
+        ),
+        ("I'll only go that low if you have no pets.", 3000.0, "accept -"),
+        ("I can't go that low.", 300.0, "reject -"),
+        (
+            "I can deliver but I can't negotiate on the price if I do",
+            150.0,
+            "reject -",
+        ),
+        (
+            "That is a bit on the low side of what I was looking for.",
+            300.0,
+            "reject -",
+        ),
+        (
+            "That's fine. A little lower than I was hoping to go, but I accept.",
+            125.0,
+            "accept -",
+        ),
+        (
+            "well I bungled this. I wanted $75, but I thought better of it with the damage.",
+            75.0,
+            "other -",
+        ),
+        (
+            "No, there are no scratches, dents, or anything else. It's in great condition. Any other questions?",
+            550.0,
+            "other -",
+        ),
+    ] {
+        check(text, listing, None, expected);
+    }
+}

@@ -599,6 +599,8 @@ const REFERENCE_BEFORE: &[&str] = &[
     "find",
     "barely",
     "rate",
+    "actual",
+    "original",
 ];
 
 /// Words right after a number that make it the price of something else.
@@ -865,7 +867,7 @@ pub(crate) fn amounts(tokens: &[Token], context: Context) -> Vec<Amount> {
         }
         let range_end = range_end(tokens, i, context);
         let money = token.money || range_end.is_some_and(|end| tokens[end].money);
-        if !plausible(value, money, context) {
+        if !plausible(value, money, bundle_context(tokens, i, context)) {
             match shorthand(tokens, i, value, context) {
                 Some(scaled) => value = scaled,
                 None => continue,
@@ -978,6 +980,28 @@ fn shorthand(tokens: &[Token], i: usize, value: i64, context: Context) -> Option
         .filter(|scaled| near(*scaled));
     let scaled = fits.next()?;
     fits.next().is_none().then_some(scaled)
+}
+
+/// "$325 for all 4", "$50 for both": a price for several of the listed thing is judged
+/// against that many listings.
+fn bundle_context(tokens: &[Token], i: usize, context: Context) -> Context {
+    const MOST: i64 = 20;
+    let count = match (word_at(tokens, i + 1), word_at(tokens, i + 2)) {
+        (Some("for"), Some("both" | "pair")) => Some(2),
+        (Some("for"), Some("all" | "the")) => tokens
+            .get(i + 3)
+            .filter(|t| t.kind == Kind::Number && !t.money && t.hundredths % 100 == 0)
+            .map(|t| t.hundredths / 100)
+            .filter(|n| (2..=MOST).contains(n)),
+        _ => None,
+    };
+    match count {
+        Some(n) => Context {
+            listing: context.listing.saturating_mul(n),
+            ..context
+        },
+        None => context,
+    }
 }
 
 /// Is `value` a believable price for this listing and this offer?
@@ -1108,7 +1132,8 @@ fn not_money(tokens: &[Token], i: usize, context: Context) -> bool {
     if prev.is_some_and(|p| p.is_punct('\'')) && token.digits == 2 {
         return true;
     }
-    if looks_like_year(token) && !year_is_price(tokens, i, context) {
+    // "take 2000 off" is a discount, however year-shaped.
+    if looks_like_year(token) && next_word != Some("off") && !year_is_price(tokens, i, context) {
         return true;
     }
     if is_time(tokens, i, context) {
@@ -1308,11 +1333,18 @@ fn role(tokens: &[Token], i: usize, value: i64, context: Context) -> Role {
     if starts_with_phrase(&after, SURE_AFTER) {
         return Role::Proposal;
     }
-    // What the seller paid ("I got it for $80") is no price of theirs.
+    // What the seller paid ("I got it for $80") or wanted once ("I wanted $75, but…") is no
+    // price of theirs now.
     if before.ends_with(&["i", "got", "it", "for"])
         || before.ends_with(&["i", "got", "them", "for"])
+        || before.ends_with(&["i", "wanted"])
+        || before.ends_with(&["originally", "wanted"])
     {
         return Role::Reference;
+    }
+    // "Since I want 800 and you want 600": the buyer's number, restated.
+    if near.ends_with(&["you", "want"]) || near.ends_with(&["you", "offered"]) {
+        return Role::Rejected;
     }
     let negated = near.iter().any(|w| NEGATORS.contains(w));
     // "Are you sure you can't go 260?" asks the buyer up to 260: the seller's price.
@@ -1363,7 +1395,15 @@ fn strength(tokens: &[Token], last: usize, first: usize, money: bool) -> u8 {
     {
         return 1;
     }
-    if STRONG_BEFORE.contains(&prev) || question_next || after.starts_with(" and ") {
+    // "let's meet in the middle at 700" closes; "800 and you want 600" sets no terms.
+    if clause_before(tokens, first, 6)
+        .iter()
+        .any(|w| ["middle", "halfway"].contains(w))
+    {
+        return 4;
+    }
+    let on_terms = after.starts_with(" and ") && !after.starts_with(" and you want ");
+    if STRONG_BEFORE.contains(&prev) || question_next || on_terms {
         return 3;
     }
     if MEDIUM_BEFORE.contains(&prev) || money {

@@ -238,6 +238,8 @@ struct Signals {
     /// A money amount other than our last offer is written ("I accept $800").
     other_money: Option<i64>,
     reject: bool,
+    /// A refusal taken back later in the message ("…lower than I hoped, but I accept").
+    relents: bool,
     holds_asking: bool,
     asks: bool,
     asks_price: bool,
@@ -403,8 +405,11 @@ impl Signals {
             // "No lowballers" warns off offers to come; it refuses none. With no offer of
             // ours, only a refusal about a price is one ("I cannot go any lower").
             reject: (flat.any(phrases::REFUSES_PRICE)
+                || flat.any_negated(phrases::REFUSES_PRICE_NEGATED)
                 || context.last_offer.is_some() && (flat.any(phrases::REFUSES_OFFER) || flat_no))
-                && !flat.any(phrases::WARNS_OFF),
+                && !flat.any(phrases::WARNS_OFF)
+                && !flat.any(phrases::HEDGES),
+            relents: flat.any(phrases::RELENTS),
             holds_asking: flat.any(phrases::HOLDS_ASKING),
             asks,
             asks_price,
@@ -526,6 +531,9 @@ fn decide_on_words(
     if signals.reject && !signals.strong_accept {
         let sure = if signals.asks { 0.7 } else { 0.8 };
         return Reading::new(Intent::Reject, None, sure);
+    }
+    if signals.reject && signals.strong_accept && signals.relents {
+        return Reading::new(Intent::Accept, last.map(money), 0.7);
     }
     if signals.reject && signals.strong_accept {
         return Reading::new(Intent::Reject, None, 0.5);

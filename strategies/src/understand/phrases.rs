@@ -114,6 +114,13 @@ impl Flat {
         phrases.iter().any(|p| self.has(p))
     }
 
+    /// Any of `phrases` occurs negated ("I can't go that low").
+    pub fn any_negated(&self, phrases: &[&str]) -> bool {
+        phrases
+            .iter()
+            .any(|p| self.find(p).any(|at| self.negated_before(at)))
+    }
+
     /// Any of `phrases` occurs un-negated.
     pub fn any_affirmed(&self, phrases: &[&str]) -> bool {
         phrases.iter().any(|p| self.has_affirmed(p))
@@ -265,6 +272,8 @@ pub(crate) const AIMED_ACCEPT: &[&str] = &[
     "sounds like a great deal",
     "doing business with you",
     "would be fine",
+    "go that low if",
+    "go that low as long as",
     "thatll do",
     "that will do",
 ];
@@ -452,10 +461,6 @@ pub(crate) const REFUSES_PRICE: &[&str] = &[
     "low balling",
     "low ball",
     "low offer",
-    "that low",
-    "this low",
-    "go lower",
-    "any lower",
     "cant go",
     "cannot go",
     "cant accept",
@@ -476,6 +481,43 @@ pub(crate) const REFUSES_PRICE: &[&str] = &[
     "lower than i",
     "less than i",
     "than i was hoping",
+    "low side",
+    "cant negotiate",
+    "cannot negotiate",
+    "wont negotiate",
+    "not negotiating",
+];
+
+/// Refusals about a price only when negated: "I can't go that low" refuses, "I'll only go
+/// that low if you have no pets" agrees on terms, "I can go lower if you pick up" offers.
+pub(crate) const REFUSES_PRICE_NEGATED: &[&str] =
+    &["that low", "this low", "go lower", "any lower"];
+
+/// A seller hedging before asking what the buyer would pay ("I don't want to go too low,
+/// but what did you have in mind?"): no refusal of anything yet.
+pub(crate) const HEDGES: &[&str] = &[
+    "want to go too low",
+    "want to go that low",
+    "want to go much lower",
+    "want to take too big",
+    "want to take a big",
+];
+
+/// A refusal taken back: "A little lower than I was hoping to go, but I accept."
+pub(crate) const RELENTS: &[&str] = &[
+    "but i accept",
+    "but ill accept",
+    "but i will accept",
+    "but ill take it",
+    "but i will take it",
+    "but ill do it",
+    "but i can do it",
+    "but i can do that",
+    "but ok",
+    "but okay",
+    "but fine",
+    "but alright",
+    "but deal",
 ];
 
 /// Warnings against offers to come, not refusals of one: "open to offers, but no
@@ -672,6 +714,15 @@ pub(crate) const GREETING_QUESTIONS: &[&str] = &[
     "you there",
 ];
 
+/// Questions that only offer to answer more of the buyer's, after answering one ("It's in
+/// great condition. Any other questions?"). "Do you have any questions?" on its own does
+/// ask.
+const OFFERS_TO_ANSWER: &[&str] = &[
+    "any other questions",
+    "any more questions",
+    "any further questions",
+];
+
 const INTERROGATIVES: &[&str] = &[
     "what", "when", "where", "which", "who", "why", "how", "do", "does", "did", "are", "is",
     "would", "could", "can", "will", "have", "has", "any", "whats", "hows", "wheres",
@@ -688,6 +739,14 @@ pub(crate) fn asks(sentence: &str, question_mark: bool) -> bool {
         .iter()
         .any(|g| padded.contains(&format!(" {g} ")))
         && words.len() <= 8
+    {
+        return false;
+    }
+    // "Any other questions?" offers to answer; it asks nothing.
+    if OFFERS_TO_ANSWER
+        .iter()
+        .any(|o| padded.contains(&format!(" {o} ")))
+        && words.len() <= 7
     {
         return false;
     }

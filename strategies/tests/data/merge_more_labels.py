@@ -9,7 +9,9 @@ a fixed seed — 180 at random, 120 among those that look hard (a number in a qu
 "middle", "paid", "miles", "k", "firm", "lowest", a bare "ok" or "no problem", a split) —
 and labelled by hand in three batches of 100, before the reader ran on any of them. Each
 annotation line is {"line", "part", "intent", "price", "note"}: the message's line in the
-corpus, its part (`more_dev`: batches 1 and 2, developed against; `more_blind`: batch 3),
+corpus, its part (`more_dev`: batches 1 and 2, developed against; `more_blind`: batch 3;
+a fourth batch of 120, lines not picked before, at random with seed 2612, split 80/40 with
+seed 4 into `batch4_dev` and `batch4_blind`),
 and the annotator's reading. Our last offer is unknown for these messages, so it is null.
 This script only joins the readings with the text and listing price; it decides nothing.
 """
