@@ -28,7 +28,7 @@ use std::time::Duration;
 use rand::Rng;
 
 use crate::analyzer::AnalyzerMsg;
-use crate::connectors::{SearchQuery, Source, SourceError};
+use crate::connectors::{KnownListings, SearchQuery, Source, SourceError};
 use crate::incident::Incidents;
 use crate::{ActorReport, AgentContext};
 
@@ -83,6 +83,13 @@ pub struct ResearcherState {
     outages: Incidents<bazaar_memory::Marketplace>,
     /// Sources whose pages stopped reading (layout drift), one alert per incident.
     drifts: Incidents<bazaar_memory::Marketplace>,
+    /// Listings read lately: (marketplace, external id) → (asking price, when written).
+    /// Searches pass them as [`KnownListings`], so a posting unchanged since is not fetched
+    /// again until its record is due a refresh (`LAST_SEEN_REFRESH_HOURS`).
+    read_lately: std::collections::HashMap<
+        (bazaar_memory::Marketplace, String),
+        (bazaar_memory::Money, chrono::DateTime<chrono::Utc>),
+    >,
 }
 
 impl ResearcherState {
@@ -102,6 +109,23 @@ impl ResearcherState {
             };
             self.run_search(n).await?;
         }
+    }
+
+    /// The listings of `marketplace` read lately enough to need no new read; forgets the
+    /// rest.
+    fn known_on(&mut self, marketplace: bazaar_memory::Marketplace) -> KnownListings {
+        let now = self.ctx.clock.now();
+        let fresh = |at: &chrono::DateTime<chrono::Utc>| {
+            now - *at < chrono::Duration::hours(LAST_SEEN_REFRESH_HOURS)
+        };
+        self.read_lately.retain(|_, (_, at)| fresh(at));
+        KnownListings::new(
+            self.read_lately
+                .iter()
+                .filter(|((on, _), _)| *on == marketplace)
+                .map(|((_, id), (price, _))| (id.clone(), *price))
+                .collect(),
+        )
     }
 
     /// Sends listings to the DealAnalyzer.
@@ -137,6 +161,10 @@ impl ResearcherState {
                     listing.id = old.id;
                     listing.first_seen = old.first_seen;
                     if seen_lately_unchanged(old, &listing, now) {
+                        self.read_lately.insert(
+                            (listing.marketplace, listing.external_id),
+                            (old.price, old.last_seen),
+                        );
                         continue;
                     }
                     if old.price.currency == listing.price.currency
@@ -151,8 +179,15 @@ impl ResearcherState {
             listing.last_seen = now;
             let price_changed = known.as_ref().is_none_or(|old| old.price != listing.price);
             store.put(&listing)?;
-            let product = self.upsert_product(&listing, seller, price_changed, now)?;
-            self.ctx.index.upsert_product(&product).await?;
+            self.read_lately.insert(
+                (listing.marketplace, listing.external_id.clone()),
+                (listing.price, now),
+            );
+            let (product, searchable_changed) =
+                self.upsert_product(&listing, seller, price_changed, now)?;
+            if searchable_changed {
+                self.ctx.index.upsert_product(&product).await?;
+            }
         }
         store.flush().await?;
         // The analyzer reads comparables right after: make this page searchable first.
@@ -321,6 +356,7 @@ impl ResearcherState {
         if search.newest_first {
             query.sort = crate::connectors::SortOrder::Newest;
         }
+        query.known = self.known_on(search.marketplace);
         for _ in 0..PAGES_PER_RUN {
             let page = match self.search_page(source.as_ref(), &query).await {
                 Ok(page) => page,
@@ -340,7 +376,7 @@ impl ResearcherState {
             self.check_layout(search.marketplace, page.degraded.as_ref())
                 .await?;
             let next = page.next_offset;
-            let shown = page.listings.len();
+            let shown = page.listings.len() + page.unchanged;
             let observed = self.observe(page.listings).await?;
             let caught_up = search.newest_first && observed.new.len() < shown;
             self.analyze_observed(observed).await?;
@@ -548,13 +584,14 @@ impl ResearcherState {
         seller: SellerId,
         price_changed: bool,
         now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<ProductRecord, ActorProcessingErr> {
+    ) -> Result<(ProductRecord, bool), ActorProcessingErr> {
         let store = &self.ctx.store;
-        let mut product = match store
+        let known = store
             .find(ProductRecord::BY_LISTING, &listing.id.to_bytes())?
             .into_iter()
-            .next()
-        {
+            .next();
+        let searchable_before = known.as_ref().map(searchable);
+        let mut product = match known {
             Some(product) => product,
             None => ProductRecord {
                 id: ProductId::new_at(now),
@@ -582,8 +619,21 @@ impl ResearcherState {
             });
         }
         store.put(&product)?;
-        Ok(product)
+        let searchable_changed = searchable_before != Some(searchable(&product));
+        Ok((product, searchable_changed))
     }
+}
+
+/// What the search index holds of a product (see `ProductIndex::upsert_product`): a product
+/// seen again with these unchanged is not indexed again.
+fn searchable(product: &ProductRecord) -> impl PartialEq + use<> {
+    (
+        product.title.clone(),
+        product.category.clone(),
+        product.condition,
+        product.asking,
+        product.sold,
+    )
 }
 
 /// What one page of listings brought.
@@ -663,6 +713,7 @@ impl Actor for Researcher {
         let mut state = ResearcherState {
             ctx,
             recent: std::collections::HashMap::new(),
+            read_lately: std::collections::HashMap::new(),
             rngs: (0..searches as u64)
                 .map(|n| rand::SeedableRng::seed_from_u64(seed.wrapping_add(n)))
                 .collect(),

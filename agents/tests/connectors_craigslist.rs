@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bazaar_agents::connectors::{
-    parse_price, BlockKind, Craigslist, CraigslistSettings, PoliteConfig, PriceProblem,
-    SearchQuery, Source, SourceError,
+    parse_price, BlockKind, Craigslist, CraigslistSettings, KnownListings, PoliteConfig,
+    PriceProblem, SearchQuery, Source, SourceError,
 };
 use bazaar_memory::{Clock, Currency, Marketplace, Money, SimClock};
 use bazaar_sim::sites::{Category, ListingGenerator, Site, SiteListing, Sites, SitesConfig};
@@ -849,4 +849,68 @@ async fn the_posting_limit_counts_requests_not_listings_read() {
         page.degraded.is_none(),
         "rows were read; the postings are gone"
     );
+}
+
+/// A scan every few minutes fetches what is new or repriced, not every posting again: a
+/// posting the caller read lately at the price its row shows is left out (counted as
+/// unchanged, and not against the posting limit); at another price it is fetched.
+#[tokio::test]
+async fn postings_read_lately_at_the_same_price_are_not_fetched_again() {
+    let clock = SimClock::new(start_time());
+    let fake = FaultServer::start().await;
+    let p = |id: &str| posting_path(id);
+    let rows = [
+        ("2001", p("2001"), "$100"),
+        ("2002", p("2002"), "$80"),
+        ("2003", p("2003"), "$60"),
+    ];
+    let rows: Vec<(&str, &str, &str)> = rows.iter().map(|(a, b, c)| (*a, b.as_str(), *c)).collect();
+    fake.script("/search/sss", vec![Reply::html(200, search_html(&rows))]);
+    for (id, title, price) in [
+        ("2001", "Desk", "$100"),
+        ("2002", "Lamp", "$80"),
+        ("2003", "Rug", "$60"),
+    ] {
+        fake.script(
+            &p(id),
+            vec![Reply::html(
+                200,
+                posting_html(id, title, Some(price), "Fine."),
+            )],
+        );
+    }
+    let cl = connector(&fake.base, quick(), &clock);
+    let known = KnownListings::new(
+        [
+            ("2001".to_string(), usd(10_000)), // the same price: left out
+            ("2002".to_string(), usd(9_000)),  // was $90, now $80: fetched
+        ]
+        .into_iter()
+        .collect(),
+    );
+    let page = cl
+        .search(&SearchQuery {
+            limit: Some(2),
+            known,
+            ..SearchQuery::new("")
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
+    let read: Vec<&str> = page
+        .listings
+        .iter()
+        .map(|l| l.external_id.as_str())
+        .collect();
+    assert_eq!(
+        read,
+        ["2002", "2003"],
+        "two fetches, the known posting skipped"
+    );
+    assert_eq!(page.unchanged, 1);
+    assert_eq!(
+        fake.hits(&p("2001")),
+        0,
+        "the unchanged posting was fetched"
+    );
+    assert_eq!(fake.hits(&p("2002")), 1);
 }

@@ -23,6 +23,11 @@ pub const OPERATOR_LINKS_USED: &str = "operator.links.used";
 /// clean stop.
 pub const OPERATOR_WEBHOOK_COUNTS: &str = "operator.webhook_counts";
 
+/// Set while a running Bazaar has the search index open, removed once its last commit is
+/// done: found at start, the last run stopped without it (a crash) and index updates may be
+/// lost, so the index is rebuilt from the store.
+pub const INDEX_IN_USE: &str = "index.in_use";
+
 /// The mailbox's high-water mark (UIDVALIDITY and the next UID).
 pub const MAIL_INBOX_MARK: &str = "mail.inbox_mark";
 

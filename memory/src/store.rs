@@ -3,6 +3,8 @@
 
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use serde::{de::DeserializeOwned, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
@@ -423,8 +425,13 @@ pub trait Store: Clone + Send + Sync + 'static {
     fn get_meta<V: DeserializeOwned>(&self, key: &str) -> Result<Option<V>, StoreError>;
     /// Forgets named state.
     fn remove_meta(&self, key: &str) -> Result<(), StoreError>;
-    /// Makes everything written so far durable. Call at every durable point.
+    /// Makes everything written so far durable. Call at every durable point. A store whose
+    /// flushes are deferred (the simulator's, [`SledStore::defer_flushes`]) makes them
+    /// durable at its next [`Store::sync`] instead.
     fn flush(&self) -> impl std::future::Future<Output = Result<(), StoreError>> + Send;
+    /// Makes everything written so far durable now, deferred or not: the policy gate's
+    /// records of actions before they happen, and the simulator's hourly durable point.
+    fn sync(&self) -> impl std::future::Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// The sled-backed [`Store`]. Cheap to clone; one per process.
@@ -432,6 +439,8 @@ pub trait Store: Clone + Send + Sync + 'static {
 pub struct SledStore {
     db: sled::Db,
     path: PathBuf,
+    /// Set by [`SledStore::defer_flushes`]; shared by every clone.
+    deferred: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for SledStore {
@@ -533,7 +542,11 @@ impl SledStore {
                     source,
                 },
             })?;
-        let store = SledStore { db, path };
+        let store = SledStore {
+            db,
+            path,
+            deferred: Arc::default(),
+        };
         tracing::info!(path = %store.path.display(), recovered = store.db.was_recovered(), "store opened");
         store.check_schema()?;
         Ok(store)
@@ -551,9 +564,18 @@ impl SledStore {
         let store = SledStore {
             db,
             path: PathBuf::from("<temporary>"),
+            deferred: Arc::default(),
         };
         store.check_schema()?;
         Ok(store)
+    }
+
+    /// From now on [`Store::flush`] does nothing and [`Store::sync`] makes everything
+    /// durable: for the simulator only, which plays the world an hour at a time and syncs
+    /// once an hour (a month of per-write durable points cost it tens of thousands of
+    /// fsyncs). `bazaar run` never defers: each durable point is one.
+    pub fn defer_flushes(&self) {
+        self.deferred.store(true, Ordering::Relaxed);
     }
 
     /// Where the store lives.
@@ -951,6 +973,21 @@ impl Store for SledStore {
             return Ok(());
         }
         let new_entries = record.index_entries();
+        // A change that moves no index entry (a listing seen again, a note added) is one
+        // atomic swap of the record: a sled transaction costs a log write and sync of its
+        // own, and a month of such updates was most of the simulator's disk time. If the
+        // record changed meanwhile, the swap fails and the transaction below decides.
+        if let Some(old) = records.get(&key).map_err(|e| self.sled_err(e))? {
+            let old_record: R = Self::decode(&old)?;
+            if old_record.index_entries() == new_entries {
+                let swapped = records
+                    .compare_and_swap(&key, Some(old), Some(value.as_slice()))
+                    .map_err(|e| self.sled_err(e))?;
+                if swapped.is_ok() {
+                    return Ok(());
+                }
+            }
+        }
         (&records, &index)
             .transaction(|(records, index)| {
                 if let Some(old) = records.get(&key)? {
@@ -1083,6 +1120,13 @@ impl Store for SledStore {
     }
 
     async fn flush(&self) -> Result<(), StoreError> {
+        if self.deferred.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        self.sync().await
+    }
+
+    async fn sync(&self) -> Result<(), StoreError> {
         self.db.flush_async().await.map_err(|e| self.sled_err(e))?;
         Ok(())
     }

@@ -1031,7 +1031,7 @@ impl GateState {
     async fn commit(&mut self) -> Result<(), StoreError> {
         self.commit_requested = false;
         self.save_policy_state()?;
-        self.store().flush().await?;
+        self.store().sync().await?;
         let mut outcomes: BTreeMap<ActionId, Outcome> = BTreeMap::new();
         for id in std::mem::take(&mut self.to_execute) {
             let Some(record) = self.store().get::<ActionRecord>(&id)? else {
@@ -1046,7 +1046,7 @@ impl GateState {
             }
         }
         self.save_policy_state()?;
-        self.store().flush().await?;
+        self.store().sync().await?;
         for event in std::mem::take(&mut self.events) {
             // Events first, so subscribers hear of an action no later than its proposer.
             // No subscriber is fine: events are also in the audit log.
@@ -1315,7 +1315,7 @@ impl GateState {
             self.request_commit();
         }
         self.save_policy_state()?;
-        self.store().flush().await
+        self.store().sync().await
     }
 
     fn status(&self) -> Result<GateStatus, StoreError> {
@@ -1475,7 +1475,7 @@ impl Actor for PolicyGate {
                 GateMsg::SetPaused { paused, by, reply } => {
                     let result = state.set_paused(paused, &by);
                     state.save_policy_state()?;
-                    state.store().flush().await?;
+                    state.store().sync().await?;
                     let _ = reply.send(result);
                 }
                 GateMsg::Task {

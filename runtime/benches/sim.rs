@@ -82,12 +82,13 @@ async fn run() -> anyhow::Result<()> {
     );
     println!(
         "  agent {} (of which the browser {}, {} items read), world {}, index commits {}, \
-         set-up {}, books and report {}",
+         store syncs {}, set-up {}, books and report {}",
         share("agent_s"),
         share("browser_s"),
         timing["browser_items_read"],
         share("world_s"),
         share("index_s"),
+        share("store_sync_s"),
         share("setup_s"),
         share("report_s"),
     );

@@ -17,7 +17,7 @@ use bazaar_agents::selling::Selling;
 use bazaar_agents::{ActorReport, Addresses, AgentContext};
 use bazaar_config::Config;
 use bazaar_memory::{
-    Addr, Envelope, IndexConfig, ProductIndex, Quiescence, SharedClock, SledStore, Store,
+    meta_keys, Addr, Envelope, IndexConfig, ProductIndex, Quiescence, SharedClock, SledStore, Store,
 };
 use bazaar_policies::{Effector, GateEvent, GateMsg, NoConnector, PolicyGate, PolicyGateArgs};
 use ractor::{Actor, ActorRef};
@@ -186,6 +186,27 @@ impl SystemParts {
     }
 }
 
+/// The search index is derived from the store and re-indexes a product only when what it
+/// holds of it changes, so an update lost in a crash (queued, never committed) would stay
+/// lost: after a run that did not close the index, or with an index from another version,
+/// it is rebuilt before anything reads it.
+async fn rebuild_index_if_behind(store: &SledStore, index: &ProductIndex) -> anyhow::Result<()> {
+    let crashed = store.get_meta::<bool>(meta_keys::INDEX_IN_USE)?.is_some();
+    if !crashed && !index.was_reset() {
+        return Ok(());
+    }
+    if crashed {
+        tracing::warn!(
+            "the last run stopped without closing the search index; rebuilding it from the store"
+        );
+    } else {
+        tracing::warn!("search index was from another version; rebuilding it from the store");
+    }
+    let documents = index.rebuild(store).await?;
+    tracing::info!(documents, "search index rebuilt");
+    Ok(())
+}
+
 /// A running Bazaar: six agents and the policy gate under one supervisor.
 pub struct System {
     pub store: SledStore,
@@ -237,6 +258,9 @@ impl System {
             sources,
             selling,
         } = parts;
+        rebuild_index_if_behind(&store, &index).await?;
+        store.put_meta(meta_keys::INDEX_IN_USE, &true)?;
+        store.sync().await?;
         let (events, _) = tokio::sync::broadcast::channel(1024);
         let quiet = Quiescence::new();
         let addrs = Addresses::new(&quiet, config.intake.credit);
@@ -353,8 +377,9 @@ impl System {
         for source in &self.sources {
             source.close().await;
         }
-        self.store.flush().await?;
         self.index.close().await?;
+        self.store.remove_meta(meta_keys::INDEX_IN_USE)?;
+        self.store.sync().await?;
         tracing::info!("store flushed and index committed");
         Ok(match escalated {
             Some((child, error)) => Shutdown::Escalated { child, error },

@@ -757,3 +757,56 @@ async fn a_seller_who_takes_calls_only_is_passed_with_the_reason() {
     system.shutdown(Duration::from_secs(5)).await.unwrap();
     sites.stop().await;
 }
+
+/// The index re-indexes a product only when what it holds of it changes, so a run that
+/// stopped without committing it (a crash) leaves updates that nothing would redo: the next
+/// start rebuilds it from the store; a clean stop does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_index_a_crash_left_open_is_rebuilt_at_the_next_start() {
+    let clock = SimClock::new(at("2026-05-01T09:00:00Z"));
+    let config = Arc::new(Config::load(None, std::iter::empty()).unwrap());
+    let store = SledStore::temporary().unwrap();
+    let now = clock.now();
+    let product = ProductRecord {
+        id: ProductId::new_at(now),
+        title: "Bose SoundLink Mini".into(),
+        category: "electronics".into(),
+        condition: Condition::Good,
+        marketplace: Marketplace::Craigslist,
+        listing: None,
+        seller: None,
+        asking: Some(Money::usd(80_00)),
+        sold: None,
+        price_history: vec![],
+        first_seen: now,
+        last_seen: now,
+    };
+    // In the store, never indexed: what a crash between the two leaves.
+    store.put(&product).unwrap();
+    let start = |index: ProductIndex| {
+        System::start(SystemParts::without_connectors(
+            config.clone(),
+            store.clone(),
+            index,
+            Arc::new(clock.clone()),
+        ))
+    };
+    let in_use = || store.get_meta::<bool>(meta_keys::INDEX_IN_USE).unwrap();
+    let clean = ProductIndex::in_memory(IndexConfig::default()).unwrap();
+    let system = start(clean.clone()).await.unwrap();
+    assert_eq!(clean.num_docs(), 0, "a store closed cleanly is trusted");
+    assert_eq!(
+        in_use(),
+        Some(true),
+        "a running system marks the index in use"
+    );
+    let shutdown = system.shutdown(Duration::from_secs(5)).await.unwrap();
+    assert_eq!(shutdown, Shutdown::Requested { abandoned: 0 });
+    assert_eq!(in_use(), None, "a clean stop clears the mark");
+    // What a crash leaves: the mark still set.
+    store.put_meta(meta_keys::INDEX_IN_USE, &true).unwrap();
+    let after_crash = ProductIndex::in_memory(IndexConfig::default()).unwrap();
+    let system = start(after_crash.clone()).await.unwrap();
+    assert_eq!(after_crash.num_docs(), 1, "the index was not rebuilt");
+    system.shutdown(Duration::from_secs(5)).await.unwrap();
+}

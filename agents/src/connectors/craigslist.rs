@@ -1093,16 +1093,22 @@ impl Craigslist {
                 );
                 continue;
             }
-            if let Some(Err(problem @ (PriceProblem::Absurd(_) | PriceProblem::Negative(_)))) =
-                row.price.as_deref().map(parse_price)
-            {
-                skip(
-                    &mut out.skipped,
-                    Marketplace::Craigslist,
-                    Some(row.pid),
-                    problem.to_string(),
-                );
-                continue;
+            match row.price.as_deref().map(parse_price) {
+                Some(Err(problem @ (PriceProblem::Absurd(_) | PriceProblem::Negative(_)))) => {
+                    skip(
+                        &mut out.skipped,
+                        Marketplace::Craigslist,
+                        Some(row.pid),
+                        problem.to_string(),
+                    );
+                    continue;
+                }
+                // Read lately at this price: not fetched again, and not counted as a fetch.
+                Some(Ok(price)) if query.known.holds(&row.pid, price) => {
+                    out.unchanged += 1;
+                    continue;
+                }
+                _ => {}
             }
             fetched += 1;
             let posting = match self.get("posting", &row.url, PageKind::Posting).await {

@@ -75,6 +75,34 @@ pub struct SearchQuery {
     pub sort: SortOrder,
     /// New or used only (eBay's `conditions` filter; classifieds ignore it).
     pub condition: Option<ConditionFilter>,
+    /// Listings the caller read lately; a source that fetches a page per listing need not
+    /// fetch these again (see [`KnownListings`]).
+    pub known: KnownListings,
+}
+
+/// Listings a caller already holds, by the marketplace's id, with the asking price each had
+/// when last read. A source that fetches a page per listing (a Craigslist posting) skips a
+/// result showing the same price and counts it in [`SearchPage::unchanged`]: a scan every
+/// few minutes then fetches what is new or repriced, not every posting again.
+#[derive(Clone, Default, PartialEq)]
+pub struct KnownListings(std::sync::Arc<std::collections::HashMap<String, Money>>);
+
+impl KnownListings {
+    /// Known listings: external id → asking price when last read.
+    pub fn new(prices: std::collections::HashMap<String, Money>) -> KnownListings {
+        KnownListings(std::sync::Arc::new(prices))
+    }
+
+    /// Whether `external_id` is known at `price`.
+    pub fn holds(&self, external_id: &str, price: Money) -> bool {
+        self.0.get(external_id) == Some(&price)
+    }
+}
+
+impl std::fmt::Debug for KnownListings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "KnownListings({} listings)", self.0.len())
+    }
 }
 
 /// eBay's coarse condition filter.
@@ -138,6 +166,8 @@ pub struct SearchPage {
     pub total: Option<u64>,
     /// Set when the page answered but could not be read as expected (see [`Degradation`]).
     pub degraded: Option<Degradation>,
+    /// Results left out because the query's [`KnownListings`] hold them at the price shown.
+    pub unchanged: usize,
 }
 
 /// A search page that answered, is not a "no results" page, and gave no listing — or

@@ -98,8 +98,10 @@ impl Mailroom {
             }
             // Durable before the mark moves past these messages.
             self.store.flush().await?;
-            self.store
-                .put_meta(meta_keys::MAIL_INBOX_MARK, &batch.mark)?;
+            if mark != Some(batch.mark) {
+                self.store
+                    .put_meta(meta_keys::MAIL_INBOX_MARK, &batch.mark)?;
+            }
             mark = Some(batch.mark);
             if !batch.more {
                 break;

@@ -30,13 +30,8 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result
     let mut terminate = signal(SignalKind::terminate())?;
     let mut hangup = signal(SignalKind::hangup())?;
     let store = open_store(&config.store.data_dir)?;
+    // An index from another version or left open by a crash is rebuilt by `System::start`.
     let index = open_index(&config)?;
-    if index.was_reset() {
-        // An index from another version of bazaar: it is derived data, rebuild it.
-        tracing::warn!("search index was from another version; rebuilding it from the store");
-        let products = index.rebuild(&store).await?;
-        tracing::info!(products, "search index rebuilt");
-    }
     let drain = Duration::from_secs(config.shutdown.drain_timeout_secs);
     let config = Arc::new(config);
     // Secrets that cannot be read are configuration errors: say so before starting anything.

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bazaar_agents::connectors::marketplace::MarketplaceBrowser;
+use bazaar_memory::Store;
 use bazaar_sim::scenario::{Scenario, ScenarioError};
 use bazaar_sim::world::{World, WorldConfig, WorldError, WorldMail};
 
@@ -335,6 +336,9 @@ impl Agent {
         )?;
         let clock: SharedClock = Arc::new(world.clock().clone());
         let store = SledStore::open(&crate::system::store_dir(data_dir)).map_err(agent_error)?;
+        // Durable once a simulated hour (`run_days`), not at every write; the gate's records
+        // of actions stay durable before they happen.
+        store.defer_flushes();
         let index_config = crate::system::index_config(&agent);
         let index = ProductIndex::open(&crate::system::index_dir(data_dir), index_config)
             .map_err(agent_error)?;
@@ -607,6 +611,13 @@ async fn run_days(
         let agent = std::time::Instant::now();
         operator.answer(system, world, out).await;
         timing.agent += agent.elapsed();
+        // The hour's durable point: the agent is quiet, and a run stopped after it resumes
+        // from here (see `SledStore::defer_flushes`).
+        let sync = std::time::Instant::now();
+        if let Err(error) = system.store.sync().await {
+            tracing::warn!(%error, "store sync failed");
+        }
+        timing.store_sync += sync.elapsed();
         let now = world.now();
         // The index commits every few hours, with the agent quiet: what the DealAnalyzer sees
         // is then the same every run. Each commit costs fsyncs; on the hour they took 9 s of
@@ -655,6 +666,7 @@ async fn run_days(
         }
     }
     settle(&system.quiet, world.clock()).await;
+    system.store.sync().await.map_err(agent_error)?;
     Ok(daily)
 }
 
@@ -698,8 +710,8 @@ fn write_daily_point(path: Option<&Path>, point: &DayPoint) -> Result<(), SimErr
 fn print_timing(timing: &TimingSeconds, out: &mut dyn Write) {
     let _ = writeln!(
         out,
-        "time: {:.1} s — agent {:.1} s{}, world {:.1} s, index commits {:.1} s, set-up {:.1} s, \
-         books and report {:.1} s (timing.json)",
+        "time: {:.1} s — agent {:.1} s{}, world {:.1} s, index commits {:.1} s, store syncs \
+         {:.1} s, set-up {:.1} s, books and report {:.1} s (timing.json)",
         timing.total_s,
         timing.agent_s,
         timing
@@ -708,6 +720,7 @@ fn print_timing(timing: &TimingSeconds, out: &mut dyn Write) {
             .unwrap_or_default(),
         timing.world_s,
         timing.index_s,
+        timing.store_sync_s,
         timing.setup_s,
         timing.report_s,
     );
@@ -725,6 +738,8 @@ struct Timing {
     world: Duration,
     /// Search index commits on the hour.
     index: Duration,
+    /// Making the store durable on the hour.
+    store_sync: Duration,
     /// The daily books, the report and the ground truth.
     report: Duration,
     /// All of it.
@@ -742,6 +757,7 @@ struct TimingSeconds {
     index_s: f64,
     report_s: f64,
     setup_s: f64,
+    store_sync_s: f64,
     total_s: f64,
     world_s: f64,
 }
@@ -755,6 +771,7 @@ impl Timing {
             index_s: self.index.as_secs_f64(),
             report_s: self.report.as_secs_f64(),
             setup_s: self.setup.as_secs_f64(),
+            store_sync_s: self.store_sync.as_secs_f64(),
             total_s: self.total.as_secs_f64(),
             world_s: self.world.as_secs_f64(),
         }
