@@ -26,7 +26,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
 fi
 
-# The mail test (sim/tests/mail_postfix.rs) runs real Postfix + Dovecot on loopback; with
+# The mail test (sim/tests/it/mail_postfix.rs) runs real Postfix + Dovecot on loopback; with
 # CI=true it fails without them. The project's script installs them (debconf preseed "No
 # configuration", no system-wide daemons started) and needs root.
 if ! { command -v postfix >/dev/null 2>&1 || [ -x /usr/sbin/postfix ]; } ||

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # mail-server.sh - a throwaway, loopback-only mail system for integration tests
-# (sim/tests/mail_postfix.rs) and for trying `bazaar sim` against a real mail server.
+# (sim/tests/it/mail_postfix.rs) and for trying `bazaar sim` against a real mail server.
 # Adapted from the verified recipe the project was started from; the pitfalls it
 # handles (chroot-free master.cf, postlog, detached daemons, auth penalties, session
 # limits) are commented where they are handled.

@@ -2,7 +2,7 @@
 //! produce goes through `support::Ebay::call`, which validates it against eBay's contract
 //! for that operation and status (`support/openapi.rs`) and fails the test otherwise.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeSet;
 use std::time::Duration;

@@ -3,7 +3,7 @@
 //! the system is restarted mid-negotiation and every thread resumes without re-sending or
 //! missing a message.
 
-mod negotiation_common;
+use crate::negotiation_common;
 
 use negotiation_common::{run_negotiations, Mail};
 

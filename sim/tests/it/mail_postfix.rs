@@ -7,7 +7,7 @@
 //! stopped at the end. Without root or the servers the test skips, unless `CI=true`, where it
 //! fails.
 
-mod mail_common;
+use crate::mail_common;
 
 use std::time::Instant;
 

@@ -2,7 +2,7 @@
 //! (`bazaar_sim::sites::Sites`) on 127.0.0.1, and against a scripted server for what the sim
 //! does not produce: malformed pages, odd prices, duplicates, 429/500, login walls, CAPTCHAs.
 
-mod connectors_common;
+use crate::connectors_common;
 
 use std::collections::BTreeSet;
 use std::sync::Arc;

@@ -3,7 +3,7 @@
 //! relist through the gate's `Effector`, lookups for crash reconciliation, the revision
 //! limit, the seller's user token, and sales arriving as signed notifications and by polling.
 
-mod connectors_common;
+use crate::connectors_common;
 
 use std::sync::{Arc, Mutex};
 

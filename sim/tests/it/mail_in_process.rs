@@ -1,7 +1,7 @@
 //! The in-process transport: a thread with correct threading headers, the high-water mark
 //! across restarts, refused recipients, a recreated mailbox, and byte-identical runs.
 
-mod mail_common;
+use crate::mail_common;
 
 use bazaar_sim::mail::{
     HighWaterMark, MailError, MailTransport, MessageId, OutgoingMail, PostOffice,

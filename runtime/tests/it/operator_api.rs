@@ -2,7 +2,7 @@
 //! undo, the kill switch, audit, status, metrics, the OpenAPI document, body limits, and the
 //! CLI commands that talk to it.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

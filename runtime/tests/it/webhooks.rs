@@ -2,7 +2,7 @@
 //! `signing::verify_webhook`: signed deliveries, forged and replayed signatures refused,
 //! one-click links that work once and expire, retries against a failing receiver.
 
-mod support;
+use crate::support;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;

@@ -6,7 +6,7 @@
 
 #![allow(clippy::inconsistent_digit_grouping)] // cents written as dollars_cents
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::time::Duration;

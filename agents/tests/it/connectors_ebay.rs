@@ -1,7 +1,7 @@
 //! The eBay Browse connector against the simulated eBay (`bazaar_sim::ebay::EbaySim`) on
 //! 127.0.0.1, and against a scripted server for the faults the sim does not produce.
 
-mod connectors_common;
+use crate::connectors_common;
 
 use std::sync::Arc;
 use std::time::Duration;

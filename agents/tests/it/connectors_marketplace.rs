@@ -5,7 +5,7 @@
 //!
 //! Without Chromium the tests skip, except under `CI=true`, where they fail.
 
-mod connectors_common;
+use crate::connectors_common;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

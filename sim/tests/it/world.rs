@@ -1,7 +1,7 @@
 //! The world driver: determinism of the event log, the ground truth, a seller thread over the
 //! in-process post office, and buyers buying the agent's eBay listing.
 
-mod mail_common;
+use crate::mail_common;
 
 use bazaar_sim::mail::MailTransport;
 use bazaar_sim::scenario::Scenario;
@@ -89,7 +89,7 @@ async fn a_seller_counters_under_the_reserve_and_accepts_at_it() {
     world.shutdown().await.unwrap();
 }
 
-mod support;
+use crate::support;
 
 /// The agent's eBay listing of the world's first source item.
 struct AgentsListing {

@@ -2,7 +2,7 @@
 //! the event stream) and in real headless Chromium (log in, see the approval, click
 //! Approve, the action runs; a new approval appears live; click Undo, the compensation runs).
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 
