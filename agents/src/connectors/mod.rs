@@ -18,6 +18,7 @@ pub mod craigslist;
 pub mod ebay;
 pub mod ebay_orders;
 pub mod ebay_sell;
+#[cfg(feature = "browser")]
 pub mod marketplace;
 pub mod polite;
 
