@@ -222,15 +222,6 @@ fn text_of(element: ElementRef<'_>) -> String {
         .join(" ")
 }
 
-/// `Some(kind)` when the page lacks its content and shows a wall instead.
-fn blocked(kind: PageKind, url: &str, body: &str) -> Option<super::BlockKind> {
-    let doc = Html::parse_document(body);
-    if doc.select(&sel(kind.content_css())).next().is_some() {
-        return None;
-    }
-    detect_block(url, &doc)
-}
-
 /// One row of a search page.
 #[derive(Debug, Clone)]
 struct Row {
@@ -959,7 +950,7 @@ impl Craigslist {
             return Outcome::Fail(self.gate.pause(super::BlockKind::LoginWall, &final_url));
         }
         if !matches!(status, 404 | 410) {
-            if let Some(block) = blocked(kind, &final_url, &body) {
+            if let Some(block) = detect_block(&final_url, &body, Some(&sel(kind.content_css()))) {
                 return Outcome::Fail(self.gate.pause(block, &final_url));
             }
         }

@@ -42,7 +42,6 @@ use chromiumoxide::error::CdpError;
 use chromiumoxide::Page;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
-use scraper::Html;
 use serde::{Deserialize, Serialize};
 use tokio::task::JoinHandle;
 
@@ -1093,7 +1092,7 @@ impl MarketplaceBrowser {
             Ok(html) => html,
             Err(error) => return browser_failure(error),
         };
-        if let Some(kind) = detect_block(&url, &Html::parse_document(&html)) {
+        if let Some(kind) = detect_block(&url, &html, None) {
             return Failure::Blocked(kind, url);
         }
         if looks_like_login_url(&url) {

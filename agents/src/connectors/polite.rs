@@ -404,9 +404,20 @@ fn selector(css: &str) -> Option<Selector> {
 
 /// What stands in the way on an HTML page, if anything: a CAPTCHA (reCAPTCHA, hCaptcha,
 /// Turnstile, a "verify you are human" page) or a login wall (a password field, a login
-/// form, a login URL). Call it on pages that lack the content they should hold, so a
-/// listing that merely mentions "captcha" is not mistaken for one.
-pub fn detect_block(url: &str, doc: &Html) -> Option<BlockKind> {
+/// form, a login URL). A page that holds `content` (a selector for what it should show) is
+/// no wall, so a listing that merely mentions "captcha" is not mistaken for one.
+///
+/// A page whose text names none of the walls is not parsed at all: a scan reads every
+/// page through here, and parsing each one twice (here and by the connector) cost an
+/// eighth of the simulated month's CPU.
+pub fn detect_block(url: &str, html: &str, content: Option<&Selector>) -> Option<BlockKind> {
+    if !names_a_wall(html) && !looks_like_login_url(url) {
+        return None;
+    }
+    let doc = Html::parse_document(html);
+    if content.is_some_and(|content| doc.select(content).next().is_some()) {
+        return None;
+    }
     let any = |css: &str| selector(css).is_some_and(|s| doc.select(&s).next().is_some());
     let title = selector("title")
         .and_then(|s| doc.select(&s).next())
@@ -427,6 +438,26 @@ pub fn detect_block(url: &str, doc: &Html) -> Option<BlockKind> {
         return Some(BlockKind::LoginWall);
     }
     None
+}
+
+/// Whether the raw page contains a word every wall [`detect_block`] knows must contain
+/// (in a class, an attribute, a form's action or the title), ignoring case. Only a wall
+/// that spells all of them with character references would slip past.
+fn names_a_wall(html: &str) -> bool {
+    const WORDS: [&str; 10] = [
+        "captcha",
+        "turnstile",
+        "sitekey",
+        "are you a human",
+        "verify you are human",
+        "password",
+        "login",
+        "signin",
+        "log in",
+        "sign in",
+    ];
+    let html = html.to_ascii_lowercase();
+    WORDS.iter().any(|word| html.contains(word))
 }
 
 /// True when a URL's path is a login or sign-in page.
@@ -450,4 +481,56 @@ pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
         .parse::<u64>()
         .ok()
         .map(Duration::from_secs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(url: &str, html: &str, content: Option<&str>, expected: Option<BlockKind>) {
+        let content = content.map(|css| Selector::parse(css).unwrap());
+        assert_eq!(
+            detect_block(url, html, content.as_ref()),
+            expected,
+            "{url} {html}"
+        );
+    }
+
+    #[test]
+    fn walls_are_found_and_pages_that_name_none_are_not_parsed_for_them() {
+        let site = "https://sfbay.craigslist.org/search/sss";
+        let captcha = Some(BlockKind::Captcha);
+        let login = Some(BlockKind::LoginWall);
+        check(site, r#"<div class="g-recaptcha"></div>"#, None, captcha);
+        check(site, r#"<div class="h-captcha"></div>"#, None, captcha);
+        check(site, r#"<div class="cf-turnstile"></div>"#, None, captcha);
+        check(site, r#"<div DATA-SITEKEY="x"></div>"#, None, captcha);
+        check(
+            site,
+            "<title>Just a moment: are you a human?</title>",
+            None,
+            captcha,
+        );
+        check(site, "<title>Verify You Are Human</title>", None, captcha);
+        check(site, r#"<form><INPUT TYPE=password></form>"#, None, login);
+        check(
+            site,
+            r#"<form action="/account/login"></form>"#,
+            None,
+            login,
+        );
+        check(site, r#"<form action="/signin"></form>"#, None, login);
+        check(site, "<title>Log In | craigslist</title>", None, login);
+        check(
+            "https://accounts.craigslist.org/login?rt=L",
+            "<p>hello</p>",
+            None,
+            login,
+        );
+        // A listing that mentions a captcha and shows its content is no wall.
+        let posting = r#"<span id="titletextonly">Desk</span><p>No captcha needed.</p>"#;
+        check(site, posting, Some("#titletextonly"), None);
+        check(site, "<p>Oak desk, $80, pick up only.</p>", None, None);
+        check(site, "", None, None);
+    }
 }

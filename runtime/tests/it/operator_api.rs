@@ -1217,21 +1217,28 @@ async fn slow_idle_and_excess_connections_are_cut_off() {
     let (answer, closed) = drain(&mut fifth).await;
     assert!(answer.starts_with("HTTP/1.1 503"), "{answer:?}");
     assert!(closed);
-    // Once the held ones time out, the client is served again.
+    // Once the held ones are closed, the client is served again (the server sees them
+    // close on its own time: under load a request may still meet the cap).
     drop(held);
-    let health = healthz_status(&h).await;
+    let health = healthz_status_once_served(&h).await;
     assert_eq!(health, StatusCode::OK);
     h.stop().await;
 }
 
-async fn healthz_status(h: &Harness) -> StatusCode {
+/// `/healthz`'s status once it is not 503 (connections over the cap), or the last one after
+/// 5 s.
+async fn healthz_status_once_served(h: &Harness) -> StatusCode {
+    let mut last = None;
     for _ in 0..100 {
         if let Ok(response) = h.http.get(h.url("/healthz")).send().await {
-            return response.status();
+            if response.status() != StatusCode::SERVICE_UNAVAILABLE {
+                return response.status();
+            }
+            last = Some(response.status());
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    panic!("/healthz never answered");
+    last.expect("/healthz never answered")
 }
 
 /// What a hostile request got: its status, or 0 when the server closed without answering.
