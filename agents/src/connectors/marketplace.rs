@@ -46,7 +46,7 @@ use serde::{Deserialize, Serialize};
 use tokio::task::JoinHandle;
 
 use super::craigslist::{parse_price, PriceProblem};
-use super::polite::{detect_block, looks_like_login_url, Outcome, PoliteConfig, PoliteGate};
+use super::polite::{detect_block, Outcome, PoliteConfig, PoliteGate};
 use super::{
     shorten, skip, BlockKind, PageRenderer, SearchPage, SearchQuery, SortOrder, Source,
     SourceAlert, SourceError, SourceFuture,
@@ -1092,11 +1092,9 @@ impl MarketplaceBrowser {
             Ok(html) => html,
             Err(error) => return browser_failure(error),
         };
+        // A login URL is a wall too, whatever the page says.
         if let Some(kind) = detect_block(&url, &html, None) {
             return Failure::Blocked(kind, url);
-        }
-        if looks_like_login_url(&url) {
-            return Failure::Blocked(BlockKind::LoginWall, url);
         }
         Failure::Retry(SourceError::Malformed(format!(
             "{url}: not a marketplace page: {}",

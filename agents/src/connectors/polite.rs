@@ -407,9 +407,8 @@ fn selector(css: &str) -> Option<Selector> {
 /// form, a login URL). A page that holds `content` (a selector for what it should show) is
 /// no wall, so a listing that merely mentions "captcha" is not mistaken for one.
 ///
-/// A page whose text names none of the walls is not parsed at all: a scan reads every
-/// page through here, and parsing each one twice (here and by the connector) cost an
-/// eighth of the simulated month's CPU.
+/// A page whose text names none of the walls is not parsed here (the connector parses it
+/// to read it anyway). Real Craigslist pages mostly carry a "log in" link, so they are.
 pub fn detect_block(url: &str, html: &str, content: Option<&Selector>) -> Option<BlockKind> {
     if !names_a_wall(html) && !looks_like_login_url(url) {
         return None;
