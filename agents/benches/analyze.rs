@@ -4,13 +4,20 @@
 //! threads sharing the index), `analyze` alone on precomputed comparables, and where the
 //! index's time goes: the search at k against k = 1 (the difference is loading the stored
 //! documents), and against the baseline in the same run, the boolean-query form
-//! (`comparables_exhaustive`), which scores the same documents the same.
+//! (`comparables_exhaustive`), which scores the same documents the same. Last, the same
+//! listings through the DealAnalyzer actor (recorded in a store, sent in batches as the
+//! Researcher sends them, every decision recorded and flushed), valuing one listing at a
+//! time against a pool of one searcher per core (`[index] searchers`).
 
 use std::hint::black_box;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bazaar_agents::analyzer::{AnalyzerMsg, DealAnalyzer};
+use bazaar_agents::{selling::Selling, Addresses, AgentContext};
 use bazaar_memory::{
-    Condition, IndexConfig, Marketplace, Money, ProductId, ProductIndex, ProductRecord,
+    Condition, IndexConfig, ListingId, MarketListing, Marketplace, Money, ProductId, ProductIndex,
+    ProductRecord, Quiescence, SellerRef, SledStore, Store, SystemClock,
 };
 use bazaar_strategies::valuation::{analyze, Candidate, Comp, ValuationConfig};
 use chrono::{TimeZone, Utc};
@@ -289,6 +296,85 @@ fn rate(threads: usize, rounds: usize, work: impl Fn(usize) -> bool + Sync) -> f
     (LISTINGS * rounds) as f64 / started.elapsed().as_secs_f64()
 }
 
+/// Listings per second through the DealAnalyzer actor with `searchers` listings valued at
+/// once: each listing recorded in a fresh store, sent 100 to a message, until every one has
+/// its opportunity.
+async fn through_actor(index: &ProductIndex, listings: &[Listing], searchers: usize) -> f64 {
+    let store = SledStore::temporary().expect("store");
+    let seen = Utc.with_ymd_and_hms(2026, 3, 15, 12, 0, 0).unwrap();
+    let ids: Vec<ListingId> = listings
+        .iter()
+        .enumerate()
+        .map(|(n, listing)| {
+            let recorded = MarketListing {
+                id: ListingId::new_at(seen),
+                marketplace: Marketplace::Craigslist,
+                external_id: format!("bench-{n}"),
+                url: format!("https://sfbay.craigslist.org/bench/{n}.html"),
+                title: listing.title.clone(),
+                description: String::new(),
+                price: listing.asking,
+                condition: listing.condition,
+                category: listing.category.to_string(),
+                seller: SellerRef {
+                    external_id: format!("seller-{n}"),
+                    display_name: None,
+                    contact_url: None,
+                },
+                location: None,
+                images: Vec::new(),
+                listed_at: None,
+                first_seen: seen,
+                last_seen: seen,
+                raw: String::new(),
+            };
+            store.put(&recorded).expect("put listing");
+            recorded.id
+        })
+        .collect();
+    let mut config = bazaar_config::Config::load(None, std::iter::empty()).expect("config");
+    config.index.searchers = searchers;
+    let quiet = Quiescence::new();
+    let addrs = Addresses::new(&quiet, 64);
+    let ctx = AgentContext {
+        store: store.clone(),
+        index: index.clone(),
+        clock: Arc::new(SystemClock),
+        addrs: addrs.clone(),
+        config: Arc::new(config),
+        mail: None,
+        llm: None,
+        sources: Vec::new(),
+        selling: Selling::default(),
+    };
+    let (actor, done) = ractor::Actor::spawn(None, DealAnalyzer, ctx)
+        .await
+        .expect("spawn the analyzer");
+    addrs.analyzer.bind(actor.clone());
+    let started = Instant::now();
+    for batch in ids.chunks(100) {
+        addrs
+            .analyzer
+            .send(AnalyzerMsg::ListingsFound(batch.to_vec()))
+            .expect("send listings");
+    }
+    // The mailbox is FIFO: the answer comes after every batch is handled.
+    addrs
+        .analyzer
+        .ask(AnalyzerMsg::Status)
+        .await
+        .expect("analyzer status");
+    let elapsed = started.elapsed();
+    assert_eq!(
+        store.count::<bazaar_memory::Opportunity>(),
+        listings.len(),
+        "every listing gets its opportunity"
+    );
+    actor.stop(None);
+    done.await.expect("analyzer stopped");
+    listings.len() as f64 / elapsed.as_secs_f64()
+}
+
 fn main() {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -390,6 +476,19 @@ fn main() {
     );
     println!("{summary}");
 
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let (single, pool) = runtime.block_on(async {
+        through_actor(&index, &listings, 1).await; // warm up
+        let single = through_actor(&index, &listings, 1).await;
+        let pool = through_actor(&index, &listings, cores).await;
+        (single, pool)
+    });
+    let actors = format!(
+        "through the DealAnalyzer actor: {single:.0} listings/s one at a time, {pool:.0} listings/s with {cores} searchers ({:.2}x)",
+        pool / single
+    );
+    println!("{actors}");
+
     let mut criterion = Criterion::default().configure_from_args();
     let mut group = criterion.benchmark_group("analyze_100k");
     group
@@ -423,4 +522,5 @@ fn main() {
     criterion.final_summary();
     // repeated last so it is easy to find after criterion's report
     println!("{summary}");
+    println!("{actors}");
 }

@@ -148,9 +148,12 @@ impl Actor for DealAnalyzer {
     ) -> Result<(), ActorProcessingErr> {
         for (msg, _in_flight) in envelope.drain() {
             match msg {
-                AnalyzerMsg::ListingsFound(listings) => {
-                    for listing in listings {
-                        state.analyze_listing(listing)?;
+                AnalyzerMsg::ListingsFound(mut listings) => {
+                    // Once each: a listing's second look reads what its first one wrote.
+                    let mut seen = std::collections::HashSet::new();
+                    listings.retain(|id| seen.insert(*id));
+                    for appraised in state.appraise_all(&listings)?.into_iter().flatten() {
+                        state.record(appraised)?;
                     }
                     state.ctx.store.flush().await?;
                     state.read_whole_listings().await?;
@@ -228,6 +231,130 @@ pub fn waits_for_contact(store: &SledStore, listing: ListingId) -> Result<Opport
         ));
     }
     Ok(opportunity)
+}
+
+/// The read-only half of valuing a listing, shared by the DealAnalyzer's threads.
+struct Appraiser<'a> {
+    store: &'a SledStore,
+    index: &'a ProductIndex,
+    valuation: &'a ValuationConfig,
+    now: DateTime<Utc>,
+}
+
+/// A listing valued and ready to be recorded.
+struct Appraised {
+    listing: MarketListing,
+    opportunity: Opportunity,
+    /// Why it is valued again, on a second look.
+    again: Option<String>,
+    analysis: Analysis,
+    /// How many comparables it was valued on.
+    comparables: usize,
+}
+
+impl Appraiser<'_> {
+    /// Reads a listing, its product and any earlier opportunity, and values it; `None`
+    /// when it is gone or a second look finds nothing new.
+    fn appraise(&self, id: ListingId) -> Result<Option<Appraised>, ActorProcessingErr> {
+        let store = self.store;
+        let Some(listing) = store.get::<MarketListing>(&id)? else {
+            tracing::warn!(listing = %id, "listing to analyze is not in the store");
+            return Ok(None);
+        };
+        let own: Option<ProductRecord> = store
+            .find(ProductRecord::BY_LISTING, &id.to_bytes())?
+            .into_iter()
+            .next();
+        let earlier: Option<Opportunity> = store
+            .find(Opportunity::BY_LISTING, &id.to_bytes())?
+            .into_iter()
+            .next();
+        let (opportunity, again) = match earlier {
+            None => {
+                let first = Opportunity {
+                    id: OpportunityId::new_at(self.now),
+                    listing: id,
+                    lifecycle: Lifecycle::new(OpportunityStatus::Discovered),
+                    valuation: None,
+                    created_at: self.now,
+                };
+                (first, None)
+            }
+            Some(earlier) => match self.second_look(&listing, own.as_ref(), earlier)? {
+                Some((opportunity, why)) => (opportunity, Some(why)),
+                None => return Ok(None),
+            },
+        };
+        let own_id = own.map(|p| p.id.to_string());
+        let (analysis, found) = appraise(
+            self.index,
+            self.valuation,
+            &Candidate::from_listing(&listing),
+            own_id.as_deref(),
+            self.now,
+        )?;
+        Ok(Some(Appraised {
+            listing,
+            opportunity,
+            again,
+            analysis,
+            comparables: found.len(),
+        }))
+    }
+
+    /// The opportunity to value `listing` again, and why, if it gets a second look: its
+    /// asking price came down since the last look, and that look passed or ended with us
+    /// walking away (a seller who would not come down to our ceiling may now). A
+    /// walked-away look is closed first, so the history reads in order.
+    fn second_look(
+        &self,
+        listing: &MarketListing,
+        product: Option<&ProductRecord>,
+        mut last: Opportunity,
+    ) -> Result<Option<(Opportunity, String)>, ActorProcessingErr> {
+        let store = self.store;
+        let looked_at = last
+            .lifecycle
+            .last_entered(OpportunityStatus::Analyzed)
+            .unwrap_or(last.created_at);
+        let Some(asked_then) = product.and_then(|p| asking_at(p, looked_at)) else {
+            return Ok(None);
+        };
+        if asked_then.currency != listing.price.currency || listing.price.minor >= asked_then.minor
+        {
+            return Ok(None);
+        }
+        let now = self.now;
+        match last.lifecycle.status {
+            OpportunityStatus::Passed => {}
+            OpportunityStatus::Pursuing => {
+                let negotiations: Vec<Negotiation> =
+                    store.find(Negotiation::BY_OPPORTUNITY, &last.id.to_bytes())?;
+                let walked_away = !negotiations.is_empty()
+                    && negotiations
+                        .iter()
+                        .all(|n| n.lifecycle.status == NegotiationStatus::WalkedAway);
+                if !walked_away {
+                    return Ok(None);
+                }
+                last.lifecycle
+                    .advance(OpportunityStatus::Passed, now, "we walked away")?;
+            }
+            _ => return Ok(None),
+        }
+        tracing::info!(
+            listing = %listing.id,
+            title = %listing.title,
+            was = %asked_then,
+            asking = %listing.price,
+            "asking price came down; valued again"
+        );
+        let why = format!(
+            "the asking price came down from {asked_then} to {}",
+            listing.price
+        );
+        Ok(Some((last, why)))
+    }
 }
 
 impl AnalyzerState {
@@ -308,51 +435,63 @@ impl AnalyzerState {
         })
     }
 
-    /// Values one listing and records the decision; starts a negotiation on a pursue.
-    fn analyze_listing(&mut self, id: ListingId) -> Result<(), ActorProcessingErr> {
-        let store = &self.ctx.store;
-        let Some(listing) = store.get::<MarketListing>(&id)? else {
-            tracing::warn!(listing = %id, "listing to analyze is not in the store");
-            return Ok(());
+    /// Reads and values `ids` (store reads and index searches, nothing written) on up to
+    /// `[index] searchers` threads, in the order given; `None` for a listing there is
+    /// nothing to do about.
+    fn appraise_all(
+        &self,
+        ids: &[ListingId],
+    ) -> Result<Vec<Option<Appraised>>, ActorProcessingErr> {
+        let appraiser = Appraiser {
+            store: &self.ctx.store,
+            index: &self.ctx.index,
+            valuation: &self.valuation,
+            now: self.ctx.clock.now(),
         };
-        let own: Option<ProductRecord> = store
-            .find(ProductRecord::BY_LISTING, &id.to_bytes())?
-            .into_iter()
-            .next();
-        let now = self.ctx.clock.now();
-        let earlier: Option<Opportunity> = store
-            .find(Opportunity::BY_LISTING, &id.to_bytes())?
-            .into_iter()
-            .next();
-        let (mut opportunity, again) = match earlier {
-            None => {
-                let first = Opportunity {
-                    id: OpportunityId::new_at(now),
-                    listing: id,
-                    lifecycle: Lifecycle::new(OpportunityStatus::Discovered),
-                    valuation: None,
-                    created_at: now,
-                };
-                (first, None)
+        let threads = self.ctx.config.index.searcher_count().min(ids.len());
+        if threads <= 1 {
+            return ids.iter().map(|id| appraiser.appraise(*id)).collect();
+        }
+        let appraiser = &appraiser;
+        std::thread::scope(|scope| {
+            let parts: Vec<_> = ids
+                .chunks(ids.len().div_ceil(threads))
+                .map(|part| {
+                    scope.spawn(move || {
+                        part.iter()
+                            .map(|id| appraiser.appraise(*id))
+                            .collect::<Result<Vec<_>, _>>()
+                    })
+                })
+                .collect();
+            let mut all = Vec::with_capacity(ids.len());
+            for part in parts {
+                let appraised = part
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+                all.extend(appraised);
             }
-            Some(earlier) => match self.second_look(&listing, own.as_ref(), earlier)? {
-                Some((opportunity, why)) => (opportunity, Some(why)),
-                None => return Ok(()),
-            },
-        };
-        let own_id = own.map(|p| p.id.to_string());
-        let (analysis, found) = appraise(
-            &self.ctx.index,
-            &self.valuation,
-            &Candidate::from_listing(&listing),
-            own_id.as_deref(),
-            now,
-        )?;
+            Ok(all)
+        })
+    }
+
+    /// Records a listing's valuation and decision; starts a negotiation on a pursue.
+    fn record(&mut self, appraised: Appraised) -> Result<(), ActorProcessingErr> {
+        let Appraised {
+            listing,
+            mut opportunity,
+            again,
+            analysis,
+            comparables,
+        } = appraised;
+        let store = &self.ctx.store;
+        let id = listing.id;
+        let now = self.ctx.clock.now();
         opportunity.valuation = analysis.valuation();
         let value = analysis
             .value
             .map_or_else(|| "unknown".to_string(), |v| v.to_string());
-        let valued = format!("value {value} from {} comparables", found.len());
+        let valued = format!("value {value} from {comparables} comparables");
         opportunity.lifecycle.advance(
             OpportunityStatus::Analyzed,
             now,
@@ -476,60 +615,6 @@ impl AnalyzerState {
         }
         self.ctx.store.flush().await?;
         Ok(())
-    }
-
-    /// The opportunity to value `listing` again, and why, if it gets a second look: its
-    /// asking price came down since the last look, and that look passed or ended with us
-    /// walking away (a seller who would not come down to our ceiling may now). A
-    /// walked-away look is closed first, so the history reads in order.
-    fn second_look(
-        &self,
-        listing: &MarketListing,
-        product: Option<&ProductRecord>,
-        mut last: Opportunity,
-    ) -> Result<Option<(Opportunity, String)>, ActorProcessingErr> {
-        let store = &self.ctx.store;
-        let looked_at = last
-            .lifecycle
-            .last_entered(OpportunityStatus::Analyzed)
-            .unwrap_or(last.created_at);
-        let Some(asked_then) = product.and_then(|p| asking_at(p, looked_at)) else {
-            return Ok(None);
-        };
-        if asked_then.currency != listing.price.currency || listing.price.minor >= asked_then.minor
-        {
-            return Ok(None);
-        }
-        let now = self.ctx.clock.now();
-        match last.lifecycle.status {
-            OpportunityStatus::Passed => {}
-            OpportunityStatus::Pursuing => {
-                let negotiations: Vec<Negotiation> =
-                    store.find(Negotiation::BY_OPPORTUNITY, &last.id.to_bytes())?;
-                let walked_away = !negotiations.is_empty()
-                    && negotiations
-                        .iter()
-                        .all(|n| n.lifecycle.status == NegotiationStatus::WalkedAway);
-                if !walked_away {
-                    return Ok(None);
-                }
-                last.lifecycle
-                    .advance(OpportunityStatus::Passed, now, "we walked away")?;
-            }
-            _ => return Ok(None),
-        }
-        tracing::info!(
-            listing = %listing.id,
-            title = %listing.title,
-            was = %asked_then,
-            asking = %listing.price,
-            "asking price came down; valued again"
-        );
-        let why = format!(
-            "the asking price came down from {asked_then} to {}",
-            listing.price
-        );
-        Ok(Some((last, why)))
     }
 
     /// The seller record of `listing`'s seller.

@@ -410,6 +410,19 @@ pub struct IndexSettings {
     /// Merge segments right after commits instead of in background threads, so searches
     /// depend only on the sequence of writes (`bazaar sim` turns it on).
     pub merge_in_step: bool,
+    /// How many listings the DealAnalyzer values at once (each a search of the index);
+    /// 0: one per core.
+    pub searchers: usize,
+}
+
+impl IndexSettings {
+    /// [`IndexSettings::searchers`] with 0 read as the machine's cores.
+    pub fn searcher_count(&self) -> usize {
+        match self.searchers {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
+    }
 }
 
 /// `[shutdown]`.

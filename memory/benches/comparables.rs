@@ -1,7 +1,9 @@
-//! Comparables at scale: a 100k-product in-memory index built from the fixture titles with
-//! deterministic variations. Reports the indexing rate, criterion's mean query latency, and
-//! p50/p99 over 2000 mixed queries, for `comparables` (pruned) and, in the same run,
-//! `comparables_exhaustive` (every matching document scored), and how often the two agree.
+//! Comparables at scale: indexes of 100k and 1M products on disk, built from the fixture
+//! titles with deterministic variations. For each, the indexing rate, the index's size on
+//! disk, criterion's mean query latency, and p50/p99 over 2000 mixed queries for
+//! `comparables` (pruned) and, in the same run, `comparables_exhaustive` (every matching
+//! document scored), and how often the two agree. The 100k index is the baseline the 1M
+//! one is reported against.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
@@ -14,7 +16,6 @@ use criterion::Criterion;
 use serde::Deserialize;
 use ulid::Ulid;
 
-const PRODUCTS: usize = 100_000;
 const QUERIES: usize = 2_000;
 
 #[derive(Deserialize)]
@@ -53,10 +54,12 @@ const CONDITIONS: [Condition; 5] = [
     Condition::Poor,
 ];
 
-fn products(catalog: &[CatalogLine]) -> Vec<ProductRecord> {
+/// Product `i` of the synthetic market (made one at a time: a million held at once would
+/// be the bench's largest memory).
+fn product(catalog: &[CatalogLine], i: usize) -> ProductRecord {
     let seen = Utc.with_ymd_and_hms(2026, 3, 14, 12, 0, 0).unwrap();
-    (0..PRODUCTS)
-        .map(|i| {
+    {
+        {
             let base = &catalog[i % catalog.len()];
             let h = mix(i as u64);
             let title = format!(
@@ -88,8 +91,8 @@ fn products(catalog: &[CatalogLine]) -> Vec<ProductRecord> {
                 first_seen: seen,
                 last_seen: seen,
             }
-        })
-        .collect()
+        }
+    }
 }
 
 /// A query as the valuer asks it: some words of a real title, maybe a color, in its
@@ -198,15 +201,33 @@ fn agreement(index: &ProductIndex, queries: &[Query]) -> (usize, usize) {
     (same_scores, same_documents)
 }
 
-fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    let catalog = catalog();
-    let products = products(&catalog);
-    let queries = queries(&catalog);
+/// Bytes under `dir`.
+fn size_on_disk(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .expect("read the index directory")
+        .flatten()
+        .map(|entry| {
+            let meta = entry.metadata().expect("file metadata");
+            if meta.is_dir() {
+                size_on_disk(&entry.path())
+            } else {
+                meta.len()
+            }
+        })
+        .sum()
+}
 
+/// Builds an index of `products` on disk, measures it, and runs criterion's group on it;
+/// returns the summary line and the pruned query's p99 in µs.
+fn measure(
+    runtime: &tokio::runtime::Runtime,
+    criterion: &mut Criterion,
+    catalog: &[CatalogLine],
+    queries: &[Query],
+    products: usize,
+    name: &str,
+) -> (String, f64) {
+    let dir = tempfile::tempdir().expect("tempdir");
     let config = IndexConfig {
         batch_size: 25_000,
         writer_memory: 100_000_000,
@@ -215,39 +236,44 @@ fn main() {
     // the writer task is spawned on `runtime`
     let index = {
         let _inside = runtime.enter();
-        ProductIndex::in_memory(config).expect("index")
+        ProductIndex::open(dir.path(), config).expect("index")
     };
     let started = Instant::now();
     runtime.block_on(async {
-        for product in &products {
-            index.upsert_product(product).await.expect("upsert");
+        for i in 0..products {
+            index
+                .upsert_product(&product(catalog, i))
+                .await
+                .expect("upsert");
         }
         index.commit().await.expect("commit");
     });
     let indexing = started.elapsed();
-    assert_eq!(index.num_docs(), PRODUCTS as u64);
-    let docs_per_sec = PRODUCTS as f64 / indexing.as_secs_f64();
+    assert_eq!(index.num_docs(), products as u64);
+    let docs_per_sec = products as f64 / indexing.as_secs_f64();
+    let bytes = size_on_disk(dir.path());
 
     // warm up, then time each query on its own
     let mut hits = 0;
-    for query in &queries {
+    for query in queries {
         hits += run(&index, query);
         black_box(run_exhaustive(&index, query));
     }
-    let (p50, p99, max) = latencies(&queries, |query| run(&index, query));
-    let (e50, e99, emax) = latencies(&queries, |query| run_exhaustive(&index, query));
-    let (same_scores, same_documents) = agreement(&index, &queries);
+    let (p50, p99, max) = latencies(queries, |query| run(&index, query));
+    let (e50, e99, emax) = latencies(queries, |query| run_exhaustive(&index, query));
+    let (same_scores, same_documents) = agreement(&index, queries);
     let line = format!(
-        "comparables 100k: p50={p50:.0} µs p99={p99:.0} µs max={max:.0} µs over {QUERIES} queries ({:.1} hits/query); \
+        "comparables {name}: p50={p50:.0} µs p99={p99:.0} µs max={max:.0} µs over {QUERIES} queries ({:.1} hits/query); \
          exhaustive p50={e50:.0} µs p99={e99:.0} µs max={emax:.0} µs; \
          same scores {same_scores}/{QUERIES}, same documents {same_documents}/{QUERIES}; \
-         indexing {docs_per_sec:.0} docs/s ({PRODUCTS} docs in {indexing:.2?})",
+         indexing {docs_per_sec:.0} docs/s ({products} docs in {indexing:.2?}); {:.1} MB on disk ({:.0} bytes/product)",
         hits as f64 / QUERIES as f64,
+        bytes as f64 / 1e6,
+        bytes as f64 / products as f64,
     );
     println!("{line}");
 
-    let mut criterion = Criterion::default().configure_from_args();
-    let mut group = criterion.benchmark_group("comparables_100k");
+    let mut group = criterion.benchmark_group(format!("comparables_{name}"));
     group
         .sample_size(30)
         .measurement_time(Duration::from_secs(5));
@@ -265,7 +291,39 @@ fn main() {
         })
     });
     group.finish();
+    (line, p99)
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let catalog = catalog();
+    let queries = queries(&catalog);
+    let mut criterion = Criterion::default().configure_from_args();
+    let (small, small_p99) = measure(
+        &runtime,
+        &mut criterion,
+        &catalog,
+        &queries,
+        100_000,
+        "100k",
+    );
+    let (large, large_p99) = measure(
+        &runtime,
+        &mut criterion,
+        &catalog,
+        &queries,
+        1_000_000,
+        "1M",
+    );
     criterion.final_summary();
-    // repeated last so it is easy to find after criterion's report
-    println!("{line}");
+    // repeated last so they are easy to find after criterion's report
+    println!("{small}");
+    println!("{large}");
+    println!(
+        "comparables p99, 1M against 100k: {:.2}x ({large_p99:.0} µs against {small_p99:.0} µs)",
+        large_p99 / small_p99
+    );
 }

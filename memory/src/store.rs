@@ -1,14 +1,22 @@
 //! The durable store: sled behind a small [`Store`] trait, typed trees, secondary indexes
-//! kept in the same transaction as their records, and JSON-lines export/import.
+//! beside their records, and JSON-lines export/import.
+//!
+//! The store never uses a sled transaction: once a process has run one, sled 0.34 puts every
+//! read and write of every tree behind one process-wide reader-writer lock, and each
+//! transaction takes it exclusively and writes its log buffer out on its own (the policy
+//! gate's decisions spent most of their time there). Instead, a write that moves index
+//! entries holds the store's writer lock and writes in an order that any crash leaves
+//! harmless: the new entries, then the record (a compare-and-swap), then the removal of the
+//! old entries. sled recovers a prefix of its log, so after a crash an index may hold an
+//! entry its record no longer carries, never lack one; readers check each entry against its
+//! record and skip such leftovers.
 
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use serde::{de::DeserializeOwned, Serialize};
-use sled::transaction::{ConflictableTransactionError, TransactionError};
-use sled::Transactional;
 
 use crate::ids::*;
 use crate::model::*;
@@ -441,6 +449,9 @@ pub struct SledStore {
     path: PathBuf,
     /// Set by [`SledStore::defer_flushes`]; shared by every clone.
     deferred: Arc<AtomicBool>,
+    /// Held by every write that moves index entries, so two of them cannot interleave
+    /// (a unique value claimed twice, an entry removed that another write just added).
+    index_writer: Arc<Mutex<()>>,
 }
 
 impl std::fmt::Debug for SledStore {
@@ -546,6 +557,7 @@ impl SledStore {
             db,
             path,
             deferred: Arc::default(),
+            index_writer: Arc::default(),
         };
         tracing::info!(path = %store.path.display(), recovered = store.db.was_recovered(), "store opened");
         store.check_schema()?;
@@ -565,6 +577,7 @@ impl SledStore {
             db,
             path: PathBuf::from("<temporary>"),
             deferred: Arc::default(),
+            index_writer: Arc::default(),
         };
         store.check_schema()?;
         Ok(store)
@@ -889,39 +902,63 @@ impl SledStore {
         Ok(())
     }
 
-    /// Checks every secondary index against its records; returns the problems found.
+    /// Checks that every record is found through each of its index entries; returns the
+    /// problems found. Entries whose record no longer carries them (a crash between the
+    /// steps of a write leaves some) are not problems: readers skip them;
+    /// [`SledStore::stale_index_entries`] counts them.
     pub fn verify_indexes(&self) -> Result<Vec<String>, StoreError> {
         let mut problems = Vec::new();
         macro_rules! verify {
             ($t:ty) => {
-                problems.extend(self.verify_indexes_of::<$t>()?);
+                problems.extend(self.index_check_of::<$t>()?.0);
             };
         }
         for_each_record!(verify);
         Ok(problems)
     }
 
-    fn verify_indexes_of<R: Record>(&self) -> Result<Vec<String>, StoreError> {
-        let mut expected = std::collections::BTreeSet::new();
+    /// How many index entries name a record that does not carry them. Only a crash in the
+    /// middle of a write leaves any.
+    pub fn stale_index_entries(&self) -> Result<usize, StoreError> {
+        let mut stale = 0;
+        macro_rules! count {
+            ($t:ty) => {
+                stale += self.index_check_of::<$t>()?.1;
+            };
+        }
+        for_each_record!(count);
+        Ok(stale)
+    }
+
+    /// The missing entries of `R`'s index, and how many stale ones it holds.
+    fn index_check_of<R: Record>(&self) -> Result<(Vec<String>, usize), StoreError> {
+        let mut expected = std::collections::BTreeMap::new();
         for record in self.all::<R>()? {
             let key = record.key().key_bytes();
             for entry in record.index_entries() {
-                expected.insert(index_key(&entry, &key));
+                let held_by = if entry.unique {
+                    key.clone()
+                } else {
+                    Vec::new()
+                };
+                expected.insert(index_key(&entry, &key), held_by);
             }
         }
-        let mut actual = std::collections::BTreeSet::new();
+        let mut actual = std::collections::BTreeMap::new();
         for item in self.tree(&index_tree_name(R::TREE))?.iter() {
-            let (key, _) = item.map_err(|e| self.sled_err(e))?;
-            actual.insert(key.to_vec());
+            let (key, held_by) = item.map_err(|e| self.sled_err(e))?;
+            actual.insert(key.to_vec(), held_by.to_vec());
         }
-        let mut problems = Vec::new();
-        for missing in expected.difference(&actual) {
-            problems.push(format!("{}: index entry missing: {missing:?}", R::TREE));
-        }
-        for stale in actual.difference(&expected) {
-            problems.push(format!("{}: stale index entry: {stale:?}", R::TREE));
-        }
-        Ok(problems)
+        let missing = expected
+            .iter()
+            .filter(|(key, held_by)| actual.get(*key) != Some(*held_by))
+            .map(|(key, _)| format!("{}: index entry missing: {key:?}", R::TREE))
+            .collect();
+        let stale = actual
+            .iter()
+            .filter(|(key, held_by)| expected.get(*key) != Some(*held_by))
+            .count();
+        Ok((missing, stale))
     }
 
     fn encode<R: Record>(record: &R) -> Result<Vec<u8>, StoreError> {
@@ -937,28 +974,100 @@ impl SledStore {
             source,
         })
     }
-}
 
-/// Why a transaction aborted.
-enum Abort {
-    Codec(serde_json::Error),
-    Duplicate { index: &'static str, value: Vec<u8> },
-}
+    fn lock_index_writer(&self) -> std::sync::MutexGuard<'_, ()> {
+        // The lock guards no data, so a panic while it was held leaves nothing to repair.
+        self.index_writer
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
 
-impl SledStore {
-    fn abort_to_error<R: Record>(&self, err: TransactionError<Abort>) -> StoreError {
-        match err {
-            TransactionError::Abort(Abort::Codec(source)) => StoreError::Codec {
-                tree: R::TREE,
-                source,
-            },
-            TransactionError::Abort(Abort::Duplicate { index, value }) => StoreError::Duplicate {
-                tree: R::TREE,
-                index,
-                value: String::from_utf8_lossy(&value).replace('\u{1f}', "/"),
-            },
-            TransactionError::Storage(source) => self.sled_err(source),
+    /// Writes `value` as the record at `key` with `new_entries` as its index entries, in
+    /// the crash-safe order the module doc describes.
+    fn move_index_entries<R: Record>(
+        &self,
+        records: &sled::Tree,
+        index: &sled::Tree,
+        key: &[u8],
+        value: &[u8],
+        new_entries: &[IndexEntry],
+    ) -> Result<(), StoreError> {
+        let _writer = self.lock_index_writer();
+        loop {
+            let old_bytes = records.get(key).map_err(|e| self.sled_err(e))?;
+            let old_entries = match &old_bytes {
+                Some(bytes) => Self::decode::<R>(bytes)?.index_entries(),
+                None => Vec::new(),
+            };
+            let added: Vec<&IndexEntry> = new_entries
+                .iter()
+                .filter(|entry| !old_entries.contains(entry))
+                .collect();
+            // Every unique value first, so a refused write leaves nothing behind.
+            for entry in added.iter().filter(|entry| entry.unique) {
+                let holder = index
+                    .get(index_key(entry, key))
+                    .map_err(|e| self.sled_err(e))?;
+                if let Some(holder) = holder {
+                    if holder.as_ref() != key && self.carries::<R>(records, &holder, entry)? {
+                        return Err(StoreError::Duplicate {
+                            tree: R::TREE,
+                            index: entry.index,
+                            value: String::from_utf8_lossy(&entry.value).replace('\u{1f}', "/"),
+                        });
+                    }
+                }
+            }
+            for entry in &added {
+                let held_by: &[u8] = if entry.unique { key } else { &[] };
+                index
+                    .insert(index_key(entry, key), held_by)
+                    .map_err(|e| self.sled_err(e))?;
+            }
+            let swapped = records
+                .compare_and_swap(key, old_bytes, Some(value))
+                .map_err(|e| self.sled_err(e))?;
+            if swapped.is_err() {
+                continue; // changed by a write that moved no entry; read it again
+            }
+            return self.remove_index_entries(index, key, &old_entries, new_entries);
         }
+    }
+
+    /// Removes the record at `key`'s entries in `old` that are not in `kept`; a unique
+    /// entry only while it still names this record.
+    fn remove_index_entries(
+        &self,
+        index: &sled::Tree,
+        key: &[u8],
+        old: &[IndexEntry],
+        kept: &[IndexEntry],
+    ) -> Result<(), StoreError> {
+        for entry in old.iter().filter(|entry| !kept.contains(entry)) {
+            let entry_key = index_key(entry, key);
+            if entry.unique {
+                // Err means another record holds the value now: leave it to that one.
+                let _ = index
+                    .compare_and_swap(&entry_key, Some(key), None::<&[u8]>)
+                    .map_err(|e| self.sled_err(e))?;
+            } else {
+                index.remove(entry_key).map_err(|e| self.sled_err(e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the record at `key` (still) carries `entry`.
+    fn carries<R: Record>(
+        &self,
+        records: &sled::Tree,
+        key: &[u8],
+        entry: &IndexEntry,
+    ) -> Result<bool, StoreError> {
+        let Some(bytes) = records.get(key).map_err(|e| self.sled_err(e))? else {
+            return Ok(false);
+        };
+        Ok(Self::decode::<R>(&bytes)?.index_entries().contains(entry))
     }
 }
 
@@ -988,37 +1097,7 @@ impl Store for SledStore {
                 }
             }
         }
-        (&records, &index)
-            .transaction(|(records, index)| {
-                if let Some(old) = records.get(&key)? {
-                    let old: R = serde_json::from_slice(&old)
-                        .map_err(|e| ConflictableTransactionError::Abort(Abort::Codec(e)))?;
-                    for entry in old.index_entries() {
-                        index.remove(index_key(&entry, &key))?;
-                    }
-                }
-                for entry in &new_entries {
-                    let entry_key = index_key(entry, &key);
-                    if entry.unique {
-                        if let Some(holder) = index.get(&entry_key)? {
-                            if holder.as_ref() != key.as_slice() {
-                                return Err(ConflictableTransactionError::Abort(
-                                    Abort::Duplicate {
-                                        index: entry.index,
-                                        value: entry.value.clone(),
-                                    },
-                                ));
-                            }
-                        }
-                        index.insert(entry_key, key.as_slice())?;
-                    } else {
-                        index.insert(entry_key, &[])?;
-                    }
-                }
-                records.insert(key.as_slice(), value.as_slice())?;
-                Ok(())
-            })
-            .map_err(|e| self.abort_to_error::<R>(e))
+        self.move_index_entries::<R>(&records, &index, &key, &value, &new_entries)
     }
 
     fn get<R: Record>(&self, key: &R::Key) -> Result<Option<R>, StoreError> {
@@ -1033,19 +1112,21 @@ impl Store for SledStore {
         let records = self.tree(R::TREE)?;
         let index = self.tree(&index_tree_name(R::TREE))?;
         let key = key.key_bytes();
-        (&records, &index)
-            .transaction(|(records, index)| {
-                let Some(old) = records.remove(key.as_slice())? else {
-                    return Ok(None);
-                };
-                let old: R = serde_json::from_slice(&old)
-                    .map_err(|e| ConflictableTransactionError::Abort(Abort::Codec(e)))?;
-                for entry in old.index_entries() {
-                    index.remove(index_key(&entry, &key))?;
-                }
-                Ok(Some(old))
-            })
-            .map_err(|e| self.abort_to_error::<R>(e))
+        let _writer = self.lock_index_writer();
+        loop {
+            let Some(old_bytes) = records.get(&key).map_err(|e| self.sled_err(e))? else {
+                return Ok(None);
+            };
+            let old: R = Self::decode(&old_bytes)?;
+            let removed = records
+                .compare_and_swap(&key, Some(old_bytes), None::<&[u8]>)
+                .map_err(|e| self.sled_err(e))?;
+            if removed.is_err() {
+                continue; // changed by a write that moved no entry; read it again
+            }
+            self.remove_index_entries(&index, &key, &old.index_entries(), &[])?;
+            return Ok(Some(old));
+        }
     }
 
     fn all<R: Record>(&self) -> Result<Vec<R>, StoreError> {
@@ -1071,9 +1152,18 @@ impl Store for SledStore {
             } else {
                 holder.as_ref()
             };
-            // A reader may race a writer between the two trees; skip what vanished.
-            if let Some(bytes) = records.get(record_key).map_err(|e| self.sled_err(e))? {
-                found.push(Self::decode(&bytes)?);
+            // An entry whose record has gone or moved on (a write in progress, or what a
+            // crash left behind) is skipped.
+            let Some(bytes) = records.get(record_key).map_err(|e| self.sled_err(e))? else {
+                continue;
+            };
+            let record: R = Self::decode(&bytes)?;
+            let carries = record
+                .index_entries()
+                .iter()
+                .any(|entry| entry.index == index && entry.value == value);
+            if carries {
+                found.push(record);
             }
         }
         Ok(found)

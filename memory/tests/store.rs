@@ -1005,6 +1005,7 @@ fn apply(store: &SledStore, model: &mut Model, op: &Op) {
 /// Every index query answers what a scan of `all()` answers, and the model agrees.
 fn check_indexes(store: &SledStore, model: &Model) {
     assert_eq!(store.verify_indexes().unwrap(), Vec::<String>::new());
+    assert_eq!(store.stale_index_entries().unwrap(), 0);
 
     let opportunities: Vec<Opportunity> = store.all().unwrap();
     assert_eq!(
@@ -1379,6 +1380,130 @@ fn open_raw(dir: &std::path::Path) -> sled::Db {
             Err(e) => panic!("cannot open {}: {e}", dir.display()),
         }
     }
+}
+
+/// An index key as the store lays it out (name, NUL, value length, value, record key for
+/// a non-unique entry): what a crash between a write's steps can leave behind is written
+/// here by hand.
+fn raw_index_key(index: &str, value: &str, record_key: Option<&[u8]>) -> Vec<u8> {
+    let mut key = index.as_bytes().to_vec();
+    key.push(0);
+    key.extend_from_slice(&(value.len() as u32).to_be_bytes());
+    key.extend_from_slice(value.as_bytes());
+    key.extend_from_slice(record_key.unwrap_or_default());
+    key
+}
+
+#[test]
+fn index_entries_a_crash_left_behind_are_skipped_and_reclaimed() {
+    let dir = tempdir();
+    let executing = {
+        let mut record = action();
+        record.lifecycle = Lifecycle::new(ActionStatus::Executing);
+        record
+    };
+    let record_key = executing.id.0.to_bytes();
+    {
+        let store = SledStore::open(dir.path()).unwrap();
+        store.put(&executing).unwrap();
+    }
+    {
+        // A crash after a write's new entries, before its record: the record still says
+        // executing, one index says executed, another holds a key it never got.
+        let db = open_raw(dir.path());
+        let index = db.open_tree("action.idx").unwrap();
+        index
+            .insert(
+                raw_index_key("by_status", "executed", Some(&record_key)),
+                &[],
+            )
+            .unwrap();
+        index
+            .insert(
+                raw_index_key("by_idempotency_key", "revise:other", None),
+                &record_key,
+            )
+            .unwrap();
+        db.flush().unwrap();
+    }
+    let store = SledStore::open(dir.path()).unwrap();
+    assert_eq!(store.verify_indexes().unwrap(), Vec::<String>::new());
+    assert_eq!(store.stale_index_entries().unwrap(), 2);
+    assert!(store
+        .with_status::<ActionRecord>(ActionStatus::Executed)
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        store
+            .with_status::<ActionRecord>(ActionStatus::Executing)
+            .unwrap(),
+        vec![executing.clone()]
+    );
+    assert!(store
+        .find(ActionRecord::BY_IDEMPOTENCY_KEY, b"revise:other")
+        .unwrap()
+        .is_empty());
+
+    // The stale claim does not refuse the record that really takes the value.
+    let other = ActionRecord {
+        id: ActionId(ulid(11)),
+        idempotency_key: "revise:other".into(),
+        ..executing.clone()
+    };
+    store.put(&other).unwrap();
+    assert_eq!(
+        store
+            .find(ActionRecord::BY_IDEMPOTENCY_KEY, b"revise:other")
+            .unwrap(),
+        vec![other]
+    );
+    // Moving the record to where the leftover pointed leaves one entry, found once.
+    store.put(&action()).unwrap();
+    assert_eq!(
+        store
+            .with_status::<ActionRecord>(ActionStatus::Executed)
+            .unwrap(),
+        vec![action()]
+    );
+    assert_eq!(store.verify_indexes().unwrap(), Vec::<String>::new());
+    assert_eq!(store.stale_index_entries().unwrap(), 0);
+}
+
+#[test]
+fn concurrent_writers_keep_indexes_whole() {
+    let store = SledStore::temporary().unwrap();
+    let statuses = [
+        ActionStatus::Proposed,
+        ActionStatus::Approved,
+        ActionStatus::Executing,
+        ActionStatus::Executed,
+    ];
+    std::thread::scope(|scope| {
+        for writer in 0..8u128 {
+            let store = &store;
+            scope.spawn(move || {
+                for round in 0..1_000usize {
+                    // Eight writers move the same eight records and race for sixteen keys.
+                    let mut record = action();
+                    record.id = ActionId(ulid(((writer + round as u128) % 8) as u64 + 100));
+                    record.idempotency_key = format!("key-{}", (writer as usize * 7 + round) % 16);
+                    record.lifecycle = Lifecycle::new(statuses[round % 4]);
+                    match store.put(&record) {
+                        Ok(()) | Err(StoreError::Duplicate { .. }) => {}
+                        Err(other) => panic!("writer {writer}: {other}"),
+                    }
+                }
+            });
+        }
+    });
+    assert_eq!(store.verify_indexes().unwrap(), Vec::<String>::new());
+    assert_eq!(store.stale_index_entries().unwrap(), 0);
+    let records: Vec<ActionRecord> = store.all().unwrap();
+    let found: usize = statuses
+        .iter()
+        .map(|status| store.with_status::<ActionRecord>(*status).unwrap().len())
+        .sum();
+    assert_eq!(found, records.len());
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! Gated actions per second and decision latency (p50/p99), including the durable audit
 //! write, against an ungated baseline (the effector called directly) in the same run.
-//! The store lives on disk, not in memory, so every flush is a real one.
+//! The store lives on disk, not in memory, so every flush is a real one. Each concurrency
+//! runs twice: on an idle disk, and on a busy one (a second process writing and fsyncing a
+//! file on the same disk in a loop, as a backup or another database would).
 //!
 //! `cargo bench -p bazaar-policies --bench gate`
 
@@ -146,7 +148,47 @@ async fn ungated() -> f64 {
     ACTIONS as f64 / started.elapsed().as_secs_f64()
 }
 
+/// Set in the child process that keeps the disk busy: the file it writes.
+const BUSY_DISK_FILE: &str = "BAZAAR_BENCH_BUSY_DISK_FILE";
+
+/// Writes 64 KiB and fsyncs it, over and over, until killed.
+fn keep_disk_busy(path: &std::path::Path) -> ! {
+    use std::io::{Seek, Write};
+    let mut file = std::fs::File::create(path).expect("create the busy-disk file");
+    let block = vec![0x5a_u8; 64 * 1024];
+    loop {
+        for _ in 0..64 {
+            file.write_all(&block).expect("write the busy-disk file");
+            file.sync_data().expect("fsync the busy-disk file");
+        }
+        file.rewind().expect("rewind the busy-disk file");
+    }
+}
+
+/// A second process keeping the disk busy; killed when dropped.
+struct BusyDisk(std::process::Child);
+
+impl BusyDisk {
+    fn start(dir: &std::path::Path) -> BusyDisk {
+        let child = std::process::Command::new(std::env::current_exe().unwrap())
+            .env(BUSY_DISK_FILE, dir.join("busy"))
+            .spawn()
+            .expect("start the busy-disk writer");
+        BusyDisk(child)
+    }
+}
+
+impl Drop for BusyDisk {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn main() {
+    if let Some(path) = std::env::var_os(BUSY_DISK_FILE) {
+        keep_disk_busy(std::path::Path::new(&path));
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -155,14 +197,20 @@ fn main() {
     runtime.block_on(async {
         let baseline = ungated().await;
         println!("ungated baseline: {baseline:.0} actions/s");
-        for concurrency in [1, 8, 64] {
-            let (rate, p50, p99) = gated(concurrency, &format!("c{concurrency}")).await;
-            println!(
-                "gated, {concurrency:>2} proposers: {rate:>7.0} actions/s ({:.4} of ungated), decision latency p50 {:.2} ms, p99 {:.2} ms",
-                rate / baseline,
-                p50.as_secs_f64() * 1e3,
-                p99.as_secs_f64() * 1e3
-            );
+        for disk in ["idle", "busy"] {
+            // The busy file sits beside the store's, on the same disk.
+            let busy_dir = tempfile::tempdir().unwrap();
+            let _busy = (disk == "busy").then(|| BusyDisk::start(busy_dir.path()));
+            for concurrency in [1, 8, 64] {
+                let (rate, p50, p99) =
+                    gated(concurrency, &format!("{disk}-c{concurrency}")).await;
+                println!(
+                    "gated, {disk} disk, {concurrency:>2} proposers: {rate:>7.0} actions/s ({:.4} of ungated), decision latency p50 {:.2} ms, p99 {:.2} ms",
+                    rate / baseline,
+                    p50.as_secs_f64() * 1e3,
+                    p99.as_secs_f64() * 1e3
+                );
+            }
         }
     });
 }

@@ -3,9 +3,11 @@
 //!
 //! Durability uses group commit: every message that changes state writes its records, then
 //! queues its replies and executions and asks the actor to `Commit`. Because the mailbox is
-//! FIFO, one `Commit` flushes everything proposed before it in a single `flush`, then runs
-//! the executions, flushes their results, and only then replies. Nothing reaches the outside
-//! world before its intent is on disk, and no proposer hears an answer that could be lost.
+//! FIFO, one `Commit` makes everything proposed before it durable with a single sync, then
+//! runs the executions. Their results become durable with the next commit's sync, the one
+//! that also covers the intents proposed meanwhile, and only then are they answered: under
+//! load a round of decisions costs one sync, not two. Nothing reaches the outside world
+//! before its intent is on disk, and no proposer hears an answer that could be lost.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -355,6 +357,12 @@ enum Port {
     Task(RpcReplyPort<ApprovalId>, ApprovalId),
 }
 
+/// An answer decided, waiting for the sync that makes what it reports durable.
+struct Settled {
+    port: Port,
+    outcome: Outcome,
+}
+
 /// An answer waiting for the next commit: `decided` unless the action executes in that
 /// commit, in which case the execution's outcome (or `on_success`, for an undo).
 struct Reply {
@@ -379,6 +387,8 @@ pub struct GateState {
     replies: Vec<Reply>,
     commit_requested: bool,
     events: Vec<GateEvent>,
+    /// Answers and events about executions whose results the next sync makes durable.
+    settling: (Vec<Settled>, Vec<GateEvent>),
     /// Policy state changed and must be written before the next flush.
     policy_dirty: bool,
 }
@@ -1027,13 +1037,18 @@ impl GateState {
         Ok(())
     }
 
-    /// The group commit: flush intents, execute, record, flush results, reply.
+    /// The group commit: sync intents (and the last round's results), answer the last
+    /// round, execute, and leave this round's answers for the next sync.
     async fn commit(&mut self) -> Result<(), StoreError> {
         self.commit_requested = false;
         self.save_policy_state()?;
         self.store().sync().await?;
+        let (settled, events) = std::mem::take(&mut self.settling);
+        self.answer(settled, events);
+        let executions = std::mem::take(&mut self.to_execute);
+        let wrote_results = !executions.is_empty();
         let mut outcomes: BTreeMap<ActionId, Outcome> = BTreeMap::new();
-        for id in std::mem::take(&mut self.to_execute) {
+        for id in executions {
             let Some(record) = self.store().get::<ActionRecord>(&id)? else {
                 continue;
             };
@@ -1045,21 +1060,40 @@ impl GateState {
                 self.mark_undone(original, compensation)?;
             }
         }
-        self.save_policy_state()?;
-        self.store().sync().await?;
-        for event in std::mem::take(&mut self.events) {
-            // Events first, so subscribers hear of an action no later than its proposer.
+        let settled: Vec<Settled> = std::mem::take(&mut self.replies)
+            .into_iter()
+            .map(|reply| {
+                let executed = reply.action.and_then(|id| outcomes.get(&id));
+                let outcome = match (executed, reply.on_success) {
+                    (Some(Outcome::Executed { .. }), Some(answer)) => answer,
+                    (Some(outcome), _) => outcome.clone(),
+                    (None, _) => reply.decided,
+                };
+                Settled {
+                    port: reply.port,
+                    outcome,
+                }
+            })
+            .collect();
+        let events = std::mem::take(&mut self.events);
+        if wrote_results {
+            self.settling = (settled, events);
+            self.request_commit();
+        } else {
+            // Nothing was written since the sync: what is decided is durable already.
+            self.answer(settled, events);
+        }
+        Ok(())
+    }
+
+    /// Sends events, then answers: subscribers hear of an action no later than its proposer.
+    fn answer(&self, settled: Vec<Settled>, events: Vec<GateEvent>) {
+        for event in events {
             // No subscriber is fine: events are also in the audit log.
             let _ = self.args.events.send(event);
         }
-        for reply in std::mem::take(&mut self.replies) {
-            let executed = reply.action.and_then(|id| outcomes.get(&id));
-            let outcome = match (executed, reply.on_success) {
-                (Some(Outcome::Executed { .. }), Some(answer)) => answer,
-                (Some(outcome), _) => outcome.clone(),
-                (None, _) => reply.decided,
-            };
-            match reply.port {
+        for Settled { port, outcome } in settled {
+            match port {
                 Port::Proposal(port) => {
                     let _ = port.send(outcome);
                 }
@@ -1080,7 +1114,6 @@ impl GateState {
                 }
             }
         }
-        Ok(())
     }
 
     fn mark_undone(
@@ -1418,6 +1451,7 @@ impl Actor for PolicyGate {
             replies: Vec::new(),
             commit_requested: false,
             events: Vec::new(),
+            settling: (Vec::new(), Vec::new()),
             policy_dirty: false,
         };
         state.reconcile().await?;
@@ -1427,6 +1461,22 @@ impl Actor for PolicyGate {
             "policy gate started"
         );
         Ok(state)
+    }
+
+    async fn post_stop(
+        &self,
+        _myself: ActorRef<Self::Msg>,
+        state: &mut GateState,
+    ) -> Result<(), ActorProcessingErr> {
+        // The last round executed and waits for a sync: give it one rather than drop its
+        // answers (the journal would recover its results, the proposers would not hear).
+        let (settled, events) = std::mem::take(&mut state.settling);
+        if !settled.is_empty() || !events.is_empty() {
+            state.save_policy_state()?;
+            state.store().sync().await?;
+            state.answer(settled, events);
+        }
+        Ok(())
     }
 
     async fn handle(
