@@ -767,7 +767,9 @@ impl AnalyzerState {
              LISTING ADDRESS` (the deals wait): {}",
             pages.join("; ")
         );
-        let ids: Vec<String> = hidden.iter().map(|(l, _)| l.id.to_string()).collect();
+        // A set, whatever order the batch came in (a restart takes the deals up in another).
+        let mut ids: Vec<String> = hidden.iter().map(|(l, _)| l.id.to_string()).collect();
+        ids.sort();
         crate::tasks::open_task_once(
             &self.ctx,
             &format!("reply-addresses:{}", ids.join(",")),
