@@ -253,6 +253,31 @@ struct Appraised {
 }
 
 impl Appraiser<'_> {
+    /// The product recorded for `listing`, if any.
+    fn own_product(&self, listing: ListingId) -> Result<Option<ProductRecord>, ActorProcessingErr> {
+        Ok(self
+            .store
+            .find(ProductRecord::BY_LISTING, &listing.to_bytes())?
+            .into_iter()
+            .next())
+    }
+
+    /// Values `listing` against its comparables, its own product left out.
+    fn value(
+        &self,
+        listing: &MarketListing,
+        own: Option<&ProductRecord>,
+    ) -> Result<(Analysis, Vec<Comparable>), IndexError> {
+        let own_id = own.map(|p| p.id.to_string());
+        appraise(
+            self.index,
+            self.valuation,
+            &Candidate::from_listing(listing),
+            own_id.as_deref(),
+            self.now,
+        )
+    }
+
     /// Reads a listing, its product and any earlier opportunity, and values it; `None`
     /// when it is gone or a second look finds nothing new.
     fn appraise(&self, id: ListingId) -> Result<Option<Appraised>, ActorProcessingErr> {
@@ -261,10 +286,7 @@ impl Appraiser<'_> {
             tracing::warn!(listing = %id, "listing to analyze is not in the store");
             return Ok(None);
         };
-        let own: Option<ProductRecord> = store
-            .find(ProductRecord::BY_LISTING, &id.to_bytes())?
-            .into_iter()
-            .next();
+        let own = self.own_product(id)?;
         let earlier: Option<Opportunity> = store
             .find(Opportunity::BY_LISTING, &id.to_bytes())?
             .into_iter()
@@ -285,14 +307,7 @@ impl Appraiser<'_> {
                 None => return Ok(None),
             },
         };
-        let own_id = own.map(|p| p.id.to_string());
-        let (analysis, found) = appraise(
-            self.index,
-            self.valuation,
-            &Candidate::from_listing(&listing),
-            own_id.as_deref(),
-            self.now,
-        )?;
+        let (analysis, found) = self.value(&listing, own.as_ref())?;
         Ok(Some(Appraised {
             listing,
             opportunity,
@@ -442,12 +457,7 @@ impl AnalyzerState {
         &self,
         ids: &[ListingId],
     ) -> Result<Vec<Option<Appraised>>, ActorProcessingErr> {
-        let appraiser = Appraiser {
-            store: &self.ctx.store,
-            index: &self.ctx.index,
-            valuation: &self.valuation,
-            now: self.ctx.clock.now(),
-        };
+        let appraiser = self.appraiser();
         let threads = self.ctx.config.index.searcher_count().min(ids.len());
         if threads <= 1 {
             return ids.iter().map(|id| appraiser.appraise(*id)).collect();
@@ -633,20 +643,19 @@ impl AnalyzerState {
 
     /// A listing already analyzed, valued again now (the market may have moved).
     fn value_again(&self, listing: &MarketListing) -> Result<Analysis, ActorProcessingErr> {
-        let own: Option<ProductRecord> = self
-            .ctx
-            .store
-            .find(ProductRecord::BY_LISTING, &listing.id.to_bytes())?
-            .into_iter()
-            .next();
-        let (analysis, _) = appraise(
-            &self.ctx.index,
-            &self.valuation,
-            &Candidate::from_listing(listing),
-            own.map(|p| p.id.to_string()).as_deref(),
-            self.ctx.clock.now(),
-        )?;
-        Ok(analysis)
+        let appraiser = self.appraiser();
+        let own = appraiser.own_product(listing.id)?;
+        Ok(appraiser.value(listing, own.as_ref())?.0)
+    }
+
+    /// The read-only half of valuing, as of now.
+    fn appraiser(&self) -> Appraiser<'_> {
+        Appraiser {
+            store: &self.ctx.store,
+            index: &self.ctx.index,
+            valuation: &self.valuation,
+            now: self.ctx.clock.now(),
+        }
     }
 
     fn start_negotiation(
