@@ -32,6 +32,10 @@
 #   BAZAAR_IMAPS_PORT     0   (with BAZAAR_MAIL_TLS=1: also IMAP over implicit TLS here)
 #   BAZAAR_MAIL_TLS       0   (1 = also offer STARTTLS with a self-signed cert;
 #                              plain-text login keeps working either way)
+#   BAZAAR_MAIL_CATCHALL  ""  (a user name, e.g. world: that account is added and every
+#                              other address of the domain is delivered to it, so a
+#                              simulated world can read the mail of all its people; the
+#                              users above keep their own mailboxes)
 set -euo pipefail
 # postfix, dovecot, doveconf live in /usr/sbin, which a CI PATH may lack
 export PATH="/usr/sbin:/sbin:$PATH"
@@ -44,6 +48,9 @@ SMTP_PORT=${BAZAAR_SMTP_PORT:-2525}
 IMAP_PORT=${BAZAAR_IMAP_PORT:-1143}
 TLS=${BAZAAR_MAIL_TLS:-0}
 IMAPS_PORT=${BAZAAR_IMAPS_PORT:-0}
+CATCHALL=${BAZAAR_MAIL_CATCHALL:-}
+case "$CATCHALL" in *[!a-z0-9._-]*) echo "BAZAAR_MAIL_CATCHALL must be a bare user name" >&2; exit 1;; esac
+[ -z "$CATCHALL" ] || USERS="$USERS $CATCHALL"
 VMAIL_USER=mail                      # existing Debian system user (uid 8) owns the Maildirs
 
 P=$MAIL_DIR/postfix                  # postfix config_directory (must stay root-owned,
@@ -162,11 +169,15 @@ write_config() {
 
   # users: one passwd-file serves Dovecot's passdb and userdb,
   # vmailbox tells Postfix which recipients exist (texthash: no postmap needed)
-  : > "$D/users"; : > "$P/vmailbox"
+  : > "$D/users"; : > "$P/vmailbox"; : > "$P/virtual"
   for u in $USERS; do
     printf '%s@%s:{PLAIN}%s::::::\n' "$u" "$DOMAIN" "$PASSWORD" >> "$D/users"
     printf '%s@%s OK\n' "$u" "$DOMAIN" >> "$P/vmailbox"
+    # With a catch-all, each account's own address must map to itself first: a
+    # domain-wide alias would otherwise take their mail too.
+    printf '%s@%s %s@%s\n' "$u" "$DOMAIN" "$u" "$DOMAIN" >> "$P/virtual"
   done
+  [ -z "$CATCHALL" ] || printf '@%s %s@%s\n' "$DOMAIN" "$CATCHALL" "$DOMAIN" >> "$P/virtual"
   chmod 640 "$D/users"; chown root:dovecot "$D/users"
 
   local dovecot_ssl="ssl = no" postfix_tls="smtpd_tls_security_level = none" imaps_port=0
@@ -273,6 +284,7 @@ smtpd_banner = \$myhostname ESMTP
 smtpd_peername_lookup = no
 virtual_mailbox_domains = $DOMAIN
 virtual_mailbox_maps = texthash:$P/vmailbox
+virtual_alias_maps = texthash:$P/virtual
 virtual_transport = lmtp:unix:$D/run/lmtp
 # nothing ever leaves this machine: other domains are refused at RCPT time
 smtpd_relay_restrictions = reject_unauth_destination
@@ -376,6 +388,7 @@ BAZAAR_MAIL_PASSWORD=$PASSWORD
 BAZAAR_MAIL_USERS="$addrs"
 BAZAAR_MAIL_TLS=$TLS
 BAZAAR_IMAPS_PORT=$([ "$TLS" = 1 ] && echo "$IMAPS_PORT" || echo 0)
+BAZAAR_MAIL_CATCHALL=$CATCHALL
 EOF
   echo "mail server up"
   echo "  SMTP  127.0.0.1:$SMTP_PORT  (no auth needed from 127.0.0.1; AUTH PLAIN/LOGIN also accepted$([ "$TLS" = 1 ] && echo '; STARTTLS, self-signed'))"

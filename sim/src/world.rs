@@ -57,6 +57,17 @@ pub enum WorldMail {
         /// One transport per seller account.
         sellers: Vec<Arc<dyn MailTransport>>,
     },
+    /// A real mail server that delivers every address of `domain` but the agent's to one
+    /// account (a catch-all: `mail-server.sh` with `BAZAAR_MAIL_CATCHALL`). Every seller's
+    /// reply address and every buyer's address is at `domain`; the world reads the one
+    /// mailbox, hands each message to the person it is addressed to, and sends as them
+    /// through the same account.
+    CatchAll {
+        /// The catch-all account.
+        transport: Arc<dyn MailTransport>,
+        /// The server's domain.
+        domain: String,
+    },
 }
 
 /// What [`World::start`] needs.
@@ -166,6 +177,12 @@ struct Listing {
     /// Scripted by a test: never sells to someone else.
     scripted: bool,
     threads: BTreeMap<String, SellerMind>,
+}
+
+/// The one mailbox of a catch-all server, read for everyone.
+struct CatchAllInbox {
+    transport: Arc<dyn MailTransport>,
+    mark: Option<HighWaterMark>,
 }
 
 /// One mailbox the world reads.
@@ -295,6 +312,8 @@ pub struct World {
     sites: Sites,
     llm: LlmSim,
     post_office: Option<PostOffice>,
+    /// The catch-all account every person's mail arrives in (see [`WorldMail::CatchAll`]).
+    catch_all: Option<CatchAllInbox>,
     /// Changes whenever the post office delivers: no change, nothing new to read.
     deliveries: Option<tokio::sync::watch::Receiver<u64>>,
     listings: Vec<Listing>,
@@ -400,8 +419,9 @@ fn open_mailboxes(
     mail: WorldMail,
     scenario: &Scenario,
     listings: &mut [Listing],
-) -> Result<(Option<PostOffice>, Vec<Mailbox>), WorldError> {
+) -> Result<(Option<PostOffice>, Option<CatchAllInbox>, Vec<Mailbox>), WorldError> {
     let mut post_office = None;
+    let mut catch_all = None;
     let mut mailboxes = Vec::new();
     match mail {
         WorldMail::InProcess => {
@@ -434,8 +454,24 @@ fn open_mailboxes(
                 mailboxes.push(Mailbox::new(address, Owner::Seller(index), transport));
             }
         }
+        WorldMail::CatchAll { transport, .. } => {
+            // The population was drawn with the server's domain (see `World::start`).
+            for (index, listing) in listings.iter().enumerate() {
+                if let Some(address) = &listing.reply_address {
+                    mailboxes.push(Mailbox::new(
+                        address.clone(),
+                        Owner::Seller(index),
+                        transport.clone(),
+                    ));
+                }
+            }
+            catch_all = Some(CatchAllInbox {
+                transport,
+                mark: None,
+            });
+        }
     }
-    Ok((post_office, mailboxes))
+    Ok((post_office, catch_all, mailboxes))
 }
 
 /// A multi-variation group whose dearest variant is the item posted at `asking` and whose
@@ -458,7 +494,7 @@ impl World {
     /// Builds the population and starts every server on 127.0.0.1.
     pub async fn start(config: WorldConfig) -> Result<World, WorldError> {
         let WorldConfig {
-            scenario,
+            mut scenario,
             seed,
             mail,
             event_log,
@@ -484,11 +520,15 @@ impl World {
         .await
         .map_err(server("llm"))?;
 
+        if let WorldMail::CatchAll { domain, .. } = &mail {
+            scenario.mail.reply_domain = domain.clone();
+            scenario.mail.buyer_domain = domain.clone();
+        }
         let mut rng = StdRng::seed_from_u64(seed);
         let end = scenario.start + Duration::days(i64::from(scenario.days));
         let mut listings = population(&scenario, seed, &mut rng);
 
-        let (post_office, mailboxes) = open_mailboxes(mail, &scenario, &mut listings)?;
+        let (post_office, catch_all, mailboxes) = open_mailboxes(mail, &scenario, &mut listings)?;
         let site_listings: Vec<SiteListing> = listings.iter().filter_map(site_listing).collect();
         let sites_config = crate::sites::SitesConfig {
             craigslist_captcha_permille: scenario.sellers.craigslist_captcha_permille,
@@ -523,6 +563,7 @@ impl World {
             llm,
             deliveries: post_office.as_ref().map(PostOffice::subscribe),
             post_office,
+            catch_all,
             listings,
             mailboxes,
             by_address,
@@ -1049,6 +1090,9 @@ impl World {
             }
             deliveries.borrow_and_update();
         }
+        if self.catch_all.is_some() {
+            return self.pump_catch_all().await;
+        }
         for index in 0..self.mailboxes.len() {
             if let Some(office) = &self.post_office {
                 // In process, a cheap count says whether there is anything to read.
@@ -1073,6 +1117,41 @@ impl World {
             }
         }
         Ok(())
+    }
+
+    /// Reads the catch-all mailbox and hands each message to the person it is addressed to;
+    /// mail for nobody the world knows is logged and dropped.
+    async fn pump_catch_all(&mut self) -> Result<(), WorldError> {
+        loop {
+            let Some(inbox) = &self.catch_all else {
+                return Ok(());
+            };
+            let batch = inbox.transport.fetch_new(inbox.mark, 64).await?;
+            if let Some(inbox) = &mut self.catch_all {
+                inbox.mark = Some(batch.mark);
+            }
+            for message in batch.messages {
+                let recipient = message
+                    .envelope
+                    .to
+                    .iter()
+                    .find_map(|to| self.by_address.get(&to.to_ascii_lowercase()).copied());
+                match recipient {
+                    Some(index) => {
+                        self.mailboxes[index].seen += 1;
+                        self.receive(index, message)?;
+                    }
+                    None => self.log.push(
+                        self.clock.now(),
+                        "mail_unrouted",
+                        json!({"to": message.envelope.to, "from": message.envelope.from}),
+                    )?,
+                }
+            }
+            if !batch.more {
+                return Ok(());
+            }
+        }
     }
 
     fn receive(&mut self, mailbox: usize, message: MailMessage) -> Result<(), WorldError> {
@@ -1298,7 +1377,8 @@ impl World {
                 );
             }
             let p_offer = f64::from(buyers.best_offer_per_day_permille.min(1000)) / 1000.0;
-            if self.post_office.is_some() && self.rng.random_bool(p_offer) {
+            let buyers_write = self.post_office.is_some() || self.catch_all.is_some();
+            if buyers_write && self.rng.random_bool(p_offer) {
                 let at = now + Duration::seconds(self.rng.random_range(0..86_400));
                 self.schedule(
                     at,
@@ -1404,9 +1484,9 @@ impl World {
     }
 
     async fn best_offer(&mut self, listing_id: &str, now: DateTime<Utc>) -> Result<(), WorldError> {
-        let Some(office) = self.post_office.clone() else {
+        if self.post_office.is_none() && self.catch_all.is_none() {
             return Ok(());
-        };
+        }
         let Some(listing) = self
             .ebay
             .agent_listings()
@@ -1417,7 +1497,14 @@ impl World {
         };
         let number = self.buyer_offers.len();
         let address = buyer_address(&self.scenario, number);
-        office.create_mailbox(&address)?;
+        let transport: Arc<dyn MailTransport> = match (&self.post_office, &self.catch_all) {
+            (Some(office), _) => {
+                office.create_mailbox(&address)?;
+                Arc::new(office.transport(&address)?)
+            }
+            (None, Some(inbox)) => inbox.transport.clone(),
+            (None, None) => return Ok(()),
+        };
         let [low, high] = self.scenario.buyers.best_offer_permille;
         let mut rng = keyed_rng(self.seed, ("best-offer", number));
         let share = rng.random_range(low..=high);
@@ -1444,7 +1531,7 @@ impl World {
         self.mailboxes.push(Mailbox::new(
             address.clone(),
             Owner::Buyer(number),
-            Arc::new(office.transport(&address)?),
+            transport,
         ));
         self.by_address.insert(address.clone(), index);
         let title = &self.buyer_offers[number].title;

@@ -77,6 +77,9 @@ struct MailServer {
     password: String,
     smtp_port: u16,
     imap_port: u16,
+    /// The account every other address of the domain is delivered to
+    /// (`BAZAAR_MAIL_CATCHALL`): then every seller and buyer has mail.
+    catch_all: Option<String>,
 }
 
 impl MailServer {
@@ -111,6 +114,10 @@ impl MailServer {
             password: get("BAZAAR_MAIL_PASSWORD")?,
             smtp_port: port("BAZAAR_SMTP_PORT")?,
             imap_port: port("BAZAAR_IMAP_PORT")?,
+            catch_all: env
+                .get("BAZAAR_MAIL_CATCHALL")
+                .filter(|user| !user.is_empty())
+                .map(|user| user.to_string()),
         })
     }
 
@@ -147,11 +154,18 @@ pub async fn serve(
         None => WorldMail::InProcess,
         Some(server) => {
             scenario.mail.agent = format!("agent@{}", server.domain);
-            let mut sellers: Vec<Arc<dyn MailTransport>> = Vec::new();
-            for user in server.users.iter().filter(|u| u.as_str() != "agent") {
-                sellers.push(Arc::new(server.transport(user)?));
+            if let Some(user) = &server.catch_all {
+                WorldMail::CatchAll {
+                    transport: Arc::new(server.transport(user)?),
+                    domain: server.domain.clone(),
+                }
+            } else {
+                let mut sellers: Vec<Arc<dyn MailTransport>> = Vec::new();
+                for user in server.users.iter().filter(|u| u.as_str() != "agent") {
+                    sellers.push(Arc::new(server.transport(user)?));
+                }
+                WorldMail::Accounts { sellers }
             }
-            WorldMail::Accounts { sellers }
         }
     };
     let world_config = WorldConfig {
@@ -230,7 +244,7 @@ async fn write_agent_config(
     server: Option<&MailServer>,
     config: &ServeConfig,
     origin_wall: chrono::DateTime<chrono::Utc>,
-) -> Result<PathBuf, ServeError> {
+) -> Result<WrittenConfig, ServeError> {
     use bazaar_agents::connectors::ebay::EbaySettings;
     use bazaar_agents::connectors::ebay_sell::exchange_authorization_code;
     use bazaar_sim::ebay::scopes;
@@ -267,17 +281,18 @@ async fn write_agent_config(
         Ok(format!("{{ file = {:?} }}", absolute.display().to_string()))
     };
     let operator_token = bazaar_policies::signing::to_hex(&rand::random::<[u8; 32]>());
+    let listen = operator_listen()?;
     let mut text = format!(
         "# Written by `bazaar sim serve` for this world only: `bazaar --config {path} run`.\n\
          [store]\ndata_dir = {data:?}\n\n\
          [marketplaces.ebay]\nenabled = true\nbase_url = {ebay:?}\nclient_id = {id:?}\nclient_secret = {ebay_secret}\n\n\
          [marketplaces.craigslist]\nenabled = true\nbase_url = {craigslist:?}\nrequest_spacing_ms = 200\n\n\
-         [llm]\nenabled = true\nbase_url = \"{llm}/v1\"\napi_key = {llm_key}\n\n\
+         [llm]\nenabled = true\nbase_url = \"{llm}/v1\"\nmodel = {model:?}\napi_key = {llm_key}\n\n\
          [selling]\nchannels = [\"ebay\"]\n\n\
          [selling.ebay]\nrefresh_token = {refresh}\nfulfillment_policy_id = \"6196944000\"\n\
          payment_policy_id = \"6196945000\"\nreturn_policy_id = \"6196946000\"\n\
          merchant_location_key = \"home\"\nlocation_postal_code = \"95125\"\nlocation_country = \"US\"\n\n\
-         [operator]\ntoken = {operator}\n\n",
+         [operator]\ntoken = {operator}\nlisten = \"{listen}\"\npublic_url = \"http://{listen}\"\n\n",
         path = path.display(),
         data = config.out.join("agent-data").display().to_string(),
         ebay = e.ebay,
@@ -286,8 +301,10 @@ async fn write_agent_config(
         craigslist = e.craigslist.trim_end_matches('/'),
         llm = e.llm.trim_end_matches('/').trim_end_matches("/v1"),
         llm_key = secret("llm-api-key", &e.llm_api_key)?,
+        model = bazaar_sim::llm::MODEL,
         refresh = secret("ebay-refresh-token", &tokens.refresh_token)?,
         operator = secret("operator-token", &operator_token)?,
+        listen = listen,
     );
     // The daemon's clock follows the world's, a tick behind (the world moves in ticks), so
     // it never asks the world about a moment the world has not reached.
@@ -342,14 +359,36 @@ async fn write_agent_config(
     // What `bazaar run` would say of it, said now.
     bazaar_config::Config::load(Some(&path), std::iter::empty())
         .map_err(|error| failed(format!("it does not load: {error}")))?;
-    Ok(path)
+    Ok(WrittenConfig {
+        path,
+        operator: listen,
+    })
+}
+
+/// The configuration `sim serve` wrote for the daemon.
+pub struct WrittenConfig {
+    /// `<out>/bazaar.toml`.
+    pub path: PathBuf,
+    /// Where the daemon's operator server (inbox, console, API) will listen.
+    pub operator: std::net::SocketAddr,
+}
+
+/// A free loopback address for the daemon's operator server: each world its own, so a
+/// daemon per world (and tests side by side) never collide on the default port.
+fn operator_listen() -> Result<std::net::SocketAddr, ServeError> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map_err(|error| ServeError::AgentConfig {
+            path: "[operator] listen".into(),
+            message: format!("no free loopback port: {error}"),
+        })
 }
 
 fn print_endpoints(
     world: &World,
     server: Option<&MailServer>,
     config: &ServeConfig,
-    agent_config: &Path,
+    agent_config: &WrittenConfig,
     out: &mut dyn Write,
 ) {
     let e = world.endpoints();
@@ -385,14 +424,30 @@ fn print_endpoints(
                 server.smtp_port, server.imap_port, server.password
             );
             let _ = writeln!(out, "  agent     {}", e.agent_mail);
+            if let Some(user) = &server.catch_all {
+                let _ = writeln!(
+                    out,
+                    "  everyone  else @{} (every seller and buyer) reads {user}@{}",
+                    server.domain, server.domain
+                );
+            }
             let truth = world.ground_truth();
-            for listing in truth["listings"].as_array().into_iter().flatten() {
-                let Some(address) = listing["reply_address"].as_str() else {
-                    continue;
-                };
-                if !address.ends_with(&format!("@{}", server.domain)) {
-                    continue;
-                }
+            let sellers: Vec<_> = truth["listings"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|l| Some((l, l["reply_address"].as_str()?)))
+                .filter(|(_, address)| address.ends_with(&format!("@{}", server.domain)))
+                .collect();
+            const SHOWN: usize = 10;
+            if sellers.len() > SHOWN {
+                let _ = writeln!(
+                    out,
+                    "  sellers   {} with a mailbox; the first {SHOWN}:",
+                    sellers.len()
+                );
+            }
+            for (listing, address) in sellers.into_iter().take(SHOWN) {
                 let _ = writeln!(
                     out,
                     "  seller    {address}  sells {:?} (craigslist {}) asking ${}",
@@ -419,8 +474,14 @@ fn print_endpoints(
     let _ = writeln!(
         out,
         "config      {}  (`bazaar --config {} run` works this world; its secrets are beside it)",
-        agent_config.display(),
-        agent_config.display()
+        agent_config.path.display(),
+        agent_config.path.display()
+    );
+    let _ = writeln!(
+        out,
+        "console     http://{}/console  (of that daemon; log in with the token in {})",
+        agent_config.operator,
+        config.out.join("secrets/operator-token").display()
     );
     let _ = writeln!(out, "ready");
     let _ = out.flush();

@@ -11,6 +11,7 @@ mod cli;
 mod code_shape;
 mod crate_graph;
 mod cross_listing;
+mod daemon_business;
 mod inbox_page;
 mod mail_outage;
 mod negotiation;

@@ -22,6 +22,8 @@ pub struct ThrowawayServer {
     imap_port: u16,
     /// With TLS: STARTTLS on SMTP and IMAP, and IMAP over implicit TLS on this port.
     imaps_port: Option<u16>,
+    /// The account every other address of the domain is delivered to, if any.
+    catch_all: Option<String>,
     /// What the script wrote to `$BAZAAR_MAIL_DIR/env`.
     pub env: BTreeMap<String, String>,
 }
@@ -41,6 +43,36 @@ impl ThrowawayServer {
         imap_port: u16,
         imaps_port: Option<u16>,
     ) -> Result<ThrowawayServer, String> {
+        ThrowawayServer::launch(ThrowawayServer {
+            dir: dir.to_path_buf(),
+            smtp_port,
+            imap_port,
+            imaps_port,
+            catch_all: None,
+            env: BTreeMap::new(),
+        })
+    }
+
+    /// As [`ThrowawayServer::start_or_skip`], with a catch-all account `user`: every address
+    /// of the domain but the named accounts' is delivered to it (a simulated world reads
+    /// its people's mail there, see `WorldMail::CatchAll`).
+    pub fn start_catch_all_or_skip(
+        dir: &Path,
+        smtp_port: u16,
+        imap_port: u16,
+        user: &str,
+    ) -> Option<ThrowawayServer> {
+        ThrowawayServer::or_skip(ThrowawayServer::launch(ThrowawayServer {
+            dir: dir.to_path_buf(),
+            smtp_port,
+            imap_port,
+            imaps_port: None,
+            catch_all: Some(user.to_string()),
+            env: BTreeMap::new(),
+        }))
+    }
+
+    fn launch(mut server: ThrowawayServer) -> Result<ThrowawayServer, String> {
         let uid = Command::new("id")
             .arg("-u")
             .output()
@@ -49,17 +81,10 @@ impl ThrowawayServer {
             return Err("not root: mail-server.sh needs root to run Postfix + Dovecot".into());
         }
         // Dropped on any failure below: whatever did start is stopped.
-        let mut server = ThrowawayServer {
-            dir: dir.to_path_buf(),
-            smtp_port,
-            imap_port,
-            imaps_port,
-            env: BTreeMap::new(),
-        };
         let t = Instant::now();
         server.run("start")?;
         eprintln!("mail servers started in {:?}", t.elapsed());
-        let text = std::fs::read_to_string(dir.join("env"))
+        let text = std::fs::read_to_string(server.dir.join("env"))
             .map_err(|e| format!("mail-server.sh wrote no env file: {e}"))?;
         server.env = text
             .lines()
@@ -109,6 +134,9 @@ impl ThrowawayServer {
             .env("BAZAAR_MAIL_DIR", &self.dir)
             .env("BAZAAR_SMTP_PORT", self.smtp_port.to_string())
             .env("BAZAAR_IMAP_PORT", self.imap_port.to_string());
+        if let Some(user) = &self.catch_all {
+            c.env("BAZAAR_MAIL_CATCHALL", user);
+        }
         if let Some(port) = self.imaps_port {
             c.env("BAZAAR_MAIL_TLS", "1")
                 .env("BAZAAR_IMAPS_PORT", port.to_string());
@@ -141,6 +169,11 @@ impl ThrowawayServer {
             ));
         }
         Ok(())
+    }
+
+    /// The `env` file the script wrote (what `bazaar sim serve --mail-env` reads).
+    pub fn env_file(&self) -> PathBuf {
+        self.dir.join("env")
     }
 
     /// The common password of every account.

@@ -1,0 +1,266 @@
+//! The product as a reseller runs it (issue 27): the real `bazaar run` process, started with
+//! the configuration `bazaar sim serve` wrote, works the simulated market over real Postfix +
+//! Dovecot on the world's clock — it finds a listing, negotiates with its seller by email,
+//! buys, lists on eBay, sells and takes the listing down, by itself. The test is only the
+//! operator: it answers the approvals the gate asks for and, as a reseller does at pickup,
+//! fills in the condition of what was bought; everything else the daemon does alone. The
+//! P&L is read through the operator API while the daemon runs.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+const BAZAAR: &str = env!("CARGO_BIN_EXE_bazaar");
+
+/// The world runs an hour a second: its first sales come about a week in.
+const SPEED: &str = "3600";
+/// Wall time for the whole loop (a simulated fortnight and more).
+const LOOP_BUDGET: Duration = Duration::from_secs(480);
+
+/// Kills a child process when the test ends, passed or failed.
+struct Stopped(Child);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_buys_and_sells_by_itself_over_real_mail() {
+    use bazaar_sim::mail::ThrowawayServer;
+
+    let dir = tempfile::tempdir().unwrap();
+    let mail_dir = std::env::temp_dir().join("bazaar-runtime-daemon-business-mail");
+    let Some(mail) = ThrowawayServer::start_catch_all_or_skip(&mail_dir, 2731, 1351, "world")
+    else {
+        return;
+    };
+    let out = dir.path().join("world");
+    let (world, config, console) = serve_world(&out, &mail.env_file());
+    let log = dir.path().join("daemon.log");
+    let daemon = Stopped(
+        Command::new(BAZAAR)
+            .args(["--config", &config, "run"])
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let operator = Operator::new(&console, &out.join("secrets/operator-token"));
+    let sold = operator.work_until_a_sale(&log).await;
+
+    // It was bought from a seller the daemon negotiated with by email, over real mail.
+    let purchased = operator
+        .get("/api/v1/opportunities?status=purchased&limit=1000")
+        .await;
+    let deal = purchased["opportunities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["title"] == sold["title"])
+        .unwrap_or_else(|| panic!("no purchased opportunity for {sold:#}: {purchased:#}"));
+    let negotiation = operator
+        .get(&format!(
+            "/api/v1/negotiations/{}",
+            deal["negotiation"].as_str().expect("negotiated")
+        ))
+        .await;
+    let rounds = negotiation["rounds"].as_array().unwrap();
+    assert!(
+        rounds.iter().any(|r| r["from"] == "us") && rounds.iter().any(|r| r["from"] == "seller"),
+        "a thread of emails both ways: {negotiation:#}"
+    );
+    // Sold on eBay, and the listing is down there.
+    let ebay = sold["listings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["marketplace"] == "ebay")
+        .unwrap_or_else(|| panic!("no eBay listing: {sold:#}"));
+    assert_eq!(ebay["status"], "sold", "{sold:#}");
+    // The P&L, read while the daemon runs, books the sale at a profit.
+    let pnl = operator.get("/api/v1/pnl").await;
+    let line = pnl["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["item"] == sold["id"])
+        .unwrap_or_else(|| panic!("the sold item is not in the P&L: {pnl:#}"));
+    assert!(line["revenue"].as_i64().unwrap() > 0, "{line:#}");
+    assert!(
+        line["profit"].as_i64().unwrap() > 0,
+        "bought low, sold higher: {line:#}"
+    );
+    // The world saw it from its side: real mail read by its sellers, and a buyer's purchase.
+    let events = std::fs::read_to_string(out.join("events.jsonl")).unwrap();
+    assert!(
+        events.contains("\"event\":\"mail_received\""),
+        "no mail reached the world"
+    );
+    assert!(
+        events.contains("\"event\":\"purchase\""),
+        "no purchase in the world"
+    );
+    assert!(
+        !events.contains("\"event\":\"mail_unrouted\""),
+        "mail for nobody the world knows"
+    );
+    drop(daemon);
+    drop(world);
+    drop(mail);
+    println!(
+        "sold {:?}: revenue {} profit {} (minor units)",
+        sold["title"], line["revenue"], line["profit"]
+    );
+}
+
+/// Starts `bazaar sim serve` on the mail server's accounts; returns it, the configuration it
+/// wrote for the daemon, and the daemon's operator address.
+fn serve_world(out: &Path, mail_env: &Path) -> (Stopped, String, String) {
+    let mut world = Stopped(
+        Command::new(BAZAAR)
+            .args(["sim", "serve", "--scenario", "default", "--speed", SPEED])
+            .arg("--mail-env")
+            .arg(mail_env)
+            .arg("--out")
+            .arg(out)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = world.0.stdout.take().unwrap();
+    let (lines_tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
+    let mut printed = Vec::new();
+    loop {
+        let line = lines
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("sim serve is not ready: {printed:#?}"));
+        if line == "ready" {
+            break;
+        }
+        printed.push(line);
+    }
+    let field = |name: &str| {
+        printed
+            .iter()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no {name} line in {printed:#?}"))
+            .to_string()
+    };
+    assert!(
+        printed.iter().any(|l| l.contains("every seller and buyer")),
+        "every seller has mail: {printed:#?}"
+    );
+    let console = field("console");
+    let root = console.trim_end_matches("/console").to_string();
+    (world, field("config"), root)
+}
+
+/// The operator, through the daemon's API.
+struct Operator {
+    client: reqwest::Client,
+    root: String,
+    token: String,
+}
+
+impl Operator {
+    fn new(root: &str, token_file: &Path) -> Operator {
+        bazaar_mail::install_crypto_provider();
+        Operator {
+            client: reqwest::Client::builder().no_proxy().build().unwrap(),
+            root: root.to_string(),
+            token: std::fs::read_to_string(token_file).unwrap(),
+        }
+    }
+
+    async fn send(&self, request: reqwest::RequestBuilder) -> Option<Value> {
+        let response = request.bearer_auth(&self.token).send().await.ok()?;
+        let status = response.status();
+        let body: Value = response.json().await.ok()?;
+        status.is_success().then_some(body)
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        let url = format!("{}{path}", self.root);
+        self.send(self.client.get(&url))
+            .await
+            .unwrap_or_else(|| panic!("GET {url} failed"))
+    }
+
+    /// Answers approvals and fills in conditions until an item has sold; returns the item.
+    async fn work_until_a_sale(&self, log: &PathBuf) -> Value {
+        let started = Instant::now();
+        let mut approved = 0;
+        let mut inspected = 0;
+        loop {
+            assert!(
+                started.elapsed() < LOOP_BUDGET,
+                "nothing sold within {LOOP_BUDGET:?} ({approved} approvals given, {inspected} \
+                 items inspected); pipeline {:#}; daemon log tail: {}",
+                self.get("/api/v1/pipeline").await,
+                tail(log)
+            );
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let url = |path: &str| format!("{}{path}", self.root);
+            // Not up yet (or restarting): try again.
+            let Some(waiting) = self.send(self.client.get(url("/api/approvals"))).await else {
+                continue;
+            };
+            for approval in waiting["approvals"].as_array().into_iter().flatten() {
+                // Decisions only: a task (a missing field …) is done by doing it, below.
+                if approval["action"].is_null() {
+                    continue;
+                }
+                let path = format!(
+                    "/api/approvals/{}/approve",
+                    approval["id"].as_str().unwrap()
+                );
+                if self.send(self.client.post(url(&path))).await.is_some() {
+                    approved += 1;
+                }
+            }
+            let Some(items) = self.send(self.client.get(url("/api/v1/items"))).await else {
+                continue;
+            };
+            for item in items["items"].as_array().into_iter().flatten() {
+                if item["status"] == "sold" {
+                    println!(
+                        "first sale after {:?}: {approved} approvals given, {inspected} items inspected",
+                        started.elapsed()
+                    );
+                    return item.clone();
+                }
+                if item["condition"] == "unknown" && item["status"] == "in_stock" {
+                    let path = format!("/api/v1/items/{}", item["id"].as_str().unwrap());
+                    let edit = self
+                        .client
+                        .patch(url(&path))
+                        .json(&json!({"condition": "good"}));
+                    if self.send(edit).await.is_some() {
+                        inspected += 1;
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn tail(log: &Path) -> String {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(30)..].join("\n")
+}
