@@ -419,7 +419,7 @@ fn open_mailboxes(
     mail: WorldMail,
     scenario: &Scenario,
     listings: &mut [Listing],
-) -> Result<(Option<PostOffice>, Option<CatchAllInbox>, Vec<Mailbox>), WorldError> {
+) -> Result<OpenMailboxes, WorldError> {
     let mut post_office = None;
     let mut catch_all = None;
     let mut mailboxes = Vec::new();
@@ -471,7 +471,18 @@ fn open_mailboxes(
             });
         }
     }
-    Ok((post_office, catch_all, mailboxes))
+    Ok(OpenMailboxes {
+        post_office,
+        catch_all,
+        mailboxes,
+    })
+}
+
+/// What [`open_mailboxes`] opened.
+struct OpenMailboxes {
+    post_office: Option<PostOffice>,
+    catch_all: Option<CatchAllInbox>,
+    mailboxes: Vec<Mailbox>,
 }
 
 /// A multi-variation group whose dearest variant is the item posted at `asking` and whose
@@ -528,7 +539,11 @@ impl World {
         let end = scenario.start + Duration::days(i64::from(scenario.days));
         let mut listings = population(&scenario, seed, &mut rng);
 
-        let (post_office, catch_all, mailboxes) = open_mailboxes(mail, &scenario, &mut listings)?;
+        let OpenMailboxes {
+            post_office,
+            catch_all,
+            mailboxes,
+        } = open_mailboxes(mail, &scenario, &mut listings)?;
         let site_listings: Vec<SiteListing> = listings.iter().filter_map(site_listing).collect();
         let sites_config = crate::sites::SitesConfig {
             craigslist_captcha_permille: scenario.sellers.craigslist_captcha_permille,

@@ -7,7 +7,7 @@
 //! P&L is read through the operator API while the daemon runs.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -202,7 +202,7 @@ impl Operator {
     }
 
     /// Answers approvals and fills in conditions until an item has sold; returns the item.
-    async fn work_until_a_sale(&self, log: &PathBuf) -> Value {
+    async fn work_until_a_sale(&self, log: &Path) -> Value {
         let started = Instant::now();
         let mut approved = 0;
         let mut inspected = 0;
