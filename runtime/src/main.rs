@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use bazaar_config::{Config, LogFormat};
 use bazaar_runtime::commands::{
-    daemon, data, parse, read, read::ReadCommand, scan, session, sim, understand, EXIT_USAGE,
+    daemon, data, demo, parse, read, read::ReadCommand, scan, session, sim, understand, EXIT_USAGE,
 };
 use bazaar_runtime::operator::cli::OperatorCommand;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -67,6 +67,10 @@ enum Command {
     /// Run the whole business against the simulated market and write a report (`bazaar sim
     /// serve` runs the world alone).
     Sim(sim::SimArgs),
+    /// The simulated market and the daemon together, on one clock: watch the whole loop
+    /// (find, value, negotiate, approve, buy, list, sell, delist, P&L) on the console within
+    /// minutes. Real Postfix + Dovecot when run as root with them installed.
+    Demo(demo::DemoArgs),
     /// Read seller replies as JSON lines on stdin (`{"text", "listing_price",
     /// "our_last_offer"}`, prices in whole dollars) and write one reading per line
     /// (`{"intent", "price", "confidence"}`).
@@ -122,8 +126,10 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_USAGE);
         }
     };
-    // `bazaar sim` prints its own progress; the agent's info lines would drown it.
-    let quiet = matches!(&cli.command, Command::Sim(args) if args.runs_the_business());
+    // `bazaar sim` and `bazaar demo` print their own progress; the agent's info lines
+    // would drown it.
+    let quiet = matches!(&cli.command, Command::Sim(args) if args.runs_the_business())
+        || matches!(&cli.command, Command::Demo(_));
     init_logging(&config, quiet);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -226,6 +232,7 @@ async fn run(cli: Cli, config: Config) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Sim(args) => sim::run(args, cli.data_dir, cli.config).await,
+        Command::Demo(args) => demo::run(args).await,
         Command::Understand => {
             understand::run(
                 std::io::stdin().lock(),

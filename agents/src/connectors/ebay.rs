@@ -28,7 +28,7 @@ use serde_json::Value;
 
 use super::polite::{retry_after, Outcome, PoliteConfig, PoliteGate};
 use super::{
-    check_price, money_from, shorten, skip, SearchPage, SearchQuery, SortOrder, Source,
+    check_price, money_from, shorten, skip, SearchPage, SearchQuery, Skipped, SortOrder, Source,
     SourceAlert, SourceError, SourceFuture,
 };
 
@@ -649,12 +649,14 @@ impl EbayBrowse {
                 }
             }
             if let Some(group) = variation_group(&item) {
-                skip(
-                    &mut page.skipped,
-                    Marketplace::Ebay,
-                    id,
-                    group_passed(&group),
-                );
+                // A deliberate pass, made again on every search that shows the group: a
+                // warning each time would bury the ones that matter.
+                let reason = group_passed(&group);
+                tracing::debug!(marketplace = "ebay", external_id = id.as_deref().unwrap_or("-"), %reason, "listing passed");
+                page.skipped.push(Skipped {
+                    external_id: id,
+                    reason,
+                });
                 continue;
             }
             match to_listing(&item, query.category.as_deref(), now) {

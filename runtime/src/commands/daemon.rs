@@ -25,6 +25,16 @@ pub const EXIT_ESCALATED: u8 = 3;
 
 /// Runs the daemon until a signal stops it or the supervisor gives up.
 pub async fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+    run_with_mail(config, config_path, None).await
+}
+
+/// [`run`], with `mail` instead of the `[mail]` server when given: `bazaar demo`'s world
+/// keeps its mail in the same process.
+pub async fn run_with_mail(
+    config: Config,
+    config_path: Option<PathBuf>,
+    mail: Option<Arc<dyn MailTransport>>,
+) -> anyhow::Result<ExitCode> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut interrupt = signal(SignalKind::interrupt())?;
     let mut terminate = signal(SignalKind::terminate())?;
@@ -35,7 +45,7 @@ pub async fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result
     let drain = Duration::from_secs(config.shutdown.drain_timeout_secs);
     let config = Arc::new(config);
     // Secrets that cannot be read are configuration errors: say so before starting anything.
-    let (parts, push) = match assemble(config.clone(), store, index) {
+    let (parts, push) = match assemble(config.clone(), store, index, mail) {
         Ok(assembled) => assembled,
         Err(problem) => {
             eprintln!("bazaar: {problem:#}");
@@ -128,13 +138,17 @@ fn assemble(
     config: Arc<Config>,
     store: SledStore,
     index: ProductIndex,
+    mail: Option<Arc<dyn MailTransport>>,
 ) -> anyhow::Result<(SystemParts, Option<PushSales>)> {
     OperatorSettings::from_config(&config.operator)?;
     bazaar_agents::llm::LlmClient::from_config(&config.llm)?;
     let clock = configured_clock(&config);
     let sources = sources_from_config(&config, &store, &clock)?;
     let selling = selling_from_config(&config, &store, &clock)?;
-    let mail = mail_transport(&config)?;
+    let mail = match mail {
+        Some(mail) => Some(mail),
+        None => mail_transport(&config)?,
+    };
     let ConfiguredSelling {
         selling,
         marketplace,

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod books;
 pub mod daemon;
 pub mod data;
+pub mod demo;
 pub mod parse;
 pub mod read;
 pub mod scan;

@@ -8,7 +8,9 @@ pub mod report;
 mod serve;
 
 pub use report::{delist_latency, nearest_rank, Report};
-pub use serve::{serve, ServeConfig, ServeError};
+pub use serve::{
+    free_loopback_address, serve, ServeConfig, ServeError, ServedWorld, WrittenConfig,
+};
 
 use std::collections::BTreeMap;
 use std::io::Write;

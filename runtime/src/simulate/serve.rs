@@ -135,102 +135,166 @@ impl MailServer {
 pub async fn serve(
     config: ServeConfig,
     stop: impl Future<Output = ()>,
-    out: &mut dyn Write,
+    out: &mut (dyn Write + Send),
 ) -> Result<(), ServeError> {
-    if config.speed == 0 {
-        return Err(ServeError::Speed);
-    }
-    let mut scenario = Scenario::load(&config.scenario)?;
-    std::fs::create_dir_all(&config.out).map_err(|source| ServeError::Out {
-        path: config.out.display().to_string(),
-        source,
-    })?;
-    let server = config
-        .mail_env
-        .as_deref()
-        .map(MailServer::read)
-        .transpose()?;
-    let mail = match &server {
-        None => WorldMail::InProcess,
-        Some(server) => {
-            scenario.mail.agent = format!("agent@{}", server.domain);
-            if let Some(user) = &server.catch_all {
-                WorldMail::CatchAll {
-                    transport: Arc::new(server.transport(user)?),
-                    domain: server.domain.clone(),
-                }
-            } else {
-                let mut sellers: Vec<Arc<dyn MailTransport>> = Vec::new();
-                for user in server.users.iter().filter(|u| u.as_str() != "agent") {
-                    sellers.push(Arc::new(server.transport(user)?));
-                }
-                WorldMail::Accounts { sellers }
-            }
-        }
-    };
-    let world_config = WorldConfig {
-        scenario,
-        seed: config.seed,
-        mail,
-        event_log: Some(config.out.join("events.jsonl")),
-        journal: None,
-    };
-    let mut world = World::start(world_config).await?;
-    // eBay's tokens last two hours of the agent's time, not of the world's.
-    world.ebay().set_speed(config.speed);
-    // The world's time is a function of the wall clock from here: the origin of the clock
-    // the daemon follows.
-    let origin = world.now();
-    let origin_wall = chrono::Utc::now();
-    let agent_config = write_agent_config(&world, server.as_ref(), &config, origin_wall).await?;
-    print_endpoints(&world, server.as_ref(), &config, &agent_config, out);
+    let served = ServedWorld::start(config).await?;
+    served.print_endpoints(out);
+    served.run(stop, out).await
+}
 
-    tokio::pin!(stop);
-    let mut ticker = tokio::time::interval(TICK);
-    let speed = i32::try_from(config.speed).unwrap_or(i32::MAX);
-    let mut day = 0;
-    let mut over = false;
-    loop {
-        tokio::select! {
-            () = &mut stop => break,
-            _ = ticker.tick() => {}
+/// A world started for a separately running daemon, with the configuration written for it.
+pub struct ServedWorld {
+    world: World,
+    server: Option<MailServer>,
+    config: ServeConfig,
+    written: WrittenConfig,
+    /// The world's time at `origin_wall`: from then on it is a function of the wall clock.
+    origin: chrono::DateTime<chrono::Utc>,
+    origin_wall: chrono::DateTime<chrono::Utc>,
+}
+
+impl ServedWorld {
+    /// Starts the world and writes `<out>/bazaar.toml` for the daemon.
+    pub async fn start(config: ServeConfig) -> Result<ServedWorld, ServeError> {
+        if config.speed == 0 {
+            return Err(ServeError::Speed);
         }
-        if over {
-            continue;
-        }
-        let until = (origin + (chrono::Utc::now() - origin_wall) * speed).min(world.end());
-        if until > world.now() {
-            world.run_until(until).await?;
-        }
-        let today = (world.now() - world.scenario().start).num_days();
-        if today > day {
-            day = today;
-            let c = world.counts();
-            let _ = writeln!(
+        let mut scenario = Scenario::load(&config.scenario)?;
+        std::fs::create_dir_all(&config.out).map_err(|source| ServeError::Out {
+            path: config.out.display().to_string(),
+            source,
+        })?;
+        let server = config
+            .mail_env
+            .as_deref()
+            .map(MailServer::read)
+            .transpose()?;
+        let mail = match &server {
+            None => WorldMail::InProcess,
+            Some(server) => {
+                scenario.mail.agent = format!("agent@{}", server.domain);
+                if let Some(user) = &server.catch_all {
+                    WorldMail::CatchAll {
+                        transport: Arc::new(server.transport(user)?),
+                        domain: server.domain.clone(),
+                    }
+                } else {
+                    let mut sellers: Vec<Arc<dyn MailTransport>> = Vec::new();
+                    for user in server.users.iter().filter(|u| u.as_str() != "agent") {
+                        sellers.push(Arc::new(server.transport(user)?));
+                    }
+                    WorldMail::Accounts { sellers }
+                }
+            }
+        };
+        let world_config = WorldConfig {
+            scenario,
+            seed: config.seed,
+            mail,
+            event_log: Some(config.out.join("events.jsonl")),
+            journal: None,
+        };
+        let world = World::start(world_config).await?;
+        // eBay's tokens last two hours of the agent's time, not of the world's.
+        world.ebay().set_speed(config.speed);
+        // The world's time is a function of the wall clock from here: the origin of the clock
+        // the daemon follows.
+        let origin = world.now();
+        let origin_wall = chrono::Utc::now();
+        let written = write_agent_config(&world, server.as_ref(), &config, origin_wall).await?;
+        Ok(ServedWorld {
+            world,
+            server,
+            config,
+            written,
+            origin,
+            origin_wall,
+        })
+    }
+
+    /// The configuration written for the daemon.
+    pub fn written(&self) -> &WrittenConfig {
+        &self.written
+    }
+
+    /// The agent's mail transport when the world's mail is in-process (the daemon must then
+    /// run in this process); `None` with a real mail server.
+    pub fn in_process_agent_mail(&self) -> Result<Option<Arc<dyn MailTransport>>, ServeError> {
+        Ok(self.world.agent_transport()?)
+    }
+
+    /// Prints the world's endpoints and accounts, and the daemon's configuration.
+    pub fn print_endpoints(&self, out: &mut (dyn Write + Send)) {
+        print_endpoints(
+            &self.world,
+            self.server.as_ref(),
+            &self.config,
+            &self.written,
+            out,
+        );
+    }
+
+    /// Advances the world's clock at its speed until `stop` resolves; then writes the ground
+    /// truth and stops the world.
+    pub async fn run(
+        self,
+        stop: impl Future<Output = ()>,
+        out: &mut (dyn Write + Send),
+    ) -> Result<(), ServeError> {
+        let ServedWorld {
+            mut world,
+            config,
+            origin,
+            origin_wall,
+            ..
+        } = self;
+        tokio::pin!(stop);
+        let mut ticker = tokio::time::interval(TICK);
+        let speed = i32::try_from(config.speed).unwrap_or(i32::MAX);
+        let mut day = 0;
+        let mut over = false;
+        loop {
+            tokio::select! {
+                () = &mut stop => break,
+                _ = ticker.tick() => {}
+            }
+            if over {
+                continue;
+            }
+            let until = (origin + (chrono::Utc::now() - origin_wall) * speed).min(world.end());
+            if until > world.now() {
+                world.run_until(until).await?;
+            }
+            let today = (world.now() - world.scenario().start).num_days();
+            if today > day {
+                day = today;
+                let c = world.counts();
+                let _ = writeln!(
                 out,
                 "day {day}: {} events, {} mails read, {} sent, {} deals, {} sales, {} oversells",
                 c.events, c.mail_received, c.mail_sent, c.deals, c.sales, c.oversells
             );
+            }
+            if world.now() >= world.end() {
+                over = true;
+                let _ = writeln!(
+                    out,
+                    "scenario over at {}; still serving, Ctrl-C to stop",
+                    world.now()
+                );
+            }
         }
-        if world.now() >= world.end() {
-            over = true;
-            let _ = writeln!(
-                out,
-                "scenario over at {}; still serving, Ctrl-C to stop",
-                world.now()
-            );
-        }
+        let truth = config.out.join("ground_truth.json");
+        world.write_ground_truth(&truth)?;
+        let _ = writeln!(
+            out,
+            "wrote {} and {}",
+            config.out.join("events.jsonl").display(),
+            truth.display()
+        );
+        world.shutdown().await?;
+        Ok(())
     }
-    let truth = config.out.join("ground_truth.json");
-    world.write_ground_truth(&truth)?;
-    let _ = writeln!(
-        out,
-        "wrote {} and {}",
-        config.out.join("events.jsonl").display(),
-        truth.display()
-    );
-    world.shutdown().await?;
-    Ok(())
 }
 
 /// Writes `<out>/bazaar.toml`, the configuration a separately started `bazaar run` needs
@@ -330,31 +394,7 @@ async fn write_agent_config(
              # with --mail-env (sim/scripts/mail-server.sh) to negotiate by email.\n\n",
         ),
     }
-    // The JavaScript marketplace, read in Chromium when it is installed.
-    if bazaar_agents::connectors::marketplace::find_chromium().is_some() {
-        let root = e
-            .marketplace
-            .trim_end_matches('/')
-            .trim_end_matches("/marketplace");
-        text.push_str(&format!(
-            "[marketplaces.facebook]\nenabled = true\nbase_url = {root:?}\n\n\
-             [[researcher.searches]]\nmarketplace = \"facebook\"\nquery = \"\"\n\
-             every_minutes = 60\nnewest_first = true\n\n"
-        ));
-    } else {
-        text.push_str(
-            "# The JavaScript marketplace needs Chromium (apt-get install chromium).\n\n",
-        );
-    }
-    for marketplace in ["ebay", "craigslist"] {
-        for category in world.scenario().categories() {
-            text.push_str(&format!(
-                "[[researcher.searches]]\nmarketplace = \"{marketplace}\"\nquery = \"\"\n\
-                 category = \"{}\"\nevery_minutes = 10\n\n",
-                category.name()
-            ));
-        }
-    }
+    text.push_str(&searches(world));
     std::fs::write(&path, text).map_err(|error| failed(error.to_string()))?;
     // What `bazaar run` would say of it, said now.
     bazaar_config::Config::load(Some(&path), std::iter::empty())
@@ -363,6 +403,37 @@ async fn write_agent_config(
         path,
         operator: listen,
     })
+}
+
+/// The world's marketplaces as saved searches: each category of eBay and the
+/// Craigslist-style site, and the JavaScript marketplace when Chromium can read it.
+fn searches(world: &World) -> String {
+    let mut out = String::new();
+    // The JavaScript marketplace, read in Chromium when it is installed.
+    if bazaar_agents::connectors::marketplace::find_chromium().is_some() {
+        let endpoints = world.endpoints();
+        let root = endpoints
+            .marketplace
+            .trim_end_matches('/')
+            .trim_end_matches("/marketplace");
+        out.push_str(&format!(
+            "[marketplaces.facebook]\nenabled = true\nbase_url = {root:?}\n\n\
+             [[researcher.searches]]\nmarketplace = \"facebook\"\nquery = \"\"\n\
+             every_minutes = 60\nnewest_first = true\n\n"
+        ));
+    } else {
+        out.push_str("# The JavaScript marketplace needs Chromium (apt-get install chromium).\n\n");
+    }
+    for marketplace in ["ebay", "craigslist"] {
+        for category in world.scenario().categories() {
+            out.push_str(&format!(
+                "[[researcher.searches]]\nmarketplace = \"{marketplace}\"\nquery = \"\"\n\
+                 category = \"{}\"\nevery_minutes = 10\n\n",
+                category.name()
+            ));
+        }
+    }
+    out
 }
 
 /// The configuration `sim serve` wrote for the daemon.
@@ -376,12 +447,15 @@ pub struct WrittenConfig {
 /// A free loopback address for the daemon's operator server: each world its own, so a
 /// daemon per world (and tests side by side) never collide on the default port.
 fn operator_listen() -> Result<std::net::SocketAddr, ServeError> {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map_err(|error| ServeError::AgentConfig {
-            path: "[operator] listen".into(),
-            message: format!("no free loopback port: {error}"),
-        })
+    free_loopback_address().map_err(|error| ServeError::AgentConfig {
+        path: "[operator] listen".into(),
+        message: format!("no free loopback port: {error}"),
+    })
+}
+
+/// A loopback address nothing listens on now (the OS's pick).
+pub fn free_loopback_address() -> std::io::Result<std::net::SocketAddr> {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|listener| listener.local_addr())
 }
 
 fn print_endpoints(
@@ -389,7 +463,7 @@ fn print_endpoints(
     server: Option<&MailServer>,
     config: &ServeConfig,
     agent_config: &WrittenConfig,
-    out: &mut dyn Write,
+    out: &mut (dyn Write + Send),
 ) {
     let e = world.endpoints();
     let s = world.scenario();

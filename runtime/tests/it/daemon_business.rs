@@ -264,3 +264,84 @@ fn tail(log: &Path) -> String {
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(30)..].join("\n")
 }
+
+/// `bazaar demo`, with its mail in the process (the machine without Postfix): the world and
+/// the daemon in one command reach a sale on their own, the console's API answers while it
+/// runs, and Ctrl-C stops both cleanly with the world's files written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_reaches_a_sale_on_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("demo");
+    let mut demo = Stopped(
+        Command::new(BAZAAR)
+            .args(["demo", "--mail", "in-process", "--speed", SPEED])
+            .arg("--out")
+            .arg(&out)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = demo.0.stdout.take().unwrap();
+    let (lines_tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
+    let started = Instant::now();
+    let mut printed: Vec<String> = Vec::new();
+    let mut console = None;
+    let sale = loop {
+        let left = LOOP_BUDGET.saturating_sub(started.elapsed());
+        let line = lines.recv_timeout(left).unwrap_or_else(|_| {
+            panic!(
+                "no sale within {LOOP_BUDGET:?}; the demo said: {:#?}",
+                &printed[printed.len().saturating_sub(40)..]
+            )
+        });
+        if let Some(rest) = line.strip_prefix("watch it at ") {
+            console = rest.split("/console").next().map(str::to_string);
+        }
+        if line.starts_with('[') && line.contains("] sold ") {
+            break line;
+        }
+        printed.push(line);
+    };
+    println!("first sale after {:?}: {sale}", started.elapsed());
+    assert!(sale.contains("ebay sold"), "{sale}");
+    assert!(
+        printed.iter().any(|l| l.contains("] listed ")),
+        "the item was seen listed before it sold: {printed:#?}"
+    );
+    assert!(
+        printed
+            .iter()
+            .any(|l| l.starts_with("operator: approved email")),
+        "sellers were emailed: {printed:#?}"
+    );
+    let console = console.expect("the demo says where its console is");
+    let operator = Operator::new(&console, &out.join("secrets/operator-token"));
+    let pipeline = operator.get("/api/v1/pipeline").await;
+    assert!(pipeline["sold"].as_u64().unwrap() >= 1, "{pipeline:#}");
+    assert!(
+        pipeline["agreed"].as_u64().unwrap() >= 1 || pipeline["bought"].as_u64().unwrap() >= 1,
+        "{pipeline:#}"
+    );
+
+    let rc = unsafe { libc::kill(demo.0.id() as i32, libc::SIGINT) };
+    assert_eq!(rc, 0);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = demo.0.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the demo did not stop within 60 s of Ctrl-C"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(status.success(), "{status}");
+    assert!(out.join("ground_truth.json").exists());
+}

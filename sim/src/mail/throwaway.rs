@@ -53,23 +53,36 @@ impl ThrowawayServer {
         })
     }
 
-    /// As [`ThrowawayServer::start_or_skip`], with a catch-all account `user`: every address
-    /// of the domain but the named accounts' is delivered to it (a simulated world reads
-    /// its people's mail there, see `WorldMail::CatchAll`).
-    pub fn start_catch_all_or_skip(
+    /// As [`ThrowawayServer::start`], with a catch-all account `user`: every address of the
+    /// domain but the named accounts' is delivered to it (a simulated world reads its
+    /// people's mail there, see `WorldMail::CatchAll`).
+    pub fn start_catch_all(
         dir: &Path,
         smtp_port: u16,
         imap_port: u16,
         user: &str,
-    ) -> Option<ThrowawayServer> {
-        ThrowawayServer::or_skip(ThrowawayServer::launch(ThrowawayServer {
+    ) -> Result<ThrowawayServer, String> {
+        ThrowawayServer::launch(ThrowawayServer {
             dir: dir.to_path_buf(),
             smtp_port,
             imap_port,
             imaps_port: None,
             catch_all: Some(user.to_string()),
             env: BTreeMap::new(),
-        }))
+        })
+    }
+
+    /// [`ThrowawayServer::start_catch_all`], skipping or failing as
+    /// [`ThrowawayServer::start_or_skip`].
+    pub fn start_catch_all_or_skip(
+        dir: &Path,
+        smtp_port: u16,
+        imap_port: u16,
+        user: &str,
+    ) -> Option<ThrowawayServer> {
+        ThrowawayServer::or_skip(ThrowawayServer::start_catch_all(
+            dir, smtp_port, imap_port, user,
+        ))
     }
 
     fn launch(mut server: ThrowawayServer) -> Result<ThrowawayServer, String> {
