@@ -162,6 +162,7 @@ impl Actor for DealAnalyzer {
                 AnalyzerMsg::ContactGiven { listing, address } => {
                     state.contact_given(listing, address)?;
                     state.ctx.store.flush().await?;
+                    state.close_contact_task(listing).await?;
                 }
                 AnalyzerMsg::ResumeWaiting => {
                     state.resume_waiting_deals()?;
@@ -779,12 +780,41 @@ impl AnalyzerState {
         // A set, whatever order the batch came in (a restart takes the deals up in another).
         let mut ids: Vec<String> = hidden.iter().map(|(l, _)| l.id.to_string()).collect();
         ids.sort();
-        crate::tasks::open_task_once(
-            &self.ctx,
-            &format!("reply-addresses:{}", ids.join(",")),
-            summary,
-            reason,
-        )
-        .await
+        let key = format!("reply-addresses:{}", ids.join(","));
+        for (listing, _) in hidden {
+            let meta = bazaar_memory::meta_keys::contact_task(listing.id);
+            self.ctx.store.put_meta(&meta, &key)?;
+        }
+        crate::tasks::open_task_once(&self.ctx, &key, summary, reason).await
+    }
+
+    /// Closes the task that asked for `listing`'s seller's address once no listing it names
+    /// still waits for one (each was given, or its deal ended).
+    async fn close_contact_task(&self, listing: ListingId) -> Result<(), ActorProcessingErr> {
+        let store = &self.ctx.store;
+        let Some(key) =
+            store.get_meta::<String>(&bazaar_memory::meta_keys::contact_task(listing))?
+        else {
+            return Ok(());
+        };
+        for named in key.trim_start_matches("reply-addresses:").split(',') {
+            let Ok(id) = named.parse::<ListingId>() else {
+                continue;
+            };
+            // Its deal went on (or ended), or its seller's address is known now.
+            if waits_for_contact(store, id).is_err() {
+                continue;
+            }
+            let Some(listing) = store.get::<MarketListing>(&id)? else {
+                continue;
+            };
+            if self
+                .seller_of(&listing)?
+                .is_none_or(|s| s.contact.is_none())
+            {
+                return Ok(());
+            }
+        }
+        crate::tasks::close_task(&self.ctx, &key, "every seller's address was given").await
     }
 }

@@ -525,7 +525,9 @@ impl AutopilotState {
             .lifecycle
             .advance(ChannelStatus::Live, now, "relisted")?;
         if let Some(external) = external {
-            listing.url = channel.listing_url(&external).or(listing.url);
+            listing.url = channel
+                .listing_url(&external, &self.ctx.config)
+                .or(listing.url);
             listing.external_id = Some(external);
         }
         store.put(&listing)?;

@@ -65,8 +65,9 @@ pub trait Channel: Send + Sync {
     fn relist(&self, listing: &ChannelListing) -> ChannelRequest;
     /// Offers `price` to the buyers watching the live listing `external_id`.
     fn offer_to_watchers(&self, external_id: &str, price: Money) -> ChannelRequest;
-    /// Where a listing with the channel's id `external_id` is seen by buyers.
-    fn listing_url(&self, external_id: &str) -> Option<String>;
+    /// Where a listing with the channel's id `external_id` is seen by buyers; `config` says
+    /// which site the channel is (eBay's own, its sandbox, or a simulated one).
+    fn listing_url(&self, external_id: &str, config: &bazaar_config::Config) -> Option<String>;
 }
 
 /// The channel behind `channel`: eBay's API when it is native, the operator's hands
@@ -173,8 +174,16 @@ impl Channel for Ebay {
         )
     }
 
-    fn listing_url(&self, external_id: &str) -> Option<String> {
-        Some(format!("https://www.ebay.com/itm/{external_id}"))
+    /// eBay's item page: `www.` where the API is `api.` (`api.ebay.com`, the sandbox's
+    /// `api.sandbox.ebay.com`), the API's own host otherwise (the simulated eBay serves
+    /// its pages there).
+    fn listing_url(&self, external_id: &str, config: &bazaar_config::Config) -> Option<String> {
+        let api = config.marketplaces.ebay.base_url.trim_end_matches('/');
+        let site = match api.strip_prefix("https://api.") {
+            Some(domain) => format!("https://www.{domain}"),
+            None => api.to_string(),
+        };
+        Some(format!("{site}/itm/{external_id}"))
     }
 }
 
@@ -228,7 +237,7 @@ impl Channel for Assisted {
     }
 
     /// The operator gives the URL when they confirm the listing.
-    fn listing_url(&self, _: &str) -> Option<String> {
+    fn listing_url(&self, _: &str, _: &bazaar_config::Config) -> Option<String> {
         None
     }
 }
@@ -354,10 +363,21 @@ mod tests {
             ActionKind::SendOfferToBuyers,
         );
         assert_eq!((offer.listing_id.as_str(), offer.days), ("110553", 2));
-        assert_eq!(
-            Ebay.listing_url("110553").as_deref(),
-            Some("https://www.ebay.com/itm/110553")
+        let mut config = bazaar_config::Config::load(None, std::iter::empty()).unwrap();
+        let mut check = |api: &str, page: &str| {
+            config.marketplaces.ebay.base_url = api.into();
+            assert_eq!(
+                Ebay.listing_url("110553", &config).as_deref(),
+                Some(page),
+                "{api}"
+            );
+        };
+        check("https://api.ebay.com", "https://www.ebay.com/itm/110553");
+        check(
+            "https://api.sandbox.ebay.com/",
+            "https://www.sandbox.ebay.com/itm/110553",
         );
+        check("http://127.0.0.1:4000", "http://127.0.0.1:4000/itm/110553");
     }
 
     #[test]
@@ -404,7 +424,13 @@ mod tests {
             ] {
                 assert_eq!(answer, ChannelRequest::Assisted, "{marketplace}");
             }
-            assert_eq!(channel.listing_url("1"), None);
+            assert_eq!(
+                channel.listing_url(
+                    "1",
+                    &bazaar_config::Config::load(None, std::iter::empty()).unwrap()
+                ),
+                None
+            );
         }
         let ebay = channel_for(SellingChannel::native(Marketplace::Ebay));
         assert!(matches!(

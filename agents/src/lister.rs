@@ -934,7 +934,9 @@ impl ListerState {
             .and_then(|a| a.result)
             .unwrap_or_default();
         let external = result["listing_id"].as_str().map(str::to_string);
-        let url = external.as_deref().and_then(|id| channel.listing_url(id));
+        let url = external
+            .as_deref()
+            .and_then(|id| channel.listing_url(id, &self.ctx.config));
         self.went_live(listing.id, external, url, "published").await
     }
 

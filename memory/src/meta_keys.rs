@@ -38,6 +38,12 @@ pub const DELIST_LATENCIES: &str = "selling.delist_ms";
 /// The Researcher's cold-start searches today: (day, count).
 pub const COLD_START_SEARCHES: &str = "researcher.cold_start.today";
 
+/// The key of the inbox task that asks for the seller's address of `listing` (one task
+/// names a batch of listings; it closes once every one has its address).
+pub fn contact_task(listing: crate::ListingId) -> String {
+    format!("analyzer.contact_task.{listing}")
+}
+
 /// When the Researcher last asked for comparables of `query` (a cold start).
 pub fn cold_start_query(query: &str) -> String {
     format!("researcher.cold_start.query.{query}")

@@ -404,27 +404,37 @@ pub async fn actor_reports(a: &Addresses) -> Vec<ActorReport> {
         .collect()
 }
 
-/// Asks every agent for its report, in a fixed order: the report, or the agent's name and
-/// why it could not answer.
+/// How long an agent has to answer a status question: a busy one (a long appraisal, a
+/// browser page) is reported as busy while the others answer.
+const STATUS_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Asks every agent for its report, all at once, in a fixed order: the report, or the
+/// agent's name and why it could not answer (within [`STATUS_WAIT`]).
 pub async fn ask_actors(a: &Addresses) -> Vec<Result<ActorReport, (&'static str, String)>> {
-    let mut reports = Vec::new();
     macro_rules! ask {
         ($addr:expr, $msg:path) => {
-            reports.push(
-                $addr
-                    .ask($msg)
-                    .await
-                    .map_err(|error| ($addr.name(), error.to_string())),
-            )
+            async {
+                match tokio::time::timeout(STATUS_WAIT, $addr.ask($msg)).await {
+                    Ok(answer) => answer.map_err(|error| ($addr.name(), error.to_string())),
+                    Err(_) => Err((
+                        $addr.name(),
+                        format!("busy: no answer within {}s", STATUS_WAIT.as_secs()),
+                    )),
+                }
+            }
         };
     }
-    ask!(a.researcher, ResearcherMsg::Status);
-    ask!(a.analyzer, AnalyzerMsg::Status);
-    ask!(a.negotiator, NegotiatorMsg::Status);
-    ask!(a.inventory, InventoryMsg::Status);
-    ask!(a.lister, ListerMsg::Status);
-    ask!(a.autopilot, AutopilotMsg::Status);
-    reports
+    let (researcher, analyzer, negotiator, inventory, lister, autopilot) = tokio::join!(
+        ask!(a.researcher, ResearcherMsg::Status),
+        ask!(a.analyzer, AnalyzerMsg::Status),
+        ask!(a.negotiator, NegotiatorMsg::Status),
+        ask!(a.inventory, InventoryMsg::Status),
+        ask!(a.lister, ListerMsg::Status),
+        ask!(a.autopilot, AutopilotMsg::Status),
+    );
+    vec![
+        researcher, analyzer, negotiator, inventory, lister, autopilot,
+    ]
 }
 
 /// Spawns a supervisor over `children`; returns it and the escalation signal.

@@ -37,6 +37,9 @@
 #                              simulated world can read the mail of all its people; the
 #                              users above keep their own mailboxes)
 set -euo pipefail
+# Postfix's queue and Dovecot's config must be readable by their own users whatever the
+# caller's mask (bazaar runs with 077: everything it creates is the owner's alone).
+umask 022
 # postfix, dovecot, doveconf live in /usr/sbin, which a CI PATH may lack
 export PATH="/usr/sbin:/sbin:$PATH"
 

@@ -85,6 +85,16 @@ async fn the_daemon_buys_and_sells_by_itself_over_real_mail() {
         .find(|l| l["marketplace"] == "ebay")
         .unwrap_or_else(|| panic!("no eBay listing: {sold:#}"));
     assert_eq!(ebay["status"], "sold", "{sold:#}");
+    // Its link is the simulated eBay's own item page, which now says it ended.
+    let page = ebay["url"].as_str().expect("the listing's link");
+    assert!(
+        page.starts_with("http://127.0.0.1:") && page.contains("/itm/"),
+        "{page}"
+    );
+    let shown = operator.client.get(page).send().await.unwrap();
+    assert_eq!(shown.status(), 200, "{page}");
+    let shown = shown.text().await.unwrap();
+    assert!(shown.contains("no longer available"), "{shown}");
     // The P&L, read while the daemon runs, books the sale at a profit.
     let pnl = operator.get("/api/v1/pnl").await;
     let line = pnl["items"]

@@ -584,6 +584,11 @@ async fn a_seller_behind_a_captcha_waits_for_the_operator_then_is_negotiated_wit
     // Given again, it is refused: the seller is being negotiated with.
     assert!(bazaar_agents::analyzer::waits_for_contact(store, deal.listing).is_err());
     assert!(negotiations(store, &deal2).is_empty());
+    assert_eq!(
+        tasks(store)[0].lifecycle.status,
+        ApprovalStatus::Pending,
+        "the task stays open while the other seller's address is missing"
+    );
 
     // The other seller's address was recorded, then the process stopped before the
     // negotiation started: the restart takes the deal up.
@@ -603,6 +608,30 @@ async fn a_seller_behind_a_captcha_waits_for_the_operator_then_is_negotiated_wit
     assert_eq!(started[0].seller_address, "77ab10@sale.craigslist.org");
     assert_eq!(
         negotiations(&system.store, &deal).len(),
+        1,
+        "not started twice"
+    );
+    // The operator does what the task says for the second listing too: that deal goes on
+    // already, and nothing waits for an address any more, so the task closes itself.
+    system
+        .addrs
+        .analyzer
+        .send(AnalyzerMsg::ContactGiven {
+            listing: deal2.listing,
+            address: "77ab10@sale.craigslist.org".into(),
+        })
+        .unwrap();
+    system.quiet.wait_quiet().await;
+    let closed = tasks(&system.store);
+    assert_eq!(closed.len(), 1);
+    assert_eq!(
+        closed[0].lifecycle.status,
+        ApprovalStatus::Approved,
+        "{:#?}",
+        closed[0]
+    );
+    assert_eq!(
+        negotiations(&system.store, &deal2).len(),
         1,
         "not started twice"
     );

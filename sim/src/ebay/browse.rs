@@ -430,6 +430,7 @@ pub(crate) fn routes() -> Router<Arc<Shared>> {
     Router::new()
         .route("/buy/browse/v1/item_summary/search", get(search))
         .route("/buy/browse/v1/item/{item_id}", get(get_item))
+        .route("/itm/{legacy_id}", get(item_page))
         .route(
             "/buy/browse/v1/item/get_item_by_legacy_id",
             get(get_item_by_legacy_id),
@@ -1135,6 +1136,43 @@ fn item_out(base: &str, item: &CatalogItem, variant: Option<usize>) -> ItemOut {
 fn live<'a>(st: &'a State, legacy: &str) -> Option<&'a CatalogItem> {
     let index = *st.catalog.by_legacy.get(legacy)?;
     st.catalog.items.get(index).filter(|i| i.ended_at.is_none())
+}
+
+/// `GET /itm/{legacy id}`: the page buyers see, where `itemWebUrl` points (on eBay,
+/// `https://www.ebay.com/itm/…`; here on the simulated eBay's own host). Ended listings
+/// stay, saying so, as eBay's do.
+async fn item_page(
+    AxState(sh): AxState<Arc<Shared>>,
+    Path(legacy): Path<String>,
+) -> (StatusCode, [(&'static str, &'static str); 1], String) {
+    let st = sh.lock();
+    let html = [("content-type", "text/html; charset=utf-8")];
+    let Some(item) = st
+        .catalog
+        .by_legacy
+        .get(&legacy)
+        .and_then(|i| st.catalog.items.get(*i))
+    else {
+        let body = "<!doctype html><title>Error Page | eBay</title><p>We looked everywhere. \
+                    Looks like this page is missing.</p>";
+        return (StatusCode::NOT_FOUND, html, body.to_string());
+    };
+    let title = crate::sites::escape_html(&item.listing.title);
+    let state = match item.ended_at {
+        Some(_) => "This listing was ended by the seller because the item is no longer available.",
+        None => "Buy It Now",
+    };
+    let body = format!(
+        "<!doctype html><html><head><title>{title} | eBay</title></head><body>\
+         <h1 class=\"x-item-title__mainTitle\">{title}</h1>\
+         <div class=\"x-price-primary\">{price}</div>\
+         <div class=\"x-item-condition\">{condition:?}</div>\
+         <p class=\"x-listing-state\">{state}</p>\
+         <p>Item number: {legacy}</p></body></html>",
+        price = item.listing.price,
+        condition = item.listing.condition,
+    );
+    (StatusCode::OK, html, body)
 }
 
 async fn get_item(
