@@ -133,6 +133,15 @@ fn summary(report: &Report) -> String {
         ("stock held, at cost", dollars(pnl.stock_at_cost)),
         ("cash (every purchase spent)", dollars(pnl.cash)),
         ("deal rate", percent(n.deal_rate)),
+        ("feasible deal rate", percent(n.feasible_deal_rate)),
+        (
+            "… of sellers who answered",
+            percent(n.feasible_deal_rate_answered),
+        ),
+        (
+            "feasible deals lost, by reason",
+            crate::simulate::report::lost_summary(&n.feasible_lost),
+        ),
         ("surplus captured", percent(n.surplus_captured)),
         (
             "valuation median error",

@@ -174,6 +174,8 @@ struct Listing {
     page: Option<SiteListing>,
     /// Gone: sold to someone else, or to whoever agreed a deal.
     closed: bool,
+    /// When it sold to someone else (not to the agent).
+    sold_elsewhere_at: Option<DateTime<Utc>>,
     /// Scripted by a test: never sells to someone else.
     scripted: bool,
     threads: BTreeMap<String, SellerMind>,
@@ -942,6 +944,7 @@ impl World {
                     "personality": l.personality,
                     "posted_at": l.posted_at.to_rfc3339(),
                     "reply_address": l.reply_address,
+                    "sold_elsewhere_at": l.sold_elsewhere_at.map(|t| t.to_rfc3339()),
                 })
             })
             .collect();
@@ -1081,6 +1084,7 @@ impl World {
         }
         // Someone the seller is already haggling with is still told it sold.
         listing.closed = true;
+        listing.sold_elsewhere_at = Some(now);
         for mind in listing.threads.values_mut() {
             mind.sold = true;
         }
@@ -1740,6 +1744,7 @@ fn population(scenario: &Scenario, seed: u64, rng: &mut StdRng) -> Vec<Listing> 
                 reply_address: (venue != Venue::Ebay).then(|| site_listing.reply_address.clone()),
                 page: (venue != Venue::Ebay).then_some(site_listing),
                 closed: false,
+                sold_elsewhere_at: None,
                 scripted: false,
                 threads: BTreeMap::new(),
             });

@@ -25,20 +25,51 @@ pub const EXIT_ESCALATED: u8 = 3;
 
 /// Runs the daemon until a signal stops it or the supervisor gives up.
 pub async fn run(config: Config, config_path: Option<PathBuf>) -> anyhow::Result<ExitCode> {
-    run_with_mail(config, config_path, None).await
+    run_with(config, config_path, None, Signals::install()?).await
 }
 
-/// [`run`], with `mail` instead of the `[mail]` server when given: `bazaar demo`'s world
-/// keeps its mail in the same process.
-pub async fn run_with_mail(
+/// The signals the daemon stops on (SIGINT, SIGTERM) and reloads its secrets on (SIGHUP).
+/// Taken before anything starts: from then on none is missed, and none kills the process
+/// before it has cleaned up.
+pub struct Signals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+    hangup: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    /// Handles the three signals from now on.
+    pub fn install() -> std::io::Result<Signals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(Signals {
+            interrupt: signal(SignalKind::interrupt())?,
+            terminate: signal(SignalKind::terminate())?,
+            hangup: signal(SignalKind::hangup())?,
+        })
+    }
+
+    /// Resolves on SIGINT or SIGTERM.
+    pub async fn stop(&mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
+        }
+    }
+}
+
+/// [`run`], with `mail` instead of the `[mail]` server when given (`bazaar demo`'s world
+/// keeps its mail in the same process) and the signals its caller took.
+pub async fn run_with(
     config: Config,
     config_path: Option<PathBuf>,
     mail: Option<Arc<dyn MailTransport>>,
+    signals: Signals,
 ) -> anyhow::Result<ExitCode> {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut interrupt = signal(SignalKind::interrupt())?;
-    let mut terminate = signal(SignalKind::terminate())?;
-    let mut hangup = signal(SignalKind::hangup())?;
+    let Signals {
+        mut interrupt,
+        mut terminate,
+        mut hangup,
+    } = signals;
     let store = open_store(&config.store.data_dir)?;
     // An index from another version or left open by a crash is rebuilt by `System::start`.
     let index = open_index(&config)?;

@@ -61,12 +61,81 @@ const OPERATOR_DELAY: Duration = Duration::from_secs(5);
 /// Runs the demo until SIGINT or SIGTERM.
 pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     bazaar_mail::install_crypto_provider();
+    // From the start: a Ctrl-C while the mail server or the world starts stops them too.
+    let mut signals = daemon::Signals::install()?;
+    let manual = args.manual;
+    let started = tokio::select! {
+        started = start(args) => started?,
+        () = signals.stop() => return Ok(ExitCode::from(130)),
+    };
+    let Started {
+        served,
+        mail_server,
+        config,
+        config_path,
+        console,
+        token,
+    } = started;
+    let mail = served.in_process_agent_mail()?;
+    let (stop_world, world_stopped) = tokio::sync::oneshot::channel::<()>();
+    let world = tokio::spawn(async move {
+        let stop = async {
+            let _ = world_stopped.await;
+        };
+        served.run(stop, &mut std::io::stdout()).await
+    });
+    let operator = DemoOperator {
+        client: reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .context("an HTTP client for the console")?,
+        root: console.clone(),
+        token: token.clone(),
+        hands_off: !manual,
+    };
+    let operator = tokio::spawn(operator.work());
+    println!(
+        "\nwatch it at {console}/console (log in with the token {token}){}\n\
+         Ctrl-C stops the daemon and the world.",
+        if manual {
+            "; the approvals and the items' condition are yours to answer there"
+        } else {
+            "; a stand-in operator answers the approvals and fills in what was bought after \
+             a few seconds (--manual: you do)"
+        }
+    );
+    let code = daemon::run_with(config, Some(config_path), mail, signals).await;
+    operator.abort();
+    let _ = stop_world.send(());
+    match world.await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => eprintln!("bazaar: the world: {error}"),
+        Err(error) => eprintln!("bazaar: the world stopped abnormally: {error}"),
+    }
+    drop(mail_server);
+    code
+}
+
+/// The world started, with its mail server and what the daemon needs.
+struct Started {
+    served: ServedWorld,
+    /// Stopped when dropped.
+    mail_server: Option<ThrowawayServer>,
+    config: Config,
+    config_path: PathBuf,
+    console: String,
+    token: String,
+}
+
+/// Starts the mail server and the world, and reads the configuration written for the
+/// daemon.
+async fn start(args: DemoArgs) -> anyhow::Result<Started> {
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
     let out = std::fs::canonicalize(&args.out)?;
     forget_earlier_demo(&out)?;
     let mut stdout = std::io::stdout();
-    let mail_server = start_mail(args.mail, &out, &mut stdout)?;
+    let mail_server = start_mail(args.mail, &mut stdout)?;
     let served = ServedWorld::start(ServeConfig {
         scenario: args.scenario,
         seed: args.seed,
@@ -82,47 +151,14 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let config = Config::load(Some(&config_path), std::iter::empty())
         .with_context(|| format!("the written configuration {}", config_path.display()))?;
     let token = std::fs::read_to_string(out.join("secrets/operator-token"))?;
-    let mail = served.in_process_agent_mail()?;
-
-    let (stop_world, world_stopped) = tokio::sync::oneshot::channel::<()>();
-    let world = tokio::spawn(async move {
-        let stop = async {
-            let _ = world_stopped.await;
-        };
-        served.run(stop, &mut std::io::stdout()).await
-    });
-    let operator = DemoOperator {
-        client: reqwest::Client::builder()
-            .no_proxy()
-            .build()
-            .context("an HTTP client for the console")?,
-        root: console.clone(),
+    Ok(Started {
+        served,
+        mail_server,
+        config,
+        config_path,
+        console,
         token: token.trim().to_string(),
-        hands_off: !args.manual,
-    };
-    let operator = tokio::spawn(operator.work());
-    let _ = writeln!(
-        stdout,
-        "\nwatch it at {console}/console (log in with the token {}){}\n\
-         Ctrl-C stops the daemon and the world.",
-        token.trim(),
-        if args.manual {
-            "; the approvals and the items' condition are yours to answer there"
-        } else {
-            "; a stand-in operator answers the approvals and fills in what was bought after \
-             a few seconds (--manual: you do)"
-        }
-    );
-    let code = daemon::run_with_mail(config, Some(config_path), mail).await;
-    operator.abort();
-    let _ = stop_world.send(());
-    match world.await {
-        Ok(Ok(())) => {}
-        Ok(Err(error)) => eprintln!("bazaar: the world: {error}"),
-        Err(error) => eprintln!("bazaar: the world stopped abnormally: {error}"),
-    }
-    drop(mail_server);
-    code
+    })
 }
 
 /// A demo starts a new business on a new world: the daemon's data from an earlier demo in
@@ -140,11 +176,7 @@ fn forget_earlier_demo(out: &Path) -> anyhow::Result<()> {
 
 /// Postfix + Dovecot with a catch-all account for the world's people, when asked for (or, on
 /// `auto`, when this is root and they are installed); `None`: the mail stays in-process.
-fn start_mail(
-    mode: DemoMail,
-    out: &Path,
-    stdout: &mut dyn Write,
-) -> anyhow::Result<Option<ThrowawayServer>> {
+fn start_mail(mode: DemoMail, stdout: &mut dyn Write) -> anyhow::Result<Option<ThrowawayServer>> {
     let root = is_root();
     let installed =
         Path::new("/usr/sbin/postfix").exists() && Path::new("/usr/sbin/dovecot").exists();
@@ -169,7 +201,10 @@ fn start_mail(
         stdout,
         "mail: starting Postfix + Dovecot on 127.0.0.1:{smtp} and :{imap}"
     );
-    match ThrowawayServer::start_catch_all(&out.join("mail"), smtp, imap, "world") {
+    // Not under `out`: that is the owner's alone (0700), and Postfix's own users must reach
+    // their queue and lock files.
+    let dir = std::env::temp_dir().join(format!("bazaar-demo-mail-{}", std::process::id()));
+    match ThrowawayServer::start_catch_all(&dir, smtp, imap, "world") {
         Ok(server) => Ok(Some(server)),
         Err(why) if mode == DemoMail::Auto => {
             let _ = writeln!(

@@ -11,8 +11,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use bazaar_memory::{
-    ActionRecord, ActionStatus, Currency, InventoryItem, ItemStatus, MarketListing, Money,
-    Negotiation, NegotiationStatus, Opportunity, OpportunityStatus, Party, SledStore, Store,
+    ActionKind, ActionRecord, ActionStatus, Currency, InventoryItem, ItemStatus, MarketListing,
+    Money, Negotiation, NegotiationStatus, Opportunity, OpportunityStatus, Party, SledStore, Store,
 };
 use bazaar_sim::world::{Counts, World};
 use serde::{Deserialize, Serialize};
@@ -103,6 +103,13 @@ pub struct NegotiationFigures {
     pub deal_rate: f64,
     /// Agreed over those whose seller's reserve was within our ceiling.
     pub feasible_deal_rate: f64,
+    /// The same over those whose seller answered at least once.
+    #[serde(default)]
+    pub feasible_deal_rate_answered: f64,
+    /// Why the feasible negotiations that did not agree were lost, by [`LostBecause`]
+    /// (snake case), with how many.
+    #[serde(default)]
+    pub feasible_lost: BTreeMap<String, usize>,
     /// Our messages per negotiation.
     pub mean_rounds: f64,
     /// Negotiations opened.
@@ -225,6 +232,8 @@ struct Hidden {
     asking: i64,
     reserve: i64,
     market_value: i64,
+    /// It sold to someone else.
+    sold_elsewhere: bool,
 }
 
 fn hidden_listings(world: &World) -> BTreeMap<String, Hidden> {
@@ -245,10 +254,25 @@ fn hidden_listings(world: &World) -> BTreeMap<String, Hidden> {
                 asking: cents("asking")?,
                 reserve: cents("reserve")?,
                 market_value: cents("market_value")?,
+                sold_elsewhere: l["sold_elsewhere_at"].is_string(),
             };
             Some((key.to_string(), hidden))
         })
         .collect()
+}
+
+/// "3 sold_elsewhere, 1 never_answered", most first; "none" when none was lost.
+pub fn lost_summary(lost: &BTreeMap<String, usize>) -> String {
+    let mut reasons: Vec<(&String, &usize)> = lost.iter().collect();
+    reasons.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+    if reasons.is_empty() {
+        return "none".into();
+    }
+    reasons
+        .iter()
+        .map(|(why, n)| format!("{n} {why}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn rate(a: usize, b: usize) -> f64 {
@@ -300,11 +324,89 @@ impl Funnel {
     }
 }
 
+/// Why a negotiation that could have closed (the seller's reserve was within our ceiling)
+/// did not, first reason that applies first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LostBecause {
+    /// The gate or the operator stopped one of our emails.
+    GateRefused,
+    /// The item sold to someone else.
+    SoldElsewhere,
+    /// The seller never wrote back.
+    NeverAnswered,
+    /// Still talking when the run ended.
+    StillOpen,
+    /// We walked away after our last allowed offer.
+    RoundLimit,
+    /// We walked away earlier (their price stayed above what we would pay).
+    WalkedAway,
+    /// The seller refused, or anything else.
+    Other,
+}
+
+impl LostBecause {
+    /// The name `report.json` uses.
+    pub fn name(self) -> &'static str {
+        match self {
+            LostBecause::GateRefused => "gate_refused",
+            LostBecause::SoldElsewhere => "sold_elsewhere",
+            LostBecause::NeverAnswered => "never_answered",
+            LostBecause::StillOpen => "still_open",
+            LostBecause::RoundLimit => "round_limit",
+            LostBecause::WalkedAway => "walked_away",
+            LostBecause::Other => "other",
+        }
+    }
+
+    /// Why `n`, not agreed, was lost; `gate_refused` whether an email of it was stopped.
+    fn of(n: &Negotiation, sold_elsewhere: bool, gate_refused: bool) -> LostBecause {
+        let answered = n.rounds.iter().any(|r| r.from == Party::Seller);
+        let state = n.strategy_state.as_ref();
+        let offers = state
+            .and_then(|s| s["our_offers"].as_array())
+            .map_or(0, Vec::len);
+        let max_rounds = state.and_then(|s| s["choice"]["max_rounds"].as_u64());
+        if gate_refused {
+            return LostBecause::GateRefused;
+        }
+        if sold_elsewhere {
+            return LostBecause::SoldElsewhere;
+        }
+        if !answered {
+            return LostBecause::NeverAnswered;
+        }
+        match n.lifecycle.status {
+            NegotiationStatus::Open => LostBecause::StillOpen,
+            NegotiationStatus::WalkedAway if max_rounds.is_some_and(|max| offers as u64 >= max) => {
+                LostBecause::RoundLimit
+            }
+            NegotiationStatus::WalkedAway => LostBecause::WalkedAway,
+            _ => LostBecause::Other,
+        }
+    }
+}
+
 impl NegotiationFigures {
     fn of(store: &SledStore, hidden: &BTreeMap<String, Hidden>) -> NegotiationFigures {
         let negotiations = store.all::<Negotiation>().unwrap_or_default();
+        // Emails the gate or the operator stopped, by seller address.
+        let refused: std::collections::BTreeSet<String> = store
+            .all::<ActionRecord>()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|a| {
+                a.kind == ActionKind::SendEmail
+                    && matches!(
+                        a.lifecycle.status,
+                        ActionStatus::Rejected | ActionStatus::Blocked
+                    )
+            })
+            .map(|a| a.target)
+            .collect();
         let (mut deals, mut feasible, mut feasible_deals, mut rounds) =
             (0usize, 0usize, 0usize, 0usize);
+        let (mut answered, mut answered_deals) = (0usize, 0usize);
+        let mut lost = BTreeMap::new();
         let mut surplus = Vec::new();
         for n in &negotiations {
             let Some(listing) = hidden.get(&n.seller_address) else {
@@ -315,6 +417,18 @@ impl NegotiationFigures {
             if listing.reserve <= n.ceiling.minor {
                 feasible += 1;
                 feasible_deals += usize::from(agreed);
+                if n.rounds.iter().any(|r| r.from == Party::Seller) {
+                    answered += 1;
+                    answered_deals += usize::from(agreed);
+                }
+                if !agreed {
+                    let why = LostBecause::of(
+                        n,
+                        listing.sold_elsewhere,
+                        refused.contains(&n.seller_address),
+                    );
+                    *lost.entry(why.name().to_string()).or_insert(0) += 1;
+                }
             }
             if let (true, Some(price)) = (agreed, n.agreed_price) {
                 deals += 1;
@@ -335,6 +449,8 @@ impl NegotiationFigures {
             negotiations: negotiations.len(),
             deal_rate: rate(deals, negotiations.len()),
             feasible_deal_rate: rate(feasible_deals, feasible),
+            feasible_deal_rate_answered: rate(answered_deals, answered),
+            feasible_lost: lost,
             surplus_captured,
             mean_rounds: rate(rounds, negotiations.len()),
         }
@@ -545,9 +661,11 @@ pub(super) fn print_summary(report: &Report, dir: &Path, out: &mut dyn Write) {
             f.found, f.analyzed, f.pursued, f.negotiated, f.agreed
         ),
         format!(
-            "negotiation: deal rate {:.0}%, feasible deal rate {:.0}%, surplus captured {:.0}%, {:.1} rounds",
+            "negotiation: deal rate {:.0}%, feasible deal rate {:.0}% ({:.0}% of sellers who answered; lost: {}), surplus captured {:.0}%, {:.1} rounds",
             n.deal_rate * 100.0,
             n.feasible_deal_rate * 100.0,
+            n.feasible_deal_rate_answered * 100.0,
+            lost_summary(&n.feasible_lost),
             n.surplus_captured * 100.0,
             n.mean_rounds
         ),
@@ -584,5 +702,83 @@ pub(super) fn print_summary(report: &Report, dir: &Path, out: &mut dyn Write) {
     ];
     for line in lines {
         let _ = writeln!(out, "{line}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bazaar_memory::{
+        Lifecycle, Money, Negotiation, NegotiationId, NegotiationStatus, OpportunityId, Party,
+        Round, SellerId,
+    };
+    use chrono::{TimeZone, Utc};
+    use serde_json::json;
+
+    use super::LostBecause;
+
+    /// One negotiation that did not agree: its end, who spoke, our offers against the limit,
+    /// and what else happened — and the reason it was lost.
+    #[test]
+    fn a_lost_feasible_deal_is_put_down_to_its_first_reason() {
+        let check = |status: NegotiationStatus,
+                     speakers: &[Party],
+                     offers: usize,
+                     (sold_elsewhere, gate_refused): (bool, bool),
+                     want: LostBecause| {
+            let now = Utc.with_ymd_and_hms(2026, 3, 2, 8, 0, 0).unwrap();
+            let mut lifecycle = Lifecycle::new(NegotiationStatus::Open);
+            if status != NegotiationStatus::Open {
+                lifecycle.advance(status, now, "ended").unwrap();
+            }
+            let rounds = speakers
+                .iter()
+                .map(|from| Round {
+                    at: now,
+                    from: *from,
+                    message_id: String::new(),
+                    text: String::new(),
+                    price: None,
+                })
+                .collect();
+            let negotiation = Negotiation {
+                id: NegotiationId::new_at(now),
+                opportunity: OpportunityId::new_at(now),
+                seller: SellerId::new_at(now),
+                ceiling: Money::usd(10_000),
+                lifecycle,
+                rounds,
+                agreed_price: None,
+                seller_address: "s@example.test".into(),
+                subject: "Oak table".into(),
+                strategy_state: Some(json!({
+                    "choice": {"max_rounds": 4},
+                    "our_offers": vec![json!({"minor": 5000, "currency": "USD"}); offers],
+                })),
+                wake_at: None,
+            };
+            let got = LostBecause::of(&negotiation, sold_elsewhere, gate_refused);
+            assert_eq!(
+                got, want,
+                "{status:?} {speakers:?} {offers} offers, sold elsewhere {sold_elsewhere}, gate refused {gate_refused}"
+            );
+        };
+        use LostBecause::*;
+        use NegotiationStatus::{Failed, Open, WalkedAway as Walked};
+        use Party::{Seller, Us};
+        check(Failed, &[Us, Us], 1, (false, true), GateRefused);
+        check(Failed, &[Us, Seller], 1, (true, false), SoldElsewhere);
+        check(Failed, &[Us], 1, (true, false), SoldElsewhere);
+        check(Failed, &[Us, Us, Us], 1, (false, false), NeverAnswered);
+        check(Open, &[Us], 1, (false, false), NeverAnswered);
+        check(Open, &[Us, Seller], 2, (false, false), StillOpen);
+        check(
+            Walked,
+            &[Us, Seller, Us, Seller],
+            4,
+            (false, false),
+            RoundLimit,
+        );
+        check(Walked, &[Us, Seller], 2, (false, false), WalkedAway);
+        check(Failed, &[Us, Seller], 1, (false, false), Other);
     }
 }

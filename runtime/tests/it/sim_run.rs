@@ -66,11 +66,24 @@ fn sim_runs_the_business_and_writes_a_report() {
     for key in [
         "deal_rate",
         "feasible_deal_rate",
+        "feasible_deal_rate_answered",
         "surplus_captured",
         "mean_rounds",
     ] {
         assert!(report["negotiation"][key].is_number(), "negotiation.{key}");
     }
+    // Every feasible deal not closed is put down to a reason, and only to known ones.
+    let lost = report["negotiation"]["feasible_lost"].as_object().unwrap();
+    let known = [
+        "gate_refused",
+        "sold_elsewhere",
+        "never_answered",
+        "still_open",
+        "round_limit",
+        "walked_away",
+        "other",
+    ];
+    assert!(lost.keys().all(|k| known.contains(&k.as_str())), "{lost:?}");
     for key in ["executed", "approved", "rejected", "blocked", "undone"] {
         assert!(report["policy"][key].is_u64(), "policy.{key}");
     }
