@@ -5,6 +5,8 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::process::Stopped;
+
 const BAZAAR: &str = env!("CARGO_BIN_EXE_bazaar");
 
 fn bazaar(data_dir: &Path, args: &[&str]) -> Output {
@@ -994,17 +996,6 @@ fn collect(dir: &Path, files: &mut Vec<std::path::PathBuf>) {
         {
             files.push(path);
         }
-    }
-}
-
-/// A child process killed when the test ends, passed or failed: a failing assertion leaves
-/// no daemon behind.
-struct Stopped(std::process::Child);
-
-impl Drop for Stopped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
     }
 }
 

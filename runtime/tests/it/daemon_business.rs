@@ -7,13 +7,13 @@
 //! P&L is read through the operator API while the daemon runs.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
+
+use crate::support::process::{spawn_reading_stdout, Stopped};
 
 const BAZAAR: &str = env!("CARGO_BIN_EXE_bazaar");
 
@@ -21,16 +21,6 @@ const BAZAAR: &str = env!("CARGO_BIN_EXE_bazaar");
 const SPEED: &str = "3600";
 /// Wall time for the whole loop (a simulated fortnight and more).
 const LOOP_BUDGET: Duration = Duration::from_secs(480);
-
-/// Kills a child process when the test ends, passed or failed.
-struct Stopped(Child);
-
-impl Drop for Stopped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_daemon_buys_and_sells_by_itself_over_real_mail() {
@@ -171,25 +161,15 @@ async fn the_daemon_buys_and_sells_by_itself_over_real_mail() {
 /// Starts `bazaar sim serve` on the mail server's accounts; returns it, the configuration it
 /// wrote for the daemon, and the daemon's operator address.
 fn serve_world(out: &Path, mail_env: &Path) -> (Stopped, String, String) {
-    let mut world = Stopped(
+    let (world, lines) = spawn_reading_stdout(
         Command::new(BAZAAR)
             .args(["sim", "serve", "--scenario", "default", "--speed", SPEED])
             .arg("--mail-env")
             .arg(mail_env)
             .arg("--out")
             .arg(out)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+            .stderr(Stdio::null()),
     );
-    let stdout = world.0.stdout.take().unwrap();
-    let (lines_tx, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = lines_tx.send(line);
-        }
-    });
     let mut printed = Vec::new();
     loop {
         let line = lines
@@ -349,23 +329,13 @@ fn tail(log: &Path) -> String {
 async fn the_demo_reaches_a_sale_on_its_own() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("demo");
-    let mut demo = Stopped(
+    let (mut demo, lines) = spawn_reading_stdout(
         Command::new(BAZAAR)
             .args(["demo", "--mail", "in-process", "--speed", SPEED])
             .arg("--out")
             .arg(&out)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+            .stderr(Stdio::null()),
     );
-    let stdout = demo.0.stdout.take().unwrap();
-    let (lines_tx, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = lines_tx.send(line);
-        }
-    });
     let started = Instant::now();
     let mut printed: Vec<String> = Vec::new();
     let mut console = None;
@@ -439,24 +409,13 @@ fn the_demo_runs_its_mail_on_postfix_and_dovecot() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let mut demo = Stopped(
+    let (mut demo, lines) = spawn_reading_stdout(
         Command::new(BAZAAR)
             .args(["demo", "--mail", "postfix", "--speed", "60"])
             .arg("--out")
             .arg(dir.path().join("demo"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+            .stderr(Stdio::null()),
     );
-    let stdout = demo.0.stdout.take().unwrap();
-    let (lines_tx, lines) = mpsc::channel();
-    // Read to the end: a closed pipe would fail the demo's later lines.
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = lines_tx.send(line);
-        }
-    });
     let mut printed = Vec::new();
     while printed
         .last()

@@ -6,6 +6,8 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use crate::support::process::{spawn_reading_stdout, Stopped};
+
 const BAZAAR: &str = env!("CARGO_BIN_EXE_bazaar");
 
 #[test]
@@ -208,16 +210,6 @@ fn the_written_configuration_reads_the_javascript_marketplace_in_chromium() {
     );
 }
 
-/// Kills a child process when the test ends, passed or failed.
-struct Stopped(std::process::Child);
-
-impl Drop for Stopped {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// Issue 27 (5, 6): `bazaar run` started with the configuration `sim serve` wrote works the
 /// world on the world's clock: it finds listings within seconds of wall time, stamps them
 /// with the world's dates, and no request to the world is about a moment it has not reached.
@@ -225,23 +217,13 @@ impl Drop for Stopped {
 fn the_daemon_follows_the_worlds_clock_with_the_written_configuration() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let mut world = Stopped(
+    let (_world, lines) = spawn_reading_stdout(
         Command::new(BAZAAR)
             .args(["sim", "serve", "--scenario", "small", "--speed", "120"])
             .arg("--out")
             .arg(&out)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
+            .stderr(Stdio::null()),
     );
-    let stdout = world.0.stdout.take().unwrap();
-    let (lines_tx, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = lines_tx.send(line);
-        }
-    });
     let mut config = None;
     loop {
         let line = lines

@@ -19,6 +19,7 @@ use chrono::{DateTime, Utc};
 
 pub mod browser;
 pub mod openapi;
+pub mod process;
 
 pub use bazaar_policies::testing::MemoryMarket as TestMarket;
 
