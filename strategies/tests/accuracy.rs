@@ -156,7 +156,7 @@ fn reads_hand_labeled_seller_messages() {
     );
 }
 
-/// 297 more real seller messages (`data/more_seller_labels.jsonl`, from
+/// 567 more real seller messages (`data/more_seller_labels.jsonl`, from
 /// `../shared/data/craigslist/more_seller_messages.jsonl`; picked, labelled and joined as
 /// `data/merge_more_labels.py` says), labelled before the reader ever ran on them. Each
 /// stands alone: no earlier turn, no offer of ours. `more_dev` (198) is to develop against;
@@ -208,18 +208,47 @@ fn reads_hand_labeled_seller_messages() {
 /// | batch4_dev    |       80 |  98.8% |  95.0% |
 /// | batch4_blind  |       40 | 100.0% |  90.0% |
 ///
-/// The goal is the first labels' (97 % price, 90 % intent on each part); `more_blind` is
-/// short of it. Until the reader gets there (issue 26), the floors below are the latest
+/// 150 more (`batch5_dev`, 100, and `batch5_blind`, 50: lines not labelled before, seed
+/// 2712, split with seed 5) were labelled by a second annotator who never saw the reader's
+/// code or output, learning the conventions from the labels above. Their first run:
+///
+/// | part          | messages | price  | intent |
+/// |---------------|----------|--------|--------|
+/// | batch5_dev    |      100 |  96.0% |  85.0% |
+/// | batch5_blind  |       50 | 100.0% |  88.0% |
+///
+/// Fixes from the dev misses: arguing for the asking price ("a reasonable asking price", "I
+/// can sell it to someone else for my asking price", "a steal at 3500", "I'm only asking
+/// 1000") holds it — a refusal at that price, where naming it as a floor ("can't go lower
+/// than $3000") stays a counter; a yes in so many words stands before a checking question
+/// ("5 bucks it is?"); "could do that" agrees; an amount before "…and it's a deal" is on
+/// terms however long the terms, and so is a range ("anything around 100-150 would
+/// work"); "I will drop it 5" is a discount; "when will I get paid" and "can we have the
+/// deal" ask; "are you insane?" refuses. Now:
+///
+/// | part          | messages | price  | intent |
+/// |---------------|----------|--------|--------|
+/// | more_dev      |      198 |  99.5% |  97.5% |
+/// | more_blind    |       99 |  96.0% |  82.8% |
+/// | batch4_dev    |       80 |  98.8% |  95.0% |
+/// | batch4_blind  |       40 | 100.0% |  90.0% |
+/// | batch5_dev    |      100 |  97.0% |  92.0% |
+/// | batch5_blind  |       50 | 100.0% |  88.0% |
+///
+/// The goal is the first labels' (97 % price, 90 % intent on each part); `more_blind` and
+/// `batch5_blind` are short of it. Until the reader gets there (issue 26), the floors below are the latest
 /// figures, so it can only get better.
 #[test]
 fn reads_more_real_seller_messages() {
     let labels = labels(include_str!("data/more_seller_labels.jsonl"));
-    assert!(labels.len() >= 410, "only {} labels", labels.len());
+    assert!(labels.len() >= 560, "only {} labels", labels.len());
     for (part, floor_price, floor_intent) in [
-        ("more_dev", 0.994, 0.943),
+        ("more_dev", 0.994, 0.974),
         ("more_blind", 0.959, 0.827),
         ("batch4_dev", 0.987, 0.949),
         ("batch4_blind", 0.999, 0.899),
+        ("batch5_dev", 0.969, 0.919),
+        ("batch5_blind", 0.999, 0.879),
     ] {
         let labels: Vec<Label> = labels.iter().filter(|l| l.part == part).cloned().collect();
         assert!(!labels.is_empty(), "no {part} labels");

@@ -618,3 +618,31 @@ fn what_later_labels_taught() {
         check(text, listing, None, expected);
     }
 }
+
+#[test]
+fn what_the_fifth_batch_taught() {
+    for (text, listing, expected) in [
+        // arguing for the asking price holds it
+        (
+            "The chest was $120 brand new, and I think $40 is far too low.  I can certainly sell it to someone else for my asking price of $75--a bargain!",
+            75.0,
+            "reject 75",
+        ),
+        ("it's a steal at 3500 bucks. you won't see this deal again", 3500.0, "reject 3500"),
+        // naming it as a floor is still a price
+        ("I'm sorry, but I couldn't go any lower than $3000", 3000.0, "counter 3000"),
+        // a yes in so many words, then a check
+        ("Okay then. 5 bucks it is?", 5.0, "accept 5"),
+        ("ok I guess I could do that if you pick it up", 4500.0, "accept -"),
+        // an amount on terms, however long the terms
+        ("50 if you can be here in one hour and it's a deal buddy.", 70.0, "counter 50"),
+        ("That's fine, anything around 100-150 dollars would work", 150.0, "counter 100"),
+        ("well, this  the top of the line and new. I will drop it 5", 35.0, "counter 30"),
+        // questions without their mark
+        ("when will i get paid", 100.0, "question -"),
+        ("it includes. can we have the deal", 175.0, "question -"),
+        ("What are you insane? We never even used this thing.", 50.0, "reject -"),
+    ] {
+        check(text, listing, None, expected);
+    }
+}

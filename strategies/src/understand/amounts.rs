@@ -1196,9 +1196,14 @@ fn derived(tokens: &[Token], i: usize, value: i64, context: Context) -> Option<A
         || (next_word == Some("less") && after_next != Some("than"))
         || next_word == Some("cheaper")
         || (next_word == Some("discount") && prev_word != Some("a"));
+    // "I will drop it 5", "knock it 10": the asking price less that.
+    let cut_it = before.len() == 2
+        && before[1] == "it"
+        && ["drop", "knock", "lower", "cut"].contains(&before[0]);
     let off_before = (prev_word.is_some_and(|w| {
         ["off", "minus", "discount", "knock", "shave", "drop", "down"].contains(&w)
-    }) || clause_before(tokens, i, 4).contains(&"off"))
+    }) || cut_it
+        || clause_before(tokens, i, 4).contains(&"off"))
         && next_word != Some("to");
     if !(off_after || off_before) {
         return None;

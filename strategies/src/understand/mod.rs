@@ -227,6 +227,9 @@ struct Signals {
     strong_accept: bool,
     /// A yes aimed at the deal ("deal", "it's yours", "$20 works"), not put off.
     aimed_accept: bool,
+    /// A yes in so many words ("I accept", "5 bucks it is"): a question after it only
+    /// checks.
+    explicit_accept: bool,
     /// A message that is little more than a yes ("Ok.", "Sure, my pleasure.").
     weak_accept: bool,
     /// A clause sets a condition ("if you can pick it up today"): terms of a deal.
@@ -241,6 +244,9 @@ struct Signals {
     /// A refusal taken back later in the message ("…lower than I hoped, but I accept").
     relents: bool,
     holds_asking: bool,
+    /// The seller argues for the asking price ("a reasonable asking price", "I can sell it
+    /// to someone else for my asking price").
+    defends_asking: bool,
     asks: bool,
     asks_price: bool,
     empty: bool,
@@ -363,11 +369,11 @@ impl Signals {
             .words()
             .any(|w| ["available", "still", "availability"].contains(&w));
         let yes = agreement(flat);
-        // "$40 and we have a deal" proposes $40; it says yes to nothing.
-        let on_terms = flat.any(phrases::OFFER_ON_TERMS);
+        // "$40 and we have a deal" (or "50 if you can be here in one hour and it's a deal")
+        // proposes that amount; it says yes to nothing.
+        let on_terms = flat.any(phrases::OFFER_ON_TERMS) || flat.deal_after_amount();
         let soft_stands = !asks && !defers;
-        let explicit_accept =
-            flat.any_affirmed(&["i accept", "ill accept", "i will accept", "accepted"]);
+        let explicit_accept = flat.any_affirmed(phrases::EXPLICIT_ACCEPT);
         // "I accept $800" when we offered $60 names its own price: it is not a yes to ours.
         // Only after an explicit "I accept", and never an amount that is about something
         // else ("Deal! I paid $300 for it new").
@@ -393,6 +399,7 @@ impl Signals {
                     yes.soft && soft_stands
                 },
             aimed_accept: yes.aimed && !defers && !on_terms,
+            explicit_accept,
             weak_accept: !yes.aimed
                 && yes.bare
                 && soft_stands
@@ -411,6 +418,7 @@ impl Signals {
                 && !flat.any(phrases::HEDGES),
             relents: flat.any(phrases::RELENTS),
             holds_asking: flat.any(phrases::HOLDS_ASKING),
+            defends_asking: flat.any(phrases::DEFENDS_ASKING),
             asks,
             asks_price,
             empty: flat.words().next().is_none(),
@@ -471,7 +479,13 @@ fn decide_on_words(
         // With no offer of ours to answer, a yes with an amount agrees to that amount
         // ("Deal! 250!", "$230 is agreeable to me"); with one, a yes to another amount is
         // a counter ("I accept $800" when we offered $60).
-        if last.is_none() && signals.aimed_accept && !signals.asks && !signals.reject {
+        // A range ("anything around 100-150 would work") is terms, not a yes to one amount.
+        if last.is_none()
+            && signals.aimed_accept
+            && !best.range
+            && (!signals.asks || signals.explicit_accept)
+            && !signals.reject
+        {
             return Reading::new(Intent::Accept, Some(money(best.hundredths)), 0.7);
         }
         if Some(best.hundredths) == last {
@@ -497,6 +511,12 @@ fn decide_on_words(
         }
         if best.range {
             sure -= 0.15;
+        }
+        // Arguing for the asking price ("I can sell it to someone else for my asking price
+        // of $75") holds it: a refusal, not a new price. ("I can't go lower than $3000",
+        // the asking price, names it as the price: a counter.)
+        if best.hundredths == context.listing && signals.defends_asking && !signals.strong_accept {
+            return Reading::new(Intent::Reject, Some(money(best.hundredths)), 0.8);
         }
         let reading = Reading::new(Intent::Counter, Some(money(best.hundredths)), sure);
         if signals.available && !signals.sold {

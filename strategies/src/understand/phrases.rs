@@ -86,6 +86,19 @@ impl Flat {
         })
     }
 
+    /// "…and it's a deal" after an amount in the same sentence ("50 if you can be here in
+    /// one hour and it's a deal"): the amount on terms.
+    pub fn deal_after_amount(&self) -> bool {
+        self.sentences().iter().any(|(sentence, _)| {
+            sentence.find(" # ").is_some_and(|at| {
+                let rest = &sentence[at..];
+                DEAL_ON_TERMS
+                    .iter()
+                    .any(|p| rest.contains(&format!(" {p} ")))
+            })
+        })
+    }
+
     /// Any of `phrases` agreed to (see [`Flat::has_agreed`]).
     pub fn any_agreed(&self, phrases: &[&str]) -> bool {
         phrases.iter().any(|p| self.has_agreed(p))
@@ -216,6 +229,7 @@ pub(crate) const AIMED_ACCEPT: &[&str] = &[
     "i can do that",
     "i could do that",
     "can do that",
+    "could do that",
     "we can do that",
     "i can work with that",
     "work with that",
@@ -276,6 +290,18 @@ pub(crate) const AIMED_ACCEPT: &[&str] = &[
     "go that low as long as",
     "thatll do",
     "that will do",
+];
+
+/// A yes in so many words: "I accept", "5 bucks it is". ("I can accept $180 if you pick
+/// it up" names the seller's price on terms: a counter.)
+pub(crate) const EXPLICIT_ACCEPT: &[&str] = &[
+    "i accept",
+    "ill accept",
+    "i will accept",
+    "accepted",
+    "# it is",
+    "# bucks it is",
+    "# dollars it is",
 ];
 
 /// Agreement that settles the deal only when the message neither asks, defers nor talks
@@ -449,6 +475,19 @@ pub(crate) const OFFER_ON_TERMS: &[&str] = &[
     "# and deal",
 ];
 
+/// How a sentence that names an amount ends when the amount is offered on terms.
+const DEAL_ON_TERMS: &[&str] = &[
+    "and you have a deal",
+    "and we have a deal",
+    "and you got a deal",
+    "and youve got a deal",
+    "and we got a deal",
+    "and its a deal",
+    "and it is a deal",
+    "and its yours",
+    "and it is yours",
+];
+
 /// Refusals about a price, a refusal even when we have offered none ("I cannot go any
 /// lower").
 pub(crate) const REFUSES_PRICE: &[&str] = &[
@@ -486,6 +525,12 @@ pub(crate) const REFUSES_PRICE: &[&str] = &[
     "cannot negotiate",
     "wont negotiate",
     "not negotiating",
+    "are you insane",
+    "are you crazy",
+    "are you kidding",
+    "you must be joking",
+    "you must be kidding",
+    "you must be crazy",
 ];
 
 /// Refusals about a price only when negated: "I can't go that low" refuses, "I'll only go
@@ -616,6 +661,34 @@ pub(crate) const HOLDS_ASKING: &[&str] = &[
     "wont budge",
     "not going to budge",
     "not negotiable",
+];
+
+/// The seller argues for the asking price they name: with it, the price is held, not
+/// offered anew.
+pub(crate) const DEFENDS_ASKING: &[&str] = &[
+    "reasonable asking price",
+    "fair asking price",
+    "asking price is reasonable",
+    "asking price is fair",
+    "without any profit",
+    "without profit",
+    "no profit",
+    "someone else for",
+    "somebody else for",
+    "keep rent at",
+    "keep the rent at",
+    "keep the price at",
+    "keep it at",
+    "already priced",
+    "priced to sell",
+    "already a good price",
+    "already a great price",
+    "already a fair price",
+    "a steal",
+    "steal at",
+    "only asking",
+    "wont see this deal",
+    "wont find a better",
 ];
 
 /// The item is gone.
@@ -760,8 +833,20 @@ pub(crate) fn asks(sentence: &str, question_mark: bool) -> bool {
         return true;
     }
     let first = words.first().copied().unwrap_or("");
-    INTERROGATIVES.contains(&first) && padded.contains(" you ")
+    let second = words.get(1).copied().unwrap_or("");
+    // "when will i get paid", "can we have the deal": a question without its mark.
+    let wh_then_auxiliary = WH_WORDS.contains(&first) && AUXILIARIES.contains(&second);
+    let auxiliary_then_we = AUXILIARIES.contains(&first) && second == "we";
+    wh_then_auxiliary
+        || auxiliary_then_we
+        || INTERROGATIVES.contains(&first) && padded.contains(" you ")
 }
+
+const WH_WORDS: &[&str] = &["what", "when", "where", "which", "who", "why", "how"];
+
+const AUXILIARIES: &[&str] = &[
+    "do", "does", "did", "are", "is", "would", "could", "can", "will", "should", "shall",
+];
 
 /// Words that open a sentence without changing what it asks.
 const LEAD_INS: &[&str] = &[

@@ -11,7 +11,10 @@ and labelled by hand in three batches of 100, before the reader ran on any of th
 annotation line is {"line", "part", "intent", "price", "note"}: the message's line in the
 corpus, its part (`more_dev`: batches 1 and 2, developed against; `more_blind`: batch 3;
 a fourth batch of 120, lines not picked before, at random with seed 2612, split 80/40 with
-seed 4 into `batch4_dev` and `batch4_blind`),
+seed 4 into `batch4_dev` and `batch4_blind`; a fifth of 150, lines not picked before,
+`random.Random(2712).sample(rest, 150)`, 50 of them `random.Random(5).sample(...)` into
+`batch5_blind` and the rest `batch5_dev`, labelled by an annotator who never saw the
+reader's code or output),
 and the annotator's reading. Our last offer is unknown for these messages, so it is null.
 This script only joins the readings with the text and listing price; it decides nothing.
 """
