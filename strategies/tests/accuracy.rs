@@ -235,20 +235,50 @@ fn reads_hand_labeled_seller_messages() {
 /// | batch5_dev    |      100 |  97.0% |  92.0% |
 /// | batch5_blind  |       50 | 100.0% |  88.0% |
 ///
-/// The goal is the first labels' (97 % price, 90 % intent on each part); `more_blind` and
-/// `batch5_blind` are short of it. Until the reader gets there (issue 26), the floors below are the latest
+/// 150 more picked among messages that look hard (`batch6_dev`, 100, and `batch6_blind`, 50:
+/// lines not labelled before that name a number before a question mark, "middle", "paid",
+/// "miles", "firm", "lowest", "deal", "works", "accept", "yours", or open with a bare yes;
+/// seed 2812, split with seed 6), labelled the same way by an annotator who never saw the
+/// reader. Their first run: dev 96.0 % / 87.0 %, blind 100.0 % / 84.0 %. A second
+/// annotator, blind to the first's labels and to the reader, relabelled `more_blind`
+/// (`data/more_blind_second_annotator.jsonl`): the
+/// two agree on 93.9 % of intents and 99.0 % of prices, so a reader can do much better
+/// there than it does.
+///
+/// Fixes from the dev misses: a yes after "if" is a condition ("If you come get it today I
+/// can give it to you for $45"), an amount before "…we have a deal" after "if" is on terms,
+/// "the lowest I'll take" is a floor, "Fine." / "Ok fine!" gives in, "yes, but you have to
+/// get it today" agrees on terms, "I couldn't just let it go for $1000" refuses six words
+/// on, "No way", "that's a bit low" and "too far apart" refuse with no offer named, "and
+/// yourself?" is a greeting. Now:
+///
+/// | part          | messages | price  | intent |
+/// |---------------|----------|--------|--------|
+/// | more_dev      |      198 |  99.5% |  97.5% |
+/// | more_blind    |       99 |  96.0% |  84.8% |
+/// | batch4_dev    |       80 |  98.8% |  95.0% |
+/// | batch4_blind  |       40 | 100.0% |  90.0% |
+/// | batch5_dev    |      100 |  97.0% |  93.0% |
+/// | batch5_blind  |       50 | 100.0% |  88.0% |
+/// | batch6_dev    |      100 |  97.0% |  93.0% |
+/// | batch6_blind  |       50 | 100.0% |  84.0% |
+///
+/// The goal is the first labels' (97 % price, 90 % intent on each part); the blind parts
+/// but `batch4_blind` are short of it on intent, `more_blind` on price too. Until the reader gets there (issue 26), the floors below are the latest
 /// figures, so it can only get better.
 #[test]
 fn reads_more_real_seller_messages() {
     let labels = labels(include_str!("data/more_seller_labels.jsonl"));
-    assert!(labels.len() >= 560, "only {} labels", labels.len());
+    assert!(labels.len() >= 710, "only {} labels", labels.len());
     for (part, floor_price, floor_intent) in [
         ("more_dev", 0.994, 0.974),
-        ("more_blind", 0.959, 0.827),
+        ("more_blind", 0.959, 0.847),
         ("batch4_dev", 0.987, 0.949),
         ("batch4_blind", 0.999, 0.899),
-        ("batch5_dev", 0.969, 0.919),
+        ("batch5_dev", 0.969, 0.929),
         ("batch5_blind", 0.999, 0.879),
+        ("batch6_dev", 0.969, 0.929),
+        ("batch6_blind", 0.999, 0.839),
     ] {
         let labels: Vec<Label> = labels.iter().filter(|l| l.part == part).cloned().collect();
         assert!(!labels.is_empty(), "no {part} labels");

@@ -646,3 +646,40 @@ fn what_the_fifth_batch_taught() {
         check(text, listing, None, expected);
     }
 }
+
+#[test]
+fn what_the_sixth_batch_taught() {
+    for (text, listing, expected) in [
+        // a yes after "if" is a condition; an amount before "we have a deal" is on terms
+        ("If you come up to 9500 we have a deal.", 10_999.0, "counter 9500"),
+        ("If we can make this deal right now I can take 140.", 165.0, "counter 140"),
+        (
+            "If you come get it today with the cash I can give it to you for $45",
+            50.0,
+            "counter 45",
+        ),
+        ("$130 and it is all yours", 149.0, "counter 130"),
+        // a floor is not a yes
+        ("The lowest I'll take a month is $1550.", 1633.0, "counter 1550"),
+        // giving in
+        ("Ok fine!", 40.0, "accept -"),
+        ("Alright fine, but you have to get it today", 150.0, "accept -"),
+        // refusals, six words on, or with no offer named
+        (
+            "I'm afraid I couldn't just let it go for $1000. Would you be willing to up your offer?",
+            1200.0,
+            "reject -",
+        ),
+        ("No way, it's less than 6 months old.", 150.0, "reject -"),
+        ("That's a bit low for this. There are only 4 like this.", 600.0, "reject -"),
+        (
+            "I think we're just too far apart. Hopefully you find the deal you're looking for somewhere else!",
+            160.0,
+            "reject -",
+        ),
+        // greetings asked back
+        ("Good thank you for asking and yourself?", 75.0, "other -"),
+    ] {
+        check(text, listing, None, expected);
+    }
+}

@@ -1351,7 +1351,11 @@ fn role(tokens: &[Token], i: usize, value: i64, context: Context) -> Role {
     if near.ends_with(&["you", "want"]) || near.ends_with(&["you", "offered"]) {
         return Role::Rejected;
     }
-    let negated = near.iter().any(|w| NEGATORS.contains(w));
+    // "I couldn't just let it go for $1000" refuses it, six words on.
+    let negated = near.iter().any(|w| NEGATORS.contains(w))
+        || before
+            .iter()
+            .any(|w| ["couldnt", "cant", "cannot", "wont"].contains(w));
     // "Are you sure you can't go 260?" asks the buyer up to 260: the seller's price.
     let asks_buyer = near
         .windows(2)

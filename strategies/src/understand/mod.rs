@@ -273,10 +273,18 @@ fn agreement(flat: &Flat) -> Agreement {
     // "Sold!" on its own is a yes; "they sold old frames" is not.
     let sold = flat.clauses().iter().any(|clause| clause == "sold");
     Agreement {
-        aimed: sold || flat.any_agreed(phrases::AIMED_ACCEPT),
+        aimed: sold || gives_in(flat) || flat.any_agreed(phrases::AIMED_ACCEPT),
         soft: soft_yes(flat),
         bare: bare_yes(flat),
     }
+}
+
+/// "Fine." or "Ok fine!" on its own gives in.
+fn gives_in(flat: &Flat) -> bool {
+    flat.words().any(|w| w == "fine")
+        && flat
+            .words()
+            .all(|w| phrases::WEAK_ACCEPT.contains(&w) || w == "then")
 }
 
 /// A soft yes in a message short enough to be about our offer: "No problem. Thanks." is
@@ -287,7 +295,18 @@ fn soft_yes(flat: &Flat) -> bool {
 }
 
 /// How a clause that sets a condition starts.
-const CONDITIONS: &[&str] = &["if ", "as long as ", "only if ", "provided ", "once "];
+const CONDITIONS: &[&str] = &[
+    "if ",
+    "as long as ",
+    "only if ",
+    "provided ",
+    "once ",
+    "but you have to ",
+    "but you must ",
+    "but you need to ",
+    "but youll have to ",
+    "but you will have to ",
+];
 
 /// The words of the clauses that set a condition ("if you can pick it up today").
 fn condition_words(flat: &Flat) -> usize {
@@ -411,7 +430,9 @@ impl Signals {
             other_money,
             // "No lowballers" warns off offers to come; it refuses none. With no offer of
             // ours, only a refusal about a price is one ("I cannot go any lower").
+            // "No way, it's less than 6 months old."
             reject: (flat.any(phrases::REFUSES_PRICE)
+                || first_words.starts_with(&["no", "way"])
                 || flat.any_negated(phrases::REFUSES_PRICE_NEGATED)
                 || context.last_offer.is_some() && (flat.any(phrases::REFUSES_OFFER) || flat_no))
                 && !flat.any(phrases::WARNS_OFF)

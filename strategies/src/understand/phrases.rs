@@ -82,19 +82,26 @@ impl Flat {
             let participle = phrase == "done"
                 && (before.is_some_and(|w| BEFORE_PARTICIPLE.contains(&w))
                     || after.is_some_and(|w| AFTER_PARTICIPLE.contains(&w)));
-            !self.negated_before(at) && !praised && !participle
+            // "The lowest I'll take a month is $1550" sets a floor.
+            let floor = before.is_some_and(|w| ["lowest", "least", "minimum"].contains(&w));
+            !self.negated_before(at)
+                && !praised
+                && !participle
+                && !floor
+                && !self.conditional_before(at)
         })
     }
 
     /// "…and it's a deal" after an amount in the same sentence ("50 if you can be here in
     /// one hour and it's a deal"): the amount on terms.
     pub fn deal_after_amount(&self) -> bool {
+        let has =
+            |text: &str, phrases: &[&str]| phrases.iter().any(|p| text.contains(&format!(" {p} ")));
         self.sentences().iter().any(|(sentence, _)| {
             sentence.find(" # ").is_some_and(|at| {
-                let rest = &sentence[at..];
-                DEAL_ON_TERMS
-                    .iter()
-                    .any(|p| rest.contains(&format!(" {p} ")))
+                let (before, rest) = sentence.split_at(at);
+                // "If you come up to 9500 we have a deal."
+                has(rest, DEAL_ON_TERMS) || before.contains(" if ") && has(rest, DEAL_AFTER_IF)
             })
         })
     }
@@ -111,6 +118,17 @@ impl Flat {
             .map(|(at, _)| at)
             .collect::<Vec<_>>()
             .into_iter()
+    }
+
+    /// "If you come get it today…", "if we can make this deal right now": a condition, not
+    /// a yes.
+    fn conditional_before(&self, at: usize) -> bool {
+        self.text[..at]
+            .split_whitespace()
+            .rev()
+            .take_while(|w| !matches!(*w, "." | "!" | "?" | ";" | ","))
+            .take(5)
+            .any(|w| w == "if")
     }
 
     fn negated_before(&self, at: usize) -> bool {
@@ -486,6 +504,22 @@ const DEAL_ON_TERMS: &[&str] = &[
     "and it is a deal",
     "and its yours",
     "and it is yours",
+    "and its all yours",
+    "and it is all yours",
+    "and you have yourself a deal",
+    "and deal",
+];
+
+/// How a sentence that names an amount after "if" ends when the amount is the condition.
+const DEAL_AFTER_IF: &[&str] = &[
+    "we have a deal",
+    "you have a deal",
+    "we got a deal",
+    "you got a deal",
+    "its a deal",
+    "it is a deal",
+    "its yours",
+    "it is yours",
 ];
 
 /// Refusals about a price, a refusal even when we have offered none ("I cannot go any
@@ -525,6 +559,21 @@ pub(crate) const REFUSES_PRICE: &[&str] = &[
     "cannot negotiate",
     "wont negotiate",
     "not negotiating",
+    "thats a bit low",
+    "that is a bit low",
+    "thats a little low",
+    "that is a little low",
+    "thats pretty low",
+    "that is pretty low",
+    "thats very low",
+    "that is very low",
+    "thats quite low",
+    "thats kind of low",
+    "thats not fair",
+    "that is not fair",
+    "not a fair offer",
+    "too far apart",
+    "so far apart",
     "are you insane",
     "are you crazy",
     "are you kidding",
@@ -783,6 +832,10 @@ pub(crate) const GREETING_QUESTIONS: &[&str] = &[
     "hows everything",
     "whats up",
     "sup",
+    "and yourself",
+    "how about yourself",
+    "thank you for asking",
+    "thanks for asking",
     "how do you do",
     "you there",
 ];

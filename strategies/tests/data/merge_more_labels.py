@@ -14,7 +14,11 @@ a fourth batch of 120, lines not picked before, at random with seed 2612, split 
 seed 4 into `batch4_dev` and `batch4_blind`; a fifth of 150, lines not picked before,
 `random.Random(2712).sample(rest, 150)`, 50 of them `random.Random(5).sample(...)` into
 `batch5_blind` and the rest `batch5_dev`, labelled by an annotator who never saw the
-reader's code or output),
+reader's code or output; a sixth of 150, lines not picked before among those that look
+hard — a number before a question mark, "middle", "paid", "miles", "firm", "lowest", "deal",
+"works", "accept", "yours", a bare yes first — `random.Random(2812).sample(rest, 150)`, 50 of
+them `random.Random(6).sample(...)` into `batch6_blind`, the rest `batch6_dev`, labelled the
+same way),
 and the annotator's reading. Our last offer is unknown for these messages, so it is null.
 This script only joins the readings with the text and listing price; it decides nothing.
 """
