@@ -250,35 +250,67 @@ fn reads_hand_labeled_seller_messages() {
 /// "the lowest I'll take" is a floor, "Fine." / "Ok fine!" gives in, "yes, but you have to
 /// get it today" agrees on terms, "I couldn't just let it go for $1000" refuses six words
 /// on, "No way", "that's a bit low" and "too far apart" refuse with no offer named, "and
-/// yourself?" is a greeting. Now:
+/// yourself?" is a greeting.
+///
+/// 300 more: `batch7` (150 at random, seed 2912) and `batch8` (150 that look hard, seed
+/// 3012), each split 100/50 into dev and blind (seeds 7 and 8), labelled blind to the
+/// reader. (While looking for misreadings among the ~2,400 messages not labelled then, some
+/// 200 of them were skimmed; a few of those may have been picked into these batches.)
+/// Their first run:
+///
+/// | part          | messages | price  | intent |
+/// |---------------|----------|--------|--------|
+/// | batch7_dev    |      100 |  97.0% |  84.0% |
+/// | batch7_blind  |       50 |  94.0% |  80.0% |
+/// | batch8_dev    |      100 |  95.0% |  92.0% |
+/// | batch8_blind  |       50 |  96.0% |  94.0% |
+///
+/// Fixes from their dev misses: "174? I could do that." (the buyer's number said back, then a
+/// yes), "35 will work", "willing to accept that"; "no problem" is a yes only to an offer of
+/// ours; "it depends on what you are offering" asks, "what you see is what you get" and
+/// "…meet downtown, okay?" do not; the market's price ("you won't find anything cheaper
+/// than $2300"), a deposit ("take the $2,250 as a deposit") and a difference ("150 less than
+/// what I am selling it") are not the seller's price; "decrease the price by $20" is a
+/// discount; the full price asked for on terms ("…if you'd be willing to pay full price") is
+/// a counter; "that won't even cover the taxes" and "if you could come up a little more"
+/// refuse. Now:
 ///
 /// | part          | messages | price  | intent |
 /// |---------------|----------|--------|--------|
 /// | more_dev      |      198 |  99.5% |  97.5% |
-/// | more_blind    |       99 |  96.0% |  84.8% |
-/// | batch4_dev    |       80 |  98.8% |  95.0% |
+/// | more_blind    |       99 |  96.0% |  85.9% |
+/// | batch4_dev    |       80 |  98.8% |  96.2% |
 /// | batch4_blind  |       40 | 100.0% |  90.0% |
-/// | batch5_dev    |      100 |  97.0% |  93.0% |
+/// | batch5_dev    |      100 |  97.0% |  94.0% |
 /// | batch5_blind  |       50 | 100.0% |  88.0% |
 /// | batch6_dev    |      100 |  97.0% |  93.0% |
-/// | batch6_blind  |       50 | 100.0% |  84.0% |
+/// | batch6_blind  |       50 | 100.0% |  90.0% |
+/// | batch7_dev    |      100 |  99.0% |  92.0% |
+/// | batch7_blind  |       50 |  94.0% |  80.0% |
+/// | batch8_dev    |      100 |  97.0% |  98.0% |
+/// | batch8_blind  |       50 |  96.0% |  94.0% |
 ///
-/// The goal is the first labels' (97 % price, 90 % intent on each part); the blind parts
-/// but `batch4_blind` are short of it on intent, `more_blind` on price too. Until the reader gets there (issue 26), the floors below are the latest
-/// figures, so it can only get better.
+/// The goal is the first labels' (97 % price, 90 % intent on each part). Short of it:
+/// `more_blind` (price and intent), `batch5_blind` and `batch7_blind` (intent; `batch7_blind`
+/// price too) and `batch8_blind` (price). The floors below are the latest figures, so the
+/// reader can only get better.
 #[test]
 fn reads_more_real_seller_messages() {
     let labels = labels(include_str!("data/more_seller_labels.jsonl"));
-    assert!(labels.len() >= 710, "only {} labels", labels.len());
+    assert!(labels.len() >= 1010, "only {} labels", labels.len());
     for (part, floor_price, floor_intent) in [
         ("more_dev", 0.994, 0.974),
-        ("more_blind", 0.959, 0.847),
-        ("batch4_dev", 0.987, 0.949),
+        ("more_blind", 0.959, 0.858),
+        ("batch4_dev", 0.987, 0.961),
         ("batch4_blind", 0.999, 0.899),
-        ("batch5_dev", 0.969, 0.929),
+        ("batch5_dev", 0.969, 0.939),
         ("batch5_blind", 0.999, 0.879),
         ("batch6_dev", 0.969, 0.929),
-        ("batch6_blind", 0.999, 0.839),
+        ("batch6_blind", 0.999, 0.899),
+        ("batch7_dev", 0.989, 0.919),
+        ("batch7_blind", 0.939, 0.799),
+        ("batch8_dev", 0.969, 0.979),
+        ("batch8_blind", 0.959, 0.939),
     ] {
         let labels: Vec<Label> = labels.iter().filter(|l| l.part == part).cloned().collect();
         assert!(!labels.is_empty(), "no {part} labels");

@@ -683,3 +683,65 @@ fn what_the_sixth_batch_taught() {
         check(text, listing, None, expected);
     }
 }
+
+#[test]
+fn what_the_seventh_and_eighth_batches_taught() {
+    for (text, listing, expected) in [
+        ("174? I could do that.", 200.0, "accept 174"),
+        (
+            "okay 35 will work. no later than noon tomorrow. see you then",
+            60.0,
+            "accept 35",
+        ),
+        ("I'd be willing to accept that", 27_500.0, "accept -"),
+        // with no offer of ours, "no problem" says yes to who knows what
+        ("No problem. Thanks.", 160.0, "other -"),
+        (
+            "Possibly, it depends on what you are offering.",
+            290.0,
+            "question -",
+        ),
+        ("Nope. What you see is what you get.", 75.0, "other -"),
+        ("Is the price okay?", 2200.0, "question -"),
+        // amounts that are not the seller's price (the market's, a deposit, a difference)
+        (
+            "you're not going to find something in the area for cheaper than $2300",
+            2599.0,
+            "reject -",
+        ),
+        (
+            "Or, if it helps, I can take the $2,250 as a deposit and hold for you for a month",
+            4500.0,
+            "other -",
+        ),
+        (
+            "I can do 400 last that's about 150 less than what I am selling it.",
+            550.0,
+            "counter 400",
+        ),
+        (
+            "I'm willing to decrease the price for you by $20",
+            950.0,
+            "counter 930",
+        ),
+        // the asking price on terms
+        (
+            "I will throw in a brand new linen tablecloth if you'd be willing to pay full price",
+            600.0,
+            "counter 600",
+        ),
+        // refusals with no offer named
+        (
+            "I'm sorry, but that won't even cover the property taxes",
+            3795.0,
+            "reject -",
+        ),
+        (
+            "I'd be willing to add a warranty if you could come up a little more.",
+            27_500.0,
+            "reject -",
+        ),
+    ] {
+        check(text, listing, None, expected);
+    }
+}

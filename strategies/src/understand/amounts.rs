@@ -625,6 +625,8 @@ const REFERENCE_AFTER: &[&str] = &[
     "a",
     "per",
     "more",
+    "less",
+    "as",
     "extra",
     "additional",
     "for",
@@ -1200,9 +1202,15 @@ fn derived(tokens: &[Token], i: usize, value: i64, context: Context) -> Option<A
     let cut_it = before.len() == 2
         && before[1] == "it"
         && ["drop", "knock", "lower", "cut"].contains(&before[0]);
+    // "I'm willing to decrease the price for you by $20".
+    let cut_by = prev_word == Some("by")
+        && clause_before(tokens, i, 6)
+            .iter()
+            .any(|w| ["decrease", "reduce", "lower", "drop", "cut"].contains(w));
     let off_before = (prev_word.is_some_and(|w| {
         ["off", "minus", "discount", "knock", "shave", "drop", "down"].contains(&w)
     }) || cut_it
+        || cut_by
         || clause_before(tokens, i, 4).contains(&"off"))
         && next_word != Some("to");
     if !(off_after || off_before) {
@@ -1288,6 +1296,13 @@ fn role(tokens: &[Token], i: usize, value: i64, context: Context) -> Role {
     if more_than {
         return Role::Rejected;
     }
+    // "You're not going to find something in the area for cheaper than $2300": the market.
+    let finding = clause_before(tokens, i, 10)
+        .iter()
+        .any(|w| ["find", "found"].contains(w));
+    if floor_before && finding {
+        return Role::Reference;
+    }
     if !floor_before {
         let reference_before = before.iter().any(|w| REFERENCE_BEFORE.contains(w))
             && !before
@@ -1324,6 +1339,9 @@ fn role(tokens: &[Token], i: usize, value: i64, context: Context) -> Role {
                     "last year",
                     "when new",
                     "more than",
+                    "less than",
+                    "as a deposit",
+                    "as deposit",
                     "extra",
                     "additional",
                     "per year",

@@ -234,6 +234,8 @@ struct Signals {
     weak_accept: bool,
     /// A clause sets a condition ("if you can pick it up today"): terms of a deal.
     conditional: bool,
+    /// Something is asked of the buyer ("…if you'd be willing to pay full price").
+    asks_of_buyer: bool,
     /// The whole reply is a few agreement words ("Ok great.", "yes sure"): a plain yes.
     bare_agreement: bool,
     /// The seller puts the decision off ("let me think about it", "I'll check with my wife").
@@ -269,12 +271,12 @@ struct Agreement {
 /// greeting ("good morning") or availability ("yes it is still available") are not one;
 /// a soft yes followed by a question or a deferral ("Sounds good, I'll check with my wife")
 /// is not one; a yes aimed at the deal is one even with a question after it.
-fn agreement(flat: &Flat) -> Agreement {
+fn agreement(flat: &Flat, context: Context) -> Agreement {
     // "Sold!" on its own is a yes; "they sold old frames" is not.
     let sold = flat.clauses().iter().any(|clause| clause == "sold");
     Agreement {
         aimed: sold || gives_in(flat) || flat.any_agreed(phrases::AIMED_ACCEPT),
-        soft: soft_yes(flat),
+        soft: soft_yes(flat, context),
         bare: bare_yes(flat),
     }
 }
@@ -289,9 +291,10 @@ fn gives_in(flat: &Flat) -> bool {
 
 /// A soft yes in a message short enough to be about our offer: "No problem. Thanks." is
 /// one; "No problem. The cabinet is 3 feet long by 3 feet wide…" answers something else.
-fn soft_yes(flat: &Flat) -> bool {
+fn soft_yes(flat: &Flat, context: Context) -> bool {
     const MOST_WORDS: usize = 14;
-    flat.words().count() <= MOST_WORDS && flat.any_agreed(phrases::SOFT_ACCEPT)
+    let no_problem = context.last_offer.is_some() && flat.any_agreed(phrases::NO_PROBLEM);
+    flat.words().count() <= MOST_WORDS && (no_problem || flat.any_agreed(phrases::SOFT_ACCEPT))
 }
 
 /// How a clause that sets a condition starts.
@@ -387,7 +390,7 @@ impl Signals {
         let talks_availability = flat
             .words()
             .any(|w| ["available", "still", "availability"].contains(&w));
-        let yes = agreement(flat);
+        let yes = agreement(flat, context);
         // "$40 and we have a deal" (or "50 if you can be here in one hour and it's a deal")
         // proposes that amount; it says yes to nothing.
         let on_terms = flat.any(phrases::OFFER_ON_TERMS) || flat.deal_after_amount();
@@ -426,6 +429,7 @@ impl Signals {
                 && !negated_start,
             bare_agreement,
             conditional: condition_words(flat) > 0,
+            asks_of_buyer: flat.any(&["if you", "if youd", "if youll", "as long as you"]),
             defers,
             other_money,
             // "No lowballers" warns off offers to come; it refuses none. With no offer of
@@ -552,7 +556,13 @@ fn decide_on_words(
         return Reading::new(Intent::Accept, last.map(money), 0.8);
     }
     if signals.holds_asking && !signals.strong_accept {
-        return Reading::new(Intent::Reject, Some(money(context.listing)), 0.75);
+        // "…if you'd be willing to pay full price" names the asking price as terms.
+        let intent = if signals.asks_of_buyer && last.is_none() {
+            Intent::Counter
+        } else {
+            Intent::Reject
+        };
+        return Reading::new(intent, Some(money(context.listing)), 0.75);
     }
     if refused || echoed {
         return Reading::new(Intent::Reject, None, 0.85);

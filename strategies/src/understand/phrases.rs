@@ -295,6 +295,10 @@ pub(crate) const AIMED_ACCEPT: &[&str] = &[
     "make the deal",
     "# is fine",
     "# works",
+    "# will work",
+    "# would work",
+    "willing to accept that",
+    "accept that",
     "# is good",
     "# it is",
     "# bucks it is",
@@ -340,9 +344,11 @@ pub(crate) const SOFT_ACCEPT: &[&str] = &[
     "why not",
     "done",
     "that would be great",
-    "no problem",
-    "not a problem",
 ];
+
+/// "No problem" says yes to a request: to our offer when there is one, to who knows what
+/// when there is not ("No problem. Thanks.").
+pub(crate) const NO_PROBLEM: &[&str] = &["no problem", "not a problem"];
 
 /// The seller puts the decision off: no answer yet, whatever agreeable words come with it.
 pub(crate) const DEFERS: &[&str] = &[
@@ -572,6 +578,15 @@ pub(crate) const REFUSES_PRICE: &[&str] = &[
     "thats not fair",
     "that is not fair",
     "not a fair offer",
+    "wont even cover",
+    "doesnt even cover",
+    "not even cover",
+    "come up a little",
+    "come up a bit",
+    "come up some",
+    "up your offer",
+    "not going to find",
+    "wont find anything",
     "too far apart",
     "so far apart",
     "are you insane",
@@ -738,6 +753,7 @@ pub(crate) const DEFENDS_ASKING: &[&str] = &[
     "only asking",
     "wont see this deal",
     "wont find a better",
+    "a killer deal",
 ];
 
 /// The item is gone.
@@ -882,11 +898,29 @@ pub(crate) fn asks(sentence: &str, question_mark: bool) -> bool {
     {
         return false;
     }
+    // "…let's just meet downtown, okay?" tags a statement; "Is the price okay?" asks.
+    let tagged_ok = words.last().is_some_and(|w| ["okay", "ok"].contains(w))
+        && words.first().is_some_and(|w| !INTERROGATIVES.contains(w));
+    if tagged_ok {
+        return false;
+    }
+    // "174? I could do that.": the buyer's number said back, not a question.
+    if words == ["#"] {
+        return false;
+    }
+    // "Possibly, it depends on what you are offering."
+    if padded.contains(" depends on what you ") {
+        return true;
+    }
     if question_mark {
         return true;
     }
     let first = words.first().copied().unwrap_or("");
     let second = words.get(1).copied().unwrap_or("");
+    // "What you see is what you get." tells.
+    if first == "what" && second == "you" {
+        return false;
+    }
     // "when will i get paid", "can we have the deal": a question without its mark.
     let wh_then_auxiliary = WH_WORDS.contains(&first) && AUXILIARIES.contains(&second);
     let auxiliary_then_we = AUXILIARIES.contains(&first) && second == "we";

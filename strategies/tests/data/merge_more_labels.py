@@ -18,7 +18,10 @@ reader's code or output; a sixth of 150, lines not picked before among those tha
 hard — a number before a question mark, "middle", "paid", "miles", "firm", "lowest", "deal",
 "works", "accept", "yours", a bare yes first — `random.Random(2812).sample(rest, 150)`, 50 of
 them `random.Random(6).sample(...)` into `batch6_blind`, the rest `batch6_dev`, labelled the
-same way),
+same way; `batch7`, 150 at random among the lines not picked before
+(`random.Random(2912).sample(rest, 150)`), and `batch8`, 150 that look hard among the rest
+(`random.Random(3012)`), each with 50 into its blind part (`random.Random(7)`,
+`random.Random(8)`)),
 and the annotator's reading. Our last offer is unknown for these messages, so it is null.
 This script only joins the readings with the text and listing price; it decides nothing.
 """
