@@ -7,7 +7,9 @@
 //! - one long-lived browser per connector, launched on first use, headless, with its own
 //!   profile under the data directory (`<data_dir>/browser/facebook/`), `no-sandbox` only
 //!   when running as root (Chromium's sandbox refuses root);
-//! - a fresh tab per search and per item page, closed after use whatever happened;
+//! - one tab, navigated by each search and item page in turn, closed and replaced after a
+//!   visit that failed (a new tab per visit started a renderer each time: nearly half the
+//!   browser's time in the default sim month, 9.3 s of 27);
 //! - a browser that died (its process exited, the connection's handler ended, or a call to it
 //!   failed) is dropped and relaunched once, and the visit retried; a second failure is a
 //!   [`SourceError::Network`] the [`PoliteGate`] backs off from;
@@ -619,6 +621,8 @@ struct Running {
     browser: Browser,
     handler: JoinHandle<()>,
     pid: Option<u32>,
+    /// The tab the last visit left in good order, navigated by the next one.
+    tab: Option<Page>,
 }
 
 impl Running {
@@ -771,8 +775,8 @@ impl MarketplaceBrowser {
     }
 
     /// The URLs of the tabs (page targets) the running browser has open; none when no
-    /// browser runs. Every visit closes its tab, so between calls this holds at most
-    /// Chromium's own start page.
+    /// browser runs. Visits reuse one tab (closed after a visit that failed), so between
+    /// calls this holds Chromium's own start page and at most that tab.
     pub async fn open_pages(&self) -> Result<Vec<String>, SourceError> {
         let guard = self.running.lock().await;
         let Some(running) = guard.as_ref() else {
@@ -890,6 +894,7 @@ impl MarketplaceBrowser {
             browser,
             handler,
             pid,
+            tab: None,
         })
     }
 
@@ -946,7 +951,7 @@ impl MarketplaceBrowser {
         Ok(())
     }
 
-    /// Runs `job` in a fresh tab of the long-lived browser, launching it if needed; a browser
+    /// Runs `job` in the long-lived browser's tab, launching it if needed; a browser
     /// that died or failed is relaunched once and the job retried.
     async fn visit(&self, job: &Job) -> Result<Visited, Failure> {
         let mut guard = self.running.lock().await;
@@ -978,7 +983,7 @@ impl MarketplaceBrowser {
                 Ok(())
             };
             let result = match loaded {
-                Ok(()) => self.in_tab(&running.browser, job).await,
+                Ok(()) => self.in_tab(running, job).await,
                 Err(failure) => Err(failure),
             };
             match result {
@@ -1008,12 +1013,17 @@ impl MarketplaceBrowser {
         ))))
     }
 
-    /// Opens a tab, runs `job` in it, and closes the tab whatever happened.
-    async fn in_tab(&self, browser: &Browser, job: &Job) -> Result<Visited, Failure> {
-        let page = browser
-            .new_page("about:blank")
-            .await
-            .map_err(browser_failure)?;
+    /// Runs `job` in the kept tab (or a new one), keeps the tab when the visit went well and
+    /// closes it when it did not: a page left mid-render or on a wall is not reused.
+    async fn in_tab(&self, running: &mut Running, job: &Job) -> Result<Visited, Failure> {
+        let page = match running.tab.take() {
+            Some(page) => page,
+            None => running
+                .browser
+                .new_page("about:blank")
+                .await
+                .map_err(browser_failure)?,
+        };
         let result = async {
             match job {
                 Job::Feed { url, offset, limit } => {
@@ -1030,7 +1040,9 @@ impl MarketplaceBrowser {
             }
         }
         .await;
-        if let Err(error) = Self::close_tab(browser, page).await {
+        if result.is_ok() {
+            running.tab = Some(page);
+        } else if let Err(error) = Self::close_tab(&running.browser, page).await {
             tracing::debug!(%error, "tab did not close");
         }
         result

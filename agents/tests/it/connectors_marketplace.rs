@@ -118,21 +118,21 @@ fn assert_same(read: &MarketListing, served: &SiteListing, base: &str) {
     );
 }
 
-/// No tab of the site is left open.
-async fn assert_no_site_tab(connector: &MarketplaceBrowser, base: &str) {
+/// Tabs do not pile up: besides Chromium's start page, at most the one tab visits reuse.
+async fn assert_tabs_do_not_pile_up(connector: &MarketplaceBrowser, base: &str) {
     let pages = connector
         .open_pages()
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert!(
-        pages.iter().all(|url| !url.starts_with(base)),
+        pages.iter().filter(|url| url.starts_with(base)).count() <= 1,
         "tabs left open: {pages:?}"
     );
-    assert!(pages.len() <= 1, "tabs left open: {pages:?}");
+    assert!(pages.len() <= 2, "tabs left open: {pages:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_listing_is_read_as_the_sim_serves_it_and_tabs_are_closed() {
+async fn every_listing_is_read_as_the_sim_serves_it_and_tabs_do_not_pile_up() {
     let Some(chromium) = chromium() else { return };
     let clock = SimClock::new(start_time());
     let _driver = drive(&clock);
@@ -158,7 +158,7 @@ async fn every_listing_is_read_as_the_sim_serves_it_and_tabs_are_closed() {
         assert_same(read, served, &base);
     }
     assert_eq!(connector.launches(), 1);
-    assert_no_site_tab(&connector, &base).await;
+    assert_tabs_do_not_pile_up(&connector, &base).await;
     // Each item page was read once.
     assert_eq!(connector.items_read(), 13);
 
@@ -176,7 +176,7 @@ async fn every_listing_is_read_as_the_sim_serves_it_and_tabs_are_closed() {
             .unwrap_or_else(|e| panic!("{e}"));
         ids.extend(page.listings.iter().map(|l| l.external_id.clone()));
         calls += 1;
-        assert_no_site_tab(&connector, &base).await;
+        assert_tabs_do_not_pile_up(&connector, &base).await;
         match page.next_offset {
             Some(next) => offset = next,
             None => break,
@@ -223,7 +223,7 @@ async fn every_listing_is_read_as_the_sim_serves_it_and_tabs_are_closed() {
         matches!(unknown, Err(SourceError::NotFound(_))),
         "{unknown:?}"
     );
-    assert_no_site_tab(&connector, &base).await;
+    assert_tabs_do_not_pile_up(&connector, &base).await;
 
     // Still one browser for all of it.
     assert_eq!(connector.launches(), 1);
@@ -318,7 +318,7 @@ async fn a_killed_browser_is_relaunched_and_the_next_call_succeeds() {
         .await
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(ids(&page), expected);
-    assert_no_site_tab(&connector, &base).await;
+    assert_tabs_do_not_pile_up(&connector, &base).await;
     connector.shutdown().await;
     sites.stop().await;
 }
@@ -392,7 +392,7 @@ async fn a_login_wall_pauses_the_source_until_fresh_cookies_are_imported() {
     let error = connector.search(&query).await.unwrap_err();
     assert!(matches!(error, SourceError::Paused { .. }), "{error}");
     assert!(connector.take_alerts().is_empty());
-    assert_no_site_tab(&connector, &base).await;
+    assert_tabs_do_not_pile_up(&connector, &base).await;
 
     // An expired session is a login wall too, and asks for fresh cookies.
     let stale = Session::from_export(
@@ -614,8 +614,10 @@ async fn the_browser_reads_a_craigslist_reply_page_its_script_writes() {
             .await
             .unwrap_or_default()
             .iter()
-            .all(|u| !u.starts_with("http")),
-        "the tab was closed"
+            .filter(|u| u.starts_with("http"))
+            .count()
+            <= 1,
+        "tabs do not pile up"
     );
     browser.shutdown().await;
     site.stop().await;
