@@ -273,44 +273,72 @@ fn reads_hand_labeled_seller_messages() {
 /// what I am selling it") are not the seller's price; "decrease the price by $20" is a
 /// discount; the full price asked for on terms ("…if you'd be willing to pay full price") is
 /// a counter; "that won't even cover the taxes" and "if you could come up a little more"
-/// refuse. Now:
+/// refuse.
 ///
-/// | part          | messages | price  | intent |
-/// |---------------|----------|--------|--------|
-/// | more_dev      |      198 |  99.5% |  97.5% |
-/// | more_blind    |       99 |  96.0% |  85.9% |
-/// | batch4_dev    |       80 |  98.8% |  96.2% |
-/// | batch4_blind  |       40 | 100.0% |  90.0% |
-/// | batch5_dev    |      100 |  97.0% |  94.0% |
-/// | batch5_blind  |       50 | 100.0% |  88.0% |
-/// | batch6_dev    |      100 |  97.0% |  93.0% |
-/// | batch6_blind  |       50 | 100.0% |  90.0% |
-/// | batch7_dev    |      100 |  99.0% |  92.0% |
-/// | batch7_blind  |       50 |  94.0% |  80.0% |
-/// | batch8_dev    |      100 |  97.0% |  98.0% |
-/// | batch8_blind  |       50 |  96.0% |  94.0% |
+/// 300 more: `batch9` (150 at random, seed 3112) and `batch10` (150 that look hard, seed
+/// 3212), split the same way (seeds 9 and 10). Their first run:
+///
+/// | part           | messages | price  | intent |
+/// |----------------|----------|--------|--------|
+/// | batch9_dev     |      100 |  96.0% |  91.0% |
+/// | batch9_blind   |       50 |  94.0% |  86.0% |
+/// | batch10_dev    |      100 |  99.0% |  88.0% |
+/// | batch10_blind  |       50 |  94.0% |  80.0% |
+///
+/// Fixes from their dev misses: a soft yes with an amount agrees to it ("Sounds good. let's
+/// do 9.", "That would be acceptable, at $350") unless the amount is the asking price ("Sure
+/// go ahead, my asking price is $9200"); "that will be fine", "we can do it for that", "you
+/// drive a hard bargain", "I'm willing to accept your offer if…" agree; "$55 and I will
+/// deliver them deal." sets terms; what it was asking stays a reference whatever follows
+/// ("I was asking $10, if you pick up I can do $6"); "a little better than $29", "I don't
+/// think I can go as low as $1850", "sorry I can't do that" and "worth more than that"
+/// refuse; "a very good price" defends the asking price. Now:
+///
+/// | part           | messages | price  | intent |
+/// |----------------|----------|--------|--------|
+/// | more_dev       |      198 |  99.5% |  97.5% |
+/// | more_blind     |       99 |  96.0% |  85.9% |
+/// | batch4_dev     |       80 |  98.8% |  96.2% |
+/// | batch4_blind   |       40 | 100.0% |  90.0% |
+/// | batch5_dev     |      100 |  97.0% |  94.0% |
+/// | batch5_blind   |       50 | 100.0% |  90.0% |
+/// | batch6_dev     |      100 |  97.0% |  93.0% |
+/// | batch6_blind   |       50 | 100.0% |  90.0% |
+/// | batch7_dev     |      100 |  99.0% |  92.0% |
+/// | batch7_blind   |       50 |  94.0% |  80.0% |
+/// | batch8_dev     |      100 |  97.0% |  98.0% |
+/// | batch8_blind   |       50 |  96.0% |  96.0% |
+/// | batch9_dev     |      100 |  98.0% |  95.0% |
+/// | batch9_blind   |       50 |  94.0% |  86.0% |
+/// | batch10_dev    |      100 | 100.0% |  96.0% |
+/// | batch10_blind  |       50 |  94.0% |  82.0% |
 ///
 /// The goal is the first labels' (97 % price, 90 % intent on each part). Short of it:
-/// `more_blind` (price and intent), `batch5_blind` and `batch7_blind` (intent; `batch7_blind`
-/// price too) and `batch8_blind` (price). The floors below are the latest figures, so the
-/// reader can only get better.
+/// `more_blind` (price and intent), `batch7_blind`, `batch9_blind` and `batch10_blind`
+/// (price and intent), `batch8_blind` (price). Each batch's fixes moved the blind parts
+/// labelled before it by a point or two; a new blind part's first run has stayed at 80–94 %
+/// intent. The floors below are the latest figures, so the reader can only get better.
 #[test]
 fn reads_more_real_seller_messages() {
     let labels = labels(include_str!("data/more_seller_labels.jsonl"));
-    assert!(labels.len() >= 1010, "only {} labels", labels.len());
+    assert!(labels.len() >= 1310, "only {} labels", labels.len());
     for (part, floor_price, floor_intent) in [
         ("more_dev", 0.994, 0.974),
         ("more_blind", 0.959, 0.858),
         ("batch4_dev", 0.987, 0.961),
         ("batch4_blind", 0.999, 0.899),
         ("batch5_dev", 0.969, 0.939),
-        ("batch5_blind", 0.999, 0.879),
+        ("batch5_blind", 0.999, 0.899),
         ("batch6_dev", 0.969, 0.929),
         ("batch6_blind", 0.999, 0.899),
         ("batch7_dev", 0.989, 0.919),
         ("batch7_blind", 0.939, 0.799),
         ("batch8_dev", 0.969, 0.979),
-        ("batch8_blind", 0.959, 0.939),
+        ("batch8_blind", 0.959, 0.959),
+        ("batch9_dev", 0.979, 0.949),
+        ("batch9_blind", 0.939, 0.859),
+        ("batch10_dev", 0.999, 0.959),
+        ("batch10_blind", 0.939, 0.819),
     ] {
         let labels: Vec<Label> = labels.iter().filter(|l| l.part == part).cloned().collect();
         assert!(!labels.is_empty(), "no {part} labels");

@@ -745,3 +745,42 @@ fn what_the_seventh_and_eighth_batches_taught() {
         check(text, listing, None, expected);
     }
 }
+
+#[test]
+fn what_the_ninth_and_tenth_batches_taught() {
+    for (text, listing, expected) in [
+        ("Sounds good. let's do 9.", 10.0, "accept 9"),
+        ("That would be acceptable, at $350", 450.0, "accept 350"),
+        // a soft yes before the asking price states the price
+        ("Sure go ahead, my asking price is $9200.", 9200.0, "counter 9200"),
+        ("Yes that will be fine.", 150.0, "accept -"),
+        ("We can do it for that. Thank you", 5.0, "accept -"),
+        ("ok. You drive a hard bargain. Thank you!", 75.0, "accept -"),
+        (
+            "I'm willing to accept your offer if you can buy it within the next 48 hours.",
+            3600.0,
+            "accept -",
+        ),
+        ("$55 and I will deliver them deal.", 70.0, "counter 55"),
+        (
+            "I was asking $10, if you are willing to pick them up I can do $6.",
+            10.0,
+            "counter 6",
+        ),
+        // asking for more, and doubting it can go that low, refuse
+        ("I think we can do a little better than $29.", 49.0, "reject -"),
+        (
+            "Oh wow.. I don't think I can go as low as $1850. Can you go higher if I paid the bills?",
+            3700.0,
+            "reject -",
+        ),
+        ("For all 4 cabinets? Sorry I can't do that", 70.0, "reject -"),
+        (
+            "The phone is in great condition, and I feel that it is worth more than that.",
+            135.0,
+            "reject -",
+        ),
+    ] {
+        check(text, listing, None, expected);
+    }
+}

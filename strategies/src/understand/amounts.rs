@@ -1292,6 +1292,7 @@ fn role(tokens: &[Token], i: usize, value: i64, context: Context) -> Role {
             .any(|w| ["least", "lowest", "minimum"].contains(w));
     let more_than = near.ends_with(&["more", "than"])
         || near.ends_with(&["higher", "than"])
+        || near.ends_with(&["better", "than"])
         || near.ends_with(&["above"]);
     if more_than {
         return Role::Rejected;
@@ -1369,11 +1370,15 @@ fn role(tokens: &[Token], i: usize, value: i64, context: Context) -> Role {
     if near.ends_with(&["you", "want"]) || near.ends_with(&["you", "offered"]) {
         return Role::Rejected;
     }
-    // "I couldn't just let it go for $1000" refuses it, six words on.
+    // "I couldn't just let it go for $1000" refuses it, six words on; "I don't think I can go
+    // as low as $1850" too.
     let negated = near.iter().any(|w| NEGATORS.contains(w))
         || before
             .iter()
-            .any(|w| ["couldnt", "cant", "cannot", "wont"].contains(w));
+            .any(|w| ["couldnt", "cant", "cannot", "wont"].contains(w))
+        || clause_before(tokens, i, 10)
+            .windows(2)
+            .any(|pair| pair == ["dont", "think"]);
     // "Are you sure you can't go 260?" asks the buyer up to 260: the seller's price.
     let asks_buyer = near
         .windows(2)
@@ -1409,11 +1414,8 @@ fn strength(tokens: &[Token], last: usize, first: usize, money: bool) -> u8 {
     let after = sentence_after(tokens, last, 6);
     let prev = before.last().copied().unwrap_or("");
     let question_next = tokens.get(last + 1).is_some_and(|t| t.is_punct('?'));
-    if FLOOR_BEFORE.contains(&prev)
-        || starts_with_phrase(&after, FIRM_AFTER) && !after.starts_with(" and ")
-    {
-        return 4;
-    }
+    // What it was asking or listed at, whatever follows ("I was asking $10, if you pick up
+    // I can do $6").
     if before.ends_with(&["was", "asking"])
         || before.ends_with(&["originally", "asking"])
         || before.ends_with(&["listed", "for"])
@@ -1421,6 +1423,11 @@ fn strength(tokens: &[Token], last: usize, first: usize, money: bool) -> u8 {
         || before.ends_with(&["it", "listed"])
     {
         return 1;
+    }
+    if FLOOR_BEFORE.contains(&prev)
+        || starts_with_phrase(&after, FIRM_AFTER) && !after.starts_with(" and ")
+    {
+        return 4;
     }
     // "let's meet in the middle at 700" closes; "800 and you want 600" sets no terms.
     if clause_before(tokens, first, 6)

@@ -505,8 +505,9 @@ fn decide_on_words(
         // ("Deal! 250!", "$230 is agreeable to me"); with one, a yes to another amount is
         // a counter ("I accept $800" when we offered $60).
         // A range ("anything around 100-150 would work") is terms, not a yes to one amount.
+        // A soft yes then the asking price ("Sure go ahead, my asking price is $9200") states it.
         if last.is_none()
-            && signals.aimed_accept
+            && (signals.aimed_accept || signals.strong_accept && best.hundredths != context.listing)
             && !best.range
             && (!signals.asks || signals.explicit_accept)
             && !signals.reject

@@ -100,8 +100,10 @@ impl Flat {
         self.sentences().iter().any(|(sentence, _)| {
             sentence.find(" # ").is_some_and(|at| {
                 let (before, rest) = sentence.split_at(at);
-                // "If you come up to 9500 we have a deal."
-                has(rest, DEAL_ON_TERMS) || before.contains(" if ") && has(rest, DEAL_AFTER_IF)
+                // "If you come up to 9500 we have a deal.", "$55 and I will deliver them deal."
+                has(rest, DEAL_ON_TERMS)
+                    || before.contains(" if ") && has(rest, DEAL_AFTER_IF)
+                    || rest.starts_with(" # and ") && rest.ends_with(" deal ")
             })
         })
     }
@@ -296,6 +298,11 @@ pub(crate) const AIMED_ACCEPT: &[&str] = &[
     "# is fine",
     "# works",
     "# will work",
+    "will be fine",
+    "thatll be fine",
+    "do it for that",
+    "drive a hard bargain",
+    "accept your offer",
     "# would work",
     "willing to accept that",
     "accept that",
@@ -578,6 +585,10 @@ pub(crate) const REFUSES_PRICE: &[&str] = &[
     "thats not fair",
     "that is not fair",
     "not a fair offer",
+    "worth more than that",
+    "sorry i cant do that",
+    "sorry i cannot do that",
+    "sorry i cant do it",
     "wont even cover",
     "doesnt even cover",
     "not even cover",
@@ -754,6 +765,8 @@ pub(crate) const DEFENDS_ASKING: &[&str] = &[
     "wont see this deal",
     "wont find a better",
     "a killer deal",
+    "a very good price",
+    "a really good price",
 ];
 
 /// The item is gone.

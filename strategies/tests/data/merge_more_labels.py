@@ -21,7 +21,9 @@ them `random.Random(6).sample(...)` into `batch6_blind`, the rest `batch6_dev`, 
 same way; `batch7`, 150 at random among the lines not picked before
 (`random.Random(2912).sample(rest, 150)`), and `batch8`, 150 that look hard among the rest
 (`random.Random(3012)`), each with 50 into its blind part (`random.Random(7)`,
-`random.Random(8)`)),
+`random.Random(8)`); `batch9`, 150 at random (`random.Random(3112)`), and `batch10`, 150
+that look hard (`random.Random(3212)`), the same way (`random.Random(9)`,
+`random.Random(10)`)),
 and the annotator's reading. Our last offer is unknown for these messages, so it is null.
 This script only joins the readings with the text and listing price; it decides nothing.
 """
