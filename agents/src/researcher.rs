@@ -83,13 +83,11 @@ pub struct ResearcherState {
     outages: Incidents<bazaar_memory::Marketplace>,
     /// Sources whose pages stopped reading (layout drift), one alert per incident.
     drifts: Incidents<bazaar_memory::Marketplace>,
-    /// Listings read lately: (marketplace, external id) → (asking price, when written).
-    /// Searches pass them as [`KnownListings`], so a posting unchanged since is not fetched
-    /// again until its record is due a refresh (`LAST_SEEN_REFRESH_HOURS`).
-    read_lately: std::collections::HashMap<
-        (bazaar_memory::Marketplace, String),
-        (bazaar_memory::Money, chrono::DateTime<chrono::Utc>),
-    >,
+    /// Listings read lately: (marketplace, external id) → what was read. Searches pass
+    /// them as [`KnownListings`], so a posting unchanged since is not fetched again until
+    /// its record is due a refresh (`LAST_SEEN_REFRESH_HOURS`), and a listing a search
+    /// returns unchanged is not even read from the store.
+    read_lately: std::collections::HashMap<(bazaar_memory::Marketplace, String), ReadLately>,
 }
 
 impl ResearcherState {
@@ -118,12 +116,12 @@ impl ResearcherState {
         let fresh = |at: &chrono::DateTime<chrono::Utc>| {
             now - *at < chrono::Duration::hours(LAST_SEEN_REFRESH_HOURS)
         };
-        self.read_lately.retain(|_, (_, at)| fresh(at));
+        self.read_lately.retain(|_, read| fresh(&read.written));
         KnownListings::new(
             self.read_lately
                 .iter()
                 .filter(|((on, _), _)| *on == marketplace)
-                .map(|((_, id), (price, _))| (id.clone(), *price))
+                .map(|((_, id), read)| (id.clone(), read.price))
                 .collect(),
         )
     }
@@ -151,6 +149,17 @@ impl ResearcherState {
         let now = self.ctx.clock.now();
         let mut observed = Observed::default();
         for mut listing in listings {
+            let key = (listing.marketplace, listing.external_id.clone());
+            let print = fingerprint(&listing);
+            // Read lately exactly so: what the store holds says the same (see
+            // `seen_lately_unchanged`), so it need not be read to be compared.
+            let unchanged = self.read_lately.get(&key).is_some_and(|read| {
+                read.print == print
+                    && now - read.written < chrono::Duration::hours(LAST_SEEN_REFRESH_HOURS)
+            });
+            if unchanged {
+                continue;
+            }
             let source = index_value(&[listing.marketplace.name(), &listing.external_id]);
             let known: Option<MarketListing> = store
                 .find(MarketListing::BY_SOURCE, &source)?
@@ -162,8 +171,12 @@ impl ResearcherState {
                     listing.first_seen = old.first_seen;
                     if seen_lately_unchanged(old, &listing, now) {
                         self.read_lately.insert(
-                            (listing.marketplace, listing.external_id),
-                            (old.price, old.last_seen),
+                            key,
+                            ReadLately {
+                                price: old.price,
+                                written: old.last_seen,
+                                print,
+                            },
                         );
                         continue;
                     }
@@ -180,8 +193,12 @@ impl ResearcherState {
             let price_changed = known.as_ref().is_none_or(|old| old.price != listing.price);
             store.put(&listing)?;
             self.read_lately.insert(
-                (listing.marketplace, listing.external_id.clone()),
-                (listing.price, now),
+                key,
+                ReadLately {
+                    price: listing.price,
+                    written: now,
+                    print,
+                },
             );
             let (product, searchable_changed) =
                 self.upsert_product(&listing, seller, price_changed, now)?;
@@ -647,6 +664,60 @@ struct Observed {
 
 /// How stale `last_seen` may get on a listing that has not changed before a scan rewrites it.
 const LAST_SEEN_REFRESH_HOURS: i64 = 24;
+
+/// A listing as read lately.
+#[derive(Debug)]
+struct ReadLately {
+    /// Its asking price.
+    price: bazaar_memory::Money,
+    /// When its record was last written.
+    written: chrono::DateTime<chrono::Utc>,
+    /// [`fingerprint`] of what was read.
+    print: u64,
+}
+
+/// A hash of what a source says of a listing: the fields [`seen_lately_unchanged`] compares
+/// (not the record's own id and times, nor the raw page, which changes every visit).
+fn fingerprint(listing: &MarketListing) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let MarketListing {
+        id: _,
+        marketplace,
+        external_id,
+        url,
+        title,
+        description,
+        price,
+        condition,
+        category,
+        seller,
+        location,
+        images,
+        listed_at,
+        first_seen: _,
+        last_seen: _,
+        raw: _,
+    } = listing;
+    let read = (
+        marketplace,
+        external_id,
+        url,
+        title,
+        description,
+        price,
+        condition,
+        category,
+        seller,
+        location,
+        images,
+        listed_at,
+    );
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    serde_json::to_vec(&read)
+        .unwrap_or_default()
+        .hash(&mut hasher);
+    hasher.finish()
+}
 
 /// Whether `seen` (just scanned) says nothing new about `old` and `old` was seen within
 /// [`LAST_SEEN_REFRESH_HOURS`]. Every scan sees most listings again: rewriting each one

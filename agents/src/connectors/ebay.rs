@@ -622,19 +622,20 @@ impl EbayBrowse {
     /// One page of `item_summary/search`.
     pub async fn search(&self, query: &SearchQuery) -> Result<SearchPage, SourceError> {
         let params = self.search_params(query)?;
-        let value = self
+        let mut value = self
             .get("search", "/item_summary/search", params, None)
             .await?;
         let now = self.clock.now();
+        let returned = value["itemSummaries"].as_array().map_or(0, Vec::len) as u64;
         let mut page = SearchPage {
             total: value["total"].as_u64(),
             ..SearchPage::default()
         };
         let mut seen = HashSet::new();
-        let items = value["itemSummaries"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
+        let items = match value["itemSummaries"].take() {
+            serde_json::Value::Array(items) => items,
+            _ => Vec::new(),
+        };
         for item in items {
             let id = item["itemId"].as_str().map(str::to_string);
             if let Some(id) = &id {
@@ -667,7 +668,6 @@ impl EbayBrowse {
         if value["next"].as_str().is_some() {
             let offset = value["offset"].as_u64().unwrap_or(u64::from(query.offset));
             let limit = value["limit"].as_u64().unwrap_or(0);
-            let returned = value["itemSummaries"].as_array().map_or(0, Vec::len) as u64;
             let next = offset + limit.max(returned).max(1);
             page.next_offset = u32::try_from(next).ok().filter(|n| *n <= 10_000);
         }
