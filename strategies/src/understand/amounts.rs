@@ -635,6 +635,45 @@ const REFERENCE_AFTER: &[&str] = &[
     "at",
 ];
 
+/// What follows a number (with a [`REFERENCE_AFTER`] word right after it) when it is the
+/// price of something else: "$500 new", "$50 for shipping", "$2,250 as a deposit".
+const REFERENCE_AFTER_PHRASES: &[&str] = &[
+    "deposit",
+    "security",
+    "fee",
+    "fees",
+    "new",
+    "retail",
+    "msrp",
+    "brand new",
+    "originally",
+    "shipping",
+    "for shipping",
+    "for delivery",
+    "delivery fee",
+    "in repairs",
+    "for repairs",
+    "gift card",
+    "gas card",
+    "worth of",
+    "on ebay",
+    "on amazon",
+    "online",
+    "in stores",
+    "at the store",
+    "a year ago",
+    "last year",
+    "when new",
+    "more than",
+    "less than",
+    "as a deposit",
+    "as deposit",
+    "extra",
+    "additional",
+    "per year",
+    "a year",
+];
+
 const NEGATORS: &[&str] = &[
     "not", "no", "cant", "cannot", "wont", "couldnt", "wouldnt", "never", "unable", "dont", "isnt",
     "doesnt", "aint", "nope", "neither", "nor",
@@ -1310,45 +1349,7 @@ fn role(tokens: &[Token], i: usize, value: i64, context: Context) -> Role {
                 .iter()
                 .any(|w| ["would", "could", "do", "take"].contains(w));
         let reference_after = next_word.is_some_and(|w| REFERENCE_AFTER.contains(&w))
-            && has_phrase(
-                &sentence_after(tokens, i, 3),
-                &[
-                    "deposit",
-                    "security",
-                    "fee",
-                    "fees",
-                    "new",
-                    "retail",
-                    "msrp",
-                    "brand new",
-                    "originally",
-                    "shipping",
-                    "for shipping",
-                    "for delivery",
-                    "delivery fee",
-                    "in repairs",
-                    "for repairs",
-                    "gift card",
-                    "gas card",
-                    "worth of",
-                    "on ebay",
-                    "on amazon",
-                    "online",
-                    "in stores",
-                    "at the store",
-                    "a year ago",
-                    "last year",
-                    "when new",
-                    "more than",
-                    "less than",
-                    "as a deposit",
-                    "as deposit",
-                    "extra",
-                    "additional",
-                    "per year",
-                    "a year",
-                ],
-            )
+            && has_phrase(&sentence_after(tokens, i, 3), REFERENCE_AFTER_PHRASES)
             && !starts_with_phrase(&after, &["for it", "for them", "for both", "for all"]);
         if reference_before || reference_after {
             return Role::Reference;

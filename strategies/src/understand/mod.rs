@@ -501,54 +501,7 @@ fn decide_on_words(
     }
 
     if let Some(best) = best {
-        // With no offer of ours to answer, a yes with an amount agrees to that amount
-        // ("Deal! 250!", "$230 is agreeable to me"); with one, a yes to another amount is
-        // a counter ("I accept $800" when we offered $60).
-        // A range ("anything around 100-150 would work") is terms, not a yes to one amount.
-        // A soft yes then the asking price ("Sure go ahead, my asking price is $9200") states it.
-        if last.is_none()
-            && (signals.aimed_accept || signals.strong_accept && best.hundredths != context.listing)
-            && !best.range
-            && (!signals.asks || signals.explicit_accept)
-            && !signals.reject
-        {
-            return Reading::new(Intent::Accept, Some(money(best.hundredths)), 0.7);
-        }
-        if Some(best.hundredths) == last {
-            let sure = if signals.strong_accept || signals.weak_accept {
-                0.95
-            } else {
-                0.85
-            };
-            return Reading::new(Intent::Accept, Some(money(best.hundredths)), sure);
-        }
-        let rivals = proposals
-            .iter()
-            .filter(|a| a.strength >= best.strength && a.hundredths != best.hundredths)
-            .count();
-        let mut sure: f64 = match best.strength {
-            4 => 0.92,
-            3 => 0.88,
-            2 => 0.8,
-            _ => 0.65,
-        };
-        if rivals > 0 {
-            sure -= 0.15;
-        }
-        if best.range {
-            sure -= 0.15;
-        }
-        // Arguing for the asking price ("I can sell it to someone else for my asking price
-        // of $75") holds it: a refusal, not a new price. ("I can't go lower than $3000",
-        // the asking price, names it as the price: a counter.)
-        if best.hundredths == context.listing && signals.defends_asking && !signals.strong_accept {
-            return Reading::new(Intent::Reject, Some(money(best.hundredths)), 0.8);
-        }
-        let reading = Reading::new(Intent::Counter, Some(money(best.hundredths)), sure);
-        if signals.available && !signals.sold {
-            return reading.because(Reason::StillAvailable);
-        }
-        return reading;
+        return read_amount(best, &proposals, signals, context, currency);
     }
 
     let echoed = found.iter().any(|a| a.role == Role::Echo);
@@ -601,6 +554,67 @@ fn decide_on_words(
         return Reading::new(Intent::Accept, last.map(money), sure);
     }
     ask_or_tell(signals)
+}
+
+/// What a reply naming `best` (the strongest of `proposals`) means: the amount agreed, a
+/// counter, or the asking price held.
+fn read_amount(
+    best: Amount,
+    proposals: &[&Amount],
+    signals: &Signals,
+    context: Context,
+    currency: Currency,
+) -> Reading {
+    let money = |hundredths: i64| from_hundredths(hundredths, currency);
+    let last = context.last_offer;
+    // With no offer of ours to answer, a yes with an amount agrees to that amount
+    // ("Deal! 250!", "$230 is agreeable to me"); with one, a yes to another amount is
+    // a counter ("I accept $800" when we offered $60).
+    // A range ("anything around 100-150 would work") is terms, not a yes to one amount.
+    // A soft yes then the asking price ("Sure go ahead, my asking price is $9200") states it.
+    if last.is_none()
+        && (signals.aimed_accept || signals.strong_accept && best.hundredths != context.listing)
+        && !best.range
+        && (!signals.asks || signals.explicit_accept)
+        && !signals.reject
+    {
+        return Reading::new(Intent::Accept, Some(money(best.hundredths)), 0.7);
+    }
+    if Some(best.hundredths) == last {
+        let sure = if signals.strong_accept || signals.weak_accept {
+            0.95
+        } else {
+            0.85
+        };
+        return Reading::new(Intent::Accept, Some(money(best.hundredths)), sure);
+    }
+    let rivals = proposals
+        .iter()
+        .filter(|a| a.strength >= best.strength && a.hundredths != best.hundredths)
+        .count();
+    let mut sure: f64 = match best.strength {
+        4 => 0.92,
+        3 => 0.88,
+        2 => 0.8,
+        _ => 0.65,
+    };
+    if rivals > 0 {
+        sure -= 0.15;
+    }
+    if best.range {
+        sure -= 0.15;
+    }
+    // Arguing for the asking price ("I can sell it to someone else for my asking price
+    // of $75") holds it: a refusal, not a new price. ("I can't go lower than $3000",
+    // the asking price, names it as the price: a counter.)
+    if best.hundredths == context.listing && signals.defends_asking && !signals.strong_accept {
+        return Reading::new(Intent::Reject, Some(money(best.hundredths)), 0.8);
+    }
+    let reading = Reading::new(Intent::Counter, Some(money(best.hundredths)), sure);
+    if signals.available && !signals.sold {
+        return reading.because(Reason::StillAvailable);
+    }
+    reading
 }
 
 /// A reply that neither settles nor refuses a price: a question, or something else.
