@@ -314,6 +314,13 @@ impl Phrasebook {
                 .collect();
             if numbers.len() == 1 && plausible.len() == 1 {
                 let (start, end, _) = *plausible[0];
+                // "a little better than $29", "cheaper than $2300", "the $2,250 as a deposit":
+                // the number is not the seller's price, so the message is no counter.
+                let before = lower[..start].trim_end().trim_end_matches('$').trim_end();
+                if before.ends_with("than") || lower[end..].trim_start().starts_with("as a deposit")
+                {
+                    continue;
+                }
                 let counter = format!("{}{{price}}{}", &text[..start], &text[end..]);
                 if !lower.contains("deal") && !lower.contains('?') {
                     book.counters.push(template(counter));
@@ -702,6 +709,20 @@ mod tests {
             assert!(!text.contains("{price}"));
         }
         assert_eq!(book.write(&Decision::Silent, "bike", &mut rng), None);
+    }
+
+    #[test]
+    fn a_number_that_is_not_the_sellers_price_makes_no_counter() {
+        let book = Phrasebook::from_jsonl(concat!(
+            r#"{"text": "I think we can do a little better than $29.", "listing_price": 49, "category": "bike"}"#,
+            "\n",
+            r#"{"text": "You won't find one for cheaper than 45", "listing_price": 50, "category": "bike"}"#,
+            "\n",
+            r#"{"text": "I can take the $2,250 as a deposit and hold it", "listing_price": 4500, "category": "housing"}"#,
+            "\n",
+            r#"{"text": "I could do $40 if you pick it up", "listing_price": 50, "category": "bike"}"#,
+        ));
+        assert_eq!(book.sizes().0, 1, "only the last one is a counter");
     }
 
     #[test]

@@ -703,6 +703,7 @@ fn what_the_seventh_and_eighth_batches_taught() {
         ),
         ("Nope. What you see is what you get.", 75.0, "other -"),
         ("Is the price okay?", 2200.0, "question -"),
+        ("Sure! Cash okay?", 290.0, "question -"),
         // amounts that are not the seller's price (the market's, a deposit, a difference)
         (
             "you're not going to find something in the area for cheaper than $2300",

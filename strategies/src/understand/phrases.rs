@@ -911,8 +911,10 @@ pub(crate) fn asks(sentence: &str, question_mark: bool) -> bool {
     {
         return false;
     }
-    // "…let's just meet downtown, okay?" tags a statement; "Is the price okay?" asks.
-    let tagged_ok = words.last().is_some_and(|w| ["okay", "ok"].contains(w))
+    // "…let's just meet downtown, okay?" tags a statement; "Is the price okay?" and "Cash
+    // okay?" ask.
+    let tagged_ok = words.len() >= 4
+        && words.last().is_some_and(|w| ["okay", "ok"].contains(w))
         && words.first().is_some_and(|w| !INTERROGATIVES.contains(w));
     if tagged_ok {
         return false;
