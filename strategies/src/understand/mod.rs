@@ -289,8 +289,9 @@ fn gives_in(flat: &Flat) -> bool {
             .all(|w| phrases::WEAK_ACCEPT.contains(&w) || w == "then")
 }
 
-/// A soft yes in a message short enough to be about our offer: "No problem. Thanks." is
-/// one; "No problem. The cabinet is 3 feet long by 3 feet wide…" answers something else.
+/// A soft yes in a message short enough to be about our offer: "Sounds good. Thanks." is
+/// one; "Sounds good. The cabinet is 3 feet long by 3 feet wide…" answers something else.
+/// "No problem" says yes only when there is an offer of ours to answer.
 fn soft_yes(flat: &Flat, context: Context) -> bool {
     const MOST_WORDS: usize = 14;
     let no_problem = context.last_offer.is_some() && flat.any_agreed(phrases::NO_PROBLEM);
