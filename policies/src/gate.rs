@@ -4,10 +4,13 @@
 //! Durability uses group commit: every message that changes state writes its records, then
 //! queues its replies and executions and asks the actor to `Commit`. Because the mailbox is
 //! FIFO, one `Commit` makes everything proposed before it durable with a single sync, then
-//! runs the executions. Their results become durable with the next commit's sync, the one
-//! that also covers the intents proposed meanwhile, and only then are they answered: under
-//! load a round of decisions costs one sync, not two. Nothing reaches the outside world
-//! before its intent is on disk, and no proposer hears an answer that could be lost.
+//! runs the executions and answers them. Their results become durable with the next
+//! commit's sync, the one that also covers the intents proposed meanwhile: under load a
+//! round of decisions costs one sync, and a proposer waits for one sync, not two. Nothing
+//! reaches the outside world before its intent is on disk. A crash after an answer and
+//! before that sync leaves the intent open, and start-up looks it up in the outside world
+//! by its idempotency key ([`Effector::lookup`]) instead of repeating it, which is also
+//! what a crash in the middle of an execution needs.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -357,7 +360,7 @@ enum Port {
     Task(RpcReplyPort<ApprovalId>, ApprovalId),
 }
 
-/// An answer decided, waiting for the sync that makes what it reports durable.
+/// An answer decided: the outcome to send and where.
 struct Settled {
     port: Port,
     outcome: Outcome,
@@ -387,8 +390,6 @@ pub struct GateState {
     replies: Vec<Reply>,
     commit_requested: bool,
     events: Vec<GateEvent>,
-    /// Answers and events about executions whose results the next sync makes durable.
-    settling: (Vec<Settled>, Vec<GateEvent>),
     /// Policy state changed and must be written before the next flush.
     policy_dirty: bool,
 }
@@ -1037,14 +1038,12 @@ impl GateState {
         Ok(())
     }
 
-    /// The group commit: sync intents (and the last round's results), answer the last
-    /// round, execute, and leave this round's answers for the next sync.
+    /// The group commit: sync intents (and the last round's results), execute, answer,
+    /// and ask for the sync that makes this round's results durable.
     async fn commit(&mut self) -> Result<(), StoreError> {
         self.commit_requested = false;
         self.save_policy_state()?;
         self.store().sync().await?;
-        let (settled, events) = std::mem::take(&mut self.settling);
-        self.answer(settled, events);
         let executions = std::mem::take(&mut self.to_execute);
         let wrote_results = !executions.is_empty();
         let mut outcomes: BTreeMap<ActionId, Outcome> = BTreeMap::new();
@@ -1076,12 +1075,9 @@ impl GateState {
             })
             .collect();
         let events = std::mem::take(&mut self.events);
+        self.answer(settled, events);
         if wrote_results {
-            self.settling = (settled, events);
             self.request_commit();
-        } else {
-            // Nothing was written since the sync: what is decided is durable already.
-            self.answer(settled, events);
         }
         Ok(())
     }
@@ -1451,7 +1447,6 @@ impl Actor for PolicyGate {
             replies: Vec::new(),
             commit_requested: false,
             events: Vec::new(),
-            settling: (Vec::new(), Vec::new()),
             policy_dirty: false,
         };
         state.reconcile().await?;
@@ -1468,13 +1463,11 @@ impl Actor for PolicyGate {
         _myself: ActorRef<Self::Msg>,
         state: &mut GateState,
     ) -> Result<(), ActorProcessingErr> {
-        // The last round executed and waits for a sync: give it one rather than drop its
-        // answers (the journal would recover its results, the proposers would not hear).
-        let (settled, events) = std::mem::take(&mut state.settling);
-        if !settled.is_empty() || !events.is_empty() {
+        // The last round's results may wait for a sync: give them one, so a clean stop
+        // leaves nothing for start-up to look up.
+        if state.commit_requested {
             state.save_policy_state()?;
             state.store().sync().await?;
-            state.answer(settled, events);
         }
         Ok(())
     }

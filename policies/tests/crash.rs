@@ -1,5 +1,6 @@
 //! The gate survives being killed at any moment, including between "intent written" and
-//! "result recorded": after restarts no action ran twice and none is lost.
+//! "result recorded", and between an answer and the sync of its result: after restarts no
+//! action ran twice, none is lost, and every action a proposer heard was executed is.
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
@@ -25,17 +26,26 @@ fn driver(store: &Path, world: &Path) -> Command {
     command
 }
 
-/// Runs the driver until it aborts at its `effect`-th effect; returns how many answers it gave.
-fn crash_at_effect(store: &Path, world: &Path, effect: u64) -> usize {
+/// The keys of the actions the driver's output says were answered as executed.
+fn answered_executed<'a>(lines: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+    lines
+        .into_iter()
+        .filter_map(|line| line.strip_prefix("answered "))
+        .filter(|rest| rest.contains(r#""outcome":"executed""#))
+        .filter_map(|rest| rest.split_once(' ').map(|(key, _)| key.to_string()))
+        .collect()
+}
+
+/// Runs the driver until it aborts at its `effect`-th effect; returns the keys it answered
+/// as executed.
+fn crash_at_effect(store: &Path, world: &Path, effect: u64) -> Vec<String> {
     let output = driver(store, world)
         .env("BAZAAR_CRASH_AFTER_EFFECT", effect.to_string())
         .output()
         .expect("run the driver");
-    let answers = String::from_utf8_lossy(&output.stdout)
-        .lines()
-        .filter(|l| l.starts_with("answered"))
-        .count();
-    let finished = String::from_utf8_lossy(&output.stdout).contains("done");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let answers = answered_executed(stdout.lines());
+    let finished = stdout.contains("done");
     assert!(
         finished || !output.status.success(),
         "the driver was told to crash: {:?}",
@@ -44,18 +54,21 @@ fn crash_at_effect(store: &Path, world: &Path, effect: u64) -> usize {
     answers
 }
 
-/// Runs the driver and SIGKILLs it `delay` after its first answer.
-fn kill_after(store: &Path, world: &Path, delay: Duration) -> bool {
+/// Runs the driver and SIGKILLs it `delay` after its first answer; returns whether it had
+/// finished by then and the keys it answered as executed.
+fn kill_after(store: &Path, world: &Path, delay: Duration) -> (bool, Vec<String>) {
     let mut child = driver(store, world).spawn().expect("start the driver");
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = lines.next();
-    let finished_early = first
-        .as_ref()
-        .is_some_and(|l| l.as_ref().is_ok_and(|l| l == "done"));
+    let first = lines.next().and_then(Result::ok).unwrap_or_default();
+    let finished_early = first == "done";
+    let rest = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
     std::thread::sleep(delay);
     let _ = child.kill();
     let _ = child.wait();
-    finished_early
+    let rest = rest.join().expect("the driver's output is read");
+    let answers =
+        answered_executed(std::iter::once(first.as_str()).chain(rest.iter().map(String::as_str)));
+    (finished_early, answers)
 }
 
 #[test]
@@ -64,15 +77,17 @@ fn no_action_runs_twice_and_none_is_lost_across_kills() {
     let store_dir = dir.path().join("store");
     let world = dir.path().join("world.log");
 
-    let mut answered = 0;
+    let mut answered = BTreeSet::new();
     for effect in [1, 2, 3, 5, 8] {
-        answered += crash_at_effect(&store_dir, &world, effect);
+        answered.extend(crash_at_effect(&store_dir, &world, effect));
     }
     let mut rng = rand::rng();
     let mut kills = 0;
     for _ in 0..RANDOM_KILLS {
         let delay = Duration::from_millis(rng.random_range(1..40));
-        if kill_after(&store_dir, &world, delay) {
+        let (finished, answers) = kill_after(&store_dir, &world, delay);
+        answered.extend(answers);
+        if finished {
             break;
         }
         kills += 1;
@@ -126,6 +141,11 @@ fn no_action_runs_twice_and_none_is_lost_across_kills() {
         executed, reached,
         "the store and the world agree on what ran"
     );
+    let unheard: Vec<&String> = answered.difference(&executed).collect();
+    assert!(
+        unheard.is_empty(),
+        "answered as executed, not recorded so: {unheard:?}"
+    );
 
     let audit: Vec<AuditEntry> = store.all().unwrap();
     assert_eq!(AuditEntry::verify_chain(&audit), Ok(audit.len() as u64));
@@ -149,8 +169,9 @@ fn no_action_runs_twice_and_none_is_lost_across_kills() {
         "each failpoint crash leaves an intent to reconcile ({reconciled})"
     );
     eprintln!(
-        "gate crash test: {} failpoint crashes + {kills} SIGKILLs, {answered} answers before the crashes, {} actions executed once, {reconciled} intents reconciled, 0 duplicated, 0 lost",
+        "gate crash test: {} failpoint crashes + {kills} SIGKILLs, {} answered executed before the crashes, {} actions executed once, {reconciled} intents reconciled, 0 duplicated, 0 lost",
         5,
+        answered.len(),
         executed.len()
     );
 }
