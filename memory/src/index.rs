@@ -17,8 +17,8 @@ use tantivy::collector::TopDocs;
 use tantivy::directory::{Directory, MmapDirectory, INDEX_WRITER_LOCK};
 use tantivy::fieldnorm::FieldNormReader;
 use tantivy::query::{
-    Bm25StatisticsProvider, Bm25Weight, BooleanQuery, BoostQuery, EnableScoring, Occur, Query,
-    QueryParser, TermQuery, Weight,
+    Bm25StatisticsProvider, Bm25Weight, BooleanQuery, BoostQuery, Occur, Query, QueryParser,
+    TermQuery,
 };
 use tantivy::schema::{
     Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, INDEXED, STORED,
@@ -28,7 +28,7 @@ use tantivy::store::Compressor;
 use tantivy::tokenizer::{PreTokenizedString, Token};
 use tantivy::{
     doc, DocAddress, DocId, Index, IndexReader, IndexSettings, IndexWriter, ReloadPolicy, Score,
-    Searcher, TantivyDocument, Term,
+    Searcher, SegmentReader, TantivyDocument, Term,
 };
 use tokio::sync::{mpsc, oneshot};
 
@@ -489,7 +489,6 @@ impl ProductIndex {
             fields: f,
             terms: Vec::with_capacity(words.len() + 1),
         };
-        let mut words_queries: Vec<TermQuery> = Vec::with_capacity(words.len());
         for word in &words {
             let term = match category {
                 Some(category) => Term::from_field_text(f.match_title_in, &scoped(category, word)),
@@ -497,10 +496,8 @@ impl ProductIndex {
             };
             stats
                 .terms
-                .push((term.clone(), Term::from_field_text(f.title, word)));
-            words_queries.push(TermQuery::new(term, IndexRecordOption::WithFreqs));
+                .push((term, Term::from_field_text(f.title, word)));
         }
-        let mut condition_query = None;
         if let Some(condition) = condition {
             let term = match category {
                 Some(category) => {
@@ -508,25 +505,28 @@ impl ProductIndex {
                 }
                 None => Term::from_field_text(f.match_condition, condition.name()),
             };
-            stats.terms.push((
-                term.clone(),
-                Term::from_field_text(f.condition, condition.name()),
-            ));
-            condition_query = Some(BoostQuery::new(
-                Box::new(TermQuery::new(term, IndexRecordOption::WithFreqs)),
-                CONDITION_BOOST,
-            ));
+            stats
+                .terms
+                .push((term, Term::from_field_text(f.condition, condition.name())));
         }
-        // Every statistic the weights read is known now.
-        let scoring = EnableScoring::enabled_from_statistics_provider(&stats, &searcher);
-        let word_weights = words_queries
+        // Every statistic the weights read is known now; each is weighed as a term query
+        // would be (the condition boosted as in the exhaustive query).
+        let mut scored = stats
+            .terms
             .iter()
-            .map(|query| query.weight(scoring))
-            .collect::<Result<Vec<_>, _>>()?;
-        let condition_weight = condition_query
-            .map(|query| query.weight(scoring))
-            .transpose()?;
-        let top = top_k_accumulated(&searcher, &word_weights, condition_weight.as_deref(), k)?;
+            .map(|(term, _)| {
+                let bm25 = Bm25Weight::for_terms(&stats, std::slice::from_ref(term))?;
+                Ok(Scored {
+                    term: term.clone(),
+                    bm25,
+                })
+            })
+            .collect::<Result<Vec<_>, IndexError>>()?;
+        let condition = condition.and_then(|_| scored.pop()).map(|c| Scored {
+            bm25: c.bm25.boost_by(CONDITION_BOOST),
+            ..c
+        });
+        let top = top_k_accumulated(&searcher, &scored, condition.as_ref(), k)?;
         // The exhaustive query's required clauses (kind, category) add the same to every
         // hit; add it here too so the scores are the same.
         let mut offset = string_term_score(&searcher, Term::from_field_text(f.kind, "product"))?;
@@ -680,6 +680,51 @@ impl std::fmt::Debug for ProductIndex {
     }
 }
 
+/// A term to score and how BM25 weighs it (with the statistics the exhaustive query uses).
+struct Scored {
+    term: Term,
+    bm25: Bm25Weight,
+}
+
+/// Calls `add` with each document of `scored`'s postings in `segment` and its score, a
+/// block of postings at a time: no scorer, no call through a trait object per document.
+#[inline]
+fn for_each_posting(
+    segment: &SegmentReader,
+    scored: &Scored,
+    mut add: impl FnMut(DocId, Score),
+) -> tantivy::Result<()> {
+    let field = scored.term.field();
+    let inverted = segment.inverted_index(field)?;
+    let Some(info) = inverted.get_term_info(&scored.term)? else {
+        return Ok(());
+    };
+    let mut postings =
+        inverted.read_block_postings_from_terminfo(&info, IndexRecordOption::WithFreqs)?;
+    let norms = match segment.fieldnorms_readers().get_field(field)? {
+        Some(norms) => norms,
+        None => FieldNormReader::constant(segment.max_doc(), 1),
+    };
+    loop {
+        let docs = postings.docs();
+        if docs.is_empty() {
+            return Ok(());
+        }
+        let freqs = postings.freqs();
+        if freqs.len() == docs.len() {
+            for (&doc, &freq) in docs.iter().zip(freqs) {
+                add(doc, scored.bm25.score(norms.fieldnorm_id(doc), freq));
+            }
+        } else {
+            // a field indexed without frequencies: each word once
+            for &doc in docs {
+                add(doc, scored.bm25.score(norms.fieldnorm_id(doc), 1));
+            }
+        }
+        postings.advance();
+    }
+}
+
 /// The `k` best-scoring documents, best first (ties: the earlier document first), of those
 /// matching at least one of `words`: term at a time, each word's postings added into one
 /// score per document, then `condition`'s into the documents a word matched (a condition
@@ -688,8 +733,8 @@ impl std::fmt::Debug for ProductIndex {
 /// `k`-th best score stays low when many items share some of the words.
 fn top_k_accumulated(
     searcher: &Searcher,
-    words: &[Box<dyn Weight>],
-    condition: Option<&dyn Weight>,
+    words: &[Scored],
+    condition: Option<&Scored>,
     k: usize,
 ) -> Result<Vec<(Score, DocAddress)>, IndexError> {
     // a min-heap of the best k so far, by score then by lateness
@@ -700,9 +745,9 @@ fn top_k_accumulated(
         for (ord, segment) in searcher.segment_readers().iter().enumerate() {
             scores.resize(segment.max_doc() as usize, 0.0);
             let summed = (|| -> tantivy::Result<()> {
-                for weight in words {
+                for word in words {
                     // BM25 scores are positive, so zero means "not matched yet".
-                    weight.for_each(segment, &mut |doc, score| {
+                    for_each_posting(segment, word, |doc, score| {
                         let slot = &mut scores[doc as usize];
                         if *slot == 0.0 {
                             touched.push(doc);
@@ -710,8 +755,8 @@ fn top_k_accumulated(
                         *slot += score;
                     })?;
                 }
-                if let Some(weight) = condition {
-                    weight.for_each(segment, &mut |doc, score| {
+                if let Some(condition) = condition {
+                    for_each_posting(segment, condition, |doc, score| {
                         let slot = &mut scores[doc as usize];
                         if *slot != 0.0 {
                             *slot += score;
