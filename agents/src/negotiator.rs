@@ -19,7 +19,7 @@
 //! `max_value`, which the gate enforces.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bazaar_config::StrategyProfile;
@@ -85,6 +85,10 @@ pub struct NegotiatorState {
     no_push: Arc<AtomicBool>,
     /// The mailbox cannot be read: one alert per incident, not one per poll.
     mailbox_down: Incidents<()>,
+    /// When the armed poll timer fires. One timer at a time: every new negotiation and
+    /// every poll arms it again, and each used to add a timer of its own, so the polls
+    /// (each reading every open thread) multiplied with the negotiations ever started.
+    next_poll: Arc<Mutex<Option<DateTime<Utc>>>>,
 }
 
 impl Actor for Negotiator {
@@ -111,6 +115,7 @@ impl Actor for Negotiator {
             idling: Arc::default(),
             no_push: Arc::default(),
             mailbox_down: Incidents::default(),
+            next_poll: Arc::default(),
         })
     }
 
@@ -737,9 +742,33 @@ impl NegotiatorState {
                 wait = wait.min(until.max(Duration::from_secs(1)));
             }
         }
+        let due = chrono::Duration::from_std(wait)
+            .ok()
+            .and_then(|wait| now.checked_add_signed(wait))
+            .unwrap_or(DateTime::<Utc>::MAX_UTC);
+        {
+            let mut next = self.next_poll.lock().unwrap_or_else(|p| p.into_inner());
+            // A timer armed to fire sooner polls first, and that poll arms the next one.
+            if next.is_some_and(|at| at <= due) {
+                return;
+            }
+            *next = Some(due);
+        }
+        let next_poll = self.next_poll.clone();
         tokio::spawn(async move {
             clock.sleep(wait).await;
-            let _ = addr.send(NegotiatorMsg::Poll);
+            // Superseded by a timer armed to fire sooner: that one polled.
+            let still_armed = {
+                let mut next = next_poll.lock().unwrap_or_else(|p| p.into_inner());
+                let mine = *next == Some(due);
+                if mine {
+                    *next = None;
+                }
+                mine
+            };
+            if still_armed {
+                let _ = addr.send(NegotiatorMsg::Poll);
+            }
         });
     }
 }
