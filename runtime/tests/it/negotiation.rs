@@ -61,3 +61,117 @@ async fn negotiations_with_llm_second_opinions_and_rewrites() {
         llm.answered()
     );
 }
+
+/// A mailbox that counts how often it is read, with no push signal: the Negotiator polls
+/// it on the clock alone.
+struct CountingMailbox {
+    inner: std::sync::Arc<dyn bazaar_sim::mail::MailTransport>,
+    reads: std::sync::atomic::AtomicUsize,
+}
+
+impl bazaar_sim::mail::MailTransport for CountingMailbox {
+    fn address(&self) -> &str {
+        self.inner.address()
+    }
+
+    fn send<'a>(
+        &'a self,
+        mail: &'a bazaar_sim::mail::OutgoingMail,
+    ) -> bazaar_sim::mail::MailFuture<'a, bazaar_sim::mail::MessageId> {
+        self.inner.send(mail)
+    }
+
+    fn fetch_new(
+        &self,
+        since: Option<bazaar_sim::mail::HighWaterMark>,
+        limit: usize,
+    ) -> bazaar_sim::mail::MailFuture<'_, bazaar_sim::mail::FetchBatch> {
+        self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.fetch_new(since, limit)
+    }
+}
+
+/// Starting negotiations does not multiply the polls: each used to arm a poll timer of
+/// its own, so ten negotiations read the mailbox (and every open thread) eleven times
+/// every five minutes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mailbox_is_polled_on_one_timer_however_many_negotiations_start() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use bazaar_agents::negotiator::{NegotiatorMsg, StartNegotiation};
+    use bazaar_memory::{
+        Clock, IndexConfig, Money, OpportunityId, ProductIndex, SellerId, SimClock, SledStore,
+    };
+    use bazaar_runtime::system::{System, SystemParts};
+    use bazaar_sim::mail::PostOffice;
+    use bazaar_strategies::negotiation::{DealContext, SellerHistory};
+
+    let office = PostOffice::new();
+    office.create_mailbox("agent@bazaar.test").unwrap();
+    let mailbox = Arc::new(CountingMailbox {
+        inner: Arc::new(office.transport("agent@bazaar.test").unwrap()),
+        reads: AtomicUsize::new(0),
+    });
+    let clock = SimClock::new("2026-03-02T08:00:00Z".parse().unwrap());
+    let mut config = bazaar_config::Config::load(None, std::iter::empty()).unwrap();
+    config.mail.enabled = true;
+    config.mail.poll_secs = 300;
+    let data = tempfile::tempdir().unwrap();
+    let system = System::start(SystemParts::with_mail(
+        Arc::new(config),
+        SledStore::open(&data.path().join("store")).unwrap(),
+        ProductIndex::in_memory(IndexConfig::default()).unwrap(),
+        Arc::new(clock.clone()),
+        mailbox.clone(),
+    ))
+    .await
+    .unwrap();
+    let settle = || async {
+        for _ in 0..3 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            system.quiet.wait_quiet().await;
+        }
+    };
+    settle().await;
+    for n in 0..10 {
+        let start = StartNegotiation {
+            opportunity: OpportunityId::new_at(clock.now()),
+            seller: SellerId::new_at(clock.now()),
+            seller_address: format!("seller{n}@example.com"),
+            subject: format!("Desk number {n}"),
+            deal: DealContext {
+                asking: Money::usd(10_000),
+                ceiling: Money::usd(8_000),
+                valuation_confidence: 0.9,
+                expected_margin: 0.2,
+                pay_asking: false,
+                category: "furniture".into(),
+                business_seller: false,
+                time_left: None,
+            },
+            history: SellerHistory::default(),
+        };
+        system
+            .addrs
+            .negotiator
+            .send(NegotiatorMsg::Start(Box::new(start)))
+            .unwrap();
+    }
+    settle().await;
+    let before = mailbox.reads.load(Ordering::SeqCst);
+    // An hour, five minutes at a time: twelve polls are due, a few more where a thread
+    // wakes between them; eleven timers made it about 130.
+    for _ in 0..12 {
+        clock.advance_by(Duration::from_secs(300));
+        settle().await;
+    }
+    let polls = mailbox.reads.load(Ordering::SeqCst) - before;
+    eprintln!("{polls} reads of the mailbox in the hour after ten negotiations started");
+    assert!(
+        (10..=36).contains(&polls),
+        "{polls} reads of the mailbox in an hour polled every five minutes"
+    );
+    system.shutdown(Duration::from_secs(5)).await.unwrap();
+}
