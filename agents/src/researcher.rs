@@ -113,10 +113,8 @@ impl ResearcherState {
     /// rest.
     fn known_on(&mut self, marketplace: bazaar_memory::Marketplace) -> KnownListings {
         let now = self.ctx.clock.now();
-        let fresh = |at: &chrono::DateTime<chrono::Utc>| {
-            now - *at < chrono::Duration::hours(LAST_SEEN_REFRESH_HOURS)
-        };
-        self.read_lately.retain(|_, read| fresh(&read.written));
+        self.read_lately
+            .retain(|_, read| written_lately(read.written, now));
         KnownListings::new(
             self.read_lately
                 .iter()
@@ -153,10 +151,10 @@ impl ResearcherState {
             let print = fingerprint(&listing);
             // Read lately exactly so: what the store holds says the same (see
             // `seen_lately_unchanged`), so it need not be read to be compared.
-            let unchanged = self.read_lately.get(&key).is_some_and(|read| {
-                read.print == print
-                    && now - read.written < chrono::Duration::hours(LAST_SEEN_REFRESH_HOURS)
-            });
+            let unchanged = self
+                .read_lately
+                .get(&key)
+                .is_some_and(|read| read.print == print && written_lately(read.written, now));
             if unchanged {
                 continue;
             }
@@ -665,6 +663,12 @@ struct Observed {
 /// How stale `last_seen` may get on a listing that has not changed before a scan rewrites it.
 const LAST_SEEN_REFRESH_HOURS: i64 = 24;
 
+/// Whether a listing's record written `at` is younger than [`LAST_SEEN_REFRESH_HOURS`]:
+/// seen again unchanged, it needs no write.
+fn written_lately(at: chrono::DateTime<chrono::Utc>, now: chrono::DateTime<chrono::Utc>) -> bool {
+    now - at < chrono::Duration::hours(LAST_SEEN_REFRESH_HOURS)
+}
+
 /// A listing as read lately.
 #[derive(Debug)]
 struct ReadLately {
@@ -729,7 +733,7 @@ fn seen_lately_unchanged(
     seen: &MarketListing,
     now: chrono::DateTime<chrono::Utc>,
 ) -> bool {
-    if now - old.last_seen >= chrono::Duration::hours(LAST_SEEN_REFRESH_HOURS) {
+    if !written_lately(old.last_seen, now) {
         return false;
     }
     // Every field named, so a field added later is compared (or skipped) on purpose.

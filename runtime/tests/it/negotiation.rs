@@ -3,9 +3,20 @@
 //! the system is restarted mid-negotiation and every thread resumes without re-sending or
 //! missing a message.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bazaar_agents::negotiator::NegotiatorMsg;
+use bazaar_memory::{Clock, IndexConfig, Money, ProductIndex, SimClock, SledStore};
+use bazaar_runtime::system::{System, SystemParts};
+use bazaar_sim::mail::{
+    FetchBatch, HighWaterMark, MailFuture, MailTransport, MessageId, OutgoingMail, PostOffice,
+};
+
 use crate::negotiation_common;
 
-use negotiation_common::{run_negotiations, Mail};
+use negotiation_common::{run_negotiations, start_negotiation, Mail};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn negotiations_by_email_over_the_in_process_post_office() {
@@ -15,9 +26,7 @@ async fn negotiations_by_email_over_the_in_process_post_office() {
 /// The same over real Postfix + Dovecot (as root; CI fails rather than skips without it).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn negotiations_by_email_over_postfix_and_dovecot() {
-    use std::sync::Arc;
-
-    use bazaar_sim::mail::{MailTransport, ThrowawayServer};
+    use bazaar_sim::mail::ThrowawayServer;
 
     let dir = std::env::temp_dir().join("bazaar-runtime-negotiation-mail");
     let Some(server) = ThrowawayServer::start_or_skip(&dir, 2725, 1343) else {
@@ -65,28 +74,21 @@ async fn negotiations_with_llm_second_opinions_and_rewrites() {
 /// A mailbox that counts how often it is read, with no push signal: the Negotiator polls
 /// it on the clock alone.
 struct CountingMailbox {
-    inner: std::sync::Arc<dyn bazaar_sim::mail::MailTransport>,
-    reads: std::sync::atomic::AtomicUsize,
+    inner: Arc<dyn MailTransport>,
+    reads: AtomicUsize,
 }
 
-impl bazaar_sim::mail::MailTransport for CountingMailbox {
+impl MailTransport for CountingMailbox {
     fn address(&self) -> &str {
         self.inner.address()
     }
 
-    fn send<'a>(
-        &'a self,
-        mail: &'a bazaar_sim::mail::OutgoingMail,
-    ) -> bazaar_sim::mail::MailFuture<'a, bazaar_sim::mail::MessageId> {
+    fn send<'a>(&'a self, mail: &'a OutgoingMail) -> MailFuture<'a, MessageId> {
         self.inner.send(mail)
     }
 
-    fn fetch_new(
-        &self,
-        since: Option<bazaar_sim::mail::HighWaterMark>,
-        limit: usize,
-    ) -> bazaar_sim::mail::MailFuture<'_, bazaar_sim::mail::FetchBatch> {
-        self.reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    fn fetch_new(&self, since: Option<HighWaterMark>, limit: usize) -> MailFuture<'_, FetchBatch> {
+        self.reads.fetch_add(1, Ordering::SeqCst);
         self.inner.fetch_new(since, limit)
     }
 }
@@ -96,18 +98,6 @@ impl bazaar_sim::mail::MailTransport for CountingMailbox {
 /// every five minutes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_mailbox_is_polled_on_one_timer_however_many_negotiations_start() {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Arc;
-    use std::time::Duration;
-
-    use bazaar_agents::negotiator::{NegotiatorMsg, StartNegotiation};
-    use bazaar_memory::{
-        Clock, IndexConfig, Money, OpportunityId, ProductIndex, SellerId, SimClock, SledStore,
-    };
-    use bazaar_runtime::system::{System, SystemParts};
-    use bazaar_sim::mail::PostOffice;
-    use bazaar_strategies::negotiation::{DealContext, SellerHistory};
-
     let office = PostOffice::new();
     office.create_mailbox("agent@bazaar.test").unwrap();
     let mailbox = Arc::new(CountingMailbox {
@@ -136,23 +126,13 @@ async fn the_mailbox_is_polled_on_one_timer_however_many_negotiations_start() {
     };
     settle().await;
     for n in 0..10 {
-        let start = StartNegotiation {
-            opportunity: OpportunityId::new_at(clock.now()),
-            seller: SellerId::new_at(clock.now()),
-            seller_address: format!("seller{n}@example.com"),
-            subject: format!("Desk number {n}"),
-            deal: DealContext {
-                asking: Money::usd(10_000),
-                ceiling: Money::usd(8_000),
-                valuation_confidence: 0.9,
-                expected_margin: 0.2,
-                pay_asking: false,
-                category: "furniture".into(),
-                business_seller: false,
-                time_left: None,
-            },
-            history: SellerHistory::default(),
-        };
+        let start = start_negotiation(
+            &format!("seller{n}@example.com"),
+            &format!("Desk number {n}"),
+            Money::usd(10_000),
+            Money::usd(8_000),
+            clock.now(),
+        );
         system
             .addrs
             .negotiator

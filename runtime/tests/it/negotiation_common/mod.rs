@@ -137,6 +137,34 @@ fn count_events(world: &World, event: &str) -> usize {
         .count()
 }
 
+/// A negotiation with `seller_address` about `subject`, as the DealAnalyzer starts one for
+/// a private seller asking `asking`, with our `ceiling`.
+pub fn start_negotiation(
+    seller_address: &str,
+    subject: &str,
+    asking: Money,
+    ceiling: Money,
+    now: chrono::DateTime<chrono::Utc>,
+) -> StartNegotiation {
+    StartNegotiation {
+        opportunity: OpportunityId::new_at(now),
+        seller: SellerId::new_at(now),
+        seller_address: seller_address.to_string(),
+        subject: subject.to_string(),
+        deal: DealContext {
+            asking,
+            ceiling,
+            valuation_confidence: 0.9,
+            expected_margin: 0.2,
+            pay_asking: false,
+            category: "electronics".into(),
+            business_seller: false,
+            time_left: None,
+        },
+        history: SellerHistory::default(),
+    }
+}
+
 /// One scripted seller and what we expect of the negotiation with them.
 struct Case {
     address: String,
@@ -233,23 +261,7 @@ pub async fn run_negotiations(mail: Mail, llm: Option<&str>) {
             (reserve.minor * case.ceiling_permille_of_reserve / 1000).min(asking.minor),
             asking.currency,
         );
-        let start = StartNegotiation {
-            opportunity: OpportunityId::new_at(world.now()),
-            seller: SellerId::new_at(world.now()),
-            seller_address: case.address.clone(),
-            subject: title.clone(),
-            deal: DealContext {
-                asking,
-                ceiling,
-                valuation_confidence: 0.9,
-                expected_margin: 0.2,
-                pay_asking: false,
-                category: "electronics".into(),
-                business_seller: false,
-                time_left: None,
-            },
-            history: SellerHistory::default(),
-        };
+        let start = start_negotiation(&case.address, title, asking, ceiling, world.now());
         system
             .addrs
             .negotiator
