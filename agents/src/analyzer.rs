@@ -22,6 +22,8 @@ use bazaar_strategies::valuation::{
 };
 use chrono::{DateTime, Utc};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::negotiator::{seller_history, NegotiatorMsg, StartNegotiation};
 use crate::{ActorReport, AgentContext};
@@ -39,6 +41,10 @@ fn asking_at(product: &ProductRecord, at: DateTime<Utc>) -> Option<Money> {
 /// fourth power, so past the first dozen they change nothing (the valuation bench values
 /// the default world the same with 12 as with 20) and only cost time.
 pub const COMPARABLES: usize = 12;
+
+/// Parts a batch is cut into per searcher thread: small enough that the first is recorded
+/// while the others are still valued, large enough that handing them over costs nothing.
+const PARTS_PER_SEARCHER: usize = 4;
 
 /// Messages to the DealAnalyzer.
 #[derive(Debug)]
@@ -152,9 +158,7 @@ impl Actor for DealAnalyzer {
                     // Once each: a listing's second look reads what its first one wrote.
                     let mut seen = std::collections::HashSet::new();
                     listings.retain(|id| seen.insert(*id));
-                    for appraised in state.appraise_all(&listings)?.into_iter().flatten() {
-                        state.record(appraised)?;
-                    }
+                    state.appraise_and_record(&listings)?;
                     state.ctx.store.flush().await?;
                     state.read_whole_listings().await?;
                     state.reveal_contacts().await?;
@@ -234,11 +238,12 @@ pub fn waits_for_contact(store: &SledStore, listing: ListingId) -> Result<Opport
     Ok(opportunity)
 }
 
-/// The read-only half of valuing a listing, shared by the DealAnalyzer's threads.
-struct Appraiser<'a> {
-    store: &'a SledStore,
-    index: &'a ProductIndex,
-    valuation: &'a ValuationConfig,
+/// The read-only half of valuing a listing, shared by the DealAnalyzer's threads. It owns
+/// its handles (each a cheap clone) so the actor can record while its searchers value.
+struct Appraiser {
+    store: SledStore,
+    index: ProductIndex,
+    valuation: ValuationConfig,
     now: DateTime<Utc>,
 }
 
@@ -253,7 +258,7 @@ struct Appraised {
     comparables: usize,
 }
 
-impl Appraiser<'_> {
+impl Appraiser {
     /// The product recorded for `listing`, if any.
     fn own_product(&self, listing: ListingId) -> Result<Option<ProductRecord>, ActorProcessingErr> {
         Ok(self
@@ -271,8 +276,8 @@ impl Appraiser<'_> {
     ) -> Result<(Analysis, Vec<Comparable>), IndexError> {
         let own_id = own.map(|p| p.id.to_string());
         appraise(
-            self.index,
-            self.valuation,
+            &self.index,
+            &self.valuation,
             &Candidate::from_listing(listing),
             own_id.as_deref(),
             self.now,
@@ -282,7 +287,7 @@ impl Appraiser<'_> {
     /// Reads a listing, its product and any earlier opportunity, and values it; `None`
     /// when it is gone or a second look finds nothing new.
     fn appraise(&self, id: ListingId) -> Result<Option<Appraised>, ActorProcessingErr> {
-        let store = self.store;
+        let store = &self.store;
         let Some(listing) = store.get::<MarketListing>(&id)? else {
             tracing::warn!(listing = %id, "listing to analyze is not in the store");
             return Ok(None);
@@ -328,7 +333,7 @@ impl Appraiser<'_> {
         product: Option<&ProductRecord>,
         mut last: Opportunity,
     ) -> Result<Option<(Opportunity, String)>, ActorProcessingErr> {
-        let store = self.store;
+        let store = &self.store;
         let looked_at = last
             .lifecycle
             .last_entered(OpportunityStatus::Analyzed)
@@ -451,38 +456,65 @@ impl AnalyzerState {
         })
     }
 
-    /// Reads and values `ids` (store reads and index searches, nothing written) on up to
-    /// `[index] searchers` threads, in the order given; `None` for a listing there is
-    /// nothing to do about.
-    fn appraise_all(
-        &self,
-        ids: &[ListingId],
-    ) -> Result<Vec<Option<Appraised>>, ActorProcessingErr> {
+    /// Values `ids` (store reads and index searches, nothing written) on up to
+    /// `[index] searchers` threads and records each valuation on this one, in the order
+    /// given. The batch is valued in small parts dealt to the searchers in turn, and a part
+    /// is recorded as soon as it and those before it are valued, so recording overlaps the
+    /// searching instead of waiting for the whole batch.
+    fn appraise_and_record(&mut self, ids: &[ListingId]) -> Result<(), ActorProcessingErr> {
         let appraiser = self.appraiser();
         let threads = self.ctx.config.index.searcher_count().min(ids.len());
         if threads <= 1 {
-            return ids.iter().map(|id| appraiser.appraise(*id)).collect();
-        }
-        let appraiser = &appraiser;
-        std::thread::scope(|scope| {
-            let parts: Vec<_> = ids
-                .chunks(ids.len().div_ceil(threads))
-                .map(|part| {
-                    scope.spawn(move || {
-                        part.iter()
-                            .map(|id| appraiser.appraise(*id))
-                            .collect::<Result<Vec<_>, _>>()
-                    })
-                })
-                .collect();
-            let mut all = Vec::with_capacity(ids.len());
-            for part in parts {
-                let appraised = part
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
-                all.extend(appraised);
+            for id in ids {
+                if let Some(appraised) = appraiser.appraise(*id)? {
+                    self.record(appraised)?;
+                }
             }
-            Ok(all)
+            return Ok(());
+        }
+        let parts: Vec<&[ListingId]> = ids
+            .chunks(ids.len().div_ceil(threads * PARTS_PER_SEARCHER))
+            .collect();
+        let failed = AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            let (valued, ready) = std::sync::mpsc::channel();
+            for first in 0..threads {
+                let (valued, parts, appraiser, failed) =
+                    (valued.clone(), &parts, &appraiser, &failed);
+                scope.spawn(move || {
+                    for n in (first..parts.len()).step_by(threads) {
+                        if failed.load(Ordering::Relaxed) {
+                            return;
+                        }
+                        let appraised: Result<Vec<_>, _> =
+                            parts[n].iter().map(|id| appraiser.appraise(*id)).collect();
+                        if valued.send((n, appraised)).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+            drop(valued);
+            // parts valued out of turn wait here for the ones before them
+            let mut waiting = BTreeMap::new();
+            let mut next = 0;
+            // ends when every searcher is done (or one panicked: the scope re-raises it)
+            for (n, appraised) in ready {
+                waiting.insert(n, appraised);
+                while let Some(appraised) = waiting.remove(&next) {
+                    next += 1;
+                    let recorded = appraised.and_then(|all| {
+                        all.into_iter()
+                            .flatten()
+                            .try_for_each(|appraised| self.record(appraised))
+                    });
+                    if let Err(error) = recorded {
+                        failed.store(true, Ordering::Relaxed);
+                        return Err(error);
+                    }
+                }
+            }
+            Ok(())
         })
     }
 
@@ -650,11 +682,11 @@ impl AnalyzerState {
     }
 
     /// The read-only half of valuing, as of now.
-    fn appraiser(&self) -> Appraiser<'_> {
+    fn appraiser(&self) -> Appraiser {
         Appraiser {
-            store: &self.ctx.store,
-            index: &self.ctx.index,
-            valuation: &self.valuation,
+            store: self.ctx.store.clone(),
+            index: self.ctx.index.clone(),
+            valuation: self.valuation.clone(),
             now: self.ctx.clock.now(),
         }
     }

@@ -20,9 +20,12 @@ use tantivy::query::{
     Bm25StatisticsProvider, Bm25Weight, BooleanQuery, BoostQuery, Occur, Query, QueryParser,
     TermQuery,
 };
+use tantivy::schema::document::{
+    DeserializeError, DocumentDeserialize, DocumentDeserializer, ValueDeserialize,
+    ValueDeserializer, ValueVisitor,
+};
 use tantivy::schema::{
-    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, Value, INDEXED, STORED,
-    STRING, TEXT,
+    Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, INDEXED, STORED, STRING, TEXT,
 };
 use tantivy::store::Compressor;
 use tantivy::tokenizer::{PreTokenizedString, Token};
@@ -180,7 +183,7 @@ fn with_freqs(tokenizer: &str) -> TextOptions {
 fn settings() -> IndexSettings {
     IndexSettings {
         docstore_compression: Compressor::None,
-        docstore_blocksize: 4_096,
+        docstore_blocksize: 512,
         ..IndexSettings::default()
     }
 }
@@ -516,16 +519,12 @@ impl ProductIndex {
             .iter()
             .map(|(term, _)| {
                 let bm25 = Bm25Weight::for_terms(&stats, std::slice::from_ref(term))?;
-                Ok(Scored {
-                    term: term.clone(),
-                    bm25,
-                })
+                Ok(Scored::new(term.clone(), bm25))
             })
             .collect::<Result<Vec<_>, IndexError>>()?;
-        let condition = condition.and_then(|_| scored.pop()).map(|c| Scored {
-            bm25: c.bm25.boost_by(CONDITION_BOOST),
-            ..c
-        });
+        let condition = condition
+            .and_then(|_| scored.pop())
+            .map(|c| Scored::new(c.term, c.bm25.boost_by(CONDITION_BOOST)));
         let top = top_k_accumulated(&searcher, &scored, condition.as_ref(), k)?;
         // The exhaustive query's required clauses (kind, category) add the same to every
         // hit; add it here too so the scores are the same.
@@ -596,13 +595,14 @@ impl ProductIndex {
         let mut found = Vec::with_capacity(top.len());
         for (score, address) in top {
             let score = score + offset;
-            let doc: TantivyDocument = searcher.doc(address)?;
-            let hit = self.hit(&doc, score);
+            let mut doc: Stored = searcher.doc(address)?;
+            let condition = doc.take_text(f.condition);
+            let hit = self.hit(doc, score);
             found.push(Comparable {
                 product_id: hit.id,
                 title: hit.title,
                 category: hit.category,
-                condition: text(&doc, f.condition),
+                condition,
                 asking: hit.asking,
                 sold: hit.sold,
                 score,
@@ -641,32 +641,37 @@ impl ProductIndex {
         )?;
         let mut hits = Vec::with_capacity(top.len());
         for (score, address) in top {
-            let doc: TantivyDocument = searcher.doc(address)?;
-            hits.push(self.hit(&doc, score));
+            let doc: Stored = searcher.doc(address)?;
+            hits.push(self.hit(doc, score));
         }
         Ok(hits)
     }
 
-    fn hit(&self, doc: &TantivyDocument, score: f32) -> Hit {
+    fn hit(&self, mut doc: Stored, score: f32) -> Hit {
         let f = self.fields;
-        let currency = Currency::from_code(&text(doc, f.currency)).unwrap_or(Currency::Usd);
-        let money = |field: Field| {
-            doc.get_first(field)
-                .and_then(|v| v.as_i64())
-                .map(|m| Money::new(m, currency))
+        let currency = Currency::from_code(&doc.take_text(f.currency)).unwrap_or(Currency::Usd);
+        let money = |field: Field| doc.int(field).map(|m| Money::new(m, currency));
+        let (asking, sold) = (money(f.asking), money(f.sold));
+        // "product:<id>": the kind, then the record's id
+        let mut kind = doc.take_text(f.id);
+        let id = match kind.find(':') {
+            Some(colon) => {
+                let id = kind[colon + 1..].to_string();
+                kind.truncate(colon);
+                id
+            }
+            None => {
+                kind.clear();
+                String::new()
+            }
         };
-        let id = text(doc, f.id);
-        let (kind, id) = id
-            .split_once(':')
-            .map(|(k, i)| (k.to_string(), i.to_string()))
-            .unwrap_or_default();
         Hit {
             kind,
             id,
-            title: text(doc, f.title),
-            category: text(doc, f.category),
-            asking: money(f.asking),
-            sold: money(f.sold),
+            title: doc.take_text(f.title),
+            category: doc.take_text(f.category),
+            asking,
+            sold,
             score,
         }
     }
@@ -684,6 +689,25 @@ impl std::fmt::Debug for ProductIndex {
 struct Scored {
     term: Term,
     bm25: Bm25Weight,
+    /// `bm25.score(id, 1)` for every field-norm id: most words occur once in a title, and
+    /// looking the score up is cheaper than the division that computes it.
+    once: Box<[Score; 256]>,
+}
+
+impl Scored {
+    fn new(term: Term, bm25: Bm25Weight) -> Scored {
+        let once = Box::new(std::array::from_fn(|id| bm25.score(id as u8, 1)));
+        Scored { term, bm25, once }
+    }
+
+    #[inline]
+    fn score(&self, fieldnorm_id: u8, freq: u32) -> Score {
+        if freq == 1 {
+            self.once[fieldnorm_id as usize]
+        } else {
+            self.bm25.score(fieldnorm_id, freq)
+        }
+    }
 }
 
 /// Calls `add` with each document of `scored`'s postings in `segment` and its score, a
@@ -713,12 +737,12 @@ fn for_each_posting(
         let freqs = postings.freqs();
         if freqs.len() == docs.len() {
             for (&doc, &freq) in docs.iter().zip(freqs) {
-                add(doc, scored.bm25.score(norms.fieldnorm_id(doc), freq));
+                add(doc, scored.score(norms.fieldnorm_id(doc), freq));
             }
         } else {
             // a field indexed without frequencies: each word once
             for &doc in docs {
-                add(doc, scored.bm25.score(norms.fieldnorm_id(doc), 1));
+                add(doc, scored.once[norms.fieldnorm_id(doc) as usize]);
             }
         }
         postings.advance();
@@ -744,31 +768,38 @@ fn top_k_accumulated(
         let Scratch { scores, touched } = &mut *scratch;
         for (ord, segment) in searcher.segment_readers().iter().enumerate() {
             scores.resize(segment.max_doc() as usize, 0.0);
+            // one more than documents: a posting is written down before it is counted
+            touched.resize(segment.max_doc() as usize + 1, 0);
+            // Without branches: whether a posting's document was matched before is a coin
+            // toss the processor mispredicts, and that cost more than the scoring.
+            let mut matched = 0;
             let summed = (|| -> tantivy::Result<()> {
                 for word in words {
                     // BM25 scores are positive, so zero means "not matched yet".
                     for_each_posting(segment, word, |doc, score| {
                         let slot = &mut scores[doc as usize];
-                        if *slot == 0.0 {
-                            touched.push(doc);
-                        }
+                        touched[matched] = doc;
+                        matched += usize::from(*slot == 0.0);
                         *slot += score;
                     })?;
                 }
                 if let Some(condition) = condition {
                     for_each_posting(segment, condition, |doc, score| {
                         let slot = &mut scores[doc as usize];
-                        if *slot != 0.0 {
-                            *slot += score;
-                        }
+                        *slot += if *slot == 0.0 { 0.0 } else { score };
                     })?;
                 }
                 Ok(())
             })();
             let alive = segment.alive_bitset();
-            for doc in touched.drain(..) {
+            // the k-th best score so far: most documents score below it and skip the heap
+            let mut floor = match best.peek() {
+                Some(worst) if best.len() == k => worst.0.score,
+                _ => Score::NEG_INFINITY,
+            };
+            for &doc in &touched[..matched] {
                 let score = std::mem::take(&mut scores[doc as usize]);
-                if alive.is_some_and(|alive| alive.is_deleted(doc)) {
+                if score < floor || alive.is_some_and(|alive| alive.is_deleted(doc)) {
                     continue;
                 }
                 let ranked = Ranked {
@@ -776,13 +807,15 @@ fn top_k_accumulated(
                     address: DocAddress::new(ord as u32, doc),
                 };
                 if best.len() == k {
-                    // most documents do not beat the k-th best: skip the heap for them
                     if best.peek().is_some_and(|worst| ranked <= worst.0) {
                         continue;
                     }
                     best.pop();
                 }
                 best.push(Reverse(ranked));
+                if best.len() == k {
+                    floor = best.peek().map_or(floor, |worst| worst.0.score);
+                }
             }
             summed?;
         }
@@ -891,11 +924,87 @@ fn term_query(field: Field, value: &str) -> Box<dyn Query> {
     ))
 }
 
-fn text(doc: &TantivyDocument, field: Field) -> String {
-    doc.get_first(field)
-        .and_then(|v| v.as_str())
-        .unwrap_or_default()
-        .to_string()
+/// A hit's stored fields, read straight into strings and numbers: building a whole
+/// document first, then copying its strings out, cost as much as the search.
+struct Stored(Vec<(Field, StoredValue)>);
+
+enum StoredValue {
+    Text(String),
+    Int(i64),
+    /// A kind of value this index does not store.
+    Other,
+}
+
+impl Stored {
+    /// The field's first text, moved out (empty when it has none).
+    fn take_text(&mut self, field: Field) -> String {
+        self.0
+            .iter_mut()
+            .find_map(|(f, value)| match value {
+                StoredValue::Text(text) if *f == field => Some(std::mem::take(text)),
+                _ => None,
+            })
+            .unwrap_or_default()
+    }
+
+    fn int(&self, field: Field) -> Option<i64> {
+        self.0.iter().find_map(|(f, value)| match value {
+            StoredValue::Int(n) if *f == field => Some(*n),
+            _ => None,
+        })
+    }
+}
+
+impl DocumentDeserialize for Stored {
+    fn deserialize<'de, D>(mut deserializer: D) -> Result<Self, DeserializeError>
+    where
+        D: DocumentDeserializer<'de>,
+    {
+        let mut values = Vec::with_capacity(deserializer.size_hint());
+        while let Some(value) = deserializer.next_field()? {
+            values.push(value);
+        }
+        Ok(Stored(values))
+    }
+}
+
+impl ValueDeserialize for StoredValue {
+    fn deserialize<'de, D>(deserializer: D) -> Result<Self, DeserializeError>
+    where
+        D: ValueDeserializer<'de>,
+    {
+        deserializer.deserialize_any(StoredVisitor)
+    }
+}
+
+struct StoredVisitor;
+
+impl ValueVisitor for StoredVisitor {
+    type Value = StoredValue;
+
+    fn visit_string(&self, text: String) -> Result<StoredValue, DeserializeError> {
+        Ok(StoredValue::Text(text))
+    }
+
+    fn visit_i64(&self, n: i64) -> Result<StoredValue, DeserializeError> {
+        Ok(StoredValue::Int(n))
+    }
+
+    fn visit_null(&self) -> Result<StoredValue, DeserializeError> {
+        Ok(StoredValue::Other)
+    }
+
+    fn visit_u64(&self, _: u64) -> Result<StoredValue, DeserializeError> {
+        Ok(StoredValue::Other)
+    }
+
+    fn visit_f64(&self, _: f64) -> Result<StoredValue, DeserializeError> {
+        Ok(StoredValue::Other)
+    }
+
+    fn visit_bool(&self, _: bool) -> Result<StoredValue, DeserializeError> {
+        Ok(StoredValue::Other)
+    }
 }
 
 async fn writer_task(
