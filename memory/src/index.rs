@@ -11,6 +11,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::path::Path;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tantivy::collector::TopDocs;
@@ -203,6 +204,7 @@ pub struct ProductIndex {
     fields: Fields,
     writes: mpsc::Sender<WriterOp>,
     reset: bool,
+    scratch: ScratchPool,
 }
 
 impl ProductIndex {
@@ -308,6 +310,7 @@ impl ProductIndex {
             fields,
             writes,
             reset,
+            scratch: ScratchPool::default(),
         })
     }
 
@@ -486,46 +489,39 @@ impl ProductIndex {
         let f = self.fields;
         let category = category.filter(|c| !c.is_empty());
         let searcher = self.reader.searcher();
-        // Each clause's term, paired with the term whose statistics score it.
-        let mut stats = SameStatistics {
-            searcher: &searcher,
-            fields: f,
-            terms: Vec::with_capacity(words.len() + 1),
-        };
+        // Each term searched is weighed with the statistics of the term the exhaustive
+        // query searches instead (`title`, `condition`), so both score alike.
+        let docs = Bm25StatisticsProvider::total_num_docs(&searcher)?;
+        let title_length = average_length(&searcher, f.title, docs)?;
+        let mut scored = Vec::with_capacity(words.len());
         for word in &words {
             let term = match category {
                 Some(category) => Term::from_field_text(f.match_title_in, &scoped(category, word)),
                 None => Term::from_field_text(f.match_title, word),
             };
-            stats
-                .terms
-                .push((term, Term::from_field_text(f.title, word)));
+            let standing = Term::from_field_text(f.title, word);
+            let bm25 = weight(&searcher, &standing, docs, title_length)?;
+            scored.push(Scored::new(term, bm25));
         }
-        if let Some(condition) = condition {
-            let term = match category {
-                Some(category) => {
-                    Term::from_field_text(f.match_condition_in, &scoped(category, condition.name()))
-                }
-                None => Term::from_field_text(f.match_condition, condition.name()),
-            };
-            stats
-                .terms
-                .push((term, Term::from_field_text(f.condition, condition.name())));
-        }
-        // Every statistic the weights read is known now; each is weighed as a term query
-        // would be (the condition boosted as in the exhaustive query).
-        let mut scored = stats
-            .terms
-            .iter()
-            .map(|(term, _)| {
-                let bm25 = Bm25Weight::for_terms(&stats, std::slice::from_ref(term))?;
-                Ok(Scored::new(term.clone(), bm25))
-            })
-            .collect::<Result<Vec<_>, IndexError>>()?;
-        let condition = condition
-            .and_then(|_| scored.pop())
-            .map(|c| Scored::new(c.term, c.bm25.boost_by(CONDITION_BOOST)));
-        let top = top_k_accumulated(&searcher, &scored, condition.as_ref(), k)?;
+        let condition = match condition {
+            Some(condition) => {
+                let term = match category {
+                    Some(category) => Term::from_field_text(
+                        f.match_condition_in,
+                        &scoped(category, condition.name()),
+                    ),
+                    None => Term::from_field_text(f.match_condition, condition.name()),
+                };
+                let standing = Term::from_field_text(f.condition, condition.name());
+                let length = average_length(&searcher, f.condition, docs)?;
+                let bm25 = weight(&searcher, &standing, docs, length)?;
+                Some(Scored::new(term, bm25.boost_by(CONDITION_BOOST)))
+            }
+            None => None,
+        };
+        let top = self.scratch.lend(|scratch| {
+            top_k_accumulated(scratch, &searcher, &scored, condition.as_ref(), k)
+        })?;
         // The exhaustive query's required clauses (kind, category) add the same to every
         // hit; add it here too so the scores are the same.
         let mut offset = string_term_score(&searcher, Term::from_field_text(f.kind, "product"))?;
@@ -756,6 +752,7 @@ fn for_each_posting(
 /// postings that this beats block-max WAND, which had to score most of them anyway: the
 /// `k`-th best score stays low when many items share some of the words.
 fn top_k_accumulated(
+    scratch: &mut Scratch,
     searcher: &Searcher,
     words: &[Scored],
     condition: Option<&Scored>,
@@ -763,64 +760,60 @@ fn top_k_accumulated(
 ) -> Result<Vec<(Score, DocAddress)>, IndexError> {
     // a min-heap of the best k so far, by score then by lateness
     let mut best: BinaryHeap<Reverse<Ranked>> = BinaryHeap::with_capacity(k + 1);
-    SCRATCH.with(|scratch| -> Result<(), IndexError> {
-        let mut scratch = scratch.borrow_mut();
-        let Scratch { scores, touched } = &mut *scratch;
-        for (ord, segment) in searcher.segment_readers().iter().enumerate() {
-            scores.resize(segment.max_doc() as usize, 0.0);
-            // one more than documents: a posting is written down before it is counted
-            touched.resize(segment.max_doc() as usize + 1, 0);
-            // Without branches: whether a posting's document was matched before is a coin
-            // toss the processor mispredicts, and that cost more than the scoring.
-            let mut matched = 0;
-            let summed = (|| -> tantivy::Result<()> {
-                for word in words {
-                    // BM25 scores are positive, so zero means "not matched yet".
-                    for_each_posting(segment, word, |doc, score| {
-                        let slot = &mut scores[doc as usize];
-                        touched[matched] = doc;
-                        matched += usize::from(*slot == 0.0);
-                        *slot += score;
-                    })?;
-                }
-                if let Some(condition) = condition {
-                    for_each_posting(segment, condition, |doc, score| {
-                        let slot = &mut scores[doc as usize];
-                        *slot += if *slot == 0.0 { 0.0 } else { score };
-                    })?;
-                }
-                Ok(())
-            })();
-            let alive = segment.alive_bitset();
-            // the k-th best score so far: most documents score below it and skip the heap
-            let mut floor = match best.peek() {
-                Some(worst) if best.len() == k => worst.0.score,
-                _ => Score::NEG_INFINITY,
+    let Scratch { scores, touched } = scratch;
+    for (ord, segment) in searcher.segment_readers().iter().enumerate() {
+        scores.resize(segment.max_doc() as usize, 0.0);
+        // one more than documents: a posting is written down before it is counted
+        touched.resize(segment.max_doc() as usize + 1, 0);
+        // Without branches: whether a posting's document was matched before is a coin
+        // toss the processor mispredicts, and that cost more than the scoring.
+        let mut matched = 0;
+        let summed = (|| -> tantivy::Result<()> {
+            for word in words {
+                // BM25 scores are positive, so zero means "not matched yet".
+                for_each_posting(segment, word, |doc, score| {
+                    let slot = &mut scores[doc as usize];
+                    touched[matched] = doc;
+                    matched += usize::from(*slot == 0.0);
+                    *slot += score;
+                })?;
+            }
+            if let Some(condition) = condition {
+                for_each_posting(segment, condition, |doc, score| {
+                    let slot = &mut scores[doc as usize];
+                    *slot += if *slot == 0.0 { 0.0 } else { score };
+                })?;
+            }
+            Ok(())
+        })();
+        let alive = segment.alive_bitset();
+        // the k-th best score so far: most documents score below it and skip the heap
+        let mut floor = match best.peek() {
+            Some(worst) if best.len() == k => worst.0.score,
+            _ => Score::NEG_INFINITY,
+        };
+        for &doc in &touched[..matched] {
+            let score = std::mem::take(&mut scores[doc as usize]);
+            if score < floor || alive.is_some_and(|alive| alive.is_deleted(doc)) {
+                continue;
+            }
+            let ranked = Ranked {
+                score,
+                address: DocAddress::new(ord as u32, doc),
             };
-            for &doc in &touched[..matched] {
-                let score = std::mem::take(&mut scores[doc as usize]);
-                if score < floor || alive.is_some_and(|alive| alive.is_deleted(doc)) {
+            if best.len() == k {
+                if best.peek().is_some_and(|worst| ranked <= worst.0) {
                     continue;
                 }
-                let ranked = Ranked {
-                    score,
-                    address: DocAddress::new(ord as u32, doc),
-                };
-                if best.len() == k {
-                    if best.peek().is_some_and(|worst| ranked <= worst.0) {
-                        continue;
-                    }
-                    best.pop();
-                }
-                best.push(Reverse(ranked));
-                if best.len() == k {
-                    floor = best.peek().map_or(floor, |worst| worst.0.score);
-                }
+                best.pop();
             }
-            summed?;
+            best.push(Reverse(ranked));
+            if best.len() == k {
+                floor = best.peek().map_or(floor, |worst| worst.0.score);
+            }
         }
-        Ok(())
-    })?;
+        summed?;
+    }
     let mut top: Vec<(Score, DocAddress)> = best
         .into_iter()
         .map(|Reverse(ranked)| (ranked.score, ranked.address))
@@ -829,16 +822,31 @@ fn top_k_accumulated(
     Ok(top)
 }
 
-/// Per-thread buffers of [`top_k_accumulated`], kept between searches: a score per
-/// document of the largest segment (all zero between searches) and the documents touched.
+/// The buffers of [`top_k_accumulated`]: a score per document of the largest segment (all
+/// zero between searches) and the documents touched.
 #[derive(Default)]
 struct Scratch {
     scores: Vec<Score>,
     touched: Vec<DocId>,
 }
 
-thread_local! {
-    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+/// Scratch buffers kept between searches and lent to one at a time: as many as searches
+/// ever ran at once, warm whichever thread searches next (a searcher thread lives for one
+/// batch of listings).
+#[derive(Clone, Default)]
+struct ScratchPool(Arc<Mutex<Vec<Scratch>>>);
+
+impl ScratchPool {
+    fn lend<T>(&self, search: impl FnOnce(&mut Scratch) -> T) -> T {
+        let lent = self.0.lock().unwrap_or_else(PoisonError::into_inner).pop();
+        let mut scratch = lent.unwrap_or_default();
+        let result = search(&mut scratch);
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(scratch);
+        result
+    }
 }
 
 /// A hit in the top-k heap: higher score ranks higher, and of equal scores the earlier
@@ -877,44 +885,29 @@ fn scoped(category: &str, word: &str) -> String {
 /// What a one-token string field's term adds to a document that has it, as
 /// [`term_query`] scores it: BM25 with a frequency of one and a length of one.
 fn string_term_score(searcher: &Searcher, term: Term) -> Result<Score, IndexError> {
-    let weight = Bm25Weight::for_terms(searcher, std::slice::from_ref(&term))?;
+    let docs = Bm25StatisticsProvider::total_num_docs(searcher)?;
+    let length = average_length(searcher, term.field(), docs)?;
+    let weight = weight(searcher, &term, docs, length)?;
     Ok(weight.score(FieldNormReader::fieldnorm_to_id(1), 1))
 }
 
-/// Scores the products-only `match_*` fields with the statistics of the fields the
-/// exhaustive query searches (`title`, `condition`), so both rank and score alike.
-struct SameStatistics<'a> {
-    searcher: &'a Searcher,
-    fields: Fields,
-    /// A `match_*` term and the term standing for it.
-    terms: Vec<(Term, Term)>,
+/// The average number of words of `field` over `docs` documents, as BM25 weighs by.
+fn average_length(searcher: &Searcher, field: Field, docs: u64) -> Result<Score, IndexError> {
+    Ok(searcher.total_num_tokens(field)? as Score / docs as Score)
 }
 
-impl Bm25StatisticsProvider for SameStatistics<'_> {
-    fn total_num_tokens(&self, field: Field) -> tantivy::Result<u64> {
-        let f = self.fields;
-        let field = if field == f.match_title || field == f.match_title_in {
-            f.title
-        } else if field == f.match_condition || field == f.match_condition_in {
-            f.condition
-        } else {
-            field
-        };
-        self.searcher.total_num_tokens(field)
-    }
-
-    fn total_num_docs(&self) -> tantivy::Result<u64> {
-        Bm25StatisticsProvider::total_num_docs(self.searcher)
-    }
-
-    fn doc_freq(&self, term: &Term) -> tantivy::Result<u64> {
-        let standing = self
-            .terms
-            .iter()
-            .find(|(asked, _)| asked == term)
-            .map_or(term, |(_, standing)| standing);
-        self.searcher.doc_freq(standing)
-    }
+/// How BM25 weighs `term` among `docs` documents whose field averages `length` words: the
+/// same weight a term query builds, without the explanation it carries along.
+fn weight(
+    searcher: &Searcher,
+    term: &Term,
+    docs: u64,
+    length: Score,
+) -> Result<Bm25Weight, IndexError> {
+    let doc_freq = searcher.doc_freq(term)?;
+    Ok(Bm25Weight::for_one_term_without_explain(
+        doc_freq, docs, length,
+    ))
 }
 
 fn term_query(field: Field, value: &str) -> Box<dyn Query> {
