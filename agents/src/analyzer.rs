@@ -129,21 +129,16 @@ impl Actor for DealAnalyzer {
         _myself: ActorRef<Self::Msg>,
         ctx: AgentContext,
     ) -> Result<AnalyzerState, ActorProcessingErr> {
+        // Queued before the spawn returns (the address holds it until the supervisor binds
+        // this instance), so the system is not quiet while the deals that waited across a
+        // restart are still to be taken up.
+        ctx.addrs.analyzer.send(AnalyzerMsg::ResumeWaiting)?;
         Ok(AnalyzerState {
             valuation: crate::valuation_config(&ctx.config),
             ctx,
             awaiting_contact: Vec::new(),
             awaiting_detail: Vec::new(),
         })
-    }
-
-    async fn post_start(
-        &self,
-        _myself: ActorRef<Self::Msg>,
-        state: &mut AnalyzerState,
-    ) -> Result<(), ActorProcessingErr> {
-        state.ctx.addrs.analyzer.send(AnalyzerMsg::ResumeWaiting)?;
-        Ok(())
     }
 
     async fn handle(
