@@ -11,6 +11,8 @@
 //! comparables) is a pass that says so: no value is invented. A listing passed on, or one
 //! we walked away from, is valued again when its asking price comes down.
 
+use std::collections::BTreeMap;
+
 use bazaar_memory::{Comparable, IndexError, ProductIndex, SledStore};
 use bazaar_memory::{
     Envelope, Lifecycle, ListingId, MarketListing, Money, Negotiation, NegotiationStatus,
@@ -22,8 +24,6 @@ use bazaar_strategies::valuation::{
 };
 use chrono::{DateTime, Utc};
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
-use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::negotiator::{seller_history, NegotiatorMsg, StartNegotiation};
 use crate::{ActorReport, AgentContext};
@@ -470,19 +470,15 @@ impl AnalyzerState {
         let parts: Vec<&[ListingId]> = ids
             .chunks(ids.len().div_ceil(threads * PARTS_PER_SEARCHER))
             .collect();
-        let failed = AtomicBool::new(false);
         std::thread::scope(|scope| {
             let (valued, ready) = std::sync::mpsc::channel();
             for first in 0..threads {
-                let (valued, parts, appraiser, failed) =
-                    (valued.clone(), &parts, &appraiser, &failed);
+                let (valued, parts, appraiser) = (valued.clone(), &parts, &appraiser);
                 scope.spawn(move || {
                     for n in (first..parts.len()).step_by(threads) {
-                        if failed.load(Ordering::Relaxed) {
-                            return;
-                        }
                         let appraised: Result<Vec<_>, _> =
                             parts[n].iter().map(|id| appraiser.appraise(*id)).collect();
+                        // refused once recording failed: nothing more to value
                         if valued.send((n, appraised)).is_err() {
                             return;
                         }
@@ -503,10 +499,8 @@ impl AnalyzerState {
                             .flatten()
                             .try_for_each(|appraised| self.record(appraised))
                     });
-                    if let Err(error) = recorded {
-                        failed.store(true, Ordering::Relaxed);
-                        return Err(error);
-                    }
+                    // returning drops `ready`, which stops the searchers
+                    recorded?;
                 }
             }
             Ok(())

@@ -649,19 +649,11 @@ impl ProductIndex {
         let currency = Currency::from_code(&doc.take_text(f.currency)).unwrap_or(Currency::Usd);
         let money = |field: Field| doc.int(field).map(|m| Money::new(m, currency));
         let (asking, sold) = (money(f.asking), money(f.sold));
-        // "product:<id>": the kind, then the record's id
-        let mut kind = doc.take_text(f.id);
-        let id = match kind.find(':') {
-            Some(colon) => {
-                let id = kind[colon + 1..].to_string();
-                kind.truncate(colon);
-                id
-            }
-            None => {
-                kind.clear();
-                String::new()
-            }
-        };
+        let (kind, id) = doc
+            .take_text(f.id)
+            .split_once(':')
+            .map(|(k, i)| (k.to_string(), i.to_string()))
+            .unwrap_or_default();
         Hit {
             kind,
             id,
@@ -739,7 +731,7 @@ fn for_each_posting(
         } else {
             // a field indexed without frequencies: each word once
             for &doc in docs {
-                add(doc, scored.once[norms.fieldnorm_id(doc) as usize]);
+                add(doc, scored.score(norms.fieldnorm_id(doc), 1));
             }
         }
         postings.advance();
